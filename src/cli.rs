@@ -1,0 +1,110 @@
+//! Command-line definitions (clap) and nothing else: what each flag means lives here, what it
+//! does lives in the library.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Brings bricked routers back over TFTP.
+#[derive(Debug, Parser)]
+#[command(name = "rescue-wizard", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The sub-commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve a firmware image (or a folder, read-only) to a bootloader that pulls it.
+    Serve(ServeArgs),
+    /// Push a firmware image to a bootloader's TFTP server (write request).
+    Push(PushArgs),
+    /// Fetch a file from a TFTP server (read request).
+    Get(GetArgs),
+}
+
+/// `rescue-wizard serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The image to serve, or a folder whose files are served read-only.
+    pub path: PathBuf,
+    /// Address to listen on (default: every address of this host).
+    #[arg(long, default_value = "0.0.0.0")]
+    pub bind: IpAddr,
+    /// UDP port to listen on; 0 picks a free one (printed at start).
+    #[arg(long, default_value_t = 69)]
+    pub port: u16,
+    /// Serve the image whatever file name the device asks for (the name is reported).
+    #[arg(long)]
+    pub any_name: bool,
+    /// Ignore all TFTP options (plain RFC 1350) for bootloaders that misbehave on an OACK.
+    #[arg(long)]
+    pub no_options: bool,
+    /// Largest block size granted (8..=65464). The default keeps Ethernet frames unfragmented.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(8..=65464))]
+    pub max_blksize: Option<u16>,
+    /// Largest window size granted (RFC 7440), in blocks.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    pub max_windowsize: Option<u16>,
+    /// Accept uploads (write requests) into this folder: new files only, never overwritten.
+    #[arg(long, value_name = "DIR")]
+    pub allow_write: Option<PathBuf>,
+    /// Largest upload accepted, in bytes.
+    #[arg(long, default_value_t = 512 * 1024 * 1024)]
+    pub max_write_size: u64,
+    /// Stop after this many transfers have finished (0: run until Ctrl-C).
+    #[arg(long, default_value_t = 0)]
+    pub exit_after: u32,
+}
+
+/// `rescue-wizard push`.
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    /// The image to push.
+    pub image: PathBuf,
+    /// The bootloader's address.
+    #[arg(long)]
+    pub to: IpAddr,
+    /// The bootloader's TFTP port.
+    #[arg(long, default_value_t = 69)]
+    pub port: u16,
+    /// File name sent in the write request (default: the image's file name).
+    #[arg(long)]
+    pub remote_name: Option<String>,
+    /// Ask for this block size (default: no options, 512-byte blocks, what bootloaders expect).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(8..=65464))]
+    pub blksize: Option<u16>,
+    /// Ask for this window size (RFC 7440).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    pub windowsize: Option<u16>,
+    /// Keep retrying the first request for this many seconds (start before the router is up).
+    #[arg(long, default_value_t = 60)]
+    pub wait: u64,
+}
+
+/// `rescue-wizard get`.
+#[derive(Debug, Args)]
+pub struct GetArgs {
+    /// The server's address.
+    pub host: IpAddr,
+    /// The file name to ask for.
+    pub remote: String,
+    /// Where to write it (default: the remote name's last part, in the current folder).
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    /// The server's TFTP port.
+    #[arg(long, default_value_t = 69)]
+    pub port: u16,
+    /// Ask for this block size.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(8..=65464))]
+    pub blksize: Option<u16>,
+    /// Ask for this window size (RFC 7440).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    pub windowsize: Option<u16>,
+    /// Keep retrying the first request for this many seconds.
+    #[arg(long, default_value_t = 10)]
+    pub wait: u64,
+}

@@ -1,0 +1,57 @@
+//! rescue-wizard brings bricked routers back: it knows each device's recovery procedure, gives
+//! the laptop the address the bootloader expects, and moves the firmware over TFTP.
+//!
+//! The library holds everything; `main.rs` only parses the command line and calls [`run`].
+
+pub mod cli;
+pub mod commands;
+pub mod tftp;
+pub mod ui;
+
+use std::process::ExitCode;
+
+/// How a run ended, as the process exit status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Everything asked for was done.
+    Done,
+    /// A transfer was attempted and failed.
+    TransferFailed,
+    /// The command line or an input file was wrong; nothing was attempted.
+    BadInput,
+}
+
+impl From<Outcome> for ExitCode {
+    fn from(outcome: Outcome) -> Self {
+        match outcome {
+            Outcome::Done => ExitCode::SUCCESS,
+            Outcome::TransferFailed => ExitCode::from(1),
+            Outcome::BadInput => ExitCode::from(2),
+        }
+    }
+}
+
+/// An error the user caused and can fix (a missing image, a taken port, a bad address): exit 2.
+///
+/// Errors of any other type reaching `main` mean a transfer failed: exit 1.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// The exit status for an error that reached `main`.
+pub fn exit_code_for(err: &anyhow::Error) -> Outcome {
+    if err.chain().any(|cause| cause.is::<UsageError>()) {
+        Outcome::BadInput
+    } else {
+        Outcome::TransferFailed
+    }
+}
+
+/// Runs one command line to its end.
+pub fn run(cli: cli::Cli) -> anyhow::Result<Outcome> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("rescue-wizard")
+        .build()?;
+    runtime.block_on(commands::dispatch(cli))
+}

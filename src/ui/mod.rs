@@ -1,0 +1,1 @@
+//! Front-ends: they consume events and never touch the network themselves.

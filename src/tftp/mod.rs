@@ -6,7 +6,11 @@
 //! clock; [`server`] and [`client`] move datagrams between sockets and sessions and report
 //! [`event::TransferEvent`]s.
 
+pub mod client;
+pub mod event;
 pub mod netascii;
 pub mod options;
 pub mod packet;
+pub mod server;
 pub mod session;
+mod transfer;

@@ -3,7 +3,7 @@
 //! Packet layouts are those of RFC 1350 §5 plus the OACK of RFC 2347. Every length is checked
 //! once, before any field is read; unknown error codes are kept, not rejected.
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 
 /// The largest datagram rescue-wizard ever needs to receive: a DATA packet at the largest
 /// block size RFC 2348 allows (65464) plus its 4-byte header, rounded up to the UDP maximum so
@@ -159,7 +159,7 @@ pub fn escape_name(raw: &[u8]) -> String {
         } else if (0x20..0x7f).contains(&byte) {
             out.push(char::from(byte));
         } else {
-            out.push_str(&format!("\\x{byte:02x}"));
+            let _ = write!(out, "\\x{byte:02x}");
         }
     }
     out
@@ -360,10 +360,7 @@ fn parse_request(body: &[u8]) -> Result<Request, ParseError> {
 fn lenient_options(area: &[u8]) -> Vec<RawOption> {
     let mut options = Vec::new();
     let mut rest = area;
-    loop {
-        let Some(name_end) = rest.iter().position(|&b| b == 0) else {
-            break;
-        };
+    while let Some(name_end) = rest.iter().position(|&b| b == 0) {
         let after = &rest[name_end + 1..];
         let Some(value_end) = after.iter().position(|&b| b == 0) else {
             break;
@@ -386,7 +383,7 @@ fn parse_options(area: &[u8]) -> Option<Vec<RawOption>> {
         return None;
     }
     let fields: Vec<&[u8]> = area[..area.len() - 1].split(|&b| b == 0).collect();
-    if fields.len() % 2 != 0 {
+    if !fields.len().is_multiple_of(2) {
         return None;
     }
     fields

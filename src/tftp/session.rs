@@ -88,7 +88,7 @@ impl Default for Timing {
             initial_rto: Duration::from_secs(1),
             min_rto: Duration::from_millis(10),
             max_rto: Duration::from_secs(5),
-            give_up_after: Duration::from_secs(60),
+            give_up_after: Duration::from_mins(1),
             max_first_sends: 6,
             final_ack_wait: Duration::from_secs(5),
             dally: Duration::from_secs(10),
@@ -323,7 +323,7 @@ impl Sender {
             self.sent_high = 1;
         }
         if self.first_sends == 1 {
-            self.probe = Some((if self.oack.is_some() { 0 } else { 1 }, now));
+            self.probe = Some((u64::from(self.oack.is_none()), now));
         }
         self.deadline = now + self.timer.timeout();
     }
@@ -416,11 +416,11 @@ impl Sender {
     }
 
     fn take_sample(&mut self, acked: u64, now: Instant) {
-        if let Some((block, sent_at)) = self.probe {
-            if acked >= block {
-                self.timer.sample(now.saturating_duration_since(sent_at));
-                self.probe = None;
-            }
+        if let Some((block, sent_at)) = self.probe
+            && acked >= block
+        {
+            self.timer.sample(now.saturating_duration_since(sent_at));
+            self.probe = None;
         }
     }
 
@@ -604,10 +604,10 @@ impl Receiver {
             Status::Complete if self.dally_until.is_some() => {
                 // Dallying (RFC 1350 §6): the final ACK was lost; the sender repeats the
                 // final DATA, so ACK it again.
-                if let Packet::Data { block, .. } = packet {
-                    if self.rollover.nearest(*block, self.received) == self.received {
-                        self.send_ack(self.received, now, out);
-                    }
+                if let Packet::Data { block, .. } = packet
+                    && self.rollover.nearest(*block, self.received) == self.received
+                {
+                    self.send_ack(self.received, now, out);
                 }
                 return None;
             }
@@ -675,10 +675,11 @@ impl Receiver {
             }
             return None;
         }
-        if let Some(sent_at) = self.sent_at.take() {
-            if self.first_sends <= 1 && self.timer.backoff == 0 {
-                self.timer.sample(now.saturating_duration_since(sent_at));
-            }
+        if let Some(sent_at) = self.sent_at.take()
+            && self.first_sends <= 1
+            && self.timer.backoff == 0
+        {
+            self.timer.sample(now.saturating_duration_since(sent_at));
         }
         self.first_sends = 0;
         self.heard_any = true;
@@ -686,15 +687,15 @@ impl Receiver {
         self.timer.backoff = 0;
         self.received = abs;
         self.bytes += data.len() as u64;
-        if let Some(limit) = self.limit {
-            if self.bytes > limit {
-                out.push(error_datagram(
-                    ErrorCode::DISK_FULL,
-                    &format!("upload exceeds the limit of {limit} bytes"),
-                ));
-                self.status = Status::Failed(format!("the upload exceeded {limit} bytes"));
-                return None;
-            }
+        if let Some(limit) = self.limit
+            && self.bytes > limit
+        {
+            out.push(error_datagram(
+                ErrorCode::DISK_FULL,
+                &format!("upload exceeds the limit of {limit} bytes"),
+            ));
+            self.status = Status::Failed(format!("the upload exceeded {limit} bytes"));
+            return None;
         }
         let last = data.len() < self.blksize;
         if last || self.received - self.last_acked >= self.window {
@@ -740,10 +741,10 @@ impl Receiver {
         self.timer.backoff += 1;
         self.sent_at = None;
         if let Some(last) = self.last_sent.clone() {
-            if !self.heard_any {
-                self.first_sends += 1;
-            } else {
+            if self.heard_any {
                 self.stats.acks_sent += 1;
+            } else {
+                self.first_sends += 1;
             }
             out.push(last);
         }
@@ -1090,7 +1091,7 @@ mod tests {
         assert_eq!(out.len(), 6);
         assert!(out.iter().map(Vec::len).sum::<usize>() <= 6 * (1468 + 4));
         assert!(matches!(s.status(), Status::Failed(_)));
-        assert!(now - t0 < Duration::from_secs(60));
+        assert!(now - t0 < Duration::from_mins(1));
     }
 
     #[test]
@@ -1119,7 +1120,7 @@ mod tests {
         assert!(matches!(s.status(), Status::Failed(_)));
         let waited = now - t0;
         assert!(
-            waited >= Duration::from_secs(60) && waited < Duration::from_secs(66),
+            waited >= Duration::from_mins(1) && waited < Duration::from_secs(66),
             "{waited:?}"
         );
         assert!(out.len() < 100, "bounded resends, got {}", out.len());

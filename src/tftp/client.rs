@@ -43,7 +43,7 @@ impl Default for ClientConfig {
             timing: Timing {
                 // After our final ACK, a short dally repairs a lost final ACK without making
                 // the command wait long.
-                dally: Duration::from_secs(1),
+                dally: Duration::from_millis(300),
                 ..Timing::default()
             },
             rollover: Rollover::Zero,

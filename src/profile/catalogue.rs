@@ -182,9 +182,11 @@ impl Catalogue {
         );
     }
 
-    /// Every device, sorted by id.
+    /// Every device, sorted by id with numbers in numeric order (`v8` before `v10`).
     pub fn entries(&self) -> impl Iterator<Item = &Entry> {
-        self.entries.values()
+        let mut sorted: Vec<&Entry> = self.entries.values().collect();
+        sorted.sort_by_cached_key(|entry| natural_key(&entry.profile.id));
+        sorted.into_iter()
     }
 
     /// How many devices are known.
@@ -259,7 +261,7 @@ impl Catalogue {
         let whole = squash(query);
         let mut exact = Vec::new();
         let mut other = Vec::new();
-        for entry in self.entries.values() {
+        for entry in self.entries() {
             let names = searchable_names(&entry.profile);
             let haystack = names.join(" ");
             if words.iter().all(|w| haystack.contains(w.as_str())) {
@@ -273,6 +275,29 @@ impl Catalogue {
         exact.extend(other);
         exact
     }
+}
+
+/// A sort key that orders runs of digits by value: `tl-wr841n-v8` before `tl-wr841n-v10`.
+fn natural_key(id: &str) -> Vec<(String, u64)> {
+    let mut key = Vec::new();
+    let mut text = String::new();
+    let mut digits = String::new();
+    for c in id.chars().chain(std::iter::once('-')) {
+        if c.is_ascii_digit() {
+            digits.push(c);
+            continue;
+        }
+        if !digits.is_empty() {
+            key.push((
+                std::mem::take(&mut text),
+                digits.parse().unwrap_or(u64::MAX),
+            ));
+            digits.clear();
+        }
+        text.push(c);
+    }
+    key.push((text, 0));
+    key
 }
 
 /// Lower-case letters and digits only: "TL-WR841N v9" and "tl wr841n-v9" become one word.

@@ -658,3 +658,15 @@ fn loading_and_checking_never_modify_the_users_files() {
         "no file was added next to the user's profiles"
     );
 }
+
+#[test]
+fn the_complete_example_in_docs_profiles_md_is_valid() {
+    let doc = fs::read_to_string(manifest().join("docs/profiles.md")).expect("docs/profiles.md");
+    let start = doc.find("```yaml\nid:").expect("a complete example") + "```yaml\n".len();
+    let len = doc[start..].find("```").expect("the example ends");
+    let profile = parse_profile(&doc[start..start + len], "docs/profiles.md").expect("valid");
+    // Every optional section is present, so the example really shows every field.
+    assert!(profile.tftp.options.is_some() && profile.tftp.rollover.is_some());
+    assert!(profile.image.header.is_some() && profile.image.model_id.is_some());
+    assert!(profile.flash_seconds.is_some() && profile.after.is_some());
+}

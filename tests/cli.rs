@@ -36,13 +36,11 @@ fn wait_output(child: Child) -> Output {
     std::thread::spawn(move || {
         let _ = tx.send(child.wait_with_output());
     });
-    match rx.recv_timeout(DEADLINE) {
-        Ok(output) => output.unwrap(),
-        Err(_) => {
-            let _ = kill(pid, Signal::SIGKILL);
-            panic!("the command did not finish within {DEADLINE:?}");
-        }
-    }
+    let Ok(output) = rx.recv_timeout(DEADLINE) else {
+        let _ = kill(pid, Signal::SIGKILL);
+        panic!("the command did not finish within {DEADLINE:?}");
+    };
+    output.unwrap()
 }
 
 fn stderr(output: &Output) -> String {

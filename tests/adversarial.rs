@@ -497,9 +497,15 @@ fn spoofed_request_gets_at_most_six_first_responses() {
     victim
         .send_to(&rrq(b"fw.bin", "blksize 1468"), h.addr)
         .unwrap();
-    h.until("the transfer giving up", |e| {
+    let events = h.until("the transfer giving up", |e| {
         matches!(e, TransferEvent::Failed { .. })
     });
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, TransferEvent::Retransmitted { timeouts, .. } if *timeouts >= 1)),
+        "retransmissions are reported: {events:#?}"
+    );
     victim.set_nonblocking(true).unwrap();
     let mut count = 0;
     let mut bytes = 0;

@@ -212,6 +212,15 @@ async fn rollover_both_directions() {
     .await
     .unwrap();
     assert_eq!(got, small_blocks);
+    let (got, _) = fetch(
+        server.addr,
+        "small-blocks",
+        dir.path(),
+        options(Some(8), Some(4)),
+    )
+    .await
+    .unwrap();
+    assert_eq!(got, small_blocks, "windowed, across the rollover");
     let (got, _) = fetch(server.addr, "boundary", dir.path(), options(None, None))
         .await
         .unwrap();

@@ -98,6 +98,16 @@ pub enum TransferEvent {
         /// Retransmission timeouts so far.
         timeouts: u64,
     },
+    /// The retransmission timer expired and blocks were sent again (coalesced with
+    /// progress: at most about ten a second per transfer).
+    Retransmitted {
+        /// The transfer.
+        id: TransferId,
+        /// Timer expiries so far.
+        timeouts: u64,
+        /// DATA packets resent so far (zero when receiving).
+        resent: u64,
+    },
     /// A datagram could not be sent: counted as lost, the transfer goes on. Repeated
     /// failures usually mean a local firewall (EPERM) or a link that is down (ENETUNREACH).
     SendFailed {

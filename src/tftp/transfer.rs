@@ -249,6 +249,7 @@ fn run_loop(
 struct Reporter {
     last_progress: Instant,
     reported_bytes: u64,
+    reported_timeouts: u64,
     window_start: Instant,
     stray_replies: u32,
     send_failures: u32,
@@ -260,6 +261,7 @@ impl Reporter {
         Self {
             last_progress: now,
             reported_bytes: u64::MAX,
+            reported_timeouts: 0,
             window_start: now,
             stray_replies: 0,
             send_failures: 0,
@@ -314,17 +316,28 @@ impl Reporter {
 
     fn progress(&mut self, link: &Link<'_>, machine: &Machine<'_>, last: bool) {
         let bytes = machine.bytes_done();
-        if bytes == self.reported_bytes || (!last && self.last_progress.elapsed() < PROGRESS_EVERY)
-        {
+        let stats = machine.stats();
+        let changed = bytes != self.reported_bytes || stats.timeouts != self.reported_timeouts;
+        if !changed || (!last && self.last_progress.elapsed() < PROGRESS_EVERY) {
             return;
         }
         self.last_progress = Instant::now();
-        self.reported_bytes = bytes;
-        let _ = link.events.send(TransferEvent::Progress {
-            id: link.id,
-            bytes,
-            total: link.total,
-            timeouts: machine.stats().timeouts,
-        });
+        if stats.timeouts != self.reported_timeouts {
+            self.reported_timeouts = stats.timeouts;
+            let _ = link.events.send(TransferEvent::Retransmitted {
+                id: link.id,
+                timeouts: stats.timeouts,
+                resent: stats.data_resent,
+            });
+        }
+        if bytes != self.reported_bytes {
+            self.reported_bytes = bytes;
+            let _ = link.events.send(TransferEvent::Progress {
+                id: link.id,
+                bytes,
+                total: link.total,
+                timeouts: stats.timeouts,
+            });
+        }
     }
 }

@@ -68,9 +68,9 @@ impl TransferView {
         self.bars.entry(id).or_insert_with(|| {
             let bar = multi.add(ProgressBar::new(total.unwrap_or(0)));
             let template = if total.is_some() {
-                "{prefix} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}"
+                "{prefix} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta} {msg}"
             } else {
-                "{prefix} {spinner} {bytes} {bytes_per_sec}"
+                "{prefix} {spinner} {bytes} {bytes_per_sec} {msg}"
             };
             if let Ok(style) = ProgressStyle::with_template(template) {
                 bar.set_style(style.progress_chars("=> "));
@@ -149,6 +149,15 @@ impl TransferView {
                     bar.set_length(*total);
                 }
                 bar.set_position(*bytes);
+            }
+            TransferEvent::Retransmitted {
+                id,
+                timeouts,
+                resent,
+            } => {
+                if let Some(bar) = self.bars.get(id) {
+                    bar.set_message(format!("{timeouts} timeouts, {resent} blocks resent"));
+                }
             }
             TransferEvent::SendFailed { peer, error, .. } => {
                 self.note(&format!(

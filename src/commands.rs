@@ -28,20 +28,39 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
     }
 }
 
-/// Resolves when the user asks to stop (Ctrl-C, or SIGTERM on Unix).
-async fn stop_requested() {
+/// The user's request to stop: Ctrl-C, or SIGTERM on Unix. The handlers are installed when
+/// this is made, so make it before announcing readiness.
+struct StopSignals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-            return;
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    fn install() -> std::io::Result<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Self {
+                interrupt: signal(SignalKind::interrupt())?,
+                terminate: signal(SignalKind::terminate())?,
+            })
         }
+        #[cfg(not(unix))]
+        Ok(Self {})
     }
-    let _ = tokio::signal::ctrl_c().await;
+
+    /// Resolves when a stop is asked for.
+    async fn requested(&mut self) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<Outcome> {
@@ -66,16 +85,15 @@ async fn serve(args: ServeArgs) -> anyhow::Result<Outcome> {
     });
     let server = Server::bind(SocketAddr::new(args.bind, args.port), config)
         .map_err(|e| UsageError(e.to_string()))?;
+    let mut signals = StopSignals::install()?;
     println!("listening on {}", server.local_addr());
     let (events_tx, mut events) = mpsc::unbounded_channel();
     let (shutdown_tx, shutdown) = watch::channel(false);
     let running = tokio::spawn(server.run(events_tx, shutdown));
     let mut view = TransferView::new();
-    let stop = stop_requested();
-    tokio::pin!(stop);
     loop {
         tokio::select! {
-            () = &mut stop => break,
+            () = signals.requested() => break,
             event = events.recv() => {
                 let Some(event) = event else { break };
                 view.show(&event);
@@ -117,11 +135,10 @@ where
     let stop = Arc::new(AtomicBool::new(false));
     let mut task = tokio::spawn(transfer(events_tx, Arc::clone(&stop)));
     let mut view = TransferView::new();
-    let stop_signal = stop_requested();
-    tokio::pin!(stop_signal);
+    let mut signals = StopSignals::install()?;
     let result = loop {
         tokio::select! {
-            () = &mut stop_signal => stop.store(true, Ordering::Relaxed),
+            () = signals.requested() => stop.store(true, Ordering::Relaxed),
             Some(event) = events.recv() => view.show(&event),
             result = &mut task => break result?,
         }

@@ -69,10 +69,12 @@ pub enum ClientError {
         waited: u64,
     },
     /// The server answered the request with an error.
-    #[error("the server at {server} refused: {code}: {message}{hint}")]
+    #[error("the server at {server} refused \"{name}\": {code}: {message}{hint}")]
     Refused {
         /// Where the request went.
         server: SocketAddr,
+        /// The file name asked for.
+        name: String,
         /// The error code it sent.
         code: ErrorCode,
         /// Its message.
@@ -246,8 +248,13 @@ fn request(
                 return Ok((from, Answer::Plain(buf[..len].to_vec())));
             }
             Ok(Packet::Error { code, message }) => {
+                let name = match request {
+                    Packet::Rrq(r) | Packet::Wrq(r) => r.display_name(),
+                    _ => String::new(),
+                };
                 return Err(ClientError::Refused {
                     server,
+                    name,
                     code,
                     hint: refusal_hint(code, is_write),
                     message,

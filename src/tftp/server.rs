@@ -947,21 +947,26 @@ impl Job {
                 format!("cannot read {}: {err}", path.display()),
             )
         };
+        // One reader at a time: transfers that start together wait for the first one's read
+        // and share it, instead of each reading its own copy.
+        let mut images = lock(&self.shared.images);
         let meta = fs::metadata(path).map_err(not_readable)?;
         let fingerprint = (meta.len(), meta.modified().ok(), inode(&meta));
-        if let Some(snapshot) = lock(&self.shared.images).get(path)
+        if let Some(snapshot) = images.get(path)
             && snapshot.fingerprint == fingerprint
         {
             return Ok(Arc::clone(snapshot));
         }
-        let bytes = fs::read(path).map_err(not_readable)?;
+        // The previous snapshot goes before the new one is read, so the cache never holds
+        // two (transfers still using the old one keep it alive).
+        images.remove(path);
         let snapshot = Arc::new(Snapshot {
             fingerprint,
-            octet: bytes.into(),
+            octet: read_shared(path).map_err(not_readable)?,
             netascii: OnceLock::new(),
             sha256: OnceLock::new(),
         });
-        lock(&self.shared.images).insert(path.to_path_buf(), Arc::clone(&snapshot));
+        images.insert(path.to_path_buf(), Arc::clone(&snapshot));
         Ok(snapshot)
     }
 
@@ -1119,6 +1124,18 @@ impl Store {
         file.sync_all().map_err(|e| e.to_string())?;
         Ok(to_hex(&self.hasher.finalize()))
     }
+}
+
+/// Reads a file straight into shared memory: one allocation, no copy from a `Vec` after.
+fn read_shared(path: &Path) -> io::Result<Arc<[u8]>> {
+    use std::io::Read as _;
+    let mut file = File::open(path)?;
+    let len = usize::try_from(file.metadata()?.len()).map_err(io::Error::other)?;
+    let mut data: Arc<[u8]> = std::iter::repeat_n(0u8, len).collect();
+    let buf = Arc::get_mut(&mut data).ok_or_else(|| io::Error::other("snapshot buffer is shared"))?;
+    // A file shrinking under us ends in UnexpectedEof: refused, not served half.
+    file.read_exact(buf)?;
+    Ok(data)
 }
 
 #[cfg(unix)]

@@ -752,14 +752,16 @@ impl Job {
         if let Err(refused) = outcome {
             // Off the books before answering, so the client's next request (often from the
             // same port, right after this ERROR) is not taken for a repeat of this one.
+            // The event goes out before the ERROR, so whoever reacts to the ERROR finds it.
             self.finish();
-            let _ = socket.send_to(&error_datagram(refused.code, &refused.message), self.peer);
+            let datagram = error_datagram(refused.code, &refused.message);
             let _ = self.shared.events.send(TransferEvent::RequestRefused {
                 peer: self.peer,
                 name: self.request.display_name(),
                 code: refused.code,
                 reason: refused.reason,
             });
+            let _ = socket.send_to(&datagram, self.peer);
         }
         self.finish();
     }

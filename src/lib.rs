@@ -5,6 +5,7 @@
 
 pub mod cli;
 pub mod commands;
+pub mod net;
 pub mod tftp;
 pub mod ui;
 
@@ -40,7 +41,10 @@ pub struct UsageError(pub String);
 
 /// The exit status for an error that reached `main`.
 pub fn exit_code_for(err: &anyhow::Error) -> Outcome {
-    if err.chain().any(|cause| cause.is::<UsageError>()) {
+    if err
+        .chain()
+        .any(<dyn std::error::Error + 'static>::is::<UsageError>)
+    {
         Outcome::BadInput
     } else {
         Outcome::TransferFailed

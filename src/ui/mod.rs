@@ -1,1 +1,3 @@
 //! Front-ends: they consume events and never touch the network themselves.
+
+pub mod progress;

@@ -1,0 +1,1266 @@
+//! The TFTP server: listens on one port, answers each request from a new socket bound to the
+//! address the request was sent to (the laptop carries several addresses during a rescue),
+//! and runs each transfer on its own thread.
+//!
+//! The listening side is async (tokio) and only triages: it parses, filters (broadcasts,
+//! floods, echo ports, duplicates) and books transfers. Everything that touches the disk or
+//! waits on the peer happens on the transfer's thread.
+
+use std::collections::HashMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufWriter, Write};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket as StdUdpSocket};
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime};
+
+use nix::sys::socket::{self, ControlMessageOwned, MsgFlags, SockaddrStorage, sockopt};
+use sha2::{Digest, Sha256};
+use tokio::io::Interest;
+use tokio::net::UdpSocket;
+use tokio::sync::watch;
+
+use super::event::{EventSender, RequestKind, TransferEvent, TransferId};
+use super::netascii;
+use super::options::{Direction, Negotiation, OptionPolicy, negotiate};
+use super::packet::{
+    ErrorCode, MAX_DATAGRAM, Mode, Packet, ParseError, RawOption, Request, error_datagram,
+    escape_name,
+};
+use super::session::{Opening, Receiver, Rollover, Sender, Status, Timing};
+use super::transfer::{Link, Machine, drive, linger};
+use crate::net::port_owner::udp_port_owners;
+
+/// What the server hands out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// One firmware image.
+    Image {
+        /// The image file.
+        path: PathBuf,
+        /// Serve it whatever name is asked for (the name asked for is reported). Otherwise
+        /// only its own file name is served.
+        any_name: bool,
+    },
+    /// The regular files of a folder, read-only; names are confined to it.
+    Directory(PathBuf),
+}
+
+/// Where uploads go, when they are accepted at all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WritePolicy {
+    /// The folder new files are created in (never overwritten).
+    pub dir: PathBuf,
+    /// The largest upload accepted, in bytes.
+    pub max_size: u64,
+}
+
+/// How the server behaves.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerConfig {
+    /// What is served.
+    pub source: Source,
+    /// Which options are granted.
+    pub options: OptionPolicy,
+    /// Retransmission and patience.
+    pub timing: Timing,
+    /// Block numbering past 65535.
+    pub rollover: Rollover,
+    /// Most transfers at once.
+    pub max_transfers: usize,
+    /// Uploads, when enabled.
+    pub write: Option<WritePolicy>,
+    /// Requests a second one source address may make (a burst of this many is allowed).
+    pub requests_per_second: u32,
+    /// A transfer silent this long counts as stalled: a new request from the same address
+    /// replaces it (bootloaders restart from a new port).
+    pub stall_after: Duration,
+}
+
+impl ServerConfig {
+    /// The defaults for a source.
+    pub fn new(source: Source) -> Self {
+        Self {
+            source,
+            options: OptionPolicy::default(),
+            timing: Timing::default(),
+            rollover: Rollover::Zero,
+            max_transfers: 8,
+            write: None,
+            requests_per_second: 20,
+            stall_after: Duration::from_secs(2),
+        }
+    }
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The port is taken.
+    #[error(
+        "UDP port {port} on {addr} is already in use{owner}.\n  fix: stop the other TFTP server (for tftpd-hpa: `sudo systemctl stop tftpd-hpa`), or pick another port with --port"
+    )]
+    PortInUse {
+        /// The address asked for.
+        addr: IpAddr,
+        /// The port asked for.
+        port: u16,
+        /// ", held by NAME (pid N)" when found.
+        owner: String,
+    },
+    /// Ports below 1024 need privileges.
+    #[error(
+        "not allowed to listen on UDP port {port}: ports below 1024 need privileges.\n  fix: run with sudo, or once: sudo setcap cap_net_bind_service+ep {exe}"
+    )]
+    PortNeedsPrivilege {
+        /// The port asked for.
+        port: u16,
+        /// This program's path.
+        exe: String,
+    },
+    /// The address is not one of this host's.
+    #[error(
+        "cannot listen on {addr}: it is not an address of this computer.\n  fix: use an address shown by `ip addr`, or 0.0.0.0 for all"
+    )]
+    AddressNotHere {
+        /// The address asked for.
+        addr: IpAddr,
+    },
+    /// What is to be served cannot be read.
+    #[error("cannot serve {path}: {reason}.\n  fix: {fix}")]
+    Source {
+        /// The path given.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+        /// What to do.
+        fix: &'static str,
+    },
+    /// Any other socket error.
+    #[error("cannot listen on {addr}: {source}")]
+    Io {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// The system's error.
+        source: io::Error,
+    },
+}
+
+/// A listening TFTP server.
+#[derive(Debug)]
+pub struct Server {
+    socket: UdpSocket,
+    local: SocketAddr,
+    config: Arc<ServerConfig>,
+    root: Option<PathBuf>,
+}
+
+impl Server {
+    /// Checks the source and binds the listening socket.
+    pub fn bind(addr: SocketAddr, config: ServerConfig) -> Result<Self, ServeError> {
+        let root = check_source(&config)?;
+        if let Some(write) = &config.write
+            && !write.dir.is_dir()
+        {
+            return Err(ServeError::Source {
+                path: write.dir.clone(),
+                reason: "the upload folder does not exist".into(),
+                fix: "create it, or give an existing folder to --allow-write",
+            });
+        }
+        let std_socket = StdUdpSocket::bind(addr).map_err(|err| bind_error(addr, err))?;
+        let local = std_socket
+            .local_addr()
+            .map_err(|source| ServeError::Io { addr, source })?;
+        // IP_PKTINFO tells which local address each request was sent to (and whether it was
+        // a broadcast), so replies come from the address the router talked to.
+        let pktinfo = match addr {
+            SocketAddr::V4(_) => socket::setsockopt(&std_socket, sockopt::Ipv4PacketInfo, &true),
+            SocketAddr::V6(_) => {
+                socket::setsockopt(&std_socket, sockopt::Ipv6RecvPacketInfo, &true)
+            }
+        };
+        pktinfo.map_err(|e| ServeError::Io {
+            addr,
+            source: e.into(),
+        })?;
+        std_socket
+            .set_nonblocking(true)
+            .map_err(|source| ServeError::Io { addr, source })?;
+        let socket =
+            UdpSocket::from_std(std_socket).map_err(|source| ServeError::Io { addr, source })?;
+        Ok(Self {
+            socket,
+            local,
+            config: Arc::new(config),
+            root,
+        })
+    }
+
+    /// The address and port the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// Serves until `shutdown` turns true, then stops every transfer and returns.
+    pub async fn run(
+        self,
+        events: EventSender,
+        mut shutdown: watch::Receiver<bool>,
+    ) -> io::Result<()> {
+        let _ = events.send(TransferEvent::Listening { addr: self.local });
+        let shared = Arc::new(Shared {
+            config: Arc::clone(&self.config),
+            root: self.root.clone(),
+            events: events.clone(),
+            images: Mutex::new(HashMap::new()),
+            active: Mutex::new(HashMap::new()),
+            epoch: Instant::now(),
+        });
+        let mut triage = Triage::new(&self.config);
+        let mut buf = vec![0u8; MAX_DATAGRAM];
+        loop {
+            let received = tokio::select! {
+                changed = shutdown.changed() => {
+                    if changed.is_err() || *shutdown.borrow() {
+                        break;
+                    }
+                    continue;
+                }
+                received = self.socket.async_io(Interest::READABLE, || recv_with_destination(&self.socket, &mut buf)) => received,
+            };
+            match received {
+                Ok(incoming) => {
+                    let datagram = &buf[..incoming.len];
+                    triage.handle(&shared, &incoming, datagram, self.local);
+                }
+                // ICMP errors surface here on some systems; the listener carries on.
+                Err(err) if err.kind() != io::ErrorKind::WouldBlock => {
+                    tokio::task::yield_now().await;
+                }
+                Err(_) => {}
+            }
+        }
+        let handles: Vec<JoinHandle<()>> = {
+            let mut active = lock(&shared.active);
+            active
+                .drain()
+                .filter_map(|(_, mut transfer)| {
+                    transfer.stop.store(true, Ordering::Relaxed);
+                    transfer.thread.take()
+                })
+                .collect()
+        };
+        tokio::task::spawn_blocking(move || {
+            for handle in handles {
+                let _ = handle.join();
+            }
+        })
+        .await
+        .map_err(io::Error::other)
+    }
+}
+
+fn check_source(config: &ServerConfig) -> Result<Option<PathBuf>, ServeError> {
+    match &config.source {
+        Source::Image { path, .. } => {
+            let meta = fs::metadata(path).map_err(|err| ServeError::Source {
+                path: path.clone(),
+                reason: err.to_string(),
+                fix: "check the image's path (it is not created or modified by rescue-wizard)",
+            })?;
+            if !meta.is_file() {
+                return Err(ServeError::Source {
+                    path: path.clone(),
+                    reason: "not a regular file".into(),
+                    fix: "give the firmware image file, or a folder to serve its files",
+                });
+            }
+            File::open(path).map_err(|err| ServeError::Source {
+                path: path.clone(),
+                reason: err.to_string(),
+                fix: "make the image readable by this user (or run with sudo)",
+            })?;
+            Ok(None)
+        }
+        Source::Directory(dir) => dir
+            .canonicalize()
+            .map(Some)
+            .map_err(|err| ServeError::Source {
+                path: dir.clone(),
+                reason: err.to_string(),
+                fix: "check the folder's path",
+            }),
+    }
+}
+
+fn bind_error(addr: SocketAddr, err: io::Error) -> ServeError {
+    match err.kind() {
+        io::ErrorKind::AddrInUse => {
+            let owners = udp_port_owners(addr.port());
+            let owner = owners
+                .iter()
+                .find(|o| o.pid != std::process::id())
+                .map(|o| format!(", held by {} (pid {})", o.name, o.pid))
+                .unwrap_or_default();
+            ServeError::PortInUse {
+                addr: addr.ip(),
+                port: addr.port(),
+                owner,
+            }
+        }
+        io::ErrorKind::PermissionDenied => ServeError::PortNeedsPrivilege {
+            port: addr.port(),
+            exe: std::env::current_exe()
+                .map_or_else(|_| "rescue-wizard".into(), |p| p.display().to_string()),
+        },
+        io::ErrorKind::AddrNotAvailable => ServeError::AddressNotHere { addr: addr.ip() },
+        _ => ServeError::Io { addr, source: err },
+    }
+}
+
+/// A datagram at the listening port, with where it was sent to.
+struct Incoming {
+    len: usize,
+    peer: SocketAddr,
+    /// The address in the datagram's header (a broadcast shows here).
+    destination: Option<IpAddr>,
+    /// The local address to answer from.
+    local: Option<IpAddr>,
+    /// The interface it came in on.
+    ifindex: Option<u32>,
+}
+
+fn recv_with_destination(socket: &UdpSocket, buf: &mut [u8]) -> io::Result<Incoming> {
+    let mut cmsg = nix::cmsg_space!(nix::libc::in6_pktinfo);
+    let mut iov = [io::IoSliceMut::new(buf)];
+    let msg = socket::recvmsg::<SockaddrStorage>(
+        socket.as_raw_fd(),
+        &mut iov,
+        Some(&mut cmsg),
+        MsgFlags::empty(),
+    )
+    .map_err(io::Error::from)?;
+    let mut incoming = Incoming {
+        len: msg.bytes,
+        peer: SocketAddr::V4(std::net::SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0)),
+        destination: None,
+        local: None,
+        ifindex: None,
+    };
+    if let Some(address) = msg.address {
+        if let Some(v4) = address.as_sockaddr_in() {
+            incoming.peer = SocketAddr::V4((*v4).into());
+        } else if let Some(v6) = address.as_sockaddr_in6() {
+            incoming.peer = SocketAddr::V6((*v6).into());
+        }
+    }
+    for cmsg in msg.cmsgs().map_err(io::Error::from)? {
+        match cmsg {
+            ControlMessageOwned::Ipv4PacketInfo(info) => {
+                incoming.destination = Some(IpAddr::V4(Ipv4Addr::from(u32::from_be(
+                    info.ipi_addr.s_addr,
+                ))));
+                incoming.local = Some(IpAddr::V4(Ipv4Addr::from(u32::from_be(
+                    info.ipi_spec_dst.s_addr,
+                ))));
+                incoming.ifindex = u32::try_from(info.ipi_ifindex).ok();
+            }
+            ControlMessageOwned::Ipv6PacketInfo(info) => {
+                let addr = IpAddr::V6(Ipv6Addr::from(info.ipi6_addr.s6_addr));
+                incoming.destination = Some(addr);
+                incoming.local = Some(addr);
+                incoming.ifindex = Some(info.ipi6_ifindex);
+            }
+            _ => {}
+        }
+    }
+    Ok(incoming)
+}
+
+/// An image as read at one moment: shared by every transfer that starts while it is current,
+/// so concurrent clients cost one copy, and a file changing on disk never reaches a transfer
+/// already under way.
+#[derive(Debug)]
+struct Snapshot {
+    fingerprint: (u64, Option<SystemTime>, u64),
+    octet: Arc<[u8]>,
+    netascii: OnceLock<Arc<[u8]>>,
+    sha256: OnceLock<String>,
+}
+
+struct ActiveTransfer {
+    peer: SocketAddr,
+    stop: Arc<AtomicBool>,
+    /// Milliseconds since the server's epoch when the peer was last heard from.
+    last_heard: Arc<AtomicU64>,
+    thread: Option<JoinHandle<()>>,
+}
+
+struct Shared {
+    config: Arc<ServerConfig>,
+    root: Option<PathBuf>,
+    events: EventSender,
+    images: Mutex<HashMap<PathBuf, Arc<Snapshot>>>,
+    active: Mutex<HashMap<TransferId, ActiveTransfer>>,
+    epoch: Instant,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A transfer thread that panicked must not take the server down with it.
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The listener's bookkeeping: rate limits, interface facts, transfer numbering.
+struct Triage {
+    next_id: u64,
+    buckets: HashMap<IpAddr, (f64, Instant)>,
+    global: (f64, Instant),
+    rate: f64,
+    interfaces: Vec<netdev::Interface>,
+    interfaces_read: Option<Instant>,
+    ignored_reported: Option<Instant>,
+    ignored_since_report: u64,
+}
+
+/// Requests a second accepted from everyone together.
+const GLOBAL_REQUESTS_PER_SECOND: f64 = 200.0;
+
+impl Triage {
+    fn new(config: &ServerConfig) -> Self {
+        Self {
+            next_id: 1,
+            buckets: HashMap::new(),
+            global: (GLOBAL_REQUESTS_PER_SECOND, Instant::now()),
+            rate: f64::from(config.requests_per_second.max(1)),
+            interfaces: Vec::new(),
+            interfaces_read: None,
+            ignored_reported: None,
+            ignored_since_report: 0,
+        }
+    }
+
+    fn ignore(&mut self, shared: &Shared, peer: SocketAddr, reason: &str) {
+        // Under a flood, one report a second with a count, not one per datagram.
+        self.ignored_since_report += 1;
+        if self
+            .ignored_reported
+            .is_none_or(|t| t.elapsed() >= Duration::from_secs(1))
+        {
+            let count = std::mem::take(&mut self.ignored_since_report);
+            let reason = if count > 1 {
+                format!(
+                    "{reason} (and {} more ignored in the last second)",
+                    count - 1
+                )
+            } else {
+                reason.to_owned()
+            };
+            self.ignored_reported = Some(Instant::now());
+            let _ = shared
+                .events
+                .send(TransferEvent::RequestIgnored { peer, reason });
+        }
+    }
+
+    fn take_token(bucket: &mut (f64, Instant), rate: f64) -> bool {
+        let now = Instant::now();
+        bucket.0 = (bucket.0 + now.duration_since(bucket.1).as_secs_f64() * rate).min(rate);
+        bucket.1 = now;
+        if bucket.0 >= 1.0 {
+            bucket.0 -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn refresh_interfaces(&mut self, ifindex: Option<u32>) {
+        let known = ifindex.is_none_or(|i| self.interfaces.iter().any(|n| n.index == i));
+        if !known
+            || self
+                .interfaces_read
+                .is_none_or(|t| t.elapsed() > Duration::from_secs(5))
+        {
+            self.interfaces = netdev::get_interfaces();
+            self.interfaces_read = Some(Instant::now());
+        }
+    }
+
+    fn is_broadcast(&self, destination: IpAddr) -> bool {
+        let IpAddr::V4(dst) = destination else {
+            return destination.is_multicast();
+        };
+        dst.is_broadcast()
+            || dst.is_multicast()
+            || self
+                .interfaces
+                .iter()
+                .flat_map(|i| i.ipv4.iter())
+                .any(|net| net.prefix_len() < 31 && net.broadcast() == dst)
+    }
+
+    /// The block size that fits the link a request came in on (RFC 2348 allows anything;
+    /// fragments are what bootloaders cannot take).
+    fn mtu_blksize(&self, ifindex: Option<u32>, v6: bool) -> Option<u16> {
+        let mtu = self
+            .interfaces
+            .iter()
+            .find(|i| Some(i.index) == ifindex)?
+            .mtu?;
+        let overhead = if v6 { 52 } else { 32 };
+        Some(mtu.saturating_sub(overhead).min(u32::from(u16::MAX)) as u16)
+    }
+
+    fn handle(
+        &mut self,
+        shared: &Arc<Shared>,
+        incoming: &Incoming,
+        datagram: &[u8],
+        listen: SocketAddr,
+    ) {
+        let peer = incoming.peer;
+        // Echo and chargen answer everything: a request "from" them is a loop waiting to
+        // happen. Port 0 cannot be answered.
+        if matches!(peer.port(), 0 | 7 | 19) {
+            return self.ignore(shared, peer, "request from a reserved source port");
+        }
+        self.refresh_interfaces(incoming.ifindex);
+        if incoming.destination.is_some_and(|d| self.is_broadcast(d)) {
+            // RFC 1123 §4.2.3.5: requests sent to a broadcast address are silently ignored.
+            return self.ignore(shared, peer, "request sent to a broadcast address");
+        }
+        if !Self::take_token(&mut self.global, GLOBAL_REQUESTS_PER_SECOND) {
+            return self.ignore(shared, peer, "too many requests (global limit)");
+        }
+        let rate = self.rate;
+        let bucket = self
+            .buckets
+            .entry(peer.ip())
+            .or_insert((rate, Instant::now()));
+        if !Self::take_token(bucket, rate) {
+            return self.ignore(shared, peer, "too many requests from this address");
+        }
+        if self.buckets.len() > 4096 {
+            self.buckets
+                .retain(|_, (tokens, at)| *tokens < rate || at.elapsed() < Duration::from_secs(10));
+        }
+        let local = incoming.local.unwrap_or_else(|| listen.ip());
+        let request = match Packet::parse(datagram) {
+            Ok(Packet::Rrq(request)) => (RequestKind::Read, request),
+            Ok(Packet::Wrq(request)) => (RequestKind::Write, request),
+            Err(ParseError::UnterminatedFilename | ParseError::MissingMode) => {
+                let error = error_datagram(ErrorCode::ILLEGAL_OPERATION, "malformed request");
+                reply_from(local, peer, &error);
+                let _ = shared.events.send(TransferEvent::RequestRefused {
+                    peer,
+                    name: String::new(),
+                    code: ErrorCode::ILLEGAL_OPERATION,
+                    reason: "malformed request (no NUL-terminated file name and mode)".into(),
+                });
+                return;
+            }
+            // DATA, ACK, ERROR, OACK or garbage at the listening port: strays from an old
+            // transfer or noise. Never answered (and an ERROR never with an ERROR).
+            _ => return self.ignore(shared, peer, "not a request"),
+        };
+        let (kind, request) = request;
+        let now_ms = shared.epoch.elapsed().as_millis() as u64;
+        {
+            let mut active = lock(&shared.active);
+            if active.values().any(|t| t.peer == peer) {
+                // The client repeated its request before our answer reached it: one transfer.
+                drop(active);
+                return self.ignore(shared, peer, "repeated request for a transfer under way");
+            }
+            let stall_ms = shared.config.stall_after.as_millis() as u64;
+            for transfer in active.values() {
+                if transfer.peer.ip() == peer.ip()
+                    && now_ms.saturating_sub(transfer.last_heard.load(Ordering::Relaxed))
+                        >= stall_ms
+                {
+                    // A bootloader restarting from a new port: its old transfer is dead.
+                    transfer.stop.store(true, Ordering::Relaxed);
+                }
+            }
+            active.retain(|_, t| {
+                !t.stop.load(Ordering::Relaxed)
+                    || t.thread.as_ref().is_some_and(|h| !h.is_finished())
+            });
+            let running = active
+                .values()
+                .filter(|t| !t.stop.load(Ordering::Relaxed))
+                .count();
+            if running >= shared.config.max_transfers {
+                drop(active);
+                return self.ignore(shared, peer, "too many transfers at once");
+            }
+        }
+        let id = TransferId(self.next_id);
+        self.next_id += 1;
+        let _ = shared.events.send(TransferEvent::RequestReceived {
+            id,
+            peer,
+            local,
+            name: request.display_name(),
+            kind,
+            options: request.options.clone(),
+        });
+        let mtu_blksize = self.mtu_blksize(incoming.ifindex, peer.is_ipv6());
+        let stop = Arc::new(AtomicBool::new(false));
+        let last_heard = Arc::new(AtomicU64::new(now_ms));
+        let job = Job {
+            shared: Arc::clone(shared),
+            id,
+            peer,
+            local,
+            kind,
+            request,
+            mtu_blksize,
+            stop: Arc::clone(&stop),
+            last_heard: Arc::clone(&last_heard),
+        };
+        let mut active = lock(&shared.active);
+        let thread = std::thread::Builder::new()
+            .name(format!("tftp-{peer}"))
+            .spawn(move || job.run());
+        match thread {
+            Ok(handle) => {
+                active.insert(
+                    id,
+                    ActiveTransfer {
+                        peer,
+                        stop,
+                        last_heard,
+                        thread: Some(handle),
+                    },
+                );
+            }
+            Err(err) => {
+                drop(active);
+                self.ignore(
+                    shared,
+                    peer,
+                    &format!("cannot start a transfer thread: {err}"),
+                );
+            }
+        }
+    }
+}
+
+/// Sends one datagram from `local` (an error to a request that starts no transfer).
+fn reply_from(local: IpAddr, peer: SocketAddr, datagram: &[u8]) {
+    if let Ok(socket) = StdUdpSocket::bind(SocketAddr::new(local, 0)) {
+        let _ = socket.send_to(datagram, peer);
+    }
+}
+
+/// One transfer's work, run on its own thread.
+struct Job {
+    shared: Arc<Shared>,
+    id: TransferId,
+    peer: SocketAddr,
+    local: IpAddr,
+    kind: RequestKind,
+    request: Request,
+    mtu_blksize: Option<u16>,
+    stop: Arc<AtomicBool>,
+    last_heard: Arc<AtomicU64>,
+}
+
+/// A refusal: the error sent, and the reason shown to the technician.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused {
+    /// The error code sent to the peer.
+    pub code: ErrorCode,
+    /// The message sent to the peer.
+    pub message: String,
+    /// Why, for the technician, with the fix where there is one.
+    pub reason: String,
+}
+
+impl Refused {
+    fn new(code: ErrorCode, message: &str, reason: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.to_owned(),
+            reason: reason.into(),
+        }
+    }
+}
+
+impl Job {
+    fn run(self) {
+        let started = Instant::now();
+        let socket = match StdUdpSocket::bind(SocketAddr::new(self.local, 0)) {
+            Ok(socket) => socket,
+            Err(err) => {
+                self.failed(format!(
+                    "cannot open a transfer socket on {}: {err}",
+                    self.local
+                ));
+                return self.finish();
+            }
+        };
+        let outcome = match self.kind {
+            RequestKind::Read => self.serve_read(&socket, started),
+            RequestKind::Write => self.serve_write(&socket, started),
+        };
+        if let Err(refused) = outcome {
+            let _ = socket.send_to(&error_datagram(refused.code, &refused.message), self.peer);
+            let _ = self.shared.events.send(TransferEvent::RequestRefused {
+                peer: self.peer,
+                name: self.request.display_name(),
+                code: refused.code,
+                reason: refused.reason,
+            });
+        }
+        self.finish();
+    }
+
+    fn finish(&self) {
+        lock(&self.shared.active).remove(&self.id);
+    }
+
+    fn failed(&self, reason: String) {
+        let _ = self.shared.events.send(TransferEvent::Failed {
+            id: self.id,
+            peer: self.peer,
+            name: self.request.display_name(),
+            reason,
+        });
+    }
+
+    fn check_mode(&self) -> Result<bool, Refused> {
+        match &self.request.mode {
+            Mode::Octet => Ok(false),
+            Mode::Netascii => Ok(true),
+            Mode::Mail => Err(Refused::new(
+                ErrorCode::ILLEGAL_OPERATION,
+                "mail mode is not supported",
+                "the client asked for the obsolete mail mode",
+            )),
+            // Old clients send `binary` (the RFC 2348 example does): it means octet.
+            Mode::Other(raw) if raw.eq_ignore_ascii_case(b"binary") => Ok(false),
+            Mode::Other(raw) => Err(Refused::new(
+                ErrorCode::ILLEGAL_OPERATION,
+                "unknown transfer mode",
+                format!("unknown transfer mode {:?}", escape_name(raw)),
+            )),
+        }
+    }
+
+    fn resolve_read(&self) -> Result<PathBuf, Refused> {
+        match &self.shared.config.source {
+            Source::Image { path, any_name } => {
+                let own = path
+                    .file_name()
+                    .map(|n| n.as_encoded_bytes().to_vec())
+                    .unwrap_or_default();
+                if *any_name || self.request.filename == own {
+                    Ok(path.clone())
+                } else {
+                    Err(Refused::new(
+                        ErrorCode::FILE_NOT_FOUND,
+                        "File not found",
+                        format!(
+                            "the device asked for \"{}\" but the image is \"{}\"; serve it under any name with --any-name",
+                            self.request.display_name(),
+                            escape_name(&own)
+                        ),
+                    ))
+                }
+            }
+            Source::Directory(_) => {
+                let root = self
+                    .shared
+                    .root
+                    .as_deref()
+                    .unwrap_or(Path::new("/nonexistent"));
+                confine(root, &self.request.filename)
+            }
+        }
+    }
+
+    fn serve_read(&self, socket: &StdUdpSocket, started: Instant) -> Result<(), Refused> {
+        let netascii_mode = self.check_mode()?;
+        let path = self.resolve_read()?;
+        let snapshot = self.snapshot(&path)?;
+        let data = if netascii_mode {
+            Arc::clone(
+                snapshot
+                    .netascii
+                    .get_or_init(|| netascii::encode(&snapshot.octet).into()),
+            )
+        } else {
+            Arc::clone(&snapshot.octet)
+        };
+        let config = &self.shared.config;
+        let negotiation = negotiate(
+            &self.request.options,
+            Direction::Read {
+                size: data.len() as u64,
+            },
+            &config.options,
+            self.mtu_blksize,
+        )
+        .map_err(|r| Refused::new(r.code, &r.message, r.message.clone()))?;
+        self.report_options(&negotiation);
+        let opening = if negotiation.oack.is_empty() {
+            Opening::Data
+        } else {
+            Opening::Oack(
+                Packet::Oack {
+                    options: negotiation.oack.clone(),
+                }
+                .to_bytes(),
+            )
+        };
+        let mut initial = Vec::new();
+        let sender = Sender::start(
+            Arc::clone(&data),
+            &negotiation.agreed,
+            config.rollover,
+            opening,
+            config.timing,
+            Instant::now(),
+            &mut initial,
+        );
+        let link = Link {
+            socket,
+            peer: self.peer,
+            id: self.id,
+            events: &self.shared.events,
+            stop: &self.stop,
+            total: Some(data.len() as u64),
+            heard: Some((&self.last_heard, self.shared.epoch)),
+        };
+        let (ended, _) = drive(&link, Machine::Send(sender), initial);
+        let sha256 = || {
+            if netascii_mode {
+                hex_sha256(&data)
+            } else {
+                snapshot
+                    .sha256
+                    .get_or_init(|| hex_sha256(&snapshot.octet))
+                    .clone()
+            }
+        };
+        match ended.status {
+            Status::Complete | Status::Unconfirmed => {
+                let _ = self.shared.events.send(TransferEvent::Finished {
+                    id: self.id,
+                    peer: self.peer,
+                    name: self.request.display_name(),
+                    bytes: data.len() as u64,
+                    elapsed: started.elapsed(),
+                    sha256: sha256(),
+                    confirmed: ended.status == Status::Complete,
+                    stats: ended.stats,
+                });
+            }
+            Status::OptionsRefused => {
+                let _ = self.shared.events.send(TransferEvent::OptionsRefused {
+                    id: self.id,
+                    peer: self.peer,
+                });
+            }
+            Status::Failed(reason) => self.failed(reason),
+            Status::Running => self.failed("stopped".into()),
+        }
+        Ok(())
+    }
+
+    fn report_options(&self, negotiation: &Negotiation) {
+        let _ = self.shared.events.send(TransferEvent::OptionsAgreed {
+            id: self.id,
+            blksize: negotiation.agreed.blksize,
+            windowsize: negotiation.agreed.windowsize,
+            timeout: negotiation.agreed.timeout,
+            tsize: negotiation.agreed.tsize,
+            ignored: negotiation
+                .ignored
+                .iter()
+                .map(|(o, why)| (o.clone(), (*why).to_owned()))
+                .collect(),
+        });
+    }
+
+    /// The current snapshot of `path`: reused while the file is unchanged, read afresh when
+    /// it changed (transfers already running keep the copy they started with).
+    fn snapshot(&self, path: &Path) -> Result<Arc<Snapshot>, Refused> {
+        let not_readable = |err: io::Error| {
+            let code = if err.kind() == io::ErrorKind::NotFound {
+                ErrorCode::FILE_NOT_FOUND
+            } else {
+                ErrorCode::ACCESS_VIOLATION
+            };
+            Refused::new(
+                code,
+                "cannot read the file",
+                format!("cannot read {}: {err}", path.display()),
+            )
+        };
+        let meta = fs::metadata(path).map_err(not_readable)?;
+        let fingerprint = (meta.len(), meta.modified().ok(), inode(&meta));
+        if let Some(snapshot) = lock(&self.shared.images).get(path)
+            && snapshot.fingerprint == fingerprint
+        {
+            return Ok(Arc::clone(snapshot));
+        }
+        let bytes = fs::read(path).map_err(not_readable)?;
+        let snapshot = Arc::new(Snapshot {
+            fingerprint,
+            octet: bytes.into(),
+            netascii: OnceLock::new(),
+            sha256: OnceLock::new(),
+        });
+        lock(&self.shared.images).insert(path.to_path_buf(), Arc::clone(&snapshot));
+        Ok(snapshot)
+    }
+
+    fn serve_write(&self, socket: &StdUdpSocket, started: Instant) -> Result<(), Refused> {
+        let Some(write) = &self.shared.config.write else {
+            return Err(Refused::new(
+                ErrorCode::ACCESS_VIOLATION,
+                "writes are not allowed",
+                "the client tried to upload; start the server with --allow-write DIR to accept uploads",
+            ));
+        };
+        let netascii_mode = self.check_mode()?;
+        let name = plain_file_name(&self.request.filename)?;
+        let negotiation = negotiate(
+            &self.request.options,
+            Direction::Write {
+                limit: write.max_size,
+            },
+            &self.shared.config.options,
+            self.mtu_blksize,
+        )
+        .map_err(|r| Refused::new(r.code, &r.message, r.message.clone()))?;
+        let path = write.dir.join(name);
+        // Create-only: an existing file is never overwritten, a symlink never followed.
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(|err| {
+                if err.kind() == io::ErrorKind::AlreadyExists {
+                    Refused::new(
+                        ErrorCode::FILE_EXISTS,
+                        "File already exists",
+                        format!("{} already exists; it is not overwritten", path.display()),
+                    )
+                } else {
+                    Refused::new(
+                        ErrorCode::ACCESS_VIOLATION,
+                        "cannot create the file",
+                        format!("cannot create {}: {err}", path.display()),
+                    )
+                }
+            })?;
+        self.report_options(&negotiation);
+        let first = if negotiation.oack.is_empty() {
+            super::packet::ack_datagram(0)
+        } else {
+            Packet::Oack {
+                options: negotiation.oack.clone(),
+            }
+            .to_bytes()
+        };
+        let config = &self.shared.config;
+        let mut initial = Vec::new();
+        let receiver = Receiver::start(
+            &negotiation.agreed,
+            config.rollover,
+            Some(first),
+            Some(write.max_size),
+            config.timing,
+            Instant::now(),
+            &mut initial,
+        );
+        let mut store = Store::new(file, netascii_mode);
+        let link = Link {
+            socket,
+            peer: self.peer,
+            id: self.id,
+            events: &self.shared.events,
+            stop: &self.stop,
+            total: negotiation.agreed.tsize,
+            heard: Some((&self.last_heard, self.shared.epoch)),
+        };
+        let mut sink = |data: &[u8]| store.write(data);
+        let (ended, machine) = drive(&link, Machine::Receive(receiver, &mut sink), initial);
+        let receiver = machine.into_receiver();
+        let finished = match ended.status {
+            Status::Complete => store.finish(),
+            Status::Failed(reason) => Err(reason),
+            _ => Err("stopped".into()),
+        };
+        match finished {
+            Ok(sha256) => {
+                let _ = self.shared.events.send(TransferEvent::Finished {
+                    id: self.id,
+                    peer: self.peer,
+                    name: self.request.display_name(),
+                    bytes: ended.bytes,
+                    elapsed: started.elapsed(),
+                    sha256,
+                    confirmed: true,
+                    stats: ended.stats,
+                });
+                // The final ACK may be lost: keep answering the final DATA for a while,
+                // after the outcome is out.
+                if let Some(receiver) = receiver {
+                    linger(&link, receiver);
+                }
+            }
+            Err(reason) => {
+                // A partial upload is never left behind.
+                let _ = fs::remove_file(&path);
+                self.failed(reason);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Where an upload's bytes go: the file, through the netascii decoder when asked, with the
+/// hash of what was stored.
+pub(crate) struct Store {
+    writer: BufWriter<File>,
+    decoder: Option<netascii::Decoder>,
+    scratch: Vec<u8>,
+    hasher: Sha256,
+}
+
+impl Store {
+    pub(crate) fn new(file: File, netascii_mode: bool) -> Self {
+        Self {
+            writer: BufWriter::with_capacity(256 * 1024, file),
+            decoder: netascii_mode.then(netascii::Decoder::default),
+            scratch: Vec::new(),
+            hasher: Sha256::new(),
+        }
+    }
+
+    pub(crate) fn write(&mut self, data: &[u8]) -> io::Result<()> {
+        if let Some(decoder) = &mut self.decoder {
+            self.scratch.clear();
+            decoder.feed(data, &mut self.scratch);
+            self.hasher.update(&self.scratch);
+            self.writer.write_all(&self.scratch)
+        } else {
+            self.hasher.update(data);
+            self.writer.write_all(data)
+        }
+    }
+
+    /// Flushes to disk; returns the SHA-256 of what was stored.
+    pub(crate) fn finish(mut self) -> Result<String, String> {
+        if let Some(decoder) = &mut self.decoder {
+            self.scratch.clear();
+            decoder.finish(&mut self.scratch);
+            self.hasher.update(&self.scratch);
+            self.writer
+                .write_all(&self.scratch)
+                .map_err(|e| e.to_string())?;
+        }
+        let file = self
+            .writer
+            .into_inner()
+            .map_err(|e| e.error().to_string())?;
+        file.sync_all().map_err(|e| e.to_string())?;
+        Ok(to_hex(&self.hasher.finalize()))
+    }
+}
+
+#[cfg(unix)]
+fn inode(meta: &fs::Metadata) -> u64 {
+    std::os::unix::fs::MetadataExt::ino(meta)
+}
+
+#[cfg(not(unix))]
+fn inode(_meta: &fs::Metadata) -> u64 {
+    0
+}
+
+/// SHA-256 of `bytes`, as lower-case hex.
+pub fn hex_sha256(bytes: &[u8]) -> String {
+    to_hex(&Sha256::digest(bytes))
+}
+
+fn to_hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
+
+/// Checks a requested name and finds it inside `root` (already canonical).
+///
+/// Names are never decoded (no URL or Unicode unescaping), so `%2f` is three characters.
+/// Refused: anything but printable ASCII, backslashes, drive letters, absolute names, empty,
+/// `.` and `..` components; then the canonical path (symlinks resolved) must still lie under
+/// the root, compared by components so that a sibling `root-private` does not count.
+pub fn confine(root: &Path, raw: &[u8]) -> Result<PathBuf, Refused> {
+    let refuse = |why: &str| {
+        Refused::new(
+            ErrorCode::ACCESS_VIOLATION,
+            "Access violation",
+            format!("refused the name \"{}\": {why}", escape_name(raw)),
+        )
+    };
+    let name = std::str::from_utf8(raw).map_err(|_| refuse("not plain ASCII"))?;
+    if name.is_empty() || !name.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        return Err(refuse("empty, or not printable ASCII"));
+    }
+    if name.contains('\\') || name.contains(':') || name.starts_with('/') {
+        return Err(refuse(
+            "backslashes, drive letters and absolute names are not served",
+        ));
+    }
+    if name
+        .split('/')
+        .any(|part| part.is_empty() || part == "." || part == "..")
+    {
+        return Err(refuse("the name leaves the served folder"));
+    }
+    let candidate = root.join(name);
+    let canonical = candidate.canonicalize().map_err(|err| {
+        if err.kind() == io::ErrorKind::NotFound {
+            Refused::new(
+                ErrorCode::FILE_NOT_FOUND,
+                "File not found",
+                format!(
+                    "the device asked for \"{name}\", which is not in {}",
+                    root.display()
+                ),
+            )
+        } else {
+            refuse(&err.to_string())
+        }
+    })?;
+    if !canonical.starts_with(root) {
+        return Err(refuse("a link that points outside the served folder"));
+    }
+    if !canonical.is_file() {
+        return Err(Refused::new(
+            ErrorCode::FILE_NOT_FOUND,
+            "File not found",
+            format!("\"{name}\" is not a regular file"),
+        ));
+    }
+    Ok(canonical)
+}
+
+/// An upload's name: one plain component, nothing that could leave the upload folder.
+fn plain_file_name(raw: &[u8]) -> Result<String, Refused> {
+    let refuse = || {
+        Refused::new(
+            ErrorCode::ACCESS_VIOLATION,
+            "Access violation",
+            format!(
+                "refused the upload name \"{}\": only a plain file name is accepted",
+                escape_name(raw)
+            ),
+        )
+    };
+    let name = std::str::from_utf8(raw).map_err(|_| refuse())?;
+    let plain = !name.is_empty()
+        && name.bytes().all(|b| (0x21..0x7f).contains(&b))
+        && !name.contains(['/', '\\', ':'])
+        && name != "."
+        && name != "..";
+    if plain {
+        Ok(name.to_owned())
+    } else {
+        Err(refuse())
+    }
+}
+
+/// The options of a request, for display: `blksize=1468 tsize=0`.
+pub fn describe_options(options: &[RawOption]) -> String {
+    options
+        .iter()
+        .map(|o| format!("{}={}", o.name, o.value))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn confinement() {
+        let dir = tempfile::tempdir().unwrap();
+        let root_parent = dir.path().canonicalize().unwrap();
+        let root = root_parent.join("root");
+        fs::create_dir(&root).unwrap();
+        fs::create_dir(root_parent.join("root-private")).unwrap();
+        fs::write(root_parent.join("root-private/secret"), b"s").unwrap();
+        fs::write(root_parent.join("outside"), b"o").unwrap();
+        fs::write(root.join("fw.bin"), b"fw").unwrap();
+        fs::create_dir(root.join("sub")).unwrap();
+        fs::write(root.join("sub/x.bin"), b"x").unwrap();
+        std::os::unix::fs::symlink(root_parent.join("outside"), root.join("link")).unwrap();
+        assert_eq!(confine(&root, b"fw.bin").ok(), Some(root.join("fw.bin")));
+        assert_eq!(
+            confine(&root, b"sub/x.bin").ok(),
+            Some(root.join("sub/x.bin"))
+        );
+        for (name, code) in [
+            (&b"../outside"[..], ErrorCode::ACCESS_VIOLATION),
+            (b"../../etc/passwd", ErrorCode::ACCESS_VIOLATION),
+            (b"..\\..\\win.ini", ErrorCode::ACCESS_VIOLATION),
+            (b"..%2f..%2fx", ErrorCode::FILE_NOT_FOUND),
+            (b"....//x", ErrorCode::ACCESS_VIOLATION),
+            (b"..%c0%afx", ErrorCode::FILE_NOT_FOUND),
+            (
+                "\u{ff0e}\u{ff0e}\u{ff0f}x".as_bytes(),
+                ErrorCode::ACCESS_VIOLATION,
+            ),
+            ("..\u{2215}x".as_bytes(), ErrorCode::ACCESS_VIOLATION),
+            (b"/etc/passwd", ErrorCode::ACCESS_VIOLATION),
+            (b"C:\\x", ErrorCode::ACCESS_VIOLATION),
+            (b"\\\\host\\share\\x", ErrorCode::ACCESS_VIOLATION),
+            (b"link", ErrorCode::ACCESS_VIOLATION),
+            (b"../root-private/secret", ErrorCode::ACCESS_VIOLATION),
+            (b"sub", ErrorCode::FILE_NOT_FOUND),
+            (b"missing.bin", ErrorCode::FILE_NOT_FOUND),
+            (b"", ErrorCode::ACCESS_VIOLATION),
+            (b"fw.bin\x1b[2J", ErrorCode::ACCESS_VIOLATION),
+        ] {
+            let refused = confine(&root, name)
+                .err()
+                .unwrap_or_else(|| panic!("{name:?} was served"));
+            assert_eq!(refused.code, code, "{name:?}: {}", refused.reason);
+        }
+    }
+
+    #[test]
+    fn upload_names_are_plain() {
+        assert!(plain_file_name(b"backup.bin").is_ok());
+        for bad in [
+            &b"../x"[..],
+            b"a/b",
+            b"..",
+            b".",
+            b"",
+            b"a\\b",
+            b"a b",
+            b"\xff",
+        ] {
+            assert!(plain_file_name(bad).is_err(), "{bad:?}");
+        }
+    }
+}

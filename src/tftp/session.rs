@@ -1,0 +1,1363 @@
+//! Sans-I/O transfer state machines: [`Sender`] (the side that sends DATA) and [`Receiver`]
+//! (the side that sends ACKs). They are fed packets from the transfer's peer and the time, and
+//! hand back the datagrams to send; they never touch a socket or a clock. Every protocol rule
+//! of a running transfer lives here: rollover, windows, the Sorcerer's Apprentice rule,
+//! retransmission timing, giving up.
+//!
+//! The same machines serve both roles: the server's read transfers and the client's push use
+//! [`Sender`]; the server's write transfers and the client's get use [`Receiver`].
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::options::Agreed;
+use super::packet::{ErrorCode, Packet, ack_datagram, data_datagram, error_datagram};
+
+/// How block numbers continue after 65535 (RFC 1350 is silent; see docs/tftp.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Rollover {
+    /// 65535 is followed by 0: what U-Boot, tftp-hpa, atftp and dnsmasq do.
+    #[default]
+    Zero,
+    /// 65535 is followed by 1, for the few bootloaders that expect it.
+    One,
+}
+
+impl Rollover {
+    /// The 16-bit wire number of absolute block `abs` (blocks count from 1; 0 is the OACK).
+    pub fn wire(self, abs: u64) -> u16 {
+        match self {
+            Self::Zero => abs as u16,
+            Self::One if abs == 0 => 0,
+            Self::One => ((abs - 1) % 65_535 + 1) as u16,
+        }
+    }
+
+    /// The absolute block a wire number means, taking the nearest candidate to `base`
+    /// (atftp and dnsmasq map 16-bit numbers by proximity the same way).
+    pub fn nearest(self, wire: u16, base: u64) -> u64 {
+        let delta = match self {
+            Self::Zero => i64::from(wire.wrapping_sub(self.wire(base)) as i16),
+            Self::One if wire == 0 => return 0,
+            Self::One => {
+                let index = i64::from(wire) - 1;
+                let base_index = if base == 0 {
+                    -1
+                } else {
+                    ((base - 1) % 65_535) as i64
+                };
+                let mut d = (index - base_index).rem_euclid(65_535);
+                if d > 32_767 {
+                    d -= 65_535;
+                }
+                d
+            }
+        };
+        base.saturating_add_signed(delta)
+    }
+}
+
+/// Timing policy shared by both machines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timing {
+    /// The first retransmission timeout, before any round trip is measured (RFC 6298: 1 s).
+    pub initial_rto: Duration,
+    /// The floor of the adaptive timeout.
+    pub min_rto: Duration,
+    /// The ceiling of the adaptive timeout when no timeout was negotiated. A negotiated
+    /// timeout (RFC 2349) replaces it: the timer never waits longer than the peer asked.
+    pub max_rto: Duration,
+    /// Give up after this long without a valid packet from the peer.
+    pub give_up_after: Duration,
+    /// Send the first response (OACK, DATA 1 or ACK 0) at most this many times: the
+    /// amplification guard against spoofed requests.
+    pub max_first_sends: u32,
+    /// After the last block has been sent, wait this long for its ACK, then report the
+    /// transfer as sent but unconfirmed (bootloaders that start flashing at once).
+    pub final_ack_wait: Duration,
+    /// After the final ACK, keep answering a repeated final DATA for this long (RFC 1350 §6).
+    pub dally: Duration,
+    /// With a window of 1, send the next block along with each resend, so that a lost ACK is
+    /// repaired at once by a peer that already holds the block (see docs/tftp.md).
+    pub resend_next_block: bool,
+}
+
+impl Default for Timing {
+    fn default() -> Self {
+        Self {
+            initial_rto: Duration::from_secs(1),
+            min_rto: Duration::from_millis(10),
+            max_rto: Duration::from_secs(5),
+            give_up_after: Duration::from_mins(1),
+            max_first_sends: 6,
+            final_ack_wait: Duration::from_secs(5),
+            dally: Duration::from_secs(10),
+            resend_next_block: true,
+        }
+    }
+}
+
+/// An adaptive retransmission timer (RFC 6298's estimator; RFC 1123 §4.2.3.2 asks for an
+/// adaptive timeout with exponential backoff).
+#[derive(Debug, Clone)]
+struct RetransmitTimer {
+    srtt: Option<Duration>,
+    rttvar: Duration,
+    backoff: u32,
+    initial: Duration,
+    min: Duration,
+    max: Duration,
+}
+
+impl RetransmitTimer {
+    fn new(timing: &Timing, negotiated: Option<Duration>) -> Self {
+        let max = negotiated.unwrap_or(timing.max_rto);
+        Self {
+            srtt: None,
+            rttvar: Duration::ZERO,
+            backoff: 0,
+            initial: timing.initial_rto.min(max),
+            min: timing.min_rto.min(max),
+            max,
+        }
+    }
+
+    fn sample(&mut self, rtt: Duration) {
+        match self.srtt {
+            None => {
+                self.srtt = Some(rtt);
+                self.rttvar = rtt / 2;
+            }
+            Some(srtt) => {
+                let err = srtt.abs_diff(rtt);
+                self.rttvar = (self.rttvar * 3 + err) / 4;
+                self.srtt = Some((srtt * 7 + rtt) / 8);
+            }
+        }
+    }
+
+    fn base(&self) -> Duration {
+        match self.srtt {
+            None => self.initial,
+            Some(srtt) => (srtt + self.rttvar * 4).clamp(self.min, self.max),
+        }
+    }
+
+    fn timeout(&self) -> Duration {
+        (self.base() * 2u32.saturating_pow(self.backoff.min(16))).min(self.max)
+    }
+}
+
+/// Counters a transfer keeps, for reports and for tests that bound retransmission.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// DATA packets sent, first sends and resends together.
+    pub data_sent: u64,
+    /// DATA packets that were resends.
+    pub data_resent: u64,
+    /// ACKs sent, resends included.
+    pub acks_sent: u64,
+    /// Retransmission timer expiries.
+    pub timeouts: u64,
+    /// Duplicate ACKs received and ignored (the Sorcerer's Apprentice rule).
+    pub duplicate_acks: u64,
+    /// Window restarts after a gap ACK (RFC 7440 §4).
+    pub window_restarts: u64,
+    /// Packets ignored: ACKs for blocks not sent, stale or duplicate DATA, wrong types.
+    pub ignored: u64,
+}
+
+/// Where a transfer stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Status {
+    /// Still moving data.
+    Running,
+    /// Every block sent was acknowledged, or every block was received and acknowledged.
+    Complete,
+    /// Every block was sent but the last ACK never came: the data may well have arrived
+    /// (RFC 1350 §6); some bootloaders start flashing without acknowledging.
+    Unconfirmed,
+    /// The peer refused our OACK with ERROR 8: the transfer ends quietly, and the peer may
+    /// ask again without options (RFC 2347).
+    OptionsRefused,
+    /// The transfer failed.
+    Failed(String),
+}
+
+impl Status {
+    /// Whether the transfer is over.
+    pub fn is_over(&self) -> bool {
+        !matches!(self, Status::Running)
+    }
+}
+
+/// How a [`Sender`] opens its transfer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Opening {
+    /// A server answering a request with options: this encoded OACK goes first and DATA
+    /// waits for ACK 0.
+    Oack(Vec<u8>),
+    /// A server answering a request without options: DATA 1 is the first response.
+    Data,
+    /// A client whose write request the server already answered (ACK 0 or an accepted
+    /// OACK): the first window goes out at once.
+    Confirmed,
+}
+
+/// The sending side of a transfer: serves `data` block by block.
+#[derive(Debug)]
+pub struct Sender {
+    data: Arc<[u8]>,
+    blksize: usize,
+    window: u64,
+    rollover: Rollover,
+    last_block: u64,
+    /// The encoded OACK while it waits for ACK 0.
+    oack: Option<Vec<u8>>,
+    acked: u64,
+    sent_high: u64,
+    heard_any: bool,
+    first_sends: u32,
+    probe: Option<(u64, Instant)>,
+    deadline: Instant,
+    last_heard: Instant,
+    timer: RetransmitTimer,
+    timing: Timing,
+    status: Status,
+    stats: Stats,
+}
+
+impl Sender {
+    /// Starts sending; the first datagrams to send are appended to `out`.
+    pub fn start(
+        data: Arc<[u8]>,
+        agreed: &Agreed,
+        rollover: Rollover,
+        opening: Opening,
+        timing: Timing,
+        now: Instant,
+        out: &mut Vec<Vec<u8>>,
+    ) -> Self {
+        let blksize = usize::from(agreed.blksize.max(1));
+        let last_block = data.len() as u64 / blksize as u64 + 1;
+        let mut sender = Self {
+            data,
+            blksize,
+            window: u64::from(agreed.windowsize.max(1)),
+            rollover,
+            last_block,
+            oack: None,
+            acked: 0,
+            sent_high: 0,
+            heard_any: false,
+            first_sends: 0,
+            probe: None,
+            deadline: now,
+            last_heard: now,
+            timer: RetransmitTimer::new(&timing, agreed.timeout),
+            timing,
+            status: Status::Running,
+            stats: Stats::default(),
+        };
+        match opening {
+            Opening::Oack(oack) => {
+                sender.oack = Some(oack);
+                sender.send_first(now, out);
+            }
+            Opening::Data => sender.send_first(now, out),
+            Opening::Confirmed => {
+                sender.heard_any = true;
+                sender.fill_window(now, out);
+            }
+        }
+        sender
+    }
+
+    /// Where the transfer stands.
+    pub fn status(&self) -> &Status {
+        &self.status
+    }
+
+    /// The counters so far.
+    pub fn stats(&self) -> Stats {
+        self.stats
+    }
+
+    /// Bytes the peer has acknowledged.
+    pub fn bytes_done(&self) -> u64 {
+        (self.acked.saturating_mul(self.blksize as u64)).min(self.data.len() as u64)
+    }
+
+    /// Total bytes to send.
+    pub fn total(&self) -> u64 {
+        self.data.len() as u64
+    }
+
+    /// When [`Sender::on_timer`] wants to be called; `None` once the transfer is over.
+    pub fn deadline(&self) -> Option<Instant> {
+        (!self.status.is_over()).then_some(self.deadline)
+    }
+
+    fn block(&self, abs: u64) -> &[u8] {
+        let start = ((abs - 1) as usize)
+            .saturating_mul(self.blksize)
+            .min(self.data.len());
+        let end = start.saturating_add(self.blksize).min(self.data.len());
+        &self.data[start..end]
+    }
+
+    fn send_block(&mut self, abs: u64, out: &mut Vec<Vec<u8>>) {
+        out.push(data_datagram(self.rollover.wire(abs), self.block(abs)));
+        self.stats.data_sent += 1;
+    }
+
+    fn send_first(&mut self, now: Instant, out: &mut Vec<Vec<u8>>) {
+        self.first_sends += 1;
+        if let Some(oack) = &self.oack {
+            out.push(oack.clone());
+        } else {
+            if self.first_sends > 1 {
+                self.stats.data_resent += 1;
+            }
+            self.send_block(1, out);
+            self.sent_high = 1;
+        }
+        if self.first_sends == 1 {
+            self.probe = Some((u64::from(self.oack.is_none()), now));
+        }
+        self.deadline = now + self.timer.timeout();
+    }
+
+    /// Sends blocks up to the end of the window that starts after the last ACK.
+    fn fill_window(&mut self, now: Instant, out: &mut Vec<Vec<u8>>) {
+        let end = (self.acked + self.window).min(self.last_block);
+        while self.sent_high < end {
+            self.sent_high += 1;
+            self.send_block(self.sent_high, out);
+            if self.probe.is_none() {
+                self.probe = Some((self.sent_high, now));
+            }
+        }
+        self.deadline = now + self.timer.timeout();
+    }
+
+    /// Feeds a packet that came from the transfer's peer.
+    pub fn on_packet(&mut self, packet: &Packet<'_>, now: Instant, out: &mut Vec<Vec<u8>>) {
+        if self.status.is_over() {
+            return;
+        }
+        match packet {
+            Packet::Ack { block } => self.on_ack(*block, now, out),
+            Packet::Error { code, message } => {
+                // Never answer an ERROR (RFC 1350 §7; an ERROR ping-pong would never end).
+                self.status = if *code == ErrorCode::OPTION_NEGOTIATION && self.oack.is_some() {
+                    Status::OptionsRefused
+                } else {
+                    Status::Failed(format!("the peer sent {code}: {message}"))
+                };
+            }
+            Packet::Data { .. } | Packet::Oack { .. } => {
+                // RFC 1350 §2: an incorrectly formed packet for this transfer ends it.
+                out.push(error_datagram(
+                    ErrorCode::ILLEGAL_OPERATION,
+                    "only ACKs are expected on a read transfer",
+                ));
+                self.status = Status::Failed("the peer sent DATA on a read transfer".into());
+            }
+            Packet::Rrq(_) | Packet::Wrq(_) => self.stats.ignored += 1,
+        }
+    }
+
+    fn on_ack(&mut self, wire: u16, now: Instant, out: &mut Vec<Vec<u8>>) {
+        if self.oack.is_some() {
+            if wire != 0 {
+                self.stats.ignored += 1;
+                return;
+            }
+            self.last_heard = now;
+            self.heard_any = true;
+            self.oack = None;
+            self.take_sample(0, now);
+            self.timer.backoff = 0;
+            self.fill_window(now, out);
+            return;
+        }
+        let abs = self.rollover.nearest(wire, self.acked);
+        if abs == self.acked {
+            // RFC 1123 §4.2.3.1: never resend DATA because of a duplicate ACK.
+            self.last_heard = now;
+            self.stats.duplicate_acks += 1;
+            return;
+        }
+        if abs < self.acked || abs > self.sent_high {
+            // A stale ACK from before the last advance, or one for a block never sent.
+            self.stats.ignored += 1;
+            return;
+        }
+        self.last_heard = now;
+        self.heard_any = true;
+        self.take_sample(abs, now);
+        self.timer.backoff = 0;
+        self.acked = abs;
+        if self.acked == self.last_block {
+            self.status = Status::Complete;
+            return;
+        }
+        if self.window > 1 && abs < self.sent_high {
+            // RFC 7440 §4: the receiver ACKed the last block it got in order; the next window
+            // starts right after it. A repeat of this ACK is now a duplicate and is ignored,
+            // so each gap restarts the window once.
+            self.stats.window_restarts += 1;
+            self.sent_high = self.acked;
+            self.probe = None;
+            self.stats.data_resent += (self.acked + self.window).min(self.last_block) - self.acked;
+        }
+        self.fill_window(now, out);
+    }
+
+    fn take_sample(&mut self, acked: u64, now: Instant) {
+        if let Some((block, sent_at)) = self.probe
+            && acked >= block
+        {
+            self.timer.sample(now.saturating_duration_since(sent_at));
+            self.probe = None;
+        }
+    }
+
+    /// Lets time pass: retransmits when the timer has expired, gives up when the peer has
+    /// been silent too long.
+    pub fn on_timer(&mut self, now: Instant, out: &mut Vec<Vec<u8>>) {
+        if self.status.is_over() || now < self.deadline {
+            return;
+        }
+        let silent = now.saturating_duration_since(self.last_heard);
+        let only_final_left = self.oack.is_none() && self.sent_high == self.last_block;
+        if only_final_left
+            && self.acked + self.window >= self.last_block
+            && silent >= self.timing.final_ack_wait
+        {
+            self.status = Status::Unconfirmed;
+            return;
+        }
+        if silent >= self.timing.give_up_after {
+            self.status = Status::Failed(format!(
+                "the peer stopped responding ({} s without an answer)",
+                silent.as_secs()
+            ));
+            return;
+        }
+        self.stats.timeouts += 1;
+        self.timer.backoff += 1;
+        // Karn's rule: a resent block's ACK says nothing about the round trip.
+        self.probe = None;
+        if !self.heard_any {
+            if self.first_sends >= self.timing.max_first_sends {
+                self.status = Status::Failed(format!(
+                    "no answer to the first {} sends of the first response",
+                    self.first_sends
+                ));
+                return;
+            }
+            self.send_first(now, out);
+            return;
+        }
+        // RFC 7440 §4: on timeout the last ACK received sets the start of the next window.
+        let end = (self.acked + self.window).min(self.last_block);
+        for abs in self.acked + 1..=end {
+            self.send_block(abs, out);
+            self.stats.data_resent += 1;
+        }
+        self.sent_high = self.sent_high.max(end);
+        if self.window == 1 && self.timing.resend_next_block && end < self.last_block {
+            // A peer that already holds block `end` (only its ACK was lost) takes `end + 1`
+            // and ACKs it, so the transfer moves on without waiting for the peer's timer.
+            let next = end + 1;
+            if self.sent_high < next {
+                self.sent_high = next;
+                self.send_block(next, out);
+            } else {
+                self.send_block(next, out);
+                self.stats.data_resent += 1;
+            }
+        }
+        self.deadline = now + self.timer.timeout();
+    }
+}
+
+/// Where received data goes: the receiver hands each in-order block's payload to the caller.
+#[derive(Debug)]
+pub struct Receiver {
+    blksize: usize,
+    window: u64,
+    rollover: Rollover,
+    received: u64,
+    last_acked: u64,
+    reacked: Option<u64>,
+    gap_acked: Option<u64>,
+    /// The datagram to resend while nothing has arrived (ACK 0, an OACK, or the last ACK).
+    last_sent: Option<Vec<u8>>,
+    heard_any: bool,
+    first_sends: u32,
+    bytes: u64,
+    limit: Option<u64>,
+    dally_until: Option<Instant>,
+    sent_at: Option<Instant>,
+    deadline: Instant,
+    last_heard: Instant,
+    timer: RetransmitTimer,
+    timing: Timing,
+    status: Status,
+    stats: Stats,
+}
+
+impl Receiver {
+    /// Starts receiving. `first` is what opens the transfer from this side and is resent
+    /// until DATA 1 arrives: ACK 0 or an OACK for a server's write transfer, ACK 0 after a
+    /// client accepted an OACK, or nothing when the client's request itself is answered by
+    /// DATA 1 (the client driver resends the request).
+    pub fn start(
+        agreed: &Agreed,
+        rollover: Rollover,
+        first: Option<Vec<u8>>,
+        limit: Option<u64>,
+        timing: Timing,
+        now: Instant,
+        out: &mut Vec<Vec<u8>>,
+    ) -> Self {
+        let timer = RetransmitTimer::new(&timing, agreed.timeout);
+        let mut receiver = Self {
+            blksize: usize::from(agreed.blksize.max(1)),
+            window: u64::from(agreed.windowsize.max(1)),
+            rollover,
+            received: 0,
+            last_acked: 0,
+            reacked: None,
+            gap_acked: None,
+            last_sent: None,
+            heard_any: false,
+            first_sends: 0,
+            bytes: 0,
+            limit,
+            dally_until: None,
+            sent_at: None,
+            deadline: now + timer.timeout(),
+            last_heard: now,
+            timer,
+            timing,
+            status: Status::Running,
+            stats: Stats::default(),
+        };
+        if let Some(first) = first {
+            receiver.first_sends = 1;
+            out.push(first.clone());
+            receiver.last_sent = Some(first);
+            receiver.sent_at = Some(now);
+        }
+        receiver
+    }
+
+    /// Where the transfer stands. [`Status::Complete`] is reached when the final block
+    /// arrives; [`Receiver::deadline`] stays set while the receiver dallies.
+    pub fn status(&self) -> &Status {
+        &self.status
+    }
+
+    /// The counters so far.
+    pub fn stats(&self) -> Stats {
+        self.stats
+    }
+
+    /// Bytes received in order so far.
+    pub fn bytes_done(&self) -> u64 {
+        self.bytes
+    }
+
+    /// When [`Receiver::on_timer`] wants to be called; `None` once nothing is left to do,
+    /// dallying included.
+    pub fn deadline(&self) -> Option<Instant> {
+        match (&self.status, self.dally_until) {
+            (Status::Running, _) => Some(self.deadline),
+            (Status::Complete, Some(until)) => Some(until),
+            _ => None,
+        }
+    }
+
+    fn send_ack(&mut self, block: u64, now: Instant, out: &mut Vec<Vec<u8>>) {
+        let ack = ack_datagram(self.rollover.wire(block));
+        out.push(ack.clone());
+        self.last_sent = Some(ack);
+        self.last_acked = block;
+        self.stats.acks_sent += 1;
+        self.sent_at = Some(now);
+    }
+
+    /// Feeds a packet from the transfer's peer. Returns the payload of a new in-order block,
+    /// which the caller stores.
+    pub fn on_packet<'p>(
+        &mut self,
+        packet: &Packet<'p>,
+        now: Instant,
+        out: &mut Vec<Vec<u8>>,
+    ) -> Option<&'p [u8]> {
+        match &self.status {
+            Status::Running => {}
+            Status::Complete if self.dally_until.is_some() => {
+                // Dallying (RFC 1350 §6): the final ACK was lost; the sender repeats the
+                // final DATA, so ACK it again.
+                if let Packet::Data { block, .. } = packet
+                    && self.rollover.nearest(*block, self.received) == self.received
+                {
+                    self.send_ack(self.received, now, out);
+                }
+                return None;
+            }
+            _ => return None,
+        }
+        match packet {
+            Packet::Data { block, data } => self.on_data(*block, data, now, out),
+            Packet::Error { code, message } => {
+                self.status = Status::Failed(format!("the peer sent {code}: {message}"));
+                None
+            }
+            Packet::Ack { .. } | Packet::Oack { .. } => {
+                out.push(error_datagram(
+                    ErrorCode::ILLEGAL_OPERATION,
+                    "only DATA is expected on a write transfer",
+                ));
+                self.status = Status::Failed("the peer sent an ACK on a write transfer".into());
+                None
+            }
+            Packet::Rrq(_) | Packet::Wrq(_) => {
+                self.stats.ignored += 1;
+                None
+            }
+        }
+    }
+
+    fn on_data<'p>(
+        &mut self,
+        wire: u16,
+        data: &'p [u8],
+        now: Instant,
+        out: &mut Vec<Vec<u8>>,
+    ) -> Option<&'p [u8]> {
+        if data.len() > self.blksize {
+            // Sized from the negotiated value, never trusting the packet (the libcurl
+            // CVE-2019-5482 class).
+            out.push(error_datagram(
+                ErrorCode::ILLEGAL_OPERATION,
+                "block larger than the agreed block size",
+            ));
+            self.status = Status::Failed(format!(
+                "the peer sent a {}-byte block with blksize {}",
+                data.len(),
+                self.blksize
+            ));
+            return None;
+        }
+        let abs = self.rollover.nearest(wire, self.received + 1);
+        if abs != self.received + 1 {
+            self.last_heard = now;
+            self.stats.ignored += 1;
+            if abs <= self.received {
+                // A repeat of a block we hold: our ACK was probably lost. Answer once per
+                // position (U-Boot does the same), so a sender with the Sorcerer's Apprentice
+                // bug cannot start an ACK/DATA storm; the timer covers later losses.
+                if self.reacked != Some(self.received) && self.heard_any {
+                    self.reacked = Some(self.received);
+                    self.send_ack(self.received, now, out);
+                }
+            } else if self.window > 1 && self.gap_acked != Some(self.received) {
+                // RFC 7440 §4: one ACK of the last in-order block per gap, not one per
+                // out-of-order block (U-Boot's `tftp_last_nack`).
+                self.gap_acked = Some(self.received);
+                self.send_ack(self.received, now, out);
+            }
+            return None;
+        }
+        if let Some(sent_at) = self.sent_at.take()
+            && self.first_sends <= 1
+            && self.timer.backoff == 0
+        {
+            self.timer.sample(now.saturating_duration_since(sent_at));
+        }
+        self.first_sends = 0;
+        self.heard_any = true;
+        self.last_heard = now;
+        self.timer.backoff = 0;
+        self.received = abs;
+        self.bytes += data.len() as u64;
+        if let Some(limit) = self.limit
+            && self.bytes > limit
+        {
+            out.push(error_datagram(
+                ErrorCode::DISK_FULL,
+                &format!("upload exceeds the limit of {limit} bytes"),
+            ));
+            self.status = Status::Failed(format!("the upload exceeded {limit} bytes"));
+            return None;
+        }
+        let last = data.len() < self.blksize;
+        if last || self.received - self.last_acked >= self.window {
+            self.send_ack(self.received, now, out);
+        }
+        if last {
+            self.status = Status::Complete;
+            self.dally_until = Some(now + self.timing.dally);
+        } else {
+            self.deadline = now + self.timer.timeout();
+        }
+        Some(data)
+    }
+
+    /// Lets time pass: resends the last ACK (or the opening packet) when the timer expires,
+    /// gives up after the silence limit, and ends dallying.
+    pub fn on_timer(&mut self, now: Instant, out: &mut Vec<Vec<u8>>) {
+        if let (Status::Complete, Some(until)) = (&self.status, self.dally_until) {
+            if now >= until {
+                self.dally_until = None;
+            }
+            return;
+        }
+        if self.status.is_over() || now < self.deadline {
+            return;
+        }
+        let silent = now.saturating_duration_since(self.last_heard);
+        if silent >= self.timing.give_up_after {
+            self.status = Status::Failed(format!(
+                "the peer stopped sending ({} s without data)",
+                silent.as_secs()
+            ));
+            return;
+        }
+        if !self.heard_any && self.first_sends >= self.timing.max_first_sends {
+            self.status = Status::Failed(format!(
+                "no answer to the first {} sends of the first response",
+                self.first_sends
+            ));
+            return;
+        }
+        self.stats.timeouts += 1;
+        self.timer.backoff += 1;
+        self.sent_at = None;
+        if let Some(last) = self.last_sent.clone() {
+            if self.heard_any {
+                self.stats.acks_sent += 1;
+            } else {
+                self.first_sends += 1;
+            }
+            out.push(last);
+        }
+        self.deadline = now + self.timer.timeout();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn agreed(blksize: u16, windowsize: u16) -> Agreed {
+        Agreed {
+            blksize,
+            windowsize,
+            ..Agreed::default()
+        }
+    }
+
+    fn parse(bytes: &[u8]) -> Packet<'_> {
+        Packet::parse(bytes).unwrap()
+    }
+
+    fn data_blocks(out: &[Vec<u8>]) -> Vec<(u16, usize)> {
+        out.iter()
+            .filter_map(|d| match parse(d) {
+                Packet::Data { block, data } => Some((block, data.len())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn rollover_maps_both_ways() {
+        assert_eq!(Rollover::Zero.wire(65_535), 65_535);
+        assert_eq!(Rollover::Zero.wire(65_536), 0);
+        assert_eq!(Rollover::Zero.wire(65_537), 1);
+        assert_eq!(Rollover::One.wire(65_536), 1);
+        assert_eq!(Rollover::One.wire(0), 0);
+        assert_eq!(Rollover::Zero.nearest(0, 65_535), 65_536);
+        assert_eq!(Rollover::Zero.nearest(65_535, 65_536), 65_535);
+        assert_eq!(Rollover::Zero.nearest(3, 131_070), 131_075);
+        assert_eq!(Rollover::One.nearest(1, 65_535), 65_536);
+        assert_eq!(Rollover::One.nearest(65_535, 65_536), 65_535);
+        assert_eq!(Rollover::One.nearest(0, 0), 0);
+        assert_eq!(Rollover::One.nearest(1, 0), 1);
+        assert_eq!(Rollover::Zero.nearest(0, 0), 0);
+    }
+
+    #[test]
+    fn lock_step_1300_bytes() {
+        // Case 1: 512, 512, 276, each only after the previous ACK.
+        let now = Instant::now();
+        let data: Arc<[u8]> = vec![7u8; 1300].into();
+        let mut out = Vec::new();
+        let mut s = Sender::start(
+            data,
+            &agreed(512, 1),
+            Rollover::Zero,
+            Opening::Data,
+            Timing::default(),
+            now,
+            &mut out,
+        );
+        assert_eq!(data_blocks(&out), vec![(1, 512)]);
+        out.clear();
+        s.on_packet(&Packet::Ack { block: 1 }, now, &mut out);
+        assert_eq!(data_blocks(&out), vec![(2, 512)]);
+        out.clear();
+        s.on_packet(&Packet::Ack { block: 2 }, now, &mut out);
+        assert_eq!(data_blocks(&out), vec![(3, 276)]);
+        out.clear();
+        s.on_packet(&Packet::Ack { block: 3 }, now, &mut out);
+        assert!(out.is_empty());
+        assert_eq!(*s.status(), Status::Complete);
+        assert_eq!(s.deadline(), None);
+    }
+
+    #[test]
+    fn exact_multiple_ends_with_an_empty_block() {
+        // Cases 2 and 3.
+        let now = Instant::now();
+        let mut out = Vec::new();
+        let mut s = Sender::start(
+            vec![1u8; 1024].into(),
+            &agreed(512, 1),
+            Rollover::Zero,
+            Opening::Data,
+            Timing::default(),
+            now,
+            &mut out,
+        );
+        for block in 1..=2 {
+            out.clear();
+            s.on_packet(&Packet::Ack { block }, now, &mut out);
+        }
+        assert_eq!(data_blocks(&out), vec![(3, 0)]);
+        let mut out = Vec::new();
+        let s = Sender::start(
+            Vec::new().into(),
+            &agreed(512, 1),
+            Rollover::Zero,
+            Opening::Data,
+            Timing::default(),
+            now,
+            &mut out,
+        );
+        assert_eq!(data_blocks(&out), vec![(1, 0)]);
+        assert_eq!(s.total(), 0);
+    }
+
+    #[test]
+    fn oack_waits_for_ack_zero() {
+        let now = Instant::now();
+        let mut out = Vec::new();
+        let oack = b"\x00\x06blksize\x001024\x00".to_vec();
+        let mut s = Sender::start(
+            vec![0u8; 3000].into(),
+            &agreed(1024, 1),
+            Rollover::Zero,
+            Opening::Oack(oack.clone()),
+            Timing::default(),
+            now,
+            &mut out,
+        );
+        assert_eq!(out, vec![oack]);
+        out.clear();
+        s.on_packet(&Packet::Ack { block: 1 }, now, &mut out);
+        assert!(out.is_empty(), "no DATA before ACK 0");
+        s.on_packet(&Packet::Ack { block: 0 }, now, &mut out);
+        assert_eq!(data_blocks(&out), vec![(1, 1024)]);
+    }
+
+    #[test]
+    fn error_8_after_oack_ends_quietly() {
+        // Case 15.
+        let now = Instant::now();
+        let mut out = Vec::new();
+        let mut s = Sender::start(
+            vec![0u8; 10].into(),
+            &agreed(8, 1),
+            Rollover::Zero,
+            Opening::Oack(b"\x00\x06blksize\x008\x00".to_vec()),
+            Timing::default(),
+            now,
+            &mut out,
+        );
+        out.clear();
+        s.on_packet(
+            &Packet::Error {
+                code: ErrorCode::OPTION_NEGOTIATION,
+                message: String::new(),
+            },
+            now,
+            &mut out,
+        );
+        assert!(out.is_empty());
+        assert_eq!(*s.status(), Status::OptionsRefused);
+    }
+
+    #[test]
+    fn duplicate_ack_sends_nothing_but_timeout_resends() {
+        // Case 18.
+        let t0 = Instant::now();
+        let timing = Timing {
+            resend_next_block: false,
+            ..Timing::default()
+        };
+        let mut out = Vec::new();
+        let mut s = Sender::start(
+            vec![0u8; 2000].into(),
+            &agreed(512, 1),
+            Rollover::Zero,
+            Opening::Data,
+            timing,
+            t0,
+            &mut out,
+        );
+        s.on_packet(&Packet::Ack { block: 1 }, t0, &mut out);
+        out.clear();
+        s.on_packet(&Packet::Ack { block: 1 }, t0, &mut out);
+        s.on_packet(&Packet::Ack { block: 1 }, t0, &mut out);
+        assert!(out.is_empty());
+        assert_eq!(s.stats().duplicate_acks, 2);
+        let deadline = s.deadline().unwrap();
+        s.on_timer(deadline, &mut out);
+        assert_eq!(data_blocks(&out), vec![(2, 512)]);
+    }
+
+    #[test]
+    fn resend_carries_the_next_block() {
+        let t0 = Instant::now();
+        let mut out = Vec::new();
+        let mut s = Sender::start(
+            vec![0u8; 2000].into(),
+            &agreed(512, 1),
+            Rollover::Zero,
+            Opening::Data,
+            Timing::default(),
+            t0,
+            &mut out,
+        );
+        s.on_packet(&Packet::Ack { block: 1 }, t0, &mut out);
+        out.clear();
+        s.on_timer(s.deadline().unwrap(), &mut out);
+        assert_eq!(data_blocks(&out), vec![(2, 512), (3, 512)]);
+        // The peer held block 2; it ACKs block 3 and the transfer moves on.
+        out.clear();
+        s.on_packet(&Packet::Ack { block: 3 }, t0, &mut out);
+        assert_eq!(data_blocks(&out), vec![(4, 464)]);
+    }
+
+    #[test]
+    fn future_and_stale_acks_are_ignored() {
+        // Case 45.
+        let t0 = Instant::now();
+        let mut out = Vec::new();
+        let mut s = Sender::start(
+            vec![0u8; 5000].into(),
+            &agreed(512, 1),
+            Rollover::Zero,
+            Opening::Data,
+            Timing::default(),
+            t0,
+            &mut out,
+        );
+        s.on_packet(&Packet::Ack { block: 1 }, t0, &mut out);
+        s.on_packet(&Packet::Ack { block: 2 }, t0, &mut out);
+        out.clear();
+        s.on_packet(&Packet::Ack { block: 7 }, t0, &mut out);
+        s.on_packet(&Packet::Ack { block: 0 }, t0, &mut out);
+        s.on_packet(&Packet::Ack { block: 1 }, t0, &mut out);
+        assert!(out.is_empty());
+        assert_eq!(s.bytes_done(), 1024);
+    }
+
+    #[test]
+    fn data_on_a_read_transfer_is_an_error() {
+        // Case 46.
+        let t0 = Instant::now();
+        let mut out = Vec::new();
+        let mut s = Sender::start(
+            vec![0u8; 5000].into(),
+            &agreed(512, 1),
+            Rollover::Zero,
+            Opening::Data,
+            Timing::default(),
+            t0,
+            &mut out,
+        );
+        out.clear();
+        s.on_packet(
+            &Packet::Data {
+                block: 1,
+                data: b"x",
+            },
+            t0,
+            &mut out,
+        );
+        assert!(matches!(
+            parse(&out[0]),
+            Packet::Error {
+                code: ErrorCode::ILLEGAL_OPERATION,
+                ..
+            }
+        ));
+        assert!(matches!(s.status(), Status::Failed(_)));
+    }
+
+    #[test]
+    fn window_restarts_once_per_gap() {
+        // Case 20: windowsize 8, block 3 lost, ACK 2 arrives three times.
+        let t0 = Instant::now();
+        let mut out = Vec::new();
+        let mut s = Sender::start(
+            vec![0u8; 40 * 512].into(),
+            &agreed(512, 8),
+            Rollover::Zero,
+            Opening::Confirmed,
+            Timing::default(),
+            t0,
+            &mut out,
+        );
+        assert_eq!(data_blocks(&out).len(), 8);
+        out.clear();
+        s.on_packet(&Packet::Ack { block: 2 }, t0, &mut out);
+        assert_eq!(
+            data_blocks(&out).iter().map(|b| b.0).collect::<Vec<_>>(),
+            (3..=10).collect::<Vec<_>>()
+        );
+        out.clear();
+        s.on_packet(&Packet::Ack { block: 2 }, t0, &mut out);
+        s.on_packet(&Packet::Ack { block: 2 }, t0, &mut out);
+        assert!(out.is_empty());
+        assert_eq!(s.stats().window_restarts, 1);
+    }
+
+    #[test]
+    fn window_timeout_restarts_after_last_ack() {
+        // Case 21.
+        let t0 = Instant::now();
+        let mut out = Vec::new();
+        let mut s = Sender::start(
+            vec![0u8; 20 * 512 + 5].into(),
+            &agreed(512, 8),
+            Rollover::Zero,
+            Opening::Confirmed,
+            Timing::default(),
+            t0,
+            &mut out,
+        );
+        s.on_packet(&Packet::Ack { block: 8 }, t0, &mut out);
+        out.clear();
+        s.on_timer(s.deadline().unwrap(), &mut out);
+        assert_eq!(
+            data_blocks(&out).iter().map(|b| b.0).collect::<Vec<_>>(),
+            (9..=16).collect::<Vec<_>>()
+        );
+        s.on_packet(&Packet::Ack { block: 16 }, t0, &mut out);
+        out.clear();
+        s.on_packet(&Packet::Ack { block: 21 }, t0, &mut out);
+        assert_eq!(*s.status(), Status::Complete);
+    }
+
+    #[test]
+    fn first_response_is_sent_at_most_six_times() {
+        // Case 51: the amplification guard.
+        let t0 = Instant::now();
+        let mut out = Vec::new();
+        let mut s = Sender::start(
+            vec![0u8; 100_000].into(),
+            &agreed(1468, 1),
+            Rollover::Zero,
+            Opening::Data,
+            Timing::default(),
+            t0,
+            &mut out,
+        );
+        let mut now = t0;
+        while let Some(deadline) = s.deadline() {
+            now = deadline;
+            s.on_timer(now, &mut out);
+        }
+        assert_eq!(out.len(), 6);
+        assert!(out.iter().map(Vec::len).sum::<usize>() <= 6 * (1468 + 4));
+        assert!(matches!(s.status(), Status::Failed(_)));
+        assert!(now - t0 < Duration::from_mins(1));
+    }
+
+    #[test]
+    fn vanished_peer_gives_up_within_the_silence_limit() {
+        // Case 57.
+        let t0 = Instant::now();
+        let mut out = Vec::new();
+        let mut s = Sender::start(
+            vec![0u8; 1_000_000].into(),
+            &agreed(512, 1),
+            Rollover::Zero,
+            Opening::Data,
+            Timing::default(),
+            t0,
+            &mut out,
+        );
+        for block in 1..=100 {
+            s.on_packet(&Packet::Ack { block }, t0, &mut out);
+        }
+        out.clear();
+        let mut now = t0;
+        while let Some(deadline) = s.deadline() {
+            now = deadline;
+            s.on_timer(now, &mut out);
+        }
+        assert!(matches!(s.status(), Status::Failed(_)));
+        let waited = now - t0;
+        assert!(
+            waited >= Duration::from_mins(1) && waited < Duration::from_secs(66),
+            "{waited:?}"
+        );
+        assert!(out.len() < 100, "bounded resends, got {}", out.len());
+    }
+
+    #[test]
+    fn missing_final_ack_is_unconfirmed() {
+        // Case 73.
+        let t0 = Instant::now();
+        let mut out = Vec::new();
+        let mut s = Sender::start(
+            vec![0u8; 1000].into(),
+            &agreed(512, 1),
+            Rollover::Zero,
+            Opening::Data,
+            Timing::default(),
+            t0,
+            &mut out,
+        );
+        s.on_packet(&Packet::Ack { block: 1 }, t0, &mut out);
+        let mut now = t0;
+        while let Some(deadline) = s.deadline() {
+            now = deadline;
+            s.on_timer(now, &mut out);
+        }
+        assert_eq!(*s.status(), Status::Unconfirmed);
+        assert!(now - t0 < Duration::from_secs(10));
+    }
+
+    #[test]
+    fn receiver_acks_and_dallies() {
+        // Cases 19 and 25.
+        let t0 = Instant::now();
+        let mut out = Vec::new();
+        let mut r = Receiver::start(
+            &agreed(512, 1),
+            Rollover::Zero,
+            Some(ack_datagram(0)),
+            None,
+            Timing::default(),
+            t0,
+            &mut out,
+        );
+        assert_eq!(out, vec![ack_datagram(0)]);
+        out.clear();
+        let block = vec![9u8; 512];
+        assert_eq!(
+            r.on_packet(
+                &Packet::Data {
+                    block: 1,
+                    data: &block
+                },
+                t0,
+                &mut out
+            ),
+            Some(&block[..])
+        );
+        assert_eq!(out, vec![ack_datagram(1)]);
+        out.clear();
+        // A repeat of block 1: one re-ACK, then silence.
+        assert_eq!(
+            r.on_packet(
+                &Packet::Data {
+                    block: 1,
+                    data: &block
+                },
+                t0,
+                &mut out
+            ),
+            None
+        );
+        assert_eq!(
+            r.on_packet(
+                &Packet::Data {
+                    block: 1,
+                    data: &block
+                },
+                t0,
+                &mut out
+            ),
+            None
+        );
+        assert_eq!(out, vec![ack_datagram(1)]);
+        out.clear();
+        // A future block (windowsize 1) is not ACKed (case 30).
+        assert_eq!(
+            r.on_packet(
+                &Packet::Data {
+                    block: 5,
+                    data: &block
+                },
+                t0,
+                &mut out
+            ),
+            None
+        );
+        assert!(out.is_empty());
+        assert_eq!(
+            r.on_packet(
+                &Packet::Data {
+                    block: 2,
+                    data: b"end"
+                },
+                t0,
+                &mut out
+            ),
+            Some(&b"end"[..])
+        );
+        assert_eq!(*r.status(), Status::Complete);
+        out.clear();
+        // Dallying: the final DATA repeated gets its ACK again.
+        r.on_packet(
+            &Packet::Data {
+                block: 2,
+                data: b"end",
+            },
+            t0,
+            &mut out,
+        );
+        assert_eq!(out, vec![ack_datagram(2)]);
+        assert_eq!(r.deadline(), Some(t0 + Timing::default().dally));
+        r.on_timer(t0 + Timing::default().dally, &mut out);
+        assert_eq!(r.deadline(), None);
+        assert_eq!(r.bytes_done(), 515);
+    }
+
+    #[test]
+    fn receiver_window_acks_once_per_window_and_once_per_gap() {
+        let t0 = Instant::now();
+        let mut out = Vec::new();
+        let mut r = Receiver::start(
+            &agreed(8, 4),
+            Rollover::Zero,
+            None,
+            None,
+            Timing::default(),
+            t0,
+            &mut out,
+        );
+        let block = [0u8; 8];
+        for b in 1..=3 {
+            r.on_packet(
+                &Packet::Data {
+                    block: b,
+                    data: &block,
+                },
+                t0,
+                &mut out,
+            );
+        }
+        assert!(out.is_empty());
+        r.on_packet(
+            &Packet::Data {
+                block: 4,
+                data: &block,
+            },
+            t0,
+            &mut out,
+        );
+        assert_eq!(out, vec![ack_datagram(4)]);
+        out.clear();
+        // Block 5 lost: 6, 7, 8 arrive; one gap ACK.
+        for b in 6..=8 {
+            r.on_packet(
+                &Packet::Data {
+                    block: b,
+                    data: &block,
+                },
+                t0,
+                &mut out,
+            );
+        }
+        assert_eq!(out, vec![ack_datagram(4)]);
+    }
+
+    #[test]
+    fn receiver_refuses_oversized_blocks_and_enforces_the_limit() {
+        let t0 = Instant::now();
+        let mut out = Vec::new();
+        let mut r = Receiver::start(
+            &agreed(8, 1),
+            Rollover::Zero,
+            None,
+            None,
+            Timing::default(),
+            t0,
+            &mut out,
+        );
+        r.on_packet(
+            &Packet::Data {
+                block: 1,
+                data: &[0u8; 512],
+            },
+            t0,
+            &mut out,
+        );
+        assert!(matches!(r.status(), Status::Failed(_)));
+        assert!(matches!(
+            parse(&out[0]),
+            Packet::Error {
+                code: ErrorCode::ILLEGAL_OPERATION,
+                ..
+            }
+        ));
+        let mut out = Vec::new();
+        let mut r = Receiver::start(
+            &agreed(8, 1),
+            Rollover::Zero,
+            None,
+            Some(10),
+            Timing::default(),
+            t0,
+            &mut out,
+        );
+        r.on_packet(
+            &Packet::Data {
+                block: 1,
+                data: &[0u8; 8],
+            },
+            t0,
+            &mut out,
+        );
+        r.on_packet(
+            &Packet::Data {
+                block: 2,
+                data: &[0u8; 8],
+            },
+            t0,
+            &mut out,
+        );
+        assert!(matches!(r.status(), Status::Failed(_)));
+        assert!(matches!(
+            parse(out.last().unwrap()),
+            Packet::Error {
+                code: ErrorCode::DISK_FULL,
+                ..
+            }
+        ));
+    }
+}

@@ -1,0 +1,330 @@
+//! The loop that moves one transfer's datagrams between its socket and its session machine.
+//!
+//! Each transfer runs on its own named thread with a blocking socket: in lock-step TFTP every
+//! block waits for a round trip, and a blocking `recv` wakes the moment the ACK lands, with no
+//! reactor hop in between (measured in docs/performance.md). The server and client drivers
+//! are async at their edges and hand each transfer to this loop.
+
+use std::io;
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use super::event::{EventSender, TransferEvent, TransferId};
+use super::packet::{ErrorCode, MAX_DATAGRAM, Packet, error_datagram};
+use super::session::{Receiver, Sender, Stats, Status};
+
+/// How often a waiting transfer looks at its stop flag.
+const STOP_POLL: Duration = Duration::from_millis(200);
+/// Progress events are coalesced to at most one per this interval.
+const PROGRESS_EVERY: Duration = Duration::from_millis(100);
+/// At most this many ERROR 5 replies to strangers a second, per transfer.
+const STRAY_REPLIES_PER_SECOND: u32 = 10;
+/// At most this many send-failure events a second, per transfer.
+const SEND_FAILURES_REPORTED_PER_SECOND: u32 = 2;
+
+/// The session machine a transfer runs, with where received data goes.
+pub(crate) enum Machine<'a> {
+    /// Sending DATA.
+    Send(Sender),
+    /// Receiving DATA; each new in-order block's payload is handed to the sink.
+    Receive(Receiver, &'a mut dyn FnMut(&[u8]) -> io::Result<()>),
+}
+
+impl Machine<'_> {
+    fn deadline(&self) -> Option<Instant> {
+        match self {
+            Machine::Send(s) => s.deadline(),
+            Machine::Receive(r, _) => r.deadline(),
+        }
+    }
+
+    fn status(&self) -> &Status {
+        match self {
+            Machine::Send(s) => s.status(),
+            Machine::Receive(r, _) => r.status(),
+        }
+    }
+
+    fn bytes_done(&self) -> u64 {
+        match self {
+            Machine::Send(s) => s.bytes_done(),
+            Machine::Receive(r, _) => r.bytes_done(),
+        }
+    }
+
+    fn stats(&self) -> Stats {
+        match self {
+            Machine::Send(s) => s.stats(),
+            Machine::Receive(r, _) => r.stats(),
+        }
+    }
+
+    fn on_packet(
+        &mut self,
+        packet: &Packet<'_>,
+        now: Instant,
+        out: &mut Vec<Vec<u8>>,
+    ) -> Result<(), String> {
+        match self {
+            Machine::Send(s) => {
+                s.on_packet(packet, now, out);
+                Ok(())
+            }
+            Machine::Receive(r, sink) => {
+                if let Some(data) = r.on_packet(packet, now, out)
+                    && let Err(err) = sink(data)
+                {
+                    out.push(error_datagram(
+                        ErrorCode::DISK_FULL,
+                        "cannot store the data",
+                    ));
+                    return Err(format!("could not store the data: {err}"));
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn on_timer(&mut self, now: Instant, out: &mut Vec<Vec<u8>>) {
+        match self {
+            Machine::Send(s) => s.on_timer(now, out),
+            Machine::Receive(r, _) => r.on_timer(now, out),
+        }
+    }
+}
+
+/// The socket side of one transfer.
+pub(crate) struct Link<'a> {
+    /// The transfer's own socket (its TID).
+    pub socket: &'a UdpSocket,
+    /// The peer's address and port; nothing else is accepted.
+    pub peer: SocketAddr,
+    /// For events.
+    pub id: TransferId,
+    /// Where events go.
+    pub events: &'a EventSender,
+    /// Set to stop the transfer.
+    pub stop: &'a AtomicBool,
+    /// The total size, for progress events, when known.
+    pub total: Option<u64>,
+    /// Updated with the milliseconds since the given epoch whenever the peer is heard, so
+    /// the server can tell a stalled transfer from a live one.
+    pub heard: Option<(&'a AtomicU64, Instant)>,
+}
+
+/// How a driven transfer ended.
+#[derive(Debug)]
+pub(crate) struct Ended {
+    /// The machine's final status (or a failure of this loop).
+    pub status: Status,
+    /// The machine's counters.
+    pub stats: Stats,
+    /// Bytes moved.
+    pub bytes: u64,
+}
+
+/// Sends `initial`, then runs the machine until its transfer is over or the stop flag is
+/// set. A receiver that still dallies is handed back for [`linger`], so the outcome can be
+/// reported first.
+pub(crate) fn drive<'m>(
+    link: &Link<'_>,
+    mut machine: Machine<'m>,
+    initial: Vec<Vec<u8>>,
+) -> (Ended, Machine<'m>) {
+    let mut out = initial;
+    let failure = run_loop(link, &mut machine, &mut out, true);
+    let status = match failure {
+        Some(reason) => Status::Failed(reason),
+        None => machine.status().clone(),
+    };
+    let ended = Ended {
+        status,
+        stats: machine.stats(),
+        bytes: machine.bytes_done(),
+    };
+    (ended, machine)
+}
+
+/// Keeps a finished receiver answering a repeated final DATA until its dally time is over
+/// (RFC 1350 §6). Its data is all stored by then, so nothing is delivered.
+pub(crate) fn linger(link: &Link<'_>, receiver: Receiver) {
+    if *receiver.status() != Status::Complete {
+        return;
+    }
+    let mut nothing = |_: &[u8]| Ok(());
+    let mut machine = Machine::Receive(receiver, &mut nothing);
+    let mut out = Vec::new();
+    run_loop(link, &mut machine, &mut out, false);
+}
+
+impl Machine<'_> {
+    /// The receiving session, without its sink (whose borrow ends here).
+    pub(crate) fn into_receiver(self) -> Option<Receiver> {
+        match self {
+            Machine::Receive(receiver, _) => Some(receiver),
+            Machine::Send(_) => None,
+        }
+    }
+}
+
+fn run_loop(
+    link: &Link<'_>,
+    machine: &mut Machine<'_>,
+    out: &mut Vec<Vec<u8>>,
+    until_over: bool,
+) -> Option<String> {
+    let mut buf = vec![0u8; MAX_DATAGRAM];
+    let mut reporter = Reporter::new(link);
+    let mut read_timeout = Duration::ZERO;
+    let mut failure = None;
+    reporter.flush(link, out);
+    while let Some(deadline) = machine.deadline() {
+        if until_over && machine.status().is_over() {
+            break;
+        }
+        if link.stop.load(Ordering::Relaxed) {
+            failure = Some("stopped".to_owned());
+            break;
+        }
+        let now = Instant::now();
+        let wait = deadline
+            .saturating_duration_since(now)
+            .clamp(Duration::from_millis(1), STOP_POLL);
+        // Setting the timeout is a system call: only when it must shrink, or grew a lot.
+        if wait + Duration::from_millis(2) < read_timeout || wait > read_timeout * 2 {
+            read_timeout = wait;
+            if let Err(err) = link.socket.set_read_timeout(Some(wait)) {
+                failure = Some(format!("socket error: {err}"));
+                break;
+            }
+        }
+        match link.socket.recv_from(&mut buf) {
+            Ok((len, from)) => {
+                let now = Instant::now();
+                let datagram = &buf[..len];
+                if from != link.peer {
+                    reporter.stray(link, from, datagram);
+                } else if let Ok(packet) = Packet::parse(datagram) {
+                    if let Some((heard, epoch)) = link.heard {
+                        heard.store(
+                            now.duration_since(epoch).as_millis() as u64,
+                            Ordering::Relaxed,
+                        );
+                    }
+                    if let Err(reason) = machine.on_packet(&packet, now, out) {
+                        failure = Some(reason);
+                    }
+                }
+                // A malformed datagram from the peer is dropped: the timer covers it.
+                machine.on_timer(now, out);
+            }
+            Err(err)
+                if matches!(
+                    err.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                machine.on_timer(Instant::now(), out);
+            }
+            // ICMP errors and interrupted calls: the peer is not there yet, or the link
+            // blinked. A lost packet, not the end; the timer decides.
+            Err(_) => machine.on_timer(Instant::now(), out),
+        }
+        reporter.flush(link, out);
+        if until_over {
+            reporter.progress(link, machine, false);
+        }
+        if failure.is_some() {
+            break;
+        }
+    }
+    if until_over {
+        reporter.progress(link, machine, true);
+    }
+    failure
+}
+
+/// Sends datagrams and reports, rate-limiting what could flood.
+struct Reporter {
+    last_progress: Instant,
+    reported_bytes: u64,
+    window_start: Instant,
+    stray_replies: u32,
+    send_failures: u32,
+}
+
+impl Reporter {
+    fn new(_link: &Link<'_>) -> Self {
+        let now = Instant::now();
+        Self {
+            last_progress: now,
+            reported_bytes: u64::MAX,
+            window_start: now,
+            stray_replies: 0,
+            send_failures: 0,
+        }
+    }
+
+    fn tick(&mut self) {
+        if self.window_start.elapsed() >= Duration::from_secs(1) {
+            self.window_start = Instant::now();
+            self.stray_replies = 0;
+            self.send_failures = 0;
+        }
+    }
+
+    fn flush(&mut self, link: &Link<'_>, out: &mut Vec<Vec<u8>>) {
+        for datagram in out.drain(..) {
+            // EPERM from a local firewall, ENETUNREACH while the link is down, ENOBUFS: the
+            // packet is lost, the transfer is not; the timer resends it.
+            if let Err(err) = link.socket.send_to(&datagram, link.peer) {
+                self.tick();
+                if self.send_failures < SEND_FAILURES_REPORTED_PER_SECOND {
+                    self.send_failures += 1;
+                    let _ = link.events.send(TransferEvent::SendFailed {
+                        id: Some(link.id),
+                        peer: link.peer,
+                        error: err.to_string(),
+                    });
+                }
+            }
+        }
+    }
+
+    fn stray(&mut self, link: &Link<'_>, from: SocketAddr, datagram: &[u8]) {
+        // RFC 1350 §4: ERROR 5 to the stranger, the transfer undisturbed. Never an ERROR in
+        // answer to an ERROR, and only a few a second.
+        if matches!(Packet::parse(datagram), Ok(Packet::Error { .. })) {
+            return;
+        }
+        self.tick();
+        if self.stray_replies >= STRAY_REPLIES_PER_SECOND {
+            return;
+        }
+        self.stray_replies += 1;
+        let _ = link.socket.send_to(
+            &error_datagram(ErrorCode::UNKNOWN_TID, "unknown transfer ID"),
+            from,
+        );
+        let _ = link
+            .events
+            .send(TransferEvent::StrayPacket { id: link.id, from });
+    }
+
+    fn progress(&mut self, link: &Link<'_>, machine: &Machine<'_>, last: bool) {
+        let bytes = machine.bytes_done();
+        if bytes == self.reported_bytes || (!last && self.last_progress.elapsed() < PROGRESS_EVERY)
+        {
+            return;
+        }
+        self.last_progress = Instant::now();
+        self.reported_bytes = bytes;
+        let _ = link.events.send(TransferEvent::Progress {
+            id: link.id,
+            bytes,
+            total: link.total,
+            timeouts: machine.stats().timeouts,
+        });
+    }
+}

@@ -432,3 +432,48 @@ fn tftp_hpa_fetches_over_ipv6_loopback() {
     support::assert_same_file(&root.path().join(&name), &local, "tftp-hpa over ::1");
     assert!(server.stop().success(), "serve did not stop cleanly");
 }
+
+#[test]
+fn concurrent_clients_share_one_copy_of_the_image() {
+    // The image is read once as a snapshot shared by concurrent transfers, never copied per
+    // client: 8 clients starting together on a 64 MiB image stay under 100 MiB resident.
+    const CLIENTS: usize = 8;
+    const SIZE: usize = 64 * 1024 * 1024;
+    const LIMIT_KIB: u64 = 100 * 1024;
+    let Some(bin) = support::require("atftp") else {
+        return;
+    };
+    let root = folder_of(&[SIZE]);
+    let out = tempfile::tempdir().expect("temporary folder");
+    let server = serve(root.path(), &["--max-windowsize", "64"]);
+    let name = support::sized_name(SIZE);
+    let peer = Peer::Atftp {
+        blksize: Some(1468),
+        windowsize: Some(16),
+    };
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|n| {
+            let local = out.path().join(format!("{n}.bin"));
+            let mut cmd = peer.get_command(&bin, server.addr, &name, &local);
+            cmd.stdin(std::process::Stdio::null());
+            (local, support::Proc::spawn(&mut cmd))
+        })
+        .collect();
+    for (local, mut client) in clients {
+        let status = client.wait_deadline(support::LONG_DEADLINE);
+        assert!(
+            status.is_some_and(|s| s.success()),
+            "a concurrent client failed: {status:?}\n{}",
+            client.diagnostics()
+        );
+        support::assert_same_file(&root.path().join(&name), &local, "concurrent fetch");
+    }
+    let peak = support::peak_rss_kib(server.proc.pid()).expect("VmHWM of the server");
+    assert!(
+        peak < LIMIT_KIB,
+        "serve peaked at {peak} KiB resident with {CLIENTS} clients on a {} MiB image (limit \
+         {LIMIT_KIB} KiB)",
+        SIZE >> 20
+    );
+    assert!(server.stop().success(), "serve did not stop cleanly");
+}

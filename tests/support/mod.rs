@@ -816,3 +816,12 @@ pub fn fetch(peer: Peer, bin: &Path, server: SocketAddr, remote: &str, local: &P
     let mut cmd = peer.get_command(bin, server, remote, local);
     run_ok(&mut cmd, deadline_for(size));
 }
+
+/// The peak resident set of a running process in KiB (`VmHWM` of /proc/PID/status).
+pub fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+}

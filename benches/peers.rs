@@ -3,7 +3,7 @@
 //! while 8 clients fetch a 64 MiB image at once; and the time from a read request to the first
 //! DATA packet. Prints Markdown tables for docs/performance.md.
 //!
-//! `cargo bench --bench peers` (rounds: `RESCUE_WIZARD_BENCH_ROUNDS`, default 5).
+//! `cargo bench --bench peers` (rounds: `RESCUE_WIZARD_BENCH_ROUNDS`, default 7).
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
@@ -33,7 +33,7 @@ fn main() {
     let rounds = std::env::var("RESCUE_WIZARD_BENCH_ROUNDS")
         .ok()
         .and_then(|v| v.parse::<usize>().ok())
-        .unwrap_or(5)
+        .unwrap_or(7)
         .max(1);
     let root = tempfile::tempdir().expect("temporary folder");
     let out = tempfile::tempdir().expect("temporary folder");
@@ -95,10 +95,7 @@ fn main() {
     for (label, peer) in rows {
         let Some(bin) = peer.require() else { continue };
         eprintln!("timing {label} ...");
-        let medians: Vec<Duration> = servers
-            .iter()
-            .map(|server| time_fetches(peer, &bin, server, image_name, &image, out.path(), rounds))
-            .collect();
+        let medians = time_fetches(peer, &bin, &servers, image_name, &image, out.path(), rounds);
         let best_peer = medians[1..].iter().min().copied();
         let ratio = best_peer.map_or_else(
             || "n/a".to_owned(),
@@ -137,45 +134,48 @@ fn main() {
     println!("\n{table}\n{latency}\n{memory}");
 }
 
-/// Fetches the image `rounds` times (plus one warm-up) and returns the median time; checks the
-/// bytes of every fetch.
+/// Fetches the image from every server `rounds` times (plus one warm-up), the servers taking
+/// turns within each round so that a slow moment of the machine does not land on one server
+/// only; returns the median time per server and checks the bytes of every fetch.
 fn time_fetches(
     peer: Peer,
     bin: &Path,
-    server: &Contender,
+    servers: &[Contender],
     name: &str,
     image: &Path,
     out: &Path,
     rounds: usize,
-) -> Duration {
+) -> Vec<Duration> {
     let expected = support::sha256_file(image);
-    let mut times = Vec::with_capacity(rounds);
+    let mut times = vec![Vec::with_capacity(rounds); servers.len()];
     for round in 0..=rounds {
-        let local = out.join(format!("{}-{round}.bin", server.name));
-        let mut cmd = peer.get_command(bin, server.addr, name, &local);
-        let started = Instant::now();
-        support::run_ok(&mut cmd, support::LONG_DEADLINE);
-        let took = started.elapsed();
-        let got = support::sha256_file(&local);
-        assert_eq!(
-            got,
-            expected,
-            "{} from {}: wrong bytes",
-            peer.label(),
-            server.name
-        );
-        std::fs::remove_file(&local).expect("removing a fetched copy");
-        eprintln!(
-            "  {:<14} round {round}: {:.3} s{}",
-            server.name,
-            took.as_secs_f64(),
-            if round == 0 { " (warm-up)" } else { "" }
-        );
-        if round > 0 {
-            times.push(took);
+        for (server, times) in servers.iter().zip(&mut times) {
+            let local = out.join(format!("{}-{round}.bin", server.name));
+            let mut cmd = peer.get_command(bin, server.addr, name, &local);
+            let started = Instant::now();
+            support::run_ok(&mut cmd, support::LONG_DEADLINE);
+            let took = started.elapsed();
+            let got = support::sha256_file(&local);
+            assert_eq!(
+                got,
+                expected,
+                "{} from {}: wrong bytes",
+                peer.label(),
+                server.name
+            );
+            std::fs::remove_file(&local).expect("removing a fetched copy");
+            eprintln!(
+                "  {:<14} round {round}: {:.3} s{}",
+                server.name,
+                took.as_secs_f64(),
+                if round == 0 { " (warm-up)" } else { "" }
+            );
+            if round > 0 {
+                times.push(took);
+            }
         }
     }
-    median(&mut times)
+    times.iter_mut().map(|times| median(times)).collect()
 }
 
 fn median(times: &mut [Duration]) -> Duration {

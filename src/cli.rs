@@ -24,6 +24,8 @@ pub enum Command {
     Push(PushArgs),
     /// Fetch a file from a TFTP server (read request).
     Get(GetArgs),
+    /// List and search the known devices, show one's procedure, check profile files.
+    Devices(DevicesArgs),
 }
 
 /// `rescue-wizard serve`.
@@ -107,4 +109,35 @@ pub struct GetArgs {
     /// Keep retrying the first request for this many seconds.
     #[arg(long, default_value_t = 10)]
     pub wait: u64,
+}
+
+/// `rescue-wizard devices [QUERY]...`, `devices show ID`, `devices check FILE...`.
+///
+/// `show` and `check` are sub-commands; any other words are a search. Profile ids can never be
+/// `show`, `check` or `help`, so a device id is never mistaken for a sub-command.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct DevicesArgs {
+    /// What to do; without one, list the devices (or search them when QUERY is given).
+    #[command(subcommand)]
+    pub command: Option<DevicesCommand>,
+    /// Search by id, model or alias, ignoring case and punctuation (e.g. `wr841 v9`).
+    #[arg(value_name = "QUERY")]
+    pub query: Vec<String>,
+}
+
+/// The `devices` sub-commands.
+#[derive(Debug, Subcommand)]
+pub enum DevicesCommand {
+    /// Print one device's full recovery procedure, steps numbered.
+    Show {
+        /// The device id, as `rescue-wizard devices` lists it.
+        id: String,
+    },
+    /// Validate profile files: exit 0 when all are valid, 2 otherwise.
+    Check {
+        /// The profile files (YAML).
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
 }

@@ -24,6 +24,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Serve(args) => serve(args).await,
         Command::Push(args) => push(args).await,
         Command::Get(args) => get(args).await,
+        Command::Devices(args) => crate::profile::command::run(&args),
     }
 }
 

@@ -6,6 +6,7 @@
 pub mod cli;
 pub mod commands;
 pub mod net;
+pub mod profile;
 pub mod tftp;
 pub mod ui;
 
@@ -41,10 +42,7 @@ pub struct UsageError(pub String);
 
 /// The exit status for an error that reached `main`.
 pub fn exit_code_for(err: &anyhow::Error) -> Outcome {
-    if err
-        .chain()
-        .any(<dyn std::error::Error + 'static>::is::<UsageError>)
-    {
+    if err.chain().any(<dyn std::error::Error>::is::<UsageError>) {
         Outcome::BadInput
     } else {
         Outcome::TransferFailed

@@ -2,6 +2,8 @@
 //! with and without options and windows, across the block-number rollover. Port 0 and the
 //! server's own readiness (its bound address) only; no sleeps.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
 use std::path::Path;
 use std::sync::Arc;
@@ -30,10 +32,10 @@ impl Running {
                 .await
                 .unwrap_or_else(|_| panic!("no Finished event for {name}"))
                 .expect("server events ended");
-            if let TransferEvent::Finished { name: n, .. } = &event {
-                if n == name {
-                    return;
-                }
+            if let TransferEvent::Finished { name: n, .. } = &event
+                && n == name
+            {
+                return;
             }
             assert!(
                 !matches!(&event, TransferEvent::Failed { name: n, .. } if n == name),

@@ -394,8 +394,11 @@ struct Snapshot {
 
 struct ActiveTransfer {
     peer: SocketAddr,
+    /// Milliseconds since the server's epoch when the transfer started.
+    created_ms: u64,
     stop: Arc<AtomicBool>,
-    /// Milliseconds since the server's epoch when the peer was last heard from.
+    /// Milliseconds since the server's epoch when the peer was last heard from, or
+    /// [`NEVER_HEARD`].
     last_heard: Arc<AtomicU64>,
     thread: Option<JoinHandle<()>>,
 }
@@ -427,6 +430,13 @@ struct Triage {
     ignored_reported: Option<Instant>,
     ignored_since_report: u64,
 }
+
+/// `last_heard` of a transfer whose peer has not answered yet.
+const NEVER_HEARD: u64 = u64::MAX;
+
+/// A transfer whose peer has not answered for this long may give way when the server is
+/// full.
+const UNANSWERED_EVICTABLE_MS: u64 = 500;
 
 /// Requests a second accepted from everyone together.
 const GLOBAL_REQUESTS_PER_SECOND: f64 = 200.0;
@@ -535,9 +545,8 @@ impl Triage {
             // RFC 1123 §4.2.3.5: requests sent to a broadcast address are silently ignored.
             return self.ignore(shared, peer, "request sent to a broadcast address");
         }
-        if !Self::take_token(&mut self.global, GLOBAL_REQUESTS_PER_SECOND) {
-            return self.ignore(shared, peer, "too many requests (global limit)");
-        }
+        // The source's own limit first, so that one flooding address cannot use up the
+        // global allowance that other addresses (the router) need.
         let rate = self.rate;
         let bucket = self
             .buckets
@@ -545,6 +554,9 @@ impl Triage {
             .or_insert((rate, Instant::now()));
         if !Self::take_token(bucket, rate) {
             return self.ignore(shared, peer, "too many requests from this address");
+        }
+        if !Self::take_token(&mut self.global, GLOBAL_REQUESTS_PER_SECOND) {
+            return self.ignore(shared, peer, "too many requests (global limit)");
         }
         if self.buckets.len() > 4096 {
             self.buckets
@@ -573,16 +585,29 @@ impl Triage {
         let now_ms = shared.epoch.elapsed().as_millis() as u64;
         {
             let mut active = lock(&shared.active);
-            if active.values().any(|t| t.peer == peer) {
-                // The client repeated its request before our answer reached it: one transfer.
-                drop(active);
-                return self.ignore(shared, peer, "repeated request for a transfer under way");
+            if let Some(same) = active
+                .values()
+                .find(|t| t.peer == peer && !t.stop.load(Ordering::Relaxed))
+            {
+                if same.last_heard.load(Ordering::Relaxed) == NEVER_HEARD {
+                    // The client repeated its request before our answer reached it: one
+                    // transfer.
+                    drop(active);
+                    return self.ignore(shared, peer, "repeated request for a transfer under way");
+                }
+                // The same client and port asking anew after talking to us: it is done with
+                // the old transfer (tftp-hpa's client reuses its port for the next file).
+                same.stop.store(true, Ordering::Relaxed);
             }
             let stall_ms = shared.config.stall_after.as_millis() as u64;
             for transfer in active.values() {
-                if transfer.peer.ip() == peer.ip()
-                    && now_ms.saturating_sub(transfer.last_heard.load(Ordering::Relaxed))
-                        >= stall_ms
+                let heard = transfer.last_heard.load(Ordering::Relaxed);
+                let quiet_since = if heard == NEVER_HEARD {
+                    transfer.created_ms
+                } else {
+                    heard
+                };
+                if transfer.peer.ip() == peer.ip() && now_ms.saturating_sub(quiet_since) >= stall_ms
                 {
                     // A bootloader restarting from a new port: its old transfer is dead.
                     transfer.stop.store(true, Ordering::Relaxed);
@@ -597,8 +622,20 @@ impl Triage {
                 .filter(|t| !t.stop.load(Ordering::Relaxed))
                 .count();
             if running >= shared.config.max_transfers {
-                drop(active);
-                return self.ignore(shared, peer, "too many transfers at once");
+                // Full. A transfer whose peer never answered its first response is most
+                // likely a spoofed or abandoned request: it gives way to the newcomer, so a
+                // flood cannot keep the router out.
+                let unanswered = active.values().find(|t| {
+                    !t.stop.load(Ordering::Relaxed)
+                        && t.last_heard.load(Ordering::Relaxed) == NEVER_HEARD
+                        && now_ms.saturating_sub(t.created_ms) >= UNANSWERED_EVICTABLE_MS
+                });
+                if let Some(victim) = unanswered {
+                    victim.stop.store(true, Ordering::Relaxed);
+                } else {
+                    drop(active);
+                    return self.ignore(shared, peer, "too many transfers at once");
+                }
             }
         }
         let id = TransferId(self.next_id);
@@ -613,7 +650,7 @@ impl Triage {
         });
         let mtu_blksize = self.mtu_blksize(incoming.ifindex, peer.is_ipv6());
         let stop = Arc::new(AtomicBool::new(false));
-        let last_heard = Arc::new(AtomicU64::new(now_ms));
+        let last_heard = Arc::new(AtomicU64::new(NEVER_HEARD));
         let job = Job {
             shared: Arc::clone(shared),
             id,
@@ -635,6 +672,7 @@ impl Triage {
                     id,
                     ActiveTransfer {
                         peer,
+                        created_ms: now_ms,
                         stop,
                         last_heard,
                         thread: Some(handle),
@@ -712,6 +750,9 @@ impl Job {
             RequestKind::Write => self.serve_write(&socket, started),
         };
         if let Err(refused) = outcome {
+            // Off the books before answering, so the client's next request (often from the
+            // same port, right after this ERROR) is not taken for a repeat of this one.
+            self.finish();
             let _ = socket.send_to(&error_datagram(refused.code, &refused.message), self.peer);
             let _ = self.shared.events.send(TransferEvent::RequestRefused {
                 peer: self.peer,

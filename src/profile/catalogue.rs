@@ -1,0 +1,323 @@
+//! The set of known devices: the built-in catalogue, then the user's own profiles on top.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use super::error::ProfileError;
+use super::parse::parse_profile;
+use super::schema::Profile;
+
+mod embedded {
+    include!(concat!(env!("OUT_DIR"), "/devices.rs"));
+}
+
+/// Environment variable naming rescue-wizard's configuration folder; user profiles are read
+/// from its `devices/` sub-folder. Without it, the platform's config folder is used.
+pub const CONFIG_DIR_ENV: &str = "RESCUE_WIZARD_CONFIG_DIR";
+
+/// The folder user profiles are read from: `$RESCUE_WIZARD_CONFIG_DIR/devices`, else
+/// `<platform config dir>/rescue-wizard/devices` (`~/.config/rescue-wizard/devices` on Linux).
+pub fn user_dir() -> Option<PathBuf> {
+    let base = match std::env::var_os(CONFIG_DIR_ENV) {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+        _ => dirs::config_dir()?.join("rescue-wizard"),
+    };
+    Some(base.join("devices"))
+}
+
+/// The built-in profile files: (file name, YAML text), sorted by file name.
+pub fn embedded_files() -> &'static [(&'static str, &'static str)] {
+    embedded::EMBEDDED
+}
+
+/// Where a profile came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// Compiled in from `devices/<file>`.
+    BuiltIn(&'static str),
+    /// Read from the user's profile folder.
+    User(PathBuf),
+    /// Given with `--profile FILE` for one run.
+    OneRun(PathBuf),
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::BuiltIn(file) => write!(f, "built in (devices/{file})"),
+            Origin::User(path) => write!(f, "user profile {}", path.display()),
+            Origin::OneRun(path) => write!(f, "profile file {}", path.display()),
+        }
+    }
+}
+
+/// One known device.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// The procedure.
+    pub profile: Profile,
+    /// Where it came from.
+    pub origin: Origin,
+    /// Whether it replaced a built-in profile with the same id.
+    pub overrides_builtin: bool,
+}
+
+/// Every known device, by id.
+#[derive(Debug, Clone, Default)]
+pub struct Catalogue {
+    entries: BTreeMap<String, Entry>,
+}
+
+/// Reads and validates one profile file.
+pub fn read_profile_file(path: &Path) -> Result<Profile, ProfileError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ProfileError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    parse_profile(&text, &path.display().to_string())
+}
+
+impl Catalogue {
+    /// The built-in catalogue alone. Fails only if a compiled-in profile is broken, which the
+    /// test suite rules out.
+    pub fn builtin() -> Result<Self, ProfileError> {
+        let mut catalogue = Self::default();
+        for (file, text) in embedded_files() {
+            let profile = parse_profile(text, &format!("devices/{file}"))?;
+            catalogue.entries.insert(
+                profile.id.clone(),
+                Entry {
+                    profile,
+                    origin: Origin::BuiltIn(file),
+                    overrides_builtin: false,
+                },
+            );
+        }
+        Ok(catalogue)
+    }
+
+    /// The built-in catalogue with the user's profiles from `dir` on top.
+    ///
+    /// A broken or duplicate user profile is skipped and returned in the list of problems; it
+    /// never stops the others from loading. A folder that does not exist holds no profiles.
+    pub fn load(dir: Option<&Path>) -> Result<(Self, Vec<ProfileError>), ProfileError> {
+        let mut catalogue = Self::builtin()?;
+        let mut problems = Vec::new();
+        if let Some(dir) = dir {
+            catalogue.add_user_dir(dir, &mut problems);
+        }
+        Ok((catalogue, problems))
+    }
+
+    /// [`Catalogue::load`] from [`user_dir`].
+    pub fn load_default() -> Result<(Self, Vec<ProfileError>), ProfileError> {
+        Self::load(user_dir().as_deref())
+    }
+
+    fn add_user_dir(&mut self, dir: &Path, problems: &mut Vec<ProfileError>) {
+        let listing = match std::fs::read_dir(dir) {
+            Ok(listing) => listing,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return,
+            Err(source) => {
+                problems.push(ProfileError::Read {
+                    path: dir.to_owned(),
+                    source,
+                });
+                return;
+            }
+        };
+        let mut files: Vec<PathBuf> = listing
+            .filter_map(Result::ok)
+            .map(|entry| entry.path())
+            .filter(|path| {
+                path.extension()
+                    .is_some_and(|ext| ext == "yaml" || ext == "yml")
+            })
+            .collect();
+        // Sorted, so which of two duplicates wins does not depend on the file system.
+        files.sort();
+        let mut seen: BTreeMap<String, PathBuf> = BTreeMap::new();
+        for path in files {
+            let profile = match read_profile_file(&path) {
+                Ok(profile) => profile,
+                Err(err) => {
+                    problems.push(err);
+                    continue;
+                }
+            };
+            if let Some(first) = seen.get(&profile.id) {
+                problems.push(ProfileError::DuplicateId {
+                    id: profile.id,
+                    first: first.clone(),
+                    second: path,
+                });
+                continue;
+            }
+            seen.insert(profile.id.clone(), path.clone());
+            self.insert(profile, Origin::User(path));
+        }
+    }
+
+    /// Adds one profile file for this run (`--profile FILE`), replacing any profile with its id.
+    pub fn add_profile_file(&mut self, path: &Path) -> Result<&Entry, ProfileError> {
+        let profile = read_profile_file(path)?;
+        let id = profile.id.clone();
+        self.insert(profile, Origin::OneRun(path.to_owned()));
+        self.get(&id)
+    }
+
+    fn insert(&mut self, profile: Profile, origin: Origin) {
+        let overrides_builtin = self
+            .entries
+            .get(&profile.id)
+            .is_some_and(|old| matches!(old.origin, Origin::BuiltIn(_)) || old.overrides_builtin);
+        self.entries.insert(
+            profile.id.clone(),
+            Entry {
+                profile,
+                origin,
+                overrides_builtin,
+            },
+        );
+    }
+
+    /// Every device, sorted by id with numbers in numeric order (`v8` before `v10`).
+    pub fn entries(&self) -> impl Iterator<Item = &Entry> {
+        let mut sorted: Vec<&Entry> = self.entries.values().collect();
+        sorted.sort_by_cached_key(|entry| natural_key(&entry.profile.id));
+        sorted.into_iter()
+    }
+
+    /// How many devices are known.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether no device is known.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The device with this id, or an error naming the nearest ids.
+    pub fn get(&self, id: &str) -> Result<&Entry, ProfileError> {
+        self.entries
+            .get(id)
+            .ok_or_else(|| ProfileError::UnknownDevice {
+                id: id.to_owned(),
+                suggestions: self.suggest(id),
+            })
+    }
+
+    /// Up to three known ids nearest to `text`: search hits first, then by edit distance.
+    pub fn suggest(&self, text: &str) -> Vec<String> {
+        let mut picks: Vec<String> = self
+            .search(text)
+            .into_iter()
+            .map(|entry| entry.profile.id.clone())
+            .take(3)
+            .collect();
+        if picks.len() < 3 {
+            let wanted = squash(text);
+            // Jaro-Winkler on squashed names forgives a dropped letter or a missing vendor
+            // prefix ("wr841nv9" for "tl-wr841n-v9"); 0.7 keeps unrelated ids out.
+            let mut scored: Vec<(f64, &str)> = self
+                .entries
+                .values()
+                .map(|entry| {
+                    let best = searchable_names(&entry.profile)
+                        .iter()
+                        .map(|name| strsim::jaro_winkler(&wanted, name))
+                        .fold(0.0, f64::max);
+                    (best, entry.profile.id.as_str())
+                })
+                .filter(|(score, _)| *score >= 0.7)
+                .collect();
+            scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
+            for (_, id) in scored {
+                if picks.len() == 3 {
+                    break;
+                }
+                if !picks.iter().any(|p| p == id) {
+                    picks.push(id.to_owned());
+                }
+            }
+        }
+        picks
+    }
+
+    /// Devices matching a free-text query, tolerant of case and punctuation: every word of the
+    /// query must appear in the device's id, vendor, model, revisions or aliases. Exact id or
+    /// alias matches come first, then the rest by id.
+    pub fn search(&self, query: &str) -> Vec<&Entry> {
+        let words: Vec<String> = query
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .map(str::to_lowercase)
+            .collect();
+        if words.is_empty() {
+            return Vec::new();
+        }
+        let whole = squash(query);
+        let mut exact = Vec::new();
+        let mut other = Vec::new();
+        for entry in self.entries() {
+            let names = searchable_names(&entry.profile);
+            let haystack = names.join(" ");
+            if words.iter().all(|w| haystack.contains(w.as_str())) {
+                if names.contains(&whole) {
+                    exact.push(entry);
+                } else {
+                    other.push(entry);
+                }
+            }
+        }
+        exact.extend(other);
+        exact
+    }
+}
+
+/// A sort key that orders runs of digits by value: `tl-wr841n-v8` before `tl-wr841n-v10`.
+fn natural_key(id: &str) -> Vec<(String, u64)> {
+    let mut key = Vec::new();
+    let mut text = String::new();
+    let mut digits = String::new();
+    for c in id.chars().chain(std::iter::once('-')) {
+        if c.is_ascii_digit() {
+            digits.push(c);
+            continue;
+        }
+        if !digits.is_empty() {
+            key.push((
+                std::mem::take(&mut text),
+                digits.parse().unwrap_or(u64::MAX),
+            ));
+            digits.clear();
+        }
+        text.push(c);
+    }
+    key.push((text, 0));
+    key
+}
+
+/// Lower-case letters and digits only: "TL-WR841N v9" and "tl wr841n-v9" become one word.
+fn squash(text: &str) -> String {
+    text.chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+fn searchable_names(profile: &Profile) -> Vec<String> {
+    let mut names = vec![
+        squash(&profile.id),
+        squash(&format!("{} {}", profile.vendor, profile.model)),
+        squash(&profile.model),
+    ];
+    for revision in &profile.revisions {
+        names.push(squash(&format!("{} {revision}", profile.model)));
+        names.push(squash(revision));
+    }
+    names.extend(profile.aliases.iter().map(|alias| squash(alias)));
+    names
+}

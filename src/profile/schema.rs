@@ -1,0 +1,436 @@
+//! The device profile schema: what one `devices/<id>.yaml` file may say.
+//!
+//! Every struct refuses unknown fields so that a misspelt key is an error with a suggestion,
+//! never a silently ignored setting. docs/profiles.md documents each field with an example.
+
+use std::fmt;
+use std::net::Ipv4Addr;
+
+use serde::de::{self, Visitor};
+use serde::{Deserialize, Deserializer};
+
+/// One device's recovery procedure.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Profile {
+    /// Slug naming the device, e.g. `tl-wr841n-v9`: lower-case letters, digits and dashes.
+    pub id: String,
+    /// Maker, e.g. `TP-Link`.
+    pub vendor: String,
+    /// Model as printed on the label, e.g. `TL-WR841N/ND`.
+    pub model: String,
+    /// Hardware revisions this profile covers, e.g. `v9`.
+    #[serde(default)]
+    pub revisions: Vec<String>,
+    /// Other names people search for.
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    /// How the bootloader takes a new image.
+    pub method: Method,
+    /// The address and prefix the laptop needs while the bootloader recovers.
+    pub host: Option<Host>,
+    /// The bootloader's own address during recovery.
+    pub router: Option<Ipv4Addr>,
+    /// The file name the bootloader asks for (pull) or expects (push).
+    pub filename: Option<String>,
+    /// Other file names seen in the wild for this device.
+    #[serde(default)]
+    pub alternate_filenames: Vec<String>,
+    /// TFTP quirks of this bootloader.
+    #[serde(default)]
+    pub tftp: Tftp,
+    /// Which images the bootloader accepts and how to prepare them.
+    #[serde(default)]
+    pub image: Image,
+    /// The human procedure, in order.
+    #[serde(default)]
+    pub steps: Vec<Step>,
+    /// How long the device writes flash after the transfer: the "do not power off" phase.
+    pub flash_seconds: Option<u32>,
+    /// The address the router answers on once it has rebooted into the new firmware.
+    pub after: Option<Ipv4Addr>,
+    /// Where these facts come from (URLs).
+    #[serde(default)]
+    pub sources: Vec<String>,
+    /// How sure the facts are.
+    pub confidence: Confidence,
+    /// Free text: caveats, unverified facts, traps.
+    pub notes: Option<String>,
+}
+
+/// The laptop's address while the bootloader recovers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Host {
+    /// The address, e.g. `192.168.0.66`.
+    pub address: Ipv4Addr,
+    /// The prefix length, e.g. `24` for 255.255.255.0.
+    pub prefix: u8,
+}
+
+impl Host {
+    /// The subnet mask of [`Host::prefix`]; a prefix above 32 counts as 32.
+    pub fn netmask(self) -> Ipv4Addr {
+        let prefix = u32::from(self.prefix.min(32));
+        let bits = u32::MAX.checked_shl(32 - prefix).unwrap_or(0);
+        Ipv4Addr::from(bits)
+    }
+
+    /// Whether `other` lies in this address's subnet.
+    pub fn contains(self, other: Ipv4Addr) -> bool {
+        let mask = u32::from(self.netmask());
+        u32::from(self.address) & mask == u32::from(other) & mask
+    }
+}
+
+impl fmt::Display for Host {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.address, self.prefix)
+    }
+}
+
+/// How the bootloader takes a new image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Method {
+    /// The router is a TFTP client and pulls the image; the laptop serves it.
+    TftpServer,
+    /// The router runs a TFTP server; the laptop pushes the image (write request).
+    TftpClient,
+    /// Netgear's NMRP hands out an address, then the laptop pushes over TFTP.
+    Nmrp,
+    /// The router asks for an address by DHCP, then pulls the file the lease names.
+    DhcpTftp,
+    /// The router asks by BOOTP (`MikroTik` etherboot), then pulls a boot image.
+    BootpTftp,
+    /// The bootloader serves a web page to upload the image from a browser.
+    Http,
+}
+
+impl Method {
+    /// All methods, in the order docs list them.
+    pub const ALL: [Method; 6] = [
+        Method::TftpServer,
+        Method::TftpClient,
+        Method::Nmrp,
+        Method::DhcpTftp,
+        Method::BootpTftp,
+        Method::Http,
+    ];
+
+    /// The name used in profiles.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::TftpServer => "tftp-server",
+            Method::TftpClient => "tftp-client",
+            Method::Nmrp => "nmrp",
+            Method::DhcpTftp => "dhcp-tftp",
+            Method::BootpTftp => "bootp-tftp",
+            Method::Http => "http",
+        }
+    }
+
+    /// Whether rescue-wizard can carry out the recovery itself today.
+    pub fn is_automated(self) -> bool {
+        matches!(self, Method::TftpServer | Method::TftpClient)
+    }
+
+    /// One line for a human saying who does what.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Method::TftpServer => "the router pulls the image; rescue-wizard serves it over TFTP",
+            Method::TftpClient => {
+                "the router runs a TFTP server; rescue-wizard pushes the image to it"
+            }
+            Method::Nmrp => "Netgear NMRP, then a TFTP upload: not automated yet, follow the steps",
+            Method::DhcpTftp => {
+                "the router asks for a DHCP lease, then pulls the image: not automated yet, follow the steps"
+            }
+            Method::BootpTftp => {
+                "the router boots over BOOTP and TFTP: not automated yet, follow the steps"
+            }
+            Method::Http => {
+                "the bootloader serves an upload page: not automated yet, follow the steps in a browser"
+            }
+        }
+    }
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// TFTP behaviour of the bootloader.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Tftp {
+    /// Whether options (RFC 2347) may be used: `requested` or `none`.
+    pub options: Option<OptionPolicy>,
+    /// Largest block size to grant or ask for.
+    pub max_blksize: Option<u16>,
+    /// What the bootloader does after block 65535.
+    pub rollover: Option<Rollover>,
+    /// Largest window size (RFC 7440) to grant or ask for.
+    pub max_windowsize: Option<u16>,
+    /// File name to send in the write request, for push bootloaders that insist on one.
+    pub remote_name: Option<String>,
+    /// Password some push bootloaders expect before they take an upload (Linksys).
+    pub password: Option<String>,
+}
+
+/// Which TFTP options may be used with this bootloader.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OptionPolicy {
+    /// Grant (or ask for) the options the bootloader itself requests, within the caps.
+    Requested,
+    /// Plain RFC 1350: ignore every option, for bootloaders that choke on an OACK.
+    None,
+}
+
+impl OptionPolicy {
+    /// The name used in profiles.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OptionPolicy::Requested => "requested",
+            OptionPolicy::None => "none",
+        }
+    }
+}
+
+/// What a bootloader does when the 16-bit block number passes 65535.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rollover {
+    /// Wraps to block 0 (written `0`).
+    ToZero,
+    /// Wraps to block 1 (written `1`).
+    ToOne,
+    /// Cannot pass block 65535 (written `no`): the image must fit in 65535 blocks.
+    No,
+}
+
+impl Rollover {
+    /// The spelling used in profiles.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Rollover::ToZero => "0",
+            Rollover::ToOne => "1",
+            Rollover::No => "no",
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Rollover {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct RolloverVisitor;
+
+        impl Visitor<'_> for RolloverVisitor {
+            type Value = Rollover;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("0, 1 or `no`")
+            }
+
+            fn visit_u64<E: de::Error>(self, value: u64) -> Result<Rollover, E> {
+                match value {
+                    0 => Ok(Rollover::ToZero),
+                    1 => Ok(Rollover::ToOne),
+                    _ => Err(E::invalid_value(de::Unexpected::Unsigned(value), &self)),
+                }
+            }
+
+            fn visit_i64<E: de::Error>(self, value: i64) -> Result<Rollover, E> {
+                match u64::try_from(value) {
+                    Ok(value) => self.visit_u64(value),
+                    Err(_) => Err(E::invalid_value(de::Unexpected::Signed(value), &self)),
+                }
+            }
+
+            fn visit_bool<E: de::Error>(self, value: bool) -> Result<Rollover, E> {
+                // YAML 1.1 readers turn a bare `no` into false; accept it the way it was meant.
+                if value {
+                    Err(E::invalid_value(de::Unexpected::Bool(value), &self))
+                } else {
+                    Ok(Rollover::No)
+                }
+            }
+
+            fn visit_str<E: de::Error>(self, value: &str) -> Result<Rollover, E> {
+                match value {
+                    "0" => Ok(Rollover::ToZero),
+                    "1" => Ok(Rollover::ToOne),
+                    "no" => Ok(Rollover::No),
+                    _ => Err(E::invalid_value(de::Unexpected::Str(value), &self)),
+                }
+            }
+        }
+
+        deserializer.deserialize_any(RolloverVisitor)
+    }
+}
+
+/// Which images the bootloader accepts, and how to prepare them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Image {
+    /// Kinds of image the bootloader takes.
+    #[serde(default)]
+    pub kinds: Vec<ImageKind>,
+    /// Largest image the bootloader takes, in bytes.
+    pub max_size: Option<u64>,
+    /// Bytes the image must carry at a fixed offset (a vendor header).
+    pub header: Option<Header>,
+    /// Model identifier the vendor header must name (text as the vendor writes it).
+    pub model_id: Option<String>,
+    /// Bytes to cut from the start of a stock image that carries a bootloader.
+    pub strip_head: Option<u64>,
+    /// Zero bytes to put before the image (recovery writes from the start of flash).
+    pub pad_head: Option<u64>,
+}
+
+/// A kind of firmware image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ImageKind {
+    /// The vendor's own firmware file.
+    Stock,
+    /// A third-party "factory" image made to be flashed over stock firmware (`OpenWrt`).
+    Factory,
+    /// An image built for this TFTP recovery (`OpenWrt` `tftp-recovery.bin`).
+    TftpRecovery,
+    /// A third-party upgrade image (`OpenWrt` `sysupgrade.bin`).
+    Sysupgrade,
+}
+
+impl ImageKind {
+    /// The name used in profiles.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ImageKind::Stock => "stock",
+            ImageKind::Factory => "factory",
+            ImageKind::TftpRecovery => "tftp-recovery",
+            ImageKind::Sysupgrade => "sysupgrade",
+        }
+    }
+}
+
+/// Bytes an image must carry at an offset.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Header {
+    /// Where the bytes start, counted from the start of the file as the user gives it.
+    #[serde(default)]
+    pub offset: u64,
+    /// The bytes, in hex (spaces allowed), e.g. `48 44 52 30`.
+    pub magic: HexBytes,
+    /// What the bytes mean, for messages, e.g. `TRX magic "HDR0"`.
+    pub meaning: Option<String>,
+}
+
+/// Bytes written as hex text in a profile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HexBytes(pub Vec<u8>);
+
+impl fmt::Display for HexBytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, byte) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(" ")?;
+            }
+            write!(f, "{byte:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+impl<'de> Deserialize<'de> for HexBytes {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        parse_hex(&text).map(HexBytes).map_err(de::Error::custom)
+    }
+}
+
+fn parse_hex(text: &str) -> Result<Vec<u8>, String> {
+    let digits: Vec<char> = text.chars().filter(|c| !c.is_whitespace()).collect();
+    let bad =
+        || format!("invalid hex bytes `{text}`: write pairs of hex digits, e.g. \"48 44 52 30\"");
+    if digits.is_empty() || !digits.len().is_multiple_of(2) {
+        return Err(bad());
+    }
+    digits
+        .chunks(2)
+        .map(|pair| {
+            let high = pair[0].to_digit(16).ok_or_else(bad)?;
+            let low = pair[1].to_digit(16).ok_or_else(bad)?;
+            Ok((high * 16 + low) as u8)
+        })
+        .collect()
+}
+
+/// One step of the human procedure.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Step {
+    /// What to do, as an instruction.
+    #[serde(rename = "do")]
+    pub action: String,
+    /// How long the step lasts or what to hold for, in seconds.
+    pub seconds: Option<u32>,
+    /// What the LEDs show when the step has worked.
+    pub led: Option<String>,
+}
+
+/// How sure the profile's facts are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Confidence {
+    /// Checked on real hardware or in the bootloader's source.
+    Verified,
+    /// Reported by users or the project's docs, consistently.
+    Reported,
+    /// Guessed by analogy, conflicting, or single-sourced: check on the wire.
+    Unverified,
+}
+
+impl Confidence {
+    /// The name used in profiles.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Confidence::Verified => "verified",
+            Confidence::Reported => "reported",
+            Confidence::Unverified => "unverified",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_accepts_spaces_and_rejects_odd_digits() {
+        assert_eq!(parse_hex("48 44 52 30"), Ok(b"HDR0".to_vec()));
+        assert_eq!(parse_hex("08410009"), Ok(vec![0x08, 0x41, 0x00, 0x09]));
+        assert!(parse_hex("484").is_err());
+        assert!(parse_hex("zz").is_err());
+        assert!(parse_hex("").is_err());
+    }
+
+    #[test]
+    fn host_subnet_arithmetic() {
+        let host = Host {
+            address: Ipv4Addr::new(192, 168, 0, 66),
+            prefix: 24,
+        };
+        assert_eq!(host.netmask(), Ipv4Addr::new(255, 255, 255, 0));
+        assert!(host.contains(Ipv4Addr::new(192, 168, 0, 86)));
+        assert!(!host.contains(Ipv4Addr::new(192, 168, 1, 86)));
+        let wide = Host {
+            address: Ipv4Addr::new(10, 1, 2, 3),
+            prefix: 8,
+        };
+        assert!(wide.contains(Ipv4Addr::new(10, 200, 0, 1)));
+    }
+}

@@ -1,0 +1,301 @@
+//! The command line as a technician meets it: exit codes (0 done, 1 transfer failed, 2 bad
+//! usage or input), error messages that name the cause and the fix, and clean stops on
+//! Ctrl-C and SIGTERM.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader};
+use std::net::UdpSocket;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+const BIN: &str = env!("CARGO_BIN_EXE_rescue-wizard");
+const DEADLINE: Duration = Duration::from_secs(20);
+
+fn run(args: &[&str]) -> Output {
+    let child = Command::new(BIN)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_output(child)
+}
+
+/// Waits for a child with a deadline, killing it if it overstays.
+fn wait_output(child: Child) -> Output {
+    let pid = Pid::from_raw(child.id() as i32);
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    let Ok(output) = rx.recv_timeout(DEADLINE) else {
+        let _ = kill(pid, Signal::SIGKILL);
+        panic!("the command did not finish within {DEADLINE:?}");
+    };
+    output.unwrap()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Starts `serve` and returns it with the address from its first line.
+fn serve(args: &[&str]) -> (Child, String, mpsc::Receiver<String>) {
+    let mut child = Command::new(BIN)
+        .arg("serve")
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let first = rx.recv_timeout(DEADLINE).expect("the server's first line");
+    let addr = first
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
+        .to_owned();
+    (child, addr, rx)
+}
+
+fn image(dir: &Path, len: usize) -> std::path::PathBuf {
+    let path = dir.join("fw.bin");
+    let mut rng = fastrand::Rng::with_seed(len as u64);
+    std::fs::write(&path, (0..len).map(|_| rng.u8(..)).collect::<Vec<u8>>()).unwrap();
+    path
+}
+
+#[test]
+fn serve_and_get_through_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let img = image(dir.path(), 300_000);
+    let (child, addr, lines) = serve(&[
+        img.to_str().unwrap(),
+        "--bind",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--exit-after",
+        "1",
+    ]);
+    let port = addr.rsplit(':').next().unwrap();
+    let out = dir.path().join("got.bin");
+    let got = run(&[
+        "get",
+        "127.0.0.1",
+        "fw.bin",
+        "-o",
+        out.to_str().unwrap(),
+        "--port",
+        port,
+        "--blksize",
+        "1468",
+    ]);
+    assert!(got.status.success(), "{}", stderr(&got));
+    assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(&img).unwrap());
+    let summary = lines.recv_timeout(DEADLINE).unwrap();
+    assert!(summary.starts_with("done #1 127.0.0.1:"), "{summary}");
+    assert!(summary.contains("\"fw.bin\" 300000 bytes"), "{summary}");
+    let served = wait_output(child);
+    assert_eq!(served.status.code(), Some(0));
+    // Fetching again to the same file refuses to overwrite it.
+    let again = run(&[
+        "get",
+        "127.0.0.1",
+        "fw.bin",
+        "-o",
+        out.to_str().unwrap(),
+        "--port",
+        port,
+    ]);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(
+        stderr(&again).contains("already exists"),
+        "{}",
+        stderr(&again)
+    );
+}
+
+#[test]
+fn a_missing_image_is_bad_input_with_the_fix() {
+    let output = run(&["serve", "/nonexistent/openwrt.bin", "--port", "0"]);
+    assert_eq!(output.status.code(), Some(2));
+    let text = stderr(&output);
+    assert!(text.contains("/nonexistent/openwrt.bin"), "{text}");
+    assert!(text.contains("fix:"), "{text}");
+    let output = run(&["push", "/nonexistent/openwrt.bin", "--to", "127.0.0.1"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("cannot read the image"));
+}
+
+#[test]
+fn a_taken_port_names_its_holder() {
+    let dir = tempfile::tempdir().unwrap();
+    let img = image(dir.path(), 10);
+    let holder = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = holder.local_addr().unwrap().port().to_string();
+    let output = run(&[
+        "serve",
+        img.to_str().unwrap(),
+        "--bind",
+        "127.0.0.1",
+        "--port",
+        &port,
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    let text = stderr(&output);
+    assert!(text.contains("already in use"), "{text}");
+    assert!(
+        text.contains(&format!("(pid {})", std::process::id())),
+        "names this test process as the holder: {text}"
+    );
+    assert!(text.contains("fix:"), "{text}");
+}
+
+#[test]
+fn an_address_not_on_this_host_is_explained() {
+    let dir = tempfile::tempdir().unwrap();
+    let img = image(dir.path(), 10);
+    // 192.0.2.1 is TEST-NET-1: never assigned to a real host. Binding sends nothing.
+    let output = run(&[
+        "serve",
+        img.to_str().unwrap(),
+        "--bind",
+        "192.0.2.1",
+        "--port",
+        "0",
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("not an address of this computer"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn a_low_port_without_privileges_says_sudo_or_setcap() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipped: needs root to run the program as an unprivileged user");
+        return;
+    }
+    let Some(setpriv) = which("setpriv") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "setpriv (util-linux) is missing"
+        );
+        eprintln!("skipped: setpriv (util-linux) is missing");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let img = image(dir.path(), 10);
+    let child = Command::new(setpriv)
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+            BIN,
+        ])
+        .args([
+            "serve",
+            img.to_str().unwrap(),
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            "69",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let output = wait_output(child);
+    let text = stderr(&output);
+    if text.contains("Permission denied")
+        && text.contains("os error 13")
+        && !text.contains("setcap")
+    {
+        panic!("the permission error lacks its fix: {text}");
+    }
+    assert_eq!(output.status.code(), Some(2), "{text}");
+    assert!(text.contains("setcap cap_net_bind_service+ep"), "{text}");
+    assert!(text.contains("sudo"), "{text}");
+}
+
+#[test]
+fn ctrl_c_and_sigterm_stop_the_server_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let img = image(dir.path(), 10);
+    for signal in [Signal::SIGINT, Signal::SIGTERM] {
+        let (child, _, _) = serve(&[img.to_str().unwrap(), "--bind", "127.0.0.1", "--port", "0"]);
+        kill(Pid::from_raw(child.id() as i32), signal).unwrap();
+        let output = wait_output(child);
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{signal}: {}",
+            stderr(&output)
+        );
+    }
+}
+
+#[test]
+fn push_to_nothing_fails_with_exit_1_and_the_checks_to_make() {
+    let dir = tempfile::tempdir().unwrap();
+    let img = image(dir.path(), 1000);
+    let silent = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port().to_string();
+    let output = run(&[
+        "push",
+        img.to_str().unwrap(),
+        "--to",
+        "127.0.0.1",
+        "--port",
+        &port,
+        "--wait",
+        "1",
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    let text = stderr(&output);
+    assert!(
+        text.contains("no answer from the TFTP server at 127.0.0.1:"),
+        "{text}"
+    );
+    assert!(text.contains("recovery mode"), "{text}");
+}
+
+#[test]
+fn bad_usage_is_exit_2() {
+    let output = run(&["serve"]);
+    assert_eq!(output.status.code(), Some(2));
+    let output = run(&["serve", "x", "--max-blksize", "7"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("8..=65464"), "{}", stderr(&output));
+}
+
+fn which(tool: &str) -> Option<std::path::PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join(tool))
+            .find(|p| p.is_file())
+    })
+}

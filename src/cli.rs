@@ -24,6 +24,9 @@ pub enum Command {
     Push(PushArgs),
     /// Fetch a file from a TFTP server (read request).
     Get(GetArgs),
+    /// Check this computer against a device's procedure: port, address, link, port 69,
+    /// privileges, firewall; each item with its fix.
+    Doctor(DoctorArgs),
     /// List and search the known devices, show one's procedure, check profile files.
     Devices(DevicesArgs),
 }
@@ -60,6 +63,27 @@ pub struct ServeArgs {
     /// Stop after this many transfers have finished (0: run until Ctrl-C).
     #[arg(long, default_value_t = 0)]
     pub exit_after: u32,
+    /// Give this computer the address the device's bootloader expects (from its profile)
+    /// for as long as the server runs.
+    #[arg(long, value_name = "ID")]
+    pub device: Option<String>,
+    /// The port the router is plugged into (default: the wired port with a link).
+    #[arg(long, value_name = "IF", requires = "device")]
+    pub interface: Option<String>,
+    /// Make the network changes without asking.
+    #[arg(long, short = 'y', requires = "device")]
+    pub yes: bool,
+}
+
+/// `rescue-wizard doctor`.
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Check against this device's procedure (`rescue-wizard devices` lists them).
+    #[arg(long, value_name = "ID")]
+    pub device: Option<String>,
+    /// The port the router is plugged into (default: the wired port with a link).
+    #[arg(long, value_name = "IF")]
+    pub interface: Option<String>,
 }
 
 /// `rescue-wizard push`.

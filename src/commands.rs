@@ -8,19 +8,28 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 
-use crate::cli::{Cli, Command, GetArgs, PushArgs, ServeArgs};
+use crate::cli::{Cli, Command, DoctorArgs, GetArgs, PushArgs, ServeArgs};
+use crate::net::addr::{HostEvent, HostSetup, Plan, clean_leftovers};
+use crate::net::check::{self, Expectation, HostFacts};
+use crate::net::iface::Ipv4Cidr;
+use crate::net::journal::state_dir;
+use crate::profile::{Catalogue, Method, Profile};
 use crate::tftp::client::{self, ClientConfig, ClientError};
 use crate::tftp::event::TransferEvent;
 use crate::tftp::options::{
     ClientOptions, DEFAULT_MAX_BLKSIZE, DEFAULT_MAX_WINDOWSIZE, OptionPolicy,
 };
 use crate::tftp::server::{Server, ServerConfig, Source, WritePolicy};
+use crate::ui::checklist;
 use crate::ui::progress::TransferView;
 use crate::{Outcome, UsageError};
 
-/// Runs the chosen sub-command.
+/// Runs the chosen sub-command, after undoing what a previous run that was killed left on
+/// the host.
 pub async fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
+    clean_up_after_a_dead_run();
     match cli.command {
+        Command::Doctor(args) => doctor(&args),
         Command::Serve(args) => serve(args).await,
         Command::Push(args) => push(args).await,
         Command::Get(args) => get(args).await,
@@ -63,6 +72,122 @@ impl StopSignals {
     }
 }
 
+/// A run that was killed (SIGKILL, a crash, power loss) left changes in its journal: undo
+/// them before anything else, and say so.
+fn clean_up_after_a_dead_run() {
+    let dir = state_dir();
+    match clean_leftovers(&dir) {
+        Ok(cleaned) if !cleaned.is_empty() => {
+            eprintln!("cleaned up after a previous run that did not finish:");
+            for change in cleaned {
+                eprintln!("  undone: {change}");
+            }
+        }
+        Ok(_) => {}
+        Err(err) => eprintln!(
+            "warning: a previous run left changes that could not all be undone: {err}\n  fix: run again with sudo, or undo them by hand (journal: {})",
+            crate::net::journal::Journal::path_in(&dir).display()
+        ),
+    }
+}
+
+/// Finds a device's profile, with suggestions when the id is unknown.
+fn find_profile(id: &str) -> Result<Profile, UsageError> {
+    let (catalogue, _problems) =
+        Catalogue::load_default().map_err(|e| UsageError(e.to_string()))?;
+    catalogue
+        .get(id)
+        .map(|entry| entry.profile.clone())
+        .map_err(|e| UsageError(e.to_string()))
+}
+
+fn expectation(profile: Option<&Profile>) -> Expectation {
+    match profile {
+        Some(p) => Expectation {
+            host: p.host.map(|h| Ipv4Cidr::new(h.address, h.prefix)),
+            router: p.router,
+            listens: p.method == Method::TftpServer,
+        },
+        None => Expectation {
+            listens: true,
+            ..Expectation::default()
+        },
+    }
+}
+
+fn doctor(args: &DoctorArgs) -> anyhow::Result<Outcome> {
+    let profile = args.device.as_deref().map(find_profile).transpose()?;
+    let facts = HostFacts::gather();
+    let iface = check::choose(&facts.interfaces, args.interface.as_deref()).map_err(UsageError)?;
+    let expect = expectation(profile.as_ref());
+    let checks = check::run(&facts, iface, &expect);
+    let title = match &profile {
+        Some(p) => format!(
+            "{} ({} {}), interface {}",
+            p.id, p.vendor, p.model, iface.name
+        ),
+        None => format!("interface {}", iface.name),
+    };
+    print!("{}", checklist::render(&title, &checks));
+    let (fails, _, _) = check::tally(&checks);
+    Ok(if fails == 0 {
+        Outcome::Done
+    } else {
+        Outcome::ChecksFailed
+    })
+}
+
+/// Asks the technician to approve network changes, unless `--yes` was given.
+fn consent(plan: &Plan, yes: bool) -> Result<(), UsageError> {
+    use std::io::{BufRead, IsTerminal, Write};
+    if yes {
+        return Ok(());
+    }
+    let lines = plan.describe().join("\n  ");
+    if !std::io::stdin().is_terminal() {
+        return Err(UsageError(format!(
+            "rescue-wizard needs to change the network:\n  {lines}\n  fix: add --yes to allow it (everything is undone when rescue-wizard ends)"
+        )));
+    }
+    eprint!("rescue-wizard will:\n  {lines}\nGo ahead? [y/N] ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|e| UsageError(e.to_string()))?;
+    if matches!(answer.trim(), "y" | "Y" | "yes") {
+        Ok(())
+    } else {
+        Err(UsageError("nothing was changed".into()))
+    }
+}
+
+/// Gives this computer the address `profile` expects on the chosen port, when asked to.
+fn set_up_host(
+    profile: &Profile,
+    interface: Option<&str>,
+    yes: bool,
+    events: mpsc::UnboundedSender<HostEvent>,
+) -> Result<Option<HostSetup>, UsageError> {
+    let Some(host) = profile.host else {
+        return Err(UsageError(format!(
+            "the profile {} names no laptop address; give the port an address by hand",
+            profile.id
+        )));
+    };
+    let facts = HostFacts::gather();
+    let iface = check::choose(&facts.interfaces, interface).map_err(UsageError)?;
+    let plan = Plan::for_interface(iface, Ipv4Cidr::new(host.address, host.prefix));
+    if plan.is_empty() {
+        return Ok(None);
+    }
+    consent(&plan, yes)?;
+    HostSetup::apply(&plan, &state_dir(), events)
+        .map(Some)
+        .map_err(|e| UsageError(e.to_string()))
+}
+
 async fn serve(args: ServeArgs) -> anyhow::Result<Outcome> {
     let source = if args.path.is_dir() {
         Source::Directory(args.path.clone())
@@ -83,6 +208,27 @@ async fn serve(args: ServeArgs) -> anyhow::Result<Outcome> {
         dir,
         max_size: args.max_write_size,
     });
+    let (host_tx, mut host_events) = mpsc::unbounded_channel();
+    let profile = args.device.as_deref().map(find_profile).transpose()?;
+    if let Some(profile) = &profile {
+        if profile.method != Method::TftpServer {
+            return Err(UsageError(format!(
+                "{} recovers by {}: its bootloader does not pull the image.\n  fix: see `rescue-wizard devices show {}`",
+                profile.id,
+                profile.method.describe(),
+                profile.id
+            ))
+            .into());
+        }
+    }
+    // Held for as long as the server runs; undone when it ends, on every path out of here.
+    let setup = match &profile {
+        Some(profile) => set_up_host(profile, args.interface.as_deref(), args.yes, host_tx)?,
+        None => None,
+    };
+    while let Ok(event) = host_events.try_recv() {
+        checklist::show_host_event(&event);
+    }
     let server = Server::bind(SocketAddr::new(args.bind, args.port), config)
         .map_err(|e| UsageError(e.to_string()))?;
     let mut signals = StopSignals::install()?;
@@ -94,6 +240,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<Outcome> {
     loop {
         tokio::select! {
             () = signals.requested() => break,
+            Some(event) = host_events.recv() => checklist::show_host_event(&event),
             event = events.recv() => {
                 let Some(event) = event else { break };
                 view.show(&event);
@@ -107,6 +254,18 @@ async fn serve(args: ServeArgs) -> anyhow::Result<Outcome> {
     }
     let _ = shutdown_tx.send(true);
     running.await??;
+    if let Some(setup) = setup {
+        let failures = setup.undo();
+        while let Ok(event) = host_events.try_recv() {
+            checklist::show_host_event(&event);
+        }
+        if !failures.is_empty() {
+            anyhow::bail!(
+                "some network changes could not be undone; the next start of rescue-wizard retries (journal in {})",
+                state_dir().display()
+            );
+        }
+    }
     Ok(if view.failed > 0 && args.exit_after > 0 {
         Outcome::TransferFailed
     } else {

@@ -21,13 +21,15 @@ pub enum Outcome {
     TransferFailed,
     /// The command line or an input file was wrong; nothing was attempted.
     BadInput,
+    /// A checklist found something that will not work (`doctor`).
+    ChecksFailed,
 }
 
 impl From<Outcome> for ExitCode {
     fn from(outcome: Outcome) -> Self {
         match outcome {
             Outcome::Done => ExitCode::SUCCESS,
-            Outcome::TransferFailed => ExitCode::from(1),
+            Outcome::TransferFailed | Outcome::ChecksFailed => ExitCode::from(1),
             Outcome::BadInput => ExitCode::from(2),
         }
     }

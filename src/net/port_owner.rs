@@ -14,6 +14,26 @@ pub struct PortOwner {
     pub name: String,
 }
 
+/// Whether any socket on this host (of any user) is bound to UDP `port`, from the kernel's
+/// socket tables; `None` when they cannot be read (not Linux).
+pub fn udp_port_bound(port: u16) -> Option<bool> {
+    let mut readable = false;
+    let mut bound = false;
+    for table in ["/proc/net/udp", "/proc/net/udp6"] {
+        let Ok(text) = fs::read_to_string(table) else {
+            continue;
+        };
+        readable = true;
+        bound |= text.lines().skip(1).any(|line| {
+            line.split_whitespace()
+                .nth(1)
+                .and_then(|local| local.rsplit_once(':'))
+                .is_some_and(|(_, hex)| u16::from_str_radix(hex, 16) == Ok(port))
+        });
+    }
+    readable.then_some(bound)
+}
+
 /// Finds the processes that have a UDP socket bound to `port` (IPv4 or IPv6). Empty when
 /// none is found or procfs cannot be read (another user's processes need privileges).
 pub fn udp_port_owners(port: u16) -> Vec<PortOwner> {

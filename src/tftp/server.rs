@@ -9,7 +9,10 @@
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Write};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket as StdUdpSocket};
+use std::net::{IpAddr, SocketAddr, UdpSocket as StdUdpSocket};
+#[cfg(target_os = "linux")]
+use std::net::{Ipv4Addr, Ipv6Addr};
+#[cfg(target_os = "linux")]
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -17,6 +20,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
+#[cfg(target_os = "linux")]
 use nix::sys::socket::{self, ControlMessageOwned, MsgFlags, SockaddrStorage, sockopt};
 use sha2::{Digest, Sha256};
 use tokio::io::Interest;
@@ -175,18 +179,7 @@ impl Server {
         let local = std_socket
             .local_addr()
             .map_err(|source| ServeError::Io { addr, source })?;
-        // IP_PKTINFO tells which local address each request was sent to (and whether it was
-        // a broadcast), so replies come from the address the router talked to.
-        let pktinfo = match addr {
-            SocketAddr::V4(_) => socket::setsockopt(&std_socket, sockopt::Ipv4PacketInfo, &true),
-            SocketAddr::V6(_) => {
-                socket::setsockopt(&std_socket, sockopt::Ipv6RecvPacketInfo, &true)
-            }
-        };
-        pktinfo.map_err(|e| ServeError::Io {
-            addr,
-            source: e.into(),
-        })?;
+        enable_destination_info(&std_socket, addr)?;
         std_socket
             .set_nonblocking(true)
             .map_err(|source| ServeError::Io { addr, source })?;
@@ -334,6 +327,40 @@ struct Incoming {
     ifindex: Option<u32>,
 }
 
+/// `IP_PKTINFO` tells which local address each request was sent to (and whether it was a
+/// broadcast), so replies come from the address the router talked to.
+#[cfg(target_os = "linux")]
+fn enable_destination_info(socket: &StdUdpSocket, addr: SocketAddr) -> Result<(), ServeError> {
+    let enabled = match addr {
+        SocketAddr::V4(_) => socket::setsockopt(socket, sockopt::Ipv4PacketInfo, &true),
+        SocketAddr::V6(_) => socket::setsockopt(socket, sockopt::Ipv6RecvPacketInfo, &true),
+    };
+    enabled.map_err(|e| ServeError::Io {
+        addr,
+        source: e.into(),
+    })
+}
+
+/// Elsewhere the destination is not read: bind to the rescue address to answer from it.
+#[cfg(not(target_os = "linux"))]
+#[allow(clippy::unnecessary_wraps)]
+fn enable_destination_info(_socket: &StdUdpSocket, _addr: SocketAddr) -> Result<(), ServeError> {
+    Ok(())
+}
+
+#[cfg(not(target_os = "linux"))]
+fn recv_with_destination(socket: &UdpSocket, buf: &mut [u8]) -> io::Result<Incoming> {
+    let (len, peer) = socket.try_recv_from(buf)?;
+    Ok(Incoming {
+        len,
+        peer,
+        destination: None,
+        local: None,
+        ifindex: None,
+    })
+}
+
+#[cfg(target_os = "linux")]
 fn recv_with_destination(socket: &UdpSocket, buf: &mut [u8]) -> io::Result<Incoming> {
     let mut cmsg = nix::cmsg_space!(nix::libc::in6_pktinfo);
     let mut iov = [io::IoSliceMut::new(buf)];
@@ -1134,7 +1161,8 @@ fn read_shared(path: &Path) -> io::Result<Arc<[u8]>> {
     let mut file = File::open(path)?;
     let len = usize::try_from(file.metadata()?.len()).map_err(io::Error::other)?;
     let mut data: Arc<[u8]> = std::iter::repeat_n(0u8, len).collect();
-    let buf = Arc::get_mut(&mut data).ok_or_else(|| io::Error::other("snapshot buffer is shared"))?;
+    let buf =
+        Arc::get_mut(&mut data).ok_or_else(|| io::Error::other("snapshot buffer is shared"))?;
     // A file shrinking under us ends in UnexpectedEof: refused, not served half.
     file.read_exact(buf)?;
     Ok(data)

@@ -1,3 +1,4 @@
 //! Front-ends: they consume events and never touch the network themselves.
 
+pub mod checklist;
 pub mod progress;

@@ -1,0 +1,471 @@
+//! The host-side checklist: is this laptop ready for the router? Each item says pass, warn
+//! or fail, with what was seen and the fix.
+
+use std::net::Ipv4Addr;
+
+use super::iface::{Interface, InterfaceKind, Ipv4Cidr, recommend};
+use super::port_owner::{PortOwner, udp_port_bound, udp_port_owners};
+use super::privilege::{Feature, Privileges};
+
+/// How an item came out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    /// Fine.
+    Pass,
+    /// Works, but something may get in the way.
+    Warn,
+    /// Will not work until fixed.
+    Fail,
+}
+
+/// One item of the checklist.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Check {
+    /// What was checked.
+    pub item: String,
+    /// How it came out.
+    pub verdict: Verdict,
+    /// What was seen.
+    pub detail: String,
+    /// What to do, when something is wrong.
+    pub fix: Option<String>,
+}
+
+impl Check {
+    fn pass(item: impl Into<String>, detail: impl Into<String>) -> Self {
+        Self {
+            item: item.into(),
+            verdict: Verdict::Pass,
+            detail: detail.into(),
+            fix: None,
+        }
+    }
+
+    fn warn(item: impl Into<String>, detail: impl Into<String>, fix: impl Into<String>) -> Self {
+        Self {
+            item: item.into(),
+            verdict: Verdict::Warn,
+            detail: detail.into(),
+            fix: Some(fix.into()),
+        }
+    }
+
+    fn fail(item: impl Into<String>, detail: impl Into<String>, fix: impl Into<String>) -> Self {
+        Self {
+            item: item.into(),
+            verdict: Verdict::Fail,
+            detail: detail.into(),
+            fix: Some(fix.into()),
+        }
+    }
+}
+
+/// What the device's procedure needs from this laptop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Expectation {
+    /// The address (and prefix) the bootloader expects the laptop to have.
+    pub host: Option<Ipv4Cidr>,
+    /// The bootloader's own address.
+    pub router: Option<Ipv4Addr>,
+    /// Whether rescue-wizard will listen on UDP port 69 (the router pulls).
+    pub listens: bool,
+}
+
+/// Everything the checks look at, gathered once.
+#[derive(Debug, Clone)]
+pub struct HostFacts {
+    /// The host's interfaces.
+    pub interfaces: Vec<Interface>,
+    /// What this process may do.
+    pub privileges: Privileges,
+    /// Whether UDP 69 is bound on this host (`None`: unknown).
+    pub port69_bound: Option<bool>,
+    /// Who holds UDP 69, where that can be seen.
+    pub port69_owners: Vec<PortOwner>,
+}
+
+impl HostFacts {
+    /// Reads the facts from this host.
+    pub fn gather() -> Self {
+        Self {
+            interfaces: super::iface::list(),
+            privileges: Privileges::detect(),
+            port69_bound: udp_port_bound(69),
+            port69_owners: udp_port_owners(69),
+        }
+    }
+}
+
+/// Picks the interface: the one named (which must exist), or the recommended one.
+pub fn choose<'a>(
+    interfaces: &'a [Interface],
+    named: Option<&str>,
+) -> Result<&'a Interface, String> {
+    if let Some(name) = named {
+        return interfaces.iter().find(|i| i.name == name).ok_or_else(|| {
+            let names: Vec<&str> = interfaces
+                .iter()
+                .filter(|i| i.kind != InterfaceKind::Loopback)
+                .map(|i| i.name.as_str())
+                .collect();
+            format!(
+                "there is no interface named \"{name}\" on this computer.\n  fix: choose one of: {}",
+                names.join(", ")
+            )
+        });
+    }
+    let recommendation = recommend(interfaces);
+    recommendation
+        .chosen
+        .as_deref()
+        .and_then(|name| interfaces.iter().find(|i| i.name == name))
+        .ok_or(recommendation.reason)
+}
+
+/// Runs every host check for `iface` against what the device expects.
+pub fn run(facts: &HostFacts, iface: &Interface, expect: &Expectation) -> Vec<Check> {
+    let mut checks = Vec::new();
+    checks.push(privileges(&facts.privileges, expect));
+    checks.extend(interface(iface));
+    if let Some(host) = expect.host {
+        checks.extend(addressing(facts, iface, host, expect.router));
+    }
+    if expect.listens {
+        checks.push(port69(facts));
+    }
+    checks
+}
+
+fn privileges(privileges: &Privileges, expect: &Expectation) -> Check {
+    let mut missing = privileges.missing();
+    if !expect.listens {
+        missing.retain(|f| *f != Feature::ListenOnPort69);
+    }
+    if missing.is_empty() {
+        return Check::pass("privileges", format!("running as {privileges}"));
+    }
+    let lines: Vec<String> = missing
+        .iter()
+        .map(|f| format!("cannot {} (needs {})", f.describe(), f.capability()))
+        .collect();
+    let verdict_fail =
+        missing.contains(&Feature::ListenOnPort69) || missing.contains(&Feature::ChangeNetwork);
+    let detail = format!("running as {privileges}: {}", lines.join("; "));
+    if verdict_fail {
+        Check::fail("privileges", detail, privileges.remedy())
+    } else {
+        Check::warn("privileges", detail, privileges.remedy())
+    }
+}
+
+fn interface(iface: &Interface) -> Vec<Check> {
+    let item = format!("interface {}", iface.name);
+    let mut checks = Vec::new();
+    match iface.kind {
+        InterfaceKind::Wired => checks.push(Check::pass(item.clone(), "a wired port")),
+        InterfaceKind::Wireless => checks.push(Check::fail(
+            item.clone(),
+            "a Wi-Fi interface: bootloaders in recovery mode speak only over a cable",
+            "plug a cable from a wired port (or a USB Ethernet adapter) into the router and choose it with --interface",
+        )),
+        InterfaceKind::Virtual => checks.push(Check::warn(
+            item.clone(),
+            "a virtual interface (bridge, container or tunnel)",
+            "make sure it really leads to the router's cable; otherwise choose the wired port with --interface",
+        )),
+        InterfaceKind::Loopback => checks.push(Check::fail(
+            item.clone(),
+            "the loopback interface",
+            "choose the wired port the router is plugged into with --interface",
+        )),
+    }
+    if !iface.up {
+        checks.push(Check::fail(
+            format!("link {}", iface.name),
+            "the interface is switched off (administratively down)",
+            format!(
+                "rescue-wizard brings it up when it runs (with --yes), or: sudo ip link set {} up",
+                iface.name
+            ),
+        ));
+    } else if !iface.carrier {
+        checks.push(Check::fail(
+            format!("link {}", iface.name),
+            "no link: no cable, or the router is off",
+            "check the cable is in the router's LAN port (or the port its steps name) and power the router on; a small unmanaged switch between them keeps the link up while the router reboots",
+        ));
+    } else {
+        checks.push(Check::pass(
+            format!("link {}", iface.name),
+            "cable in, link up",
+        ));
+    }
+    if let Some(mtu) = iface.mtu {
+        if mtu < 576 {
+            checks.push(Check::fail(
+                format!("MTU {}", iface.name),
+                format!("MTU {mtu} is below the 576 bytes IPv4 guarantees"),
+                format!("sudo ip link set {} mtu 1500", iface.name),
+            ));
+        }
+    }
+    if iface.managed_by_network_manager == Some(true) {
+        checks.push(Check::warn(
+            format!("NetworkManager on {}", iface.name),
+            "NetworkManager manages this port and may remove added addresses when the link drops (the router rebooting)",
+            format!(
+                "rescue-wizard puts a removed address back within a second; to stop NetworkManager touching the port for now: nmcli device set {} managed no (and `managed yes` afterwards)",
+                iface.name
+            ),
+        ));
+    }
+    if let Some(ll) = iface.link_local() {
+        checks.push(Check::warn(
+            format!("link-local address on {}", iface.name),
+            format!(
+                "{ll} is on the port (DHCP found no server); some systems answer from it instead"
+            ),
+            format!(
+                "remove it for the session: sudo ip addr del {ll} dev {}",
+                iface.name
+            ),
+        ));
+    }
+    checks
+}
+
+fn addressing(
+    facts: &HostFacts,
+    iface: &Interface,
+    host: Ipv4Cidr,
+    router: Option<Ipv4Addr>,
+) -> Vec<Check> {
+    let mut checks = Vec::new();
+    let item = format!("address {host} on {}", iface.name);
+    if iface.has_address(host.addr) {
+        checks.push(Check::pass(item, "present"));
+    } else if let Some(other) = facts
+        .interfaces
+        .iter()
+        .find(|i| i.name != iface.name && i.has_address(host.addr))
+    {
+        checks.push(Check::fail(
+            item,
+            format!("{} is on {} instead", host.addr, other.name),
+            format!(
+                "remove it there (sudo ip addr del {host} dev {}) or choose --interface {}",
+                other.name, other.name
+            ),
+        ));
+    } else {
+        checks.push(Check::fail(
+            item,
+            "missing: the bootloader will not find this computer",
+            format!(
+                "rescue-wizard adds it for the session (with --yes) and removes it afterwards; by hand: sudo ip addr add {host} dev {}",
+                iface.name
+            ),
+        ));
+    }
+    let subnet = Ipv4Cidr::new(host.network(), host.prefix);
+    for other in facts
+        .interfaces
+        .iter()
+        .filter(|i| i.name != iface.name && i.kind != InterfaceKind::Loopback)
+    {
+        if let Some(clash) = other
+            .ipv4
+            .iter()
+            .find(|a| a.overlaps(subnet) && a.addr != host.addr)
+        {
+            checks.push(Check::warn(
+                format!("subnet {subnet}"),
+                format!(
+                    "{} also reaches {subnet} ({clash}): traffic for the router may leave through it (home Wi-Fi often uses this subnet)",
+                    other.name
+                ),
+                format!("disconnect {} for the recovery (e.g. turn Wi-Fi off)", other.name),
+            ));
+        }
+    }
+    if let Some(router) = router {
+        if let Some(holder) = facts.interfaces.iter().find(|i| i.has_address(router)) {
+            checks.push(Check::fail(
+                format!("router address {router}"),
+                format!(
+                    "{router} is this computer's own address (on {})",
+                    holder.name
+                ),
+                format!(
+                    "remove it: sudo ip addr del {router}/{} dev {}",
+                    host.prefix, holder.name
+                ),
+            ));
+        } else if !host.contains(router) {
+            checks.push(Check::warn(
+                format!("router address {router}"),
+                format!("{router} is outside {subnet}"),
+                "check the device profile: the laptop and the bootloader must share a subnet",
+            ));
+        } else {
+            checks.push(Check::pass(
+                format!("router address {router}"),
+                format!("free, in {subnet}"),
+            ));
+        }
+    }
+    checks
+}
+
+fn port69(facts: &HostFacts) -> Check {
+    match facts.port69_bound {
+        Some(true) => {
+            let who = facts
+                .port69_owners
+                .iter()
+                .map(|o| format!("{} (pid {})", o.name, o.pid))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let held = if who.is_empty() {
+                "another process".to_owned()
+            } else {
+                who
+            };
+            Check::fail(
+                "UDP port 69",
+                format!("taken by {held}: the router's request would go there"),
+                "stop it for the recovery: sudo systemctl stop tftpd-hpa (or atftpd, dnsmasq, in.tftpd: whichever it is), or kill the process named",
+            )
+        }
+        Some(false) => Check::pass("UDP port 69", "free"),
+        None => Check::warn(
+            "UDP port 69",
+            "cannot tell whether another TFTP server holds it",
+            "stop any other TFTP server (Tftpd64, tftpd-hpa) before starting",
+        ),
+    }
+}
+
+/// Counts of failed and warned items.
+pub fn tally(checks: &[Check]) -> (usize, usize, usize) {
+    let fails = checks.iter().filter(|c| c.verdict == Verdict::Fail).count();
+    let warns = checks.iter().filter(|c| c.verdict == Verdict::Warn).count();
+    (fails, warns, checks.len() - fails - warns)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn iface(name: &str, kind: InterfaceKind, addrs: &[(Ipv4Addr, u8)]) -> Interface {
+        Interface {
+            index: 2,
+            name: name.into(),
+            kind,
+            mac: None,
+            up: true,
+            carrier: true,
+            ipv4: addrs.iter().map(|(a, p)| Ipv4Cidr::new(*a, *p)).collect(),
+            mtu: Some(1500),
+            managed_by_network_manager: None,
+        }
+    }
+
+    fn facts(interfaces: Vec<Interface>) -> HostFacts {
+        HostFacts {
+            interfaces,
+            privileges: Privileges {
+                root: true,
+                net_admin: true,
+                net_raw: true,
+                net_bind_service: true,
+            },
+            port69_bound: Some(false),
+            port69_owners: Vec::new(),
+        }
+    }
+
+    const HOST: Ipv4Cidr = Ipv4Cidr {
+        addr: Ipv4Addr::new(192, 168, 0, 66),
+        prefix: 24,
+    };
+
+    #[test]
+    fn a_ready_laptop_passes() {
+        let f = facts(vec![iface(
+            "eth0",
+            InterfaceKind::Wired,
+            &[(HOST.addr, 24)],
+        )]);
+        let expect = Expectation {
+            host: Some(HOST),
+            router: Some(Ipv4Addr::new(192, 168, 0, 86)),
+            listens: true,
+        };
+        let checks = run(&f, &f.interfaces[0], &expect);
+        assert_eq!(tally(&checks).0, 0, "{checks:#?}");
+    }
+
+    #[test]
+    fn the_usual_mistakes_are_named() {
+        let mut eth = iface(
+            "eth0",
+            InterfaceKind::Wired,
+            &[(Ipv4Addr::new(169, 254, 3, 4), 16)],
+        );
+        eth.carrier = false;
+        let wifi = iface(
+            "wlan0",
+            InterfaceKind::Wireless,
+            &[(Ipv4Addr::new(192, 168, 0, 23), 24)],
+        );
+        let mut f = facts(vec![eth, wifi]);
+        f.port69_bound = Some(true);
+        f.port69_owners = vec![PortOwner {
+            pid: 42,
+            name: "in.tftpd".into(),
+        }];
+        let expect = Expectation {
+            host: Some(HOST),
+            router: Some(Ipv4Addr::new(192, 168, 0, 23)),
+            listens: true,
+        };
+        let checks = run(&f, &f.interfaces[0], &expect);
+        let find = |item: &str| {
+            checks
+                .iter()
+                .find(|c| c.item.starts_with(item))
+                .unwrap_or_else(|| panic!("{item}: {checks:#?}"))
+        };
+        assert_eq!(find("link eth0").verdict, Verdict::Fail);
+        assert_eq!(find("address 192.168.0.66/24").verdict, Verdict::Fail);
+        assert_eq!(find("subnet 192.168.0.0/24").verdict, Verdict::Warn);
+        assert!(find("subnet").detail.contains("wlan0"));
+        assert_eq!(find("link-local").verdict, Verdict::Warn);
+        assert_eq!(find("router address").verdict, Verdict::Fail);
+        let port = find("UDP port 69");
+        assert_eq!(port.verdict, Verdict::Fail);
+        assert!(port.detail.contains("in.tftpd (pid 42)"));
+        assert!(
+            checks
+                .iter()
+                .filter(|c| c.verdict != Verdict::Pass)
+                .all(|c| c.fix.is_some())
+        );
+    }
+
+    #[test]
+    fn choosing_a_missing_interface_lists_the_real_ones() {
+        let list = vec![
+            iface("eth0", InterfaceKind::Wired, &[]),
+            iface("lo", InterfaceKind::Loopback, &[]),
+        ];
+        let err = choose(&list, Some("eth9")).unwrap_err();
+        assert!(
+            err.contains("\"eth9\"") && err.contains("eth0") && !err.contains("lo,"),
+            "{err}"
+        );
+        assert_eq!(choose(&list, None).unwrap().name, "eth0");
+    }
+}

@@ -1,0 +1,350 @@
+//! The host's network interfaces, as rescue-wizard needs to see them: which is the wired
+//! port the router is plugged into, and why.
+
+use std::net::Ipv4Addr;
+use std::path::Path;
+use std::process::Command;
+
+/// What kind of port an interface is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InterfaceKind {
+    /// A physical wired Ethernet port (built in, or a USB adapter).
+    Wired,
+    /// A wireless port.
+    Wireless,
+    /// Software: bridges, veth pairs, tunnels, container and VPN links.
+    Virtual,
+    /// The loopback interface.
+    Loopback,
+}
+
+/// One IPv4 address with its prefix length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct Ipv4Cidr {
+    /// The address.
+    pub addr: Ipv4Addr,
+    /// The prefix length, 0..=32.
+    pub prefix: u8,
+}
+
+impl Ipv4Cidr {
+    /// An address with its prefix.
+    pub fn new(addr: Ipv4Addr, prefix: u8) -> Self {
+        Self {
+            addr,
+            prefix: prefix.min(32),
+        }
+    }
+
+    /// The network mask.
+    pub fn mask(self) -> u32 {
+        if self.prefix == 0 {
+            0
+        } else {
+            u32::MAX << (32 - u32::from(self.prefix))
+        }
+    }
+
+    /// The network address.
+    pub fn network(self) -> Ipv4Addr {
+        Ipv4Addr::from(u32::from(self.addr) & self.mask())
+    }
+
+    /// Whether `other` lies in this address's subnet.
+    pub fn contains(self, other: Ipv4Addr) -> bool {
+        u32::from(other) & self.mask() == u32::from(self.addr) & self.mask()
+    }
+
+    /// Whether the two subnets overlap.
+    pub fn overlaps(self, other: Ipv4Cidr) -> bool {
+        let shorter = self.prefix.min(other.prefix);
+        let mask = Ipv4Cidr::new(self.addr, shorter).mask();
+        u32::from(self.addr) & mask == u32::from(other.addr) & mask
+    }
+}
+
+impl std::fmt::Display for Ipv4Cidr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix)
+    }
+}
+
+/// A network interface of this host.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Interface {
+    /// Kernel index.
+    pub index: u32,
+    /// Name (`eth0`, `enp3s0`, `enx00e04c680001`).
+    pub name: String,
+    /// What kind of port it is.
+    pub kind: InterfaceKind,
+    /// Hardware address, when it has one.
+    pub mac: Option<String>,
+    /// Administratively up.
+    pub up: bool,
+    /// A cable is in and the other end is alive (carrier).
+    pub carrier: bool,
+    /// IPv4 addresses with prefixes.
+    pub ipv4: Vec<Ipv4Cidr>,
+    /// MTU in bytes, when known.
+    pub mtu: Option<u32>,
+    /// Whether `NetworkManager` manages it (`None`: `NetworkManager` not found).
+    pub managed_by_network_manager: Option<bool>,
+}
+
+impl Interface {
+    /// Whether it carries `addr`.
+    pub fn has_address(&self, addr: Ipv4Addr) -> bool {
+        self.ipv4.iter().any(|a| a.addr == addr)
+    }
+
+    /// A link-local (169.254/16) address, which some systems add when DHCP finds nothing and
+    /// which then answers in place of ours.
+    pub fn link_local(&self) -> Option<Ipv4Cidr> {
+        self.ipv4.iter().copied().find(|a| a.addr.is_link_local())
+    }
+}
+
+/// Reads every interface of this host.
+pub fn list() -> Vec<Interface> {
+    let managed = network_manager_devices();
+    netdev::get_interfaces()
+        .into_iter()
+        .map(|i| {
+            let kind = classify(&i.name, i.is_loopback(), i.is_tun());
+            let carrier = i.is_running() || i.is_oper_up();
+            let managed_by_network_manager = managed.as_ref().map(|list| {
+                list.iter()
+                    .any(|(name, managed)| *name == i.name && *managed)
+            });
+            Interface {
+                index: i.index,
+                mac: i
+                    .mac_addr
+                    .map(|m| m.to_string())
+                    .filter(|m| m != "00:00:00:00:00:00"),
+                up: i.is_up(),
+                carrier,
+                ipv4: i
+                    .ipv4
+                    .iter()
+                    .map(|n| Ipv4Cidr::new(n.addr(), n.prefix_len()))
+                    .collect(),
+                mtu: i.mtu,
+                managed_by_network_manager,
+                kind,
+                name: i.name,
+            }
+        })
+        .collect()
+}
+
+/// Classifies by what sysfs says about the device (Linux); elsewhere by name.
+fn classify(name: &str, loopback: bool, tun: bool) -> InterfaceKind {
+    if loopback {
+        return InterfaceKind::Loopback;
+    }
+    if tun {
+        return InterfaceKind::Virtual;
+    }
+    let sys = Path::new("/sys/class/net").join(name);
+    if sys.exists() {
+        if sys.join("wireless").exists() || sys.join("phy80211").exists() {
+            return InterfaceKind::Wireless;
+        }
+        // Physical devices have a `device` link to their bus; virtual ones live under
+        // /sys/devices/virtual.
+        return if sys.join("device").exists() {
+            InterfaceKind::Wired
+        } else {
+            InterfaceKind::Virtual
+        };
+    }
+    let lower = name.to_ascii_lowercase();
+    if lower.starts_with("wl")
+        || lower.contains("wi-fi")
+        || lower.contains("wlan")
+        || lower.contains("airport")
+    {
+        InterfaceKind::Wireless
+    } else if [
+        "docker",
+        "br",
+        "veth",
+        "virbr",
+        "vmnet",
+        "tun",
+        "tap",
+        "utun",
+        "bridge",
+        "vboxnet",
+        "zt",
+        "tailscale",
+        "wg",
+    ]
+    .iter()
+    .any(|p| lower.starts_with(p))
+    {
+        InterfaceKind::Virtual
+    } else {
+        InterfaceKind::Wired
+    }
+}
+
+/// Devices `NetworkManager` knows, with whether it manages them; `None` when `nmcli` is not
+/// installed or `NetworkManager` is not running.
+fn network_manager_devices() -> Option<Vec<(String, bool)>> {
+    let output = Command::new("nmcli")
+        .args(["-t", "-f", "DEVICE,STATE", "device"])
+        .output()
+        .ok()?;
+    if !output.status.success() {
+        return None;
+    }
+    Some(parse_nmcli_devices(&String::from_utf8_lossy(
+        &output.stdout,
+    )))
+}
+
+fn parse_nmcli_devices(text: &str) -> Vec<(String, bool)> {
+    text.lines()
+        .filter_map(|line| {
+            let (device, state) = line.rsplit_once(':')?;
+            Some((device.replace("\\:", ":"), !state.starts_with("unmanaged")))
+        })
+        .collect()
+}
+
+/// The interface rescue-wizard recommends, and why; or why it cannot recommend one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recommendation {
+    /// The recommended interface's name, if any.
+    pub chosen: Option<String>,
+    /// One sentence a technician can act on.
+    pub reason: String,
+}
+
+/// Picks the wired physical port with a link. A laptop with only Wi-Fi (the USB Ethernet
+/// adapter not plugged in) is explained, not guessed.
+pub fn recommend(interfaces: &[Interface]) -> Recommendation {
+    let wired: Vec<&Interface> = interfaces
+        .iter()
+        .filter(|i| i.kind == InterfaceKind::Wired)
+        .collect();
+    if let Some(best) = wired.iter().find(|i| i.carrier) {
+        let others = wired.iter().filter(|i| i.carrier).count() - 1;
+        let reason = if others == 0 {
+            format!("{} is the only wired port with a cable in", best.name)
+        } else {
+            format!(
+                "{} is the first of {} wired ports with a cable in; choose with --interface if the router is on another",
+                best.name,
+                others + 1
+            )
+        };
+        return Recommendation {
+            chosen: Some(best.name.clone()),
+            reason,
+        };
+    }
+    if let Some(first) = wired.first() {
+        return Recommendation {
+            chosen: Some(first.name.clone()),
+            reason: format!(
+                "{} is a wired port but no link is seen: plug the cable into the router's LAN port (or the port its procedure names) and power the router on",
+                first.name
+            ),
+        };
+    }
+    let wireless = interfaces.iter().any(|i| i.kind == InterfaceKind::Wireless);
+    let reason = if wireless {
+        "this computer has only Wi-Fi right now: a bootloader in recovery mode speaks only over a cable. Plug in the USB Ethernet adapter (or use a computer with an Ethernet port) and run this again".to_owned()
+    } else {
+        "no wired Ethernet port found: plug in an Ethernet adapter and run this again".to_owned()
+    };
+    Recommendation {
+        chosen: None,
+        reason,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn iface(name: &str, kind: InterfaceKind, carrier: bool) -> Interface {
+        Interface {
+            index: 1,
+            name: name.into(),
+            kind,
+            mac: None,
+            up: true,
+            carrier,
+            ipv4: Vec::new(),
+            mtu: Some(1500),
+            managed_by_network_manager: None,
+        }
+    }
+
+    #[test]
+    fn subnets() {
+        let a = Ipv4Cidr::new(Ipv4Addr::new(192, 168, 0, 66), 24);
+        assert!(a.contains(Ipv4Addr::new(192, 168, 0, 86)));
+        assert!(!a.contains(Ipv4Addr::new(192, 168, 1, 86)));
+        assert_eq!(a.network(), Ipv4Addr::new(192, 168, 0, 0));
+        assert!(a.overlaps(Ipv4Cidr::new(Ipv4Addr::new(192, 168, 0, 10), 16)));
+        assert!(!a.overlaps(Ipv4Cidr::new(Ipv4Addr::new(192, 168, 1, 10), 24)));
+        assert_eq!(Ipv4Cidr::new(Ipv4Addr::UNSPECIFIED, 0).mask(), 0);
+    }
+
+    #[test]
+    fn the_wired_port_with_a_link_wins() {
+        let list = [
+            iface("lo", InterfaceKind::Loopback, true),
+            iface("wlp2s0", InterfaceKind::Wireless, true),
+            iface("docker0", InterfaceKind::Virtual, true),
+            iface("enp0s31f6", InterfaceKind::Wired, false),
+            iface("enx00e04c680001", InterfaceKind::Wired, true),
+        ];
+        let r = recommend(&list);
+        assert_eq!(r.chosen.as_deref(), Some("enx00e04c680001"));
+        assert!(
+            r.reason.contains("only wired port with a cable in"),
+            "{}",
+            r.reason
+        );
+    }
+
+    #[test]
+    fn wifi_only_is_explained() {
+        let list = [
+            iface("lo", InterfaceKind::Loopback, true),
+            iface("wlan0", InterfaceKind::Wireless, true),
+        ];
+        let r = recommend(&list);
+        assert_eq!(r.chosen, None);
+        assert!(r.reason.contains("only Wi-Fi"), "{}", r.reason);
+        let r = recommend(&[iface("eth0", InterfaceKind::Wired, false)]);
+        assert_eq!(r.chosen.as_deref(), Some("eth0"));
+        assert!(r.reason.contains("no link"));
+    }
+
+    #[test]
+    fn nmcli_output_is_read() {
+        let text = "eth0:connected\nwlan0:connected\nveth1:unmanaged\nlo:unmanaged (externally)\n";
+        let devices = parse_nmcli_devices(text);
+        assert_eq!(devices[0], ("eth0".into(), true));
+        assert_eq!(devices[2], ("veth1".into(), false));
+    }
+
+    #[test]
+    fn this_hosts_loopback_is_seen() {
+        let all = list();
+        let lo = all
+            .iter()
+            .find(|i| i.kind == InterfaceKind::Loopback)
+            .expect("a loopback");
+        assert!(lo.has_address(Ipv4Addr::LOCALHOST));
+    }
+}

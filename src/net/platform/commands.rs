@@ -1,0 +1,116 @@
+//! Running the system's own network commands (macOS and Windows), with a deadline and the
+//! command's words in the error.
+
+use std::io;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Runs `program args…`, waits at most 10 s, and turns a failure into an `io::Error` that
+/// quotes the command and what it printed.
+pub(super) fn run(program: &str, args: &[&str]) -> io::Result<String> {
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if child.try_wait()?.is_some() {
+            break;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("`{program} {}` did not finish within 10 s", args.join(" ")),
+            ));
+        }
+        std::thread::park_timeout(Duration::from_millis(20));
+    }
+    let output = child.wait_with_output()?;
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    if output.status.success() {
+        Ok(stdout)
+    } else {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let text = format!(
+            "`{program} {}` failed: {}{}",
+            args.join(" "),
+            stderr.trim(),
+            stdout.trim()
+        );
+        let kind = if text.contains("ermission")
+            || text.contains("requires elevation")
+            || text.contains("Access is denied")
+        {
+            io::ErrorKind::PermissionDenied
+        } else if text.contains("exists") {
+            io::ErrorKind::AlreadyExists
+        } else {
+            io::ErrorKind::Other
+        };
+        Err(io::Error::new(kind, text))
+    }
+}
+
+/// Interface name by index, from the system's list.
+pub(super) fn name_of(ifindex: u32) -> io::Result<String> {
+    netdev::get_interfaces()
+        .into_iter()
+        .find(|i| i.index == ifindex)
+        .map(|i| i.name)
+        .ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("no interface with index {ifindex}"),
+            )
+        })
+}
+
+/// Every IPv4 address of an interface, from the system's list.
+pub fn addresses(ifindex: u32) -> io::Result<Vec<super::AddressInfo>> {
+    Ok(netdev::get_interfaces()
+        .into_iter()
+        .filter(|i| i.index == ifindex)
+        .flat_map(|i| i.ipv4.into_iter())
+        .map(|n| super::AddressInfo {
+            ifindex,
+            cidr: crate::net::iface::Ipv4Cidr::new(n.addr(), n.prefix_len()),
+            secondary: false,
+            label: None,
+        })
+        .collect())
+}
+
+/// Whether the interface is up, from the system's list.
+pub fn link_is_up(ifindex: u32) -> io::Result<bool> {
+    netdev::get_interfaces()
+        .into_iter()
+        .find(|i| i.index == ifindex)
+        .map(|i| i.is_up())
+        .ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("no interface with index {ifindex}"),
+            )
+        })
+}
+
+/// Polls for changes where the system offers no notifications to a plain program.
+pub struct Watcher;
+
+impl Watcher {
+    /// A polling watcher: the keeper checks the address itself.
+    pub fn open() -> io::Result<Self> {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "no change notifications here; polling",
+        ))
+    }
+
+    /// Never called: `open` fails, and the keeper polls instead.
+    pub fn wait(&mut self, _timeout: Duration) -> io::Result<Vec<super::NetChange>> {
+        Ok(Vec::new())
+    }
+}

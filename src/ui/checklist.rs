@@ -1,0 +1,89 @@
+//! Plain-text checklists and host-network events, for `doctor` and the non-interactive run.
+
+use std::fmt::Write as _;
+
+use crate::net::addr::HostEvent;
+use crate::net::check::{Check, Verdict, tally};
+
+/// The checklist as printed: one line per item, the fix indented under what is wrong, and a
+/// count at the end.
+///
+/// ```text
+///   [pass] link eth0: cable in, link up
+///   [FAIL] address 192.168.0.66/24 on eth0: missing
+///          fix: rescue-wizard adds it for the session (with --yes) ...
+/// ```
+pub fn render(title: &str, checks: &[Check]) -> String {
+    let mut out = format!("rescue-wizard doctor: {title}\n\n");
+    for check in checks {
+        let mark = match check.verdict {
+            Verdict::Pass => "[pass]",
+            Verdict::Warn => "[warn]",
+            Verdict::Fail => "[FAIL]",
+        };
+        let _ = writeln!(out, "  {mark} {}: {}", check.item, check.detail);
+        if let Some(fix) = &check.fix {
+            let _ = writeln!(out, "         fix: {fix}");
+        }
+    }
+    let (fails, warns, passes) = tally(checks);
+    let _ = writeln!(out, "\n{fails} failed, {warns} warnings, {passes} passed");
+    out
+}
+
+/// Prints one host-network event as a line on standard error.
+pub fn show_host_event(event: &HostEvent) {
+    match event {
+        HostEvent::Changed(change) => eprintln!("changed: {change}"),
+        HostEvent::Undone(change) => eprintln!("undone: {change}"),
+        HostEvent::UndoFailed { change, error } => {
+            eprintln!("could not undo {change}: {error} (the next start of rescue-wizard retries)");
+        }
+        HostEvent::AddressRestored { ifname, cidr } => {
+            eprintln!("something removed {cidr} from {ifname}; put it back");
+        }
+        HostEvent::LinkRestored { ifname } => {
+            eprintln!("{ifname} was taken down; brought it up again")
+        }
+        HostEvent::Carrier { ifname, present } => {
+            if *present {
+                eprintln!("link on {ifname} is back");
+            } else {
+                eprintln!("link on {ifname} lost (the router rebooting, or the cable)");
+            }
+        }
+        HostEvent::LeftoversCleaned(changes) => {
+            for change in changes {
+                eprintln!("cleaned up after a previous run: {change}");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_carry_their_fix() {
+        let checks = vec![
+            Check {
+                item: "link eth0".into(),
+                verdict: Verdict::Pass,
+                detail: "cable in, link up".into(),
+                fix: None,
+            },
+            Check {
+                item: "UDP port 69".into(),
+                verdict: Verdict::Fail,
+                detail: "taken by in.tftpd (pid 7)".into(),
+                fix: Some("sudo systemctl stop tftpd-hpa".into()),
+            },
+        ];
+        let text = render("interface eth0", &checks);
+        assert_eq!(
+            text,
+            "rescue-wizard doctor: interface eth0\n\n  [pass] link eth0: cable in, link up\n  [FAIL] UDP port 69: taken by in.tftpd (pid 7)\n         fix: sudo systemctl stop tftpd-hpa\n\n1 failed, 0 warnings, 1 passed\n"
+        );
+    }
+}

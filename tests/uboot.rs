@@ -564,7 +564,8 @@ fn block_size_512_past_the_rollover() {
 }
 
 /// U-Boot asks for a window when `tftpwindowsize` is set; we grant it, and it is faster than
-/// lock-step on the same boot.
+/// lock-step on the same boot. Each way is fetched five times, alternating, and the medians are
+/// compared: one fetch takes well under a second here, so a single one is noisy.
 #[test]
 fn window_of_8_beats_lock_step() {
     if !rig_available() {
@@ -572,23 +573,43 @@ fn window_of_8_beats_lock_step() {
     }
     let _lock = one_qemu_at_a_time();
     let mut rig = Rig::start(8 * MIB);
-    let lock_step = rig.fetch(Duration::from_secs(120));
-    rig.check("lock-step 8 MiB", &lock_step);
-    rig.command("setenv tftpwindowsize 8");
-    let windowed = rig.fetch(Duration::from_secs(120));
-    rig.check("windowsize 8, 8 MiB", &windowed);
-    if !rig.server_log().contains("windowsize 8") {
-        rig.fail("U-Boot did not ask for windowsize 8");
+    // The first fetch after boot is slower whatever the window (the emulator translates U-Boot's
+    // network code on first use): fetch once to warm up, and leave it out.
+    let warm_up = rig.fetch(Duration::from_secs(120));
+    rig.check("warm-up, lock-step 8 MiB", &warm_up);
+    let mut lock_step = Vec::new();
+    let mut windowed = Vec::new();
+    for _ in 0..5 {
+        // Deleting the variable is not enough: this U-Boot keeps the last window it used.
+        rig.command("setenv tftpwindowsize 1");
+        let fetch = rig.fetch(Duration::from_secs(120));
+        rig.check("lock-step 8 MiB", &fetch);
+        lock_step.push(fetch.server_secs);
+        rig.command("setenv tftpwindowsize 8");
+        let fetch = rig.fetch(Duration::from_secs(120));
+        rig.check("windowsize 8, 8 MiB", &fetch);
+        windowed.push(fetch.server_secs);
     }
-    let speedup = lock_step.server_secs / windowed.server_secs;
+    let asked = rig.server_log().matches("windowsize=8)").count();
+    if asked != windowed.len() {
+        rig.fail(&format!(
+            "U-Boot asked for windowsize 8 in {asked} requests, not in the {} windowed ones only",
+            windowed.len()
+        ));
+    }
+    let (lock_step, windowed) = (median(lock_step), median(windowed));
+    let speedup = lock_step / windowed;
     println!(
-        "windowsize 8: {:.2} s against {:.2} s lock-step: {speedup:.2} x faster",
-        windowed.server_secs, lock_step.server_secs
+        "windowsize 8: median {windowed:.2} s against {lock_step:.2} s lock-step: \
+         {speedup:.1} x faster"
     );
     assert!(
-        windowed.server_secs < lock_step.server_secs,
-        "the window did not help: {:.2} s windowed, {:.2} s lock-step",
-        windowed.server_secs,
-        lock_step.server_secs
+        windowed < lock_step,
+        "the window did not help: {windowed:.2} s windowed, {lock_step:.2} s lock-step"
     );
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
 }

@@ -42,15 +42,20 @@ const UBOOT: &str = "/usr/lib/u-boot/qemu_arm/u-boot.bin";
 const QEMU: &str = "qemu-system-arm";
 const HOST_IP: &str = "10.77.0.1";
 const BOARD_IP: &str = "10.77.0.2";
-/// 2 MiB into RAM (which starts at 0x4000_0000 on `virt`), far below where U-Boot relocates.
+/// 2 MiB into RAM (which starts at `0x4000_0000` on `virt`), far below where U-Boot relocates.
 const LOAD_ADDR: &str = "0x40200000";
 /// The name U-Boot asks for; the server answers any name with the image anyway.
 const REMOTE_NAME: &str = "recovery.bin";
 const MIB: usize = 1 << 20;
 
 /// Up to the autoboot prompt: QEMU start and U-Boot's own start, under emulation.
-const BOOT_DEADLINE: Duration = Duration::from_secs(60);
+const BOOT_DEADLINE: Duration = Duration::from_mins(1);
 const COMMAND_DEADLINE: Duration = Duration::from_secs(30);
+/// One `tftpboot` on a clean link (8 MiB takes about a second here).
+const FETCH_DEADLINE: Duration = Duration::from_mins(2);
+/// One `tftpboot` over loss, or of 33 MiB in 512-byte blocks: longer than U-Boot's own patience
+/// (10 timeouts of 5 s), so that a restart is seen and reported rather than cut short.
+const SLOW_FETCH_DEADLINE: Duration = Duration::from_mins(5);
 /// Our summary line comes at the latest after the final-ACK wait (5 s) past U-Boot's end.
 const SUMMARY_DEADLINE: Duration = Duration::from_secs(20);
 
@@ -59,14 +64,13 @@ static QEMU_LOCK: Mutex<()> = Mutex::new(());
 static NEXT_NS: AtomicU32 = AtomicU32::new(0);
 
 /// Says why the rig cannot run: a failure under CI, a skip by hand.
-fn missing_tools() -> Option<String> {
+fn missing_tools(extra: &[&str]) -> Option<String> {
     let on_path = |tool: &str| {
-        std::env::var_os("PATH").is_some_and(|path| {
-            std::env::split_paths(&path).any(|dir| dir.join(tool).is_file())
-        })
+        std::env::var_os("PATH")
+            .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(tool).is_file()))
     };
     let mut missing = Vec::new();
-    for tool in [QEMU, "ip", "nft"] {
+    for &tool in [QEMU, "ip"].iter().chain(extra) {
         if !on_path(tool) {
             missing.push(format!("`{tool}` is not on PATH"));
         }
@@ -84,9 +88,10 @@ fn missing_tools() -> Option<String> {
     }
 }
 
-/// Returns false (and says why) when the rig cannot run here; panics instead under CI.
-fn rig_available() -> bool {
-    let Some(why) = missing_tools() else {
+/// Returns false (and says why) when the rig, and the `extra` tools a test needs, cannot run
+/// here; panics instead under CI.
+fn rig_available(extra: &[&str]) -> bool {
+    let Some(why) = missing_tools(extra) else {
         return true;
     };
     assert!(
@@ -292,7 +297,15 @@ impl Rig {
         );
         must(
             "ip",
-            &["-n", &ns, "addr", "add", &format!("{HOST_IP}/24"), "dev", "tap0"],
+            &[
+                "-n",
+                &ns,
+                "addr",
+                "add",
+                &format!("{HOST_IP}/24"),
+                "dev",
+                "tap0",
+            ],
             None,
         );
         must("ip", &["-n", &ns, "link", "set", "tap0", "up"], None);
@@ -399,7 +412,11 @@ impl Rig {
              meta protocol ip numgen random mod 100 < {percent} drop; }}\n\
              }}\n"
         );
-        must("ip", &["netns", "exec", &self.ns, "nft", "-f", "-"], Some(&rules));
+        must(
+            "ip",
+            &["netns", "exec", &self.ns, "nft", "-f", "-"],
+            Some(&rules),
+        );
     }
 
     /// `tftpboot` the image, `crc32` it, and pick up our summary line.
@@ -407,7 +424,8 @@ impl Rig {
         let started = Instant::now();
         let output = self.command_within(&format!("tftpboot {LOAD_ADDR} {REMOTE_NAME}"), within);
         let wall = started.elapsed();
-        let Some(bytes) = after(&output, "Bytes transferred = ").and_then(|s| first_word(s).parse().ok())
+        let Some(bytes) =
+            after(&output, "Bytes transferred = ").and_then(|s| first_word(s).parse().ok())
         else {
             self.fail(&format!("tftpboot did not finish:\n{output}"));
         };
@@ -422,9 +440,17 @@ impl Rig {
         let timeouts = output
             .split("Loading:")
             .skip(1)
-            .map(|loading| loading.split("done").next().unwrap_or("").matches("T ").count())
+            .map(|loading| {
+                loading
+                    .split("done")
+                    .next()
+                    .unwrap_or("")
+                    .matches("T ")
+                    .count()
+            })
             .sum();
-        let restarted = output.contains("Retry count exceeded") || output.contains("starting again");
+        let restarted =
+            output.contains("Retry count exceeded") || output.contains("starting again");
         let summary = self.summary();
         let server_secs = after(&summary, " bytes in ")
             .and_then(|s| first_word(s).parse().ok())
@@ -462,6 +488,18 @@ impl Rig {
 
     /// The checks every case makes, and the figures every case prints.
     fn check(&self, case: &str, fetch: &Fetch) {
+        self.check_data(case, fetch);
+        if !fetch.summary.starts_with("done ") {
+            self.fail(&format!(
+                "{case}: the final ACK was not seen: {}",
+                fetch.summary
+            ));
+        }
+    }
+
+    /// What U-Boot loaded is the image. Over a lossy link U-Boot's single final ACK (it does not
+    /// dally) may be the packet lost; the server then rightly says "sent, final ACK not seen".
+    fn check_data(&self, case: &str, fetch: &Fetch) {
         let crc = crc32fast::hash(&self.image);
         println!(
             "{case}: {} bytes; test clock {:.2} s; server {:.2} s; U-Boot timeouts {}; \
@@ -487,9 +525,6 @@ impl Rig {
                 "{case}: U-Boot's crc32 is {:08x}, the image's is {crc:08x}",
                 fetch.crc
             ));
-        }
-        if !fetch.summary.starts_with("done ") {
-            self.fail(&format!("{case}: the final ACK was not seen: {}", fetch.summary));
         }
     }
 }
@@ -517,12 +552,12 @@ fn one_qemu_at_a_time() -> std::sync::MutexGuard<'static, ()> {
 
 #[test]
 fn clean_link_8_mb() {
-    if !rig_available() {
+    if !rig_available(&[]) {
         return;
     }
     let _lock = one_qemu_at_a_time();
     let mut rig = Rig::start(8 * MIB);
-    let fetch = rig.fetch(Duration::from_secs(120));
+    let fetch = rig.fetch(FETCH_DEADLINE);
     rig.check("clean 8 MiB", &fetch);
     assert_eq!(fetch.timeouts, 0, "{}", fetch.output);
 }
@@ -531,36 +566,45 @@ fn clean_link_8_mb() {
 /// completes on the first attempt (no U-Boot restart), in under 15 s.
 #[test]
 fn lossy_link_8_mb_first_attempt() {
-    if !rig_available() {
+    if !rig_available(&["nft"]) {
         return;
     }
     let _lock = one_qemu_at_a_time();
     let mut rig = Rig::start(8 * MIB);
     rig.lose_percent(5);
-    let fetch = rig.fetch(Duration::from_secs(300));
-    rig.check("5% loss each way, 8 MiB", &fetch);
+    let fetch = rig.fetch(SLOW_FETCH_DEADLINE);
+    rig.check_data("5% loss each way, 8 MiB", &fetch);
     if fetch.restarted {
         rig.fail("U-Boot gave up and restarted the transfer");
     }
+    // Timing is printed, not asserted: an emulated board on a shared CPU is too noisy for a
+    // pass/fail line at 15 s. The test's clock includes a lost first request (U-Boot waits 5 s).
+    let secs = fetch.wall.as_secs_f64();
     println!(
-        "5% loss each way: {:.2} s on our clock, target 15 s; U-Boot timed out {} times (it \
-         restarts after 10)",
-        fetch.server_secs, fetch.timeouts
+        "5% loss each way: {secs:.2} s on the test's clock ({:.2} s on ours), target 15 s: {}; \
+         U-Boot timed out {} times (it restarts after 10); we resent {} blocks",
+        fetch.server_secs,
+        if secs < 15.0 { "met" } else { "missed" },
+        fetch.timeouts,
+        fetch.resent,
     );
 }
 
 /// 512-byte blocks past 65535 blocks: the block number rolls over to 0 and U-Boot follows.
 #[test]
 fn block_size_512_past_the_rollover() {
-    if !rig_available() {
+    if !rig_available(&[]) {
         return;
     }
     let _lock = one_qemu_at_a_time();
     // 65536 blocks of 512 bytes is 32 MiB; 33 MiB crosses the rollover by 2048 blocks.
     let mut rig = Rig::start(33 * MIB);
     rig.command("setenv tftpblocksize 512");
-    let fetch = rig.fetch(Duration::from_secs(300));
+    let fetch = rig.fetch(SLOW_FETCH_DEADLINE);
     rig.check("512-byte blocks, 33 MiB", &fetch);
+    if !rig.server_log().contains("blksize=512)") {
+        rig.fail("U-Boot did not ask for 512-byte blocks");
+    }
 }
 
 /// U-Boot asks for a window when `tftpwindowsize` is set; we grant it, and it is faster than
@@ -568,25 +612,25 @@ fn block_size_512_past_the_rollover() {
 /// compared: one fetch takes well under a second here, so a single one is noisy.
 #[test]
 fn window_of_8_beats_lock_step() {
-    if !rig_available() {
+    if !rig_available(&[]) {
         return;
     }
     let _lock = one_qemu_at_a_time();
     let mut rig = Rig::start(8 * MIB);
     // The first fetch after boot is slower whatever the window (the emulator translates U-Boot's
     // network code on first use): fetch once to warm up, and leave it out.
-    let warm_up = rig.fetch(Duration::from_secs(120));
+    let warm_up = rig.fetch(FETCH_DEADLINE);
     rig.check("warm-up, lock-step 8 MiB", &warm_up);
     let mut lock_step = Vec::new();
     let mut windowed = Vec::new();
     for _ in 0..5 {
         // Deleting the variable is not enough: this U-Boot keeps the last window it used.
         rig.command("setenv tftpwindowsize 1");
-        let fetch = rig.fetch(Duration::from_secs(120));
+        let fetch = rig.fetch(FETCH_DEADLINE);
         rig.check("lock-step 8 MiB", &fetch);
         lock_step.push(fetch.server_secs);
         rig.command("setenv tftpwindowsize 8");
-        let fetch = rig.fetch(Duration::from_secs(120));
+        let fetch = rig.fetch(FETCH_DEADLINE);
         rig.check("windowsize 8, 8 MiB", &fetch);
         windowed.push(fetch.server_secs);
     }

@@ -210,16 +210,16 @@ async fn serve(args: ServeArgs) -> anyhow::Result<Outcome> {
     });
     let (host_tx, mut host_events) = mpsc::unbounded_channel();
     let profile = args.device.as_deref().map(find_profile).transpose()?;
-    if let Some(profile) = &profile {
-        if profile.method != Method::TftpServer {
-            return Err(UsageError(format!(
+    if let Some(profile) = &profile
+        && profile.method != Method::TftpServer
+    {
+        return Err(UsageError(format!(
                 "{} recovers by {}: its bootloader does not pull the image.\n  fix: see `rescue-wizard devices show {}`",
                 profile.id,
                 profile.method.describe(),
                 profile.id
             ))
             .into());
-        }
     }
     // Held for as long as the server runs; undone when it ends, on every path out of here.
     let setup = match &profile {

@@ -361,7 +361,7 @@ impl HostSetup {
                     cidr,
                     label.as_deref(),
                     &ready_tx,
-                )
+                );
             });
         if let Ok(handle) = spawned {
             // The watch is subscribed before apply returns, so nothing that happens after

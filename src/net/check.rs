@@ -104,14 +104,14 @@ pub fn choose<'a>(
 ) -> Result<&'a Interface, String> {
     if let Some(name) = named {
         return interfaces.iter().find(|i| i.name == name).ok_or_else(|| {
-            let names: Vec<&str> = interfaces
+            let known: Vec<&str> = interfaces
                 .iter()
                 .filter(|i| i.kind != InterfaceKind::Loopback)
                 .map(|i| i.name.as_str())
                 .collect();
             format!(
                 "there is no interface named \"{name}\" on this computer.\n  fix: choose one of: {}",
-                names.join(", ")
+                known.join(", ")
             )
         });
     }
@@ -201,14 +201,14 @@ fn interface(iface: &Interface) -> Vec<Check> {
             "cable in, link up",
         ));
     }
-    if let Some(mtu) = iface.mtu {
-        if mtu < 576 {
-            checks.push(Check::fail(
-                format!("MTU {}", iface.name),
-                format!("MTU {mtu} is below the 576 bytes IPv4 guarantees"),
-                format!("sudo ip link set {} mtu 1500", iface.name),
-            ));
-        }
+    if let Some(mtu) = iface.mtu
+        && mtu < 576
+    {
+        checks.push(Check::fail(
+            format!("MTU {}", iface.name),
+            format!("MTU {mtu} is below the 576 bytes IPv4 guarantees"),
+            format!("sudo ip link set {} mtu 1500", iface.name),
+        ));
     }
     if iface.managed_by_network_manager == Some(true) {
         checks.push(Check::warn(

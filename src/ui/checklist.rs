@@ -43,7 +43,7 @@ pub fn show_host_event(event: &HostEvent) {
             eprintln!("something removed {cidr} from {ifname}; put it back");
         }
         HostEvent::LinkRestored { ifname } => {
-            eprintln!("{ifname} was taken down; brought it up again")
+            eprintln!("{ifname} was taken down; brought it up again");
         }
         HostEvent::Carrier { ifname, present } => {
             if *present {

@@ -126,7 +126,7 @@ pub fn choose<'a>(
 /// Runs every host check for `iface` against what the device expects.
 pub fn run(facts: &HostFacts, iface: &Interface, expect: &Expectation) -> Vec<Check> {
     let mut checks = Vec::new();
-    checks.push(privileges(&facts.privileges, expect));
+    checks.push(privileges(facts.privileges, expect));
     checks.extend(interface(iface));
     if let Some(host) = expect.host {
         checks.extend(addressing(facts, iface, host, expect.router));
@@ -137,7 +137,7 @@ pub fn run(facts: &HostFacts, iface: &Interface, expect: &Expectation) -> Vec<Ch
     checks
 }
 
-fn privileges(privileges: &Privileges, expect: &Expectation) -> Check {
+fn privileges(privileges: Privileges, expect: &Expectation) -> Check {
     let mut missing = privileges.missing();
     if !expect.listens {
         missing.retain(|f| *f != Feature::ListenOnPort69);

@@ -183,9 +183,9 @@ pub enum Verdict {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum IptablesVariant {
-    /// `iptables-legacy`: the x_tables kernel interface.
+    /// `iptables-legacy`: the `x_tables` kernel interface.
     Legacy,
-    /// `iptables-nft`: iptables syntax over nf_tables.
+    /// `iptables-nft`: iptables syntax over `nf_tables`.
     Nft,
 }
 
@@ -472,16 +472,14 @@ impl Firewall {
     /// Runs `program args` with a deadline. A missing program is `ToolMissing`; a non-zero
     /// exit is returned as is, for the caller to interpret.
     fn run(&self, program: &str, args: &[&str]) -> Result<Ran, FirewallError> {
-        let mut argv: Vec<&str> = self.prefix.iter().map(String::as_str).collect();
-        argv.push(program);
-        argv.extend_from_slice(args);
-        let command = argv.join(" ");
+        let full = self.argv(program, args);
+        let command = full.join(" ");
         let missing = || FirewallError::ToolMissing {
             tool: program.to_owned(),
             package: package_of(program),
         };
-        let child = Command::new(argv[0])
-            .args(&argv[1..])
+        let child = Command::new(full[0])
+            .args(&full[1..])
             // Messages are matched below; keep them in English.
             .env("LC_ALL", "C")
             .stdin(Stdio::null())
@@ -554,10 +552,16 @@ impl Firewall {
         Err(self.failed(program, args, &ran))
     }
 
+    /// The full command line: the namespace prefix, the program, its arguments.
+    fn argv<'a>(&'a self, program: &'a str, arguments: &[&'a str]) -> Vec<&'a str> {
+        let mut full: Vec<&str> = self.prefix.iter().map(String::as_str).collect();
+        full.push(program);
+        full.extend_from_slice(arguments);
+        full
+    }
+
     fn failed(&self, program: &str, args: &[&str], ran: &Ran) -> FirewallError {
-        let mut argv: Vec<&str> = self.prefix.iter().map(String::as_str).collect();
-        argv.push(program);
-        argv.extend_from_slice(args);
+        let full = self.argv(program, args);
         let lower = ran.stderr.to_lowercase();
         let hint = if lower.contains("permission denied")
             || lower.contains("operation not permitted")
@@ -569,7 +573,7 @@ impl Firewall {
             "run the command by hand to see the full error"
         };
         FirewallError::Failed {
-            command: argv.join(" "),
+            command: full.join(" "),
             stderr: if ran.stderr.is_empty() {
                 format!("exit status {:?}", ran.code)
             } else {
@@ -619,16 +623,16 @@ impl Firewall {
     }
 
     /// `iptables-save` output per installed variant. Legacy tables that are not loaded print
-    /// nothing and are left out when the nf_tables variant answered.
+    /// nothing and are left out when the `nf_tables` variant answered.
     fn iptables_saves(&self) -> Vec<(IptablesVariant, Result<String, FirewallError>)> {
         let mut out = Vec::new();
-        let legacy = self.run_ok("iptables-legacy-save", &["-t", "filter"]);
-        let nft = self.run_ok("iptables-nft-save", &["-t", "filter"]);
+        let legacy = self.run_ok("iptables-legacy-save", &[]);
+        let nft = self.run_ok("iptables-nft-save", &[]);
         let missing =
             |r: &Result<String, FirewallError>| matches!(r, Err(FirewallError::ToolMissing { .. }));
         if missing(&legacy) && missing(&nft) {
             // Older systems have only one iptables; its header names the variant.
-            let plain = self.run_ok("iptables-save", &["-t", "filter"]);
+            let plain = self.run_ok("iptables-save", &[]);
             let variant = match &plain {
                 Ok(text) if text.contains("nf_tables") => IptablesVariant::Nft,
                 _ => IptablesVariant::Legacy,
@@ -739,31 +743,23 @@ impl Firewall {
                 }
             }
         }
-        if let Some(status) = ufw.filter(|s| s.active) {
-            if view
-                .ufw_findings(&status)
-                .iter()
-                .any(|f| f.verdict != Verdict::Clear)
-            {
-                plan.manual.push(ManualStep {
-                    backend: Backend::Ufw,
-                    add: ufw_fix(subnet, iface),
-                    remove: format!("ufw delete allow in on {iface} proto udp from {subnet}"),
-                });
-            }
+        if let Some(status) = ufw.filter(|s| s.active)
+            && worst(&view.ufw_findings(&status)) != Verdict::Clear
+        {
+            plan.manual.push(ManualStep {
+                backend: Backend::Ufw,
+                add: ufw_fix(subnet, iface),
+                remove: format!("ufw delete allow in on {iface} proto udp from {subnet}"),
+            });
         }
-        if let Some(zone) = zone.filter(|z| z.running) {
-            if view
-                .firewalld_findings(&zone)
-                .iter()
-                .any(|f| f.verdict != Verdict::Clear)
-            {
-                plan.manual.push(ManualStep {
-                    backend: Backend::Firewalld,
-                    add: firewalld_fix(&zone.name, subnet, "add"),
-                    remove: firewalld_fix(&zone.name, subnet, "remove"),
-                });
-            }
+        if let Some(zone) = zone.filter(|z| z.running)
+            && worst(&view.firewalld_findings(&zone)) != Verdict::Clear
+        {
+            plan.manual.push(ManualStep {
+                backend: Backend::Firewalld,
+                add: firewalld_fix(&zone.name, subnet, "add"),
+                remove: firewalld_fix(&zone.name, subnet, "remove"),
+            });
         }
         Ok(plan)
     }
@@ -1237,6 +1233,9 @@ fn act(
     }
 }
 
+/// Per traffic kind: the verdict and, when something drops it, the rule and its chain.
+type Decided = (Traffic, Verdict, Option<(String, String)>);
+
 /// The inspection context: the router's subnet and our interface.
 struct View<'a> {
     subnet: Subnet,
@@ -1306,7 +1305,7 @@ impl View<'_> {
     }
 
     /// Per traffic kind: the worst verdict over every base chain, its rule, and its chain.
-    fn verdicts(&self, ruleset: &Ruleset) -> Vec<(Traffic, Verdict, Option<(String, String)>)> {
+    fn verdicts(&self, ruleset: &Ruleset) -> Vec<Decided> {
         Traffic::ALL
             .iter()
             .map(|&traffic| {
@@ -1512,10 +1511,10 @@ fn parse_nft(json: &str) -> Result<Ruleset, String> {
                 .entry(str_of(r, "chain").to_owned())
                 .or_default()
                 .push(rule);
-        } else if let Some(h) = item.get("ct helper") {
-            if str_of(h, "type") == "tftp" {
-                ruleset.helper = true;
-            }
+        } else if let Some(h) = item.get("ct helper")
+            && str_of(h, "type") == "tftp"
+        {
+            ruleset.helper = true;
         }
     }
     tables.retain(|t| !managed_elsewhere(t));
@@ -1561,7 +1560,7 @@ fn nft_rule(exprs: &[Value], comment: Option<&str>) -> Rule {
     }
     let mut text = exprs.iter().map(render).collect::<Vec<_>>().join(" ");
     if let Some(c) = comment {
-        text.push_str(&format!(" comment \"{c}\""));
+        text = format!("{text} comment \"{c}\"");
     }
     Rule {
         text,
@@ -1799,8 +1798,8 @@ fn render_value(v: &Value) -> String {
                             .iter()
                             .map(|x| {
                                 if x.is_object()
-                                    && !x.get("prefix").is_some()
-                                    && !x.get("range").is_some()
+                                    && x.get("prefix").is_none()
+                                    && x.get("range").is_none()
                                 {
                                     render(x)
                                 } else {
@@ -1905,7 +1904,7 @@ fn parse_iptables(text: &str) -> Ruleset {
             helper = true;
         }
         if let Some(t) = line.strip_prefix('*') {
-            current = t.to_owned();
+            t.clone_into(&mut current);
             continue;
         }
         if current != "filter" || line.starts_with('#') || line.is_empty() {
@@ -1997,7 +1996,7 @@ fn iptables_rule(text: &str, tokens: &[String], chains: &HashMap<String, Vec<Rul
     let unknown = Cond::Const(Tri::Maybe);
     while i < tokens.len() {
         let opt = tokens[i].as_str();
-        let value = tokens.get(i + 1).map(String::as_str).unwrap_or("");
+        let value = tokens.get(i + 1).map_or("", String::as_str);
         i += 1;
         if opt == "!" {
             negated = true;
@@ -2304,11 +2303,11 @@ fn parse_zone(name: &str, text: &str) -> Zone {
     let mut fields: HashMap<&str, String> = HashMap::new();
     let mut rich = Vec::new();
     for line in text.lines() {
-        if line.starts_with('\t') || line.starts_with("        ") {
-            if line.trim().starts_with("rule") {
-                rich.push(line.trim().to_owned());
-                continue;
-            }
+        if (line.starts_with('\t') || line.starts_with("        "))
+            && line.trim().starts_with("rule")
+        {
+            rich.push(line.trim().to_owned());
+            continue;
         }
         if let Some((k, v)) = line.trim().split_once(':') {
             fields.insert(k.trim(), v.trim().to_owned());
@@ -2374,14 +2373,14 @@ fn parse_zone(name: &str, text: &str) -> Zone {
     }
     for port in field("ports").split_whitespace() {
         let (range, proto) = port.split_once('/').unwrap_or((port, ""));
-        if proto == "udp" {
-            if let Some(set) = ipt_ports(&range.replace('-', ":")) {
-                rules.push(Rule {
-                    text: zone_text("port", port),
-                    conds: vec![Cond::Dport(false, set)],
-                    action: Action::Accept,
-                });
-            }
+        if proto == "udp"
+            && let Some(set) = ipt_ports(&range.replace('-', ":"))
+        {
+            rules.push(Rule {
+                text: zone_text("port", port),
+                conds: vec![Cond::Dport(false, set)],
+                action: Action::Accept,
+            });
         }
     }
     for proto in field("protocols").split_whitespace() {

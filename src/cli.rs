@@ -32,6 +32,8 @@ pub enum Command {
 }
 
 /// `rescue-wizard serve`.
+// Independent command-line switches, not a state machine.
+#[allow(clippy::struct_excessive_bools)]
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// The image to serve, or a folder whose files are served read-only.
@@ -73,6 +75,10 @@ pub struct ServeArgs {
     /// Make the network changes without asking.
     #[arg(long, short = 'y', requires = "device")]
     pub yes: bool,
+    /// When the host firewall would drop the router's packets, let UDP from the router's
+    /// subnet in on the port for the session (removed afterwards).
+    #[arg(long, requires = "device")]
+    pub allow_firewall: bool,
 }
 
 /// `rescue-wizard doctor`.

@@ -11,6 +11,7 @@ use tokio::sync::{mpsc, watch};
 use crate::cli::{Cli, Command, DoctorArgs, GetArgs, PushArgs, ServeArgs};
 use crate::net::addr::{HostEvent, HostSetup, Plan, clean_leftovers};
 use crate::net::check::{self, Expectation, HostFacts};
+use crate::net::firewall;
 use crate::net::iface::Ipv4Cidr;
 use crate::net::journal::state_dir;
 use crate::profile::{Catalogue, Method, Profile};
@@ -120,7 +121,15 @@ fn doctor(args: &DoctorArgs) -> anyhow::Result<Outcome> {
     let facts = HostFacts::gather();
     let iface = check::choose(&facts.interfaces, args.interface.as_deref()).map_err(UsageError)?;
     let expect = expectation(profile.as_ref());
-    let checks = check::run(&facts, iface, &expect);
+    let mut checks = check::run(&facts, iface, &expect);
+    if let Some(host) = expect.host
+        && let Ok(subnet) = firewall::Subnet::new(host.network(), host.prefix)
+    {
+        checks.extend(check::firewall(
+            &firewall::inspect(subnet, &iface.name),
+            expect.listens,
+        ));
+    }
     let title = match &profile {
         Some(p) => format!(
             "{} ({} {}), interface {}",
@@ -138,12 +147,12 @@ fn doctor(args: &DoctorArgs) -> anyhow::Result<Outcome> {
 }
 
 /// Asks the technician to approve network changes, unless `--yes` was given.
-fn consent(plan: &Plan, yes: bool) -> Result<(), UsageError> {
+fn consent(changes: &[String], yes: bool) -> Result<(), UsageError> {
     use std::io::{BufRead, IsTerminal, Write};
     if yes {
         return Ok(());
     }
-    let lines = plan.describe().join("\n  ");
+    let lines = changes.join("\n  ");
     if !std::io::stdin().is_terminal() {
         return Err(UsageError(format!(
             "rescue-wizard needs to change the network:\n  {lines}\n  fix: add --yes to allow it (everything is undone when rescue-wizard ends)"
@@ -163,11 +172,11 @@ fn consent(plan: &Plan, yes: bool) -> Result<(), UsageError> {
     }
 }
 
-/// Gives this computer the address `profile` expects on the chosen port, when asked to.
+/// Gives this computer the address `profile` expects on the chosen port, and opens the
+/// firewall for the router when asked to and needed.
 fn set_up_host(
     profile: &Profile,
-    interface: Option<&str>,
-    yes: bool,
+    args: &ServeArgs,
     events: mpsc::UnboundedSender<HostEvent>,
 ) -> Result<Option<HostSetup>, UsageError> {
     let Some(host) = profile.host else {
@@ -176,16 +185,43 @@ fn set_up_host(
             profile.id
         )));
     };
+    let host = Ipv4Cidr::new(host.address, host.prefix);
     let facts = HostFacts::gather();
-    let iface = check::choose(&facts.interfaces, interface).map_err(UsageError)?;
-    let plan = Plan::for_interface(iface, Ipv4Cidr::new(host.address, host.prefix));
-    if plan.is_empty() {
+    let iface = check::choose(&facts.interfaces, args.interface.as_deref()).map_err(UsageError)?;
+    let plan = Plan::for_interface(iface, host);
+    let subnet = firewall::Subnet::new(host.network(), host.prefix)
+        .map_err(|e| UsageError(e.to_string()))?;
+    let blocked = args.allow_firewall && {
+        let findings = firewall::inspect(subnet, &iface.name);
+        findings.iter().any(|f| {
+            f.traffic == firewall::Traffic::Requests
+                && matches!(
+                    f.verdict,
+                    firewall::Verdict::Blocks | firewall::Verdict::Likely
+                )
+        })
+    };
+    if plan.is_empty() && !blocked {
         return Ok(None);
     }
-    consent(&plan, yes)?;
-    HostSetup::apply(&plan, &state_dir(), events)
-        .map(Some)
-        .map_err(|e| UsageError(e.to_string()))
+    let mut lines = plan.describe();
+    if blocked {
+        lines.push(format!("let UDP from {subnet} in on {} through the firewall (removed again when rescue-wizard ends)", iface.name));
+    }
+    consent(&lines, args.yes)?;
+    let mut setup =
+        HostSetup::apply(&plan, &state_dir(), events).map_err(|e| UsageError(e.to_string()))?;
+    if blocked {
+        for step in setup
+            .open_firewall(subnet, &iface.name)
+            .map_err(|e| UsageError(e.to_string()))?
+        {
+            eprintln!(
+                "this firewall is not changed by rescue-wizard; to let the router in, run: {step}"
+            );
+        }
+    }
+    Ok(Some(setup))
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<Outcome> {
@@ -204,7 +240,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<Outcome> {
         max_windowsize: args.max_windowsize.unwrap_or(DEFAULT_MAX_WINDOWSIZE),
         strict: false,
     };
-    config.write = args.allow_write.map(|dir| WritePolicy {
+    config.write = args.allow_write.clone().map(|dir| WritePolicy {
         dir,
         max_size: args.max_write_size,
     });
@@ -223,7 +259,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<Outcome> {
     }
     // Held for as long as the server runs; undone when it ends, on every path out of here.
     let setup = match &profile {
-        Some(profile) => set_up_host(profile, args.interface.as_deref(), args.yes, host_tx)?,
+        Some(profile) => set_up_host(profile, &args, host_tx)?,
         None => None,
     };
     while let Ok(event) = host_events.try_recv() {

@@ -339,12 +339,16 @@ fn without_consent_nothing_changes() {
     assert!(!lab.journal());
 }
 
+/// Runs doctor; returns its exit code and what it printed (standard error first: what it
+/// cleaned up at start).
 fn doctor(lab: &Lab) -> (Option<i32>, String) {
     let output = lab.run(&["doctor", "--device", DEVICE, "--interface", "port0"]);
-    (
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-    )
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stderr),
+        String::from_utf8_lossy(&output.stdout)
+    );
+    (output.status.code(), text)
 }
 
 #[test]
@@ -434,4 +438,101 @@ fn an_unknown_interface_lists_the_real_ones() {
         text.contains("no interface named \"eth9\"") && text.contains("port0"),
         "{text}"
     );
+}
+
+fn nft(lab: &Lab, script: &str) -> String {
+    let output = Command::new("ip")
+        .args(["netns", "exec", &lab.ns, "nft"])
+        .args(script.split_whitespace())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "nft {script}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn a_firewall_dropping_tftp_is_named_opened_for_the_session_and_closed_after_a_crash() {
+    if !can_run() {
+        return;
+    }
+    if Command::new("nft").arg("--version").output().is_err() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "nft (nftables) is missing"
+        );
+        eprintln!("skipped: nft (nftables) is missing");
+        return;
+    }
+    let lab = Lab::new();
+    // The technician's own firewall: drops TFTP requests.
+    nft(&lab, "add table inet own");
+    nft(
+        &lab,
+        "add chain inet own input { type filter hook input priority 0 ; policy accept ; }",
+    );
+    nft(&lab, "add rule inet own input udp dport 69 drop");
+    let (code, text) = doctor(&lab);
+    assert_eq!(code, Some(1));
+    assert!(text.contains("[FAIL] firewall (nftables)"), "{text}");
+    // Opened for the session, with consent.
+    let dir = lab.state.path().join("image");
+    std::fs::create_dir_all(&dir).unwrap();
+    let image = dir.join("fw.bin");
+    std::fs::write(&image, vec![1u8; 100]).unwrap();
+    let mut child = lab
+        .command(&[
+            "serve",
+            image.to_str().unwrap(),
+            "--device",
+            DEVICE,
+            "--interface",
+            "port0",
+            "--port",
+            "0",
+            "--yes",
+            "--allow-firewall",
+        ])
+        .spawn()
+        .unwrap();
+    let stdout = lines(child.stdout.take().unwrap());
+    let stderr = lines(child.stderr.take().unwrap());
+    assert!(
+        stdout
+            .recv_timeout(DEADLINE)
+            .unwrap()
+            .starts_with("listening on")
+    );
+    let ruleset = nft(&lab, "list ruleset");
+    assert!(ruleset.contains("rescue-wizard"), "{ruleset}");
+    assert!(lab.has(RESCUE));
+    let server = Server { child, stderr };
+    let said = server.said("firewall rule accepting UDP from 192.168.0.0/24 on port0");
+    assert!(said.starts_with("changed:"), "{said}");
+    // Killed: the next start takes the rule and the address away, and nothing of ours stays.
+    let (output, _) = server.signal(Signal::SIGKILL);
+    assert_eq!(output.status.code(), None);
+    assert!(nft(&lab, "list ruleset").contains("rescue-wizard"));
+    let (code, text) = doctor(&lab);
+    assert_eq!(
+        code,
+        Some(1),
+        "the technician's drop rule is still there: {text}"
+    );
+    assert!(
+        text.contains("undone: firewall rule accepting UDP from 192.168.0.0/24 on port0"),
+        "{text}"
+    );
+    let ruleset = nft(&lab, "list ruleset");
+    assert!(!ruleset.contains("rescue-wizard"), "{ruleset}");
+    assert!(
+        ruleset.contains("udp dport 69 drop"),
+        "the technician's rule is untouched: {ruleset}"
+    );
+    assert!(!lab.has(RESCUE));
+    assert!(lab.has(OWN));
+    assert!(!lab.journal());
 }

@@ -191,15 +191,20 @@ pub fn undo(change: &Change) -> io::Result<()> {
                 )))
             }
         }
-        Change::FirewallRule { .. } => Err(io::Error::other(
-            "firewall rules are undone by the firewall module",
-        )),
+        Change::FirewallRule { rule } => {
+            let rule: super::firewall::AllowRule = serde_json::from_value(rule.clone())
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+            super::firewall::remove(&rule).map_err(io::Error::other)
+        }
     }
 }
 
 /// Undoes what a dead run left in `dir`, newest first, and says what was cleaned.
 pub fn clean_leftovers(dir: &Path) -> io::Result<Vec<Change>> {
-    let left = Journal::leftovers(dir)?;
+    // No journal, or a live run's: nothing of ours to touch, and the file stays.
+    let Some(left) = Journal::leftovers(dir)? else {
+        return Ok(Vec::new());
+    };
     let mut cleaned = Vec::new();
     let mut failed = None;
     for change in left.iter().rev() {
@@ -368,6 +373,63 @@ impl HostSetup {
             // goes unseen.
             let _ = ready_rx.recv_timeout(Duration::from_secs(5));
             self.keeper = Some(handle);
+        }
+    }
+
+    /// Opens the host firewall for UDP from the router's subnet on the port, for the session:
+    /// the plan is journaled before the rule goes in, and replaced by the rule as added (with
+    /// the handles needed to remove exactly it). Returns the steps the technician must take by
+    /// hand where the firewall is not ours to change (ufw, firewalld).
+    pub fn open_firewall(
+        &mut self,
+        subnet: super::firewall::Subnet,
+        ifname: &str,
+    ) -> Result<Vec<String>, SetupError> {
+        let failed = |e: super::firewall::FirewallError| {
+            io_error("open the firewall".into(), io::Error::other(e.to_string()))
+        };
+        let plan = super::firewall::plan_allow(subnet, ifname).map_err(failed)?;
+        let manual: Vec<String> = plan.manual.iter().map(|m| m.add.clone()).collect();
+        if plan.rules.is_empty() {
+            return Ok(manual);
+        }
+        let journaled = Change::FirewallRule {
+            rule: serde_json::to_value(&plan)
+                .map_err(|e| io_error("journal the firewall rule".into(), io::Error::other(e)))?,
+        };
+        let mut journal = self
+            .shared
+            .journal
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        journal
+            .record(&journaled)
+            .map_err(|source| SetupError::Journal {
+                dir: journal
+                    .path()
+                    .parent()
+                    .map(Path::to_path_buf)
+                    .unwrap_or_default(),
+                source,
+            })?;
+        match super::firewall::apply(&plan) {
+            Ok(applied) => {
+                let change = Change::FirewallRule {
+                    rule: serde_json::to_value(&applied).unwrap_or(serde_json::Value::Null),
+                };
+                if change != journaled
+                    && !matches!(&change, Change::FirewallRule { rule } if rule.is_null())
+                {
+                    let _ = journal.record(&change);
+                    let _ = journal.forget(&journaled);
+                }
+                let _ = self.shared.events.send(HostEvent::Changed(change));
+                Ok(manual)
+            }
+            Err(err) => {
+                let _ = journal.forget(&journaled);
+                Err(failed(err))
+            }
         }
     }
 

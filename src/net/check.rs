@@ -1,6 +1,7 @@
 //! The host-side checklist: is this laptop ready for the router? Each item says pass, warn
 //! or fail, with what was seen and the fix.
 
+use std::fmt::Write as _;
 use std::net::Ipv4Addr;
 
 use super::iface::{Interface, InterfaceKind, Ipv4Cidr, recommend};
@@ -345,6 +346,44 @@ fn port69(facts: &HostFacts) -> Check {
             "stop any other TFTP server (Tftpd64, tftpd-hpa) before starting",
         ),
     }
+}
+
+/// The firewall's verdicts on the traffic the procedure needs: requests to port 69 when the
+/// router pulls (`listens`), replies to our ports when we push.
+pub fn firewall(findings: &[super::firewall::Finding], listens: bool) -> Vec<Check> {
+    use super::firewall::{Traffic, Verdict as Fw};
+    let wanted = if listens {
+        Traffic::Requests
+    } else {
+        Traffic::Replies
+    };
+    let what = if listens {
+        "the router's requests to UDP port 69"
+    } else {
+        "the router's TFTP replies to this computer"
+    };
+    let relevant: Vec<_> = findings.iter().filter(|f| f.traffic == wanted).collect();
+    if relevant.iter().all(|f| f.verdict == Fw::Clear) {
+        return vec![Check::pass("firewall", format!("nothing drops {what}"))];
+    }
+    relevant
+        .into_iter()
+        .filter(|f| f.verdict != Fw::Clear)
+        .map(|f| {
+            let item = format!("firewall ({})", f.backend);
+            let mut detail = f.explanation.clone();
+            if let Some(rule) = &f.rule {
+                let _ = write!(detail, " [rule: {rule}]");
+            }
+            let fix = f.fix.clone().unwrap_or_else(|| {
+                "rescue-wizard opens it for the session with --allow-firewall (removed afterwards)".to_owned()
+            });
+            match f.verdict {
+                Fw::Blocks => Check::fail(item, detail, fix),
+                _ => Check::warn(item, detail, fix),
+            }
+        })
+        .collect()
 }
 
 /// Counts of failed and warned items.

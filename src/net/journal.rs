@@ -67,7 +67,16 @@ impl std::fmt::Display for Change {
             Change::NetworkManagerUnmanaged { ifname } => {
                 write!(f, "{ifname} taken from NetworkManager")
             }
-            Change::FirewallRule { rule } => write!(f, "temporary firewall rule {rule}"),
+            Change::FirewallRule { rule } => write!(
+                f,
+                "firewall rule accepting UDP from {} on {}",
+                rule.get("subnet")
+                    .and_then(serde_json::Value::as_str)
+                    .unwrap_or("the router's subnet"),
+                rule.get("iface")
+                    .and_then(serde_json::Value::as_str)
+                    .unwrap_or("the port")
+            ),
         }
     }
 }
@@ -147,15 +156,16 @@ impl Journal {
     }
 
     /// The changes a dead run left behind in `dir`, oldest first, and removes nothing yet.
-    /// Changes of a run that is still alive are not returned.
-    pub fn leftovers(dir: &Path) -> io::Result<Vec<Change>> {
+    /// `None` when there is no journal, or it belongs to a run that is still alive (its
+    /// changes are its own to undo).
+    pub fn leftovers(dir: &Path) -> io::Result<Option<Vec<Change>>> {
         let Some(left) = Self::read(&Self::path_in(dir))? else {
-            return Ok(Vec::new());
+            return Ok(None);
         };
         if left.pid != std::process::id() && process_alive(left.pid) {
-            return Ok(Vec::new());
+            return Ok(None);
         }
-        Ok(left.changes)
+        Ok(Some(left.changes))
     }
 
     /// Forgets the journal of a dead run once its changes are undone.
@@ -209,14 +219,25 @@ impl Journal {
     }
 }
 
+/// Whether `pid` is a running rescue-wizard: it exists, is not a zombie waiting to be reaped
+/// (a killed run is dead even before its parent collects it), and carries our name.
 #[cfg(unix)]
 fn process_alive(pid: u32) -> bool {
-    // Signal 0 checks existence without touching the process.
-    i32::try_from(pid)
-        .is_ok_and(|pid| nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok())
-        && Path::new(&format!("/proc/{pid}")).exists()
-        && fs::read_to_string(format!("/proc/{pid}/comm"))
-            .is_ok_and(|c| c.trim().starts_with("rescue-wizard"))
+    let Ok(status) = fs::read_to_string(format!("/proc/{pid}/status")) else {
+        return false;
+    };
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(str::trim)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let state = field("State:");
+    !state.starts_with('Z')
+        && !state.starts_with('X')
+        && field("Name:").starts_with("rescue-wizard")
 }
 
 #[cfg(not(unix))]
@@ -255,12 +276,12 @@ mod tests {
         let mut raw: serde_json::Value = serde_json::from_str(&text).unwrap();
         raw["pid"] = serde_json::json!(999_999_999u32);
         fs::write(journal.path(), raw.to_string()).unwrap();
-        let left = Journal::leftovers(dir.path()).unwrap();
+        let left = Journal::leftovers(dir.path()).unwrap().unwrap();
         assert_eq!(left.len(), 2);
         assert_eq!(left[0], change);
         journal.forget(&change).unwrap();
         assert_eq!(journal.changes().len(), 1);
         Journal::clear(dir.path()).unwrap();
-        assert!(Journal::leftovers(dir.path()).unwrap().is_empty());
+        assert!(Journal::leftovers(dir.path()).unwrap().is_none());
     }
 }

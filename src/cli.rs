@@ -79,6 +79,16 @@ pub struct ServeArgs {
     /// subnet in on the port for the session (removed afterwards).
     #[arg(long, requires = "device")]
     pub allow_firewall: bool,
+    /// The router's hardware address (often on its label): adds a static ARP entry for the
+    /// session, for bootloaders that do not answer ARP.
+    #[arg(long, value_name = "MAC", requires = "device", value_parser = parse_mac_arg)]
+    pub router_mac: Option<[u8; 6]>,
+}
+
+fn parse_mac_arg(text: &str) -> Result<[u8; 6], String> {
+    crate::net::platform::parse_mac(text).ok_or_else(|| {
+        format!("\"{text}\" is not a hardware address; write it like ba:be:fa:ce:08:41")
+    })
 }
 
 /// `rescue-wizard doctor`.

@@ -188,7 +188,16 @@ fn set_up_host(
     let host = Ipv4Cidr::new(host.address, host.prefix);
     let facts = HostFacts::gather();
     let iface = check::choose(&facts.interfaces, args.interface.as_deref()).map_err(UsageError)?;
-    let plan = Plan::for_interface(iface, host);
+    let mut plan = Plan::for_interface(iface, host);
+    if let Some(mac) = args.router_mac {
+        let router = profile.router.ok_or_else(|| {
+            UsageError(format!(
+                "the profile {} names no router address for --router-mac",
+                profile.id
+            ))
+        })?;
+        plan.static_arp = Some((router, mac));
+    }
     let subnet = firewall::Subnet::new(host.network(), host.prefix)
         .map_err(|e| UsageError(e.to_string()))?;
     let blocked = args.allow_firewall && {

@@ -536,3 +536,112 @@ fn a_firewall_dropping_tftp_is_named_opened_for_the_session_and_closed_after_a_c
     assert!(lab.has(OWN));
     assert!(!lab.journal());
 }
+
+#[test]
+fn a_router_pulls_through_the_rescue_address_and_everything_is_undone_at_the_end() {
+    if !can_run() {
+        return;
+    }
+    let lab = Lab::new();
+    // The "router" at the profile's bootloader address, in the peer namespace.
+    ip(&[
+        "-n",
+        &lab.peer,
+        "addr",
+        "add",
+        "192.168.0.86/24",
+        "dev",
+        "router0",
+    ]);
+    let link = String::from_utf8_lossy(&ip(&["-n", &lab.peer, "link", "show", "router0"]).stdout)
+        .into_owned();
+    let mac = link
+        .split_whitespace()
+        .skip_while(|w| *w != "link/ether")
+        .nth(1)
+        .expect("router0's MAC")
+        .to_owned();
+    let image = lab.state.path().join("fw.bin");
+    let data: Vec<u8> = (0..200_000u32).map(|i| (i * 7) as u8).collect();
+    std::fs::write(&image, &data).unwrap();
+    let mut child = lab
+        .command(&[
+            "serve",
+            image.to_str().unwrap(),
+            "--any-name",
+            "--device",
+            DEVICE,
+            "--interface",
+            "port0",
+            "--port",
+            "0",
+            "--yes",
+            "--router-mac",
+            &mac,
+            "--exit-after",
+            "1",
+        ])
+        .spawn()
+        .unwrap();
+    let stdout = lines(child.stdout.take().unwrap());
+    let first = stdout.recv_timeout(DEADLINE).unwrap();
+    let port = first.rsplit(':').next().unwrap().to_owned();
+    assert!(lab.has(RESCUE));
+    let neighbours =
+        String::from_utf8_lossy(&ip(&["-n", &lab.ns, "neigh", "show", "192.168.0.86"]).stdout)
+            .into_owned();
+    assert!(
+        neighbours.contains(&mac) && neighbours.contains("PERMANENT"),
+        "{neighbours}"
+    );
+    // The router pulls the image from the rescue address.
+    let out = lab.state.path().join("pulled.bin");
+    let pulled = wait_output(
+        Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &lab.peer,
+                BIN,
+                "get",
+                "192.168.0.66",
+                "wr841nv9_tp_recovery.bin",
+            ])
+            .args(["-o", out.to_str().unwrap(), "--port", &port, "--wait", "5"])
+            .env(
+                "RESCUE_WIZARD_STATE_DIR",
+                lab.state.path().join("peer-state"),
+            )
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    assert!(
+        pulled.status.success(),
+        "{}",
+        String::from_utf8_lossy(&pulled.stderr)
+    );
+    assert_eq!(std::fs::read(&out).unwrap(), data);
+    // The server ends by itself after the transfer: a normal exit undoes everything.
+    let output = wait_output(child);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let text = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        text.contains("undone: static ARP entry 192.168.0.86"),
+        "{text}"
+    );
+    assert!(!lab.has(RESCUE));
+    assert!(lab.has(OWN));
+    let neighbours =
+        String::from_utf8_lossy(&ip(&["-n", &lab.ns, "neigh", "show", "192.168.0.86"]).stdout)
+            .into_owned();
+    assert!(!neighbours.contains("PERMANENT"), "{neighbours}");
+    assert!(!lab.journal());
+}

@@ -105,6 +105,11 @@ pub struct Plan {
     pub add: Option<Ipv4Cidr>,
     /// Bring the link up (it is down).
     pub link_up: bool,
+    /// Take the port from NetworkManager for the session (it manages it, and would remove
+    /// the address when the link drops as the router reboots).
+    pub unmanage: bool,
+    /// A permanent ARP entry for the router: its address and hardware address.
+    pub static_arp: Option<(std::net::Ipv4Addr, [u8; 6])>,
 }
 
 impl Plan {
@@ -115,17 +120,25 @@ impl Plan {
             ifname: iface.name.clone(),
             add: (!iface.has_address(host.addr)).then_some(host),
             link_up: !iface.up,
+            unmanage: iface.managed_by_network_manager == Some(true),
+            static_arp: None,
         }
     }
 
     /// Whether nothing needs to change.
     pub fn is_empty(&self) -> bool {
-        self.add.is_none() && !self.link_up
+        self.add.is_none() && !self.link_up && !self.unmanage && self.static_arp.is_none()
     }
 
     /// The plan in words, one line per change.
     pub fn describe(&self) -> Vec<String> {
         let mut lines = Vec::new();
+        if self.unmanage {
+            lines.push(format!(
+                "take {} from NetworkManager for the session (given back afterwards), so it does not remove the address when the router reboots",
+                self.ifname
+            ));
+        }
         if self.link_up {
             lines.push(format!("bring {} up", self.ifname));
         }
@@ -135,8 +148,23 @@ impl Plan {
                 self.ifname
             ));
         }
+        if let Some((ip, mac)) = self.static_arp {
+            lines.push(format!(
+                "add a static ARP entry {ip} -> {} on {}",
+                format_mac(mac),
+                self.ifname
+            ));
+        }
         lines
     }
+}
+
+/// `aa:bb:cc:dd:ee:ff`.
+pub fn format_mac(mac: [u8; 6]) -> String {
+    mac.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
 }
 
 /// The label our addresses carry, when it fits the kernel's 15 bytes (`eth0:rw`). Not `:0`,
@@ -263,6 +291,28 @@ impl HostSetup {
             keeper: None,
             done: false,
         };
+        if plan.unmanage {
+            let change = Change::NetworkManagerUnmanaged {
+                ifname: plan.ifname.clone(),
+            };
+            setup.make(
+                &change,
+                || {
+                    let status = std::process::Command::new("nmcli")
+                        .args(["device", "set", &plan.ifname, "managed", "no"])
+                        .status()?;
+                    if status.success() {
+                        Ok(())
+                    } else {
+                        Err(io::Error::other(format!(
+                            "nmcli device set {} managed no failed",
+                            plan.ifname
+                        )))
+                    }
+                },
+                &format!("take {} from NetworkManager", plan.ifname),
+            )?;
+        }
         if plan.link_up {
             let change = Change::LinkUp {
                 ifindex: plan.ifindex,
@@ -303,6 +353,19 @@ impl HostSetup {
                     if source.kind() == io::ErrorKind::AlreadyExists => {}
                 Err(err) => return Err(err),
             }
+        }
+        if let Some((ip, mac)) = plan.static_arp {
+            let change = Change::Neighbour {
+                ifindex: plan.ifindex,
+                ifname: plan.ifname.clone(),
+                ip,
+                mac: format_mac(mac),
+            };
+            setup.make(
+                &change,
+                || platform::add_neighbour(plan.ifindex, ip, mac),
+                &format!("add a static ARP entry for {ip}"),
+            )?;
         }
         if let Some(Change::Address {
             ifindex,

@@ -176,8 +176,14 @@ fn run_loop(
 ) -> Option<String> {
     let mut buf = vec![0u8; MAX_DATAGRAM];
     let mut reporter = Reporter::new(link);
-    let mut read_timeout = Duration::ZERO;
+    let mut inbox = match Inbox::new(link.socket) {
+        Ok(inbox) => inbox,
+        Err(err) => return Some(format!("socket error: {err}")),
+    };
     let mut failure = None;
+    if !out.is_empty() {
+        inbox.sent();
+    }
     reporter.flush(link, out);
     while let Some(deadline) = machine.deadline() {
         if until_over && machine.status().is_over() {
@@ -191,15 +197,7 @@ fn run_loop(
         let wait = deadline
             .saturating_duration_since(now)
             .clamp(Duration::from_millis(1), STOP_POLL);
-        // Setting the timeout is a system call: only when it must shrink, or grew a lot.
-        if wait + Duration::from_millis(2) < read_timeout || wait > read_timeout * 2 {
-            read_timeout = wait;
-            if let Err(err) = link.socket.set_read_timeout(Some(wait)) {
-                failure = Some(format!("socket error: {err}"));
-                break;
-            }
-        }
-        match link.socket.recv_from(&mut buf) {
+        match inbox.receive(link.socket, &mut buf, wait) {
             Ok((len, from)) => {
                 let now = Instant::now();
                 let datagram = &buf[..len];
@@ -231,6 +229,9 @@ fn run_loop(
             // blinked. A lost packet, not the end; the timer decides.
             Err(_) => machine.on_timer(Instant::now(), out),
         }
+        if !out.is_empty() {
+            inbox.sent();
+        }
         reporter.flush(link, out);
         if until_over {
             reporter.progress(link, machine, false);
@@ -243,6 +244,98 @@ fn run_loop(
         reporter.progress(link, machine, true);
     }
     failure
+}
+
+/// How a transfer waits for its peer's next datagram.
+///
+/// In lock-step TFTP every block waits for one round trip. On loopback and fast links the
+/// answer comes within microseconds, sooner than a sleeping thread can be woken; so while the
+/// peer keeps answering that fast, the socket is first polled without blocking for up to
+/// [`SPIN`], then slept on. On a real bootloader link (hundreds of microseconds and more) the
+/// spin switches itself off after the first slow answer.
+struct Inbox {
+    sent_at: Option<Instant>,
+    spin: bool,
+    #[cfg(not(unix))]
+    read_timeout: Duration,
+}
+
+/// The longest busy wait for an answer.
+#[cfg(unix)]
+const SPIN: Duration = Duration::from_micros(50);
+
+impl Inbox {
+    fn new(socket: &UdpSocket) -> io::Result<Self> {
+        #[cfg(unix)]
+        socket.set_nonblocking(true)?;
+        #[cfg(not(unix))]
+        let _ = socket;
+        Ok(Self {
+            sent_at: None,
+            spin: true,
+            #[cfg(not(unix))]
+            read_timeout: Duration::ZERO,
+        })
+    }
+
+    /// Notes that datagrams were just sent: an answer is due.
+    fn sent(&mut self) {
+        self.sent_at = Some(Instant::now());
+    }
+
+    #[cfg(unix)]
+    fn receive(
+        &mut self,
+        socket: &UdpSocket,
+        buf: &mut [u8],
+        wait: Duration,
+    ) -> io::Result<(usize, SocketAddr)> {
+        use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+        use std::os::fd::AsFd;
+        let due = self.sent_at.take();
+        if self.spin && due.is_some() {
+            let start = Instant::now();
+            loop {
+                match socket.recv_from(buf) {
+                    Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
+                    other => return other,
+                }
+                if start.elapsed() >= SPIN {
+                    break;
+                }
+                std::hint::spin_loop();
+            }
+        }
+        let millis = u16::try_from(wait.as_millis().max(1)).unwrap_or(u16::MAX);
+        let mut fds = [PollFd::new(socket.as_fd(), PollFlags::POLLIN)];
+        let ready = poll(&mut fds, PollTimeout::from(millis)).map_err(io::Error::from)?;
+        if ready == 0 {
+            return Err(io::Error::from(io::ErrorKind::WouldBlock));
+        }
+        let received = socket.recv_from(buf);
+        if let Some(sent) = due {
+            // Keep spinning only while answers keep coming about as fast as the spin lasts.
+            self.spin = sent.elapsed() < SPIN * 2;
+        }
+        received
+    }
+
+    #[cfg(not(unix))]
+    fn receive(
+        &mut self,
+        socket: &UdpSocket,
+        buf: &mut [u8],
+        wait: Duration,
+    ) -> io::Result<(usize, SocketAddr)> {
+        // Setting the timeout is a system call: only when it must shrink, or grew a lot.
+        if wait + Duration::from_millis(2) < self.read_timeout || wait > self.read_timeout * 2 {
+            self.read_timeout = wait;
+            socket.set_read_timeout(Some(wait))?;
+        }
+        self.sent_at = None;
+        self.spin = false;
+        socket.recv_from(buf)
+    }
 }
 
 /// Sends datagrams and reports, rate-limiting what could flood.

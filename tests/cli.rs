@@ -4,7 +4,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader};
+mod support;
+
 use std::net::UdpSocket;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -29,18 +30,8 @@ fn run(args: &[&str]) -> Output {
     wait_output(child)
 }
 
-/// Waits for a child with a deadline, killing it if it overstays.
 fn wait_output(child: Child) -> Output {
-    let pid = Pid::from_raw(child.id() as i32);
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    let Ok(output) = rx.recv_timeout(DEADLINE) else {
-        let _ = kill(pid, Signal::SIGKILL);
-        panic!("the command did not finish within {DEADLINE:?}");
-    };
-    output.unwrap()
+    support::wait_child(child, DEADLINE)
 }
 
 fn stderr(output: &Output) -> String {
@@ -57,16 +48,7 @@ fn serve(args: &[&str]) -> (Child, String, mpsc::Receiver<String>) {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let rx = support::lines(child.stdout.take().unwrap());
     let first = rx.recv_timeout(DEADLINE).expect("the server's first line");
     let addr = first
         .strip_prefix("listening on ")
@@ -196,7 +178,7 @@ fn a_low_port_without_privileges_says_sudo_or_setcap() {
         eprintln!("skipped: needs root to run the program as an unprivileged user");
         return;
     }
-    let Some(setpriv) = which("setpriv") else {
+    let Some(setpriv) = support::which("setpriv") else {
         assert!(
             std::env::var_os("CI").is_none(),
             "setpriv (util-linux) is missing"
@@ -290,12 +272,4 @@ fn bad_usage_is_exit_2() {
     let output = run(&["serve", "x", "--max-blksize", "7"]);
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("8..=65464"), "{}", stderr(&output));
-}
-
-fn which(tool: &str) -> Option<std::path::PathBuf> {
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|p| p.join(tool))
-            .find(|p| p.is_file())
-    })
 }

@@ -8,14 +8,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
 use rescue_wizard::net::firewall::{
     AddedRule, Backend, Finding, Firewall, IptablesVariant, Subnet, Traffic, Verdict,
 };
@@ -71,16 +71,7 @@ fn run(argv: &[&str], stdin: Option<&str>) -> Output {
             .write_all(text.as_bytes())
             .unwrap();
     }
-    let pid = Pid::from_raw(child.id() as i32);
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    let Ok(output) = rx.recv_timeout(DEADLINE) else {
-        let _ = kill(pid, Signal::SIGKILL);
-        panic!("{argv:?} did not finish within {DEADLINE:?}");
-    };
-    output.unwrap()
+    support::wait_child(child, DEADLINE)
 }
 
 /// Runs a command that must succeed.

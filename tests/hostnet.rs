@@ -6,7 +6,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader};
+mod support;
+
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -36,8 +37,7 @@ fn can_run() -> bool {
     match missing {
         None => true,
         Some(why) => {
-            assert!(std::env::var_os("CI").is_none(), "{why}");
-            eprintln!("skipped: {why}");
+            support::skip_or_fail(why);
             false
         }
     }
@@ -186,29 +186,11 @@ impl Server {
 }
 
 fn lines(stream: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stream).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    rx
+    support::lines(stream)
 }
 
 fn wait_output(child: Child) -> Output {
-    let pid = Pid::from_raw(child.id() as i32);
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    let Ok(output) = rx.recv_timeout(DEADLINE) else {
-        let _ = kill(pid, Signal::SIGKILL);
-        panic!("the command did not finish within {DEADLINE:?}");
-    };
-    output.unwrap()
+    support::wait_child(child, DEADLINE)
 }
 
 /// Polls a condition until a deadline (the system, not our code, decides when).

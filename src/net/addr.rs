@@ -248,6 +248,20 @@ pub fn clean_leftovers(dir: &Path) -> io::Result<Vec<Change>> {
     Ok(cleaned)
 }
 
+/// Writes a change to the journal before it is made; no journal, no change.
+fn record(journal: &mut Journal, change: &Change) -> Result<(), SetupError> {
+    journal
+        .record(change)
+        .map_err(|source| SetupError::Journal {
+            dir: journal
+                .path()
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_default(),
+            source,
+        })
+}
+
 struct Shared {
     journal: Mutex<Journal>,
     events: UnboundedSender<HostEvent>,
@@ -390,16 +404,7 @@ impl HostSetup {
             .journal
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        journal
-            .record(change)
-            .map_err(|source| SetupError::Journal {
-                dir: journal
-                    .path()
-                    .parent()
-                    .map(Path::to_path_buf)
-                    .unwrap_or_default(),
-                source,
-            })?;
+        record(&mut journal, change)?;
         if let Err(source) = action() {
             let _ = journal.forget(change);
             return Err(io_error(what.to_owned(), source));
@@ -465,16 +470,7 @@ impl HostSetup {
             .journal
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        journal
-            .record(&journaled)
-            .map_err(|source| SetupError::Journal {
-                dir: journal
-                    .path()
-                    .parent()
-                    .map(Path::to_path_buf)
-                    .unwrap_or_default(),
-                source,
-            })?;
+        record(&mut journal, &journaled)?;
         match super::firewall::apply(&plan) {
             Ok(applied) => {
                 let change = Change::FirewallRule {

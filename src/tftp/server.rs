@@ -793,6 +793,19 @@ impl Job {
         self.finish();
     }
 
+    /// The transfer's side of the socket loop.
+    fn link<'a>(&'a self, socket: &'a StdUdpSocket, total: Option<u64>) -> Link<'a> {
+        Link {
+            socket,
+            peer: self.peer,
+            id: self.id,
+            events: &self.shared.events,
+            stop: &self.stop,
+            total,
+            heard: Some((&self.last_heard, self.shared.epoch)),
+        }
+    }
+
     fn finish(&self) {
         lock(&self.shared.active).remove(&self.id);
     }
@@ -901,15 +914,7 @@ impl Job {
             Instant::now(),
             &mut initial,
         );
-        let link = Link {
-            socket,
-            peer: self.peer,
-            id: self.id,
-            events: &self.shared.events,
-            stop: &self.stop,
-            total: Some(data.len() as u64),
-            heard: Some((&self.last_heard, self.shared.epoch)),
-        };
+        let link = self.link(socket, Some(data.len() as u64));
         let (ended, _) = drive(&link, Machine::Send(sender), initial);
         let sha256 = || {
             if netascii_mode {
@@ -1060,15 +1065,7 @@ impl Job {
             &mut initial,
         );
         let mut store = Store::new(file, netascii_mode);
-        let link = Link {
-            socket,
-            peer: self.peer,
-            id: self.id,
-            events: &self.shared.events,
-            stop: &self.stop,
-            total: negotiation.agreed.tsize,
-            heard: Some((&self.last_heard, self.shared.epoch)),
-        };
+        let link = self.link(socket, negotiation.agreed.tsize);
         let mut sink = |data: &[u8]| store.write(data);
         let (ended, machine) = drive(&link, Machine::Receive(receiver, &mut sink), initial);
         let receiver = machine.into_receiver();

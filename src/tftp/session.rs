@@ -764,6 +764,27 @@ mod tests {
         }
     }
 
+    /// A sender over `data` and the datagrams it sent first.
+    fn sender(
+        data: Arc<[u8]>,
+        agreed: Agreed,
+        opening: Opening,
+        timing: Timing,
+        now: Instant,
+    ) -> (Vec<Vec<u8>>, Sender) {
+        let mut out = Vec::new();
+        let sender = Sender::start(
+            data,
+            &agreed,
+            Rollover::Zero,
+            opening,
+            timing,
+            now,
+            &mut out,
+        );
+        (out, sender)
+    }
+
     fn parse(bytes: &[u8]) -> Packet<'_> {
         Packet::parse(bytes).unwrap()
     }
@@ -799,16 +820,7 @@ mod tests {
         // Case 1: 512, 512, 276, each only after the previous ACK.
         let now = Instant::now();
         let data: Arc<[u8]> = vec![7u8; 1300].into();
-        let mut out = Vec::new();
-        let mut s = Sender::start(
-            data,
-            &agreed(512, 1),
-            Rollover::Zero,
-            Opening::Data,
-            Timing::default(),
-            now,
-            &mut out,
-        );
+        let (mut out, mut s) = sender(data, agreed(512, 1), Opening::Data, Timing::default(), now);
         assert_eq!(data_blocks(&out), vec![(1, 512)]);
         out.clear();
         s.on_packet(&Packet::Ack { block: 1 }, now, &mut out);
@@ -827,30 +839,24 @@ mod tests {
     fn exact_multiple_ends_with_an_empty_block() {
         // Cases 2 and 3.
         let now = Instant::now();
-        let mut out = Vec::new();
-        let mut s = Sender::start(
+        let (mut out, mut s) = sender(
             vec![1u8; 1024].into(),
-            &agreed(512, 1),
-            Rollover::Zero,
+            agreed(512, 1),
             Opening::Data,
             Timing::default(),
             now,
-            &mut out,
         );
         for block in 1..=2 {
             out.clear();
             s.on_packet(&Packet::Ack { block }, now, &mut out);
         }
         assert_eq!(data_blocks(&out), vec![(3, 0)]);
-        let mut out = Vec::new();
-        let s = Sender::start(
+        let (out, s) = sender(
             Vec::new().into(),
-            &agreed(512, 1),
-            Rollover::Zero,
+            agreed(512, 1),
             Opening::Data,
             Timing::default(),
             now,
-            &mut out,
         );
         assert_eq!(data_blocks(&out), vec![(1, 0)]);
         assert_eq!(s.total(), 0);
@@ -882,15 +888,12 @@ mod tests {
     fn error_8_after_oack_ends_quietly() {
         // Case 15.
         let now = Instant::now();
-        let mut out = Vec::new();
-        let mut s = Sender::start(
+        let (mut out, mut s) = sender(
             vec![0u8; 10].into(),
-            &agreed(8, 1),
-            Rollover::Zero,
+            agreed(8, 1),
             Opening::Oack(b"\x00\x06blksize\x008\x00".to_vec()),
             Timing::default(),
             now,
-            &mut out,
         );
         out.clear();
         s.on_packet(
@@ -913,15 +916,12 @@ mod tests {
             resend_next_block: false,
             ..Timing::default()
         };
-        let mut out = Vec::new();
-        let mut s = Sender::start(
+        let (mut out, mut s) = sender(
             vec![0u8; 2000].into(),
-            &agreed(512, 1),
-            Rollover::Zero,
+            agreed(512, 1),
             Opening::Data,
             timing,
             t0,
-            &mut out,
         );
         s.on_packet(&Packet::Ack { block: 1 }, t0, &mut out);
         out.clear();
@@ -937,15 +937,12 @@ mod tests {
     #[test]
     fn resend_carries_the_next_block() {
         let t0 = Instant::now();
-        let mut out = Vec::new();
-        let mut s = Sender::start(
+        let (mut out, mut s) = sender(
             vec![0u8; 2000].into(),
-            &agreed(512, 1),
-            Rollover::Zero,
+            agreed(512, 1),
             Opening::Data,
             Timing::default(),
             t0,
-            &mut out,
         );
         s.on_packet(&Packet::Ack { block: 1 }, t0, &mut out);
         out.clear();
@@ -961,15 +958,12 @@ mod tests {
     fn future_and_stale_acks_are_ignored() {
         // Case 45.
         let t0 = Instant::now();
-        let mut out = Vec::new();
-        let mut s = Sender::start(
+        let (mut out, mut s) = sender(
             vec![0u8; 5000].into(),
-            &agreed(512, 1),
-            Rollover::Zero,
+            agreed(512, 1),
             Opening::Data,
             Timing::default(),
             t0,
-            &mut out,
         );
         s.on_packet(&Packet::Ack { block: 1 }, t0, &mut out);
         s.on_packet(&Packet::Ack { block: 2 }, t0, &mut out);
@@ -985,15 +979,12 @@ mod tests {
     fn data_on_a_read_transfer_is_an_error() {
         // Case 46.
         let t0 = Instant::now();
-        let mut out = Vec::new();
-        let mut s = Sender::start(
+        let (mut out, mut s) = sender(
             vec![0u8; 5000].into(),
-            &agreed(512, 1),
-            Rollover::Zero,
+            agreed(512, 1),
             Opening::Data,
             Timing::default(),
             t0,
-            &mut out,
         );
         out.clear();
         s.on_packet(
@@ -1018,15 +1009,12 @@ mod tests {
     fn window_restarts_once_per_gap() {
         // Case 20: windowsize 8, block 3 lost, ACK 2 arrives three times.
         let t0 = Instant::now();
-        let mut out = Vec::new();
-        let mut s = Sender::start(
+        let (mut out, mut s) = sender(
             vec![0u8; 40 * 512].into(),
-            &agreed(512, 8),
-            Rollover::Zero,
+            agreed(512, 8),
             Opening::Confirmed,
             Timing::default(),
             t0,
-            &mut out,
         );
         assert_eq!(data_blocks(&out).len(), 8);
         out.clear();
@@ -1046,15 +1034,12 @@ mod tests {
     fn window_timeout_restarts_after_last_ack() {
         // Case 21.
         let t0 = Instant::now();
-        let mut out = Vec::new();
-        let mut s = Sender::start(
+        let (mut out, mut s) = sender(
             vec![0u8; 20 * 512 + 5].into(),
-            &agreed(512, 8),
-            Rollover::Zero,
+            agreed(512, 8),
             Opening::Confirmed,
             Timing::default(),
             t0,
-            &mut out,
         );
         s.on_packet(&Packet::Ack { block: 8 }, t0, &mut out);
         out.clear();
@@ -1073,15 +1058,12 @@ mod tests {
     fn first_response_is_sent_at_most_six_times() {
         // Case 51: the amplification guard.
         let t0 = Instant::now();
-        let mut out = Vec::new();
-        let mut s = Sender::start(
+        let (mut out, mut s) = sender(
             vec![0u8; 100_000].into(),
-            &agreed(1468, 1),
-            Rollover::Zero,
+            agreed(1468, 1),
             Opening::Data,
             Timing::default(),
             t0,
-            &mut out,
         );
         let mut now = t0;
         while let Some(deadline) = s.deadline() {
@@ -1098,15 +1080,12 @@ mod tests {
     fn vanished_peer_gives_up_within_the_silence_limit() {
         // Case 57.
         let t0 = Instant::now();
-        let mut out = Vec::new();
-        let mut s = Sender::start(
+        let (mut out, mut s) = sender(
             vec![0u8; 1_000_000].into(),
-            &agreed(512, 1),
-            Rollover::Zero,
+            agreed(512, 1),
             Opening::Data,
             Timing::default(),
             t0,
-            &mut out,
         );
         for block in 1..=100 {
             s.on_packet(&Packet::Ack { block }, t0, &mut out);
@@ -1130,15 +1109,12 @@ mod tests {
     fn missing_final_ack_is_unconfirmed() {
         // Case 73.
         let t0 = Instant::now();
-        let mut out = Vec::new();
-        let mut s = Sender::start(
+        let (mut out, mut s) = sender(
             vec![0u8; 1000].into(),
-            &agreed(512, 1),
-            Rollover::Zero,
+            agreed(512, 1),
             Opening::Data,
             Timing::default(),
             t0,
-            &mut out,
         );
         s.on_packet(&Packet::Ack { block: 1 }, t0, &mut out);
         let mut now = t0;

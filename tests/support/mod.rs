@@ -15,7 +15,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Output, Stdio};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
@@ -367,6 +367,35 @@ pub fn describe(cmd: &Command) -> String {
         })
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// Waits for a child already started (its pipes still attached or taken), with a deadline;
+/// kills it and fails if it overstays.
+pub fn wait_child(child: Child, deadline: Duration) -> Output {
+    let pid = Pid::from_raw(i32::try_from(child.id()).expect("a pid fits i32"));
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    let Ok(output) = rx.recv_timeout(deadline) else {
+        let _ = kill(pid, Signal::SIGKILL);
+        panic!("the command did not finish within {deadline:?}, killed");
+    };
+    output.expect("waiting for the child")
+}
+
+/// A child's output stream, line by line as it comes (readiness lines, summaries).
+pub fn lines(stream: impl Read + Send + 'static) -> Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        for line in BufReader::new(stream).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
 }
 
 /// Runs `cmd` with stdin closed; kills it and fails if it is still running after `deadline`.

@@ -83,6 +83,27 @@ pub fn addresses(ifindex: u32) -> io::Result<Vec<super::AddressInfo>> {
         .collect())
 }
 
+/// Whether `cidr`'s address is on the interface already. With `create_only` that is an
+/// `AlreadyExists` error (never take over someone's address); otherwise `Ok(true)`: nothing to
+/// add.
+pub(super) fn already_there(
+    ifindex: u32,
+    cidr: crate::net::iface::Ipv4Cidr,
+    create_only: bool,
+) -> io::Result<bool> {
+    if !addresses(ifindex)?.iter().any(|a| a.cidr.addr == cidr.addr) {
+        return Ok(false);
+    }
+    if create_only {
+        Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            format!("{} is already on interface {ifindex}", cidr.addr),
+        ))
+    } else {
+        Ok(true)
+    }
+}
+
 /// Whether the interface is up, from the system's list.
 pub fn link_is_up(ifindex: u32) -> io::Result<bool> {
     netdev::get_interfaces()

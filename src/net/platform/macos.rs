@@ -8,7 +8,7 @@ use std::net::Ipv4Addr;
 use std::time::Duration;
 
 pub use super::commands::{Watcher, addresses, link_is_up};
-use super::commands::{name_of, run};
+use super::commands::{already_there, name_of, run};
 use crate::net::iface::Ipv4Cidr;
 
 /// Adds `cidr` as an alias (`ifconfig IF alias ADDR NETMASK`).
@@ -20,15 +20,8 @@ pub fn add_address(
     create_only: bool,
 ) -> io::Result<()> {
     let name = name_of(ifindex)?;
-    if addresses(ifindex)?.iter().any(|a| a.cidr.addr == cidr.addr) {
-        return if create_only {
-            Err(io::Error::new(
-                io::ErrorKind::AlreadyExists,
-                format!("{} is already on {name}", cidr.addr),
-            ))
-        } else {
-            Ok(())
-        };
+    if already_there(ifindex, cidr, create_only)? {
+        return Ok(());
     }
     let mask = Ipv4Addr::from(cidr.mask()).to_string();
     run(

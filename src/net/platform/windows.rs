@@ -8,7 +8,7 @@ use std::net::Ipv4Addr;
 use std::time::Duration;
 
 pub use super::commands::{Watcher, addresses, link_is_up};
-use super::commands::{name_of, run};
+use super::commands::{already_there, name_of, run};
 use crate::net::iface::Ipv4Cidr;
 
 /// `netsh interface ipv4 add address name=IF address=ADDR mask=MASK store=active`.
@@ -19,15 +19,8 @@ pub fn add_address(
     _lifetime: Option<Duration>,
     create_only: bool,
 ) -> io::Result<()> {
-    if addresses(ifindex)?.iter().any(|a| a.cidr.addr == cidr.addr) {
-        return if create_only {
-            Err(io::Error::new(
-                io::ErrorKind::AlreadyExists,
-                format!("{} is already there", cidr.addr),
-            ))
-        } else {
-            Ok(())
-        };
+    if already_there(ifindex, cidr, create_only)? {
+        return Ok(());
     }
     let mask = Ipv4Addr::from(cidr.mask()).to_string();
     run(

@@ -35,6 +35,7 @@ pub enum Command {
 // Independent command-line switches, not a state machine.
 #[allow(clippy::struct_excessive_bools)]
 #[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("profile_source").multiple(true))]
 pub struct ServeArgs {
     /// The image to serve, or a folder whose files are served read-only.
     pub path: PathBuf,
@@ -67,21 +68,25 @@ pub struct ServeArgs {
     pub exit_after: u32,
     /// Give this computer the address the device's bootloader expects (from its profile)
     /// for as long as the server runs.
-    #[arg(long, value_name = "ID")]
+    #[arg(long, value_name = "ID", group = "profile_source")]
     pub device: Option<String>,
+    /// Use this profile file for this run (with --device: one of several ids it may
+    /// replace; alone: the device it describes).
+    #[arg(long, value_name = "FILE", group = "profile_source")]
+    pub profile: Option<PathBuf>,
     /// The port the router is plugged into (default: the wired port with a link).
-    #[arg(long, value_name = "IF", requires = "device")]
+    #[arg(long, value_name = "IF", requires = "profile_source")]
     pub interface: Option<String>,
     /// Make the network changes without asking.
-    #[arg(long, short = 'y', requires = "device")]
+    #[arg(long, short = 'y', requires = "profile_source")]
     pub yes: bool,
     /// When the host firewall would drop the router's packets, let UDP from the router's
     /// subnet in on the port for the session (removed afterwards).
-    #[arg(long, requires = "device")]
+    #[arg(long, requires = "profile_source")]
     pub allow_firewall: bool,
     /// The router's hardware address (often on its label): adds a static ARP entry for the
     /// session, for bootloaders that do not answer ARP.
-    #[arg(long, value_name = "MAC", requires = "device", value_parser = parse_mac_arg)]
+    #[arg(long, value_name = "MAC", requires = "profile_source", value_parser = parse_mac_arg)]
     pub router_mac: Option<[u8; 6]>,
 }
 
@@ -97,6 +102,9 @@ pub struct DoctorArgs {
     /// Check against this device's procedure (`rescue-wizard devices` lists them).
     #[arg(long, value_name = "ID")]
     pub device: Option<String>,
+    /// Use this profile file for this run.
+    #[arg(long, value_name = "FILE")]
+    pub profile: Option<PathBuf>,
     /// The port the router is plugged into (default: the wired port with a link).
     #[arg(long, value_name = "IF")]
     pub interface: Option<String>,

@@ -92,14 +92,32 @@ fn clean_up_after_a_dead_run() {
     }
 }
 
-/// Finds a device's profile, with suggestions when the id is unknown.
-fn find_profile(id: &str) -> Result<Profile, UsageError> {
-    let (catalogue, _problems) =
+/// The profile a run works with: `--device ID` from the catalogue (built in, the user's
+/// folder, and `--profile FILE` for this run), or the device `--profile FILE` describes.
+/// Unknown ids get the nearest ids suggested.
+fn find_profile(id: Option<&str>, file: Option<&Path>) -> Result<Option<Profile>, UsageError> {
+    if id.is_none() && file.is_none() {
+        return Ok(None);
+    }
+    let (mut catalogue, _problems) =
         Catalogue::load_default().map_err(|e| UsageError(e.to_string()))?;
-    catalogue
-        .get(id)
-        .map(|entry| entry.profile.clone())
-        .map_err(|e| UsageError(e.to_string()))
+    let from_file = match file {
+        Some(path) => Some(
+            catalogue
+                .add_profile_file(path)
+                .map_err(|e| UsageError(e.to_string()))?
+                .profile
+                .clone(),
+        ),
+        None => None,
+    };
+    match id {
+        Some(id) => catalogue
+            .get(id)
+            .map(|entry| Some(entry.profile.clone()))
+            .map_err(|e| UsageError(e.to_string())),
+        None => Ok(from_file),
+    }
 }
 
 fn expectation(profile: Option<&Profile>) -> Expectation {
@@ -117,7 +135,7 @@ fn expectation(profile: Option<&Profile>) -> Expectation {
 }
 
 fn doctor(args: &DoctorArgs) -> anyhow::Result<Outcome> {
-    let profile = args.device.as_deref().map(find_profile).transpose()?;
+    let profile = find_profile(args.device.as_deref(), args.profile.as_deref())?;
     let facts = HostFacts::gather();
     let iface = check::choose(&facts.interfaces, args.interface.as_deref()).map_err(UsageError)?;
     let expect = expectation(profile.as_ref());
@@ -254,7 +272,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<Outcome> {
         max_size: args.max_write_size,
     });
     let (host_tx, mut host_events) = mpsc::unbounded_channel();
-    let profile = args.device.as_deref().map(find_profile).transpose()?;
+    let profile = find_profile(args.device.as_deref(), args.profile.as_deref())?;
     if let Some(profile) = &profile
         && profile.method != Method::TftpServer
     {

@@ -273,3 +273,54 @@ fn bad_usage_is_exit_2() {
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("8..=65464"), "{}", stderr(&output));
 }
+
+#[test]
+fn a_profile_file_is_used_for_one_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let builtin = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/devices/tl-wr841n-v9.yaml"
+    ))
+    .unwrap();
+    // The technician's own variant of a built-in device: another id and laptop address.
+    let own = builtin
+        .replace("id: tl-wr841n-v9", "id: my-wr841-bench")
+        .replace("address: 192.168.0.66", "address: 10.9.8.7")
+        .replace("192.168.0.86", "10.9.8.86");
+    assert_ne!(own, builtin, "the fixture edits applied");
+    let file = dir.path().join("mine.yaml");
+    std::fs::write(&file, &own).unwrap();
+    let output = run(&[
+        "doctor",
+        "--profile",
+        file.to_str().unwrap(),
+        "--interface",
+        "lo",
+    ]);
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(text.contains("my-wr841-bench"), "{text}");
+    assert!(
+        text.contains("address 10.9.8.7/24 on lo: missing"),
+        "{text}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        own,
+        "the user's file is not modified"
+    );
+    // A broken one is refused with where and how to fix it.
+    std::fs::write(&file, own.replace("filename:", "filenmae:")).unwrap();
+    let output = run(&[
+        "doctor",
+        "--profile",
+        file.to_str().unwrap(),
+        "--interface",
+        "lo",
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    let text = stderr(&output);
+    assert!(
+        text.contains("mine.yaml:") && text.contains("did you mean `filename`"),
+        "{text}"
+    );
+}

@@ -57,6 +57,11 @@ pub struct ServeArgs {
     /// Largest window size granted (RFC 7440), in blocks.
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
     pub max_windowsize: Option<u16>,
+    /// Send the next block along with each resend: repairs a lost ACK at once. Only for
+    /// bootloaders that ignore a block ahead of the one they expect, like mainline U-Boot;
+    /// U-Boot 1.1.x (TP-Link) would keep a hole (see docs/tftp.md).
+    #[arg(long)]
+    pub next_block: bool,
     /// Accept uploads (write requests) into this folder: new files only, never overwritten.
     #[arg(long, value_name = "DIR")]
     pub allow_write: Option<PathBuf>,

@@ -147,10 +147,71 @@ impl UBootDouble {
     }
 }
 
+/// A receiver that behaves like U-Boot 1.1.4 as TP-Link ships it (`pepe2k/u-boot_mod`
+/// `net/tftp.c`): a block equal to the last one is ignored; any other block is stored at its
+/// own offset and acknowledged, with no check that it is the next one. Patient: it never gives up.
+struct LegacyDouble {
+    blksize: usize,
+    last: u16,
+    blocks: std::collections::BTreeMap<u16, Vec<u8>>,
+    done: bool,
+    deadline: Duration,
+}
+
+impl LegacyDouble {
+    fn new(blksize: usize) -> Self {
+        Self {
+            blksize,
+            last: 0,
+            blocks: std::collections::BTreeMap::new(),
+            done: false,
+            deadline: UBootDouble::TIMEOUT,
+        }
+    }
+
+    fn on_packet(&mut self, bytes: &[u8], now: Duration, out: &mut Vec<Vec<u8>>) {
+        let Ok(Packet::Data { block, data }) = Packet::parse(bytes) else {
+            return;
+        };
+        if self.done || block == self.last {
+            return;
+        }
+        self.last = block;
+        self.blocks.insert(block, data.to_vec());
+        out.push(ack_datagram(block));
+        self.deadline = now + UBootDouble::TIMEOUT;
+        if data.len() < self.blksize {
+            self.done = true;
+        }
+    }
+
+    fn on_timer(&mut self, now: Duration, out: &mut Vec<Vec<u8>>) {
+        if self.done || now < self.deadline {
+            return;
+        }
+        out.push(ack_datagram(self.last));
+        self.deadline = now + UBootDouble::TIMEOUT;
+    }
+
+    /// The image as it sits in memory: a block never stored reads as zeros.
+    fn image(&self) -> Vec<u8> {
+        let last = self.blocks.keys().copied().max().unwrap_or(0);
+        let mut image = Vec::new();
+        for block in 1..=last {
+            match self.blocks.get(&block) {
+                Some(data) => image.extend_from_slice(data),
+                None => image.extend(std::iter::repeat_n(0u8, self.blksize)),
+            }
+        }
+        image
+    }
+}
+
 /// The receiving end of a simulation.
 enum Peer {
     Ours(Receiver, Vec<u8>),
     UBoot(UBootDouble),
+    Legacy(LegacyDouble),
 }
 
 struct Run {
@@ -206,7 +267,8 @@ fn simulate(
         let peer_deadline = match &peer {
             Peer::Ours(r, _) => r.deadline().map(|d| d - base),
             Peer::UBoot(u) if !u.done && !u.abandoned => Some(u.deadline),
-            Peer::UBoot(_) => None,
+            Peer::Legacy(l) if !l.done => Some(l.deadline),
+            Peer::UBoot(_) | Peer::Legacy(_) => None,
         };
         let next_packet = net.queue.peek().map(|Reverse((t, ..))| *t);
         let next = [
@@ -246,6 +308,7 @@ fn simulate(
                             }
                         }
                         Peer::UBoot(u) => u.on_packet(&datagram, now, &mut out),
+                        Peer::Legacy(l) => l.on_packet(&datagram, now, &mut out),
                     }
                     net.send(now, Dir::ToSender, &mut out);
                 }
@@ -256,6 +319,7 @@ fn simulate(
         match &mut peer {
             Peer::Ours(r, _) => r.on_timer(at(now), &mut out),
             Peer::UBoot(u) => u.on_timer(now, &mut out),
+            Peer::Legacy(l) => l.on_timer(now, &mut out),
         }
         net.send(now, Dir::ToSender, &mut out);
     }
@@ -266,6 +330,7 @@ fn simulate(
             (got, complete, timeouts)
         }
         Peer::UBoot(u) => (u.data, u.done, u.timeouts),
+        Peer::Legacy(l) => (l.image(), l.done, 0),
     };
     let sender_ok = matches!(sender.status(), Status::Complete | Status::Unconfirmed);
     Run {
@@ -432,8 +497,9 @@ fn delayed_ack_causes_one_resend_not_a_chain() {
 #[test]
 fn uboot_double_on_a_lossy_link_finishes_on_the_first_attempt() {
     // The target, in simulation: 8 MB to a U-Boot-like client over a link losing 5 %
-    // each way, first attempt, under 15 s. U-Boot's own timer (5 s, 10 in all) would need
-    // far longer; our sender repairs losses itself.
+    // each way, first attempt, under 15 s. Mainline U-Boot ignores a block ahead of the one
+    // it expects, so the next block may ride along each resend. U-Boot's own timer (5 s, 10
+    // in all) would need far longer; our sender repairs losses itself.
     for seed in 31..=33 {
         let data = payload(8 * 1024 * 1024, seed);
         let agreed = agreed(1468, 1);
@@ -441,7 +507,10 @@ fn uboot_double_on_a_lossy_link_finishes_on_the_first_attempt() {
         let run = simulate(
             &data,
             &agreed,
-            Timing::default(),
+            Timing {
+                resend_next_block: true,
+                ..Timing::default()
+            },
             &mut net,
             Peer::UBoot(UBootDouble::new(1468)),
             Duration::from_mins(10),
@@ -544,5 +613,57 @@ fn vanished_receiver_is_given_up_within_a_minute() {
         net.queue.len() < 100,
         "resends stay bounded: {}",
         net.queue.len()
+    );
+}
+
+#[test]
+fn the_next_block_trick_is_off_for_bootloaders_without_a_gap_check() {
+    // U-Boot 1.1.4 stores a block ahead of the one it expects. With the next block sent along a
+    // resend, a lost resend of block k and an arriving k+1 leave a hole at k: the image is
+    // corrupt although every ACK came. This is why TP-Link profiles set
+    // `next-block-on-resend: false`, and the same link with it off delivers the image intact.
+    let data = payload(1024 * 1024, 71);
+    let agreed = agreed(512, 1);
+    let mut corrupt = 0;
+    for seed in 71..=73 {
+        let mut net = Net::new(seed, 0.05, Duration::from_micros(500));
+        let run = simulate(
+            &data,
+            &agreed,
+            Timing {
+                resend_next_block: true,
+                ..Timing::default()
+            },
+            &mut net,
+            Peer::Legacy(LegacyDouble::new(512)),
+            Duration::from_hours(1),
+        );
+        if run.received != *data {
+            corrupt += 1;
+        }
+        let safe = Timing {
+            resend_next_block: false,
+            ..Timing::default()
+        };
+        let mut net = Net::new(seed, 0.05, Duration::from_micros(500));
+        let run = simulate(
+            &data,
+            &agreed,
+            safe,
+            &mut net,
+            Peer::Legacy(LegacyDouble::new(512)),
+            Duration::from_hours(10),
+        );
+        assert!(run.complete, "seed {seed}");
+        assert_eq!(
+            sha(&run.received),
+            sha(&data),
+            "seed {seed}: intact without the next block"
+        );
+    }
+    println!("next block on: {corrupt} of 3 images corrupt");
+    assert!(
+        corrupt > 0,
+        "the hazard this setting guards against did not show"
     );
 }

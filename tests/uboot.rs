@@ -318,7 +318,16 @@ impl Rig {
         let mut child = Command::new("ip")
             .args(["netns", "exec", &self.ns, BIN, "serve"])
             .arg(image)
-            .args(["--bind", HOST_IP, "--port", "69", "--any-name"])
+            // Mainline U-Boot ignores a block ahead of the one it expects (tftp_last_nack), so
+            // the next block may ride along each resend.
+            .args([
+                "--bind",
+                HOST_IP,
+                "--port",
+                "69",
+                "--any-name",
+                "--next-block",
+            ])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

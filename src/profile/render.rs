@@ -212,6 +212,9 @@ fn tftp_line(p: &Profile) -> Option<String> {
     if t.password.is_some() {
         parts.push("needs a password (see the profile)".to_owned());
     }
+    if t.next_block_on_resend == Some(false) {
+        parts.push("never send a block ahead of the one it expects".to_owned());
+    }
     (!parts.is_empty()).then(|| parts.join("; "))
 }
 

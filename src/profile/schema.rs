@@ -178,6 +178,11 @@ pub struct Tftp {
     pub remote_name: Option<String>,
     /// Password some push bootloaders expect before they take an upload (Linksys).
     pub password: Option<String>,
+    /// Whether a resent block may carry the next block along (the fast repair of a lost
+    /// ACK). Only `true` for bootloaders known to ignore a block ahead of the one they expect
+    /// (mainline U-Boot); U-Boot 1.1.x as TP-Link ships it and barebox store such a block
+    /// without checking for a gap, and a lost resend would leave a hole. Absent: not sent.
+    pub next_block_on_resend: Option<bool>,
 }
 
 /// Which TFTP options may be used with this bootloader.

@@ -78,7 +78,9 @@ pub struct Timing {
     /// After the final ACK, keep answering a repeated final DATA for this long (RFC 1350 §6).
     pub dally: Duration,
     /// With a window of 1, send the next block along with each resend, so that a lost ACK is
-    /// repaired at once by a peer that already holds the block (see docs/tftp.md).
+    /// repaired at once by a peer that already holds the block. Off by default: a peer that
+    /// stores a block ahead of the one it expects without checking for a gap (U-Boot 1.1.x,
+    /// barebox) would keep a hole when the resend itself is lost (see docs/tftp.md).
     pub resend_next_block: bool,
 }
 
@@ -92,7 +94,7 @@ impl Default for Timing {
             max_first_sends: 6,
             final_ack_wait: Duration::from_secs(5),
             dally: Duration::from_secs(10),
-            resend_next_block: true,
+            resend_next_block: false,
         }
     }
 }
@@ -941,7 +943,10 @@ mod tests {
             vec![0u8; 2000].into(),
             agreed(512, 1),
             Opening::Data,
-            Timing::default(),
+            Timing {
+                resend_next_block: true,
+                ..Timing::default()
+            },
             t0,
         );
         s.on_packet(&Packet::Ack { block: 1 }, t0, &mut out);

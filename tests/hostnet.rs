@@ -121,29 +121,39 @@ impl Lab {
     /// Starts `serve --device` with consent and waits until it listens (the setup is done
     /// before that line is printed).
     fn serve(&self) -> Server {
-        let dir = self.state.path().join("image");
-        std::fs::create_dir_all(&dir).unwrap();
-        let image = dir.join("fw.bin");
+        let image = self.state.path().join("fw.bin");
         std::fs::write(&image, vec![7u8; 2000]).unwrap();
-        let mut child = self
-            .command(&[
-                "serve",
-                image.to_str().unwrap(),
-                "--device",
-                DEVICE,
-                "--interface",
-                "port0",
-                "--port",
-                "0",
-                "--yes",
-            ])
-            .spawn()
-            .unwrap();
+        self.serve_with(&image, &[])
+    }
+
+    /// Starts `serve IMAGE --device ... --yes EXTRA...` and waits until it listens.
+    fn serve_with(&self, image: &Path, extra: &[&str]) -> Server {
+        let mut args = vec![
+            "serve",
+            image.to_str().unwrap(),
+            "--device",
+            DEVICE,
+            "--interface",
+            "port0",
+            "--port",
+            "0",
+            "--yes",
+        ];
+        args.extend_from_slice(extra);
+        let mut child = self.command(&args).spawn().unwrap();
         let stdout = lines(child.stdout.take().unwrap());
         let stderr = lines(child.stderr.take().unwrap());
         let first = stdout.recv_timeout(DEADLINE).expect("serve's first line");
-        assert!(first.starts_with("listening on "), "{first}");
-        Server { child, stderr }
+        let port = first
+            .strip_prefix("listening on ")
+            .and_then(|addr| addr.rsplit(':').next())
+            .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
+            .to_owned();
+        Server {
+            child,
+            stderr,
+            port,
+        }
     }
 }
 
@@ -159,6 +169,8 @@ impl Drop for Lab {
 struct Server {
     child: Child,
     stderr: mpsc::Receiver<String>,
+    /// The port it listens on.
+    port: String,
 }
 
 impl Server {
@@ -177,16 +189,32 @@ impl Server {
         }
     }
 
+    /// Waits for the server to end by itself.
+    fn wait(self) -> (Output, Vec<String>) {
+        let output = wait_output(self.child);
+        let rest = drain(&self.stderr);
+        (output, rest)
+    }
+
     fn signal(self, signal: Signal) -> (Output, Vec<String>) {
         kill(Pid::from_raw(self.child.id() as i32), signal).unwrap();
         let output = wait_output(self.child);
-        let rest: Vec<String> = self.stderr.try_iter().collect();
+        let rest = drain(&self.stderr);
         (output, rest)
     }
 }
 
 fn lines(stream: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
     support::lines(stream)
+}
+
+/// Every line still to come from a stream, until it closes (the process has ended).
+fn drain(lines: &mpsc::Receiver<String>) -> Vec<String> {
+    let mut rest = Vec::new();
+    while let Ok(line) = lines.recv_timeout(DEADLINE) {
+        rest.push(line);
+    }
+    rest
 }
 
 fn wait_output(child: Child) -> Output {
@@ -461,37 +489,12 @@ fn a_firewall_dropping_tftp_is_named_opened_for_the_session_and_closed_after_a_c
     assert_eq!(code, Some(1));
     assert!(text.contains("[FAIL] firewall (nftables)"), "{text}");
     // Opened for the session, with consent.
-    let dir = lab.state.path().join("image");
-    std::fs::create_dir_all(&dir).unwrap();
-    let image = dir.join("fw.bin");
+    let image = lab.state.path().join("fw.bin");
     std::fs::write(&image, vec![1u8; 100]).unwrap();
-    let mut child = lab
-        .command(&[
-            "serve",
-            image.to_str().unwrap(),
-            "--device",
-            DEVICE,
-            "--interface",
-            "port0",
-            "--port",
-            "0",
-            "--yes",
-            "--allow-firewall",
-        ])
-        .spawn()
-        .unwrap();
-    let stdout = lines(child.stdout.take().unwrap());
-    let stderr = lines(child.stderr.take().unwrap());
-    assert!(
-        stdout
-            .recv_timeout(DEADLINE)
-            .unwrap()
-            .starts_with("listening on")
-    );
+    let server = lab.serve_with(&image, &["--allow-firewall"]);
     let ruleset = nft(&lab, "list ruleset");
     assert!(ruleset.contains("rescue-wizard"), "{ruleset}");
     assert!(lab.has(RESCUE));
-    let server = Server { child, stderr };
     let said = server.said("firewall rule accepting UDP from 192.168.0.0/24 on port0");
     assert!(said.starts_with("changed:"), "{said}");
     // Killed: the next start takes the rule and the address away, and nothing of ours stays.
@@ -546,28 +549,11 @@ fn a_router_pulls_through_the_rescue_address_and_everything_is_undone_at_the_end
     let image = lab.state.path().join("fw.bin");
     let data: Vec<u8> = (0..200_000u32).map(|i| (i * 7) as u8).collect();
     std::fs::write(&image, &data).unwrap();
-    let mut child = lab
-        .command(&[
-            "serve",
-            image.to_str().unwrap(),
-            "--any-name",
-            "--device",
-            DEVICE,
-            "--interface",
-            "port0",
-            "--port",
-            "0",
-            "--yes",
-            "--router-mac",
-            &mac,
-            "--exit-after",
-            "1",
-        ])
-        .spawn()
-        .unwrap();
-    let stdout = lines(child.stdout.take().unwrap());
-    let first = stdout.recv_timeout(DEADLINE).unwrap();
-    let port = first.rsplit(':').next().unwrap().to_owned();
+    let server = lab.serve_with(
+        &image,
+        &["--any-name", "--router-mac", &mac, "--exit-after", "1"],
+    );
+    let port = server.port.clone();
     assert!(lab.has(RESCUE));
     let neighbours =
         String::from_utf8_lossy(&ip(&["-n", &lab.ns, "neigh", "show", "192.168.0.86"]).stdout)
@@ -607,14 +593,9 @@ fn a_router_pulls_through_the_rescue_address_and_everything_is_undone_at_the_end
     );
     assert_eq!(std::fs::read(&out).unwrap(), data);
     // The server ends by itself after the transfer: a normal exit undoes everything.
-    let output = wait_output(child);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let text = String::from_utf8_lossy(&output.stderr);
+    let (output, rest) = server.wait();
+    let text = rest.join("\n");
+    assert_eq!(output.status.code(), Some(0), "{text}");
     assert!(
         text.contains("undone: static ARP entry 192.168.0.86"),
         "{text}"

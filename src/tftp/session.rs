@@ -113,7 +113,12 @@ struct RetransmitTimer {
 
 impl RetransmitTimer {
     fn new(timing: &Timing, negotiated: Option<Duration>) -> Self {
-        let max = negotiated.unwrap_or(timing.max_rto);
+        // The negotiated timeout is the peer's own retransmission timer (RFC 2349). Resending
+        // by half of it at the latest keeps ours ahead of theirs even when jitter has inflated
+        // the estimate: U-Boot counts its own expiries and gives up after ten.
+        let max = negotiated.map_or(timing.max_rto, |t| {
+            (t / 2).max(Duration::from_secs(1)).min(t)
+        });
         Self {
             srtt: None,
             rttvar: Duration::ZERO,
@@ -1108,6 +1113,37 @@ mod tests {
             "{waited:?}"
         );
         assert!(out.len() < 100, "bounded resends, got {}", out.len());
+    }
+
+    #[test]
+    fn resends_stay_ahead_of_the_clients_own_timer() {
+        // A client that asked `timeout 5` resends its last ACK every 5 s and gives up after
+        // ten; backing off, ours never waits more than half of that.
+        let t0 = Instant::now();
+        let agreed = Agreed {
+            timeout: Some(Duration::from_secs(5)),
+            ..agreed(512, 1)
+        };
+        let (mut out, mut s) = sender(
+            vec![0u8; 100_000].into(),
+            agreed,
+            Opening::Data,
+            Timing::default(),
+            t0,
+        );
+        s.on_packet(&Packet::Ack { block: 1 }, t0, &mut out);
+        let mut last = t0;
+        let mut longest = Duration::ZERO;
+        while let Some(deadline) = s.deadline() {
+            longest = longest.max(deadline - last);
+            last = deadline;
+            s.on_timer(deadline, &mut out);
+        }
+        assert!(longest <= Duration::from_millis(2500), "{longest:?}");
+        assert!(
+            longest >= Duration::from_secs(2),
+            "it does back off: {longest:?}"
+        );
     }
 
     #[test]

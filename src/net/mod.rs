@@ -7,6 +7,7 @@ pub mod check;
 pub mod firewall;
 pub mod iface;
 pub mod journal;
+pub mod observe;
 pub mod platform;
 pub mod port_owner;
 pub mod privilege;

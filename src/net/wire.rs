@@ -7,6 +7,7 @@
 
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddrV4};
+use std::time::SystemTime;
 
 use pnet_packet::Packet;
 use pnet_packet::arp::{ArpOperations, ArpPacket};
@@ -300,6 +301,15 @@ impl fmt::Display for WireEvent {
             ),
         }
     }
+}
+
+/// A wire event and when it was seen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seen {
+    /// When the frame reached the watch.
+    pub at: SystemTime,
+    /// What it was.
+    pub event: WireEvent,
 }
 
 /// Parses one Ethernet II frame. `None` for anything that is not one of the events.

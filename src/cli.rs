@@ -29,6 +29,26 @@ pub enum Command {
     Doctor(DoctorArgs),
     /// List and search the known devices, show one's procedure, check profile files.
     Devices(DevicesArgs),
+    /// Watch the port the router is plugged into: ARP, ping, DHCP, TFTP requests, failsafe
+    /// broadcasts, and what they tell (one line each). Needs `cap_net_raw`.
+    Watch(WatchArgs),
+}
+
+/// `rescue-wizard watch`.
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// The port to watch.
+    #[arg(long, value_name = "IF")]
+    pub interface: String,
+    /// Stop after this many seconds (default: run until Ctrl-C).
+    #[arg(long, value_name = "N")]
+    pub seconds: Option<u64>,
+    /// One JSON object per line instead of sentences.
+    #[arg(long)]
+    pub json: bool,
+    /// Compare what the router does with this device's procedure (addresses, file names).
+    #[arg(long, value_name = "ID")]
+    pub device: Option<String>,
 }
 
 /// `rescue-wizard serve`.

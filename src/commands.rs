@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 
-use crate::cli::{Cli, Command, DoctorArgs, GetArgs, PushArgs, ServeArgs};
+use crate::cli::{Cli, Command, DoctorArgs, GetArgs, PushArgs, ServeArgs, WatchArgs};
 use crate::net::addr::{HostEvent, HostSetup, Plan, clean_leftovers};
 use crate::net::check::{self, Expectation, HostFacts};
 use crate::net::firewall;
@@ -35,6 +35,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Push(args) => push(args).await,
         Command::Get(args) => get(args).await,
         Command::Devices(args) => crate::profile::command::run(&args),
+        Command::Watch(args) => watch_wire(args).await,
     }
 }
 
@@ -454,4 +455,100 @@ async fn get(args: GetArgs) -> anyhow::Result<Outcome> {
     let config = client_config(args.blksize, args.windowsize, args.wait);
     let remote = args.remote;
     run_client(move |events, stop| client::get(server, remote, output, config, events, stop)).await
+}
+
+/// `rescue-wizard watch`: one line per wire event and per finding, until Ctrl-C or
+/// `--seconds` have passed.
+async fn watch_wire(args: WatchArgs) -> anyhow::Result<Outcome> {
+    use crate::net::observe::{DEFAULT_AWAY_AFTER, Expectation, Observer};
+    use crate::net::watch::{self, WatchError};
+
+    let profile = args.device.as_deref().map(find_profile).transpose()?;
+    let ours = crate::net::iface::list()
+        .into_iter()
+        .find(|i| i.name == args.interface)
+        .map(|i| i.ipv4.iter().map(|a| a.addr).collect())
+        .unwrap_or_default();
+    let expect = Expectation {
+        ours,
+        host: profile.as_ref().and_then(|p| p.host.map(|h| h.address)),
+        router: profile.as_ref().and_then(|p| p.router),
+        files: profile
+            .as_ref()
+            .map(|p| {
+                p.filename
+                    .iter()
+                    .chain(&p.alternate_filenames)
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default(),
+    };
+    let mut observer = Observer::new(expect, DEFAULT_AWAY_AFTER);
+    let mut signals = StopSignals::install()?;
+    let (events_tx, mut events) = mpsc::unbounded_channel();
+    let stop = Arc::new(AtomicBool::new(false));
+    let thread = match watch::start(&args.interface, events_tx, Arc::clone(&stop)) {
+        Ok(thread) => thread,
+        Err(err @ (WatchError::NoSuchInterface { .. } | WatchError::NotPermitted { .. })) => {
+            return Err(UsageError(err.to_string()).into());
+        }
+        Err(err) => return Err(err.into()),
+    };
+    println!("watching {}", args.interface);
+    let start = std::time::SystemTime::now();
+    let show =
+        |at: std::time::SystemTime, line: &dyn std::fmt::Display, json: serde_json::Value| {
+            if args.json {
+                let mut object = json;
+                if let Some(map) = object.as_object_mut() {
+                    let seconds = at
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .unwrap_or_default()
+                        .as_secs_f64();
+                    map.insert("at".into(), seconds.into());
+                }
+                println!("{object}");
+            } else {
+                let offset = at.duration_since(start).unwrap_or_default().as_secs_f64();
+                println!("{offset:8.3}  {line}");
+            }
+        };
+    let deadline = args
+        .seconds
+        .map(|s| tokio::time::Instant::now() + Duration::from_secs(s));
+    let until_deadline = async {
+        match deadline {
+            Some(deadline) => tokio::time::sleep_until(deadline).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(until_deadline);
+    let mut ticks = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            () = signals.requested() => break,
+            () = &mut until_deadline => break,
+            _ = ticks.tick() => {
+                let now = std::time::SystemTime::now();
+                for finding in observer.tick(now) {
+                    show(now, &format_args!("! {finding}"), serde_json::json!({ "finding": finding }));
+                }
+            }
+            seen = events.recv() => {
+                let Some(seen) = seen else { break };
+                show(seen.at, &seen.event, serde_json::json!({ "wire": seen.event }));
+                for finding in observer.observe(&seen) {
+                    show(seen.at, &format_args!("! {finding}"), serde_json::json!({ "finding": finding }));
+                }
+            }
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    drop(events);
+    match tokio::task::spawn_blocking(move || thread.join()).await? {
+        Ok(Ok(())) => Ok(Outcome::Done),
+        Ok(Err(err)) => Err(anyhow::anyhow!("reading {} failed: {err}", args.interface)),
+        Err(_) => Err(anyhow::anyhow!("the capture thread panicked")),
+    }
 }

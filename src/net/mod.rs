@@ -1,11 +1,15 @@
 //! The host side of the network: interfaces, privileges, the address the bootloader
-//! expects (journaled and always undone), the firewall, what holds a port, and the checklist.
+//! expects (journaled and always undone), the firewall, what holds a port, the checklist, and
+//! the wire watch (what the router says on the link, and what that tells the technician).
 
 pub mod addr;
 pub mod check;
 pub mod firewall;
 pub mod iface;
 pub mod journal;
+pub mod observe;
 pub mod platform;
 pub mod port_owner;
 pub mod privilege;
+pub mod watch;
+pub mod wire;

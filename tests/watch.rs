@@ -1,0 +1,384 @@
+//! The wire watch in network namespaces the test makes itself: `rescue-wizard watch` runs in
+//! one, a peer in the other pings, ARPs, sends TFTP requests, a DHCP discover and an OpenWrt
+//! failsafe broadcast, and each expected line must appear. Nothing here touches the machine's
+//! real interfaces.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader};
+use std::net::UdpSocket;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+const BIN: &str = env!("CARGO_BIN_EXE_rescue-wizard");
+const DEADLINE: Duration = Duration::from_secs(20);
+const OURS: &str = "10.9.0.1";
+const PEER: &str = "10.9.0.2";
+
+/// Whether this machine can run these tests; when it cannot, says why (and fails under CI).
+fn can_run(tools: &[(&str, &str)]) -> bool {
+    let mut missing = None;
+    if !nix::unistd::geteuid().is_root() {
+        missing = Some("needs root to create network namespaces".to_owned());
+    }
+    for (tool, package) in tools {
+        if missing.is_none() && Command::new(tool).arg("-V").output().is_err() {
+            missing = Some(format!("needs `{tool}` (Debian package {package})"));
+        }
+    }
+    match missing {
+        None => true,
+        Some(why) => {
+            assert!(std::env::var_os("CI").is_none(), "{why}");
+            eprintln!("skipped: {why}");
+            false
+        }
+    }
+}
+
+fn run(args: &[&str]) -> Output {
+    Command::new(args[0]).args(&args[1..]).output().unwrap()
+}
+
+fn ip(args: &[&str]) -> Output {
+    let output = Command::new("ip").args(args).output().unwrap();
+    assert!(
+        output.status.success(),
+        "ip {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+/// Two namespaces joined by a veth pair: `port0` (ours, 10.9.0.1/24) and `router0` (the
+/// peer, 10.9.0.2/24). Removed on drop.
+struct Lab {
+    ns: String,
+    peer: String,
+    state: tempfile::TempDir,
+}
+
+impl Lab {
+    fn new() -> Self {
+        static COUNT: AtomicU32 = AtomicU32::new(0);
+        let n = COUNT.fetch_add(1, Ordering::Relaxed);
+        let ns = format!("rww-{}-{n}", std::process::id());
+        let peer = format!("{ns}-p");
+        ip(&["netns", "add", &ns]);
+        ip(&["netns", "add", &peer]);
+        let lab = Self {
+            ns,
+            peer,
+            state: tempfile::tempdir().unwrap(),
+        };
+        ip(&[
+            "link", "add", "port0", "netns", &lab.ns, "type", "veth", "peer", "name", "router0",
+            "netns", &lab.peer,
+        ]);
+        ip(&["-n", &lab.ns, "addr", "add", "10.9.0.1/24", "dev", "port0"]);
+        ip(&[
+            "-n",
+            &lab.peer,
+            "addr",
+            "add",
+            "10.9.0.2/24",
+            "dev",
+            "router0",
+        ]);
+        for (ns, dev) in [(&lab.ns, "port0"), (&lab.peer, "router0")] {
+            ip(&["-n", ns, "link", "set", dev, "up"]);
+            ip(&["-n", ns, "link", "set", "lo", "up"]);
+        }
+        lab
+    }
+
+    /// Runs a command in the peer namespace.
+    fn in_peer(&self, args: &[&str]) -> Output {
+        let mut all = vec!["ip", "netns", "exec", &self.peer];
+        all.extend_from_slice(args);
+        run(&all)
+    }
+
+    /// `port0`'s hardware address.
+    fn our_mac(&self) -> String {
+        let out = ip(&["-n", &self.ns, "-o", "link", "show", "port0"]);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let after = text.split("link/ether ").nth(1).unwrap();
+        after.split_whitespace().next().unwrap().to_owned()
+    }
+
+    /// Starts `rescue-wizard watch` on `port0`, returns once it says it is watching.
+    fn watch(&self, extra: &[&str]) -> Watcher {
+        let mut child = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &self.ns,
+                BIN,
+                "watch",
+                "--interface",
+                "port0",
+            ])
+            .args(extra)
+            .env("RESCUE_WIZARD_STATE_DIR", self.state.path())
+            .env("RESCUE_WIZARD_CONFIG_DIR", self.state.path().join("config"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (tx, lines) = mpsc::channel();
+        let stdout = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut watcher = Watcher {
+            child,
+            lines,
+            seen: Vec::new(),
+        };
+        watcher.expect("watching port0");
+        watcher
+    }
+
+    /// Sends one UDP datagram from the peer namespace, from `from_port`.
+    fn send_from_peer(&self, from_port: u16, to: &str, payload: Vec<u8>) {
+        let path = format!("/run/netns/{}", self.peer);
+        let to = to.to_owned();
+        // setns changes only this thread's namespace.
+        std::thread::spawn(move || {
+            let ns = std::fs::File::open(path).unwrap();
+            nix::sched::setns(ns, nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+            let socket = UdpSocket::bind(("0.0.0.0", from_port)).unwrap();
+            socket.set_broadcast(true).unwrap();
+            socket.send_to(&payload, to).unwrap();
+        })
+        .join()
+        .unwrap();
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.ns]).status();
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.peer])
+            .status();
+    }
+}
+
+struct Watcher {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Watcher {
+    /// Waits (up to the deadline) for a line containing `text`; lines already seen count.
+    fn expect(&mut self, text: &str) -> String {
+        if let Some(line) = self.seen.iter().find(|l| l.contains(text)) {
+            return line.clone();
+        }
+        let end = Instant::now() + DEADLINE;
+        loop {
+            let left = end.saturating_duration_since(Instant::now());
+            let Ok(line) = self.lines.recv_timeout(left) else {
+                let _ = self.child.kill();
+                let stderr = self.child.wait_with_output_ref();
+                panic!(
+                    "no line with {text:?}; saw:\n{}\nstderr:\n{stderr}",
+                    self.seen.join("\n")
+                );
+            };
+            self.seen.push(line.clone());
+            if line.contains(text) {
+                return line;
+            }
+        }
+    }
+
+    /// Ctrl-C, then the exit status must be success.
+    fn interrupt(mut self) {
+        kill(Pid::from_raw(self.child.id() as i32), Signal::SIGINT).unwrap();
+        // `ip netns exec` forwards nothing: it execs, so the pid is the watcher's own.
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "watch ended with {status}");
+    }
+}
+
+trait StderrOf {
+    fn wait_with_output_ref(&mut self) -> String;
+}
+
+impl StderrOf for Child {
+    fn wait_with_output_ref(&mut self) -> String {
+        let _ = self.wait();
+        let mut text = String::new();
+        if let Some(mut stderr) = self.stderr.take() {
+            let _ = std::io::Read::read_to_string(&mut stderr, &mut text);
+        }
+        text
+    }
+}
+
+/// A DHCPDISCOVER from `mac` (RFC 2131): BOOTREQUEST, Ethernet, the magic cookie, option 53.
+fn dhcp_discover(mac: [u8; 6]) -> Vec<u8> {
+    let mut p = vec![0u8; 236];
+    p[0] = 1;
+    p[1] = 1;
+    p[2] = 6;
+    p[28..34].copy_from_slice(&mac);
+    p.extend_from_slice(&[99, 130, 83, 99, 53, 1, 1, 255]);
+    p
+}
+
+#[test]
+fn the_watch_reports_what_the_peer_does_on_the_wire() {
+    if !can_run(&[
+        ("ip", "iproute2"),
+        ("ping", "iputils-ping"),
+        ("arping", "iputils-arping"),
+    ]) {
+        return;
+    }
+    let lab = Lab::new();
+    let mut watch = lab.watch(&["--seconds", "120"]);
+
+    // Ping: the request from the peer, our reply, and the peer as the router.
+    let ping = lab.in_peer(&["ping", "-c", "1", "-W", "5", OURS]);
+    assert!(ping.status.success(), "{ping:?}");
+    watch.expect(&format!("icmp echo request: {PEER} -> {OURS} ttl 64"));
+    watch.expect(&format!("icmp echo reply: {OURS} -> {PEER} ttl 64"));
+    watch.expect(&format!("! router seen: {PEER} ("));
+    watch.expect(&format!("arp request: {PEER} ("));
+
+    // The peer ARPs for an address we do not have: the finding names it.
+    let _ = lab.in_peer(&["arping", "-c", "1", "-w", "1", "-I", "router0", "10.9.0.99"]);
+    watch.expect("asks who has 10.9.0.99");
+    watch.expect(&format!(
+        "! the router at {PEER} asks for a server at 10.9.0.99, which this computer does not have"
+    ));
+
+    // A TFTP read request to an address that is not ours (sent to our MAC by a static entry).
+    let mac = lab.our_mac();
+    let neigh = lab.in_peer(&[
+        "ip",
+        "neigh",
+        "add",
+        "10.9.0.77",
+        "lladdr",
+        &mac,
+        "dev",
+        "router0",
+    ]);
+    assert!(neigh.status.success(), "{neigh:?}");
+    let out = lab.state.path().join("got.bin");
+    let out = out.to_str().unwrap();
+    let _ = lab.in_peer(&[
+        BIN,
+        "get",
+        "10.9.0.77",
+        "C0A80056.img",
+        "-o",
+        out,
+        "--wait",
+        "1",
+    ]);
+    watch.expect("asks 10.9.0.77 for \"C0A80056.img\"");
+    watch.expect(&format!(
+        "! the router at {PEER} asks for a server at 10.9.0.77"
+    ));
+
+    // A read request to us, where nothing listens: the request, and our port unreachable
+    // quoting port 69.
+    let _ = lab.in_peer(&[BIN, "get", OURS, "boot.img", "-o", out, "--wait", "1"]);
+    watch.expect(&format!("asks {OURS} for \"boot.img\""));
+    watch.expect(&format!(
+        "icmp port unreachable: {OURS} -> {PEER} for {OURS}:69"
+    ));
+
+    // DHCP discover and the failsafe broadcast, sent to the link's broadcast address.
+    lab.send_from_peer(
+        68,
+        "10.9.0.255:67",
+        dhcp_discover([0x02, 0, 0, 0, 0xbe, 0xef]),
+    );
+    watch.expect("dhcp discover: 02:00:00:00:be:ef wants an address");
+    watch.expect("! 02:00:00:00:be:ef asks for an address over DHCP");
+    lab.send_from_peer(
+        0,
+        "10.9.0.255:4919",
+        b"Press reset now, to enter Failsafe!".to_vec(),
+    );
+    watch.expect(&format!(
+        "failsafe broadcast from {PEER}: \"Press reset now, to enter Failsafe!\""
+    ));
+
+    watch.interrupt();
+}
+
+#[test]
+fn json_lines_and_the_deadline() {
+    if !can_run(&[("ip", "iproute2"), ("ping", "iputils-ping")]) {
+        return;
+    }
+    let lab = Lab::new();
+    let mut watch = lab.watch(&["--seconds", "3", "--json"]);
+    let ping = lab.in_peer(&["ping", "-c", "1", "-W", "5", OURS]);
+    assert!(ping.status.success(), "{ping:?}");
+    let line = watch.expect("\"echo\"");
+    let value: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(value["wire"]["kind"], "echo");
+    assert_eq!(value["wire"]["ttl"], 64);
+    assert!(value["at"].as_f64().unwrap() > 0.0);
+    let finding = watch.expect("router_seen");
+    let value: serde_json::Value = serde_json::from_str(&finding).unwrap();
+    assert_eq!(value["finding"]["ip"], PEER);
+    // --seconds 3 ends it on its own.
+    let status = watch.child.wait().unwrap();
+    assert!(status.success(), "{status}");
+}
+
+#[test]
+fn without_cap_net_raw_one_clear_error() {
+    if !can_run(&[("ip", "iproute2"), ("setpriv", "util-linux")]) {
+        return;
+    }
+    let lab = Lab::new();
+    let out = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &lab.ns,
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+        ])
+        .args(["--clear-groups", "--inh-caps=-all", BIN, "watch"])
+        .args(["--interface", "port0", "--seconds", "1"])
+        .env("RESCUE_WIZARD_STATE_DIR", lab.state.path())
+        .env("RESCUE_WIZARD_CONFIG_DIR", lab.state.path().join("config"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("cannot watch port0: capturing frames needs cap_net_raw"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("setcap"), "{stderr}");
+    assert!(
+        out.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}

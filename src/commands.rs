@@ -463,7 +463,7 @@ async fn watch_wire(args: WatchArgs) -> anyhow::Result<Outcome> {
     use crate::net::observe::{DEFAULT_AWAY_AFTER, Expectation, Observer};
     use crate::net::watch::{self, WatchError};
 
-    let profile = args.device.as_deref().map(find_profile).transpose()?;
+    let profile = find_profile(args.device.as_deref(), None)?;
     let ours = crate::net::iface::list()
         .into_iter()
         .find(|i| i.name == args.interface)

@@ -49,6 +49,9 @@ pub struct WatchArgs {
     /// Compare what the router does with this device's procedure (addresses, file names).
     #[arg(long, value_name = "ID")]
     pub device: Option<String>,
+    /// The router is being switched on now: if it stays silent, say so with timing advice.
+    #[arg(long)]
+    pub powered_on: bool,
 }
 
 /// `rescue-wizard serve`.

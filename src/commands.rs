@@ -460,7 +460,7 @@ async fn get(args: GetArgs) -> anyhow::Result<Outcome> {
 /// `rescue-wizard watch`: one line per wire event and per finding, until Ctrl-C or
 /// `--seconds` have passed.
 async fn watch_wire(args: WatchArgs) -> anyhow::Result<Outcome> {
-    use crate::net::observe::{DEFAULT_AWAY_AFTER, Expectation, Observer};
+    use crate::net::observe::{DEFAULT_AWAY_AFTER, Expectation, Observer, PowerOnTiming};
     use crate::net::watch::{self, WatchError};
 
     let profile = find_profile(args.device.as_deref(), None)?;
@@ -484,7 +484,10 @@ async fn watch_wire(args: WatchArgs) -> anyhow::Result<Outcome> {
             })
             .unwrap_or_default(),
     };
-    let mut observer = Observer::new(expect, DEFAULT_AWAY_AFTER);
+    let timing = profile.as_ref().map_or_else(PowerOnTiming::default, |p| {
+        PowerOnTiming::from_steps(&p.steps)
+    });
+    let mut observer = Observer::new(expect, DEFAULT_AWAY_AFTER).with_power_on(timing);
     let mut signals = StopSignals::install()?;
     let (events_tx, mut events) = mpsc::unbounded_channel();
     let stop = Arc::new(AtomicBool::new(false));
@@ -497,6 +500,9 @@ async fn watch_wire(args: WatchArgs) -> anyhow::Result<Outcome> {
     };
     println!("watching {}", args.interface);
     let start = std::time::SystemTime::now();
+    if args.powered_on {
+        observer.router_powered(start);
+    }
     let show =
         |at: std::time::SystemTime, line: &dyn std::fmt::Display, json: serde_json::Value| {
             if args.json {

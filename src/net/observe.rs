@@ -11,9 +11,72 @@ use std::time::{Duration, SystemTime};
 use serde::Serialize;
 
 use crate::net::wire::{ArpKind, DhcpKind, Mac, Seen, WireEvent};
+use crate::profile::schema::Step;
 
 /// How long the router must be silent before it counts as gone (a reboot, a power cycle).
 pub const DEFAULT_AWAY_AFTER: Duration = Duration::from_secs(5);
+
+/// How long a router may stay silent after power-on when the profile gives no hold time:
+/// bootloaders that wait for a server speak within a few seconds of power-on.
+pub const DEFAULT_SILENT_AFTER_POWER_ON: Duration = Duration::from_secs(20);
+
+/// Added to the profile's hold time: the bootloader's network comes up after the hold.
+pub const POWER_ON_MARGIN: Duration = Duration::from_secs(10);
+
+/// What the profile says about the first seconds after power-on, for the advice given when the
+/// router stays silent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PowerOnTiming {
+    /// Silence for this long after power-on is worth a word.
+    pub silent_after: Duration,
+    /// The profile's step that holds (or releases) the button, with its seconds.
+    pub hold: Option<HoldStep>,
+}
+
+/// A procedure step that times the button.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HoldStep {
+    /// The step as the profile words it.
+    pub action: String,
+    /// How long, in seconds.
+    pub seconds: u32,
+}
+
+impl Default for PowerOnTiming {
+    fn default() -> Self {
+        Self {
+            silent_after: DEFAULT_SILENT_AFTER_POWER_ON,
+            hold: None,
+        }
+    }
+}
+
+impl PowerOnTiming {
+    /// The timing of a profile's steps: the first step with seconds that holds or releases a
+    /// button (not a "wait for the flash write" step), plus [`POWER_ON_MARGIN`].
+    pub fn from_steps(steps: &[Step]) -> Self {
+        let hold = steps.iter().find_map(|step| {
+            let action = step.action.to_lowercase();
+            let times_the_button = ["hold", "release", "press"]
+                .iter()
+                .any(|word| action.contains(word));
+            match step.seconds {
+                Some(seconds) if times_the_button => Some(HoldStep {
+                    action: step.action.clone(),
+                    seconds,
+                }),
+                _ => None,
+            }
+        });
+        match hold {
+            Some(hold) => Self {
+                silent_after: Duration::from_secs(u64::from(hold.seconds)) + POWER_ON_MARGIN,
+                hold: Some(hold),
+            },
+            None => Self::default(),
+        }
+    }
+}
 
 /// What the profile (or the technician) expects on this link.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -116,6 +179,13 @@ pub enum Finding {
         /// The TTL seen now.
         after: u8,
     },
+    /// Nothing at all came from the router for a while after it was switched on.
+    SilentAfterPowerOn {
+        /// How long since power-on.
+        silent_for: Duration,
+        /// The profile's button step, when it times one.
+        hold: Option<HoldStep>,
+    },
 }
 
 impl fmt::Display for Finding {
@@ -188,6 +258,31 @@ impl fmt::Display for Finding {
                 f,
                 "the router at {ip} now answers with TTL {after} instead of {before}: another program answers (bootloader or system)"
             ),
+            Finding::SilentAfterPowerOn { silent_for, hold } => {
+                write!(
+                    f,
+                    "nothing seen from the router in the {} s since it was switched on. ",
+                    silent_for.as_secs()
+                )?;
+                match hold {
+                    Some(hold) => write!(
+                        f,
+                        "the profile says \"{}\" for {} s: released too early, it boots normally \
+                         (hold longer); held far longer, some units skip recovery (try shorter)",
+                        hold.action, hold.seconds
+                    )?,
+                    None => write!(
+                        f,
+                        "power it off, hold the recovery button while switching it on, and keep \
+                         holding a few seconds longer than last time"
+                    )?,
+                }
+                write!(
+                    f,
+                    "; check that the cable is in the port the profile names and its link light \
+                     is on; start the watch before switching the router on"
+                )
+            }
         }
     }
 }
@@ -201,6 +296,9 @@ pub struct Observer {
     wanted: BTreeSet<(Ipv4Addr, Ipv4Addr)>,
     unknown_files: BTreeSet<String>,
     dhcp: BTreeSet<[u8; 6]>,
+    power_on: PowerOnTiming,
+    /// When the router was switched on, until it is heard or the advice has been given.
+    powered: Option<SystemTime>,
 }
 
 impl Observer {
@@ -213,7 +311,22 @@ impl Observer {
             wanted: BTreeSet::new(),
             unknown_files: BTreeSet::new(),
             dhcp: BTreeSet::new(),
+            power_on: PowerOnTiming::default(),
+            powered: None,
         }
+    }
+
+    /// Uses the profile's timing for the advice after power-on (see [`Observer::router_powered`]).
+    #[must_use]
+    pub fn with_power_on(mut self, timing: PowerOnTiming) -> Self {
+        self.power_on = timing;
+        self
+    }
+
+    /// The technician switched the router on at `now`: if nothing at all comes from it within
+    /// the profile's time, [`Observer::tick`] gives timing advice, once for this power-on.
+    pub fn router_powered(&mut self, now: SystemTime) {
+        self.powered = Some(now);
     }
 
     /// The devices seen so far, by address.
@@ -232,10 +345,15 @@ impl Observer {
     /// Takes one event; returns what it newly tells.
     pub fn observe(&mut self, seen: &Seen) -> Vec<Finding> {
         let mut findings = Vec::new();
+        let mut heard = matches!(seen.event, WireEvent::Dhcp { .. });
         if let Some((ip, mac)) = seen.event.sender()
             && self.is_other(ip)
         {
+            heard = true;
             self.sighted(ip, mac, seen.event.ttl(), seen.at, &mut findings);
+        }
+        if heard && self.powered.is_some_and(|powered| seen.at >= powered) {
+            self.powered = None;
         }
         match &seen.event {
             WireEvent::Arp {
@@ -272,10 +390,12 @@ impl Observer {
         findings
     }
 
-    /// Lets time pass: devices silent for longer than the threshold are reported gone.
+    /// Lets time pass: devices silent for longer than the threshold are reported gone, and a
+    /// router silent since power-on gets timing advice.
     pub fn tick(&mut self, now: SystemTime) -> Vec<Finding> {
         let away_after = self.away_after;
-        self.devices
+        let mut findings: Vec<Finding> = self
+            .devices
             .values_mut()
             .filter_map(|device| {
                 let silent_for = now.duration_since(device.last_seen).ok()?;
@@ -287,7 +407,18 @@ impl Observer {
                     }
                 })
             })
-            .collect()
+            .collect();
+        if let Some(powered) = self.powered
+            && let Ok(silent_for) = now.duration_since(powered)
+            && silent_for >= self.power_on.silent_after
+        {
+            self.powered = None;
+            findings.push(Finding::SilentAfterPowerOn {
+                silent_for,
+                hold: self.power_on.hold.clone(),
+            });
+        }
+        findings
     }
 
     fn sighted(
@@ -568,5 +699,121 @@ mod tests {
         // Frames arriving out of order never move the clock back.
         assert_eq!(o.observe(&seen(59, echo(255, new_mac))), vec![]);
         assert_eq!(o.devices().next().unwrap().last_seen, at(60));
+    }
+
+    fn step(action: &str, seconds: Option<u32>) -> Step {
+        Step {
+            action: action.into(),
+            seconds,
+            led: None,
+        }
+    }
+
+    #[test]
+    fn the_hold_step_sets_the_power_on_timing() {
+        let steps = [
+            step(
+                "Connect the laptop to a LAN port and power the router off.",
+                None,
+            ),
+            step(
+                "Hold the WPS/Reset button and power the router on; keep holding.",
+                Some(7),
+            ),
+            step("Wait for the router to write flash and reboot.", Some(150)),
+        ];
+        let timing = PowerOnTiming::from_steps(&steps);
+        assert_eq!(timing.silent_after, Duration::from_secs(17));
+        assert_eq!(timing.hold.as_ref().map(|h| h.seconds), Some(7));
+        // A wait with seconds is not a hold; without a hold, the default.
+        assert_eq!(
+            PowerOnTiming::from_steps(&steps[2..]),
+            PowerOnTiming::default()
+        );
+        assert_eq!(
+            PowerOnTiming::default().silent_after,
+            DEFAULT_SILENT_AFTER_POWER_ON
+        );
+    }
+
+    #[test]
+    fn silence_after_power_on_gives_timing_advice_once() {
+        let steps = [step(
+            "Hold the reset button and power the router on.",
+            Some(7),
+        )];
+        let mut o = observer().with_power_on(PowerOnTiming::from_steps(&steps));
+        assert_eq!(o.tick(at(100)), vec![], "not switched on yet");
+        o.router_powered(at(100));
+        assert_eq!(o.tick(at(116)), vec![]);
+        let findings = o.tick(at(117));
+        assert_eq!(
+            findings,
+            vec![Finding::SilentAfterPowerOn {
+                silent_for: Duration::from_secs(17),
+                hold: Some(HoldStep {
+                    action: "Hold the reset button and power the router on.".into(),
+                    seconds: 7
+                }),
+            }]
+        );
+        assert_eq!(
+            findings[0].to_string(),
+            "nothing seen from the router in the 17 s since it was switched on. the profile says \
+             \"Hold the reset button and power the router on.\" for 7 s: released too early, it \
+             boots normally (hold longer); held far longer, some units skip recovery (try \
+             shorter); check that the cable is in the port the profile names and its link light \
+             is on; start the watch before switching the router on"
+        );
+        assert_eq!(o.tick(at(200)), vec![], "once per power-on");
+        // The next power-on is watched again.
+        o.router_powered(at(300));
+        assert_eq!(o.tick(at(317)).len(), 1);
+    }
+
+    #[test]
+    fn a_router_heard_after_power_on_needs_no_advice() {
+        let mut o = observer();
+        o.router_powered(at(1));
+        // Frames from before the power-on do not count; our own frames do not either.
+        o.observe(&seen(0, echo(64, ROUTER_MAC)));
+        o.observe(&seen(0, who_has(LAPTOP)));
+        let ours = WireEvent::Arp {
+            op: ArpKind::Request,
+            sender_ip: LAPTOP,
+            sender_mac: Mac([2, 0, 0, 0, 0, 0x66]),
+            target_ip: ROUTER,
+        };
+        o.observe(&seen(3, ours));
+        // The 5 s away rule speaks for the router seen at 0; the advice waits for 20 s.
+        assert_eq!(o.tick(at(20)).len(), 1);
+        let advice = o.tick(at(21));
+        assert!(
+            matches!(advice[..], [Finding::SilentAfterPowerOn { hold: None, .. }]),
+            "{advice:?}"
+        );
+        assert!(
+            advice[0]
+                .to_string()
+                .contains("keep holding a few seconds longer")
+        );
+        // A DHCP discover is the router speaking.
+        o.router_powered(at(100));
+        o.observe(&seen(
+            104,
+            WireEvent::Dhcp {
+                op: DhcpKind::Discover,
+                client_mac: ROUTER_MAC,
+            },
+        ));
+        assert_eq!(o.tick(at(130)), vec![]);
+        // So is an ARP request.
+        o.router_powered(at(200));
+        o.observe(&seen(201, who_has(LAPTOP)));
+        assert!(
+            !o.tick(at(300))
+                .iter()
+                .any(|f| matches!(f, Finding::SilentAfterPowerOn { .. }))
+        );
     }
 }

@@ -25,7 +25,8 @@
 //! figures were first taken on has neither netem nor gact). ARP is left alone, as the issue's
 //! target is about TFTP loss, not about U-Boot's ARP retries.
 //!
-//! One QEMU runs at a time (a lock): the emulated CPU is slow and timing is part of what the
+//! One QEMU runs at a time (a lock, and a file lock shared with `tests/uboot_watch.rs`): the
+//! emulated CPU is slow and timing is part of what the
 //! tests measure. Each test prints its figures; run with `--nocapture` to see them.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -554,9 +555,16 @@ fn image_bytes(len: usize) -> Vec<u8> {
     bytes
 }
 
-/// Holds the emulator lock for one test, even after another test panicked holding it.
-fn one_qemu_at_a_time() -> std::sync::MutexGuard<'static, ()> {
-    QEMU_LOCK.lock().unwrap_or_else(PoisonError::into_inner)
+/// Holds the emulator lock for one test, even after another test panicked holding it; and the
+/// file lock that `tests/uboot_watch.rs` takes too, so that test binaries run in parallel do not
+/// start two emulators either.
+fn one_qemu_at_a_time() -> (std::sync::MutexGuard<'static, ()>, std::fs::File) {
+    let guard = QEMU_LOCK.lock().unwrap_or_else(PoisonError::into_inner);
+    let path = std::env::temp_dir().join("rescue-wizard-qemu.lock");
+    let file = std::fs::File::create(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    file.lock()
+        .unwrap_or_else(|e| panic!("locking {}: {e}", path.display()));
+    (guard, file)
 }
 
 #[test]

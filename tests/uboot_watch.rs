@@ -1,0 +1,534 @@
+//! The wire watch against a real bootloader.
+//!
+//! U-Boot (Debian `u-boot-qemu`, the `qemu_arm` build) runs in `qemu-system-arm -M virt`, its
+//! virtio NIC wired to `tap0` inside a network namespace the test creates and deletes;
+//! `rescue-wizard watch --json --powered-on` watches `tap0` (10.78.0.1/24) in the same
+//! namespace. On U-Boot's console (driven by reading what it prints, never by sleeping):
+//!
+//! 1. stop autoboot: a board switched on that never speaks, so the watch gives its timing
+//!    advice once the default 20 s of silence have passed;
+//! 2. `tftpboot` from 10.78.0.50, an address the laptop side does not hold: U-Boot ARPs for it,
+//!    and the watch says the router asks for a server address that is not ours, naming it;
+//!    the ARP retries are cut short with Ctrl-C on the console;
+//! 3. `ping 10.78.0.1`: a real ICMP echo request from 10.78.0.2, which our kernel answers.
+//!
+//! Needs root and these Debian packages (for `.ci/run`):
+//!
+//! ```text
+//! apt-get install -y qemu-system-arm u-boot-qemu iproute2
+//! ```
+//!
+//! When one is missing the test says so and passes when run by hand, and fails when `CI` is
+//! set. One QEMU runs at a time, across test binaries too: `tests/uboot.rs` and this file take
+//! the same file lock (see [`one_qemu_at_a_time`]).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::Path;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::{Arc, Mutex, PoisonError, mpsc};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_rescue-wizard");
+const UBOOT: &str = "/usr/lib/u-boot/qemu_arm/u-boot.bin";
+const QEMU: &str = "qemu-system-arm";
+/// The laptop side: the tap's address.
+const HOST_IP: &str = "10.78.0.1";
+const BOARD_IP: &str = "10.78.0.2";
+/// The server U-Boot is told to fetch from; nobody on the link holds it.
+const ELSEWHERE_IP: &str = "10.78.0.50";
+const LOAD_ADDR: &str = "0x40200000";
+const REMOTE_NAME: &str = "recovery.bin";
+
+/// Up to the autoboot prompt: QEMU start and U-Boot's own start, under emulation.
+const BOOT_DEADLINE: Duration = Duration::from_mins(1);
+const COMMAND_DEADLINE: Duration = Duration::from_secs(30);
+/// From the watch's start: its default silence threshold (20 s) and a margin for its 1 s tick.
+const ADVICE_DEADLINE: Duration = Duration::from_secs(40);
+/// Longest for the watch to print a line about a frame U-Boot sent.
+const WIRE_DEADLINE: Duration = Duration::from_secs(20);
+
+/// Says why the rig cannot run, or `None` when it can.
+fn missing_tools() -> Option<String> {
+    let on_path = |tool: &str| {
+        std::env::var_os("PATH")
+            .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(tool).is_file()))
+    };
+    let mut missing = Vec::new();
+    for tool in [QEMU, "ip"] {
+        if !on_path(tool) {
+            missing.push(format!("`{tool}` is not on PATH"));
+        }
+    }
+    if !Path::new(UBOOT).is_file() {
+        missing.push(format!("{UBOOT} is missing (Debian package u-boot-qemu)"));
+    }
+    if !nix::unistd::geteuid().is_root() {
+        missing.push("not root (network namespaces and tap devices need it)".to_owned());
+    }
+    (!missing.is_empty()).then(|| missing.join("; "))
+}
+
+/// Returns false (and says why) when the rig cannot run here; panics instead under CI.
+fn rig_available() -> bool {
+    let Some(why) = missing_tools() else {
+        return true;
+    };
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "the U-Boot rig cannot run: {why} (install: qemu-system-arm u-boot-qemu iproute2)"
+    );
+    eprintln!("skipped: the U-Boot rig cannot run: {why}");
+    false
+}
+
+/// One emulator at a time on this machine, whichever test binary starts it: a lock on a fixed
+/// file in the temporary folder (the same one `tests/uboot.rs` takes). The lock goes with the
+/// file handle, also when a test panics.
+fn one_qemu_at_a_time() -> File {
+    let path = std::env::temp_dir().join("rescue-wizard-qemu.lock");
+    let file = File::create(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    file.lock()
+        .unwrap_or_else(|e| panic!("locking {}: {e}", path.display()));
+    file
+}
+
+fn ip(args: &[&str]) {
+    let output = Command::new("ip").args(args).output().unwrap();
+    assert!(
+        output.status.success(),
+        "ip {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// U-Boot's serial console: what it prints arrives in chunks; we wait for text with a deadline.
+struct Console {
+    input: ChildStdin,
+    chunks: mpsc::Receiver<Vec<u8>>,
+    /// Printed but not yet consumed by [`Console::expect`].
+    pending: String,
+    /// Everything printed, for failure messages.
+    transcript: Arc<Mutex<String>>,
+}
+
+impl Console {
+    fn new(input: ChildStdin, mut output: impl Read + Send + 'static) -> Self {
+        let (tx, chunks) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = output.read(&mut buf) {
+                if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                    break;
+                }
+            }
+        });
+        Self {
+            input,
+            chunks,
+            pending: String::new(),
+            transcript: Arc::default(),
+        }
+    }
+
+    /// Waits until U-Boot has printed `what`; returns (and consumes) everything up to its end.
+    fn expect(&mut self, what: &str, within: Duration) -> Result<String, String> {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(at) = self.pending.find(what) {
+                let end = at + what.len();
+                let text = self.pending[..end].to_owned();
+                self.pending.drain(..end);
+                return Ok(text);
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.chunks.recv_timeout(left) {
+                Ok(chunk) => {
+                    let text = String::from_utf8_lossy(&chunk);
+                    self.pending.push_str(&text);
+                    self.transcript
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .push_str(&text);
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    return Err(format!("U-Boot did not print {what:?} within {within:?}"));
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    return Err(format!("QEMU exited before U-Boot printed {what:?}"));
+                }
+            }
+        }
+    }
+
+    fn send_raw(&mut self, bytes: &[u8]) {
+        self.input.write_all(bytes).unwrap();
+        self.input.flush().unwrap();
+    }
+
+    fn send(&mut self, line: &str) {
+        self.send_raw(format!("{line}\n").as_bytes());
+    }
+}
+
+/// `rescue-wizard watch --json` on `tap0`: its lines as they come, and every line so far.
+struct Watch {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Watch {
+    /// Waits (up to `within`) for a line for which `wanted` holds; lines already seen count.
+    fn find(&mut self, within: Duration, wanted: impl Fn(&str) -> bool) -> Option<String> {
+        if let Some(line) = self.seen.iter().find(|l| wanted(l)) {
+            return Some(line.clone());
+        }
+        let deadline = Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = self.lines.recv_timeout(left).ok()?;
+            self.seen.push(line.clone());
+            if wanted(&line) {
+                return Some(line);
+            }
+        }
+    }
+
+    /// Waits for a JSON line whose `key` object matches every `(field, value)` pair.
+    fn find_json(&mut self, within: Duration, key: &str, fields: &[(&str, &str)]) -> Option<Value> {
+        let matches = |line: &str| {
+            serde_json::from_str::<Value>(line).is_ok_and(|value| {
+                fields
+                    .iter()
+                    .all(|(field, want)| value[key][field].as_str() == Some(want))
+            })
+        };
+        self.find(within, matches)
+            .map(|line| serde_json::from_str(&line).unwrap())
+    }
+}
+
+/// The namespace with `tap0`, U-Boot behind it and the watch on it. Dropping it stops both and
+/// deletes the namespace, also when the test fails.
+struct Rig {
+    ns: String,
+    qemu: Option<Child>,
+    console: Option<Console>,
+    watch: Option<Watch>,
+    watch_stderr: Arc<Mutex<String>>,
+    state: tempfile::TempDir,
+}
+
+impl Drop for Rig {
+    fn drop(&mut self) {
+        let watch = self.watch.as_mut().map(|w| &mut w.child);
+        for child in [self.qemu.as_mut(), watch].into_iter().flatten() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        // The tap was created persistent: remove it explicitly, then the namespace.
+        let _ = Command::new("ip")
+            .args(["-n", &self.ns, "link", "del", "tap0"])
+            .output();
+        let _ = Command::new("ip").args(["netns", "del", &self.ns]).output();
+    }
+}
+
+impl Rig {
+    /// Makes the namespace and its tap (addressed, up, no QEMU yet).
+    fn new() -> Self {
+        let ns = format!("rw-ubw-{}", std::process::id());
+        ip(&["netns", "add", &ns]);
+        let rig = Rig {
+            ns,
+            qemu: None,
+            console: None,
+            watch: None,
+            watch_stderr: Arc::default(),
+            state: tempfile::tempdir().unwrap(),
+        };
+        let ns = rig.ns.as_str();
+        ip(&["-n", ns, "link", "set", "lo", "up"]);
+        ip(&["-n", ns, "tuntap", "add", "dev", "tap0", "mode", "tap"]);
+        ip(&[
+            "-n",
+            ns,
+            "addr",
+            "add",
+            &format!("{HOST_IP}/24"),
+            "dev",
+            "tap0",
+        ]);
+        ip(&["-n", ns, "link", "set", "tap0", "up"]);
+        rig
+    }
+
+    /// Starts the watch on `tap0` and returns once it says it is watching.
+    fn start_watch(&mut self, extra: &[&str]) {
+        let mut child = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &self.ns,
+                BIN,
+                "watch",
+                "--interface",
+                "tap0",
+            ])
+            .args(extra)
+            .env("RESCUE_WIZARD_STATE_DIR", self.state.path())
+            .env("RESCUE_WIZARD_CONFIG_DIR", self.state.path().join("config"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (tx, lines) = mpsc::channel();
+        let stdout = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                let _ = tx.send(line);
+            }
+        });
+        let mut stderr = child.stderr.take().unwrap();
+        let log = Arc::clone(&self.watch_stderr);
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = stderr.read_to_string(&mut text);
+            log.lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push_str(&text);
+        });
+        self.watch = Some(Watch {
+            child,
+            lines,
+            seen: Vec::new(),
+        });
+        if self
+            .watch()
+            .find(COMMAND_DEADLINE, |l| l == "watching tap0")
+            .is_none()
+        {
+            self.fail("the watch never said `watching tap0`");
+        }
+    }
+
+    /// Starts QEMU and stops U-Boot at its prompt.
+    fn boot(&mut self) {
+        let mut child = Command::new("ip")
+            .args(["netns", "exec", &self.ns, QEMU])
+            .args(["-M", "virt", "-m", "256", "-nographic", "-bios", UBOOT])
+            .args(["-netdev", "tap,id=n0,ifname=tap0,script=no,downscript=no"])
+            .args(["-device", "virtio-net-device,netdev=n0"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let console = Console::new(child.stdin.take().unwrap(), child.stdout.take().unwrap());
+        // QEMU's own complaints (a tap it cannot open) land in the U-Boot transcript.
+        let mut stderr = child.stderr.take().unwrap();
+        let transcript = Arc::clone(&console.transcript);
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = stderr.read_to_string(&mut text);
+            transcript
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push_str(&text);
+        });
+        self.qemu = Some(child);
+        self.console = Some(console);
+        self.expect("Hit any key to stop autoboot", BOOT_DEADLINE);
+        self.console().send("");
+        self.expect("\n=> ", COMMAND_DEADLINE);
+    }
+
+    fn console(&mut self) -> &mut Console {
+        self.console.as_mut().unwrap()
+    }
+
+    fn watch(&mut self) -> &mut Watch {
+        self.watch.as_mut().unwrap()
+    }
+
+    /// Fails the test with U-Boot's console and the watch's output.
+    fn fail(&self, why: &str) -> ! {
+        let uboot = self.console.as_ref().map_or_else(String::new, |c| {
+            c.transcript
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone()
+        });
+        let watch = self
+            .watch
+            .as_ref()
+            .map_or_else(String::new, |w| w.seen.join("\n"));
+        let stderr = self
+            .watch_stderr
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        panic!(
+            "{why}\n--- U-Boot console ---\n{uboot}\n--- rescue-wizard watch ---\n{watch}\n\
+             --- its stderr ---\n{stderr}"
+        );
+    }
+
+    fn expect(&mut self, what: &str, within: Duration) -> String {
+        match self.console().expect(what, within) {
+            Ok(text) => text,
+            Err(why) => self.fail(&why),
+        }
+    }
+
+    /// Runs one U-Boot command and returns what it printed, up to the next prompt.
+    fn command(&mut self, line: &str) -> String {
+        self.console().send(line);
+        self.expect("\n=> ", COMMAND_DEADLINE)
+    }
+
+    /// Waits for the watch's JSON line, or fails with both transcripts.
+    fn watch_json(&mut self, within: Duration, key: &str, fields: &[(&str, &str)]) -> Value {
+        match self.watch().find_json(within, key, fields) {
+            Some(value) => value,
+            None => self.fail(&format!(
+                "the watch printed no {key} line with {fields:?} within {within:?}"
+            )),
+        }
+    }
+
+    /// Ctrl-C to the watch; it must end well.
+    fn stop_watch(&mut self) {
+        let mut watch = self.watch.take().unwrap();
+        // `ip netns exec` execs the watch, so the pid is the watch's own.
+        kill(Pid::from_raw(watch.child.id() as i32), Signal::SIGINT).unwrap();
+        let status = watch.child.wait().unwrap();
+        self.watch = Some(watch);
+        if !status.success() {
+            self.fail(&format!("the watch ended with {status}"));
+        }
+    }
+}
+
+#[test]
+fn the_watch_reads_a_real_bootloader() {
+    if !rig_available() {
+        return;
+    }
+    let _lock = one_qemu_at_a_time();
+    let mut rig = Rig::new();
+    // The board is "switched on" as the watch starts.
+    rig.start_watch(&["--json", "--powered-on", "--seconds", "600"]);
+    let started = Instant::now();
+    rig.boot();
+    println!(
+        "U-Boot at its prompt {:.1} s after the watch started",
+        started.elapsed().as_secs_f64()
+    );
+
+    // U-Boot at its prompt says nothing on the wire: the watch gives its timing advice.
+    let advice = rig.watch_json(
+        ADVICE_DEADLINE,
+        "finding",
+        &[("finding", "silent_after_power_on")],
+    );
+    println!(
+        "advice after {:.1} s: {advice}",
+        started.elapsed().as_secs_f64()
+    );
+    // Said on the first 1 s tick at or past 20 s.
+    let silent = advice["finding"]["silent_for"]["secs"].as_u64();
+    assert!(matches!(silent, Some(20..=22)), "{advice}");
+    assert!(advice["finding"]["hold"].is_null(), "{advice}");
+
+    // Fetch from a server address that nobody on the link holds: U-Boot ARPs for it.
+    rig.command(&format!("setenv ipaddr {BOARD_IP}"));
+    rig.command(&format!("setenv serverip {ELSEWHERE_IP}"));
+    rig.console()
+        .send(&format!("tftpboot {LOAD_ADDR} {REMOTE_NAME}"));
+    let tftp = rig.expect("Loading: ", COMMAND_DEADLINE);
+    println!("U-Boot: {}", tftp.trim());
+    let arp = rig.watch_json(
+        WIRE_DEADLINE,
+        "wire",
+        &[
+            ("kind", "arp"),
+            ("op", "request"),
+            ("sender_ip", BOARD_IP),
+            ("target_ip", ELSEWHERE_IP),
+        ],
+    );
+    println!("watch: {arp}");
+    let wants = rig.watch_json(
+        WIRE_DEADLINE,
+        "finding",
+        &[
+            ("finding", "wants_server_address"),
+            ("router", BOARD_IP),
+            ("wants", ELSEWHERE_IP),
+        ],
+    );
+    println!("watch: {wants}");
+    if rig
+        .watch()
+        .find(Duration::ZERO, |l| l.contains("\"kind\":\"tftp\""))
+        .is_some()
+    {
+        rig.fail("U-Boot sent a TFTP request without an ARP reply");
+    }
+    // Cut U-Boot's ARP retries short.
+    rig.console().send_raw(b"\x03");
+    let stopped = rig.expect("\n=> ", COMMAND_DEADLINE);
+    println!("U-Boot after Ctrl-C: {}", stopped.trim());
+
+    // A real ping: ARP for us, then the echo request, which our kernel answers.
+    let ping = rig.command(&format!("ping {HOST_IP}"));
+    println!("U-Boot: {}", ping.trim());
+    if !ping.contains(&format!("host {HOST_IP} is alive")) {
+        rig.fail(&format!("U-Boot's ping failed:\n{ping}"));
+    }
+    let request = rig.watch_json(
+        WIRE_DEADLINE,
+        "wire",
+        &[
+            ("kind", "echo"),
+            ("op", "request"),
+            ("from", BOARD_IP),
+            ("to", HOST_IP),
+        ],
+    );
+    println!("watch: {request}");
+    let reply = rig.watch_json(
+        WIRE_DEADLINE,
+        "wire",
+        &[
+            ("kind", "echo"),
+            ("op", "reply"),
+            ("from", HOST_IP),
+            ("to", BOARD_IP),
+        ],
+    );
+    println!("watch: {reply}");
+    let seen = rig.watch_json(
+        WIRE_DEADLINE,
+        "finding",
+        &[("finding", "router_seen"), ("ip", BOARD_IP)],
+    );
+    println!("watch: {seen}");
+
+    rig.stop_watch();
+    println!("--- everything the watch printed ---");
+    for line in &rig.watch().seen {
+        println!("{line}");
+    }
+}

@@ -543,7 +543,7 @@ mod linux {
                 })?;
             let deadline = start + wait;
             let mut buffer = [0u8; 2048];
-            let mut control = nix::cmsg_space!(libc_int);
+            let mut control = nix::cmsg_space!(i32);
             while Instant::now() < deadline {
                 let (length, from, ttl) = {
                     let mut iov = [IoSliceMut::new(&mut buffer)];
@@ -597,10 +597,6 @@ mod linux {
             Ok(None)
         }
     }
-
-    /// `cmsg_space!` needs a type name; the TTL control message carries a C `int`.
-    #[allow(non_camel_case_types)]
-    type libc_int = i32;
 }
 
 #[cfg(test)]

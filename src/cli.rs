@@ -32,6 +32,29 @@ pub enum Command {
     /// Watch the port the router is plugged into: ARP, ping, DHCP, TFTP requests, failsafe
     /// broadcasts, and what they tell (one line each). Needs `cap_net_raw`.
     Watch(WatchArgs),
+    /// Ask whether an address answers: ARP who-has out of the port, ICMP echo, or both (the
+    /// default). One line per answer; exit 0 when every probe asked for was answered, 1 when
+    /// one was not.
+    Probe(ProbeArgs),
+}
+
+/// `rescue-wizard probe`.
+#[derive(Debug, Args)]
+pub struct ProbeArgs {
+    /// The address to probe.
+    pub address: std::net::Ipv4Addr,
+    /// The port to probe out of.
+    #[arg(long, value_name = "IF")]
+    pub interface: String,
+    /// Send ARP requests (needs `cap_net_raw`).
+    #[arg(long)]
+    pub arp: bool,
+    /// Send ICMP echo requests (ping).
+    #[arg(long)]
+    pub ping: bool,
+    /// Requests of each kind, one a second, each waiting up to a second for its answer.
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..))]
+    pub count: u16,
 }
 
 /// `rescue-wizard watch`.
@@ -52,6 +75,9 @@ pub struct WatchArgs {
     /// The router is being switched on now: if it stays silent, say so with timing advice.
     #[arg(long)]
     pub powered_on: bool,
+    /// Also write every frame received to this new pcap file (for tcpdump or Wireshark).
+    #[arg(long, value_name = "FILE")]
+    pub capture: Option<PathBuf>,
 }
 
 /// `rescue-wizard serve`.

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 
-use crate::cli::{Cli, Command, DoctorArgs, GetArgs, PushArgs, ServeArgs, WatchArgs};
+use crate::cli::{Cli, Command, DoctorArgs, GetArgs, ProbeArgs, PushArgs, ServeArgs, WatchArgs};
 use crate::net::addr::{HostEvent, HostSetup, Plan, clean_leftovers};
 use crate::net::check::{self, Expectation, HostFacts};
 use crate::net::firewall;
@@ -36,6 +36,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Get(args) => get(args).await,
         Command::Devices(args) => crate::profile::command::run(&args),
         Command::Watch(args) => watch_wire(args).await,
+        Command::Probe(args) => probe(args).await,
     }
 }
 
@@ -489,9 +490,22 @@ async fn watch_wire(args: WatchArgs) -> anyhow::Result<Outcome> {
     });
     let mut observer = Observer::new(expect, DEFAULT_AWAY_AFTER).with_power_on(timing);
     let mut signals = StopSignals::install()?;
+    let capture = match &args.capture {
+        Some(path) => Some(
+            crate::net::pcap::PcapWriter::create(path).map_err(|e| UsageError(e.to_string()))?,
+        ),
+        None => None,
+    };
     let (events_tx, mut events) = mpsc::unbounded_channel();
     let stop = Arc::new(AtomicBool::new(false));
-    let thread = match watch::start(&args.interface, events_tx, Arc::clone(&stop)) {
+    let started = watch::start_capturing(&args.interface, events_tx, Arc::clone(&stop), capture);
+    if started.is_err()
+        && let Some(path) = &args.capture
+    {
+        // Nothing was captured: leave no empty file behind.
+        let _ = std::fs::remove_file(path);
+    }
+    let thread = match started {
         Ok(thread) => thread,
         Err(err @ (WatchError::NoSuchInterface { .. } | WatchError::NotPermitted { .. })) => {
             return Err(UsageError(err.to_string()).into());
@@ -552,9 +566,78 @@ async fn watch_wire(args: WatchArgs) -> anyhow::Result<Outcome> {
     }
     stop.store(true, Ordering::Relaxed);
     drop(events);
-    match tokio::task::spawn_blocking(move || thread.join()).await? {
+    let joined = tokio::task::spawn_blocking(move || thread.join()).await?;
+    if let Some(path) = &args.capture {
+        println!("capture written to {}", path.display());
+    }
+    match joined {
         Ok(Ok(())) => Ok(Outcome::Done),
         Ok(Err(err)) => Err(anyhow::anyhow!("reading {} failed: {err}", args.interface)),
         Err(_) => Err(anyhow::anyhow!("the capture thread panicked")),
+    }
+}
+
+/// `rescue-wizard probe`: ARP and/or ICMP echo to one address, one line per answer.
+async fn probe(args: ProbeArgs) -> anyhow::Result<Outcome> {
+    use crate::net::probe::{ArpProber, Pinger, ProbeError};
+
+    let wait = Duration::from_secs(1);
+    let both = !args.arp && !args.ping;
+    let target = args.address;
+    let answered = tokio::task::spawn_blocking(move || -> Result<bool, ProbeError> {
+        let mut all = true;
+        if args.arp || both {
+            let mut prober = ArpProber::open(&args.interface)?;
+            let mut any = false;
+            for n in 0..args.count {
+                let tried = std::time::Instant::now();
+                match prober.probe(target, wait)? {
+                    Some(a) => {
+                        any = true;
+                        let ms = a.after.as_secs_f64() * 1000.0;
+                        println!("arp reply from {target}: {} in {ms:.2} ms", a.mac);
+                    }
+                    None => println!("arp: no reply from {target} within 1 s"),
+                }
+                if n + 1 < args.count {
+                    std::thread::sleep(wait.saturating_sub(tried.elapsed()));
+                }
+            }
+            all &= any;
+        }
+        if args.ping || both {
+            let mut pinger = Pinger::open(Some(&args.interface))?;
+            let mut any = false;
+            for seq in 1..=args.count {
+                let tried = std::time::Instant::now();
+                match pinger.echo(target, seq, wait)? {
+                    Some(e) => {
+                        any = true;
+                        let ms = e.after.as_secs_f64() * 1000.0;
+                        let ttl = e.ttl.map_or_else(|| "?".to_owned(), |t| t.to_string());
+                        println!("echo reply from {target}: seq {seq} ttl {ttl} in {ms:.2} ms");
+                    }
+                    None => println!("ping: no reply from {target} (seq {seq}) within 1 s"),
+                }
+                if seq < args.count {
+                    std::thread::sleep(wait.saturating_sub(tried.elapsed()));
+                }
+            }
+            all &= any;
+        }
+        Ok(all)
+    })
+    .await?;
+    match answered {
+        // Exit 1, as a failed check: the address did not answer.
+        Ok(true) => Ok(Outcome::Done),
+        Ok(false) => Ok(Outcome::ChecksFailed),
+        Err(
+            err @ (ProbeError::NotPermitted { .. }
+            | ProbeError::NoSuchInterface { .. }
+            | ProbeError::NotEthernet { .. }
+            | ProbeError::Unsupported),
+        ) => Err(UsageError(err.to_string()).into()),
+        Err(err) => Err(err.into()),
     }
 }

@@ -382,3 +382,192 @@ fn without_cap_net_raw_one_clear_error() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+impl Lab {
+    /// Runs `rescue-wizard probe --interface port0 ...` in our namespace.
+    fn probe(&self, args: &[&str]) -> Output {
+        Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &self.ns,
+                BIN,
+                "probe",
+                "--interface",
+                "port0",
+            ])
+            .args(args)
+            .env("RESCUE_WIZARD_STATE_DIR", self.state.path())
+            .env("RESCUE_WIZARD_CONFIG_DIR", self.state.path().join("config"))
+            .output()
+            .unwrap()
+    }
+
+    /// `router0`'s hardware address.
+    fn peer_mac(&self) -> String {
+        let out = ip(&["-n", &self.peer, "-o", "link", "show", "router0"]);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let after = text.split("link/ether ").nth(1).unwrap();
+        after.split_whitespace().next().unwrap().to_owned()
+    }
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "status {}\nstdout:\n{}\nstderr:\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+#[test]
+fn arp_probe_finds_the_peer_and_times_out_on_an_unused_address() {
+    if !can_run(&[("ip", "iproute2")]) {
+        return;
+    }
+    let lab = Lab::new();
+    let found = lab.probe(&["--arp", "--count", "1", PEER]);
+    assert_eq!(found.status.code(), Some(0), "{}", text(&found));
+    let stdout = String::from_utf8_lossy(&found.stdout);
+    assert!(
+        stdout.contains(&format!("arp reply from {PEER}: {} in ", lab.peer_mac())),
+        "{}",
+        text(&found)
+    );
+
+    let unused = lab.probe(&["--arp", "--count", "1", "10.9.0.99"]);
+    assert_eq!(unused.status.code(), Some(1), "{}", text(&unused));
+    let stdout = String::from_utf8_lossy(&unused.stdout);
+    assert!(
+        stdout.contains("arp: no reply from 10.9.0.99 within 1 s"),
+        "{}",
+        text(&unused)
+    );
+    assert!(!stdout.contains("arp reply"), "{}", text(&unused));
+}
+
+#[test]
+fn ping_probe_answers_with_a_ttl_over_raw_and_datagram_sockets() {
+    if !can_run(&[
+        ("ip", "iproute2"),
+        ("setpriv", "util-linux"),
+        ("sysctl", "procps"),
+    ]) {
+        return;
+    }
+    let lab = Lab::new();
+    // As root: the namespace's ping_group_range is "1 0", so this is the raw socket.
+    let raw = lab.probe(&["--ping", "--count", "1", PEER]);
+    assert_eq!(raw.status.code(), Some(0), "{}", text(&raw));
+    assert!(
+        String::from_utf8_lossy(&raw.stdout)
+            .contains(&format!("echo reply from {PEER}: seq 1 ttl 64 in ")),
+        "{}",
+        text(&raw)
+    );
+    // Unprivileged, and the namespace lets every group ping: the datagram socket.
+    let sysctl = run(&[
+        "ip",
+        "netns",
+        "exec",
+        &lab.ns,
+        "sysctl",
+        "-w",
+        "net.ipv4.ping_group_range=0 2147483647",
+    ]);
+    assert!(sysctl.status.success(), "{}", text(&sysctl));
+    let unprivileged = Command::new("ip")
+        .args(["netns", "exec", &lab.ns, "setpriv", "--reuid=65534"])
+        .args(["--regid=65534", "--clear-groups", "--inh-caps=-all", BIN])
+        .args([
+            "probe",
+            "--interface",
+            "port0",
+            "--ping",
+            "--count",
+            "1",
+            PEER,
+        ])
+        .env("RESCUE_WIZARD_STATE_DIR", lab.state.path())
+        .env("RESCUE_WIZARD_CONFIG_DIR", lab.state.path().join("config"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        unprivileged.status.code(),
+        Some(0),
+        "{}",
+        text(&unprivileged)
+    );
+    assert!(
+        String::from_utf8_lossy(&unprivileged.stdout)
+            .contains(&format!("echo reply from {PEER}: seq 1 ttl 64 in ")),
+        "{}",
+        text(&unprivileged)
+    );
+}
+
+#[test]
+fn capture_file_holds_what_the_watch_saw() {
+    if !can_run(&[
+        ("ip", "iproute2"),
+        ("ping", "iputils-ping"),
+        ("arping", "iputils-arping"),
+        ("tcpdump", "tcpdump"),
+    ]) {
+        return;
+    }
+    let lab = Lab::new();
+    let file = lab.state.path().join("seen.pcap");
+    let file = file.to_str().unwrap();
+    let mut watch = lab.watch(&["--seconds", "120", "--capture", file]);
+    let ping = lab.in_peer(&["ping", "-c", "1", "-W", "5", OURS]);
+    assert!(ping.status.success(), "{ping:?}");
+    let _ = lab.in_peer(&["arping", "-c", "1", "-w", "1", "-I", "router0", "10.9.0.98"]);
+    // A frame is in the file before its line is printed.
+    watch.expect(&format!("icmp echo reply: {OURS} -> {PEER}"));
+    watch.expect("asks who has 10.9.0.98");
+    kill(Pid::from_raw(watch.child.id() as i32), Signal::SIGTERM).unwrap();
+    watch.expect(&format!("capture written to {file}"));
+    let status = watch.child.wait().unwrap();
+    assert!(status.success(), "watch ended with {status}");
+
+    let read = run(&["tcpdump", "-r", file, "-nn"]);
+    assert!(read.status.success(), "{}", text(&read));
+    let packets = String::from_utf8_lossy(&read.stdout);
+    for expected in [
+        format!("IP {PEER} > {OURS}: ICMP echo request"),
+        format!("IP {OURS} > {PEER}: ICMP echo reply"),
+        format!("ARP, Request who-has 10.9.0.98 (ff:ff:ff:ff:ff:ff) tell {PEER}"),
+    ] {
+        assert!(
+            packets.contains(&expected),
+            "no {expected:?} in:\n{packets}"
+        );
+    }
+
+    // The file is never overwritten.
+    let again = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &lab.ns,
+            BIN,
+            "watch",
+            "--interface",
+            "port0",
+        ])
+        .args(["--seconds", "1", "--capture", file])
+        .env("RESCUE_WIZARD_STATE_DIR", lab.state.path())
+        .env("RESCUE_WIZARD_CONFIG_DIR", lab.state.path().join("config"))
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(2), "{}", text(&again));
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("already exists"),
+        "{}",
+        text(&again)
+    );
+    let after = run(&["tcpdump", "-r", file, "-nn"]);
+    assert_eq!(after.stdout, read.stdout);
+}

@@ -13,6 +13,7 @@ use std::thread::JoinHandle;
 
 use tokio::sync::mpsc::UnboundedSender;
 
+use crate::net::pcap::PcapWriter;
 #[cfg(target_os = "linux")]
 use crate::net::wire::CAPTURE_FILTER;
 use crate::net::wire::Seen;
@@ -65,19 +66,31 @@ pub fn start(
     events: UnboundedSender<Seen>,
     stop: Arc<AtomicBool>,
 ) -> Result<JoinHandle<std::io::Result<()>>, WatchError> {
+    start_capturing(interface, events, stop, None)
+}
+
+/// As [`start`], and every frame the filter lets through (parsed into an event or not) is
+/// also appended to `capture`, flushed frame by frame.
+pub fn start_capturing(
+    interface: &str,
+    events: UnboundedSender<Seen>,
+    stop: Arc<AtomicBool>,
+    capture: Option<PcapWriter<std::fs::File>>,
+) -> Result<JoinHandle<std::io::Result<()>>, WatchError> {
     #[cfg(target_os = "linux")]
     {
-        linux::start(interface, events, stop)
+        linux::start(interface, events, stop, capture)
     }
     #[cfg(not(target_os = "linux"))]
     {
-        let _ = (interface, events, stop);
+        let _ = (interface, events, stop, capture);
         Err(WatchError::Unsupported)
     }
 }
 
 #[cfg(target_os = "linux")]
 mod linux {
+    use std::fs::File;
     use std::io;
     use std::os::fd::IntoRawFd;
     use std::sync::Arc;
@@ -90,6 +103,7 @@ mod linux {
     use tokio::sync::mpsc::UnboundedSender;
 
     use super::{CAPTURE_FILTER, READ_TIMEOUT, WatchError};
+    use crate::net::pcap::PcapWriter;
     use crate::net::privilege::Privileges;
     use crate::net::wire::{self, Seen};
 
@@ -100,6 +114,7 @@ mod linux {
         name: &str,
         events: UnboundedSender<Seen>,
         stop: Arc<AtomicBool>,
+        capture: Option<PcapWriter<File>>,
     ) -> Result<JoinHandle<io::Result<()>>, WatchError> {
         let io_error = |source| WatchError::Io {
             interface: name.to_owned(),
@@ -151,7 +166,7 @@ mod linux {
         };
         std::thread::Builder::new()
             .name(format!("capture-{name}"))
-            .spawn(move || read(receiver, &events, &stop))
+            .spawn(move || read(receiver, &events, &stop, capture))
             .map_err(io_error)
     }
 
@@ -159,15 +174,19 @@ mod linux {
         mut receiver: Box<dyn DataLinkReceiver>,
         events: &UnboundedSender<Seen>,
         stop: &AtomicBool,
+        mut capture: Option<PcapWriter<File>>,
     ) -> io::Result<()> {
         while !stop.load(Ordering::Relaxed) && !events.is_closed() {
             match receiver.next() {
                 Ok(frame) => {
+                    let at = SystemTime::now();
+                    if let Some(writer) = capture.as_mut() {
+                        writer.write_frame(at, frame).map_err(|err| {
+                            io::Error::new(err.kind(), format!("writing the capture file: {err}"))
+                        })?;
+                    }
                     if let Some(event) = wire::parse(frame) {
-                        let seen = Seen {
-                            at: SystemTime::now(),
-                            event,
-                        };
+                        let seen = Seen { at, event };
                         if events.send(seen).is_err() {
                             break;
                         }

@@ -78,6 +78,11 @@ pub struct WatchArgs {
     /// Also write every frame received to this new pcap file (for tcpdump or Wireshark).
     #[arg(long, value_name = "FILE")]
     pub capture: Option<PathBuf>,
+    /// When the router asks for a server address this computer does not have, add it to the
+    /// port for the rest of the watch (journaled, removed at the end), with the profile's
+    /// prefix (24 without a profile). Asking for this is the consent.
+    #[arg(long)]
+    pub adopt: bool,
 }
 
 /// `rescue-wizard serve`.

@@ -461,7 +461,7 @@ async fn get(args: GetArgs) -> anyhow::Result<Outcome> {
 /// `rescue-wizard watch`: one line per wire event and per finding, until Ctrl-C or
 /// `--seconds` have passed.
 async fn watch_wire(args: WatchArgs) -> anyhow::Result<Outcome> {
-    use crate::net::observe::{DEFAULT_AWAY_AFTER, Expectation, Observer, PowerOnTiming};
+    use crate::net::observe::{DEFAULT_AWAY_AFTER, Expectation, Observer, PowerOnTiming, Remedy};
     use crate::net::watch::{self, WatchError};
 
     let profile = find_profile(args.device.as_deref(), None)?;
@@ -545,10 +545,18 @@ async fn watch_wire(args: WatchArgs) -> anyhow::Result<Outcome> {
     };
     tokio::pin!(until_deadline);
     let mut ticks = tokio::time::interval(Duration::from_secs(1));
+    let (host_tx, mut host_events) = mpsc::unbounded_channel();
+    // One adoption per watch: held until the watch ends, undone on every way out.
+    let mut adopted: Option<HostSetup> = None;
+    let adopt_prefix = profile
+        .as_ref()
+        .and_then(|p| p.host)
+        .map_or(24, |h| h.prefix);
     loop {
         tokio::select! {
             () = signals.requested() => break,
             () = &mut until_deadline => break,
+            Some(event) = host_events.recv() => checklist::show_host_event(&event),
             _ = ticks.tick() => {
                 let now = std::time::SystemTime::now();
                 for finding in observer.tick(now) {
@@ -560,8 +568,17 @@ async fn watch_wire(args: WatchArgs) -> anyhow::Result<Outcome> {
                 show(seen.at, &seen.event, serde_json::json!({ "wire": seen.event }));
                 for finding in observer.observe(&seen) {
                     show(seen.at, &format_args!("! {finding}"), serde_json::json!({ "finding": finding }));
+                    if let (true, None, Some(Remedy::AdoptAddress { addr })) = (args.adopt, &adopted, finding.remedy()) {
+                        adopted = adopt(&args.interface, Ipv4Cidr::new(addr, adopt_prefix), host_tx.clone());
+                    }
                 }
             }
+        }
+    }
+    if let Some(setup) = adopted {
+        setup.undo();
+        while let Ok(event) = host_events.try_recv() {
+            checklist::show_host_event(&event);
         }
     }
     stop.store(true, Ordering::Relaxed);
@@ -574,6 +591,27 @@ async fn watch_wire(args: WatchArgs) -> anyhow::Result<Outcome> {
         Ok(Ok(())) => Ok(Outcome::Done),
         Ok(Err(err)) => Err(anyhow::anyhow!("reading {} failed: {err}", args.interface)),
         Err(_) => Err(anyhow::anyhow!("the capture thread panicked")),
+    }
+}
+
+/// Carries out the "adopt the address the router asks for" remedy on `interface`; a failure
+/// is reported and the watch goes on.
+fn adopt(
+    interface: &str,
+    cidr: Ipv4Cidr,
+    events: mpsc::UnboundedSender<HostEvent>,
+) -> Option<HostSetup> {
+    let interfaces = crate::net::iface::list();
+    let iface = interfaces.iter().find(|i| i.name == interface)?;
+    let plan = Plan::for_interface(iface, cidr);
+    // Already there: nothing to adopt, nothing to undo.
+    plan.add?;
+    match HostSetup::apply(&plan, &state_dir(), events) {
+        Ok(setup) => Some(setup),
+        Err(err) => {
+            eprintln!("could not adopt {cidr}: {err}");
+            None
+        }
     }
 }
 

@@ -571,3 +571,39 @@ fn capture_file_holds_what_the_watch_saw() {
     let after = run(&["tcpdump", "-r", file, "-nn"]);
     assert_eq!(after.stdout, read.stdout);
 }
+
+#[test]
+fn adopt_takes_the_address_the_router_asks_for_and_gives_it_back() {
+    if !can_run(&[("ip", "iproute2"), ("arping", "iputils-arping")]) {
+        return;
+    }
+    let lab = Lab::new();
+    let addresses = || {
+        String::from_utf8_lossy(
+            &ip(&["-n", &lab.ns, "-4", "-o", "addr", "show", "dev", "port0"]).stdout,
+        )
+        .into_owned()
+    };
+    assert!(!addresses().contains("10.9.0.77/24"));
+    let mut watch = lab.watch(&["--adopt", "--seconds", "120"]);
+    // The "router" wants a server at 10.9.0.77, which this computer does not have.
+    let _ = lab.in_peer(&["arping", "-c", "1", "-w", "1", "-I", "router0", "10.9.0.77"]);
+    watch.expect(&format!(
+        "! the router at {PEER} asks for a server at 10.9.0.77, which this computer does not have"
+    ));
+    // The remedy is carried out: the address is added (beside ours), so the router's next
+    // ARP is answered.
+    let deadline = Instant::now() + DEADLINE;
+    while !addresses().contains("10.9.0.77/24") {
+        assert!(Instant::now() < deadline, "not adopted: {}", addresses());
+        std::thread::park_timeout(Duration::from_millis(20));
+    }
+    assert!(addresses().contains("10.9.0.1/24"), "our own address stays");
+    let answered = lab.in_peer(&["arping", "-c", "1", "-w", "2", "-I", "router0", "10.9.0.77"]);
+    assert!(answered.status.success(), "{answered:?}");
+    // At the end it is given back, and nothing is left to undo.
+    watch.interrupt();
+    assert!(!addresses().contains("10.9.0.77/24"), "{}", addresses());
+    assert!(addresses().contains("10.9.0.1/24"));
+    assert!(!lab.state.path().join("undo-journal.json").exists());
+}

@@ -188,6 +188,30 @@ pub enum Finding {
     },
 }
 
+/// A fix a front-end can offer for a finding, and carry out with the host network's
+/// journaled changes (undone when rescue-wizard ends).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "remedy", rename_all = "kebab-case")]
+pub enum Remedy {
+    /// Give this computer the address the router asks for, on the watched port.
+    AdoptAddress {
+        /// The address.
+        addr: Ipv4Addr,
+    },
+}
+
+impl Finding {
+    /// The fix that can be carried out for this finding, if there is one.
+    pub fn remedy(&self) -> Option<Remedy> {
+        match self {
+            Finding::WantsServerAddress { wants, .. } => {
+                Some(Remedy::AdoptAddress { addr: *wants })
+            }
+            _ => None,
+        }
+    }
+}
+
 impl fmt::Display for Finding {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -607,3 +607,26 @@ fn adopt_takes_the_address_the_router_asks_for_and_gives_it_back() {
     assert!(addresses().contains("10.9.0.1/24"));
     assert!(!lab.state.path().join("undo-journal.json").exists());
 }
+
+#[test]
+fn a_router_that_goes_silent_and_comes_back_with_another_ttl_is_reported() {
+    if !can_run(&[("ip", "iproute2"), ("ping", "iputils-ping")]) {
+        return;
+    }
+    let lab = Lab::new();
+    let mut watch = lab.watch(&["--seconds", "120"]);
+    // The "bootloader" answers with one TTL...
+    let ping = lab.in_peer(&["ping", "-c", "1", "-W", "5", "-t", "100", OURS]);
+    assert!(ping.status.success(), "{ping:?}");
+    watch.expect(&format!("icmp echo request: {PEER} -> {OURS} ttl 100"));
+    // ...falls silent while it "reboots" (the watch's own clock decides, after 5 s)...
+    watch.expect(&format!("! the router at {PEER} has been silent for"));
+    // ...and the "system" comes back with another.
+    let ping = lab.in_peer(&["ping", "-c", "1", "-W", "5", OURS]);
+    assert!(ping.status.success(), "{ping:?}");
+    watch.expect(&format!("! the router at {PEER} is back after"));
+    watch.expect(&format!(
+        "! the router at {PEER} now answers with TTL 64 instead of 100"
+    ));
+    watch.interrupt();
+}

@@ -33,14 +33,16 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
-use std::process::{Child, ChildStdin, Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, mpsc};
 use std::time::{Duration, Instant};
 
+mod uboot_rig;
+
+use uboot_rig::{Console, QEMU, UBOOT, one_qemu_at_a_time, rig_available};
+
 const BIN: &str = env!("CARGO_BIN_EXE_rescue-wizard");
-const UBOOT: &str = "/usr/lib/u-boot/qemu_arm/u-boot.bin";
-const QEMU: &str = "qemu-system-arm";
 const HOST_IP: &str = "10.77.0.1";
 const BOARD_IP: &str = "10.77.0.2";
 /// 2 MiB into RAM (which starts at `0x4000_0000` on `virt`), far below where U-Boot relocates.
@@ -61,47 +63,7 @@ const SLOW_FETCH_DEADLINE: Duration = Duration::from_mins(5);
 const SUMMARY_DEADLINE: Duration = Duration::from_secs(20);
 
 /// One emulator at a time.
-static QEMU_LOCK: Mutex<()> = Mutex::new(());
 static NEXT_NS: AtomicU32 = AtomicU32::new(0);
-
-/// Says why the rig cannot run: a failure under CI, a skip by hand.
-fn missing_tools(extra: &[&str]) -> Option<String> {
-    let on_path = |tool: &str| {
-        std::env::var_os("PATH")
-            .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(tool).is_file()))
-    };
-    let mut missing = Vec::new();
-    for &tool in [QEMU, "ip"].iter().chain(extra) {
-        if !on_path(tool) {
-            missing.push(format!("`{tool}` is not on PATH"));
-        }
-    }
-    if !Path::new(UBOOT).is_file() {
-        missing.push(format!("{UBOOT} is missing (Debian package u-boot-qemu)"));
-    }
-    if !nix::unistd::geteuid().is_root() {
-        missing.push("not root (network namespaces and tap devices need it)".to_owned());
-    }
-    if missing.is_empty() {
-        None
-    } else {
-        Some(missing.join("; "))
-    }
-}
-
-/// Returns false (and says why) when the rig, and the `extra` tools a test needs, cannot run
-/// here; panics instead under CI.
-fn rig_available(extra: &[&str]) -> bool {
-    let Some(why) = missing_tools(extra) else {
-        return true;
-    };
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "the U-Boot rig cannot run: {why} (install: qemu-system-arm u-boot-qemu iproute2 nftables)"
-    );
-    eprintln!("skipped: the U-Boot rig cannot run: {why}");
-    false
-}
 
 fn run(program: &str, args: &[&str], stdin: Option<&str>) -> Output {
     let mut child = Command::new(program)
@@ -146,73 +108,6 @@ fn pump_lines(pipe: impl Read + Send + 'static, log: Arc<Mutex<String>>) -> mpsc
         }
     });
     rx
-}
-
-/// U-Boot's serial console: what it prints arrives in chunks; we wait for text with a deadline.
-struct Console {
-    input: ChildStdin,
-    chunks: mpsc::Receiver<Vec<u8>>,
-    /// Printed but not yet consumed by [`Console::expect`].
-    pending: String,
-    /// Everything printed, for failure messages.
-    transcript: Arc<Mutex<String>>,
-}
-
-impl Console {
-    fn new(input: ChildStdin, mut output: impl Read + Send + 'static) -> Self {
-        let (tx, chunks) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = output.read(&mut buf) {
-                if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
-                    break;
-                }
-            }
-        });
-        Self {
-            input,
-            chunks,
-            pending: String::new(),
-            transcript: Arc::default(),
-        }
-    }
-
-    /// Waits until U-Boot has printed `what`; returns (and consumes) everything up to its end.
-    fn expect(&mut self, what: &str, within: Duration) -> Result<String, String> {
-        let deadline = Instant::now() + within;
-        loop {
-            if let Some(at) = self.pending.find(what) {
-                let end = at + what.len();
-                let text = self.pending[..end].to_owned();
-                self.pending.drain(..end);
-                return Ok(text);
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.chunks.recv_timeout(left) {
-                Ok(chunk) => {
-                    // U-Boot prints ASCII; a chunk boundary never splits a character.
-                    let text = String::from_utf8_lossy(&chunk);
-                    self.pending.push_str(&text);
-                    self.transcript
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .push_str(&text);
-                }
-                Err(mpsc::RecvTimeoutError::Timeout) => {
-                    return Err(format!("U-Boot did not print {what:?} within {within:?}"));
-                }
-                Err(mpsc::RecvTimeoutError::Disconnected) => {
-                    return Err(format!("QEMU exited before U-Boot printed {what:?}"));
-                }
-            }
-        }
-    }
-
-    fn send(&mut self, line: &str) {
-        self.input.write_all(line.as_bytes()).unwrap();
-        self.input.write_all(b"\n").unwrap();
-        self.input.flush().unwrap();
-    }
 }
 
 /// A namespace with a tap, U-Boot behind the tap, our server in front of it. Dropping it kills
@@ -553,18 +448,6 @@ fn image_bytes(len: usize) -> Vec<u8> {
     let mut bytes = vec![0u8; len];
     rng.fill(&mut bytes);
     bytes
-}
-
-/// Holds the emulator lock for one test, even after another test panicked holding it; and the
-/// file lock that `tests/uboot_watch.rs` takes too, so that test binaries run in parallel do not
-/// start two emulators either.
-fn one_qemu_at_a_time() -> (std::sync::MutexGuard<'static, ()>, std::fs::File) {
-    let guard = QEMU_LOCK.lock().unwrap_or_else(PoisonError::into_inner);
-    let path = std::env::temp_dir().join("rescue-wizard-qemu.lock");
-    let file = std::fs::File::create(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    file.lock()
-        .unwrap_or_else(|e| panic!("locking {}: {e}", path.display()));
-    (guard, file)
 }
 
 #[test]

@@ -24,10 +24,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::fs::File;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::path::Path;
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, PoisonError, mpsc};
 use std::time::{Duration, Instant};
 
@@ -35,9 +33,11 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use serde_json::Value;
 
+mod uboot_rig;
+
+use uboot_rig::{Console, QEMU, UBOOT, one_qemu_at_a_time, rig_available};
+
 const BIN: &str = env!("CARGO_BIN_EXE_rescue-wizard");
-const UBOOT: &str = "/usr/lib/u-boot/qemu_arm/u-boot.bin";
-const QEMU: &str = "qemu-system-arm";
 /// The laptop side: the tap's address.
 const HOST_IP: &str = "10.78.0.1";
 const BOARD_IP: &str = "10.78.0.2";
@@ -54,51 +54,6 @@ const ADVICE_DEADLINE: Duration = Duration::from_secs(40);
 /// Longest for the watch to print a line about a frame U-Boot sent.
 const WIRE_DEADLINE: Duration = Duration::from_secs(20);
 
-/// Says why the rig cannot run, or `None` when it can.
-fn missing_tools() -> Option<String> {
-    let on_path = |tool: &str| {
-        std::env::var_os("PATH")
-            .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(tool).is_file()))
-    };
-    let mut missing = Vec::new();
-    for tool in [QEMU, "ip"] {
-        if !on_path(tool) {
-            missing.push(format!("`{tool}` is not on PATH"));
-        }
-    }
-    if !Path::new(UBOOT).is_file() {
-        missing.push(format!("{UBOOT} is missing (Debian package u-boot-qemu)"));
-    }
-    if !nix::unistd::geteuid().is_root() {
-        missing.push("not root (network namespaces and tap devices need it)".to_owned());
-    }
-    (!missing.is_empty()).then(|| missing.join("; "))
-}
-
-/// Returns false (and says why) when the rig cannot run here; panics instead under CI.
-fn rig_available() -> bool {
-    let Some(why) = missing_tools() else {
-        return true;
-    };
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "the U-Boot rig cannot run: {why} (install: qemu-system-arm u-boot-qemu iproute2)"
-    );
-    eprintln!("skipped: the U-Boot rig cannot run: {why}");
-    false
-}
-
-/// One emulator at a time on this machine, whichever test binary starts it: a lock on a fixed
-/// file in the temporary folder (the same one `tests/uboot.rs` takes). The lock goes with the
-/// file handle, also when a test panics.
-fn one_qemu_at_a_time() -> File {
-    let path = std::env::temp_dir().join("rescue-wizard-qemu.lock");
-    let file = File::create(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    file.lock()
-        .unwrap_or_else(|e| panic!("locking {}: {e}", path.display()));
-    file
-}
-
 fn ip(args: &[&str]) {
     let output = Command::new("ip").args(args).output().unwrap();
     assert!(
@@ -107,75 +62,6 @@ fn ip(args: &[&str]) {
         args.join(" "),
         String::from_utf8_lossy(&output.stderr)
     );
-}
-
-/// U-Boot's serial console: what it prints arrives in chunks; we wait for text with a deadline.
-struct Console {
-    input: ChildStdin,
-    chunks: mpsc::Receiver<Vec<u8>>,
-    /// Printed but not yet consumed by [`Console::expect`].
-    pending: String,
-    /// Everything printed, for failure messages.
-    transcript: Arc<Mutex<String>>,
-}
-
-impl Console {
-    fn new(input: ChildStdin, mut output: impl Read + Send + 'static) -> Self {
-        let (tx, chunks) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = output.read(&mut buf) {
-                if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
-                    break;
-                }
-            }
-        });
-        Self {
-            input,
-            chunks,
-            pending: String::new(),
-            transcript: Arc::default(),
-        }
-    }
-
-    /// Waits until U-Boot has printed `what`; returns (and consumes) everything up to its end.
-    fn expect(&mut self, what: &str, within: Duration) -> Result<String, String> {
-        let deadline = Instant::now() + within;
-        loop {
-            if let Some(at) = self.pending.find(what) {
-                let end = at + what.len();
-                let text = self.pending[..end].to_owned();
-                self.pending.drain(..end);
-                return Ok(text);
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.chunks.recv_timeout(left) {
-                Ok(chunk) => {
-                    let text = String::from_utf8_lossy(&chunk);
-                    self.pending.push_str(&text);
-                    self.transcript
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .push_str(&text);
-                }
-                Err(mpsc::RecvTimeoutError::Timeout) => {
-                    return Err(format!("U-Boot did not print {what:?} within {within:?}"));
-                }
-                Err(mpsc::RecvTimeoutError::Disconnected) => {
-                    return Err(format!("QEMU exited before U-Boot printed {what:?}"));
-                }
-            }
-        }
-    }
-
-    fn send_raw(&mut self, bytes: &[u8]) {
-        self.input.write_all(bytes).unwrap();
-        self.input.flush().unwrap();
-    }
-
-    fn send(&mut self, line: &str) {
-        self.send_raw(format!("{line}\n").as_bytes());
-    }
 }
 
 /// `rescue-wizard watch --json` on `tap0`: its lines as they come, and every line so far.
@@ -422,7 +308,7 @@ impl Rig {
 
 #[test]
 fn the_watch_reads_a_real_bootloader() {
-    if !rig_available() {
+    if !rig_available(&[]) {
         return;
     }
     let _lock = one_qemu_at_a_time();

@@ -1,0 +1,139 @@
+//! The real-bootloader rig shared by `tests/uboot.rs` and `tests/uboot_watch.rs`: whether it can
+//! run here, one emulator at a time across test binaries, and U-Boot's serial console driven by
+//! reading its output with deadlines.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::path::Path;
+use std::process::ChildStdin;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, mpsc};
+use std::time::{Duration, Instant};
+
+/// Debian's `u-boot-qemu` build for `qemu-system-arm -M virt`.
+pub const UBOOT: &str = "/usr/lib/u-boot/qemu_arm/u-boot.bin";
+/// The emulator.
+pub const QEMU: &str = "qemu-system-arm";
+
+static QEMU_LOCK: Mutex<()> = Mutex::new(());
+
+/// Says why the rig cannot run: a failure under CI, a skip by hand.
+pub fn missing_tools(extra: &[&str]) -> Option<String> {
+    let on_path = |tool: &str| {
+        std::env::var_os("PATH")
+            .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(tool).is_file()))
+    };
+    let mut missing = Vec::new();
+    for &tool in [QEMU, "ip"].iter().chain(extra) {
+        if !on_path(tool) {
+            missing.push(format!("`{tool}` is not on PATH"));
+        }
+    }
+    if !Path::new(UBOOT).is_file() {
+        missing.push(format!("{UBOOT} is missing (Debian package u-boot-qemu)"));
+    }
+    if !nix::unistd::geteuid().is_root() {
+        missing.push("not root (network namespaces and tap devices need it)".to_owned());
+    }
+    if missing.is_empty() {
+        None
+    } else {
+        Some(missing.join("; "))
+    }
+}
+
+/// Returns false (and says why) when the rig, and the `extra` tools a test needs, cannot run
+/// here; panics instead under CI.
+pub fn rig_available(extra: &[&str]) -> bool {
+    let Some(why) = missing_tools(extra) else {
+        return true;
+    };
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "the U-Boot rig cannot run: {why} (install: qemu-system-arm u-boot-qemu iproute2 nftables; `bash .ci/run` does)"
+    );
+    eprintln!("skipped: the U-Boot rig cannot run: {why}");
+    false
+}
+
+/// Holds the emulator lock for one test, even after another test panicked holding it; and the
+/// file lock that `tests/uboot_watch.rs` takes too, so that test binaries run in parallel do not
+/// start two emulators either.
+pub fn one_qemu_at_a_time() -> (MutexGuard<'static, ()>, File) {
+    let guard = QEMU_LOCK.lock().unwrap_or_else(PoisonError::into_inner);
+    let path = std::env::temp_dir().join("rescue-wizard-qemu.lock");
+    let file = File::create(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    file.lock()
+        .unwrap_or_else(|e| panic!("locking {}: {e}", path.display()));
+    (guard, file)
+}
+
+/// U-Boot's serial console: what it prints arrives in chunks; we wait for text with a deadline.
+pub struct Console {
+    input: ChildStdin,
+    chunks: mpsc::Receiver<Vec<u8>>,
+    /// Printed but not yet consumed by [`Console::expect`].
+    pending: String,
+    /// Everything printed, for failure messages.
+    pub transcript: Arc<Mutex<String>>,
+}
+
+impl Console {
+    pub fn new(input: ChildStdin, mut output: impl Read + Send + 'static) -> Self {
+        let (tx, chunks) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = output.read(&mut buf) {
+                if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                    break;
+                }
+            }
+        });
+        Self {
+            input,
+            chunks,
+            pending: String::new(),
+            transcript: Arc::default(),
+        }
+    }
+
+    /// Waits until U-Boot has printed `what`; returns (and consumes) everything up to its end.
+    pub fn expect(&mut self, what: &str, within: Duration) -> Result<String, String> {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(at) = self.pending.find(what) {
+                let end = at + what.len();
+                let text = self.pending[..end].to_owned();
+                self.pending.drain(..end);
+                return Ok(text);
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.chunks.recv_timeout(left) {
+                Ok(chunk) => {
+                    let text = String::from_utf8_lossy(&chunk);
+                    self.pending.push_str(&text);
+                    self.transcript
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .push_str(&text);
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    return Err(format!("U-Boot did not print {what:?} within {within:?}"));
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    return Err(format!("QEMU exited before U-Boot printed {what:?}"));
+                }
+            }
+        }
+    }
+
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        self.input.write_all(bytes).unwrap();
+        self.input.flush().unwrap();
+    }
+
+    pub fn send(&mut self, line: &str) {
+        self.send_raw(format!("{line}\n").as_bytes());
+    }
+}

@@ -8,9 +8,10 @@
 
 mod support;
 
+use support::ip;
+
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -43,45 +44,28 @@ fn can_run() -> bool {
     }
 }
 
-fn ip(args: &[&str]) -> Output {
-    let output = Command::new("ip").args(args).output().unwrap();
-    assert!(
-        output.status.success(),
-        "ip {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
-}
-
 /// A namespace holding `port0`, one end of a veth pair whose other end sits in a peer
 /// namespace, with the technician's own address on it. Removed on drop.
 struct Lab {
-    ns: String,
-    peer: String,
+    net: support::NetnsPair,
     state: tempfile::TempDir,
+}
+
+impl std::ops::Deref for Lab {
+    type Target = support::NetnsPair;
+
+    fn deref(&self) -> &support::NetnsPair {
+        &self.net
+    }
 }
 
 impl Lab {
     fn new() -> Self {
-        static COUNT: AtomicU32 = AtomicU32::new(0);
-        let n = COUNT.fetch_add(1, Ordering::Relaxed);
-        let ns = format!("rwh-{}-{n}", std::process::id());
-        let peer = format!("{ns}-p");
-        ip(&["netns", "add", &ns]);
-        ip(&["netns", "add", &peer]);
         let lab = Self {
-            ns,
-            peer,
+            net: support::NetnsPair::new("rwh"),
             state: tempfile::tempdir().unwrap(),
         };
-        ip(&[
-            "link", "add", "port0", "netns", &lab.ns, "type", "veth", "peer", "name", "router0",
-            "netns", &lab.peer,
-        ]);
-        ip(&["-n", &lab.ns, "link", "set", "lo", "up"]);
         ip(&["-n", &lab.ns, "addr", "add", OWN, "dev", "port0"]);
-        ip(&["-n", &lab.ns, "link", "set", "port0", "up"]);
-        ip(&["-n", &lab.peer, "link", "set", "router0", "up"]);
         lab
     }
 
@@ -154,15 +138,6 @@ impl Lab {
             stderr,
             port,
         }
-    }
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.ns]).status();
-        let _ = Command::new("ip")
-            .args(["netns", "del", &self.peer])
-            .status();
     }
 }
 

@@ -5,10 +5,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
+use support::ip;
+
 use std::io::{BufRead, BufReader};
 use std::net::UdpSocket;
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -45,41 +48,27 @@ fn run(args: &[&str]) -> Output {
     Command::new(args[0]).args(&args[1..]).output().unwrap()
 }
 
-fn ip(args: &[&str]) -> Output {
-    let output = Command::new("ip").args(args).output().unwrap();
-    assert!(
-        output.status.success(),
-        "ip {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
-}
-
 /// Two namespaces joined by a veth pair: `port0` (ours, 10.9.0.1/24) and `router0` (the
 /// peer, 10.9.0.2/24). Removed on drop.
 struct Lab {
-    ns: String,
-    peer: String,
+    net: support::NetnsPair,
     state: tempfile::TempDir,
+}
+
+impl std::ops::Deref for Lab {
+    type Target = support::NetnsPair;
+
+    fn deref(&self) -> &support::NetnsPair {
+        &self.net
+    }
 }
 
 impl Lab {
     fn new() -> Self {
-        static COUNT: AtomicU32 = AtomicU32::new(0);
-        let n = COUNT.fetch_add(1, Ordering::Relaxed);
-        let ns = format!("rww-{}-{n}", std::process::id());
-        let peer = format!("{ns}-p");
-        ip(&["netns", "add", &ns]);
-        ip(&["netns", "add", &peer]);
         let lab = Self {
-            ns,
-            peer,
+            net: support::NetnsPair::new("rww"),
             state: tempfile::tempdir().unwrap(),
         };
-        ip(&[
-            "link", "add", "port0", "netns", &lab.ns, "type", "veth", "peer", "name", "router0",
-            "netns", &lab.peer,
-        ]);
         ip(&["-n", &lab.ns, "addr", "add", "10.9.0.1/24", "dev", "port0"]);
         ip(&[
             "-n",
@@ -90,10 +79,6 @@ impl Lab {
             "dev",
             "router0",
         ]);
-        for (ns, dev) in [(&lab.ns, "port0"), (&lab.peer, "router0")] {
-            ip(&["-n", ns, "link", "set", dev, "up"]);
-            ip(&["-n", ns, "link", "set", "lo", "up"]);
-        }
         lab
     }
 
@@ -164,15 +149,6 @@ impl Lab {
         })
         .join()
         .unwrap();
-    }
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.ns]).status();
-        let _ = Command::new("ip")
-            .args(["netns", "del", &self.peer])
-            .status();
     }
 }
 

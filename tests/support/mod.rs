@@ -16,6 +16,7 @@ use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
@@ -853,4 +854,58 @@ pub fn peak_rss_kib(pid: u32) -> Option<u64> {
         .lines()
         .find_map(|line| line.strip_prefix("VmHWM:"))
         .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// Runs `ip ARGS`, which must succeed.
+pub fn ip(args: &[&str]) -> Output {
+    let output = Command::new("ip").args(args).output().expect("running ip");
+    assert!(
+        output.status.success(),
+        "ip {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+/// Two network namespaces made for one test, joined by a veth pair: `port0` in `ns` (this
+/// computer's side) and `router0` in `peer` (the router's), both links and both loopbacks up,
+/// no addresses yet. Both namespaces, and so the pair, are deleted on drop.
+pub struct NetnsPair {
+    /// The namespace holding `port0`.
+    pub ns: String,
+    /// The namespace holding `router0`.
+    pub peer: String,
+}
+
+impl NetnsPair {
+    /// A fresh pair named after `tag`, this process and a counter.
+    pub fn new(tag: &str) -> Self {
+        static COUNT: AtomicU32 = AtomicU32::new(0);
+        let n = COUNT.fetch_add(1, Ordering::Relaxed);
+        let ns = format!("{tag}-{}-{n}", std::process::id());
+        let peer = format!("{ns}-p");
+        ip(&["netns", "add", &ns]);
+        let pair = Self {
+            ns,
+            peer: peer.clone(),
+        };
+        ip(&["netns", "add", &peer]);
+        ip(&[
+            "link", "add", "port0", "netns", &pair.ns, "type", "veth", "peer", "name", "router0",
+            "netns", &pair.peer,
+        ]);
+        for (ns, dev) in [(&pair.ns, "port0"), (&pair.peer, "router0")] {
+            ip(&["-n", ns, "link", "set", "lo", "up"]);
+            ip(&["-n", ns, "link", "set", dev, "up"]);
+        }
+        pair
+    }
+}
+
+impl Drop for NetnsPair {
+    fn drop(&mut self) {
+        for ns in [&self.ns, &self.peer] {
+            let _ = Command::new("ip").args(["netns", "del", ns]).status();
+        }
+    }
 }

@@ -5,6 +5,7 @@
 
 pub mod cli;
 pub mod commands;
+pub mod image;
 pub mod net;
 pub mod profile;
 pub mod tftp;

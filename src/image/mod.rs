@@ -4,13 +4,14 @@
 //! header it carries ([`Format`]), then the rules of the device profile (`image:` and the TFTP
 //! block limit), each turned into a [`Finding`] that says what was checked and, when something
 //! is wrong, how to fix it. A TP-Link stock image that carries the bootloader gets a
-//! [`StripOffer`] naming the copy the bootloader should be given.
+//! [`StripOffer`], and [`write_stripped`] makes the copy the bootloader should be given.
 //!
 //! Nothing here touches the network or the terminal; front-ends print the findings.
 
 mod error;
 mod format;
 mod rules;
+mod strip;
 
 use std::fmt;
 use std::fs::File;
@@ -24,6 +25,7 @@ use crate::profile::Profile;
 
 pub use error::ImageError;
 pub use format::Format;
+pub use strip::write_stripped;
 
 /// Bytes kept from the start of the file for recognising formats and searching model names:
 /// enough for a TP-Link stock image's inner header at 0x20200 and a `tftp-recovery` image's

@@ -1,0 +1,398 @@
+//! Image preflight on files in a temporary folder, against built-in profiles and fixtures:
+//! the checks a user sees before a transfer, and the stripped copy written beside the image.
+
+// A failed expectation in a test should stop it with the reason; that is what `expect` does.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use rescue_wizard::image::{
+    Finding, Format, ImageError, Inspection, Severity, Verdict, inspect, write_stripped,
+};
+use rescue_wizard::profile::{Catalogue, Profile, read_profile_file};
+use sha2::{Digest, Sha256};
+
+/// A built-in profile. `Catalogue::builtin` rather than `load_default`, so no test depends on
+/// profiles in the home folder of whoever runs it.
+fn builtin(id: &str) -> Profile {
+    let catalogue = Catalogue::builtin().expect("built-in profiles load");
+    catalogue.get(id).expect("profile exists").profile.clone()
+}
+
+fn fixture(name: &str) -> Profile {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/images")
+        .join(name);
+    read_profile_file(&path).expect("fixture parses")
+}
+
+/// A TP-Link version 1 firmware header (0x200 bytes, big-endian fields at the offsets of
+/// `mktplinkfw`'s `struct fw_header`).
+fn tplink_header(vendor: &str, hardware_id: u32, boot_length: u32) -> Vec<u8> {
+    let mut header = vec![0u8; 0x200];
+    header[0..4].copy_from_slice(&0x0100_0000u32.to_be_bytes());
+    header[0x04..0x04 + vendor.len()].copy_from_slice(vendor.as_bytes());
+    header[0x1c..0x1c + 8].copy_from_slice(b"ver. 1.0");
+    header[0x40..0x44].copy_from_slice(&hardware_id.to_be_bytes());
+    header[0x44..0x48].copy_from_slice(&1u32.to_be_bytes());
+    header[0x7c..0x80].copy_from_slice(&0x003c_0000u32.to_be_bytes());
+    header[0x80..0x84].copy_from_slice(&0x200u32.to_be_bytes());
+    header[0x94..0x98].copy_from_slice(&boot_length.to_be_bytes());
+    header
+}
+
+/// An `OpenWrt` factory image for a 4 MiB TP-Link: header, then 0x3c0000 bytes in all.
+fn factory_image(hardware_id: u32) -> Vec<u8> {
+    let mut image = tplink_header("OpenWrt", hardware_id, 0);
+    let mut byte = 0u8;
+    image.resize_with(0x3c_0000, || {
+        byte = byte.wrapping_mul(31).wrapping_add(7);
+        byte
+    });
+    image
+}
+
+/// A TP-Link stock image "with boot": outer header, 128 KiB of bootloader, then the firmware
+/// with its own header.
+fn stock_image_with_bootloader(hardware_id: u32) -> Vec<u8> {
+    let mut image = tplink_header("TP-LINK Technologies", hardware_id, 0x2_0000);
+    image.extend(std::iter::repeat_n(0xb0u8, 0x2_0000));
+    let mut firmware = tplink_header("TP-LINK Technologies", hardware_id, 0);
+    firmware.resize(0x3c_0000, 0x5a);
+    image.extend_from_slice(&firmware);
+    image
+}
+
+/// A ustar archive whose first entry is `entry`, as `OpenWrt` sysupgrade images are.
+fn sysupgrade_tar(entry: &str) -> Vec<u8> {
+    let mut tar = vec![0u8; 10_240];
+    tar[..entry.len()].copy_from_slice(entry.as_bytes());
+    tar[100..107].copy_from_slice(b"0000644");
+    tar[257..263].copy_from_slice(b"ustar\0");
+    tar[263..265].copy_from_slice(b"00");
+    tar[512..512 + 18].copy_from_slice(b"BOARD=tl-wr841-v9\n");
+    tar
+}
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+    let path = dir.join(name);
+    fs::write(&path, bytes).expect("write image");
+    path
+}
+
+fn with_severity(inspection: &Inspection, severity: Severity) -> Vec<&Finding> {
+    inspection
+        .findings
+        .iter()
+        .filter(|finding| finding.severity == severity)
+        .collect()
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    format!("{:x}", Sha256::digest(bytes))
+}
+
+#[test]
+fn a_factory_image_for_the_device_passes() {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = factory_image(0x0841_0009);
+    let path = write(
+        dir.path(),
+        "openwrt-ath79-tiny-tplink_tl-wr841-v9-squashfs-factory.bin",
+        &bytes,
+    );
+    let inspection = inspect(&path, Some(&builtin("tl-wr841n-v9"))).unwrap();
+    assert_eq!(
+        inspection.verdict(),
+        Verdict::Ready,
+        "{:#?}",
+        inspection.findings
+    );
+    assert_eq!(inspection.size, 0x3c_0000);
+    assert_eq!(inspection.sha256, sha256(&bytes));
+    assert!(inspection.strip.is_none());
+    assert!(matches!(
+        inspection.format,
+        Format::TpLink {
+            hardware_id: 0x0841_0009,
+            carries_bootloader: false,
+            ..
+        }
+    ));
+    let header = &inspection.findings[0];
+    assert_eq!(
+        header.what,
+        "header matches: TP-Link hardware id 0x08410009 (TL-WR841N v9) (at offset 0x40)"
+    );
+    // 0x3c0000 bytes are 7680 blocks of 512: far from the block-number limit.
+    assert_eq!(inspection.blocks(512), 7681);
+    let json = serde_json::to_value(&inspection).unwrap();
+    assert_eq!(json["format"]["format"], "tp-link");
+    assert_eq!(json["findings"][0]["severity"], "ok");
+}
+
+#[test]
+fn a_stock_image_with_bootloader_gets_a_stripped_copy_beside_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = stock_image_with_bootloader(0x0841_0009);
+    let path = write(dir.path(), "wr841nv9_boot.bin", &bytes);
+    let inspection = inspect(&path, Some(&builtin("tl-wr841n-v9"))).unwrap();
+
+    let offer = inspection.strip.as_ref().expect("a strip offer");
+    let copy = dir.path().join("wr841nv9_boot-stripped.bin");
+    assert_eq!(offer.offset, 0x20200);
+    assert_eq!(offer.copy, copy);
+    assert_eq!(inspection.verdict(), Verdict::Doubtful);
+    let warnings = with_severity(&inspection, Severity::Warning);
+    assert_eq!(warnings.len(), 1, "{:#?}", inspection.findings);
+    assert!(warnings[0].what.contains("carries the bootloader"));
+    assert!(warnings[0].what.contains("must not be flashed as is"));
+    let fix = warnings[0].fix.as_deref().unwrap();
+    assert!(fix.starts_with("use the stripped copy"), "{fix}");
+    assert!(fix.contains(&copy.display().to_string()), "{fix}");
+    // The header is checked where the bootloader will see it: in the stripped data.
+    assert!(inspection.findings.iter().any(|finding| {
+        finding.severity == Severity::Ok
+            && finding.what.starts_with("header matches")
+            && finding.what.contains("after the first 0x20200 bytes")
+    }));
+
+    let written = write_stripped(&inspection).unwrap();
+    assert_eq!(written, copy);
+    assert_eq!(fs::read(&copy).unwrap(), &bytes[0x20200..]);
+    assert_eq!(fs::read(&path).unwrap(), bytes, "the original is unchanged");
+    assert!(!dir.path().join("wr841nv9_boot-stripped.bin.part").exists());
+
+    // A second run finds the copy it made and uses it again.
+    let again = write_stripped(&inspection).unwrap();
+    assert_eq!(again, copy);
+    assert_eq!(fs::read(&copy).unwrap(), &bytes[0x20200..]);
+
+    // A different file under that name is never overwritten.
+    fs::write(&copy, b"someone else's file").unwrap();
+    let err = write_stripped(&inspection).unwrap_err();
+    assert!(matches!(err, ImageError::CopyDiffers { .. }), "{err:?}");
+    let message = err.to_string();
+    assert!(message.contains(&copy.display().to_string()), "{message}");
+    assert!(message.contains("fix: move"), "{message}");
+    assert_eq!(fs::read(&copy).unwrap(), b"someone else's file");
+    assert_eq!(fs::read(&path).unwrap(), bytes, "the original is unchanged");
+}
+
+#[test]
+fn a_stripped_copy_of_the_same_length_but_other_bytes_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = stock_image_with_bootloader(0x0841_0009);
+    let path = write(dir.path(), "wr841nv9_boot.bin", &bytes);
+    let inspection = inspect(&path, Some(&builtin("tl-wr841n-v9"))).unwrap();
+    let mut other = bytes[0x20200..].to_vec();
+    let last = other.len() - 1;
+    other[last] ^= 1;
+    write(dir.path(), "wr841nv9_boot-stripped.bin", &other);
+    let err = write_stripped(&inspection).unwrap_err();
+    assert!(matches!(err, ImageError::CopyDiffers { .. }), "{err:?}");
+}
+
+#[test]
+fn an_image_changed_after_the_check_is_not_stripped() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut bytes = stock_image_with_bootloader(0x0841_0009);
+    let path = write(dir.path(), "wr841nv9_boot.bin", &bytes);
+    let inspection = inspect(&path, Some(&builtin("tl-wr841n-v9"))).unwrap();
+    bytes[0x30000] ^= 0xff;
+    fs::write(&path, &bytes).unwrap();
+    let err = write_stripped(&inspection).unwrap_err();
+    assert!(matches!(err, ImageError::Changed { .. }), "{err:?}");
+    assert!(!dir.path().join("wr841nv9_boot-stripped.bin").exists());
+    assert!(!dir.path().join("wr841nv9_boot-stripped.bin.part").exists());
+}
+
+#[test]
+fn an_image_for_another_hardware_id_fails_with_both_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    // The v13 profile names its hardware id as `model-id: "0x08410013"`.
+    let path = write(
+        dir.path(),
+        "wr841nv9-factory.bin",
+        &factory_image(0x0841_0009),
+    );
+    let inspection = inspect(&path, Some(&builtin("tl-wr841n-v13"))).unwrap();
+    assert_eq!(inspection.verdict(), Verdict::Refused);
+    let fails = with_severity(&inspection, Severity::Fail);
+    assert_eq!(fails.len(), 1, "{:#?}", inspection.findings);
+    assert!(fails[0].what.contains("0x08410009"), "{}", fails[0].what);
+    assert!(fails[0].what.contains("0x08410013"), "{}", fails[0].what);
+    let fix = fails[0].fix.as_deref().unwrap();
+    assert!(
+        fix.contains("0x08410013") && fix.contains("wr841nv9-factory.bin"),
+        "{fix}"
+    );
+
+    // The v9 profile checks the id as header bytes at 0x40: both shown in hex.
+    let path = write(
+        dir.path(),
+        "wr841nv10-factory.bin",
+        &factory_image(0x0841_0010),
+    );
+    let inspection = inspect(&path, Some(&builtin("tl-wr841n-v9"))).unwrap();
+    let fails = with_severity(&inspection, Severity::Fail);
+    assert_eq!(fails.len(), 1, "{:#?}", inspection.findings);
+    assert!(
+        fails[0]
+            .what
+            .contains("at offset 0x40 it has 08 41 00 10, expected 08 41 00 09"),
+        "{}",
+        fails[0].what
+    );
+}
+
+#[test]
+fn an_oversized_image_fails_with_both_sizes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut bytes = factory_image(0x0841_0009);
+    bytes.push(0);
+    let path = write(dir.path(), "too-big.bin", &bytes);
+    let inspection = inspect(&path, Some(&fixture("max-size.yaml"))).unwrap();
+    let fails = with_severity(&inspection, Severity::Fail);
+    assert_eq!(fails.len(), 1, "{:#?}", inspection.findings);
+    assert!(
+        fails[0].what.contains("3932161 bytes (3.75 MiB)"),
+        "{}",
+        fails[0].what
+    );
+    assert!(
+        fails[0].what.contains("at most 3932160 bytes"),
+        "{}",
+        fails[0].what
+    );
+    assert!(
+        fails[0]
+            .fix
+            .as_deref()
+            .unwrap()
+            .contains("1 bytes too large"),
+        "{:?}",
+        fails[0].fix
+    );
+}
+
+#[test]
+fn past_block_65535_fails_where_the_bootloader_cannot_wrap() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("huge.bin");
+    let file = fs::File::create(&path).unwrap();
+    // 65535 full blocks of 512: the transfer must end with an empty block 65536.
+    file.set_len(65_535 * 512).unwrap();
+    let profile = fixture("rollover-no.yaml");
+    let inspection = inspect(&path, Some(&profile)).unwrap();
+    let fails = with_severity(&inspection, Severity::Fail);
+    assert_eq!(fails.len(), 1, "{:#?}", inspection.findings);
+    assert!(
+        fails[0]
+            .what
+            .starts_with("the bootloader cannot count past block 65535"),
+        "{}",
+        fails[0].what
+    );
+    assert!(fails[0].what.contains("65536 blocks of 512 bytes"));
+    assert!(
+        fails[0]
+            .what
+            .contains("the largest image it can take is 33553919 bytes")
+    );
+    // One byte less ends with a short block 65535.
+    file.set_len(65_535 * 512 - 1).unwrap();
+    let inspection = inspect(&path, Some(&profile)).unwrap();
+    assert_eq!(
+        inspection.verdict(),
+        Verdict::Ready,
+        "{:#?}",
+        inspection.findings
+    );
+}
+
+#[test]
+fn a_sysupgrade_image_for_a_factory_recovery_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        dir.path(),
+        "openwrt-ath79-tiny-tplink_tl-wr841-v9-squashfs-sysupgrade.bin",
+        &sysupgrade_tar("sysupgrade-tplink_tl-wr841-v9/CONTROL"),
+    );
+    let inspection = inspect(&path, Some(&builtin("tl-wr841n-v9"))).unwrap();
+    assert_eq!(
+        inspection.format,
+        Format::SysupgradeTar {
+            board: Some("tplink_tl-wr841-v9".to_owned())
+        }
+    );
+    let kind = &inspection.findings[0];
+    assert_eq!(kind.severity, Severity::Fail);
+    assert!(kind.what.contains("sysupgrade image"), "{}", kind.what);
+    assert!(
+        kind.fix
+            .as_deref()
+            .unwrap()
+            .starts_with("download the factory image instead")
+    );
+}
+
+#[test]
+fn a_folder_is_not_an_image() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = inspect(dir.path(), Some(&builtin("tl-wr841n-v9"))).unwrap_err();
+    assert!(matches!(err, ImageError::Folder { .. }), "{err:?}");
+    let message = err.to_string();
+    assert!(
+        message.contains(&format!(
+            "{} is a folder, give the image file inside it",
+            dir.path().display()
+        )),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_missing_file_says_where_to_look() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("wr841nv9_tp_recovery.bin");
+    let err = inspect(&path, None).unwrap_err();
+    assert!(matches!(err, ImageError::NotFound { .. }), "{err:?}");
+    let message = err.to_string();
+    assert!(message.contains(&path.display().to_string()), "{message}");
+    assert!(
+        message.contains(&format!("`ls {}`", dir.path().display())),
+        "{message}"
+    );
+}
+
+#[test]
+fn without_a_profile_only_the_file_itself_is_judged() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "anything.bin", &factory_image(0x0841_0010));
+    let inspection = inspect(&path, None).unwrap();
+    assert!(inspection.findings.is_empty());
+    assert!(inspection.strip.is_none());
+    assert!(matches!(inspection.format, Format::TpLink { .. }));
+
+    let empty = write(dir.path(), "empty.bin", b"");
+    let inspection = inspect(&empty, None).unwrap();
+    assert_eq!(inspection.verdict(), Verdict::Refused);
+    assert_eq!(inspection.format, Format::Unknown);
+    assert_eq!(
+        inspection.sha256,
+        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+    );
+    let fix = inspection.findings[0].fix.as_deref().unwrap();
+    assert!(fix.contains(&empty.display().to_string()), "{fix}");
+}
+
+#[test]
+fn write_stripped_without_an_offer_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "factory.bin", &factory_image(0x0841_0009));
+    let inspection = inspect(&path, Some(&builtin("tl-wr841n-v9"))).unwrap();
+    let err = write_stripped(&inspection).unwrap_err();
+    assert!(matches!(err, ImageError::NothingToStrip { .. }), "{err:?}");
+}

@@ -5,6 +5,7 @@
 
 pub mod cli;
 pub mod commands;
+pub mod engine;
 pub mod image;
 pub mod net;
 pub mod profile;
@@ -24,6 +25,8 @@ pub enum Outcome {
     BadInput,
     /// A checklist found something that will not work (`doctor`).
     ChecksFailed,
+    /// The recovery run waited and the router never spoke.
+    NothingHappened,
 }
 
 impl From<Outcome> for ExitCode {
@@ -32,6 +35,7 @@ impl From<Outcome> for ExitCode {
             Outcome::Done => ExitCode::SUCCESS,
             Outcome::TransferFailed | Outcome::ChecksFailed => ExitCode::from(1),
             Outcome::BadInput => ExitCode::from(2),
+            Outcome::NothingHappened => ExitCode::from(3),
         }
     }
 }

@@ -1,0 +1,516 @@
+//! What a recovery run tells its front-ends ([`Event`], past tense, plain data) and what they
+//! may ask of it ([`Command`]).
+//!
+//! Every event serialises to one JSON object with an `event` field naming it; `--json` prints
+//! them one per line, with `at` (seconds since the run started) added.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::checklist::Item;
+use crate::net::check::Check;
+use crate::net::observe::Finding;
+use crate::net::wire::WireEvent;
+
+/// The stages of a run, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Phase {
+    /// The image, privileges, the port, the firewall, UDP port 69.
+    Preflight,
+    /// The rescue address on the port, with consent.
+    Network,
+    /// Our own server answers through the rescue address with the right bytes.
+    SelfTest,
+    /// The technician follows the device's steps; the wire is watched.
+    Waiting,
+    /// The image moves.
+    Transfer,
+    /// The router writes its flash and reboots.
+    Flashing,
+    /// The network is restored and the report written.
+    Done,
+}
+
+impl Phase {
+    /// The phase in a few words.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Phase::Preflight => "checking the image and this computer",
+            Phase::Network => "setting up the network",
+            Phase::SelfTest => "checking that the image can be fetched through the rescue address",
+            Phase::Waiting => "waiting for the router",
+            Phase::Transfer => "transferring the image",
+            Phase::Flashing => "the router is writing its flash",
+            Phase::Done => "finishing",
+        }
+    }
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RunOutcome {
+    /// The image was transferred and the router came back (or the run was asked to end once
+    /// the transfer was confirmed).
+    Flashed,
+    /// The image was transferred, the router has not been seen since: it may still be
+    /// writing its flash.
+    Transferred,
+    /// The transfer failed, or a step before it did.
+    Failed,
+    /// The router did nothing before the timeout.
+    TimedOut,
+    /// The technician stopped the run.
+    Interrupted,
+}
+
+impl RunOutcome {
+    /// The outcome in a sentence.
+    pub fn describe(self) -> &'static str {
+        match self {
+            RunOutcome::Flashed => "flashed",
+            RunOutcome::Transferred => {
+                "transferred: the router took the image but has not been seen since"
+            }
+            RunOutcome::Failed => "failed",
+            RunOutcome::TimedOut => "nothing happened: the router was not heard before the timeout",
+            RunOutcome::Interrupted => "stopped by the technician",
+        }
+    }
+}
+
+/// Something that happened in a run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "event", rename_all = "kebab-case")]
+pub enum Event {
+    /// The run is planned: what it will do, in words.
+    Planned {
+        /// The device id.
+        device: String,
+        /// The device in words (vendor, model).
+        model: String,
+        /// Pull (the router fetches) or push (we send).
+        method: String,
+        /// The port the router is plugged into (none in the demo).
+        interface: Option<String>,
+        /// The address this computer takes.
+        host: Option<String>,
+        /// The router's address in recovery mode.
+        router: Option<Ipv4Addr>,
+        /// The file name the bootloader asks for (pull) or is sent (push).
+        file: Option<String>,
+        /// The image served or pushed.
+        image: PathBuf,
+        /// Its size in bytes.
+        size: u64,
+        /// Its SHA-256, hex.
+        sha256: String,
+    },
+    /// A new phase began.
+    PhaseStarted {
+        /// The phase.
+        phase: Phase,
+    },
+    /// A preflight item came out.
+    Checked {
+        /// The item.
+        check: Check,
+    },
+    /// The run needs the technician's approval for these network changes: answer with
+    /// [`Command::Approve`] or [`Command::Refuse`].
+    ConsentNeeded {
+        /// The changes, one line each (all undone at the end).
+        changes: Vec<String>,
+    },
+    /// A change was made to this computer's network (journaled; undone at the end).
+    NetworkChanged {
+        /// The change in words.
+        change: String,
+    },
+    /// Something else removed our change and it was put back, or the link came or went.
+    NetworkNoticed {
+        /// What happened, in words.
+        what: String,
+    },
+    /// A change was undone.
+    NetworkRestored {
+        /// The change in words.
+        change: String,
+    },
+    /// A change could not be undone: it must be undone by hand (the next start retries).
+    NetworkRestoreFailed {
+        /// The change in words.
+        change: String,
+        /// Why.
+        error: String,
+    },
+    /// The TFTP server listens.
+    Listening {
+        /// Its address and port.
+        addr: SocketAddr,
+    },
+    /// Our own server handed out the image through the rescue address, byte for byte.
+    SelfTestPassed {
+        /// Bytes fetched.
+        bytes: u64,
+        /// How long it took.
+        #[serde(with = "seconds")]
+        took: Duration,
+    },
+    /// The self-test fetch failed or returned other bytes.
+    SelfTestFailed {
+        /// What went wrong, with the fix.
+        reason: String,
+    },
+    /// One of the device's steps, to do now.
+    Step {
+        /// Its number, from 1.
+        number: usize,
+        /// What to do.
+        action: String,
+        /// How long, when the profile says.
+        seconds: Option<u32>,
+        /// The LED to watch for, when the profile says.
+        led: Option<String>,
+    },
+    /// The run waits for the router.
+    WaitingForRouter {
+        /// What it waits for, in words.
+        what: String,
+        /// Until giving up.
+        #[serde(with = "seconds")]
+        timeout: Duration,
+    },
+    /// A frame on the port (ARP, ping, DHCP, TFTP request...).
+    Wire {
+        /// What was seen.
+        wire: WireEvent,
+    },
+    /// What the wire tells (router seen, wrong server address, silent after power-on...).
+    Noticed {
+        /// The finding.
+        finding: Finding,
+    },
+    /// The router asked for a file (pull).
+    RequestReceived {
+        /// Who asked.
+        peer: SocketAddr,
+        /// The name asked for, escaped for display.
+        file: String,
+    },
+    /// The transfer started with these parameters.
+    TransferStarted {
+        /// The other side.
+        peer: SocketAddr,
+        /// The file name.
+        file: String,
+        /// Bytes per block.
+        blksize: u16,
+        /// Blocks per window.
+        windowsize: u16,
+        /// Bytes to move.
+        total: u64,
+    },
+    /// Data moved (about ten a second at most).
+    TransferProgressed {
+        /// Bytes acknowledged.
+        bytes: u64,
+        /// Bytes to move.
+        total: u64,
+        /// Bytes a second, averaged over the transfer so far.
+        rate: u64,
+        /// Retransmission timeouts so far.
+        timeouts: u64,
+    },
+    /// Every byte arrived.
+    TransferFinished {
+        /// The other side.
+        peer: SocketAddr,
+        /// Bytes moved.
+        bytes: u64,
+        /// How long it took.
+        #[serde(with = "seconds")]
+        took: Duration,
+        /// SHA-256 of what was sent.
+        sha256: String,
+        /// False when every block went out but the last ACK never came.
+        confirmed: bool,
+    },
+    /// The transfer failed; the run goes on waiting when the router may ask again.
+    TransferFailed {
+        /// The other side, when known.
+        peer: Option<SocketAddr>,
+        /// Why.
+        reason: String,
+    },
+    /// Nothing has moved for a while: the checklist, from what was seen.
+    Stalled {
+        /// What is stuck, in words.
+        what: String,
+        /// The checklist.
+        checklist: Vec<Item>,
+    },
+    /// The router is writing its flash: do not power it off.
+    FlashingStarted {
+        /// How long the profile says it takes.
+        #[serde(with = "seconds")]
+        expected: Duration,
+        /// Where the router answers afterwards.
+        after: Option<Ipv4Addr>,
+    },
+    /// The flashing countdown.
+    FlashingCountdown {
+        /// Seconds left of the expected duration.
+        #[serde(with = "seconds")]
+        remaining: Duration,
+    },
+    /// The router went quiet (it reboots).
+    RouterLeft {
+        /// Its recovery address.
+        ip: Ipv4Addr,
+    },
+    /// The router answers at its post-flash address.
+    RouterBack {
+        /// The address.
+        ip: Ipv4Addr,
+        /// Since the transfer ended.
+        #[serde(with = "seconds")]
+        after: Duration,
+    },
+    /// The technician stopped the run: what state the router may be in.
+    Interrupted {
+        /// The phase the run was in.
+        phase: Phase,
+        /// What that means for the router and what to do.
+        advice: String,
+    },
+    /// The run ended.
+    Finished {
+        /// How.
+        outcome: RunOutcome,
+        /// The outcome in words, with what to do next.
+        summary: String,
+        /// The troubleshooting checklist, when the run did not succeed.
+        checklist: Vec<Item>,
+    },
+    /// The report was written.
+    ReportWritten {
+        /// Where.
+        path: PathBuf,
+    },
+}
+
+/// What a front-end may ask of a running recovery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Go ahead with the network changes asked for.
+    Approve,
+    /// Do not change the network: the run ends without touching anything.
+    Refuse {
+        /// Why, for the summary.
+        why: String,
+    },
+    /// Stop now: restore the network and explain the router's state.
+    Cancel,
+    /// The router has just been switched on (times the "silent after power-on" advice).
+    PoweredOn,
+    /// Give this computer the address the router asks for (journaled, undone at the end).
+    AdoptAddress {
+        /// The address.
+        addr: Ipv4Addr,
+    },
+}
+
+/// Durations as fractional seconds in JSON.
+mod seconds {
+    use std::time::Duration;
+
+    pub fn serialize<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64((d.as_secs_f64() * 1000.0).round() / 1000.0)
+    }
+}
+
+impl std::fmt::Display for Event {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Event::Planned {
+                device,
+                model,
+                interface,
+                host,
+                router,
+                file,
+                image,
+                size,
+                sha256,
+                ..
+            } => {
+                write!(
+                    f,
+                    "{device} ({model}): image {} ({size} bytes, sha256 {sha256})",
+                    image.display()
+                )?;
+                if let Some(interface) = interface {
+                    write!(f, ", port {interface}")?;
+                }
+                if let Some(host) = host {
+                    write!(f, ", this computer {host}")?;
+                }
+                if let Some(router) = router {
+                    write!(f, ", router {router}")?;
+                }
+                if let Some(file) = file {
+                    write!(f, ", file \"{file}\"")?;
+                }
+                Ok(())
+            }
+            Event::PhaseStarted { phase } => write!(f, "-- {}", phase.describe()),
+            Event::Checked { check } => {
+                let mark = match check.verdict {
+                    crate::net::check::Verdict::Pass => "ok",
+                    crate::net::check::Verdict::Warn => "warn",
+                    crate::net::check::Verdict::Fail => "FAIL",
+                };
+                write!(f, "[{mark}] {}: {}", check.item, check.detail)?;
+                if let Some(fix) = &check.fix
+                    && check.verdict != crate::net::check::Verdict::Pass
+                {
+                    write!(f, " (fix: {fix})")?;
+                }
+                Ok(())
+            }
+            Event::ConsentNeeded { changes } => {
+                write!(f, "rescue-wizard will:")?;
+                for change in changes {
+                    write!(f, "\n  {change}")?;
+                }
+                Ok(())
+            }
+            Event::NetworkChanged { change } => write!(f, "changed: {change}"),
+            Event::NetworkNoticed { what } => f.write_str(what),
+            Event::NetworkRestored { change } => write!(f, "restored: {change} undone"),
+            Event::NetworkRestoreFailed { change, error } => write!(
+                f,
+                "could not undo {change}: {error}; undo it by hand (the next start of rescue-wizard retries)"
+            ),
+            Event::Listening { addr } => write!(f, "TFTP server listening on {addr}"),
+            Event::SelfTestPassed { bytes, took } => write!(
+                f,
+                "self-test passed: fetched {bytes} bytes from our own server in {:.2} s, sha256 matches",
+                took.as_secs_f64()
+            ),
+            Event::SelfTestFailed { reason } => write!(f, "self-test failed: {reason}"),
+            Event::Step {
+                number,
+                action,
+                seconds,
+                led,
+            } => {
+                write!(f, "step {number}: {action}")?;
+                if let Some(seconds) = seconds {
+                    write!(f, " ({seconds} s)")?;
+                }
+                if let Some(led) = led {
+                    write!(f, " [LED: {led}]")?;
+                }
+                Ok(())
+            }
+            Event::WaitingForRouter { what, timeout } => write!(
+                f,
+                "waiting for {what} (giving up after {} s)",
+                timeout.as_secs()
+            ),
+            Event::Wire { wire } => write!(f, "wire: {wire}"),
+            Event::Noticed { finding } => write!(f, "! {finding}"),
+            Event::RequestReceived { peer, file } => {
+                write!(f, "the router at {peer} asks for \"{file}\"")
+            }
+            Event::TransferStarted {
+                peer,
+                blksize,
+                windowsize,
+                total,
+                ..
+            } => write!(
+                f,
+                "transfer to {peer}: {total} bytes in {blksize}-byte blocks, window {windowsize}"
+            ),
+            Event::TransferProgressed { bytes, total, .. } => {
+                let percent = if *total > 0 {
+                    bytes.saturating_mul(100) / total
+                } else {
+                    100
+                };
+                write!(f, "{bytes}/{total} bytes ({percent}%)")
+            }
+            Event::TransferFinished {
+                peer,
+                bytes,
+                took,
+                confirmed,
+                ..
+            } => {
+                write!(
+                    f,
+                    "transfer to {peer} finished: {bytes} bytes in {:.1} s",
+                    took.as_secs_f64()
+                )?;
+                if !confirmed {
+                    write!(
+                        f,
+                        " (the last acknowledgement never came: the router may already be writing)"
+                    )?;
+                }
+                Ok(())
+            }
+            Event::TransferFailed { peer, reason } => match peer {
+                Some(peer) => write!(f, "transfer with {peer} failed: {reason}"),
+                None => write!(f, "failed: {reason}"),
+            },
+            Event::Stalled { what, checklist } => {
+                write!(f, "stalled: {what}. Checklist:")?;
+                for item in checklist {
+                    write!(f, "\n  {item}")?;
+                }
+                Ok(())
+            }
+            Event::FlashingStarted { expected, after } => {
+                write!(
+                    f,
+                    "DO NOT SWITCH THE ROUTER OFF: it is writing its flash (about {} s)",
+                    expected.as_secs()
+                )?;
+                if let Some(after) = after {
+                    write!(f, "; watching for it at {after}")?;
+                }
+                Ok(())
+            }
+            Event::FlashingCountdown { remaining } => {
+                write!(f, "flashing: about {} s left", remaining.as_secs())
+            }
+            Event::RouterLeft { ip } => write!(f, "the router at {ip} went quiet: it is rebooting"),
+            Event::RouterBack { ip, after } => write!(
+                f,
+                "the router answers at {ip}, {} s after the transfer",
+                after.as_secs()
+            ),
+            Event::Interrupted { advice, .. } => write!(f, "stopped: {advice}"),
+            Event::Finished {
+                outcome,
+                summary,
+                checklist,
+            } => {
+                write!(f, "{}: {summary}", outcome.describe())?;
+                for item in checklist {
+                    write!(f, "\n  {item}")?;
+                }
+                Ok(())
+            }
+            Event::ReportWritten { path } => write!(f, "report written to {}", path.display()),
+        }
+    }
+}

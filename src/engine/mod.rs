@@ -1,0 +1,17 @@
+//! The recovery run: a [`plan`] built purely from the profile, the image, the interfaces and
+//! the settings; a [`runner`] that carries it out and reports every step as an
+//! [`event::Event`]; the troubleshooting [`checklist`] decided from evidence; the Markdown
+//! [`report`]; and a [`simulate`]d bootloader for the demo.
+//!
+//! Nothing here draws on a terminal: front-ends consume the events.
+
+pub mod checklist;
+pub mod event;
+pub mod plan;
+pub mod report;
+pub mod runner;
+pub mod simulate;
+
+pub use event::{Command, Event, Phase, RunOutcome};
+pub use plan::{ImageFacts, Plan, Settings};
+pub use runner::{Environment, Summary};

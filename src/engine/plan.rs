@@ -1,0 +1,639 @@
+//! The plan of a recovery run, built purely from the profile, the image, the interfaces and
+//! the settings: no I/O, so every decision is visible (and snapshot-tested) before anything
+//! changes on the host.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::net::addr::Plan as NetworkPlan;
+use crate::net::check;
+use crate::net::iface::{Interface, Ipv4Cidr};
+use crate::profile::{Method, OptionPolicy as ProfileOptions, Profile, Rollover, Step};
+
+/// How long flashing takes when the profile does not say: most consumer routers write and
+/// reboot within three minutes.
+pub const DEFAULT_FLASH: Duration = Duration::from_mins(3);
+
+/// How long to give up waiting for the router when the technician does not say.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_mins(10);
+
+/// No router activity for this long counts as a stall: the checklist is shown.
+pub const STALL_AFTER: Duration = Duration::from_mins(1);
+
+/// The settings that are not the profile's: the command line's, or the wizard's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// The port the router is plugged into (default: the recommended one).
+    pub interface: Option<String>,
+    /// Give up waiting for the router after this long.
+    pub timeout: Duration,
+    /// End once the transfer is confirmed, without the flashing watch.
+    pub exit_after_transfer: bool,
+    /// The UDP port our server listens on, or the router's server port (69).
+    pub port: u16,
+    /// Where the simulated run listens instead of the port (the demo: loopback, no
+    /// changes to the host).
+    pub loopback: Option<IpAddr>,
+    /// Override the profile's flashing time (the demo shortens it).
+    pub flash: Option<Duration>,
+    /// The router's hardware address, for a static ARP entry.
+    pub router_mac: Option<[u8; 6]>,
+    /// Show the checklist when nothing has moved for this long.
+    pub stall_after: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            interface: None,
+            timeout: DEFAULT_TIMEOUT,
+            exit_after_transfer: false,
+            port: 69,
+            loopback: None,
+            flash: None,
+            router_mac: None,
+            stall_after: STALL_AFTER,
+        }
+    }
+}
+
+/// What the run knows about the image it moves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageFacts {
+    /// The file served or pushed (a stripped copy when the technician took one).
+    pub path: PathBuf,
+    /// Its size.
+    pub size: u64,
+    /// Its SHA-256, hex.
+    pub sha256: String,
+}
+
+/// How the image moves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Transfer {
+    /// The router pulls; we serve the image under any name it asks for.
+    Serve {
+        /// Where our server listens.
+        bind: SocketAddr,
+        /// The name the profile expects to be asked for.
+        expected: Vec<String>,
+        /// Whether TFTP options are granted at all.
+        options: bool,
+        /// The largest block granted.
+        max_blksize: u16,
+        /// The largest window granted.
+        max_windowsize: u16,
+        /// Block numbers wrap to 1 rather than 0 past 65535.
+        rollover_to_one: bool,
+        /// Send the next block along with each resend.
+        next_block: bool,
+    },
+    /// The router's bootloader is a server; we push the image to it.
+    Push {
+        /// Its address and port.
+        to: SocketAddr,
+        /// The name sent in the write request.
+        remote_name: String,
+    },
+}
+
+/// Where the expected flashing time comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlashSource {
+    /// The device's profile.
+    Profile,
+    /// The run's settings (the demo's shortened time).
+    Settings,
+    /// Neither: [`DEFAULT_FLASH`].
+    Typical,
+}
+
+/// Where the run happens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Port {
+    /// The interface.
+    pub name: String,
+    /// Why it was chosen.
+    pub reason: String,
+    /// Whether it has a link now.
+    pub carrier: bool,
+}
+
+/// Everything a run will do, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    /// The device id.
+    pub device: String,
+    /// Vendor and model.
+    pub model: String,
+    /// The recovery method.
+    pub method: Method,
+    /// The port (none in a loopback run).
+    pub port: Option<Port>,
+    /// The address this computer must have.
+    pub host: Option<Ipv4Cidr>,
+    /// The router's address in recovery mode.
+    pub router: Option<Ipv4Addr>,
+    /// The changes to the host's network (none needed, or a loopback run: `None`).
+    pub network: Option<NetworkPlan>,
+    /// How the image moves.
+    pub transfer: Transfer,
+    /// The image.
+    pub image: ImageFacts,
+    /// The device's steps, shown while waiting.
+    pub steps: Vec<Step>,
+    /// How long the router takes to write and reboot.
+    pub flash: Duration,
+    /// Where `flash` comes from.
+    pub flash_source: FlashSource,
+    /// Where the router answers after flashing.
+    pub after: Option<Ipv4Addr>,
+    /// Give up waiting for the router after this long.
+    pub timeout: Duration,
+    /// End once the transfer is confirmed.
+    pub exit_after_transfer: bool,
+    /// Show the checklist when nothing has moved for this long.
+    pub stall_after: Duration,
+}
+
+/// Why no plan could be made: the technician's input does not fit the device.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    /// The device recovers by a method the run does not automate.
+    #[error(
+        "{id} recovers by {method}: {describe}.\n  fix: follow the steps in `rescue-wizard devices show {id}`"
+    )]
+    NotAutomated {
+        /// The device.
+        id: String,
+        /// Its method.
+        method: Method,
+        /// The method in words.
+        describe: &'static str,
+    },
+    /// The profile lacks an address the run needs.
+    #[error(
+        "the profile {id} names no {what}, so the run cannot set up the network.\n  fix: add `{field}` to the profile (see docs/profiles.md), or use `rescue-wizard serve` by hand"
+    )]
+    Incomplete {
+        /// The device.
+        id: String,
+        /// What is missing, in words.
+        what: &'static str,
+        /// The profile field.
+        field: &'static str,
+    },
+    /// The port cannot be chosen.
+    #[error("{0}")]
+    Port(String),
+    /// The chosen port is not one a bootloader can be reached through.
+    #[error(
+        "{name} is {kind}: a bootloader in recovery mode is only reachable over an Ethernet cable.\n  fix: plug the cable into a wired port and give --interface with its name"
+    )]
+    NotWired {
+        /// The port.
+        name: String,
+        /// What it is.
+        kind: &'static str,
+    },
+}
+
+/// Builds the plan for `profile` and `image` on this computer's `interfaces`.
+pub fn build(
+    profile: &Profile,
+    image: ImageFacts,
+    interfaces: &[Interface],
+    settings: &Settings,
+) -> Result<Plan, PlanError> {
+    if !profile.method.is_automated() {
+        return Err(PlanError::NotAutomated {
+            id: profile.id.clone(),
+            method: profile.method,
+            describe: profile.method.describe(),
+        });
+    }
+    let host = profile.host.ok_or_else(|| PlanError::Incomplete {
+        id: profile.id.clone(),
+        what: "laptop address",
+        field: "host",
+    })?;
+    let host = Ipv4Cidr::new(host.address, host.prefix);
+    let push = profile.method == Method::TftpClient;
+    if push && profile.router.is_none() {
+        return Err(PlanError::Incomplete {
+            id: profile.id.clone(),
+            what: "router address to push to",
+            field: "router",
+        });
+    }
+    let (port, network) = if settings.loopback.is_some() {
+        (None, None)
+    } else {
+        {
+            let iface = check::choose(interfaces, settings.interface.as_deref())
+                .map_err(PlanError::Port)?;
+            let kind = match iface.kind {
+                crate::net::iface::InterfaceKind::Wireless => Some("a Wi-Fi interface"),
+                crate::net::iface::InterfaceKind::Loopback => Some("the loopback interface"),
+                _ => None,
+            };
+            if let Some(kind) = kind {
+                return Err(PlanError::NotWired {
+                    name: iface.name.clone(),
+                    kind,
+                });
+            }
+            let reason = if settings.interface.is_some() {
+                "chosen with --interface".to_owned()
+            } else {
+                crate::net::iface::recommend(interfaces).reason
+            };
+            let mut network = NetworkPlan::for_interface(iface, host);
+            if let (Some(mac), Some(router)) = (settings.router_mac, profile.router) {
+                network.static_arp = Some((router, mac));
+            }
+            let port = Port {
+                name: iface.name.clone(),
+                reason,
+                carrier: iface.carrier,
+            };
+            (Some(port), (!network.is_empty()).then_some(network))
+        }
+    };
+    let transfer = if push {
+        let router = profile.router.unwrap_or(Ipv4Addr::UNSPECIFIED);
+        let to = match settings.loopback {
+            Some(ip) => SocketAddr::new(ip, settings.port),
+            None => SocketAddr::new(IpAddr::V4(router), settings.port),
+        };
+        let remote_name = profile
+            .tftp
+            .remote_name
+            .clone()
+            .or_else(|| profile.filename.clone())
+            .or_else(|| {
+                image
+                    .path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+            })
+            .unwrap_or_else(|| "firmware.bin".to_owned());
+        Transfer::Push { to, remote_name }
+    } else {
+        let ip = settings.loopback.unwrap_or(IpAddr::V4(host.addr));
+        let tftp = &profile.tftp;
+        Transfer::Serve {
+            bind: SocketAddr::new(ip, settings.port),
+            expected: profile
+                .filename
+                .iter()
+                .chain(&profile.alternate_filenames)
+                .cloned()
+                .collect(),
+            options: tftp.options != Some(ProfileOptions::None),
+            max_blksize: tftp
+                .max_blksize
+                .unwrap_or(crate::tftp::options::DEFAULT_MAX_BLKSIZE),
+            max_windowsize: tftp
+                .max_windowsize
+                .unwrap_or(crate::tftp::options::DEFAULT_MAX_WINDOWSIZE)
+                .max(1),
+            rollover_to_one: tftp.rollover == Some(Rollover::ToOne),
+            next_block: tftp.next_block_on_resend.unwrap_or(false),
+        }
+    };
+    let profile_flash = profile
+        .flash_seconds
+        .map(|s| Duration::from_secs(u64::from(s)));
+    Ok(Plan {
+        device: profile.id.clone(),
+        model: format!("{} {}", profile.vendor, profile.model),
+        method: profile.method,
+        port,
+        host: Some(host),
+        router: profile.router,
+        network,
+        transfer,
+        image,
+        steps: profile.steps.clone(),
+        flash: settings.flash.or(profile_flash).unwrap_or(DEFAULT_FLASH),
+        flash_source: match (settings.flash, profile_flash) {
+            (Some(_), _) => FlashSource::Settings,
+            (None, Some(_)) => FlashSource::Profile,
+            (None, None) => FlashSource::Typical,
+        },
+        after: profile.after,
+        timeout: settings.timeout,
+        exit_after_transfer: settings.exit_after_transfer,
+        stall_after: settings.stall_after,
+    })
+}
+
+impl Plan {
+    /// The network changes in words, one line each (empty when none are needed).
+    pub fn changes(&self) -> Vec<String> {
+        self.network
+            .as_ref()
+            .map(NetworkPlan::describe)
+            .unwrap_or_default()
+    }
+
+    /// Whether the router pulls the image from us.
+    pub fn serves(&self) -> bool {
+        matches!(self.transfer, Transfer::Serve { .. })
+    }
+
+    /// The file name the bootloader asks for (pull) or is sent (push).
+    pub fn file(&self) -> Option<&str> {
+        match &self.transfer {
+            Transfer::Serve { expected, .. } => expected.first().map(String::as_str),
+            Transfer::Push { remote_name, .. } => Some(remote_name),
+        }
+    }
+}
+
+impl fmt::Display for Plan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "device   {} ({})", self.device, self.model)?;
+        writeln!(f, "method   {}", self.method.describe())?;
+        writeln!(
+            f,
+            "image    {} ({} bytes, sha256 {})",
+            self.image.path.display(),
+            self.image.size,
+            self.image.sha256
+        )?;
+        match &self.port {
+            Some(port) => writeln!(
+                f,
+                "port     {} ({}; {})",
+                port.name,
+                port.reason,
+                if port.carrier {
+                    "link up"
+                } else {
+                    "no link yet"
+                }
+            )?,
+            None => writeln!(
+                f,
+                "port     loopback (simulated run: nothing on this computer changes)"
+            )?,
+        }
+        if let Some(host) = self.host {
+            writeln!(f, "laptop   {host}")?;
+        }
+        if let Some(router) = self.router {
+            writeln!(f, "router   {router}")?;
+        }
+        writeln!(f, "steps")?;
+        let mut number = 0;
+        let mut step = |f: &mut fmt::Formatter<'_>, text: String| {
+            number += 1;
+            writeln!(f, "  {number}. {text}")
+        };
+        step(
+            f,
+            "check the image, the privileges, UDP port 69 and the firewall".to_owned(),
+        )?;
+        let changes = self.changes();
+        if changes.is_empty() {
+            step(f, "change nothing on the network: it is ready".to_owned())?;
+        } else {
+            step(f, format!("with consent: {}", changes.join("; ")))?;
+        }
+        match &self.transfer {
+            Transfer::Serve {
+                bind,
+                expected,
+                options,
+                max_blksize,
+                max_windowsize,
+                rollover_to_one,
+                next_block,
+            } => {
+                let mut tftp = if *options {
+                    format!("blocks up to {max_blksize} bytes, windows up to {max_windowsize}")
+                } else {
+                    "no TFTP options (plain 512-byte blocks)".to_owned()
+                };
+                if *rollover_to_one {
+                    tftp.push_str(", block numbers wrap to 1");
+                }
+                if *next_block {
+                    tftp.push_str(", the next block along with each resend");
+                }
+                step(
+                    f,
+                    format!(
+                        "serve the image on {bind} under any name asked for (expected: {}); {tftp}",
+                        if expected.is_empty() {
+                            "any".to_owned()
+                        } else {
+                            expected.join(", ")
+                        }
+                    ),
+                )?;
+                step(
+                    f,
+                    "fetch the image from our own server through that address and compare its sha256".to_owned(),
+                )?;
+            }
+            Transfer::Push { to, remote_name } => {
+                step(
+                    f,
+                    format!(
+                        "push the image to {to} as \"{remote_name}\" the moment its server answers"
+                    ),
+                )?;
+            }
+        }
+        step(
+            f,
+            format!(
+                "show the device's {} step(s) and watch the wire (ARP, ping, requests); give up after {} s",
+                self.steps.len(),
+                self.timeout.as_secs()
+            ),
+        )?;
+        if self.exit_after_transfer {
+            step(f, "end once the transfer is confirmed".to_owned())?;
+        } else {
+            let source = match self.flash_source {
+                FlashSource::Profile => "the profile's time",
+                FlashSource::Settings => "set for this run",
+                FlashSource::Typical => "the profile gives none: a typical time",
+            };
+            let back = match self.after {
+                Some(after) => format!("; watch for the router at {after}"),
+                None => String::new(),
+            };
+            step(
+                f,
+                format!(
+                    "count down {} s of flashing ({source}){back}",
+                    self.flash.as_secs()
+                ),
+            )?;
+        }
+        step(f, "restore the network and write the report".to_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::net::iface::InterfaceKind;
+    use crate::profile::Catalogue;
+
+    fn interfaces() -> Vec<Interface> {
+        vec![
+            Interface {
+                index: 1,
+                name: "lo".into(),
+                kind: InterfaceKind::Loopback,
+                mac: None,
+                up: true,
+                carrier: true,
+                ipv4: vec![Ipv4Cidr::new(Ipv4Addr::LOCALHOST, 8)],
+                mtu: Some(65536),
+                managed_by_network_manager: None,
+            },
+            Interface {
+                index: 2,
+                name: "enp3s0".into(),
+                kind: InterfaceKind::Wired,
+                mac: Some("00:e0:4c:68:00:01".into()),
+                up: true,
+                carrier: true,
+                ipv4: vec![],
+                mtu: Some(1500),
+                managed_by_network_manager: Some(false),
+            },
+            Interface {
+                index: 3,
+                name: "wlp2s0".into(),
+                kind: InterfaceKind::Wireless,
+                mac: Some("a4:c3:f0:00:00:02".into()),
+                up: true,
+                carrier: true,
+                ipv4: vec![Ipv4Cidr::new(Ipv4Addr::new(10, 0, 0, 23), 24)],
+                mtu: Some(1500),
+                managed_by_network_manager: None,
+            },
+        ]
+    }
+
+    fn profile(id: &str) -> Profile {
+        let (catalogue, _) = Catalogue::load(None).unwrap();
+        catalogue.get(id).unwrap().profile.clone()
+    }
+
+    fn image() -> ImageFacts {
+        ImageFacts {
+            path: PathBuf::from("/home/tech/wr841nv9-factory.bin"),
+            size: 3_932_160,
+            sha256: "9f2c".into(),
+        }
+    }
+
+    #[test]
+    fn a_pull_plan_reads_as_the_technician_will_see_it() {
+        let plan = build(
+            &profile("tl-wr841n-v9"),
+            image(),
+            &interfaces(),
+            &Settings::default(),
+        )
+        .unwrap();
+        let expected = "\
+device   tl-wr841n-v9 (TP-Link TL-WR841N/ND)
+method   the router pulls the image; rescue-wizard serves it over TFTP
+image    /home/tech/wr841nv9-factory.bin (3932160 bytes, sha256 9f2c)
+port     enp3s0 (enp3s0 is the only wired port with a cable in; link up)
+laptop   192.168.0.66/24
+router   192.168.0.86
+steps
+  1. check the image, the privileges, UDP port 69 and the firewall
+  2. with consent: add 192.168.0.66/24 to enp3s0 (in addition to its own addresses, removed again when rescue-wizard ends)
+  3. serve the image on 192.168.0.66:69 under any name asked for (expected: wr841nv9_tp_recovery.bin); blocks up to 1468 bytes, windows up to 16
+  4. fetch the image from our own server through that address and compare its sha256
+  5. show the device's 3 step(s) and watch the wire (ARP, ping, requests); give up after 600 s
+  6. count down 180 s of flashing (the profile gives none: a typical time); watch for the router at 192.168.1.1
+  7. restore the network and write the report
+";
+        assert_eq!(plan.to_string(), expected);
+    }
+
+    #[test]
+    fn a_push_plan_names_the_router_and_the_remote_name() {
+        let settings = Settings {
+            interface: Some("enp3s0".into()),
+            exit_after_transfer: true,
+            ..Settings::default()
+        };
+        let plan = build(
+            &profile("ubiquiti-unifi-ap"),
+            image(),
+            &interfaces(),
+            &settings,
+        )
+        .unwrap();
+        let text = plan.to_string();
+        assert!(
+            text.contains(
+                "push the image to 192.168.1.20:69 as \"wr841nv9-factory.bin\" the moment its server answers"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("chosen with --interface"), "{text}");
+        assert!(
+            text.contains("end once the transfer is confirmed"),
+            "{text}"
+        );
+        assert!(!plan.serves());
+    }
+
+    #[test]
+    fn wifi_and_manual_methods_are_refused_with_the_fix() {
+        let settings = Settings {
+            interface: Some("wlp2s0".into()),
+            ..Settings::default()
+        };
+        let err = build(&profile("tl-wr841n-v9"), image(), &interfaces(), &settings).unwrap_err();
+        assert!(
+            err.to_string().contains("wlp2s0 is a Wi-Fi interface"),
+            "{err}"
+        );
+        let err = build(
+            &profile("netgear-r6220"),
+            image(),
+            &interfaces(),
+            &Settings::default(),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("devices show netgear-r6220"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_loopback_run_changes_nothing() {
+        let settings = Settings {
+            loopback: Some(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+            port: 0,
+            flash: Some(Duration::from_secs(3)),
+            ..Settings::default()
+        };
+        let plan = build(&profile("tl-wr841n-v9"), image(), &[], &settings).unwrap();
+        assert!(plan.network.is_none());
+        assert!(plan.changes().is_empty());
+        assert_eq!(plan.flash, Duration::from_secs(3));
+        let text = plan.to_string();
+        assert!(text.contains("serve the image on 127.0.0.1:0"), "{text}");
+        assert!(text.contains("change nothing on the network"), "{text}");
+    }
+}

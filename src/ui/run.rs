@@ -1,0 +1,200 @@
+//! The recovery run's non-interactive front-end: on a terminal, a spinner while waiting (what
+//! for, and for how long), a bar while transferring (bytes, rate, ETA) and the flashing
+//! countdown, with every other event as a line above them; plain timestamped lines when the
+//! output is not a terminal.
+
+use std::io::{IsTerminal, Write};
+use std::time::{Duration, Instant};
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::engine::{Event, Phase};
+
+/// Shows a run's events.
+pub struct RunView {
+    multi: MultiProgress,
+    interactive: bool,
+    started: Instant,
+    spinner: Option<ProgressBar>,
+    bar: Option<ProgressBar>,
+    countdown: Option<ProgressBar>,
+    /// The last tenth of the transfer printed as a plain line.
+    printed_tenth: u64,
+    /// Transfers started so far.
+    transfers: u32,
+}
+
+impl Default for RunView {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl RunView {
+    /// A view that draws bars only when standard error is a terminal.
+    pub fn new() -> Self {
+        let interactive = std::io::stderr().is_terminal();
+        let target = if interactive {
+            ProgressDrawTarget::stderr_with_hz(10)
+        } else {
+            ProgressDrawTarget::hidden()
+        };
+        Self {
+            multi: MultiProgress::with_draw_target(target),
+            interactive,
+            started: Instant::now(),
+            spinner: None,
+            bar: None,
+            countdown: None,
+            printed_tenth: 0,
+            transfers: 0,
+        }
+    }
+
+    /// Whether bars are drawn (a question must then be asked between them).
+    pub fn interactive(&self) -> bool {
+        self.interactive
+    }
+
+    /// Runs `f` with the bars out of the way (for a question on the terminal).
+    pub fn suspend<R>(&self, f: impl FnOnce() -> R) -> R {
+        self.multi.suspend(f)
+    }
+
+    fn line(&self, text: &str) {
+        if self.interactive {
+            // Suspending draws the line above the bars at once, also when no bar is shown
+            // (a `println` with nothing to draw would wait for the next bar).
+            self.multi.suspend(|| eprintln!("{text}"));
+        } else {
+            let at = self.started.elapsed().as_secs_f64();
+            let mut out = std::io::stdout().lock();
+            for (n, line) in text.lines().enumerate() {
+                if n == 0 {
+                    let _ = writeln!(out, "{at:8.3}  {line}");
+                } else {
+                    let _ = writeln!(out, "          {line}");
+                }
+            }
+            let _ = out.flush();
+        }
+    }
+
+    fn style(template: &str) -> ProgressStyle {
+        ProgressStyle::with_template(template)
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> ")
+    }
+
+    fn clear(slot: &mut Option<ProgressBar>, multi: &MultiProgress) {
+        if let Some(bar) = slot.take() {
+            bar.finish_and_clear();
+            multi.remove(&bar);
+        }
+    }
+
+    /// Shows one event.
+    pub fn show(&mut self, event: &Event) {
+        match event {
+            Event::WaitingForRouter { what, timeout } => {
+                self.line(&event.to_string());
+                if self.interactive {
+                    let spinner = self.multi.add(ProgressBar::new_spinner());
+                    spinner.set_style(Self::style("{spinner} waiting {elapsed} of {msg}"));
+                    spinner.set_message(format!("{} s for {what}", timeout.as_secs()));
+                    spinner.enable_steady_tick(Duration::from_millis(120));
+                    self.spinner = Some(spinner);
+                }
+            }
+            Event::PhaseStarted { phase } => {
+                if *phase != Phase::Waiting {
+                    Self::clear(&mut self.spinner, &self.multi);
+                }
+                if *phase != Phase::Transfer {
+                    Self::clear(&mut self.bar, &self.multi);
+                }
+                if *phase == Phase::Waiting
+                    && self.interactive
+                    && self.spinner.is_none()
+                    && self.transfers > 0
+                {
+                    // Back to waiting after a failed attempt: the spinner returns.
+                    let spinner = self.multi.add(ProgressBar::new_spinner());
+                    spinner.set_style(Self::style(
+                        "{spinner} waiting for the router to ask again {elapsed}",
+                    ));
+                    spinner.enable_steady_tick(Duration::from_millis(120));
+                    self.spinner = Some(spinner);
+                }
+                if *phase == Phase::Done {
+                    Self::clear(&mut self.countdown, &self.multi);
+                }
+                self.line(&event.to_string());
+            }
+            Event::TransferStarted { total, .. } => {
+                Self::clear(&mut self.spinner, &self.multi);
+                self.line(&event.to_string());
+                self.printed_tenth = 0;
+                self.transfers += 1;
+                if self.interactive && self.bar.is_none() {
+                    let bar = self.multi.add(ProgressBar::new(*total));
+                    bar.set_style(Self::style(
+                        "[{bar:32}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta} {msg}",
+                    ));
+                    bar.enable_steady_tick(Duration::from_millis(200));
+                    self.bar = Some(bar);
+                }
+            }
+            Event::TransferProgressed {
+                bytes,
+                total,
+                timeouts,
+                ..
+            } => {
+                if let Some(bar) = &self.bar {
+                    bar.set_length(*total);
+                    bar.set_position(*bytes);
+                    if *timeouts > 0 {
+                        bar.set_message(format!("{timeouts} resends"));
+                    }
+                } else if !self.interactive && *total > 0 {
+                    let tenth = bytes.saturating_mul(10) / total;
+                    if tenth > self.printed_tenth {
+                        self.printed_tenth = tenth;
+                        self.line(&event.to_string());
+                    }
+                }
+            }
+            Event::TransferFinished { .. } | Event::TransferFailed { .. } => {
+                Self::clear(&mut self.bar, &self.multi);
+                self.line(&event.to_string());
+            }
+            Event::FlashingStarted { expected, .. } => {
+                self.line(&event.to_string());
+                if self.interactive {
+                    let bar = self.multi.add(ProgressBar::new(expected.as_secs()));
+                    bar.set_style(Self::style(
+                        "flashing [{bar:32}] {msg} - do not switch the router off",
+                    ));
+                    bar.set_message(format!("{} s left", expected.as_secs()));
+                    self.countdown = Some(bar);
+                }
+            }
+            Event::FlashingCountdown { remaining } => {
+                if let Some(bar) = &self.countdown {
+                    let total = bar.length().unwrap_or(0);
+                    bar.set_position(total.saturating_sub(remaining.as_secs()));
+                    bar.set_message(format!("{} s left", remaining.as_secs()));
+                } else if !self.interactive && remaining.as_secs() % 30 == 0 {
+                    self.line(&event.to_string());
+                }
+            }
+            Event::RouterBack { .. } | Event::Finished { .. } => {
+                Self::clear(&mut self.countdown, &self.multi);
+                Self::clear(&mut self.spinner, &self.multi);
+                self.line(&event.to_string());
+            }
+            _ => self.line(&event.to_string()),
+        }
+    }
+}

@@ -7,17 +7,99 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 /// Brings bricked routers back over TFTP.
+///
+/// `rescue-wizard --device ID IMAGE` runs a device's whole recovery: the image checked, the
+/// laptop given the address the bootloader expects, the image served or pushed, the router
+/// watched until it comes back, the network restored, a report written. The sub-commands do
+/// one part each.
 #[derive(Debug, Parser)]
-#[command(name = "rescue-wizard", version, about, long_about = None)]
+#[command(
+    name = "rescue-wizard",
+    version,
+    about,
+    long_about = None,
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
+)]
 pub struct Cli {
-    /// What to do.
+    /// One part of the recovery on its own (without one: the whole recovery run).
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
+    /// The whole recovery run.
+    #[command(flatten)]
+    pub recover: RecoverArgs,
+}
+
+/// `rescue-wizard --device ID IMAGE`: the whole recovery run.
+// Independent command-line switches, not a state machine.
+#[allow(clippy::struct_excessive_bools)]
+#[derive(Debug, Args)]
+pub struct RecoverArgs {
+    /// The firmware image to flash (never modified).
+    #[arg(value_name = "IMAGE")]
+    pub image: Option<PathBuf>,
+    /// The device (`rescue-wizard devices` lists them).
+    #[arg(long, value_name = "ID")]
+    pub device: Option<String>,
+    /// Use this profile file for this run (alone: the device it describes).
+    #[arg(long, value_name = "FILE")]
+    pub profile: Option<PathBuf>,
+    /// The port the router is plugged into (default: the wired port with a link).
+    #[arg(long, value_name = "IF")]
+    pub interface: Option<String>,
+    /// Answer yes to every question: the network changes (all undone at the end) and, for a
+    /// stock image that carries a bootloader, flashing a stripped copy written beside it.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Give up waiting for the router after this many seconds (exit 3 if it never spoke).
+    #[arg(long, value_name = "SECS", default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..))]
+    pub timeout: u64,
+    /// End once the transfer is confirmed, without watching the flashing.
+    #[arg(long)]
+    pub exit_after_transfer: bool,
+    /// Show the troubleshooting checklist when the router has been silent (or the transfer
+    /// stuck) this many seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    pub stall_after: u64,
+    /// Write the Markdown report here (default: the state folder; the path is printed).
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// One JSON object per event and line, for scripts.
+    #[arg(long)]
+    pub json: bool,
+    /// When the router asks for another server address than the profile's, add it to the
+    /// port for the rest of the run (undone at the end).
+    #[arg(long)]
+    pub adopt: bool,
+    /// The router's hardware address (often on its label): a static ARP entry for the run,
+    /// for bootloaders that do not answer ARP.
+    #[arg(long, value_name = "MAC", value_parser = parse_mac_arg)]
+    pub router_mac: Option<[u8; 6]>,
+    /// The TFTP port: ours when the router pulls, the router's when we push.
+    #[arg(long, default_value_t = 69)]
+    pub port: u16,
+}
+
+/// `rescue-wizard demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// One JSON object per event and line.
+    #[arg(long)]
+    pub json: bool,
+    /// How long the simulated router takes to write its flash, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 8)]
+    pub flash_seconds: u64,
+    /// Write the Markdown report here (the demo writes none otherwise).
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
 }
 
 /// The sub-commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// The whole recovery against a simulated bootloader on loopback: no router, no
+    /// privileges, no changes to this computer.
+    Demo(DemoArgs),
     /// Serve a firmware image (or a folder, read-only) to a bootloader that pulls it.
     Serve(ServeArgs),
     /// Push a firmware image to a bootloader's TFTP server (write request).

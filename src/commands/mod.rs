@@ -29,7 +29,11 @@ use crate::{Outcome, UsageError};
 /// the host.
 pub async fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
     clean_up_after_a_dead_run();
-    match cli.command {
+    let Some(command) = cli.command else {
+        return recover::recover(cli.recover).await;
+    };
+    match command {
+        Command::Demo(args) => recover::demo(args).await,
         Command::Doctor(args) => doctor(&args),
         Command::Serve(args) => serve(args).await,
         Command::Push(args) => push(args).await,
@@ -40,9 +44,11 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
     }
 }
 
+mod recover;
+
 /// The user's request to stop: Ctrl-C, or SIGTERM on Unix. The handlers are installed when
 /// this is made, so make it before announcing readiness.
-struct StopSignals {
+pub(crate) struct StopSignals {
     #[cfg(unix)]
     interrupt: tokio::signal::unix::Signal,
     #[cfg(unix)]
@@ -50,7 +56,7 @@ struct StopSignals {
 }
 
 impl StopSignals {
-    fn install() -> std::io::Result<Self> {
+    pub(crate) fn install() -> std::io::Result<Self> {
         #[cfg(unix)]
         {
             use tokio::signal::unix::{SignalKind, signal};
@@ -64,7 +70,7 @@ impl StopSignals {
     }
 
     /// Resolves when a stop is asked for.
-    async fn requested(&mut self) {
+    pub(crate) async fn requested(&mut self) {
         #[cfg(unix)]
         tokio::select! {
             _ = self.interrupt.recv() => {}
@@ -97,7 +103,10 @@ fn clean_up_after_a_dead_run() {
 /// The profile a run works with: `--device ID` from the catalogue (built in, the user's
 /// folder, and `--profile FILE` for this run), or the device `--profile FILE` describes.
 /// Unknown ids get the nearest ids suggested.
-fn find_profile(id: Option<&str>, file: Option<&Path>) -> Result<Option<Profile>, UsageError> {
+pub(crate) fn find_profile(
+    id: Option<&str>,
+    file: Option<&Path>,
+) -> Result<Option<Profile>, UsageError> {
     if id.is_none() && file.is_none() {
         return Ok(None);
     }

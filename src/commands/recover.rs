@@ -1,0 +1,327 @@
+//! `rescue-wizard --device ID IMAGE` and `rescue-wizard demo`: the whole recovery run with
+//! the progress (or JSON) front-end. The engine does the work; this wires the command line,
+//! the image preflight, consent, Ctrl-C and the report around it.
+
+use std::fmt::Write as _;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use super::{StopSignals, find_profile};
+use crate::cli::{DemoArgs, RecoverArgs};
+use crate::engine::plan::{self, ImageFacts, Settings};
+use crate::engine::simulate::SimulatedRouter;
+use crate::engine::{Command, Environment, Event, RunOutcome, report};
+use crate::image::{self, Inspection, Severity};
+use crate::net::journal::state_dir;
+use crate::profile::Profile;
+use crate::ui::json::JsonLines;
+use crate::ui::run::RunView;
+use crate::{Outcome, UsageError};
+
+/// Where events are shown.
+enum Front {
+    Json(JsonLines),
+    View(RunView),
+}
+
+impl Front {
+    fn new(json: bool) -> Self {
+        if json {
+            Front::Json(JsonLines::new())
+        } else {
+            Front::View(RunView::new())
+        }
+    }
+
+    fn show(&mut self, event: &Event) {
+        match self {
+            Front::Json(lines) => lines.show(event),
+            Front::View(view) => view.show(event),
+        }
+    }
+
+    /// A note that is not an engine event (the image check, the plan), on standard error
+    /// so that JSON output stays clean.
+    fn note(&self, text: &str) {
+        match self {
+            Front::Json(_) => {}
+            Front::View(view) => view.suspend(|| eprintln!("{text}")),
+        }
+    }
+}
+
+/// `rescue-wizard --device ID IMAGE`.
+pub async fn recover(args: RecoverArgs) -> anyhow::Result<Outcome> {
+    let Some(image_path) = args.image.clone() else {
+        return Err(UsageError(
+            "give the device and the image: rescue-wizard --device ID IMAGE\n  fix: `rescue-wizard devices` lists the device ids; `rescue-wizard demo` shows a whole run without a router; `rescue-wizard --help` lists the other commands".into(),
+        )
+        .into());
+    };
+    if args.device.is_none() && args.profile.is_none() {
+        return Err(UsageError(format!(
+            "which device is it? give --device ID before {}\n  fix: `rescue-wizard devices QUERY` finds the id (e.g. `rescue-wizard devices wr841n`)",
+            image_path.display()
+        ))
+        .into());
+    }
+    let profile = find_profile(args.device.as_deref(), args.profile.as_deref())?
+        .ok_or_else(|| UsageError("no profile was loaded".into()))?;
+    let mut front = Front::new(args.json);
+    let inspection = check_image(&image_path, &profile, args.yes, &mut front)?;
+    let settings = Settings {
+        interface: args.interface.clone(),
+        timeout: Duration::from_secs(args.timeout),
+        exit_after_transfer: args.exit_after_transfer,
+        port: args.port,
+        loopback: None,
+        flash: None,
+        router_mac: args.router_mac,
+        stall_after: Duration::from_secs(args.stall_after),
+    };
+    let interfaces = crate::net::iface::list();
+    let plan = plan::build(&profile, facts(&inspection), &interfaces, &settings)
+        .map_err(|e| UsageError(e.to_string()))?;
+    front.note(&format!("{plan}"));
+    let environment = Environment::Host {
+        state_dir: state_dir(),
+        approved: args.yes,
+        adopt: args.adopt,
+    };
+    let report_path = args.report.clone().unwrap_or_else(|| {
+        report::default_path(
+            &state_dir().join(""),
+            &plan.device,
+            std::time::SystemTime::now(),
+        )
+    });
+    drive(plan, environment, front, Some(report_path)).await
+}
+
+/// `rescue-wizard demo`: the whole run against a simulated bootloader on loopback.
+pub async fn demo(args: DemoArgs) -> anyhow::Result<Outcome> {
+    let profile = find_profile(Some("tl-wr841n-v9"), None)?
+        .ok_or_else(|| UsageError("the demo's device profile is missing".into()))?;
+    let dir = std::env::temp_dir().join(format!("rescue-wizard-demo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join("wr841nv9-demo-factory.bin");
+    std::fs::write(&path, demo_image())?;
+    let mut front = Front::new(args.json);
+    front.note("rescue-wizard demo: a simulated TL-WR841N v9 bootloader fetches an image over loopback; nothing on this computer changes");
+    let inspection = check_image(&path, &profile, true, &mut front);
+    let inspection = match inspection {
+        Ok(inspection) => inspection,
+        Err(err) => {
+            let _ = std::fs::remove_dir_all(&dir);
+            return Err(err.into());
+        }
+    };
+    let settings = Settings {
+        timeout: Duration::from_mins(1),
+        port: 0,
+        loopback: Some(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)),
+        flash: Some(Duration::from_secs(args.flash_seconds)),
+        ..Settings::default()
+    };
+    let plan = plan::build(&profile, facts(&inspection), &[], &settings)
+        .map_err(|e| UsageError(e.to_string()))?;
+    front.note(&format!("{plan}"));
+    let environment = Environment::Simulated(SimulatedRouter::default());
+    let result = drive(plan, environment, front, args.report).await;
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+/// A demo image: a TP-Link firmware header naming the TL-WR841N v9, then 2 MiB of data.
+fn demo_image() -> Vec<u8> {
+    let mut image = vec![0u8; 2 * 1024 * 1024];
+    image[0..4].copy_from_slice(&[0x01, 0, 0, 0]);
+    image[4..12].copy_from_slice(b"TP-LINK ");
+    image[28..33].copy_from_slice(b"ver. ");
+    image[0x40..0x44].copy_from_slice(&[0x08, 0x41, 0x00, 0x09]);
+    image[0x44..0x48].copy_from_slice(&[0, 0, 0, 1]);
+    let mut state = 0x2545_f491_u32;
+    for byte in &mut image[0x200..] {
+        // A cheap generator: the bytes only need to differ from block to block.
+        state ^= state << 13;
+        state ^= state >> 17;
+        state ^= state << 5;
+        *byte = state as u8;
+    }
+    image
+}
+
+fn facts(inspection: &Inspection) -> ImageFacts {
+    ImageFacts {
+        path: inspection.path.clone(),
+        size: inspection.size,
+        sha256: inspection.sha256.clone(),
+    }
+}
+
+/// The image preflight: refuses what will not work, with the fix; offers (and with consent
+/// writes) the stripped copy of a stock image that carries a bootloader.
+fn check_image(
+    path: &Path,
+    profile: &Profile,
+    yes: bool,
+    front: &mut Front,
+) -> Result<Inspection, UsageError> {
+    let inspection = image::inspect(path, Some(profile)).map_err(|e| UsageError(e.to_string()))?;
+    let mut lines = vec![format!(
+        "image {}: {} bytes, sha256 {}, {}",
+        inspection.path.display(),
+        inspection.size,
+        inspection.sha256,
+        inspection.format
+    )];
+    for finding in &inspection.findings {
+        let mark = match finding.severity {
+            Severity::Ok => "ok",
+            Severity::Warning => "warn",
+            Severity::Fail => "FAIL",
+        };
+        let mut line = format!("  [{mark}] {}", finding.what);
+        if let Some(fix) = &finding.fix {
+            let _ = write!(line, "\n         fix: {fix}");
+        }
+        lines.push(line);
+    }
+    front.note(&lines.join("\n"));
+    if let Some(offer) = &inspection.strip {
+        let take = yes
+            || ask(&format!(
+                "{}\nwrite a copy without it to {} and flash that? (the original is not touched) [y/N] ",
+                offer.reason,
+                offer.copy.display()
+            ));
+        if !take {
+            return Err(UsageError(format!(
+                "{} must not be flashed as it is: {}\n  fix: answer yes (or add --yes) to flash a stripped copy written beside it",
+                path.display(),
+                offer.reason
+            )));
+        }
+        let copy = image::write_stripped(&inspection).map_err(|e| UsageError(e.to_string()))?;
+        front.note(&format!("wrote the stripped copy {}", copy.display()));
+        return check_image(&copy, profile, yes, front);
+    }
+    let fails: Vec<String> = inspection
+        .findings
+        .iter()
+        .filter(|f| f.severity == Severity::Fail)
+        .map(|f| match &f.fix {
+            Some(fix) => format!("{}\n  fix: {fix}", f.what),
+            None => f.what.clone(),
+        })
+        .collect();
+    if fails.is_empty() {
+        Ok(inspection)
+    } else {
+        Err(UsageError(format!(
+            "{} cannot be flashed to {}:\n{}",
+            path.display(),
+            profile.id,
+            fails.join("\n")
+        )))
+    }
+}
+
+/// Asks a yes/no question on the terminal; no terminal means no.
+fn ask(question: &str) -> bool {
+    use std::io::{BufRead, Write};
+    if !std::io::stdin().is_terminal() {
+        return false;
+    }
+    eprint!("{question}");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    if std::io::stdin().lock().read_line(&mut answer).is_err() {
+        return false;
+    }
+    matches!(answer.trim(), "y" | "Y" | "yes")
+}
+
+/// Runs the engine, shows its events, forwards Ctrl-C, answers the consent question, writes
+/// the report, and maps the outcome to the exit status.
+async fn drive(
+    plan: crate::engine::Plan,
+    environment: Environment,
+    mut front: Front,
+    report_path: Option<PathBuf>,
+) -> anyhow::Result<Outcome> {
+    let (events_tx, mut events) = mpsc::unbounded_channel();
+    let (commands, commands_rx) = mpsc::unbounded_channel();
+    let mut signals = StopSignals::install()?;
+    let kept = plan.clone();
+    let mut running = tokio::spawn(crate::engine::runner::run(
+        plan,
+        environment,
+        events_tx,
+        commands_rx,
+    ));
+    let mut asking: Option<tokio::task::JoinHandle<bool>> = None;
+    let summary = loop {
+        tokio::select! {
+            () = signals.requested() => {
+                let _ = commands.send(Command::Cancel);
+            }
+            Some(event) = events.recv() => {
+                front.show(&event);
+                if let Event::ConsentNeeded { .. } = &event {
+                    if std::io::stdin().is_terminal() {
+                        asking = Some(tokio::task::spawn_blocking(|| ask("Go ahead? [y/N] ")));
+                    } else {
+                        let _ = commands.send(Command::Refuse {
+                            why: "there is no terminal to ask on.\n  fix: add --yes to allow the changes (everything is undone when rescue-wizard ends)".into(),
+                        });
+                    }
+                }
+            }
+            answer = async { match asking.as_mut() { Some(task) => task.await, None => std::future::pending().await } } => {
+                asking = None;
+                let command = if answer.unwrap_or(false) {
+                    Command::Approve
+                } else {
+                    Command::Refuse { why: "the changes were declined".into() }
+                };
+                let _ = commands.send(command);
+            }
+            summary = &mut running => break summary?,
+        }
+    };
+    while let Ok(event) = events.try_recv() {
+        front.show(&event);
+    }
+    if let Some(path) = report_path {
+        let text = report::render(&kept, &summary);
+        match report::write(&path, &text) {
+            Ok(path) => front.show(&Event::ReportWritten { path }),
+            Err(err) => eprintln!(
+                "warning: the report could not be written to {}: {err}\n  fix: give --report with a writable path",
+                path.display()
+            ),
+        }
+    }
+    if let Some(why) = &summary.refused {
+        return Err(UsageError(format!(
+            "rescue-wizard needs to change the network and did not: {why}"
+        ))
+        .into());
+    }
+    if !summary.undo_failures.is_empty() {
+        anyhow::bail!(
+            "some network changes could not be undone: {}; the next start of rescue-wizard retries (journal in {})",
+            summary.undo_failures.join("; "),
+            state_dir().display()
+        );
+    }
+    Ok(match summary.outcome {
+        RunOutcome::Flashed | RunOutcome::Transferred => Outcome::Done,
+        RunOutcome::TimedOut => Outcome::NothingHappened,
+        RunOutcome::Failed | RunOutcome::Interrupted => Outcome::TransferFailed,
+    })
+}

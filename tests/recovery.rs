@@ -1,0 +1,603 @@
+//! The recovery run end to end, as a technician runs it: `rescue-wizard --device ID IMAGE`.
+//!
+//! - Pull: U-Boot (Debian `u-boot-qemu`) in `qemu-system-arm`, its NIC a tap device in a
+//!   namespace the test creates, fetches the image the run serves; U-Boot's `crc32` must equal
+//!   the image's, and the rescue address must be gone afterwards.
+//! - Push: a "router" namespace runs tftpd-hpa at the profile's router address, started only
+//!   once the run waits for it; the run pushes; the file must arrive identical.
+//! - Stall: a router that never appears: exit 3, the checklist, a clean port.
+//! - The demo completes, and bad input is refused with the fix.
+//!
+//! Everything waits on what the programs print (JSON event lines, U-Boot's console), with
+//! deadlines, never on sleeps. Needs root for the namespaces; tools missing means a skip by
+//! hand and a failure under CI.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+mod support;
+mod uboot_rig;
+
+use support::{NetnsPair, Proc, ip, require, skip_or_fail};
+use uboot_rig::{Console, QEMU, UBOOT, one_qemu_at_a_time, rig_available};
+
+const BIN: &str = env!("CARGO_BIN_EXE_rescue-wizard");
+
+/// From start to the run's "waiting for the router" (preflight, network, self-test).
+const READY: Duration = Duration::from_mins(1);
+
+fn is_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
+fn need_root() -> bool {
+    if is_root() {
+        return true;
+    }
+    skip_or_fail("the recovery tests need root to create network namespaces");
+    false
+}
+
+/// An image the TL-WR841N v9 profile accepts: a TP-Link header naming hardware id 0x08410009,
+/// then varied bytes.
+fn wr841n_v9_image(len: usize) -> Vec<u8> {
+    let mut image = support::content(len, 841);
+    image[0..0x100].fill(0);
+    image[0..4].copy_from_slice(&[1, 0, 0, 0]);
+    image[4..11].copy_from_slice(b"TP-LINK");
+    image[0x40..0x44].copy_from_slice(&[0x08, 0x41, 0x00, 0x09]);
+    image[0x44..0x48].copy_from_slice(&[0, 0, 0, 1]);
+    image
+}
+
+/// The JSON event lines a run printed, parsed.
+fn events(stdout: &str) -> Vec<Value> {
+    stdout
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+fn named<'a>(events: &'a [Value], name: &str) -> Vec<&'a Value> {
+    events.iter().filter(|e| e["event"] == name).collect()
+}
+
+/// Waits for the event line named `name`; returns it parsed.
+fn wait_event(run: &Proc, name: &str, within: Duration) -> Value {
+    let deadline = Instant::now() + within;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let Some(line) = run.next_line(left) else {
+            panic!(
+                "no \"{name}\" event within {within:?}\n{}",
+                run.diagnostics()
+            );
+        };
+        if let Ok(value) = serde_json::from_str::<Value>(&line)
+            && value["event"] == name
+        {
+            return value;
+        }
+    }
+}
+
+fn addresses(ns: &str, dev: &str) -> String {
+    String::from_utf8_lossy(&ip(&["-n", ns, "-4", "addr", "show", "dev", dev]).stdout).into_owned()
+}
+
+fn run_in(ns: &str, state: &Path) -> Command {
+    let mut cmd = Command::new("ip");
+    cmd.args(["netns", "exec", ns, BIN])
+        .env("RESCUE_WIZARD_STATE_DIR", state)
+        .env("RESCUE_WIZARD_CONFIG_DIR", state.join("no-user-profiles"))
+        .stdin(Stdio::null());
+    cmd
+}
+
+/// A namespace holding `tap0` with no address, QEMU's U-Boot behind it. Dropping it kills QEMU
+/// and deletes the namespace.
+struct UbootLab {
+    ns: String,
+    qemu: Child,
+    console: Console,
+}
+
+impl Drop for UbootLab {
+    fn drop(&mut self) {
+        let _ = self.qemu.kill();
+        let _ = self.qemu.wait();
+        let _ = Command::new("ip")
+            .args(["-n", &self.ns, "link", "del", "tap0"])
+            .status();
+        let _ = Command::new("ip").args(["netns", "del", &self.ns]).status();
+    }
+}
+
+impl UbootLab {
+    fn start() -> Self {
+        let ns = format!("rw-recover-{}", std::process::id());
+        ip(&["netns", "add", &ns]);
+        ip(&["-n", &ns, "link", "set", "lo", "up"]);
+        ip(&["-n", &ns, "tuntap", "add", "dev", "tap0", "mode", "tap"]);
+        let mut qemu = Command::new("ip")
+            .args(["netns", "exec", &ns, QEMU])
+            .args(["-M", "virt", "-m", "256", "-nographic", "-bios", UBOOT])
+            .args(["-netdev", "tap,id=n0,ifname=tap0,script=no,downscript=no"])
+            .args(["-device", "virtio-net-device,netdev=n0"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let console = Console::new(qemu.stdin.take().unwrap(), qemu.stdout.take().unwrap());
+        let mut lab = Self { ns, qemu, console };
+        lab.console
+            .expect("Hit any key to stop autoboot", Duration::from_mins(1))
+            .unwrap_or_else(|e| panic!("{e}\n{}", lab.transcript()));
+        lab.console.send("");
+        lab.console
+            .expect("=> ", Duration::from_secs(30))
+            .unwrap_or_else(|e| panic!("{e}\n{}", lab.transcript()));
+        lab
+    }
+
+    fn transcript(&self) -> String {
+        self.console
+            .transcript
+            .lock()
+            .map(|t| t.clone())
+            .unwrap_or_default()
+    }
+
+    fn command(&mut self, line: &str, within: Duration) -> String {
+        self.console.send(line);
+        // At the start of a line: `crc32` prints "==> " too.
+        self.console
+            .expect("\n=> ", within)
+            .unwrap_or_else(|e| panic!("{e}\n{}", self.transcript()))
+    }
+}
+
+#[test]
+fn a_real_uboot_pulls_the_image_the_run_serves() {
+    if !need_root() || !rig_available(&["ip"]) {
+        return;
+    }
+    let _one = one_qemu_at_a_time();
+    let dir = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let image = wr841n_v9_image(4 * 1024 * 1024 + 123);
+    let path = dir.path().join("wr841nv9-factory.bin");
+    std::fs::write(&path, &image).unwrap();
+    let mut lab = UbootLab::start();
+    let mut cmd = run_in(&lab.ns, state.path());
+    cmd.args(["--device", "tl-wr841n-v9"]).arg(&path).args([
+        "--interface",
+        "tap0",
+        "--yes",
+        "--exit-after-transfer",
+        "--json",
+        "--timeout",
+        "120",
+    ]);
+    let mut run = Proc::spawn(&mut cmd);
+    wait_event(&run, "waiting-for-router", READY);
+    lab.command("setenv ipaddr 192.168.0.86", Duration::from_secs(10));
+    lab.command("setenv serverip 192.168.0.66", Duration::from_secs(10));
+    let fetched = lab.command(
+        "tftpboot 0x40200000 wr841nv9_tp_recovery.bin",
+        Duration::from_mins(2),
+    );
+    assert!(
+        fetched.contains(&format!("Bytes transferred = {}", image.len())),
+        "U-Boot did not load the whole image:\n{fetched}\n{}",
+        run.diagnostics()
+    );
+    let crc = lab.command("crc32 0x40200000 ${filesize}", Duration::from_secs(30));
+    let expected = format!("{:08x}", crc32fast::hash(&image));
+    assert!(
+        crc.contains(&format!("==> {expected}")),
+        "U-Boot's crc32 differs from the image's {expected}:\n{crc}"
+    );
+    let status = run
+        .wait_deadline(Duration::from_secs(30))
+        .unwrap_or_else(|| {
+            panic!(
+                "the run did not end after the transfer\n{}",
+                run.diagnostics()
+            )
+        });
+    assert_eq!(status.code(), Some(0), "{}", run.diagnostics());
+    let events = events(&run.stdout_text());
+    assert!(
+        named(&events, "self-test-passed").len() == 1,
+        "{}",
+        run.diagnostics()
+    );
+    let seen = named(&events, "noticed")
+        .into_iter()
+        .any(|e| e["finding"]["finding"] == "router_seen" && e["finding"]["ip"] == "192.168.0.86");
+    assert!(
+        seen,
+        "the router was not reported seen:\n{}",
+        run.stdout_text()
+    );
+    let request = named(&events, "request-received");
+    assert_eq!(request.len(), 1, "{}", run.stdout_text());
+    assert_eq!(request[0]["file"], "wr841nv9_tp_recovery.bin");
+    assert!(
+        request[0]["peer"]
+            .as_str()
+            .unwrap()
+            .starts_with("192.168.0.86:")
+    );
+    let finished = named(&events, "transfer-finished");
+    assert_eq!(finished.len(), 1);
+    assert_eq!(finished[0]["bytes"], image.len());
+    assert_eq!(finished[0]["confirmed"], true);
+    let last = named(&events, "finished");
+    assert_eq!(last[0]["outcome"], "flashed");
+    assert!(
+        !addresses(&lab.ns, "tap0").contains("192.168.0.66"),
+        "the rescue address is still there after the run"
+    );
+    let report = named(&events, "report-written");
+    let report = std::fs::read_to_string(report[0]["path"].as_str().unwrap()).unwrap();
+    assert!(
+        report.contains("address 192.168.0.66/24 on tap0: made, undone"),
+        "{report}"
+    );
+    assert!(report.contains(&sha256_hex(&image)), "{report}");
+    eprintln!(
+        "U-Boot fetched {} bytes in {} s",
+        image.len(),
+        finished[0]["took"]
+    );
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    use std::fmt::Write as _;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .fold(String::new(), |mut hex, b| {
+            let _ = write!(hex, "{b:02x}");
+            hex
+        })
+}
+
+#[test]
+fn the_run_pushes_to_a_router_whose_tftp_server_appears_later() {
+    if !need_root() {
+        return;
+    }
+    let Some(tftpd) = require("in.tftpd") else {
+        return;
+    };
+    let pair = NetnsPair::new("rw-push");
+    ip(&[
+        "-n",
+        &pair.peer,
+        "addr",
+        "add",
+        "192.168.1.20/24",
+        "dev",
+        "router0",
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let image = support::content(3 * 1024 * 1024 + 77, 20);
+    let path = dir.path().join("BZ.qca956x.v6.0.21.img");
+    std::fs::write(&path, &image).unwrap();
+    let mut cmd = run_in(&pair.ns, state.path());
+    cmd.args(["--device", "ubiquiti-unifi-ap"])
+        .arg(&path)
+        .args([
+            "--interface",
+            "port0",
+            "--yes",
+            "--exit-after-transfer",
+            "--json",
+            "--timeout",
+            "60",
+        ]);
+    let mut run = Proc::spawn(&mut cmd);
+    wait_event(&run, "waiting-for-router", READY);
+    // The router's bootloader enters recovery mode only now: the push must keep asking.
+    let mut daemon = Command::new("ip");
+    daemon
+        .args(["netns", "exec", &pair.peer])
+        .arg(&tftpd)
+        .args(["-L", "-u", "root", "-c", "-a", "192.168.1.20:69", "-s"])
+        .arg(root.path())
+        .stdin(Stdio::null());
+    let _router = Proc::spawn(&mut daemon);
+    let status = run
+        .wait_deadline(Duration::from_mins(1))
+        .unwrap_or_else(|| panic!("the push did not end\n{}", run.diagnostics()));
+    assert_eq!(status.code(), Some(0), "{}", run.diagnostics());
+    let arrived = std::fs::read(root.path().join("BZ.qca956x.v6.0.21.img")).unwrap();
+    assert!(arrived == image, "the pushed file differs from the image");
+    let events = events(&run.stdout_text());
+    let finished = named(&events, "transfer-finished");
+    assert_eq!(finished.len(), 1, "{}", run.stdout_text());
+    assert_eq!(
+        finished[0]["peer"].as_str().unwrap().split(':').next(),
+        Some("192.168.1.20")
+    );
+    assert_eq!(named(&events, "finished")[0]["outcome"], "flashed");
+    assert!(!addresses(&pair.ns, "port0").contains("192.168.1.25"));
+}
+
+#[test]
+fn a_router_that_never_appears_ends_with_exit_3_the_checklist_and_a_clean_port() {
+    if !need_root() {
+        return;
+    }
+    let pair = NetnsPair::new("rw-stall");
+    let dir = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let path = dir.path().join("factory.bin");
+    std::fs::write(&path, wr841n_v9_image(64 * 1024)).unwrap();
+    let report = dir.path().join("report.md");
+    let mut cmd = run_in(&pair.ns, state.path());
+    cmd.args(["--device", "tl-wr841n-v9"])
+        .arg(&path)
+        .args(["--interface", "port0", "--yes", "--json", "--timeout", "3"])
+        .args(["--stall-after", "1", "--report"])
+        .arg(&report);
+    let mut run = Proc::spawn(&mut cmd);
+    wait_event(&run, "waiting-for-router", READY);
+    assert!(addresses(&pair.ns, "port0").contains("192.168.0.66/24"));
+    let status = run
+        .wait_deadline(Duration::from_secs(30))
+        .unwrap_or_else(|| panic!("the run did not give up\n{}", run.diagnostics()));
+    assert_eq!(status.code(), Some(3), "{}", run.diagnostics());
+    let events = events(&run.stdout_text());
+    let stalled = named(&events, "stalled");
+    assert_eq!(
+        stalled.len(),
+        1,
+        "one stall, reported once:\n{}",
+        run.stdout_text()
+    );
+    assert!(
+        stalled[0]["what"]
+            .as_str()
+            .unwrap()
+            .contains("no sign of the router")
+    );
+    assert!(!stalled[0]["checklist"].as_array().unwrap().is_empty());
+    let last = named(&events, "finished");
+    assert_eq!(last[0]["outcome"], "timed-out");
+    let checklist = last[0]["checklist"].as_array().unwrap();
+    let items: Vec<&str> = checklist
+        .iter()
+        .map(|i| i["item"].as_str().unwrap())
+        .collect();
+    for item in [
+        "server running and listening",
+        "folder and file readable",
+        "cable and link",
+        "server address as the router expects",
+        "router reachable",
+        "ARP entries",
+        "transfer mode",
+        "timing",
+    ] {
+        assert!(items.contains(&item), "{item} missing from {items:?}");
+    }
+    assert!(
+        checklist
+            .iter()
+            .all(|i| i["status"] == "pass" || i["fix"].is_string())
+    );
+    assert!(!addresses(&pair.ns, "port0").contains("192.168.0.66"));
+    let text = std::fs::read_to_string(&report).unwrap();
+    assert!(text.contains("## Checklist"), "{text}");
+    assert!(text.contains("nothing happened"), "{text}");
+}
+
+#[test]
+fn the_demo_runs_to_a_flashed_router_without_privileges_or_changes() {
+    let state = tempfile::tempdir().unwrap();
+    let report = state.path().join("demo.md");
+    let output = support::run(
+        Command::new(BIN)
+            .args(["demo", "--json", "--flash-seconds", "1", "--report"])
+            .arg(&report)
+            .env("RESCUE_WIZARD_STATE_DIR", state.path())
+            .stdin(Stdio::null()),
+        Duration::from_mins(1),
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let events = events(&stdout);
+    for name in [
+        "planned",
+        "listening",
+        "self-test-passed",
+        "step",
+        "waiting-for-router",
+        "wire",
+        "request-received",
+        "transfer-started",
+        "transfer-finished",
+        "flashing-started",
+        "router-back",
+        "finished",
+    ] {
+        assert!(
+            !named(&events, name).is_empty(),
+            "no {name} event in\n{stdout}"
+        );
+    }
+    assert!(named(&events, "network-changed").is_empty());
+    assert_eq!(named(&events, "finished")[0]["outcome"], "flashed");
+    assert!(events.iter().all(|e| e["at"].is_number()));
+    assert!(
+        std::fs::read_to_string(&report)
+            .unwrap()
+            .contains("router answers at 192.168.1.1")
+    );
+}
+
+fn run_plain(args: &[&str], state: &Path) -> (Option<i32>, String) {
+    let output = support::run(
+        Command::new(BIN)
+            .args(args)
+            .env("RESCUE_WIZARD_STATE_DIR", state)
+            .env("RESCUE_WIZARD_CONFIG_DIR", state.join("none"))
+            .stdin(Stdio::null()),
+        Duration::from_secs(30),
+    );
+    (
+        output.status.code(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ),
+    )
+}
+
+#[test]
+fn bad_input_is_refused_with_the_fix_and_exit_2() {
+    let state = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("factory.bin");
+    std::fs::write(&good, wr841n_v9_image(8192)).unwrap();
+    let wrong = dir.path().join("other.bin");
+    let mut other = wr841n_v9_image(8192);
+    other[0x40..0x44].copy_from_slice(&[0x09, 0x41, 0x00, 0x01]);
+    std::fs::write(&wrong, &other).unwrap();
+    let before = std::fs::read(&wrong).unwrap();
+    let good = good.to_str().unwrap();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec![good], "give --device ID"),
+        (
+            vec!["--device", "tl-wr841n-v9"],
+            "give the device and the image",
+        ),
+        (vec!["--device", "tl-wr841n-v99", good], "tl-wr841n-v9"),
+        (
+            vec!["--device", "tl-wr841n-v9", "/nonexistent/fw.bin"],
+            "/nonexistent/fw.bin",
+        ),
+        (
+            vec!["--device", "netgear-r6220", good],
+            "devices show netgear-r6220",
+        ),
+        (
+            vec!["--device", "tl-wr841n-v9", wrong.to_str().unwrap()],
+            "cannot be flashed to tl-wr841n-v9",
+        ),
+        (
+            vec![
+                "--device",
+                "tl-wr841n-v9",
+                good,
+                "--interface",
+                "nosuchport0",
+            ],
+            "no interface named \"nosuchport0\"",
+        ),
+    ];
+    for (args, expect) in cases {
+        let (code, text) = run_plain(&args, state.path());
+        assert_eq!(code, Some(2), "{args:?}: {text}");
+        assert!(
+            text.contains(expect),
+            "{args:?}: expected {expect:?} in:\n{text}"
+        );
+        assert!(
+            text.contains("fix")
+                || text.contains("did you mean")
+                || text.contains("Did you mean")
+                || text.contains("choose"),
+            "{args:?}: no fix in:\n{text}"
+        );
+    }
+    assert_eq!(
+        std::fs::read(&wrong).unwrap(),
+        before,
+        "the image was modified"
+    );
+}
+
+#[test]
+fn without_a_terminal_or_yes_nothing_changes() {
+    if !need_root() {
+        return;
+    }
+    let pair = NetnsPair::new("rw-consent");
+    let dir = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let path = dir.path().join("factory.bin");
+    std::fs::write(&path, wr841n_v9_image(8192)).unwrap();
+    let before = addresses(&pair.ns, "port0");
+    let mut cmd = run_in(&pair.ns, state.path());
+    cmd.args(["--device", "tl-wr841n-v9"])
+        .arg(&path)
+        .args(["--interface", "port0"]);
+    let output = support::run(&mut cmd, Duration::from_secs(30));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(output.status.code(), Some(2), "{text}");
+    assert!(text.contains("add --yes"), "{text}");
+    assert_eq!(addresses(&pair.ns, "port0"), before);
+}
+
+#[test]
+fn ctrl_c_while_waiting_restores_the_port_and_says_the_router_is_untouched() {
+    if !need_root() {
+        return;
+    }
+    let pair = NetnsPair::new("rw-int");
+    let dir = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let path = dir.path().join("factory.bin");
+    std::fs::write(&path, wr841n_v9_image(64 * 1024)).unwrap();
+    let mut cmd = run_in(&pair.ns, state.path());
+    cmd.args(["--device", "tl-wr841n-v9"]).arg(&path).args([
+        "--interface",
+        "port0",
+        "--yes",
+        "--json",
+    ]);
+    let mut run = Proc::spawn(&mut cmd);
+    wait_event(&run, "waiting-for-router", READY);
+    assert!(addresses(&pair.ns, "port0").contains("192.168.0.66/24"));
+    run.signal(nix::sys::signal::Signal::SIGINT);
+    let status = run
+        .wait_deadline(Duration::from_secs(30))
+        .unwrap_or_else(|| panic!("Ctrl-C did not end the run\n{}", run.diagnostics()));
+    assert_eq!(status.code(), Some(1), "{}", run.diagnostics());
+    let events = events(&run.stdout_text());
+    let interrupted = named(&events, "interrupted");
+    assert_eq!(interrupted.len(), 1, "{}", run.stdout_text());
+    assert_eq!(interrupted[0]["phase"], "waiting");
+    assert!(
+        interrupted[0]["advice"]
+            .as_str()
+            .unwrap()
+            .contains("nothing was sent to the router")
+    );
+    assert!(!named(&events, "network-restored").is_empty());
+    assert!(!addresses(&pair.ns, "port0").contains("192.168.0.66"));
+}

@@ -247,6 +247,12 @@ pub enum Event {
         /// Why.
         reason: String,
     },
+    /// The checklist changed with new evidence (sent only when an item changed), for
+    /// front-ends that show it ticking itself.
+    ChecklistUpdated {
+        /// The whole checklist, as it stands.
+        checklist: Vec<Item>,
+    },
     /// Nothing has moved for a while: the checklist, from what was seen.
     Stalled {
         /// What is stuck, in words.
@@ -471,6 +477,14 @@ impl std::fmt::Display for Event {
                 Some(peer) => write!(f, "transfer with {peer} failed: {reason}"),
                 None => write!(f, "failed: {reason}"),
             },
+            Event::ChecklistUpdated { checklist } => {
+                let (fails, unknown) = super::checklist::tally(checklist);
+                write!(
+                    f,
+                    "checklist: {} ok, {unknown} unknown, {fails} failing",
+                    checklist.len() - fails - unknown
+                )
+            }
             Event::Stalled { what, checklist } => {
                 write!(f, "stalled: {what}. Checklist:")?;
                 for item in checklist {

@@ -145,6 +145,8 @@ struct Live {
     waiting_since: Instant,
     last_activity: Instant,
     stall_reported: bool,
+    /// The checklist as last sent.
+    checklist: Vec<Item>,
     flashing_since: Option<Instant>,
     router_left: bool,
     adopt: bool,
@@ -613,6 +615,7 @@ impl Run {
             waiting_since: now,
             last_activity: now,
             stall_reported: false,
+            checklist: Vec::new(),
             flashing_since: None,
             router_left: false,
             adopt,
@@ -1131,6 +1134,17 @@ impl Run {
             self.finding(live, finding);
         }
         self.evidence.waited = live.waiting_since.elapsed();
+        let checklist = checklist::evaluate(&self.evidence);
+        // Sent when an item's status changes; details (such as seconds waited) alone do not.
+        let changed = checklist.len() != live.checklist.len()
+            || checklist
+                .iter()
+                .zip(&live.checklist)
+                .any(|(now, before)| now.status != before.status);
+        if changed {
+            live.checklist.clone_from(&checklist);
+            self.emit(Event::ChecklistUpdated { checklist });
+        }
         match self.phase {
             Phase::Waiting | Phase::Transfer => {
                 let quiet = live.last_activity.elapsed();

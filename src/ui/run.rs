@@ -194,6 +194,8 @@ impl RunView {
                 Self::clear(&mut self.spinner, &self.multi);
                 self.line(&event.to_string());
             }
+            // The full checklist is shown when the run stalls or fails, not at each change.
+            Event::ChecklistUpdated { .. } => {}
             _ => self.line(&event.to_string()),
         }
     }

@@ -50,8 +50,20 @@ fn wr841n_v9_image(len: usize) -> Vec<u8> {
     image[0..0x100].fill(0);
     image[0..4].copy_from_slice(&[1, 0, 0, 0]);
     image[4..11].copy_from_slice(b"TP-LINK");
+    image[0x1c..0x24].copy_from_slice(b"ver. 1.0");
     image[0x40..0x44].copy_from_slice(&[0x08, 0x41, 0x00, 0x09]);
     image[0x44..0x48].copy_from_slice(&[0, 0, 0, 1]);
+    image
+}
+
+/// A TP-Link stock image "with boot" for the TL-WR841N v9: an outer header whose boot length
+/// is set, 128 KiB of bootloader, then the firmware with its own header at 0x20200.
+fn wr841n_v9_stock_with_bootloader() -> Vec<u8> {
+    let firmware = wr841n_v9_image(256 * 1024);
+    let mut image = firmware[..0x200].to_vec();
+    image[0x94..0x98].copy_from_slice(&0x2_0000u32.to_be_bytes());
+    image.extend(std::iter::repeat_n(0xb0u8, 0x2_0000));
+    image.extend_from_slice(&firmware);
     image
 }
 
@@ -121,7 +133,9 @@ impl Drop for UbootLab {
 
 impl UbootLab {
     fn start() -> Self {
-        let ns = format!("rw-recover-{}", std::process::id());
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let ns = format!("rw-recover-{}-{n}", std::process::id());
         ip(&["netns", "add", &ns]);
         ip(&["-n", &ns, "link", "set", "lo", "up"]);
         ip(&["-n", &ns, "tuntap", "add", "dev", "tap0", "mode", "tap"]);
@@ -600,4 +614,107 @@ fn ctrl_c_while_waiting_restores_the_port_and_says_the_router_is_untouched() {
     );
     assert!(!named(&events, "network-restored").is_empty());
     assert!(!addresses(&pair.ns, "port0").contains("192.168.0.66"));
+}
+
+#[test]
+fn a_stock_image_with_a_bootloader_is_served_from_a_stripped_copy_beside_it() {
+    if !need_root() {
+        return;
+    }
+    let pair = NetnsPair::new("rw-strip");
+    let dir = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let stock = wr841n_v9_stock_with_bootloader();
+    let path = dir.path().join("wr841nv9_en_3_16_9_up_boot.bin");
+    std::fs::write(&path, &stock).unwrap();
+    let copy = dir.path().join("wr841nv9_en_3_16_9_up_boot-stripped.bin");
+
+    // Without --yes and without a terminal to ask on: refused, nothing written.
+    let mut cmd = run_in(&pair.ns, state.path());
+    cmd.args(["--device", "tl-wr841n-v9"])
+        .arg(&path)
+        .args(["--interface", "port0"]);
+    let output = support::run(&mut cmd, Duration::from_secs(30));
+    let text = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(output.status.code(), Some(2), "{text}");
+    assert!(text.contains("stripped copy"), "{text}");
+    assert!(!copy.exists());
+
+    let mut cmd = run_in(&pair.ns, state.path());
+    cmd.args(["--device", "tl-wr841n-v9"]).arg(&path).args([
+        "--interface",
+        "port0",
+        "--yes",
+        "--json",
+        "--timeout",
+        "1",
+    ]);
+    let output = support::run(&mut cmd, Duration::from_secs(60));
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert_eq!(output.status.code(), Some(3), "{stdout}");
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        stock,
+        "the original was modified"
+    );
+    assert_eq!(std::fs::read(&copy).unwrap(), &stock[0x20200..]);
+    let events = events(&stdout);
+    let planned = named(&events, "planned");
+    assert_eq!(planned[0]["image"], copy.to_str().unwrap());
+    assert_eq!(planned[0]["sha256"], sha256_hex(&stock[0x20200..]));
+    assert_eq!(named(&events, "self-test-passed").len(), 1, "{stdout}");
+}
+
+#[test]
+fn after_the_transfer_the_run_waits_for_the_router_at_its_new_address() {
+    if !need_root() || !rig_available(&["ip"]) {
+        return;
+    }
+    let _one = one_qemu_at_a_time();
+    let dir = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let image = wr841n_v9_image(1024 * 1024);
+    let path = dir.path().join("factory.bin");
+    std::fs::write(&path, &image).unwrap();
+    let mut lab = UbootLab::start();
+    let mut cmd = run_in(&lab.ns, state.path());
+    cmd.args(["--device", "tl-wr841n-v9"]).arg(&path).args([
+        "--interface",
+        "tap0",
+        "--yes",
+        "--json",
+        "--timeout",
+        "120",
+    ]);
+    let mut run = Proc::spawn(&mut cmd);
+    wait_event(&run, "waiting-for-router", READY);
+    lab.command("setenv ipaddr 192.168.0.86", Duration::from_secs(10));
+    lab.command("setenv serverip 192.168.0.66", Duration::from_secs(10));
+    lab.command(
+        "tftpboot 0x40200000 wr841nv9_tp_recovery.bin",
+        Duration::from_mins(2),
+    );
+    wait_event(&run, "flashing-started", Duration::from_secs(30));
+    // The "new firmware" comes up at the profile's post-flash address (OpenWrt's 192.168.1.1)
+    // and speaks: U-Boot pinging the laptop sends an ARP request from that address.
+    lab.command("setenv ipaddr 192.168.1.1", Duration::from_secs(10));
+    lab.command("setenv netmask 0.0.0.0", Duration::from_secs(10));
+    lab.command("ping 192.168.0.66", Duration::from_secs(30));
+    let back = wait_event(&run, "router-back", Duration::from_secs(30));
+    assert_eq!(back["ip"], "192.168.1.1");
+    let status = run
+        .wait_deadline(Duration::from_secs(30))
+        .unwrap_or_else(|| panic!("the run did not end\n{}", run.diagnostics()));
+    assert_eq!(status.code(), Some(0), "{}", run.diagnostics());
+    let events = events(&run.stdout_text());
+    assert!(!named(&events, "flashing-countdown").is_empty() || back["after"].as_f64() < Some(1.0));
+    let last = named(&events, "finished");
+    assert_eq!(last[0]["outcome"], "flashed");
+    assert!(
+        last[0]["summary"]
+            .as_str()
+            .unwrap()
+            .contains("back at 192.168.1.1")
+    );
+    assert!(!addresses(&lab.ns, "tap0").contains("192.168.0.66"));
 }

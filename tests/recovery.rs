@@ -649,7 +649,7 @@ fn a_stock_image_with_a_bootloader_is_served_from_a_stripped_copy_beside_it() {
         "--timeout",
         "1",
     ]);
-    let output = support::run(&mut cmd, Duration::from_secs(60));
+    let output = support::run(&mut cmd, Duration::from_mins(1));
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     assert_eq!(output.status.code(), Some(3), "{stdout}");
     assert_eq!(

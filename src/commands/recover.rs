@@ -70,6 +70,8 @@ pub async fn recover(args: RecoverArgs) -> anyhow::Result<Outcome> {
     }
     let profile = find_profile(args.device.as_deref(), args.profile.as_deref())?
         .ok_or_else(|| UsageError("no profile was loaded".into()))?;
+    // The full path, so that the plan and the report say exactly which file was flashed.
+    let image_path = std::fs::canonicalize(&image_path).unwrap_or(image_path);
     let mut front = Front::new(args.json);
     let inspection = check_image(&image_path, &profile, args.yes, &mut front)?;
     let settings = Settings {

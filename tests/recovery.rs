@@ -361,10 +361,14 @@ fn a_router_that_never_appears_ends_with_exit_3_the_checklist_and_a_clean_port()
     let path = dir.path().join("factory.bin");
     std::fs::write(&path, wr841n_v9_image(64 * 1024)).unwrap();
     let report = dir.path().join("report.md");
+    // The TL-WR841N v9's procedure with its button step timed at 2 s.
+    let profile =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/recovery/timed-steps.yaml");
     let mut cmd = run_in(&pair.ns, state.path());
-    cmd.args(["--device", "tl-wr841n-v9"])
+    cmd.arg("--profile")
+        .arg(&profile)
         .arg(&path)
-        .args(["--interface", "port0", "--yes", "--json", "--timeout", "3"])
+        .args(["--interface", "port0", "--yes", "--json", "--timeout", "4"])
         .args(["--stall-after", "1", "--report"])
         .arg(&report);
     let mut run = Proc::spawn(&mut cmd);
@@ -375,6 +379,16 @@ fn a_router_that_never_appears_ends_with_exit_3_the_checklist_and_a_clean_port()
         .unwrap_or_else(|| panic!("the run did not give up\n{}", run.diagnostics()));
     assert_eq!(status.code(), Some(3), "{}", run.diagnostics());
     let events = events(&run.stdout_text());
+    // The step after the timed one comes once its seconds have passed, not with the others.
+    let steps = named(&events, "step");
+    assert_eq!(steps.len(), 3, "{}", run.stdout_text());
+    let at = |n: usize| steps[n]["at"].as_f64().unwrap();
+    assert!(at(1) - at(0) < 0.5, "steps 1 and 2 come together");
+    assert!(
+        at(2) - at(1) >= 2.0,
+        "step 3 came {} s after the 2 s step",
+        at(2) - at(1)
+    );
     let stalled = named(&events, "stalled");
     assert_eq!(
         stalled.len(),

@@ -145,6 +145,10 @@ struct Live {
     waiting_since: Instant,
     last_activity: Instant,
     stall_reported: bool,
+    /// Steps shown so far.
+    steps_shown: usize,
+    /// When the next step is due (the last shown step's seconds have passed).
+    next_step_at: Option<Instant>,
     /// The checklist as last sent.
     checklist: Vec<Item>,
     flashing_since: Option<Instant>,
@@ -615,6 +619,8 @@ impl Run {
             waiting_since: now,
             last_activity: now,
             stall_reported: false,
+            steps_shown: 0,
+            next_step_at: None,
             checklist: Vec::new(),
             flashing_since: None,
             router_left: false,
@@ -634,15 +640,7 @@ impl Run {
         tftp_tx: mpsc::UnboundedSender<TransferEvent>,
     ) -> RunOutcome {
         self.enter(Phase::Waiting);
-        let steps = self.plan.steps.clone();
-        for (index, step) in steps.iter().enumerate() {
-            self.emit(Event::Step {
-                number: index + 1,
-                action: step.action.clone(),
-                seconds: step.seconds,
-                led: step.led.clone(),
-            });
-        }
+        self.show_due_steps(live);
         let what = match &self.plan.transfer {
             Transfer::Serve { expected, .. } => format!(
                 "the router's request for {}",
@@ -728,6 +726,27 @@ impl Run {
                 }
                 return outcome;
             }
+        }
+    }
+
+    /// Shows the device's steps as they become due: each at once, except that a step the
+    /// profile times ("hold the button for 10 s") is followed by the next only once its
+    /// seconds have passed.
+    fn show_due_steps(&mut self, live: &mut Live) {
+        while live.steps_shown < self.plan.steps.len()
+            && live.next_step_at.is_none_or(|at| Instant::now() >= at)
+        {
+            let step = self.plan.steps[live.steps_shown].clone();
+            live.steps_shown += 1;
+            live.next_step_at = step
+                .seconds
+                .map(|s| Instant::now() + Duration::from_secs(u64::from(s)));
+            self.emit(Event::Step {
+                number: live.steps_shown,
+                action: step.action,
+                seconds: step.seconds,
+                led: step.led,
+            });
         }
     }
 
@@ -1134,6 +1153,9 @@ impl Run {
             self.finding(live, finding);
         }
         self.evidence.waited = live.waiting_since.elapsed();
+        if matches!(self.phase, Phase::Waiting | Phase::Transfer) {
+            self.show_due_steps(live);
+        }
         let checklist = checklist::evaluate(&self.evidence);
         // Sent when an item's status changes; details (such as seconds waited) alone do not.
         let changed = checklist.len() != live.checklist.len()

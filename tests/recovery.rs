@@ -178,29 +178,32 @@ impl UbootLab {
     }
 }
 
-#[test]
-fn a_real_uboot_pulls_the_image_the_run_serves() {
-    if !need_root() || !rig_available(&["ip"]) {
-        return;
-    }
-    let _one = one_qemu_at_a_time();
+/// A recovery run of the TL-WR841N v9 in a U-Boot lab, U-Boot fetching what it serves.
+struct UbootRun {
+    lab: UbootLab,
+    run: Proc,
+    image: Vec<u8>,
+    /// What `tftpboot` printed.
+    fetched: String,
+    _dir: tempfile::TempDir,
+    _state: tempfile::TempDir,
+}
+
+/// Boots U-Boot, starts the run (with `extra` options) on its tap, and once the run waits,
+/// has U-Boot fetch the file the profile names, as the TL-WR841N v9's bootloader would.
+fn uboot_fetches(image_len: usize, extra: &[&str]) -> UbootRun {
     let dir = tempfile::tempdir().unwrap();
     let state = tempfile::tempdir().unwrap();
-    let image = wr841n_v9_image(4 * 1024 * 1024 + 123);
+    let image = wr841n_v9_image(image_len);
     let path = dir.path().join("wr841nv9-factory.bin");
     std::fs::write(&path, &image).unwrap();
     let mut lab = UbootLab::start();
     let mut cmd = run_in(&lab.ns, state.path());
-    cmd.args(["--device", "tl-wr841n-v9"]).arg(&path).args([
-        "--interface",
-        "tap0",
-        "--yes",
-        "--exit-after-transfer",
-        "--json",
-        "--timeout",
-        "120",
-    ]);
-    let mut run = Proc::spawn(&mut cmd);
+    cmd.args(["--device", "tl-wr841n-v9"])
+        .arg(&path)
+        .args(["--interface", "tap0", "--yes", "--json", "--timeout", "120"])
+        .args(extra);
+    let run = Proc::spawn(&mut cmd);
     wait_event(&run, "waiting-for-router", READY);
     lab.command("setenv ipaddr 192.168.0.86", Duration::from_secs(10));
     lab.command("setenv serverip 192.168.0.66", Duration::from_secs(10));
@@ -208,6 +211,31 @@ fn a_real_uboot_pulls_the_image_the_run_serves() {
         "tftpboot 0x40200000 wr841nv9_tp_recovery.bin",
         Duration::from_mins(2),
     );
+    UbootRun {
+        lab,
+        run,
+        image,
+        fetched,
+        _dir: dir,
+        _state: state,
+    }
+}
+
+#[test]
+fn a_real_uboot_pulls_the_image_the_run_serves() {
+    if !need_root() || !rig_available(&["ip"]) {
+        return;
+    }
+    let _one = one_qemu_at_a_time();
+    let UbootRun {
+        mut lab,
+        mut run,
+        image,
+        fetched,
+        // Bound, not dropped: the image and the journal must outlive the run.
+        _dir,
+        _state,
+    } = uboot_fetches(4 * 1024 * 1024 + 123, &["--exit-after-transfer"]);
     assert!(
         fetched.contains(&format!("Bytes transferred = {}", image.len())),
         "U-Boot did not load the whole image:\n{fetched}\n{}",
@@ -685,29 +713,13 @@ fn after_the_transfer_the_run_waits_for_the_router_at_its_new_address() {
         return;
     }
     let _one = one_qemu_at_a_time();
-    let dir = tempfile::tempdir().unwrap();
-    let state = tempfile::tempdir().unwrap();
-    let image = wr841n_v9_image(1024 * 1024);
-    let path = dir.path().join("factory.bin");
-    std::fs::write(&path, &image).unwrap();
-    let mut lab = UbootLab::start();
-    let mut cmd = run_in(&lab.ns, state.path());
-    cmd.args(["--device", "tl-wr841n-v9"]).arg(&path).args([
-        "--interface",
-        "tap0",
-        "--yes",
-        "--json",
-        "--timeout",
-        "120",
-    ]);
-    let mut run = Proc::spawn(&mut cmd);
-    wait_event(&run, "waiting-for-router", READY);
-    lab.command("setenv ipaddr 192.168.0.86", Duration::from_secs(10));
-    lab.command("setenv serverip 192.168.0.66", Duration::from_secs(10));
-    lab.command(
-        "tftpboot 0x40200000 wr841nv9_tp_recovery.bin",
-        Duration::from_mins(2),
-    );
+    let UbootRun {
+        mut lab,
+        mut run,
+        _dir,
+        _state,
+        ..
+    } = uboot_fetches(1024 * 1024, &[]);
     wait_event(&run, "flashing-started", Duration::from_secs(30));
     // The "new firmware" comes up at the profile's post-flash address (OpenWrt's 192.168.1.1)
     // and speaks: U-Boot pinging the laptop sends an ARP request from that address.

@@ -28,17 +28,24 @@ impl Default for TransferView {
     }
 }
 
+/// Bars on standard error when it is a terminal (redrawn ten times a second), none otherwise;
+/// and whether they are drawn.
+pub fn bars_on_stderr() -> (MultiProgress, bool) {
+    let interactive = std::io::stderr().is_terminal();
+    let target = if interactive {
+        ProgressDrawTarget::stderr_with_hz(10)
+    } else {
+        ProgressDrawTarget::hidden()
+    };
+    (MultiProgress::with_draw_target(target), interactive)
+}
+
 impl TransferView {
     /// A view that draws bars only when standard error is a terminal.
     pub fn new() -> Self {
-        let interactive = std::io::stderr().is_terminal();
-        let target = if interactive {
-            ProgressDrawTarget::stderr_with_hz(10)
-        } else {
-            ProgressDrawTarget::hidden()
-        };
+        let (multi, interactive) = bars_on_stderr();
         Self {
-            multi: MultiProgress::with_draw_target(target),
+            multi,
             bars: HashMap::new(),
             interactive,
             finished: 0,

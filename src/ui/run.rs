@@ -3,10 +3,10 @@
 //! countdown, with every other event as a line above them; plain timestamped lines when the
 //! output is not a terminal.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::time::{Duration, Instant};
 
-use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 use crate::engine::{Event, Phase};
 
@@ -33,14 +33,9 @@ impl Default for RunView {
 impl RunView {
     /// A view that draws bars only when standard error is a terminal.
     pub fn new() -> Self {
-        let interactive = std::io::stderr().is_terminal();
-        let target = if interactive {
-            ProgressDrawTarget::stderr_with_hz(10)
-        } else {
-            ProgressDrawTarget::hidden()
-        };
+        let (multi, interactive) = super::progress::bars_on_stderr();
         Self {
-            multi: MultiProgress::with_draw_target(target),
+            multi,
             interactive,
             started: Instant::now(),
             spinner: None,

@@ -112,6 +112,36 @@ fn run_in(ns: &str, state: &Path) -> Command {
     cmd
 }
 
+/// This computer's namespace and a router's, joined by a veth pair (`port0` here), with a
+/// folder for images and a state folder for the run's journal; all removed on drop.
+struct PortLab {
+    pair: NetnsPair,
+    dir: tempfile::TempDir,
+    state: tempfile::TempDir,
+}
+
+impl PortLab {
+    fn new(tag: &str) -> Self {
+        Self {
+            pair: NetnsPair::new(tag),
+            dir: tempfile::tempdir().unwrap(),
+            state: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    /// Writes an image into the lab's folder.
+    fn image(&self, name: &str, bytes: &[u8]) -> std::path::PathBuf {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        path
+    }
+
+    /// `rescue-wizard` in this computer's namespace.
+    fn rescue_wizard(&self) -> Command {
+        run_in(&self.pair.ns, self.state.path())
+    }
+}
+
 /// A namespace holding `tap0` with no address, QEMU's U-Boot behind it. Dropping it kills QEMU
 /// and deletes the namespace.
 struct UbootLab {
@@ -322,7 +352,8 @@ fn the_run_pushes_to_a_router_whose_tftp_server_appears_later() {
     let Some(tftpd) = require("in.tftpd") else {
         return;
     };
-    let pair = NetnsPair::new("rw-push");
+    let lab = PortLab::new("rw-push");
+    let pair = &lab.pair;
     ip(&[
         "-n",
         &pair.peer,
@@ -332,13 +363,10 @@ fn the_run_pushes_to_a_router_whose_tftp_server_appears_later() {
         "dev",
         "router0",
     ]);
-    let dir = tempfile::tempdir().unwrap();
-    let state = tempfile::tempdir().unwrap();
     let root = tempfile::tempdir().unwrap();
     let image = support::content(3 * 1024 * 1024 + 77, 20);
-    let path = dir.path().join("BZ.qca956x.v6.0.21.img");
-    std::fs::write(&path, &image).unwrap();
-    let mut cmd = run_in(&pair.ns, state.path());
+    let path = lab.image("BZ.qca956x.v6.0.21.img", &image);
+    let mut cmd = lab.rescue_wizard();
     cmd.args(["--device", "ubiquiti-unifi-ap"])
         .arg(&path)
         .args([
@@ -383,16 +411,14 @@ fn a_router_that_never_appears_ends_with_exit_3_the_checklist_and_a_clean_port()
     if !need_root() {
         return;
     }
-    let pair = NetnsPair::new("rw-stall");
-    let dir = tempfile::tempdir().unwrap();
-    let state = tempfile::tempdir().unwrap();
-    let path = dir.path().join("factory.bin");
-    std::fs::write(&path, wr841n_v9_image(64 * 1024)).unwrap();
-    let report = dir.path().join("report.md");
+    let lab = PortLab::new("rw-stall");
+    let pair = &lab.pair;
+    let path = lab.image("factory.bin", &wr841n_v9_image(64 * 1024));
+    let report = lab.dir.path().join("report.md");
     // The TL-WR841N v9's procedure with its button step timed at 2 s.
     let profile =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/recovery/timed-steps.yaml");
-    let mut cmd = run_in(&pair.ns, state.path());
+    let mut cmd = lab.rescue_wizard();
     cmd.arg("--profile")
         .arg(&profile)
         .arg(&path)
@@ -598,13 +624,11 @@ fn without_a_terminal_or_yes_nothing_changes() {
     if !need_root() {
         return;
     }
-    let pair = NetnsPair::new("rw-consent");
-    let dir = tempfile::tempdir().unwrap();
-    let state = tempfile::tempdir().unwrap();
-    let path = dir.path().join("factory.bin");
-    std::fs::write(&path, wr841n_v9_image(8192)).unwrap();
+    let lab = PortLab::new("rw-consent");
+    let pair = &lab.pair;
+    let path = lab.image("factory.bin", &wr841n_v9_image(8192));
     let before = addresses(&pair.ns, "port0");
-    let mut cmd = run_in(&pair.ns, state.path());
+    let mut cmd = lab.rescue_wizard();
     cmd.args(["--device", "tl-wr841n-v9"])
         .arg(&path)
         .args(["--interface", "port0"]);
@@ -624,12 +648,10 @@ fn ctrl_c_while_waiting_restores_the_port_and_says_the_router_is_untouched() {
     if !need_root() {
         return;
     }
-    let pair = NetnsPair::new("rw-int");
-    let dir = tempfile::tempdir().unwrap();
-    let state = tempfile::tempdir().unwrap();
-    let path = dir.path().join("factory.bin");
-    std::fs::write(&path, wr841n_v9_image(64 * 1024)).unwrap();
-    let mut cmd = run_in(&pair.ns, state.path());
+    let lab = PortLab::new("rw-int");
+    let pair = &lab.pair;
+    let path = lab.image("factory.bin", &wr841n_v9_image(64 * 1024));
+    let mut cmd = lab.rescue_wizard();
     cmd.args(["--device", "tl-wr841n-v9"]).arg(&path).args([
         "--interface",
         "port0",
@@ -663,16 +685,16 @@ fn a_stock_image_with_a_bootloader_is_served_from_a_stripped_copy_beside_it() {
     if !need_root() {
         return;
     }
-    let pair = NetnsPair::new("rw-strip");
-    let dir = tempfile::tempdir().unwrap();
-    let state = tempfile::tempdir().unwrap();
+    let lab = PortLab::new("rw-strip");
     let stock = wr841n_v9_stock_with_bootloader();
-    let path = dir.path().join("wr841nv9_en_3_16_9_up_boot.bin");
-    std::fs::write(&path, &stock).unwrap();
-    let copy = dir.path().join("wr841nv9_en_3_16_9_up_boot-stripped.bin");
+    let path = lab.image("wr841nv9_en_3_16_9_up_boot.bin", &stock);
+    let copy = lab
+        .dir
+        .path()
+        .join("wr841nv9_en_3_16_9_up_boot-stripped.bin");
 
     // Without --yes and without a terminal to ask on: refused, nothing written.
-    let mut cmd = run_in(&pair.ns, state.path());
+    let mut cmd = lab.rescue_wizard();
     cmd.args(["--device", "tl-wr841n-v9"])
         .arg(&path)
         .args(["--interface", "port0"]);
@@ -682,7 +704,7 @@ fn a_stock_image_with_a_bootloader_is_served_from_a_stripped_copy_beside_it() {
     assert!(text.contains("stripped copy"), "{text}");
     assert!(!copy.exists());
 
-    let mut cmd = run_in(&pair.ns, state.path());
+    let mut cmd = lab.rescue_wizard();
     cmd.args(["--device", "tl-wr841n-v9"]).arg(&path).args([
         "--interface",
         "port0",

@@ -8,10 +8,10 @@ use clap::{Args, Parser, Subcommand};
 
 /// Brings bricked routers back over TFTP.
 ///
-/// `rescue-wizard --device ID IMAGE` runs a device's whole recovery: the image checked, the
-/// laptop given the address the bootloader expects, the image served or pushed, the router
-/// watched until it comes back, the network restored, a report written. The sub-commands do
-/// one part each.
+/// `rescue-wizard` alone, on a terminal, opens the full-screen wizard. `rescue-wizard --device
+/// ID IMAGE` runs a device's whole recovery without it: the image checked, the laptop given the
+/// address the bootloader expects, the image served or pushed, the router watched until it
+/// comes back, the network restored, a report written. The sub-commands do one part each.
 #[derive(Debug, Parser)]
 #[command(
     name = "rescue-wizard",
@@ -22,7 +22,8 @@ use clap::{Args, Parser, Subcommand};
     subcommand_negates_reqs = true
 )]
 pub struct Cli {
-    /// One part of the recovery on its own (without one: the whole recovery run).
+    /// One part of the recovery on its own (without one: the whole recovery run, or the
+    /// wizard when neither a device nor an image is given).
     #[command(subcommand)]
     pub command: Option<Command>,
     /// The whole recovery run.
@@ -80,12 +81,16 @@ pub struct RecoverArgs {
     pub port: u16,
 }
 
-/// `rescue-wizard demo`.
+/// `rescue-wizard demo`: on a terminal, the full-screen wizard against the simulated
+/// bootloader; otherwise (or with `--json` or `--plain`) the run's events as lines.
 #[derive(Debug, Args)]
 pub struct DemoArgs {
     /// One JSON object per event and line.
     #[arg(long)]
     pub json: bool,
+    /// Lines of plain text even on a terminal (no full-screen wizard).
+    #[arg(long, conflicts_with = "json")]
+    pub plain: bool,
     /// How long the simulated router takes to write its flash, in seconds.
     #[arg(long, value_name = "SECS", default_value_t = 8)]
     pub flash_seconds: u64,

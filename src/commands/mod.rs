@@ -30,9 +30,16 @@ use crate::{Outcome, UsageError};
 pub async fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
     clean_up_after_a_dead_run();
     let Some(command) = cli.command else {
-        return recover::recover(cli.recover).await;
+        let args = cli.recover;
+        if args.image.is_none() && args.device.is_none() && args.profile.is_none() {
+            return wizard::start(args).await;
+        }
+        return recover::recover(args).await;
     };
     match command {
+        Command::Demo(args) if !args.json && !args.plain && wizard::on_a_terminal() => {
+            wizard::demo(args).await
+        }
         Command::Demo(args) => recover::demo(args).await,
         Command::Doctor(args) => doctor(&args),
         Command::Serve(args) => serve(args).await,
@@ -45,6 +52,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
 }
 
 mod recover;
+mod wizard;
 
 /// The user's request to stop: Ctrl-C, or SIGTERM on Unix. The handlers are installed when
 /// this is made, so make it before announcing readiness.

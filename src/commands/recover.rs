@@ -74,19 +74,15 @@ pub async fn recover(args: RecoverArgs) -> anyhow::Result<Outcome> {
     let image_path = std::fs::canonicalize(&image_path).unwrap_or(image_path);
     let mut front = Front::new(args.json);
     let inspection = check_image(&image_path, &profile, args.yes, &mut front)?;
-    let settings = Settings {
-        interface: args.interface.clone(),
-        timeout: Duration::from_secs(args.timeout),
-        exit_after_transfer: args.exit_after_transfer,
-        port: args.port,
-        loopback: None,
-        flash: None,
-        router_mac: args.router_mac,
-        stall_after: Duration::from_secs(args.stall_after),
-    };
+    let settings = settings(&args);
     let interfaces = crate::net::iface::list();
-    let plan = plan::build(&profile, facts(&inspection), &interfaces, &settings)
-        .map_err(|e| UsageError(e.to_string()))?;
+    let plan = plan::build(
+        &profile,
+        ImageFacts::from(&inspection),
+        &interfaces,
+        &settings,
+    )
+    .map_err(|e| UsageError(e.to_string()))?;
     front.note(&format!("{plan}"));
     let environment = Environment::Host {
         state_dir: state_dir(),
@@ -105,36 +101,75 @@ pub async fn recover(args: RecoverArgs) -> anyhow::Result<Outcome> {
 
 /// `rescue-wizard demo`: the whole run against a simulated bootloader on loopback.
 pub async fn demo(args: DemoArgs) -> anyhow::Result<Outcome> {
-    let profile = find_profile(Some("tl-wr841n-v9"), None)?
+    let profile = find_profile(Some(DEMO_DEVICE), None)?
         .ok_or_else(|| UsageError("the demo's device profile is missing".into()))?;
-    let dir = std::env::temp_dir().join(format!("rescue-wizard-demo-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    let path = dir.join("wr841nv9-demo-factory.bin");
-    std::fs::write(&path, demo_image())?;
+    let image = DemoImage::write()?;
     let mut front = Front::new(args.json);
     front.note("rescue-wizard demo: a simulated TL-WR841N v9 bootloader fetches an image over loopback; nothing on this computer changes");
-    let inspection = check_image(&path, &profile, true, &mut front);
-    let inspection = match inspection {
-        Ok(inspection) => inspection,
-        Err(err) => {
-            let _ = std::fs::remove_dir_all(&dir);
-            return Err(err.into());
-        }
-    };
-    let settings = Settings {
-        timeout: Duration::from_mins(1),
-        port: 0,
-        loopback: Some(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)),
-        flash: Some(Duration::from_secs(args.flash_seconds)),
-        ..Settings::default()
-    };
-    let plan = plan::build(&profile, facts(&inspection), &[], &settings)
+    let inspection = check_image(&image.path, &profile, true, &mut front)?;
+    let settings = demo_settings(args.flash_seconds);
+    let plan = plan::build(&profile, ImageFacts::from(&inspection), &[], &settings)
         .map_err(|e| UsageError(e.to_string()))?;
     front.note(&format!("{plan}"));
     let environment = Environment::Simulated(SimulatedRouter::default());
-    let result = drive(plan, environment, front, args.report).await;
-    let _ = std::fs::remove_dir_all(&dir);
-    result
+    drive(plan, environment, front, args.report).await
+}
+
+/// The device the demo simulates.
+pub(crate) const DEMO_DEVICE: &str = "tl-wr841n-v9";
+
+/// The run's settings from the command line.
+pub(crate) fn settings(args: &RecoverArgs) -> Settings {
+    Settings {
+        interface: args.interface.clone(),
+        timeout: Duration::from_secs(args.timeout),
+        exit_after_transfer: args.exit_after_transfer,
+        port: args.port,
+        loopback: None,
+        flash: None,
+        router_mac: args.router_mac,
+        stall_after: Duration::from_secs(args.stall_after),
+    }
+}
+
+/// The demo's settings: loopback, a free port, and a short flashing time.
+pub(crate) fn demo_settings(flash_seconds: u64) -> Settings {
+    Settings {
+        timeout: Duration::from_mins(1),
+        port: 0,
+        loopback: Some(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)),
+        flash: Some(Duration::from_secs(flash_seconds)),
+        ..Settings::default()
+    }
+}
+
+/// The demo's image, in a folder of its own in the temporary folder; the folder goes when
+/// this is dropped.
+pub(crate) struct DemoImage {
+    /// The folder.
+    pub(crate) dir: PathBuf,
+    /// The image in it.
+    pub(crate) path: PathBuf,
+}
+
+impl DemoImage {
+    /// Writes the image.
+    pub(crate) fn write() -> std::io::Result<Self> {
+        let dir = std::env::temp_dir().join(format!("rescue-wizard-demo-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        let image = Self {
+            path: dir.join("wr841nv9-demo-factory.bin"),
+            dir,
+        };
+        std::fs::write(&image.path, demo_image())?;
+        Ok(image)
+    }
+}
+
+impl Drop for DemoImage {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
 
 /// A demo image: a TP-Link firmware header naming the TL-WR841N v9, then 2 MiB of data.
@@ -154,14 +189,6 @@ fn demo_image() -> Vec<u8> {
         *byte = state as u8;
     }
     image
-}
-
-fn facts(inspection: &Inspection) -> ImageFacts {
-    ImageFacts {
-        path: inspection.path.clone(),
-        size: inspection.size,
-        sha256: inspection.sha256.clone(),
-    }
 }
 
 /// The image preflight: refuses what will not work, with the fix; offers (and with consent
@@ -308,20 +335,34 @@ async fn drive(
             ),
         }
     }
-    if let Some(why) = &summary.refused {
+    conclude(
+        summary.outcome,
+        summary.refused.as_deref(),
+        &summary.undo_failures,
+    )
+}
+
+/// The exit status of a run that ended with `outcome`: a refusal is bad input, changes left
+/// on the host are an error that says where the journal is.
+pub(crate) fn conclude(
+    outcome: RunOutcome,
+    refused: Option<&str>,
+    undo_failures: &[String],
+) -> anyhow::Result<Outcome> {
+    if let Some(why) = refused {
         return Err(UsageError(format!(
             "rescue-wizard needs to change the network and did not: {why}"
         ))
         .into());
     }
-    if !summary.undo_failures.is_empty() {
+    if !undo_failures.is_empty() {
         anyhow::bail!(
             "some network changes could not be undone: {}; the next start of rescue-wizard retries (journal in {})",
-            summary.undo_failures.join("; "),
+            undo_failures.join("; "),
             state_dir().display()
         );
     }
-    Ok(match summary.outcome {
+    Ok(match outcome {
         RunOutcome::Flashed | RunOutcome::Transferred => Outcome::Done,
         RunOutcome::TimedOut => Outcome::NothingHappened,
         RunOutcome::Failed | RunOutcome::Interrupted => Outcome::TransferFailed,

@@ -70,6 +70,16 @@ pub struct ImageFacts {
     pub sha256: String,
 }
 
+impl From<&crate::image::Inspection> for ImageFacts {
+    fn from(inspection: &crate::image::Inspection) -> Self {
+        Self {
+            path: inspection.path.clone(),
+            size: inspection.size,
+            sha256: inspection.sha256.clone(),
+        }
+    }
+}
+
 /// How the image moves.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Transfer {

@@ -4,3 +4,4 @@ pub mod checklist;
 pub mod json;
 pub mod progress;
 pub mod run;
+pub mod tui;

@@ -1,0 +1,101 @@
+//! `rescue-wizard` alone and `rescue-wizard demo` on a terminal: the full-screen wizard. This
+//! wires the catalogue, the folders, the port list, the signals and the exit status around
+//! [`crate::ui::tui`]; without a terminal it says how to run the non-interactive form.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use tokio::sync::mpsc;
+
+use super::StopSignals;
+use super::recover::{self, DEMO_DEVICE, DemoImage};
+use crate::cli::{DemoArgs, RecoverArgs};
+use crate::net::journal::state_dir;
+use crate::profile::Catalogue;
+use crate::ui::tui::{self, Mode, Setup, Wizard};
+use crate::{Outcome, UsageError};
+
+/// Whether the wizard can be drawn and typed into: standard input and output are terminals.
+pub(crate) fn on_a_terminal() -> bool {
+    std::io::stdin().is_terminal() && std::io::stdout().is_terminal()
+}
+
+/// What to run instead when there is no terminal for the wizard.
+fn not_a_terminal() -> anyhow::Error {
+    UsageError(
+        "the wizard needs a terminal, and standard input or output is not one.\n  fix: run the recovery without it: rescue-wizard --device ID IMAGE (`rescue-wizard devices QUERY` finds the id), or watch a whole simulated run with rescue-wizard demo --json"
+            .into(),
+    )
+    .into()
+}
+
+/// Colours unless `NO_COLOR` is set to something (<https://no-color.org>).
+fn colours() -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty())
+}
+
+/// `rescue-wizard` with neither a device nor an image.
+pub async fn start(args: RecoverArgs) -> anyhow::Result<Outcome> {
+    if args.json || !on_a_terminal() {
+        return Err(not_a_terminal());
+    }
+    let (catalogue, _problems) =
+        Catalogue::load_default().map_err(|e| UsageError(e.to_string()))?;
+    let start_dir = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let setup = Setup {
+        mode: Mode::Real,
+        catalogue,
+        settings: recover::settings(&args),
+        start_dir,
+        downloads: dirs::download_dir(),
+        colours: colours(),
+        search: String::new(),
+    };
+    run(setup, args.adopt, args.report).await
+}
+
+/// `rescue-wizard demo` on a terminal.
+pub async fn demo(args: DemoArgs) -> anyhow::Result<Outcome> {
+    let (catalogue, _problems) =
+        Catalogue::load_default().map_err(|e| UsageError(e.to_string()))?;
+    let image = DemoImage::write()?;
+    let setup = Setup {
+        mode: Mode::Demo,
+        catalogue,
+        settings: recover::demo_settings(args.flash_seconds),
+        start_dir: image.dir.clone(),
+        downloads: dirs::download_dir(),
+        colours: colours(),
+        search: DEMO_DEVICE.to_owned(),
+    };
+    let result = run(setup, false, args.report).await;
+    drop(image);
+    result
+}
+
+async fn run(setup: Setup, adopt: bool, report: Option<PathBuf>) -> anyhow::Result<Outcome> {
+    let (stop_tx, stop) = mpsc::unbounded_channel();
+    let mut signals = StopSignals::install()?;
+    let forward = tokio::spawn(async move {
+        loop {
+            signals.requested().await;
+            if stop_tx.send(()).is_err() {
+                break;
+            }
+        }
+    });
+    let wizard = Wizard {
+        setup,
+        ports: crate::net::iface::list,
+        state_dir: state_dir(),
+        report,
+        adopt,
+        stop,
+    };
+    let ended = tui::run(wizard).await;
+    forward.abort();
+    match ended? {
+        Some(end) => recover::conclude(end.outcome, end.refused.as_deref(), &end.undo_failures),
+        None => Ok(Outcome::Done),
+    }
+}

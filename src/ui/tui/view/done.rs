@@ -1,0 +1,155 @@
+//! Screen 7, done or troubleshoot: the outcome, what was changed and restored, where the
+//! report is; after a failure the checklist, each item that did not pass with its fix, and
+//! the retry.
+//!
+//! ```text
+//! ┌ FLASHED ─────────────────────────────────────────────────────────────────┐
+//! │ the router answers at 192.168.1.1: open http://192.168.1.1               │
+//! │ network  nothing on this computer was changed                            │
+//! │ report   /home/tech/.local/state/rescue-wizard/reports/...md             │
+//! │ Checklist (after a failure)                                              │
+//! │ !! cable and link: no link seen on enp3s0                                │
+//! │    fix: ...                                                              │
+//! └──────────────────────────────────────────────────────────────────────────┘
+//! ```
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::Line;
+use ratatui::widgets::Paragraph;
+
+use super::live::mark;
+use super::{Theme, hanging, inner_width, panel};
+use crate::engine::RunOutcome;
+use crate::engine::checklist::Status;
+use crate::ui::tui::model::Model;
+
+pub fn draw(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
+    let Some(run) = &model.run else {
+        return;
+    };
+    let outcome = run.finished.as_ref().map(|f| f.0);
+    let (title, style) = match outcome {
+        Some(RunOutcome::Flashed) => (" FLASHED ", theme.good),
+        Some(RunOutcome::Transferred) => (" TRANSFERRED ", theme.warn),
+        Some(RunOutcome::TimedOut) => (" NOTHING HAPPENED ", theme.bad),
+        Some(RunOutcome::Interrupted) => (" STOPPED ", theme.warn),
+        Some(RunOutcome::Failed) => (" FAILED ", theme.bad),
+        None => (" FINISHING ", theme.dim),
+    };
+    let width = inner_width(area);
+    let plain = Style::default();
+    let mut lines = Vec::new();
+    if let Some((outcome, summary)) = &run.finished {
+        lines.extend(hanging(
+            "",
+            plain,
+            &format!("{}: {summary}", outcome.describe()),
+            style,
+            width,
+        ));
+    }
+    if let Some(advice) = &run.interrupted {
+        lines.extend(hanging("stopped: ", theme.warn, advice, theme.warn, width));
+    }
+    if let Some(end) = &run.end
+        && let Some(why) = &end.refused
+    {
+        lines.extend(hanging(
+            "",
+            plain,
+            &format!("the network changes were refused: {why}"),
+            theme.bad,
+            width,
+        ));
+    }
+    lines.push(Line::raw(""));
+    let mut fact = |name: &str, value: &str, value_style: Style| {
+        lines.extend(hanging(
+            &format!("{name:<9}"),
+            theme.dim,
+            value,
+            value_style,
+            width,
+        ));
+    };
+    if let Some(plan) = &model.plan {
+        fact("image", &plan.image.path.display().to_string(), plain);
+        fact("sha256", &plan.image.sha256, plain);
+    }
+    if run.changed.is_empty() {
+        fact("network", "nothing on this computer was changed", plain);
+    } else {
+        for change in &run.changed {
+            let (state, state_style) = if run.restored.contains(change) {
+                ("restored", theme.good)
+            } else if run.active() {
+                ("being restored", plain)
+            } else {
+                (
+                    "NOT restored: undo it by hand (the next start retries)",
+                    theme.bad,
+                )
+            };
+            fact("network", &format!("{change}: {state}"), state_style);
+        }
+    }
+    if let Some(end) = &run.end {
+        for failure in &end.undo_failures {
+            fact("undo", &format!("could not undo {failure}"), theme.bad);
+        }
+    }
+    match &run.report {
+        Some(Ok(path)) => fact("report", &path.display().to_string(), theme.accent),
+        Some(Err(why)) => fact("report", &format!("could not be written: {why}"), theme.bad),
+        None => fact("report", "being written…", plain),
+    }
+    let failed = !matches!(
+        outcome,
+        Some(RunOutcome::Flashed | RunOutcome::Transferred) | None
+    );
+    if failed && !run.final_checklist.is_empty() {
+        lines.push(Line::raw(""));
+        lines.extend(hanging(
+            "",
+            plain,
+            "Checklist: what the run saw, and the fix for each item that did not pass",
+            theme.accent,
+            width,
+        ));
+        let mut items: Vec<_> = run.final_checklist.iter().collect();
+        // What failed first, then what is unknown, then what passed.
+        items.sort_by_key(|i| std::cmp::Reverse(i.status));
+        for item in items {
+            let mark = mark(item.status, theme);
+            lines.extend(hanging(
+                &mark.content,
+                mark.style,
+                &format!("{}: {}", item.item, item.detail),
+                plain,
+                width,
+            ));
+            if item.status != Status::Pass
+                && let Some(fix) = &item.fix
+            {
+                lines.extend(hanging("   fix: ", theme.warn, fix, theme.warn, width));
+            }
+        }
+        lines.push(Line::raw(""));
+        lines.extend(hanging(
+            "R: ",
+            theme.key,
+            "try again from the router's steps, with the same device, image and port",
+            plain,
+            width,
+        ));
+    }
+    let scroll = u16::try_from(run.scroll).unwrap_or(u16::MAX);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(panel(Line::styled(title, style)))
+            .scroll((scroll, 0)),
+        area,
+    );
+}

@@ -1,0 +1,105 @@
+//! Screen 5, prepare: what must be true before the watch starts, the device's steps with
+//! their timings and LED cues, and what rescue-wizard will do.
+//!
+//! ```text
+//! ┌ Before you press Enter ──────────────────────────────────────────────────┐
+//! │ ✓ the router is switched off                                             │
+//! │ ✓ the cable goes from enp3s0 to the router's LAN port                    │
+//! └──────────────────────────────────────────────────────────────────────────┘
+//! ┌ The router's steps (shown again one at a time once watching) ────────────┐
+//! │ 1. Hold the reset button and switch the router on            10 s        │
+//! │    LED: the lock LED lights up                                           │
+//! └──────────────────────────────────────────────────────────────────────────┘
+//! ```
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Wrap};
+
+use super::{Theme, panel};
+use crate::engine::plan::Transfer;
+use crate::ui::tui::model::{Mode, Model};
+
+pub fn draw(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
+    let Some(plan) = &model.plan else {
+        return;
+    };
+    let [top, middle, bottom] = Layout::vertical([
+        Constraint::Length(4),
+        Constraint::Min(4),
+        Constraint::Length(5),
+    ])
+    .areas(area);
+    let cable = match (&plan.port, model.mode) {
+        (_, Mode::Demo) => "the cable: none needed, the demo's router is simulated".to_owned(),
+        (Some(port), Mode::Real) => {
+            format!("the cable goes from {} to the router's LAN port", port.name)
+        }
+        (None, Mode::Real) => "the cable goes to the router's LAN port".to_owned(),
+    };
+    frame.render_widget(
+        Paragraph::new(vec![
+            Line::from(vec![
+                Span::styled("• ", theme.accent),
+                Span::raw("the router is switched off"),
+            ]),
+            Line::from(vec![Span::styled("• ", theme.accent), Span::raw(cable)]),
+        ])
+        .block(panel(" Before you press Enter ")),
+        top,
+    );
+
+    let mut lines = Vec::new();
+    for (n, step) in plan.steps.iter().enumerate() {
+        let mut head = vec![
+            Span::styled(format!("{}. ", n + 1), theme.accent),
+            Span::raw(step.action.clone()),
+        ];
+        if let Some(seconds) = step.seconds {
+            head.push(Span::styled(format!("  ({seconds} s)"), theme.warn));
+        }
+        lines.push(Line::from(head));
+        if let Some(led) = &step.led {
+            lines.push(Line::styled(format!("   LED: {led}"), theme.dim));
+        }
+    }
+    if plan.steps.is_empty() {
+        lines.push(Line::raw(
+            "The profile gives no steps: put the router into recovery mode as its maker says.",
+        ));
+    }
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(panel(
+                " The router's steps (shown again, one at a time, once watching) ",
+            ))
+            .wrap(Wrap { trim: false }),
+        middle,
+    );
+
+    let moves = match &plan.transfer {
+        Transfer::Serve { bind, .. } => format!(
+            "serves the image at {bind} under any name asked for ({})",
+            plan.file().unwrap_or("any")
+        ),
+        Transfer::Push { to, remote_name } => {
+            format!("pushes the image to {to} as \"{remote_name}\" once its server answers")
+        }
+    };
+    let text = format!(
+        "Then rescue-wizard {moves}, counts down the flashing (about {} s) and {}.",
+        plan.flash.as_secs(),
+        if model.mode == Mode::Demo {
+            "writes the report"
+        } else {
+            "restores the network and writes the report"
+        }
+    );
+    frame.render_widget(
+        Paragraph::new(Line::styled(text, theme.dim))
+            .block(panel(" What happens "))
+            .wrap(Wrap { trim: false }),
+        bottom,
+    );
+}

@@ -570,7 +570,7 @@ fn quitting_during_the_transfer_or_flashing_asks_first() {
         &mut model,
         27.0,
         Event::FlashingStarted {
-            expected: Duration::from_secs(180),
+            expected: Duration::from_mins(3),
             after: Some(Ipv4Addr::new(192, 168, 1, 1)),
         },
     );
@@ -700,7 +700,7 @@ fn troubleshoot_after_silence_lists_each_fix_and_retries() {
     );
     let mut seen = evidence();
     seen.carrier = Some(false);
-    seen.waited = Duration::from_secs(60);
+    seen.waited = Duration::from_mins(1);
     let items = checklist::evaluate(&seen);
     event(
         &mut model,

@@ -79,10 +79,18 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
     );
 
     let moves = match &plan.transfer {
-        Transfer::Serve { bind, .. } => format!(
-            "serves the image at {bind} under any name asked for ({})",
-            plan.file().unwrap_or("any")
-        ),
+        Transfer::Serve { bind, .. } => {
+            // Port 0: the demo's server takes a free port when it starts.
+            let at = if bind.port() == 0 {
+                format!("{} (a free port)", bind.ip())
+            } else {
+                bind.to_string()
+            };
+            format!(
+                "serves the image at {at} under any name asked for ({})",
+                plan.file().unwrap_or("any")
+            )
+        }
         Transfer::Push { to, remote_name } => {
             format!("pushes the image to {to} as \"{remote_name}\" once its server answers")
         }

@@ -1,0 +1,345 @@
+//! The wizard on a real terminal: tmux runs the binary in a pane of its own server, keys go in
+//! with `send-keys`, and each step waits (with a deadline) until `capture-pane` shows what the
+//! screen must say. Nothing sleeps to synchronise.
+//!
+//! - The demo goes through all seven screens to a flashed router and a report, and Ctrl-C on
+//!   the last screen leaves the terminal as it was.
+//! - A panic while the wizard holds the terminal gives it back (the normal screen, the cursor,
+//!   cooked mode) before the message is printed.
+//! - Without a terminal, the wizard is not started: the command says how to run without it.
+
+#![allow(clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+mod support;
+
+const BIN: &str = env!("CARGO_BIN_EXE_rescue-wizard");
+
+/// Longest one screen may take to appear (a debug build, a loaded machine).
+const SCREEN: Duration = Duration::from_secs(30);
+/// Longest the demo's run may take from the prepare screen to the done screen.
+const RUN: Duration = Duration::from_secs(90);
+/// How often the pane is read while waiting.
+const POLL: Duration = Duration::from_millis(25);
+
+/// Set only by [`a_panic_gives_the_terminal_back`] for the copy of this test binary it runs
+/// in a tmux pane: that copy takes the terminal over and panics. A test hook, not a feature of
+/// rescue-wizard.
+const PANIC_CHILD: &str = "RESCUE_WIZARD_TUI_PANIC_CHILD";
+
+/// One tmux server on a socket of its own, killed when dropped (also when a test fails).
+struct Tmux {
+    tmux: PathBuf,
+    socket: String,
+}
+
+impl Tmux {
+    /// Starts a server with one 80x24 pane running `command` (a shell command line) in `cwd`
+    /// with `env` added. The pane stays open after the command ends: it prints its exit
+    /// status, then waits.
+    fn start(tmux: PathBuf, cwd: &Path, env: &[(&str, &str)], command: &str) -> Self {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let socket = format!(
+            "rw-tui-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        let server = Tmux { tmux, socket };
+        let line = format!("{command}; echo \"exited $?\"; exec cat");
+        let mut start = server.command();
+        start
+            .args([
+                "-f",
+                "/dev/null",
+                "new-session",
+                "-d",
+                "-x",
+                "80",
+                "-y",
+                "24",
+            ])
+            .arg("-c")
+            .arg(cwd)
+            .arg(line)
+            .current_dir(cwd);
+        for (key, value) in env {
+            start.env(key, value);
+        }
+        let output = start.output().expect("running tmux");
+        assert!(
+            output.status.success(),
+            "tmux new-session: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        server
+    }
+
+    fn command(&self) -> Command {
+        let mut command = Command::new(&self.tmux);
+        command.args(["-L", &self.socket]).stdin(Stdio::null());
+        command
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        let output = self.command().args(args).output().expect("running tmux");
+        assert!(
+            output.status.success(),
+            "tmux {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        output
+    }
+
+    /// Types keys, in tmux's names (`Enter`, `C-c`, `Escape`, or text).
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys"];
+        args.extend(keys);
+        self.run(&args);
+    }
+
+    /// The pane's text now.
+    fn screen(&self) -> String {
+        String::from_utf8_lossy(&self.run(&["capture-pane", "-p"]).stdout).into_owned()
+    }
+
+    /// A pane or window variable (`#{alternate_on}`).
+    fn show(&self, format: &str) -> String {
+        String::from_utf8_lossy(&self.run(&["display-message", "-p", format]).stdout)
+            .trim()
+            .to_owned()
+    }
+
+    /// Waits until the pane satisfies `ok`, and returns its text; fails with the last screen
+    /// after `within`.
+    fn wait(&self, what: &str, within: Duration, ok: impl Fn(&str) -> bool) -> String {
+        let until = Instant::now() + within;
+        loop {
+            let screen = self.screen();
+            if ok(&screen) {
+                return screen;
+            }
+            assert!(
+                Instant::now() < until,
+                "waited {within:?} for {what}; the screen:\n{screen}"
+            );
+            std::thread::sleep(POLL);
+        }
+    }
+
+    /// Waits until the pane shows every one of `texts`.
+    fn wait_for(&self, texts: &[&str], within: Duration) -> String {
+        self.wait(&format!("{texts:?}"), within, |screen| {
+            texts.iter().all(|text| screen.contains(text))
+        })
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self
+            .command()
+            .arg("kill-server")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+/// The demo image folders in the temporary folder.
+fn demo_folders() -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(std::env::temp_dir())
+        .expect("the temporary folder")
+        .filter_map(Result::ok)
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("rescue-wizard-demo-")
+        })
+        .map(|e| e.path())
+        .collect();
+    found.sort();
+    found
+}
+
+fn shell_quote(path: &Path) -> String {
+    format!("'{}'", path.display().to_string().replace('\'', r"'\''"))
+}
+
+#[test]
+fn the_demo_goes_through_every_screen_to_a_flashed_router() {
+    let Some(tmux) = support::require("tmux") else {
+        return;
+    };
+    let cwd = tempfile::tempdir().expect("a folder to run in");
+    let state = tempfile::tempdir().expect("a state folder");
+    let state_dir = state.path().to_str().expect("a UTF-8 temporary path");
+    let before = demo_folders();
+    let command = format!("{} demo --flash-seconds 1", shell_quote(Path::new(BIN)));
+    let pane = Tmux::start(
+        tmux,
+        cwd.path(),
+        &[("RESCUE_WIZARD_STATE_DIR", state_dir)],
+        &command,
+    );
+    // The alternate screen is on while the wizard runs.
+    pane.wait_for(&["1/7 Device", "tl-wr841n-v9", "DEMO"], SCREEN);
+    assert_eq!(pane.show("#{alternate_on}"), "1");
+
+    // Help on the first screen, and Esc closes it.
+    pane.keys(&["?"]);
+    pane.wait_for(&["Help: 1/7 Device", "Any key closes this help"], SCREEN);
+    pane.keys(&["Escape"]);
+    pane.wait("the help to close", SCREEN, |s| !s.contains("Help: 1/7"));
+
+    pane.keys(&["Enter"]);
+    pane.wait_for(&["2/7 Image", "wr841nv9-demo-factory"], SCREEN);
+    pane.keys(&["Enter"]);
+    let screen = pane.wait_for(&["READY: the bootloader will take it", "sha256"], SCREEN);
+    assert!(screen.contains("press Enter to use it"), "{screen}");
+
+    pane.keys(&["Enter"]);
+    pane.wait_for(&["3/7 Port", "loopback (simulated)"], SCREEN);
+    pane.keys(&["Enter"]);
+    pane.wait_for(
+        &["4/7 Network", "Nothing: the demo runs on loopback"],
+        SCREEN,
+    );
+    pane.keys(&["Enter"]);
+    pane.wait_for(
+        &["5/7 Prepare", "The router's steps", "start watching"],
+        SCREEN,
+    );
+
+    // A bigger terminal: the screen is drawn again at its size; and back to 80x24.
+    pane.run(&["resize-window", "-x", "120", "-y", "40"]);
+    pane.wait("the wider frame", SCREEN, |s| {
+        s.lines()
+            .any(|line| line.chars().count() > 100 && line.contains("5/7 Prepare"))
+    });
+    pane.run(&["resize-window", "-x", "80", "-y", "24"]);
+    pane.wait("the 80-column frame", SCREEN, |s| {
+        s.lines().count() <= 24
+            && s.contains("5/7 Prepare")
+            && s.lines().all(|line| line.chars().count() <= 80)
+    });
+
+    pane.keys(&["Enter"]);
+    let live = pane.wait_for(&["6/7 Live", "Activity", "Checklist"], SCREEN);
+    assert!(live.contains("? help") && live.contains("q quit"), "{live}");
+
+    let done = pane.wait_for(&["7/7 Done", "FLASHED"], RUN);
+    assert!(
+        done.contains("nothing on this computer was changed"),
+        "{done}"
+    );
+    let reports: Vec<PathBuf> = std::fs::read_dir(state.path().join("reports"))
+        .expect("the reports folder")
+        .map(|entry| entry.expect("a report").path())
+        .collect();
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    let report = &reports[0];
+    assert!(
+        done.contains(&report.display().to_string()),
+        "the report's path {} is not on the screen:\n{done}",
+        report.display()
+    );
+    let text = std::fs::read_to_string(report).expect("the report");
+    assert!(text.contains("flashed"), "{text}");
+
+    // Ctrl-C on the last screen leaves, and the terminal is as it was.
+    pane.keys(&["C-c"]);
+    pane.wait_for(&["exited 0"], SCREEN);
+    assert_eq!(pane.show("#{alternate_on}"), "0");
+    assert_eq!(pane.show("#{cursor_flag}"), "1");
+    // The demo's image folder went with the wizard.
+    assert_eq!(
+        demo_folders(),
+        before,
+        "the demo's image folder was left behind"
+    );
+}
+
+/// What the copy of this binary does in its tmux pane: takes the terminal over as the wizard
+/// does, waits for a key (so the test sees the alternate screen), then panics on another
+/// thread and leaves without dropping the session: only the panic hook can give the terminal
+/// back.
+fn panic_in_the_wizard() {
+    use ratatui::widgets::Paragraph;
+    use rescue_wizard::ui::tui::terminal::Session;
+    use std::io::Read as _;
+
+    let mut session = Session::enter().expect("the terminal");
+    session
+        .terminal()
+        .draw(|frame| frame.render_widget(Paragraph::new("wizard drawn"), frame.area()))
+        .expect("a frame");
+    let mut key = [0u8; 1];
+    let _ = std::io::stdin().read(&mut key);
+    let panicked = std::thread::spawn(|| panic!("the wizard panicked on purpose")).join();
+    assert!(panicked.is_err());
+    std::mem::forget(session);
+    std::process::exit(7);
+}
+
+#[test]
+fn a_panic_gives_the_terminal_back() {
+    if std::env::var_os(PANIC_CHILD).is_some() {
+        panic_in_the_wizard();
+        return;
+    }
+    let Some(tmux) = support::require("tmux") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("a folder to run in");
+    let me = std::env::current_exe().expect("this test binary");
+    let command = format!(
+        "{} --exact a_panic_gives_the_terminal_back --nocapture --test-threads=1; code=$?; stty -a | tr ' ;' '\\n\\n' | grep -x -e icanon -e -icanon -e echo -e -echo | tr '\\n' ' '; (exit $code)",
+        shell_quote(&me)
+    );
+    let pane = Tmux::start(tmux, dir.path(), &[(PANIC_CHILD, "1")], &command);
+    pane.wait_for(&["wizard drawn"], SCREEN);
+    assert_eq!(pane.show("#{alternate_on}"), "1");
+    assert_eq!(pane.show("#{cursor_flag}"), "0");
+    pane.keys(&["x"]);
+    let screen = pane.wait_for(&["exited 7"], SCREEN);
+    assert!(
+        screen.contains("the wizard panicked on purpose"),
+        "the panic message is not on the normal screen:\n{screen}"
+    );
+    assert_eq!(pane.show("#{alternate_on}"), "0", "{screen}");
+    assert_eq!(pane.show("#{cursor_flag}"), "1", "{screen}");
+    // Cooked mode: line editing and echo are back.
+    let modes: Vec<&str> = screen
+        .lines()
+        .find(|line| line.contains("icanon"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    assert!(
+        modes.contains(&"icanon") && modes.contains(&"echo"),
+        "raw mode was left on: {modes:?}\n{screen}"
+    );
+}
+
+#[test]
+fn without_a_terminal_the_command_says_how_to_run_without_the_wizard() {
+    let state = tempfile::tempdir().expect("a state folder");
+    let output = support::run(
+        Command::new(BIN)
+            .env("RESCUE_WIZARD_STATE_DIR", state.path())
+            .stdin(Stdio::null()),
+        SCREEN,
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("rescue-wizard --device ID IMAGE"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("rescue-wizard demo --json"), "{stderr}");
+    assert!(output.stdout.is_empty());
+}

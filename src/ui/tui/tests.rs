@@ -190,8 +190,10 @@ fn on_image_screen() -> Model {
         },
     );
     type_text(&mut model, "wr841 v9");
-    press(&mut model, &[Key::Enter]);
+    let effects = press(&mut model, &[Key::Enter]);
     assert_eq!(model.screen, Screen::Image);
+    // The folder is read again on the way in.
+    assert!(matches!(&effects[..], [Effect::ListDir(dir)] if dir == Path::new(DOWNLOADS)));
     model
 }
 
@@ -836,4 +838,51 @@ fn every_screen_fits_80_by_24_and_follows_a_resize() {
     assert!(text.contains("6/7 Live"), "{text}");
     assert!(text.contains("adopt"), "{text}");
     assert!(text.contains("? help"), "{text}");
+}
+
+/// Every `.rs` file under `dir`, with its text.
+fn sources(dir: &Path) -> Vec<(PathBuf, String)> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            found.extend(sources(&path));
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            let text = std::fs::read_to_string(&path).unwrap();
+            found.push((path, text));
+        }
+    }
+    found
+}
+
+#[test]
+fn the_layers_keep_to_themselves() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    // The engine and what it drives never name a terminal library.
+    for module in ["engine", "net", "tftp", "profile", "image"] {
+        for (path, text) in sources(&src.join(module)) {
+            for word in ["ratatui", "crossterm", "indicatif"] {
+                assert!(!text.contains(word), "{} names {word}", path.display());
+            }
+        }
+    }
+    // The wizard opens no socket and touches no host setting: the engine does.
+    let this = Path::new(file!()).file_name().unwrap();
+    for (path, text) in sources(&src.join("ui/tui")) {
+        if path.file_name() == Some(this) {
+            continue;
+        }
+        for word in [
+            "UdpSocket",
+            "TcpStream",
+            "tokio::net",
+            "socket2",
+            "pnet",
+            "netlink",
+            "HostSetup",
+            "iface::list",
+        ] {
+            assert!(!text.contains(word), "{} names {word}", path.display());
+        }
+    }
 }

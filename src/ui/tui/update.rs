@@ -288,7 +288,8 @@ fn choose_device(model: &mut Model) -> Vec<Effect> {
     }
     model.device.chosen = Some(profile);
     model.screen = Screen::Image;
-    Vec::new()
+    // The folder may have changed since it was read (a download finished meanwhile).
+    vec![Effect::ListDir(model.image.dir.clone())]
 }
 
 // Screen 2: the image.
@@ -389,7 +390,7 @@ fn image_action(model: &mut Model, action: Action) -> Vec<Effect> {
                         Vec::new()
                     } else if i.verdict() == Verdict::Refused {
                         image.problem = Some(
-                            "this image cannot be flashed to this device: pick another (the fixes are above)".into(),
+                            "this image cannot be flashed to this device: pick another (the fixes are below)".into(),
                         );
                         Vec::new()
                     } else {

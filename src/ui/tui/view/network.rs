@@ -15,11 +15,12 @@
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
 use super::port::{addresses, link};
-use super::{Theme, panel};
+use super::{Theme, hanging, inner_width, panel};
 use crate::engine::plan::Transfer;
 use crate::ui::tui::model::{Mode, Model};
 
@@ -122,8 +123,9 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
             "Nothing: the port already has the address the router expects.",
         ));
     } else {
+        let width = inner_width(bottom);
         for change in &changes {
-            lines.push(Line::raw(format!("• {change}")));
+            lines.extend(hanging("• ", theme.accent, change, Style::default(), width));
         }
         lines.push(Line::raw(""));
         lines.push(Line::styled(

@@ -231,7 +231,9 @@ fn the_demo_goes_through_every_screen_to_a_flashed_router() {
     let live = pane.wait_for(&["6/7 Live", "Activity", "Checklist"], SCREEN);
     assert!(live.contains("? help") && live.contains("q quit"), "{live}");
 
-    let done = pane.wait_for(&["7/7 Done", "FLASHED"], RUN);
+    // The outcome comes first; the report's path once the network is restored and it is
+    // written.
+    let done = pane.wait_for(&["7/7 Done", "FLASHED", "/reports/tl-wr841n-v9-"], RUN);
     assert!(
         done.contains("nothing on this computer was changed"),
         "{done}"

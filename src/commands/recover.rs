@@ -90,11 +90,7 @@ pub async fn recover(args: RecoverArgs) -> anyhow::Result<Outcome> {
         adopt: args.adopt,
     };
     let report_path = args.report.clone().unwrap_or_else(|| {
-        report::default_path(
-            &state_dir().join(""),
-            &plan.device,
-            std::time::SystemTime::now(),
-        )
+        report::default_path(&state_dir(), &plan.device, std::time::SystemTime::now())
     });
     drive(plan, environment, front, Some(report_path)).await
 }

@@ -698,17 +698,7 @@ impl Run {
                 // Every front-end is gone: stop as if asked to.
                 Woke::Command(None) => self.interrupted(),
                 Woke::Command(Some(command)) => self.command(live, &command),
-                Woke::Host(event) => {
-                    let lost = matches!(event, HostEvent::Carrier { present: false, .. });
-                    self.host_event(event);
-                    if lost && self.phase == Phase::Flashing && !live.router_left {
-                        live.router_left = true;
-                        if let Some(ip) = self.plan.router {
-                            self.emit(Event::RouterLeft { ip });
-                        }
-                    }
-                    Next::Continue
-                }
+                Woke::Host(event) => self.host_event_live(live, event),
                 Woke::Wire(seen) => self.wire(live, &seen),
                 Woke::Tftp(event) => self.tftp(live, event),
                 Woke::Pushed(result) => {
@@ -747,6 +737,42 @@ impl Run {
                 seconds: step.seconds,
                 led: step.led,
             });
+        }
+    }
+
+    /// A host event while the router is awaited: losing the link while it flashes means it
+    /// reboots.
+    fn host_event_live(&mut self, live: &mut Live, event: HostEvent) -> Next {
+        let lost = matches!(event, HostEvent::Carrier { present: false, .. });
+        self.host_event(event);
+        if lost && self.phase == Phase::Flashing && !live.router_left {
+            live.router_left = true;
+            if let Some(ip) = self.plan.router {
+                self.emit(Event::RouterLeft { ip });
+            }
+        }
+        Next::Continue
+    }
+
+    /// Without changes of ours on the port there is no keeper watching its link: look at it
+    /// once a tick instead, so that link changes are reported all the same.
+    fn poll_carrier(&mut self, live: &mut Live) {
+        if self.setup.is_some() || live.simulated.is_some() {
+            return;
+        }
+        let Some(port) = &self.plan.port else {
+            return;
+        };
+        let ifname = port.name.clone();
+        let Some(present) = crate::net::iface::list()
+            .into_iter()
+            .find(|i| i.name == ifname)
+            .map(|i| i.carrier)
+        else {
+            return;
+        };
+        if self.evidence.carrier != Some(present) {
+            self.host_event_live(live, HostEvent::Carrier { ifname, present });
         }
     }
 
@@ -1153,6 +1179,7 @@ impl Run {
             self.finding(live, finding);
         }
         self.evidence.waited = live.waiting_since.elapsed();
+        self.poll_carrier(live);
         if matches!(self.phase, Phase::Waiting | Phase::Transfer) {
             self.show_due_steps(live);
         }

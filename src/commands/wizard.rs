@@ -34,6 +34,16 @@ fn colours() -> bool {
     std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty())
 }
 
+/// The Downloads folder: the desktop's own setting, else `~/Downloads` when there is one
+/// (Linux without xdg-user-dirs names none).
+fn downloads() -> Option<PathBuf> {
+    dirs::download_dir().or_else(|| {
+        dirs::home_dir()
+            .map(|home| home.join("Downloads"))
+            .filter(|dir| dir.is_dir())
+    })
+}
+
 /// `rescue-wizard` with neither a device nor an image.
 pub async fn start(args: RecoverArgs) -> anyhow::Result<Outcome> {
     if args.json || !on_a_terminal() {
@@ -47,7 +57,7 @@ pub async fn start(args: RecoverArgs) -> anyhow::Result<Outcome> {
         catalogue,
         settings: recover::settings(&args),
         start_dir,
-        downloads: dirs::download_dir(),
+        downloads: downloads(),
         colours: colours(),
         search: String::new(),
     };
@@ -64,7 +74,7 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<Outcome> {
         catalogue,
         settings: recover::demo_settings(args.flash_seconds),
         start_dir: image.dir.clone(),
-        downloads: dirs::download_dir(),
+        downloads: downloads(),
         colours: colours(),
         search: DEMO_DEVICE.to_owned(),
     };

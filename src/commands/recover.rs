@@ -173,7 +173,7 @@ fn demo_image() -> Vec<u8> {
     let mut image = vec![0u8; 2 * 1024 * 1024];
     image[0..4].copy_from_slice(&[0x01, 0, 0, 0]);
     image[4..12].copy_from_slice(b"TP-LINK ");
-    image[28..33].copy_from_slice(b"ver. ");
+    image[28..38].copy_from_slice(b"ver. 1.0.0");
     image[0x40..0x44].copy_from_slice(&[0x08, 0x41, 0x00, 0x09]);
     image[0x44..0x48].copy_from_slice(&[0, 0, 0, 1]);
     let mut state = 0x2545_f491_u32;

@@ -708,6 +708,10 @@ impl Run {
                 Woke::Probed(ip) => self.router_back(live, ip),
                 Woke::Tick => self.tick(live),
             };
+            // New evidence shows in the checklist at once, not at the next tick.
+            if !matches!(next, Next::End(_)) {
+                self.refresh_checklist(live);
+            }
             if let Next::End(outcome) = next {
                 live.push_stop.store(true, Ordering::Relaxed);
                 live.prober_stop.store(true, Ordering::Relaxed);
@@ -1174,17 +1178,10 @@ impl Run {
         Next::End(RunOutcome::Flashed)
     }
 
-    fn tick(&mut self, live: &mut Live) -> Next {
-        for finding in live.observer.tick(SystemTime::now()) {
-            self.finding(live, finding);
-        }
-        self.evidence.waited = live.waiting_since.elapsed();
-        self.poll_carrier(live);
-        if matches!(self.phase, Phase::Waiting | Phase::Transfer) {
-            self.show_due_steps(live);
-        }
+    /// Sends the checklist when an item's status changed; details (such as seconds waited)
+    /// alone do not count.
+    fn refresh_checklist(&mut self, live: &mut Live) {
         let checklist = checklist::evaluate(&self.evidence);
-        // Sent when an item's status changes; details (such as seconds waited) alone do not.
         let changed = checklist.len() != live.checklist.len()
             || checklist
                 .iter()
@@ -1194,6 +1191,18 @@ impl Run {
             live.checklist.clone_from(&checklist);
             self.emit(Event::ChecklistUpdated { checklist });
         }
+    }
+
+    fn tick(&mut self, live: &mut Live) -> Next {
+        for finding in live.observer.tick(SystemTime::now()) {
+            self.finding(live, finding);
+        }
+        self.evidence.waited = live.waiting_since.elapsed();
+        self.poll_carrier(live);
+        if matches!(self.phase, Phase::Waiting | Phase::Transfer) {
+            self.show_due_steps(live);
+        }
+        self.refresh_checklist(live);
         match self.phase {
             Phase::Waiting | Phase::Transfer => {
                 let quiet = live.last_activity.elapsed();

@@ -7,6 +7,9 @@
 //! - A panic while the wizard holds the terminal gives it back (the normal screen, the cursor,
 //!   cooked mode) before the message is printed.
 //! - Without a terminal, the wizard is not started: the command says how to run without it.
+//! - A real run on a port in a network namespace: the wizard adds the rescue address, a TFTP
+//!   client in the router's namespace fetches the image, the "flashed firmware" speaks from
+//!   192.168.1.1, and the done screen says flashed and restored.
 
 #![allow(clippy::expect_used)]
 
@@ -344,4 +347,148 @@ fn without_a_terminal_the_command_says_how_to_run_without_the_wizard() {
     );
     assert!(stderr.contains("rescue-wizard demo --json"), "{stderr}");
     assert!(output.stdout.is_empty());
+}
+
+/// Runs `ip` with `args`, insisting that it worked.
+fn ip(args: &[&str]) {
+    let output = Command::new("ip").args(args).output().expect("running ip");
+    assert!(
+        output.status.success(),
+        "ip {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn the_wizard_recovers_a_router_on_a_real_port() {
+    if !nix::unistd::geteuid().is_root() {
+        support::skip_or_fail("the wizard's real run needs root for its network namespaces");
+        return;
+    }
+    let (Some(tmux), Some(tftp), Some(ping)) = (
+        support::require("tmux"),
+        support::require("tftp"),
+        support::require("ping"),
+    ) else {
+        return;
+    };
+    // This computer's namespace holds port0; the router's holds the other end of the cable.
+    let pair = support::NetnsPair::new("rw-wizard");
+    let cwd = tempfile::tempdir().expect("a folder to run in");
+    let state = tempfile::tempdir().expect("a state folder");
+    let mut image = support::content(300 * 1024 + 17, 7);
+    image[..0x200].fill(0);
+    image[0..4].copy_from_slice(&[1, 0, 0, 0]);
+    image[4..11].copy_from_slice(b"TP-LINK");
+    image[0x1c..0x24].copy_from_slice(b"ver. 1.0");
+    image[0x40..0x44].copy_from_slice(&[0x08, 0x41, 0x00, 0x09]);
+    image[0x44..0x48].copy_from_slice(&[0, 0, 0, 1]);
+    std::fs::write(cwd.path().join("openwrt-factory.bin"), &image).expect("the image");
+    let command = format!(
+        "ip netns exec {} {} --interface port0 --timeout 120",
+        pair.ns,
+        shell_quote(Path::new(BIN))
+    );
+    let state_dir = state.path().to_str().expect("a UTF-8 temporary path");
+    let pane = Tmux::start(
+        tmux,
+        cwd.path(),
+        &[("RESCUE_WIZARD_STATE_DIR", state_dir)],
+        &command,
+    );
+    pane.wait_for(&["1/7 Device"], SCREEN);
+    pane.keys(&["wr841n v9"]);
+    pane.wait_for(&["1 device", "tl-wr841n-v9"], SCREEN);
+    pane.keys(&["Enter"]);
+    pane.wait_for(&["2/7 Image", "openwrt-factory.bin"], SCREEN);
+    pane.keys(&["Enter"]);
+    pane.wait_for(&["READY: the bootloader will take it"], SCREEN);
+    pane.keys(&["Enter"]);
+    pane.wait_for(&["3/7 Port", "port0"], SCREEN);
+    pane.keys(&["Enter"]);
+    pane.wait_for(&["4/7 Network", "add 192.168.0.66/24 to port0"], SCREEN);
+    pane.keys(&["Enter"]);
+    pane.wait_for(&["5/7 Prepare", "port0"], SCREEN);
+    pane.keys(&["Enter"]);
+    pane.wait_for(&["6/7 Live", "waiting for the router's request"], SCREEN);
+
+    // The "bootloader": fetches the file the profile names from the rescue address.
+    ip(&[
+        "-n",
+        &pair.peer,
+        "addr",
+        "add",
+        "192.168.0.86/24",
+        "dev",
+        "router0",
+    ]);
+    let fetched = cwd.path().join("fetched.bin");
+    let output = support::run(
+        Command::new("ip")
+            .args(["netns", "exec", &pair.peer])
+            .arg(&tftp)
+            .args([
+                "-m",
+                "binary",
+                "192.168.0.66",
+                "-c",
+                "get",
+                "wr841nv9_tp_recovery.bin",
+            ])
+            .arg(&fetched),
+        SCREEN,
+    );
+    assert!(output.status.success(), "{output:?}");
+    assert!(
+        std::fs::read(&fetched).expect("the fetched file") == image,
+        "the router got other bytes than the image"
+    );
+    pane.wait_for(&["DO NOT SWITCH THE ROUTER OFF", "192.168.1.1"], SCREEN);
+
+    // The flashed firmware comes up at 192.168.1.1 and speaks (its ARP request for the laptop
+    // is what the run hears; the ping itself need not be answered).
+    ip(&["-n", &pair.peer, "addr", "flush", "dev", "router0"]);
+    ip(&[
+        "-n",
+        &pair.peer,
+        "addr",
+        "add",
+        "192.168.1.1/24",
+        "dev",
+        "router0",
+    ]);
+    ip(&[
+        "-n",
+        &pair.peer,
+        "route",
+        "add",
+        "192.168.0.66/32",
+        "dev",
+        "router0",
+        "src",
+        "192.168.1.1",
+    ]);
+    let _ = support::run(
+        Command::new("ip")
+            .args(["netns", "exec", &pair.peer])
+            .arg(&ping)
+            .args(["-c", "1", "-W", "1", "192.168.0.66"]),
+        SCREEN,
+    );
+    let done = pane.wait_for(&["7/7 Done", "FLASHED", "/reports/tl-wr841n-v9-"], SCREEN);
+    assert!(done.contains("back at 192.168.1.1"), "{done}");
+    assert!(
+        done.contains("address 192.168.0.66/24 on port0: restored"),
+        "{done}"
+    );
+    pane.keys(&["Enter"]);
+    pane.wait_for(&["exited 0"], SCREEN);
+    let addresses = Command::new("ip")
+        .args(["-n", &pair.ns, "-4", "addr", "show", "dev", "port0"])
+        .output()
+        .expect("ip addr");
+    assert!(
+        !String::from_utf8_lossy(&addresses.stdout).contains("192.168.0.66"),
+        "the rescue address is still on port0"
+    );
 }

@@ -499,40 +499,25 @@ mod tests {
     use crate::profile::Catalogue;
 
     fn interfaces() -> Vec<Interface> {
+        use crate::net::iface::sample::{loopback, port};
         vec![
-            Interface {
-                index: 1,
-                name: "lo".into(),
-                kind: InterfaceKind::Loopback,
-                mac: None,
-                up: true,
-                carrier: true,
-                ipv4: vec![Ipv4Cidr::new(Ipv4Addr::LOCALHOST, 8)],
-                mtu: Some(65536),
-                managed_by_network_manager: None,
-            },
-            Interface {
-                index: 2,
-                name: "enp3s0".into(),
-                kind: InterfaceKind::Wired,
-                mac: Some("00:e0:4c:68:00:01".into()),
-                up: true,
-                carrier: true,
-                ipv4: vec![],
-                mtu: Some(1500),
-                managed_by_network_manager: Some(false),
-            },
-            Interface {
-                index: 3,
-                name: "wlp2s0".into(),
-                kind: InterfaceKind::Wireless,
-                mac: Some("a4:c3:f0:00:00:02".into()),
-                up: true,
-                carrier: true,
-                ipv4: vec![Ipv4Cidr::new(Ipv4Addr::new(10, 0, 0, 23), 24)],
-                mtu: Some(1500),
-                managed_by_network_manager: None,
-            },
+            loopback(),
+            port(
+                2,
+                "enp3s0",
+                InterfaceKind::Wired,
+                "00:e0:4c:68:00:01",
+                &[],
+                Some(false),
+            ),
+            port(
+                3,
+                "wlp2s0",
+                InterfaceKind::Wireless,
+                "a4:c3:f0:00:00:02",
+                &[Ipv4Cidr::new(Ipv4Addr::new(10, 0, 0, 23), 24)],
+                None,
+            ),
         ]
     }
 

@@ -269,6 +269,52 @@ pub fn recommend(interfaces: &[Interface]) -> Recommendation {
     }
 }
 
+/// Interfaces as a laptop shows them, for the tests of the modules that choose among them.
+#[cfg(test)]
+pub(crate) mod sample {
+    use std::net::Ipv4Addr;
+
+    use super::{Interface, InterfaceKind, Ipv4Cidr};
+
+    /// `lo` with 127.0.0.1/8.
+    pub(crate) fn loopback() -> Interface {
+        Interface {
+            index: 1,
+            name: "lo".into(),
+            kind: InterfaceKind::Loopback,
+            mac: None,
+            up: true,
+            carrier: true,
+            ipv4: vec![Ipv4Cidr::new(Ipv4Addr::LOCALHOST, 8)],
+            mtu: Some(65536),
+            managed_by_network_manager: None,
+        }
+    }
+
+    /// A port of `kind` with a link, its hardware address, its addresses, and whether
+    /// `NetworkManager` manages it.
+    pub(crate) fn port(
+        index: u32,
+        name: &str,
+        kind: InterfaceKind,
+        mac: &str,
+        ipv4: &[Ipv4Cidr],
+        managed_by_network_manager: Option<bool>,
+    ) -> Interface {
+        Interface {
+            index,
+            name: name.into(),
+            kind,
+            mac: Some(mac.into()),
+            up: true,
+            carrier: true,
+            ipv4: ipv4.to_vec(),
+            mtu: Some(1500),
+            managed_by_network_manager,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -46,25 +46,12 @@ fn need_root() -> bool {
 /// An image the TL-WR841N v9 profile accepts: a TP-Link header naming hardware id 0x08410009,
 /// then varied bytes.
 fn wr841n_v9_image(len: usize) -> Vec<u8> {
-    let mut image = support::content(len, 841);
-    image[0..0x100].fill(0);
-    image[0..4].copy_from_slice(&[1, 0, 0, 0]);
-    image[4..11].copy_from_slice(b"TP-LINK");
-    image[0x1c..0x24].copy_from_slice(b"ver. 1.0");
-    image[0x40..0x44].copy_from_slice(&[0x08, 0x41, 0x00, 0x09]);
-    image[0x44..0x48].copy_from_slice(&[0, 0, 0, 1]);
-    image
+    rescue_wizard::image::sample::tp_link_firmware(0x0841_0009, len)
 }
 
-/// A TP-Link stock image "with boot" for the TL-WR841N v9: an outer header whose boot length
-/// is set, 128 KiB of bootloader, then the firmware with its own header at 0x20200.
+/// A TP-Link stock image "with boot" for the TL-WR841N v9: the firmware starts at 0x20200.
 fn wr841n_v9_stock_with_bootloader() -> Vec<u8> {
-    let firmware = wr841n_v9_image(256 * 1024);
-    let mut image = firmware[..0x200].to_vec();
-    image[0x94..0x98].copy_from_slice(&0x2_0000u32.to_be_bytes());
-    image.extend(std::iter::repeat_n(0xb0u8, 0x2_0000));
-    image.extend_from_slice(&firmware);
-    image
+    rescue_wizard::image::sample::tp_link_stock_with_bootloader(0x0841_0009, 256 * 1024)
 }
 
 /// The JSON event lines a run printed, parsed.

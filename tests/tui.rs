@@ -376,13 +376,7 @@ fn the_wizard_recovers_a_router_on_a_real_port() {
     let pair = support::NetnsPair::new("rw-wizard");
     let cwd = tempfile::tempdir().expect("a folder to run in");
     let state = tempfile::tempdir().expect("a state folder");
-    let mut image = support::content(300 * 1024 + 17, 7);
-    image[..0x200].fill(0);
-    image[0..4].copy_from_slice(&[1, 0, 0, 0]);
-    image[4..11].copy_from_slice(b"TP-LINK");
-    image[0x1c..0x24].copy_from_slice(b"ver. 1.0");
-    image[0x40..0x44].copy_from_slice(&[0x08, 0x41, 0x00, 0x09]);
-    image[0x44..0x48].copy_from_slice(&[0, 0, 0, 1]);
+    let image = rescue_wizard::image::sample::tp_link_firmware(0x0841_0009, 300 * 1024 + 17);
     std::fs::write(cwd.path().join("openwrt-factory.bin"), &image).expect("the image");
     let command = format!(
         "ip netns exec {} {} --interface port0 --timeout 120",

@@ -157,7 +157,10 @@ impl DemoImage {
             path: dir.join("wr841nv9-demo-factory.bin"),
             dir,
         };
-        std::fs::write(&image.path, demo_image())?;
+        std::fs::write(
+            &image.path,
+            image::sample::tp_link_firmware(0x0841_0009, 2 * 1024 * 1024),
+        )?;
         Ok(image)
     }
 }
@@ -166,25 +169,6 @@ impl Drop for DemoImage {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
-}
-
-/// A demo image: a TP-Link firmware header naming the TL-WR841N v9, then 2 MiB of data.
-fn demo_image() -> Vec<u8> {
-    let mut image = vec![0u8; 2 * 1024 * 1024];
-    image[0..4].copy_from_slice(&[0x01, 0, 0, 0]);
-    image[4..12].copy_from_slice(b"TP-LINK ");
-    image[28..38].copy_from_slice(b"ver. 1.0.0");
-    image[0x40..0x44].copy_from_slice(&[0x08, 0x41, 0x00, 0x09]);
-    image[0x44..0x48].copy_from_slice(&[0, 0, 0, 1]);
-    let mut state = 0x2545_f491_u32;
-    for byte in &mut image[0x200..] {
-        // A cheap generator: the bytes only need to differ from block to block.
-        state ^= state << 13;
-        state ^= state >> 17;
-        state ^= state << 5;
-        *byte = state as u8;
-    }
-    image
 }
 
 /// The image preflight: refuses what will not work, with the fix; offers (and with consent

@@ -11,6 +11,7 @@
 mod error;
 mod format;
 mod rules;
+pub mod sample;
 mod strip;
 
 use std::fmt;

@@ -79,24 +79,12 @@ fn event(model: &mut Model, secs: f64, event: Event) -> Vec<Effect> {
 
 /// A TL-WR841N v9 firmware: TP-Link header naming the device, then data.
 fn firmware(len: usize) -> Vec<u8> {
-    let mut image: Vec<u8> = (0..len).map(|n| (n * 7 % 251) as u8).collect();
-    image[0..0x100].fill(0);
-    image[0..4].copy_from_slice(&[1, 0, 0, 0]);
-    image[4..11].copy_from_slice(b"TP-LINK");
-    image[0x1c..0x24].copy_from_slice(b"ver. 1.0");
-    image[0x40..0x44].copy_from_slice(&[0x08, 0x41, 0x00, 0x09]);
-    image[0x44..0x48].copy_from_slice(&[0, 0, 0, 1]);
-    image
+    crate::image::sample::tp_link_firmware(0x0841_0009, len)
 }
 
 /// A TP-Link stock image that carries the bootloader: 128 KiB of it before the firmware.
 fn stock_with_bootloader() -> Vec<u8> {
-    let inner = firmware(256 * 1024);
-    let mut image = inner[..0x200].to_vec();
-    image[0x94..0x98].copy_from_slice(&0x2_0000u32.to_be_bytes());
-    image.extend(std::iter::repeat_n(0xb0u8, 0x2_0000));
-    image.extend_from_slice(&inner);
-    image
+    crate::image::sample::tp_link_stock_with_bootloader(0x0841_0009, 256 * 1024)
 }
 
 /// The real preflight of `bytes` named `name`, as if the file were in ~/Downloads.

@@ -618,18 +618,10 @@ fn adopt(
     cidr: Ipv4Cidr,
     events: mpsc::UnboundedSender<HostEvent>,
 ) -> Option<HostSetup> {
-    let interfaces = crate::net::iface::list();
-    let iface = interfaces.iter().find(|i| i.name == interface)?;
-    let plan = Plan::for_interface(iface, cidr);
-    // Already there: nothing to adopt, nothing to undo.
-    plan.add?;
-    match HostSetup::apply(&plan, &state_dir(), events) {
-        Ok(setup) => Some(setup),
-        Err(err) => {
-            eprintln!("could not adopt {cidr}: {err}");
-            None
-        }
-    }
+    HostSetup::adopt(interface, cidr, &state_dir(), events).unwrap_or_else(|err| {
+        eprintln!("could not adopt {cidr}: {err}");
+        None
+    })
 }
 
 /// `rescue-wizard probe`: ARP and/or ICMP echo to one address, one line per answer.

@@ -18,7 +18,7 @@ use super::checklist::{self, Evidence, Item};
 use super::event::{Command, Event, Phase, RunOutcome};
 use super::plan::{Plan, Transfer};
 use super::simulate::SimulatedRouter;
-use crate::net::addr::{HostEvent, HostSetup, Plan as NetworkPlan};
+use crate::net::addr::{HostEvent, HostSetup};
 use crate::net::check::{self, Expectation as HostExpectation, HostFacts, Verdict};
 use crate::net::firewall;
 use crate::net::iface::Ipv4Cidr;
@@ -119,6 +119,8 @@ struct Run {
     evidence: Evidence,
     setup: Option<HostSetup>,
     adopted: Vec<HostSetup>,
+    /// Where the undo journal lives (none in a simulated run, which changes nothing).
+    state_dir: Option<PathBuf>,
     host_tx: mpsc::UnboundedSender<HostEvent>,
     host_rx: mpsc::UnboundedReceiver<HostEvent>,
     changes_made: Vec<String>,
@@ -188,6 +190,7 @@ impl Run {
             evidence,
             setup: None,
             adopted: Vec::new(),
+            state_dir: None,
             host_tx,
             host_rx,
             changes_made: Vec::new(),
@@ -236,6 +239,7 @@ impl Run {
                 if let Next::End(outcome) = self.preflight() {
                     return outcome;
                 }
+                self.state_dir = Some(state_dir.clone());
                 if let Next::End(outcome) = self.network(&state_dir, approved).await {
                     return outcome;
                 }
@@ -854,23 +858,13 @@ impl Run {
     }
 
     fn adopt(&mut self, addr: Ipv4Addr) {
-        let Some(port) = &self.plan.port else {
-            return;
-        };
-        let Some(iface) = crate::net::iface::list()
-            .into_iter()
-            .find(|i| i.name == port.name)
-        else {
+        let (Some(port), Some(state_dir)) = (&self.plan.port, &self.state_dir) else {
             return;
         };
         let prefix = self.plan.host.map_or(24, |h| h.prefix);
-        let plan = NetworkPlan::for_interface(&iface, Ipv4Cidr::new(addr, prefix));
-        if plan.add.is_none() {
-            return;
-        }
-        let state_dir = crate::net::journal::state_dir();
-        match HostSetup::apply(&plan, &state_dir, self.host_tx.clone()) {
-            Ok(setup) => self.adopted.push(setup),
+        let cidr = Ipv4Cidr::new(addr, prefix);
+        match HostSetup::adopt(&port.name, cidr, state_dir, self.host_tx.clone()) {
+            Ok(setup) => self.adopted.extend(setup),
             Err(err) => self.emit(Event::NetworkNoticed {
                 what: format!("could not adopt {addr}: {err}"),
             }),

@@ -285,6 +285,26 @@ impl std::fmt::Debug for HostSetup {
 }
 
 impl HostSetup {
+    /// Gives the port `interface` the address `cidr` the router asks for (the "adopt"
+    /// remedy), journaled and undone like any other change. `Ok(None)`: the port is gone, or
+    /// has the address already, so there is nothing to undo.
+    pub fn adopt(
+        interface: &str,
+        cidr: Ipv4Cidr,
+        state_dir: &Path,
+        events: UnboundedSender<HostEvent>,
+    ) -> Result<Option<Self>, SetupError> {
+        let interfaces = super::iface::list();
+        let Some(iface) = interfaces.iter().find(|i| i.name == interface) else {
+            return Ok(None);
+        };
+        let plan = Plan::for_interface(iface, cidr);
+        if plan.add.is_none() {
+            return Ok(None);
+        }
+        Self::apply(&plan, state_dir, events).map(Some)
+    }
+
     /// Makes the planned changes, journaling each first, and starts the keeper.
     pub fn apply(
         plan: &Plan,

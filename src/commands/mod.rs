@@ -158,15 +158,7 @@ fn doctor(args: &DoctorArgs) -> anyhow::Result<Outcome> {
     let facts = HostFacts::gather();
     let iface = check::choose(&facts.interfaces, args.interface.as_deref()).map_err(UsageError)?;
     let expect = expectation(profile.as_ref());
-    let mut checks = check::run(&facts, iface, &expect);
-    if let Some(host) = expect.host
-        && let Ok(subnet) = firewall::Subnet::new(host.network(), host.prefix)
-    {
-        checks.extend(check::firewall(
-            &firewall::inspect(subnet, &iface.name),
-            expect.listens,
-        ));
-    }
+    let checks = check::run_with_firewall(&facts, iface, &expect);
     let title = match &profile {
         Some(p) => format!(
             "{} ({} {}), interface {}",

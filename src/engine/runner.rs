@@ -20,7 +20,6 @@ use super::plan::{Plan, Transfer};
 use super::simulate::SimulatedRouter;
 use crate::net::addr::{HostEvent, HostSetup};
 use crate::net::check::{self, Expectation as HostExpectation, HostFacts, Verdict};
-use crate::net::firewall;
 use crate::net::iface::Ipv4Cidr;
 use crate::net::observe::{DEFAULT_AWAY_AFTER, Expectation, Finding, Observer, PowerOnTiming};
 use crate::net::wire::{ArpKind, EchoKind, Seen, WireEvent};
@@ -292,15 +291,7 @@ impl Run {
             router: self.plan.router,
             listens: self.plan.serves(),
         };
-        let mut checks = check::run(&facts, iface, &expect);
-        if let Some(host) = self.plan.host
-            && let Ok(subnet) = firewall::Subnet::new(host.network(), host.prefix)
-        {
-            checks.extend(check::firewall(
-                &firewall::inspect(subnet, &iface.name),
-                self.plan.serves(),
-            ));
-        }
+        let checks = check::run_with_firewall(&facts, iface, &expect);
         let mut blocking = Vec::new();
         let fixes_address = self.plan.network.as_ref().is_some_and(|n| n.add.is_some());
         let fixes_link = self.plan.network.as_ref().is_some_and(|n| n.link_up);

@@ -124,6 +124,21 @@ pub fn choose<'a>(
         .ok_or(recommendation.reason)
 }
 
+/// [`run`], then the host firewall's rules for the router's subnet on `iface` (which reads
+/// nftables, iptables, ufw and firewalld): what `doctor` and the recovery run's preflight show.
+pub fn run_with_firewall(facts: &HostFacts, iface: &Interface, expect: &Expectation) -> Vec<Check> {
+    let mut checks = run(facts, iface, expect);
+    if let Some(host) = expect.host
+        && let Ok(subnet) = super::firewall::Subnet::new(host.network(), host.prefix)
+    {
+        checks.extend(firewall(
+            &super::firewall::inspect(subnet, &iface.name),
+            expect.listens,
+        ));
+    }
+    checks
+}
+
 /// Runs every host check for `iface` against what the device expects.
 pub fn run(facts: &HostFacts, iface: &Interface, expect: &Expectation) -> Vec<Check> {
     let mut checks = Vec::new();

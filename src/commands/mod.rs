@@ -262,27 +262,6 @@ fn set_up_host(
     Ok(Some(setup))
 }
 
-/// Narrows the server's TFTP settings to what the device's bootloader copes with; the command
-/// line can narrow them further, never widen them.
-fn apply_tftp_policy(config: &mut ServerConfig, tftp: &crate::profile::Tftp) {
-    use crate::profile::{OptionPolicy as Options, Rollover as ProfileRollover};
-    if tftp.options == Some(Options::None) {
-        config.options.enabled = false;
-    }
-    if let Some(max) = tftp.max_blksize {
-        config.options.max_blksize = config.options.max_blksize.min(max);
-    }
-    if let Some(max) = tftp.max_windowsize {
-        config.options.max_windowsize = config.options.max_windowsize.min(max.max(1));
-    }
-    if tftp.rollover == Some(ProfileRollover::ToOne) {
-        config.rollover = crate::tftp::session::Rollover::One;
-    }
-    if let Some(allowed) = tftp.next_block_on_resend {
-        config.timing.resend_next_block = allowed;
-    }
-}
-
 async fn serve(args: ServeArgs) -> anyhow::Result<Outcome> {
     let source = if args.path.is_dir() {
         Source::Directory(args.path.clone())
@@ -306,7 +285,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<Outcome> {
     let (host_tx, mut host_events) = mpsc::unbounded_channel();
     let profile = find_profile(args.device.as_deref(), args.profile.as_deref())?;
     if let Some(profile) = &profile {
-        apply_tftp_policy(&mut config, &profile.tftp);
+        crate::engine::plan::apply_tftp_policy(&mut config, &profile.tftp);
     }
     if args.next_block {
         config.timing.resend_next_block = true;

@@ -11,6 +11,7 @@ use crate::net::addr::Plan as NetworkPlan;
 use crate::net::check;
 use crate::net::iface::{Interface, Ipv4Cidr};
 use crate::profile::{Method, OptionPolicy as ProfileOptions, Profile, Rollover, Step};
+use crate::tftp::server::{ServerConfig, Source};
 
 /// How long flashing takes when the profile does not say: most consumer routers write and
 /// reboot within three minutes.
@@ -210,6 +211,28 @@ pub enum PlanError {
     },
 }
 
+/// Narrows the server's TFTP settings to what the device's bootloader copes with (the
+/// profile's `tftp:`): options off, smaller blocks and windows, rollover to 1, the next block
+/// along each resend. A profile narrows the defaults, and the command line can narrow them
+/// further; neither widens them.
+pub fn apply_tftp_policy(config: &mut ServerConfig, tftp: &crate::profile::Tftp) {
+    if tftp.options == Some(ProfileOptions::None) {
+        config.options.enabled = false;
+    }
+    if let Some(max) = tftp.max_blksize {
+        config.options.max_blksize = config.options.max_blksize.min(max);
+    }
+    if let Some(max) = tftp.max_windowsize {
+        config.options.max_windowsize = config.options.max_windowsize.min(max.max(1));
+    }
+    if tftp.rollover == Some(Rollover::ToOne) {
+        config.rollover = crate::tftp::session::Rollover::One;
+    }
+    if let Some(allowed) = tftp.next_block_on_resend {
+        config.timing.resend_next_block = allowed;
+    }
+}
+
 /// Builds the plan for `profile` and `image` on this computer's `interfaces`.
 pub fn build(
     profile: &Profile,
@@ -293,7 +316,11 @@ pub fn build(
         Transfer::Push { to, remote_name }
     } else {
         let ip = settings.loopback.unwrap_or(IpAddr::V4(host.addr));
-        let tftp = &profile.tftp;
+        let mut config = ServerConfig::new(Source::Image {
+            path: image.path.clone(),
+            any_name: true,
+        });
+        apply_tftp_policy(&mut config, &profile.tftp);
         Transfer::Serve {
             bind: SocketAddr::new(ip, settings.port),
             expected: profile
@@ -302,16 +329,11 @@ pub fn build(
                 .chain(&profile.alternate_filenames)
                 .cloned()
                 .collect(),
-            options: tftp.options != Some(ProfileOptions::None),
-            max_blksize: tftp
-                .max_blksize
-                .unwrap_or(crate::tftp::options::DEFAULT_MAX_BLKSIZE),
-            max_windowsize: tftp
-                .max_windowsize
-                .unwrap_or(crate::tftp::options::DEFAULT_MAX_WINDOWSIZE)
-                .max(1),
-            rollover_to_one: tftp.rollover == Some(Rollover::ToOne),
-            next_block: tftp.next_block_on_resend.unwrap_or(false),
+            options: config.options.enabled,
+            max_blksize: config.options.max_blksize,
+            max_windowsize: config.options.max_windowsize,
+            rollover_to_one: config.rollover == crate::tftp::session::Rollover::One,
+            next_block: config.timing.resend_next_block,
         }
     };
     let profile_flash = profile

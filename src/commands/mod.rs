@@ -177,7 +177,7 @@ fn doctor(args: &DoctorArgs) -> anyhow::Result<Outcome> {
 
 /// Asks the technician to approve network changes, unless `--yes` was given.
 fn consent(changes: &[String], yes: bool) -> Result<(), UsageError> {
-    use std::io::{BufRead, IsTerminal, Write};
+    use std::io::IsTerminal;
     if yes {
         return Ok(());
     }
@@ -187,18 +187,26 @@ fn consent(changes: &[String], yes: bool) -> Result<(), UsageError> {
             "rescue-wizard needs to change the network:\n  {lines}\n  fix: add --yes to allow it (everything is undone when rescue-wizard ends)"
         )));
     }
-    eprint!("rescue-wizard will:\n  {lines}\nGo ahead? [y/N] ");
-    let _ = std::io::stderr().flush();
-    let mut answer = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut answer)
-        .map_err(|e| UsageError(e.to_string()))?;
-    if matches!(answer.trim(), "y" | "Y" | "yes") {
+    if ask(&format!("rescue-wizard will:\n  {lines}\nGo ahead? [y/N] ")) {
         Ok(())
     } else {
         Err(UsageError("nothing was changed".into()))
     }
+}
+
+/// Asks a yes/no question on the terminal; no terminal (or no answer) means no.
+pub(crate) fn ask(question: &str) -> bool {
+    use std::io::{BufRead, IsTerminal, Write};
+    if !std::io::stdin().is_terminal() {
+        return false;
+    }
+    eprint!("{question}");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    if std::io::stdin().lock().read_line(&mut answer).is_err() {
+        return false;
+    }
+    matches!(answer.trim(), "y" | "Y" | "yes")
 }
 
 /// Gives this computer the address `profile` expects on the chosen port, and opens the

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use super::{StopSignals, find_profile};
+use super::{StopSignals, ask, find_profile};
 use crate::cli::{DemoArgs, RecoverArgs};
 use crate::engine::plan::{self, ImageFacts, Settings};
 use crate::engine::simulate::SimulatedRouter;
@@ -237,21 +237,6 @@ fn check_image(
             fails.join("\n")
         )))
     }
-}
-
-/// Asks a yes/no question on the terminal; no terminal means no.
-fn ask(question: &str) -> bool {
-    use std::io::{BufRead, Write};
-    if !std::io::stdin().is_terminal() {
-        return false;
-    }
-    eprint!("{question}");
-    let _ = std::io::stderr().flush();
-    let mut answer = String::new();
-    if std::io::stdin().lock().read_line(&mut answer).is_err() {
-        return false;
-    }
-    matches!(answer.trim(), "y" | "Y" | "yes")
 }
 
 /// Runs the engine, shows its events, forwards Ctrl-C, answers the consent question, writes

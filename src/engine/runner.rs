@@ -1314,10 +1314,10 @@ fn summary_line(outcome: RunOutcome, plan: &Plan, refused: Option<&str>) -> Stri
 /// The IPv4 address a frame came from, when it says.
 fn wire_source(event: &WireEvent) -> Option<Ipv4Addr> {
     match event {
-        WireEvent::Arp { sender_ip, .. } => Some(*sender_ip),
-        WireEvent::Echo { from, .. } | WireEvent::Unreachable { from, .. } => Some(*from),
-        WireEvent::Tftp { from, .. } => Some(*from.ip()),
-        _ => None,
+        // An ICMP error carries no hardware address, so `sender` leaves it out; its source
+        // address still tells who spoke.
+        WireEvent::Unreachable { from, .. } => Some(*from),
+        _ => event.sender().map(|(ip, _)| ip),
     }
 }
 

@@ -7,16 +7,13 @@
 
 mod support;
 
-use support::ip;
+use support::{Proc, ip};
 
-use std::io::{BufRead, BufReader};
 use std::net::UdpSocket;
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
+use nix::sys::signal::Signal;
 
 const BIN: &str = env!("CARGO_BIN_EXE_rescue-wizard");
 const DEADLINE: Duration = Duration::from_secs(20);
@@ -99,7 +96,8 @@ impl Lab {
 
     /// Starts `rescue-wizard watch` on `port0`, returns once it says it is watching.
     fn watch(&self, extra: &[&str]) -> Watcher {
-        let mut child = Command::new("ip")
+        let mut command = Command::new("ip");
+        command
             .args([
                 "netns",
                 "exec",
@@ -111,24 +109,9 @@ impl Lab {
             ])
             .args(extra)
             .env("RESCUE_WIZARD_STATE_DIR", self.state.path())
-            .env("RESCUE_WIZARD_CONFIG_DIR", self.state.path().join("config"))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let (tx, lines) = mpsc::channel();
-        let stdout = child.stdout.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+            .env("RESCUE_WIZARD_CONFIG_DIR", self.state.path().join("config"));
         let mut watcher = Watcher {
-            child,
-            lines,
+            proc: Proc::spawn(&mut command),
             seen: Vec::new(),
         };
         watcher.expect("watching port0");
@@ -152,9 +135,9 @@ impl Lab {
     }
 }
 
+/// A running `rescue-wizard watch` (`ip netns exec` execs, so its pid is the watcher's own).
 struct Watcher {
-    child: Child,
-    lines: mpsc::Receiver<String>,
+    proc: Proc,
     seen: Vec<String>,
 }
 
@@ -167,12 +150,12 @@ impl Watcher {
         let end = Instant::now() + DEADLINE;
         loop {
             let left = end.saturating_duration_since(Instant::now());
-            let Ok(line) = self.lines.recv_timeout(left) else {
-                let _ = self.child.kill();
-                let stderr = self.child.wait_with_output_ref();
+            let Some(line) = self.proc.next_line(left) else {
+                self.proc.kill();
                 panic!(
-                    "no line with {text:?}; saw:\n{}\nstderr:\n{stderr}",
-                    self.seen.join("\n")
+                    "no line with {text:?}; saw:\n{}\n{}",
+                    self.seen.join("\n"),
+                    self.proc.diagnostics()
                 );
             };
             self.seen.push(line.clone());
@@ -182,27 +165,19 @@ impl Watcher {
         }
     }
 
-    /// Ctrl-C, then the exit status must be success.
-    fn interrupt(mut self) {
-        kill(Pid::from_raw(self.child.id() as i32), Signal::SIGINT).unwrap();
-        // `ip netns exec` forwards nothing: it execs, so the pid is the watcher's own.
-        let status = self.child.wait().unwrap();
+    /// Waits for the watch to end on its own; it must succeed.
+    fn ends_well(&mut self) {
+        let status = self
+            .proc
+            .wait_deadline(DEADLINE)
+            .unwrap_or_else(|| panic!("watch did not end\n{}", self.proc.diagnostics()));
         assert!(status.success(), "watch ended with {status}");
     }
-}
 
-trait StderrOf {
-    fn wait_with_output_ref(&mut self) -> String;
-}
-
-impl StderrOf for Child {
-    fn wait_with_output_ref(&mut self) -> String {
-        let _ = self.wait();
-        let mut text = String::new();
-        if let Some(mut stderr) = self.stderr.take() {
-            let _ = std::io::Read::read_to_string(&mut stderr, &mut text);
-        }
-        text
+    /// Ctrl-C, then the exit status must be success.
+    fn interrupt(mut self) {
+        self.proc.signal(Signal::SIGINT);
+        self.ends_well();
     }
 }
 
@@ -320,8 +295,7 @@ fn json_lines_and_the_deadline() {
     let value: serde_json::Value = serde_json::from_str(&finding).unwrap();
     assert_eq!(value["finding"]["ip"], PEER);
     // --seconds 3 ends it on its own.
-    let status = watch.child.wait().unwrap();
-    assert!(status.success(), "{status}");
+    watch.ends_well();
 }
 
 #[test]
@@ -503,10 +477,9 @@ fn capture_file_holds_what_the_watch_saw() {
     // A frame is in the file before its line is printed.
     watch.expect(&format!("icmp echo reply: {OURS} -> {PEER}"));
     watch.expect("asks who has 10.9.0.98");
-    kill(Pid::from_raw(watch.child.id() as i32), Signal::SIGTERM).unwrap();
+    watch.proc.signal(Signal::SIGTERM);
     watch.expect(&format!("capture written to {file}"));
-    let status = watch.child.wait().unwrap();
-    assert!(status.success(), "watch ended with {status}");
+    watch.ends_well();
 
     let read = run(&["tcpdump", "-r", file, "-nn"]);
     assert!(read.status.success(), "{}", text(&read));

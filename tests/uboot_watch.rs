@@ -24,17 +24,18 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex, PoisonError, mpsc};
+use std::sync::{Arc, PoisonError};
 use std::time::{Duration, Instant};
 
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
+use nix::sys::signal::Signal;
 use serde_json::Value;
 
+mod support;
 mod uboot_rig;
 
+use support::Proc;
 use uboot_rig::{Console, QEMU, UBOOT, one_qemu_at_a_time, rig_available};
 
 const BIN: &str = env!("CARGO_BIN_EXE_rescue-wizard");
@@ -66,8 +67,7 @@ fn ip(args: &[&str]) {
 
 /// `rescue-wizard watch --json` on `tap0`: its lines as they come, and every line so far.
 struct Watch {
-    child: Child,
-    lines: mpsc::Receiver<String>,
+    proc: Proc,
     seen: Vec<String>,
 }
 
@@ -80,7 +80,7 @@ impl Watch {
         let deadline = Instant::now() + within;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            let line = self.lines.recv_timeout(left).ok()?;
+            let line = self.proc.next_line(left)?;
             self.seen.push(line.clone());
             if wanted(&line) {
                 return Some(line);
@@ -109,16 +109,15 @@ struct Rig {
     qemu: Option<Child>,
     console: Option<Console>,
     watch: Option<Watch>,
-    watch_stderr: Arc<Mutex<String>>,
     state: tempfile::TempDir,
 }
 
 impl Drop for Rig {
     fn drop(&mut self) {
-        let watch = self.watch.as_mut().map(|w| &mut w.child);
-        for child in [self.qemu.as_mut(), watch].into_iter().flatten() {
-            let _ = child.kill();
-            let _ = child.wait();
+        // The watch is killed by its `Proc`.
+        if let Some(qemu) = self.qemu.as_mut() {
+            let _ = qemu.kill();
+            let _ = qemu.wait();
         }
         // The tap was created persistent: remove it explicitly, then the namespace.
         let _ = Command::new("ip")
@@ -138,7 +137,6 @@ impl Rig {
             qemu: None,
             console: None,
             watch: None,
-            watch_stderr: Arc::default(),
             state: tempfile::tempdir().unwrap(),
         };
         let ns = rig.ns.as_str();
@@ -159,7 +157,8 @@ impl Rig {
 
     /// Starts the watch on `tap0` and returns once it says it is watching.
     fn start_watch(&mut self, extra: &[&str]) {
-        let mut child = Command::new("ip")
+        let mut command = Command::new("ip");
+        command
             .args([
                 "netns",
                 "exec",
@@ -172,31 +171,9 @@ impl Rig {
             .args(extra)
             .env("RESCUE_WIZARD_STATE_DIR", self.state.path())
             .env("RESCUE_WIZARD_CONFIG_DIR", self.state.path().join("config"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let (tx, lines) = mpsc::channel();
-        let stdout = child.stdout.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                let _ = tx.send(line);
-            }
-        });
-        let mut stderr = child.stderr.take().unwrap();
-        let log = Arc::clone(&self.watch_stderr);
-        std::thread::spawn(move || {
-            let mut text = String::new();
-            let _ = stderr.read_to_string(&mut text);
-            log.lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .push_str(&text);
-        });
+            .stdin(Stdio::null());
         self.watch = Some(Watch {
-            child,
-            lines,
+            proc: Proc::spawn(&mut command),
             seen: Vec::new(),
         });
         if self
@@ -258,16 +235,8 @@ impl Rig {
         let watch = self
             .watch
             .as_ref()
-            .map_or_else(String::new, |w| w.seen.join("\n"));
-        let stderr = self
-            .watch_stderr
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
-        panic!(
-            "{why}\n--- U-Boot console ---\n{uboot}\n--- rescue-wizard watch ---\n{watch}\n\
-             --- its stderr ---\n{stderr}"
-        );
+            .map_or_else(String::new, |w| w.proc.diagnostics());
+        panic!("{why}\n--- U-Boot console ---\n{uboot}\n--- rescue-wizard watch ---\n{watch}");
     }
 
     fn expect(&mut self, what: &str, within: Duration) -> String {
@@ -295,13 +264,12 @@ impl Rig {
 
     /// Ctrl-C to the watch; it must end well.
     fn stop_watch(&mut self) {
-        let mut watch = self.watch.take().unwrap();
         // `ip netns exec` execs the watch, so the pid is the watch's own.
-        kill(Pid::from_raw(watch.child.id() as i32), Signal::SIGINT).unwrap();
-        let status = watch.child.wait().unwrap();
-        self.watch = Some(watch);
-        if !status.success() {
-            self.fail(&format!("the watch ended with {status}"));
+        self.watch().proc.signal(Signal::SIGINT);
+        match self.watch().proc.wait_deadline(COMMAND_DEADLINE) {
+            Some(status) if status.success() => {}
+            Some(status) => self.fail(&format!("the watch ended with {status}")),
+            None => self.fail("Ctrl-C did not end the watch"),
         }
     }
 }

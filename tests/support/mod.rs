@@ -690,39 +690,7 @@ impl Peer {
         remote: &str,
         local: &Path,
     ) -> Command {
-        let host = server.ip().to_string();
-        let port = server.port().to_string();
-        let mut cmd = Command::new(bin);
-        match self {
-            Peer::TftpHpa => {
-                cmd.args(["-m", "binary", &host, &port, "-c", "get", remote])
-                    .arg(local);
-            }
-            Peer::Atftp {
-                blksize,
-                windowsize,
-            } => {
-                atftp_options(&mut cmd, blksize, windowsize);
-                cmd.args(["-g", "-r", remote, "-l"])
-                    .arg(local)
-                    .args([&host, &port]);
-            }
-            Peer::Curl {
-                blksize,
-                no_options,
-            } => {
-                curl_options(&mut cmd, blksize, no_options);
-                cmd.arg("-o").arg(local).arg(tftp_url(server, remote));
-            }
-            Peer::Busybox { blksize } => {
-                cmd.args(["tftp", "-g", "-r", remote, "-l"]).arg(local);
-                if let Some(size) = blksize {
-                    cmd.args(["-b", &size.to_string()]);
-                }
-                cmd.args([&host, &port]);
-            }
-        }
-        cmd
+        self.command(bin, server, Direction::Get, remote, local)
     }
 
     /// The command that uploads `local` to `server` as `remote`.
@@ -733,21 +701,37 @@ impl Peer {
         local: &Path,
         remote: &str,
     ) -> Command {
+        self.command(bin, server, Direction::Put, remote, local)
+    }
+
+    /// Each peer's command line; the direction changes one word or flag of it.
+    fn command(
+        self,
+        bin: &Path,
+        server: SocketAddr,
+        direction: Direction,
+        remote: &str,
+        local: &Path,
+    ) -> Command {
+        let put = direction == Direction::Put;
         let host = server.ip().to_string();
         let port = server.port().to_string();
         let mut cmd = Command::new(bin);
         match self {
             Peer::TftpHpa => {
-                cmd.args(["-m", "binary", &host, &port, "-c", "put"])
-                    .arg(local)
-                    .arg(remote);
+                cmd.args(["-m", "binary", &host, &port, "-c"]);
+                if put {
+                    cmd.arg("put").arg(local).arg(remote);
+                } else {
+                    cmd.args(["get", remote]).arg(local);
+                }
             }
             Peer::Atftp {
                 blksize,
                 windowsize,
             } => {
                 atftp_options(&mut cmd, blksize, windowsize);
-                cmd.args(["-p", "-r", remote, "-l"])
+                cmd.args([if put { "-p" } else { "-g" }, "-r", remote, "-l"])
                     .arg(local)
                     .args([&host, &port]);
             }
@@ -756,10 +740,13 @@ impl Peer {
                 no_options,
             } => {
                 curl_options(&mut cmd, blksize, no_options);
-                cmd.arg("-T").arg(local).arg(tftp_url(server, remote));
+                cmd.arg(if put { "-T" } else { "-o" })
+                    .arg(local)
+                    .arg(tftp_url(server, remote));
             }
             Peer::Busybox { blksize } => {
-                cmd.args(["tftp", "-p", "-r", remote, "-l"]).arg(local);
+                cmd.args(["tftp", if put { "-p" } else { "-g" }, "-r", remote, "-l"])
+                    .arg(local);
                 if let Some(size) = blksize {
                     cmd.args(["-b", &size.to_string()]);
                 }
@@ -768,6 +755,15 @@ impl Peer {
         }
         cmd
     }
+}
+
+/// Which way a peer's transfer goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Direction {
+    /// A read request: the peer fetches.
+    Get,
+    /// A write request: the peer uploads.
+    Put,
 }
 
 fn atftp_options(cmd: &mut Command, blksize: Option<u16>, windowsize: Option<u16>) {

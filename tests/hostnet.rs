@@ -48,7 +48,6 @@ fn can_run() -> bool {
 /// namespace, with the technician's own address on it. Removed on drop.
 struct Lab {
     net: support::NetnsPair,
-    state: tempfile::TempDir,
 }
 
 impl std::ops::Deref for Lab {
@@ -63,20 +62,15 @@ impl Lab {
     fn new() -> Self {
         let lab = Self {
             net: support::NetnsPair::new("rwh"),
-            state: tempfile::tempdir().unwrap(),
         };
         ip(&["-n", &lab.ns, "addr", "add", OWN, "dev", "port0"]);
         lab
     }
 
     fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new("ip");
+        let mut command = self.rescue_wizard();
         command
-            .args(["netns", "exec", &self.ns, BIN])
             .args(args)
-            .env("RESCUE_WIZARD_STATE_DIR", self.state.path())
-            .env("RESCUE_WIZARD_CONFIG_DIR", self.state.path().join("config"))
-            .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         command

@@ -90,21 +90,11 @@ fn addresses(ns: &str, dev: &str) -> String {
     String::from_utf8_lossy(&ip(&["-n", ns, "-4", "addr", "show", "dev", dev]).stdout).into_owned()
 }
 
-fn run_in(ns: &str, state: &Path) -> Command {
-    let mut cmd = Command::new("ip");
-    cmd.args(["netns", "exec", ns, BIN])
-        .env("RESCUE_WIZARD_STATE_DIR", state)
-        .env("RESCUE_WIZARD_CONFIG_DIR", state.join("no-user-profiles"))
-        .stdin(Stdio::null());
-    cmd
-}
-
 /// This computer's namespace and a router's, joined by a veth pair (`port0` here), with a
-/// folder for images and a state folder for the run's journal; all removed on drop.
+/// folder for images (and the pair's state folder for the run's journal); all removed on drop.
 struct PortLab {
     pair: NetnsPair,
     dir: tempfile::TempDir,
-    state: tempfile::TempDir,
 }
 
 impl PortLab {
@@ -112,7 +102,6 @@ impl PortLab {
         Self {
             pair: NetnsPair::new(tag),
             dir: tempfile::tempdir().unwrap(),
-            state: tempfile::tempdir().unwrap(),
         }
     }
 
@@ -125,7 +114,7 @@ impl PortLab {
 
     /// `rescue-wizard` in this computer's namespace.
     fn rescue_wizard(&self) -> Command {
-        run_in(&self.pair.ns, self.state.path())
+        self.pair.rescue_wizard()
     }
 }
 
@@ -215,7 +204,7 @@ fn uboot_fetches(image_len: usize, extra: &[&str]) -> UbootRun {
     let path = dir.path().join("wr841nv9-factory.bin");
     std::fs::write(&path, &image).unwrap();
     let mut lab = UbootLab::start();
-    let mut cmd = run_in(&lab.ns, state.path());
+    let mut cmd = support::rescue_wizard_in(&lab.ns, state.path());
     cmd.args(["--device", "tl-wr841n-v9"])
         .arg(&path)
         .args(["--interface", "tap0", "--yes", "--json", "--timeout", "120"])

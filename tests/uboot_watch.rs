@@ -38,7 +38,6 @@ mod uboot_rig;
 use support::Proc;
 use uboot_rig::{Console, QEMU, UBOOT, one_qemu_at_a_time, rig_available};
 
-const BIN: &str = env!("CARGO_BIN_EXE_rescue-wizard");
 /// The laptop side: the tap's address.
 const HOST_IP: &str = "10.78.0.1";
 const BOARD_IP: &str = "10.78.0.2";
@@ -157,21 +156,8 @@ impl Rig {
 
     /// Starts the watch on `tap0` and returns once it says it is watching.
     fn start_watch(&mut self, extra: &[&str]) {
-        let mut command = Command::new("ip");
-        command
-            .args([
-                "netns",
-                "exec",
-                &self.ns,
-                BIN,
-                "watch",
-                "--interface",
-                "tap0",
-            ])
-            .args(extra)
-            .env("RESCUE_WIZARD_STATE_DIR", self.state.path())
-            .env("RESCUE_WIZARD_CONFIG_DIR", self.state.path().join("config"))
-            .stdin(Stdio::null());
+        let mut command = support::rescue_wizard_in(&self.ns, self.state.path());
+        command.args(["watch", "--interface", "tap0"]).args(extra);
         self.watch = Some(Watch {
             proc: Proc::spawn(&mut command),
             seen: Vec::new(),

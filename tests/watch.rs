@@ -49,7 +49,6 @@ fn run(args: &[&str]) -> Output {
 /// peer, 10.9.0.2/24). Removed on drop.
 struct Lab {
     net: support::NetnsPair,
-    state: tempfile::TempDir,
 }
 
 impl std::ops::Deref for Lab {
@@ -64,7 +63,6 @@ impl Lab {
     fn new() -> Self {
         let lab = Self {
             net: support::NetnsPair::new("rww"),
-            state: tempfile::tempdir().unwrap(),
         };
         ip(&["-n", &lab.ns, "addr", "add", "10.9.0.1/24", "dev", "port0"]);
         ip(&[
@@ -96,20 +94,8 @@ impl Lab {
 
     /// Starts `rescue-wizard watch` on `port0`, returns once it says it is watching.
     fn watch(&self, extra: &[&str]) -> Watcher {
-        let mut command = Command::new("ip");
-        command
-            .args([
-                "netns",
-                "exec",
-                &self.ns,
-                BIN,
-                "watch",
-                "--interface",
-                "port0",
-            ])
-            .args(extra)
-            .env("RESCUE_WIZARD_STATE_DIR", self.state.path())
-            .env("RESCUE_WIZARD_CONFIG_DIR", self.state.path().join("config"));
+        let mut command = self.rescue_wizard();
+        command.args(["watch", "--interface", "port0"]).args(extra);
         let mut watcher = Watcher {
             proc: Proc::spawn(&mut command),
             seen: Vec::new(),

@@ -865,12 +865,15 @@ pub fn ip(args: &[&str]) -> Output {
 
 /// Two network namespaces made for one test, joined by a veth pair: `port0` in `ns` (this
 /// computer's side) and `router0` in `peer` (the router's), both links and both loopbacks up,
-/// no addresses yet. Both namespaces, and so the pair, are deleted on drop.
+/// no addresses yet; and a state folder for rescue-wizard's journal. Both namespaces, and so
+/// the pair, are deleted on drop, and the folder with them.
 pub struct NetnsPair {
     /// The namespace holding `port0`.
     pub ns: String,
     /// The namespace holding `router0`.
     pub peer: String,
+    /// rescue-wizard's state folder (`RESCUE_WIZARD_STATE_DIR`) for runs in `ns`.
+    pub state: tempfile::TempDir,
 }
 
 impl NetnsPair {
@@ -884,6 +887,7 @@ impl NetnsPair {
         let pair = Self {
             ns,
             peer: peer.clone(),
+            state: tempfile::tempdir().expect("a state folder"),
         };
         ip(&["netns", "add", &peer]);
         ip(&[
@@ -896,6 +900,25 @@ impl NetnsPair {
         }
         pair
     }
+}
+
+impl NetnsPair {
+    /// `rescue-wizard` in this computer's namespace, with the pair's state folder.
+    pub fn rescue_wizard(&self) -> Command {
+        rescue_wizard_in(&self.ns, self.state.path())
+    }
+}
+
+/// `rescue-wizard` run in the network namespace `ns` (`ip netns exec` execs it, so the pid is
+/// its own), its journal in `state`, no user profiles, standard input closed.
+pub fn rescue_wizard_in(ns: &str, state: &Path) -> Command {
+    let mut cmd = Command::new("ip");
+    cmd.args(["netns", "exec", ns])
+        .arg(env!("CARGO_BIN_EXE_rescue-wizard"))
+        .env("RESCUE_WIZARD_STATE_DIR", state)
+        .env("RESCUE_WIZARD_CONFIG_DIR", state.join("config"))
+        .stdin(Stdio::null());
+    cmd
 }
 
 impl Drop for NetnsPair {

@@ -763,11 +763,7 @@ impl Run {
             return;
         };
         let ifname = port.name.clone();
-        let Some(present) = crate::net::iface::list()
-            .into_iter()
-            .find(|i| i.name == ifname)
-            .map(|i| i.carrier)
-        else {
+        let Some(present) = crate::net::iface::carrier(&ifname) else {
             return;
         };
         if self.evidence.carrier != Some(present) {

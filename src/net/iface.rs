@@ -106,6 +106,19 @@ impl Interface {
     }
 }
 
+/// Whether the port `name` has a link now (`None`: no such port). Cheaper than [`list`], which
+/// also asks `NetworkManager`: for watching one port's link once a second.
+pub fn carrier(name: &str) -> Option<bool> {
+    netdev::get_interfaces()
+        .iter()
+        .find(|i| i.name == name)
+        .map(has_carrier)
+}
+
+fn has_carrier(i: &netdev::Interface) -> bool {
+    i.is_running() || i.is_oper_up()
+}
+
 /// Reads every interface of this host.
 pub fn list() -> Vec<Interface> {
     let managed = network_manager_devices();
@@ -113,7 +126,7 @@ pub fn list() -> Vec<Interface> {
         .into_iter()
         .map(|i| {
             let kind = classify(&i.name, i.is_loopback(), i.is_tun());
-            let carrier = i.is_running() || i.is_oper_up();
+            let carrier = has_carrier(&i);
             let managed_by_network_manager = managed.as_ref().map(|list| {
                 list.iter()
                     .any(|(name, managed)| *name == i.name && *managed)

@@ -478,6 +478,13 @@ impl Firewall {
             tool: program.to_owned(),
             package: package_of(program),
         };
+        // `ip netns exec` changes the network namespace, not the file system: a program that
+        // is not on this process's path is not there either. Asking the path first keeps a
+        // missing tool a missing tool whatever `ip` prints or exits with when its exec fails
+        // (iproute2 6.1 exits 1, later ones 255).
+        if !self.prefix.is_empty() && !on_path(program) {
+            return Err(missing());
+        }
         let child = Command::new(full[0])
             .args(&full[1..])
             // Messages are matched below; keep them in English.
@@ -535,10 +542,12 @@ impl Firewall {
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
         };
-        // `ip netns exec` reports a program it cannot find itself, with exit status 255.
+        // `ip netns exec` reports a program it cannot find itself (exit 1 or 255 by version).
         if !self.prefix.is_empty()
-            && ran.code == Some(255)
-            && ran.stderr.contains("exec of")
+            && ran.code != Some(0)
+            && ran
+                .stderr
+                .contains(&format!("exec of \"{program}\" failed"))
             && ran.stderr.contains("No such file")
         {
             return Err(missing());
@@ -918,6 +927,18 @@ impl Firewall {
             _ => Err(self.failed(program, &check, &ran)),
         }
     }
+}
+
+/// True when `program` is an executable file in a folder of `PATH`, or in `/usr/sbin` or
+/// `/sbin` (where Debian keeps nft and iptables, and which a user's `PATH` may lack).
+fn on_path(program: &str) -> bool {
+    let folders = std::env::var_os("PATH")
+        .map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
+        .unwrap_or_default();
+    folders
+        .into_iter()
+        .chain(["/usr/sbin".into(), "/sbin".into()])
+        .any(|folder| folder.join(program).is_file())
 }
 
 fn package_of(program: &str) -> &'static str {
@@ -2491,6 +2512,21 @@ mod tests {
     fn only(ruleset: &Ruleset, net: &str, iface: &str) -> (Verdict, Verdict) {
         let v = verdicts(ruleset, net, iface);
         (v[0].1, v[1].1)
+    }
+
+    #[test]
+    fn a_tool_missing_behind_a_namespace_is_missing_not_failed() {
+        // `ip netns exec` exits 1 or 255 depending on its version when the program is not
+        // there; the path is asked first, so no namespace is needed to tell.
+        let err = Firewall::in_netns("rescue-wizard-no-such-namespace")
+            .run("rescue-wizard-no-such-tool", &[])
+            .err()
+            .expect("a missing tool is an error");
+        assert!(
+            matches!(&err, FirewallError::ToolMissing { tool, .. } if tool == "rescue-wizard-no-such-tool"),
+            "{err:?}"
+        );
+        assert!(on_path("sh"));
     }
 
     #[test]

@@ -49,6 +49,13 @@ pub struct Profile {
     pub flash_seconds: Option<u32>,
     /// The address the router answers on once it has rebooted into the new firmware.
     pub after: Option<Ipv4Addr>,
+    /// Other addresses the router is known to come back at (its stock firmware's, say, where
+    /// `after` is OpenWrt's). A router heard at any of them after flashing is back.
+    #[serde(default)]
+    pub after_alternates: Vec<Ipv4Addr>,
+    /// Size of the device's flash in bytes, where known: an image larger than this cannot be
+    /// written whole.
+    pub flash_size: Option<u64>,
     /// Where these facts come from (URLs).
     #[serde(default)]
     pub sources: Vec<String>,

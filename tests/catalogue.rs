@@ -514,3 +514,24 @@ fn label_spellings_find_the_model_and_revision() {
         );
     }
 }
+
+#[test]
+fn tp_link_flash_sizes_come_from_the_image_makefiles() {
+    const MIB: u64 = 1024 * 1024;
+    let makefiles = "https://github.com/openwrt/openwrt/blob/3d1645ee26d6a2e20be71d7fa1716721bac78e53/target/linux/";
+    for (id, mib, makefile) in [
+        ("tl-wr841n-v9", 4, "ath79/image/tiny-tp-link.mk"),
+        ("tl-wr841n-v12", 4, "ath79/image/tiny-tp-link.mk"),
+        ("tl-wr841n-v13", 8, "ramips/image/mt76x8.mk"),
+        ("tl-wr841n-v14", 4, "ramips/image/mt76x8.mk"),
+        ("tl-wr740n-v4", 4, "ath79/image/tiny-tp-link.mk"),
+        ("tl-mr3020-v3", 8, "ramips/image/mt76x8.mk"),
+        ("archer-c7-v2", 16, "ath79/image/generic-tp-link.mk"),
+        ("tl-wr940n-v4", 4, "ath79/image/tiny-tp-link.mk"),
+        ("tl-wr840n-v4", 8, "ramips/image/mt76x8.mk"),
+    ] {
+        let p = profile(id);
+        assert_eq!(p.flash_size, Some(mib * MIB), "{id}");
+        assert_cites(&p, &format!("{makefiles}{makefile}"));
+    }
+}

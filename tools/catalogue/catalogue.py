@@ -217,6 +217,7 @@ VENDORS = {
     "zyxel": "Zyxel",
     "ubiquiti": "Ubiquiti",
     "ubnt": "Ubiquiti",
+    "ubiquity": "Ubiquiti",
     "gl.inet": "GL.iNet",
     "gl-inet": "GL.iNet",
     "glinet": "GL.iNet",
@@ -295,14 +296,18 @@ IP = r"(?<![\d.])((?:\d{1,3}\.){3}\d{1,3})(?![\d.])"
 LIST_ITEM = re.compile(r"^\s*(?:[-*+•]|\d+[.)]|[a-z][.)])\s+(.*)$")
 HOST_WORDS = re.compile(
     r"\b(pc|computer|laptop|static|your (?:ip|address|host)|host|workstation|client|machine|"
-    r"ip address of|ip of|ip to|server|serve|adapter|ethernet|nic|interface|configured)\b",
+    r"ip address of|ip of|ip to|server|serve|adapter|ethernet|nic|interface|configured|"
+    r"set (?:your?|the) ip|ip address to)\b",
     re.I,
 )
+# Words that make a line the laptop's even when it also speaks of the router coming back.
+HOST_STRONG = re.compile(r"\b(pc|computer|laptop|your|you|static|machine|server)\b", re.I)
 HOLD_WORDS = re.compile(r"\b(hold|press|pressed|keep|push)\b", re.I)
 WAIT_WORDS = re.compile(r"\bwait", re.I)
 WRITE_WORDS = re.compile(r"flash|complete|finish|write|writing|upgrade|reboot|recover|install", re.I)
 AFTER_LINE = re.compile(
-    r"\b(accessible|reachable|available|comes? up|answers?|is at|be at|login|log in|back|start up|starts up)\b", re.I
+    r"\b(accessible|reachable|available|comes? up|answers?|is at|be at|login|log in|back|start up|starts up|after (?:boot|reboot|flashing))\b",
+    re.I,
 )
 STOCK_WORDS = re.compile(r"\b(oem|stock|vendor|original|factory firmware|cudy firmware)\b", re.I)
 
@@ -471,10 +476,12 @@ def classify(text):
 
 # "rename the image to Kernal.bin", "name it recovery.bin", "as firmware.bin"
 FILE_NAME = re.compile(
-    r"(?:renam\w*|named?|call(?:ed)?)\b[^\n.]{0,60}?\b(?:to|as|it)?\s*[\"'`]?"
+    r"(?:renam\w*\b[^\n]{0,120}?\b(?:to|as)|\bnamed?|\bcalled|\bas)\s+[\"'`/]*"
     r"([A-Za-z0-9_-][A-Za-z0-9_.-]*\.(?:bin|img|trx|chk|ubi|itb|bix))\b",
     re.I,
 )
+# A name OpenWrt's build gives an image: the file to rename, not the name asked for.
+BUILD_OUTPUT = re.compile(r"^(openwrt|lede)-|squashfs|-factory|-sysupgrade|^sysupgrade\.bin$|^initramfs", re.I)
 
 
 def items(block):
@@ -600,7 +607,7 @@ def build(commit, parsed, revisions, ident, tplink, pinned, method, block):
     ips = re.findall(IP, text)
     host = None
     router = None
-    after = None
+    afters = set()
     prefix = 24
     mask = re.search(r"255\.255\.(\d+)\.(\d+)", text)
     for line in block:
@@ -609,25 +616,34 @@ def build(commit, parsed, revisions, ident, tplink, pinned, method, block):
                 continue
             at = line.find(ip)
             before = line[max(0, at - 8):at]
-            browsing = re.search(r"browser|open |enter |go to|visit|navigate|point|connect|web ?(ui|page|server|interface)|http", line, re.I)
+            browsing = re.search(
+                r"browser|open |enter |go to|visit|navigate|point|connect|web ?(ui|page|server|interface)|"
+                r"http|transfer|\bput\b|send|upload|push|to the (?:ap|device|router|board)",
+                line,
+                re.I,
+            )
             if "http://" in before or "https://" in before or (
                 method in ("http", "tftp-client") and browsing and not HOST_WORDS.search(line)
             ):
                 if router is None:
                     router = ip
                 continue
-            if AFTER_LINE.search(line) and not HOST_WORDS.search(line):
-                after = after or ip
+            if AFTER_LINE.search(line) and not HOST_STRONG.search(line):
+                afters.add(ip)
                 continue
-            if host is None and HOST_WORDS.search(line):
+            if HOST_WORDS.search(line):
+                if host is not None and host != ip:
+                    # Two laptop addresses (two procedures in one paragraph): no way to tell.
+                    return None
                 host = ip
                 cidr = re.search(re.escape(ip) + r"/(\d+)", line)
                 if cidr:
                     prefix = int(cidr.group(1))
-            elif router is None and method == "tftp-client":
-                router = ip
     if mask and mask.group(1) == "255" and mask.group(2) == "0":
         prefix = 24
+    # One address the router comes back at; two (OpenWrt's and the stock firmware's) leave it
+    # to the back-watch, which hears the router wherever it answers.
+    after = afters.pop() if len(afters) == 1 else None
     if method == "tftp-client" and router is None:
         return None
     chosen_host = False
@@ -651,8 +667,9 @@ def build(commit, parsed, revisions, ident, tplink, pinned, method, block):
     alternates = []
     if method == "tftp-server":
         names_seen = []
-        found = re.findall(r"[A-Za-z0-9_.-]*tp_recovery\.bin|\brecovery\.bin\b", text)
+        found = re.findall(r"[A-Za-z0-9_.-]*tp_recovery\.bin|(?<![\w.-])recovery\.bin\b", text)
         found += [m.group(1) for m in FILE_NAME.finditer(text)]
+        found = [name for name in found if not BUILD_OUTPUT.search(name.strip("."))]
         for name in found:
             name = name.strip(".")
             if name not in names_seen:
@@ -670,7 +687,11 @@ def build(commit, parsed, revisions, ident, tplink, pinned, method, block):
         value = seconds_in(step)
         if value and (HOLD_WORDS.search(step) or WAIT_WORDS.search(step)):
             entry["seconds"] = value
-            if WAIT_WORDS.search(step) and WRITE_WORDS.search(step) and not HOLD_WORDS.search(step):
+            if (
+                WAIT_WORDS.search(step)
+                and WRITE_WORDS.search(step)
+                and not re.search(r"hold|press|releas|button", step, re.I)
+            ):
                 flash_seconds = max(flash_seconds or 0, value)
         step_list.append(entry)
 

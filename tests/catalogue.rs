@@ -474,6 +474,9 @@ const POPULAR: &[(&str, &str)] = &[
     ("RT-AC51U", "asus-rt-ac51u"),
     ("dir 878", "dlink-dir-878-a1"),
     ("Cudy X6", "cudy-x6"),
+    ("GL-AR750S", "glinet-gl-ar750s"),
+    ("gl-ar300m", "glinet-gl-ar300m"),
+    ("Netgear WN3000RP v3", "netgear-wn3000rp-v3"),
 ];
 
 #[test]

@@ -300,6 +300,21 @@ HOST_WORDS = re.compile(
     r"set (?:your?|the) ip|ip address to)\b",
     re.I,
 )
+# Words that send the laptop to the router: a browser, a TFTP put, a web page.
+BROWSING = re.compile(
+    r"browser|\bopen\b|\benter\b|\baccess\b|go to|visit|navigate|point|connect (?:to )?(?=\d)|"
+    r"web ?(?:ui|page|server|interface)|http|transfer|\bput\b|send|upload|push|"
+    r"to the (?:ap|device|router|board)|device (?:ip|address)|router (?:ip|address)|recovery mode on",
+    re.I,
+)
+
+
+def last_end(pattern, text):
+    """Where the last match of `pattern` in `text` ends, or -1."""
+    ends = [m.end() for m in pattern.finditer(text)]
+    return ends[-1] if ends else -1
+
+
 # Words that make a line the laptop's even when it also speaks of the router coming back.
 HOST_STRONG = re.compile(r"\b(pc|computer|laptop|your|you|static|machine|server)\b", re.I)
 HOLD_WORDS = re.compile(r"\b(hold|press|pressed|keep|push)\b", re.I)
@@ -504,7 +519,7 @@ def items(block):
             sections.append([])
     steps = []
     for section in sections:
-        if any(NEIGHBOUR.search(step) for step in section):
+        if any(ACTION.search(step) for step in section):
             steps += section
     return [re.sub(r"\s+", " ", s) for s in steps if s]
 
@@ -549,7 +564,11 @@ def tplink_facts(vendor, model, revision, tplink):
 
 
 # A neighbouring paragraph that speaks of the same recovery.
-NEIGHBOUR = re.compile(r"tftp|reset|button|recover|tp_recovery|" + IP, re.I)
+NEIGHBOUR = re.compile(r"tftp|tp_recovery|recovery\.bin|" + IP, re.I)
+# A list section that is an instruction: it names an action of the recovery.
+ACTION = re.compile(
+    r"\b(hold|press|power|browser|tftp|http|upload|rename|static ip|ip address)\b|" + IP, re.I
+)
 
 
 def render_profile(commit, tplink, pinned, taken):
@@ -616,22 +635,23 @@ def build(commit, parsed, revisions, ident, tplink, pinned, method, block):
                 continue
             at = line.find(ip)
             before = line[max(0, at - 8):at]
-            browsing = re.search(
-                r"browser|open |enter |go to|visit|navigate|point|connect|web ?(ui|page|server|interface)|"
-                r"http|transfer|\bput\b|send|upload|push|to the (?:ap|device|router|board)",
-                line,
-                re.I,
-            )
-            if "http://" in before or "https://" in before or (
-                method in ("http", "tftp-client") and browsing and not HOST_WORDS.search(line)
-            ):
+            # The nearer word before an address says whose it is: "set your PC to A, then
+            # browse to B" gives the laptop A and the router B.
+            browse_at = last_end(BROWSING, line[:at])
+            host_at = last_end(HOST_WORDS, line[:at])
+            to_router = "http://" in before or "https://" in before
+            if method in ("http", "tftp-client") and browse_at > host_at:
+                to_router = True
+            if method in ("http", "tftp-client") and browse_at == host_at == -1:
+                to_router = bool(BROWSING.search(line)) and not HOST_WORDS.search(line)
+            if to_router:
                 if router is None:
                     router = ip
                 continue
             if AFTER_LINE.search(line) and not HOST_STRONG.search(line):
                 afters.add(ip)
                 continue
-            if HOST_WORDS.search(line):
+            if HOST_WORDS.search(line[:at]) or (HOST_WORDS.search(line) and not BROWSING.search(line)):
                 if host is not None and host != ip:
                     # Two laptop addresses (two procedures in one paragraph): no way to tell.
                     return None
@@ -641,6 +661,10 @@ def build(commit, parsed, revisions, ident, tplink, pinned, method, block):
                     prefix = int(cidr.group(1))
     if mask and mask.group(1) == "255" and mask.group(2) == "0":
         prefix = 24
+    if method == "nmrp":
+        # NMRP gives both addresses itself (nmrpflash picks them); a commit's addresses are
+        # those of some other step.
+        host = router = None
     # One address the router comes back at; two (OpenWrt's and the stock firmware's) leave it
     # to the back-watch, which hears the router wherever it answers.
     after = afters.pop() if len(afters) == 1 else None

@@ -508,19 +508,37 @@ def items(block):
         steps = re.split(r"(?<=[A-Za-z0-9)\"])\.\s+(?=[A-Z])", prose)
         return [s.strip() for s in steps if s.strip() and not s.strip().endswith(":")]
     sections = [[]]
+    in_sentence = False
     for line in block:
         item = LIST_ITEM.match(line)
         stripped = line.strip()
         if item:
+            if in_sentence:
+                sections.append([])
+                in_sentence = False
             sections[-1].append(item.group(1).strip())
-        elif sections[-1] and line.startswith((" ", "\t")) and stripped:
+        elif stripped.endswith(":"):
+            # A heading: what follows is another section.
+            sections.append([])
+            in_sentence = False
+        elif sections[-1] and stripped and (
+            line.startswith((" ", "\t")) or in_sentence or stripped[0].islower()
+        ):
             sections[-1][-1] += " " + stripped
+        elif stripped and len(stripped.split()) >= 6:
+            # A sentence between the lists is an instruction of its own.
+            sections.append([stripped])
+            in_sentence = True
         elif stripped:
             sections.append([])
+            in_sentence = False
     steps = []
     for section in sections:
-        if any(ACTION.search(step) for step in section):
-            steps += section
+        text = " ".join(section)
+        # The stock firmware's own upgrade page is not the bootloader's recovery.
+        stock_upgrade = STOCK_UPGRADE.search(text) and not RECOVERY_WORDS.search(text)
+        if ACTION.search(text) and not stock_upgrade:
+            steps += [step for step in section if not step.endswith(":")]
     return [re.sub(r"\s+", " ", s) for s in steps if s]
 
 
@@ -565,6 +583,12 @@ def tplink_facts(vendor, model, revision, tplink):
 
 # A neighbouring paragraph that speaks of the same recovery.
 NEIGHBOUR = re.compile(r"tftp|tp_recovery|recovery\.bin|" + IP, re.I)
+STOCK_UPGRADE = re.compile(
+    r"web ?ui|web interface|firmware update|upgrade (?:page|function)|luci|oem web", re.I
+)
+RECOVERY_WORDS = re.compile(
+    r"reset|recovery|tftp|failsafe|fail-safe|rescue|emergency|u-?boot|bootloader|wps", re.I
+)
 # A list section that is an instruction: it names an action of the recovery.
 ACTION = re.compile(
     r"\b(hold|press|power|browser|tftp|http|upload|rename|static ip|ip address)\b|" + IP, re.I

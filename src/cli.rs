@@ -100,7 +100,8 @@ pub struct DemoArgs {
     /// How long the simulated router takes to write its flash.
     #[arg(long, value_name = "SECONDS", default_value_t = 8)]
     pub flash_seconds: u64,
-    /// Write the Markdown report here (the demo writes none otherwise).
+    /// Write the Markdown report here (without it: the full-screen demo writes it in the
+    /// state folder, as a real run does, and shows where; `--plain` and `--json` write none).
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
 }

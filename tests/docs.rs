@@ -110,7 +110,6 @@ fn words(line: &str) -> Vec<String> {
     for c in line.chars() {
         match (quote, c) {
             (Some(q), c) if c == q => quote = None,
-            (Some(_), c) => word.push(c),
             (None, '\'' | '"') => {
                 quote = Some(c);
                 any = true;
@@ -122,7 +121,8 @@ fn words(line: &str) -> Vec<String> {
                 }
             }
             (None, '>' | '|' | ';' | '&') => break,
-            (None, c) => word.push(c),
+            // Inside quotes everything is the word's; outside, the rest is too.
+            (_, c) => word.push(c),
         }
     }
     if any || !word.is_empty() {
@@ -161,9 +161,7 @@ fn parse(shown: &Shown) -> Result<(), String> {
         {
             Ok(())
         }
-        Err(e)
-            if shown.inline && e.kind() == clap::error::ErrorKind::MissingRequiredArgument =>
-        {
+        Err(e) if shown.inline && e.kind() == clap::error::ErrorKind::MissingRequiredArgument => {
             Ok(())
         }
         Err(e) => Err(format!("{}: `{}`\n{}", shown.place, shown.text, e.render())),

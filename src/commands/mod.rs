@@ -31,7 +31,12 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
     clean_up_after_a_dead_run();
     let Some(command) = cli.command else {
         let args = cli.recover;
-        if args.image.is_none() && args.device.is_none() && args.profile.is_none() {
+        let nothing = args.image.is_none() && args.device.is_none() && args.profile.is_none();
+        // Only some of device and image, on a terminal: the wizard asks for the rest rather
+        // than the run refusing. A profile file is the run's alone (the wizard reads the
+        // catalogue), so it still goes to the run, which says what is missing.
+        let some = args.profile.is_none() && (args.image.is_none() || args.device.is_none());
+        if nothing || (some && !args.json && wizard::on_a_terminal()) {
             return wizard::start(args).await;
         }
         return recover::recover(args).await;

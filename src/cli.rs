@@ -18,6 +18,7 @@ use clap::{Args, Parser, Subcommand};
     version,
     about,
     long_about = None,
+    after_long_help = exit_code_help(),
     args_conflicts_with_subcommands = true,
     subcommand_negates_reqs = true
 )]
@@ -39,35 +40,40 @@ pub struct RecoverArgs {
     /// The firmware image to flash (never modified).
     #[arg(value_name = "IMAGE")]
     pub image: Option<PathBuf>,
-    /// The device (`rescue-wizard devices` lists them).
-    #[arg(long, value_name = "ID")]
+    /// The device: its id, an alias or its model, in any case (`rescue-wizard devices` lists
+    /// them).
+    #[arg(long, value_name = "DEVICE")]
     pub device: Option<String>,
     /// Use this profile file for this run (alone: the device it describes).
     #[arg(long, value_name = "FILE")]
     pub profile: Option<PathBuf>,
-    /// The port the router is plugged into (default: the wired port with a link).
-    #[arg(long, value_name = "IF")]
+    /// The port the router is plugged into (without it: the wired port with a link).
+    #[arg(long, value_name = "INTERFACE")]
     pub interface: Option<String>,
     /// Answer yes to every question: the network changes (all undone at the end) and, for a
     /// stock image that carries a bootloader, flashing a stripped copy written beside it.
     #[arg(long, short = 'y')]
     pub yes: bool,
-    /// Give up waiting for the router after this many seconds (exit 3 if it never spoke).
-    #[arg(long, value_name = "SECS", default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..))]
+    /// How long to wait for the router to speak before giving up (exit 3 if it never did).
+    #[arg(long = "wait", alias = "timeout", value_name = "SECONDS", default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..))]
     pub timeout: u64,
     /// End once the transfer is confirmed, without watching the flashing.
     #[arg(long)]
     pub exit_after_transfer: bool,
     /// Show the troubleshooting checklist when the router has been silent (or the transfer
     /// stuck) this many seconds.
-    #[arg(long, value_name = "SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
     pub stall_after: u64,
-    /// Write the Markdown report here (default: the state folder; the path is printed).
+    /// Write the Markdown report here (without it: in the state folder; the path is printed).
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
     /// One JSON object per event and line, for scripts.
     #[arg(long)]
     pub json: bool,
+    /// When the host firewall would drop the router's packets, let UDP from the router's
+    /// subnet in on the port for the run (nftables and iptables; removed at the end).
+    #[arg(long)]
+    pub allow_firewall: bool,
     /// When the router asks for another server address than the profile's, add it to the
     /// port for the rest of the run (undone at the end).
     #[arg(long)]
@@ -77,7 +83,7 @@ pub struct RecoverArgs {
     #[arg(long, value_name = "MAC", value_parser = parse_mac_arg)]
     pub router_mac: Option<[u8; 6]>,
     /// The TFTP port: ours when the router pulls, the router's when we push.
-    #[arg(long, default_value_t = 69)]
+    #[arg(long, value_name = "PORT", default_value_t = 69)]
     pub port: u16,
 }
 
@@ -91,10 +97,11 @@ pub struct DemoArgs {
     /// Lines of plain text even on a terminal (no full-screen wizard).
     #[arg(long, conflicts_with = "json")]
     pub plain: bool,
-    /// How long the simulated router takes to write its flash, in seconds.
-    #[arg(long, value_name = "SECS", default_value_t = 8)]
+    /// How long the simulated router takes to write its flash.
+    #[arg(long, value_name = "SECONDS", default_value_t = 8)]
     pub flash_seconds: u64,
-    /// Write the Markdown report here (the demo writes none otherwise).
+    /// Write the Markdown report here (without it: the full-screen demo writes it in the
+    /// state folder, as a real run does, and shows where; `--plain` and `--json` write none).
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
 }
@@ -123,6 +130,107 @@ pub enum Command {
     /// default). One line per answer; exit 0 when every probe asked for was answered, 1 when
     /// one was not.
     Probe(ProbeArgs),
+    /// Print rescue-wizard's version.
+    Version,
+    /// Print a shell completion script: `rescue-wizard completions bash > /etc/bash_completion.d/rescue-wizard`.
+    Completions {
+        /// The shell.
+        #[arg(value_name = "SHELL")]
+        shell: Shell,
+    },
+    /// Print the manual page (roff): `rescue-wizard man | man -l -`.
+    Man,
+}
+
+/// The shells `rescue-wizard completions` writes scripts for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Shell {
+    /// GNU Bash.
+    Bash,
+    /// Z shell.
+    Zsh,
+    /// fish.
+    Fish,
+}
+
+/// Every exit status rescue-wizard ends with, and what it means: the one table `--help`,
+/// README.md and the tests share.
+pub const EXIT_CODES: [(u8, &str); 4] = [
+    (0, "done: everything asked for was done"),
+    (
+        1,
+        "the transfer failed, `doctor` found something you must fix, or the address `probe` asked did not answer",
+    ),
+    (
+        2,
+        "bad usage or input: nothing was attempted (the message says what to fix)",
+    ),
+    (3, "the recovery run waited and the router never spoke"),
+];
+
+/// Writes the completion script for `shell`, generated from these definitions.
+pub fn write_completions(shell: Shell, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    use clap::CommandFactory;
+    let mut command = Cli::command();
+    let name = command.get_name().to_owned();
+    let shell = match shell {
+        Shell::Bash => clap_complete::Shell::Bash,
+        Shell::Zsh => clap_complete::Shell::Zsh,
+        Shell::Fish => clap_complete::Shell::Fish,
+    };
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut command, name, &mut script);
+    out.write_all(&script)
+}
+
+/// Writes the manual page (roff), generated from these definitions: the command, one
+/// section per sub-command (and theirs), and the exit statuses.
+pub fn write_man_page(out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    use clap::CommandFactory;
+    let command = Cli::command();
+    let mut page = Vec::new();
+    let man = clap_mangen::Man::new(command.clone());
+    man.render_title(&mut page)?;
+    man.render_name_section(&mut page)?;
+    man.render_synopsis_section(&mut page)?;
+    man.render_description_section(&mut page)?;
+    man.render_options_section(&mut page)?;
+    man_sub_commands(&command, command.get_name(), &mut page)?;
+    page.extend_from_slice(b".SH \"EXIT STATUS\"\n");
+    for (code, meaning) in EXIT_CODES {
+        // A leading dot or quote would be read as a roff request.
+        let meaning = meaning.replace('\\', "\\\\").replace('-', "\\-");
+        page.extend_from_slice(format!(".TP\n{code}\n{meaning}\n").as_bytes());
+    }
+    man.render_version_section(&mut page)?;
+    out.write_all(&page)
+}
+
+/// One section per sub-command of `parent`, named by its full command line
+/// (`RESCUE-WIZARD DEVICES SHOW`), then its own sub-commands.
+fn man_sub_commands(
+    parent: &clap::Command,
+    prefix: &str,
+    page: &mut Vec<u8>,
+) -> std::io::Result<()> {
+    for sub in parent.get_subcommands().filter(|s| s.get_name() != "help") {
+        let name = format!("{prefix} {}", sub.get_name());
+        page.extend_from_slice(format!(".SH \"{}\"\n", name.to_uppercase()).as_bytes());
+        let man = clap_mangen::Man::new(sub.clone().bin_name(name.clone()));
+        man.render_synopsis_section(page)?;
+        man.render_description_section(page)?;
+        man.render_options_section(page)?;
+        man_sub_commands(sub, &name, page)?;
+    }
+    Ok(())
+}
+
+fn exit_code_help() -> String {
+    EXIT_CODES
+        .iter()
+        .fold(String::from("Exit status:\n"), |text, (code, meaning)| {
+            text + &format!("  {code}  {meaning}\n")
+        })
 }
 
 /// `rescue-wizard probe`.
@@ -131,7 +239,7 @@ pub struct ProbeArgs {
     /// The address to probe.
     pub address: std::net::Ipv4Addr,
     /// The port to probe out of.
-    #[arg(long, value_name = "IF")]
+    #[arg(long, value_name = "INTERFACE")]
     pub interface: String,
     /// Send ARP requests (needs `cap_net_raw`).
     #[arg(long)]
@@ -140,7 +248,7 @@ pub struct ProbeArgs {
     #[arg(long)]
     pub ping: bool,
     /// Requests of each kind, one a second, each waiting up to a second for its answer.
-    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..))]
+    #[arg(long, value_name = "COUNT", default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..))]
     pub count: u16,
 }
 
@@ -148,16 +256,16 @@ pub struct ProbeArgs {
 #[derive(Debug, Args)]
 pub struct WatchArgs {
     /// The port to watch.
-    #[arg(long, value_name = "IF")]
+    #[arg(long, value_name = "INTERFACE")]
     pub interface: String,
-    /// Stop after this many seconds (default: run until Ctrl-C).
-    #[arg(long, value_name = "N")]
+    /// Stop after this long (without it: watch until Ctrl-C).
+    #[arg(long = "duration", alias = "seconds", value_name = "SECONDS")]
     pub seconds: Option<u64>,
     /// One JSON object per line instead of sentences.
     #[arg(long)]
     pub json: bool,
     /// Compare what the router does with this device's procedure (addresses, file names).
-    #[arg(long, value_name = "ID")]
+    #[arg(long, value_name = "DEVICE")]
     pub device: Option<String>,
     /// The router is being switched on now: if it stays silent, say so with timing advice.
     #[arg(long)]
@@ -179,12 +287,13 @@ pub struct WatchArgs {
 #[command(group = clap::ArgGroup::new("profile_source").multiple(true))]
 pub struct ServeArgs {
     /// The image to serve, or a folder whose files are served read-only.
+    #[arg(value_name = "IMAGE_OR_FOLDER")]
     pub path: PathBuf,
-    /// Address to listen on (default: every address of this host).
-    #[arg(long, default_value = "0.0.0.0")]
+    /// Address to listen on (0.0.0.0: every address of this host).
+    #[arg(long, value_name = "ADDRESS", default_value = "0.0.0.0")]
     pub bind: IpAddr,
     /// UDP port to listen on; 0 picks a free one (printed at start).
-    #[arg(long, default_value_t = 69)]
+    #[arg(long, value_name = "PORT", default_value_t = 69)]
     pub port: u16,
     /// Serve the image whatever file name the device asks for (the name is reported).
     #[arg(long)]
@@ -192,11 +301,12 @@ pub struct ServeArgs {
     /// Ignore all TFTP options (plain RFC 1350) for bootloaders that misbehave on an OACK.
     #[arg(long)]
     pub no_options: bool,
-    /// Largest block size granted (8..=65464). The default keeps Ethernet frames unfragmented.
-    #[arg(long, value_parser = clap::value_parser!(u16).range(8..=65464))]
+    /// Largest block size granted (8..=65464; without it: what keeps Ethernet frames
+    /// unfragmented).
+    #[arg(long, value_name = "BYTES", value_parser = clap::value_parser!(u16).range(8..=65464))]
     pub max_blksize: Option<u16>,
-    /// Largest window size granted (RFC 7440), in blocks.
-    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    /// Largest window size granted (RFC 7440).
+    #[arg(long, value_name = "BLOCKS", value_parser = clap::value_parser!(u16).range(1..))]
     pub max_windowsize: Option<u16>,
     /// Send the next block along with each resend: repairs a lost ACK at once. Only for
     /// bootloaders that ignore a block ahead of the one they expect, like mainline U-Boot;
@@ -204,24 +314,24 @@ pub struct ServeArgs {
     #[arg(long)]
     pub next_block: bool,
     /// Accept uploads (write requests) into this folder: new files only, never overwritten.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "FOLDER")]
     pub allow_write: Option<PathBuf>,
-    /// Largest upload accepted, in bytes.
-    #[arg(long, default_value_t = 512 * 1024 * 1024)]
+    /// Largest upload accepted.
+    #[arg(long, value_name = "BYTES", default_value_t = 512 * 1024 * 1024)]
     pub max_write_size: u64,
     /// Stop after this many transfers have finished (0: run until Ctrl-C).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, value_name = "COUNT", default_value_t = 0)]
     pub exit_after: u32,
     /// Give this computer the address the device's bootloader expects (from its profile)
     /// for as long as the server runs.
-    #[arg(long, value_name = "ID", group = "profile_source")]
+    #[arg(long, value_name = "DEVICE", group = "profile_source")]
     pub device: Option<String>,
     /// Use this profile file for this run (with --device: one of several ids it may
     /// replace; alone: the device it describes).
     #[arg(long, value_name = "FILE", group = "profile_source")]
     pub profile: Option<PathBuf>,
-    /// The port the router is plugged into (default: the wired port with a link).
-    #[arg(long, value_name = "IF", requires = "profile_source")]
+    /// The port the router is plugged into (without it: the wired port with a link).
+    #[arg(long, value_name = "INTERFACE", requires = "profile_source")]
     pub interface: Option<String>,
     /// Make the network changes without asking.
     #[arg(long, short = 'y', requires = "profile_source")]
@@ -246,13 +356,13 @@ fn parse_mac_arg(text: &str) -> Result<[u8; 6], String> {
 #[derive(Debug, Args)]
 pub struct DoctorArgs {
     /// Check against this device's procedure (`rescue-wizard devices` lists them).
-    #[arg(long, value_name = "ID")]
+    #[arg(long, value_name = "DEVICE")]
     pub device: Option<String>,
     /// Use this profile file for this run.
     #[arg(long, value_name = "FILE")]
     pub profile: Option<PathBuf>,
-    /// The port the router is plugged into (default: the wired port with a link).
-    #[arg(long, value_name = "IF")]
+    /// The port the router is plugged into (without it: the wired port with a link).
+    #[arg(long, value_name = "INTERFACE")]
     pub interface: Option<String>,
 }
 
@@ -260,24 +370,27 @@ pub struct DoctorArgs {
 #[derive(Debug, Args)]
 pub struct PushArgs {
     /// The image to push.
+    #[arg(value_name = "IMAGE")]
     pub image: PathBuf,
     /// The bootloader's address.
-    #[arg(long)]
+    #[arg(long, value_name = "ADDRESS")]
     pub to: IpAddr,
     /// The bootloader's TFTP port.
-    #[arg(long, default_value_t = 69)]
+    #[arg(long, value_name = "PORT", default_value_t = 69)]
     pub port: u16,
-    /// File name sent in the write request (default: the image's file name).
-    #[arg(long)]
+    /// File name sent in the write request (without it: the image's file name).
+    #[arg(long, value_name = "NAME")]
     pub remote_name: Option<String>,
-    /// Ask for this block size (default: no options, 512-byte blocks, what bootloaders expect).
-    #[arg(long, value_parser = clap::value_parser!(u16).range(8..=65464))]
+    /// Ask for this block size (without it: no options, 512-byte blocks, what bootloaders
+    /// expect).
+    #[arg(long, value_name = "BYTES", value_parser = clap::value_parser!(u16).range(8..=65464))]
     pub blksize: Option<u16>,
     /// Ask for this window size (RFC 7440).
-    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    #[arg(long, value_name = "BLOCKS", value_parser = clap::value_parser!(u16).range(1..))]
     pub windowsize: Option<u16>,
-    /// Keep retrying the first request for this many seconds (start before the router is up).
-    #[arg(long, default_value_t = 60)]
+    /// How long to wait for the bootloader to answer, asking again and again (start before
+    /// the router is up).
+    #[arg(long, alias = "timeout", value_name = "SECONDS", default_value_t = 60)]
     pub wait: u64,
 }
 
@@ -285,23 +398,25 @@ pub struct PushArgs {
 #[derive(Debug, Args)]
 pub struct GetArgs {
     /// The server's address.
+    #[arg(value_name = "ADDRESS")]
     pub host: IpAddr,
     /// The file name to ask for.
+    #[arg(value_name = "NAME")]
     pub remote: String,
-    /// Where to write it (default: the remote name's last part, in the current folder).
-    #[arg(short, long)]
+    /// Where to write it (without it: the remote name's last part, in the current folder).
+    #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// The server's TFTP port.
-    #[arg(long, default_value_t = 69)]
+    #[arg(long, value_name = "PORT", default_value_t = 69)]
     pub port: u16,
     /// Ask for this block size.
-    #[arg(long, value_parser = clap::value_parser!(u16).range(8..=65464))]
+    #[arg(long, value_name = "BYTES", value_parser = clap::value_parser!(u16).range(8..=65464))]
     pub blksize: Option<u16>,
     /// Ask for this window size (RFC 7440).
-    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    #[arg(long, value_name = "BLOCKS", value_parser = clap::value_parser!(u16).range(1..))]
     pub windowsize: Option<u16>,
-    /// Keep retrying the first request for this many seconds.
-    #[arg(long, default_value_t = 10)]
+    /// How long to wait for the server to answer, asking again and again.
+    #[arg(long, alias = "timeout", value_name = "SECONDS", default_value_t = 10)]
     pub wait: u64,
 }
 
@@ -316,7 +431,7 @@ pub struct DevicesArgs {
     #[command(subcommand)]
     pub command: Option<DevicesCommand>,
     /// Search by id, model or alias, ignoring case and punctuation (e.g. `wr841 v9`).
-    #[arg(value_name = "QUERY")]
+    #[arg(value_name = "WORDS")]
     pub query: Vec<String>,
 }
 
@@ -325,7 +440,8 @@ pub struct DevicesArgs {
 pub enum DevicesCommand {
     /// Print one device's full recovery procedure, steps numbered.
     Show {
-        /// The device id, as `rescue-wizard devices` lists it.
+        /// The device: its id, an alias or its model, in any case.
+        #[arg(value_name = "DEVICE")]
         id: String,
     },
     /// Validate profile files: exit 0 when all are valid, 2 otherwise.

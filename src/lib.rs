@@ -29,14 +29,30 @@ pub enum Outcome {
     NothingHappened,
 }
 
+impl Outcome {
+    /// Every outcome, for tables and tests.
+    pub const ALL: [Self; 5] = [
+        Self::Done,
+        Self::TransferFailed,
+        Self::BadInput,
+        Self::ChecksFailed,
+        Self::NothingHappened,
+    ];
+
+    /// The process exit status, as [`cli::EXIT_CODES`] explains it.
+    pub fn code(self) -> u8 {
+        match self {
+            Outcome::Done => 0,
+            Outcome::TransferFailed | Outcome::ChecksFailed => 1,
+            Outcome::BadInput => 2,
+            Outcome::NothingHappened => 3,
+        }
+    }
+}
+
 impl From<Outcome> for ExitCode {
     fn from(outcome: Outcome) -> Self {
-        match outcome {
-            Outcome::Done => ExitCode::SUCCESS,
-            Outcome::TransferFailed | Outcome::ChecksFailed => ExitCode::from(1),
-            Outcome::BadInput => ExitCode::from(2),
-            Outcome::NothingHappened => ExitCode::from(3),
-        }
+        ExitCode::from(outcome.code())
     }
 }
 

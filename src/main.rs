@@ -1,5 +1,5 @@
 //! The `rescue-wizard` command: parse the command line, hand it to the library, map the outcome
-//! to an exit code (0 done, 1 transfer failed, 2 bad usage or input).
+//! to an exit code (the table is `cli::EXIT_CODES`).
 
 use std::process::ExitCode;
 

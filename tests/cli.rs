@@ -20,8 +20,14 @@ const BIN: &str = env!("CARGO_BIN_EXE_rescue-wizard");
 const DEADLINE: Duration = Duration::from_secs(20);
 
 fn run(args: &[&str]) -> Output {
+    run_with(args, &[])
+}
+
+/// Runs the program with `env` added to its environment.
+fn run_with(args: &[&str], env: &[(&str, &Path)]) -> Output {
     let child = Command::new(BIN)
         .args(args)
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -323,4 +329,160 @@ fn a_profile_file_is_used_for_one_run() {
         text.contains("mine.yaml:") && text.contains("did you mean `filename`"),
         "{text}"
     );
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// The sub-commands as the clap definition has them, `help` aside.
+fn sub_commands() -> Vec<String> {
+    use clap::CommandFactory;
+    rescue_wizard::cli::Cli::command()
+        .get_subcommands()
+        .map(|c| c.get_name().to_owned())
+        .filter(|name| name != "help")
+        .collect()
+}
+
+#[test]
+fn the_exit_codes_are_one_table_in_help_readme_and_code() {
+    use rescue_wizard::Outcome;
+    use rescue_wizard::cli::EXIT_CODES;
+    // Every outcome's code is explained, and every explained code is some outcome's.
+    for outcome in Outcome::ALL {
+        assert!(
+            EXIT_CODES.iter().any(|(code, _)| *code == outcome.code()),
+            "{outcome:?} exits {} which the table does not explain",
+            outcome.code()
+        );
+    }
+    for (code, _) in EXIT_CODES {
+        assert!(Outcome::ALL.iter().any(|o| o.code() == code), "{code}");
+    }
+    let help = stdout(&run(&["--help"]));
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    for (code, meaning) in EXIT_CODES {
+        assert!(help.contains(&format!("  {code}  {meaning}")), "{help}");
+        assert!(
+            readme.contains(&format!("| {code} | {meaning} |")),
+            "README.md's exit table lacks {code}: {meaning}"
+        );
+    }
+    // And the process really ends with them: bad usage is 2.
+    assert_eq!(run(&["devices", "show"]).status.code(), Some(2));
+}
+
+#[test]
+fn completions_and_the_man_page_cover_every_sub_command() {
+    let subs = sub_commands();
+    assert!(subs.len() >= 10, "{subs:?}");
+    for shell in ["bash", "zsh", "fish"] {
+        let output = run(&["completions", shell]);
+        assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+        let script = stdout(&output);
+        for sub in &subs {
+            assert!(
+                script.contains(sub.as_str()),
+                "{shell} completion lacks `{sub}`"
+            );
+        }
+        // Flags too: a renamed one would show here.
+        assert!(script.contains("allow-firewall"), "{shell}");
+    }
+    let output = run(&["completions", "powershell"]);
+    assert_eq!(output.status.code(), Some(2));
+    let man = run(&["man"]);
+    assert_eq!(man.status.code(), Some(0));
+    let page = stdout(&man);
+    assert!(
+        page.starts_with(".ie") || page.contains(".TH rescue-wizard 1"),
+        "{page}"
+    );
+    for sub in &subs {
+        let heading = format!(".SH \"RESCUE-WIZARD {}\"", sub.to_uppercase());
+        assert!(page.contains(&heading), "the man page lacks {heading}");
+    }
+    assert!(page.contains(".SH \"RESCUE-WIZARD DEVICES SHOW\""));
+    assert!(page.contains(".SH \"EXIT STATUS\""));
+}
+
+#[test]
+fn version_answers_without_a_device() {
+    let output = run(&["version"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(
+        stdout(&output),
+        format!("rescue-wizard {}\n", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn a_device_is_found_by_id_alias_or_model_in_any_case() {
+    let config = tempfile::tempdir().unwrap();
+    let devices = |args: &[&str]| run_with(args, &[("RESCUE_WIZARD_CONFIG_DIR", config.path())]);
+    for name in [
+        "TL-WR841N-V9",
+        "wr841n v9",
+        "TP-Link TL-WR841N/ND v9",
+        "tl-wr841nd-v9",
+    ] {
+        let output = devices(&["devices", "show", name]);
+        assert_eq!(output.status.code(), Some(0), "{name}: {}", stderr(&output));
+        assert!(
+            stdout(&output).starts_with("TP-Link TL-WR841N/ND v9 (tl-wr841n-v9)\n"),
+            "{name}"
+        );
+        // The recovery's own commands take the same names: doctor on loopback changes nothing.
+        let output = devices(&["doctor", "--device", name, "--interface", "lo"]);
+        assert!(
+            stdout(&output).starts_with("rescue-wizard doctor: tl-wr841n-v9 "),
+            "{name}: {}{}",
+            stdout(&output),
+            stderr(&output)
+        );
+    }
+    // A near miss is found by the search.
+    let output = devices(&["devices", "wr841v9"]);
+    assert_eq!(output.status.code(), Some(0));
+    assert!(
+        stdout(&output).contains("\ntl-wr841n-v9 "),
+        "{}",
+        stdout(&output)
+    );
+    // Nothing at all exits 2.
+    let output = devices(&["devices", "nonexistent"]);
+    assert_eq!(output.status.code(), Some(2), "{}", stdout(&output));
+    assert!(stdout(&output).starts_with("No device matches `nonexistent`."));
+    // A model several revisions share names them.
+    let output = devices(&["--device", "TL-WR841N", "fw.bin"]);
+    assert_eq!(output.status.code(), Some(2));
+    let text = stderr(&output);
+    assert!(
+        text.contains("`TL-WR841N` names") && text.contains("tl-wr841n-v13"),
+        "{text}"
+    );
+}
+
+#[test]
+fn doctor_separates_what_the_run_fixes_from_what_you_must() {
+    // Loopback never carries the laptop address a profile asks for: the run would add it.
+    let output = run(&["doctor", "--device", "tl-wr841n-v9", "--interface", "lo"]);
+    let text = stdout(&output);
+    assert!(text.contains("\nports seen: "), "{text}");
+    let run_fixes = text
+        .find("The recovery run fixes these itself")
+        .unwrap_or_else(|| panic!("{text}"));
+    let address = text
+        .find("[auto] address 192.168.0.66/24 on lo: missing")
+        .unwrap();
+    assert!(address > run_fixes, "{text}");
+    // Loopback is not a port for a router: the technician's to fix, so the check fails.
+    let yours = text
+        .find("You must fix these:")
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(text[yours..].contains("[FAIL] interface lo"), "{text}");
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(!text.contains("iptables-save"), "{text}");
 }

@@ -331,6 +331,30 @@ fn a_panic_gives_the_terminal_back() {
 }
 
 #[test]
+fn only_a_device_or_only_an_image_on_a_terminal_opens_the_wizard() {
+    let Some(tmux) = support::require("tmux") else {
+        return;
+    };
+    let cwd = tempfile::tempdir().expect("a folder to run in");
+    let state = tempfile::tempdir().expect("a state folder");
+    let state_dir = state.path().to_str().expect("a UTF-8 temporary path");
+    for args in ["--device tl-wr841n-v9", "openwrt-factory.bin"] {
+        let command = format!("{} {args}", shell_quote(Path::new(BIN)));
+        let pane = Tmux::start(
+            tmux.clone(),
+            cwd.path(),
+            &[("RESCUE_WIZARD_STATE_DIR", state_dir)],
+            &command,
+        );
+        // The wizard, not a refusal: it asks for what was not given.
+        pane.wait_for(&["1/7 Device"], SCREEN);
+        pane.keys(&["q"]);
+        let screen = pane.wait_for(&["exited "], SCREEN);
+        assert!(screen.contains("exited 0"), "{args}: {screen}");
+    }
+}
+
+#[test]
 fn without_a_terminal_the_command_says_how_to_run_without_the_wizard() {
     let state = tempfile::tempdir().expect("a state folder");
     let output = support::run(

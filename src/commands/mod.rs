@@ -31,7 +31,12 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
     clean_up_after_a_dead_run();
     let Some(command) = cli.command else {
         let args = cli.recover;
-        if args.image.is_none() && args.device.is_none() && args.profile.is_none() {
+        let nothing = args.image.is_none() && args.device.is_none() && args.profile.is_none();
+        // Only some of device and image, on a terminal: the wizard asks for the rest rather
+        // than the run refusing. A profile file is the run's alone (the wizard reads the
+        // catalogue), so it still goes to the run, which says what is missing.
+        let some = args.profile.is_none() && (args.image.is_none() || args.device.is_none());
+        if nothing || (some && !args.json && wizard::on_a_terminal()) {
             return wizard::start(args).await;
         }
         return recover::recover(args).await;
@@ -48,6 +53,18 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Devices(args) => crate::profile::command::run(&args),
         Command::Watch(args) => watch_wire(args).await,
         Command::Probe(args) => probe(args).await,
+        Command::Version => {
+            println!("rescue-wizard {}", env!("CARGO_PKG_VERSION"));
+            Ok(Outcome::Done)
+        }
+        Command::Completions { shell } => {
+            crate::cli::write_completions(shell, &mut std::io::stdout().lock())?;
+            Ok(Outcome::Done)
+        }
+        Command::Man => {
+            crate::cli::write_man_page(&mut std::io::stdout().lock())?;
+            Ok(Outcome::Done)
+        }
     }
 }
 
@@ -110,7 +127,8 @@ fn clean_up_after_a_dead_run() {
 
 /// The profile a run works with: `--device ID` from the catalogue (built in, the user's
 /// folder, and `--profile FILE` for this run), or the device `--profile FILE` describes.
-/// Unknown ids get the nearest ids suggested.
+/// `ID` may be an id, an alias or a model name in any case ([`Catalogue::lookup`]); unknown
+/// names get the nearest ids suggested.
 pub(crate) fn find_profile(
     id: Option<&str>,
     file: Option<&Path>,
@@ -132,7 +150,7 @@ pub(crate) fn find_profile(
     };
     match id {
         Some(id) => catalogue
-            .get(id)
+            .lookup(id)
             .map(|entry| Some(entry.profile.clone()))
             .map_err(|e| UsageError(e.to_string())),
         None => Ok(from_file),
@@ -158,7 +176,7 @@ fn doctor(args: &DoctorArgs) -> anyhow::Result<Outcome> {
     let facts = HostFacts::gather();
     let iface = check::choose(&facts.interfaces, args.interface.as_deref()).map_err(UsageError)?;
     let expect = expectation(profile.as_ref());
-    let checks = check::run_with_firewall(&facts, iface, &expect);
+    let items = check::assess(&facts, iface, &expect, true);
     let title = match &profile {
         Some(p) => format!(
             "{} ({} {}), interface {}",
@@ -166,12 +184,18 @@ fn doctor(args: &DoctorArgs) -> anyhow::Result<Outcome> {
         ),
         None => format!("interface {}", iface.name),
     };
-    print!("{}", checklist::render(&title, &checks));
-    let (fails, _, _) = check::tally(&checks);
-    Ok(if fails == 0 {
-        Outcome::Done
-    } else {
+    print!(
+        "{}",
+        checklist::render_doctor(&title, &check::ports_seen(&facts.interfaces), &items)
+    );
+    // Only what the technician must fix fails the check: the run sets up the rest itself.
+    let yours = items
+        .iter()
+        .any(|i| i.fixer == check::Fixer::You && i.check.verdict == check::Verdict::Fail);
+    Ok(if yours {
         Outcome::ChecksFailed
+    } else {
+        Outcome::Done
     })
 }
 

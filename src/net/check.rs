@@ -62,6 +62,45 @@ impl Check {
     }
 }
 
+/// Who puts an item right when it is not a pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Fixer {
+    /// The recovery run does it itself (with consent) and undoes it at the end: a missing
+    /// address, a port switched off, an address NetworkManager removes.
+    Run,
+    /// The technician must: a cable, another program on port 69, privileges, a firewall rule.
+    You,
+}
+
+/// One checklist item and who fixes it, as `doctor` shows them.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Item {
+    /// The item.
+    pub check: Check,
+    /// Who fixes it (meaningful when it is not a pass).
+    pub fixer: Fixer,
+}
+
+impl From<Check> for Item {
+    fn from(check: Check) -> Self {
+        Self {
+            check,
+            fixer: Fixer::You,
+        }
+    }
+}
+
+impl Check {
+    /// This item, put right by the recovery run itself.
+    fn by_the_run(self) -> Item {
+        Item {
+            check: self,
+            fixer: Fixer::Run,
+        }
+    }
+}
+
 /// What the device's procedure needs from this laptop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Expectation {
@@ -121,36 +160,94 @@ pub fn choose<'a>(
         .chosen
         .as_deref()
         .and_then(|name| interfaces.iter().find(|i| i.name == name))
-        .ok_or(recommendation.reason)
+        .ok_or_else(|| {
+            format!(
+                "{}.\n  ports seen: {}\n  fix: plug the router's cable into a wired port (or a USB Ethernet adapter), or name the port with --interface NAME",
+                recommendation.reason,
+                ports_seen(interfaces)
+            )
+        })
+}
+
+/// The ports on this computer as a technician would tell them apart: name, kind, link and
+/// IPv4 addresses (`wlan0 (Wi-Fi, link, 192.168.1.23/24)`), loopback left out.
+pub fn ports_seen(interfaces: &[Interface]) -> String {
+    let ports: Vec<String> = interfaces
+        .iter()
+        .filter(|i| i.kind != InterfaceKind::Loopback)
+        .map(|i| {
+            let kind = match i.kind {
+                InterfaceKind::Wired => "wired",
+                InterfaceKind::Wireless => "Wi-Fi",
+                InterfaceKind::Virtual => "virtual",
+                InterfaceKind::Loopback => "loopback",
+            };
+            let link = if !i.up {
+                "switched off"
+            } else if i.carrier {
+                "link"
+            } else {
+                "no link"
+            };
+            let mut parts = vec![kind.to_owned(), link.to_owned()];
+            parts.extend(i.ipv4.iter().map(ToString::to_string));
+            format!("{} ({})", i.name, parts.join(", "))
+        })
+        .collect();
+    if ports.is_empty() {
+        "none but loopback".to_owned()
+    } else {
+        ports.join("; ")
+    }
 }
 
 /// [`run`], then the host firewall's rules for the router's subnet on `iface` (which reads
 /// nftables, iptables, ufw and firewalld): what `doctor` and the recovery run's preflight show.
 pub fn run_with_firewall(facts: &HostFacts, iface: &Interface, expect: &Expectation) -> Vec<Check> {
-    let mut checks = run(facts, iface, expect);
-    if let Some(host) = expect.host
-        && let Ok(subnet) = super::firewall::Subnet::new(host.network(), host.prefix)
-    {
-        checks.extend(firewall(
-            &super::firewall::inspect(subnet, &iface.name),
-            expect.listens,
-        ));
-    }
-    checks
+    assess(facts, iface, expect, true)
+        .into_iter()
+        .map(|item| item.check)
+        .collect()
 }
 
 /// Runs every host check for `iface` against what the device expects.
 pub fn run(facts: &HostFacts, iface: &Interface, expect: &Expectation) -> Vec<Check> {
-    let mut checks = Vec::new();
-    checks.push(privileges(facts.privileges, expect));
-    checks.extend(interface(iface));
+    assess(facts, iface, expect, false)
+        .into_iter()
+        .map(|item| item.check)
+        .collect()
+}
+
+/// Every host check for `iface`, each with who fixes it; with `firewall`, the host firewall's
+/// rules for the router's subnet too.
+pub fn assess(
+    facts: &HostFacts,
+    iface: &Interface,
+    expect: &Expectation,
+    firewall: bool,
+) -> Vec<Item> {
+    let mut items = vec![Item::from(privileges(facts.privileges, expect))];
+    items.extend(interface(iface));
     if let Some(host) = expect.host {
-        checks.extend(addressing(facts, iface, host, expect.router));
+        items.extend(addressing(facts, iface, host, expect.router));
     }
     if expect.listens {
-        checks.push(port69(facts));
+        items.push(port69(facts).into());
     }
-    checks
+    if firewall
+        && let Some(host) = expect.host
+        && let Ok(subnet) = super::firewall::Subnet::new(host.network(), host.prefix)
+    {
+        items.extend(
+            self::firewall(
+                &super::firewall::inspect(subnet, &iface.name),
+                expect.listens,
+            )
+            .into_iter()
+            .map(Item::from),
+        );
+    }
+    items
 }
 
 fn privileges(privileges: Privileges, expect: &Expectation) -> Check {
@@ -175,69 +272,75 @@ fn privileges(privileges: Privileges, expect: &Expectation) -> Check {
     }
 }
 
-fn interface(iface: &Interface) -> Vec<Check> {
+fn interface(iface: &Interface) -> Vec<Item> {
     let item = format!("interface {}", iface.name);
-    let mut checks = Vec::new();
+    let mut checks: Vec<Item> = Vec::new();
     match iface.kind {
-        InterfaceKind::Wired => checks.push(Check::pass(item.clone(), "a wired port")),
-        InterfaceKind::Wireless => checks.push(Check::fail(
+        InterfaceKind::Wired => checks.push(Check::pass(item.clone(), "a wired port").into()),
+        InterfaceKind::Wireless => checks.push(Item::from(Check::fail(
             item.clone(),
             "a Wi-Fi interface: bootloaders in recovery mode speak only over a cable",
             "plug a cable from a wired port (or a USB Ethernet adapter) into the router and choose it with --interface",
-        )),
-        InterfaceKind::Virtual => checks.push(Check::warn(
+        ))),
+        InterfaceKind::Virtual => checks.push(Item::from(Check::warn(
             item.clone(),
             "a virtual interface (bridge, container or tunnel)",
             "make sure it really leads to the router's cable; otherwise choose the wired port with --interface",
-        )),
-        InterfaceKind::Loopback => checks.push(Check::fail(
+        ))),
+        InterfaceKind::Loopback => checks.push(Item::from(Check::fail(
             item.clone(),
             "the loopback interface",
             "choose the wired port the router is plugged into with --interface",
-        )),
+        ))),
     }
     if !iface.up {
-        checks.push(Check::fail(
-            format!("link {}", iface.name),
-            "the interface is switched off (administratively down)",
-            format!(
-                "rescue-wizard brings it up when it runs (with --yes), or: sudo ip link set {} up",
-                iface.name
-            ),
-        ));
+        checks.push(
+            Check::fail(
+                format!("link {}", iface.name),
+                "the interface is switched off (administratively down)",
+                format!(
+                    "the recovery run brings it up (and down again at the end); by hand: sudo ip link set {} up",
+                    iface.name
+                ),
+            )
+            .by_the_run(),
+        );
     } else if !iface.carrier {
-        checks.push(Check::fail(
+        checks.push(Item::from(Check::fail(
             format!("link {}", iface.name),
             "no link: no cable, or the router is off",
             "check the cable is in the router's LAN port (or the port its steps name) and power the router on; a small unmanaged switch between them keeps the link up while the router reboots",
-        ));
+        )));
     } else {
-        checks.push(Check::pass(
+        checks.push(Item::from(Check::pass(
             format!("link {}", iface.name),
             "cable in, link up",
-        ));
+        )));
     }
     if let Some(mtu) = iface.mtu
         && mtu < 576
     {
-        checks.push(Check::fail(
+        checks.push(Item::from(Check::fail(
             format!("MTU {}", iface.name),
             format!("MTU {mtu} is below the 576 bytes IPv4 guarantees"),
             format!("sudo ip link set {} mtu 1500", iface.name),
-        ));
+        )));
     }
     if iface.managed_by_network_manager == Some(true) {
-        checks.push(Check::warn(
-            format!("NetworkManager on {}", iface.name),
-            "NetworkManager manages this port and may remove added addresses when the link drops (the router rebooting)",
-            format!(
-                "rescue-wizard puts a removed address back within a second; to stop NetworkManager touching the port for now: nmcli device set {} managed no (and `managed yes` afterwards)",
-                iface.name
-            ),
-        ));
+        checks.push(
+            Check::warn(
+                format!("NetworkManager on {}", iface.name),
+                "NetworkManager manages this port and may remove added addresses when the link drops (the router rebooting)",
+                format!(
+                    "the recovery run puts a removed address back within a second; to stop NetworkManager touching the port for now: nmcli device set {} managed no (and `managed yes` afterwards)",
+                    iface.name
+                ),
+            )
+            .by_the_run(),
+        );
     }
     if let Some(ll) = iface.link_local() {
-        checks.push(Check::warn(
+        checks.push(Item::from(Check::warn(
             format!("link-local address on {}", iface.name),
             format!(
                 "{ll} is on the port (DHCP found no server); some systems answer from it instead"
@@ -246,7 +349,7 @@ fn interface(iface: &Interface) -> Vec<Check> {
                 "remove it for the session: sudo ip addr del {ll} dev {}",
                 iface.name
             ),
-        ));
+        )));
     }
     checks
 }
@@ -256,33 +359,37 @@ fn addressing(
     iface: &Interface,
     host: Ipv4Cidr,
     router: Option<Ipv4Addr>,
-) -> Vec<Check> {
-    let mut checks = Vec::new();
+) -> Vec<Item> {
+    let mut checks: Vec<Item> = Vec::new();
     let item = format!("address {host} on {}", iface.name);
-    if iface.has_address(host.addr) {
-        checks.push(Check::pass(item, "present"));
+    let present = iface.ipv4.iter().find(|a| a.addr == host.addr);
+    if let Some(&present) = present {
+        checks.push(prefix(iface, host, present, router).into());
     } else if let Some(other) = facts
         .interfaces
         .iter()
         .find(|i| i.name != iface.name && i.has_address(host.addr))
     {
-        checks.push(Check::fail(
+        checks.push(Item::from(Check::fail(
             item,
             format!("{} is on {} instead", host.addr, other.name),
             format!(
                 "remove it there (sudo ip addr del {host} dev {}) or choose --interface {}",
                 other.name, other.name
             ),
-        ));
+        )));
     } else {
-        checks.push(Check::fail(
-            item,
-            "missing: the bootloader will not find this computer",
-            format!(
-                "rescue-wizard adds it for the session (with --yes) and removes it afterwards; by hand: sudo ip addr add {host} dev {}",
-                iface.name
-            ),
-        ));
+        checks.push(
+            Check::fail(
+                item,
+                "missing: the bootloader will not find this computer",
+                format!(
+                    "the recovery run adds it for the session (after asking) and removes it afterwards; by hand: sudo ip addr add {host} dev {}",
+                    iface.name
+                ),
+            )
+            .by_the_run(),
+        );
     }
     let subnet = Ipv4Cidr::new(host.network(), host.prefix);
     for other in facts
@@ -295,19 +402,19 @@ fn addressing(
             .iter()
             .find(|a| a.overlaps(subnet) && a.addr != host.addr)
         {
-            checks.push(Check::warn(
+            checks.push(Item::from(Check::warn(
                 format!("subnet {subnet}"),
                 format!(
                     "{} also reaches {subnet} ({clash}): traffic for the router may leave through it (home Wi-Fi often uses this subnet)",
                     other.name
                 ),
                 format!("disconnect {} for the recovery (e.g. turn Wi-Fi off)", other.name),
-            ));
+            )));
         }
     }
     if let Some(router) = router {
         if let Some(holder) = facts.interfaces.iter().find(|i| i.has_address(router)) {
-            checks.push(Check::fail(
+            checks.push(Item::from(Check::fail(
                 format!("router address {router}"),
                 format!(
                     "{router} is this computer's own address (on {})",
@@ -317,21 +424,53 @@ fn addressing(
                     "remove it: sudo ip addr del {router}/{} dev {}",
                     host.prefix, holder.name
                 ),
-            ));
+            )));
         } else if !host.contains(router) {
-            checks.push(Check::warn(
+            checks.push(Item::from(Check::warn(
                 format!("router address {router}"),
                 format!("{router} is outside {subnet}"),
                 "check the device profile: the laptop and the bootloader must share a subnet",
-            ));
+            )));
         } else {
-            checks.push(Check::pass(
+            checks.push(Item::from(Check::pass(
                 format!("router address {router}"),
                 format!("free, in {subnet}"),
-            ));
+            )));
         }
     }
     checks
+}
+
+/// The address is on the port: is its prefix the bootloader's? 192.168.0.66/16 is not /24:
+/// the broadcast address differs, and a narrower prefix can leave the router outside it.
+fn prefix(iface: &Interface, host: Ipv4Cidr, present: Ipv4Cidr, router: Option<Ipv4Addr>) -> Check {
+    let item = format!("address {host} on {}", iface.name);
+    if present.prefix == host.prefix {
+        return Check::pass(item, "present");
+    }
+    let fix = format!(
+        "give it the procedure's prefix: sudo ip addr del {present} dev {name} && sudo ip addr add {host} dev {name}",
+        name = iface.name
+    );
+    match router {
+        Some(router) if !present.contains(router) => Check::fail(
+            item,
+            format!(
+                "present as {present}: the router's {router} is outside it, so this computer will not answer it"
+            ),
+            fix,
+        ),
+        _ => Check::warn(
+            item,
+            format!(
+                "present as {present}, not /{}: the bootloader's subnet is {}/{}, and broadcasts go elsewhere",
+                host.prefix,
+                host.network(),
+                host.prefix
+            ),
+            fix,
+        ),
+    }
 }
 
 fn port69(facts: &HostFacts) -> Check {
@@ -365,6 +504,10 @@ fn port69(facts: &HostFacts) -> Check {
 
 /// The firewall's verdicts on the traffic the procedure needs: requests to port 69 when the
 /// router pulls (`listens`), replies to our ports when we push.
+///
+/// Only a rule (or a drop policy) that would drop that traffic warns or fails, with the exact
+/// command that lets it in; a firewall that is not installed holds no rules and says nothing,
+/// and one that could not be read says so with what would let it be read.
 pub fn firewall(findings: &[super::firewall::Finding], listens: bool) -> Vec<Check> {
     use super::firewall::{Traffic, Verdict as Fw};
     let wanted = if listens {
@@ -378,12 +521,9 @@ pub fn firewall(findings: &[super::firewall::Finding], listens: bool) -> Vec<Che
         "the router's TFTP replies to this computer"
     };
     let relevant: Vec<_> = findings.iter().filter(|f| f.traffic == wanted).collect();
-    if relevant.iter().all(|f| f.verdict == Fw::Clear) {
-        return vec![Check::pass("firewall", format!("nothing drops {what}"))];
-    }
-    relevant
-        .into_iter()
-        .filter(|f| f.verdict != Fw::Clear)
+    let mut checks: Vec<Check> = relevant
+        .iter()
+        .filter(|f| matches!(f.verdict, Fw::Blocks | Fw::Likely))
         .map(|f| {
             let item = format!("firewall ({})", f.backend);
             let mut detail = f.explanation.clone();
@@ -391,14 +531,30 @@ pub fn firewall(findings: &[super::firewall::Finding], listens: bool) -> Vec<Che
                 let _ = write!(detail, " [rule: {rule}]");
             }
             let fix = f.fix.clone().unwrap_or_else(|| {
-                "rescue-wizard opens it for the session with --allow-firewall (removed afterwards)".to_owned()
+                format!("let UDP from the router's subnet in through {}", f.backend)
             });
             match f.verdict {
                 Fw::Blocks => Check::fail(item, detail, fix),
                 _ => Check::warn(item, detail, fix),
             }
         })
-        .collect()
+        .collect();
+    checks.extend(
+        relevant
+            .iter()
+            .filter(|f| f.verdict == Fw::Unknown)
+            .map(|f| {
+                Check::warn(
+                    format!("firewall ({})", f.backend),
+                    f.explanation.clone(),
+                    "run this as root (sudo), which may read the firewall's rules",
+                )
+            }),
+    );
+    if checks.is_empty() {
+        checks.push(Check::pass("firewall", format!("nothing drops {what}")));
+    }
+    checks
 }
 
 /// Counts of failed and warned items.
@@ -521,5 +677,128 @@ mod tests {
             "{err}"
         );
         assert_eq!(choose(&list, None).unwrap().name, "eth0");
+    }
+
+    #[test]
+    fn a_wrong_prefix_is_not_a_pass() {
+        let wide = facts(vec![iface(
+            "eth0",
+            InterfaceKind::Wired,
+            &[(HOST.addr, 16)],
+        )]);
+        let router = Some(Ipv4Addr::new(192, 168, 0, 86));
+        let checks = addressing(&wide, &wide.interfaces[0], HOST, router);
+        let address = &checks[0].check;
+        assert_eq!(address.verdict, Verdict::Warn, "{address:#?}");
+        assert!(address.detail.contains("192.168.0.66/16"), "{address:#?}");
+        assert!(
+            address
+                .fix
+                .as_deref()
+                .is_some_and(|f| f.contains("ip addr add 192.168.0.66/24 dev eth0")),
+            "{address:#?}"
+        );
+        // A prefix so narrow that the router is outside it cannot work.
+        let narrow = facts(vec![iface(
+            "eth0",
+            InterfaceKind::Wired,
+            &[(HOST.addr, 30)],
+        )]);
+        let checks = addressing(&narrow, &narrow.interfaces[0], HOST, router);
+        assert_eq!(checks[0].check.verdict, Verdict::Fail, "{checks:#?}");
+    }
+
+    #[test]
+    fn the_run_fixes_the_address_and_the_link_the_technician_the_rest() {
+        let mut eth = iface("eth0", InterfaceKind::Wired, &[]);
+        eth.up = false;
+        let mut f = facts(vec![eth]);
+        f.port69_bound = Some(true);
+        let expect = Expectation {
+            host: Some(HOST),
+            router: Some(Ipv4Addr::new(192, 168, 0, 86)),
+            listens: true,
+        };
+        let items = assess(&f, &f.interfaces[0], &expect, false);
+        let fixer = |item: &str| {
+            items
+                .iter()
+                .find(|i| i.check.item.starts_with(item))
+                .unwrap_or_else(|| panic!("{item}: {items:#?}"))
+                .fixer
+        };
+        assert_eq!(fixer("link eth0"), Fixer::Run);
+        assert_eq!(fixer("address 192.168.0.66/24"), Fixer::Run);
+        assert_eq!(fixer("UDP port 69"), Fixer::You);
+        // No cable is the technician's to fix.
+        let mut unplugged = iface("eth0", InterfaceKind::Wired, &[]);
+        unplugged.carrier = false;
+        let f = facts(vec![unplugged]);
+        let items = assess(&f, &f.interfaces[0], &expect, false);
+        assert!(
+            items
+                .iter()
+                .any(|i| i.check.item == "link eth0" && i.fixer == Fixer::You),
+            "{items:#?}"
+        );
+    }
+
+    #[test]
+    fn no_wired_port_lists_the_ports_seen() {
+        let list = vec![
+            crate::net::iface::sample::loopback(),
+            iface(
+                "wlan0",
+                InterfaceKind::Wireless,
+                &[(Ipv4Addr::new(192, 168, 1, 23), 24)],
+            ),
+        ];
+        let err = choose(&list, None).unwrap_err();
+        assert!(
+            err.contains("ports seen: wlan0 (Wi-Fi, link, 192.168.1.23/24)"),
+            "{err}"
+        );
+        assert!(err.contains("fix:") && err.contains("--interface"), "{err}");
+        assert!(!err.contains("lo ("), "{err}");
+    }
+
+    fn finding(
+        backend: crate::net::firewall::Backend,
+        verdict: crate::net::firewall::Verdict,
+        fix: Option<&str>,
+    ) -> crate::net::firewall::Finding {
+        crate::net::firewall::Finding {
+            backend,
+            traffic: crate::net::firewall::Traffic::Requests,
+            verdict,
+            rule: None,
+            explanation: format!("{backend} said {verdict:?}."),
+            fix: fix.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn the_firewall_warns_only_about_a_rule_that_drops() {
+        use crate::net::firewall::{Backend, Verdict as Fw};
+        // Nothing installed, or everything clear: a pass, and no flag named.
+        for findings in [vec![], vec![finding(Backend::Nftables, Fw::Clear, None)]] {
+            let checks = firewall(&findings, true);
+            assert_eq!(checks.len(), 1, "{checks:#?}");
+            assert_eq!(checks[0].verdict, Verdict::Pass);
+        }
+        // A dropping rule: its exact command as the fix.
+        let fix = "nft insert rule inet filter input iifname \"eth0\" ip saddr 192.168.0.0/24 meta l4proto udp accept comment \"rescue-wizard\"";
+        let checks = firewall(&[finding(Backend::Nftables, Fw::Blocks, Some(fix))], true);
+        assert_eq!(checks[0].verdict, Verdict::Fail);
+        assert_eq!(checks[0].fix.as_deref(), Some(fix));
+        // A firewall that could not be read is not blamed, and names no flag.
+        let checks = firewall(&[finding(Backend::Ufw, Fw::Unknown, None)], true);
+        assert_eq!(checks[0].verdict, Verdict::Warn);
+        assert!(
+            checks
+                .iter()
+                .all(|c| !c.fix.as_deref().unwrap_or_default().contains("--")),
+            "{checks:#?}"
+        );
     }
 }

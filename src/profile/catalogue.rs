@@ -209,6 +209,35 @@ impl Catalogue {
             })
     }
 
+    /// The device `text` names: its id, one of its aliases, or its model with or without the
+    /// vendor and revision, in any case and punctuation (`TL-WR841N v9`, `wr841n v9`). Anything
+    /// else is an error naming the nearest ids; a model that several revisions share is an
+    /// error listing them. `--device`, `devices show` and the wizard all look devices up here.
+    pub fn lookup(&self, text: &str) -> Result<&Entry, ProfileError> {
+        if let Some(entry) = self.entries.get(text) {
+            return Ok(entry);
+        }
+        let wanted = squash(text);
+        let named: Vec<&Entry> = if wanted.is_empty() {
+            Vec::new()
+        } else {
+            self.entries()
+                .filter(|entry| names_exactly(&entry.profile).contains(&wanted))
+                .collect()
+        };
+        match named.as_slice() {
+            [one] => Ok(one),
+            [] => Err(ProfileError::UnknownDevice {
+                id: text.to_owned(),
+                suggestions: self.suggest(text),
+            }),
+            several => Err(ProfileError::AmbiguousDevice {
+                text: text.to_owned(),
+                ids: several.iter().map(|e| e.profile.id.clone()).collect(),
+            }),
+        }
+    }
+
     /// Up to three known ids nearest to `text`: search hits first, then by edit distance.
     pub fn suggest(&self, text: &str) -> Vec<String> {
         let mut picks: Vec<String> = self
@@ -249,12 +278,27 @@ impl Catalogue {
     /// Devices matching a free-text query, tolerant of case and punctuation: every word of the
     /// query must appear in the device's id, vendor, model, revisions or aliases. Exact id or
     /// alias matches come first, then the rest by id.
+    ///
+    /// A query that matches nothing as typed is tried once more with its words cut where a
+    /// number meets a letter, so that "wr841v9" finds the WR841N v9 as "wr841 v9" does.
     pub fn search(&self, query: &str) -> Vec<&Entry> {
         let words: Vec<String> = query
             .split(|c: char| !c.is_alphanumeric())
             .filter(|w| !w.is_empty())
             .map(str::to_lowercase)
             .collect();
+        let hits = self.search_words(query, &words);
+        if !hits.is_empty() {
+            return hits;
+        }
+        let cut: Vec<String> = words.iter().flat_map(|w| cut_at_numbers(w)).collect();
+        if cut == words {
+            return hits;
+        }
+        self.search_words(query, &cut)
+    }
+
+    fn search_words(&self, query: &str, words: &[String]) -> Vec<&Entry> {
         if words.is_empty() {
             return Vec::new();
         }
@@ -275,6 +319,39 @@ impl Catalogue {
         exact.extend(other);
         exact
     }
+}
+
+/// "wr841v9" as "wr841" and "v9": cut where a digit is followed by a letter.
+fn cut_at_numbers(word: &str) -> Vec<String> {
+    let mut parts = vec![String::new()];
+    let mut after_digit = false;
+    for c in word.chars() {
+        if after_digit && c.is_alphabetic() {
+            parts.push(String::new());
+        }
+        after_digit = c.is_ascii_digit();
+        if let Some(last) = parts.last_mut() {
+            last.push(c);
+        }
+    }
+    parts
+}
+
+/// The names a device is called by exactly: id, aliases, vendor and model, model and
+/// revision (squashed). A model alone names it only when it has no revisions to tell apart.
+fn names_exactly(profile: &Profile) -> Vec<String> {
+    let mut names = vec![squash(&profile.id)];
+    names.extend(profile.aliases.iter().map(|alias| squash(alias)));
+    for revision in &profile.revisions {
+        names.push(squash(&format!("{} {revision}", profile.model)));
+        names.push(squash(&format!(
+            "{} {} {revision}",
+            profile.vendor, profile.model
+        )));
+    }
+    names.push(squash(&profile.model));
+    names.push(squash(&format!("{} {}", profile.vendor, profile.model)));
+    names
 }
 
 /// A sort key that orders runs of digits by value: `tl-wr841n-v8` before `tl-wr841n-v10`.

@@ -32,7 +32,7 @@ pub fn run_with(
         Some(DevicesCommand::Show { id }) => {
             let catalogue = load(dir, err)?;
             let entry = catalogue
-                .get(id)
+                .lookup(id)
                 .map_err(|problem| UsageError(problem.to_string()))?;
             out.write_all(render::show(entry).as_bytes())?;
             Ok(Outcome::Done)
@@ -55,6 +55,10 @@ pub fn run_with(
                     writeln!(out, "Nearest ids: {}", nearest.join(", "))?;
                 }
                 writeln!(out, "`rescue-wizard devices` lists every device.")?;
+                // Nearest ids are an answer to try; nothing at all is not, for scripts too.
+                if nearest.is_empty() {
+                    return Ok(Outcome::BadInput);
+                }
             } else {
                 out.write_all(render::table(&hits).as_bytes())?;
                 footer(&hits, dir, out)?;

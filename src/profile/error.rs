@@ -92,6 +92,19 @@ pub enum ProfileError {
         /// The nearest known ids, best first.
         suggestions: Vec<String>,
     },
+    /// What was asked for names several devices (a model without its hardware revision).
+    #[error(
+        "`{text}` names {} devices: {}\n  fix: name the one for your router's hardware revision (on the label under it), e.g. `{}`",
+        ids.len(),
+        ids.join(", "),
+        ids.first().map_or("ID", String::as_str)
+    )]
+    AmbiguousDevice {
+        /// What was asked for.
+        text: String,
+        /// The devices it names.
+        ids: Vec<String>,
+    },
 }
 
 fn unknown_device_message(id: &str, suggestions: &[String]) -> String {

@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use crate::net::addr::HostEvent;
-use crate::net::check::{Check, Verdict, tally};
+use crate::net::check::{Check, Fixer, Item, Verdict, tally};
 
 /// The checklist as printed: one line per item, the fix indented under what is wrong, and a
 /// count at the end.
@@ -28,6 +28,72 @@ pub fn render(title: &str, checks: &[Check]) -> String {
     }
     let (fails, warns, passes) = tally(checks);
     let _ = writeln!(out, "\n{fails} failed, {warns} warnings, {passes} passed");
+    out
+}
+
+/// `doctor`'s checklist: the ports seen, what passed, then what the recovery run fixes by
+/// itself apart from what the technician must fix, and a count at the end.
+///
+/// ```text
+/// rescue-wizard doctor: interface eth0
+/// ports seen: eth0 (wired, link); wlan0 (Wi-Fi, link, 192.168.1.23/24)
+///
+///   [pass] link eth0: cable in, link up
+///
+/// The recovery run fixes these itself (after asking; undone at the end):
+///   [auto] address 192.168.0.66/24 on eth0: missing
+///
+/// You must fix these:
+///   [FAIL] UDP port 69: taken by in.tftpd (pid 7)
+///          fix: sudo systemctl stop tftpd-hpa
+///
+/// 1 to fix by you, 1 fixed by the run, 0 warnings, 1 passed
+/// ```
+pub fn render_doctor(title: &str, ports: &str, items: &[Item]) -> String {
+    let mut out = format!("rescue-wizard doctor: {title}\nports seen: {ports}\n\n");
+    let line = |out: &mut String, mark: &str, check: &Check| {
+        let _ = writeln!(out, "  {mark} {}: {}", check.item, check.detail);
+        if let Some(fix) = &check.fix {
+            let _ = writeln!(out, "         fix: {fix}");
+        }
+    };
+    for item in items.iter().filter(|i| i.check.verdict == Verdict::Pass) {
+        line(&mut out, "[pass]", &item.check);
+    }
+    let by = |fixer: Fixer| {
+        items
+            .iter()
+            .filter(move |i| i.check.verdict != Verdict::Pass && i.fixer == fixer)
+    };
+    if by(Fixer::Run).next().is_some() {
+        out.push_str("\nThe recovery run fixes these itself (after asking; undone at the end):\n");
+        for item in by(Fixer::Run) {
+            line(&mut out, "[auto]", &item.check);
+        }
+    }
+    if by(Fixer::You).next().is_some() {
+        out.push_str("\nYou must fix these:\n");
+        for item in by(Fixer::You) {
+            let mark = if item.check.verdict == Verdict::Fail {
+                "[FAIL]"
+            } else {
+                "[warn]"
+            };
+            line(&mut out, mark, &item.check);
+        }
+    }
+    let yours = by(Fixer::You)
+        .filter(|i| i.check.verdict == Verdict::Fail)
+        .count();
+    let warns = by(Fixer::You)
+        .filter(|i| i.check.verdict == Verdict::Warn)
+        .count();
+    let runs = by(Fixer::Run).count();
+    let passes = items.len() - yours - warns - runs;
+    let _ = writeln!(
+        out,
+        "\n{yours} to fix by you, {runs} fixed by the run, {warns} warnings, {passes} passed"
+    );
     out
 }
 

@@ -160,9 +160,10 @@ pub const BINDINGS: &[Binding] = &[
         what: "scroll back and forth",
         when: always,
     },
+    // Shown with the ↑ binding above it ("↑↓"): an empty label keeps it out of the help.
     Binding {
         keys: &[Key::Down],
-        label: "↓",
+        label: "",
         action: Action::Down,
         screens: &[Device, Image, Port, Live, Done],
         short: None,
@@ -384,13 +385,14 @@ fn applies(binding: &Binding, screen: Screen) -> bool {
 
 /// What `key` does on the model's screen now, if anything.
 ///
-/// On the device screen letters go into the search; `q` quits from there only while the
-/// search is empty, and `?` always opens the help.
+/// On the device screen letters go into the search; `q` quits from there unless the
+/// technician is typing a search (a search the wizard opened with, as the demo's, is not
+/// theirs), and `?` always opens the help.
 pub fn action(model: &Model, key: Key) -> Option<Action> {
     if model.screen == Device
         && let Key::Char(c) = key
         && c != '?'
-        && !(c == 'q' && model.device.query.is_empty())
+        && !(c == 'q' && (model.device.query.is_empty() || !model.device.typed))
     {
         return Some(Action::Type(c));
     }
@@ -404,9 +406,10 @@ pub fn action(model: &Model, key: Key) -> Option<Action> {
         .map(|b| b.action)
 }
 
-/// The bindings of the model's screen that apply now, in table order.
+/// The bindings of the model's screen that apply now, in table order; a binding without a
+/// label is shown by the one before it.
 pub fn shown(model: &Model) -> impl Iterator<Item = &'static Binding> + '_ {
     BINDINGS
         .iter()
-        .filter(|b| applies(b, model.screen) && (b.when)(model))
+        .filter(|b| applies(b, model.screen) && (b.when)(model) && !b.label.is_empty())
 }

@@ -186,6 +186,9 @@ pub enum Overlay {
     Help,
     /// Quit while the image moves or the router flashes: the risk, and yes or no.
     ConfirmQuit,
+    /// A device the run does not automate: what to set up, then its steps one at a time
+    /// (this one, counted from 0).
+    Manual(usize),
 }
 
 /// Screen 1: the device search.
@@ -193,6 +196,8 @@ pub enum Overlay {
 pub struct DeviceStep {
     /// What was typed.
     pub query: String,
+    /// Whether the technician typed into the search (not only the one it opened with).
+    pub typed: bool,
     /// The ids matching it (every device for an empty search).
     pub hits: Vec<String>,
     /// The highlighted hit.

@@ -859,3 +859,132 @@ fn the_layers_keep_to_themselves() {
         }
     }
 }
+
+#[test]
+fn q_quits_from_a_search_the_wizard_opened_with() {
+    // The demo opens with its device searched for: `q` is not a letter of the technician's.
+    let (mut model, _) = init(Setup {
+        search: "tl-wr841n-v9".into(),
+        ..setup(Mode::Demo)
+    });
+    assert!(matches!(
+        &press(&mut model, &[Key::Char('q')])[..],
+        [Effect::Quit]
+    ));
+    assert_eq!(model.device.query, "tl-wr841n-v9");
+    // Once the technician types, `q` is a letter again.
+    let (mut model, _) = init(Setup {
+        search: "tl-wr841n".into(),
+        ..setup(Mode::Demo)
+    });
+    type_text(&mut model, " v");
+    assert!(press(&mut model, &[Key::Char('q')]).is_empty());
+    assert_eq!(model.device.query, "tl-wr841n vq");
+}
+
+#[test]
+fn the_help_names_each_key_once() {
+    let (mut model, _) = init(setup(Mode::Real));
+    for screen in [
+        Screen::Device,
+        Screen::Image,
+        Screen::Port,
+        Screen::Live,
+        Screen::Done,
+    ] {
+        model.screen = screen;
+        let labels: Vec<&str> = crate::ui::tui::keys::shown(&model)
+            .map(|b| b.label)
+            .collect();
+        for (i, label) in labels.iter().enumerate() {
+            assert!(!label.is_empty(), "{screen:?}: {labels:?}");
+            let shared = |l: &&str| {
+                *l == *label || l.chars().any(|c| "↑↓←→".contains(c) && label.contains(c))
+            };
+            assert!(
+                !labels[..i].iter().any(shared),
+                "{screen:?} shows {label} twice: {labels:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_manual_device_shows_its_steps_one_at_a_time() {
+    let (mut model, _) = init(setup(Mode::Real));
+    type_text(&mut model, "netgear-r6220");
+    assert_eq!(model.device.hits[0], "netgear-r6220");
+    let profile = model
+        .catalogue
+        .get("netgear-r6220")
+        .unwrap()
+        .profile
+        .clone();
+    assert!(!profile.method.is_automated());
+    assert!(profile.steps.len() >= 2, "{profile:?}");
+    press(&mut model, &[Key::Enter]);
+    // Not a dead end, and not the next screen: its steps, over the device list.
+    assert_eq!(model.screen, Screen::Device);
+    assert_eq!(model.overlay, Some(Overlay::Manual(0)));
+    let text = draw(&model, 80, 24).backend().to_string();
+    assert!(text.contains("by hand: step 1 of"), "{text}");
+    assert!(text.contains("router's LAN port"), "{text}");
+    let first: String = profile.steps[0].action.chars().take(30).collect();
+    assert!(text.contains(&first), "{first}: {text}");
+    // Enter paces them; ← goes back; Enter on the last closes them.
+    press(&mut model, &[Key::Enter]);
+    assert_eq!(model.overlay, Some(Overlay::Manual(1)));
+    let text = draw(&model, 80, 24).backend().to_string();
+    assert!(text.contains("by hand: step 2 of"), "{text}");
+    press(&mut model, &[Key::Left]);
+    assert_eq!(model.overlay, Some(Overlay::Manual(0)));
+    for _ in 0..profile.steps.len() {
+        press(&mut model, &[Key::Enter]);
+    }
+    assert_eq!(model.overlay, None);
+    assert_eq!(model.screen, Screen::Device);
+    // Esc closes them at any step; nothing else moved.
+    press(&mut model, &[Key::Enter, Key::Esc]);
+    assert_eq!(model.overlay, None);
+    assert!(!model.quit);
+}
+
+#[test]
+fn long_device_ids_keep_the_models_in_one_column() {
+    let mut catalogue = Catalogue::builtin().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = crate::profile::catalogue::embedded_files()
+        .iter()
+        .find(|(file, _)| *file == "tl-wr841n-v9.yaml")
+        .unwrap()
+        .1
+        .replace(
+            "id: tl-wr841n-v9",
+            "id: tl-wr841n-v9-bench-unit-with-a-long-name",
+        );
+    let file = dir.path().join("long.yaml");
+    std::fs::write(&file, yaml).unwrap();
+    catalogue.add_profile_file(&file).unwrap();
+    let (mut model, _) = init(Setup {
+        catalogue,
+        ..setup(Mode::Real)
+    });
+    type_text(&mut model, "wr841n");
+    assert!(model.device.hits.len() > 3, "{:?}", model.device.hits);
+    let text = draw(&model, 80, 24).backend().to_string();
+    // Every row's model starts in the same column.
+    // Every row's model starts in the same column of the list (its first 32 columns).
+    let columns: Vec<usize> = text
+        .lines()
+        .map(|line| line.chars().take(32).collect::<String>())
+        .filter(|list| list.contains("tl-wr841n-v"))
+        .filter_map(|list| list.find("TL-WR").map(|at| list[..at].chars().count()))
+        .collect();
+    assert!(columns.len() > 3, "{text}");
+    assert!(
+        columns.iter().all(|c| *c == columns[0]),
+        "{columns:?}\n{text}"
+    );
+    // The long id is cut, not spilled into the model column.
+    assert!(text.contains("tl-wr841n-v9-be…"), "{text}");
+}

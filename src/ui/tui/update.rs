@@ -142,6 +142,7 @@ fn key_pressed(model: &mut Model, key: Key) -> Vec<Effect> {
             model.overlay = None;
             return Vec::new();
         }
+        Some(Overlay::Manual(step)) => return manual_key(model, step, key),
         Some(Overlay::ConfirmQuit) => {
             return match key {
                 Key::Char('y' | 'Y') | Key::Enter | Key::CtrlC => stop_run(model),
@@ -242,14 +243,17 @@ fn device_action(model: &mut Model, action: Action) -> Vec<Effect> {
     match action {
         Action::Type(c) => {
             model.device.query.push(c);
+            model.device.typed = true;
             search(model);
         }
         Action::Erase => {
             model.device.query.pop();
+            model.device.typed = true;
             search(model);
         }
         Action::Back => {
             model.device.query.clear();
+            model.device.typed = false;
             search(model);
         }
         Action::Enter => return choose_device(model),
@@ -274,8 +278,10 @@ fn choose_device(model: &mut Model) -> Vec<Effect> {
     };
     let profile = entry.profile.clone();
     if !profile.method.is_automated() {
+        // Not a dead end: its steps, one at a time, with what to set up first.
+        model.overlay = Some(Overlay::Manual(0));
         model.device.problem = Some(format!(
-            "{} recovers by {}: follow `rescue-wizard devices show {}`",
+            "{} recovers by {}, by hand: Enter shows its steps again; `rescue-wizard devices show {}` prints them",
             profile.id,
             profile.method.describe(),
             profile.id
@@ -290,6 +296,27 @@ fn choose_device(model: &mut Model) -> Vec<Effect> {
     model.screen = Screen::Image;
     // The folder may have changed since it was read (a download finished meanwhile).
     vec![Effect::ListDir(model.image.dir.clone())]
+}
+
+/// The highlighted device on the device screen.
+pub fn highlighted(model: &Model) -> Option<&crate::profile::Profile> {
+    let id = model.device.hits.get(model.device.selected)?;
+    model.catalogue.get(id).ok().map(|entry| &entry.profile)
+}
+
+/// Keys on a manual device's steps: Enter, → or ↓ to the next step (Enter on the last closes
+/// them), ← or ↑ back, Esc or q closes.
+fn manual_key(model: &mut Model, step: usize, key: Key) -> Vec<Effect> {
+    let steps = highlighted(model).map_or(0, |p| p.steps.len());
+    model.overlay = match key {
+        Key::Enter | Key::Right | Key::Down | Key::Char(' ') if step + 1 < steps => {
+            Some(Overlay::Manual(step + 1))
+        }
+        Key::Left | Key::Up => Some(Overlay::Manual(step.saturating_sub(1))),
+        Key::Enter | Key::Esc | Key::Char('q') | Key::CtrlC => None,
+        _ => Some(Overlay::Manual(step)),
+    };
+    Vec::new()
 }
 
 // Screen 2: the image.

@@ -20,6 +20,9 @@ use crate::engine::plan::DEFAULT_FLASH;
 use crate::profile::Profile;
 use crate::ui::tui::model::Model;
 
+/// The id column is at least this wide: most ids fit it.
+const MIN_ID_WIDTH: usize = 14;
+
 pub fn draw(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
     let [search, lists] = Layout::vertical([Constraint::Length(3), Constraint::Min(0)]).areas(area);
     let cursor = Span::styled("_", theme.key);
@@ -35,12 +38,29 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
     let [left, right] =
         Layout::horizontal([Constraint::Length(left_width), Constraint::Min(0)]).areas(lists);
     let hits = &model.device.hits;
+    // One id column as wide as the longest id shown (the highlight symbol and the borders
+    // take 4), so the models line up however long the ids; an id wider than three fifths of
+    // the list is cut, leaving the model room.
+    let room = usize::from(left_width.saturating_sub(4)).max(8);
+    let id_width = hits
+        .iter()
+        .map(|id| id.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(MIN_ID_WIDTH)
+        .min(room * 3 / 5);
     let items: Vec<ListItem> = hits
         .iter()
         .filter_map(|id| model.catalogue.get(id).ok())
         .map(|entry| {
             let p = &entry.profile;
-            let mut spans = vec![Span::raw(format!("{:<14} ", p.id))];
+            let id = if p.id.chars().count() > id_width {
+                let cut: String = p.id.chars().take(id_width.saturating_sub(1)).collect();
+                format!("{cut}…")
+            } else {
+                p.id.clone()
+            };
+            let mut spans = vec![Span::raw(format!("{id:<id_width$} "))];
             spans.push(Span::styled(p.model.clone(), theme.dim));
             if !p.method.is_automated() {
                 spans.push(Span::styled(" (by hand)", theme.dim));

@@ -1,5 +1,6 @@
-//! The boxes over a screen: the help (the keys of this screen, from the key table) and the
-//! question before quitting while the image moves or the router flashes.
+//! The boxes over a screen: the help (the keys of this screen, from the key table), the
+//! question before quitting while the image moves or the router flashes, and a manual-only
+//! device's steps, one at a time, after what to set up first.
 //!
 //! ```text
 //!          ┌ Help: 2/7 Image ─────────────────────────────────┐
@@ -13,7 +14,7 @@ use ratatui::Frame;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Clear, Paragraph, Wrap};
 
-use super::{Theme, centred, panel};
+use super::{Theme, centred, panel, step_lines};
 use crate::engine::Phase;
 use crate::ui::tui::keys;
 use crate::ui::tui::model::Model;
@@ -99,6 +100,96 @@ pub fn draw_confirm(frame: &mut Frame, model: &Model, theme: &Theme) {
     frame.render_widget(
         Paragraph::new(lines)
             .block(panel(" Quit? "))
+            .wrap(Wrap { trim: false }),
+        popup,
+    );
+}
+
+/// A device the run does not automate: what to set up by hand (the checklist), then the
+/// current step, its time and LED cue, and which step of how many.
+///
+/// ```text
+///   ┌ Netgear R6220 by hand: step 2 of 4 ─────────────────────────────┐
+///   │ rescue-wizard cannot do this recovery; do it by hand:          │
+///   │ • a cable from this computer to the router's LAN port           │
+///   │ • this computer at 192.168.1.2/24 (the router is 192.168.1.1)   │
+///   │                                                                 │
+///   │ 2. Hold the reset button and switch the router on   (10 s)      │
+///   │    LED: the power LED blinks                                    │
+///   │ Enter next   ← back   Esc close                                 │
+///   └─────────────────────────────────────────────────────────────────┘
+/// ```
+pub fn draw_manual(frame: &mut Frame, model: &Model, step: usize, theme: &Theme) {
+    let Some(profile) = crate::ui::tui::update::highlighted(model) else {
+        return;
+    };
+    let mut lines = vec![
+        Line::styled(
+            format!(
+                "rescue-wizard cannot do this recovery ({}); do it by hand:",
+                profile.method.describe()
+            ),
+            theme.warn,
+        ),
+        Line::from(vec![
+            Span::styled("• ", theme.accent),
+            Span::raw("a cable from this computer to the router's LAN port"),
+        ]),
+    ];
+    if let Some(host) = profile.host {
+        let router = profile
+            .router
+            .map_or_else(String::new, |r| format!(" (the router is {r})"));
+        lines.push(Line::from(vec![
+            Span::styled("• ", theme.accent),
+            Span::raw(format!(
+                "this computer at {}/{}{router}",
+                host.address, host.prefix
+            )),
+        ]));
+    }
+    if let Some(file) = &profile.filename {
+        lines.push(Line::from(vec![
+            Span::styled("• ", theme.accent),
+            Span::raw(format!("the image named {file}")),
+        ]));
+    }
+    lines.push(Line::raw(""));
+    let count = profile.steps.len();
+    match profile.steps.get(step) {
+        Some(now) => lines.extend(step_lines(step + 1, now, theme)),
+        None => lines.push(Line::raw(
+            "The profile gives no steps: put the router into recovery mode as its maker says.",
+        )),
+    }
+    lines.push(Line::raw(""));
+    let next = if step + 1 < count {
+        "Enter next step   ← back   Esc close"
+    } else {
+        "Enter close   ← back"
+    };
+    lines.push(Line::styled(next, theme.key));
+    let area = frame.area();
+    let height = u16::try_from(lines.len() + 2).unwrap_or(u16::MAX);
+    let popup = centred(
+        area,
+        area.width.saturating_sub(4).min(76),
+        height.saturating_add(2),
+    );
+    let title = if count == 0 {
+        format!(" {} {} by hand ", profile.vendor, profile.model)
+    } else {
+        format!(
+            " {} {} by hand: step {} of {count} ",
+            profile.vendor,
+            profile.model,
+            step + 1
+        )
+    };
+    frame.render_widget(Clear, popup);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(panel(title))
             .wrap(Wrap { trim: false }),
         popup,
     );

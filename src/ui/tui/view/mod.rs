@@ -119,6 +119,7 @@ pub fn draw(frame: &mut Frame, model: &Model) {
     match model.overlay {
         Some(Overlay::Help) => help::draw_help(frame, model, &theme),
         Some(Overlay::ConfirmQuit) => help::draw_confirm(frame, model, &theme),
+        Some(Overlay::Manual(step)) => help::draw_manual(frame, model, step, &theme),
         None => {}
     }
 }
@@ -277,6 +278,22 @@ fn draw_footer(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
         spans.push(Span::styled(format!(" {short}   "), theme.dim));
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+/// One of the router's steps as the wizard shows it: numbered, its time, its LED cue.
+pub fn step_lines(number: usize, step: &crate::profile::Step, theme: &Theme) -> Vec<Line<'static>> {
+    let mut head = vec![
+        Span::styled(format!("{number}. "), theme.accent),
+        Span::raw(step.action.clone()),
+    ];
+    if let Some(seconds) = step.seconds {
+        head.push(Span::styled(format!("  ({seconds} s)"), theme.warn));
+    }
+    let mut lines = vec![Line::from(head)];
+    if let Some(led) = &step.led {
+        lines.push(Line::styled(format!("   LED: {led}"), theme.dim));
+    }
+    lines
 }
 
 /// A bordered box with a title and a column of space inside each border.

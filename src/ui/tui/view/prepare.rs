@@ -17,7 +17,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
-use super::{Theme, panel};
+use super::{Theme, panel, step_lines};
 use crate::engine::plan::Transfer;
 use crate::ui::tui::model::{Mode, Model};
 
@@ -52,17 +52,7 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
 
     let mut lines = Vec::new();
     for (n, step) in plan.steps.iter().enumerate() {
-        let mut head = vec![
-            Span::styled(format!("{}. ", n + 1), theme.accent),
-            Span::raw(step.action.clone()),
-        ];
-        if let Some(seconds) = step.seconds {
-            head.push(Span::styled(format!("  ({seconds} s)"), theme.warn));
-        }
-        lines.push(Line::from(head));
-        if let Some(led) = &step.led {
-            lines.push(Line::styled(format!("   LED: {led}"), theme.dim));
-        }
+        lines.extend(step_lines(n + 1, step, theme));
     }
     if plan.steps.is_empty() {
         lines.push(Line::raw(

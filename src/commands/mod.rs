@@ -449,7 +449,10 @@ async fn get(args: GetArgs) -> anyhow::Result<Outcome> {
         PathBuf::from(last)
     };
     let server = SocketAddr::new(args.host, args.port);
-    let config = client_config(args.blksize, args.windowsize, args.wait);
+    let config = ClientConfig {
+        max_size: args.max_size,
+        ..client_config(args.blksize, args.windowsize, args.wait)
+    };
     let remote = args.remote;
     run_client(move |events, stop| client::get(server, remote, output, config, events, stop)).await
 }

@@ -673,7 +673,7 @@ impl Triage {
             local,
             name: request.display_name(),
             kind,
-            options: request.options.clone(),
+            options: request.options.iter().map(RawOption::shown).collect(),
         });
         let mtu_blksize = self.mtu_blksize(incoming.ifindex, peer.is_ipv6());
         let stop = Arc::new(AtomicBool::new(false));
@@ -961,7 +961,7 @@ impl Job {
             ignored: negotiation
                 .ignored
                 .iter()
-                .map(|(o, why)| (o.clone(), (*why).to_owned()))
+                .map(|(o, why)| (o.shown(), (*why).to_owned()))
                 .collect(),
         });
     }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::options::Agreed;
-use super::packet::{ErrorCode, Packet, ack_datagram, data_datagram, error_datagram};
+use super::packet::{ErrorCode, Packet, ack_datagram, data_datagram, error_datagram, escape_text};
 
 /// How block numbers continue after 65535 (RFC 1350 is silent; see docs/tftp.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -360,7 +360,10 @@ impl Sender {
                 self.status = if *code == ErrorCode::OPTION_NEGOTIATION && self.oack.is_some() {
                     Status::OptionsRefused
                 } else {
-                    Status::Failed(format!("the peer sent {code}: {message}"))
+                    Status::Failed(format!(
+                        "the peer sent {code}: \"{}\"",
+                        escape_text(message)
+                    ))
                 };
             }
             Packet::Data { .. } | Packet::Oack { .. } => {
@@ -623,7 +626,10 @@ impl Receiver {
         match packet {
             Packet::Data { block, data } => self.on_data(*block, data, now, out),
             Packet::Error { code, message } => {
-                self.status = Status::Failed(format!("the peer sent {code}: {message}"));
+                self.status = Status::Failed(format!(
+                    "the peer sent {code}: \"{}\"",
+                    escape_text(message)
+                ));
                 None
             }
             Packet::Ack { .. } | Packet::Oack { .. } => {
@@ -699,9 +705,9 @@ impl Receiver {
         {
             out.push(error_datagram(
                 ErrorCode::DISK_FULL,
-                &format!("upload exceeds the limit of {limit} bytes"),
+                &format!("transfer exceeds the limit of {limit} bytes"),
             ));
-            self.status = Status::Failed(format!("the upload exceeded {limit} bytes"));
+            self.status = Status::Failed(format!("the data exceeded the limit of {limit} bytes"));
             return None;
         }
         let last = data.len() < self.blksize;

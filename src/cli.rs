@@ -200,9 +200,14 @@ pub struct ServeArgs {
     pub max_windowsize: Option<u16>,
     /// Send the next block along with each resend: repairs a lost ACK at once. Only for
     /// bootloaders that ignore a block ahead of the one they expect, like mainline U-Boot;
-    /// U-Boot 1.1.x (TP-Link) would keep a hole (see docs/tftp.md).
+    /// U-Boot 1.1.x (TP-Link) would keep a hole (see docs/tftp.md). Without this option the
+    /// server finds out from each bootloader's own answers whether it is safe.
     #[arg(long)]
     pub next_block: bool,
+    /// Never send the next block along with a resend, whatever the bootloader's answers show
+    /// (the classic behaviour; slower on a lossy link).
+    #[arg(long, conflicts_with = "next_block")]
+    pub no_next_block: bool,
     /// Accept uploads (write requests) into this folder: new files only, never overwritten.
     #[arg(long, value_name = "DIR")]
     pub allow_write: Option<PathBuf>,

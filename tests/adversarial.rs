@@ -982,3 +982,109 @@ fn get_never_replaces_a_dangling_symlink() {
         "no .part left"
     );
 }
+
+/// Fetches `name` from `server` as a plain client from `from`, repeating the request every
+/// half second until served or `deadline` passes. Returns the data, or `None`.
+fn fetch_patiently(
+    from: IpAddr,
+    server: SocketAddr,
+    name: &str,
+    deadline: Instant,
+) -> Option<Vec<u8>> {
+    let socket = UdpSocket::bind(SocketAddr::new(from, 0)).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let mut got = Vec::new();
+    let mut expected = 1u16;
+    let mut port = None;
+    while Instant::now() < deadline {
+        if port.is_none() {
+            socket.send_to(&rrq(name.as_bytes(), ""), server).unwrap();
+        }
+        let Some((datagram, tid)) = recv(&socket) else {
+            continue;
+        };
+        if let Ok(Packet::Data { block, data }) = Packet::parse(&datagram)
+            && block == expected
+        {
+            port = Some(tid);
+            got.extend_from_slice(data);
+            expected += 1;
+            let ack = [&[0u8, 4][..], &block.to_be_bytes()].concat();
+            socket.send_to(&ack, tid).unwrap();
+            if data.len() < 512 {
+                return Some(got);
+            }
+        }
+    }
+    None
+}
+
+#[test]
+fn idle_clients_repeating_an_old_ack_do_not_lock_everyone_out() {
+    // Issue 12 item 3: 8 clients (the server's every slot) take block 1, then only repeat
+    // ACK 1, each more often than the server gives up. Before the fix a duplicate ACK reset
+    // the give-up timer, the 8 transfers never ended, and a ninth client was refused until
+    // the deadline. Bounded: 8 clients, one ACK a second each, 12 s at most.
+    let dir = tempfile::tempdir().unwrap();
+    let image = dir.path().join("fw.bin");
+    let content = payload(3000);
+    std::fs::write(&image, &content).unwrap();
+    let mut config = ServerConfig::new(Source::Image {
+        path: image,
+        any_name: true,
+    });
+    config.timing.give_up_after = Duration::from_secs(3);
+    let mut harness = Harness::start(IpAddr::V4(Ipv4Addr::LOCALHOST), config);
+    let server = harness.addr;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let deadline = Instant::now() + Duration::from_secs(12);
+    let idle: Vec<_> = (2..10u8)
+        .map(|host| {
+            let socket = UdpSocket::bind((Ipv4Addr::new(127, 0, 0, host), 0)).unwrap();
+            socket.set_read_timeout(Some(WAIT)).unwrap();
+            socket.send_to(&rrq(b"fw.bin", ""), server).unwrap();
+            let (first, tid) = transfer_port(&socket);
+            assert!(matches!(
+                Packet::parse(&first),
+                Ok(Packet::Data { block: 1, .. })
+            ));
+            socket.send_to(&[0, 4, 0, 1], tid).unwrap();
+            socket
+                .set_read_timeout(Some(Duration::from_millis(200)))
+                .unwrap();
+            let stop = std::sync::Arc::clone(&stop);
+            std::thread::spawn(move || {
+                let mut last = Instant::now();
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) && Instant::now() < deadline
+                {
+                    let _ = recv(&socket);
+                    if last.elapsed() >= Duration::from_secs(1) {
+                        last = Instant::now();
+                        let _ = socket.send_to(&[0, 4, 0, 1], tid);
+                    }
+                }
+            })
+        })
+        .collect();
+    harness.until(
+        "8 transfers",
+        |e| matches!(e, TransferEvent::RequestReceived { id, .. } if id.0 == 8),
+    );
+    let ninth = fetch_patiently(
+        IpAddr::V4(Ipv4Addr::new(127, 0, 0, 10)),
+        server,
+        "fw.bin",
+        deadline,
+    );
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for thread in idle {
+        thread.join().unwrap();
+    }
+    assert_eq!(
+        ninth.as_deref(),
+        Some(content.as_slice()),
+        "the ninth client was locked out"
+    );
+}

@@ -465,6 +465,10 @@ const NEVER_HEARD: u64 = u64::MAX;
 /// full.
 const UNANSWERED_EVICTABLE_MS: u64 = 500;
 
+/// A transfer whose peer has made no progress for this long may give way when the server is
+/// full: two of U-Boot's 5 s timeouts, so a live bootloader on a lossy link keeps its slot.
+const IDLE_EVICTABLE_MS: u64 = 10_000;
+
 /// Requests a second accepted from everyone together.
 const GLOBAL_REQUESTS_PER_SECOND: f64 = 200.0;
 
@@ -650,14 +654,19 @@ impl Triage {
                 .count();
             if running >= shared.config.max_transfers {
                 // Full. A transfer whose peer never answered its first response is most
-                // likely a spoofed or abandoned request: it gives way to the newcomer, so a
-                // flood cannot keep the router out.
-                let unanswered = active.values().find(|t| {
+                // likely a spoofed or abandoned request, and one whose peer has made no
+                // progress for long (repeating old ACKs does not count) is idle: either gives
+                // way to the newcomer, so a flood or idle clients cannot keep the router out.
+                let evictable = |t: &&ActiveTransfer| {
+                    let heard = t.last_heard.load(Ordering::Relaxed);
                     !t.stop.load(Ordering::Relaxed)
-                        && t.last_heard.load(Ordering::Relaxed) == NEVER_HEARD
-                        && now_ms.saturating_sub(t.created_ms) >= UNANSWERED_EVICTABLE_MS
-                });
-                if let Some(victim) = unanswered {
+                        && if heard == NEVER_HEARD {
+                            now_ms.saturating_sub(t.created_ms) >= UNANSWERED_EVICTABLE_MS
+                        } else {
+                            now_ms.saturating_sub(heard) >= IDLE_EVICTABLE_MS
+                        }
+                };
+                if let Some(victim) = active.values().find(evictable) {
                     victim.stop.store(true, Ordering::Relaxed);
                 } else {
                     drop(active);

@@ -78,10 +78,41 @@ pub struct Timing {
     /// After the final ACK, keep answering a repeated final DATA for this long (RFC 1350 §6).
     pub dally: Duration,
     /// With a window of 1, send the next block along with each resend, so that a lost ACK is
-    /// repaired at once by a peer that already holds the block. Off by default: a peer that
-    /// stores a block ahead of the one it expects without checking for a gap (U-Boot 1.1.x,
-    /// barebox) would keep a hole when the resend itself is lost (see docs/tftp.md).
+    /// repaired at once by a peer that already holds the block, whatever the peer has shown.
+    /// Off by default: a peer that stores a block ahead of the one it expects without
+    /// checking for a gap (U-Boot 1.1.x, barebox) would keep a hole when the resend itself
+    /// is lost (see docs/tftp.md). [`Timing::learn_next_block`] turns it on per transfer for
+    /// peers that prove safe.
     pub resend_next_block: bool,
+    /// With a window of 1, find out from the peer itself whether the next block may ride
+    /// along a resend: a few blocks are repeated once right after their ACK, and a peer that
+    /// acknowledges such a repeat (mainline U-Boot answers any unexpected block with an ACK
+    /// of the last one it holds, `tftp_last_nack` in `net/tftp.c`) also checks that a block
+    /// is the next one before storing it. A peer that ignores repeats (U-Boot 1.1.x: "Same
+    /// block again; ignore it", and it stores any other block unchecked) never turns it on.
+    pub learn_next_block: bool,
+}
+
+/// Repeats of an acknowledged block that a [`Sender`] sends, at most, to learn whether its
+/// peer acknowledges them.
+const NEXT_BLOCK_PROBES: u32 = 12;
+/// Blocks past the one resent that may ride along a resend, once the peer proved it safe.
+const NEXT_BLOCKS_AHEAD: u64 = 3;
+
+/// Acknowledged repeats needed before the next block rides along resends. Two, so that one
+/// ACK duplicated by the network is not taken for the peer's habit.
+const NEXT_BLOCK_CONFIRMATIONS: u32 = 2;
+
+/// What a [`Sender`] has learned about its peer's answer to a repeated block.
+#[derive(Debug, Clone, Default)]
+struct NextBlockProbe {
+    /// The block just repeated, and whether the peer acknowledged the repeat before the
+    /// next block's ACK came.
+    pending: Option<(u64, bool)>,
+    /// Repeats sent.
+    sent: u32,
+    /// Repeats the peer acknowledged.
+    confirmed: u32,
 }
 
 impl Default for Timing {
@@ -95,6 +126,7 @@ impl Default for Timing {
             final_ack_wait: Duration::from_secs(5),
             dally: Duration::from_secs(10),
             resend_next_block: false,
+            learn_next_block: true,
         }
     }
 }
@@ -168,6 +200,11 @@ pub struct Stats {
     pub timeouts: u64,
     /// Duplicate ACKs received and ignored (the Sorcerer's Apprentice rule).
     pub duplicate_acks: u64,
+    /// Acknowledged blocks repeated once to learn the peer's habit
+    /// ([`Timing::learn_next_block`]); counted in `data_sent`, not in `data_resent`.
+    pub probes: u64,
+    /// Whether the peer proved that the next block may ride along a resend.
+    pub next_block_learned: bool,
     /// Window restarts after a gap ACK (RFC 7440 §4).
     pub window_restarts: u64,
     /// Packets ignored: ACKs for blocks not sent, stale or duplicate DATA, wrong types.
@@ -230,6 +267,7 @@ pub struct Sender {
     last_heard: Instant,
     timer: RetransmitTimer,
     timing: Timing,
+    learning: NextBlockProbe,
     status: Status,
     stats: Stats,
 }
@@ -263,6 +301,7 @@ impl Sender {
             last_heard: now,
             timer: RetransmitTimer::new(&timing, agreed.timeout),
             timing,
+            learning: NextBlockProbe::default(),
             status: Status::Running,
             stats: Stats::default(),
         };
@@ -394,9 +433,15 @@ impl Sender {
         }
         let abs = self.rollover.nearest(wire, self.acked);
         if abs == self.acked {
-            // RFC 1123 §4.2.3.1: never resend DATA because of a duplicate ACK.
-            self.last_heard = now;
+            // RFC 1123 §4.2.3.1: never resend DATA because of a duplicate ACK. Nor does it
+            // count as hearing from the peer: a client repeating an old ACK makes no progress,
+            // and must not keep its transfer (and its server slot) alive.
             self.stats.duplicate_acks += 1;
+            if let Some((block, answered)) = &mut self.learning.pending
+                && *block == abs
+            {
+                *answered = true;
+            }
             return;
         }
         if abs < self.acked || abs > self.sent_high {
@@ -413,6 +458,7 @@ impl Sender {
             self.status = Status::Complete;
             return;
         }
+        self.learn_next_block(out);
         if self.window > 1 && abs < self.sent_high {
             // RFC 7440 §4: the receiver ACKed the last block it got in order; the next window
             // starts right after it. A repeat of this ACK is now a duplicate and is ignored,
@@ -423,6 +469,29 @@ impl Sender {
             self.stats.data_resent += (self.acked + self.window).min(self.last_block) - self.acked;
         }
         self.fill_window(now, out);
+    }
+
+    /// Settles the last repeat, and repeats the block just acknowledged while the peer's
+    /// habit is still unknown. The repeat goes before the next block, so a peer that
+    /// acknowledges repeats answers it before the next block's ACK.
+    fn learn_next_block(&mut self, out: &mut Vec<Vec<u8>>) {
+        if let Some((_, true)) = self.learning.pending.take() {
+            self.learning.confirmed += 1;
+            self.stats.next_block_learned = self.learning.confirmed >= NEXT_BLOCK_CONFIRMATIONS;
+        }
+        let wanted = self.timing.learn_next_block
+            && !self.timing.resend_next_block
+            && self.window == 1
+            && !self.stats.next_block_learned
+            && self.learning.sent < NEXT_BLOCK_PROBES;
+        if wanted {
+            // A repeat of a block the peer holds is harmless to every receiver (RFC 1350
+            // §6 expects duplicates); U-Boot 1.1.x drops it as "same block again".
+            self.learning.sent += 1;
+            self.learning.pending = Some((self.acked, false));
+            self.stats.probes += 1;
+            self.send_block(self.acked, out);
+        }
     }
 
     fn take_sample(&mut self, acked: u64, now: Instant) {
@@ -460,6 +529,9 @@ impl Sender {
         self.timer.backoff += 1;
         // Karn's rule: a resent block's ACK says nothing about the round trip.
         self.probe = None;
+        // A repeat still unanswered at a timeout proves nothing either way: the peer's own
+        // timer may be what answers next.
+        self.learning.pending = None;
         if !self.heard_any {
             if self.first_sends >= self.timing.max_first_sends {
                 self.status = Status::Failed(format!(
@@ -478,16 +550,25 @@ impl Sender {
             self.stats.data_resent += 1;
         }
         self.sent_high = self.sent_high.max(end);
-        if self.window == 1 && self.timing.resend_next_block && end < self.last_block {
+        let next_block = self.timing.resend_next_block || self.stats.next_block_learned;
+        if self.window == 1 && next_block && end < self.last_block {
             // A peer that already holds block `end` (only its ACK was lost) takes `end + 1`
             // and ACKs it, so the transfer moves on without waiting for the peer's timer.
-            let next = end + 1;
-            if self.sent_high < next {
-                self.sent_high = next;
+            // When the ACKs of blocks sent ahead were lost too, the peer may expect any block
+            // up to one past the highest sent; it answers a block it does not expect only
+            // once per position (`tftp_last_nack`), so without that block the transfer would
+            // wait for the peer's own 5 s timer. A few blocks ahead go along, each ignored by
+            // a peer that does not expect it.
+            let upto = (self.sent_high + 1)
+                .min(end + NEXT_BLOCKS_AHEAD)
+                .min(self.last_block);
+            for next in end + 1..=upto.max(end + 1) {
+                if self.sent_high < next {
+                    self.sent_high = next;
+                } else {
+                    self.stats.data_resent += 1;
+                }
                 self.send_block(next, out);
-            } else {
-                self.send_block(next, out);
-                self.stats.data_resent += 1;
             }
         }
         self.deadline = now + self.timer.timeout();
@@ -828,12 +909,21 @@ mod tests {
         assert_eq!(Rollover::Zero.nearest(0, 0), 0);
     }
 
+    /// The default timing without the repeats that learn the peer's habit
+    /// ([`Timing::learn_next_block`]), for cases about the plain block sequence.
+    fn lock_step() -> Timing {
+        Timing {
+            learn_next_block: false,
+            ..Timing::default()
+        }
+    }
+
     #[test]
     fn lock_step_1300_bytes() {
         // Case 1: 512, 512, 276, each only after the previous ACK.
         let now = Instant::now();
         let data: Arc<[u8]> = vec![7u8; 1300].into();
-        let (mut out, mut s) = sender(data, agreed(512, 1), Opening::Data, Timing::default(), now);
+        let (mut out, mut s) = sender(data, agreed(512, 1), Opening::Data, lock_step(), now);
         assert_eq!(data_blocks(&out), vec![(1, 512)]);
         out.clear();
         s.on_packet(&Packet::Ack { block: 1 }, now, &mut out);
@@ -856,7 +946,7 @@ mod tests {
             vec![1u8; 1024].into(),
             agreed(512, 1),
             Opening::Data,
-            Timing::default(),
+            lock_step(),
             now,
         );
         for block in 1..=2 {

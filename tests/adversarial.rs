@@ -1088,3 +1088,121 @@ fn idle_clients_repeating_an_old_ack_do_not_lock_everyone_out() {
         "the ninth client was locked out"
     );
 }
+
+/// Asks `server` for `name` from the loopback address `from`, with options, takes the first
+/// block, then aborts with ERROR 0. Returns the OACK's tsize and the first block's length.
+fn first_block_then_abort(from: Ipv4Addr, server: SocketAddr, name: &str) -> (Option<u64>, usize) {
+    let socket = UdpSocket::bind((from, 0)).unwrap();
+    socket.set_read_timeout(Some(WAIT)).unwrap();
+    socket
+        .send_to(&rrq(name.as_bytes(), "tsize 0 blksize 1468"), server)
+        .unwrap();
+    let (oack, tid) = transfer_port(&socket);
+    let tsize = match Packet::parse(&oack) {
+        Ok(Packet::Oack { options }) => options
+            .iter()
+            .find(|o| o.is("tsize"))
+            .and_then(|o| o.value.parse().ok()),
+        other => panic!("{name}: expected an OACK, got {other:?}"),
+    };
+    socket.send_to(&[0, 4, 0, 0], tid).unwrap();
+    let (first, _) = recv(&socket).expect("DATA 1");
+    let len = match Packet::parse(&first) {
+        Ok(Packet::Data { block: 1, data }) => data.len(),
+        other => panic!("{name}: expected DATA 1, got {other:?}"),
+    };
+    socket.send_to(&error(0, b"enough"), tid).unwrap();
+    (tsize, len)
+}
+
+#[test]
+fn a_100_gb_sparse_file_is_served_in_blocks_and_20_aborted_requests_pin_nothing() {
+    // Issue 12 item 3: `serve DIR` with a 100 GB sparse file and 20 files of 16 MiB, each
+    // fetched one block and aborted. Before the fix the server read a file whole before
+    // serving it (the 100 GB request aborted the process) and kept every file it had read
+    // (20 x 16 MiB stayed resident). Measured: the server's peak resident set (VmHWM).
+    const FILES: usize = 20;
+    const LIMIT_KIB: u64 = 64 * 1024;
+    let dir = tempfile::tempdir().unwrap();
+    let huge = std::fs::File::create(dir.path().join("huge.bin")).unwrap();
+    huge.set_len(100 << 30).unwrap();
+    for n in 0..FILES {
+        let file = std::fs::File::create(dir.path().join(format!("f{n}.bin"))).unwrap();
+        file.set_len(16 << 20).unwrap();
+    }
+    std::fs::write(dir.path().join("fw.bin"), payload(3000)).unwrap();
+    let server = support::Server::start(dir.path(), &[] as &[&str]);
+    assert_eq!(
+        first_block_then_abort(Ipv4Addr::new(127, 0, 1, 1), server.addr, "huge.bin"),
+        (Some(100 << 30), 1468)
+    );
+    for n in 0..FILES {
+        assert_eq!(
+            // One source address each: the per-address request rate is not what is tested.
+            first_block_then_abort(
+                Ipv4Addr::new(127, 0, 2, n as u8 + 1),
+                server.addr,
+                &format!("f{n}.bin")
+            ),
+            (Some(16 << 20), 1468)
+        );
+    }
+    // Still serving, whole files, afterwards.
+    let got = fetch_patiently(
+        IpAddr::V4(Ipv4Addr::LOCALHOST),
+        server.addr,
+        "fw.bin",
+        Instant::now() + WAIT,
+    );
+    assert_eq!(got, Some(payload(3000)), "the server still serves");
+    let peak = support::peak_rss_kib(server.proc.pid()).expect("VmHWM of the server");
+    println!(
+        "serve peaked at {peak} KiB resident after a 100 GB request and {FILES} aborted 16 MiB ones"
+    );
+    assert!(
+        peak < LIMIT_KIB,
+        "serve peaked at {peak} KiB (limit {LIMIT_KIB} KiB)"
+    );
+    assert!(server.stop().success(), "serve did not stop cleanly");
+}
+
+#[test]
+fn a_fifo_fails_its_own_transfer_and_blocks_nothing() {
+    // Issue 12 item 3: the image is replaced by a FIFO after the server started (no writer
+    // ever comes). Before the fix, reading it blocked the transfer while it held the
+    // server's image lock, so every later request hung too, and SIGTERM waited forever.
+    let dir = tempfile::tempdir().unwrap();
+    let image = dir.path().join("fw.bin");
+    std::fs::write(&image, payload(3000)).unwrap();
+    let mut harness = Harness::start(
+        IpAddr::V4(Ipv4Addr::LOCALHOST),
+        ServerConfig::new(Source::Image {
+            path: image.clone(),
+            any_name: true,
+        }),
+    );
+    std::fs::remove_file(&image).unwrap();
+    nix::unistd::mkfifo(&image, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let socket = client();
+    socket.send_to(&rrq(b"fw.bin", ""), harness.addr).unwrap();
+    let (reply, _) = recv(&socket).expect("an answer, not a hang");
+    assert_eq!(error_code(&reply), Some(ErrorCode::ACCESS_VIOLATION));
+    let events = harness.until("the refusal", |e| {
+        matches!(e, TransferEvent::RequestRefused { .. })
+    });
+    let reason = match events.last() {
+        Some(TransferEvent::RequestRefused { reason, .. }) => reason.clone(),
+        other => panic!("{other:?}"),
+    };
+    assert!(reason.contains("not a regular file"), "{reason}");
+    // The next transfer is not held up: the image is back, and it is served.
+    std::fs::remove_file(&image).unwrap();
+    std::fs::write(&image, payload(3000)).unwrap();
+    let got = fetch_patiently(
+        IpAddr::V4(Ipv4Addr::LOCALHOST),
+        harness.addr,
+        "fw.bin",
+        Instant::now() + WAIT,
+    );
+    assert_eq!(got, Some(payload(3000)));
+}

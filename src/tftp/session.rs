@@ -7,6 +7,7 @@
 //! The same machines serve both roles: the server's read transfers and the client's push use
 //! [`Sender`]; the server's write transfers and the client's get use [`Receiver`].
 
+use std::io;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -248,10 +249,39 @@ pub enum Opening {
     Confirmed,
 }
 
-/// The sending side of a transfer: serves `data` block by block.
+/// Where a [`Sender`]'s bytes come from. The machine asks for each block as it sends it, so
+/// what is sent is never held whole: bytes in memory are one source, the server's file read
+/// at offsets (`pread`) another.
+pub trait Blocks: Send + Sync + std::fmt::Debug {
+    /// How many bytes there are.
+    fn size(&self) -> u64;
+    /// Fills `buf` with the bytes from `offset` on; `buf` never reaches past [`Blocks::size`].
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()>;
+}
+
+impl Blocks for Arc<[u8]> {
+    fn size(&self) -> u64 {
+        self.len() as u64
+    }
+
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
+        let start = usize::try_from(offset).map_err(io::Error::other)?;
+        let bytes = start
+            .checked_add(buf.len())
+            .and_then(|end| self.get(start..end))
+            .ok_or_else(|| io::Error::from(io::ErrorKind::UnexpectedEof))?;
+        buf.copy_from_slice(bytes);
+        Ok(())
+    }
+}
+
+/// The sending side of a transfer: serves its [`Blocks`] block by block.
 #[derive(Debug)]
 pub struct Sender {
-    data: Arc<[u8]>,
+    data: Arc<dyn Blocks>,
+    size: u64,
+    /// The block being sent, read from `data`.
+    scratch: Vec<u8>,
     blksize: usize,
     window: u64,
     rollover: Rollover,
@@ -273,7 +303,8 @@ pub struct Sender {
 }
 
 impl Sender {
-    /// Starts sending; the first datagrams to send are appended to `out`.
+    /// Starts sending bytes held in memory; the first datagrams to send are appended to
+    /// `out`.
     pub fn start(
         data: Arc<[u8]>,
         agreed: &Agreed,
@@ -283,10 +314,27 @@ impl Sender {
         now: Instant,
         out: &mut Vec<Vec<u8>>,
     ) -> Self {
+        Self::start_from(Arc::new(data), agreed, rollover, opening, timing, now, out)
+    }
+
+    /// Starts sending from any [`Blocks`]: each block is read as it is sent (and again when
+    /// it is resent). A read that fails ends the transfer with ERROR 0 and the reason.
+    pub fn start_from(
+        data: Arc<dyn Blocks>,
+        agreed: &Agreed,
+        rollover: Rollover,
+        opening: Opening,
+        timing: Timing,
+        now: Instant,
+        out: &mut Vec<Vec<u8>>,
+    ) -> Self {
         let blksize = usize::from(agreed.blksize.max(1));
-        let last_block = data.len() as u64 / blksize as u64 + 1;
+        let size = data.size();
+        let last_block = size / blksize as u64 + 1;
         let mut sender = Self {
             data,
+            size,
+            scratch: Vec::with_capacity(blksize),
             blksize,
             window: u64::from(agreed.windowsize.max(1)),
             rollover,
@@ -331,12 +379,12 @@ impl Sender {
 
     /// Bytes the peer has acknowledged.
     pub fn bytes_done(&self) -> u64 {
-        (self.acked.saturating_mul(self.blksize as u64)).min(self.data.len() as u64)
+        (self.acked.saturating_mul(self.blksize as u64)).min(self.size)
     }
 
     /// Total bytes to send.
     pub fn total(&self) -> u64 {
-        self.data.len() as u64
+        self.size
     }
 
     /// When [`Sender::on_timer`] wants to be called; `None` once the transfer is over.
@@ -344,17 +392,29 @@ impl Sender {
         (!self.status.is_over()).then_some(self.deadline)
     }
 
-    fn block(&self, abs: u64) -> &[u8] {
-        let start = ((abs - 1) as usize)
-            .saturating_mul(self.blksize)
-            .min(self.data.len());
-        let end = start.saturating_add(self.blksize).min(self.data.len());
-        &self.data[start..end]
-    }
-
     fn send_block(&mut self, abs: u64, out: &mut Vec<Vec<u8>>) {
-        out.push(data_datagram(self.rollover.wire(abs), self.block(abs)));
-        self.stats.data_sent += 1;
+        if self.status.is_over() {
+            return;
+        }
+        let start = (abs - 1).saturating_mul(self.blksize as u64).min(self.size);
+        let end = start.saturating_add(self.blksize as u64).min(self.size);
+        // At most one block: `end - start` <= blksize.
+        self.scratch.resize((end - start) as usize, 0);
+        match self.data.read_at(start, &mut self.scratch) {
+            Ok(()) => {
+                out.push(data_datagram(self.rollover.wire(abs), &self.scratch));
+                self.stats.data_sent += 1;
+            }
+            Err(err) => {
+                out.push(error_datagram(
+                    ErrorCode::NOT_DEFINED,
+                    "cannot read the file",
+                ));
+                self.status = Status::Failed(format!(
+                    "cannot read the file being sent at byte {start}: {err}"
+                ));
+            }
+        }
     }
 
     fn send_first(&mut self, now: Instant, out: &mut Vec<Vec<u8>>) {

@@ -691,6 +691,29 @@ fn the_next_block_trick_is_off_for_bootloaders_without_a_gap_check() {
     );
 }
 
+/// `size` bytes to `peer` with the default settings over 5 % loss each way and 0.5 ms each
+/// way, in lock step at the block size the U-Boot doubles use (1468 for mainline, which
+/// asks for it; 512 for U-Boot 1.1.4, which never asks).
+fn default_settings_on_5_percent_loss(seed: u64, size: usize, peer: Peer) -> (Arc<[u8]>, Run) {
+    let data = payload(size, seed);
+    let blksize = match &peer {
+        Peer::UBoot(u) => u.blksize,
+        Peer::Legacy(l) => l.blksize,
+        Peer::Ours(..) => 512,
+    };
+    let agreed = agreed(blksize as u16, 1);
+    let mut net = Net::new(seed, 0.05, Duration::from_micros(500));
+    let run = simulate(
+        &data,
+        &agreed,
+        Timing::default(),
+        &mut net,
+        peer,
+        Duration::from_hours(10),
+    );
+    (data, run)
+}
+
 #[test]
 fn default_settings_learn_the_next_block_from_mainline_uboot_and_finish_under_15_s() {
     // Issue 12 item 7: nobody tells the server which U-Boot it serves. Mainline U-Boot
@@ -702,16 +725,10 @@ fn default_settings_learn_the_next_block_from_mainline_uboot_and_finish_under_15
     // waits 5 s more before reporting the final ACK unseen.
     let mut slowest = Duration::ZERO;
     for seed in 101..=120 {
-        let data = payload(8 * 1024 * 1024, seed);
-        let agreed = agreed(1468, 1);
-        let mut net = Net::new(seed, 0.05, Duration::from_micros(500));
-        let run = simulate(
-            &data,
-            &agreed,
-            Timing::default(),
-            &mut net,
+        let (data, run) = default_settings_on_5_percent_loss(
+            seed,
+            8 * 1024 * 1024,
             Peer::UBoot(UBootDouble::new(1468)),
-            Duration::from_mins(10),
         );
         assert!(run.complete, "seed {seed}: U-Boot gave up");
         assert_eq!(sha(&run.received), sha(&data), "seed {seed}");
@@ -740,16 +757,10 @@ fn default_settings_never_learn_the_next_block_from_uboot_1_1_4_and_never_corrup
     // other block unchecked. The default settings must never send it a block ahead along a
     // resend: over 5 % loss each way, every image arrives intact.
     for seed in 201..=220 {
-        let data = payload(1024 * 1024, seed);
-        let agreed = agreed(512, 1);
-        let mut net = Net::new(seed, 0.05, Duration::from_micros(500));
-        let run = simulate(
-            &data,
-            &agreed,
-            Timing::default(),
-            &mut net,
+        let (data, run) = default_settings_on_5_percent_loss(
+            seed,
+            1024 * 1024,
             Peer::Legacy(LegacyDouble::new(512)),
-            Duration::from_hours(10),
         );
         assert!(run.complete, "seed {seed}");
         assert!(

@@ -310,9 +310,14 @@ pub struct ServeArgs {
     pub max_windowsize: Option<u16>,
     /// Send the next block along with each resend: repairs a lost ACK at once. Only for
     /// bootloaders that ignore a block ahead of the one they expect, like mainline U-Boot;
-    /// U-Boot 1.1.x (TP-Link) would keep a hole (see docs/tftp.md).
+    /// U-Boot 1.1.x (TP-Link) would keep a hole (see docs/tftp.md). Without this option the
+    /// server finds out from each bootloader's own answers whether it is safe.
     #[arg(long)]
     pub next_block: bool,
+    /// Never send the next block along with a resend, whatever the bootloader's answers show
+    /// (the classic behaviour; slower on a lossy link).
+    #[arg(long, conflicts_with = "next_block")]
+    pub no_next_block: bool,
     /// Accept uploads (write requests) into this folder: new files only, never overwritten.
     #[arg(long, value_name = "FOLDER")]
     pub allow_write: Option<PathBuf>,
@@ -418,6 +423,31 @@ pub struct GetArgs {
     /// How long to wait for the server to answer, asking again and again.
     #[arg(long, alias = "timeout", value_name = "SECONDS", default_value_t = 10)]
     pub wait: u64,
+    /// Refuse a file larger than this (bytes, or with KiB, MiB or GiB), and one larger than
+    /// the server announced.
+    #[arg(long, value_name = "SIZE", default_value = "256MiB", value_parser = parse_size_arg)]
+    pub max_size: u64,
+}
+
+/// A size in bytes, plain or with a binary unit: `1048576`, `1024KiB`, `256MiB`, `1GiB`.
+fn parse_size_arg(text: &str) -> Result<u64, String> {
+    let bad = || {
+        format!("\"{text}\" is not a size; write it in bytes or with a unit, like 256MiB or 1GiB")
+    };
+    let trimmed = text.trim();
+    let digits = trimmed
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(trimmed.len());
+    let (number, unit) = trimmed.split_at(digits);
+    let number: u64 = number.parse().map_err(|_| bad())?;
+    let scale: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kib" => 1 << 10,
+        "m" | "mib" => 1 << 20,
+        "g" | "gib" => 1 << 30,
+        _ => return Err(bad()),
+    };
+    number.checked_mul(scale).ok_or_else(bad)
 }
 
 /// `rescue-wizard devices [QUERY]...`, `devices show ID`, `devices check FILE...`.

@@ -18,6 +18,8 @@ use rescue_wizard::tftp::server::{Server, ServerConfig, Source, WritePolicy};
 use tokio::runtime::Runtime;
 use tokio::sync::{mpsc, watch};
 
+mod support;
+
 const WAIT: Duration = Duration::from_secs(10);
 
 struct Harness {
@@ -715,4 +717,492 @@ fn our_client_refuses_an_oversized_block_after_oack() {
     let result = rt.block_on(task).unwrap();
     assert!(result.is_err());
     assert!(!out.exists(), "nothing left behind");
+}
+
+/// A scripted hostile TFTP server: takes one request at its port and plays `script` from a
+/// transfer port of its own, with the client's address. Bounded by the socket timeouts.
+struct Fake {
+    addr: SocketAddr,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Fake {
+    fn start(script: impl FnOnce(&UdpSocket, SocketAddr) + Send + 'static) -> Self {
+        let listen = client();
+        let addr = listen.local_addr().unwrap();
+        let thread = std::thread::spawn(move || {
+            let Some((_, peer)) = recv(&listen) else {
+                return;
+            };
+            script(&client(), peer);
+        });
+        Self {
+            addr,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Fake {
+    fn drop(&mut self) {
+        // The script's own assertions fail the test.
+        if let Some(thread) = self.thread.take()
+            && let Err(panic) = thread.join()
+            && !std::thread::panicking()
+        {
+            std::panic::resume_unwind(panic);
+        }
+    }
+}
+
+fn data(block: u16, payload: &[u8]) -> Vec<u8> {
+    let mut d = b"\x00\x03".to_vec();
+    d.extend_from_slice(&block.to_be_bytes());
+    d.extend_from_slice(payload);
+    d
+}
+
+fn error(code: u16, text: &[u8]) -> Vec<u8> {
+    let mut d = b"\x00\x05".to_vec();
+    d.extend_from_slice(&code.to_be_bytes());
+    d.extend_from_slice(text);
+    d.push(0);
+    d
+}
+
+/// Full 512-byte blocks, each after the previous one's ACK, until `blocks` were sent or the
+/// client stops acknowledging. Returns how many blocks were acknowledged.
+fn stream_blocks(socket: &UdpSocket, peer: SocketAddr, blocks: u16) -> u16 {
+    let mut acked = 0;
+    for block in 1..=blocks {
+        socket.send_to(&data(block, &[0x5a; 512]), peer).unwrap();
+        match recv(socket).map(|(d, _)| Packet::parse(&d).map(|p| format!("{p:?}"))) {
+            Some(Ok(p)) if p.starts_with("Ack") => acked = block,
+            _ => break,
+        }
+    }
+    acked
+}
+
+fn get_with(
+    addr: SocketAddr,
+    out: &Path,
+    config: rescue_wizard::tftp::client::ClientConfig,
+) -> Result<rescue_wizard::tftp::client::Transferred, rescue_wizard::tftp::client::ClientError> {
+    let rt = Runtime::new().unwrap();
+    let (events, _keep) = mpsc::unbounded_channel();
+    rt.block_on(rescue_wizard::tftp::client::get(
+        addr,
+        "fw.bin".into(),
+        out.to_path_buf(),
+        config,
+        events,
+        std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false)),
+    ))
+}
+
+fn short_wait() -> rescue_wizard::tftp::client::ClientConfig {
+    rescue_wizard::tftp::client::ClientConfig {
+        wait: Duration::from_secs(5),
+        ..Default::default()
+    }
+}
+
+/// A hostile server's part after the request.
+type Script = Box<dyn FnOnce(&UdpSocket, SocketAddr) + Send>;
+
+/// What the hostile server's ERROR carries: a line break and a forged success line, then an
+/// ANSI sequence that would erase the real one.
+const FORGED: &[u8] = b"x\n done 4194304 bytes in 1.2 s, sha256 matches\x1b[1A\x1b[2K";
+
+#[test]
+fn hostile_error_texts_and_options_print_one_visible_escaped_line() {
+    // Issue 12 item 5: an ERROR text, before or during a transfer, and an OACK option name
+    // carrying escapes reach the terminal escaped, on the error's own line.
+    let scripts: Vec<(&str, Script)> = vec![
+        (
+            "ERROR answering the request",
+            Box::new(|s: &UdpSocket, peer| {
+                s.send_to(&error(0, FORGED), peer).unwrap();
+            }),
+        ),
+        (
+            "ERROR after the first block",
+            Box::new(|s: &UdpSocket, peer| {
+                s.send_to(&data(1, &[1; 512]), peer).unwrap();
+                let _ = recv(s);
+                s.send_to(&error(0, FORGED), peer).unwrap();
+            }),
+        ),
+        (
+            "an OACK option name",
+            Box::new(|s: &UdpSocket, peer| {
+                s.send_to(
+                    b"\x00\x06blksize\n done, sha256 matches\x1b[2K\x00512\x00",
+                    peer,
+                )
+                .unwrap();
+                let _ = recv(s);
+            }),
+        ),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    for (what, script) in scripts {
+        let fake = Fake::start(script);
+        let out = dir.path().join("got.bin");
+        let output = support::run(
+            support::rescue_wizard()
+                .args([
+                    "get",
+                    "127.0.0.1",
+                    "fw.bin",
+                    "--blksize",
+                    "512",
+                    "--wait",
+                    "5",
+                ])
+                .arg("--port")
+                .arg(fake.addr.port().to_string())
+                .arg("-o")
+                .arg(&out),
+            Duration::from_secs(30),
+        );
+        drop(fake);
+        assert!(!output.status.success(), "{what}: a refusal is a failure");
+        let all = [output.stdout.as_slice(), output.stderr.as_slice()].concat();
+        assert!(
+            !all.contains(&0x1b),
+            "{what}: a raw ESC reached the terminal"
+        );
+        let text = String::from_utf8_lossy(&all);
+        assert!(
+            text.contains("\\x0a done") && text.contains("\\x1b[2K"),
+            "{what}: the text is shown escaped:\n{text}"
+        );
+        for line in text.lines() {
+            assert!(
+                !line.trim_start().starts_with("done"),
+                "{what}: a forged line reached the terminal:\n{text}"
+            );
+        }
+        assert!(!out.exists(), "{what}: nothing kept");
+    }
+}
+
+#[test]
+fn get_refuses_more_than_announced_or_allowed_and_keeps_nothing() {
+    // Issue 12 item 4: `tsize=10` then a stream of data; a 1 GiB announcement; no
+    // announcement and more than the limit. Each is refused, bounded, with nothing kept.
+    // Before the fix the client passed no limit: the first case took all 2000 blocks.
+    use rescue_wizard::tftp::client::{ClientConfig, ClientError, DEFAULT_MAX_GET_SIZE};
+    let dir = tempfile::tempdir().unwrap();
+    let with_options = |max_size| ClientConfig {
+        options: rescue_wizard::tftp::options::ClientOptions {
+            blksize: Some(512),
+            ..Default::default()
+        },
+        max_size,
+        ..short_wait()
+    };
+    let cases: Vec<(&str, ClientConfig, Script)> = vec![
+        (
+            "tsize=10, then 2000 blocks",
+            with_options(DEFAULT_MAX_GET_SIZE),
+            Box::new(|s: &UdpSocket, peer| {
+                s.send_to(b"\x00\x06blksize\x00512\x00tsize\x0010\x00", peer)
+                    .unwrap();
+                let _ = recv(s);
+                let acked = stream_blocks(s, peer, 2000);
+                assert_eq!(acked, 0, "no block past the announced size is acknowledged");
+            }),
+        ),
+        (
+            "tsize of 1 GiB",
+            with_options(DEFAULT_MAX_GET_SIZE),
+            Box::new(|s: &UdpSocket, peer| {
+                s.send_to(b"\x00\x06blksize\x00512\x00tsize\x001073741824\x00", peer)
+                    .unwrap();
+                let (reply, _) = recv(s).expect("an answer to the OACK");
+                assert_eq!(error_code(&reply), Some(ErrorCode::DISK_FULL));
+            }),
+        ),
+        (
+            "no tsize, more than the limit",
+            ClientConfig {
+                max_size: 4096,
+                ..short_wait()
+            },
+            Box::new(|s: &UdpSocket, peer| {
+                let acked = stream_blocks(s, peer, 2000);
+                assert_eq!(acked, 8, "blocks up to the limit, none past it");
+            }),
+        ),
+    ];
+    for (what, config, script) in cases {
+        let fake = Fake::start(script);
+        let out = dir.path().join("got.bin");
+        let result = get_with(fake.addr, &out, config);
+        drop(fake);
+        let err = result.expect_err(what);
+        assert!(matches!(err, ClientError::TooLarge { .. }), "{what}: {err}");
+        assert!(err.to_string().contains("--max-size"), "{what}: {err}");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            0,
+            "{what}: nothing kept, not even a .part"
+        );
+    }
+}
+
+#[test]
+fn get_never_replaces_a_dangling_symlink() {
+    // Issue 12 item 4: `get -o link` where `link` points nowhere. Before the fix `exists()`
+    // said no, and the rename replaced the link.
+    let dir = tempfile::tempdir().unwrap();
+    let link = dir.path().join("backup.bin");
+    let target = dir.path().join("nowhere/target");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let fake = Fake::start(|s: &UdpSocket, peer| {
+        s.send_to(&data(1, b"abc"), peer).unwrap();
+        let _ = recv(s);
+    });
+    let result = get_with(fake.addr, &link, short_wait());
+    drop(fake);
+    let err = result.expect_err("a symlink is never replaced");
+    assert!(err.to_string().contains("not overwritten"), "{err}");
+    assert_eq!(
+        std::fs::read_link(&link).unwrap(),
+        target,
+        "the link is intact"
+    );
+    assert!(!target.exists());
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        1,
+        "no .part left"
+    );
+}
+
+/// Fetches `name` from `server` as a plain client from `from`, repeating the request every
+/// half second until served or `deadline` passes. Returns the data, or `None`.
+fn fetch_patiently(
+    from: IpAddr,
+    server: SocketAddr,
+    name: &str,
+    deadline: Instant,
+) -> Option<Vec<u8>> {
+    let socket = UdpSocket::bind(SocketAddr::new(from, 0)).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let mut got = Vec::new();
+    let mut expected = 1u16;
+    let mut port = None;
+    while Instant::now() < deadline {
+        if port.is_none() {
+            socket.send_to(&rrq(name.as_bytes(), ""), server).unwrap();
+        }
+        let Some((datagram, tid)) = recv(&socket) else {
+            continue;
+        };
+        if let Ok(Packet::Data { block, data }) = Packet::parse(&datagram)
+            && block == expected
+        {
+            port = Some(tid);
+            got.extend_from_slice(data);
+            expected += 1;
+            let ack = [&[0u8, 4][..], &block.to_be_bytes()].concat();
+            socket.send_to(&ack, tid).unwrap();
+            if data.len() < 512 {
+                return Some(got);
+            }
+        }
+    }
+    None
+}
+
+#[test]
+fn idle_clients_repeating_an_old_ack_do_not_lock_everyone_out() {
+    // Issue 12 item 3: 8 clients (the server's every slot) take block 1, then only repeat
+    // ACK 1, each more often than the server gives up. Before the fix a duplicate ACK reset
+    // the give-up timer, the 8 transfers never ended, and a ninth client was refused until
+    // the deadline. Bounded: 8 clients, one ACK a second each, 12 s at most.
+    let dir = tempfile::tempdir().unwrap();
+    let image = dir.path().join("fw.bin");
+    let content = payload(3000);
+    std::fs::write(&image, &content).unwrap();
+    let mut config = ServerConfig::new(Source::Image {
+        path: image,
+        any_name: true,
+    });
+    config.timing.give_up_after = Duration::from_secs(3);
+    let mut harness = Harness::start(IpAddr::V4(Ipv4Addr::LOCALHOST), config);
+    let server = harness.addr;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let deadline = Instant::now() + Duration::from_secs(12);
+    let idle: Vec<_> = (2..10u8)
+        .map(|host| {
+            let socket = UdpSocket::bind((Ipv4Addr::new(127, 0, 0, host), 0)).unwrap();
+            socket.set_read_timeout(Some(WAIT)).unwrap();
+            socket.send_to(&rrq(b"fw.bin", ""), server).unwrap();
+            let (first, tid) = transfer_port(&socket);
+            assert!(matches!(
+                Packet::parse(&first),
+                Ok(Packet::Data { block: 1, .. })
+            ));
+            socket.send_to(&[0, 4, 0, 1], tid).unwrap();
+            socket
+                .set_read_timeout(Some(Duration::from_millis(200)))
+                .unwrap();
+            let stop = std::sync::Arc::clone(&stop);
+            std::thread::spawn(move || {
+                let mut last = Instant::now();
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) && Instant::now() < deadline
+                {
+                    let _ = recv(&socket);
+                    if last.elapsed() >= Duration::from_secs(1) {
+                        last = Instant::now();
+                        let _ = socket.send_to(&[0, 4, 0, 1], tid);
+                    }
+                }
+            })
+        })
+        .collect();
+    harness.until(
+        "8 transfers",
+        |e| matches!(e, TransferEvent::RequestReceived { id, .. } if id.0 == 8),
+    );
+    let ninth = fetch_patiently(
+        IpAddr::V4(Ipv4Addr::new(127, 0, 0, 10)),
+        server,
+        "fw.bin",
+        deadline,
+    );
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for thread in idle {
+        thread.join().unwrap();
+    }
+    assert_eq!(
+        ninth.as_deref(),
+        Some(content.as_slice()),
+        "the ninth client was locked out"
+    );
+}
+
+/// Asks `server` for `name` from the loopback address `from`, with options, takes the first
+/// block, then aborts with ERROR 0. Returns the OACK's tsize and the first block's length.
+fn first_block_then_abort(from: Ipv4Addr, server: SocketAddr, name: &str) -> (Option<u64>, usize) {
+    let socket = UdpSocket::bind((from, 0)).unwrap();
+    socket.set_read_timeout(Some(WAIT)).unwrap();
+    socket
+        .send_to(&rrq(name.as_bytes(), "tsize 0 blksize 1468"), server)
+        .unwrap();
+    let (oack, tid) = transfer_port(&socket);
+    let tsize = match Packet::parse(&oack) {
+        Ok(Packet::Oack { options }) => options
+            .iter()
+            .find(|o| o.is("tsize"))
+            .and_then(|o| o.value.parse().ok()),
+        other => panic!("{name}: expected an OACK, got {other:?}"),
+    };
+    socket.send_to(&[0, 4, 0, 0], tid).unwrap();
+    let (first, _) = recv(&socket).expect("DATA 1");
+    let len = match Packet::parse(&first) {
+        Ok(Packet::Data { block: 1, data }) => data.len(),
+        other => panic!("{name}: expected DATA 1, got {other:?}"),
+    };
+    socket.send_to(&error(0, b"enough"), tid).unwrap();
+    (tsize, len)
+}
+
+#[test]
+fn a_100_gb_sparse_file_is_served_in_blocks_and_20_aborted_requests_pin_nothing() {
+    // Issue 12 item 3: `serve DIR` with a 100 GB sparse file and 20 files of 16 MiB, each
+    // fetched one block and aborted. Before the fix the server read a file whole before
+    // serving it (the 100 GB request aborted the process) and kept every file it had read
+    // (20 x 16 MiB stayed resident). Measured: the server's peak resident set (VmHWM).
+    const FILES: usize = 20;
+    const LIMIT_KIB: u64 = 64 * 1024;
+    let dir = tempfile::tempdir().unwrap();
+    let huge = std::fs::File::create(dir.path().join("huge.bin")).unwrap();
+    huge.set_len(100 << 30).unwrap();
+    for n in 0..FILES {
+        let file = std::fs::File::create(dir.path().join(format!("f{n}.bin"))).unwrap();
+        file.set_len(16 << 20).unwrap();
+    }
+    std::fs::write(dir.path().join("fw.bin"), payload(3000)).unwrap();
+    let server = support::Server::start(dir.path(), &[] as &[&str]);
+    assert_eq!(
+        first_block_then_abort(Ipv4Addr::new(127, 0, 1, 1), server.addr, "huge.bin"),
+        (Some(100 << 30), 1468)
+    );
+    for n in 0..FILES {
+        assert_eq!(
+            // One source address each: the per-address request rate is not what is tested.
+            first_block_then_abort(
+                Ipv4Addr::new(127, 0, 2, n as u8 + 1),
+                server.addr,
+                &format!("f{n}.bin")
+            ),
+            (Some(16 << 20), 1468)
+        );
+    }
+    // Still serving, whole files, afterwards.
+    let got = fetch_patiently(
+        IpAddr::V4(Ipv4Addr::LOCALHOST),
+        server.addr,
+        "fw.bin",
+        Instant::now() + WAIT,
+    );
+    assert_eq!(got, Some(payload(3000)), "the server still serves");
+    let peak = support::peak_rss_kib(server.proc.pid()).expect("VmHWM of the server");
+    println!(
+        "serve peaked at {peak} KiB resident after a 100 GB request and {FILES} aborted 16 MiB ones"
+    );
+    assert!(
+        peak < LIMIT_KIB,
+        "serve peaked at {peak} KiB (limit {LIMIT_KIB} KiB)"
+    );
+    assert!(server.stop().success(), "serve did not stop cleanly");
+}
+
+#[test]
+fn a_fifo_fails_its_own_transfer_and_blocks_nothing() {
+    // Issue 12 item 3: the image is replaced by a FIFO after the server started (no writer
+    // ever comes). Before the fix, reading it blocked the transfer while it held the
+    // server's image lock, so every later request hung too, and SIGTERM waited forever.
+    let dir = tempfile::tempdir().unwrap();
+    let image = dir.path().join("fw.bin");
+    std::fs::write(&image, payload(3000)).unwrap();
+    let mut harness = Harness::start(
+        IpAddr::V4(Ipv4Addr::LOCALHOST),
+        ServerConfig::new(Source::Image {
+            path: image.clone(),
+            any_name: true,
+        }),
+    );
+    std::fs::remove_file(&image).unwrap();
+    nix::unistd::mkfifo(&image, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let socket = client();
+    socket.send_to(&rrq(b"fw.bin", ""), harness.addr).unwrap();
+    let (reply, _) = recv(&socket).expect("an answer, not a hang");
+    assert_eq!(error_code(&reply), Some(ErrorCode::ACCESS_VIOLATION));
+    let events = harness.until("the refusal", |e| {
+        matches!(e, TransferEvent::RequestRefused { .. })
+    });
+    let reason = match events.last() {
+        Some(TransferEvent::RequestRefused { reason, .. }) => reason.clone(),
+        other => panic!("{other:?}"),
+    };
+    assert!(reason.contains("not a regular file"), "{reason}");
+    // The next transfer is not held up: the image is back, and it is served.
+    std::fs::remove_file(&image).unwrap();
+    std::fs::write(&image, payload(3000)).unwrap();
+    let got = fetch_patiently(
+        IpAddr::V4(Ipv4Addr::LOCALHOST),
+        harness.addr,
+        "fw.bin",
+        Instant::now() + WAIT,
+    );
+    assert_eq!(got, Some(payload(3000)));
 }

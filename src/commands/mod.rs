@@ -319,8 +319,18 @@ async fn serve(args: ServeArgs) -> anyhow::Result<Outcome> {
     if let Some(profile) = &profile {
         crate::engine::plan::apply_tftp_policy(&mut config, &profile.tftp);
     }
+    if let Some(profile) = &profile
+        && profile.tftp.next_block_on_resend == Some(false)
+    {
+        // The profile's `false` is an override: not even learned from the bootloader.
+        config.timing.learn_next_block = false;
+    }
     if args.next_block {
         config.timing.resend_next_block = true;
+    }
+    if args.no_next_block {
+        config.timing.resend_next_block = false;
+        config.timing.learn_next_block = false;
     }
     if let Some(profile) = &profile
         && profile.method != Method::TftpServer
@@ -473,7 +483,10 @@ async fn get(args: GetArgs) -> anyhow::Result<Outcome> {
         PathBuf::from(last)
     };
     let server = SocketAddr::new(args.host, args.port);
-    let config = client_config(args.blksize, args.windowsize, args.wait);
+    let config = ClientConfig {
+        max_size: args.max_size,
+        ..client_config(args.blksize, args.windowsize, args.wait)
+    };
     let remote = args.remote;
     run_client(move |events, stop| client::get(server, remote, output, config, events, stop)).await
 }

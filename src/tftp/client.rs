@@ -16,7 +16,9 @@ use std::time::{Duration, Instant};
 
 use super::event::{EventSender, TransferEvent, TransferId};
 use super::options::{Agreed, ClientOptions};
-use super::packet::{ErrorCode, MAX_DATAGRAM, Mode, Packet, RawOption, Request, error_datagram};
+use super::packet::{
+    ErrorCode, MAX_DATAGRAM, Mode, Packet, RawOption, Request, error_datagram, escape_text,
+};
 use super::server::{Store, hex_sha256};
 use super::session::{Opening, Receiver, Rollover, Sender, Stats, Status, Timing};
 use super::transfer::{Link, Machine, drive, linger};
@@ -34,7 +36,15 @@ pub struct ClientConfig {
     pub wait: Duration,
     /// Repeat the first request this often while there is no answer.
     pub request_interval: Duration,
+    /// The largest file `get` accepts, in bytes: a larger announced size (tsize) is refused
+    /// before any data is stored, and a server that sends more is stopped.
+    pub max_size: u64,
 }
+
+/// The default of [`ClientConfig::max_size`]: larger than any router image (the largest
+/// factory images are a few tens of MiB), small enough that a hostile server cannot fill a
+/// laptop's disk.
+pub const DEFAULT_MAX_GET_SIZE: u64 = 256 * 1024 * 1024;
 
 impl Default for ClientConfig {
     fn default() -> Self {
@@ -49,6 +59,7 @@ impl Default for ClientConfig {
             rollover: Rollover::Zero,
             wait: Duration::from_mins(1),
             request_interval: Duration::from_secs(1),
+            max_size: DEFAULT_MAX_GET_SIZE,
         }
     }
 }
@@ -77,7 +88,7 @@ pub enum ClientError {
         name: String,
         /// The error code it sent.
         code: ErrorCode,
-        /// Its message.
+        /// Its message, escaped and capped for display.
         message: String,
         /// A fix, when the code suggests one.
         hint: String,
@@ -98,6 +109,16 @@ pub enum ClientError {
         /// The server.
         server: SocketAddr,
         /// Why.
+        reason: String,
+    },
+    /// The file is larger than `get` accepts, or larger than the server announced.
+    #[error(
+        "refused the file from {server}: {reason}.\n  fix: if the file is really this large, raise the limit with --max-size; nothing was kept"
+    )]
+    TooLarge {
+        /// The server.
+        server: SocketAddr,
+        /// The size announced or reached, and the limit.
         reason: String,
     },
     /// The output file cannot be written, or exists already.
@@ -257,7 +278,7 @@ fn request(
                     name,
                     code,
                     hint: refusal_hint(code, is_write),
-                    message,
+                    message: escape_text(&message),
                 });
             }
             // Anything else before the transfer starts is noise.
@@ -414,7 +435,9 @@ fn get_blocking(
     stop: &AtomicBool,
 ) -> Result<Transferred, ClientError> {
     let started = Instant::now();
-    if output.exists() {
+    // `symlink_metadata`, not `exists`: a dangling symlink "does not exist" for `exists`,
+    // and renaming onto it would replace it.
+    if fs::symlink_metadata(output).is_ok() {
         return Err(ClientError::Output(format!(
             "{} already exists and is not overwritten.\n  fix: choose another name with -o, or move the file away",
             output.display()
@@ -427,6 +450,25 @@ fn get_blocking(
         config.options.tsize = Some(0);
     }
     let (peer, answer) = open(&socket, server, false, name, &config, stop, started)?;
+    if let Answer::Oack(Agreed {
+        tsize: Some(announced),
+        ..
+    }) = answer
+        && announced > config.max_size
+    {
+        let _ = socket.send_to(
+            &error_datagram(ErrorCode::DISK_FULL, "file larger than the client accepts"),
+            peer,
+        );
+        return Err(ClientError::TooLarge {
+            server: peer,
+            reason: format!(
+                "it is announced as {announced} bytes (tsize), over the limit of {} bytes",
+                config.max_size
+            ),
+        });
+    }
+    // O_EXCL: an existing `.part` (or a symlink planted in its place) is never opened.
     let file = File::options()
         .write(true)
         .create_new(true)
@@ -438,12 +480,17 @@ fn get_blocking(
         Answer::Plain(datagram) => (Agreed::default(), None, Some(datagram)),
     };
     report_agreed(events, &agreed);
+    // RFC 2349: the announced size is the file's size; a server sending more is not
+    // sending what it announced.
+    let limit = agreed
+        .tsize
+        .map_or(config.max_size, |t| t.min(config.max_size));
     let mut initial = Vec::new();
     let mut receiver = Receiver::start(
         &agreed,
         config.rollover,
         first,
-        None,
+        Some(limit),
         config.timing,
         Instant::now(),
         &mut initial,
@@ -482,6 +529,15 @@ fn get_blocking(
         Status::Complete => store.finish().map_err(|reason| {
             ClientError::Output(format!("cannot write {}: {reason}", partial.display()))
         }),
+        Status::Failed(_) if ended.bytes > limit => Err(ClientError::TooLarge {
+            server: peer,
+            reason: match agreed.tsize {
+                Some(announced) if announced <= config.max_size => {
+                    format!("it sent more than the {announced} bytes it announced (tsize)")
+                }
+                _ => format!("it sent more than the limit of {limit} bytes"),
+            },
+        }),
         Status::Failed(reason) => Err(ClientError::Failed {
             server: peer,
             reason,
@@ -498,17 +554,7 @@ fn get_blocking(
             return Err(err);
         }
     };
-    // Create-only rename target check again: the file may have appeared meanwhile.
-    if output.exists() {
-        let _ = fs::remove_file(&partial);
-        return Err(ClientError::Output(format!(
-            "{} appeared during the transfer; not overwritten",
-            output.display()
-        )));
-    }
-    fs::rename(&partial, output).map_err(|e| {
-        ClientError::Output(format!("cannot move {} into place: {e}", partial.display()))
-    })?;
+    move_into_place(&partial, output)?;
     let result = Transferred {
         peer,
         bytes: ended.bytes,
@@ -524,6 +570,33 @@ fn get_blocking(
         linger(&link, receiver);
     }
     Ok(result)
+}
+
+/// Gives the finished `.part` file its final name without ever replacing anything there: a
+/// file or a symlink (dangling or not) that appeared during the transfer stays, and the
+/// `.part` is removed.
+fn move_into_place(partial: &Path, output: &Path) -> Result<(), ClientError> {
+    let appeared = || {
+        let _ = fs::remove_file(partial);
+        ClientError::Output(format!(
+            "{} appeared during the transfer; not overwritten",
+            output.display()
+        ))
+    };
+    // link(2) fails with EEXIST whatever is at the target, links included: the check and
+    // the move are one step. Filesystems without hard links (FAT on a USB stick) fall back
+    // to a check and a rename.
+    match fs::hard_link(partial, output) {
+        Ok(()) => {
+            let _ = fs::remove_file(partial);
+            Ok(())
+        }
+        Err(err) if err.kind() == io::ErrorKind::AlreadyExists => Err(appeared()),
+        Err(_) if fs::symlink_metadata(output).is_ok() => Err(appeared()),
+        Err(_) => fs::rename(partial, output).map_err(|e| {
+            ClientError::Output(format!("cannot move {} into place: {e}", partial.display()))
+        }),
+    }
 }
 
 fn partial_path(output: &Path) -> PathBuf {

@@ -51,7 +51,8 @@ pub enum TransferEvent {
         name: String,
         /// Read or write.
         kind: RequestKind,
-        /// The options asked for, as sent.
+        /// The options asked for, in the order sent, names and values escaped and capped
+        /// for display ([`RawOption::shown`]).
         options: Vec<RawOption>,
     },
     /// A request was answered with an error and no transfer started.
@@ -84,7 +85,7 @@ pub enum TransferEvent {
         timeout: Option<Duration>,
         /// The announced size, if any.
         tsize: Option<u64>,
-        /// Options asked for but not granted, and why.
+        /// Options asked for but not granted (escaped for display), and why.
         ignored: Vec<(RawOption, String)>,
     },
     /// Data moved (at most about ten of these a second per transfer).
@@ -161,7 +162,8 @@ pub enum TransferEvent {
         peer: SocketAddr,
         /// The file name, escaped for display.
         name: String,
-        /// Why.
+        /// Why. Text the peer sent (an ERROR message) is quoted escaped and capped
+        /// ([`super::packet::escape_text`]).
         reason: String,
     },
 }

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use super::packet::{DEFAULT_BLKSIZE, ErrorCode, RawOption};
+use super::packet::{DEFAULT_BLKSIZE, ErrorCode, RawOption, escape_text};
 
 /// The smallest block size RFC 2348 allows.
 pub const MIN_BLKSIZE: u16 = 8;
@@ -195,7 +195,11 @@ pub fn negotiate(
             None if policy.strict => {
                 return Err(Refusal {
                     code: ErrorCode::OPTION_NEGOTIATION,
-                    message: format!("unsupported value {:?} for {}", option.value, option.name),
+                    message: format!(
+                        "unsupported value \"{}\" for {}",
+                        escape_text(&option.value),
+                        escape_text(&option.name)
+                    ),
                 });
             }
             None => result.ignored.push((option.clone(), "invalid value")),
@@ -257,7 +261,7 @@ impl ClientOptions {
                 .ok_or_else(|| {
                     format!(
                         "the server acknowledged an option never asked for: {}",
-                        option.name
+                        escape_text(&option.name)
                     )
                 })?;
             if seen.contains(&known) {
@@ -266,8 +270,8 @@ impl ClientOptions {
             seen.push(known);
             let value = parse_number(&option.value).ok_or_else(|| {
                 format!(
-                    "the server sent an invalid {known} value {:?}",
-                    option.value
+                    "the server sent an invalid {known} value \"{}\"",
+                    escape_text(&option.value)
                 )
             })?;
             match known {

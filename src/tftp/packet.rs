@@ -129,6 +129,16 @@ impl RawOption {
     pub fn is(&self, name: &str) -> bool {
         self.name.eq_ignore_ascii_case(name)
     }
+
+    /// This option with its name and value escaped and capped for display (a peer's
+    /// options reach events, logs and reports only this way).
+    #[must_use]
+    pub fn shown(&self) -> Self {
+        Self {
+            name: escape_text(&self.name),
+            value: escape_text(&self.value),
+        }
+    }
 }
 
 /// A read or write request.
@@ -150,10 +160,17 @@ impl Request {
     }
 }
 
-/// Escapes a file name for display: printable ASCII stays, everything else becomes `\xNN`.
+/// The most bytes of one peer-supplied string (a file name, an option, an ERROR text) that
+/// are shown; the rest is counted, not shown. A request name can be 64 KB; a log line
+/// should not.
+pub const MAX_SHOWN: usize = 200;
+
+/// Escapes a file name for display: printable ASCII stays, everything else becomes `\xNN`;
+/// past [`MAX_SHOWN`] bytes the rest is cut and counted.
 pub fn escape_name(raw: &[u8]) -> String {
-    let mut out = String::with_capacity(raw.len());
-    for &byte in raw {
+    let shown = &raw[..raw.len().min(MAX_SHOWN)];
+    let mut out = String::with_capacity(shown.len());
+    for &byte in shown {
         if byte == b'\\' {
             out.push_str("\\\\");
         } else if (0x20..0x7f).contains(&byte) {
@@ -162,7 +179,40 @@ pub fn escape_name(raw: &[u8]) -> String {
             let _ = write!(out, "\\x{byte:02x}");
         }
     }
+    cut_note(&mut out, raw.len());
     out
+}
+
+/// Escapes text a peer sent (an ERROR message, an option name or value) for logs, events and
+/// reports: printable ASCII stays, a backslash is doubled, every other character (control
+/// characters, ANSI escapes, line breaks, bidirectional overrides) becomes `\xNN` or `\u{N}`,
+/// so the text stays on one visible line and cannot move the cursor or fake another line.
+/// Past [`MAX_SHOWN`] bytes the rest is cut and counted.
+pub fn escape_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len().min(MAX_SHOWN));
+    for (at, c) in text.char_indices() {
+        if at >= MAX_SHOWN {
+            break;
+        }
+        match c {
+            '\\' => out.push_str("\\\\"),
+            ' '..='~' => out.push(c),
+            c if u32::from(c) < 0x100 => {
+                let _ = write!(out, "\\x{:02x}", u32::from(c));
+            }
+            c => {
+                let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
+            }
+        }
+    }
+    cut_note(&mut out, text.len());
+    out
+}
+
+fn cut_note(out: &mut String, len: usize) {
+    if len > MAX_SHOWN {
+        let _ = write!(out, "... ({len} bytes in all)");
+    }
 }
 
 /// One TFTP packet. DATA borrows its payload from the datagram it was parsed from.
@@ -656,5 +706,22 @@ mod tests {
         assert_eq!(escape_name(b"\x1b[2J%s%n\r\n"), "\\x1b[2J%s%n\\x0d\\x0a");
         assert_eq!(escape_name(b"..\\win.ini"), "..\\\\win.ini");
         assert_eq!(escape_name("\u{2215}".as_bytes()), "\\xe2\\x88\\x95");
+    }
+
+    #[test]
+    fn peer_text_is_escaped_and_capped() {
+        assert_eq!(escape_text("File not found"), "File not found");
+        assert_eq!(
+            escape_text("x\n done 4 MiB, sha256 matches\x1b[1A\r"),
+            "x\\x0a done 4 MiB, sha256 matches\\x1b[1A\\x0d"
+        );
+        assert_eq!(escape_text("a\u{202e}b\u{9b}c\\"), "a\\u{202e}b\\x9bc\\\\");
+        let long = "y".repeat(64 * 1024);
+        let shown = escape_text(&long);
+        assert!(shown.len() < MAX_SHOWN + 40, "{}", shown.len());
+        assert!(shown.ends_with("... (65536 bytes in all)"), "{shown}");
+        let name = escape_name(&vec![b'n'; 64 * 1024]);
+        assert!(name.len() < MAX_SHOWN + 40, "{}", name.len());
+        assert!(name.ends_with("... (65536 bytes in all)"), "{name}");
     }
 }

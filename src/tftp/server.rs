@@ -16,7 +16,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -34,7 +34,7 @@ use super::packet::{
     ErrorCode, MAX_DATAGRAM, Mode, Packet, ParseError, RawOption, Request, error_datagram,
     escape_name,
 };
-use super::session::{Opening, Receiver, Rollover, Sender, Status, Timing};
+use super::session::{Blocks, Opening, Receiver, Rollover, Sender, Status, Timing};
 use super::transfer::{Link, Machine, drive, linger};
 use crate::net::port_owner::udp_port_owners;
 
@@ -209,7 +209,6 @@ impl Server {
             config: Arc::clone(&self.config),
             root: self.root.clone(),
             events: events.clone(),
-            images: Mutex::new(HashMap::new()),
             active: Mutex::new(HashMap::new()),
             epoch: Instant::now(),
         });
@@ -248,8 +247,17 @@ impl Server {
                 .collect()
         };
         tokio::task::spawn_blocking(move || {
+            // Each transfer looks at its stop flag at least every 200 ms; one stuck in a read
+            // from a hung mount never will, and must not keep the process (and its undo)
+            // from ending: it is left behind after the grace period.
+            let deadline = Instant::now() + SHUTDOWN_GRACE;
             for handle in handles {
-                let _ = handle.join();
+                while !handle.is_finished() && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                if handle.is_finished() {
+                    let _ = handle.join();
+                }
             }
         })
         .await
@@ -408,17 +416,6 @@ fn recv_with_destination(socket: &UdpSocket, buf: &mut [u8]) -> io::Result<Incom
     Ok(incoming)
 }
 
-/// An image as read at one moment: shared by every transfer that starts while it is current,
-/// so concurrent clients cost one copy, and a file changing on disk never reaches a transfer
-/// already under way.
-#[derive(Debug)]
-struct Snapshot {
-    fingerprint: (u64, Option<SystemTime>, u64),
-    octet: Arc<[u8]>,
-    netascii: OnceLock<Arc<[u8]>>,
-    sha256: OnceLock<String>,
-}
-
 struct ActiveTransfer {
     peer: SocketAddr,
     /// Milliseconds since the server's epoch when the transfer started.
@@ -434,7 +431,6 @@ struct Shared {
     config: Arc<ServerConfig>,
     root: Option<PathBuf>,
     events: EventSender,
-    images: Mutex<HashMap<PathBuf, Arc<Snapshot>>>,
     active: Mutex<HashMap<TransferId, ActiveTransfer>>,
     epoch: Instant,
 }
@@ -458,12 +454,27 @@ struct Triage {
     ignored_since_report: u64,
 }
 
+/// How long a stopping server waits for its transfers to end.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
+/// How long opening a file to serve may take: a file on a hung network mount can block
+/// `open(2)` for good.
+const OPEN_DEADLINE: Duration = Duration::from_secs(5);
+
+/// The largest file served in netascii mode, which is converted in memory (routers ask
+/// `octet`; netascii is for text files).
+const NETASCII_MAX: u64 = 16 * 1024 * 1024;
+
 /// `last_heard` of a transfer whose peer has not answered yet.
 const NEVER_HEARD: u64 = u64::MAX;
 
 /// A transfer whose peer has not answered for this long may give way when the server is
 /// full.
 const UNANSWERED_EVICTABLE_MS: u64 = 500;
+
+/// A transfer whose peer has made no progress for this long may give way when the server is
+/// full: two of U-Boot's 5 s timeouts, so a live bootloader on a lossy link keeps its slot.
+const IDLE_EVICTABLE_MS: u64 = 10_000;
 
 /// Requests a second accepted from everyone together.
 const GLOBAL_REQUESTS_PER_SECOND: f64 = 200.0;
@@ -650,14 +661,19 @@ impl Triage {
                 .count();
             if running >= shared.config.max_transfers {
                 // Full. A transfer whose peer never answered its first response is most
-                // likely a spoofed or abandoned request: it gives way to the newcomer, so a
-                // flood cannot keep the router out.
-                let unanswered = active.values().find(|t| {
+                // likely a spoofed or abandoned request, and one whose peer has made no
+                // progress for long (repeating old ACKs does not count) is idle: either gives
+                // way to the newcomer, so a flood or idle clients cannot keep the router out.
+                let evictable = |t: &&ActiveTransfer| {
+                    let heard = t.last_heard.load(Ordering::Relaxed);
                     !t.stop.load(Ordering::Relaxed)
-                        && t.last_heard.load(Ordering::Relaxed) == NEVER_HEARD
-                        && now_ms.saturating_sub(t.created_ms) >= UNANSWERED_EVICTABLE_MS
-                });
-                if let Some(victim) = unanswered {
+                        && if heard == NEVER_HEARD {
+                            now_ms.saturating_sub(t.created_ms) >= UNANSWERED_EVICTABLE_MS
+                        } else {
+                            now_ms.saturating_sub(heard) >= IDLE_EVICTABLE_MS
+                        }
+                };
+                if let Some(victim) = active.values().find(evictable) {
                     victim.stop.store(true, Ordering::Relaxed);
                 } else {
                     drop(active);
@@ -673,7 +689,7 @@ impl Triage {
             local,
             name: request.display_name(),
             kind,
-            options: request.options.clone(),
+            options: request.options.iter().map(RawOption::shown).collect(),
         });
         let mtu_blksize = self.mtu_blksize(incoming.ifindex, peer.is_ipv6());
         let stop = Arc::new(AtomicBool::new(false));
@@ -873,22 +889,18 @@ impl Job {
     fn serve_read(&self, socket: &StdUdpSocket, started: Instant) -> Result<(), Refused> {
         let netascii_mode = self.check_mode()?;
         let path = self.resolve_read()?;
-        let snapshot = self.snapshot(&path)?;
-        let data = if netascii_mode {
-            Arc::clone(
-                snapshot
-                    .netascii
-                    .get_or_init(|| netascii::encode(&snapshot.octet).into()),
-            )
+        let (file, meta) = open_regular(&path)?;
+        let file = Arc::new(FileBlocks::new(file, &meta));
+        let data: Arc<dyn Blocks> = if netascii_mode {
+            Arc::new(netascii_copy(&file, &path)?)
         } else {
-            Arc::clone(&snapshot.octet)
+            Arc::clone(&file) as Arc<dyn Blocks>
         };
+        let size = data.size();
         let config = &self.shared.config;
         let negotiation = negotiate(
             &self.request.options,
-            Direction::Read {
-                size: data.len() as u64,
-            },
+            Direction::Read { size },
             &config.options,
             self.mtu_blksize,
         )
@@ -905,7 +917,7 @@ impl Job {
             )
         };
         let mut initial = Vec::new();
-        let sender = Sender::start(
+        let sender = Sender::start_from(
             Arc::clone(&data),
             &negotiation.agreed,
             config.rollover,
@@ -914,28 +926,35 @@ impl Job {
             Instant::now(),
             &mut initial,
         );
-        let link = self.link(socket, Some(data.len() as u64));
+        let link = self.link(socket, Some(size));
         let (ended, _) = drive(&link, Machine::Send(sender), initial);
-        let sha256 = || {
-            if netascii_mode {
-                hex_sha256(&data)
-            } else {
-                snapshot
-                    .sha256
-                    .get_or_init(|| hex_sha256(&snapshot.octet))
-                    .clone()
-            }
+        let status = match ended.status {
+            Status::Complete | Status::Unconfirmed if file.changed() => Status::Failed(format!(
+                "{} changed on disk during the transfer: the device may hold a mixture; serve it again",
+                path.display()
+            )),
+            other => other,
         };
-        match ended.status {
+        match status {
             Status::Complete | Status::Unconfirmed => {
+                let sha256 = match file.sha256() {
+                    Some(sha256) if !netascii_mode => sha256,
+                    _ => sha256_of(data.as_ref()).map_err(|err| {
+                        Refused::new(
+                            ErrorCode::NOT_DEFINED,
+                            "cannot read the file",
+                            format!("cannot read {}: {err}", path.display()),
+                        )
+                    })?,
+                };
                 let _ = self.shared.events.send(TransferEvent::Finished {
                     id: self.id,
                     peer: self.peer,
                     name: self.request.display_name(),
-                    bytes: data.len() as u64,
+                    bytes: size,
                     elapsed: started.elapsed(),
-                    sha256: sha256(),
-                    confirmed: ended.status == Status::Complete,
+                    sha256,
+                    confirmed: status == Status::Complete,
                     stats: ended.stats,
                 });
             }
@@ -961,47 +980,9 @@ impl Job {
             ignored: negotiation
                 .ignored
                 .iter()
-                .map(|(o, why)| (o.clone(), (*why).to_owned()))
+                .map(|(o, why)| (o.shown(), (*why).to_owned()))
                 .collect(),
         });
-    }
-
-    /// The current snapshot of `path`: reused while the file is unchanged, read afresh when
-    /// it changed (transfers already running keep the copy they started with).
-    fn snapshot(&self, path: &Path) -> Result<Arc<Snapshot>, Refused> {
-        let not_readable = |err: io::Error| {
-            let code = if err.kind() == io::ErrorKind::NotFound {
-                ErrorCode::FILE_NOT_FOUND
-            } else {
-                ErrorCode::ACCESS_VIOLATION
-            };
-            Refused::new(
-                code,
-                "cannot read the file",
-                format!("cannot read {}: {err}", path.display()),
-            )
-        };
-        // One reader at a time: transfers that start together wait for the first one's read
-        // and share it, instead of each reading its own copy.
-        let mut images = lock(&self.shared.images);
-        let meta = fs::metadata(path).map_err(not_readable)?;
-        let fingerprint = (meta.len(), meta.modified().ok(), inode(&meta));
-        if let Some(snapshot) = images.get(path)
-            && snapshot.fingerprint == fingerprint
-        {
-            return Ok(Arc::clone(snapshot));
-        }
-        // The previous snapshot goes before the new one is read, so the cache never holds
-        // two (transfers still using the old one keep it alive).
-        images.remove(path);
-        let snapshot = Arc::new(Snapshot {
-            fingerprint,
-            octet: read_shared(path).map_err(not_readable)?,
-            netascii: OnceLock::new(),
-            sha256: OnceLock::new(),
-        });
-        images.insert(path.to_path_buf(), Arc::clone(&snapshot));
-        Ok(snapshot)
     }
 
     fn serve_write(&self, socket: &StdUdpSocket, started: Instant) -> Result<(), Refused> {
@@ -1152,17 +1133,188 @@ impl Store {
     }
 }
 
-/// Reads a file straight into shared memory: one allocation, no copy from a `Vec` after.
-fn read_shared(path: &Path) -> io::Result<Arc<[u8]>> {
-    use std::io::Read as _;
-    let mut file = File::open(path)?;
-    let len = usize::try_from(file.metadata()?.len()).map_err(io::Error::other)?;
-    let mut data: Arc<[u8]> = std::iter::repeat_n(0u8, len).collect();
-    let buf =
-        Arc::get_mut(&mut data).ok_or_else(|| io::Error::other("snapshot buffer is shared"))?;
-    // A file shrinking under us ends in UnexpectedEof: refused, not served half.
-    file.read_exact(buf)?;
-    Ok(data)
+/// Opens a file to serve, without ever blocking on it: `O_NONBLOCK` (a FIFO opens at once
+/// instead of waiting for a writer), then `fstat` on what was opened, and only a regular file
+/// is served. The open runs on a helper thread with a deadline, so a file on a hung mount
+/// fails its own transfer with a message instead of holding it (the helper is left behind).
+fn open_regular(path: &Path) -> Result<(File, fs::Metadata), Refused> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let owned = path.to_path_buf();
+    let opener = std::thread::Builder::new()
+        .name("tftp-open".into())
+        .spawn(move || {
+            let opened = open_nonblocking(&owned).and_then(|file| {
+                let meta = file.metadata()?;
+                Ok((file, meta))
+            });
+            let _ = tx.send(opened);
+        });
+    let not_readable = |err: io::Error| {
+        let code = if err.kind() == io::ErrorKind::NotFound {
+            ErrorCode::FILE_NOT_FOUND
+        } else {
+            ErrorCode::ACCESS_VIOLATION
+        };
+        Refused::new(
+            code,
+            "cannot read the file",
+            format!("cannot read {}: {err}", path.display()),
+        )
+    };
+    opener.map_err(not_readable)?;
+    match rx.recv_timeout(OPEN_DEADLINE) {
+        Ok(Ok((file, meta))) if meta.is_file() => Ok((file, meta)),
+        Ok(Ok(_)) => Err(Refused::new(
+            ErrorCode::ACCESS_VIOLATION,
+            "not a regular file",
+            format!(
+                "{} is not a regular file (a FIFO, a device or a socket); only regular files are served",
+                path.display()
+            ),
+        )),
+        Ok(Err(err)) => Err(not_readable(err)),
+        Err(_) => Err(Refused::new(
+            ErrorCode::ACCESS_VIOLATION,
+            "the file cannot be opened",
+            format!(
+                "{} did not open within {} s (a hung network mount?); copy the image to a local disk",
+                path.display(),
+                OPEN_DEADLINE.as_secs()
+            ),
+        )),
+    }
+}
+
+#[cfg(unix)]
+fn open_nonblocking(path: &Path) -> io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits() | nix::fcntl::OFlag::O_NOCTTY.bits())
+        .open(path)
+}
+
+#[cfg(not(unix))]
+fn open_nonblocking(path: &Path) -> io::Result<File> {
+    File::open(path)
+}
+
+/// A file served by reading each block at its offset (`pread`): the file is never held
+/// whole, so a 100 GB file costs what one block costs, and nothing is cached between
+/// transfers (the kernel's page cache does that). The SHA-256 is taken as the blocks are
+/// first read, in order.
+#[derive(Debug)]
+struct FileBlocks {
+    file: File,
+    size: u64,
+    fingerprint: (u64, Option<SystemTime>, u64),
+    /// Bytes hashed so far, in order from the start, and the hash.
+    hashed: Mutex<(u64, Sha256)>,
+}
+
+impl FileBlocks {
+    fn new(file: File, meta: &fs::Metadata) -> Self {
+        Self {
+            file,
+            size: meta.len(),
+            fingerprint: fingerprint(meta),
+            hashed: Mutex::new((0, Sha256::new())),
+        }
+    }
+
+    /// Whether the file was changed in place (or cut short) since it was opened. A file
+    /// replaced by a new one (renamed over) is not: the open one is still read.
+    fn changed(&self) -> bool {
+        self.file
+            .metadata()
+            .map_or(true, |meta| fingerprint(&meta) != self.fingerprint)
+    }
+
+    /// The SHA-256 of the whole file, once every byte has been read in order.
+    fn sha256(&self) -> Option<String> {
+        let hashed = lock(&self.hashed);
+        (hashed.0 == self.size).then(|| to_hex(&hashed.1.clone().finalize()))
+    }
+}
+
+impl Blocks for FileBlocks {
+    fn size(&self) -> u64 {
+        self.size
+    }
+
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
+        read_exact_at(&self.file, offset, buf)?;
+        // The lock is taken after the read: never held across file I/O.
+        let mut hashed = lock(&self.hashed);
+        if hashed.0 == offset {
+            hashed.1.update(&*buf);
+            hashed.0 += buf.len() as u64;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(unix)]
+fn read_exact_at(file: &File, offset: u64, buf: &mut [u8]) -> io::Result<()> {
+    // A file cut short under us ends in UnexpectedEof: the transfer fails, nothing is
+    // served half.
+    std::os::unix::fs::FileExt::read_exact_at(file, buf, offset)
+}
+
+#[cfg(not(unix))]
+fn read_exact_at(file: &File, offset: u64, buf: &mut [u8]) -> io::Result<()> {
+    let mut done = 0;
+    while done < buf.len() {
+        let n =
+            std::os::windows::fs::FileExt::seek_read(file, &mut buf[done..], offset + done as u64)?;
+        if n == 0 {
+            return Err(io::Error::from(io::ErrorKind::UnexpectedEof));
+        }
+        done += n;
+    }
+    Ok(())
+}
+
+/// The netascii form of a file, converted in memory, for files up to [`NETASCII_MAX`].
+fn netascii_copy(file: &FileBlocks, path: &Path) -> Result<Arc<[u8]>, Refused> {
+    if file.size > NETASCII_MAX {
+        return Err(Refused::new(
+            ErrorCode::ACCESS_VIOLATION,
+            "file too large for netascii",
+            format!(
+                "{} has {} bytes; netascii mode is served up to {NETASCII_MAX} bytes (a firmware image is fetched in octet mode)",
+                path.display(),
+                file.size
+            ),
+        ));
+    }
+    let mut octet = vec![0u8; file.size as usize];
+    file.read_at(0, &mut octet).map_err(|err| {
+        Refused::new(
+            ErrorCode::ACCESS_VIOLATION,
+            "cannot read the file",
+            format!("cannot read {}: {err}", path.display()),
+        )
+    })?;
+    Ok(netascii::encode(&octet).into())
+}
+
+/// The SHA-256 of what `data` holds, read in bounded chunks.
+fn sha256_of(data: &dyn Blocks) -> io::Result<String> {
+    let mut hasher = Sha256::new();
+    let mut chunk = vec![0u8; 1 << 20];
+    let mut offset = 0;
+    while offset < data.size() {
+        let len = (data.size() - offset).min(chunk.len() as u64) as usize;
+        data.read_at(offset, &mut chunk[..len])?;
+        hasher.update(&chunk[..len]);
+        offset += len as u64;
+    }
+    Ok(to_hex(&hasher.finalize()))
+}
+
+fn fingerprint(meta: &fs::Metadata) -> (u64, Option<SystemTime>, u64) {
+    (meta.len(), meta.modified().ok(), inode(meta))
 }
 
 #[cfg(unix)]

@@ -7,11 +7,12 @@
 //! The same machines serve both roles: the server's read transfers and the client's push use
 //! [`Sender`]; the server's write transfers and the client's get use [`Receiver`].
 
+use std::io;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::options::Agreed;
-use super::packet::{ErrorCode, Packet, ack_datagram, data_datagram, error_datagram};
+use super::packet::{ErrorCode, Packet, ack_datagram, data_datagram, error_datagram, escape_text};
 
 /// How block numbers continue after 65535 (RFC 1350 is silent; see docs/tftp.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -78,10 +79,41 @@ pub struct Timing {
     /// After the final ACK, keep answering a repeated final DATA for this long (RFC 1350 §6).
     pub dally: Duration,
     /// With a window of 1, send the next block along with each resend, so that a lost ACK is
-    /// repaired at once by a peer that already holds the block. Off by default: a peer that
-    /// stores a block ahead of the one it expects without checking for a gap (U-Boot 1.1.x,
-    /// barebox) would keep a hole when the resend itself is lost (see docs/tftp.md).
+    /// repaired at once by a peer that already holds the block, whatever the peer has shown.
+    /// Off by default: a peer that stores a block ahead of the one it expects without
+    /// checking for a gap (U-Boot 1.1.x, barebox) would keep a hole when the resend itself
+    /// is lost (see docs/tftp.md). [`Timing::learn_next_block`] turns it on per transfer for
+    /// peers that prove safe.
     pub resend_next_block: bool,
+    /// With a window of 1, find out from the peer itself whether the next block may ride
+    /// along a resend: a few blocks are repeated once right after their ACK, and a peer that
+    /// acknowledges such a repeat (mainline U-Boot answers any unexpected block with an ACK
+    /// of the last one it holds, `tftp_last_nack` in `net/tftp.c`) also checks that a block
+    /// is the next one before storing it. A peer that ignores repeats (U-Boot 1.1.x: "Same
+    /// block again; ignore it", and it stores any other block unchecked) never turns it on.
+    pub learn_next_block: bool,
+}
+
+/// Repeats of an acknowledged block that a [`Sender`] sends, at most, to learn whether its
+/// peer acknowledges them.
+const NEXT_BLOCK_PROBES: u32 = 12;
+/// Blocks past the one resent that may ride along a resend, once the peer proved it safe.
+const NEXT_BLOCKS_AHEAD: u64 = 3;
+
+/// Acknowledged repeats needed before the next block rides along resends. Two, so that one
+/// ACK duplicated by the network is not taken for the peer's habit.
+const NEXT_BLOCK_CONFIRMATIONS: u32 = 2;
+
+/// What a [`Sender`] has learned about its peer's answer to a repeated block.
+#[derive(Debug, Clone, Default)]
+struct NextBlockProbe {
+    /// The block just repeated, and whether the peer acknowledged the repeat before the
+    /// next block's ACK came.
+    pending: Option<(u64, bool)>,
+    /// Repeats sent.
+    sent: u32,
+    /// Repeats the peer acknowledged.
+    confirmed: u32,
 }
 
 impl Default for Timing {
@@ -95,6 +127,7 @@ impl Default for Timing {
             final_ack_wait: Duration::from_secs(5),
             dally: Duration::from_secs(10),
             resend_next_block: false,
+            learn_next_block: true,
         }
     }
 }
@@ -168,6 +201,11 @@ pub struct Stats {
     pub timeouts: u64,
     /// Duplicate ACKs received and ignored (the Sorcerer's Apprentice rule).
     pub duplicate_acks: u64,
+    /// Acknowledged blocks repeated once to learn the peer's habit
+    /// ([`Timing::learn_next_block`]); counted in `data_sent`, not in `data_resent`.
+    pub probes: u64,
+    /// Whether the peer proved that the next block may ride along a resend.
+    pub next_block_learned: bool,
     /// Window restarts after a gap ACK (RFC 7440 §4).
     pub window_restarts: u64,
     /// Packets ignored: ACKs for blocks not sent, stale or duplicate DATA, wrong types.
@@ -211,10 +249,39 @@ pub enum Opening {
     Confirmed,
 }
 
-/// The sending side of a transfer: serves `data` block by block.
+/// Where a [`Sender`]'s bytes come from. The machine asks for each block as it sends it, so
+/// what is sent is never held whole: bytes in memory are one source, the server's file read
+/// at offsets (`pread`) another.
+pub trait Blocks: Send + Sync + std::fmt::Debug {
+    /// How many bytes there are.
+    fn size(&self) -> u64;
+    /// Fills `buf` with the bytes from `offset` on; `buf` never reaches past [`Blocks::size`].
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()>;
+}
+
+impl Blocks for Arc<[u8]> {
+    fn size(&self) -> u64 {
+        self.len() as u64
+    }
+
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
+        let start = usize::try_from(offset).map_err(io::Error::other)?;
+        let bytes = start
+            .checked_add(buf.len())
+            .and_then(|end| self.get(start..end))
+            .ok_or_else(|| io::Error::from(io::ErrorKind::UnexpectedEof))?;
+        buf.copy_from_slice(bytes);
+        Ok(())
+    }
+}
+
+/// The sending side of a transfer: serves its [`Blocks`] block by block.
 #[derive(Debug)]
 pub struct Sender {
-    data: Arc<[u8]>,
+    data: Arc<dyn Blocks>,
+    size: u64,
+    /// The block being sent, read from `data`.
+    scratch: Vec<u8>,
     blksize: usize,
     window: u64,
     rollover: Rollover,
@@ -230,12 +297,14 @@ pub struct Sender {
     last_heard: Instant,
     timer: RetransmitTimer,
     timing: Timing,
+    learning: NextBlockProbe,
     status: Status,
     stats: Stats,
 }
 
 impl Sender {
-    /// Starts sending; the first datagrams to send are appended to `out`.
+    /// Starts sending bytes held in memory; the first datagrams to send are appended to
+    /// `out`.
     pub fn start(
         data: Arc<[u8]>,
         agreed: &Agreed,
@@ -245,10 +314,27 @@ impl Sender {
         now: Instant,
         out: &mut Vec<Vec<u8>>,
     ) -> Self {
+        Self::start_from(Arc::new(data), agreed, rollover, opening, timing, now, out)
+    }
+
+    /// Starts sending from any [`Blocks`]: each block is read as it is sent (and again when
+    /// it is resent). A read that fails ends the transfer with ERROR 0 and the reason.
+    pub fn start_from(
+        data: Arc<dyn Blocks>,
+        agreed: &Agreed,
+        rollover: Rollover,
+        opening: Opening,
+        timing: Timing,
+        now: Instant,
+        out: &mut Vec<Vec<u8>>,
+    ) -> Self {
         let blksize = usize::from(agreed.blksize.max(1));
-        let last_block = data.len() as u64 / blksize as u64 + 1;
+        let size = data.size();
+        let last_block = size / blksize as u64 + 1;
         let mut sender = Self {
             data,
+            size,
+            scratch: Vec::with_capacity(blksize),
             blksize,
             window: u64::from(agreed.windowsize.max(1)),
             rollover,
@@ -263,6 +349,7 @@ impl Sender {
             last_heard: now,
             timer: RetransmitTimer::new(&timing, agreed.timeout),
             timing,
+            learning: NextBlockProbe::default(),
             status: Status::Running,
             stats: Stats::default(),
         };
@@ -292,12 +379,12 @@ impl Sender {
 
     /// Bytes the peer has acknowledged.
     pub fn bytes_done(&self) -> u64 {
-        (self.acked.saturating_mul(self.blksize as u64)).min(self.data.len() as u64)
+        (self.acked.saturating_mul(self.blksize as u64)).min(self.size)
     }
 
     /// Total bytes to send.
     pub fn total(&self) -> u64 {
-        self.data.len() as u64
+        self.size
     }
 
     /// When [`Sender::on_timer`] wants to be called; `None` once the transfer is over.
@@ -305,17 +392,29 @@ impl Sender {
         (!self.status.is_over()).then_some(self.deadline)
     }
 
-    fn block(&self, abs: u64) -> &[u8] {
-        let start = ((abs - 1) as usize)
-            .saturating_mul(self.blksize)
-            .min(self.data.len());
-        let end = start.saturating_add(self.blksize).min(self.data.len());
-        &self.data[start..end]
-    }
-
     fn send_block(&mut self, abs: u64, out: &mut Vec<Vec<u8>>) {
-        out.push(data_datagram(self.rollover.wire(abs), self.block(abs)));
-        self.stats.data_sent += 1;
+        if self.status.is_over() {
+            return;
+        }
+        let start = (abs - 1).saturating_mul(self.blksize as u64).min(self.size);
+        let end = start.saturating_add(self.blksize as u64).min(self.size);
+        // At most one block: `end - start` <= blksize.
+        self.scratch.resize((end - start) as usize, 0);
+        match self.data.read_at(start, &mut self.scratch) {
+            Ok(()) => {
+                out.push(data_datagram(self.rollover.wire(abs), &self.scratch));
+                self.stats.data_sent += 1;
+            }
+            Err(err) => {
+                out.push(error_datagram(
+                    ErrorCode::NOT_DEFINED,
+                    "cannot read the file",
+                ));
+                self.status = Status::Failed(format!(
+                    "cannot read the file being sent at byte {start}: {err}"
+                ));
+            }
+        }
     }
 
     fn send_first(&mut self, now: Instant, out: &mut Vec<Vec<u8>>) {
@@ -360,7 +459,10 @@ impl Sender {
                 self.status = if *code == ErrorCode::OPTION_NEGOTIATION && self.oack.is_some() {
                     Status::OptionsRefused
                 } else {
-                    Status::Failed(format!("the peer sent {code}: {message}"))
+                    Status::Failed(format!(
+                        "the peer sent {code}: \"{}\"",
+                        escape_text(message)
+                    ))
                 };
             }
             Packet::Data { .. } | Packet::Oack { .. } => {
@@ -391,9 +493,15 @@ impl Sender {
         }
         let abs = self.rollover.nearest(wire, self.acked);
         if abs == self.acked {
-            // RFC 1123 §4.2.3.1: never resend DATA because of a duplicate ACK.
-            self.last_heard = now;
+            // RFC 1123 §4.2.3.1: never resend DATA because of a duplicate ACK. Nor does it
+            // count as hearing from the peer: a client repeating an old ACK makes no progress,
+            // and must not keep its transfer (and its server slot) alive.
             self.stats.duplicate_acks += 1;
+            if let Some((block, answered)) = &mut self.learning.pending
+                && *block == abs
+            {
+                *answered = true;
+            }
             return;
         }
         if abs < self.acked || abs > self.sent_high {
@@ -410,6 +518,7 @@ impl Sender {
             self.status = Status::Complete;
             return;
         }
+        self.learn_next_block(out);
         if self.window > 1 && abs < self.sent_high {
             // RFC 7440 §4: the receiver ACKed the last block it got in order; the next window
             // starts right after it. A repeat of this ACK is now a duplicate and is ignored,
@@ -420,6 +529,29 @@ impl Sender {
             self.stats.data_resent += (self.acked + self.window).min(self.last_block) - self.acked;
         }
         self.fill_window(now, out);
+    }
+
+    /// Settles the last repeat, and repeats the block just acknowledged while the peer's
+    /// habit is still unknown. The repeat goes before the next block, so a peer that
+    /// acknowledges repeats answers it before the next block's ACK.
+    fn learn_next_block(&mut self, out: &mut Vec<Vec<u8>>) {
+        if let Some((_, true)) = self.learning.pending.take() {
+            self.learning.confirmed += 1;
+            self.stats.next_block_learned = self.learning.confirmed >= NEXT_BLOCK_CONFIRMATIONS;
+        }
+        let wanted = self.timing.learn_next_block
+            && !self.timing.resend_next_block
+            && self.window == 1
+            && !self.stats.next_block_learned
+            && self.learning.sent < NEXT_BLOCK_PROBES;
+        if wanted {
+            // A repeat of a block the peer holds is harmless to every receiver (RFC 1350
+            // §6 expects duplicates); U-Boot 1.1.x drops it as "same block again".
+            self.learning.sent += 1;
+            self.learning.pending = Some((self.acked, false));
+            self.stats.probes += 1;
+            self.send_block(self.acked, out);
+        }
     }
 
     fn take_sample(&mut self, acked: u64, now: Instant) {
@@ -457,6 +589,9 @@ impl Sender {
         self.timer.backoff += 1;
         // Karn's rule: a resent block's ACK says nothing about the round trip.
         self.probe = None;
+        // A repeat still unanswered at a timeout proves nothing either way: the peer's own
+        // timer may be what answers next.
+        self.learning.pending = None;
         if !self.heard_any {
             if self.first_sends >= self.timing.max_first_sends {
                 self.status = Status::Failed(format!(
@@ -475,16 +610,25 @@ impl Sender {
             self.stats.data_resent += 1;
         }
         self.sent_high = self.sent_high.max(end);
-        if self.window == 1 && self.timing.resend_next_block && end < self.last_block {
+        let next_block = self.timing.resend_next_block || self.stats.next_block_learned;
+        if self.window == 1 && next_block && end < self.last_block {
             // A peer that already holds block `end` (only its ACK was lost) takes `end + 1`
             // and ACKs it, so the transfer moves on without waiting for the peer's timer.
-            let next = end + 1;
-            if self.sent_high < next {
-                self.sent_high = next;
+            // When the ACKs of blocks sent ahead were lost too, the peer may expect any block
+            // up to one past the highest sent; it answers a block it does not expect only
+            // once per position (`tftp_last_nack`), so without that block the transfer would
+            // wait for the peer's own 5 s timer. A few blocks ahead go along, each ignored by
+            // a peer that does not expect it.
+            let upto = (self.sent_high + 1)
+                .min(end + NEXT_BLOCKS_AHEAD)
+                .min(self.last_block);
+            for next in end + 1..=upto.max(end + 1) {
+                if self.sent_high < next {
+                    self.sent_high = next;
+                } else {
+                    self.stats.data_resent += 1;
+                }
                 self.send_block(next, out);
-            } else {
-                self.send_block(next, out);
-                self.stats.data_resent += 1;
             }
         }
         self.deadline = now + self.timer.timeout();
@@ -623,7 +767,10 @@ impl Receiver {
         match packet {
             Packet::Data { block, data } => self.on_data(*block, data, now, out),
             Packet::Error { code, message } => {
-                self.status = Status::Failed(format!("the peer sent {code}: {message}"));
+                self.status = Status::Failed(format!(
+                    "the peer sent {code}: \"{}\"",
+                    escape_text(message)
+                ));
                 None
             }
             Packet::Ack { .. } | Packet::Oack { .. } => {
@@ -699,9 +846,9 @@ impl Receiver {
         {
             out.push(error_datagram(
                 ErrorCode::DISK_FULL,
-                &format!("upload exceeds the limit of {limit} bytes"),
+                &format!("transfer exceeds the limit of {limit} bytes"),
             ));
-            self.status = Status::Failed(format!("the upload exceeded {limit} bytes"));
+            self.status = Status::Failed(format!("the data exceeded the limit of {limit} bytes"));
             return None;
         }
         let last = data.len() < self.blksize;
@@ -822,12 +969,21 @@ mod tests {
         assert_eq!(Rollover::Zero.nearest(0, 0), 0);
     }
 
+    /// The default timing without the repeats that learn the peer's habit
+    /// ([`Timing::learn_next_block`]), for cases about the plain block sequence.
+    fn lock_step() -> Timing {
+        Timing {
+            learn_next_block: false,
+            ..Timing::default()
+        }
+    }
+
     #[test]
     fn lock_step_1300_bytes() {
         // Case 1: 512, 512, 276, each only after the previous ACK.
         let now = Instant::now();
         let data: Arc<[u8]> = vec![7u8; 1300].into();
-        let (mut out, mut s) = sender(data, agreed(512, 1), Opening::Data, Timing::default(), now);
+        let (mut out, mut s) = sender(data, agreed(512, 1), Opening::Data, lock_step(), now);
         assert_eq!(data_blocks(&out), vec![(1, 512)]);
         out.clear();
         s.on_packet(&Packet::Ack { block: 1 }, now, &mut out);
@@ -850,7 +1006,7 @@ mod tests {
             vec![1u8; 1024].into(),
             agreed(512, 1),
             Opening::Data,
-            Timing::default(),
+            lock_step(),
             now,
         );
         for block in 1..=2 {

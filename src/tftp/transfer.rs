@@ -204,14 +204,21 @@ fn run_loop(
                 if from != link.peer {
                     reporter.stray(link, from, datagram);
                 } else if let Ok(packet) = Packet::parse(datagram) {
-                    if let Some((heard, epoch)) = link.heard {
+                    let before = machine.stats();
+                    if let Err(reason) = machine.on_packet(&packet, now, out) {
+                        failure = Some(reason);
+                    }
+                    let after = machine.stats();
+                    // Only a packet that moved the transfer counts as hearing from the peer: a
+                    // client repeating an old ACK or DATA must not look alive to the server's
+                    // slot keeping.
+                    let moved = after.duplicate_acks == before.duplicate_acks
+                        && after.ignored == before.ignored;
+                    if moved && let Some((heard, epoch)) = link.heard {
                         heard.store(
                             now.duration_since(epoch).as_millis() as u64,
                             Ordering::Relaxed,
                         );
-                    }
-                    if let Err(reason) = machine.on_packet(&packet, now, out) {
-                        failure = Some(reason);
                     }
                 }
                 // A malformed datagram from the peer is dropped: the timer covers it.

@@ -2,6 +2,8 @@
 //! they pull an image over TFTP (U-Boot's `dhcp` and `bootp`, Xiaomi's recovery, MikroTik's
 //! etherboot).
 //!
-//! Layers, bottom up: [`packet`] parses and emits messages (RFC 951, 2131, 2132).
+//! Layers, bottom up: [`packet`] parses and emits messages (RFC 951, 2131, 2132); [`lease`]
+//! holds every rule of who is answered with what, fed requests and time, without I/O.
 
+pub mod lease;
 pub mod packet;

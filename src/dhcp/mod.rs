@@ -3,7 +3,9 @@
 //! etherboot).
 //!
 //! Layers, bottom up: [`packet`] parses and emits messages (RFC 951, 2131, 2132); [`lease`]
-//! holds every rule of who is answered with what, fed requests and time, without I/O.
+//! holds every rule of who is answered with what, fed requests and time, without I/O;
+//! [`server`] is the driver: the sockets on the chosen port.
 
 pub mod lease;
 pub mod packet;
+pub mod server;

@@ -595,6 +595,26 @@ impl Responder {
         })
     }
 
+    /// The address and boot file for `client`; when the pool has none left, the event that
+    /// says so instead.
+    fn grant(
+        &self,
+        client: Mac,
+        vendor_class: Option<&String>,
+        step: &mut Step,
+    ) -> Option<(Ipv4Addr, String)> {
+        let Some(address) = self.address_for(client) else {
+            step.events.push(LeaseEvent::Ignored {
+                client: Some(client),
+                vendor_class: vendor_class.cloned(),
+                why: Ignored::PoolExhausted,
+            });
+            return None;
+        };
+        let boot_file = self.config.boot_file_for(vendor_class.map(String::as_str));
+        Some((address, boot_file.to_owned()))
+    }
+
     fn bind(&mut self, client: Mac, address: Ipv4Addr, until: Instant) {
         // The first client answered is the router; only its MAC is answered from now on.
         self.router = Some(client);
@@ -614,20 +634,11 @@ impl Responder {
         now: Instant,
         step: &mut Step,
     ) {
-        let Some(address) = self.address_for(client) else {
-            step.events.push(LeaseEvent::Ignored {
-                client: Some(client),
-                vendor_class,
-                why: Ignored::PoolExhausted,
-            });
+        let Some((address, boot_file)) = self.grant(client, vendor_class.as_ref(), step) else {
             return;
         };
         // BOOTP leases do not end (RFC 951 has no lease); held for the lease time anyway.
         self.bind(client, address, now + self.config.lease_time);
-        let boot_file = self
-            .config
-            .boot_file_for(vendor_class.as_deref())
-            .to_owned();
         let mut reply = self.reply_to(request, address, &boot_file);
         reply.vendor = match &request.vendor {
             // RFC 1497: options only when the client opened its vendor area with the cookie;
@@ -659,19 +670,10 @@ impl Responder {
         now: Instant,
         step: &mut Step,
     ) {
-        let Some(address) = self.address_for(client) else {
-            step.events.push(LeaseEvent::Ignored {
-                client: Some(client),
-                vendor_class,
-                why: Ignored::PoolExhausted,
-            });
+        let Some((address, boot_file)) = self.grant(client, vendor_class.as_ref(), step) else {
             return;
         };
         self.bind(client, address, now + OFFER_HOLD);
-        let boot_file = self
-            .config
-            .boot_file_for(vendor_class.as_deref())
-            .to_owned();
         let reply = self.dhcp_reply(request, MessageType::OFFER, address, &boot_file);
         step.replies.push(Reply {
             to: destination(request),
@@ -711,12 +713,7 @@ impl Responder {
         let asked = request
             .address_option(code::REQUESTED_ADDRESS)
             .unwrap_or(request.ciaddr);
-        let Some(address) = self.address_for(client) else {
-            step.events.push(LeaseEvent::Ignored {
-                client: Some(client),
-                vendor_class,
-                why: Ignored::PoolExhausted,
-            });
+        let Some((address, boot_file)) = self.grant(client, vendor_class.as_ref(), step) else {
             return;
         };
         if asked != address {
@@ -748,10 +745,6 @@ impl Responder {
             return;
         }
         self.bind(client, address, now + self.config.lease_time);
-        let boot_file = self
-            .config
-            .boot_file_for(vendor_class.as_deref())
-            .to_owned();
         let reply = self.dhcp_reply(request, MessageType::ACK, address, &boot_file);
         step.replies.push(Reply {
             to: destination(request),

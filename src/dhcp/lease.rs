@@ -184,7 +184,7 @@ pub enum Protocol {
 }
 
 /// Why a request was not answered.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "snake_case", tag = "reason")]
 pub enum Ignored {
     /// Another client was answered first; only its MAC is answered now.
@@ -458,6 +458,9 @@ pub struct Responder {
     bindings: Vec<Binding>,
     declined: HashSet<Ipv4Addr>,
     other_servers: HashSet<Ipv4Addr>,
+    /// Clients already reported as not answered, and why: a chatty machine on the segment
+    /// is reported once, not at every retry.
+    ignored: HashSet<(Option<Mac>, Ignored)>,
 }
 
 impl Responder {
@@ -473,6 +476,7 @@ impl Responder {
             bindings: Vec::new(),
             declined: HashSet::new(),
             other_servers: HashSet::new(),
+            ignored: HashSet::new(),
         }
     }
 
@@ -486,8 +490,18 @@ impl Responder {
         self.router
     }
 
-    /// A message that arrived on the server port at `now`.
+    /// A message that arrived on the server port at `now`. A client not answered is reported
+    /// once for each reason.
     pub fn on_request(&mut self, request: &Message, now: Instant) -> Step {
+        let mut step = self.answer(request, now);
+        step.events.retain(|event| match event {
+            LeaseEvent::Ignored { client, why, .. } => self.ignored.insert((*client, why.clone())),
+            _ => true,
+        });
+        step
+    }
+
+    fn answer(&mut self, request: &Message, now: Instant) -> Step {
         let mut step = Step::default();
         let vendor_class = request.vendor_class();
         let client = request.client_mac();
@@ -993,6 +1007,9 @@ mod tests {
                 why: Ignored::NotTheRouter { router: ROUTER }
             }]
         );
+        // Its retries are not answered either, and not reported again.
+        let step = r.on_request(&dhcp(OTHER, MessageType::DISCOVER, vec![]), now);
+        assert_eq!(step, Step::default());
         // The router itself is still answered, with the same address.
         let step = r.on_request(&dhcp(ROUTER, MessageType::DISCOVER, vec![]), now);
         assert_eq!(only_reply(&step).message.yiaddr, LEASED);

@@ -80,7 +80,7 @@ impl DhcpServer {
     /// other servers go unseen and [`DhcpServer::watch_error`] says why.
     pub fn bind(interface: &str, config: LeaseConfig) -> Result<Self, BindError> {
         let requests =
-            bound_socket(interface, SERVER_PORT).map_err(|source| match source.kind() {
+            bound_socket(interface, SERVER_PORT, false).map_err(|source| match source.kind() {
                 io::ErrorKind::AddrInUse => BindError::PortTaken {
                     interface: interface.to_owned(),
                     port: SERVER_PORT,
@@ -97,7 +97,7 @@ impl DhcpServer {
                     source,
                 },
             })?;
-        let (replies_heard, watch_error) = match bound_socket(interface, CLIENT_PORT) {
+        let (replies_heard, watch_error) = match bound_socket(interface, CLIENT_PORT, true) {
             Ok(socket) => (Some(socket), None),
             Err(err) => (
                 None,
@@ -200,13 +200,15 @@ async fn arp_lookup(interface: &str, address: Ipv4Addr) -> Option<Mac> {
 }
 
 /// A UDP socket on 0.0.0.0:`port` that sends and receives on `interface` only, and may
-/// broadcast. Shared (`SO_REUSEADDR`), so that a DHCP client's socket on the client port and
-/// ours both get the broadcasts.
+/// broadcast. `shared` (`SO_REUSEADDR`) for the client port, so that a DHCP client's socket
+/// there and ours both get the broadcasts; never for the server port, so that another DHCP
+/// server on this computer listening on every interface makes the bind fail, loudly, rather
+/// than answer the router alongside us.
 #[cfg(target_os = "linux")]
-fn bound_socket(interface: &str, port: u16) -> io::Result<UdpSocket> {
+fn bound_socket(interface: &str, port: u16, shared: bool) -> io::Result<UdpSocket> {
     use socket2::{Domain, Protocol, Socket, Type};
     let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;
-    socket.set_reuse_address(true)?;
+    socket.set_reuse_address(shared)?;
     socket.set_broadcast(true)?;
     socket.bind_device(Some(interface.as_bytes()))?;
     socket.bind(&SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port)).into())?;
@@ -215,8 +217,13 @@ fn bound_socket(interface: &str, port: u16) -> io::Result<UdpSocket> {
 }
 
 #[cfg(not(target_os = "linux"))]
-fn bound_socket(interface: &str, port: u16) -> io::Result<UdpSocket> {
-    let _ = (interface, port, SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0));
+fn bound_socket(interface: &str, port: u16, shared: bool) -> io::Result<UdpSocket> {
+    let _ = (
+        interface,
+        port,
+        shared,
+        SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0),
+    );
     Err(io::Error::from(io::ErrorKind::Unsupported))
 }
 

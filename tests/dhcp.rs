@@ -54,7 +54,7 @@ struct Segment {
     ours: Ipv4Addr,
     leased: Ipv4Addr,
     serve: Proc,
-    _files: tempfile::TempDir,
+    files: tempfile::TempDir,
 }
 
 impl Segment {
@@ -114,7 +114,7 @@ impl Segment {
             ours,
             leased,
             serve,
-            _files: files,
+            files,
         }
     }
 
@@ -264,12 +264,11 @@ fn dhclient_gets_the_lease_we_meant() {
         "gave {} to {mac}, boot file {BOOT_FILE}",
         seg.leased
     ));
-    // The lease file dhclient wrote names our address as the next server.
-    let leases = std::fs::read_to_string(dir.path().join("leases")).unwrap_or_default();
+    // dhclient logs the ACK it took, before it runs the script: ours.
+    let log = client.stderr_text();
     assert!(
-        leases.contains(&format!("next-server {};", seg.ours))
-            || leases.contains(&format!("dhcp-server-identifier {};", seg.ours)),
-        "{leases}"
+        log.contains(&format!("DHCPACK of {} from {}", seg.leased, seg.ours)),
+        "{log}"
     );
     println!("dhclient: {bound}");
 }
@@ -455,6 +454,8 @@ fn a_second_dhcp_server_on_the_segment_is_named() {
                 "--user=root",
             ])
             .args(["--interface=dns0", "--bind-interfaces", "--log-dhcp"])
+            // Its log on stdout, where the test waits for it to be ready.
+            .arg("--log-facility=/dev/stdout")
             .arg(format!(
                 "--dhcp-range=10.81.{0}.50,10.81.{0}.60,1h",
                 seg.ours.octets()[2]
@@ -465,6 +466,17 @@ fn a_second_dhcp_server_on_the_segment_is_named() {
             ))
             .arg(format!("--pid-file={}", dir.path().join("pid").display())),
     );
+    // dnsmasq is ready once it has logged its range (it logs after binding its sockets);
+    // started earlier, the client could be done with our answer before dnsmasq listens.
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match dnsmasq.next_line(left) {
+            Some(line) if line.contains("DHCP, IP range") => break,
+            Some(_) => {}
+            None => panic!("dnsmasq did not start:\n{}", dnsmasq.diagnostics()),
+        }
+    }
     // udhcpc -B asks for broadcast answers: dnsmasq's then reach every port of the segment.
     let mut client = Proc::spawn(
         Command::new("ip")
@@ -496,4 +508,31 @@ impl Drop for NsGuard {
     fn drop(&mut self) {
         let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
     }
+}
+
+/// A DHCP server already holding the server port on this computer stops `serve --dhcp` with
+/// the fix, before it could answer the router alongside it (here: a first `serve --dhcp`).
+#[test]
+fn a_dhcp_server_already_on_this_computer_stops_serve_with_the_fix() {
+    if !root() {
+        return;
+    }
+    let seg = Segment::start("rw-dhcp-taken", &[], |_, _| {});
+    let image = seg.files.path().join("firmware.bin");
+    let second = support::run(
+        seg.pair
+            .rescue_wizard()
+            .arg("serve")
+            .arg(&image)
+            .args(["--dhcp", "--interface", "port0", "--port", "0"])
+            .args(["--router-address", &seg.leased.to_string()]),
+        DEADLINE,
+    );
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("cannot answer DHCP on port0: UDP port 67 is taken by another program")
+            && stderr.contains("fix: stop the DHCP server running on this computer"),
+        "{stderr}"
+    );
 }

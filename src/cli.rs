@@ -285,6 +285,7 @@ pub struct WatchArgs {
 #[allow(clippy::struct_excessive_bools)]
 #[derive(Debug, Args)]
 #[command(group = clap::ArgGroup::new("profile_source").multiple(true))]
+#[command(group = clap::ArgGroup::new("port_user").multiple(true).args(["device", "profile", "dhcp"]))]
 pub struct ServeArgs {
     /// The image to serve, or a folder whose files are served read-only.
     #[arg(value_name = "IMAGE_OR_FOLDER")]
@@ -336,7 +337,7 @@ pub struct ServeArgs {
     #[arg(long, value_name = "FILE", group = "profile_source")]
     pub profile: Option<PathBuf>,
     /// The port the router is plugged into (without it: the wired port with a link).
-    #[arg(long, value_name = "INTERFACE", requires = "profile_source")]
+    #[arg(long, value_name = "INTERFACE", requires = "port_user")]
     pub interface: Option<String>,
     /// Make the network changes without asking.
     #[arg(long, short = 'y', requires = "profile_source")]
@@ -349,6 +350,30 @@ pub struct ServeArgs {
     /// session, for bootloaders that do not answer ARP.
     #[arg(long, value_name = "MAC", requires = "profile_source", value_parser = parse_mac_arg)]
     pub router_mac: Option<[u8; 6]>,
+    /// Also answer DHCP and BOOTP on --interface (and only there): lease the router its
+    /// address, with this computer as the TFTP server and the boot file (see docs/dhcp.md).
+    #[arg(long, requires = "interface")]
+    pub dhcp: bool,
+    /// With --dhcp: the address leased to the router (default: the profile's router address);
+    /// repeat for a small pool, used in order.
+    #[arg(long, value_name = "ADDRESS", requires = "dhcp")]
+    pub router_address: Vec<std::net::Ipv4Addr>,
+    /// With --dhcp: the boot file named to the router (default: the image's file name).
+    #[arg(long, value_name = "NAME", requires = "dhcp")]
+    pub boot_file: Option<String>,
+    /// With --dhcp: answer only this hardware address (default: the first client that asks,
+    /// then only it).
+    #[arg(long, value_name = "MAC", requires = "dhcp", value_parser = parse_mac_arg)]
+    pub only_mac: Option<[u8; 6]>,
+    /// With --dhcp: answer only a client whose vendor class (DHCP option 60) starts with
+    /// this text, such as `Mips_boot` or `U-Boot`.
+    #[arg(
+        long,
+        value_name = "TEXT",
+        requires = "dhcp",
+        conflicts_with = "only_mac"
+    )]
+    pub only_vendor_class: Option<String>,
 }
 
 fn parse_mac_arg(text: &str) -> Result<[u8; 6], String> {

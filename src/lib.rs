@@ -5,6 +5,7 @@
 
 pub mod cli;
 pub mod commands;
+pub mod dhcp;
 pub mod engine;
 pub mod image;
 pub mod net;

@@ -1,6 +1,6 @@
 //! What each sub-command does: turn parsed arguments into library calls and a front-end.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -9,6 +9,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 
 use crate::cli::{Cli, Command, DoctorArgs, GetArgs, ProbeArgs, PushArgs, ServeArgs, WatchArgs};
+use crate::dhcp;
 use crate::net::addr::{HostEvent, HostSetup, Plan, clean_leftovers};
 use crate::net::check::{self, Expectation, HostFacts};
 use crate::net::firewall;
@@ -351,18 +352,32 @@ async fn serve(args: ServeArgs) -> anyhow::Result<Outcome> {
     while let Ok(event) = host_events.try_recv() {
         checklist::show_host_event(&event);
     }
-    let server = Server::bind(SocketAddr::new(args.bind, args.port), config)
+    let dhcp = if args.dhcp {
+        Some(dhcp_responder(&args, profile.as_ref())?)
+    } else {
+        None
+    };
+    // With --dhcp, TFTP listens on the address the leases name as the server, not on every one.
+    let bind = match &dhcp {
+        Some((_, ours)) if args.bind.is_unspecified() => IpAddr::V4(*ours),
+        _ => args.bind,
+    };
+    let server = Server::bind(SocketAddr::new(bind, args.port), config)
         .map_err(|e| UsageError(e.to_string()))?;
     let mut signals = StopSignals::install()?;
     println!("listening on {}", server.local_addr());
     let (events_tx, mut events) = mpsc::unbounded_channel();
     let (shutdown_tx, shutdown) = watch::channel(false);
+    let (dhcp_tx, mut dhcp_events) = mpsc::unbounded_channel();
+    let dhcp_running =
+        dhcp.map(|(responder, _)| tokio::spawn(responder.run(dhcp_tx.clone(), shutdown.clone())));
     let running = tokio::spawn(server.run(events_tx, shutdown));
     let mut view = TransferView::new();
     loop {
         tokio::select! {
             () = signals.requested() => break,
             Some(event) = host_events.recv() => checklist::show_host_event(&event),
+            Some(event) = dhcp_events.recv() => println!("{event}"),
             event = events.recv() => {
                 let Some(event) = event else { break };
                 view.show(&event);
@@ -375,7 +390,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<Outcome> {
         }
     }
     let _ = shutdown_tx.send(true);
+    drop(dhcp_tx);
     running.await??;
+    if let Some(dhcp_running) = dhcp_running {
+        dhcp_running.await??;
+    }
     if let Some(setup) = setup {
         let failures = setup.undo();
         while let Ok(event) = host_events.try_recv() {
@@ -393,6 +412,69 @@ async fn serve(args: ServeArgs) -> anyhow::Result<Outcome> {
     } else {
         Outcome::Done
     })
+}
+
+/// The DHCP/BOOTP responder `serve --dhcp` asks for, bound to its interface, and our address
+/// on it (the server the leases name).
+fn dhcp_responder(
+    args: &ServeArgs,
+    profile: Option<&Profile>,
+) -> Result<(dhcp::server::DhcpServer, Ipv4Addr), UsageError> {
+    let interface = args.interface.as_deref().unwrap_or_default();
+    let bind = match args.bind {
+        IpAddr::V4(address) if !address.is_unspecified() => Some(address),
+        IpAddr::V4(_) => None,
+        IpAddr::V6(address) => {
+            return Err(UsageError(format!(
+                "--bind {address} is IPv6; DHCP and BOOTP leases are IPv4.\n  fix: --bind an IPv4 address of {interface}, or leave --bind out"
+            )));
+        }
+    };
+    // With a profile, the laptop address it names (added above) is the one to lease from.
+    let bind = bind.or_else(|| profile.and_then(|p| p.host).map(|host| host.address));
+    let ours = dhcp::server::our_address(&crate::net::iface::list(), interface, bind)
+        .map_err(UsageError)?;
+    let pool = if args.router_address.is_empty() {
+        profile.and_then(|p| p.router).into_iter().collect()
+    } else {
+        args.router_address.clone()
+    };
+    if pool.is_empty() {
+        return Err(UsageError(
+            "--dhcp needs the address to lease to the router.\n  fix: add --router-address, for example --router-address 192.168.1.100 when this computer is 192.168.1.1".to_owned(),
+        ));
+    }
+    let boot_file = match (&args.boot_file, args.path.file_name()) {
+        (Some(name), _) => name.clone(),
+        (None, Some(name)) if !args.path.is_dir() => name.to_string_lossy().into_owned(),
+        (None, _) => {
+            return Err(UsageError(format!(
+                "--dhcp serving the folder {} needs the boot file to name.\n  fix: add --boot-file with the name of a file in it",
+                args.path.display()
+            )));
+        }
+    };
+    let mut config = dhcp::lease::LeaseConfig::new(ours, pool, boot_file)
+        .map_err(|e| UsageError(e.to_string()))?;
+    if let Some(mac) = args.only_mac {
+        config.answer = dhcp::lease::Answer::Mac(crate::net::wire::Mac(mac));
+    } else if let Some(class) = &args.only_vendor_class {
+        config.answer = dhcp::lease::Answer::VendorClass(class.clone());
+    }
+    let leased: Vec<String> = config.pool.iter().map(ToString::to_string).collect();
+    let intro = format!(
+        "answering DHCP and BOOTP on {interface} as {}: leasing {}, boot file {}",
+        ours.addr,
+        leased.join(", "),
+        config.boot_file
+    );
+    let responder =
+        dhcp::server::DhcpServer::bind(interface, config).map_err(|e| UsageError(e.to_string()))?;
+    println!("{intro}");
+    if let Some(why) = responder.watch_error() {
+        eprintln!("{why}");
+    }
+    Ok((responder, ours.addr))
 }
 
 fn read_image(path: &Path) -> Result<Arc<[u8]>, UsageError> {

@@ -1,0 +1,538 @@
+//! `rescue-wizard serve --dhcp` against real DHCP clients and a real second DHCP server, in
+//! network namespaces the tests create and delete (root needed): busybox `udhcpc` and ISC
+//! `dhclient` get the lease we meant (address, mask, server, boot file); a BOOTP request
+//! without a message type (as `MikroTik`'s `RouterBOOT` sends) gets a BOOTP reply without one; a
+//! request arriving on another interface is never answered; dnsmasq answering on the same
+//! segment is detected and named by address and MAC.
+//!
+//! Needs root and these Debian packages (for `.ci/run`):
+//!
+//! ```text
+//! apt-get install -y iproute2 busybox isc-dhcp-client dnsmasq-base
+//! ```
+//!
+//! When one is missing a test says so and passes when run by hand, and fails when `CI` is set.
+//! DHCP has fixed ports (67, 68); they are free inside each test's own namespaces. TFTP, which
+//! these tests do not exercise, listens on port 0.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::{Duration, Instant};
+
+use rescue_wizard::dhcp::packet::{DhcpOption, Message, Op, Vendor, code};
+use rescue_wizard::net::wire::Mac;
+
+mod support;
+
+use support::{NetnsPair, Proc, ip, require, skip_or_fail};
+
+const DEADLINE: Duration = Duration::from_secs(30);
+const BOOT_FILE: &str = "test.bin";
+
+/// A distinct /24 per test in this process, so that parallel tests never share a subnet.
+fn subnet() -> u8 {
+    static NEXT: AtomicU8 = AtomicU8::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+fn root() -> bool {
+    if nix::unistd::geteuid().is_root() {
+        return true;
+    }
+    skip_or_fail("not root (network namespaces need it)");
+    false
+}
+
+/// The namespaces, our address on `port0`, and `serve --dhcp` running on it.
+struct Segment {
+    pair: NetnsPair,
+    ours: Ipv4Addr,
+    leased: Ipv4Addr,
+    serve: Proc,
+    files: tempfile::TempDir,
+}
+
+impl Segment {
+    /// A pair of namespaces; `port0` gets 10.81.N.1/24 and serve leases 10.81.N.100;
+    /// `before_serve` shapes the segment first (bridges, more ports).
+    fn start(tag: &str, extra: &[&str], before_serve: impl FnOnce(&NetnsPair, u8)) -> Self {
+        let n = subnet();
+        let pair = NetnsPair::new(tag);
+        let ours = Ipv4Addr::new(10, 81, n, 1);
+        let leased = Ipv4Addr::new(10, 81, n, 100);
+        ip(&[
+            "-n",
+            &pair.ns,
+            "addr",
+            "add",
+            &format!("{ours}/24"),
+            "dev",
+            "port0",
+        ]);
+        before_serve(&pair, n);
+        let files = tempfile::tempdir().unwrap();
+        let image = files.path().join("firmware.bin");
+        std::fs::write(&image, support::content(4096, 14)).unwrap();
+        let serve = Proc::spawn(
+            pair.rescue_wizard()
+                .arg("serve")
+                .arg(&image)
+                .args(["--dhcp", "--interface", "port0", "--port", "0"])
+                .args([
+                    "--router-address",
+                    &leased.to_string(),
+                    "--boot-file",
+                    BOOT_FILE,
+                ])
+                .args(extra),
+        );
+        let intro = serve.next_line(DEADLINE);
+        assert_eq!(
+            intro.as_deref(),
+            Some(
+                format!(
+                    "answering DHCP and BOOTP on port0 as {ours}: leasing {leased}, boot file {BOOT_FILE}"
+                )
+                .as_str()
+            ),
+            "{}",
+            serve.diagnostics()
+        );
+        let listening = serve.next_line(DEADLINE).unwrap_or_default();
+        assert!(
+            listening.starts_with(&format!("listening on {ours}:")),
+            "{listening}: {}",
+            serve.diagnostics()
+        );
+        Segment {
+            pair,
+            ours,
+            leased,
+            serve,
+            files,
+        }
+    }
+
+    /// Waits for serve's line that contains `text`; fails with serve's output when none comes.
+    fn line(&self, text: &str) -> String {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            if let Some(line) = self.serve.stdout_text().lines().find(|l| l.contains(text)) {
+                return line.to_owned();
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(
+                !left.is_zero() && self.serve.next_line(left).is_some(),
+                "serve printed no line with {text:?}:\n{}",
+                self.serve.diagnostics()
+            );
+        }
+    }
+}
+
+fn mac_of(ns: &str, dev: &str) -> String {
+    let out = ip(&["-n", ns, "-o", "link", "show", dev]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.split("link/ether ")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no MAC for {dev}: {text}"))
+        .to_owned()
+}
+
+/// A shell script that prints its arguments' first word and the variables named.
+fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, format!("#!/bin/sh\n{body}\nexit 0\n")).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+#[test]
+fn busybox_udhcpc_gets_the_lease_we_meant() {
+    if !root() {
+        return;
+    }
+    let Some(busybox) = require("busybox") else {
+        return;
+    };
+    let seg = Segment::start("rw-dhcp-udhcpc", &[], |_, _| {});
+    let dir = tempfile::tempdir().unwrap();
+    let hook = script(
+        dir.path(),
+        "udhcpc.sh",
+        r#"[ "$1" = bound ] && echo "bound ip=$ip subnet=$subnet siaddr=$siaddr serverid=$serverid boot_file=$boot_file""#,
+    );
+    let mut client = Proc::spawn(
+        Command::new("ip")
+            .args(["netns", "exec", &seg.pair.peer])
+            .arg(&busybox)
+            .args([
+                "udhcpc", "-i", "router0", "-f", "-q", "-n", "-t", "5", "-T", "2",
+            ])
+            .args(["-V", "Mips_boot", "-s"])
+            .arg(&hook),
+    );
+    let status = client.wait_deadline(DEADLINE);
+    let bound = client
+        .stdout_text()
+        .lines()
+        .find(|l| l.starts_with("bound "))
+        .map(str::to_owned);
+    assert_eq!(
+        bound,
+        Some(format!(
+            "bound ip={} subnet=255.255.255.0 siaddr={ours} serverid={ours} boot_file={BOOT_FILE}",
+            seg.leased,
+            ours = seg.ours
+        )),
+        "udhcpc ({status:?}):\n{}\nserve:\n{}",
+        client.diagnostics(),
+        seg.serve.diagnostics()
+    );
+    let mac = mac_of(&seg.pair.peer, "router0");
+    assert_eq!(
+        seg.line(&format!("gave {} to {mac}", seg.leased)),
+        format!(
+            "gave {} to {mac}, a Mips_boot loader, boot file {BOOT_FILE}",
+            seg.leased
+        )
+    );
+    println!("udhcpc: {}", bound.unwrap_or_default());
+}
+
+#[test]
+fn dhclient_gets_the_lease_we_meant() {
+    if !root() {
+        return;
+    }
+    let Some(dhclient) = require("dhclient") else {
+        return;
+    };
+    let seg = Segment::start("rw-dhcp-dhclient", &[], |_, _| {});
+    let dir = tempfile::tempdir().unwrap();
+    // dhclient's own script would change the namespace's routes and /etc/resolv.conf; this one
+    // only reports what it was given.
+    let hook = script(
+        dir.path(),
+        "dhclient.sh",
+        r#"[ "$reason" = BOUND ] && echo "BOUND ip=$new_ip_address mask=$new_subnet_mask server=$new_dhcp_server_identifier file=$new_filename""#,
+    );
+    let mut client = Proc::spawn(
+        Command::new("ip")
+            .args(["netns", "exec", &seg.pair.peer])
+            .arg(&dhclient)
+            .args(["-d", "-1", "-v", "-sf"])
+            .arg(&hook)
+            .arg("-lf")
+            .arg(dir.path().join("leases"))
+            .arg("-pf")
+            .arg(dir.path().join("dhclient.pid"))
+            .arg("router0"),
+    );
+    // dhclient stays in the foreground to renew: its BOUND line is the end of the test.
+    let deadline = Instant::now() + DEADLINE;
+    let bound = loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match client.next_line(left) {
+            Some(line) if line.starts_with("BOUND ") => break line,
+            Some(_) => {}
+            None => panic!(
+                "dhclient was not bound within {DEADLINE:?}:\n{}\nserve:\n{}",
+                client.diagnostics(),
+                seg.serve.diagnostics()
+            ),
+        }
+    };
+    client.kill();
+    assert_eq!(
+        bound,
+        format!(
+            "BOUND ip={} mask=255.255.255.0 server={} file={BOOT_FILE}",
+            seg.leased, seg.ours
+        ),
+        "{}",
+        client.diagnostics()
+    );
+    let mac = mac_of(&seg.pair.peer, "router0");
+    seg.line(&format!(
+        "gave {} to {mac}, boot file {BOOT_FILE}",
+        seg.leased
+    ));
+    // dhclient logs the ACK it took, before it runs the script: ours.
+    let log = client.stderr_text();
+    assert!(
+        log.contains(&format!("DHCPACK of {} from {}", seg.leased, seg.ours)),
+        "{log}"
+    );
+    println!("dhclient: {bound}");
+}
+
+/// Sends `request` as a client would, from port 68 out of `dev` in namespace `ns`, and returns
+/// the first reply for `xid` that arrives within `within` (`None`: no reply).
+fn ask_from(ns: &str, dev: &str, request: &Message, within: Duration) -> Option<Message> {
+    let ns_path = format!("/var/run/netns/{ns}");
+    let bytes = request.to_bytes();
+    let xid = request.xid;
+    let dev = dev.to_owned();
+    // A thread of its own enters the namespace: the socket is made there, the test stays here.
+    std::thread::spawn(move || {
+        let file = std::fs::File::open(&ns_path).unwrap();
+        nix::sched::setns(file, nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+        let socket = socket2::Socket::new(
+            socket2::Domain::IPV4,
+            socket2::Type::DGRAM,
+            Some(socket2::Protocol::UDP),
+        )
+        .unwrap();
+        socket.set_reuse_address(true).unwrap();
+        socket.set_broadcast(true).unwrap();
+        socket.bind_device(Some(dev.as_bytes())).unwrap();
+        socket
+            .bind(&SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 68)).into())
+            .unwrap();
+        let socket = std::net::UdpSocket::from(socket);
+        socket
+            .send_to(&bytes, SocketAddrV4::new(Ipv4Addr::BROADCAST, 67))
+            .unwrap();
+        let deadline = Instant::now() + within;
+        let mut buf = [0u8; 1500];
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return None;
+            }
+            socket.set_read_timeout(Some(left)).unwrap();
+            let Ok((len, _)) = socket.recv_from(&mut buf) else {
+                return None;
+            };
+            if let Ok(reply) = Message::parse(&buf[..len])
+                && reply.op == Op::REPLY
+                && reply.xid == xid
+            {
+                return Some(reply);
+            }
+        }
+    })
+    .join()
+    .unwrap()
+}
+
+fn bootp_request(mac: [u8; 6], xid: u32) -> Message {
+    let mut request = Message::new(Op::REQUEST, xid, Mac(mac));
+    request.vendor = Vendor::Options(vec![DhcpOption::new(code::VENDOR_CLASS, *b"Mips_boot")]);
+    request
+}
+
+/// `RouterBOOT`'s BOOTP: no option 53 in, none out; and a request that arrives on another port of
+/// this computer is never answered, nor even seen.
+#[test]
+fn bootp_gets_a_bootp_reply_and_other_ports_are_never_answered() {
+    if !root() {
+        return;
+    }
+    let seg = Segment::start("rw-dhcp-bootp", &[], |pair, _| {
+        ip(&[
+            "link", "add", "port1", "netns", &pair.ns, "type", "veth", "peer", "name", "wrong0",
+            "netns", &pair.peer,
+        ]);
+        ip(&["-n", &pair.ns, "link", "set", "port1", "up"]);
+        ip(&["-n", &pair.peer, "link", "set", "wrong0", "up"]);
+    });
+    let elsewhere = [0x02, 0, 0, 0, 0x0e, 0x15];
+    let router = [0x4c, 0x5e, 0x0c, 0x11, 0x22, 0x33];
+    // Sent first, on the wrong port: our socket must never see it (it is bound to port0 only).
+    let stray = ask_from(
+        &seg.pair.peer,
+        "wrong0",
+        &bootp_request(elsewhere, 1),
+        Duration::from_secs(2),
+    );
+    assert_eq!(stray, None, "a request on port1 was answered");
+    let started = Instant::now();
+    let reply = ask_from(
+        &seg.pair.peer,
+        "router0",
+        &bootp_request(router, 2),
+        DEADLINE,
+    )
+    .unwrap_or_else(|| panic!("no BOOTP reply:\n{}", seg.serve.diagnostics()));
+    let took = started.elapsed();
+    assert_eq!(
+        reply.message_type(),
+        None,
+        "a BOOTP reply carries no option 53"
+    );
+    assert_eq!(reply.option(code::SERVER_ID), None);
+    assert_eq!(reply.yiaddr, seg.leased);
+    assert_eq!(reply.siaddr, seg.ours);
+    assert_eq!(reply.file_name(), BOOT_FILE.as_bytes());
+    assert_eq!(reply.client_mac(), Some(Mac(router)));
+    let line = seg.line("(BOOTP)");
+    assert_eq!(
+        line,
+        format!(
+            "gave {} to 4c:5e:0c:11:22:33, a Mips_boot loader, boot file {BOOT_FILE} (BOOTP)",
+            seg.leased
+        )
+    );
+    // Requests are read in arrival order from one socket: had the stray one reached it, its
+    // line would come before this one.
+    assert!(
+        !seg.serve.stdout_text().contains("02:00:00:00:0e:15"),
+        "{}",
+        seg.serve.stdout_text()
+    );
+    // Now that the router is known, another client on the right port is not answered.
+    let other = ask_from(
+        &seg.pair.peer,
+        "router0",
+        &bootp_request([0x02, 0, 0, 0, 0, 0x77], 3),
+        Duration::from_secs(2),
+    );
+    assert_eq!(other, None);
+    seg.line("did not answer 02:00:00:00:00:77, a Mips_boot loader: only the router 4c:5e:0c:11:22:33 is answered");
+    println!("BOOTP reply in {:.1} ms", took.as_secs_f64() * 1000.0);
+}
+
+/// dnsmasq on the same segment: its broadcast answer is heard and the server named, with its
+/// MAC.
+#[test]
+fn a_second_dhcp_server_on_the_segment_is_named() {
+    if !root() {
+        return;
+    }
+    let (Some(dnsmasq), Some(busybox)) = (require("dnsmasq"), require("busybox")) else {
+        return;
+    };
+    let third = std::cell::RefCell::new(String::new());
+    // The router's namespace holds a bridge: the router (udhcpc on br0), our port0 behind
+    // router0, and dnsmasq's namespace behind dns1.
+    let seg = Segment::start("rw-dhcp-rival", &[], |pair, n| {
+        let dns_ns = format!("{}-dns", pair.ns);
+        ip(&["netns", "add", &dns_ns]);
+        *third.borrow_mut() = dns_ns.clone();
+        ip(&[
+            "link", "add", "dns0", "netns", &dns_ns, "type", "veth", "peer", "name", "dns1",
+            "netns", &pair.peer,
+        ]);
+        ip(&["-n", &pair.peer, "link", "add", "br0", "type", "bridge"]);
+        for dev in ["router0", "dns1"] {
+            ip(&["-n", &pair.peer, "link", "set", dev, "master", "br0"]);
+        }
+        ip(&["-n", &pair.peer, "link", "set", "dns1", "up"]);
+        ip(&["-n", &pair.peer, "link", "set", "br0", "up"]);
+        ip(&["-n", &dns_ns, "link", "set", "lo", "up"]);
+        ip(&[
+            "-n",
+            &dns_ns,
+            "addr",
+            "add",
+            &format!("10.81.{n}.254/24"),
+            "dev",
+            "dns0",
+        ]);
+        ip(&["-n", &dns_ns, "link", "set", "dns0", "up"]);
+    });
+    let dns_ns = third.into_inner();
+    let _dns_ns_gone = NsGuard(dns_ns.clone());
+    let rival = Ipv4Addr::new(10, 81, seg.ours.octets()[2], 254);
+    let dir = tempfile::tempdir().unwrap();
+    let mut dnsmasq = Proc::spawn(
+        Command::new("ip")
+            .args(["netns", "exec", &dns_ns])
+            .arg(&dnsmasq)
+            .args([
+                "--no-daemon",
+                "--conf-file=/dev/null",
+                "--port=0",
+                "--user=root",
+            ])
+            .args(["--interface=dns0", "--bind-interfaces", "--log-dhcp"])
+            // Its log on stdout, where the test waits for it to be ready.
+            .arg("--log-facility=/dev/stdout")
+            .arg(format!(
+                "--dhcp-range=10.81.{0}.50,10.81.{0}.60,1h",
+                seg.ours.octets()[2]
+            ))
+            .arg(format!(
+                "--dhcp-leasefile={}",
+                dir.path().join("leases").display()
+            ))
+            .arg(format!("--pid-file={}", dir.path().join("pid").display())),
+    );
+    // dnsmasq is ready once it has logged its range (it logs after binding its sockets);
+    // started earlier, the client could be done with our answer before dnsmasq listens.
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match dnsmasq.next_line(left) {
+            Some(line) if line.contains("DHCP, IP range") => break,
+            Some(_) => {}
+            None => panic!("dnsmasq did not start:\n{}", dnsmasq.diagnostics()),
+        }
+    }
+    // udhcpc -B asks for broadcast answers: dnsmasq's then reach every port of the segment.
+    let mut client = Proc::spawn(
+        Command::new("ip")
+            .args(["netns", "exec", &seg.pair.peer])
+            .arg(&busybox)
+            .args([
+                "udhcpc", "-i", "br0", "-f", "-q", "-n", "-B", "-t", "5", "-T", "2",
+            ])
+            .args(["-s", "/bin/true"]),
+    );
+    let named = seg.line("another DHCP server answers on this port");
+    let _ = client.wait_deadline(DEADLINE);
+    dnsmasq.kill();
+    let rival_mac = mac_of(&dns_ns, "dns0");
+    assert!(
+        named.starts_with(&format!(
+            "another DHCP server answers on this port: {rival} ({rival_mac})"
+        )),
+        "{named}\ndnsmasq:\n{}",
+        dnsmasq.diagnostics()
+    );
+    println!("{named}");
+}
+
+/// Deletes a namespace the test made besides the pair.
+struct NsGuard(String);
+
+impl Drop for NsGuard {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+    }
+}
+
+/// A DHCP server already holding the server port on this computer stops `serve --dhcp` with
+/// the fix, before it could answer the router alongside it (here: a first `serve --dhcp`).
+#[test]
+fn a_dhcp_server_already_on_this_computer_stops_serve_with_the_fix() {
+    if !root() {
+        return;
+    }
+    let seg = Segment::start("rw-dhcp-taken", &[], |_, _| {});
+    let image = seg.files.path().join("firmware.bin");
+    let second = support::run(
+        seg.pair
+            .rescue_wizard()
+            .arg("serve")
+            .arg(&image)
+            .args(["--dhcp", "--interface", "port0", "--port", "0"])
+            .args(["--router-address", &seg.leased.to_string()]),
+        DEADLINE,
+    );
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("cannot answer DHCP on port0: UDP port 67 is taken by another program")
+            && stderr.contains("fix: stop the DHCP server running on this computer"),
+        "{stderr}"
+    );
+}

@@ -8,6 +8,7 @@ pub mod commands;
 pub mod engine;
 pub mod image;
 pub mod net;
+pub mod nmrp;
 pub mod profile;
 pub mod tftp;
 pub mod ui;

@@ -278,9 +278,6 @@ fn run_double(
             };
             let _ = reports.send((at, report));
         }
-        for frame in out.drain(..) {
-            port.send(&frame);
-        }
         for happening in seen.drain(..) {
             if let Happening::Configured { ip, mask, .. } = happening
                 && server.is_none()
@@ -304,6 +301,11 @@ fn run_double(
                 );
             }
             let _ = reports.send((Instant::now(), Report::Router(happening)));
+        }
+        // After the TFTP server is up: a bootloader sends TFTP_UL_REQ and is in its TFTP loop
+        // before any answer can come back.
+        for frame in out.drain(..) {
+            port.send(&frame);
         }
     }
     server_stop.store(true, Ordering::Relaxed);

@@ -29,7 +29,7 @@ use nmrp_double::{
     in_netns, sha256,
 };
 use rescue_wizard::net::wire::Mac;
-use rescue_wizard::nmrp::packet::{Code, Frame};
+use rescue_wizard::nmrp::packet::{Code, Frame, Region};
 use rescue_wizard::nmrp::session::{Config, Event, Input, Outcome, Rejection, Session};
 use rescue_wizard::tftp::client::{ClientConfig, push};
 use rescue_wizard::tftp::options::ClientOptions;
@@ -312,16 +312,24 @@ fn session_against(
     blksize: Blksize,
     size: usize,
     router_first: bool,
+    tune: fn(&mut Config),
 ) -> (HostRun, Double, Arc<[u8]>, NetnsPair) {
     let dir = tempfile::tempdir().unwrap();
     let (data, _) = image(dir.path(), size);
     let net = lab(tag);
     let (double, host) = if router_first {
-        let double = Double::power_on(&net.peer, ROUTER_DEV, behaviour, blksize);
-        let host = drive_session(&net.ns, Arc::clone(&data), |_| {});
+        let mut double = Double::power_on(&net.peer, ROUTER_DEV, behaviour, blksize);
+        // The session starts about 1.1 s into the router's 3.1 s listen window.
+        assert!(
+            double
+                .wait_for(DEADLINE, |r| *r
+                    == Report::Router(Happening::StillListening(2)))
+                .is_some()
+        );
+        let host = drive_session(&net.ns, Arc::clone(&data), tune);
         (double, host)
     } else {
-        let host = drive_session(&net.ns, Arc::clone(&data), |_| {});
+        let host = drive_session(&net.ns, Arc::clone(&data), tune);
         let double = Double::power_on(&net.peer, ROUTER_DEV, behaviour, blksize);
         (double, host)
     };
@@ -349,10 +357,37 @@ fn session_flashes_a_router_powered_on_after_it_starts() {
         return;
     }
     let behaviour = Behaviour::accepting(ROUTER_MAC, 2, Duration::from_millis(100));
-    let (run, mut double, data, _net) =
-        session_against("nmrpa", behaviour, Blksize::Honour, 3_000_017, false);
+    let (run, mut double, data, _net) = session_against(
+        "nmrpa",
+        behaviour,
+        Blksize::Honour,
+        3_000_017,
+        false,
+        |config| {
+            config.region = Region::from_name("WW");
+        },
+    );
     assert_eq!(upload_blksize(&mut double), 1456);
     assert_flashed(&run, &mut double, &data, 2);
+    let configured = double.seen.iter().find_map(|(_, r)| match r {
+        Report::Router(Happening::Configured {
+            ip,
+            mask,
+            region,
+            fw_up,
+        }) => Some((*ip, *mask, *region, *fw_up)),
+        _ => None,
+    });
+    assert_eq!(
+        configured,
+        Some((
+            "10.164.183.253".parse().unwrap(),
+            "255.255.255.0".parse().unwrap(),
+            Some(Region(2)),
+            true
+        )),
+        "the router took the session's address, mask, region and FW-UP"
+    );
 }
 
 #[test]
@@ -362,7 +397,7 @@ fn session_flashes_a_router_powered_on_before_it_starts() {
     }
     let behaviour = Behaviour::accepting(ROUTER_MAC, 1, Duration::from_millis(100));
     let (run, mut double, data, _net) =
-        session_against("nmrpb", behaviour, Blksize::Honour, 200_000, true);
+        session_against("nmrpb", behaviour, Blksize::Honour, 200_000, true, |_| {});
     assert_flashed(&run, &mut double, &data, 1);
 }
 
@@ -372,8 +407,14 @@ fn session_flashes_a_router_that_ignores_the_block_size() {
         return;
     }
     let behaviour = Behaviour::accepting(ROUTER_MAC, 1, Duration::from_millis(100));
-    let (run, mut double, data, _net) =
-        session_against("nmrpc", behaviour, Blksize::Ignore, 1_000_000, false);
+    let (run, mut double, data, _net) = session_against(
+        "nmrpc",
+        behaviour,
+        Blksize::Ignore,
+        1_000_000,
+        false,
+        |_| {},
+    );
     assert_eq!(upload_blksize(&mut double), 512);
     assert_flashed(&run, &mut double, &data, 1);
 }
@@ -395,7 +436,7 @@ fn session_reports_a_rejected_image() {
             ..Behaviour::accepting(ROUTER_MAC, 1, Duration::from_millis(100))
         };
         let (run, mut double, data, _net) =
-            session_against("nmrpr", behaviour, Blksize::Honour, 100_000, false);
+            session_against("nmrpr", behaviour, Blksize::Honour, 100_000, false, |_| {});
         let (_, _, hash) = upload_done(&mut double);
         assert_eq!(hash, sha256(&data));
         assert_eq!(run.outcome, Some(Outcome::Rejected(why)));
@@ -409,7 +450,7 @@ fn session_answers_twenty_keep_alives_then_closes() {
     }
     let behaviour = Behaviour::accepting(ROUTER_MAC, 20, Duration::from_millis(50));
     let (run, mut double, data, _net) =
-        session_against("nmrpk", behaviour, Blksize::Honour, 100_000, false);
+        session_against("nmrpk", behaviour, Blksize::Honour, 100_000, false, |_| {});
     assert_flashed(&run, &mut double, &data, 20);
     let counts: Vec<u32> = run
         .events

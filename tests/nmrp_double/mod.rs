@@ -399,9 +399,10 @@ fn tftp_server(socket: &UdpSocket, blksize: Blksize, events: &Sender<Tftp>, stop
     }
 }
 
-/// Nothing in a namespace answers IPv4 for an address it does not hold unless told to: this
-/// makes `dev` in `ns` take frames sent to the all-zero MAC as its own, as the NIC of a router
-/// whose MAC reads 00:00:00:00:00:00 does (nftables' netdev ingress hook sets the packet type).
+/// The kernel's stack in the router's namespace takes only frames sent to its interface's MAC:
+/// this makes `dev` in `ns` take frames sent to the all-zero MAC as its own too, as the NIC of
+/// a router whose MAC reads 00:00:00:00:00:00 does (an nftables netdev ingress rule sets their
+/// packet type to "host").
 pub fn accept_zero_mac(ns: &str, dev: &str) -> io::Result<()> {
     let rules = format!(
         "table netdev nmrp_zero_mac {{\n chain ingress {{\n  type filter hook ingress device \"{dev}\" priority 0;\n  ether daddr 00:00:00:00:00:00 meta pkttype set host\n }}\n}}\n"

@@ -116,6 +116,8 @@ pub enum State {
 /// What the router did, for the test to wait on and check.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Happening {
+    /// A listen timer ran out and the window is still open (the console prints "T").
+    StillListening(u32),
     /// `CONF_REQ` sent after an ADVERTISE.
     Answered,
     /// Its retries went unanswered: listening afresh, its dedup memory kept.
@@ -258,6 +260,7 @@ impl Router {
                     self.state = State::BootedAsUsual;
                     seen.push(Happening::BootedAsUsual);
                 } else {
+                    seen.push(Happening::StillListening(self.listen_count));
                     self.timer = Some((now + LISTEN_NEXT, Timer::Listen));
                 }
             }

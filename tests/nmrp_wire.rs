@@ -83,7 +83,7 @@ fn drive_session(
 ) -> JoinHandle<HostRun> {
     let ns_owned = ns.to_owned();
     in_netns("nmrp-host-driver", ns, move || {
-        let mut port = RawPort::open(PORT, Duration::from_millis(2));
+        let mut port = RawPort::open(PORT, Duration::from_millis(10));
         let mut config = Config::new(port.mac);
         tune(&mut config);
         let start = Instant::now();
@@ -101,7 +101,7 @@ fn drive_session(
             let mut steps = Vec::new();
             let now = Instant::now();
             if now >= next_link_check {
-                next_link_check = now + Duration::from_millis(20);
+                next_link_check = now + Duration::from_millis(50);
                 let up = carrier(PORT);
                 if up != link {
                     link = up;
@@ -202,6 +202,15 @@ fn upload(
             let (events, _keep) = tokio::sync::mpsc::unbounded_channel();
             let stop = Arc::new(AtomicBool::new(false));
             let result = runtime.block_on(push(server, name, image, config, events, stop));
+            if let Ok(pushed) = &result {
+                eprintln!(
+                    "pushed {} bytes in {:.3} s, blksize {}: {:?}",
+                    pushed.bytes,
+                    pushed.elapsed.as_secs_f64(),
+                    pushed.blksize,
+                    pushed.stats
+                );
+            }
             let _ = done.send(result.map(|_| ()).map_err(|e| e.to_string()));
         })
         .expect("a thread")

@@ -163,7 +163,7 @@ pub struct Double {
 }
 
 /// How long a read on the double's port waits before timers are looked at.
-const POLL: Duration = Duration::from_millis(2);
+const POLL: Duration = Duration::from_millis(10);
 
 impl Double {
     /// Powers the router on.

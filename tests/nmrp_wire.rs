@@ -29,7 +29,7 @@ use nmrp_double::{
     in_netns, sha256,
 };
 use rescue_wizard::net::wire::Mac;
-use rescue_wizard::nmrp::packet::{Code, Frame, Region};
+use rescue_wizard::nmrp::packet::{Code, Frame, MAGIC, Message, NmrpOption, Region};
 use rescue_wizard::nmrp::session::{Config, Event, Input, Outcome, Rejection, Session};
 use rescue_wizard::tftp::client::{ClientConfig, push};
 use rescue_wizard::tftp::options::ClientOptions;
@@ -312,6 +312,34 @@ fn nmrpflash_flashes_the_double() {
     assert!(said.contains("Remote finished"), "{said}");
     assert_eq!(blksize, 1456, "nmrpflash asks for 1456-byte blocks");
     assert!(router.keep_alive_acks >= 1, "keep-alives were answered");
+    // nmrpflash's messages, parsed by the project's codec, are the ones the session sends.
+    let advertise = Message::new(Code::ADVERTISE, vec![NmrpOption::MagicNo(MAGIC.to_vec())]);
+    assert_eq!(router.heard.first(), Some(&advertise));
+    let conf_ack = router
+        .heard
+        .iter()
+        .find(|m| m.code == Code::CONF_ACK)
+        .expect("a CONF_ACK");
+    // Debian's 0.9.14 gives the router .252 (upstream and the session give .253).
+    assert_eq!(
+        conf_ack,
+        &Message::new(
+            Code::CONF_ACK,
+            vec![
+                NmrpOption::DevIp {
+                    addr: "10.164.183.252".parse().unwrap(),
+                    mask: "255.255.255.0".parse().unwrap(),
+                },
+                NmrpOption::FwUp,
+            ],
+        )
+    );
+    for code in [Code::KEEP_ALIVE_ACK, Code::CLOSE_ACK] {
+        assert!(
+            router.heard.contains(&Message::new(code, vec![])),
+            "nmrpflash sent {code}"
+        );
+    }
 }
 
 /// Starts the session, powers the double on (`before`: the router first), waits for the end.

@@ -174,6 +174,8 @@ pub struct Router {
     pub deduplicated: u32,
     /// Messages dropped for a reserved field that is not zero.
     pub reserved_dropped: u32,
+    /// Every well-formed message from the host, in order, before the checks that drop some.
+    pub heard: Vec<Message>,
 }
 
 impl Router {
@@ -193,6 +195,7 @@ impl Router {
             keep_alive_acks: 0,
             deduplicated: 0,
             reserved_dropped: 0,
+            heard: Vec::new(),
         }
     }
 
@@ -338,6 +341,7 @@ impl Router {
             return;
         }
         let message = frame.message;
+        self.heard.push(message.clone());
         if !message.is_reserved_zero() {
             self.reserved_dropped += 1;
             return;

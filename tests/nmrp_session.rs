@@ -363,6 +363,43 @@ fn a_link_flap_while_advertising_advertises_at_once_with_a_breaker() {
 }
 
 #[test]
+fn a_link_flap_during_the_upload_abandons_it_and_advertises_again() {
+    let mut rig = Rig::new(Config::new(HOST));
+    rig.feed(Input::Tick);
+    rig.router_says(Code::CONF_REQ, vec![]);
+    rig.router_says(Code::TFTP_UL_REQ, vec![]);
+    rig.feed(Input::LinkDown);
+    rig.at(Duration::from_secs(2));
+    let step = rig.feed(Input::LinkUp);
+    assert_eq!(step.events, vec![Event::UploadAbandoned]);
+    assert_eq!(codes(&step), vec![Code::KEEP_ALIVE_ACK, Code::ADVERTISE]);
+    assert_eq!(rig.session.phase(), Phase::Advertising);
+    // The push the driver stopped reports late: it no longer counts.
+    let step = rig.feed(Input::UploadFailed {
+        reason: "stopped",
+        router_text: None,
+    });
+    assert_eq!(step, Step::default());
+    // The restarted router answers, and the session starts over.
+    let step = rig.router_says(Code::CONF_REQ, vec![]);
+    assert_eq!(codes(&step), vec![Code::CONF_ACK]);
+}
+
+#[test]
+fn a_link_return_reported_late_during_the_upload_changes_nothing() {
+    // The link went while advertising and came back; the router answered and asked for the
+    // image before the driver read the carrier again.
+    let mut rig = Rig::new(Config::new(HOST));
+    rig.feed(Input::Tick);
+    rig.feed(Input::LinkDown);
+    rig.router_says(Code::CONF_REQ, vec![]);
+    rig.router_says(Code::TFTP_UL_REQ, vec![]);
+    let step = rig.feed(Input::LinkUp);
+    assert_eq!(step, Step::default());
+    assert_eq!(rig.session.phase(), Phase::Uploading);
+}
+
+#[test]
 fn a_link_flap_while_the_router_writes_flash_changes_nothing() {
     let mut rig = Rig::new(Config::new(HOST));
     rig.reach_flashing();

@@ -19,14 +19,14 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use nmrp_double::{
-    Behaviour, Blksize, Double, Happening, RawPort, Report, Verdict, accept_zero_mac, carrier,
-    in_netns, sha256,
+    Behaviour, Blksize, Double, Happening, RawPort, Report, State, Verdict, accept_zero_mac,
+    carrier, in_netns, sha256,
 };
 use rescue_wizard::net::wire::Mac;
 use rescue_wizard::nmrp::packet::{Code, Frame, MAGIC, Message, NmrpOption, Region};
@@ -81,6 +81,16 @@ fn drive_session(
     image: Arc<[u8]>,
     tune: impl FnOnce(&mut Config) + Send + 'static,
 ) -> JoinHandle<HostRun> {
+    drive_session_watched(ns, image, tune, None)
+}
+
+/// [`drive_session`], telling `links` each carrier change the driver sees as it sees it.
+fn drive_session_watched(
+    ns: &str,
+    image: Arc<[u8]>,
+    tune: impl FnOnce(&mut Config) + Send + 'static,
+    links: Option<mpsc::Sender<bool>>,
+) -> JoinHandle<HostRun> {
     let ns_owned = ns.to_owned();
     in_netns("nmrp-host-driver", ns, move || {
         let mut port = RawPort::open(PORT, Duration::from_millis(10));
@@ -95,8 +105,9 @@ fn drive_session(
         };
         let mut link = carrier(PORT);
         let mut next_link_check = start;
-        let (upload_tx, upload_rx) = mpsc::channel::<Result<(), String>>();
-        let mut uploader: Option<JoinHandle<()>> = None;
+        let (upload_tx, upload_rx) = mpsc::channel::<(usize, Result<(), String>)>();
+        let mut uploaders: Vec<JoinHandle<()>> = Vec::new();
+        let mut push_stop: Option<Arc<AtomicBool>> = None;
         while run.outcome.is_none() && start.elapsed() < DEADLINE {
             let mut steps = Vec::new();
             let now = Instant::now();
@@ -106,6 +117,9 @@ fn drive_session(
                 if up != link {
                     link = up;
                     run.links.push(up);
+                    if let Some(links) = &links {
+                        let _ = links.send(up);
+                    }
                     let input = if up { Input::LinkUp } else { Input::LinkDown };
                     steps.push(session.handle(input, now));
                 }
@@ -116,7 +130,12 @@ fn drive_session(
             if session.next_deadline().is_some_and(|d| Instant::now() >= d) {
                 steps.push(session.handle(Input::Tick, Instant::now()));
             }
-            if let Ok(result) = upload_rx.try_recv() {
+            // Only the current push counts: one stopped by `UploadAbandoned` reports late.
+            if let Some((_, result)) = upload_rx
+                .try_recv()
+                .ok()
+                .filter(|(id, _)| *id == uploaders.len())
+            {
                 let input = match &result {
                     Ok(()) => Input::UploadDone,
                     Err(reason) => Input::UploadFailed {
@@ -153,12 +172,24 @@ fn drive_session(
                                 "permanent",
                             ]);
                             let server = SocketAddr::from((*router_ip, 69));
-                            uploader = Some(upload(
+                            let stop = Arc::new(AtomicBool::new(false));
+                            push_stop = Some(Arc::clone(&stop));
+                            let done = upload_tx.clone();
+                            let id = uploaders.len() + 1;
+                            uploaders.push(upload(
                                 server,
                                 file_name.clone(),
                                 Arc::clone(&image),
-                                upload_tx.clone(),
+                                stop,
+                                move |result| {
+                                    let _ = done.send((id, result));
+                                },
                             ));
+                        }
+                        Event::UploadAbandoned => {
+                            if let Some(stop) = &push_stop {
+                                stop.store(true, Ordering::Relaxed);
+                            }
                         }
                         Event::Finished(outcome) => run.outcome = Some(outcome.clone()),
                         _ => {}
@@ -167,7 +198,7 @@ fn drive_session(
                 }
             }
         }
-        if let Some(uploader) = uploader {
+        for uploader in uploaders {
             let _ = uploader.join();
         }
         run
@@ -181,7 +212,8 @@ fn upload(
     server: SocketAddr,
     name: String,
     image: Arc<[u8]>,
-    done: mpsc::Sender<Result<(), String>>,
+    stop: Arc<AtomicBool>,
+    done: impl FnOnce(Result<(), String>) + Send + 'static,
 ) -> JoinHandle<()> {
     thread::Builder::new()
         .name("nmrp-tftp-push".into())
@@ -200,7 +232,6 @@ fn upload(
                 ..ClientConfig::default()
             };
             let (events, _keep) = tokio::sync::mpsc::unbounded_channel();
-            let stop = Arc::new(AtomicBool::new(false));
             let result = runtime.block_on(push(server, name, image, config, events, stop));
             if let Ok(pushed) = &result {
                 eprintln!(
@@ -211,7 +242,7 @@ fn upload(
                     pushed.stats
                 );
             }
-            let _ = done.send(result.map(|_| ()).map_err(|e| e.to_string()));
+            done(result.map(|_| ()).map_err(|e| e.to_string()));
         })
         .expect("a thread")
 }
@@ -552,6 +583,37 @@ fn session_gets_through_a_link_flap_while_advertising() {
         .filter(|(_, r)| *r == Report::Router(Happening::Answered))
         .count();
     assert_eq!(answers, 2);
+}
+
+#[test]
+fn session_starts_over_when_the_router_is_power_cycled_during_the_upload() {
+    if !can_run(&["ip"]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    // Large enough that the upload is still running when the power goes.
+    let (data, _) = image(dir.path(), 32 * 1024 * 1024);
+    let net = lab("nmrpp");
+    let (links_tx, links) = mpsc::channel();
+    let host = drive_session_watched(&net.ns, Arc::clone(&data), |_| {}, Some(links_tx));
+    let behaviour = Behaviour::accepting(ROUTER_MAC, 1, Duration::from_millis(100));
+    let mut first = Double::power_on(&net.peer, ROUTER_DEV, behaviour, Blksize::Honour);
+    upload_blksize(&mut first);
+    // Power off: the link goes, and the driver sees it go.
+    ip(&["-n", &net.peer, "link", "set", ROUTER_DEV, "down"]);
+    assert_eq!(links.recv_timeout(DEADLINE), Ok(false));
+    let cut = first.power_off();
+    assert_eq!(cut.state(), State::TftpUploading);
+    // Power on: a fresh bootloader, then the link.
+    let mut second = Double::power_on(&net.peer, ROUTER_DEV, behaviour, Blksize::Honour);
+    ip(&["-n", &net.peer, "link", "set", ROUTER_DEV, "up"]);
+    let run = host.join().expect("the driver ran");
+    assert!(
+        run.events.iter().any(|(_, e)| *e == Event::UploadAbandoned),
+        "{:?}",
+        run.events
+    );
+    assert_flashed(&run, &mut second, &data, 1);
 }
 
 #[test]

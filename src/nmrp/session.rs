@@ -209,6 +209,9 @@ pub enum Event {
         /// Its code.
         code: Code,
     },
+    /// The link went down and came back during the upload: the router restarted, so the
+    /// driver stops its push (its result no longer counts) and the session advertises again.
+    UploadAbandoned,
     /// The router sent a keep-alive while writing flash, and it was answered.
     KeepAliveAnswered {
         /// How many so far.
@@ -277,6 +280,8 @@ pub struct Session {
     keep_alives: u32,
     /// When the upload ended, for keep-alives answered before the driver reported it.
     upload_done: Option<Instant>,
+    /// The link went down while the image was being pushed.
+    link_lost_in_upload: bool,
 }
 
 impl Session {
@@ -291,6 +296,7 @@ impl Session {
             last_sent: None,
             keep_alives: 0,
             upload_done: None,
+            link_lost_in_upload: false,
         }
     }
 
@@ -326,14 +332,31 @@ impl Session {
         match input {
             Input::Frame(bytes) => self.on_frame(bytes, now, &mut step),
             Input::Tick => self.on_tick(now, &mut step),
-            Input::LinkDown => {}
+            Input::LinkDown => {
+                if matches!(self.state, State::Uploading { .. }) {
+                    self.link_lost_in_upload = true;
+                }
+            }
             Input::LinkUp => {
                 // The router may have been power-cycled: a fresh bootloader listens for 3 s
-                // from now. Advertise at once, breaker first, unless the upload is under way.
-                if matches!(
-                    self.state,
-                    State::Advertising { .. } | State::Configuring { .. }
-                ) {
+                // from now. Advertise at once, breaker first. During the upload that means the
+                // push is lost (a bootloader's TFTP loop does not take its link down; a power
+                // cycle does): the driver stops it. While the router writes flash, nothing
+                // changes: it answers or falls silent.
+                // Only a loss seen during the upload counts: the carrier is read late, so a
+                // link that came back while advertising may be reported after the router
+                // already asked for the image.
+                let restarted = matches!(self.state, State::Uploading { .. })
+                    && std::mem::take(&mut self.link_lost_in_upload);
+                if restarted {
+                    step.events.push(Event::UploadAbandoned);
+                }
+                if restarted
+                    || matches!(
+                        self.state,
+                        State::Advertising { .. } | State::Configuring { .. }
+                    )
+                {
                     self.next_breaker = now;
                     self.state = State::Advertising {
                         next_advertise: now,
@@ -437,6 +460,7 @@ impl Session {
                     .file_name()
                     .map_or_else(|| FIRMWARE_FILE_NAME.to_owned(), escape_name);
                 self.state = State::Uploading { router: frame.src };
+                self.link_lost_in_upload = false;
                 step.events.push(Event::UploadRequested {
                     file_name,
                     router_mac: frame.src,

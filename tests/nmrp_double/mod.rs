@@ -23,7 +23,7 @@ use rescue_wizard::net::wire::Mac;
 use rescue_wizard::tftp::server::hex_sha256;
 use socket2::{Domain, Protocol, SockFilter, Socket, Type};
 
-pub use router::{Behaviour, Happening, Router, Verdict};
+pub use router::{Behaviour, Happening, Router, State, Verdict};
 
 /// Classic BPF: NMRP frames (`EtherType` 0x0912) that come in; frames this socket's own host
 /// sends out (packet type `PACKET_OUTGOING`, 4, read through the ancillary offset

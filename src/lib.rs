@@ -9,6 +9,7 @@ pub mod dhcp;
 pub mod engine;
 pub mod image;
 pub mod net;
+pub mod nmrp;
 pub mod profile;
 pub mod tftp;
 pub mod ui;

@@ -1,0 +1,434 @@
+//! A Netgear bootloader double for the NMRP tests: the router side of NMRP ([`router`], a
+//! sans-I/O machine written from Netgear's published U-Boot) driven on one end of a veth pair
+//! inside a network namespace, with raw `AF_PACKET` frames, and the TFTP server that bootloader
+//! starts to receive the image. Also the raw port and the namespace helper the tests' host-side
+//! driver uses, so both sides open the wire the same way.
+
+#![allow(dead_code, clippy::expect_used, clippy::unwrap_used)]
+
+pub mod router;
+
+use std::fs::File;
+use std::io;
+use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use pnet_datalink::{Channel, DataLinkReceiver, DataLinkSender};
+use rescue_wizard::net::wire::Mac;
+use rescue_wizard::tftp::server::hex_sha256;
+use socket2::{Domain, Protocol, SockFilter, Socket, Type};
+
+pub use router::{Behaviour, Happening, Router, State, Verdict};
+
+/// Classic BPF: NMRP frames (`EtherType` 0x0912) that come in; frames this socket's own host
+/// sends out (packet type `PACKET_OUTGOING`, 4, read through the ancillary offset
+/// `SKF_AD_OFF + SKF_AD_PKTTYPE`) are dropped.
+const NMRP_INBOUND: [(u16, u8, u8, u32); 6] = [
+    (0x28, 0, 0, 12),          // ldh [12]: EtherType
+    (0x15, 0, 3, 0x0912),      // jeq NMRP, else drop
+    (0x20, 0, 0, 0xffff_f004), // ld packet type
+    (0x15, 1, 0, 4),           // jeq outgoing: drop
+    (0x06, 0, 0, 0xffff),      // keep
+    (0x06, 0, 0, 0),           // drop
+];
+
+/// Runs `job` on a new thread inside the network namespace `ns` (a thread's namespace is its
+/// own; sockets it opens stay in `ns`, and threads it starts begin there too).
+pub fn in_netns<T: Send + 'static>(
+    name: &str,
+    ns: &str,
+    job: impl FnOnce() -> T + Send + 'static,
+) -> JoinHandle<T> {
+    let path = format!("/run/netns/{ns}");
+    thread::Builder::new()
+        .name(name.to_owned())
+        .spawn(move || {
+            let file = File::open(&path).expect("the namespace's file");
+            nix::sched::setns(&file, nix::sched::CloneFlags::CLONE_NEWNET)
+                .expect("entering the namespace");
+            job()
+        })
+        .expect("a thread")
+}
+
+/// An `AF_PACKET` socket on one interface that reads incoming NMRP frames and writes whole
+/// Ethernet frames. Open it from a thread inside the interface's namespace.
+pub struct RawPort {
+    /// The interface's MAC.
+    pub mac: Mac,
+    /// The interface's name.
+    pub name: String,
+    tx: Box<dyn DataLinkSender>,
+    rx: Box<dyn DataLinkReceiver>,
+}
+
+impl RawPort {
+    /// Opens `name`; reads wait at most `read_timeout`.
+    pub fn open(name: &str, read_timeout: Duration) -> RawPort {
+        let interface = pnet_datalink::interfaces()
+            .into_iter()
+            .find(|i| i.name == name)
+            .unwrap_or_else(|| panic!("no interface {name} in this namespace"));
+        let mac = Mac(interface.mac.expect("an Ethernet interface").octets());
+        // Protocol 0 until the filter is attached, so no other frame is queued first.
+        let socket = Socket::new(Domain::PACKET, Type::RAW, Some(Protocol::from(0)))
+            .expect("an AF_PACKET socket (root)");
+        let program: Vec<SockFilter> = NMRP_INBOUND
+            .iter()
+            .map(|&(code, jt, jf, k)| SockFilter::new(code, jt, jf, k))
+            .collect();
+        socket.attach_filter(&program).expect("the NMRP filter");
+        let config = pnet_datalink::Config {
+            read_timeout: Some(read_timeout),
+            socket_fd: Some(std::os::fd::IntoRawFd::into_raw_fd(socket)),
+            ..pnet_datalink::Config::default()
+        };
+        let Ok(Channel::Ethernet(tx, rx)) = pnet_datalink::channel(&interface, config) else {
+            panic!("an Ethernet channel on {name}");
+        };
+        RawPort {
+            mac,
+            name: name.to_owned(),
+            tx,
+            rx,
+        }
+    }
+
+    /// Sends one whole frame. A link that is down loses it, as a cable would.
+    pub fn send(&mut self, frame: &[u8]) {
+        let _ = self.tx.send_to(frame, None);
+    }
+
+    /// The next incoming NMRP frame, or `None` after the read timeout.
+    pub fn recv(&mut self) -> Option<Vec<u8>> {
+        self.rx.next().ok().map(<[u8]>::to_vec)
+    }
+}
+
+/// Whether `name` has a carrier, in the calling thread's namespace.
+pub fn carrier(name: &str) -> bool {
+    nix::ifaddrs::getifaddrs().is_ok_and(|mut all| {
+        all.any(|a| {
+            a.interface_name == name && a.flags.contains(nix::net::if_::InterfaceFlags::IFF_RUNNING)
+        })
+    })
+}
+
+/// How the double's TFTP server treats options.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Blksize {
+    /// Honours `blksize` up to 1468 with an OACK.
+    Honour,
+    /// Ignores every option: ACK 0, 512-byte blocks.
+    Ignore,
+}
+
+/// What the double reports, each with the time it happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Report {
+    /// The router side did something.
+    Router(Happening),
+    /// The TFTP server took a write request for this file name, with this block size.
+    UploadStarted {
+        /// The name asked for.
+        name: String,
+        /// The block size in use.
+        blksize: u16,
+    },
+    /// The whole image is in.
+    UploadDone {
+        /// Bytes received.
+        bytes: u64,
+        /// SHA-256, hex.
+        sha256: String,
+    },
+    /// The TFTP server gave up.
+    UploadFailed(String),
+}
+
+/// A Netgear bootloader in recovery mode, powered on in namespace `ns` behind `dev`.
+pub struct Double {
+    /// When it was powered on.
+    pub powered_on: Instant,
+    reports: Receiver<(Instant, Report)>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<Router>>,
+    /// Every report so far, as [`Double::wait_for`] read them.
+    pub seen: Vec<(Instant, Report)>,
+}
+
+/// How long a read on the double's port waits before timers are looked at.
+const POLL: Duration = Duration::from_millis(10);
+
+impl Double {
+    /// Powers the router on.
+    pub fn power_on(ns: &str, dev: &str, behaviour: Behaviour, blksize: Blksize) -> Double {
+        let (report_tx, reports) = mpsc::channel();
+        let stop = Arc::new(AtomicBool::new(false));
+        let stop_flag = Arc::clone(&stop);
+        let ns_owned = ns.to_owned();
+        let dev_owned = dev.to_owned();
+        let (ready_tx, ready_rx) = mpsc::channel();
+        let thread = in_netns("nmrp-router-double", ns, move || {
+            let mut port = RawPort::open(&dev_owned, POLL);
+            let now = Instant::now();
+            ready_tx.send(now).expect("the test waits");
+            run_double(
+                &mut port, &ns_owned, behaviour, blksize, now, &report_tx, &stop_flag,
+            )
+        });
+        let powered_on = ready_rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the double powers on");
+        Double {
+            powered_on,
+            reports,
+            stop,
+            thread: Some(thread),
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits until a report matches `wanted`, at most `deadline`; returns its time.
+    pub fn wait_for(
+        &mut self,
+        deadline: Duration,
+        wanted: impl Fn(&Report) -> bool,
+    ) -> Option<(Instant, Report)> {
+        let end = Instant::now() + deadline;
+        if let Some(hit) = self.seen.iter().find(|(_, r)| wanted(r)) {
+            return Some(hit.clone());
+        }
+        loop {
+            let left = end.saturating_duration_since(Instant::now());
+            let (at, report) = self.reports.recv_timeout(left).ok()?;
+            self.seen.push((at, report.clone()));
+            if wanted(&report) {
+                return Some((at, report));
+            }
+        }
+    }
+
+    /// Switches it off; returns the router machine for inspection.
+    pub fn power_off(mut self) -> Router {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread
+            .take()
+            .expect("running")
+            .join()
+            .expect("the double ran")
+    }
+}
+
+impl Drop for Double {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+enum Tftp {
+    Started(String, u16),
+    Done(u64, String),
+    Failed(String),
+}
+
+fn run_double(
+    port: &mut RawPort,
+    ns: &str,
+    behaviour: Behaviour,
+    blksize: Blksize,
+    now: Instant,
+    reports: &Sender<(Instant, Report)>,
+    stop: &AtomicBool,
+) -> Router {
+    let mut router = Router::power_on(behaviour, now);
+    let (tftp_tx, tftp_rx) = mpsc::channel();
+    let mut server: Option<JoinHandle<()>> = None;
+    let server_stop = Arc::new(AtomicBool::new(false));
+    let mut out = Vec::new();
+    let mut seen = Vec::new();
+    while !stop.load(Ordering::Relaxed) {
+        if let Some(frame) = port.recv() {
+            router.on_frame(&frame, Instant::now(), &mut out, &mut seen);
+        }
+        router.on_tick(Instant::now(), &mut out, &mut seen);
+        while let Ok(event) = tftp_rx.try_recv() {
+            let at = Instant::now();
+            let report = match event {
+                Tftp::Started(name, size) => {
+                    router.upload_started();
+                    Report::UploadStarted {
+                        name,
+                        blksize: size,
+                    }
+                }
+                Tftp::Done(bytes, sha256) => {
+                    router.upload_finished(at, &mut out);
+                    Report::UploadDone { bytes, sha256 }
+                }
+                Tftp::Failed(why) => Report::UploadFailed(why),
+            };
+            let _ = reports.send((at, report));
+        }
+        for happening in seen.drain(..) {
+            if let Happening::Configured { ip, mask, .. } = happening
+                && server.is_none()
+            {
+                // The bootloader takes DEV-IP as its TFTP address (`NetOurTftpIP`).
+                let prefix = u32::from(mask).count_ones();
+                let _ = Command::new("ip")
+                    .args(["-n", ns, "addr", "replace"])
+                    .arg(format!("{ip}/{prefix}"))
+                    .args(["dev", &port.name])
+                    .status();
+                let socket = UdpSocket::bind(SocketAddr::from((ip, 69)))
+                    .expect("the router's TFTP port in its namespace");
+                let events = tftp_tx.clone();
+                let flag = Arc::clone(&server_stop);
+                server = Some(
+                    thread::Builder::new()
+                        .name("nmrp-double-tftp".into())
+                        .spawn(move || tftp_server(&socket, blksize, &events, &flag))
+                        .expect("a thread"),
+                );
+            }
+            let _ = reports.send((Instant::now(), Report::Router(happening)));
+        }
+        // After the TFTP server is up: a bootloader sends TFTP_UL_REQ and is in its TFTP loop
+        // before any answer can come back.
+        for frame in out.drain(..) {
+            port.send(&frame);
+        }
+    }
+    server_stop.store(true, Ordering::Relaxed);
+    if let Some(server) = server {
+        let _ = server.join();
+    }
+    router
+}
+
+/// The bootloader's TFTP server: one write request, every reply from port 69 (U-Boot's TFTP
+/// server keeps its well-known port), lock-step, a duplicate DATA not answered (the last ACK
+/// is repeated only after its 5 s timeout).
+fn tftp_server(socket: &UdpSocket, blksize: Blksize, events: &Sender<Tftp>, stop: &AtomicBool) {
+    const TIMEOUT: Duration = Duration::from_secs(5);
+    socket
+        .set_read_timeout(Some(Duration::from_millis(20)))
+        .expect("a read timeout");
+    let mut buf = vec![0u8; 65_536];
+    // The write request.
+    let (peer, size) = loop {
+        if stop.load(Ordering::Relaxed) {
+            return;
+        }
+        let Ok((len, from)) = socket.recv_from(&mut buf) else {
+            continue;
+        };
+        let packet = &buf[..len];
+        if packet.len() < 4 || packet[..2] != [0, 2] {
+            continue;
+        }
+        let fields: Vec<&[u8]> = packet[2..].split(|&b| b == 0).collect();
+        let name = String::from_utf8_lossy(fields[0]).into_owned();
+        let mut size = 512u16;
+        let mut reply = vec![0, 4, 0, 0];
+        if blksize == Blksize::Honour {
+            let asked = fields
+                .chunks(2)
+                .skip(1)
+                .find(|pair| pair.len() == 2 && pair[0].eq_ignore_ascii_case(b"blksize"))
+                .and_then(|pair| std::str::from_utf8(pair[1]).ok()?.parse::<u16>().ok());
+            if let Some(asked) = asked {
+                size = asked.clamp(8, 1468);
+                reply = b"\x00\x06blksize\x00".to_vec();
+                reply.extend_from_slice(size.to_string().as_bytes());
+                reply.push(0);
+            }
+        }
+        let _ = socket.send_to(&reply, from);
+        let _ = events.send(Tftp::Started(name, size));
+        break (from, size);
+    };
+    let mut image = Vec::new();
+    let mut bytes = 0u64;
+    let mut expected: u16 = 1;
+    let mut last_ack = vec![0, 4, 0, 0];
+    let mut quiet_since = Instant::now();
+    let mut timeouts = 0;
+    while !stop.load(Ordering::Relaxed) {
+        let Ok((len, from)) = socket.recv_from(&mut buf) else {
+            if quiet_since.elapsed() >= TIMEOUT {
+                timeouts += 1;
+                if timeouts > 10 {
+                    let _ = events.send(Tftp::Failed("no DATA for 50 s".into()));
+                    return;
+                }
+                let _ = socket.send_to(&last_ack, peer);
+                quiet_since = Instant::now();
+            }
+            continue;
+        };
+        if from != peer || len < 4 || buf[..2] != [0, 3] {
+            continue;
+        }
+        let block = u16::from_be_bytes([buf[2], buf[3]]);
+        if block != expected {
+            continue;
+        }
+        let data = &buf[4..len];
+        image.extend_from_slice(data);
+        bytes += data.len() as u64;
+        last_ack = vec![0, 4, buf[2], buf[3]];
+        let _ = socket.send_to(&last_ack, peer);
+        quiet_since = Instant::now();
+        timeouts = 0;
+        expected = expected.wrapping_add(1);
+        if data.len() < usize::from(size) {
+            let sha256 = hex_sha256(&image);
+            let _ = events.send(Tftp::Done(bytes, sha256));
+            return;
+        }
+    }
+}
+
+/// The kernel's stack in the router's namespace takes only frames sent to its interface's MAC:
+/// this makes `dev` in `ns` take frames sent to the all-zero MAC as its own too, as the NIC of
+/// a router whose MAC reads 00:00:00:00:00:00 does (an nftables netdev ingress rule sets their
+/// packet type to "host").
+pub fn accept_zero_mac(ns: &str, dev: &str) -> io::Result<()> {
+    let rules = format!(
+        "table netdev nmrp_zero_mac {{\n chain ingress {{\n  type filter hook ingress device \"{dev}\" priority 0;\n  ether daddr 00:00:00:00:00:00 meta pkttype set host\n }}\n}}\n"
+    );
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", ns, "nft", "-f", "-"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()?;
+    io::Write::write_all(&mut child.stdin.take().expect("a pipe"), rules.as_bytes())?;
+    let status = child.wait()?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(io::Error::other(format!("nft exited with {status}")))
+    }
+}
+
+/// SHA-256 of `data`, hex.
+pub fn sha256(data: &[u8]) -> String {
+    hex_sha256(data)
+}
+
+/// A router address as the double's [`Happening::Configured`] reports it.
+pub fn configured_ip(report: &Report) -> Option<Ipv4Addr> {
+    match report {
+        Report::Router(Happening::Configured { ip, .. }) => Some(*ip),
+        _ => None,
+    }
+}

@@ -1020,6 +1020,7 @@ fn a_replugged_port_gets_its_address_again_and_the_journal_follows_it() {
     let server = lab.serve();
     let (old_index, _) = link_of(&lab.ns, "port0");
     // Unplugged, and plugged back in: the same name, a new index and MAC, down.
+    let unplugged_at = Instant::now();
     ip(&["-n", &lab.ns, "link", "del", "port0"]);
     ip(&[
         "link", "add", "port0", "netns", &lab.ns, "type", "veth", "peer", "name", "router0",
@@ -1030,6 +1031,10 @@ fn a_replugged_port_gets_its_address_again_and_the_journal_follows_it() {
     assert_ne!(new_index, old_index);
     eventually("the address is on the new port0", || lab.has(RESCUE));
     eventually("the new port0 is up", || link_is_up(&lab.ns, "port0"));
+    println!(
+        "address and link back {:?} after the port was deleted and created again",
+        unplugged_at.elapsed()
+    );
     let journal = std::fs::read_to_string(&lab.journals()[0]).unwrap();
     assert!(
         journal.contains(&format!("\"ifindex\":{new_index}")) && journal.contains(&new_mac),

@@ -25,6 +25,9 @@ const DEVICE: &str = "tl-wr841n-v9";
 const RESCUE: &str = "192.168.0.66/24";
 /// The technician's own address on the port, which must survive everything.
 const OWN: &str = "10.1.2.3/24";
+/// A USB adapter's name as long as the kernel allows (IFNAMSIZ 16, with its NUL): no label
+/// suffix fits after it.
+const LONG: &str = "enx00e04c680001";
 
 /// Whether this machine can run namespace tests; when it cannot, says why (and fails under CI).
 fn can_run() -> bool {
@@ -92,8 +95,62 @@ impl Lab {
         self.addresses().contains(cidr)
     }
 
+    /// Whether a run's journal is in the state folder.
     fn journal(&self) -> bool {
-        self.state.path().join("undo-journal.json").exists()
+        !self.journals().is_empty()
+    }
+
+    /// The runs' journals in the state folder (`journal-PID-START-N.json`; older versions
+    /// kept one `undo-journal.json`).
+    fn journals(&self) -> Vec<std::path::PathBuf> {
+        let mut found: Vec<_> = std::fs::read_dir(self.state.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| {
+                let name = p.file_name().unwrap().to_string_lossy();
+                name == "undo-journal.json"
+                    || (name.starts_with("journal-") && name.ends_with(".json"))
+            })
+            .collect();
+        found.sort();
+        found
+    }
+
+    /// The IPv4 addresses on `dev`, one per line, as `ip -o` shows them.
+    fn addresses_on(&self, dev: &str) -> String {
+        String::from_utf8_lossy(
+            &ip(&["-n", &self.ns, "-4", "-o", "addr", "show", "dev", dev]).stdout,
+        )
+        .into_owned()
+    }
+
+    /// A second port in this computer's namespace, `dev`, wired to `peer_dev` in the peer's,
+    /// both up.
+    fn add_port(&self, dev: &str, peer_dev: &str) {
+        ip(&[
+            "-n", &self.ns, "link", "add", dev, "type", "veth", "peer", "name", peer_dev, "netns",
+            &self.peer,
+        ]);
+        ip(&["-n", &self.ns, "link", "set", dev, "up"]);
+        ip(&["-n", &self.peer, "link", "set", peer_dev, "up"]);
+    }
+
+    /// Starts `serve --device ... --interface DEV --yes` with `command` (the binary and its
+    /// environment) and waits until it listens.
+    fn serve_via(&self, mut command: Command, dev: &str) -> Server {
+        let image = self.state.path().join("fw.bin");
+        std::fs::write(&image, vec![7u8; 2000]).unwrap();
+        command
+            .args(["serve", image.to_str().unwrap(), "--device", DEVICE])
+            .args(["--interface", dev, "--port", "0", "--yes"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        Server::started(command.spawn().unwrap())
+    }
+
+    /// Starts `serve` on the port `dev` and waits until it listens.
+    fn serve_on(&self, dev: &str) -> Server {
+        self.serve_via(self.rescue_wizard(), dev)
     }
 
     /// Starts `serve --device` with consent and waits until it listens (the setup is done
@@ -118,20 +175,7 @@ impl Lab {
             "--yes",
         ];
         args.extend_from_slice(extra);
-        let mut child = self.command(&args).spawn().unwrap();
-        let stdout = lines(child.stdout.take().unwrap());
-        let stderr = lines(child.stderr.take().unwrap());
-        let first = stdout.recv_timeout(DEADLINE).expect("serve's first line");
-        let port = first
-            .strip_prefix("listening on ")
-            .and_then(|addr| addr.rsplit(':').next())
-            .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
-            .to_owned();
-        Server {
-            child,
-            stderr,
-            port,
-        }
+        Server::started(self.command(&args).spawn().unwrap())
     }
 }
 
@@ -143,6 +187,35 @@ struct Server {
 }
 
 impl Server {
+    /// Waits until a started `serve` says it listens.
+    fn started(mut child: Child) -> Self {
+        let stdout = lines(child.stdout.take().unwrap());
+        let stderr = lines(child.stderr.take().unwrap());
+        let Ok(first) = stdout.recv_timeout(DEADLINE) else {
+            let _ = kill(Pid::from_raw(child.id() as i32), Signal::SIGKILL);
+            let output = wait_output(child);
+            panic!(
+                "serve never listened: {:?} {}",
+                output.status,
+                drain(&stderr).join("\n")
+            );
+        };
+        let port = first
+            .strip_prefix("listening on ")
+            .and_then(|addr| addr.rsplit(':').next())
+            .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
+            .to_owned();
+        Server {
+            child,
+            stderr,
+            port,
+        }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Waits for a line of standard error containing `text`.
     fn said(&self, text: &str) -> String {
         let deadline = Instant::now() + DEADLINE;
@@ -576,4 +649,407 @@ fn a_router_pulls_through_the_rescue_address_and_everything_is_undone_at_the_end
             .into_owned();
     assert!(!neighbours.contains("PERMANENT"), "{neighbours}");
     assert!(!lab.journal());
+}
+
+/// `ip -o link show DEV` in `ns`: its index (the number before the name) and its MAC.
+fn link_of(ns: &str, dev: &str) -> (u32, String) {
+    let text = String::from_utf8_lossy(&ip(&["-n", ns, "-o", "link", "show", "dev", dev]).stdout)
+        .into_owned();
+    let index = text.split(':').next().unwrap().trim().parse().unwrap();
+    let mac = text
+        .split_whitespace()
+        .skip_while(|w| *w != "link/ether")
+        .nth(1)
+        .unwrap()
+        .to_owned();
+    (index, mac)
+}
+
+fn link_is_up(ns: &str, dev: &str) -> bool {
+    String::from_utf8_lossy(&ip(&["-n", ns, "link", "show", "dev", dev]).stdout).contains(",UP")
+}
+
+/// Runs `rescue-wizard devices` (a command that changes nothing itself) in the lab: its start
+/// is where a dead run's journal is replayed. Returns what it printed on standard error.
+fn next_start(lab: &Lab) -> String {
+    let output = lab.run(&["devices", "wr841n"]);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn a_journal_from_an_earlier_boot_touches_nothing_on_the_interface_that_took_its_index() {
+    if !can_run() {
+        return;
+    }
+    let before = Lab::new();
+    // Down, so that the run has a link-up to journal as well as the address.
+    ip(&["-n", &before.ns, "link", "set", "port0", "down"]);
+    let (index, old_mac) = link_of(&before.ns, "port0");
+    let server = before.serve();
+    assert!(before.has(RESCUE) && link_is_up(&before.ns, "port0"));
+    let (output, _) = server.signal(Signal::SIGKILL);
+    assert_eq!(output.status.code(), None, "killed");
+    let journals = before.journals();
+    assert_eq!(journals.len(), 1, "{journals:?}");
+
+    // "Reboot": the namespace goes, and in a new one an unrelated interface gets the same name
+    // and index, up, with an identical address its owner added by hand.
+    let after = Lab::new();
+    ip(&["-n", &after.ns, "link", "del", "port0"]);
+    let index_text = index.to_string();
+    ip(&[
+        "link",
+        "add",
+        "port0",
+        "index",
+        &index_text,
+        "netns",
+        &after.ns,
+        "type",
+        "veth",
+        "peer",
+        "name",
+        "router0",
+        "netns",
+        &after.peer,
+    ]);
+    ip(&["-n", &after.ns, "link", "set", "port0", "up"]);
+    ip(&["-n", &after.peer, "link", "set", "router0", "up"]);
+    ip(&["-n", &after.ns, "addr", "add", RESCUE, "dev", "port0"]);
+    ip(&["-n", &after.ns, "addr", "add", OWN, "dev", "port0"]);
+    let (new_index, new_mac) = link_of(&after.ns, "port0");
+    assert_eq!(new_index, index);
+    assert_ne!(new_mac, old_mac);
+    for journal in &journals {
+        std::fs::copy(
+            journal,
+            after.state.path().join(journal.file_name().unwrap()),
+        )
+        .unwrap();
+    }
+    drop(before);
+
+    let text = next_start(&after);
+    assert!(
+        link_is_up(&after.ns, "port0"),
+        "the link was taken down: {text}"
+    );
+    assert!(after.has(RESCUE), "the address was removed: {text}");
+    assert!(after.has(OWN));
+    assert!(
+        text.contains(&format!("index {index} is now port0 (MAC {new_mac})")),
+        "{text}"
+    );
+    assert!(!after.journal(), "dealt with, not replayed again");
+}
+
+#[test]
+fn a_hand_added_address_on_a_fifteen_character_port_survives_the_replay_of_a_killed_run() {
+    if !can_run() {
+        return;
+    }
+    assert_eq!(LONG.len(), 15, "IFNAMSIZ - 1");
+    let lab = Lab::new();
+    lab.add_port(LONG, "rtr15");
+    let server = lab.serve_on(LONG);
+    assert!(lab.addresses_on(LONG).contains(RESCUE));
+    let (output, _) = server.signal(Signal::SIGKILL);
+    assert_eq!(output.status.code(), None);
+    // Ours goes (expired, or removed by someone), and the technician adds the identical
+    // address by hand.
+    ip(&["-n", &lab.ns, "addr", "del", RESCUE, "dev", LONG]);
+    ip(&["-n", &lab.ns, "addr", "add", RESCUE, "dev", LONG]);
+    let text = next_start(&lab);
+    assert!(
+        lab.addresses_on(LONG).contains(RESCUE),
+        "the hand-added address was removed: {text}"
+    );
+    assert!(
+        text.contains(&format!("{RESCUE} on {LONG} is someone else's now")),
+        "{text}"
+    );
+    assert!(!lab.journal());
+
+    // And the address a run adds there is removed again after a kill: the mark of ours does
+    // not depend on a label that cannot fit.
+    ip(&["-n", &lab.ns, "addr", "del", RESCUE, "dev", LONG]);
+    let server = lab.serve_on(LONG);
+    assert!(lab.addresses_on(LONG).contains(RESCUE));
+    server.signal(Signal::SIGKILL);
+    let text = next_start(&lab);
+    assert!(!lab.addresses_on(LONG).contains(RESCUE), "{text}");
+    assert!(
+        text.contains(&format!("undone: address {RESCUE} on {LONG}")),
+        "{text}"
+    );
+}
+
+#[test]
+fn two_runs_at_once_each_keep_their_own_journal_and_a_kill_of_either_is_cleaned_alone() {
+    if !can_run() {
+        return;
+    }
+    let lab = Lab::new();
+    lab.add_port("port1", "router1");
+    let first = lab.serve_on("port0");
+    let second = lab.serve_on("port1");
+    assert!(lab.addresses_on("port0").contains(RESCUE));
+    assert!(lab.addresses_on("port1").contains(RESCUE));
+    assert_eq!(lab.journals().len(), 2, "one journal per run");
+    // The first is killed; a next start undoes its changes only.
+    first.signal(Signal::SIGKILL);
+    let text = next_start(&lab);
+    assert!(
+        text.contains(&format!("undone: address {RESCUE} on port0")),
+        "{text}"
+    );
+    assert!(!lab.addresses_on("port0").contains(RESCUE), "{text}");
+    assert!(
+        lab.addresses_on("port1").contains(RESCUE),
+        "the live run's address was taken: {text}"
+    );
+    assert_eq!(lab.journals().len(), 1, "the live run's journal stays");
+    // The second, killed too, is cleaned by the next start after it.
+    second.signal(Signal::SIGKILL);
+    let text = next_start(&lab);
+    assert!(
+        text.contains(&format!("undone: address {RESCUE} on port1")),
+        "{text}"
+    );
+    assert!(!lab.addresses_on("port1").contains(RESCUE));
+    assert!(!lab.journal());
+    assert!(lab.has(OWN));
+}
+
+#[test]
+fn a_second_run_on_the_same_port_is_refused_naming_the_first() {
+    if !can_run() {
+        return;
+    }
+    let lab = Lab::new();
+    let first = lab.serve();
+    let pid = first.pid();
+    let image = lab.state.path().join("fw.bin");
+    let second = lab.run(&[
+        "serve",
+        image.to_str().unwrap(),
+        "--device",
+        DEVICE,
+        "--interface",
+        "port0",
+        "--port",
+        "0",
+        "--yes",
+    ]);
+    let text = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains(&format!(
+            "port0 is in use by another rescue-wizard (pid {pid})"
+        )),
+        "{text}"
+    );
+    assert!(lab.has(RESCUE), "the first run keeps its address");
+    let (output, _) = first.signal(Signal::SIGTERM);
+    assert_eq!(output.status.code(), Some(0));
+    assert!(!lab.has(RESCUE));
+    assert!(!lab.journal());
+}
+
+#[test]
+fn a_damaged_journal_is_undone_as_far_as_it_reads_moved_aside_and_blocks_nothing() {
+    if !can_run() {
+        return;
+    }
+    let lab = Lab::new();
+    let server = lab.serve();
+    server.signal(Signal::SIGKILL);
+    let journals = lab.journals();
+    assert_eq!(journals.len(), 1);
+    let mut bytes = std::fs::read(&journals[0]).unwrap();
+    bytes.extend_from_slice(b"\n{\"change\": \"addr\x00\xff");
+    std::fs::write(&journals[0], bytes).unwrap();
+    let text = next_start(&lab);
+    assert!(!lab.has(RESCUE), "what could be read is undone: {text}");
+    assert!(
+        text.contains(&format!("undone: address {RESCUE} on port0")),
+        "{text}"
+    );
+    let name = journals[0].display().to_string();
+    assert!(
+        text.contains(&format!("the journal {name} was damaged")) && text.contains("moved aside"),
+        "{text}"
+    );
+    assert!(!text.contains("sudo"), "no wrong fix: {text}");
+    assert!(Path::new(&format!("{name}.damaged")).exists());
+    assert!(!lab.journal());
+    // Nothing blocked: the next run changes the port and undoes its change as usual.
+    let server = lab.serve();
+    assert!(lab.has(RESCUE));
+    let (output, _) = server.signal(Signal::SIGTERM);
+    assert_eq!(output.status.code(), Some(0));
+    assert!(!lab.has(RESCUE));
+}
+
+/// `chown` to the user nobody (65534): a file or folder another user owns.
+fn give_to_nobody(path: &Path) {
+    nix::unistd::chown(
+        path,
+        Some(nix::unistd::Uid::from_raw(65534)),
+        Some(nix::unistd::Gid::from_raw(65534)),
+    )
+    .unwrap();
+}
+
+#[test]
+fn root_neither_writes_through_nor_replays_what_another_user_can_change() {
+    use std::os::unix::fs::PermissionsExt;
+    if !can_run() {
+        return;
+    }
+    let lab = Lab::new();
+    let image = lab.state.path().join("fw.bin");
+    std::fs::write(&image, vec![7u8; 2000]).unwrap();
+    let serve = |state: &Path| {
+        let mut command = support::rescue_wizard_in(&lab.ns, state);
+        command.args(["serve", image.to_str().unwrap(), "--device", DEVICE]);
+        command.args(["--interface", "port0", "--port", "0", "--yes"]);
+        command.stdout(Stdio::piped()).stderr(Stdio::piped());
+        wait_output(command.spawn().unwrap())
+    };
+    // A folder anyone may write in, with links planted at every name a run has ever written
+    // its journal through: refused, and the root-owned file they point at is untouched.
+    let precious = lab.state.path().join("precious");
+    std::fs::write(&precious, b"root's own").unwrap();
+    let open = lab.state.path().join("open");
+    std::fs::create_dir(&open).unwrap();
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
+    for name in ["undo-journal.json", "undo-journal.json.tmp"] {
+        std::os::unix::fs::symlink(&precious, open.join(name)).unwrap();
+    }
+    let output = serve(&open);
+    let text = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{text}");
+    assert!(text.contains("writable by other users"), "{text}");
+    assert_eq!(std::fs::read(&precious).unwrap(), b"root's own");
+    assert!(!lab.has(RESCUE));
+    // A folder another user owns: refused, naming it and its owner.
+    let theirs = lab.state.path().join("theirs");
+    std::fs::create_dir(&theirs).unwrap();
+    give_to_nobody(&theirs);
+    let output = serve(&theirs);
+    let text = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains(&format!("{} belongs to user id 65534", theirs.display())),
+        "{text}"
+    );
+    assert!(!lab.has(RESCUE));
+    // A journal another user could have edited is not replayed.
+    let server = lab.serve();
+    server.signal(Signal::SIGKILL);
+    let journals = lab.journals();
+    give_to_nobody(&journals[0]);
+    let text = next_start(&lab);
+    assert!(
+        lab.has(RESCUE),
+        "replayed a journal root does not own: {text}"
+    );
+    assert!(
+        text.contains(&format!("not replayed: {}", journals[0].display()))
+            && text.contains("belongs to user id 65534"),
+        "{text}"
+    );
+    // Once it is root's again (a person checked it), it is.
+    nix::unistd::chown(
+        &journals[0],
+        Some(nix::unistd::Uid::from_raw(0)),
+        Some(nix::unistd::Gid::from_raw(0)),
+    )
+    .unwrap();
+    let text = next_start(&lab);
+    assert!(!lab.has(RESCUE), "{text}");
+}
+
+#[test]
+fn a_renamed_binary_is_still_known_alive() {
+    if !can_run() {
+        return;
+    }
+    let lab = Lab::new();
+    let renamed = lab.state.path().join("rwiz");
+    std::fs::copy(BIN, &renamed).unwrap();
+    let mut command = Command::new("ip");
+    command
+        .args(["netns", "exec", &lab.ns])
+        .arg(&renamed)
+        .env("RESCUE_WIZARD_STATE_DIR", lab.state.path())
+        .env("RESCUE_WIZARD_CONFIG_DIR", lab.state.path().join("config"))
+        .stdin(Stdio::null());
+    let server = lab.serve_via(command, "port0");
+    assert!(lab.has(RESCUE));
+    let text = next_start(&lab);
+    // The live run's keeper would put a removed address back at once: what shows the mistake
+    // is the next start undoing it, and striking off the live run's journal.
+    assert!(
+        !text.contains("undone"),
+        "a live run's change was undone because its binary has another name: {text}"
+    );
+    assert!(
+        lab.journal(),
+        "the live run's journal was struck off: {text}"
+    );
+    assert!(lab.has(RESCUE));
+    let (output, _) = server.signal(Signal::SIGTERM);
+    assert_eq!(output.status.code(), Some(0));
+    assert!(!lab.has(RESCUE));
+}
+
+#[test]
+fn a_replugged_port_gets_its_address_again_and_the_journal_follows_it() {
+    if !can_run() {
+        return;
+    }
+    let lab = Lab::new();
+    let server = lab.serve();
+    let (old_index, _) = link_of(&lab.ns, "port0");
+    // Unplugged, and plugged back in: the same name, a new index and MAC, down.
+    let unplugged_at = Instant::now();
+    ip(&["-n", &lab.ns, "link", "del", "port0"]);
+    ip(&[
+        "link", "add", "port0", "netns", &lab.ns, "type", "veth", "peer", "name", "router0",
+        "netns", &lab.peer,
+    ]);
+    ip(&["-n", &lab.peer, "link", "set", "router0", "up"]);
+    let (new_index, new_mac) = link_of(&lab.ns, "port0");
+    assert_ne!(new_index, old_index);
+    eventually("the address is on the new port0", || lab.has(RESCUE));
+    eventually("the new port0 is up", || link_is_up(&lab.ns, "port0"));
+    println!(
+        "address and link back {:?} after the port was deleted and created again",
+        unplugged_at.elapsed()
+    );
+    let journal = std::fs::read_to_string(&lab.journals()[0]).unwrap();
+    assert!(
+        journal.contains(&format!("\"ifindex\":{new_index}")) && journal.contains(&new_mac),
+        "{journal}"
+    );
+    let (output, rest) = server.signal(Signal::SIGTERM);
+    assert_eq!(output.status.code(), Some(0), "{rest:?}");
+    assert!(!lab.has(RESCUE), "{rest:?}");
+    assert!(
+        !rest
+            .iter()
+            .any(|l| l.contains("warning") || l.contains("could not")),
+        "{rest:?}"
+    );
+    assert!(!lab.journal());
+    let text = next_start(&lab);
+    assert!(!text.contains("undone") && !text.contains("note"), "{text}");
 }

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::iface::{Interface, Ipv4Cidr};
-use super::journal::{Change, Journal};
+use super::journal::{self, Change, Journal, Port, StateDir};
 use super::platform;
 
 /// How long the rescue address lives without a refresh.
@@ -82,9 +82,29 @@ pub enum SetupError {
         /// The system's error.
         source: io::Error,
     },
+    /// Another run has changes on the port.
+    #[error(
+        "{ifname} is in use by another rescue-wizard (pid {pid}): it added what it needs there and takes it away when it ends, so a second run would lose its address under it.\n  fix: finish or stop that run first (kill {pid}), or use another port"
+    )]
+    PortInUse {
+        /// The interface.
+        ifname: String,
+        /// The other run's process id.
+        pid: u32,
+    },
+    /// The interface is not the one planned any more (unplugged, renamed, replaced).
+    #[error(
+        "the port {ifname} (index {ifindex}) is gone or is another interface now.\n  fix: check the cable or adapter and start again"
+    )]
+    PortChanged {
+        /// The interface's name in the plan.
+        ifname: String,
+        /// Its index in the plan.
+        ifindex: u32,
+    },
     /// The undo journal cannot be written: no change is made without it.
     #[error(
-        "cannot write the undo journal in {dir}: {source}.\n  fix: make the folder writable, or set RESCUE_WIZARD_STATE_DIR to one that is"
+        "cannot write the undo journal in {dir}: {source}.\n  fix: make the folder writable by this user only, or set RESCUE_WIZARD_STATE_DIR to one that is"
     )]
     Journal {
         /// The folder.
@@ -110,6 +130,9 @@ pub struct Plan {
     pub unmanage: bool,
     /// A permanent ARP entry for the router: its address and hardware address.
     pub static_arp: Option<(std::net::Ipv4Addr, [u8; 6])>,
+    /// Another rescue-wizard (this pid) has changes on the port: applying the plan is refused
+    /// rather than sharing its address, which it takes away when it ends.
+    pub held_by: Option<u32>,
 }
 
 impl Plan {
@@ -122,17 +145,29 @@ impl Plan {
             link_up: !iface.up,
             unmanage: iface.managed_by_network_manager == Some(true),
             static_arp: None,
+            held_by: journal::holder(&journal::state_dir(), &iface.name),
         }
     }
 
-    /// Whether nothing needs to change.
+    /// Whether nothing needs to change (and no other run holds the port: that is for
+    /// [`HostSetup::apply`] to refuse).
     pub fn is_empty(&self) -> bool {
-        self.add.is_none() && !self.link_up && !self.unmanage && self.static_arp.is_none()
+        self.add.is_none()
+            && !self.link_up
+            && !self.unmanage
+            && self.static_arp.is_none()
+            && self.held_by.is_none()
     }
 
     /// The plan in words, one line per change.
     pub fn describe(&self) -> Vec<String> {
         let mut lines = Vec::new();
+        if let Some(pid) = self.held_by {
+            lines.push(format!(
+                "nothing, while another rescue-wizard (pid {pid}) holds {}",
+                self.ifname
+            ));
+        }
         if self.unmanage {
             lines.push(format!(
                 "take {} from NetworkManager for the session (given back afterwards), so it does not remove the address when the router reboots",
@@ -186,33 +221,97 @@ fn io_error(what: String, source: io::Error) -> SetupError {
     }
 }
 
-/// Undoes one change. The address is removed only while it is still the one we added.
-pub fn undo(change: &Change) -> io::Result<()> {
+/// What undoing a change came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Undo {
+    /// Reverted (or found already gone).
+    Reverted,
+    /// Left alone: not ours (any more), with why.
+    Kept(String),
+}
+
+/// Whether the interface with `port`'s index is still the one the change was made on: same
+/// index, same name, same hardware address. `Some(why)` when it is not.
+fn changed_port(port: &Port) -> io::Result<Option<String>> {
+    let now = platform::link(port.index)?;
+    let mac = |m: &Option<String>| m.clone().unwrap_or_else(|| "none".into());
+    Ok(match now {
+        None => Some(format!(
+            "{} (index {}) is gone, and what was added to it went with it",
+            port.name, port.index
+        )),
+        Some(now) if now.name == port.name && now.mac == port.mac => None,
+        Some(now) => Some(format!(
+            "index {} is now {} (MAC {}), not {} (MAC {}) as when the change was made: another interface, left alone",
+            port.index,
+            now.name,
+            mac(&now.mac),
+            port.name,
+            mac(&port.mac)
+        )),
+    })
+}
+
+/// Whether an address found on the port is the one rescue-wizard added: it carries our
+/// address protocol; on a kernel that keeps none (before Linux 6.3), it expires within our
+/// lifetime (an address added by hand never expires) and carries our label where one fit.
+fn is_ours(found: &platform::AddressInfo, label: Option<&str>) -> bool {
+    match found.protocol {
+        Some(protocol) => protocol == platform::RESCUE_ADDRESS_PROTOCOL,
+        None => {
+            found
+                .valid_for
+                .is_some_and(|secs| u64::from(secs) <= ADDRESS_LIFETIME.as_secs())
+                && (label.is_none() || found.label.as_deref() == label)
+        }
+    }
+}
+
+/// Undoes one change, only while the interface is the same one (index, name and MAC) and,
+/// for an address, only one that was absent before and is still ours.
+pub fn undo(change: &Change) -> io::Result<Undo> {
+    if let Some(port) = change.port()
+        && let Some(why) = changed_port(&port)?
+    {
+        return Ok(Undo::Kept(why));
+    }
     match change {
         Change::Address {
             ifindex,
+            ifname,
             cidr,
             label,
+            was_absent,
             ..
         } => {
-            let present = platform::addresses(*ifindex)?;
-            let Some(ours) = present.iter().find(|a| a.cidr == *cidr) else {
-                return Ok(());
-            };
-            if label.is_some() && ours.label != *label {
-                // Someone else's address now (re-added by hand under another label): keep it.
-                return Ok(());
+            if !was_absent {
+                return Ok(Undo::Kept(format!(
+                    "{cidr} on {ifname} is not recorded as added by rescue-wizard (it may have been there before)"
+                )));
             }
-            platform::remove_address(*ifindex, *cidr)
+            let present = platform::addresses(*ifindex)?;
+            let Some(found) = present.iter().find(|a| a.cidr == *cidr) else {
+                return Ok(Undo::Reverted);
+            };
+            if !is_ours(found, label.as_deref()) {
+                return Ok(Undo::Kept(format!(
+                    "{cidr} on {ifname} is someone else's now (added again by hand or by another program): kept"
+                )));
+            }
+            platform::remove_address(*ifindex, *cidr).map(|()| Undo::Reverted)
         }
-        Change::LinkUp { ifindex, .. } => platform::set_link_up(*ifindex, false),
-        Change::Neighbour { ifindex, ip, .. } => platform::remove_neighbour(*ifindex, *ip),
+        Change::LinkUp { ifindex, .. } => {
+            platform::set_link_up(*ifindex, false).map(|()| Undo::Reverted)
+        }
+        Change::Neighbour { ifindex, ip, .. } => {
+            platform::remove_neighbour(*ifindex, *ip).map(|()| Undo::Reverted)
+        }
         Change::NetworkManagerUnmanaged { ifname } => {
             let status = std::process::Command::new("nmcli")
                 .args(["device", "set", ifname, "managed", "yes"])
                 .status()?;
             if status.success() {
-                Ok(())
+                Ok(Undo::Reverted)
             } else {
                 Err(io::Error::other(format!(
                     "nmcli device set {ifname} managed yes failed"
@@ -222,30 +321,95 @@ pub fn undo(change: &Change) -> io::Result<()> {
         Change::FirewallRule { rule } => {
             let rule: super::firewall::AllowRule = serde_json::from_value(rule.clone())
                 .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-            super::firewall::remove(&rule).map_err(io::Error::other)
+            super::firewall::remove(&rule)
+                .map(|()| Undo::Reverted)
+                .map_err(io::Error::other)
         }
     }
 }
 
-/// Undoes what a dead run left in `dir`, newest first, and says what was cleaned.
-pub fn clean_leftovers(dir: &Path) -> io::Result<Vec<Change>> {
-    // No journal, or a live run's: nothing of ours to touch, and the file stays.
-    let Some(left) = Journal::leftovers(dir)? else {
-        return Ok(Vec::new());
-    };
-    let mut cleaned = Vec::new();
-    let mut failed = None;
-    for change in left.iter().rev() {
-        match undo(change) {
-            Ok(()) => cleaned.push(change.clone()),
-            Err(err) => failed = Some(io::Error::other(format!("could not undo {change}: {err}"))),
+/// What cleaning up after dead runs came to.
+#[derive(Debug, Default)]
+pub struct Cleanup {
+    /// Changes undone, newest first.
+    pub undone: Vec<Change>,
+    /// Things a person should know: changes left alone and why, journals set aside or not
+    /// trusted, each naming the file and what (if anything) to do.
+    pub notes: Vec<String>,
+    /// Changes that could not be undone (their journal is kept, to be retried).
+    pub failed: Vec<(Change, String)>,
+}
+
+/// Undoes what dead runs left in `dir`, newest first, each journal on its own; live runs'
+/// journals are not touched. A damaged journal is undone as far as it can be read, then moved
+/// aside; a journal that is not ours alone (another user could have written it) is not
+/// replayed.
+pub fn cleanup(dir: &Path) -> io::Result<Cleanup> {
+    let mut report = Cleanup::default();
+    if !dir.exists() {
+        return Ok(report);
+    }
+    let state = StateDir::open(dir)?;
+    let (found, untrusted) = journal::survey(&state)?;
+    for file in untrusted {
+        report.notes.push(format!(
+            "not replayed: {}: {}",
+            file.path.display(),
+            file.why
+        ));
+    }
+    for left in found.into_iter().filter(|f| !f.alive) {
+        let mut failed = false;
+        for change in left.decoded.changes.iter().rev() {
+            match undo(change) {
+                Ok(Undo::Reverted) => report.undone.push(change.clone()),
+                Ok(Undo::Kept(why)) => report.notes.push(format!("not undone: {change}: {why}")),
+                Err(err) => {
+                    failed = true;
+                    report.failed.push((change.clone(), err.to_string()));
+                }
+            }
+        }
+        if failed {
+            continue;
+        }
+        let path = left.path.clone();
+        let damage = left.decoded.damage.clone();
+        let recovered = left.decoded.changes.len();
+        if let Some(aside) = left.retire(&state)?
+            && let Some(damage) = damage
+        {
+            report.notes.push(format!(
+                "the journal {} was damaged ({damage}); moved aside to {}. {} change(s) could be read and were dealt with above.\n  fix: nothing to do if your network works; otherwise compare `ip addr` and `ip link` with what it lists, and remove by hand only what rescue-wizard added (its addresses carry address protocol 114, which iproute2 6.3 and later show as `proto 114`, and expire within two minutes)",
+                path.display(),
+                aside.display(),
+                recovered
+            ));
         }
     }
-    if let Some(err) = failed {
-        return Err(err);
+    Ok(report)
+}
+
+/// Undoes what dead runs left in `dir` and says what was cleaned; what a person should know
+/// (changes left alone, journals set aside) is written to standard error. Errors when some
+/// change could not be undone (its journal stays for the next start).
+pub fn clean_leftovers(dir: &Path) -> io::Result<Vec<Change>> {
+    let report = match cleanup(dir) {
+        // A folder that is not ours alone is not read at all; running again with more
+        // privileges is not the fix, the message says what is.
+        Err(err) if err.kind() == io::ErrorKind::PermissionDenied => {
+            eprintln!("note: journals not replayed: {err}");
+            return Ok(Vec::new());
+        }
+        other => other?,
+    };
+    for note in &report.notes {
+        eprintln!("note: {note}");
     }
-    Journal::clear(dir)?;
-    Ok(cleaned)
+    if let Some((change, err)) = report.failed.first() {
+        return Err(io::Error::other(format!("could not undo {change}: {err}")));
+    }
+    Ok(report.undone)
 }
 
 /// Writes a change to the journal before it is made; no journal, no change.
@@ -253,11 +417,7 @@ fn record(journal: &mut Journal, change: &Change) -> Result<(), SetupError> {
     journal
         .record(change)
         .map_err(|source| SetupError::Journal {
-            dir: journal
-                .path()
-                .parent()
-                .map(Path::to_path_buf)
-                .unwrap_or_default(),
+            dir: journal.dir().path().to_path_buf(),
             source,
         })
 }
@@ -298,23 +458,54 @@ impl HostSetup {
         let Some(iface) = interfaces.iter().find(|i| i.name == interface) else {
             return Ok(None);
         };
-        let plan = Plan::for_interface(iface, cidr);
-        if plan.add.is_none() {
+        let mut plan = Plan::for_interface(iface, cidr);
+        plan.held_by = journal::holder(state_dir, interface);
+        if plan.add.is_none() && plan.held_by.is_none() {
             return Ok(None);
         }
         Self::apply(&plan, state_dir, events).map(Some)
     }
 
-    /// Makes the planned changes, journaling each first, and starts the keeper.
+    /// Makes the planned changes, journaling each first, and starts the keeper. Refused when
+    /// another run holds the port, or the port is not the interface planned any more.
     pub fn apply(
         plan: &Plan,
         state_dir: &Path,
         events: UnboundedSender<HostEvent>,
     ) -> Result<Self, SetupError> {
-        let journal = Journal::create(state_dir).map_err(|source| SetupError::Journal {
+        let journal_error = |source| SetupError::Journal {
             dir: state_dir.to_path_buf(),
             source,
-        })?;
+        };
+        let journal = Journal::create(state_dir).map_err(journal_error)?;
+        // Checked and changed under the folder's port lock: two runs starting at once cannot
+        // both find the port free.
+        let _ports = journal.dir().lock_ports().map_err(journal_error)?;
+        if let Some(pid) = journal::holder(state_dir, &plan.ifname) {
+            let _ = journal.close();
+            return Err(SetupError::PortInUse {
+                ifname: plan.ifname.clone(),
+                pid,
+            });
+        }
+        let port = match platform::link(plan.ifindex) {
+            Ok(Some(link)) if link.name == plan.ifname => Port {
+                index: link.index,
+                name: link.name,
+                mac: link.mac,
+            },
+            Ok(_) => {
+                let _ = journal.close();
+                return Err(SetupError::PortChanged {
+                    ifname: plan.ifname.clone(),
+                    ifindex: plan.ifindex,
+                });
+            }
+            Err(source) => {
+                let _ = journal.close();
+                return Err(io_error(format!("look up {}", plan.ifname), source));
+            }
+        };
         let shared = Arc::new(Shared {
             journal: Mutex::new(journal),
             events,
@@ -348,40 +539,22 @@ impl HostSetup {
             )?;
         }
         if plan.link_up {
-            let change = Change::LinkUp {
-                ifindex: plan.ifindex,
-                ifname: plan.ifname.clone(),
-            };
             setup.make(
-                &change,
-                || platform::set_link_up(plan.ifindex, true),
+                &link_up_change(&port),
+                || platform::set_link_up(port.index, true),
                 &format!("bring {} up", plan.ifname),
             )?;
         }
-        let mut watched = None;
+        let mut kept = None;
         if let Some(cidr) = plan.add {
             let label = label_for(&plan.ifname);
-            let change = Change::Address {
-                ifindex: plan.ifindex,
-                ifname: plan.ifname.clone(),
-                cidr,
-                label: label.clone(),
-            };
             let added = setup.make(
-                &change,
-                || {
-                    platform::add_address(
-                        plan.ifindex,
-                        cidr,
-                        label.as_deref(),
-                        Some(ADDRESS_LIFETIME),
-                        true,
-                    )
-                },
+                &address_change(&port, cidr, label.clone()),
+                || add_rescue_address(port.index, cidr, label.as_deref()),
                 &format!("add {cidr} to {}", plan.ifname),
             );
             match added {
-                Ok(()) => watched = Some(change),
+                Ok(()) => kept = Some((cidr, label)),
                 // Someone's address already: use it, never remove it.
                 Err(SetupError::Failed { source, .. })
                     if source.kind() == io::ErrorKind::AlreadyExists => {}
@@ -390,25 +563,20 @@ impl HostSetup {
         }
         if let Some((ip, mac)) = plan.static_arp {
             let change = Change::Neighbour {
-                ifindex: plan.ifindex,
-                ifname: plan.ifname.clone(),
+                ifindex: port.index,
+                ifname: port.name.clone(),
+                if_mac: port.mac.clone(),
                 ip,
                 mac: format_mac(mac),
             };
             setup.make(
                 &change,
-                || platform::add_neighbour(plan.ifindex, ip, mac),
+                || platform::add_neighbour(port.index, ip, mac),
                 &format!("add a static ARP entry for {ip}"),
             )?;
         }
-        if let Some(Change::Address {
-            ifindex,
-            ifname,
-            cidr,
-            label,
-        }) = watched
-        {
-            setup.start_keeper(ifindex, ifname, cidr, label);
+        if let Some((cidr, label)) = kept {
+            setup.start_keeper(port, cidr, label);
         }
         Ok(setup)
     }
@@ -433,28 +601,14 @@ impl HostSetup {
         Ok(())
     }
 
-    fn start_keeper(
-        &mut self,
-        ifindex: u32,
-        ifname: String,
-        cidr: Ipv4Cidr,
-        label: Option<String>,
-    ) {
+    fn start_keeper(&mut self, port: Port, cidr: Ipv4Cidr, label: Option<String>) {
         let stop = Arc::clone(&self.stop);
         let shared = Arc::clone(&self.shared);
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let spawned = std::thread::Builder::new()
-            .name(format!("keep-{ifname}"))
+            .name(format!("keep-{}", port.name))
             .spawn(move || {
-                keeper(
-                    &shared,
-                    &stop,
-                    ifindex,
-                    &ifname,
-                    cidr,
-                    label.as_deref(),
-                    &ready_tx,
-                );
+                keeper(&shared, &stop, port, cidr, label.as_deref(), &ready_tx);
             });
         if let Ok(handle) = spawned {
             // The watch is subscribed before apply returns, so nothing that happens after
@@ -544,9 +698,14 @@ impl HostSetup {
         let mut failures = Vec::new();
         for change in journal.changes().to_vec().iter().rev() {
             match undo(change) {
-                Ok(()) => {
+                Ok(Undo::Reverted) => {
                     let _ = journal.forget(change);
                     let _ = self.shared.events.send(HostEvent::Undone(change.clone()));
+                }
+                // Not ours to touch (the port was replaced, the address is someone's now):
+                // nothing to undo, and nothing to warn about at every start.
+                Ok(Undo::Kept(_)) => {
+                    let _ = journal.forget(change);
                 }
                 Err(err) => {
                     let _ = self.shared.events.send(HostEvent::UndoFailed {
@@ -557,9 +716,7 @@ impl HostSetup {
                 }
             }
         }
-        if failures.is_empty() {
-            let _ = std::fs::remove_file(journal.path());
-        }
+        let _ = journal.close();
         failures
     }
 }
@@ -570,11 +727,157 @@ impl Drop for HostSetup {
     }
 }
 
+fn address_change(port: &Port, cidr: Ipv4Cidr, label: Option<String>) -> Change {
+    Change::Address {
+        ifindex: port.index,
+        ifname: port.name.clone(),
+        mac: port.mac.clone(),
+        cidr,
+        label,
+        was_absent: true,
+    }
+}
+
+fn link_up_change(port: &Port) -> Change {
+    Change::LinkUp {
+        ifindex: port.index,
+        ifname: port.name.clone(),
+        mac: port.mac.clone(),
+    }
+}
+
+/// Adds the rescue address, create-only: an address already there is someone's.
+fn add_rescue_address(ifindex: u32, cidr: Ipv4Cidr, label: Option<&str>) -> io::Result<()> {
+    platform::add_address(ifindex, cidr, label, Some(ADDRESS_LIFETIME), true)
+}
+
+/// The keeper's view of the port: the interface it keeps the address on, and whether that
+/// interface is there now.
+struct Kept<'a> {
+    shared: &'a Shared,
+    port: Port,
+    present: bool,
+    cidr: Ipv4Cidr,
+    label: Option<&'a str>,
+}
+
+impl Kept<'_> {
+    fn event(&self, event: HostEvent) {
+        let _ = self.shared.events.send(event);
+    }
+
+    fn journal(&self) -> std::sync::MutexGuard<'_, Journal> {
+        self.shared
+            .journal
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Puts the address back after something removed it; create-only, so an address someone
+    /// added by hand meanwhile is used, never replaced.
+    fn restore_address(&self) {
+        if add_rescue_address(self.port.index, self.cidr, self.label).is_ok() {
+            self.event(HostEvent::AddressRestored {
+                ifname: self.port.name.clone(),
+                cidr: self.cidr,
+            });
+        }
+    }
+
+    /// Refreshes the lifetimes of our own address, or puts it back when a removal slipped
+    /// past the watch; an identical address that is not ours is left as it is.
+    fn refresh(&self) {
+        if !self.present {
+            return;
+        }
+        let Ok(list) = platform::addresses(self.port.index) else {
+            return;
+        };
+        match list.iter().find(|a| a.cidr == self.cidr) {
+            Some(found) if is_ours(found, self.label) => {
+                let _ = platform::add_address(
+                    self.port.index,
+                    self.cidr,
+                    self.label,
+                    Some(ADDRESS_LIFETIME),
+                    false,
+                );
+            }
+            Some(_) => {}
+            None => self.restore_address(),
+        }
+    }
+
+    /// The port went away (unplugged): what was on it went with it, so the journal forgets
+    /// it; the keeper waits for an interface of the same name.
+    fn gone(&mut self) {
+        self.present = false;
+        let mut journal = self.journal();
+        for change in journal.changes().to_vec() {
+            if change.port().is_some_and(|p| p == self.port) {
+                let _ = journal.forget(&change);
+            }
+        }
+        drop(journal);
+        self.event(HostEvent::Carrier {
+            ifname: self.port.name.clone(),
+            present: false,
+        });
+    }
+
+    /// An interface of the port's name appeared (the adapter plugged back in): the journal
+    /// notes its new index and MAC, and it gets the address (and its link) again.
+    fn came_back(&mut self, ifindex: u32) {
+        let Ok(Some(link)) = platform::link(ifindex) else {
+            return;
+        };
+        if link.name != self.port.name {
+            return;
+        }
+        self.port = Port {
+            index: link.index,
+            name: link.name,
+            mac: link.mac,
+        };
+        self.present = true;
+        let mut journal = self.journal();
+        if !link.up {
+            let change = link_up_change(&self.port);
+            if journal.record(&change).is_ok() {
+                if platform::set_link_up(self.port.index, true).is_ok() {
+                    self.event(HostEvent::LinkRestored {
+                        ifname: self.port.name.clone(),
+                    });
+                } else {
+                    let _ = journal.forget(&change);
+                }
+            }
+        }
+        let already = platform::addresses(self.port.index)
+            .is_ok_and(|list| list.iter().any(|a| a.cidr.addr == self.cidr.addr));
+        if already {
+            return;
+        }
+        let change = address_change(&self.port, self.cidr, self.label.map(str::to_owned));
+        if journal.record(&change).is_err() {
+            return;
+        }
+        drop(journal);
+        if add_rescue_address(self.port.index, self.cidr, self.label).is_ok() {
+            self.event(HostEvent::AddressRestored {
+                ifname: self.port.name.clone(),
+                cidr: self.cidr,
+            });
+        } else {
+            let _ = self.journal().forget(&change);
+        }
+    }
+}
+
 fn keeper(
     shared: &Shared,
     stop: &AtomicBool,
-    ifindex: u32,
-    ifname: &str,
+    port: Port,
     cidr: Ipv4Cidr,
     label: Option<&str>,
     ready: &std::sync::mpsc::Sender<()>,
@@ -582,22 +885,14 @@ fn keeper(
     let watcher = platform::Watcher::open();
     let _ = ready.send(());
     let mut watcher = watcher.ok();
-    let mut next_refresh = Instant::now() + REFRESH_EVERY;
-    let restore = |why_link: bool| {
-        if why_link {
-            if platform::set_link_up(ifindex, true).is_ok() {
-                let _ = shared.events.send(HostEvent::LinkRestored {
-                    ifname: ifname.to_owned(),
-                });
-            }
-        } else if platform::add_address(ifindex, cidr, label, Some(ADDRESS_LIFETIME), true).is_ok()
-        {
-            let _ = shared.events.send(HostEvent::AddressRestored {
-                ifname: ifname.to_owned(),
-                cidr,
-            });
-        }
+    let mut kept = Kept {
+        shared,
+        port,
+        present: true,
+        cidr,
+        label,
     };
+    let mut next_refresh = Instant::now() + REFRESH_EVERY;
     let mut carrier: Option<bool> = None;
     while !stop.load(Ordering::Relaxed) {
         let wait = next_refresh
@@ -608,16 +903,18 @@ fn keeper(
         } else {
             // No notifications on this system: look every quarter of a second.
             std::thread::park_timeout(wait);
-            let present =
-                platform::addresses(ifindex).is_ok_and(|list| list.iter().any(|a| a.cidr == cidr));
+            let present = platform::addresses(kept.port.index)
+                .is_ok_and(|list| list.iter().any(|a| a.cidr == cidr));
             if present {
                 Vec::new()
             } else {
                 vec![platform::NetChange::AddressRemoved(platform::AddressInfo {
-                    ifindex,
+                    ifindex: kept.port.index,
                     cidr,
                     secondary: false,
                     label: None,
+                    protocol: None,
+                    valid_for: None,
                 })]
             }
         };
@@ -627,22 +924,38 @@ fn keeper(
         for change in changes {
             match change {
                 platform::NetChange::AddressRemoved(info)
-                    if info.ifindex == ifindex && info.cidr.addr == cidr.addr =>
+                    if kept.present
+                        && info.ifindex == kept.port.index
+                        && info.cidr.addr == cidr.addr =>
                 {
-                    restore(false);
+                    kept.restore_address();
+                }
+                platform::NetChange::LinkRemoved { ifindex }
+                    if kept.present && ifindex == kept.port.index =>
+                {
+                    kept.gone();
+                    carrier = None;
                 }
                 platform::NetChange::Link {
-                    ifindex: i,
+                    ifindex, ifname, ..
+                } if !kept.present && ifname == kept.port.name => {
+                    kept.came_back(ifindex);
+                }
+                platform::NetChange::Link {
+                    ifindex,
                     up,
                     carrier: c,
-                } if i == ifindex => {
-                    if !up {
-                        restore(true);
+                    ..
+                } if kept.present && ifindex == kept.port.index => {
+                    if !up && platform::set_link_up(ifindex, true).is_ok() {
+                        kept.event(HostEvent::LinkRestored {
+                            ifname: kept.port.name.clone(),
+                        });
                     }
                     if carrier != Some(c) {
                         if carrier.is_some() {
-                            let _ = shared.events.send(HostEvent::Carrier {
-                                ifname: ifname.to_owned(),
+                            kept.event(HostEvent::Carrier {
+                                ifname: kept.port.name.clone(),
                                 present: c,
                             });
                         }
@@ -654,9 +967,7 @@ fn keeper(
         }
         if Instant::now() >= next_refresh {
             next_refresh = Instant::now() + REFRESH_EVERY;
-            // Replace (not create): refreshes the lifetimes of our own address, or puts it
-            // back if a removal slipped past the watch.
-            let _ = platform::add_address(ifindex, cidr, label, Some(ADDRESS_LIFETIME), false);
+            kept.refresh();
         }
     }
     drop(shared.journal.lock());

@@ -1,9 +1,22 @@
 //! The undo journal: every change rescue-wizard makes to the host is written here before it
-//! is made, and struck off once undone. A journal found at start belongs to a run that died
-//! (SIGKILL, a crash, power loss) and is replayed backwards before anything else.
+//! is made, and struck off once undone.
+//!
+//! One journal per run (`journal-PID-START.json`, START being the process's start time), held
+//! with `flock` on its `.lock` beside it for as long as the run lives. A journal whose lock is
+//! free and whose owner (pid plus start time, in this boot) is gone belongs to a run that died
+//! (SIGKILL, a crash, power loss): the next start replays it backwards before anything else.
+//! Two runs at once each have their own file, so neither can undo, or overwrite, the other's.
+//!
+//! Each change names the interface by index, name and MAC, so that undo touches it only while
+//! it is still the same one. The folder is checked before use (ours, not writable by anyone
+//! else) and every file in it is opened without following links, so a user cannot make a root
+//! run write through a planted symlink, nor feed it a journal to replay.
+//!
+//! The file is JSON lines: a header naming the run, then one change per line, so that what a
+//! damaged file still holds can be read line by line.
 
-use std::fs;
-use std::io::{self, Write};
+use std::fs::File;
+use std::io::{self, Read, Write};
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
@@ -19,12 +32,19 @@ pub enum Change {
     Address {
         /// Kernel index of the interface.
         ifindex: u32,
-        /// Its name, for people.
+        /// Its name.
         ifname: String,
+        /// Its hardware address when the change was made (`None`: it had none).
+        #[serde(default)]
+        mac: Option<String>,
         /// The address added.
         cidr: Ipv4Cidr,
         /// The label it carries, when one fit.
         label: Option<String>,
+        /// The address was not on the interface before: the only case in which it is ours to
+        /// remove (an older journal without this field is never replayed on it).
+        #[serde(default)]
+        was_absent: bool,
     },
     /// An interface brought up that was down.
     LinkUp {
@@ -32,6 +52,9 @@ pub enum Change {
         ifindex: u32,
         /// Its name.
         ifname: String,
+        /// Its hardware address when the change was made.
+        #[serde(default)]
+        mac: Option<String>,
     },
     /// A static ARP entry for the router.
     Neighbour {
@@ -39,6 +62,9 @@ pub enum Change {
         ifindex: u32,
         /// Its name.
         ifname: String,
+        /// The interface's hardware address when the change was made.
+        #[serde(default, rename = "ifmac")]
+        if_mac: Option<String>,
         /// The router's address.
         ip: Ipv4Addr,
         /// Its hardware address.
@@ -54,6 +80,59 @@ pub enum Change {
         /// What was added, for the firewall module to remove.
         rule: serde_json::Value,
     },
+}
+
+/// The interface a change was made on: index, name and hardware address, all three.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Port {
+    /// Kernel index.
+    pub index: u32,
+    /// Name.
+    pub name: String,
+    /// Hardware address (`None`: it had none).
+    pub mac: Option<String>,
+}
+
+impl Change {
+    /// The interface the change lives on, when it lives on one interface's kernel state
+    /// (addresses, links and ARP entries go with the interface when it goes).
+    pub fn port(&self) -> Option<Port> {
+        match self {
+            Change::Address {
+                ifindex,
+                ifname,
+                mac,
+                ..
+            }
+            | Change::LinkUp {
+                ifindex,
+                ifname,
+                mac,
+            }
+            | Change::Neighbour {
+                ifindex,
+                ifname,
+                if_mac: mac,
+                ..
+            } => Some(Port {
+                index: *ifindex,
+                name: ifname.clone(),
+                mac: mac.clone(),
+            }),
+            Change::NetworkManagerUnmanaged { .. } | Change::FirewallRule { .. } => None,
+        }
+    }
+
+    /// The name of the interface the change concerns, if one.
+    pub fn ifname(&self) -> Option<&str> {
+        match self {
+            Change::Address { ifname, .. }
+            | Change::LinkUp { ifname, .. }
+            | Change::Neighbour { ifname, .. }
+            | Change::NetworkManagerUnmanaged { ifname } => Some(ifname),
+            Change::FirewallRule { rule } => rule.get("iface").and_then(serde_json::Value::as_str),
+        }
+    }
 }
 
 impl std::fmt::Display for Change {
@@ -81,26 +160,108 @@ impl std::fmt::Display for Change {
     }
 }
 
-#[derive(Debug, Default, Serialize, Deserialize)]
-struct Contents {
-    /// The process that wrote it.
-    pid: u32,
-    /// Changes in the order they were made.
-    changes: Vec<Change>,
+/// Who wrote a journal: a process is the same one only if its pid, its start time (field 22
+/// of `/proc/PID/stat`, in clock ticks since boot) and the boot all match. A pid alone is
+/// reused; a process name is whatever the binary was renamed to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunId {
+    /// Process id.
+    pub pid: u32,
+    /// Start time in clock ticks after boot.
+    pub start_time: u64,
+    /// The kernel's boot id (`/proc/sys/kernel/random/boot_id`).
+    pub boot_id: String,
 }
 
-/// The journal file of one run.
+impl RunId {
+    /// This process.
+    pub fn this() -> Self {
+        let pid = std::process::id();
+        Self {
+            pid,
+            start_time: start_time(pid).unwrap_or(0),
+            boot_id: boot_id(),
+        }
+    }
+
+    /// Whether the process that wrote the journal is still running: same boot, the pid
+    /// exists and is not a zombie (a killed run is dead before its parent reaps it), and it
+    /// started at the same moment.
+    pub fn alive(&self) -> bool {
+        if self.boot_id != boot_id() {
+            return false;
+        }
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{}/stat", self.pid)) else {
+            return false;
+        };
+        let (state, started) = parse_stat(&stat);
+        !matches!(state, Some('Z' | 'X')) && started == Some(self.start_time)
+    }
+
+    /// What this process's journals' names start with.
+    fn prefix(&self) -> String {
+        format!("{JOURNAL_PREFIX}{}-{}-", self.pid, self.start_time)
+    }
+}
+
+/// The state and start time from `/proc/PID/stat`. The command name (field 2) is in
+/// parentheses and may hold spaces and parentheses itself, so fields are counted after the
+/// last `)` (proc(5)): field 3 is the state, field 22 the start time.
+fn parse_stat(stat: &str) -> (Option<char>, Option<u64>) {
+    let Some((_, rest)) = stat.rsplit_once(')') else {
+        return (None, None);
+    };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let state = fields.first().and_then(|s| s.chars().next());
+    let started = fields.get(19).and_then(|s| s.parse().ok());
+    (state, started)
+}
+
+fn start_time(pid: u32) -> Option<u64> {
+    parse_stat(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?).1
+}
+
+fn boot_id() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_default()
+}
+
+const JOURNAL_PREFIX: &str = "journal-";
+const JOURNAL_SUFFIX: &str = ".json";
+/// Held while a run applies its changes, so two runs starting at once cannot both decide a
+/// port is free.
+const PORTS_LOCK: &str = "ports.lock";
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Header {
+    /// The journal format.
+    #[serde(rename = "rescue-wizard-journal")]
+    version: u32,
+    #[serde(flatten)]
+    run: RunId,
+}
+
+const VERSION: u32 = 2;
+
+/// The state folder, as an open directory checked to be safe to write in and replay from.
 #[derive(Debug)]
-pub struct Journal {
+pub struct StateDir {
     path: PathBuf,
-    contents: Contents,
+    #[cfg(unix)]
+    fd: std::os::fd::OwnedFd,
 }
 
-/// The folder where the journal lives: `$RESCUE_WIZARD_STATE_DIR`, else the platform's state
-/// folder (`~/.local/state/rescue-wizard` on Linux), else the temporary folder.
+/// The folder where journals (and reports) live: `$RESCUE_WIZARD_STATE_DIR`; else, as root,
+/// `/var/lib/rescue-wizard` (never a user's HOME, which `sudo -E` keeps); else the user's
+/// state folder (`~/.local/state/rescue-wizard` on Linux), else the temporary folder.
 pub fn state_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("RESCUE_WIZARD_STATE_DIR") {
         return PathBuf::from(dir);
+    }
+    #[cfg(unix)]
+    if nix::unistd::geteuid().is_root() {
+        return PathBuf::from(ROOT_STATE_DIR);
     }
     dirs::state_dir()
         .or_else(dirs::data_local_dir)
@@ -108,180 +269,739 @@ pub fn state_dir() -> PathBuf {
         .join("rescue-wizard")
 }
 
-impl Journal {
-    /// The journal path in `dir`.
-    pub fn path_in(dir: &Path) -> PathBuf {
-        dir.join("undo-journal.json")
+/// The state folder of runs as root.
+pub const ROOT_STATE_DIR: &str = "/var/lib/rescue-wizard";
+
+#[cfg(unix)]
+mod fsx {
+    //! The few file operations the journal needs, relative to the checked folder and never
+    //! following a link.
+
+    use std::fs::File;
+    use std::io;
+    use std::os::fd::{AsFd, OwnedFd};
+    use std::os::unix::fs::DirBuilderExt;
+    use std::path::Path;
+
+    use nix::fcntl::{OFlag, openat, renameat};
+    use nix::sys::stat::{Mode, fstat};
+    use nix::unistd::{UnlinkatFlags, unlinkat};
+
+    pub(super) fn open_dir(path: &Path) -> io::Result<OwnedFd> {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(path)
+            .or_else(|e| {
+                if e.kind() == io::ErrorKind::AlreadyExists {
+                    Ok(())
+                } else {
+                    Err(e)
+                }
+            })?;
+        let fd = nix::fcntl::open(
+            path,
+            OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| {
+            if e == nix::errno::Errno::ELOOP || e == nix::errno::Errno::ENOTDIR {
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!(
+                        "{} is a symbolic link or not a folder: rescue-wizard keeps its journal only in a real folder of its own.\n  fix: remove it, or set RESCUE_WIZARD_STATE_DIR to a folder you own",
+                        path.display()
+                    ),
+                )
+            } else {
+                io::Error::from(e)
+            }
+        })?;
+        let stat = fstat(&fd)?;
+        // mode_t is 16 bits on macOS.
+        #[allow(clippy::useless_conversion)]
+        check_owner(path, "folder", stat.st_uid, stat.st_mode.into())?;
+        Ok(fd)
     }
 
-    /// Starts a journal for this run. A journal left by a live process is not taken over.
-    pub fn create(dir: &Path) -> io::Result<Self> {
-        fs::create_dir_all(dir)?;
-        let path = Self::path_in(dir);
-        if let Some(left) = Self::read(&path)?
-            && left.pid != std::process::id()
-            && process_alive(left.pid)
-            && !left.changes.is_empty()
-        {
+    /// Owned by this process's user and writable by no one else; what is not cannot be
+    /// trusted to replay, nor written in by root.
+    pub(super) fn check_owner(path: &Path, what: &str, uid: u32, mode: u32) -> io::Result<()> {
+        let me = nix::unistd::geteuid().as_raw();
+        if uid != me {
             return Err(io::Error::new(
-                io::ErrorKind::AlreadyExists,
+                io::ErrorKind::PermissionDenied,
                 format!(
-                    "another rescue-wizard (pid {}) has changes on this computer; finish or stop it first",
-                    left.pid
+                    "the state {what} {} belongs to user id {uid}, not to this user (id {me}): another user could change what rescue-wizard writes there or replays from it.\n  fix: set RESCUE_WIZARD_STATE_DIR to a folder of your own{}",
+                    path.display(),
+                    if me == 0 {
+                        " (as root the default is /var/lib/rescue-wizard)"
+                    } else {
+                        ""
+                    }
                 ),
             ));
         }
-        let journal = Self {
-            path,
-            contents: Contents {
-                pid: std::process::id(),
-                changes: Vec::new(),
-            },
-        };
-        journal.save()?;
-        Ok(journal)
+        if mode & 0o022 != 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                format!(
+                    "the state {what} {} is writable by other users (mode {:o}): they could change what rescue-wizard replays.\n  fix: chmod go-w {}",
+                    path.display(),
+                    mode & 0o7777,
+                    path.display()
+                ),
+            ));
+        }
+        Ok(())
     }
 
-    fn read(path: &Path) -> io::Result<Option<Contents>> {
-        match fs::read(path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
-                io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!("{}: {e}", path.display()),
-                )
-            }),
-            Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(err) => Err(err),
+    fn flags(create: bool, write: bool) -> OFlag {
+        let mut flags = OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+        flags |= if write {
+            OFlag::O_RDWR
+        } else {
+            OFlag::O_RDONLY
+        };
+        if create {
+            flags |= OFlag::O_CREAT;
+        }
+        flags
+    }
+
+    pub(super) fn open(dir: &OwnedFd, name: &str, create: bool, write: bool) -> io::Result<File> {
+        let fd = openat(
+            dir.as_fd(),
+            name,
+            flags(create, write),
+            Mode::from_bits_truncate(0o600),
+        )?;
+        Ok(File::from(fd))
+    }
+
+    /// Opens `name` for writing, empty; a symbolic link in its place is an error, not a
+    /// target.
+    pub(super) fn create_truncated(dir: &OwnedFd, name: &str) -> io::Result<File> {
+        let fd = openat(
+            dir.as_fd(),
+            name,
+            flags(true, true) | OFlag::O_TRUNC,
+            Mode::from_bits_truncate(0o600),
+        )?;
+        Ok(File::from(fd))
+    }
+
+    pub(super) fn owner_and_mode(file: &File) -> io::Result<(u32, u32)> {
+        let stat = fstat(file)?;
+        // mode_t is 16 bits on macOS.
+        #[allow(clippy::useless_conversion)]
+        Ok((stat.st_uid, stat.st_mode.into()))
+    }
+
+    pub(super) fn rename(dir: &OwnedFd, from: &str, to: &str) -> io::Result<()> {
+        renameat(dir.as_fd(), from, dir.as_fd(), to).map_err(io::Error::from)
+    }
+
+    pub(super) fn remove(dir: &OwnedFd, name: &str) -> io::Result<()> {
+        match unlinkat(dir.as_fd(), name, UnlinkatFlags::NoRemoveDir) {
+            Err(nix::errno::Errno::ENOENT) | Ok(()) => Ok(()),
+            Err(e) => Err(e.into()),
         }
     }
 
-    /// The changes a dead run left behind in `dir`, oldest first, and removes nothing yet.
-    /// `None` when there is no journal, or it belongs to a run that is still alive (its
-    /// changes are its own to undo).
-    pub fn leftovers(dir: &Path) -> io::Result<Option<Vec<Change>>> {
-        let Some(left) = Self::read(&Self::path_in(dir))? else {
-            return Ok(None);
-        };
-        if left.pid != std::process::id() && process_alive(left.pid) {
-            return Ok(None);
+    /// Takes the exclusive lock without waiting: `Ok(false)` when another process holds it.
+    pub(super) fn try_lock(file: &File) -> io::Result<bool> {
+        #[allow(deprecated)] // The owned `Flock` wrapper would take the file; the fd stays ours.
+        match nix::fcntl::flock(
+            std::os::fd::AsRawFd::as_raw_fd(file),
+            nix::fcntl::FlockArg::LockExclusiveNonblock,
+        ) {
+            Ok(()) => Ok(true),
+            Err(nix::errno::Errno::EWOULDBLOCK) => Ok(false),
+            Err(e) => Err(e.into()),
         }
-        Ok(Some(left.changes))
     }
 
-    /// Forgets the journal of a dead run once its changes are undone.
-    pub fn clear(dir: &Path) -> io::Result<()> {
-        match fs::remove_file(Self::path_in(dir)) {
-            Err(err) if err.kind() != io::ErrorKind::NotFound => Err(err),
+    /// Takes the exclusive lock, waiting for it.
+    pub(super) fn lock(file: &File) -> io::Result<()> {
+        #[allow(deprecated)]
+        nix::fcntl::flock(
+            std::os::fd::AsRawFd::as_raw_fd(file),
+            nix::fcntl::FlockArg::LockExclusive,
+        )
+        .map_err(io::Error::from)
+    }
+
+    /// The names in the folder the descriptor holds (not whatever its path names now).
+    pub(super) fn names(dir: &OwnedFd, path: &Path) -> io::Result<Vec<String>> {
+        #[cfg(target_os = "linux")]
+        let listed = std::fs::read_dir(format!(
+            "/proc/self/fd/{}",
+            std::os::fd::AsRawFd::as_raw_fd(dir)
+        ));
+        #[cfg(not(target_os = "linux"))]
+        let listed = {
+            let _ = dir;
+            std::fs::read_dir(path)
+        };
+        #[cfg(target_os = "linux")]
+        let _ = path;
+        Ok(listed?
+            .filter_map(Result::ok)
+            .filter_map(|e| e.file_name().to_str().map(str::to_owned))
+            .collect())
+    }
+}
+
+impl StateDir {
+    /// Opens (making it, mode 0700, when missing) and checks the folder: a real folder, not a
+    /// link, owned by this user and writable by no one else.
+    pub fn open(path: &Path) -> io::Result<Self> {
+        #[cfg(unix)]
+        {
+            let fd = fsx::open_dir(path)?;
+            Ok(Self {
+                path: path.to_path_buf(),
+                fd,
+            })
+        }
+        #[cfg(not(unix))]
+        {
+            std::fs::create_dir_all(path)?;
+            Ok(Self {
+                path: path.to_path_buf(),
+            })
+        }
+    }
+
+    /// The folder's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn open_file(&self, name: &str, create: bool, write: bool) -> io::Result<File> {
+        #[cfg(unix)]
+        {
+            fsx::open(&self.fd, name, create, write)
+        }
+        #[cfg(not(unix))]
+        {
+            std::fs::OpenOptions::new()
+                .read(true)
+                .write(write)
+                .create(create)
+                .open(self.path.join(name))
+        }
+    }
+
+    fn write_file(&self, name: &str, bytes: &[u8]) -> io::Result<()> {
+        #[cfg(unix)]
+        let mut file = fsx::create_truncated(&self.fd, name)?;
+        #[cfg(not(unix))]
+        let mut file = File::create(self.path.join(name))?;
+        file.write_all(bytes)?;
+        file.sync_all()
+    }
+
+    fn rename(&self, from: &str, to: &str) -> io::Result<()> {
+        #[cfg(unix)]
+        {
+            fsx::rename(&self.fd, from, to)
+        }
+        #[cfg(not(unix))]
+        {
+            std::fs::rename(self.path.join(from), self.path.join(to))
+        }
+    }
+
+    fn remove(&self, name: &str) -> io::Result<()> {
+        #[cfg(unix)]
+        {
+            fsx::remove(&self.fd, name)
+        }
+        #[cfg(not(unix))]
+        match std::fs::remove_file(self.path.join(name)) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
             _ => Ok(()),
         }
     }
 
+    fn names(&self) -> io::Result<Vec<String>> {
+        #[cfg(unix)]
+        {
+            fsx::names(&self.fd, &self.path)
+        }
+        #[cfg(not(unix))]
+        Ok(std::fs::read_dir(&self.path)?
+            .filter_map(Result::ok)
+            .filter_map(|e| e.file_name().to_str().map(str::to_owned))
+            .collect())
+    }
+
+    /// Opens a file's lock and takes it without waiting: `None` when another process holds it.
+    fn try_lock(&self, name: &str) -> io::Result<Option<File>> {
+        let file = self.open_file(name, true, true)?;
+        #[cfg(unix)]
+        {
+            Ok(fsx::try_lock(&file)?.then_some(file))
+        }
+        #[cfg(not(unix))]
+        Ok(Some(file))
+    }
+
+    /// Holds the folder's port lock until the returned file is dropped: while a run checks
+    /// that its port is free and makes its changes.
+    pub fn lock_ports(&self) -> io::Result<File> {
+        let file = self.open_file(PORTS_LOCK, true, true)?;
+        #[cfg(unix)]
+        fsx::lock(&file)?;
+        Ok(file)
+    }
+
+    /// Reads a file that is to be trusted: a regular file, ours, writable by no one else.
+    fn read_trusted(&self, name: &str) -> io::Result<Vec<u8>> {
+        let mut file = self.open_file(name, false, false)?;
+        #[cfg(unix)]
+        {
+            let (uid, mode) = fsx::owner_and_mode(&file)?;
+            fsx::check_owner(&self.path.join(name), "file", uid, mode)?;
+        }
+        let mut bytes = Vec::new();
+        // A journal is a few kilobytes; a huge file is not one of ours.
+        Read::take(&mut file, MAX_JOURNAL).read_to_end(&mut bytes)?;
+        Ok(bytes)
+    }
+}
+
+/// The largest journal read back (a run records a handful of changes).
+const MAX_JOURNAL: u64 = 1 << 20;
+
+/// The journal file of one run, locked for as long as the run holds it.
+#[derive(Debug)]
+pub struct Journal {
+    dir: StateDir,
+    run: RunId,
+    /// The file's name without `.json`: the run, and which of its journals (one process can
+    /// hold a setup and an adopted address, each with its own).
+    stem: String,
+    changes: Vec<Change>,
+    /// The run's lock, held until the journal is closed or the process ends.
+    _lock: File,
+}
+
+impl Journal {
+    /// What the journals in `dir` are called (each run's own, `journal-PID-START.json`).
+    pub fn path_in(dir: &Path) -> PathBuf {
+        dir.join(format!("{JOURNAL_PREFIX}*{JOURNAL_SUFFIX}"))
+    }
+
+    /// Starts this run's journal in `dir`, checked and locked.
+    pub fn create(dir: &Path) -> io::Result<Self> {
+        static SEQUENCE: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let run = RunId::this();
+        let stem = format!(
+            "{}{}",
+            run.prefix(),
+            SEQUENCE.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
+        Self::create_as(dir, run, stem)
+    }
+
+    fn create_as(dir: &Path, run: RunId, stem: String) -> io::Result<Self> {
+        let dir = StateDir::open(dir)?;
+        let lock = dir.try_lock(&format!("{stem}.lock"))?.ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                "this run's journal is already open",
+            )
+        })?;
+        let journal = Self {
+            dir,
+            run,
+            stem,
+            changes: Vec::new(),
+            _lock: lock,
+        };
+        if let Err(err) = journal.save() {
+            // Nothing recorded: leave no lock behind either.
+            let _ = journal.remove_files();
+            return Err(err);
+        }
+        Ok(journal)
+    }
+
+    /// Who this journal belongs to.
+    pub fn run(&self) -> &RunId {
+        &self.run
+    }
+
+    /// The checked folder it lives in.
+    pub fn dir(&self) -> &StateDir {
+        &self.dir
+    }
+
     /// Records a change before it is made (written and synced to disk).
     pub fn record(&mut self, change: &Change) -> io::Result<()> {
-        self.contents.changes.push(change.clone());
+        self.changes.push(change.clone());
         self.save()
     }
 
     /// Strikes a change off once it is undone (or turned out not to be ours).
     pub fn forget(&mut self, change: &Change) -> io::Result<()> {
-        if let Some(at) = self.contents.changes.iter().rposition(|c| c == change) {
-            self.contents.changes.remove(at);
+        if let Some(at) = self.changes.iter().rposition(|c| c == change) {
+            self.changes.remove(at);
         }
         self.save()
     }
 
     /// The changes recorded, oldest first.
     pub fn changes(&self) -> &[Change] {
-        &self.contents.changes
+        &self.changes
     }
 
     /// The file's path.
-    pub fn path(&self) -> &Path {
-        &self.path
+    pub fn path(&self) -> PathBuf {
+        self.dir.path.join(format!("{}{JOURNAL_SUFFIX}", self.stem))
     }
 
-    /// Removes the file (nothing is left to undo).
-    pub fn close(self) -> io::Result<()> {
-        if self.contents.changes.is_empty() {
-            fs::remove_file(&self.path)
+    /// Removes the file and its lock when nothing is left to undo.
+    pub fn close(&self) -> io::Result<()> {
+        if self.changes.is_empty() {
+            self.remove_files()
         } else {
             Ok(())
         }
     }
 
+    fn remove_files(&self) -> io::Result<()> {
+        let stem = &self.stem;
+        self.dir.remove(&format!("{stem}{JOURNAL_SUFFIX}"))?;
+        self.dir.remove(&format!("{stem}.lock"))
+    }
+
     fn save(&self) -> io::Result<()> {
-        // Written beside and renamed over, so a crash mid-write leaves the old journal whole.
-        let tmp = self.path.with_extension("json.tmp");
-        let mut file = fs::File::create(&tmp)?;
-        file.write_all(&serde_json::to_vec_pretty(&self.contents).map_err(io::Error::other)?)?;
-        file.sync_all()?;
-        fs::rename(&tmp, &self.path)
+        let stem = &self.stem;
+        let bytes = encode(&self.run, &self.changes)?;
+        // Written beside under this run's own name and renamed over, so a crash mid-write
+        // leaves the previous journal whole and no two runs ever share a temporary file.
+        let tmp = format!(".{stem}.tmp");
+        self.dir.write_file(&tmp, &bytes)?;
+        self.dir.rename(&tmp, &format!("{stem}{JOURNAL_SUFFIX}"))
     }
 }
 
-/// Whether `pid` is a running rescue-wizard: it exists, is not a zombie waiting to be reaped
-/// (a killed run is dead even before its parent collects it), and carries our name.
-#[cfg(unix)]
-fn process_alive(pid: u32) -> bool {
-    let Ok(status) = fs::read_to_string(format!("/proc/{pid}/status")) else {
-        return false;
-    };
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .map(str::trim)
-            .unwrap_or_default()
-            .to_owned()
-    };
-    let state = field("State:");
-    !state.starts_with('Z')
-        && !state.starts_with('X')
-        && field("Name:").starts_with("rescue-wizard")
+fn encode(run: &RunId, changes: &[Change]) -> io::Result<Vec<u8>> {
+    let mut bytes = serde_json::to_vec(&Header {
+        version: VERSION,
+        run: run.clone(),
+    })
+    .map_err(io::Error::other)?;
+    for change in changes {
+        bytes.push(b'\n');
+        bytes.extend(serde_json::to_vec(change).map_err(io::Error::other)?);
+    }
+    bytes.push(b'\n');
+    Ok(bytes)
 }
 
-#[cfg(not(unix))]
-fn process_alive(_pid: u32) -> bool {
-    false
+/// What a journal file holds, read as far as it can be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decoded {
+    /// Its writer, when the header could be read.
+    pub run: Option<RunId>,
+    /// The changes that could be read, oldest first.
+    pub changes: Vec<Change>,
+    /// What is wrong with the file, when something is.
+    pub damage: Option<String>,
+}
+
+/// Reads a journal line by line; a damaged line is skipped and reported, the rest kept.
+pub fn decode(bytes: &[u8]) -> Decoded {
+    let text = String::from_utf8_lossy(bytes);
+    let mut lines = text.lines().enumerate();
+    let mut damage = Vec::new();
+    let run = if let Some((_, first)) = lines.next() {
+        match serde_json::from_str::<Header>(first) {
+            Ok(header) if header.version == VERSION => Some(header.run),
+            Ok(header) => {
+                damage.push(format!("unknown format version {}", header.version));
+                None
+            }
+            Err(e) => {
+                damage.push(format!("line 1 (the header): {e}"));
+                None
+            }
+        }
+    } else {
+        damage.push("the file is empty".to_owned());
+        None
+    };
+    let mut changes = Vec::new();
+    for (at, line) in lines {
+        if line.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str::<Change>(line) {
+            Ok(change) => changes.push(change),
+            Err(e) => damage.push(format!("line {}: {e}", at + 1)),
+        }
+    }
+    Decoded {
+        run,
+        changes,
+        damage: (!damage.is_empty()).then(|| damage.join("; ")),
+    }
+}
+
+/// A journal another run left, found when looking through the folder.
+#[derive(Debug)]
+pub struct Found {
+    /// The file's path.
+    pub path: PathBuf,
+    name: String,
+    /// Its writer, from the header or else from the file's name.
+    pub pid: Option<u32>,
+    /// What it holds.
+    pub decoded: Decoded,
+    /// Whether its run is still going (its changes are its own to undo).
+    pub alive: bool,
+    /// A dead run's lock, held while its changes are undone.
+    lock: Option<File>,
+}
+
+/// The run's stem and pid from a journal's file name.
+fn stem_of(name: &str) -> Option<(&str, Option<u32>)> {
+    let stem = name.strip_suffix(JOURNAL_SUFFIX)?;
+    let rest = stem.strip_prefix(JOURNAL_PREFIX)?;
+    let pid = rest.split('-').next().and_then(|p| p.parse().ok());
+    Some((stem, pid))
+}
+
+/// Why a journal in the folder was passed over without being read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Untrusted {
+    /// The file.
+    pub path: PathBuf,
+    /// Why (its owner or its mode), with the fix.
+    pub why: String,
+}
+
+/// Every other run's journal in `dir`: live ones (read, not touched), dead ones (locked for
+/// the caller to undo), and files that could not be trusted.
+pub fn survey(dir: &StateDir) -> io::Result<(Vec<Found>, Vec<Untrusted>)> {
+    let own = RunId::this().prefix();
+    let mut found = Vec::new();
+    let mut untrusted = Vec::new();
+    for name in dir.names()? {
+        let Some((stem, pid)) = stem_of(&name) else {
+            continue;
+        };
+        // This process's own journals are its own business.
+        if stem.starts_with(&own) {
+            continue;
+        }
+        // A lock held is a run alive: the kernel drops it when the process ends, however it
+        // ends.
+        let lock = dir.try_lock(&format!("{stem}.lock"))?;
+        let bytes = match dir.read_trusted(&name) {
+            Ok(bytes) => bytes,
+            // Struck off by its run meanwhile.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => {
+                untrusted.push(Untrusted {
+                    path: dir.path.join(&name),
+                    why: e.to_string(),
+                });
+                continue;
+            }
+        };
+        let decoded = decode(&bytes);
+        let alive = lock.is_none() || decoded.run.as_ref().is_some_and(RunId::alive);
+        found.push(Found {
+            path: dir.path.join(&name),
+            name: name.clone(),
+            pid: decoded.run.as_ref().map(|r| r.pid).or(pid),
+            decoded,
+            alive,
+            lock: if alive { None } else { lock },
+        });
+    }
+    Ok((found, untrusted))
+}
+
+impl Found {
+    /// Forgets a dead run's journal once its changes are undone: removed, or, when it was
+    /// damaged, moved aside (to `….json.damaged`) for a person to read. Returns where it went.
+    pub fn retire(self, dir: &StateDir) -> io::Result<Option<PathBuf>> {
+        let stem = self.name.trim_end_matches(JOURNAL_SUFFIX).to_owned();
+        let aside = if self.decoded.damage.is_some() {
+            let to = format!("{}.damaged", self.name);
+            dir.rename(&self.name, &to)?;
+            Some(dir.path.join(to))
+        } else {
+            dir.remove(&self.name)?;
+            None
+        };
+        dir.remove(&format!("{stem}.lock"))?;
+        drop(self.lock);
+        Ok(aside)
+    }
+}
+
+/// The live run (its pid) that holds changes on the interface `ifname`, if one does.
+pub fn holder(dir: &Path, ifname: &str) -> Option<u32> {
+    if !dir.exists() {
+        return None;
+    }
+    let dir = StateDir::open(dir).ok()?;
+    let (found, _) = survey(&dir).ok()?;
+    found
+        .iter()
+        .filter(|f| f.alive)
+        .find(|f| f.decoded.changes.iter().any(|c| c.ifname() == Some(ifname)))
+        .and_then(|f| f.pid)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn address(ifname: &str) -> Change {
+        Change::Address {
+            ifindex: 7,
+            ifname: ifname.into(),
+            mac: Some("02:00:00:00:00:07".into()),
+            cidr: Ipv4Cidr::new(Ipv4Addr::new(192, 168, 0, 66), 24),
+            label: Some("eth0:rw".into()),
+            was_absent: true,
+        }
+    }
+
     #[test]
     fn records_survive_and_are_struck_off() {
         let dir = tempfile::tempdir().unwrap();
         let mut journal = Journal::create(dir.path()).unwrap();
-        let change = Change::Address {
-            ifindex: 7,
-            ifname: "eth0".into(),
-            cidr: Ipv4Cidr::new(Ipv4Addr::new(192, 168, 0, 66), 24),
-            label: Some("eth0:rw".into()),
-        };
+        let change = address("eth0");
         journal.record(&change).unwrap();
         journal
             .record(&Change::LinkUp {
                 ifindex: 7,
                 ifname: "eth0".into(),
+                mac: None,
             })
             .unwrap();
-        let text = fs::read_to_string(journal.path()).unwrap();
+        let text = std::fs::read_to_string(journal.path()).unwrap();
         assert!(
-            text.contains("\"change\": \"address\"") && text.contains("192.168.0.66"),
+            text.contains("\"change\":\"address\"")
+                && text.contains("192.168.0.66")
+                && text.contains("02:00:00:00:00:07")
+                && text.contains("\"was_absent\":true"),
             "{text}"
         );
-        // Written by this process: not a leftover of a dead run, but readable as one by a
-        // new process (simulated by rewriting the pid).
-        let mut raw: serde_json::Value = serde_json::from_str(&text).unwrap();
-        raw["pid"] = serde_json::json!(999_999_999u32);
-        fs::write(journal.path(), raw.to_string()).unwrap();
-        let left = Journal::leftovers(dir.path()).unwrap().unwrap();
-        assert_eq!(left.len(), 2);
-        assert_eq!(left[0], change);
+        let decoded = decode(text.as_bytes());
+        assert_eq!(decoded.run.as_ref(), Some(journal.run()));
+        assert_eq!(decoded.changes.len(), 2);
+        assert_eq!(decoded.changes[0], change);
+        assert!(decoded.damage.is_none());
         journal.forget(&change).unwrap();
         assert_eq!(journal.changes().len(), 1);
-        Journal::clear(dir.path()).unwrap();
-        assert!(Journal::leftovers(dir.path()).unwrap().is_none());
+        journal.forget(&journal.changes()[0].clone()).unwrap();
+        let path = journal.path();
+        journal.close().unwrap();
+        assert!(!path.exists());
+    }
+
+    #[test]
+    fn this_process_is_alive_and_a_reused_pid_is_not() {
+        let me = RunId::this();
+        assert!(me.start_time > 0, "{me:?}");
+        assert!(me.alive());
+        // Same pid, another start time: the pid was reused by another process.
+        let reused = RunId {
+            start_time: me.start_time + 1,
+            ..me.clone()
+        };
+        assert!(!reused.alive());
+        let other_boot = RunId {
+            boot_id: "another-boot".into(),
+            ..me
+        };
+        assert!(!other_boot.alive());
+    }
+
+    #[test]
+    fn stat_fields_are_counted_after_the_command_name() {
+        // A command name with spaces and parentheses (a renamed binary) shifts nothing.
+        let stat =
+            "4242 (rw) x (y) R 1 4242 4242 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 1000 10";
+        assert_eq!(parse_stat(stat), (Some('R'), Some(987_654)));
+    }
+
+    #[test]
+    fn a_damaged_journal_gives_back_what_it_can() {
+        let run = RunId::this();
+        let mut bytes = encode(&run, &[address("eth0"), address("eth1")]).unwrap();
+        // Cut in the middle of the last change, then garbage.
+        bytes.truncate(bytes.len() - 20);
+        bytes.extend_from_slice(b"\n{not json\n");
+        let decoded = decode(&bytes);
+        assert_eq!(decoded.run, Some(run));
+        assert_eq!(decoded.changes, vec![address("eth0")]);
+        let damage = decoded.damage.unwrap();
+        assert!(
+            damage.contains("line 3") && damage.contains("line 4"),
+            "{damage}"
+        );
+        let headless = decode(b"\x00\x01garbage\n");
+        assert!(headless.run.is_none() && headless.damage.is_some());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_planted_symlink_is_not_written_through() {
+        use std::os::unix::fs::symlink;
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("precious");
+        std::fs::write(&target, b"keep me").unwrap();
+        let state = dir.path().join("state");
+        std::fs::create_dir(&state).unwrap();
+        let stem = format!("{}planted", RunId::this().prefix());
+        let create = || Journal::create_as(&state, RunId::this(), stem.clone());
+        // The names this run opens: its temporary file and its lock.
+        for name in [format!(".{stem}.tmp"), format!("{stem}.lock")] {
+            symlink(&target, state.join(&name)).unwrap();
+            let err = create().unwrap_err();
+            assert!(
+                err.raw_os_error() == Some(nix::libc::ELOOP),
+                "{name}: {err}"
+            );
+            assert_eq!(std::fs::read(&target).unwrap(), b"keep me", "{name}");
+            std::fs::remove_file(state.join(&name)).unwrap();
+        }
+        // The journal's own name is only ever renamed over: the link is replaced, not followed.
+        symlink(&target, state.join(format!("{stem}.json"))).unwrap();
+        let journal = create().unwrap();
+        assert_eq!(std::fs::read(&target).unwrap(), b"keep me");
+        assert!(!journal.path().is_symlink());
+        journal.close().unwrap();
+        // The folder itself a link: refused, nothing written through it.
+        let link = dir.path().join("link");
+        symlink(&state, &link).unwrap();
+        let err = Journal::create(&link).unwrap_err();
+        assert!(err.to_string().contains("symbolic link"), "{err}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_folder_others_can_write_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+        let err = Journal::create(dir.path()).unwrap_err();
+        assert!(
+            err.to_string().contains("writable by other users")
+                && err.to_string().contains("chmod go-w"),
+            "{err}"
+        );
     }
 }

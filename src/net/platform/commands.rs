@@ -79,8 +79,38 @@ pub fn addresses(ifindex: u32) -> io::Result<Vec<super::AddressInfo>> {
             cidr: crate::net::iface::Ipv4Cidr::new(n.addr(), n.prefix_len()),
             secondary: false,
             label: None,
+            protocol: None,
+            valid_for: None,
         })
         .collect())
+}
+
+fn link_info(i: netdev::Interface) -> super::LinkInfo {
+    super::LinkInfo {
+        index: i.index,
+        up: i.is_up(),
+        mac: i
+            .mac_addr
+            .map(|m| m.to_string())
+            .filter(|m| m != "00:00:00:00:00:00"),
+        name: i.name,
+    }
+}
+
+/// What the interface with index `ifindex` is now, from the system's list.
+pub fn link(ifindex: u32) -> io::Result<Option<super::LinkInfo>> {
+    Ok(netdev::get_interfaces()
+        .into_iter()
+        .find(|i| i.index == ifindex)
+        .map(link_info))
+}
+
+/// What the interface named `name` is now, from the system's list.
+pub fn link_named(name: &str) -> io::Result<Option<super::LinkInfo>> {
+    Ok(netdev::get_interfaces()
+        .into_iter()
+        .find(|i| i.name == name)
+        .map(link_info))
 }
 
 /// Whether `cidr`'s address is on the interface already. With `create_only` that is an

@@ -14,9 +14,9 @@ use netlink_packet_core::{
     NetlinkMessage, NetlinkPayload,
 };
 use netlink_packet_route::address::{
-    AddressAttribute, AddressHeaderFlags, AddressMessage, CacheInfo,
+    AddressAttribute, AddressHeaderFlags, AddressMessage, AddressProtocol, CacheInfo,
 };
-use netlink_packet_route::link::{LinkFlags, LinkMessage};
+use netlink_packet_route::link::{LinkAttribute, LinkFlags, LinkMessage};
 use netlink_packet_route::neighbour::{
     NeighbourAddress, NeighbourAttribute, NeighbourMessage, NeighbourState,
 };
@@ -24,7 +24,7 @@ use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 use netlink_sys::protocols::NETLINK_ROUTE;
 use netlink_sys::{Socket, SocketAddr};
 
-use super::{AddressInfo, NetChange};
+use super::{AddressInfo, LinkInfo, NetChange, RESCUE_ADDRESS_PROTOCOL};
 use crate::net::iface::Ipv4Cidr;
 
 /// rtnetlink multicast groups (linux/rtnetlink.h, the legacy bit masks).
@@ -132,9 +132,10 @@ fn address_message(ifindex: u32, cidr: Ipv4Cidr) -> AddressMessage {
     message
 }
 
-/// Adds `cidr` to the interface. `create_only`: fail with `AlreadyExists` when the address is
-/// there already (never take over someone's address); otherwise replace it (refreshing our
-/// own address's lifetimes). A label longer than 15 bytes is left out (the kernel's limit).
+/// Adds `cidr` to the interface, marked with [`RESCUE_ADDRESS_PROTOCOL`]. `create_only`: fail
+/// with `AlreadyExists` when the address is there already (never take over someone's
+/// address); otherwise replace it (refreshing our own address's lifetimes). A label longer
+/// than 15 bytes is left out (the kernel's limit).
 pub fn add_address(
     ifindex: u32,
     cidr: Ipv4Cidr,
@@ -154,6 +155,13 @@ pub fn add_address(
             .attributes
             .push(AddressAttribute::Label(label.to_owned()));
     }
+    // The mark that survives any interface name (IFA_PROTO, Linux 6.3); older kernels ignore
+    // the attribute, and undo falls back on the finite lifetime only we set.
+    message
+        .attributes
+        .push(AddressAttribute::Protocol(AddressProtocol::from(
+            RESCUE_ADDRESS_PROTOCOL,
+        )));
     if let Some(lifetime) = lifetime {
         let secs = lifetime.as_secs().min(u64::from(u32::MAX - 1)) as u32;
         let mut info = CacheInfo::default();
@@ -205,11 +213,18 @@ pub fn addresses(ifindex: u32) -> io::Result<Vec<AddressInfo>> {
 fn address_info(message: &AddressMessage) -> Option<AddressInfo> {
     let mut addr = None;
     let mut label = None;
+    let mut protocol = None;
+    let mut valid_for = None;
     for attribute in &message.attributes {
         match attribute {
             AddressAttribute::Local(IpAddr::V4(a)) => addr = Some(*a),
             AddressAttribute::Address(IpAddr::V4(a)) if addr.is_none() => addr = Some(*a),
             AddressAttribute::Label(l) => label = Some(l.clone()),
+            AddressAttribute::Protocol(p) => protocol = Some(u8::from(*p)),
+            // INFINITY_LIFE_TIME (linux/if_addr.h): an address that never expires.
+            AddressAttribute::CacheInfo(info) if info.ifa_valid != u32::MAX => {
+                valid_for = Some(info.ifa_valid);
+            }
             _ => {}
         }
     }
@@ -218,6 +233,8 @@ fn address_info(message: &AddressMessage) -> Option<AddressInfo> {
         cidr: Ipv4Cidr::new(addr?, message.header.prefix_len),
         secondary: message.header.flags.contains(AddressHeaderFlags::Secondary),
         label,
+        protocol,
+        valid_for,
     })
 }
 
@@ -229,6 +246,57 @@ pub fn link_is_up(ifindex: u32) -> io::Result<bool> {
     Ok(replies.iter().any(
         |r| matches!(r, RouteNetlinkMessage::NewLink(l) if l.header.flags.contains(LinkFlags::Up)),
     ))
+}
+
+/// What the interface with index `ifindex` is now; `None` when there is none.
+pub fn link(ifindex: u32) -> io::Result<Option<LinkInfo>> {
+    let mut request = LinkMessage::default();
+    request.header.index = ifindex;
+    link_request(request)
+}
+
+/// What the interface named `name` is now; `None` when there is none.
+pub fn link_named(name: &str) -> io::Result<Option<LinkInfo>> {
+    let mut request = LinkMessage::default();
+    request
+        .attributes
+        .push(LinkAttribute::IfName(name.to_owned()));
+    link_request(request)
+}
+
+fn link_request(request: LinkMessage) -> io::Result<Option<LinkInfo>> {
+    // A single-link GET is answered without a DONE: ask for the ACK that ends the exchange.
+    match Netlink::open(0)?.request(RouteNetlinkMessage::GetLink(request), NLM_F_ACK) {
+        Ok(replies) => Ok(replies.iter().find_map(|r| match r {
+            RouteNetlinkMessage::NewLink(l) => link_info(l),
+            _ => None,
+        })),
+        Err(err) if err.raw_os_error() == Some(nix::libc::ENODEV) => Ok(None),
+        Err(err) => Err(err),
+    }
+}
+
+fn link_info(message: &LinkMessage) -> Option<LinkInfo> {
+    let mut name = None;
+    let mut mac = None;
+    for attribute in &message.attributes {
+        match attribute {
+            LinkAttribute::IfName(n) => name = Some(n.clone()),
+            LinkAttribute::Address(bytes) => {
+                mac = <[u8; 6]>::try_from(bytes.as_slice())
+                    .ok()
+                    .filter(|m| *m != [0; 6])
+                    .map(crate::net::addr::format_mac);
+            }
+            _ => {}
+        }
+    }
+    Some(LinkInfo {
+        index: message.header.index,
+        name: name?,
+        mac,
+        up: message.header.flags.contains(LinkFlags::Up),
+    })
 }
 
 /// Sets the interface administratively up or down.
@@ -289,8 +357,8 @@ pub fn remove_neighbour(ifindex: u32, ip: Ipv4Addr) -> io::Result<()> {
     }
 }
 
-/// Listens for address removals and link changes, so a removed rescue address can be put
-/// back at once.
+/// Listens for address removals and link changes (a link that appears, changes or goes), so
+/// a removed rescue address can be put back at once, and on a replugged adapter too.
 pub struct Watcher {
     netlink: Netlink,
 }
@@ -338,8 +406,12 @@ impl Watcher {
                     }
                     RouteNetlinkMessage::NewLink(l) => changes.push(NetChange::Link {
                         ifindex: l.header.index,
+                        ifname: link_info(&l).map(|i| i.name).unwrap_or_default(),
                         up: l.header.flags.contains(LinkFlags::Up),
                         carrier: l.header.flags.contains(LinkFlags::LowerUp),
+                    }),
+                    RouteNetlinkMessage::DelLink(l) => changes.push(NetChange::LinkRemoved {
+                        ifindex: l.header.index,
                     }),
                     _ => {}
                 }

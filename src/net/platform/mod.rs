@@ -36,6 +36,33 @@ pub struct AddressInfo {
     pub secondary: bool,
     /// Its label, if any.
     pub label: Option<String>,
+    /// The address protocol the kernel keeps with it (`IFA_PROTO`, Linux 6.3 and later): what
+    /// marks an address as rescue-wizard's ([`RESCUE_ADDRESS_PROTOCOL`]) whatever the
+    /// interface's name. `None`: none set, or a system that keeps none.
+    pub protocol: Option<u8>,
+    /// Seconds it stays valid without a refresh; `None` when it never expires (an address added
+    /// by hand) or the system does not say.
+    pub valid_for: Option<u32>,
+}
+
+/// The address protocol rescue-wizard's addresses carry (`ip addr` shows `proto 114`). Labels
+/// cannot mark them: a label must start with the interface's name and the kernel allows 15
+/// bytes, so a 15-character USB adapter name (`enx00e04c680001`) leaves no room for a suffix.
+/// Values above the kernel's own (1 to 3, `linux/if_addr.h`) are free for programs.
+pub const RESCUE_ADDRESS_PROTOCOL: u8 = 114;
+
+/// What an interface is now, as the kernel reports it: how a port we changed is told apart
+/// from another that took its index or its name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkInfo {
+    /// Kernel index.
+    pub index: u32,
+    /// Name.
+    pub name: String,
+    /// Hardware address, `aa:bb:cc:dd:ee:ff`, when it has one.
+    pub mac: Option<String>,
+    /// Administratively up.
+    pub up: bool,
 }
 
 /// A change the system reported.
@@ -43,14 +70,21 @@ pub struct AddressInfo {
 pub enum NetChange {
     /// An address went away.
     AddressRemoved(AddressInfo),
-    /// A link changed state.
+    /// A link changed state, or appeared.
     Link {
         /// The interface's index.
         ifindex: u32,
+        /// Its name.
+        ifname: String,
         /// Administratively up.
         up: bool,
         /// Carrier present.
         carrier: bool,
+    },
+    /// An interface went away (unplugged, deleted).
+    LinkRemoved {
+        /// Its index.
+        ifindex: u32,
     },
 }
 

@@ -7,7 +7,7 @@ use std::io;
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
-pub use super::commands::{Watcher, addresses, link_is_up};
+pub use super::commands::{Watcher, addresses, link, link_is_up, link_named};
 use super::commands::{already_there, name_of, run};
 use crate::net::iface::Ipv4Cidr;
 

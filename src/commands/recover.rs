@@ -251,7 +251,7 @@ async fn drive(
     let (commands, commands_rx) = mpsc::unbounded_channel();
     let mut signals = StopSignals::install()?;
     let kept = plan.clone();
-    let mut running = tokio::spawn(crate::engine::runner::run(
+    let mut running = tokio::spawn(crate::engine::run::run(
         plan,
         environment,
         events_tx,

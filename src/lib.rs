@@ -27,6 +27,8 @@ pub enum Outcome {
     ChecksFailed,
     /// The recovery run waited and the router never spoke.
     NothingHappened,
+    /// The technician stopped the run (Ctrl-C, SIGTERM, SIGHUP); the network was restored.
+    Interrupted,
 }
 
 impl From<Outcome> for ExitCode {
@@ -36,6 +38,8 @@ impl From<Outcome> for ExitCode {
             Outcome::TransferFailed | Outcome::ChecksFailed => ExitCode::from(1),
             Outcome::BadInput => ExitCode::from(2),
             Outcome::NothingHappened => ExitCode::from(3),
+            // 128 + SIGINT, as shells report a command stopped by Ctrl-C.
+            Outcome::Interrupted => ExitCode::from(130),
         }
     }
 }

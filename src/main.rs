@@ -1,5 +1,6 @@
 //! The `rescue-wizard` command: parse the command line, hand it to the library, map the outcome
-//! to an exit code (0 done, 1 transfer failed, 2 bad usage or input).
+//! to an exit code (0 done, 1 transfer failed, 2 bad usage or input, 3 nothing happened,
+//! 130 stopped by the technician).
 
 use std::process::ExitCode;
 

@@ -330,6 +330,7 @@ pub(crate) fn conclude(
     Ok(match outcome {
         RunOutcome::Flashed | RunOutcome::Transferred => Outcome::Done,
         RunOutcome::TimedOut => Outcome::NothingHappened,
-        RunOutcome::Failed | RunOutcome::Interrupted => Outcome::TransferFailed,
+        RunOutcome::Failed => Outcome::TransferFailed,
+        RunOutcome::Interrupted => Outcome::Interrupted,
     })
 }

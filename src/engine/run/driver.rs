@@ -73,8 +73,6 @@ pub(super) struct Driver {
     state_dir: Option<PathBuf>,
     setup: Option<HostSetup>,
     adopted: Vec<HostSetup>,
-    /// Whether a keeper watches the port's link (our changes are on it).
-    keeper: bool,
     simulated: Option<SimulatedRouter>,
     host_tx: mpsc::UnboundedSender<HostEvent>,
     host_rx: mpsc::UnboundedReceiver<HostEvent>,
@@ -124,7 +122,6 @@ impl Driver {
             state_dir,
             setup: None,
             adopted: Vec::new(),
-            keeper: false,
             simulated,
             host_tx,
             host_rx,
@@ -313,7 +310,6 @@ impl Driver {
         let result = match HostSetup::apply(&network, &state_dir, self.host_tx.clone()) {
             Ok(setup) => {
                 self.setup = Some(setup);
-                self.keeper = true;
                 Ok(())
             }
             Err(err) => Err(err.to_string()),
@@ -444,10 +440,12 @@ impl Driver {
         self.drain_host_events();
     }
 
-    /// Without changes of ours on the port there is no keeper watching its link: look at it
-    /// once a tick instead, so that link changes are reported all the same.
+    /// Looks at the port's link once a tick, whether or not a keeper of our changes watches
+    /// it too: without changes there is no keeper, and the keeper takes the first link
+    /// message it sees as its baseline, so a first flap could go untold. The machine tells
+    /// each change once, whoever reports it.
     fn poll_carrier(&mut self) {
-        if self.keeper || self.simulated.is_some() {
+        if self.simulated.is_some() {
             return;
         }
         let Some(port) = &self.plan.port else {

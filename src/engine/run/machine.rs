@@ -718,6 +718,10 @@ impl Machine {
                 what: format!("something took {ifname} down; it was brought up again"),
             },
             HostEvent::Carrier { ifname, present } => {
+                // Told once, whether the keeper or the driver's look at the port saw it.
+                if self.evidence.carrier == Some(present) {
+                    return;
+                }
                 self.evidence.carrier = Some(present);
                 Event::NetworkNoticed {
                     what: if present {

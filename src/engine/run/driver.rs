@@ -315,6 +315,9 @@ impl Driver {
             Err(err) => Err(err.to_string()),
         };
         self.drain_host_events();
+        // The plan saw the port before the network step brought it up: its link as it is
+        // now, so that a flap right after is told against the truth.
+        self.poll_carrier();
         self.pending.push_back(Input::NetworkApplied(result));
     }
 

@@ -155,7 +155,7 @@ pub enum Shell {
 
 /// Every exit status rescue-wizard ends with, and what it means: the one table `--help`,
 /// README.md and the tests share.
-pub const EXIT_CODES: [(u8, &str); 4] = [
+pub const EXIT_CODES: [(u8, &str); 5] = [
     (0, "done: everything asked for was done"),
     (
         1,
@@ -166,6 +166,10 @@ pub const EXIT_CODES: [(u8, &str); 4] = [
         "bad usage or input: nothing was attempted (the message says what to fix)",
     ),
     (3, "the recovery run waited and the router never spoke"),
+    (
+        130,
+        "stopped by the technician (Ctrl-C, SIGTERM, or the terminal closed: SIGHUP); the network was restored",
+    ),
 ];
 
 /// Writes the completion script for `shell`, generated from these definitions.

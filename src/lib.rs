@@ -29,16 +29,19 @@ pub enum Outcome {
     ChecksFailed,
     /// The recovery run waited and the router never spoke.
     NothingHappened,
+    /// The technician stopped the run (Ctrl-C, SIGTERM, SIGHUP); the network was restored.
+    Interrupted,
 }
 
 impl Outcome {
     /// Every outcome, for tables and tests.
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 6] = [
         Self::Done,
         Self::TransferFailed,
         Self::BadInput,
         Self::ChecksFailed,
         Self::NothingHappened,
+        Self::Interrupted,
     ];
 
     /// The process exit status, as [`cli::EXIT_CODES`] explains it.
@@ -48,6 +51,8 @@ impl Outcome {
             Outcome::TransferFailed | Outcome::ChecksFailed => 1,
             Outcome::BadInput => 2,
             Outcome::NothingHappened => 3,
+            // 128 + SIGINT, as shells report a command stopped by Ctrl-C.
+            Outcome::Interrupted => 130,
         }
     }
 }

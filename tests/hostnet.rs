@@ -1,5 +1,5 @@
 //! The host network side, in network namespaces the tests make themselves: the rescue address
-//! added and always taken back (normal exit, SIGINT, SIGTERM, SIGKILL followed by a new
+//! added and always taken back (normal exit, SIGINT, SIGTERM, SIGHUP, SIGKILL followed by a new
 //! start), put back after a third-party removal and a link taken down, the technician's own
 //! addresses untouched throughout, and `doctor` on deliberately broken setups. Nothing here
 //! touches the machine's real interfaces.
@@ -273,12 +273,13 @@ fn eventually(what: &str, condition: impl Fn() -> bool) {
 }
 
 #[test]
-fn address_added_and_removed_on_sigint_and_sigterm() {
+fn address_added_and_removed_on_sigint_sigterm_and_sighup() {
     if !can_run() {
         return;
     }
     let lab = Lab::new();
-    for signal in [Signal::SIGINT, Signal::SIGTERM] {
+    // SIGHUP: the terminal closed; the address must go all the same.
+    for signal in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
         assert!(!lab.has(RESCUE));
         let server = lab.serve();
         assert!(lab.has(RESCUE), "{}", lab.addresses());

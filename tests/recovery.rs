@@ -309,6 +309,71 @@ fn a_real_uboot_pulls_the_image_the_run_serves() {
     );
 }
 
+#[test]
+fn a_real_uboot_already_retrying_before_the_run_starts_gets_the_whole_image() {
+    if !need_root() || !rig_available(&["ip"]) {
+        return;
+    }
+    let _one = one_qemu_at_a_time();
+    let dir = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let image = wr841n_v9_image(2 * 1024 * 1024 + 77);
+    let path = dir.path().join("wr841nv9-factory.bin");
+    std::fs::write(&path, &image).unwrap();
+    let mut lab = UbootLab::start();
+    lab.command("setenv ipaddr 192.168.0.86", Duration::from_secs(10));
+    lab.command("setenv serverip 192.168.0.66", Duration::from_secs(10));
+    // As TP-Link's bootloader does: ask again and again until someone answers.
+    lab.command("setenv netretry yes", Duration::from_secs(10));
+    lab.console
+        .send("tftpboot 0x40200000 wr841nv9_tp_recovery.bin");
+    // U-Boot is asking (ARP for the server, unanswered) before rescue-wizard exists.
+    lab.console
+        .expect("TFTP from server 192.168.0.66", Duration::from_secs(30))
+        .unwrap_or_else(|e| panic!("{e}\n{}", lab.transcript()));
+    let mut cmd = support::rescue_wizard_in(&lab.ns, state.path());
+    cmd.args(["--device", "tl-wr841n-v9"])
+        .arg(&path)
+        .args(["--interface", "tap0", "--yes", "--json", "--timeout", "120"])
+        .arg("--exit-after-transfer");
+    let mut run = Proc::spawn(&mut cmd);
+    let fetched = lab
+        .console
+        .expect("\n=> ", Duration::from_mins(2))
+        .unwrap_or_else(|e| panic!("{e}\n{}\n{}", lab.transcript(), run.diagnostics()));
+    uboot_loaded(&mut lab, &run, &image, &fetched);
+    let status = run
+        .wait_deadline(Duration::from_secs(30))
+        .unwrap_or_else(|| panic!("the run did not end\n{}", run.diagnostics()));
+    assert_eq!(status.code(), Some(0), "{}", run.diagnostics());
+    let events = events(&run.stdout_text());
+    let finished = named(&events, "transfer-finished");
+    assert_eq!(finished.len(), 1, "{}", run.stdout_text());
+    assert_eq!(finished[0]["bytes"], image.len());
+    assert_eq!(named(&events, "finished")[0]["outcome"], "flashed");
+    assert!(
+        !run.stdout_text().contains("nothing was sent"),
+        "{}",
+        run.stdout_text()
+    );
+    assert!(!addresses(&lab.ns, "tap0").contains("192.168.0.66"));
+}
+
+/// U-Boot printed that it loaded all of `image`, and its crc32 of what it holds is the image's.
+fn uboot_loaded(lab: &mut UbootLab, run: &Proc, image: &[u8], fetched: &str) {
+    assert!(
+        fetched.contains(&format!("Bytes transferred = {}", image.len())),
+        "U-Boot did not load the whole image:\n{fetched}\n{}",
+        run.diagnostics()
+    );
+    let crc = lab.command("crc32 0x40200000 ${filesize}", Duration::from_secs(30));
+    let expected = format!("{:08x}", crc32fast::hash(image));
+    assert!(
+        crc.contains(&format!("==> {expected}")),
+        "U-Boot's crc32 differs from the image's {expected}:\n{crc}"
+    );
+}
+
 fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
     use std::fmt::Write as _;
@@ -513,6 +578,43 @@ fn the_demo_runs_to_a_flashed_router_without_privileges_or_changes() {
     );
 }
 
+#[test]
+fn a_stopped_demo_removes_its_folder_and_exits_130_on_each_stop_signal() {
+    for signal in [
+        nix::sys::signal::Signal::SIGINT,
+        nix::sys::signal::Signal::SIGTERM,
+        nix::sys::signal::Signal::SIGHUP,
+    ] {
+        let state = tempfile::tempdir().unwrap();
+        let mut cmd = Command::new(BIN);
+        cmd.args(["demo", "--json"])
+            .env("RESCUE_WIZARD_STATE_DIR", state.path())
+            .stdin(Stdio::null());
+        let mut run = Proc::spawn(&mut cmd);
+        let folder = std::env::temp_dir().join(format!("rescue-wizard-demo-{}", run.pid()));
+        wait_event(&run, "waiting-for-router", READY);
+        assert!(folder.exists(), "the demo's folder {}", folder.display());
+        run.signal(signal);
+        let status = run
+            .wait_deadline(Duration::from_secs(30))
+            .unwrap_or_else(|| panic!("{signal} did not end the demo\n{}", run.diagnostics()));
+        assert_eq!(status.code(), Some(130), "{signal}: {}", run.diagnostics());
+        assert!(
+            !folder.exists(),
+            "{signal}: the demo left {}",
+            folder.display()
+        );
+        // Nor the private copy of the image the run served.
+        let copy = format!("rescue-wizard-image-{}-", run.pid());
+        let left: Vec<_> = std::fs::read_dir(std::env::temp_dir())
+            .unwrap()
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().starts_with(&copy))
+            .collect();
+        assert!(left.is_empty(), "{signal}: the run left {left:?}");
+    }
+}
+
 fn run_plain(args: &[&str], state: &Path) -> (Option<i32>, String) {
     let output = support::run(
         Command::new(BIN)
@@ -625,7 +727,23 @@ fn ctrl_c_while_waiting_restores_the_port_and_says_the_router_is_untouched() {
     if !need_root() {
         return;
     }
-    let lab = PortLab::new("rw-int");
+    stop_while_waiting(nix::sys::signal::Signal::SIGINT, "rw-int");
+}
+
+#[test]
+fn sigterm_and_sighup_while_waiting_restore_the_port_as_ctrl_c_does() {
+    if !need_root() {
+        return;
+    }
+    // SIGHUP: the terminal the run was started from closed.
+    stop_while_waiting(nix::sys::signal::Signal::SIGTERM, "rw-term");
+    stop_while_waiting(nix::sys::signal::Signal::SIGHUP, "rw-hup");
+}
+
+/// Starts a run on a port, stops it with `signal` while it waits, and checks the exit (130),
+/// the advice and the port.
+fn stop_while_waiting(signal: nix::sys::signal::Signal, tag: &str) {
+    let lab = PortLab::new(tag);
     let pair = &lab.pair;
     let path = lab.image("factory.bin", &wr841n_v9_image(64 * 1024));
     let mut cmd = lab.rescue_wizard();
@@ -638,11 +756,11 @@ fn ctrl_c_while_waiting_restores_the_port_and_says_the_router_is_untouched() {
     let mut run = Proc::spawn(&mut cmd);
     wait_event(&run, "waiting-for-router", READY);
     assert!(addresses(&pair.ns, "port0").contains("192.168.0.66/24"));
-    run.signal(nix::sys::signal::Signal::SIGINT);
+    run.signal(signal);
     let status = run
         .wait_deadline(Duration::from_secs(30))
-        .unwrap_or_else(|| panic!("Ctrl-C did not end the run\n{}", run.diagnostics()));
-    assert_eq!(status.code(), Some(1), "{}", run.diagnostics());
+        .unwrap_or_else(|| panic!("{signal} did not end the run\n{}", run.diagnostics()));
+    assert_eq!(status.code(), Some(130), "{signal}: {}", run.diagnostics());
     let events = events(&run.stdout_text());
     let interrupted = named(&events, "interrupted");
     assert_eq!(interrupted.len(), 1, "{}", run.stdout_text());
@@ -655,6 +773,7 @@ fn ctrl_c_while_waiting_restores_the_port_and_says_the_router_is_untouched() {
     );
     assert!(!named(&events, "network-restored").is_empty());
     assert!(!addresses(&pair.ns, "port0").contains("192.168.0.66"));
+    assert_eq!(named(&events, "finished")[0]["outcome"], "interrupted");
 }
 
 #[test]
@@ -786,7 +905,7 @@ fn a_port_set_up_by_hand_needs_no_consent_and_its_link_is_still_watched() {
     let status = run
         .wait_deadline(Duration::from_secs(30))
         .unwrap_or_else(|| panic!("Ctrl-C did not end the run\n{}", run.diagnostics()));
-    assert_eq!(status.code(), Some(1), "{}", run.diagnostics());
+    assert_eq!(status.code(), Some(130), "{}", run.diagnostics());
     let events = events(&run.stdout_text());
     assert!(named(&events, "consent-needed").is_empty());
     assert!(named(&events, "network-changed").is_empty());

@@ -72,13 +72,17 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
 mod recover;
 mod wizard;
 
-/// The user's request to stop: Ctrl-C, or SIGTERM on Unix. The handlers are installed when
+/// The user's request to stop: Ctrl-C, or SIGTERM or SIGHUP on Unix. The handlers are installed when
 /// this is made, so make it before announcing readiness.
 pub(crate) struct StopSignals {
     #[cfg(unix)]
     interrupt: tokio::signal::unix::Signal,
     #[cfg(unix)]
     terminate: tokio::signal::unix::Signal,
+    /// The terminal closed: stop and restore as for SIGTERM, or the rescue address and the
+    /// journal would stay behind.
+    #[cfg(unix)]
+    hangup: tokio::signal::unix::Signal,
 }
 
 impl StopSignals {
@@ -89,6 +93,7 @@ impl StopSignals {
             Ok(Self {
                 interrupt: signal(SignalKind::interrupt())?,
                 terminate: signal(SignalKind::terminate())?,
+                hangup: signal(SignalKind::hangup())?,
             })
         }
         #[cfg(not(unix))]
@@ -101,6 +106,7 @@ impl StopSignals {
         tokio::select! {
             _ = self.interrupt.recv() => {}
             _ = self.terminate.recv() => {}
+            _ = self.hangup.recv() => {}
         }
         #[cfg(not(unix))]
         let _ = tokio::signal::ctrl_c().await;

@@ -251,7 +251,7 @@ async fn drive(
     let (commands, commands_rx) = mpsc::unbounded_channel();
     let mut signals = StopSignals::install()?;
     let kept = plan.clone();
-    let mut running = tokio::spawn(crate::engine::runner::run(
+    let mut running = tokio::spawn(crate::engine::run::run(
         plan,
         environment,
         events_tx,
@@ -330,6 +330,7 @@ pub(crate) fn conclude(
     Ok(match outcome {
         RunOutcome::Flashed | RunOutcome::Transferred => Outcome::Done,
         RunOutcome::TimedOut => Outcome::NothingHappened,
-        RunOutcome::Failed | RunOutcome::Interrupted => Outcome::TransferFailed,
+        RunOutcome::Failed => Outcome::TransferFailed,
+        RunOutcome::Interrupted => Outcome::Interrupted,
     })
 }

@@ -164,7 +164,9 @@ fn server(evidence: &Evidence, direction: Direction) -> Item {
         Direction::Pull => match (evidence.listening, &evidence.self_test) {
             (Some(addr), Some(Ok(()))) => pass(
                 ITEM,
-                format!("listening on {addr}; the self-test fetched the image through it"),
+                format!(
+                    "listening on {addr}; the self-test fetched the image's first block through it"
+                ),
             ),
             (Some(addr), Some(Err(why))) => fail(
                 ITEM,

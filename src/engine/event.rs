@@ -153,9 +153,10 @@ pub enum Event {
         /// Its address and port.
         addr: SocketAddr,
     },
-    /// Our own server handed out the image through the rescue address, byte for byte.
+    /// Our own server handed out the image's first block through the rescue address, and
+    /// the first and last blocks match the image checked.
     SelfTestPassed {
-        /// Bytes fetched.
+        /// Bytes fetched over the wire (the first block).
         bytes: u64,
         /// How long it took.
         #[serde(with = "seconds")]
@@ -268,7 +269,8 @@ pub enum Event {
         /// Where the router answers afterwards.
         after: Option<Ipv4Addr>,
     },
-    /// The flashing countdown.
+    /// The flashing countdown: each second left told once, then zero once ("should be
+    /// done by now").
     FlashingCountdown {
         /// Seconds left of the expected duration.
         #[serde(with = "seconds")]
@@ -406,7 +408,7 @@ impl std::fmt::Display for Event {
             Event::Listening { addr } => write!(f, "TFTP server listening on {addr}"),
             Event::SelfTestPassed { bytes, took } => write!(
                 f,
-                "self-test passed: fetched {bytes} bytes from our own server in {:.2} s, sha256 matches",
+                "self-test passed: our own server handed out the first {bytes} bytes in {:.3} s; first and last blocks match the image",
                 took.as_secs_f64()
             ),
             Event::SelfTestFailed { reason } => write!(f, "self-test failed: {reason}"),
@@ -502,6 +504,9 @@ impl std::fmt::Display for Event {
                     write!(f, "; watching for it at {after}")?;
                 }
                 Ok(())
+            }
+            Event::FlashingCountdown { remaining } if remaining.is_zero() => {
+                f.write_str("flashing should be done by now: watching for the router to come back")
             }
             Event::FlashingCountdown { remaining } => {
                 write!(f, "flashing: about {} s left", remaining.as_secs())

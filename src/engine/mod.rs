@@ -1,5 +1,5 @@
 //! The recovery run: a [`plan`] built purely from the profile, the image, the interfaces and
-//! the settings; a [`runner`] that carries it out and reports every step as an
+//! the settings; a [`run`] machine and its driver that carry it out and reports every step as an
 //! [`event::Event`]; the troubleshooting [`checklist`] decided from evidence; the Markdown
 //! [`report`]; and a [`simulate`]d bootloader for the demo.
 //!
@@ -9,9 +9,10 @@ pub mod checklist;
 pub mod event;
 pub mod plan;
 pub mod report;
+pub mod run;
 pub mod runner;
 pub mod simulate;
 
 pub use event::{Command, Event, Phase, RunOutcome};
 pub use plan::{ImageFacts, Plan, Settings};
-pub use runner::{Environment, Summary};
+pub use run::{Environment, Summary};

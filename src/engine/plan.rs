@@ -161,6 +161,9 @@ pub struct Plan {
     pub flash_source: FlashSource,
     /// Where the router answers after flashing.
     pub after: Option<Ipv4Addr>,
+    /// Other addresses it may come back at (stock firmware's own, named in the profile's
+    /// `after-alternates`).
+    pub after_alternates: Vec<Ipv4Addr>,
     /// Give up waiting for the router after this long.
     pub timeout: Duration,
     /// End once the transfer is confirmed.
@@ -229,7 +232,10 @@ pub fn apply_tftp_policy(config: &mut ServerConfig, tftp: &crate::profile::Tftp)
         config.rollover = crate::tftp::session::Rollover::One;
     }
     if let Some(allowed) = tftp.next_block_on_resend {
+        // The profile knows the bootloader: `true` sends the next block from the start,
+        // `false` also stops the server learning it from the client (U-Boot 1.1.x).
         config.timing.resend_next_block = allowed;
+        config.timing.learn_next_block = allowed;
     }
 }
 
@@ -357,6 +363,7 @@ pub fn build(
             (None, None) => FlashSource::Typical,
         },
         after: profile.after,
+        after_alternates: profile.after_alternates.clone(),
         timeout: settings.timeout,
         exit_after_transfer: settings.exit_after_transfer,
         stall_after: settings.stall_after,

@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::event::Event;
 use super::plan::Plan;
-use super::runner::Summary;
+use super::run::Summary;
 
 /// The report's text.
 pub fn render(plan: &Plan, summary: &Summary) -> String {

@@ -181,6 +181,7 @@ impl RunView {
                     bar.set_position(total.saturating_sub(remaining.as_secs()));
                     bar.set_message(format!("{} s left", remaining.as_secs()));
                 } else if !self.interactive && remaining.as_secs() % 30 == 0 {
+                    // Zero comes once: "should be done by now".
                     self.line(&event.to_string());
                 }
             }

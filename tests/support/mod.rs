@@ -261,7 +261,12 @@ impl Proc {
     pub fn wait_deadline(&mut self, deadline: Duration) -> Option<ExitStatus> {
         if self.status.is_none() {
             match self.exited.recv_timeout(deadline) {
-                Ok(status) => self.status = Some(status),
+                Ok(status) => {
+                    self.status = Some(status);
+                    // The last lines (the outcome, the report's path) may still be in the
+                    // pipe when the exit is seen: read them before anyone looks.
+                    self.drain(Duration::from_secs(5));
+                }
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => {
                     panic!("lost track of `{}` (wait failed)", self.label)

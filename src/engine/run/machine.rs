@@ -1,0 +1,1273 @@
+//! The recovery run as a sans-I/O machine: [`Machine::handle`] takes one [`Input`] (a wire
+//! frame, a transfer event, a link change, a tick, a front-end command, the result of a host
+//! change) and the time, and returns the [`Effect`]s to carry out (emit an event, start the
+//! server, apply the network, start the capture, probe, finish). Every rule of the run's
+//! timeline lives here; [`super::driver`] owns the threads, sockets and clock.
+//!
+//! The rules (issue 11):
+//! - the router may speak at any instant: a request during the self-test, a link flap, or
+//!   before the technician says "powered on" is served and reported, and the run moves on to
+//!   the transfer; a link flap is noted and never restarts anything;
+//! - every block accounted for ([`Tally`]): "nothing was sent" only when nothing was, and never
+//!   "switch it off" once a block went out.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::{Duration, Instant, SystemTime};
+
+use super::after::{self, Countdown, Gap, Quiet};
+use super::method::{self, Method};
+use super::tally::Tally;
+use crate::engine::checklist::{self, Evidence, Item};
+use crate::engine::event::{Command, Event, Phase, RunOutcome};
+use crate::engine::plan::{Plan, Transfer};
+use crate::net::addr::HostEvent;
+use crate::net::check::{Check, Verdict};
+use crate::net::observe::{DEFAULT_AWAY_AFTER, Expectation, Finding, Observer, PowerOnTiming};
+use crate::net::wire::{ArpKind, EchoKind, Seen, WireEvent};
+use crate::tftp::event::{RequestKind, TransferEvent, TransferId};
+
+/// After the expected flashing time, how much longer to watch for the router coming back.
+pub const FLASH_GRACE: Duration = Duration::from_mins(1);
+
+/// Where the run happens, as far as the machine is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Setting {
+    /// A real port: preflight, consent, network changes, a capture.
+    Host {
+        /// The technician approved the network changes already.
+        approved: bool,
+        /// When the router asks for another server address, take it without asking.
+        adopt: bool,
+    },
+    /// Loopback with a simulated bootloader: nothing on the host changes.
+    Simulated,
+}
+
+/// Why a push ended without the image there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PushFailure {
+    /// The bootloader's server never answered.
+    NoAnswer,
+    /// Anything else, in words.
+    Other(String),
+}
+
+/// A finished transfer to the router, as the push reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pushed {
+    /// The bootloader's server as it answered.
+    pub peer: SocketAddr,
+    /// Bytes moved.
+    pub bytes: u64,
+    /// How long it took.
+    pub took: Duration,
+    /// SHA-256 of what was sent.
+    pub sha256: String,
+    /// Whether the last ACK came.
+    pub confirmed: bool,
+}
+
+/// What the self-test found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SelfTested {
+    /// Bytes fetched.
+    pub bytes: u64,
+    /// How long it took.
+    pub took: Duration,
+}
+
+/// What the machine is fed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Input {
+    /// The image was read and copied as it was checked, or why not.
+    Snapshotted(Result<(), String>),
+    /// The host checks came out (the port is gone: `None`).
+    Preflighted(Option<Vec<Check>>),
+    /// The capture on the port runs; these addresses are this computer's own.
+    CaptureStarted {
+        /// Addresses the port has.
+        ours: Vec<Ipv4Addr>,
+    },
+    /// The port cannot be watched.
+    CaptureFailed(String),
+    /// The network changes are in place, or why not.
+    NetworkApplied(Result<(), String>),
+    /// Our server listens, or why not.
+    ServerStarted(Result<SocketAddr, String>),
+    /// The self-test fetched the image's first block through the rescue address, or why not.
+    SelfTested(Result<SelfTested, String>),
+    /// A front-end's command; `None`: every front-end is gone.
+    Command(Option<Command>),
+    /// A change on the host (a journaled change, the link).
+    Host(HostEvent),
+    /// A frame on the port.
+    Wire(Seen),
+    /// A server or client transfer event.
+    Transfer(TransferEvent),
+    /// The push ended.
+    Pushed(Result<Pushed, PushFailure>),
+    /// The router answered an ARP probe at this address.
+    Probed(Ipv4Addr),
+    /// About once a second.
+    Tick,
+}
+
+/// What the driver is asked to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Tell the front-ends.
+    Emit(Event),
+    /// Read the image once and keep those bytes for everything the router gets: answer
+    /// with [`Input::Snapshotted`].
+    TakeSnapshot,
+    /// Gather the host's facts and run the checks: answer with [`Input::Preflighted`].
+    Preflight,
+    /// Watch the port: answer with [`Input::CaptureStarted`] or [`Input::CaptureFailed`].
+    StartCapture,
+    /// Apply the plan's network changes: answer with [`Input::NetworkApplied`].
+    ApplyNetwork,
+    /// Start our server: answer with [`Input::ServerStarted`].
+    StartServer,
+    /// Fetch `name` from our server at `target`: answer with [`Input::SelfTested`].
+    SelfTest {
+        /// Our server, through the rescue address.
+        target: SocketAddr,
+        /// The name asked for, which no bootloader asks for.
+        name: String,
+    },
+    /// The simulated router is switched on.
+    PowerOnSimulated {
+        /// Our server.
+        server: Option<SocketAddr>,
+    },
+    /// Push the image: answer with [`Input::Pushed`].
+    StartPush,
+    /// Ask by ARP for the router at `target` until it answers: [`Input::Probed`].
+    Probe(Ipv4Addr),
+    /// Give this computer the address too (journaled, undone at the end).
+    Adopt(Ipv4Addr),
+    /// Stop everything, restore the network, then call [`Machine::conclude`].
+    Finish(RunOutcome),
+}
+
+/// The name the self-test asks for: no bootloader asks for it, so its transfer is never
+/// taken for the router's.
+pub fn self_test_name() -> String {
+    format!("rescue-wizard-self-test-{}", std::process::id())
+}
+
+/// What waits on the network step.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct NetworkStep {
+    /// The consent question is out, unanswered.
+    consent_asked: bool,
+    /// The port is switched off: the capture starts once the network step brought it up.
+    capture_after: bool,
+}
+
+/// The run's state.
+#[derive(Debug)]
+pub struct Machine {
+    plan: Plan,
+    method: Box<dyn Method>,
+    setting: Setting,
+    started: Instant,
+    epoch: SystemTime,
+    phase: Phase,
+    evidence: Evidence,
+    observer: Observer,
+    ours: Vec<Ipv4Addr>,
+    self_test_name: String,
+    /// Transfers of the self-test, whose events are not the router's.
+    own: Vec<TransferId>,
+    /// Transfers the router started: id to (peer, name).
+    transfers: HashMap<TransferId, (SocketAddr, String)>,
+    began: HashMap<TransferId, Instant>,
+    tally: Tally,
+    listening: Option<SocketAddr>,
+    /// What waits on the network step.
+    network_step: NetworkStep,
+    waiting_since: Option<Instant>,
+    last_activity: Instant,
+    stall_reported: bool,
+    steps_shown: usize,
+    next_step_at: Option<Instant>,
+    checklist: Vec<Item>,
+    /// The flashing countdown, once the router has the whole image.
+    countdown: Option<Countdown>,
+    /// Every address the router may come back at.
+    known: Vec<Ipv4Addr>,
+    /// The router's silences, told apart from the pause between its announcements.
+    quiet: Quiet,
+    /// The router's last address heard, for its gaps.
+    speaker: Option<Ipv4Addr>,
+    /// Where it came back.
+    back_at: Option<Ipv4Addr>,
+    router_left: bool,
+    ended: Option<RunOutcome>,
+    changes_made: Vec<String>,
+    changes_undone: Vec<String>,
+    undo_failures: Vec<String>,
+    refused: Option<String>,
+}
+
+impl Machine {
+    /// A machine for `plan` in `setting`, started at `now` (the wall clock then: `epoch`).
+    pub fn new(plan: Plan, setting: Setting, now: Instant, epoch: SystemTime) -> Self {
+        let method = method::for_plan(&plan);
+        let evidence = Evidence {
+            push: !method.serves(),
+            image: Some((plan.image.path.clone(), plan.image.size)),
+            interface: plan.port.as_ref().map(|p| p.name.clone()),
+            carrier: plan.port.as_ref().map(|p| p.carrier),
+            host: plan.host.map(|h| h.addr),
+            router: plan.router,
+            ..Evidence::default()
+        };
+        let host = plan.host.map(|h| h.addr);
+        let ours: Vec<Ipv4Addr> = host.into_iter().collect();
+        let observer = Observer::new(
+            Expectation {
+                ours: ours.clone(),
+                host,
+                router: plan.router,
+                files: match &plan.transfer {
+                    Transfer::Serve { expected, .. } => expected.clone(),
+                    Transfer::Push { .. } => Vec::new(),
+                },
+            },
+            DEFAULT_AWAY_AFTER,
+        )
+        .with_power_on(PowerOnTiming::from_steps(&plan.steps));
+        let tally = Tally::new(plan.image.size);
+        let known = after::known_addresses(plan.after, &plan.after_alternates);
+        Self {
+            plan,
+            method,
+            setting,
+            started: now,
+            epoch,
+            phase: Phase::Preflight,
+            evidence,
+            observer,
+            ours,
+            self_test_name: self_test_name(),
+            own: Vec::new(),
+            transfers: HashMap::new(),
+            began: HashMap::new(),
+            tally,
+            listening: None,
+            network_step: NetworkStep::default(),
+            waiting_since: None,
+            last_activity: now,
+            stall_reported: false,
+            steps_shown: 0,
+            next_step_at: None,
+            checklist: Vec::new(),
+            countdown: None,
+            known,
+            quiet: Quiet::default(),
+            speaker: None,
+            back_at: None,
+            router_left: false,
+            ended: None,
+            changes_made: Vec::new(),
+            changes_undone: Vec::new(),
+            undo_failures: Vec::new(),
+            refused: None,
+        }
+    }
+
+    /// The phase the run is in.
+    pub fn phase(&self) -> Phase {
+        self.phase
+    }
+
+    /// What went out to the router so far.
+    pub fn tally(&self) -> &Tally {
+        &self.tally
+    }
+
+    /// The plan being carried out.
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    /// The name the self-test asks for.
+    pub fn self_test_name(&self) -> &str {
+        &self.self_test_name
+    }
+
+    /// Whether the run has decided how it ends.
+    pub fn ended(&self) -> Option<RunOutcome> {
+        self.ended
+    }
+
+    fn wall(&self, now: Instant) -> SystemTime {
+        self.epoch + now.saturating_duration_since(self.started)
+    }
+
+    fn enter(&mut self, phase: Phase, out: &mut Vec<Effect>) {
+        self.phase = phase;
+        out.push(Effect::Emit(Event::PhaseStarted { phase }));
+    }
+
+    fn end(&mut self, outcome: RunOutcome, out: &mut Vec<Effect>) {
+        if self.ended.is_none() {
+            self.ended = Some(outcome);
+            out.push(Effect::Finish(outcome));
+        }
+    }
+
+    /// The run begins: the plan in words, then the preflight.
+    pub fn start(&mut self, now: Instant) -> Vec<Effect> {
+        let plan = &self.plan;
+        let mut out = vec![Effect::Emit(Event::Planned {
+            device: plan.device.clone(),
+            model: plan.model.clone(),
+            method: plan.method.to_string(),
+            interface: plan.port.as_ref().map(|p| p.name.clone()),
+            host: plan.host.map(|h| h.to_string()),
+            router: plan.router,
+            file: plan.file().map(str::to_owned),
+            image: plan.image.path.clone(),
+            size: plan.image.size,
+            sha256: plan.image.sha256.clone(),
+        })];
+        self.enter(Phase::Preflight, &mut out);
+        out.push(Effect::TakeSnapshot);
+        match self.setting {
+            Setting::Host { .. } => {
+                if self.plan.port.is_some() {
+                    out.push(Effect::Preflight);
+                } else {
+                    self.network(now, &mut out);
+                }
+            }
+            Setting::Simulated => {
+                out.push(Effect::Emit(Event::Checked {
+                    check: Check {
+                        item: "simulated run".into(),
+                        verdict: Verdict::Pass,
+                        detail: "loopback only: nothing on this computer changes".into(),
+                        fix: None,
+                    },
+                }));
+                self.bring_up(now, &mut out);
+            }
+        }
+        out
+    }
+
+    /// Takes one input at `now`; returns what to do.
+    pub fn handle(&mut self, input: Input, now: Instant) -> Vec<Effect> {
+        let mut out = Vec::new();
+        if self.ended.is_some() {
+            // Only the host's own reports matter once the end is decided: the undo.
+            if let Input::Host(event) = input {
+                self.host_event(event, &mut out);
+            }
+            return out;
+        }
+        match input {
+            Input::Snapshotted(Ok(())) => {}
+            Input::Snapshotted(Err(reason)) => {
+                out.push(Effect::Emit(Event::TransferFailed {
+                    peer: None,
+                    reason,
+                }));
+                self.end(RunOutcome::Failed, &mut out);
+            }
+            Input::Preflighted(checks) => self.preflighted(checks, now, &mut out),
+            Input::CaptureStarted { ours } => {
+                for ip in ours {
+                    if !self.ours.contains(&ip) {
+                        self.ours.push(ip);
+                    }
+                }
+            }
+            Input::CaptureFailed(err) => out.push(Effect::Emit(Event::Checked {
+                check: Check {
+                    item: "wire watch".into(),
+                    verdict: Verdict::Warn,
+                    detail: format!("the port cannot be watched: {err}"),
+                    fix: Some("run with sudo to see ARP, ping and requests as they happen; the transfer works without it".into()),
+                },
+            })),
+            Input::NetworkApplied(result) => match result {
+                Ok(()) => {
+                    if std::mem::take(&mut self.network_step.capture_after) {
+                        out.push(Effect::StartCapture);
+                    }
+                    self.bring_up(now, &mut out);
+                }
+                Err(err) => {
+                    out.push(Effect::Emit(Event::TransferFailed {
+                        peer: None,
+                        reason: format!("the network could not be set up: {err}"),
+                    }));
+                    self.end(RunOutcome::Failed, &mut out);
+                }
+            },
+            Input::ServerStarted(result) => self.server_started(result, &mut out),
+            Input::SelfTested(result) => self.self_tested(result, now, &mut out),
+            Input::Command(command) => self.command(command, now, &mut out),
+            Input::Host(event) => {
+                let lost = matches!(event, HostEvent::Carrier { present: false, .. });
+                self.host_event(event, &mut out);
+                if lost && self.phase == Phase::Flashing && !self.router_left {
+                    self.router_left = true;
+                    if let Some(ip) = self.plan.router {
+                        out.push(Effect::Emit(Event::RouterLeft { ip }));
+                    }
+                }
+            }
+            Input::Wire(seen) => self.wire(&seen, now, &mut out),
+            Input::Transfer(event) => self.transfer(event, now, &mut out),
+            Input::Pushed(result) => self.pushed(result, now, &mut out),
+            Input::Probed(ip) => self.router_back(ip, now, &mut out),
+            Input::Tick => self.tick(now, &mut out),
+        }
+        // New evidence shows in the checklist at once, not at the next tick.
+        if self.ended.is_none() && self.phase >= Phase::Waiting {
+            self.refresh_checklist(&mut out);
+        }
+        out
+    }
+
+    fn preflighted(&mut self, checks: Option<Vec<Check>>, now: Instant, out: &mut Vec<Effect>) {
+        let Some(checks) = checks else {
+            let port = self.plan.port.as_ref().map_or("", |p| p.name.as_str());
+            self.fail_preflight(&format!("the port {port} is gone"), out);
+            return;
+        };
+        let mut blocking = Vec::new();
+        let fixes_address = self.plan.network.as_ref().is_some_and(|n| n.add.is_some());
+        let fixes_link = self.plan.network.as_ref().is_some_and(|n| n.link_up);
+        for mut check in checks {
+            // What the network step is about to set up is not a failure of the technician's.
+            let set_up_next = (fixes_address && check.item.starts_with("address "))
+                || (fixes_link
+                    && check.item.starts_with("link ")
+                    && check.detail.contains("switched off"));
+            if set_up_next && check.verdict == Verdict::Fail {
+                check.verdict = Verdict::Warn;
+                check.detail.push_str("; the next step sets this up");
+                check.fix = None;
+            }
+            // The address and the link are what the network step sets up; a missing link
+            // is normal while the router is off.
+            let fatal = check.verdict == Verdict::Fail
+                && (check.item == "privileges"
+                    || check.item == "UDP port 69"
+                    || check.item.starts_with("firewall"));
+            if fatal {
+                blocking.push(format!(
+                    "{}: {}{}",
+                    check.item,
+                    check.detail,
+                    check
+                        .fix
+                        .as_ref()
+                        .map(|f| format!("\n  fix: {f}"))
+                        .unwrap_or_default()
+                ));
+            }
+            out.push(Effect::Emit(Event::Checked { check }));
+        }
+        if !blocking.is_empty() {
+            self.fail_preflight(&blocking.join("\n"), out);
+            return;
+        }
+        // The capture is up before anything the router could need: its first ARP and
+        // requests are seen even while the technician reads the consent question. A port
+        // that is switched off hears nothing (and a packet socket on it fails, packet(7):
+        // ENETDOWN) until the network step brings it up: then the capture starts right
+        // after, still before the server.
+        if self.port_down() {
+            self.network_step.capture_after = true;
+        } else {
+            out.push(Effect::StartCapture);
+        }
+        self.network(now, out);
+    }
+
+    /// Whether the port is switched off (administratively down) and the network step
+    /// brings it up.
+    fn port_down(&self) -> bool {
+        self.plan.network.as_ref().is_some_and(|n| n.link_up)
+    }
+
+    fn fail_preflight(&mut self, reason: &str, out: &mut Vec<Effect>) {
+        out.push(Effect::Emit(Event::TransferFailed {
+            peer: None,
+            reason: format!("preflight: {reason}"),
+        }));
+        self.end(RunOutcome::Failed, out);
+    }
+
+    fn network(&mut self, now: Instant, out: &mut Vec<Effect>) {
+        self.enter(Phase::Network, out);
+        let Some(network) = self.plan.network.clone() else {
+            out.push(Effect::Emit(Event::NetworkNoticed {
+                what: "the port already has the rescue address: nothing to change".into(),
+            }));
+            self.bring_up(now, out);
+            return;
+        };
+        if let Setting::Host { approved: true, .. } = self.setting {
+            out.push(Effect::ApplyNetwork);
+        } else {
+            self.network_step.consent_asked = true;
+            out.push(Effect::Emit(Event::ConsentNeeded {
+                changes: network.describe(),
+            }));
+        }
+    }
+
+    /// The network is in place: the method's server comes up at once (a request that came
+    /// before the address was there is answered when the bootloader retries).
+    fn bring_up(&mut self, now: Instant, out: &mut Vec<Effect>) {
+        let effects = self.method.prepare();
+        if effects.is_empty() {
+            self.wait(now, out);
+        } else {
+            out.extend(effects);
+        }
+    }
+
+    fn server_started(&mut self, result: Result<SocketAddr, String>, out: &mut Vec<Effect>) {
+        match result {
+            Ok(addr) => {
+                self.listening = Some(addr);
+                self.evidence.listening = Some(addr);
+                out.push(Effect::Emit(Event::Listening { addr }));
+                if self.phase < Phase::SelfTest {
+                    self.enter(Phase::SelfTest, out);
+                }
+                let target = if addr.ip().is_unspecified() {
+                    let ip = self.plan.host.map_or(Ipv4Addr::LOCALHOST, |h| h.addr);
+                    SocketAddr::new(IpAddr::V4(ip), addr.port())
+                } else {
+                    addr
+                };
+                out.push(Effect::SelfTest {
+                    target,
+                    name: self.self_test_name.clone(),
+                });
+            }
+            Err(err) => {
+                out.push(Effect::Emit(Event::TransferFailed {
+                    peer: None,
+                    reason: format!("the TFTP server could not start: {err}"),
+                }));
+                self.end(RunOutcome::Failed, out);
+            }
+        }
+    }
+
+    fn self_tested(
+        &mut self,
+        result: Result<SelfTested, String>,
+        now: Instant,
+        out: &mut Vec<Effect>,
+    ) {
+        match result {
+            Ok(done) => {
+                self.evidence.self_test = Some(Ok(()));
+                out.push(Effect::Emit(Event::SelfTestPassed {
+                    bytes: done.bytes,
+                    took: done.took,
+                }));
+                // The router may have asked while the self-test ran: the run is past the
+                // wait already.
+                if self.phase == Phase::SelfTest {
+                    self.wait(now, out);
+                }
+            }
+            Err(reason) => {
+                self.evidence.self_test = Some(Err(reason.clone()));
+                out.push(Effect::Emit(Event::SelfTestFailed { reason }));
+                // A transfer to the router under way is worth more than our own fetch.
+                if self.phase == Phase::SelfTest {
+                    self.end(RunOutcome::Failed, out);
+                }
+            }
+        }
+    }
+
+    /// The technician follows the device's steps; the wire is watched.
+    fn wait(&mut self, now: Instant, out: &mut Vec<Effect>) {
+        self.enter(Phase::Waiting, out);
+        self.show_due_steps(now, out);
+        out.push(Effect::Emit(Event::WaitingForRouter {
+            what: self.method.awaits(),
+            timeout: self.plan.timeout,
+        }));
+        self.waiting_since = Some(now);
+        self.last_activity = now;
+        self.observer.router_powered(self.wall(now));
+        if self.setting == Setting::Simulated {
+            out.push(Effect::PowerOnSimulated {
+                server: self.listening,
+            });
+        }
+        out.extend(self.method.on_waiting());
+        self.refresh_checklist(out);
+    }
+
+    /// The router spoke to our server or took data: the run is in the transfer, whatever
+    /// phase it was in (the router may speak at any instant).
+    fn enter_transfer(&mut self, out: &mut Vec<Effect>) {
+        if self.phase < Phase::Transfer {
+            self.enter(Phase::Transfer, out);
+        }
+    }
+
+    fn command(&mut self, command: Option<Command>, now: Instant, out: &mut Vec<Effect>) {
+        match command {
+            // Every front-end is gone: stop as if asked to.
+            None | Some(Command::Cancel) => self.interrupted(now, out),
+            Some(Command::Approve) => {
+                if self.network_step.consent_asked {
+                    self.network_step.consent_asked = false;
+                    out.push(Effect::ApplyNetwork);
+                }
+            }
+            Some(Command::Refuse { why }) => {
+                if self.network_step.consent_asked {
+                    self.network_step.consent_asked = false;
+                    self.refused = Some(why);
+                    self.end(RunOutcome::Failed, out);
+                }
+            }
+            Some(Command::PoweredOn) => self.observer.router_powered(self.wall(now)),
+            Some(Command::AdoptAddress { addr }) => self.adopt(addr, out),
+        }
+    }
+
+    fn adopt(&mut self, addr: Ipv4Addr, out: &mut Vec<Effect>) {
+        if matches!(self.setting, Setting::Host { .. }) && !self.ours.contains(&addr) {
+            out.push(Effect::Adopt(addr));
+            self.ours.push(addr);
+        }
+    }
+
+    /// What the technician should know about the router when the run stops now: decided by
+    /// what went out, never by the phase alone.
+    fn advice(&self, now: Instant) -> String {
+        if self.tally.complete() {
+            let left = self
+                .countdown
+                .as_ref()
+                .map_or(self.plan.flash, |c| c.left(now))
+                .as_secs()
+                .max(1);
+            return format!(
+                "the router received the whole image and may be writing its flash now: do not switch it off for another {left} s, until its lights settle{}",
+                self.plan
+                    .after
+                    .map(|a| format!("; then look for it at {a}"))
+                    .unwrap_or_default()
+            );
+        }
+        if self.tally.anything_sent() {
+            return format!(
+                "the transfer was cut short: {}. A partial image: the bootloader checks the whole image before it writes its flash, and rejects this one, so its flash is as it was. Leave it on: it asks again, and the next run serves it",
+                self.tally.describe()
+            );
+        }
+        "nothing was sent to the router: it is as it was. Switch it off before the next attempt."
+            .to_owned()
+    }
+
+    fn interrupted(&mut self, now: Instant, out: &mut Vec<Effect>) {
+        out.push(Effect::Emit(Event::Interrupted {
+            phase: self.phase,
+            advice: self.advice(now),
+        }));
+        self.end(RunOutcome::Interrupted, out);
+    }
+
+    fn host_event(&mut self, event: HostEvent, out: &mut Vec<Effect>) {
+        let event = match event {
+            HostEvent::Changed(change) => {
+                self.changes_made.push(change.to_string());
+                Event::NetworkChanged {
+                    change: change.to_string(),
+                }
+            }
+            HostEvent::Undone(change) => {
+                self.changes_undone.push(change.to_string());
+                Event::NetworkRestored {
+                    change: change.to_string(),
+                }
+            }
+            HostEvent::UndoFailed { change, error } => {
+                self.undo_failures.push(format!("{change}: {error}"));
+                Event::NetworkRestoreFailed {
+                    change: change.to_string(),
+                    error,
+                }
+            }
+            HostEvent::AddressRestored { ifname, cidr } => Event::NetworkNoticed {
+                what: format!("something removed {cidr} from {ifname}; it was put back"),
+            },
+            HostEvent::LinkRestored { ifname } => Event::NetworkNoticed {
+                what: format!("something took {ifname} down; it was brought up again"),
+            },
+            HostEvent::Carrier { ifname, present } => {
+                // Told once, whether the keeper or the driver's look at the port saw it.
+                if self.evidence.carrier == Some(present) {
+                    return;
+                }
+                self.evidence.carrier = Some(present);
+                Event::NetworkNoticed {
+                    what: if present {
+                        format!("{ifname}: link up (cable in, router powered)")
+                    } else {
+                        format!("{ifname}: link lost (router off or rebooting, or cable out)")
+                    },
+                }
+            }
+            HostEvent::LeftoversCleaned(changes) => Event::NetworkNoticed {
+                what: format!(
+                    "undone what a previous run left: {}",
+                    changes
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            },
+        };
+        out.push(Effect::Emit(event));
+    }
+
+    /// The carrier as last reported (for the driver's polling when no keeper watches it).
+    pub fn carrier(&self) -> Option<bool> {
+        self.evidence.carrier
+    }
+
+    fn wire(&mut self, seen: &Seen, now: Instant, out: &mut Vec<Effect>) {
+        let from = wire_source(&seen.event);
+        if from.is_some_and(|ip| self.ours.contains(&ip) || ip.is_unspecified()) {
+            // Our own frames: not evidence of the router.
+            return;
+        }
+        out.push(Effect::Emit(Event::Wire {
+            wire: seen.event.clone(),
+        }));
+        if let Some(ip) = from {
+            self.evidence.router_seen = Some(ip);
+            self.last_activity = now;
+            self.stall_reported = false;
+            self.speaker = Some(ip);
+            if let Some(Gap::Back(away_for)) = self.quiet.heard(now) {
+                out.push(Effect::Emit(Event::Noticed {
+                    finding: Finding::RouterBack { ip, away_for },
+                }));
+            }
+        }
+        match &seen.event {
+            WireEvent::Arp {
+                op: ArpKind::Request,
+                target_ip,
+                sender_ip,
+                ..
+            } if sender_ip != target_ip
+                && !self.evidence.router_wants.contains(target_ip)
+                && !self.known.contains(sender_ip) =>
+            {
+                self.evidence.router_wants.push(*target_ip);
+            }
+            WireEvent::Echo {
+                op: EchoKind::Reply,
+                ..
+            } => self.evidence.router_answered = true,
+            WireEvent::Tftp { .. } => self.evidence.requests_on_wire += 1,
+            _ => {}
+        }
+        for finding in self.observer.observe(seen) {
+            self.finding(finding, out);
+        }
+        if self.phase == Phase::Flashing
+            && let Some(ip) = from
+            && self.known.contains(&ip)
+        {
+            self.router_back(ip, now, out);
+        }
+    }
+
+    fn finding(&mut self, finding: Finding, out: &mut Vec<Effect>) {
+        let adopts = matches!(self.setting, Setting::Host { adopt: true, .. });
+        if let (true, Some(crate::net::observe::Remedy::AdoptAddress { addr })) =
+            (adopts, finding.remedy())
+            && !self.ours.contains(&addr)
+        {
+            out.push(Effect::Emit(Event::Noticed { finding }));
+            self.adopt(addr, out);
+            return;
+        }
+        // The router at an address it takes after flashing is reported as its return, not
+        // as a stranger.
+        if let Finding::RouterSeen { ip, .. } = &finding
+            && self.known.contains(ip)
+        {
+            return;
+        }
+        // Gaps are told by `after::Quiet`, which knows a router announcing itself every 20 s
+        // from one that reboots.
+        if matches!(
+            finding,
+            Finding::RouterAway { .. } | Finding::RouterBack { .. }
+        ) {
+            return;
+        }
+        out.push(Effect::Emit(Event::Noticed { finding }));
+    }
+
+    fn is_own(&self, id: TransferId) -> bool {
+        self.own.contains(&id)
+    }
+
+    fn transfer(&mut self, event: TransferEvent, now: Instant, out: &mut Vec<Effect>) {
+        match event {
+            TransferEvent::RequestReceived {
+                id,
+                peer,
+                name,
+                kind: RequestKind::Read,
+                ..
+            } => {
+                if name == self.self_test_name {
+                    self.own.push(id);
+                    return;
+                }
+                self.transfers.insert(id, (peer, name.clone()));
+                self.began.insert(id, now);
+                self.last_activity = now;
+                self.stall_reported = false;
+                self.evidence.requests_served += 1;
+                // The server answers at once: an OACK or the first block is on its way.
+                self.tally.began(id);
+                if let IpAddr::V4(ip) = peer.ip()
+                    && !self.ours.contains(&ip)
+                {
+                    self.evidence.router_seen = Some(ip);
+                }
+                out.push(Effect::Emit(Event::RequestReceived { peer, file: name }));
+                self.enter_transfer(out);
+            }
+            TransferEvent::RequestRefused {
+                peer, name, reason, ..
+            } => {
+                out.push(Effect::Emit(Event::TransferFailed {
+                    peer: Some(peer),
+                    reason: format!("refused \"{name}\": {reason}"),
+                }));
+            }
+            TransferEvent::OptionsAgreed {
+                id,
+                blksize,
+                windowsize,
+                ..
+            } => {
+                if self.is_own(id) {
+                    return;
+                }
+                self.evidence.options_used = blksize != 512 || windowsize > 1;
+                self.tally.agreed(id, blksize, windowsize);
+                let (peer, file) = self.peer_of(id);
+                self.enter_transfer(out);
+                self.began.insert(id, now);
+                out.push(Effect::Emit(Event::TransferStarted {
+                    peer,
+                    file,
+                    blksize,
+                    windowsize,
+                    total: self.plan.image.size,
+                }));
+            }
+            TransferEvent::Progress {
+                id,
+                bytes,
+                timeouts,
+                ..
+            } => {
+                if self.is_own(id) {
+                    return;
+                }
+                self.enter_transfer(out);
+                self.last_activity = now;
+                self.stall_reported = false;
+                self.tally.acknowledged(id, bytes);
+                self.evidence.bytes_moved = self.evidence.bytes_moved.max(bytes);
+                let took = now
+                    .saturating_duration_since(*self.began.entry(id).or_insert(now))
+                    .as_secs_f64();
+                let rate = if took > 0.0 {
+                    (bytes as f64 / took) as u64
+                } else {
+                    0
+                };
+                out.push(Effect::Emit(Event::TransferProgressed {
+                    bytes,
+                    total: self.plan.image.size,
+                    rate,
+                    timeouts,
+                }));
+            }
+            TransferEvent::Finished {
+                id,
+                peer,
+                bytes,
+                elapsed,
+                sha256,
+                confirmed,
+                ..
+            } => {
+                // A push reports through its own result, which carries the same facts.
+                if self.is_own(id) || !self.method.serves() {
+                    return;
+                }
+                self.tally.completed(bytes);
+                self.evidence.bytes_moved = self.evidence.bytes_moved.max(bytes);
+                out.push(Effect::Emit(Event::TransferFinished {
+                    peer,
+                    bytes,
+                    took: elapsed,
+                    sha256,
+                    confirmed,
+                }));
+                self.transferred(now, out);
+            }
+            TransferEvent::Failed {
+                id, peer, reason, ..
+            } => {
+                if self.is_own(id) {
+                    return;
+                }
+                self.evidence.failures.push(reason.clone());
+                out.push(Effect::Emit(Event::TransferFailed {
+                    peer: Some(peer),
+                    reason: format!(
+                        "{reason} ({}); waiting for the router to ask again",
+                        self.tally.describe()
+                    ),
+                }));
+                if self.phase == Phase::Transfer {
+                    self.enter(Phase::Waiting, out);
+                    // The bootloader retries: give it the whole timeout again.
+                    self.waiting_since = Some(now);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn peer_of(&self, id: TransferId) -> (SocketAddr, String) {
+        self.transfers.get(&id).cloned().unwrap_or_else(|| {
+            let peer = match &self.plan.transfer {
+                Transfer::Push { to, .. } => *to,
+                Transfer::Serve { bind, .. } => *bind,
+            };
+            (peer, self.plan.file().unwrap_or_default().to_owned())
+        })
+    }
+
+    fn pushed(&mut self, result: Result<Pushed, PushFailure>, now: Instant, out: &mut Vec<Effect>) {
+        match result {
+            Ok(done) => {
+                self.tally.completed(done.bytes);
+                self.evidence.bytes_moved = done.bytes;
+                self.evidence.requests_served += 1;
+                out.push(Effect::Emit(Event::TransferFinished {
+                    peer: done.peer,
+                    bytes: done.bytes,
+                    took: done.took,
+                    sha256: done.sha256,
+                    confirmed: done.confirmed,
+                }));
+                self.transferred(now, out);
+            }
+            Err(PushFailure::NoAnswer) => {
+                out.push(Effect::Emit(Event::TransferFailed {
+                    peer: None,
+                    reason: format!(
+                        "the router's TFTP server did not answer within {} s",
+                        self.plan.timeout.as_secs()
+                    ),
+                }));
+                let outcome = if self.evidence.router_seen.is_some() {
+                    RunOutcome::Failed
+                } else {
+                    RunOutcome::TimedOut
+                };
+                self.end(outcome, out);
+            }
+            Err(PushFailure::Other(reason)) => {
+                self.evidence.failures.push(reason.clone());
+                out.push(Effect::Emit(Event::TransferFailed {
+                    peer: None,
+                    reason: format!("{reason} ({})", self.tally.describe()),
+                }));
+                self.end(RunOutcome::Failed, out);
+            }
+        }
+    }
+
+    /// The router has the whole image: end here, or watch it write and come back.
+    fn transferred(&mut self, now: Instant, out: &mut Vec<Effect>) {
+        if self.plan.exit_after_transfer {
+            self.end(RunOutcome::Flashed, out);
+            return;
+        }
+        self.enter(Phase::Flashing, out);
+        out.push(Effect::Emit(Event::FlashingStarted {
+            expected: self.plan.flash,
+            after: self.plan.after,
+        }));
+        self.countdown = Some(Countdown::new(now, self.plan.flash));
+        if let (Some(_), Setting::Host { .. }) = (&self.plan.port, self.setting) {
+            for ip in self.known.clone() {
+                out.push(Effect::Probe(ip));
+            }
+        }
+    }
+
+    fn router_back(&mut self, ip: Ipv4Addr, now: Instant, out: &mut Vec<Effect>) {
+        if self.phase != Phase::Flashing {
+            return;
+        }
+        let after = self
+            .countdown
+            .as_ref()
+            .map_or(Duration::ZERO, |c| c.elapsed(now));
+        self.back_at = Some(ip);
+        out.push(Effect::Emit(Event::RouterBack { ip, after }));
+        self.end(RunOutcome::Flashed, out);
+    }
+
+    /// Sends the checklist when an item's status changed; details (such as seconds waited)
+    /// alone do not count.
+    fn refresh_checklist(&mut self, out: &mut Vec<Effect>) {
+        let checklist = checklist::evaluate(&self.evidence);
+        let changed = checklist.len() != self.checklist.len()
+            || checklist
+                .iter()
+                .zip(&self.checklist)
+                .any(|(now, before)| now.status != before.status);
+        if changed {
+            self.checklist.clone_from(&checklist);
+            out.push(Effect::Emit(Event::ChecklistUpdated { checklist }));
+        }
+    }
+
+    /// Shows the device's steps as they become due: each at once, except that a step the
+    /// profile times ("hold the button for 10 s") is followed by the next only once its
+    /// seconds have passed.
+    fn show_due_steps(&mut self, now: Instant, out: &mut Vec<Effect>) {
+        while self.steps_shown < self.plan.steps.len()
+            && self.next_step_at.is_none_or(|at| now >= at)
+        {
+            let step = self.plan.steps[self.steps_shown].clone();
+            self.steps_shown += 1;
+            self.next_step_at = step
+                .seconds
+                .map(|s| now + Duration::from_secs(u64::from(s)));
+            out.push(Effect::Emit(Event::Step {
+                number: self.steps_shown,
+                action: step.action,
+                seconds: step.seconds,
+                led: step.led,
+            }));
+        }
+    }
+
+    fn tick(&mut self, now: Instant, out: &mut Vec<Effect>) {
+        for finding in self.observer.tick(self.wall(now)) {
+            self.finding(finding, out);
+        }
+        if let (Some(Gap::WentQuiet(silent_for)), Some(ip)) = (self.quiet.tick(now), self.speaker) {
+            out.push(Effect::Emit(Event::Noticed {
+                finding: Finding::RouterAway { ip, silent_for },
+            }));
+            if self.phase == Phase::Flashing && !self.router_left {
+                self.router_left = true;
+                out.push(Effect::Emit(Event::RouterLeft { ip }));
+            }
+        }
+        let Some(waiting_since) = self.waiting_since else {
+            return;
+        };
+        self.evidence.waited = now.saturating_duration_since(waiting_since);
+        if matches!(self.phase, Phase::Waiting | Phase::Transfer) {
+            self.show_due_steps(now, out);
+        }
+        match self.phase {
+            Phase::Waiting | Phase::Transfer => {
+                let quiet = now.saturating_duration_since(self.last_activity);
+                if self.phase == Phase::Waiting
+                    && now.saturating_duration_since(waiting_since) >= self.plan.timeout
+                {
+                    let heard = self.tally.anything_sent()
+                        || self.evidence.requests_on_wire > 0
+                        || self.evidence.router_seen.is_some();
+                    out.push(Effect::Emit(Event::TransferFailed {
+                        peer: None,
+                        reason: format!(
+                            "gave up after {} s without a transfer (--timeout); {}",
+                            self.plan.timeout.as_secs(),
+                            self.tally.describe()
+                        ),
+                    }));
+                    let outcome = if heard {
+                        RunOutcome::Failed
+                    } else {
+                        RunOutcome::TimedOut
+                    };
+                    self.end(outcome, out);
+                    return;
+                }
+                if quiet >= self.plan.stall_after && !self.stall_reported {
+                    self.stall_reported = true;
+                    let what = if self.phase == Phase::Transfer {
+                        format!("the transfer has not moved for {} s", quiet.as_secs())
+                    } else {
+                        format!("no sign of the router for {} s", quiet.as_secs())
+                    };
+                    let checklist = checklist::evaluate(&self.evidence);
+                    out.push(Effect::Emit(Event::Stalled { what, checklist }));
+                }
+            }
+            Phase::Flashing => {
+                let Some(countdown) = self.countdown.as_mut() else {
+                    return;
+                };
+                let since = countdown.elapsed(now);
+                if let Some(remaining) = countdown.tell(now) {
+                    out.push(Effect::Emit(Event::FlashingCountdown { remaining }));
+                }
+                let patience = if self.known.is_empty() {
+                    self.plan.flash
+                } else {
+                    self.plan.flash + FLASH_GRACE
+                };
+                if since >= patience {
+                    let outcome = if self.known.is_empty() {
+                        RunOutcome::Flashed
+                    } else {
+                        RunOutcome::Transferred
+                    };
+                    self.end(outcome, out);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The driver has stopped everything and restored the network: the last events.
+    pub fn conclude(&mut self, outcome: RunOutcome) -> (Vec<Effect>, Conclusion) {
+        let mut out = Vec::new();
+        self.enter(Phase::Done, &mut out);
+        let checklist = if matches!(outcome, RunOutcome::Flashed | RunOutcome::Transferred) {
+            Vec::new()
+        } else {
+            checklist::evaluate(&self.evidence)
+        };
+        let summary = self.summary_line(outcome);
+        out.push(Effect::Emit(Event::Finished {
+            outcome,
+            summary,
+            checklist: checklist.clone(),
+        }));
+        let conclusion = Conclusion {
+            outcome,
+            checklist,
+            tally: self.tally.clone(),
+            changes_made: std::mem::take(&mut self.changes_made),
+            changes_undone: std::mem::take(&mut self.changes_undone),
+            undo_failures: std::mem::take(&mut self.undo_failures),
+            refused: self.refused.take(),
+        };
+        (out, conclusion)
+    }
+
+    fn summary_line(&self, outcome: RunOutcome) -> String {
+        if let Some(why) = &self.refused {
+            return format!("nothing was changed and nothing was sent: {why}");
+        }
+        let plan = &self.plan;
+        match outcome {
+            RunOutcome::Flashed if plan.exit_after_transfer => {
+                "the router has the whole image; it writes its flash now: do not switch it off"
+                    .into()
+            }
+            RunOutcome::Flashed => match self.back_at.or(plan.after) {
+                Some(at) => format!("the router is back at {at}: the recovery worked"),
+                None => {
+                    "the router took the image and the expected flashing time has passed".into()
+                }
+            },
+            RunOutcome::Transferred => format!(
+                "the router took the image but did not answer at {} afterwards; give it a few more minutes, then look for it there (OpenWrt answers on 192.168.1.1, stock firmware often on 192.168.0.1)",
+                if self.known.is_empty() {
+                    "its usual address".to_owned()
+                } else {
+                    self.known
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(" or ")
+                }
+            ),
+            RunOutcome::Failed if self.tally.anything_sent() => format!(
+                "the recovery failed: {}. See the checklist for what to fix, then run again",
+                self.tally.describe()
+            ),
+            RunOutcome::Failed => {
+                "the recovery failed: see the checklist for what to fix, then run again".into()
+            }
+            RunOutcome::TimedOut => {
+                "the router never asked: it is not in recovery mode. See the checklist (timing, link), then run again".into()
+            }
+            RunOutcome::Interrupted if self.tally.anything_sent() => {
+                format!("stopped ({}); the network is restored", self.tally.describe())
+            }
+            RunOutcome::Interrupted => {
+                "stopped; nothing was sent to the router; the network is restored".into()
+            }
+        }
+    }
+}
+
+/// What the run leaves for its summary.
+#[derive(Debug, Clone)]
+pub struct Conclusion {
+    /// How it ended.
+    pub outcome: RunOutcome,
+    /// The checklist at the end (empty after a success).
+    pub checklist: Vec<Item>,
+    /// What went out to the router.
+    pub tally: Tally,
+    /// Network changes made, in words.
+    pub changes_made: Vec<String>,
+    /// Network changes undone, in words.
+    pub changes_undone: Vec<String>,
+    /// Changes that could not be undone.
+    pub undo_failures: Vec<String>,
+    /// The approval was refused.
+    pub refused: Option<String>,
+}
+
+/// The IPv4 address a frame came from, when it says.
+fn wire_source(event: &WireEvent) -> Option<Ipv4Addr> {
+    match event {
+        // An ICMP error carries no hardware address, so `sender` leaves it out; its source
+        // address still tells who spoke.
+        WireEvent::Unreachable { from, .. } => Some(*from),
+        _ => event.sender().map(|(ip, _)| ip),
+    }
+}

@@ -439,8 +439,8 @@ fn a_trx_whose_header_length_and_crc_disagree_with_the_file_is_refused() {
     );
     assert!(inspection.findings.iter().any(|finding| finding.what
         == format!(
-            "{} checked whole against its TRX header: the lengths fit the file, CRC32 `crc32` \
-             at 8 match",
+            "{} checked whole against its TRX header: the lengths fit the file, every checksum \
+             matches (CRC32 `crc32` at 8)",
             path.display()
         )));
 

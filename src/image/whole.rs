@@ -325,7 +325,7 @@ impl Whole {
                 }
             }
             if !matched.is_empty() {
-                let _ = write!(phrase, "{} match", matched.join(", "));
+                let _ = write!(phrase, "every checksum matches ({})", matched.join(", "));
             }
             if self.header == "tar headers" {
                 phrase.push_str("every entry is whole and the archive ends where it should");

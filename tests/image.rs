@@ -8,7 +8,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use rescue_wizard::image::{
-    Finding, Format, ImageError, Inspection, Severity, Verdict, inspect, write_stripped,
+    Finding, Format, ImageError, Inspection, Severity, Verdict, inspect, sample, write_stripped,
 };
 use rescue_wizard::profile::{Catalogue, Profile, read_profile_file};
 use sha2::{Digest, Sha256};
@@ -27,52 +27,21 @@ fn fixture(name: &str) -> Profile {
     read_profile_file(&path).expect("fixture parses")
 }
 
-/// A TP-Link version 1 firmware header (0x200 bytes, big-endian fields at the offsets of
-/// `mktplinkfw`'s `struct fw_header`).
-fn tplink_header(vendor: &str, hardware_id: u32, boot_length: u32) -> Vec<u8> {
-    let mut header = vec![0u8; 0x200];
-    header[0..4].copy_from_slice(&0x0100_0000u32.to_be_bytes());
-    header[0x04..0x04 + vendor.len()].copy_from_slice(vendor.as_bytes());
-    header[0x1c..0x1c + 8].copy_from_slice(b"ver. 1.0");
-    header[0x40..0x44].copy_from_slice(&hardware_id.to_be_bytes());
-    header[0x44..0x48].copy_from_slice(&1u32.to_be_bytes());
-    header[0x7c..0x80].copy_from_slice(&0x003c_0000u32.to_be_bytes());
-    header[0x80..0x84].copy_from_slice(&0x200u32.to_be_bytes());
-    header[0x94..0x98].copy_from_slice(&boot_length.to_be_bytes());
-    header
-}
-
-/// An `OpenWrt` factory image for a 4 MiB TP-Link: header, then 0x3c0000 bytes in all.
+/// An `OpenWrt` factory image for a 4 MiB TP-Link: header, then 0x3c0000 bytes in all, every
+/// length and the MD5 right.
 fn factory_image(hardware_id: u32) -> Vec<u8> {
-    let mut image = tplink_header("OpenWrt", hardware_id, 0);
-    let mut byte = 0u8;
-    image.resize_with(0x3c_0000, || {
-        byte = byte.wrapping_mul(31).wrapping_add(7);
-        byte
-    });
-    image
+    sample::tp_link_firmware(hardware_id, 0x3c_0000)
 }
 
 /// A TP-Link stock image "with boot": outer header, 128 KiB of bootloader, then the firmware
 /// with its own header.
 fn stock_image_with_bootloader(hardware_id: u32) -> Vec<u8> {
-    let mut image = tplink_header("TP-LINK Technologies", hardware_id, 0x2_0000);
-    image.extend(std::iter::repeat_n(0xb0u8, 0x2_0000));
-    let mut firmware = tplink_header("TP-LINK Technologies", hardware_id, 0);
-    firmware.resize(0x3c_0000, 0x5a);
-    image.extend_from_slice(&firmware);
-    image
+    sample::tp_link_stock_with_bootloader(hardware_id, 0x3c_0000)
 }
 
-/// A ustar archive whose first entry is `entry`, as `OpenWrt` sysupgrade images are.
-fn sysupgrade_tar(entry: &str) -> Vec<u8> {
-    let mut tar = vec![0u8; 10_240];
-    tar[..entry.len()].copy_from_slice(entry.as_bytes());
-    tar[100..107].copy_from_slice(b"0000644");
-    tar[257..263].copy_from_slice(b"ustar\0");
-    tar[263..265].copy_from_slice(b"00");
-    tar[512..512 + 18].copy_from_slice(b"BOARD=tl-wr841-v9\n");
-    tar
+/// A ustar archive as `OpenWrt` sysupgrade images are, for the TL-WR841N v9.
+fn sysupgrade_tar() -> Vec<u8> {
+    sample::sysupgrade_tar("tplink_tl-wr841-v9", 10_240)
 }
 
 fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
@@ -250,8 +219,8 @@ fn an_image_for_another_hardware_id_fails_with_both_ids() {
 #[test]
 fn an_oversized_image_fails_with_both_sizes() {
     let dir = tempfile::tempdir().unwrap();
-    let mut bytes = factory_image(0x0841_0009);
-    bytes.push(0);
+    // One byte over, with a header that says so: only the size is wrong.
+    let bytes = sample::tp_link_firmware(0x0841_0009, 0x3c_0001);
     let path = write(dir.path(), "too-big.bin", &bytes);
     let inspection = inspect(&path, Some(&fixture("max-size.yaml"))).unwrap();
     let fails = with_severity(&inspection, Severity::Fail);
@@ -318,7 +287,7 @@ fn a_sysupgrade_image_for_a_factory_recovery_fails() {
     let path = write(
         dir.path(),
         "openwrt-ath79-tiny-tplink_tl-wr841-v9-squashfs-sysupgrade.bin",
-        &sysupgrade_tar("sysupgrade-tplink_tl-wr841-v9/CONTROL"),
+        &sysupgrade_tar(),
     );
     let inspection = inspect(&path, Some(&builtin("tl-wr841n-v9"))).unwrap();
     assert_eq!(
@@ -395,4 +364,273 @@ fn write_stripped_without_an_offer_is_refused() {
     let inspection = inspect(&path, Some(&builtin("tl-wr841n-v9"))).unwrap();
     let err = write_stripped(&inspection).unwrap_err();
     assert!(matches!(err, ImageError::NothingToStrip { .. }), "{err:?}");
+}
+
+/// The one failing finding of `inspection`, or a panic listing them all.
+fn the_failure(inspection: &Inspection) -> &Finding {
+    let fails = with_severity(inspection, Severity::Fail);
+    assert_eq!(fails.len(), 1, "{:#?}", inspection.findings);
+    fails[0]
+}
+
+#[test]
+fn an_80_byte_tp_link_header_stub_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let stub = &factory_image(0x0841_0009)[..80];
+    let path = write(dir.path(), "wr841nv9-factory.bin", stub);
+    for profile in [Some(builtin("tl-wr841n-v9")), None] {
+        let inspection = inspect(&path, profile.as_ref()).unwrap();
+        assert_eq!(inspection.verdict(), Verdict::Refused);
+        let fail = the_failure(&inspection);
+        assert_eq!(
+            fail.what,
+            format!(
+                "{} is cut short: it starts like a TP-Link firmware header, which alone is 512 \
+                 bytes, and the file has only 80",
+                path.display()
+            )
+        );
+        assert!(
+            fail.fix.as_deref().unwrap().starts_with(
+                "download the image again, completely: this file is a truncated download"
+            ),
+            "{fail}"
+        );
+    }
+}
+
+#[test]
+fn the_first_2_mib_of_a_3_75_mib_image_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let whole = factory_image(0x0841_0009);
+    let path = write(
+        dir.path(),
+        "wr841nv9-factory.bin",
+        &whole[..2 * 1024 * 1024],
+    );
+    let inspection = inspect(&path, Some(&builtin("tl-wr841n-v9"))).unwrap();
+    assert_eq!(inspection.verdict(), Verdict::Refused);
+    let fail = the_failure(&inspection);
+    assert_eq!(
+        fail.what,
+        format!(
+            "{} is cut short: its TP-Link header says the rootfs (`rootfs_ofs` 0x1e0100 + \
+             `rootfs_len` 0x1dff00) reaches byte 3932160, but the file has only 2097152 bytes \
+             (2.00 MiB)",
+            path.display()
+        )
+    );
+    // The header itself is fine, and still says so.
+    assert!(inspection.findings[0].what.starts_with("header matches"));
+}
+
+#[test]
+fn a_trx_whose_header_length_and_crc_disagree_with_the_file_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let profile = builtin("asus-rt-ac66u");
+    let trx = sample::trx(0x10_0000);
+    let path = write(dir.path(), "RT-AC66U.trx", &trx);
+    let inspection = inspect(&path, Some(&profile)).unwrap();
+    assert_eq!(
+        inspection.verdict(),
+        Verdict::Ready,
+        "{:#?}",
+        inspection.findings
+    );
+    assert!(inspection.findings.iter().any(|finding| finding.what
+        == format!(
+            "{} checked whole against its TRX header: the lengths fit the file, every checksum \
+             matches (CRC32 `crc32` at 8)",
+            path.display()
+        )));
+
+    // Cut: the header's length passes the end of the file.
+    let cut = write(dir.path(), "cut.trx", &trx[..0x8_0000]);
+    let inspection = inspect(&cut, Some(&profile)).unwrap();
+    assert_eq!(
+        the_failure(&inspection).what,
+        format!(
+            "{} is cut short: its TRX header says the image (`len` 0x100000) reaches byte \
+             1048576, but the file has only 524288 bytes (0.50 MiB)",
+            cut.display()
+        )
+    );
+
+    // Same length, one byte changed: the CRC disagrees.
+    let mut changed = trx.clone();
+    changed[0x9_0000] ^= 1;
+    let changed_path = write(dir.path(), "changed.trx", &changed);
+    let inspection = inspect(&changed_path, Some(&profile)).unwrap();
+    let fail = the_failure(&inspection);
+    assert!(
+        fail.what.starts_with(&format!(
+            "{} does not match its TRX header: the CRC32 `crc32` at 8 is {:08x}, computed over \
+             bytes 12 to 1048576 it is ",
+            changed_path.display(),
+            // The CRC as a number: stored little-endian.
+            u32::from_le_bytes(trx[8..12].try_into().unwrap())
+        )),
+        "{}",
+        fail.what
+    );
+    assert!(
+        fail.fix
+            .as_deref()
+            .unwrap()
+            .starts_with("download the image again")
+    );
+}
+
+#[test]
+fn uimage_chk_and_tar_checksums_are_compared_with_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: [(&str, Vec<u8>, usize, &str); 4] = [
+        (
+            "kernel.uimage",
+            sample::uimage(0x4000),
+            10,
+            "header CRC32 `ih_hcrc` at 4",
+        ),
+        (
+            "kernel2.uimage",
+            sample::uimage(0x4000),
+            0x1000,
+            "data CRC32 `ih_dcrc` at 24",
+        ),
+        (
+            "R7000.chk",
+            sample::netgear_chk("U12H270T00_NETGEAR", 0x2000, 0x2000),
+            0x3000,
+            "rootfs checksum at 20",
+        ),
+        (
+            "sysupgrade.bin",
+            sample::sysupgrade_tar("tplink_tl-wr841-v9", 4000),
+            // The second entry's header: CONTROL's header and data come first.
+            1024 + 10,
+            "has a damaged tar header at byte 1024",
+        ),
+    ];
+    for (name, image, flip, field) in cases {
+        let good = write(dir.path(), name, &image);
+        let inspection = inspect(&good, None).unwrap();
+        assert!(
+            inspection.findings.is_empty(),
+            "{name}: {:#?}",
+            inspection.findings
+        );
+        let mut bad = image.clone();
+        bad[flip] ^= 0x20;
+        let path = write(dir.path(), &format!("bad-{name}"), &bad);
+        let inspection = inspect(&path, None).unwrap();
+        assert_eq!(inspection.verdict(), Verdict::Refused, "{name}");
+        // A changed rootfs byte fails the rootfs and the image checksum of a .chk alike.
+        let fails = with_severity(&inspection, Severity::Fail);
+        assert!(
+            fails.iter().any(|fail| fail.what.contains(field)),
+            "{name}: {fails:#?}"
+        );
+        // Cut in half, each is a truncated download.
+        let half = write(
+            dir.path(),
+            &format!("half-{name}"),
+            &image[..image.len() / 2],
+        );
+        let inspection = inspect(&half, None).unwrap();
+        let what = &the_failure(&inspection).what;
+        assert!(what.contains(" is cut short: "), "{name}: {what}");
+    }
+}
+
+#[test]
+fn an_8_mib_image_for_a_4_mib_flash_device_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        dir.path(),
+        "8m-factory.bin",
+        &sample::tp_link_firmware(0x0841_0009, 8 * 1024 * 1024),
+    );
+    let inspection = inspect(&path, Some(&fixture("flash-4m.yaml"))).unwrap();
+    assert_eq!(inspection.verdict(), Verdict::Refused);
+    let fail = the_failure(&inspection);
+    assert_eq!(
+        fail.what,
+        format!(
+            "{} is 8388608 bytes (8.00 MiB); the TP-Link TL-TEST v1 has 4194304 bytes (4.00 \
+             MiB) of flash: the image cannot be written whole",
+            path.display()
+        )
+    );
+    assert_eq!(
+        fail.fix.as_deref(),
+        Some(
+            "use the image made for the TP-Link TL-TEST v1: 8m-factory.bin is 4194304 bytes \
+             larger than its flash, an image for a device with more flash"
+        )
+    );
+    // A 4 MiB image fits.
+    let fits = write(
+        dir.path(),
+        "4m-factory.bin",
+        &sample::tp_link_firmware(0x0841_0009, 4 * 1024 * 1024),
+    );
+    let inspection = inspect(&fits, Some(&fixture("flash-4m.yaml"))).unwrap();
+    assert_eq!(
+        inspection.verdict(),
+        Verdict::Ready,
+        "{:#?}",
+        inspection.findings
+    );
+}
+
+#[test]
+fn an_image_for_another_catalogued_device_names_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        dir.path(),
+        "wr841nv10-factory.bin",
+        &factory_image(0x0841_0010),
+    );
+    let inspection = inspect(&path, Some(&builtin("tl-wr841n-v9"))).unwrap();
+    let fail = the_failure(&inspection);
+    assert!(
+        fail.what.ends_with(
+            "; this image is for the TP-Link TL-WR841N/ND v10 (tl-wr841n-v10), not the TP-Link \
+             TL-WR841N/ND v9"
+        ),
+        "{}",
+        fail.what
+    );
+    // A hardware id no profile claims stays a raw id.
+    let path = write(dir.path(), "other.bin", &factory_image(0x0841_0099));
+    let inspection = inspect(&path, Some(&builtin("tl-wr841n-v13"))).unwrap();
+    let what = &the_failure(&inspection).what;
+    assert!(
+        what.contains("0x08410099") && !what.contains("this image is for"),
+        "{what}"
+    );
+}
+
+#[test]
+fn a_64_mib_image_is_checked_whole_in_one_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        dir.path(),
+        "big.bin",
+        &sample::tp_link_firmware(0x0841_0009, 64 * 1024 * 1024),
+    );
+    let started = std::time::Instant::now();
+    let inspection = inspect(&path, Some(&builtin("tl-wr841n-v9"))).unwrap();
+    println!("64 MiB image checked whole in {:?}", started.elapsed());
+    assert!(
+        inspection
+            .findings
+            .iter()
+            .any(|finding| finding.severity == Severity::Ok
+                && finding
+                    .what
+                    .contains("checked whole against its TP-Link header")),
+        "{:#?}",
+        inspection.findings
+    );
 }

@@ -199,6 +199,18 @@ const INVALID: &[(&str, &str)] = &[
   fix: write 0 (wraps to block 0), 1 (wraps to block 1) or `no` (cannot pass block 65535)",
     ),
     (
+        "control-in-filename",
+        "invalid/control-in-filename.yaml:4:1: `aliases` \"router\\r1\" contains the control character U+000D
+  fix: remove it: names are printed on the terminal, where control characters move the cursor or change colours; write the name as it is printed on the label or the download page
+invalid/control-in-filename.yaml:9:1: `filename` \"recovery.bin\\u{7}\" contains the control character U+0007
+  fix: remove it: names are printed on the terminal, where control characters move the cursor or change colours; write the name as it is printed on the label or the download page",
+    ),
+    (
+        "control-in-model",
+        "invalid/control-in-model.yaml:3:1: `model` \"Router 1\\u{1b}[2J\" contains the control character U+001B
+  fix: remove it: names are printed on the terminal, where control characters move the cursor or change colours; write the name as it is printed on the label or the download page",
+    ),
+    (
         "filename-empty",
         "invalid/filename-empty.yaml:9:1: `filename` is empty
   fix: give the file name the bootloader asks for (its TFTP request shows it), or remove the field",
@@ -274,6 +286,11 @@ const INVALID: &[(&str, &str)] = &[
   fix: check the indentation here (spaces, not tabs), and that quotes and brackets are closed",
     ),
     (
+        "too-deep",
+        "invalid/too-deep.yaml:4:25: lists and maps nest deeper than 16 levels here
+  fix: a device profile nests three levels at most (`steps`, a step, its fields): close the brackets and lists opened before this point, or check that the file is a device profile",
+    ),
+    (
         "unclosed-quote",
         "invalid/unclosed-quote.yaml:13:1: YAML syntax: found unexpected end of stream, while scanning a quoted scalar
   fix: check the indentation here (spaces, not tabs), and that quotes and brackets are closed",
@@ -318,6 +335,101 @@ fn each_broken_fixture_prints_its_exact_message_and_exits_2() {
             "{file}: message"
         );
     }
+}
+
+/// Runs `devices check` on `path` and returns its exit code, stderr and how long it took.
+fn check_timed(path: &Path) -> (i32, String, std::time::Duration) {
+    let config = tempfile::tempdir().expect("temp dir");
+    let started = std::time::Instant::now();
+    let (code, _, stderr) = run(rescue_wizard(config.path())
+        .args(["devices", "check"])
+        .arg(path));
+    (code, stderr, started.elapsed())
+}
+
+#[test]
+fn a_profile_nested_100k_deep_is_refused_before_the_yaml_parser() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    // The attack as filed: 100k `[` are more bytes than a profile may have.
+    let path = dir.path().join("deep.yaml");
+    let text = format!("id: deep\nsteps: {}\n", "[".repeat(100_000));
+    fs::write(&path, &text).expect("write");
+    let started = std::time::Instant::now();
+    let err = rescue_wizard::profile::read_profile_file(&path).expect_err("refused");
+    let took = started.elapsed();
+    println!("100k-deep profile refused by the library in {took:?}");
+    assert!(
+        err.to_string().starts_with(&format!(
+            "{}: the file is 100017 bytes (0.1 MiB); a profile may be at most 65536 bytes",
+            path.display()
+        )),
+        "{err}"
+    );
+    // The YAML parser took 37 s on this document.
+    assert!(took.as_millis() < 500, "took {took:?}");
+
+    // Within the size cap, the nesting cap refuses it: the scan stops at the 17th level.
+    let path = dir.path().join("deep-small.yaml");
+    fs::write(&path, format!("id: deep\nsteps: {}\n", "[".repeat(60_000))).expect("write");
+    let started = std::time::Instant::now();
+    let err = rescue_wizard::profile::read_profile_file(&path).expect_err("refused");
+    let took = started.elapsed();
+    println!("60k-deep profile refused by the library in {took:?}");
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "{}:2:23: lists and maps nest deeper than 16 levels here\n  fix: a device profile \
+             nests three levels at most (`steps`, a step, its fields): close the brackets and \
+             lists opened before this point, or check that the file is a device profile",
+            path.display()
+        )
+    );
+    assert!(took.as_millis() < 500, "took {took:?}");
+
+    let (code, stderr, took) = check_timed(&path);
+    println!("60k-deep profile refused by `devices check` in {took:?}");
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains(":2:23: lists and maps nest deeper than 16 levels here"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_50_mb_profile_is_refused_by_its_length_unread() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("huge.yaml");
+    let step = "  - do: Hold the reset button.\n";
+    let mut text = String::from("id: huge\nsteps:\n");
+    while text.len() < 50 * 1024 * 1024 {
+        text.push_str(step);
+    }
+    fs::write(&path, &text).expect("write");
+    let len = text.len();
+    drop(text);
+
+    let started = std::time::Instant::now();
+    let err = rescue_wizard::profile::read_profile_file(&path).expect_err("refused");
+    let took = started.elapsed();
+    println!("50 MB profile refused by the library in {took:?}");
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "{path}: the file is {len} bytes (50.0 MiB); a profile may be at most 65536 bytes \
+             (64 KiB)\n  fix: a device profile is a page of YAML (the built-in ones are under \
+             2 KiB): check that {path} is the profile you meant, not a firmware image or a log",
+            path = path.display()
+        )
+    );
+    assert!(took.as_millis() < 500, "took {took:?}");
+
+    let (code, stderr, took) = check_timed(&path);
+    println!("50 MB profile refused by `devices check` in {took:?}");
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("a profile may be at most 65536 bytes"),
+        "{stderr}"
+    );
 }
 
 #[test]

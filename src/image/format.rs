@@ -215,18 +215,18 @@ pub fn recognise(head: &[u8], size: u64) -> Format {
     Format::Unknown
 }
 
-fn be32(bytes: &[u8], at: usize) -> Option<u32> {
+pub(crate) fn be32(bytes: &[u8], at: usize) -> Option<u32> {
     let word = bytes.get(at..at.checked_add(4)?)?;
     Some(u32::from_be_bytes(word.try_into().ok()?))
 }
 
-fn le32(bytes: &[u8], at: usize) -> Option<u32> {
+pub(crate) fn le32(bytes: &[u8], at: usize) -> Option<u32> {
     let word = bytes.get(at..at.checked_add(4)?)?;
     Some(u32::from_le_bytes(word.try_into().ok()?))
 }
 
 /// The text of a fixed-size field up to its first NUL, on one line.
-fn field_text(field: &[u8]) -> String {
+pub(crate) fn field_text(field: &[u8]) -> String {
     let end = field.iter().position(|&b| b == 0).unwrap_or(field.len());
     let text: String = String::from_utf8_lossy(&field[..end])
         .chars()
@@ -238,7 +238,7 @@ fn field_text(field: &[u8]) -> String {
 /// Whether a text field holds printable ASCII up to its first NUL, and at least one
 /// character: what the header writers put there. Bytes after the NUL are padding (zeros in
 /// `mktplinkfw`, 0xff in `mktplinkfw2`) and are not looked at.
-fn plausible_text(field: &[u8]) -> bool {
+pub(crate) fn plausible_text(field: &[u8]) -> bool {
     let end = field.iter().position(|&b| b == 0).unwrap_or(field.len());
     end > 0 && field[..end].iter().all(|b| (0x20..0x7f).contains(b))
 }

@@ -13,6 +13,7 @@ mod format;
 mod rules;
 pub mod sample;
 mod strip;
+mod whole;
 
 use std::fmt;
 use std::fs::File;
@@ -22,7 +23,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::profile::Profile;
+use crate::profile::{Catalogue, Profile};
 
 pub use error::ImageError;
 pub use format::Format;
@@ -168,11 +169,27 @@ pub struct StripOffer {
     pub copy: PathBuf,
 }
 
-/// Reads the image at `path` once and checks it against `profile`'s rules.
+/// Reads the image at `path` once and checks it against `profile`'s rules, naming devices
+/// from the built-in catalogue when the header is another device's.
 ///
-/// Without a profile only the format, size, checksum and the empty-file check are reported.
-/// The file is opened read-only and never changed.
+/// The header is checked whole (every length and checksum it carries against the file) with
+/// or without a profile. Without one, only the format, size, SHA-256, the empty-file check and
+/// what the whole check finds wrong are reported; with one, what it found right as well, after
+/// the profile's rules. The file is opened read-only and never changed.
 pub fn inspect(path: &Path, profile: Option<&Profile>) -> Result<Inspection, ImageError> {
+    // The built-in catalogue always loads (a test rules out a broken one); without it the
+    // check goes on, naming raw ids instead of devices.
+    let catalogue = Catalogue::builtin().unwrap_or_default();
+    inspect_in(path, profile, &catalogue)
+}
+
+/// [`inspect`], naming devices from `catalogue` (built-in and user profiles) when the image's
+/// hardware id or board id is another device's.
+pub fn inspect_in(
+    path: &Path,
+    profile: Option<&Profile>,
+    catalogue: &Catalogue,
+) -> Result<Inspection, ImageError> {
     let scan = Scan::read(path, &rules::probes(profile))?;
     let format = format::recognise(&scan.head, scan.size);
     let mut findings = Vec::new();
@@ -186,7 +203,23 @@ pub fn inspect(path: &Path, profile: Option<&Profile>) -> Result<Inspection, Ima
             ),
         ));
     } else if let Some(profile) = profile {
-        strip = rules::check(path, &scan, &format, profile, &mut findings);
+        strip = rules::check(path, &scan, &format, profile, catalogue, &mut findings);
+    }
+    match &scan.whole {
+        whole::Outcome::NotApplicable => {}
+        whole::Outcome::Matched(phrase) => {
+            if profile.is_some() {
+                findings.push(Finding::ok(format!("{} {phrase}", path.display())));
+            }
+        }
+        whole::Outcome::Mismatched(mismatches) => {
+            for mismatch in mismatches {
+                findings.push(Finding::fail(
+                    format!("{} {}", path.display(), mismatch.what),
+                    mismatch.fix.clone(),
+                ));
+            }
+        }
     }
     Ok(Inspection {
         path: path.to_owned(),
@@ -209,6 +242,8 @@ pub(crate) struct Scan {
     pub sha256: String,
     /// Bytes wanted at offsets past the head, as far as the file reaches.
     pub probes: Vec<Probe>,
+    /// The header's lengths and checksums compared with the whole file.
+    pub whole: whole::Outcome,
 }
 
 /// Bytes collected at one offset while the file streams past.
@@ -264,6 +299,8 @@ impl Scan {
         let mut probes = probes.to_vec();
         let mut buf = vec![0u8; CHUNK_LEN];
         let mut size: u64 = 0;
+        // Set up once the head is read: the header tells what to sum.
+        let mut whole: Option<whole::Whole> = None;
         loop {
             let n = match file.read(&mut buf) {
                 Ok(0) => break,
@@ -273,20 +310,38 @@ impl Scan {
             };
             let chunk = &buf[..n];
             hasher.update(chunk);
+            let mut fed = 0;
             if head.len() < HEAD_LEN {
                 let take = (HEAD_LEN - head.len()).min(n);
                 head.extend_from_slice(&chunk[..take]);
+                if head.len() == HEAD_LEN {
+                    let mut checks = whole::Whole::new(&head);
+                    checks.feed(0, &head);
+                    whole = Some(checks);
+                }
+                fed = take;
+            }
+            if let Some(checks) = &mut whole
+                && fed < n
+            {
+                checks.feed(size + fed as u64, &chunk[fed..]);
             }
             for probe in &mut probes {
                 probe.collect(size, chunk);
             }
             size += n as u64;
         }
+        let whole = whole.unwrap_or_else(|| {
+            let mut checks = whole::Whole::new(&head);
+            checks.feed(0, &head);
+            checks
+        });
         Ok(Self {
             head,
             size,
             sha256: format!("{:x}", hasher.finalize()),
             probes,
+            whole: whole.finish(size),
         })
     }
 

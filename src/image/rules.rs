@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::format::{self, Format};
 use super::{Finding, Probe, Scan, StripOffer};
-use crate::profile::{HexBytes, ImageKind, OptionPolicy, Profile, Rollover};
+use crate::profile::{Catalogue, HexBytes, ImageKind, OptionPolicy, Profile, Rollover};
 
 /// Block size a bootloader uses when no option changes it (RFC 1350).
 const DEFAULT_BLKSIZE: u16 = 512;
@@ -40,12 +40,17 @@ pub(crate) fn blocks(size: u64, blksize: u16) -> u64 {
     size / u64::from(blksize.max(1)) + 1
 }
 
+/// Most devices named as the ones an image is for, when several profiles claim its id.
+const MAX_NAMED: usize = 3;
+
 /// Applies every rule of `profile` to the scanned file; returns the strip offer, if any.
+/// `catalogue` names the device an image is for when its header is another device's.
 pub(crate) fn check(
     path: &Path,
     scan: &Scan,
     format: &Format,
     profile: &Profile,
+    catalogue: &Catalogue,
     findings: &mut Vec<Finding>,
 ) -> Option<StripOffer> {
     let rules = Rules {
@@ -53,6 +58,7 @@ pub(crate) fn check(
         scan,
         format,
         profile,
+        catalogue,
         device: device_name(profile),
     };
     rules.kind(findings);
@@ -62,6 +68,7 @@ pub(crate) fn check(
     rules.model_id(findings);
     let sent = scan.size.saturating_sub(cut);
     rules.max_size(sent, cut, findings);
+    rules.flash_size(sent, cut, findings);
     rules.rollover(sent, cut, findings);
     strip
 }
@@ -71,6 +78,7 @@ struct Rules<'a> {
     scan: &'a Scan,
     format: &'a Format,
     profile: &'a Profile,
+    catalogue: &'a Catalogue,
     /// "TP-Link TL-WR841N/ND v9", for messages.
     device: String,
 }
@@ -255,10 +263,14 @@ impl Rules<'_> {
         } else {
             HexBytes(found.to_vec()).to_string()
         };
+        let named = match self.format {
+            Format::TpLink { hardware_id, .. } => self.named_hardware_id(*hardware_id),
+            _ => String::new(),
+        };
         findings.push(Finding::fail(
             format!(
                 "{} does not carry the expected header: {place} it has {seen}, expected {magic} \
-                 ({meaning})",
+                 ({meaning}){named}",
                 self.shown()
             ),
             format!(
@@ -305,9 +317,10 @@ impl Rules<'_> {
             findings.push(Finding::fail(
                 format!(
                     "{} is for TP-Link hardware id {found:#010x} ({place}); the {} is \
-                     {wanted:#010x}",
+                     {wanted:#010x}{}",
                     self.shown(),
-                    self.device
+                    self.device,
+                    self.named_hardware_id(found)
                 ),
                 format!(
                     "download the firmware for the {} (hardware id {wanted:#010x}); {} was made \
@@ -339,6 +352,24 @@ impl Rules<'_> {
             findings.push(Finding::ok(format!(
                 "model id \"{name}\" found in the first 64 KiB"
             )));
+        } else if let Format::NetgearChk { board_id } = self.format
+            && let Some(others) =
+                self.claimed_by(|other| other.image.model_id.as_deref() == Some(board_id.as_str()))
+        {
+            findings.push(Finding::fail(
+                format!(
+                    "{} is for Netgear board \"{board_id}\": this image is for {others}, not \
+                     the {} (board \"{name}\")",
+                    self.shown(),
+                    self.device
+                ),
+                format!(
+                    "download the firmware for the {} (board \"{name}\"); {} was made for \
+                     another model",
+                    self.device,
+                    file_name(self.path)
+                ),
+            ));
         } else {
             findings.push(Finding::warning(
                 format!(
@@ -385,6 +416,60 @@ impl Rules<'_> {
                 ),
             ));
         }
+    }
+
+    /// The device's flash size, where the profile knows it: a larger image cannot be written.
+    fn flash_size(&self, sent: u64, cut: u64, findings: &mut Vec<Finding>) {
+        let Some(flash) = self.profile.flash_size else {
+            return;
+        };
+        let what = self.what_is_sent(cut);
+        if sent <= flash {
+            findings.push(Finding::ok(format!(
+                "{what} is {}, within the {}'s {} of flash",
+                size_text(sent),
+                self.device,
+                size_text(flash)
+            )));
+        } else {
+            findings.push(Finding::fail(
+                format!(
+                    "{what} is {}; the {} has {} of flash: the image cannot be written whole",
+                    size_text(sent),
+                    self.device,
+                    size_text(flash)
+                ),
+                format!(
+                    "use the image made for the {}: {} is {} bytes larger than its flash, an \
+                     image for a device with more flash",
+                    self.device,
+                    file_name(self.path),
+                    sent - flash
+                ),
+            ));
+        }
+    }
+
+    /// "; this image is for the TP-Link TL-WR841N/ND v10 (tl-wr841n-v10), not the ..." when
+    /// other profiles claim TP-Link hardware id `found`, else nothing.
+    fn named_hardware_id(&self, found: u32) -> String {
+        self.claimed_by(|other| claimed_hardware_id(other) == Some(found))
+            .map(|others| format!("; this image is for {others}, not the {}", self.device))
+            .unwrap_or_default()
+    }
+
+    /// The catalogue's devices, other than this profile's, for which `claims` holds: "the A
+    /// (a)" or "the A (a) or the B (b)", at most [`MAX_NAMED`] of them.
+    fn claimed_by(&self, claims: impl Fn(&Profile) -> bool) -> Option<String> {
+        let names: Vec<String> = self
+            .catalogue
+            .entries()
+            .map(|entry| &entry.profile)
+            .filter(|other| other.id != self.profile.id && claims(other))
+            .take(MAX_NAMED)
+            .map(|other| format!("the {} ({})", device_name(other), other.id))
+            .collect();
+        (!names.is_empty()).then(|| names.join(" or "))
     }
 
     /// Whether the transfer needs block numbers past 65535, and whether the bootloader copes.
@@ -465,6 +550,21 @@ fn hardware_id(model_id: &str) -> Option<u32> {
     u32::from_str_radix(digits, 16).ok()
 }
 
+/// The TP-Link hardware id a profile claims: its hex `model-id`, or header bytes where a
+/// TP-Link header keeps the id (0x40 in version 1, 0x34 in versions 2 and 3).
+fn claimed_hardware_id(profile: &Profile) -> Option<u32> {
+    if let Some(id) = profile.image.model_id.as_deref().and_then(hardware_id) {
+        return Some(id);
+    }
+    let header = profile.image.header.as_ref()?;
+    if !matches!(header.offset, 0x40 | 0x34) {
+        return None;
+    }
+    Some(u32::from_be_bytes(
+        header.magic.0.as_slice().try_into().ok()?,
+    ))
+}
+
 /// "TP-Link TL-WR841N/ND v9".
 fn device_name(profile: &Profile) -> String {
     let mut name = format!("{} {}", profile.vendor, profile.model);
@@ -537,6 +637,7 @@ mod tests {
             size: bytes.len() as u64,
             sha256: String::new(),
             probes: Vec::new(),
+            whole: super::super::whole::Outcome::NotApplicable,
         }
     }
 
@@ -544,7 +645,15 @@ mod tests {
         let scan = scan(bytes);
         let format = recognise(&scan.head, scan.size);
         let mut findings = Vec::new();
-        let strip = check(Path::new(name), &scan, &format, profile, &mut findings);
+        let catalogue = Catalogue::builtin().unwrap();
+        let strip = check(
+            Path::new(name),
+            &scan,
+            &format,
+            profile,
+            &catalogue,
+            &mut findings,
+        );
         (findings, strip)
     }
 

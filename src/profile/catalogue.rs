@@ -5,7 +5,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use super::error::ProfileError;
-use super::parse::parse_profile;
+use super::parse::{parse_profile, read_profile_text};
 use super::schema::Profile;
 
 mod embedded {
@@ -69,12 +69,9 @@ pub struct Catalogue {
     entries: BTreeMap<String, Entry>,
 }
 
-/// Reads and validates one profile file.
+/// Reads and validates one profile file; one over the size cap is refused unread.
 pub fn read_profile_file(path: &Path) -> Result<Profile, ProfileError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ProfileError::Read {
-        path: path.to_owned(),
-        source,
-    })?;
+    let text = read_profile_text(path)?;
     parse_profile(&text, &path.display().to_string())
 }
 

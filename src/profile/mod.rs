@@ -2,7 +2,9 @@
 //!
 //! The catalogue under `devices/` is compiled into the binary; user profiles in the config
 //! folder add devices or replace built-in ones by id. Every profile is checked twice: by the
-//! schema (serde, unknown fields refused) and by [`parse::parse_profile`]'s semantic rules.
+//! schema (serde, unknown fields refused) and by [`parse::parse_profile`]'s semantic rules;
+//! before either, its size and nesting are bounded ([`MAX_PROFILE_BYTES`],
+//! [`MAX_PROFILE_DEPTH`]) so that no file can make loading slow or large.
 //! docs/profiles.md is the field reference.
 
 pub mod catalogue;
@@ -14,7 +16,7 @@ pub mod schema;
 
 pub use catalogue::{CONFIG_DIR_ENV, Catalogue, Entry, Origin, read_profile_file, user_dir};
 pub use error::{Problem, Problems, ProfileError};
-pub use parse::parse_profile;
+pub use parse::{MAX_PROFILE_BYTES, MAX_PROFILE_DEPTH, parse_profile, read_profile_text};
 pub use schema::{
     Confidence, Header, HexBytes, Host, Image, ImageKind, Method, OptionPolicy, Profile, Rollover,
     Step, Tftp,

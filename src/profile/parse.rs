@@ -3,7 +3,10 @@
 //! Every problem is turned into a [`Problem`] with a line, a column and a fix. Schema errors
 //! come from serde with a position; semantic ones get theirs by finding the key in the text.
 
+use std::fs::File;
+use std::io::Read;
 use std::net::Ipv4Addr;
+use std::path::Path;
 
 use super::error::{Problem, Problems, ProfileError};
 use super::schema::{Host, Method, Profile};
@@ -11,7 +14,20 @@ use super::schema::{Host, Method, Profile};
 /// Ids that are words of the `devices` command line, so a device can never be mistaken for one.
 pub const RESERVED_IDS: [&str; 3] = ["show", "check", "help"];
 
+/// Largest profile accepted, in bytes. A profile is a page of YAML (the largest built-in one
+/// is under 2 KiB); the cap keeps a wrong file, or a hostile one, away from the YAML parser,
+/// whose memory grows with the document.
+pub const MAX_PROFILE_BYTES: u64 = 64 * 1024;
+
+/// Deepest nesting of lists and maps accepted. The schema nests three levels (`steps`, a
+/// step, its fields); the YAML parser recurses once per level, so a document of 100,000 `[`
+/// would take it seconds and a deep stack before any schema rule could refuse it.
+pub const MAX_PROFILE_DEPTH: usize = 16;
+
 /// Parses and validates one profile. `origin` names the file in messages.
+///
+/// The size and nesting limits ([`MAX_PROFILE_BYTES`], [`MAX_PROFILE_DEPTH`]) are checked on
+/// the text first, so an oversized or deeply nested document never reaches the YAML parser.
 pub fn parse_profile(text: &str, origin: &str) -> Result<Profile, ProfileError> {
     let invalid = |list| {
         ProfileError::Invalid(Problems {
@@ -19,6 +35,12 @@ pub fn parse_profile(text: &str, origin: &str) -> Result<Profile, ProfileError> 
             list,
         })
     };
+    if let Some(problem) = too_large(text.len() as u64, origin) {
+        return Err(invalid(vec![problem]));
+    }
+    if let Some(problem) = too_deep(text) {
+        return Err(invalid(vec![problem]));
+    }
     let profile: Profile =
         serde_yaml::from_str(text).map_err(|err| invalid(vec![explain(&err)]))?;
     let problems: Vec<Problem> = validate(&profile)
@@ -37,6 +59,213 @@ pub fn parse_profile(text: &str, origin: &str) -> Result<Profile, ProfileError> 
         Ok(profile)
     } else {
         Err(invalid(problems))
+    }
+}
+
+/// Reads the profile file at `path` as text, refusing one larger than [`MAX_PROFILE_BYTES`]
+/// by its length, before reading it: a 50 MB file is refused without being read.
+pub fn read_profile_text(path: &Path) -> Result<String, ProfileError> {
+    let unreadable = |source| ProfileError::Read {
+        path: path.to_owned(),
+        source,
+    };
+    let origin = path.display().to_string();
+    let invalid = |problem| {
+        ProfileError::Invalid(Problems {
+            origin: origin.clone(),
+            list: vec![problem],
+        })
+    };
+    let file = File::open(path).map_err(unreadable)?;
+    let len = file.metadata().map_err(unreadable)?.len();
+    if let Some(problem) = too_large(len, &origin) {
+        return Err(invalid(problem));
+    }
+    // The length can lie (a file still growing, a pipe): read one byte past the cap at most.
+    let mut text = String::new();
+    file.take(MAX_PROFILE_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(unreadable)?;
+    if let Some(problem) = too_large(text.len() as u64, &origin) {
+        return Err(invalid(problem));
+    }
+    Ok(text)
+}
+
+/// The problem with a profile of `len` bytes, when that is over [`MAX_PROFILE_BYTES`].
+fn too_large(len: u64, origin: &str) -> Option<Problem> {
+    (len > MAX_PROFILE_BYTES).then(|| {
+        Problem::new(
+            format!(
+                "the file is {len} bytes ({:.1} MiB); a profile may be at most \
+                 {MAX_PROFILE_BYTES} bytes ({} KiB)",
+                len as f64 / (1024.0 * 1024.0),
+                MAX_PROFILE_BYTES / 1024
+            ),
+            format!(
+                "a device profile is a page of YAML (the built-in ones are under 2 KiB): check \
+                 that {origin} is the profile you meant, not a firmware image or a log"
+            ),
+        )
+    })
+}
+
+/// The problem with `text` when its lists and maps nest deeper than [`MAX_PROFILE_DEPTH`],
+/// found by a scan of the text that the YAML parser never sees when it fails.
+///
+/// The scan counts, on each line, the block levels open at its indentation, the `- ` items
+/// that start on it, and the flow collections (`[`, `{`) open at each character; quoted
+/// text, comments and block scalars (`|`, `>`) are skipped. It may count a level more than
+/// the parser would build, never fewer.
+fn too_deep(text: &str) -> Option<Problem> {
+    let mut scan = DepthScan::default();
+    for (number, line) in text.lines().enumerate() {
+        if let Some(column) = scan.line(line) {
+            let mut problem = Problem::new(
+                format!("lists and maps nest deeper than {MAX_PROFILE_DEPTH} levels here"),
+                "a device profile nests three levels at most (`steps`, a step, its fields): \
+                 close the brackets and lists opened before this point, or check that the \
+                 file is a device profile",
+            );
+            problem.line = Some(number + 1);
+            problem.column = Some(column);
+            return Some(problem);
+        }
+    }
+    None
+}
+
+/// The state of [`too_deep`]'s scan between lines.
+#[derive(Debug, Default)]
+struct DepthScan {
+    /// Indentation of each open block collection, outermost first.
+    block: Vec<usize>,
+    /// Open flow collections (`[`, `{`), which may span lines.
+    flow: usize,
+    /// The quote character of a quoted scalar still open at the end of the last line.
+    quote: Option<char>,
+    /// Inside a block scalar: lines indented more than this are its text.
+    scalar_above: Option<usize>,
+}
+
+impl DepthScan {
+    /// Scans one line; the 1-based column where the nesting passes the limit, if it does.
+    fn line(&mut self, line: &str) -> Option<usize> {
+        let trimmed = line.trim_start_matches(' ');
+        let indent = line.len() - trimmed.len();
+        if let Some(parent) = self.scalar_above {
+            if trimmed.is_empty() || indent > parent {
+                return None;
+            }
+            self.scalar_above = None;
+        }
+        if self.quote.is_none() && self.flow == 0 {
+            if trimmed.is_empty() || trimmed.starts_with('#') {
+                return None;
+            }
+            while self.block.last().is_some_and(|&top| top > indent) {
+                self.block.pop();
+            }
+            if self.block.last() != Some(&indent) {
+                self.block.push(indent);
+                if self.block.len() > MAX_PROFILE_DEPTH {
+                    return Some(indent + 1);
+                }
+            }
+        }
+        let mut items = 0;
+        // Whether the next character starts a value, where `[`, `{`, quotes, `- ` and block
+        // scalar indicators mean something (YAML 1.2 section 7.4 and 8.1).
+        let mut value_start = true;
+        let mut previous = ' ';
+        let mut chars = trimmed.char_indices().peekable();
+        while let Some((at, c)) = chars.next() {
+            let column = indent + at + 1;
+            if let Some(quote) = self.quote {
+                if c == '\\' && quote == '"' {
+                    chars.next();
+                } else if c == quote {
+                    // A doubled single quote is an escaped quote, not the end.
+                    if quote == '\'' && chars.peek().is_some_and(|&(_, next)| next == '\'') {
+                        chars.next();
+                    } else {
+                        self.quote = None;
+                        value_start = false;
+                    }
+                }
+                previous = c;
+                continue;
+            }
+            let next_is_space = chars.peek().is_none_or(|&(_, next)| next == ' ');
+            match c {
+                '#' if previous == ' ' || at == 0 => break,
+                ' ' => {}
+                '"' | '\'' if value_start => self.quote = Some(c),
+                '[' | '{' if value_start || self.flow > 0 => {
+                    self.flow += 1;
+                    if self.block.len() + items + self.flow > MAX_PROFILE_DEPTH {
+                        return Some(column);
+                    }
+                    value_start = true;
+                }
+                ']' | '}' if self.flow > 0 => {
+                    self.flow -= 1;
+                    value_start = false;
+                }
+                ',' if self.flow > 0 => value_start = true,
+                '-' | '?' if value_start && self.flow == 0 && next_is_space => {
+                    items += 1;
+                    if self.block.len() + items > MAX_PROFILE_DEPTH {
+                        return Some(column);
+                    }
+                }
+                ':' if next_is_space => value_start = true,
+                '|' | '>' if value_start && self.flow == 0 => {
+                    self.scalar_above = Some(indent);
+                    break;
+                }
+                _ => value_start = false,
+            }
+            previous = c;
+        }
+        None
+    }
+}
+
+/// `value` with control characters written as escapes (`\u{1b}`), so a message quoting it
+/// cannot move the cursor or recolour the terminal.
+fn shown(value: &str) -> String {
+    value
+        .chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+/// A control character in a name, with the field it is in; names are printed on terminals.
+fn check_printable(
+    name: &str,
+    value: &str,
+    path: &'static [&'static str],
+    found: &mut Vec<Finding>,
+) {
+    if let Some(c) = value.chars().find(|c| c.is_control()) {
+        found.push(finding(
+            path,
+            format!(
+                "`{name}` \"{}\" contains the control character U+{:04X}",
+                shown(value),
+                u32::from(c)
+            ),
+            "remove it: names are printed on the terminal, where control characters move the \
+             cursor or change colours; write the name as it is printed on the label or the \
+             download page",
+        ));
     }
 }
 
@@ -284,6 +513,14 @@ fn validate(profile: &Profile) -> Vec<Finding> {
             "name the model as printed on the label, e.g. `model: TL-WR841N`",
         ));
     }
+    check_printable("vendor", &profile.vendor, &["vendor"], &mut found);
+    check_printable("model", &profile.model, &["model"], &mut found);
+    for revision in &profile.revisions {
+        check_printable("revisions", revision, &["revisions"], &mut found);
+    }
+    for alias in &profile.aliases {
+        check_printable("aliases", alias, &["aliases"], &mut found);
+    }
     if let Some(host) = profile.host {
         check_host(host, profile.router, &mut found);
     }
@@ -445,7 +682,7 @@ fn check_id(id: &str, found: &mut Vec<Finding>) {
             .join("-");
         found.push(finding(
             &["id"],
-            format!("id `{id}` is not a slug"),
+            format!("id `{}` is not a slug", shown(id)),
             format!(
                 "use lower-case letters, digits and single dashes, e.g. `{}`",
                 if suggestion.is_empty() {
@@ -521,9 +758,14 @@ fn check_file_name(
         let bare = value.rsplit(['/', '\\']).next().unwrap_or(value);
         found.push(finding(
             path,
-            format!("`{name}` `{value}` contains a path separator"),
-            format!("give the bare file name the bootloader uses, e.g. `{bare}`"),
+            format!("`{name}` `{}` contains a path separator", shown(value)),
+            format!(
+                "give the bare file name the bootloader uses, e.g. `{}`",
+                shown(bare)
+            ),
         ));
+    } else {
+        check_printable(name, value, path, found);
     }
 }
 
@@ -561,6 +803,8 @@ pub fn locate(text: &str, path: &[&str]) -> Option<(usize, usize)> {
 
 #[cfg(test)]
 mod tests {
+    use std::fmt::Write as _;
+
     use super::*;
 
     #[test]
@@ -580,6 +824,53 @@ mod tests {
         );
         assert_eq!(strip_positions("bad at position 12"), "bad");
         assert_eq!(strip_positions("look at this"), "look at this");
+    }
+
+    fn depth_problem(text: &str) -> Option<(usize, usize)> {
+        too_deep(text).map(|problem| (problem.line.unwrap(), problem.column.unwrap()))
+    }
+
+    #[test]
+    fn nesting_is_counted_in_flow_and_block_collections() {
+        let flow = format!("id: x\nsteps: {}", "[".repeat(100_000));
+        // The root map and 16 brackets make 17 levels: the 16th bracket is refused.
+        assert_eq!(depth_problem(&flow), Some((2, 23)));
+        let fine = format!("steps: {}{}", "[".repeat(15), "]".repeat(15));
+        assert_eq!(depth_problem(&fine), None);
+        let items = format!("steps:\n{}x\n", "- ".repeat(40));
+        assert_eq!(depth_problem(&items), Some((2, 31)));
+        let mut indented = String::new();
+        for level in 0..20 {
+            let _ = writeln!(indented, "{}k{level}:", "  ".repeat(level));
+        }
+        assert_eq!(depth_problem(&indented), Some((17, 33)));
+    }
+
+    #[test]
+    fn brackets_in_text_are_not_nesting() {
+        let brackets = "[".repeat(40);
+        let text = format!(
+            "id: x\nmodel: \"{brackets}\"\nvendor: 'it''s {brackets}'\n\
+             # {brackets}\nnotes: >\n  {brackets}\n  more {brackets}\n\
+             steps:\n  - do: Hold [reset] {brackets}\n"
+        );
+        assert_eq!(depth_problem(&text), None);
+    }
+
+    #[test]
+    fn oversized_text_is_refused_before_parsing() {
+        let text = "#".repeat(MAX_PROFILE_BYTES as usize + 1);
+        let err = parse_profile(&text, "big.yaml").unwrap_err().to_string();
+        assert!(
+            err.starts_with("big.yaml: the file is 65537 bytes (0.1 MiB); a profile may be at most 65536 bytes (64 KiB)"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn control_characters_are_shown_escaped() {
+        assert_eq!(shown("TL\u{1b}[2J\n"), "TL\\u{1b}[2J\\n");
+        assert_eq!(shown("TL-WR841N/ND"), "TL-WR841N/ND");
     }
 
     #[test]

@@ -60,8 +60,10 @@ fn commands_in(file: &Path) -> Vec<Shown> {
     let name = file.file_name().unwrap().to_string_lossy().into_owned();
     let mut shown = Vec::new();
     let mut fence: Option<String> = None;
+    // A fenced line ending in `\` goes on on the next line: (where it began, the text so far).
+    let mut continued: Option<(String, String)> = None;
     for (n, line) in text.lines().enumerate() {
-        let place = format!("{name}:{}", n + 1);
+        let mut place = format!("{name}:{}", n + 1);
         if let Some(info) = line.trim_start().strip_prefix("```") {
             fence = match fence {
                 Some(_) => None,
@@ -73,7 +75,18 @@ fn commands_in(file: &Path) -> Vec<Shown> {
             Some("sh" | "bash" | "console" | "shell") => {
                 // A comment ends the command; a line ending in `\` goes on.
                 let code = line.split(" #").next().unwrap_or_default();
-                if let Some(command) = as_command(code) {
+                let code = match continued.take() {
+                    Some((began, before)) => {
+                        place = began;
+                        format!("{before} {}", code.trim_start())
+                    }
+                    None => code.to_owned(),
+                };
+                if let Some(head) = code.trim_end().strip_suffix('\\') {
+                    continued = Some((place, head.trim_end().to_owned()));
+                    continue;
+                }
+                if let Some(command) = as_command(&code) {
                     shown.push(Shown {
                         place,
                         text: command,

@@ -241,7 +241,12 @@ fn a_real_uboot_pulls_the_image_the_run_serves() {
         // Bound, not dropped: the image and the journal must outlive the run.
         _dir,
         _state,
-    } = uboot_fetches(4 * 1024 * 1024 + 123, &["--exit-after-transfer"]);
+        // Just under the TL-WR841N v9's 4 MiB of flash (a larger image is refused before the
+        // run starts), and not a whole number of blocks.
+    } = uboot_fetches(
+        4 * 1024 * 1024 - 64 * 1024 + 123,
+        &["--exit-after-transfer"],
+    );
     assert!(
         fetched.contains(&format!("Bytes transferred = {}", image.len())),
         "U-Boot did not load the whole image:\n{fetched}\n{}",

@@ -13,4 +13,7 @@ pub mod options;
 pub mod packet;
 pub mod server;
 pub mod session;
+
+/// The port a TFTP server listens on (RFC 1350 section 4), and the only one a bootloader asks.
+pub const DEFAULT_PORT: u16 = 69;
 mod transfer;

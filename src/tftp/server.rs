@@ -104,9 +104,7 @@ impl ServerConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
     /// The port is taken.
-    #[error(
-        "UDP port {port} on {addr} is already in use{owner}.\n  fix: stop the other TFTP server (for tftpd-hpa: `sudo systemctl stop tftpd-hpa`), or pick another port with --port"
-    )]
+    #[error("UDP port {port} on {addr} is already in use{owner}.\n  fix: {fix}")]
     PortInUse {
         /// The address asked for.
         addr: IpAddr,
@@ -114,6 +112,9 @@ pub enum ServeError {
         port: u16,
         /// ", held by NAME (pid N)" when found.
         owner: String,
+        /// What to do: on port 69 only stopping the holder helps, since a bootloader always
+        /// asks port 69.
+        fix: String,
     },
     /// Ports below 1024 need privileges.
     #[error(
@@ -311,6 +312,7 @@ fn bind_error(addr: SocketAddr, err: io::Error) -> ServeError {
                 addr: addr.ip(),
                 port: addr.port(),
                 owner,
+                fix: port_in_use_fix(addr.port()),
             }
         }
         io::ErrorKind::PermissionDenied => ServeError::PortNeedsPrivilege {
@@ -320,6 +322,20 @@ fn bind_error(addr: SocketAddr, err: io::Error) -> ServeError {
         },
         io::ErrorKind::AddrNotAvailable => ServeError::AddressNotHere { addr: addr.ip() },
         _ => ServeError::Io { addr, source: err },
+    }
+}
+
+/// The fix for a taken port. A bootloader asks port 69 and nothing else (RFC 1350 section 4;
+/// none of them lets the port be set), so for 69 another port is no fix at all.
+fn port_in_use_fix(port: u16) -> String {
+    if port == crate::tftp::DEFAULT_PORT {
+        "stop the other TFTP server for the recovery (tftpd-hpa: `sudo systemctl stop \
+         tftpd-hpa`; dnsmasq: `sudo systemctl stop dnsmasq`; atftpd: `sudo systemctl stop \
+         atftpd`), then start again: a bootloader only ever asks port 69, so another port \
+         would not reach it"
+            .to_owned()
+    } else {
+        "stop the program holding it, or pick another port with --port".to_owned()
     }
 }
 
@@ -1436,6 +1452,23 @@ pub fn describe_options(options: &[RawOption]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_taken_port_69_is_never_fixed_by_another_port() {
+        let taken = |port| {
+            bind_error(
+                SocketAddr::from(([127, 0, 0, 1], port)),
+                io::Error::from(io::ErrorKind::AddrInUse),
+            )
+            .to_string()
+        };
+        let on_69 = taken(crate::tftp::DEFAULT_PORT);
+        assert!(on_69.contains("sudo systemctl stop tftpd-hpa"), "{on_69}");
+        assert!(on_69.contains("only ever asks port 69"), "{on_69}");
+        assert!(!on_69.contains("--port"), "{on_69}");
+        let elsewhere = taken(6969);
+        assert!(elsewhere.contains("--port"), "{elsewhere}");
+    }
 
     #[test]
     fn confinement() {

@@ -504,8 +504,6 @@ const LABEL_SPELLINGS: &[(&str, &str)] = &[
 ];
 
 #[test]
-#[ignore = "search issue: Catalogue::search wants every query word in a name, so a label's \
-            `Ver:9.0`, `(EU)` or minor revision `v9.2` finds nothing (src/profile/catalogue.rs)"]
 fn label_spellings_find_the_model_and_revision() {
     let catalogue = Catalogue::builtin().expect("the embedded catalogue loads");
     for (query, want) in LABEL_SPELLINGS {

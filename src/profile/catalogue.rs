@@ -276,23 +276,27 @@ impl Catalogue {
     /// query must appear in the device's id, vendor, model, revisions or aliases. Exact id or
     /// alias matches come first, then the rest by id.
     ///
-    /// A query that matches nothing as typed is tried once more with its words cut where a
-    /// number meets a letter, so that "wr841v9" finds the WR841N v9 as "wr841 v9" does.
+    /// A query that matches nothing as typed is tried again with its words cut where a
+    /// number meets a letter, so that "wr841v9" finds the WR841N v9 as "wr841 v9" does; then
+    /// read as a sticker prints it, so that "TL-WR841N Ver:9.0", "Archer A7(US) Ver:5.0" and
+    /// "wr841n v9.2" find the v9 and the v5 (see [`label_query`]).
     pub fn search(&self, query: &str) -> Vec<&Entry> {
-        let words: Vec<String> = query
-            .split(|c: char| !c.is_alphanumeric())
-            .filter(|w| !w.is_empty())
-            .map(str::to_lowercase)
-            .collect();
-        let hits = self.search_words(query, &words);
-        if !hits.is_empty() {
-            return hits;
+        let label = label_query(query);
+        for text in [query, label.as_str()] {
+            let words = query_words(text);
+            let hits = self.search_words(text, &words);
+            if !hits.is_empty() {
+                return hits;
+            }
+            let cut: Vec<String> = words.iter().flat_map(|w| cut_at_numbers(w)).collect();
+            if cut != words {
+                let hits = self.search_words(text, &cut);
+                if !hits.is_empty() {
+                    return hits;
+                }
+            }
         }
-        let cut: Vec<String> = words.iter().flat_map(|w| cut_at_numbers(w)).collect();
-        if cut == words {
-            return hits;
-        }
-        self.search_words(query, &cut)
+        Vec::new()
     }
 
     fn search_words(&self, query: &str, words: &[String]) -> Vec<&Entry> {
@@ -319,6 +323,78 @@ impl Catalogue {
 }
 
 /// "wr841v9" as "wr841" and "v9": cut where a digit is followed by a letter.
+/// The words of a query, lower-case, punctuation dropped.
+fn query_words(query: &str) -> Vec<String> {
+    query
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect()
+}
+
+/// A model as a router's sticker prints it, in the words profiles use: a region in brackets
+/// (`(EU)`, `(US)`, `(UN)`) is dropped, and a hardware version written `Ver:9.0`, `Ver 5.0`
+/// or `v9.2` becomes `v9`. TP-Link's minor versions (9.0, 9.2) share their major version's
+/// recovery, which is why profiles name only the major one.
+fn label_query(query: &str) -> String {
+    let text = drop_regions(&query.to_lowercase());
+    let mut out: Vec<String> = Vec::new();
+    let mut version_next = false;
+    for token in text.split_whitespace() {
+        let (said_ver, rest) = match token.strip_prefix("ver") {
+            Some(rest) => (true, rest.trim_start_matches([':', '.'])),
+            None => (false, token),
+        };
+        if said_ver && rest.is_empty() {
+            version_next = true;
+            continue;
+        }
+        let number = if said_ver || version_next {
+            Some(rest)
+        } else {
+            token.strip_prefix('v')
+        };
+        version_next = false;
+        match number.and_then(major_version) {
+            Some(major) => out.push(format!("v{major}")),
+            None => out.push(token.to_owned()),
+        }
+    }
+    out.join(" ")
+}
+
+/// `9` of `9`, `9.0` or `9.2.1`; `None` for anything but digits and dots.
+fn major_version(version: &str) -> Option<&str> {
+    let major = version.split('.').next()?;
+    let digits = |t: &str| t.chars().all(|c| c.is_ascii_digit());
+    (!major.is_empty() && digits(major) && version.split('.').all(digits)).then_some(major)
+}
+
+/// The text without region marks in brackets: two or three letters, as in `(EU)` or `(US)`.
+fn drop_regions(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(open) = rest.find('(') {
+        let after = &rest[open + 1..];
+        match after.find(')') {
+            Some(close)
+                if (2..=3).contains(&close)
+                    && after[..close].chars().all(|c| c.is_ascii_alphabetic()) =>
+            {
+                out.push_str(&rest[..open]);
+                out.push(' ');
+                rest = &after[close + 1..];
+            }
+            _ => {
+                out.push_str(&rest[..=open]);
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 fn cut_at_numbers(word: &str) -> Vec<String> {
     let mut parts = vec![String::new()];
     let mut after_digit = false;
@@ -394,4 +470,19 @@ fn searchable_names(profile: &Profile) -> Vec<String> {
     }
     names.extend(profile.aliases.iter().map(|alias| squash(alias)));
     names
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sticker_label_reads_as_profiles_write_it() {
+        assert_eq!(label_query("TL-WR841N Ver:9.0"), "tl-wr841n v9");
+        assert_eq!(label_query("Archer A7(US) Ver:5.0"), "archer a7 v5");
+        assert_eq!(label_query("TL-WR940N(EU) Ver 4.0"), "tl-wr940n v4");
+        assert_eq!(label_query("wr841n v9.2"), "wr841n v9");
+        // Words that only start like a version stay as they are.
+        assert_eq!(label_query("verizon vdsl (adsl2)"), "verizon vdsl (adsl2)");
+    }
 }

@@ -346,8 +346,13 @@ fn only_a_device_or_only_an_image_on_a_terminal_opens_the_wizard() {
             &[("RESCUE_WIZARD_STATE_DIR", state_dir)],
             &command,
         );
-        // The wizard, not a refusal: it asks for what was not given.
-        pane.wait_for(&["1/7 Device"], SCREEN);
+        // The wizard, not a refusal: it asks for what was not given, with the device given
+        // already searched for (the cursor follows the query).
+        if args.starts_with("--device") {
+            pane.wait_for(&["1/7 Device", "tl-wr841n-v9_", "1 device"], SCREEN);
+        } else {
+            pane.wait_for(&["1/7 Device"], SCREEN);
+        }
         pane.keys(&["q"]);
         let screen = pane.wait_for(&["exited "], SCREEN);
         assert!(screen.contains("exited 0"), "{args}: {screen}");

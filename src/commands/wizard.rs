@@ -3,7 +3,7 @@
 //! [`crate::ui::tui`]; without a terminal it says how to run the non-interactive form.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use tokio::sync::mpsc;
 
@@ -51,7 +51,16 @@ pub async fn start(args: RecoverArgs) -> anyhow::Result<Outcome> {
     }
     let (catalogue, _problems) =
         Catalogue::load_default().map_err(|e| UsageError(e.to_string()))?;
-    let start_dir = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    let here = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    // What was given on the command line is filled in: the device as the search, the image's
+    // folder as where the picker starts.
+    let start_dir = args
+        .image
+        .as_deref()
+        .and_then(Path::parent)
+        .map(|folder| here.join(folder))
+        .filter(|folder| folder.is_dir())
+        .unwrap_or(here);
     let setup = Setup {
         mode: Mode::Real,
         catalogue,
@@ -59,7 +68,7 @@ pub async fn start(args: RecoverArgs) -> anyhow::Result<Outcome> {
         start_dir,
         downloads: downloads(),
         colours: colours(),
-        search: String::new(),
+        search: args.device.clone().unwrap_or_default(),
     };
     run(setup, args.adopt, args.report).await
 }

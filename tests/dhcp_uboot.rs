@@ -22,7 +22,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::PoisonError;
 use std::time::{Duration, Instant};
 
@@ -30,7 +30,7 @@ mod support;
 mod uboot_rig;
 
 use support::{Proc, ip, rescue_wizard_in};
-use uboot_rig::{Console, QEMU, UBOOT, one_qemu_at_a_time, rig_available};
+use uboot_rig::{Console, launch, one_qemu_at_a_time, rig_available};
 
 const HOST_IP: &str = "10.79.0.1";
 const LEASED_IP: &str = "10.79.0.2";
@@ -127,20 +127,8 @@ impl Rig {
     }
 
     fn boot(&mut self) {
-        let mut child = Command::new("ip")
-            .args(["netns", "exec", &self.ns, QEMU])
-            .args(["-M", "virt", "-m", "256", "-nographic", "-bios", UBOOT])
-            .args(["-netdev", "tap,id=n0,ifname=tap0,script=no,downscript=no"])
-            .args(["-device", "virtio-net-device,netdev=n0"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        self.console = Some(Console::new(
-            child.stdin.take().unwrap(),
-            child.stdout.take().unwrap(),
-        ));
+        let (child, console) = launch(&self.ns);
+        self.console = Some(console);
         self.qemu = Some(child);
         self.expect("Hit any key to stop autoboot", BOOT_DEADLINE);
         self.console.as_mut().unwrap().send("");

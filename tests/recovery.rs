@@ -24,7 +24,7 @@ mod support;
 mod uboot_rig;
 
 use support::{NetnsPair, Proc, ip, require, skip_or_fail};
-use uboot_rig::{Console, QEMU, UBOOT, one_qemu_at_a_time, rig_available};
+use uboot_rig::{Console, launch, one_qemu_at_a_time, rig_available};
 
 const BIN: &str = env!("CARGO_BIN_EXE_rescue-wizard");
 
@@ -145,17 +145,7 @@ impl UbootLab {
         ip(&["netns", "add", &ns]);
         ip(&["-n", &ns, "link", "set", "lo", "up"]);
         ip(&["-n", &ns, "tuntap", "add", "dev", "tap0", "mode", "tap"]);
-        let mut qemu = Command::new("ip")
-            .args(["netns", "exec", &ns, QEMU])
-            .args(["-M", "virt", "-m", "256", "-nographic", "-bios", UBOOT])
-            .args(["-netdev", "tap,id=n0,ifname=tap0,script=no,downscript=no"])
-            .args(["-device", "virtio-net-device,netdev=n0"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let console = Console::new(qemu.stdin.take().unwrap(), qemu.stdout.take().unwrap());
+        let (qemu, console) = launch(&ns);
         let mut lab = Self { ns, qemu, console };
         lab.console
             .expect("Hit any key to stop autoboot", Duration::from_mins(1))

@@ -40,7 +40,7 @@ use std::time::{Duration, Instant};
 
 mod uboot_rig;
 
-use uboot_rig::{Console, QEMU, UBOOT, one_qemu_at_a_time, rig_available};
+use uboot_rig::{Console, launch, one_qemu_at_a_time, rig_available};
 
 const BIN: &str = env!("CARGO_BIN_EXE_rescue-wizard");
 const HOST_IP: &str = "10.77.0.1";
@@ -240,21 +240,7 @@ impl Rig {
     }
 
     fn boot(&mut self) {
-        let mut child = Command::new("ip")
-            .args(["netns", "exec", &self.ns, QEMU])
-            .args(["-M", "virt", "-m", "256", "-nographic", "-bios", UBOOT])
-            .args(["-netdev", "tap,id=n0,ifname=tap0,script=no,downscript=no"])
-            .args(["-device", "virtio-net-device,netdev=n0"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let input = child.stdin.take().unwrap();
-        let output = child.stdout.take().unwrap();
-        let console = Console::new(input, output);
-        // QEMU's own complaints (a tap it cannot open) land in the U-Boot transcript.
-        let _ = pump_lines(child.stderr.take().unwrap(), console.transcript.clone());
+        let (child, console) = launch(&self.ns);
         self.qemu = Some(child);
         self.console = Some(console);
         self.expect("Hit any key to stop autoboot", BOOT_DEADLINE);

@@ -24,9 +24,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::Read;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, PoisonError};
+use std::process::{Child, Command};
+use std::sync::PoisonError;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
@@ -36,7 +35,7 @@ mod support;
 mod uboot_rig;
 
 use support::Proc;
-use uboot_rig::{Console, QEMU, UBOOT, one_qemu_at_a_time, rig_available};
+use uboot_rig::{Console, launch, one_qemu_at_a_time, rig_available};
 
 /// The laptop side: the tap's address.
 const HOST_IP: &str = "10.78.0.1";
@@ -173,28 +172,7 @@ impl Rig {
 
     /// Starts QEMU and stops U-Boot at its prompt.
     fn boot(&mut self) {
-        let mut child = Command::new("ip")
-            .args(["netns", "exec", &self.ns, QEMU])
-            .args(["-M", "virt", "-m", "256", "-nographic", "-bios", UBOOT])
-            .args(["-netdev", "tap,id=n0,ifname=tap0,script=no,downscript=no"])
-            .args(["-device", "virtio-net-device,netdev=n0"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let console = Console::new(child.stdin.take().unwrap(), child.stdout.take().unwrap());
-        // QEMU's own complaints (a tap it cannot open) land in the U-Boot transcript.
-        let mut stderr = child.stderr.take().unwrap();
-        let transcript = Arc::clone(&console.transcript);
-        std::thread::spawn(move || {
-            let mut text = String::new();
-            let _ = stderr.read_to_string(&mut text);
-            transcript
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .push_str(&text);
-        });
+        let (child, console) = launch(&self.ns);
         self.qemu = Some(child);
         self.console = Some(console);
         self.expect("Hit any key to stop autoboot", BOOT_DEADLINE);

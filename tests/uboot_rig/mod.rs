@@ -1,13 +1,14 @@
-//! The real-bootloader rig shared by `tests/uboot.rs` and `tests/uboot_watch.rs`: whether it can
-//! run here, one emulator at a time across test binaries, and U-Boot's serial console driven by
-//! reading its output with deadlines.
+//! The real-bootloader rig shared by the U-Boot tests (`uboot.rs`, `uboot_watch.rs`,
+//! `recovery.rs`, `dhcp_uboot.rs`): whether it can run here, one emulator at a time across test
+//! binaries, the one way to start U-Boot on a namespace's `tap0` ([`launch`]), and U-Boot's
+//! serial console driven by reading its output with deadlines.
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::fs::File;
 use std::io::{Read, Write};
 use std::path::Path;
-use std::process::ChildStdin;
+use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, mpsc};
 use std::time::{Duration, Instant};
 
@@ -17,6 +18,37 @@ pub const UBOOT: &str = "/usr/lib/u-boot/qemu_arm/u-boot.bin";
 pub const QEMU: &str = "qemu-system-arm";
 
 static QEMU_LOCK: Mutex<()> = Mutex::new(());
+
+/// Starts U-Boot in `qemu-system-arm -M virt` inside the namespace `ns`, its virtio NIC on that
+/// namespace's `tap0`, and returns the emulator and its console. QEMU's own complaints (a tap
+/// it cannot open) land in the console's transcript.
+pub fn launch(ns: &str) -> (Child, Console) {
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", ns, QEMU])
+        .args(["-M", "virt", "-m", "256", "-nographic", "-bios", UBOOT])
+        .args(["-netdev", "tap,id=n0,ifname=tap0,script=no,downscript=no"])
+        .args(["-device", "virtio-net-device,netdev=n0"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting qemu-system-arm");
+    let console = Console::new(child.stdin.take().unwrap(), child.stdout.take().unwrap());
+    let mut stderr = child.stderr.take().unwrap();
+    let transcript = Arc::clone(&console.transcript);
+    std::thread::Builder::new()
+        .name("qemu-stderr".into())
+        .spawn(move || {
+            let mut text = String::new();
+            let _ = stderr.read_to_string(&mut text);
+            transcript
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push_str(&text);
+        })
+        .expect("a thread for QEMU's standard error");
+    (child, console)
+}
 
 /// Says why the rig cannot run: a failure under CI, a skip by hand.
 pub fn missing_tools(extra: &[&str]) -> Option<String> {

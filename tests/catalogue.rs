@@ -477,6 +477,27 @@ const POPULAR: &[(&str, &str)] = &[
     ("GL-AR750S", "glinet-gl-ar750s"),
     ("gl-ar300m", "glinet-gl-ar300m"),
     ("Netgear WN3000RP v3", "netgear-wn3000rp-v3"),
+    ("WDR4300", "tl-wdr4300-v1"),
+    ("TL-WDR3600", "tl-wdr3600-v1"),
+    ("TL-WR1043ND v2", "tl-wr1043nd-v2"),
+    ("TL-WR1043ND v3", "tl-wr1043nd-v3"),
+    ("wr1043nd v4", "tl-wr1043nd-v4"),
+    ("TL-WR842N v3", "tl-wr842n-v3"),
+    ("UniFi AC Lite", "ubiquiti-unifi-ac-lite"),
+    ("UAP-AC-LR", "ubiquiti-unifi-ac-lr"),
+    ("UniFi AC Pro", "ubiquiti-unifi-ac-pro"),
+    ("Rocket M5", "ubiquiti-rocket-m-xw"),
+    ("Mi Router 4C", "xiaomi-mi-router-4c"),
+    ("Mi Router 4A 100M", "xiaomi-mi-router-4a-100m"),
+    ("MiWiFi 3A", "xiaomi-miwifi-3a"),
+    ("AX3000T", "xiaomi-mi-router-ax3000t"),
+    ("RT-AC58U", "asus-rt-ac58u"),
+    ("RT-AC86U", "asus-rt-ac86u"),
+    ("RT-N56U B1", "asus-rt-n56u-b1"),
+    ("DIR-882", "dlink-dir-882-a1"),
+    ("DIR-882 R1", "dlink-dir-882-r1"),
+    ("DIR-1960", "dlink-dir-1960-a1"),
+    ("DIR-860L", "dlink-dir-860l-b1"),
 ];
 
 #[test]
@@ -501,6 +522,8 @@ const LABEL_SPELLINGS: &[(&str, &str)] = &[
     ("Archer A7(US) Ver:5.0", "archer-a7-v5"),
     ("TL-WR940N(EU) Ver:4.0", "tl-wr940n-v4"),
     ("wr841n v9.2", "tl-wr841n-v9"),
+    ("TL-WR1043ND(EU) Ver:3.0", "tl-wr1043nd-v3"),
+    ("TL-WDR4300 Ver:1.7", "tl-wdr4300-v1"),
 ];
 
 #[test]
@@ -535,4 +558,83 @@ fn tp_link_flash_sizes_come_from_the_image_makefiles() {
         assert_eq!(p.flash_size, Some(mib * MIB), "{id}");
         assert_cites(&p, &format!("{makefiles}{makefile}"));
     }
+}
+
+#[test]
+fn wdr4300_and_wdr3600_recover_as_their_captured_requests_show() {
+    for (id, file, source) in [
+        (
+            "tl-wdr4300-v1",
+            "wdr4300v1_tp_recovery.bin",
+            "https://blog.rpanachi.com/howto-unbrick-wifi-router-after-bad-openwrt-firmware-flashing",
+        ),
+        (
+            "tl-wdr3600-v1",
+            "wdr3600v1_tp_recovery.bin",
+            "https://openwrt.org/toh/tp-link/tl-wdr3600",
+        ),
+    ] {
+        let p = profile(id);
+        assert_eq!(p.filename.as_deref(), Some(file), "{id}");
+        assert_eq!(
+            p.host.map(|h| h.address),
+            Some(Ipv4Addr::new(192, 168, 0, 66)),
+            "{id}"
+        );
+        assert_eq!(p.router, Some(Ipv4Addr::new(192, 168, 0, 86)), "{id}");
+        assert_eq!(p.confidence, Confidence::Reported, "{id}");
+        assert_cites(&p, source);
+    }
+}
+
+#[test]
+fn tl_wr1043nd_v4_file_name_is_said_to_be_unresolved() {
+    let p = profile("tl-wr1043nd-v4");
+    assert_eq!(p.confidence, Confidence::Unverified);
+    let mut names: Vec<&str> = p.alternate_filenames.iter().map(String::as_str).collect();
+    names.extend(p.filename.as_deref());
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        [
+            "wr1043ndv4_tp_recovery.bin",
+            "wr1043nv4_tp_recovery.bin",
+            "wr1043v4_tp_recovery.bin"
+        ]
+    );
+    let notes = p.notes.as_deref().unwrap_or("");
+    assert!(notes.contains("not resolved [?]"), "{notes}");
+    assert!(
+        procedure(&p).contains("just after"),
+        "pull request 1096's timing"
+    );
+    assert_cites(&p, "https://github.com/openwrt/openwrt/pull/1096");
+}
+
+#[test]
+fn xiaomi_ax3000t_says_its_recovery_may_differ() {
+    let p = profile("xiaomi-mi-router-ax3000t");
+    assert_eq!(p.confidence, Confidence::Unverified);
+    let notes = p.notes.as_deref().unwrap_or("");
+    assert!(notes.contains("may differ"), "{notes}");
+    assert!(notes.contains("ubootmod"), "{notes}");
+    assert_eq!(p.flash_seconds, None, "no write time is known for it");
+    assert_cites(
+        &p,
+        &format!("{OPENWRT}f11e6e221ea14e4d8e7261f58815b246828197b7"),
+    );
+}
+
+#[test]
+fn rocket_m_xw_takes_the_bullet_m_xw_recovery() {
+    let rocket = profile("ubiquiti-rocket-m-xw");
+    let bullet = profile("ubiquiti-bullet-m");
+    assert_eq!(rocket.router, bullet.router);
+    assert_eq!(rocket.host, bullet.host);
+    assert_eq!(rocket.flash_size, bullet.flash_size);
+    assert!(procedure(&rocket).contains("up to 25 seconds"));
+    assert_cites(
+        &rocket,
+        &format!("{OPENWRT}228cf39d92f5ab0902e51be88b05f607f3ec5f1c"),
+    );
 }

@@ -5,6 +5,8 @@ use std::net::Ipv4Addr;
 use std::path::Path;
 use std::process::Command;
 
+use crate::net::subnet::Subnet;
+
 /// What kind of port an interface is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -37,30 +39,29 @@ impl Ipv4Cidr {
         }
     }
 
+    /// The subnet this address lies in (host bits cleared).
+    pub fn subnet(self) -> Subnet {
+        Subnet::clamped(self.addr, self.prefix)
+    }
+
     /// The network mask.
     pub fn mask(self) -> u32 {
-        if self.prefix == 0 {
-            0
-        } else {
-            u32::MAX << (32 - u32::from(self.prefix))
-        }
+        self.subnet().mask()
     }
 
     /// The network address.
     pub fn network(self) -> Ipv4Addr {
-        Ipv4Addr::from(u32::from(self.addr) & self.mask())
+        self.subnet().network()
     }
 
     /// Whether `other` lies in this address's subnet.
     pub fn contains(self, other: Ipv4Addr) -> bool {
-        u32::from(other) & self.mask() == u32::from(self.addr) & self.mask()
+        self.subnet().contains(other)
     }
 
     /// Whether the two subnets overlap.
     pub fn overlaps(self, other: Ipv4Cidr) -> bool {
-        let shorter = self.prefix.min(other.prefix);
-        let mask = Ipv4Cidr::new(self.addr, shorter).mask();
-        u32::from(self.addr) & mask == u32::from(other.addr) & mask
+        self.subnet().overlaps(other.subnet())
     }
 }
 

@@ -3,9 +3,10 @@
 
 use std::net::Ipv4Addr;
 use std::path::Path;
-use std::process::Command;
+use std::time::Duration;
 
 use crate::net::subnet::Subnet;
+use crate::net::tool::Tool;
 
 /// What kind of port an interface is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
@@ -206,19 +207,22 @@ fn classify(name: &str, loopback: bool, tun: bool) -> InterfaceKind {
     }
 }
 
+/// How long one `nmcli` command may take: it asks the `NetworkManager` daemon over D-Bus, which
+/// answers within a second when it is well, and a stuck daemon must not stall a run.
+const NMCLI_DEADLINE: Duration = Duration::from_secs(10);
+
+/// The `nmcli` command with `args`, and its deadline.
+pub(crate) fn nmcli(args: &[&str]) -> Tool {
+    Tool::new("nmcli", NMCLI_DEADLINE).args(args)
+}
+
 /// Devices `NetworkManager` knows, with whether it manages them; `None` when `nmcli` is not
 /// installed or `NetworkManager` is not running.
 fn network_manager_devices() -> Option<Vec<(String, bool)>> {
-    let output = Command::new("nmcli")
-        .args(["-t", "-f", "DEVICE,STATE", "device"])
-        .output()
+    let stdout = nmcli(&["-t", "-f", "DEVICE,STATE", "device"])
+        .run_ok()
         .ok()?;
-    if !output.status.success() {
-        return None;
-    }
-    Some(parse_nmcli_devices(&String::from_utf8_lossy(
-        &output.stdout,
-    )))
+    Some(parse_nmcli_devices(&stdout))
 }
 
 fn parse_nmcli_devices(text: &str) -> Vec<(String, bool)> {

@@ -14,5 +14,6 @@ pub mod port_owner;
 pub mod privilege;
 pub mod probe;
 pub mod subnet;
+pub mod tool;
 pub mod watch;
 pub mod wire;

@@ -1,9 +1,6 @@
 //! Where firewall tools run (this host, or a network namespace for the tests), with a
 //! deadline, and the inspection that reads every installed backend into findings.
 
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
-use std::thread;
 use std::time::Duration;
 
 use super::firewalld::{Zone, parse_active_zones, parse_zone, zone_for};
@@ -12,6 +9,7 @@ use super::model::View;
 use super::nft::parse_nft;
 use super::ufw::{UfwStatus, parse_ufw};
 use super::{Backend, Finding, FirewallError, IptablesVariant, Subnet};
+use crate::net::tool::{Ran, Tool, ToolError};
 
 /// How long one firewall tool may run before it is killed.
 const TOOL_TIMEOUT: Duration = Duration::from_secs(8);
@@ -22,13 +20,6 @@ const TOOL_TIMEOUT: Duration = Duration::from_secs(8);
 pub struct Firewall {
     prefix: Vec<String>,
     timeout: Duration,
-}
-
-/// What one tool run printed.
-pub(super) struct Ran {
-    pub(super) code: Option<i32>,
-    pub(super) stdout: String,
-    pub(super) stderr: String,
 }
 
 impl Firewall {
@@ -51,111 +42,40 @@ impl Firewall {
         }
     }
 
+    /// The tool `program args`, with this firewall's launcher and deadline.
+    fn tool(&self, program: &str, args: &[&str]) -> Tool {
+        Tool::new(program, self.timeout)
+            .args(args)
+            .through(&self.prefix)
+    }
+
     /// Runs `program args` with a deadline. A missing program is `ToolMissing`; a non-zero
     /// exit is returned as is, for the caller to interpret.
     pub(super) fn run(&self, program: &str, args: &[&str]) -> Result<Ran, FirewallError> {
-        let full = self.argv(program, args);
-        let command = full.join(" ");
-        let missing = || FirewallError::ToolMissing {
-            tool: program.to_owned(),
-            package: package_of(program),
-        };
-        // `ip netns exec` changes the network namespace, not the file system: a program that
-        // is not on this process's path is not there either. Asking the path first keeps a
-        // missing tool a missing tool whatever `ip` prints or exits with when its exec fails
-        // (iproute2 6.1 exits 1, later ones 255).
-        if !self.prefix.is_empty() && !on_path(program) {
-            return Err(missing());
-        }
-        let child = Command::new(full[0])
-            .args(&full[1..])
-            // Messages are matched below; keep them in English.
-            .env("LC_ALL", "C")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|source| {
-                if source.kind() == std::io::ErrorKind::NotFound && self.prefix.is_empty() {
-                    missing()
-                } else {
-                    FirewallError::Spawn {
-                        command: command.clone(),
-                        source,
-                    }
-                }
-            })?;
-        let pid = child.id();
-        let (tx, rx) = mpsc::channel();
-        // wait_with_output drains both pipes while waiting, so a chatty tool cannot block on
-        // a full pipe; the receiving side enforces the deadline.
-        thread::Builder::new()
-            .name(format!("firewall-{program}"))
-            .spawn(move || {
-                let _ = tx.send(child.wait_with_output());
-            })
-            .map_err(|source| FirewallError::Spawn {
-                command: command.clone(),
-                source,
-            })?;
-        let output = match rx.recv_timeout(self.timeout) {
-            Ok(Ok(output)) => output,
-            Ok(Err(source)) => return Err(FirewallError::Spawn { command, source }),
-            Err(_) => {
-                // The child is not reaped until the waiting thread sees it die, so its pid
-                // cannot have been reused yet.
-                #[cfg(not(unix))]
-                let _ = pid;
-                #[cfg(unix)]
-                if let Ok(pid) = i32::try_from(pid) {
-                    let _ = nix::sys::signal::kill(
-                        nix::unistd::Pid::from_raw(pid),
-                        nix::sys::signal::Signal::SIGKILL,
-                    );
-                }
-                return Err(FirewallError::Timeout {
-                    command,
-                    secs: self.timeout.as_secs(),
-                });
-            }
-        };
-        let ran = Ran {
-            code: output.status.code(),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
-        };
-        // `ip netns exec` reports a program it cannot find itself (exit 1 or 255 by version).
-        if !self.prefix.is_empty()
-            && ran.code != Some(0)
-            && ran
-                .stderr
-                .contains(&format!("exec of \"{program}\" failed"))
-            && ran.stderr.contains("No such file")
-        {
-            return Err(missing());
-        }
-        Ok(ran)
+        self.tool(program, args).run().map_err(|err| match err {
+            ToolError::Missing { program } => FirewallError::ToolMissing {
+                package: package_of(&program),
+                tool: program,
+            },
+            ToolError::Spawn { command, source } => FirewallError::Spawn { command, source },
+            ToolError::TimedOut { command, deadline } => FirewallError::Timeout {
+                command,
+                secs: deadline.as_secs(),
+            },
+            ToolError::Failed { ran, .. } => self.failed(program, args, &ran),
+        })
     }
 
     /// Runs a tool that must succeed.
     pub(super) fn run_ok(&self, program: &str, args: &[&str]) -> Result<String, FirewallError> {
         let ran = self.run(program, args)?;
-        if ran.code == Some(0) {
+        if ran.success() {
             return Ok(ran.stdout);
         }
         Err(self.failed(program, args, &ran))
     }
 
-    /// The full command line: the namespace prefix, the program, its arguments.
-    fn argv<'a>(&'a self, program: &'a str, arguments: &[&'a str]) -> Vec<&'a str> {
-        let mut full: Vec<&str> = self.prefix.iter().map(String::as_str).collect();
-        full.push(program);
-        full.extend_from_slice(arguments);
-        full
-    }
-
     pub(super) fn failed(&self, program: &str, args: &[&str], ran: &Ran) -> FirewallError {
-        let full = self.argv(program, args);
         let lower = ran.stderr.to_lowercase();
         let hint = if lower.contains("permission denied")
             || lower.contains("operation not permitted")
@@ -167,7 +87,7 @@ impl Firewall {
             "run the command by hand to see the full error"
         };
         FirewallError::Failed {
-            command: full.join(" "),
+            command: self.tool(program, args).command_line(),
             stderr: if ran.stderr.is_empty() {
                 format!("exit status {:?}", ran.code)
             } else {
@@ -265,18 +185,6 @@ impl Firewall {
     }
 }
 
-/// True when `program` is an executable file in a folder of `PATH`, or in `/usr/sbin` or
-/// `/sbin` (where Debian keeps nft and iptables, and which a user's `PATH` may lack).
-fn on_path(program: &str) -> bool {
-    let folders = std::env::var_os("PATH")
-        .map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
-        .unwrap_or_default();
-    folders
-        .into_iter()
-        .chain(["/usr/sbin".into(), "/sbin".into()])
-        .any(|folder| folder.join(program).is_file())
-}
-
 fn package_of(program: &str) -> &'static str {
     match program {
         "nft" => "nftables",
@@ -290,6 +198,7 @@ fn package_of(program: &str) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::net::tool::on_path;
 
     #[test]
     fn a_tool_missing_behind_a_namespace_is_missing_not_failed() {
@@ -297,8 +206,7 @@ mod tests {
         // there; the path is asked first, so no namespace is needed to tell.
         let err = Firewall::in_netns("rescue-wizard-no-such-namespace")
             .run("rescue-wizard-no-such-tool", &[])
-            .err()
-            .expect("a missing tool is an error");
+            .expect_err("a missing tool is an error");
         assert!(
             matches!(&err, FirewallError::ToolMissing { tool, .. } if tool == "rescue-wizard-no-such-tool"),
             "{err:?}"

@@ -72,6 +72,16 @@ impl std::fmt::Display for Ipv4Cidr {
     }
 }
 
+/// Parses `aa:bb:cc:dd:ee:ff`.
+pub fn parse_mac(text: &str) -> Option<[u8; 6]> {
+    let mut mac = [0u8; 6];
+    let mut parts = text.split([':', '-']);
+    for byte in &mut mac {
+        *byte = u8::from_str_radix(parts.next()?, 16).ok()?;
+    }
+    parts.next().is_none().then_some(mac)
+}
+
 /// A network interface of this host.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Interface {
@@ -349,6 +359,20 @@ mod tests {
             mtu: Some(1500),
             managed_by_network_manager: None,
         }
+    }
+
+    #[test]
+    fn macs_parse() {
+        assert_eq!(
+            parse_mac("ba:be:fa:ce:08:41"),
+            Some([0xba, 0xbe, 0xfa, 0xce, 0x08, 0x41])
+        );
+        assert_eq!(
+            parse_mac("BA-BE-FA-CE-08-41"),
+            Some([0xba, 0xbe, 0xfa, 0xce, 0x08, 0x41])
+        );
+        assert_eq!(parse_mac("ba:be:fa:ce:08"), None);
+        assert_eq!(parse_mac("ba:be:fa:ce:08:41:00"), None);
     }
 
     #[test]

@@ -6,12 +6,10 @@
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::firewalld::firewalld_fix;
 use super::host::Firewall;
 use super::iptables::parse_iptables;
-use super::model::{Hook, View};
+use super::model::{Hook, View, firewalld_fix, ufw_fix};
 use super::nft::{echoed_handle, nft_allow_expr, our_nft_handles, parse_nft};
-use super::ufw::ufw_fix;
 use super::{
     Backend, FirewallError, IptablesVariant, RULE_COMMENT, Subnet, Traffic, Verdict, worst,
 };

@@ -212,14 +212,6 @@ fn quoted_after(rule: &str, key: &str) -> Option<String> {
     Some(rest[..rest.find('"')?].to_owned())
 }
 
-pub(super) fn firewalld_fix(zone: &str, subnet: Subnet, verb: &str) -> String {
-    // Runtime only (no --permanent): it also disappears on `firewall-cmd --reload`.
-    format!(
-        "firewall-cmd --zone={zone} --{verb}-rich-rule='rule family=\"ipv4\" source \
-         address=\"{subnet}\" protocol value=\"udp\" accept'"
-    )
-}
-
 impl View<'_> {
     /// firewalld's findings: its zone's rules when it runs, clear when it does not.
     pub(super) fn firewalld_findings(&self, zone: &Zone) -> Vec<Finding> {

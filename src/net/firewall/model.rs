@@ -5,8 +5,6 @@
 
 use std::collections::HashMap;
 
-use super::firewalld::firewalld_fix;
-use super::ufw::ufw_fix;
 use super::{Backend, Finding, FirewallError, RULE_COMMENT, Subnet, Traffic, Verdict};
 
 /// The TFTP server port (RFC 1350 §4).
@@ -477,6 +475,21 @@ impl View<'_> {
             })
             .collect()
     }
+}
+
+/// The ufw command that lets UDP from the router's subnet in on `iface`.
+pub(super) fn ufw_fix(subnet: Subnet, iface: &str) -> String {
+    format!("ufw prepend allow in on {iface} proto udp from {subnet} comment {RULE_COMMENT}")
+}
+
+/// The firewalld rich rule that lets UDP from the router's subnet into `zone` (`verb` is
+/// `add` or `remove`).
+pub(super) fn firewalld_fix(zone: &str, subnet: Subnet, verb: &str) -> String {
+    // Runtime only (no --permanent): it also disappears on `firewall-cmd --reload`.
+    format!(
+        "firewall-cmd --zone={zone} --{verb}-rich-rule='rule family=\"ipv4\" source \
+         address=\"{subnet}\" protocol value=\"udp\" accept'"
+    )
 }
 
 /// What the backends' tests share: a subnet from text and the verdicts for it.

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use super::iptables::{ipt_addrs, ipt_ports};
 use super::model::{Action, Base, Cond, Hook, Rule, Ruleset, Table, Tri, View};
-use super::{Backend, Finding, RULE_COMMENT, Subnet, Traffic, Verdict};
+use super::{Backend, Finding, Traffic, Verdict};
 
 pub(super) struct UfwStatus {
     pub(super) active: bool,
@@ -122,10 +122,6 @@ fn ufw_side(text: &str, destination: bool) -> Vec<Cond> {
         }
     }
     conds
-}
-
-pub(super) fn ufw_fix(subnet: Subnet, iface: &str) -> String {
-    format!("ufw prepend allow in on {iface} proto udp from {subnet} comment {RULE_COMMENT}")
 }
 
 impl View<'_> {

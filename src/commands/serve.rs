@@ -83,44 +83,11 @@ fn set_up_host(
     Ok(Some(setup))
 }
 
+/// `rescue-wizard serve`: until Ctrl-C, or `--exit-after` transfers have ended.
 pub(super) async fn serve(args: ServeArgs) -> anyhow::Result<Outcome> {
-    let source = if args.path.is_dir() {
-        Source::Directory(args.path.clone())
-    } else {
-        Source::Image {
-            path: args.path.clone(),
-            any_name: args.any_name,
-        }
-    };
-    let mut config = ServerConfig::new(source);
-    config.options = OptionPolicy {
-        enabled: !args.no_options,
-        max_blksize: args.max_blksize.unwrap_or(DEFAULT_MAX_BLKSIZE),
-        max_windowsize: args.max_windowsize.unwrap_or(DEFAULT_MAX_WINDOWSIZE),
-        strict: false,
-    };
-    config.write = args.allow_write.clone().map(|dir| WritePolicy {
-        dir,
-        max_size: args.max_write_size,
-    });
     let (host_tx, mut host_events) = mpsc::unbounded_channel();
     let profile = find_profile(args.device.as_deref(), args.profile.as_deref())?;
-    if let Some(profile) = &profile {
-        crate::engine::plan::apply_tftp_policy(&mut config, &profile.tftp);
-    }
-    if let Some(profile) = &profile
-        && profile.tftp.next_block_on_resend == Some(false)
-    {
-        // The profile's `false` is an override: not even learned from the bootloader.
-        config.timing.learn_next_block = false;
-    }
-    if args.next_block {
-        config.timing.resend_next_block = true;
-    }
-    if args.no_next_block {
-        config.timing.resend_next_block = false;
-        config.timing.learn_next_block = false;
-    }
+    let config = server_config(&args, profile.as_ref());
     if let Some(profile) = &profile
         && profile.method != Method::TftpServer
     {
@@ -200,6 +167,45 @@ pub(super) async fn serve(args: ServeArgs) -> anyhow::Result<Outcome> {
     } else {
         Outcome::Done
     })
+}
+
+/// The server's settings: what it serves, its option limits and write policy, the profile's
+/// TFTP quirks, and the next-block flags over them.
+fn server_config(args: &ServeArgs, profile: Option<&Profile>) -> ServerConfig {
+    let source = if args.path.is_dir() {
+        Source::Directory(args.path.clone())
+    } else {
+        Source::Image {
+            path: args.path.clone(),
+            any_name: args.any_name,
+        }
+    };
+    let mut config = ServerConfig::new(source);
+    config.options = OptionPolicy {
+        enabled: !args.no_options,
+        max_blksize: args.max_blksize.unwrap_or(DEFAULT_MAX_BLKSIZE),
+        max_windowsize: args.max_windowsize.unwrap_or(DEFAULT_MAX_WINDOWSIZE),
+        strict: false,
+    };
+    config.write = args.allow_write.clone().map(|dir| WritePolicy {
+        dir,
+        max_size: args.max_write_size,
+    });
+    if let Some(profile) = profile {
+        crate::engine::plan::apply_tftp_policy(&mut config, &profile.tftp);
+        if profile.tftp.next_block_on_resend == Some(false) {
+            // The profile's `false` is an override: not even learned from the bootloader.
+            config.timing.learn_next_block = false;
+        }
+    }
+    if args.next_block {
+        config.timing.resend_next_block = true;
+    }
+    if args.no_next_block {
+        config.timing.resend_next_block = false;
+        config.timing.learn_next_block = false;
+    }
+    config
 }
 
 /// The DHCP/BOOTP responder `serve --dhcp` asks for, bound to its interface, and our address

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use tokio::sync::mpsc;
 
@@ -12,40 +12,19 @@ use crate::cli::WatchArgs;
 use crate::net::addr::{HostEvent, HostSetup};
 use crate::net::iface::Ipv4Cidr;
 use crate::net::journal::state_dir;
+use crate::net::observe::{DEFAULT_AWAY_AFTER, Expectation, Observer, PowerOnTiming};
+use crate::profile::Profile;
 use crate::ui::checklist;
 use crate::{Outcome, UsageError};
 
 /// `rescue-wizard watch`: one line per wire event and per finding, until Ctrl-C or
 /// `--seconds` have passed.
 pub(super) async fn watch_wire(args: WatchArgs) -> anyhow::Result<Outcome> {
-    use crate::net::observe::{DEFAULT_AWAY_AFTER, Expectation, Observer, PowerOnTiming, Remedy};
+    use crate::net::observe::Remedy;
     use crate::net::watch::{self, WatchError};
 
     let profile = find_profile(args.device.as_deref(), None)?;
-    let ours = crate::net::iface::list()
-        .into_iter()
-        .find(|i| i.name == args.interface)
-        .map(|i| i.ipv4.iter().map(|a| a.addr).collect())
-        .unwrap_or_default();
-    let expect = Expectation {
-        ours,
-        host: profile.as_ref().and_then(|p| p.host.map(|h| h.address)),
-        router: profile.as_ref().and_then(|p| p.router),
-        files: profile
-            .as_ref()
-            .map(|p| {
-                p.filename
-                    .iter()
-                    .chain(&p.alternate_filenames)
-                    .cloned()
-                    .collect()
-            })
-            .unwrap_or_default(),
-    };
-    let timing = profile.as_ref().map_or_else(PowerOnTiming::default, |p| {
-        PowerOnTiming::from_steps(&p.steps)
-    });
-    let mut observer = Observer::new(expect, DEFAULT_AWAY_AFTER).with_power_on(timing);
+    let mut observer = observer_for(&args.interface, profile.as_ref());
     let mut signals = StopSignals::install()?;
     let capture = match &args.capture {
         Some(path) => Some(
@@ -70,27 +49,14 @@ pub(super) async fn watch_wire(args: WatchArgs) -> anyhow::Result<Outcome> {
         Err(err) => return Err(err.into()),
     };
     println!("watching {}", args.interface);
-    let start = std::time::SystemTime::now();
+    let start = SystemTime::now();
     if args.powered_on {
         observer.router_powered(start);
     }
-    let show =
-        |at: std::time::SystemTime, line: &dyn std::fmt::Display, json: serde_json::Value| {
-            if args.json {
-                let mut object = json;
-                if let Some(map) = object.as_object_mut() {
-                    let seconds = at
-                        .duration_since(std::time::UNIX_EPOCH)
-                        .unwrap_or_default()
-                        .as_secs_f64();
-                    map.insert("at".into(), seconds.into());
-                }
-                println!("{object}");
-            } else {
-                let offset = at.duration_since(start).unwrap_or_default().as_secs_f64();
-                println!("{offset:8.3}  {line}");
-            }
-        };
+    let json = args.json;
+    let show = |at: SystemTime, line: &dyn std::fmt::Display, value: serde_json::Value| {
+        show_line(json, start, at, line, value);
+    };
     let deadline = args
         .seconds
         .map(|s| tokio::time::Instant::now() + Duration::from_secs(s));
@@ -115,7 +81,7 @@ pub(super) async fn watch_wire(args: WatchArgs) -> anyhow::Result<Outcome> {
             () = &mut until_deadline => break,
             Some(event) = host_events.recv() => checklist::show_host_event(&event),
             _ = ticks.tick() => {
-                let now = std::time::SystemTime::now();
+                let now = SystemTime::now();
                 for finding in observer.tick(now) {
                     show(now, &format_args!("! {finding}"), serde_json::json!({ "finding": finding }));
                 }
@@ -162,4 +128,57 @@ fn adopt(
         eprintln!("could not adopt {cidr}: {err}");
         None
     })
+}
+
+/// What the watch expects of the router: this port's addresses, and the device's addresses,
+/// file names and power-on timing when one was named.
+fn observer_for(interface: &str, profile: Option<&Profile>) -> Observer {
+    let ours = crate::net::iface::list()
+        .into_iter()
+        .find(|i| i.name == interface)
+        .map(|i| i.ipv4.iter().map(|a| a.addr).collect())
+        .unwrap_or_default();
+    let expect = Expectation {
+        ours,
+        host: profile.and_then(|p| p.host.map(|h| h.address)),
+        router: profile.and_then(|p| p.router),
+        files: profile
+            .map(|p| {
+                p.filename
+                    .iter()
+                    .chain(&p.alternate_filenames)
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default(),
+    };
+    let timing = profile.map_or_else(PowerOnTiming::default, |p| {
+        PowerOnTiming::from_steps(&p.steps)
+    });
+    Observer::new(expect, DEFAULT_AWAY_AFTER).with_power_on(timing)
+}
+
+/// One line of the watch: `--json` objects with their time, or the seconds since the start
+/// and the text.
+fn show_line(
+    json: bool,
+    start: SystemTime,
+    at: SystemTime,
+    line: &dyn std::fmt::Display,
+    value: serde_json::Value,
+) {
+    if json {
+        let mut object = value;
+        if let Some(map) = object.as_object_mut() {
+            let seconds = at
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_secs_f64();
+            map.insert("at".into(), seconds.into());
+        }
+        println!("{object}");
+    } else {
+        let offset = at.duration_since(start).unwrap_or_default().as_secs_f64();
+        println!("{offset:8.3}  {line}");
+    }
 }

@@ -76,103 +76,26 @@ pub(super) fn zone_for(
 /// first (firewalld orders deny before allow), then accepting rich rules, the tftp service,
 /// ports and protocols, then the zone target.
 pub(super) fn parse_zone(name: &str, text: &str) -> Zone {
-    let mut fields: HashMap<&str, String> = HashMap::new();
-    let mut rich = Vec::new();
-    for line in text.lines() {
-        if (line.starts_with('\t') || line.starts_with("        "))
-            && line.trim().starts_with("rule")
-        {
-            rich.push(line.trim().to_owned());
-            continue;
-        }
-        if let Some((k, v)) = line.trim().split_once(':') {
-            fields.insert(k.trim(), v.trim().to_owned());
-            if k.trim() == "rich rules" && v.trim().starts_with("rule") {
-                rich.push(v.trim().to_owned());
-            }
-        }
-    }
-    let target = fields.get("target").cloned().unwrap_or_default();
+    let (fields, rich) = zone_listing(text);
     let field = |k: &str| fields.get(k).cloned().unwrap_or_default();
+    let target = field("target");
     let mut drops = Vec::new();
     let mut accepts = Vec::new();
-    for r in &rich {
-        if r.contains("family=\"ipv6\"") {
-            continue;
-        }
-        let mut conds = Vec::new();
-        if let Some(addr) = quoted_after(r, "source address=") {
-            let negated = r.contains("source NOT address") || r.contains("source not address");
-            conds.push(
-                ipt_addrs(&addr).map_or(Cond::Const(Tri::Maybe), |s| Cond::Saddr(negated, s)),
-            );
-        } else if r.contains("source ") {
-            conds.push(Cond::Const(Tri::Maybe));
-        }
-        if let Some(service) = quoted_after(r, "service name=") {
-            conds.push(service_cond(&service));
-        }
-        if let Some(port) = quoted_after(r, "port port=") {
-            conds.push(
-                ipt_ports(&port.replace('-', ":"))
-                    .map_or(Cond::Const(Tri::Maybe), |s| Cond::Dport(false, s)),
-            );
-            if let Some(proto) = quoted_after(r, "protocol=") {
-                conds.push(Cond::L4(false, vec![proto]));
-            }
-        } else if let Some(proto) = quoted_after(r, "protocol value=") {
-            conds.push(Cond::L4(false, vec![proto]));
-        }
-        let last = r.split_whitespace().last().unwrap_or("");
-        let rule = |action| Rule {
-            text: r.clone(),
-            conds: conds.clone(),
-            action,
-        };
-        if last.starts_with("accept") || r.contains(" accept") {
-            accepts.push(rule(Action::Accept));
-        } else if r.contains(" drop") || r.contains(" reject") {
-            drops.push(rule(Action::Drop));
+    for rule in rich.iter().filter_map(|r| rich_rule(r)) {
+        match rule.action {
+            Action::Accept => accepts.push(rule),
+            _ => drops.push(rule),
         }
     }
     let mut rules = drops;
     rules.extend(accepts);
-    let zone_text = |what: &str, value: &str| format!("zone {name} {what}: {value}");
-    for service in field("services").split_whitespace() {
-        if service == "tftp" {
-            rules.push(Rule {
-                text: zone_text("service", service),
-                conds: vec![service_cond(service)],
-                action: Action::Accept,
-            });
-        }
-    }
-    for port in field("ports").split_whitespace() {
-        let (range, proto) = port.split_once('/').unwrap_or((port, ""));
-        if proto == "udp"
-            && let Some(set) = ipt_ports(&range.replace('-', ":"))
-        {
-            rules.push(Rule {
-                text: zone_text("port", port),
-                conds: vec![Cond::Dport(false, set)],
-                action: Action::Accept,
-            });
-        }
-    }
-    for proto in field("protocols").split_whitespace() {
-        rules.push(Rule {
-            text: zone_text("protocol", proto),
-            conds: vec![Cond::L4(false, vec![proto.to_owned()])],
-            action: Action::Accept,
-        });
-    }
-    if target == "ACCEPT" {
-        rules.push(Rule {
-            text: zone_text("target", &target),
-            conds: Vec::new(),
-            action: Action::Accept,
-        });
-    }
+    rules.extend(zone_accepts(
+        name,
+        &field("services"),
+        &field("ports"),
+        &field("protocols"),
+        &target,
+    ));
     let mut chains = HashMap::new();
     chains.insert(name.to_owned(), rules);
     Zone {
@@ -193,6 +116,115 @@ pub(super) fn parse_zone(name: &str, text: &str) -> Zone {
             helper: false,
         },
     }
+}
+
+/// The `key: value` fields of a `--list-all` listing, and its rich rules (the first on the
+/// `rich rules:` line, the rest indented below it).
+fn zone_listing(text: &str) -> (HashMap<&str, String>, Vec<String>) {
+    let mut fields: HashMap<&str, String> = HashMap::new();
+    let mut rich = Vec::new();
+    for line in text.lines() {
+        if (line.starts_with('\t') || line.starts_with("        "))
+            && line.trim().starts_with("rule")
+        {
+            rich.push(line.trim().to_owned());
+            continue;
+        }
+        if let Some((k, v)) = line.trim().split_once(':') {
+            fields.insert(k.trim(), v.trim().to_owned());
+            if k.trim() == "rich rules" && v.trim().starts_with("rule") {
+                rich.push(v.trim().to_owned());
+            }
+        }
+    }
+    (fields, rich)
+}
+
+/// One IPv4 rich rule as an accepting or dropping rule; `None` for IPv6 rules and rules that
+/// neither accept nor drop (log, audit, mark).
+fn rich_rule(r: &str) -> Option<Rule> {
+    if r.contains("family=\"ipv6\"") {
+        return None;
+    }
+    let mut conds = Vec::new();
+    if let Some(addr) = quoted_after(r, "source address=") {
+        let negated = r.contains("source NOT address") || r.contains("source not address");
+        conds.push(ipt_addrs(&addr).map_or(Cond::Const(Tri::Maybe), |s| Cond::Saddr(negated, s)));
+    } else if r.contains("source ") {
+        conds.push(Cond::Const(Tri::Maybe));
+    }
+    if let Some(service) = quoted_after(r, "service name=") {
+        conds.push(service_cond(&service));
+    }
+    if let Some(port) = quoted_after(r, "port port=") {
+        conds.push(
+            ipt_ports(&port.replace('-', ":"))
+                .map_or(Cond::Const(Tri::Maybe), |s| Cond::Dport(false, s)),
+        );
+        if let Some(proto) = quoted_after(r, "protocol=") {
+            conds.push(Cond::L4(false, vec![proto]));
+        }
+    } else if let Some(proto) = quoted_after(r, "protocol value=") {
+        conds.push(Cond::L4(false, vec![proto]));
+    }
+    let last = r.split_whitespace().last().unwrap_or("");
+    let action = if last.starts_with("accept") || r.contains(" accept") {
+        Action::Accept
+    } else if r.contains(" drop") || r.contains(" reject") {
+        Action::Drop
+    } else {
+        return None;
+    };
+    Some(Rule {
+        text: r.to_owned(),
+        conds,
+        action,
+    })
+}
+
+/// The zone's own accepting rules, in firewalld's order: the tftp service, UDP ports,
+/// protocols, then an `ACCEPT` target.
+fn zone_accepts(
+    name: &str,
+    services: &str,
+    ports: &str,
+    protocols: &str,
+    target: &str,
+) -> Vec<Rule> {
+    let zone_text = |what: &str, value: &str| format!("zone {name} {what}: {value}");
+    let accept = |text: String, conds: Vec<Cond>| Rule {
+        text,
+        conds,
+        action: Action::Accept,
+    };
+    let mut rules = Vec::new();
+    for service in services.split_whitespace().filter(|s| *s == "tftp") {
+        rules.push(accept(
+            zone_text("service", service),
+            vec![service_cond(service)],
+        ));
+    }
+    for port in ports.split_whitespace() {
+        let (range, proto) = port.split_once('/').unwrap_or((port, ""));
+        if proto == "udp"
+            && let Some(set) = ipt_ports(&range.replace('-', ":"))
+        {
+            rules.push(accept(
+                zone_text("port", port),
+                vec![Cond::Dport(false, set)],
+            ));
+        }
+    }
+    for proto in protocols.split_whitespace() {
+        rules.push(accept(
+            zone_text("protocol", proto),
+            vec![Cond::L4(false, vec![proto.to_owned()])],
+        ));
+    }
+    if target == "ACCEPT" {
+        rules.push(accept(zone_text("target", target), Vec::new()));
+    }
+    rules
 }
 
 fn service_cond(service: &str) -> Cond {

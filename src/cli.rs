@@ -381,7 +381,7 @@ pub struct ServeArgs {
 }
 
 fn parse_mac_arg(text: &str) -> Result<[u8; 6], String> {
-    crate::net::platform::parse_mac(text).ok_or_else(|| {
+    crate::net::iface::parse_mac(text).ok_or_else(|| {
         format!("\"{text}\" is not a hardware address; write it like ba:be:fa:ce:08:41")
     })
 }

@@ -24,30 +24,19 @@ const BIN: &str = env!("CARGO_BIN_EXE_rescue-wizard");
 const DEADLINE: Duration = Duration::from_secs(30);
 const IFACE: &str = "veth0";
 
-fn which(tool: &str) -> bool {
-    std::env::var_os("PATH").is_some_and(|paths| {
-        std::env::split_paths(&paths)
-            .chain(["/usr/sbin".into(), "/sbin".into()])
-            .any(|p| p.join(tool).is_file())
-    })
+/// The Debian package of each tool these tests run.
+fn package(tool: &str) -> &'static str {
+    match tool {
+        "ip" => "iproute2",
+        "nft" => "nftables",
+        _ => "iptables",
+    }
 }
 
 /// True when everything needed is here; otherwise says why and skips (fails under CI).
 fn ready(tools: &[&str]) -> bool {
-    let missing: Vec<&str> = tools.iter().copied().filter(|t| !which(t)).collect();
-    let reason = if !missing.is_empty() {
-        format!(
-            "missing tools: {} (Debian: iproute2 nftables iptables)",
-            missing.join(", ")
-        )
-    } else if !nix::unistd::Uid::effective().is_root() {
-        "network namespaces need root".to_owned()
-    } else {
-        return true;
-    };
-    assert!(std::env::var_os("CI").is_none(), "{reason}");
-    eprintln!("skipped: {reason}");
-    false
+    let tools: Vec<(&str, &str)> = tools.iter().map(|t| (*t, package(t))).collect();
+    support::root_and_tools(&tools)
 }
 
 /// Runs a command with a deadline, killing it if it overstays.

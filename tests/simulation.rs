@@ -247,6 +247,10 @@ fn payload(len: usize, seed: u64) -> Arc<[u8]> {
     (0..len).map(|_| rng.u8(..)).collect::<Vec<u8>>().into()
 }
 
+#[expect(
+    clippy::too_many_lines,
+    reason = "one virtual-time loop: lossy link, both ends and the clock in the order they act"
+)]
 fn simulate(
     data: &Arc<[u8]>,
     agreed: &Agreed,

@@ -389,9 +389,12 @@ fn ip(args: &[&str]) {
 }
 
 #[test]
+#[expect(
+    clippy::too_many_lines,
+    reason = "one real-port wizard run from the first screen to the report, step by step in order"
+)]
 fn the_wizard_recovers_a_router_on_a_real_port() {
-    if !nix::unistd::geteuid().is_root() {
-        support::skip_or_fail("the wizard's real run needs root for its network namespaces");
+    if !support::root_and_tools(&[("ip", "iproute2")]) {
         return;
     }
     let (Some(tmux), Some(tftp), Some(ping)) = (

@@ -20,27 +20,6 @@ const DEADLINE: Duration = Duration::from_secs(20);
 const OURS: &str = "10.9.0.1";
 const PEER: &str = "10.9.0.2";
 
-/// Whether this machine can run these tests; when it cannot, says why (and fails under CI).
-fn can_run(tools: &[(&str, &str)]) -> bool {
-    let mut missing = None;
-    if !nix::unistd::geteuid().is_root() {
-        missing = Some("needs root to create network namespaces".to_owned());
-    }
-    for (tool, package) in tools {
-        if missing.is_none() && Command::new(tool).arg("-V").output().is_err() {
-            missing = Some(format!("needs `{tool}` (Debian package {package})"));
-        }
-    }
-    match missing {
-        None => true,
-        Some(why) => {
-            assert!(std::env::var_os("CI").is_none(), "{why}");
-            eprintln!("skipped: {why}");
-            false
-        }
-    }
-}
-
 fn run(args: &[&str]) -> Output {
     Command::new(args[0]).args(&args[1..]).output().unwrap()
 }
@@ -180,7 +159,7 @@ fn dhcp_discover(mac: [u8; 6]) -> Vec<u8> {
 
 #[test]
 fn the_watch_reports_what_the_peer_does_on_the_wire() {
-    if !can_run(&[
+    if !support::root_and_tools(&[
         ("ip", "iproute2"),
         ("ping", "iputils-ping"),
         ("arping", "iputils-arping"),
@@ -265,7 +244,7 @@ fn the_watch_reports_what_the_peer_does_on_the_wire() {
 
 #[test]
 fn json_lines_and_the_deadline() {
-    if !can_run(&[("ip", "iproute2"), ("ping", "iputils-ping")]) {
+    if !support::root_and_tools(&[("ip", "iproute2"), ("ping", "iputils-ping")]) {
         return;
     }
     let lab = Lab::new();
@@ -286,7 +265,7 @@ fn json_lines_and_the_deadline() {
 
 #[test]
 fn without_cap_net_raw_one_clear_error() {
-    if !can_run(&[("ip", "iproute2"), ("setpriv", "util-linux")]) {
+    if !support::root_and_tools(&[("ip", "iproute2"), ("setpriv", "util-linux")]) {
         return;
     }
     let lab = Lab::new();
@@ -359,7 +338,7 @@ fn text(output: &Output) -> String {
 
 #[test]
 fn arp_probe_finds_the_peer_and_times_out_on_an_unused_address() {
-    if !can_run(&[("ip", "iproute2")]) {
+    if !support::root_and_tools(&[("ip", "iproute2")]) {
         return;
     }
     let lab = Lab::new();
@@ -385,7 +364,7 @@ fn arp_probe_finds_the_peer_and_times_out_on_an_unused_address() {
 
 #[test]
 fn ping_probe_answers_with_a_ttl_over_raw_and_datagram_sockets() {
-    if !can_run(&[
+    if !support::root_and_tools(&[
         ("ip", "iproute2"),
         ("setpriv", "util-linux"),
         ("sysctl", "procps"),
@@ -445,7 +424,7 @@ fn ping_probe_answers_with_a_ttl_over_raw_and_datagram_sockets() {
 
 #[test]
 fn capture_file_holds_what_the_watch_saw() {
-    if !can_run(&[
+    if !support::root_and_tools(&[
         ("ip", "iproute2"),
         ("ping", "iputils-ping"),
         ("arping", "iputils-arping"),
@@ -509,7 +488,7 @@ fn capture_file_holds_what_the_watch_saw() {
 
 #[test]
 fn adopt_takes_the_address_the_router_asks_for_and_gives_it_back() {
-    if !can_run(&[("ip", "iproute2"), ("arping", "iputils-arping")]) {
+    if !support::root_and_tools(&[("ip", "iproute2"), ("arping", "iputils-arping")]) {
         return;
     }
     let lab = Lab::new();
@@ -545,7 +524,7 @@ fn adopt_takes_the_address_the_router_asks_for_and_gives_it_back() {
 
 #[test]
 fn a_router_that_goes_silent_and_comes_back_with_another_ttl_is_reported() {
-    if !can_run(&[("ip", "iproute2"), ("ping", "iputils-ping")]) {
+    if !support::root_and_tools(&[("ip", "iproute2"), ("ping", "iputils-ping")]) {
         return;
     }
     let lab = Lab::new();

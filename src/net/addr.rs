@@ -307,16 +307,10 @@ pub fn undo(change: &Change) -> io::Result<Undo> {
             platform::remove_neighbour(*ifindex, *ip).map(|()| Undo::Reverted)
         }
         Change::NetworkManagerUnmanaged { ifname } => {
-            let status = std::process::Command::new("nmcli")
-                .args(["device", "set", ifname, "managed", "yes"])
-                .status()?;
-            if status.success() {
-                Ok(Undo::Reverted)
-            } else {
-                Err(io::Error::other(format!(
-                    "nmcli device set {ifname} managed yes failed"
-                )))
-            }
+            super::iface::nmcli(&["device", "set", ifname, "managed", "yes"])
+                .run_ok()
+                .map(|_| Undo::Reverted)
+                .map_err(io::Error::other)
         }
         Change::FirewallRule { rule } => {
             let rule: super::firewall::AllowRule = serde_json::from_value(rule.clone())
@@ -523,17 +517,10 @@ impl HostSetup {
             setup.make(
                 &change,
                 || {
-                    let status = std::process::Command::new("nmcli")
-                        .args(["device", "set", &plan.ifname, "managed", "no"])
-                        .status()?;
-                    if status.success() {
-                        Ok(())
-                    } else {
-                        Err(io::Error::other(format!(
-                            "nmcli device set {} managed no failed",
-                            plan.ifname
-                        )))
-                    }
+                    super::iface::nmcli(&["device", "set", &plan.ifname, "managed", "no"])
+                        .run_ok()
+                        .map(drop)
+                        .map_err(io::Error::other)
                 },
                 &format!("take {} from NetworkManager", plan.ifname),
             )?;

@@ -3,7 +3,10 @@
 
 use std::net::Ipv4Addr;
 use std::path::Path;
-use std::process::Command;
+use std::time::Duration;
+
+use crate::net::subnet::Subnet;
+use crate::net::tool::Tool;
 
 /// What kind of port an interface is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
@@ -37,30 +40,29 @@ impl Ipv4Cidr {
         }
     }
 
+    /// The subnet this address lies in (host bits cleared).
+    pub fn subnet(self) -> Subnet {
+        Subnet::clamped(self.addr, self.prefix)
+    }
+
     /// The network mask.
     pub fn mask(self) -> u32 {
-        if self.prefix == 0 {
-            0
-        } else {
-            u32::MAX << (32 - u32::from(self.prefix))
-        }
+        self.subnet().mask()
     }
 
     /// The network address.
     pub fn network(self) -> Ipv4Addr {
-        Ipv4Addr::from(u32::from(self.addr) & self.mask())
+        self.subnet().network()
     }
 
     /// Whether `other` lies in this address's subnet.
     pub fn contains(self, other: Ipv4Addr) -> bool {
-        u32::from(other) & self.mask() == u32::from(self.addr) & self.mask()
+        self.subnet().contains(other)
     }
 
     /// Whether the two subnets overlap.
     pub fn overlaps(self, other: Ipv4Cidr) -> bool {
-        let shorter = self.prefix.min(other.prefix);
-        let mask = Ipv4Cidr::new(self.addr, shorter).mask();
-        u32::from(self.addr) & mask == u32::from(other.addr) & mask
+        self.subnet().overlaps(other.subnet())
     }
 }
 
@@ -68,6 +70,16 @@ impl std::fmt::Display for Ipv4Cidr {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}/{}", self.addr, self.prefix)
     }
+}
+
+/// Parses `aa:bb:cc:dd:ee:ff`.
+pub fn parse_mac(text: &str) -> Option<[u8; 6]> {
+    let mut mac = [0u8; 6];
+    let mut parts = text.split([':', '-']);
+    for byte in &mut mac {
+        *byte = u8::from_str_radix(parts.next()?, 16).ok()?;
+    }
+    parts.next().is_none().then_some(mac)
 }
 
 /// A network interface of this host.
@@ -205,19 +217,22 @@ fn classify(name: &str, loopback: bool, tun: bool) -> InterfaceKind {
     }
 }
 
+/// How long one `nmcli` command may take: it asks the `NetworkManager` daemon over D-Bus, which
+/// answers within a second when it is well, and a stuck daemon must not stall a run.
+const NMCLI_DEADLINE: Duration = Duration::from_secs(10);
+
+/// The `nmcli` command with `args`, and its deadline.
+pub(crate) fn nmcli(args: &[&str]) -> Tool {
+    Tool::new("nmcli", NMCLI_DEADLINE).args(args)
+}
+
 /// Devices `NetworkManager` knows, with whether it manages them; `None` when `nmcli` is not
 /// installed or `NetworkManager` is not running.
 fn network_manager_devices() -> Option<Vec<(String, bool)>> {
-    let output = Command::new("nmcli")
-        .args(["-t", "-f", "DEVICE,STATE", "device"])
-        .output()
+    let stdout = nmcli(&["-t", "-f", "DEVICE,STATE", "device"])
+        .run_ok()
         .ok()?;
-    if !output.status.success() {
-        return None;
-    }
-    Some(parse_nmcli_devices(&String::from_utf8_lossy(
-        &output.stdout,
-    )))
+    Some(parse_nmcli_devices(&stdout))
 }
 
 fn parse_nmcli_devices(text: &str) -> Vec<(String, bool)> {
@@ -344,6 +359,20 @@ mod tests {
             mtu: Some(1500),
             managed_by_network_manager: None,
         }
+    }
+
+    #[test]
+    fn macs_parse() {
+        assert_eq!(
+            parse_mac("ba:be:fa:ce:08:41"),
+            Some([0xba, 0xbe, 0xfa, 0xce, 0x08, 0x41])
+        );
+        assert_eq!(
+            parse_mac("BA-BE-FA-CE-08-41"),
+            Some([0xba, 0xbe, 0xfa, 0xce, 0x08, 0x41])
+        );
+        assert_eq!(parse_mac("ba:be:fa:ce:08"), None);
+        assert_eq!(parse_mac("ba:be:fa:ce:08:41:00"), None);
     }
 
     #[test]

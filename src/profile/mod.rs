@@ -8,7 +8,6 @@
 //! docs/profiles.md is the field reference.
 
 pub mod catalogue;
-pub mod command;
 pub mod error;
 pub mod parse;
 pub mod render;

@@ -91,6 +91,27 @@ pub fn require(name: &str) -> Option<PathBuf> {
     found
 }
 
+/// Whether a test that needs root and `tools` (each with its Debian package) can run here;
+/// when it cannot, says why and skips, or fails under CI ([`skip_or_fail`]). The one check
+/// every namespace and host-network test starts with.
+pub fn root_and_tools(tools: &[(&str, &str)]) -> bool {
+    let why = if nix::unistd::geteuid().is_root() {
+        tools
+            .iter()
+            .find(|(tool, _)| which(tool).is_none())
+            .map(|(tool, package)| format!("needs `{tool}` (Debian package {package})"))
+    } else {
+        Some("needs root for its network namespaces".to_owned())
+    };
+    match why {
+        None => true,
+        Some(why) => {
+            skip_or_fail(&why);
+            false
+        }
+    }
+}
+
 /// atftpd's binary: `$RESCUE_WIZARD_ATFTPD`, else `atftpd` on PATH, else where `.ci/run` puts it.
 pub fn require_atftpd() -> Option<PathBuf> {
     if let Some(path) = std::env::var_os(ATFTPD_ENV) {

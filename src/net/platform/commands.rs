@@ -1,57 +1,49 @@
-//! Running the system's own network commands (macOS and Windows), with a deadline and the
-//! command's words in the error.
+//! The system's own network commands (macOS and Windows), run through [`crate::net::tool`]
+//! with a deadline and the command's words in the error, and the interface facts read from
+//! the system's list.
 
 use std::io;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use crate::net::tool::{Tool, ToolError};
+
+/// How long one of the system's network commands may run before it is killed.
+const DEADLINE: Duration = Duration::from_secs(10);
 
 /// Runs `program args…`, waits at most 10 s, and turns a failure into an `io::Error` that
 /// quotes the command and what it printed.
 pub(super) fn run(program: &str, args: &[&str]) -> io::Result<String> {
-    let mut child = Command::new(program)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()?;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if child.try_wait()?.is_some() {
-            break;
+    let ran = match Tool::new(program, DEADLINE).args(args).run() {
+        Ok(ran) => ran,
+        Err(ToolError::Spawn { source, .. }) => return Err(source),
+        Err(err @ ToolError::Missing { .. }) => {
+            return Err(io::Error::new(io::ErrorKind::NotFound, err.to_string()));
         }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            return Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                format!("`{program} {}` did not finish within 10 s", args.join(" ")),
-            ));
+        Err(err @ ToolError::TimedOut { .. }) => {
+            return Err(io::Error::new(io::ErrorKind::TimedOut, err.to_string()));
         }
-        std::thread::park_timeout(Duration::from_millis(20));
+        Err(err @ ToolError::Failed { .. }) => return Err(io::Error::other(err.to_string())),
+    };
+    if ran.success() {
+        return Ok(ran.stdout);
     }
-    let output = child.wait_with_output()?;
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    if output.status.success() {
-        Ok(stdout)
+    let text = format!(
+        "`{program} {}` failed: {}{}",
+        args.join(" "),
+        ran.stderr,
+        ran.stdout.trim()
+    );
+    let kind = if text.contains("ermission")
+        || text.contains("requires elevation")
+        || text.contains("Access is denied")
+    {
+        io::ErrorKind::PermissionDenied
+    } else if text.contains("exists") {
+        io::ErrorKind::AlreadyExists
     } else {
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        let text = format!(
-            "`{program} {}` failed: {}{}",
-            args.join(" "),
-            stderr.trim(),
-            stdout.trim()
-        );
-        let kind = if text.contains("ermission")
-            || text.contains("requires elevation")
-            || text.contains("Access is denied")
-        {
-            io::ErrorKind::PermissionDenied
-        } else if text.contains("exists") {
-            io::ErrorKind::AlreadyExists
-        } else {
-            io::ErrorKind::Other
-        };
-        Err(io::Error::new(kind, text))
-    }
+        io::ErrorKind::Other
+    };
+    Err(io::Error::new(kind, text))
 }
 
 /// Interface name by index, from the system's list.

@@ -286,7 +286,7 @@ fn link_info(message: &LinkMessage) -> Option<LinkInfo> {
                 mac = <[u8; 6]>::try_from(bytes.as_slice())
                     .ok()
                     .filter(|m| *m != [0; 6])
-                    .map(crate::net::addr::format_mac);
+                    .map(|m| crate::net::wire::Mac(m).to_string());
             }
             _ => {}
         }

@@ -88,16 +88,6 @@ pub enum NetChange {
     },
 }
 
-/// Parses `aa:bb:cc:dd:ee:ff`.
-pub fn parse_mac(text: &str) -> Option<[u8; 6]> {
-    let mut mac = [0u8; 6];
-    let mut parts = text.split([':', '-']);
-    for byte in &mut mac {
-        *byte = u8::from_str_radix(parts.next()?, 16).ok()?;
-    }
-    parts.next().is_none().then_some(mac)
-}
-
 /// `true` when `addr` is usable as a host address in `cidr`'s subnet (not its network or
 /// broadcast address).
 pub fn is_host_address(cidr: Ipv4Cidr, addr: Ipv4Addr) -> bool {
@@ -112,20 +102,6 @@ pub fn is_host_address(cidr: Ipv4Cidr, addr: Ipv4Addr) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn macs_parse() {
-        assert_eq!(
-            parse_mac("ba:be:fa:ce:08:41"),
-            Some([0xba, 0xbe, 0xfa, 0xce, 0x08, 0x41])
-        );
-        assert_eq!(
-            parse_mac("BA-BE-FA-CE-08-41"),
-            Some([0xba, 0xbe, 0xfa, 0xce, 0x08, 0x41])
-        );
-        assert_eq!(parse_mac("ba:be:fa:ce:08"), None);
-        assert_eq!(parse_mac("ba:be:fa:ce:08:41:00"), None);
-    }
 
     #[test]
     fn host_addresses() {

@@ -1,38 +1,8 @@
 //! The wizard's keys, in one table: which key does what on which screen. The table also
 //! writes the footer and the help box, so what is shown is what works.
 
+pub use super::input::Key;
 use super::model::{Hint, Model, Screen};
-
-/// A key, as the wizard sees it (the event loop turns the terminal's keys into these).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Key {
-    /// Arrow up.
-    Up,
-    /// Arrow down.
-    Down,
-    /// Arrow left.
-    Left,
-    /// Arrow right.
-    Right,
-    /// Page up.
-    PageUp,
-    /// Page down.
-    PageDown,
-    /// Home.
-    Home,
-    /// End.
-    End,
-    /// Enter.
-    Enter,
-    /// Escape.
-    Esc,
-    /// Backspace.
-    Backspace,
-    /// A printable character.
-    Char(char),
-    /// Ctrl-C: in raw mode a key, not a signal.
-    CtrlC,
-}
 
 /// What a key asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

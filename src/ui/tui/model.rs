@@ -6,7 +6,7 @@ use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::keys::Key;
+use super::input::Key;
 use crate::engine::checklist::Item;
 use crate::engine::{Command, Event, Phase, Plan, RunOutcome, Settings};
 use crate::image::Inspection;

@@ -32,6 +32,10 @@ fn row<'a>(name: &str, expected: &str, now: String, theme: &Theme, ok: bool) -> 
     ])
 }
 
+#[expect(
+    clippy::too_many_lines,
+    reason = "split pending: the network screen draws its four regions in one pass"
+)]
 pub fn draw(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
     let Some(plan) = &model.plan else {
         return;

@@ -3,9 +3,9 @@
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use super::catalogue::{Catalogue, Origin, read_profile_file, user_dir};
-use super::render;
 use crate::cli::{DevicesArgs, DevicesCommand};
+use crate::profile::render;
+use crate::profile::{Catalogue, Origin, read_profile_file, user_dir};
 use crate::{Outcome, UsageError};
 
 /// Runs `rescue-wizard devices ...` against the real user profile folder and the terminal.
@@ -76,7 +76,11 @@ fn load(dir: Option<&Path>, err: &mut dyn Write) -> anyhow::Result<Catalogue> {
     Ok(catalogue)
 }
 
-fn footer(entries: &[&super::Entry], dir: Option<&Path>, out: &mut dyn Write) -> io::Result<()> {
+fn footer(
+    entries: &[&crate::profile::Entry],
+    dir: Option<&Path>,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     let noun = if entries.len() == 1 {
         "device"
     } else {

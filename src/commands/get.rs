@@ -1,0 +1,32 @@
+//! `rescue-wizard get`: fetches a file from a TFTP server.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use super::client::{client_config, run_client};
+use crate::cli::GetArgs;
+use crate::tftp::client::{self, ClientConfig};
+use crate::{Outcome, UsageError};
+
+pub(super) async fn get(args: GetArgs) -> anyhow::Result<Outcome> {
+    let output = if let Some(path) = args.output {
+        path
+    } else {
+        let last = args.remote.rsplit(['/', '\\']).next().unwrap_or_default();
+        if last.is_empty() || last == "." || last == ".." {
+            return Err(UsageError(format!(
+                "cannot name a local file after \"{}\"; give -o FILE",
+                args.remote
+            ))
+            .into());
+        }
+        PathBuf::from(last)
+    };
+    let server = SocketAddr::new(args.host, args.port);
+    let config = ClientConfig {
+        max_size: args.max_size,
+        ..client_config(args.blksize, args.windowsize, args.wait)
+    };
+    let remote = args.remote;
+    run_client(move |events, stop| client::get(server, remote, output, config, events, stop)).await
+}

@@ -13,5 +13,6 @@ pub mod platform;
 pub mod port_owner;
 pub mod privilege;
 pub mod probe;
+pub mod raw;
 pub mod watch;
 pub mod wire;

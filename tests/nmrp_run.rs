@@ -141,20 +141,12 @@ fn ended(run: &mut Proc) -> (Option<i32>, Vec<Value>) {
 }
 
 fn upload_done(double: &mut Double) -> (u64, String) {
-    match double.wait_for(DEADLINE, |r| matches!(r, Report::UploadDone { .. })) {
-        Some((_, Report::UploadDone { bytes, sha256 })) => (bytes, sha256),
-        other => panic!("the image never arrived: {other:?}; seen {:?}", double.seen),
-    }
+    let (_, bytes, sha256) = double.upload_done(DEADLINE);
+    (bytes, sha256)
 }
 
 fn upload_blksize(double: &mut Double) -> u16 {
-    match double.wait_for(DEADLINE, |r| matches!(r, Report::UploadStarted { .. })) {
-        Some((_, Report::UploadStarted { blksize, name })) => {
-            assert_eq!(name, "firmware", "the name the router gave");
-            blksize
-        }
-        other => panic!("no upload started: {other:?}"),
-    }
+    double.upload_blksize(DEADLINE)
 }
 
 /// The image arrived whole, the router closed after `keep_alives`, the run ended with exit 0,

@@ -536,3 +536,129 @@ fn push(
         });
     drop(spawned);
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::engine::plan::{ImageFacts, Settings, build};
+    use crate::net::wire::Mac;
+    use crate::profile::Catalogue;
+
+    fn plan(file: &str, region: Option<&str>) -> Plan {
+        let (catalogue, _) = Catalogue::load(None).unwrap();
+        let profile = catalogue.get("netgear-r6220").unwrap().profile.clone();
+        let image = ImageFacts {
+            path: PathBuf::from(file),
+            size: 1_000_000,
+            sha256: "00".repeat(32),
+        };
+        let settings = Settings {
+            loopback: Some(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST)),
+            region: region.map(str::to_owned),
+            ..Settings::default()
+        };
+        build(&profile, image, &[], &settings).unwrap()
+    }
+
+    fn ended(event: session::Event, plan: &Plan) -> (Vec<Event>, Option<RunOutcome>) {
+        on_event(NmrpEvent::Session(event), plan)
+    }
+
+    #[test]
+    fn each_phase_is_told_and_the_close_ends_the_run_flashed() {
+        let plan = plan("R6220.chk", None);
+        let (events, end) = ended(
+            session::Event::RouterAnswered {
+                mac: Mac([0, 0, 0, 0, 0, 0]),
+            },
+            &plan,
+        );
+        assert_eq!(end, None);
+        assert_eq!(
+            events[0].to_string(),
+            "the router answered: its bootloader is in recovery mode (MAC 00:00:00:00:00:00)"
+        );
+        let (events, end) = ended(
+            session::Event::KeepAliveAnswered {
+                count: 12,
+                since_upload: Duration::from_secs(185),
+            },
+            &plan,
+        );
+        assert_eq!(end, None);
+        assert!(
+            events[0]
+                .to_string()
+                .starts_with("writing flash: keep-alive 12 at 3:05 after the upload"),
+            "{}",
+            events[0]
+        );
+        let (events, end) = ended(
+            session::Event::Finished(Outcome::SwitchOffAndOn {
+                keep_alives: 12,
+                since_upload: Duration::from_secs(200),
+            }),
+            &plan,
+        );
+        assert_eq!(end, Some(RunOutcome::Flashed));
+        assert!(
+            events[0]
+                .to_string()
+                .contains("Switch the router off and on now"),
+            "{}",
+            events[0]
+        );
+    }
+
+    #[test]
+    fn a_rejection_fails_the_run_with_the_causes_that_apply() {
+        let rejected =
+            session::Event::Finished(Outcome::Rejected(Rejection::ConfRequestAfterUpload));
+        let (events, end) = ended(rejected.clone(), &plan("R6220.chk", Some("WW")));
+        assert_eq!(end, Some(RunOutcome::Failed));
+        let Event::NmrpRejected { causes, .. } = &events[0] else {
+            panic!("{events:?}");
+        };
+        // A .chk is not a .trx; the region written may be the wrong one.
+        assert!(!causes.iter().any(|c| c.contains(".trx")), "{causes:?}");
+        assert!(
+            causes.iter().any(|c| c.contains("region WW was written")),
+            "{causes:?}"
+        );
+        let (events, _) = ended(rejected, &plan("openwrt.trx", None));
+        let Event::NmrpRejected { causes, .. } = &events[0] else {
+            panic!("{events:?}");
+        };
+        assert!(causes.iter().any(|c| c.contains(".trx")), "{causes:?}");
+        assert!(
+            !causes.iter().any(|c| c.contains("was written")),
+            "{causes:?}"
+        );
+    }
+
+    #[test]
+    fn a_port_that_cannot_open_fails_the_run_with_the_reason() {
+        let (events, end) = on_event(
+            NmrpEvent::PortFailed("this needs cap_net_raw".into()),
+            &plan("R6220.chk", None),
+        );
+        assert_eq!(end, Some(RunOutcome::Failed));
+        assert!(
+            events[0].to_string().contains("cap_net_raw"),
+            "{}",
+            events[0]
+        );
+    }
+
+    #[test]
+    fn the_strategy_serves_nothing_and_advertises_with_the_wait() {
+        let method = Nmrp {
+            router: Ipv4Addr::new(10, 164, 183, 253),
+        };
+        assert!(!method.serves());
+        assert!(method.prepare().is_empty());
+        assert_eq!(method.on_waiting(), vec![Effect::StartNmrp]);
+    }
+}

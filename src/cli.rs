@@ -85,6 +85,10 @@ pub struct RecoverArgs {
     /// The TFTP port: ours when the router pulls, the router's when we push.
     #[arg(long, value_name = "PORT", default_value_t = 69)]
     pub port: u16,
+    /// NMRP (Netgear): the region written into the router when it asks, e.g. WW or NA (the
+    /// profile's otherwise; without either, none is written).
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
 }
 
 /// `rescue-wizard demo`: on a terminal, the full-screen wizard against the simulated

@@ -276,20 +276,11 @@ fn lab(tag: &str) -> NetnsPair {
 }
 
 fn upload_done(double: &mut Double) -> (Instant, u64, String) {
-    match double.wait_for(DEADLINE, |r| matches!(r, Report::UploadDone { .. })) {
-        Some((at, Report::UploadDone { bytes, sha256 })) => (at, bytes, sha256),
-        other => panic!("the image never arrived: {other:?}; seen {:?}", double.seen),
-    }
+    double.upload_done(DEADLINE)
 }
 
 fn upload_blksize(double: &mut Double) -> u16 {
-    match double.wait_for(DEADLINE, |r| matches!(r, Report::UploadStarted { .. })) {
-        Some((_, Report::UploadStarted { blksize, name })) => {
-            assert_eq!(name, "firmware", "the name the router gave");
-            blksize
-        }
-        other => panic!("no upload started: {other:?}"),
-    }
+    double.upload_blksize(DEADLINE)
 }
 
 fn complete(double: &mut Double) {

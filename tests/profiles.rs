@@ -590,8 +590,14 @@ fn show_prints_numbered_steps_and_sources() {
 #[test]
 fn show_says_when_the_procedure_is_manual() {
     let config = tempfile::tempdir().expect("temp dir");
-    let (code, stdout, _) =
-        run(rescue_wizard(config.path()).args(["devices", "show", "netgear-r6220"]));
+    // A device whose method rescue-wizard does not carry out itself.
+    let catalogue = Catalogue::builtin().expect("the embedded catalogue loads");
+    let manual = catalogue
+        .entries()
+        .find(|e| !e.profile.method.is_automated())
+        .map(|e| e.profile.id.clone())
+        .expect("a device recovered by hand");
+    let (code, stdout, _) = run(rescue_wizard(config.path()).args(["devices", "show", &manual]));
     assert_eq!(code, 0);
     assert!(stdout.contains(
         "\nProcedure (by hand: rescue-wizard cannot do this recovery for you yet):\n   1. "

@@ -310,6 +310,58 @@ pub enum Event {
         /// Where.
         path: PathBuf,
     },
+    /// NMRP: a Netgear bootloader answered the advertisements: it is in recovery mode.
+    NmrpRouterAnswered {
+        /// Its MAC as its frames carry it (all zeros on units with cleared settings).
+        mac: String,
+    },
+    /// NMRP: the router was given its address (and region).
+    NmrpConfigured {
+        /// Its address.
+        router: Ipv4Addr,
+        /// Its netmask.
+        netmask: Ipv4Addr,
+        /// The region written, by name.
+        region: Option<String>,
+    },
+    /// NMRP: the router asked for the image under this name: the upload starts.
+    NmrpUploadRequested {
+        /// The name it gave ("firmware" when it gave none).
+        file: String,
+        /// Its MAC, given a static ARP entry for the upload.
+        router_mac: String,
+    },
+    /// NMRP: the router is writing its flash and said so with a keep-alive, answered.
+    NmrpKeepAlive {
+        /// Keep-alives so far.
+        count: u32,
+        /// Since the end of the upload.
+        #[serde(with = "seconds")]
+        since_upload: Duration,
+    },
+    /// NMRP: the router wrote the image and closed; it does not restart by itself.
+    NmrpClosed {
+        /// Keep-alives answered while it wrote.
+        keep_alives: u32,
+        /// From the end of the upload to the close.
+        #[serde(with = "seconds")]
+        since_upload: Duration,
+    },
+    /// NMRP: the router turned the image down.
+    NmrpRejected {
+        /// How it said so.
+        why: String,
+        /// What leads a Netgear bootloader to do that, those that may apply here.
+        causes: Vec<String>,
+    },
+    /// NMRP: the router fell silent after the upload.
+    NmrpRouterSilent {
+        /// Keep-alives answered before.
+        keep_alives: u32,
+        /// Since the end of the upload.
+        #[serde(with = "seconds")]
+        since_upload: Duration,
+    },
 }
 
 /// What a front-end may ask of a running recovery.
@@ -334,6 +386,12 @@ pub enum Command {
 }
 
 /// Durations as fractional seconds in JSON.
+/// `m:ss`, as a technician reads a stopwatch.
+fn minutes(d: Duration) -> String {
+    let s = d.as_secs();
+    format!("{}:{:02}", s / 60, s % 60)
+}
+
 mod seconds {
     use std::time::Duration;
 
@@ -534,6 +592,59 @@ impl std::fmt::Display for Event {
                 Ok(())
             }
             Event::ReportWritten { path } => write!(f, "report written to {}", path.display()),
+            Event::NmrpRouterAnswered { mac } => write!(
+                f,
+                "the router answered: its bootloader is in recovery mode (MAC {mac})"
+            ),
+            Event::NmrpConfigured {
+                router,
+                netmask,
+                region,
+            } => {
+                write!(
+                    f,
+                    "configured: the router took {router} (netmask {netmask})"
+                )?;
+                if let Some(region) = region {
+                    write!(f, " and region {region}")?;
+                }
+                Ok(())
+            }
+            Event::NmrpUploadRequested { file, router_mac } => write!(
+                f,
+                "uploading: the router asked for the image as \"{file}\" (static ARP entry for {router_mac})"
+            ),
+            Event::NmrpKeepAlive {
+                count,
+                since_upload,
+            } => write!(
+                f,
+                "writing flash: keep-alive {count} at {} after the upload; do not switch the router off",
+                minutes(*since_upload)
+            ),
+            Event::NmrpClosed {
+                keep_alives,
+                since_upload,
+            } => write!(
+                f,
+                "done: the router wrote the image and closed ({keep_alives} keep-alive(s), {} after the upload). Switch the router off and on now: it does not restart by itself",
+                minutes(*since_upload)
+            ),
+            Event::NmrpRejected { why, causes } => {
+                write!(f, "the router turned the image down: {why}")?;
+                if !causes.is_empty() {
+                    write!(f, ". Likely causes: {}", causes.join("; "))?;
+                }
+                Ok(())
+            }
+            Event::NmrpRouterSilent {
+                keep_alives,
+                since_upload,
+            } => write!(
+                f,
+                "the router has said nothing for a long time after the upload ({keep_alives} keep-alive(s), {} since the upload): it may still be writing, or its bootloader is stuck; leave it on a few more minutes, then switch it off and on",
+                minutes(*since_upload)
+            ),
         }
     }
 }

@@ -43,6 +43,8 @@ pub struct Settings {
     pub router_mac: Option<[u8; 6]>,
     /// Show the checklist when nothing has moved for this long.
     pub stall_after: Duration,
+    /// The region an NMRP bootloader is told (`--region`), by name; the profile's otherwise.
+    pub region: Option<String>,
 }
 
 impl Default for Settings {
@@ -56,6 +58,7 @@ impl Default for Settings {
             flash: None,
             router_mac: None,
             stall_after: STALL_AFTER,
+            region: None,
         }
     }
 }
@@ -107,6 +110,16 @@ pub enum Transfer {
         to: SocketAddr,
         /// The name sent in the write request.
         remote_name: String,
+    },
+    /// Netgear NMRP: we advertise on the raw port until the bootloader answers, configure
+    /// it, and push the image over TFTP to the name it asks for (docs/nmrp.md).
+    Nmrp {
+        /// The address given to the router (DEV-IP).
+        router: Ipv4Addr,
+        /// Its netmask.
+        netmask: Ipv4Addr,
+        /// The region written into it when it asks (DEV-REGION).
+        region: Option<crate::nmrp::packet::Region>,
     },
 }
 
@@ -202,6 +215,14 @@ pub enum PlanError {
     /// The port cannot be chosen.
     #[error("{0}")]
     Port(String),
+    /// The region given is not one a Netgear bootloader knows.
+    #[error(
+        "\"{given}\" is not a region a Netgear bootloader knows.\n  fix: give --region as one of NA, WW, GR, PR, RU, BZ, IN, KO, JP, AU (the region of the router's label or download page), or leave it out"
+    )]
+    UnknownRegion {
+        /// The region as given.
+        given: String,
+    },
     /// The chosen port is not one a bootloader can be reached through.
     #[error(
         "{name} is {kind}: a bootloader in recovery mode is only reachable over an Ethernet cable.\n  fix: plug the cable into a wired port and give --interface with its name"
@@ -257,11 +278,21 @@ pub fn build(
             describe: profile.method.describe(),
         });
     }
-    let host = profile.host.ok_or_else(|| PlanError::Incomplete {
-        id: profile.id.clone(),
-        what: "laptop address",
-        field: "host",
-    })?;
+    let nmrp = profile.method == Method::Nmrp;
+    // An NMRP bootloader takes whatever address it is given: nmrpflash's defaults serve when
+    // the profile names none.
+    let nmrp_host = nmrp.then_some(crate::profile::Host {
+        address: crate::nmrp::session::DEFAULT_HOST_IP,
+        prefix: 24,
+    });
+    let host = profile
+        .host
+        .or(nmrp_host)
+        .ok_or_else(|| PlanError::Incomplete {
+            id: profile.id.clone(),
+            what: "laptop address",
+            field: "host",
+        })?;
     let host = Ipv4Cidr::new(host.address, host.prefix);
     let push = profile.method == Method::TftpClient;
     if push && profile.router.is_none() {
@@ -305,7 +336,24 @@ pub fn build(
             (Some(port), (!network.is_empty()).then_some(network))
         }
     };
-    let transfer = if push {
+    let transfer = if nmrp {
+        let given = settings.region.as_ref().or(profile.nmrp.region.as_ref());
+        let region = match given {
+            Some(name) => Some(crate::nmrp::packet::Region::from_name(name).ok_or_else(|| {
+                PlanError::UnknownRegion {
+                    given: name.clone(),
+                }
+            })?),
+            None => None,
+        };
+        Transfer::Nmrp {
+            router: profile
+                .router
+                .unwrap_or(crate::nmrp::session::DEFAULT_ROUTER_IP),
+            netmask: Ipv4Addr::from(host.mask()),
+            region,
+        }
+    } else if push {
         let router = profile.router.unwrap_or(Ipv4Addr::UNSPECIFIED);
         let to = match settings.loopback {
             Some(ip) => SocketAddr::new(ip, settings.port),
@@ -349,27 +397,45 @@ pub fn build(
     let profile_flash = profile
         .flash_seconds
         .map(|s| Duration::from_secs(u64::from(s)));
+    // An NMRP router writes its flash while it sends keep-alives, then closes, and never
+    // restarts by itself: the session decides the end, within its own wait (30 minutes after
+    // the upload or the last keep-alive); the countdown only backs it up.
+    let nmrp_flash = nmrp.then_some(
+        crate::nmrp::session::DEFAULT_FLASH_WAIT + crate::engine::run::machine::FLASH_GRACE,
+    );
     Ok(Plan {
         device: profile.id.clone(),
         model: format!("{} {}", profile.vendor, profile.model),
         method: profile.method,
         port,
         host: Some(host),
-        router: profile.router,
+        router: match &transfer {
+            Transfer::Nmrp { router, .. } => Some(*router),
+            _ => profile.router,
+        },
         network,
         transfer,
         image,
         steps: profile.steps.clone(),
-        flash: settings.flash.or(profile_flash).unwrap_or(DEFAULT_FLASH),
+        flash: nmrp_flash
+            .or(settings.flash)
+            .or(profile_flash)
+            .unwrap_or(DEFAULT_FLASH),
         flash_source: match (settings.flash, profile_flash) {
             (Some(_), _) => FlashSource::Settings,
             (None, Some(_)) => FlashSource::Profile,
             (None, None) => FlashSource::Typical,
         },
-        after: profile.after,
-        after_alternates: profile.after_alternates.clone(),
+        // It stays in its bootloader until switched off and on: nothing to watch for.
+        after: profile.after.filter(|_| !nmrp),
+        after_alternates: if nmrp {
+            Vec::new()
+        } else {
+            profile.after_alternates.clone()
+        },
         timeout: settings.timeout,
-        exit_after_transfer: settings.exit_after_transfer,
+        // Its keep-alives need answers and its close an acknowledgement until it is done.
+        exit_after_transfer: settings.exit_after_transfer && !nmrp,
         stall_after: settings.stall_after,
     })
 }
@@ -393,6 +459,7 @@ impl Plan {
         match &self.transfer {
             Transfer::Serve { expected, .. } => expected.first().map(String::as_str),
             Transfer::Push { remote_name, .. } => Some(remote_name),
+            Transfer::Nmrp { .. } => None,
         }
     }
 }
@@ -493,6 +560,22 @@ impl fmt::Display for Plan {
                     f,
                     format!(
                         "push the image to {to} as \"{remote_name}\" the moment its server answers"
+                    ),
+                )?;
+            }
+            Transfer::Nmrp {
+                router,
+                netmask,
+                region,
+            } => {
+                step(
+                    f,
+                    format!(
+                        "advertise by NMRP every 100 ms until the router answers; give it {router} (netmask {netmask}{}); push the image over TFTP to the name it asks for (blocks of 1456 bytes, 512 if it does not take them); answer its keep-alives while it writes",
+                        region
+                            .and_then(crate::nmrp::packet::Region::name)
+                            .map(|r| format!(", region {r}"))
+                            .unwrap_or_default()
                     ),
                 )?;
             }
@@ -640,14 +723,56 @@ steps
             "{err}"
         );
         let err = build(
-            &profile("netgear-r6220"),
+            &profile("mikrotik-routerboard"),
             image(),
             &interfaces(),
             &Settings::default(),
         )
         .unwrap_err();
         assert!(
-            err.to_string().contains("devices show netgear-r6220"),
+            err.to_string()
+                .contains("devices show mikrotik-routerboard"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn an_nmrp_device_is_planned_with_its_addresses_and_region() {
+        let settings = Settings {
+            interface: Some("enp3s0".into()),
+            exit_after_transfer: true,
+            region: Some("ww".into()),
+            ..Settings::default()
+        };
+        let plan = build(&profile("netgear-r6220"), image(), &interfaces(), &settings).unwrap();
+        assert_eq!(
+            plan.transfer,
+            Transfer::Nmrp {
+                router: Ipv4Addr::new(10, 164, 183, 253),
+                netmask: Ipv4Addr::new(255, 255, 255, 0),
+                region: crate::nmrp::packet::Region::from_name("WW"),
+            }
+        );
+        assert_eq!(
+            plan.host,
+            Some(Ipv4Cidr::new(Ipv4Addr::new(10, 164, 183, 252), 24))
+        );
+        // The router's keep-alives and close need answers: the run never ends at the upload.
+        assert!(!plan.exit_after_transfer);
+        assert_eq!(plan.after, None);
+        assert!(plan.to_string().contains("region WW"), "{plan}");
+        let settings = Settings {
+            interface: Some("enp3s0".into()),
+            region: Some("Mars".into()),
+            ..Settings::default()
+        };
+        let err = build(&profile("netgear-r6220"), image(), &interfaces(), &settings).unwrap_err();
+        assert!(
+            err.to_string().contains("\"Mars\" is not a region"),
+            "{err}"
+        );
+        assert!(
+            err.to_string().contains("fix: give --region as one of"),
             "{err}"
         );
     }

@@ -10,6 +10,7 @@
 
 mod error;
 mod format;
+mod nmrp;
 mod rules;
 pub mod sample;
 mod strip;

@@ -66,6 +66,7 @@ pub(crate) fn check(
     let cut = strip.as_ref().map_or(0, |offer| offer.offset);
     rules.header(cut, findings);
     rules.model_id(findings);
+    super::nmrp::check(path, format, profile, &rules.device, findings);
     let sent = scan.size.saturating_sub(cut);
     rules.max_size(sent, cut, findings);
     rules.flash_size(sent, cut, findings);

@@ -13,6 +13,7 @@ pub mod platform;
 pub mod port_owner;
 pub mod privilege;
 pub mod probe;
+pub mod raw;
 pub mod subnet;
 pub mod tool;
 pub mod watch;

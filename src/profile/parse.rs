@@ -562,6 +562,15 @@ fn validate(profile: &Profile) -> Vec<Finding> {
         }
         Method::Nmrp | Method::DhcpTftp | Method::BootpTftp | Method::Http => {}
     }
+    if let Some(region) = &profile.nmrp.region
+        && crate::nmrp::packet::Region::from_name(region).is_none()
+    {
+        found.push(finding(
+            &["nmrp", "region"],
+            format!("`nmrp.region` \"{region}\" is not a region a Netgear bootloader knows"),
+            "use one of NA, WW, GR, PR, RU, BZ, IN, KO, JP, AU (the region on the router's label or download page)",
+        ));
+    }
     if let Some(name) = &profile.filename {
         check_file_name("filename", name, &["filename"], &mut found);
     }

@@ -39,6 +39,9 @@ pub struct Profile {
     /// TFTP quirks of this bootloader.
     #[serde(default)]
     pub tftp: Tftp,
+    /// What an NMRP bootloader (`method: nmrp`) is told.
+    #[serde(default)]
+    pub nmrp: Nmrp,
     /// Which images the bootloader accepts and how to prepare them.
     #[serde(default)]
     pub image: Image,
@@ -139,7 +142,7 @@ impl Method {
 
     /// Whether rescue-wizard can carry out the recovery itself today.
     pub fn is_automated(self) -> bool {
-        matches!(self, Method::TftpServer | Method::TftpClient)
+        matches!(self, Method::TftpServer | Method::TftpClient | Method::Nmrp)
     }
 
     /// One line for a human saying who does what.
@@ -149,7 +152,9 @@ impl Method {
             Method::TftpClient => {
                 "the router runs a TFTP server; rescue-wizard pushes the image to it"
             }
-            Method::Nmrp => "Netgear NMRP, then a TFTP upload: not automated yet, follow the steps",
+            Method::Nmrp => {
+                "the router's bootloader finds rescue-wizard by Netgear NMRP and takes the image over TFTP"
+            }
             Method::DhcpTftp => {
                 "the router asks for a DHCP lease, then pulls the image: not automated yet, follow the steps"
             }
@@ -167,6 +172,15 @@ impl fmt::Display for Method {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
+}
+
+/// What rescue-wizard tells a Netgear bootloader over NMRP (`method: nmrp`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Nmrp {
+    /// The region written into the router when it asks (NMRP's DEV-REGION), by name: NA, WW,
+    /// GR, PR, RU, BZ, IN, KO, JP or AU. `--region` overrides it; without either none is sent.
+    pub region: Option<String>,
 }
 
 /// TFTP behaviour of the bootloader.

@@ -214,6 +214,25 @@ impl Double {
         }
     }
 
+    /// Waits for the whole image: when it was in, its length and its SHA-256.
+    pub fn upload_done(&mut self, deadline: Duration) -> (Instant, u64, String) {
+        match self.wait_for(deadline, |r| matches!(r, Report::UploadDone { .. })) {
+            Some((at, Report::UploadDone { bytes, sha256 })) => (at, bytes, sha256),
+            other => panic!("the image never arrived: {other:?}; seen {:?}", self.seen),
+        }
+    }
+
+    /// Waits for the write request; checks it named "firmware"; returns the block size used.
+    pub fn upload_blksize(&mut self, deadline: Duration) -> u16 {
+        match self.wait_for(deadline, |r| matches!(r, Report::UploadStarted { .. })) {
+            Some((_, Report::UploadStarted { blksize, name })) => {
+                assert_eq!(name, "firmware", "the name the router gave");
+                blksize
+            }
+            other => panic!("no upload started: {other:?}"),
+        }
+    }
+
     /// Switches it off; returns the router machine for inspection.
     pub fn power_off(mut self) -> Router {
         self.stop.store(true, Ordering::Relaxed);

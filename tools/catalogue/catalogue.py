@@ -41,6 +41,12 @@ NETGEAR_FILE = INPUTS / "openwrt-netgear-devices.tsv"
 # (nmrpflash's README); the Broadcom CFE of bcm47xx, the bmips CFE and apm821xx do not.
 NETGEAR_TARGETS = ["ath79", "ramips", "ipq40xx", "ipq806x", "qualcommax", "bcm53xx", "lantiq"]
 NMRPFLASH_README = "https://github.com/jclehner/nmrpflash/blob/master/README.md"
+# The README at a fixed commit, for the models it names as used with nmrpflash: "It has been
+# successfully used on a Netgear EX2700, DNG3700v2, R6220, R7000, D7000, WNR3500, R6400 and R6800".
+NMRPFLASH_README_PINNED = (
+    "https://github.com/jclehner/nmrpflash/blob/00505bc5160b3d6805c693ff8bc4ae61dff08685/README.md"
+)
+NMRPFLASH_TESTED = {"EX2700", "DNG3700v2", "R6220", "R7000", "D7000", "WNR3500", "R6400", "R6800"}
 PINNED_FILE = INPUTS / "PINNED"
 COMMIT_URL = "https://github.com/openwrt/openwrt/commit/"
 BLOB_URL = "https://github.com/openwrt/openwrt/blob/"
@@ -793,7 +799,7 @@ def build(commit, parsed, revisions, ident, tplink, pinned, method, block):
             f"The commit gives no laptop address: any free address in {router}'s /24 takes a "
             f"TFTP upload; {host} is only a choice."
         )
-    if method not in ("tftp-server", "tftp-client"):
+    if method not in ("tftp-server", "tftp-client", "nmrp"):
         notes.append("This method is not automated by rescue-wizard yet: follow the steps.")
 
     aliases = []
@@ -841,16 +847,22 @@ def netgear_profile(row, pinned, taken):
     if names & taken:
         return None
     makefile = f"{BLOB_URL}{pinned}/{row['makefile']}"
-    notes = [
-        f"OpenWrt builds images for this device ({row['device']} in {row['makefile']}).",
-        "NMRP is the recovery of Netgear's DNI and Sercomm bootloaders (nmrpflash's README lists",
-        "the models it was tested on); it is not confirmed for this model [?]. Check on the wire:",
-        "the router's NMRP or TFTP traffic shows whether its bootloader speaks it.",
-        "10.164.183.252 and .253 are nmrpflash's defaults since 0.9.17, not the bootloader's.",
-    ]
+    tested = core in NMRPFLASH_TESTED
+    notes = [f"OpenWrt builds images for this device ({row['device']} in {row['makefile']})."]
+    if tested:
+        notes += [
+            f"nmrpflash's README names the {core} among the devices it was used on: its bootloader",
+            "speaks NMRP.",
+        ]
+    else:
+        notes += [
+            "NMRP is the recovery of Netgear's DNI and Sercomm bootloaders (nmrpflash's README lists",
+            "the models it was tested on); it is not confirmed for this model [?]. Check on the wire:",
+            "the router's NMRP or TFTP traffic shows whether its bootloader speaks it.",
+        ]
+    notes.append("10.164.183.252 and .253 are nmrpflash's defaults since 0.9.17, not the bootloader's.")
     if row["board_id"]:
         notes.append(f"The factory image's board id is {row['board_id']} (NETGEAR_BOARD_ID).")
-    notes.append("This method is not automated by rescue-wizard yet: follow the steps.")
     return {
         "id": ident,
         "vendor": "Netgear",
@@ -867,18 +879,18 @@ def netgear_profile(row, pinned, taken):
         "model-id": row["board_id"] or None,
         "steps": [
             {"do": "Connect the laptop to a LAN port and power the router off."},
-            {"do": "Start an NMRP tool on the laptop, e.g. `nmrpflash -i eth0 -f firmware.img`; it waits for the router."},
-            {"do": "Power the router on; its bootloader finds the tool by NMRP and is given an address."},
-            {"do": "Wait while the image is uploaded over TFTP and written; the tool reports when done."},
-            {"do": "Power the router off only when the tool says it has finished or the router reboots."},
+            {"do": "Start rescue-wizard; it advertises by NMRP and waits for the router."},
+            {"do": "Power the router on; its bootloader answers rescue-wizard by NMRP and is given an address."},
+            {"do": "Wait while the image is uploaded over TFTP and written; the router sends keep-alives while it writes."},
+            {"do": "When rescue-wizard says the router closed, switch it off and on; it does not restart by itself."},
         ],
         "flash-seconds": None,
         "after": None,
         "flash-size": None,
-        "sources": [makefile, NMRPFLASH_README],
+        "sources": [makefile, NMRPFLASH_README_PINNED if tested else NMRPFLASH_README],
         "notes": "\n".join(notes),
         "commit": pinned,
-        "confidence": "unverified",
+        "confidence": "reported" if tested else "unverified",
         "origin": f"the image makefile {row['makefile']} at OpenWrt commit {pinned[:10]}",
     }
 

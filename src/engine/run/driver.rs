@@ -13,6 +13,7 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::{mpsc, watch};
 
 use super::machine::{Effect, Input, Machine, PushFailure, Pushed, SelfTested, Setting};
+use super::method;
 use super::snapshot::Snapshot;
 use super::{Environment, Summary};
 use crate::engine::event::{Command, Event};
@@ -38,6 +39,7 @@ enum Woke {
     SelfTested(Result<Result<SelfTested, String>, tokio::task::JoinError>),
     Probed(Ipv4Addr),
     Tick,
+    Input(Input),
 }
 
 /// Receives from `rx`, or never resolves when there is none.
@@ -88,6 +90,7 @@ pub(super) struct Driver {
     push_stop: Arc<AtomicBool>,
     prober: Option<mpsc::UnboundedReceiver<Ipv4Addr>>,
     prober_stop: Arc<AtomicBool>,
+    nmrp: Option<method::nmrp::Running>,
 }
 
 impl Driver {
@@ -137,6 +140,7 @@ impl Driver {
             push_stop: Arc::new(AtomicBool::new(false)),
             prober: None,
             prober_stop: Arc::new(AtomicBool::new(false)),
+            nmrp: None,
         }
     }
 
@@ -169,6 +173,7 @@ impl Driver {
                 push,
                 self_test,
                 prober,
+                nmrp,
                 ..
             } = self;
             tokio::select! {
@@ -185,6 +190,7 @@ impl Driver {
                 result = join_or_pend(push.as_mut()) => Woke::Pushed(result),
                 result = join_or_pend(self_test.as_mut()) => Woke::SelfTested(result),
                 Some(ip) = recv_or_pend(prober.as_mut()) => Woke::Probed(ip),
+                Some(input) = method::nmrp::recv(nmrp.as_mut()) => Woke::Input(input),
                 _ = ticks.tick() => Woke::Tick,
             }
         };
@@ -217,6 +223,7 @@ impl Driver {
                 )
             }
             Woke::Probed(ip) => Input::Probed(ip),
+            Woke::Input(input) => input,
             Woke::Tick => {
                 self.poll_carrier();
                 Input::Tick
@@ -254,6 +261,7 @@ impl Driver {
                 Effect::Probe(target) => self.start_prober(target),
                 Effect::Adopt(addr) => self.adopt(addr),
                 Effect::Finish(outcome) => finish = Some(outcome),
+                Effect::StartNmrp => self.start_nmrp(),
             }
         }
         finish
@@ -417,6 +425,25 @@ impl Driver {
         )));
     }
 
+    fn start_nmrp(&mut self) {
+        let (Some(leg), Some(snapshot)) = (
+            method::nmrp::Leg::of(&self.plan, self.state_dir.as_deref()),
+            &self.snapshot,
+        ) else {
+            let reason = "the run has no port or no image to work with".to_owned();
+            let event = method::nmrp::NmrpEvent::PortFailed(reason);
+            self.pending.push_back(Input::Nmrp(event));
+            return;
+        };
+        self.nmrp = Some(method::nmrp::start(
+            leg,
+            Arc::clone(snapshot.bytes()),
+            self.tftp_tx.clone(),
+            self.host_tx.clone(),
+            Arc::clone(&self.push_stop),
+        ));
+    }
+
     fn start_prober(&mut self, target: Ipv4Addr) {
         let Some(port) = &self.plan.port else {
             return;
@@ -479,6 +506,9 @@ impl Driver {
         }
         if let Some(task) = self.self_test.take() {
             let _ = task.await;
+        }
+        if let Some(nmrp) = self.nmrp.take() {
+            nmrp.join().await;
         }
         self.capture_stop.store(true, Ordering::Relaxed);
         if let Some(thread) = self.capture.take() {

@@ -111,6 +111,8 @@ pub enum Input {
     Probed(Ipv4Addr),
     /// About once a second.
     Tick,
+    /// The NMRP leg's news.
+    Nmrp(method::nmrp::NmrpEvent),
 }
 
 /// What the driver is asked to do.
@@ -149,6 +151,9 @@ pub enum Effect {
     Adopt(Ipv4Addr),
     /// Stop everything, restore the network, then call [`Machine::conclude`].
     Finish(RunOutcome),
+    /// Start the NMRP leg: advertise, configure, upload: answers come as [`Input::Nmrp`],
+    /// [`Input::Transfer`] and [`Input::Pushed`].
+    StartNmrp,
 }
 
 /// The name the self-test asks for: no bootloader asks for it, so its transfer is never
@@ -234,7 +239,7 @@ impl Machine {
                 router: plan.router,
                 files: match &plan.transfer {
                     Transfer::Serve { expected, .. } => expected.clone(),
-                    Transfer::Push { .. } => Vec::new(),
+                    Transfer::Push { .. } | Transfer::Nmrp { .. } => Vec::new(),
                 },
             },
             DEFAULT_AWAY_AFTER,
@@ -428,6 +433,13 @@ impl Machine {
             Input::Pushed(result) => self.pushed(result, now, &mut out),
             Input::Probed(ip) => self.router_back(ip, now, &mut out),
             Input::Tick => self.tick(now, &mut out),
+            Input::Nmrp(event) => {
+                let (events, end) = method::nmrp::on_event(event, &self.plan);
+                out.extend(events.into_iter().map(Effect::Emit));
+                if let Some(outcome) = end {
+                    self.end(outcome, &mut out);
+                }
+            }
         }
         // New evidence shows in the checklist at once, not at the next tick.
         if self.ended.is_none() && self.phase >= Phase::Waiting {
@@ -975,6 +987,7 @@ impl Machine {
         self.transfers.get(&id).cloned().unwrap_or_else(|| {
             let peer = match &self.plan.transfer {
                 Transfer::Push { to, .. } => *to,
+                Transfer::Nmrp { router, .. } => SocketAddr::from((*router, 69)),
                 Transfer::Serve { bind, .. } => *bind,
             };
             (peer, self.plan.file().unwrap_or_default().to_owned())

@@ -406,11 +406,14 @@ fn device_search_narrows_as_you_type() {
 #[test]
 fn a_device_the_run_cannot_automate_is_explained() {
     let (mut model, _) = init(setup(Mode::Real));
-    type_text(&mut model, "netgear-r6220");
+    type_text(&mut model, "mikrotik-routerboard");
     press(&mut model, &[Key::Enter]);
     assert_eq!(model.screen, Screen::Device);
     let problem = model.device.problem.clone().unwrap();
-    assert!(problem.contains("devices show netgear-r6220"), "{problem}");
+    assert!(
+        problem.contains("devices show mikrotik-routerboard"),
+        "{problem}"
+    );
 }
 
 #[test]
@@ -916,11 +919,11 @@ fn the_help_names_each_key_once() {
 #[test]
 fn a_manual_device_shows_its_steps_one_at_a_time() {
     let (mut model, _) = init(setup(Mode::Real));
-    type_text(&mut model, "netgear-r6220");
-    assert_eq!(model.device.hits[0], "netgear-r6220");
+    type_text(&mut model, "mikrotik-routerboard");
+    assert_eq!(model.device.hits[0], "mikrotik-routerboard");
     let profile = model
         .catalogue
-        .get("netgear-r6220")
+        .get("mikrotik-routerboard")
         .unwrap()
         .profile
         .clone();

@@ -699,7 +699,12 @@ fn engine_event(model: &mut Model, at: Duration, event: &Event) -> Vec<Effect> {
         | Event::TransferStarted { .. }
         | Event::RouterLeft { .. }
         | Event::ReportWritten { .. }
+        | Event::NmrpRouterAnswered { .. }
+        | Event::NmrpConfigured { .. }
+        | Event::NmrpUploadRequested { .. }
+        | Event::NmrpKeepAlive { .. }
         | Event::WaitingForRouter { .. } => Some(FeedKind::Info),
+        Event::NmrpRejected { .. } | Event::NmrpRouterSilent { .. } => Some(FeedKind::Problem),
         Event::PhaseStarted { phase } => {
             run.phase = Some(*phase);
             if *phase != Phase::Transfer && *phase != Phase::Waiting {
@@ -725,7 +730,9 @@ fn engine_event(model: &mut Model, at: Duration, event: &Event) -> Vec<Effect> {
             run.restored.push(change.clone());
             Some(FeedKind::Good)
         }
-        Event::SelfTestPassed { .. } | Event::RouterBack { .. } => Some(FeedKind::Good),
+        Event::SelfTestPassed { .. } | Event::RouterBack { .. } | Event::NmrpClosed { .. } => {
+            Some(FeedKind::Good)
+        }
         Event::NetworkRestoreFailed { .. } | Event::SelfTestFailed { .. } => {
             Some(FeedKind::Problem)
         }

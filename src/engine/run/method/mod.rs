@@ -6,9 +6,11 @@
 //! A new method (NMRP, DHCP/BOOTP, the HTTP failsafe, the serial console) is a file of its own
 //! here implementing [`Method`], and one arm in [`for_plan`].
 
+pub mod nmrp;
 mod pull;
 mod push;
 
+pub use nmrp::Nmrp;
 pub use pull::Pull;
 pub use push::Push;
 
@@ -38,5 +40,6 @@ pub fn for_plan(plan: &Plan) -> Box<dyn Method> {
             expected: expected.first().cloned(),
         }),
         Transfer::Push { to, .. } => Box::new(Push { to: *to }),
+        Transfer::Nmrp { router, .. } => Box::new(Nmrp { router: *router }),
     }
 }

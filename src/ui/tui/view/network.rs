@@ -59,6 +59,7 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
         let server = match &plan.transfer {
             Transfer::Serve { bind, .. } => bind.ip().to_string(),
             Transfer::Push { to, .. } => to.ip().to_string(),
+            Transfer::Nmrp { router, .. } => router.to_string(),
         };
         lines.push(row(
             "server address",

@@ -84,6 +84,9 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
         Transfer::Push { to, remote_name } => {
             format!("pushes the image to {to} as \"{remote_name}\" once its server answers")
         }
+        Transfer::Nmrp { router, .. } => format!(
+            "advertises by NMRP until the router answers, gives it {router}, and pushes the image to the name it asks for"
+        ),
     };
     let text = format!(
         "Then rescue-wizard {moves}, counts down the flashing (about {} s) and {}.",

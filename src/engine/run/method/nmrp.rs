@@ -1,0 +1,664 @@
+//! Netgear NMRP: rescue-wizard advertises on the raw port from the moment the technician is
+//! told to switch the router on, its bootloader answers and is given an address, asks for the
+//! image, takes it over TFTP from our client, writes it while it sends keep-alives, and closes
+//! (docs/nmrp.md).
+//!
+//! The protocol is [`crate::nmrp::session`] (sans-I/O); here are its strategy in the run
+//! ([`Nmrp`]), what the run makes of its events ([`on_event`], pure), and the thin driver
+//! ([`start`]): one thread named `nmrp-<port>` owning the raw port, the session's clock, the
+//! carrier, the static ARP entry, and the uploads.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
+
+use super::Method;
+use crate::engine::event::{Event, RunOutcome};
+use crate::engine::plan::{Plan, Transfer};
+use crate::engine::run::machine::{Effect, Input, Pushed};
+use crate::net::addr::{HostEvent, HostSetup, Plan as NetworkPlan};
+use crate::net::raw::RawPort;
+use crate::nmrp::packet::{ETHERTYPE, Region};
+use crate::nmrp::session::{self, Config, Outcome, Rejection, Session};
+use crate::tftp::client::{self, ClientConfig, Transferred};
+use crate::tftp::event::EventSender;
+use crate::tftp::options::ClientOptions;
+
+/// The block size asked of the router's TFTP server: nmrpflash's, the largest that fits an
+/// Ethernet frame with its IP and UDP headers; a server that ignores it gets 512.
+pub const NMRP_BLKSIZE: u16 = 1456;
+/// How often the write request is repeated until the router's server answers: CFE takes at
+/// least 200 ms to answer the first request (nmrpflash's `tftp.c` waits as long).
+pub const REQUEST_INTERVAL: Duration = Duration::from_millis(250);
+/// How long the router's TFTP server has to answer once it asked for the image.
+pub const SERVER_WAIT: Duration = Duration::from_secs(30);
+/// How often the port's carrier is read: a power cycle is a link flap, and the router
+/// listens only about 3 s after power-on.
+pub const CARRIER_EVERY: Duration = Duration::from_millis(50);
+/// A raw read waits at most this long, so the session's ticks are never late by more.
+const READ_TIMEOUT: Duration = Duration::from_millis(10);
+/// Most blocks a TFTP transfer counts without the block number rolling over (RFC 1350: 16
+/// bits). Netgear bootloaders are not known to roll over.
+const MAX_BLOCKS: u64 = 65_535;
+
+/// The NMRP strategy: nothing to serve; the advertising starts with the wait.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Nmrp {
+    /// The address the router is given.
+    pub router: Ipv4Addr,
+}
+
+impl Method for Nmrp {
+    fn awaits(&self) -> String {
+        "the router's NMRP answer (rescue-wizard advertises every 100 ms): switch it on now"
+            .to_owned()
+    }
+
+    fn serves(&self) -> bool {
+        false
+    }
+
+    fn prepare(&self) -> Vec<Effect> {
+        Vec::new()
+    }
+
+    // The router listens about 3 s after power-on: advertising starts as the technician is
+    // told to switch it on, and goes on across power cycles until the run ends.
+    fn on_waiting(&self) -> Vec<Effect> {
+        vec![Effect::StartNmrp]
+    }
+}
+
+/// What the NMRP driver tells the run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NmrpEvent {
+    /// What the session made of the wire.
+    Session(session::Event),
+    /// The raw port could not be opened: nothing can be advertised.
+    PortFailed(String),
+    /// The static ARP entry for the router could not be added (the upload tries without it).
+    ArpFailed(String),
+    /// The image needs more blocks than a block number counts at 512 bytes: fine if the router
+    /// takes 1456-byte blocks, at risk if it does not.
+    ManyBlocks {
+        /// The blocks at 512 bytes.
+        blocks: u64,
+    },
+}
+
+/// What the run makes of one NMRP event: the events to show, and how the run ends when this
+/// ends it. Pure: the machine calls it from its one NMRP arm.
+pub fn on_event(event: NmrpEvent, plan: &Plan) -> (Vec<Event>, Option<RunOutcome>) {
+    let notice = |what: String| Event::NetworkNoticed { what };
+    match event {
+        NmrpEvent::PortFailed(reason) => (
+            vec![Event::TransferFailed {
+                peer: None,
+                reason: format!("NMRP cannot start: {reason}"),
+            }],
+            Some(RunOutcome::Failed),
+        ),
+        NmrpEvent::ArpFailed(reason) => (
+            vec![notice(format!(
+                "the static ARP entry for the router could not be added ({reason}); the upload goes on without it"
+            ))],
+            None,
+        ),
+        NmrpEvent::ManyBlocks { blocks } => (
+            vec![notice(format!(
+                "the image is {blocks} blocks of 512 bytes, more than a TFTP block number counts (65535): it goes through only if the router takes {NMRP_BLKSIZE}-byte blocks; if the upload stops near {} MiB, the bootloader cannot take an image this large",
+                MAX_BLOCKS * 512 / (1024 * 1024)
+            ))],
+            None,
+        ),
+        NmrpEvent::Session(event) => session_event(event, plan),
+    }
+}
+
+fn session_event(event: session::Event, plan: &Plan) -> (Vec<Event>, Option<RunOutcome>) {
+    let notice = |what: String| Event::NetworkNoticed { what };
+    let shown = match event {
+        session::Event::RouterAnswered { mac } => Event::NmrpRouterAnswered {
+            mac: mac.to_string(),
+        },
+        session::Event::Configured {
+            router_ip,
+            netmask,
+            region,
+        } => Event::NmrpConfigured {
+            router: router_ip,
+            netmask,
+            region: region.and_then(Region::name).map(str::to_owned),
+        },
+        session::Event::UploadRequested {
+            file_name,
+            router_mac,
+            ..
+        } => Event::NmrpUploadRequested {
+            file: file_name,
+            router_mac: router_mac.to_string(),
+        },
+        session::Event::StrayDrained { code } => notice(format!(
+            "an NMRP {code} from the router during the upload was set aside"
+        )),
+        session::Event::UploadAbandoned => notice(
+            "the link went down and came back during the upload: the router was restarted; advertising to it again"
+                .to_owned(),
+        ),
+        session::Event::KeepAliveAnswered {
+            count,
+            since_upload,
+        } => Event::NmrpKeepAlive {
+            count,
+            since_upload,
+        },
+        session::Event::Finished(outcome) => return finished(outcome, plan),
+    };
+    (vec![shown], None)
+}
+
+fn finished(outcome: Outcome, plan: &Plan) -> (Vec<Event>, Option<RunOutcome>) {
+    match outcome {
+        Outcome::SwitchOffAndOn {
+            keep_alives,
+            since_upload,
+        } => (
+            vec![Event::NmrpClosed {
+                keep_alives,
+                since_upload,
+            }],
+            Some(RunOutcome::Flashed),
+        ),
+        Outcome::Rejected(rejection) => (
+            vec![Event::NmrpRejected {
+                why: rejection.to_string(),
+                causes: causes(&rejection, plan),
+            }],
+            Some(RunOutcome::Failed),
+        ),
+        Outcome::UploadFailed(reason) => (
+            vec![Event::TransferFailed { peer: None, reason }],
+            Some(RunOutcome::Failed),
+        ),
+        Outcome::RouterSilent {
+            keep_alives,
+            since_upload,
+        } => (
+            vec![Event::NmrpRouterSilent {
+                keep_alives,
+                since_upload,
+            }],
+            Some(RunOutcome::Transferred),
+        ),
+    }
+}
+
+/// The causes of a rejection that may apply to this run: a .chk image is not a .trx, and a
+/// region was only wrong if one was written.
+pub fn causes(rejection: &Rejection, plan: &Plan) -> Vec<String> {
+    let chk = plan
+        .image
+        .path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("chk"));
+    let region = match &plan.transfer {
+        Transfer::Nmrp { region, .. } => region.and_then(Region::name),
+        _ => None,
+    };
+    let mut causes = Vec::new();
+    if let Rejection::RouterSaid(_) = rejection {
+        causes.push(
+            "the router checked the image and its checksum or board id did not match".to_owned(),
+        );
+    }
+    let [model, raw, downgrade] = Rejection::CAUSES;
+    causes.push(match region {
+        Some(region) => format!("{model} (region {region} was written: try without --region)"),
+        None => model.to_owned(),
+    });
+    if !chk {
+        causes.push(raw.to_owned());
+    }
+    causes.push(downgrade.to_owned());
+    causes
+}
+
+/// What the driver needs to set up the NMRP leg.
+#[derive(Debug, Clone)]
+pub struct Leg {
+    /// The port the router is plugged into.
+    pub port: String,
+    /// The address given to the router.
+    pub router: Ipv4Addr,
+    /// Its netmask.
+    pub netmask: Ipv4Addr,
+    /// The region, when one is written.
+    pub region: Option<Region>,
+    /// Where host changes are journaled (`None`: no changes, as in a simulated run).
+    pub state_dir: Option<PathBuf>,
+}
+
+impl Leg {
+    /// The leg `plan` asks for, if it is an NMRP plan on a port.
+    pub fn of(plan: &Plan, state_dir: Option<&Path>) -> Option<Self> {
+        let Transfer::Nmrp {
+            router,
+            netmask,
+            region,
+        } = &plan.transfer
+        else {
+            return None;
+        };
+        Some(Self {
+            port: plan.port.as_ref()?.name.clone(),
+            router: *router,
+            netmask: *netmask,
+            region: *region,
+            state_dir: state_dir.map(Path::to_path_buf),
+        })
+    }
+}
+
+/// The NMRP thread, running: its inputs for the run, and the thread to join at the end.
+#[derive(Debug)]
+pub struct Running {
+    inputs: UnboundedReceiver<Input>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Running {
+    /// The next input for the run; `None` once the thread ended.
+    pub async fn recv(&mut self) -> Option<Input> {
+        self.inputs.recv().await
+    }
+
+    /// Waits for the thread to end (after `stop` was set): its host changes are undone then.
+    pub async fn join(mut self) {
+        if let Some(thread) = self.thread.take() {
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        }
+    }
+}
+
+/// Receives from `running`, or never resolves when there is none.
+pub async fn recv(running: Option<&mut Running>) -> Option<Input> {
+    match running {
+        Some(running) => running.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Starts the NMRP leg: the thread `nmrp-<port>` advertises, answers and uploads `image` until
+/// `stop` is set. Transfer events go to `tftp`, host changes to `host`, everything else comes
+/// back as [`Input`]s. Call from inside the run's tokio runtime (the upload uses it).
+pub fn start(
+    leg: Leg,
+    image: Arc<[u8]>,
+    tftp: EventSender,
+    host: UnboundedSender<HostEvent>,
+    stop: Arc<AtomicBool>,
+) -> Running {
+    let (tx, inputs) = unbounded_channel();
+    let runtime = tokio::runtime::Handle::current();
+    let name = format!("nmrp-{}", leg.port);
+    let spawned = std::thread::Builder::new().name(name).spawn(move || {
+        Leg::run(
+            &leg,
+            &Wiring {
+                image,
+                tftp,
+                host,
+                inputs: tx,
+                runtime,
+            },
+            &stop,
+        );
+    });
+    Running {
+        inputs,
+        thread: spawned.ok(),
+    }
+}
+
+/// The channels and handles the NMRP thread works with.
+struct Wiring {
+    image: Arc<[u8]>,
+    tftp: EventSender,
+    host: UnboundedSender<HostEvent>,
+    inputs: UnboundedSender<Input>,
+    runtime: tokio::runtime::Handle,
+}
+
+impl Wiring {
+    fn tell(&self, event: NmrpEvent) {
+        let _ = self.inputs.send(Input::Nmrp(event));
+    }
+}
+
+impl Leg {
+    fn run(&self, wiring: &Wiring, stop: &AtomicBool) {
+        let mut port = match RawPort::open(&self.port, ETHERTYPE, READ_TIMEOUT) {
+            Ok(port) => port,
+            Err(err) => {
+                wiring.tell(NmrpEvent::PortFailed(err.to_string()));
+                return;
+            }
+        };
+        let mut config = Config::new(port.mac);
+        config.router_ip = self.router;
+        config.netmask = self.netmask;
+        config.region = self.region;
+        let mut session = Session::new(config, Instant::now());
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<(usize, Result<Transferred, String>)>();
+        let mut uploads = 0;
+        // The stop flag of the upload under way.
+        let mut upload: Option<Arc<AtomicBool>> = None;
+        let mut arp: Vec<(Ipv4Addr, [u8; 6], HostSetup)> = Vec::new();
+        let mut link = crate::net::iface::carrier(&self.port).unwrap_or(false);
+        let mut next_link_check = Instant::now();
+        while !stop.load(Ordering::Relaxed) {
+            let mut steps = Vec::new();
+            let now = Instant::now();
+            if now >= next_link_check {
+                next_link_check = now + CARRIER_EVERY;
+                let up = crate::net::iface::carrier(&self.port).unwrap_or(link);
+                if up != link {
+                    link = up;
+                    let input = if up {
+                        session::Input::LinkUp
+                    } else {
+                        session::Input::LinkDown
+                    };
+                    steps.push(session.handle(input, now));
+                }
+            }
+            if let Some(frame) = port.recv() {
+                steps.push(session.handle(session::Input::Frame(&frame), Instant::now()));
+            }
+            if session.next_deadline().is_some_and(|d| Instant::now() >= d) {
+                steps.push(session.handle(session::Input::Tick, Instant::now()));
+            }
+            // Only the latest upload counts: one stopped when the router restarted ends late.
+            while let Ok((number, result)) = done_rx.try_recv() {
+                if number != uploads {
+                    continue;
+                }
+                upload = None;
+                let answered = match result {
+                    Ok(done) => {
+                        let _ = wiring.inputs.send(Input::Pushed(Ok(Pushed {
+                            peer: done.peer,
+                            bytes: done.bytes,
+                            took: done.elapsed,
+                            sha256: done.sha256,
+                            confirmed: done.confirmed,
+                        })));
+                        session.handle(session::Input::UploadDone, Instant::now())
+                    }
+                    Err(reason) => session.handle(
+                        session::Input::UploadFailed {
+                            reason: &reason,
+                            router_text: None,
+                        },
+                        Instant::now(),
+                    ),
+                };
+                steps.push(answered);
+            }
+            for step in steps {
+                for frame in &step.frames {
+                    port.send(frame);
+                }
+                for event in step.events {
+                    match &event {
+                        session::Event::UploadRequested {
+                            file_name,
+                            router_mac,
+                            router_ip,
+                        } => {
+                            self.static_arp(*router_ip, router_mac.0, &mut arp, wiring);
+                            let blocks = (wiring.image.len() as u64).div_ceil(512);
+                            if blocks > MAX_BLOCKS {
+                                wiring.tell(NmrpEvent::ManyBlocks { blocks });
+                            }
+                            if let Some(old) = upload.take() {
+                                old.store(true, Ordering::Relaxed);
+                            }
+                            uploads += 1;
+                            let stop = Arc::new(AtomicBool::new(false));
+                            push(
+                                SocketAddr::from((*router_ip, 69)),
+                                file_name.clone(),
+                                wiring,
+                                Arc::clone(&stop),
+                                uploads,
+                                done_tx.clone(),
+                            );
+                            upload = Some(stop);
+                        }
+                        session::Event::UploadAbandoned => {
+                            if let Some(old) = upload.take() {
+                                old.store(true, Ordering::Relaxed);
+                            }
+                        }
+                        _ => {}
+                    }
+                    wiring.tell(NmrpEvent::Session(event));
+                }
+            }
+        }
+        if let Some(old) = upload.take() {
+            old.store(true, Ordering::Relaxed);
+        }
+        for (_, _, setup) in arp.into_iter().rev() {
+            setup.undo();
+        }
+    }
+
+    /// A static ARP entry `ip` -> `mac` on the port, journaled and undone with the run: the
+    /// bootloader's TFTP leg answers no ARP on some units, and a MAC of all zeros is never
+    /// learnt by ARP (nmrpflash issue #151).
+    fn static_arp(
+        &self,
+        ip: Ipv4Addr,
+        mac: [u8; 6],
+        arp: &mut Vec<(Ipv4Addr, [u8; 6], HostSetup)>,
+        wiring: &Wiring,
+    ) {
+        let Some(state_dir) = &self.state_dir else {
+            return;
+        };
+        if arp.iter().any(|(i, m, _)| *i == ip && *m == mac) {
+            return;
+        }
+        // Another router on the port (or the same with another MAC): its entry goes first.
+        if let Some(at) = arp.iter().position(|(i, _, _)| *i == ip) {
+            let (_, _, setup) = arp.remove(at);
+            setup.undo();
+        }
+        let Some(iface) = crate::net::iface::list()
+            .into_iter()
+            .find(|i| i.name == self.port)
+        else {
+            wiring.tell(NmrpEvent::ArpFailed(format!("{} is gone", self.port)));
+            return;
+        };
+        let plan = NetworkPlan {
+            ifindex: iface.index,
+            ifname: iface.name.clone(),
+            add: None,
+            link_up: false,
+            unmanage: false,
+            static_arp: Some((ip, mac)),
+            held_by: None,
+        };
+        match HostSetup::apply(&plan, state_dir, wiring.host.clone()) {
+            Ok(setup) => arp.push((ip, mac, setup)),
+            Err(err) => wiring.tell(NmrpEvent::ArpFailed(err.to_string())),
+        }
+    }
+}
+
+/// Pushes the image on a thread of its own with the project's TFTP client, as NMRP wants it:
+/// 1456-byte blocks (512 when the router ignores the option), the write request repeated
+/// every 250 ms, the router's reply port followed (the client takes the port of its first
+/// answer).
+fn push(
+    server: SocketAddr,
+    name: String,
+    wiring: &Wiring,
+    stop: Arc<AtomicBool>,
+    number: usize,
+    done: std::sync::mpsc::Sender<(usize, Result<Transferred, String>)>,
+) {
+    let config = ClientConfig {
+        options: ClientOptions {
+            blksize: Some(NMRP_BLKSIZE),
+            ..ClientOptions::default()
+        },
+        request_interval: REQUEST_INTERVAL,
+        wait: SERVER_WAIT,
+        ..ClientConfig::default()
+    };
+    let image = Arc::clone(&wiring.image);
+    let events = wiring.tftp.clone();
+    let runtime = wiring.runtime.clone();
+    let spawned = std::thread::Builder::new()
+        .name("nmrp-tftp-push".into())
+        .spawn(move || {
+            let result = runtime.block_on(client::push(server, name, image, config, events, stop));
+            let _ = done.send((number, result.map_err(|e| e.to_string())));
+        });
+    drop(spawned);
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::engine::plan::{ImageFacts, Settings, build};
+    use crate::net::wire::Mac;
+    use crate::profile::Catalogue;
+
+    fn plan(file: &str, region: Option<&str>) -> Plan {
+        let (catalogue, _) = Catalogue::load(None).unwrap();
+        let profile = catalogue.get("netgear-r6220").unwrap().profile.clone();
+        let image = ImageFacts {
+            path: PathBuf::from(file),
+            size: 1_000_000,
+            sha256: "00".repeat(32),
+        };
+        let settings = Settings {
+            loopback: Some(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST)),
+            region: region.map(str::to_owned),
+            ..Settings::default()
+        };
+        build(&profile, image, &[], &settings).unwrap()
+    }
+
+    fn ended(event: session::Event, plan: &Plan) -> (Vec<Event>, Option<RunOutcome>) {
+        on_event(NmrpEvent::Session(event), plan)
+    }
+
+    #[test]
+    fn each_phase_is_told_and_the_close_ends_the_run_flashed() {
+        let plan = plan("R6220.chk", None);
+        let (events, end) = ended(
+            session::Event::RouterAnswered {
+                mac: Mac([0, 0, 0, 0, 0, 0]),
+            },
+            &plan,
+        );
+        assert_eq!(end, None);
+        assert_eq!(
+            events[0].to_string(),
+            "the router answered: its bootloader is in recovery mode (MAC 00:00:00:00:00:00)"
+        );
+        let (events, end) = ended(
+            session::Event::KeepAliveAnswered {
+                count: 12,
+                since_upload: Duration::from_secs(185),
+            },
+            &plan,
+        );
+        assert_eq!(end, None);
+        assert!(
+            events[0]
+                .to_string()
+                .starts_with("writing flash: keep-alive 12 at 3:05 after the upload"),
+            "{}",
+            events[0]
+        );
+        let (events, end) = ended(
+            session::Event::Finished(Outcome::SwitchOffAndOn {
+                keep_alives: 12,
+                since_upload: Duration::from_secs(200),
+            }),
+            &plan,
+        );
+        assert_eq!(end, Some(RunOutcome::Flashed));
+        assert!(
+            events[0]
+                .to_string()
+                .contains("Switch the router off and on now"),
+            "{}",
+            events[0]
+        );
+    }
+
+    #[test]
+    fn a_rejection_fails_the_run_with_the_causes_that_apply() {
+        let rejected =
+            session::Event::Finished(Outcome::Rejected(Rejection::ConfRequestAfterUpload));
+        let (events, end) = ended(rejected.clone(), &plan("R6220.chk", Some("WW")));
+        assert_eq!(end, Some(RunOutcome::Failed));
+        let Event::NmrpRejected { causes, .. } = &events[0] else {
+            panic!("{events:?}");
+        };
+        // A .chk is not a .trx; the region written may be the wrong one.
+        assert!(!causes.iter().any(|c| c.contains(".trx")), "{causes:?}");
+        assert!(
+            causes.iter().any(|c| c.contains("region WW was written")),
+            "{causes:?}"
+        );
+        let (events, _) = ended(rejected, &plan("openwrt.trx", None));
+        let Event::NmrpRejected { causes, .. } = &events[0] else {
+            panic!("{events:?}");
+        };
+        assert!(causes.iter().any(|c| c.contains(".trx")), "{causes:?}");
+        assert!(
+            !causes.iter().any(|c| c.contains("was written")),
+            "{causes:?}"
+        );
+    }
+
+    #[test]
+    fn a_port_that_cannot_open_fails_the_run_with_the_reason() {
+        let (events, end) = on_event(
+            NmrpEvent::PortFailed("this needs cap_net_raw".into()),
+            &plan("R6220.chk", None),
+        );
+        assert_eq!(end, Some(RunOutcome::Failed));
+        assert!(
+            events[0].to_string().contains("cap_net_raw"),
+            "{}",
+            events[0]
+        );
+    }
+
+    #[test]
+    fn the_strategy_serves_nothing_and_advertises_with_the_wait() {
+        let method = Nmrp {
+            router: Ipv4Addr::new(10, 164, 183, 253),
+        };
+        assert!(!method.serves());
+        assert!(method.prepare().is_empty());
+        assert_eq!(method.on_waiting(), vec![Effect::StartNmrp]);
+    }
+}

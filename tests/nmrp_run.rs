@@ -1,0 +1,470 @@
+//! The NMRP recovery end to end, as a technician runs it: `rescue-wizard --device
+//! netgear-r6220 image.chk`, in this computer's namespace, against the Netgear bootloader double
+//! (tests/`nmrp_double`/, proven faithful by Debian's nmrpflash in `tests/nmrp_wire.rs`) behind a
+//! veth pair in a router namespace.
+//!
+//! Each test reads the run's JSON events and the double's reports, with deadlines, never
+//! sleeps; and checks that the port is as it was afterwards (no rescue address, no static ARP
+//! entry). Needs root and `ip`; the all-zero MAC test also `nft`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[allow(unused_imports)]
+mod nmrp_double;
+mod support;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use nmrp_double::{Behaviour, Blksize, Double, Happening, Report, Verdict, accept_zero_mac};
+use rescue_wizard::net::wire::Mac;
+use rescue_wizard::nmrp::packet::Code;
+use serde_json::Value;
+use support::{NetnsPair, Proc, ip};
+
+/// The host's side of the pair.
+const PORT: &str = "port0";
+/// The router's side.
+const ROUTER_DEV: &str = "router0";
+/// A router MAC in the locally administered range.
+const ROUTER_MAC: Mac = Mac([0x02, 0x4e, 0x54, 0x47, 0x52, 0x02]);
+/// Longest any run may take.
+const DEADLINE: Duration = Duration::from_mins(1);
+/// The R6220's board id, as its .chk images carry it.
+const BOARD: &str = "R6220";
+
+fn can_run(tools: &[&str]) -> bool {
+    if !nix::unistd::geteuid().is_root() {
+        support::skip_or_fail("needs root to create network namespaces and raw sockets");
+        return false;
+    }
+    tools.iter().all(|tool| support::require(tool).is_some())
+}
+
+/// The JSON event lines a run printed, parsed.
+fn events(stdout: &str) -> Vec<Value> {
+    stdout
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+fn named<'a>(events: &'a [Value], name: &str) -> Vec<&'a Value> {
+    events.iter().filter(|e| e["event"] == name).collect()
+}
+
+/// Waits for the event line named `name`.
+fn wait_event(run: &Proc, name: &str) {
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let Some(line) = run.next_line(left) else {
+            panic!("no \"{name}\" event\n{}", run.diagnostics());
+        };
+        if serde_json::from_str::<Value>(&line).is_ok_and(|v| v["event"] == name) {
+            return;
+        }
+    }
+}
+
+/// A namespace pair whose router side carries `mac`, and a folder with a .chk image for the
+/// R6220 of about `size` bytes.
+struct Lab {
+    net: NetnsPair,
+    dir: tempfile::TempDir,
+    image: Vec<u8>,
+}
+
+impl Lab {
+    fn new(tag: &str, mac: Mac, size: usize) -> Self {
+        let net = NetnsPair::new(tag);
+        if mac.0 != [0; 6] {
+            ip(&[
+                "-n",
+                &net.peer,
+                "link",
+                "set",
+                ROUTER_DEV,
+                "address",
+                &mac.to_string(),
+            ]);
+        }
+        let image = rescue_wizard::image::sample::netgear_chk(BOARD, size / 2, size - size / 2);
+        Self {
+            net,
+            dir: tempfile::tempdir().unwrap(),
+            image,
+        }
+    }
+
+    /// `rescue-wizard --device netgear-r6220 R6220.chk --interface port0 --yes --json`, and
+    /// `extra`.
+    fn run(&self, extra: &[&str]) -> Proc {
+        let path = self.dir.path().join("R6220-V1.1.0.86.chk");
+        std::fs::write(&path, &self.image).unwrap();
+        let mut cmd = self.net.rescue_wizard();
+        cmd.args(["--device", "netgear-r6220"])
+            .arg(&path)
+            .args(["--interface", PORT, "--yes", "--json", "--timeout", "60"])
+            .args(extra);
+        Proc::spawn(&mut cmd)
+    }
+
+    fn power_on(&self, behaviour: Behaviour, blksize: Blksize) -> Double {
+        Double::power_on(&self.net.peer, ROUTER_DEV, behaviour, blksize)
+    }
+
+    /// The port as the run left it: no rescue address, no static ARP entry.
+    fn assert_restored(&self) {
+        let addr = ip(&["-n", &self.net.ns, "-4", "addr", "show", "dev", PORT]);
+        let addr = String::from_utf8_lossy(&addr.stdout);
+        assert!(
+            !addr.contains("10.164.183.252"),
+            "the address stayed: {addr}"
+        );
+        let neigh = ip(&["-n", &self.net.ns, "neigh", "show", "dev", PORT]);
+        let neigh = String::from_utf8_lossy(&neigh.stdout);
+        assert!(
+            !neigh.contains("PERMANENT"),
+            "the ARP entry stayed: {neigh}"
+        );
+    }
+}
+
+/// Waits for the run's end; returns its exit code and events.
+fn ended(run: &mut Proc) -> (Option<i32>, Vec<Value>) {
+    let status = run
+        .wait_deadline(DEADLINE)
+        .unwrap_or_else(|| panic!("the run did not end\n{}", run.diagnostics()));
+    (status.code(), events(&run.stdout_text()))
+}
+
+fn upload_done(double: &mut Double) -> (u64, String) {
+    let (_, bytes, sha256) = double.upload_done(DEADLINE);
+    (bytes, sha256)
+}
+
+fn upload_blksize(double: &mut Double) -> u16 {
+    double.upload_blksize(DEADLINE)
+}
+
+/// The image arrived whole, the router closed after `keep_alives`, the run ended with exit 0,
+/// and the port is as it was.
+fn assert_flashed(lab: &Lab, run: &mut Proc, double: &mut Double, keep_alives: u64) -> Vec<Value> {
+    let (bytes, hash) = upload_done(double);
+    assert_eq!(bytes, lab.image.len() as u64);
+    assert_eq!(
+        hash,
+        nmrp_double::sha256(&lab.image),
+        "the image arrived intact"
+    );
+    assert!(
+        double
+            .wait_for(DEADLINE, |r| *r == Report::Router(Happening::Complete))
+            .is_some(),
+        "the router never completed: {:?}",
+        double.seen
+    );
+    let (code, events) = ended(run);
+    assert_eq!(code, Some(0), "{}", run.diagnostics());
+    let closed = named(&events, "nmrp-closed");
+    assert_eq!(closed.len(), 1, "{}", run.stdout_text());
+    assert_eq!(closed[0]["keep_alives"], keep_alives);
+    assert_eq!(named(&events, "finished")[0]["outcome"], "flashed");
+    let pushed = named(&events, "transfer-finished");
+    assert_eq!(pushed.len(), 1, "{}", run.stdout_text());
+    assert_eq!(pushed[0]["sha256"], nmrp_double::sha256(&lab.image));
+    lab.assert_restored();
+    events
+}
+
+/// The static ARP entry for `mac` was made and undone, journaled like every host change.
+fn assert_arp_journaled(events: &[Value], mac: &str) {
+    let entry = format!("static ARP entry 10.164.183.253 -> {mac} on {PORT}");
+    for name in ["network-changed", "network-restored"] {
+        assert!(
+            named(events, name)
+                .iter()
+                .any(|e| e["change"].as_str() == Some(entry.as_str())),
+            "no {name} for {entry}: {events:?}"
+        );
+    }
+}
+
+#[test]
+fn the_run_flashes_a_router_switched_on_once_it_waits() {
+    if !can_run(&["ip"]) {
+        return;
+    }
+    let lab = Lab::new("nmrprun-a", ROUTER_MAC, 2_000_000);
+    let mut run = lab.run(&["--region", "ww"]);
+    wait_event(&run, "waiting-for-router");
+    let mut double = lab.power_on(
+        Behaviour::accepting(ROUTER_MAC, 3, Duration::from_millis(100)),
+        Blksize::Honour,
+    );
+    assert_eq!(upload_blksize(&mut double), 1456);
+    let events = assert_flashed(&lab, &mut run, &mut double, 3);
+    let phases: Vec<&str> = events
+        .iter()
+        .filter_map(|e| e["event"].as_str())
+        .filter(|e| e.starts_with("nmrp-"))
+        .collect();
+    assert_eq!(
+        phases,
+        [
+            "nmrp-router-answered",
+            "nmrp-configured",
+            "nmrp-upload-requested",
+            "nmrp-keep-alive",
+            "nmrp-keep-alive",
+            "nmrp-keep-alive",
+            "nmrp-closed"
+        ]
+    );
+    let configured = named(&events, "nmrp-configured")[0];
+    assert_eq!(configured["router"], "10.164.183.253");
+    assert_eq!(configured["netmask"], "255.255.255.0");
+    assert_eq!(configured["region"], "WW");
+    assert!(
+        double.seen.iter().any(|(_, r)| matches!(
+            r,
+            Report::Router(Happening::Configured {
+                region: Some(region),
+                fw_up: true,
+                ..
+            }) if region.0 == 2
+        )),
+        "the router took region WW and the upgrade flag: {:?}",
+        double.seen
+    );
+    assert_arp_journaled(&events, &ROUTER_MAC.to_string());
+}
+
+#[test]
+fn the_run_flashes_a_router_switched_on_before_it_starts() {
+    if !can_run(&["ip"]) {
+        return;
+    }
+    let lab = Lab::new("nmrprun-b", ROUTER_MAC, 300_000);
+    // The router listens about 3 s from now: the run must be advertising by then.
+    let mut double = lab.power_on(
+        Behaviour::accepting(ROUTER_MAC, 1, Duration::from_millis(100)),
+        Blksize::Honour,
+    );
+    let mut run = lab.run(&[]);
+    assert_flashed(&lab, &mut run, &mut double, 1);
+}
+
+#[test]
+fn the_run_flashes_a_router_that_ignores_the_block_size() {
+    if !can_run(&["ip"]) {
+        return;
+    }
+    let lab = Lab::new("nmrprun-c", ROUTER_MAC, 700_000);
+    let mut run = lab.run(&[]);
+    wait_event(&run, "waiting-for-router");
+    let mut double = lab.power_on(
+        Behaviour::accepting(ROUTER_MAC, 1, Duration::from_millis(100)),
+        Blksize::Ignore,
+    );
+    assert_eq!(upload_blksize(&mut double), 512);
+    assert_flashed(&lab, &mut run, &mut double, 1);
+}
+
+#[test]
+fn the_run_says_the_router_rejected_the_image_and_why() {
+    if !can_run(&["ip"]) {
+        return;
+    }
+    for (verdict, why) in [
+        (
+            Verdict::RejectWithConfReq,
+            "asked for its configuration again",
+        ),
+        (
+            Verdict::RejectWithUploadReq,
+            "asked for the image again after the upload",
+        ),
+    ] {
+        let lab = Lab::new("nmrprun-r", ROUTER_MAC, 100_000);
+        let mut run = lab.run(&[]);
+        wait_event(&run, "waiting-for-router");
+        let mut double = lab.power_on(
+            Behaviour {
+                verdict,
+                ..Behaviour::accepting(ROUTER_MAC, 1, Duration::from_millis(100))
+            },
+            Blksize::Honour,
+        );
+        let (_, hash) = upload_done(&mut double);
+        assert_eq!(hash, nmrp_double::sha256(&lab.image));
+        let (code, events) = ended(&mut run);
+        assert_ne!(code, Some(0), "{}", run.diagnostics());
+        let rejected = named(&events, "nmrp-rejected");
+        assert_eq!(rejected.len(), 1, "{}", run.stdout_text());
+        assert!(
+            rejected[0]["why"].as_str().unwrap().contains(why),
+            "{rejected:?}"
+        );
+        let causes: Vec<&str> = rejected[0]["causes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_str().unwrap())
+            .collect();
+        assert!(
+            causes.iter().any(|c| c.contains("another model")),
+            "{causes:?}"
+        );
+        assert!(causes.iter().any(|c| c.contains("downgrade")), "{causes:?}");
+        // The image is a .chk: the ".trx instead of .chk" cause does not apply.
+        assert!(!causes.iter().any(|c| c.contains(".trx")), "{causes:?}");
+        assert_eq!(named(&events, "finished")[0]["outcome"], "failed");
+        assert!(named(&events, "nmrp-closed").is_empty());
+        lab.assert_restored();
+    }
+}
+
+#[test]
+fn the_run_answers_twenty_keep_alives_then_the_close() {
+    if !can_run(&["ip"]) {
+        return;
+    }
+    let lab = Lab::new("nmrprun-k", ROUTER_MAC, 100_000);
+    let mut run = lab.run(&[]);
+    wait_event(&run, "waiting-for-router");
+    let mut double = lab.power_on(
+        Behaviour::accepting(ROUTER_MAC, 20, Duration::from_millis(50)),
+        Blksize::Honour,
+    );
+    let events = assert_flashed(&lab, &mut run, &mut double, 20);
+    let counts: Vec<u64> = named(&events, "nmrp-keep-alive")
+        .iter()
+        .map(|e| e["count"].as_u64().unwrap())
+        .collect();
+    assert_eq!(counts, (1..=20).collect::<Vec<_>>());
+    let times: Vec<f64> = named(&events, "nmrp-keep-alive")
+        .iter()
+        .map(|e| e["since_upload"].as_f64().unwrap())
+        .collect();
+    assert!(
+        times.windows(2).all(|w| w[0] <= w[1]),
+        "the time since the upload grows: {times:?}"
+    );
+    let router = double.power_off();
+    assert!(router.keep_alive_acks >= 1, "keep-alives were answered");
+    assert!(
+        router.heard.iter().any(|m| m.code == Code::CLOSE_ACK),
+        "the close was acknowledged"
+    );
+}
+
+#[test]
+fn the_run_gets_through_a_link_flap_while_advertising() {
+    if !can_run(&["ip"]) {
+        return;
+    }
+    let lab = Lab::new("nmrprun-l", ROUTER_MAC, 300_000);
+    let mut run = lab.run(&[]);
+    wait_event(&run, "waiting-for-router");
+    // The router hears an ADVERTISE, then the link goes: its CONF_REQs are lost and it listens
+    // again with ADVERTISE as the last code it heard.
+    let mut double = lab.power_on(
+        Behaviour {
+            lost_conf_reqs: 6,
+            ..Behaviour::accepting(ROUTER_MAC, 1, Duration::from_millis(100))
+        },
+        Blksize::Honour,
+    );
+    assert!(
+        double
+            .wait_for(DEADLINE, |r| *r == Report::Router(Happening::Answered))
+            .is_some()
+    );
+    ip(&["-n", &lab.net.peer, "link", "set", ROUTER_DEV, "down"]);
+    assert!(
+        double
+            .wait_for(DEADLINE, |r| matches!(
+                r,
+                Report::Router(Happening::ListeningAgain { .. })
+            ))
+            .is_some()
+    );
+    ip(&["-n", &lab.net.peer, "link", "set", ROUTER_DEV, "up"]);
+    let events = assert_flashed(&lab, &mut run, &mut double, 1);
+    let answers = double
+        .seen
+        .iter()
+        .filter(|(_, r)| *r == Report::Router(Happening::Answered))
+        .count();
+    assert_eq!(answers, 2, "the router answered again after the flap");
+    assert!(
+        named(&events, "network-noticed")
+            .iter()
+            .any(|e| e["what"].as_str().unwrap().contains("link lost")),
+        "the flap was told: {events:?}"
+    );
+}
+
+#[test]
+fn the_run_flashes_a_router_whose_mac_is_all_zeros() {
+    if !can_run(&["ip", "nft"]) {
+        return;
+    }
+    let zero = Mac([0; 6]);
+    let lab = Lab::new("nmrprun-z", zero, 400_000);
+    accept_zero_mac(&lab.net.peer, ROUTER_DEV)
+        .expect("an nftables ingress rule in the router's namespace");
+    let mut run = lab.run(&[]);
+    wait_event(&run, "waiting-for-router");
+    let mut double = lab.power_on(
+        Behaviour::accepting(zero, 1, Duration::from_millis(100)),
+        Blksize::Honour,
+    );
+    let events = assert_flashed(&lab, &mut run, &mut double, 1);
+    assert_eq!(
+        named(&events, "nmrp-router-answered")[0]["mac"],
+        "00:00:00:00:00:00"
+    );
+    assert_arp_journaled(&events, "00:00:00:00:00:00");
+}
+
+/// The plain output names each phase in a technician's words.
+#[test]
+fn the_plain_run_tells_each_phase() {
+    if !can_run(&["ip"]) {
+        return;
+    }
+    let lab = Lab::new("nmrprun-p", ROUTER_MAC, 100_000);
+    let path = lab.dir.path().join("R6220.chk");
+    std::fs::write(&path, &lab.image).unwrap();
+    let mut cmd: Command = lab.net.rescue_wizard();
+    cmd.args(["--device", "netgear-r6220"]).arg(&path).args([
+        "--interface",
+        PORT,
+        "--yes",
+        "--timeout",
+        "60",
+    ]);
+    let mut run = Proc::spawn(&mut cmd);
+    let mut double = lab.power_on(
+        Behaviour::accepting(ROUTER_MAC, 2, Duration::from_millis(100)),
+        Blksize::Honour,
+    );
+    upload_done(&mut double);
+    let status = run.wait_deadline(DEADLINE).expect("the run ended");
+    let said = run.stdout_text();
+    assert!(status.success(), "{}", run.diagnostics());
+    for words in [
+        "the router answered: its bootloader is in recovery mode",
+        "configured: the router took 10.164.183.253",
+        "uploading: the router asked for the image as \"firmware\"",
+        "writing flash: keep-alive 2 at 0:00",
+        "done: the router wrote the image and closed",
+        "Switch the router off and on",
+    ] {
+        assert!(said.contains(words), "no \"{words}\" in:\n{said}");
+    }
+}

@@ -498,6 +498,7 @@ const POPULAR: &[(&str, &str)] = &[
     ("DIR-882 R1", "dlink-dir-882-r1"),
     ("DIR-1960", "dlink-dir-1960-a1"),
     ("DIR-860L", "dlink-dir-860l-b1"),
+    ("Talon AD7200", "tp-link-talon-ad7200"),
 ];
 
 #[test]

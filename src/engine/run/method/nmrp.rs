@@ -340,6 +340,82 @@ impl Wiring {
     }
 }
 
+/// The pushes of one NMRP leg: a power cycle may start a new one before the old one ended.
+struct Uploads {
+    /// How many were started; each result carries its number.
+    count: usize,
+    /// The stop flag of the upload under way.
+    current: Option<Arc<AtomicBool>>,
+    done_tx: std::sync::mpsc::Sender<(usize, Result<Transferred, String>)>,
+    done_rx: std::sync::mpsc::Receiver<(usize, Result<Transferred, String>)>,
+}
+
+impl Uploads {
+    fn new() -> Self {
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        Self {
+            count: 0,
+            current: None,
+            done_tx,
+            done_rx,
+        }
+    }
+
+    fn stop_current(&mut self) {
+        if let Some(old) = self.current.take() {
+            old.store(true, Ordering::Relaxed);
+        }
+    }
+
+    fn start(&mut self, to: SocketAddr, file_name: String, wiring: &Wiring) {
+        self.stop_current();
+        self.count += 1;
+        let stop = Arc::new(AtomicBool::new(false));
+        push(
+            to,
+            file_name,
+            wiring,
+            Arc::clone(&stop),
+            self.count,
+            self.done_tx.clone(),
+        );
+        self.current = Some(stop);
+    }
+
+    /// The session's answers to the uploads that ended. Only the latest upload counts: one
+    /// stopped when the router restarted ends late.
+    fn finished(&mut self, session: &mut Session, wiring: &Wiring) -> Vec<session::Step> {
+        let mut steps = Vec::new();
+        while let Ok((number, result)) = self.done_rx.try_recv() {
+            if number != self.count {
+                continue;
+            }
+            self.current = None;
+            let answered = match result {
+                Ok(done) => {
+                    let _ = wiring.inputs.send(Input::Pushed(Ok(Pushed {
+                        peer: done.peer,
+                        bytes: done.bytes,
+                        took: done.elapsed,
+                        sha256: done.sha256,
+                        confirmed: done.confirmed,
+                    })));
+                    session.handle(session::Input::UploadDone, Instant::now())
+                }
+                Err(reason) => session.handle(
+                    session::Input::UploadFailed {
+                        reason: &reason,
+                        router_text: None,
+                    },
+                    Instant::now(),
+                ),
+            };
+            steps.push(answered);
+        }
+        steps
+    }
+}
+
 impl Leg {
     fn run(&self, wiring: &Wiring, stop: &AtomicBool) {
         let mut port = match RawPort::open(&self.port, ETHERTYPE, READ_TIMEOUT) {
@@ -354,10 +430,7 @@ impl Leg {
         config.netmask = self.netmask;
         config.region = self.region;
         let mut session = Session::new(config, Instant::now());
-        let (done_tx, done_rx) = std::sync::mpsc::channel::<(usize, Result<Transferred, String>)>();
-        let mut uploads = 0;
-        // The stop flag of the upload under way.
-        let mut upload: Option<Arc<AtomicBool>> = None;
+        let mut uploads = Uploads::new();
         let mut arp: Vec<(Ipv4Addr, [u8; 6], HostSetup)> = Vec::new();
         let mut link = crate::net::iface::carrier(&self.port).unwrap_or(false);
         let mut next_link_check = Instant::now();
@@ -383,80 +456,51 @@ impl Leg {
             if session.next_deadline().is_some_and(|d| Instant::now() >= d) {
                 steps.push(session.handle(session::Input::Tick, Instant::now()));
             }
-            // Only the latest upload counts: one stopped when the router restarted ends late.
-            while let Ok((number, result)) = done_rx.try_recv() {
-                if number != uploads {
-                    continue;
-                }
-                upload = None;
-                let answered = match result {
-                    Ok(done) => {
-                        let _ = wiring.inputs.send(Input::Pushed(Ok(Pushed {
-                            peer: done.peer,
-                            bytes: done.bytes,
-                            took: done.elapsed,
-                            sha256: done.sha256,
-                            confirmed: done.confirmed,
-                        })));
-                        session.handle(session::Input::UploadDone, Instant::now())
-                    }
-                    Err(reason) => session.handle(
-                        session::Input::UploadFailed {
-                            reason: &reason,
-                            router_text: None,
-                        },
-                        Instant::now(),
-                    ),
-                };
-                steps.push(answered);
-            }
+            steps.extend(uploads.finished(&mut session, wiring));
             for step in steps {
                 for frame in &step.frames {
                     port.send(frame);
                 }
                 for event in step.events {
-                    match &event {
-                        session::Event::UploadRequested {
-                            file_name,
-                            router_mac,
-                            router_ip,
-                        } => {
-                            self.static_arp(*router_ip, router_mac.0, &mut arp, wiring);
-                            let blocks = (wiring.image.len() as u64).div_ceil(512);
-                            if blocks > MAX_BLOCKS {
-                                wiring.tell(NmrpEvent::ManyBlocks { blocks });
-                            }
-                            if let Some(old) = upload.take() {
-                                old.store(true, Ordering::Relaxed);
-                            }
-                            uploads += 1;
-                            let stop = Arc::new(AtomicBool::new(false));
-                            push(
-                                SocketAddr::from((*router_ip, 69)),
-                                file_name.clone(),
-                                wiring,
-                                Arc::clone(&stop),
-                                uploads,
-                                done_tx.clone(),
-                            );
-                            upload = Some(stop);
-                        }
-                        session::Event::UploadAbandoned => {
-                            if let Some(old) = upload.take() {
-                                old.store(true, Ordering::Relaxed);
-                            }
-                        }
-                        _ => {}
-                    }
+                    self.on_session_event(&event, &mut uploads, &mut arp, wiring);
                     wiring.tell(NmrpEvent::Session(event));
                 }
             }
         }
-        if let Some(old) = upload.take() {
-            old.store(true, Ordering::Relaxed);
-        }
+        uploads.stop_current();
         for (_, _, setup) in arp.into_iter().rev() {
             setup.undo();
+        }
+    }
+
+    /// What the leg does for one event of the session besides telling the run: an upload
+    /// request starts our push (stopping an older one), an abandoned upload stops it.
+    fn on_session_event(
+        &self,
+        event: &session::Event,
+        uploads: &mut Uploads,
+        arp: &mut Vec<(Ipv4Addr, [u8; 6], HostSetup)>,
+        wiring: &Wiring,
+    ) {
+        match event {
+            session::Event::UploadRequested {
+                file_name,
+                router_mac,
+                router_ip,
+            } => {
+                self.static_arp(*router_ip, router_mac.0, arp, wiring);
+                let blocks = (wiring.image.len() as u64).div_ceil(512);
+                if blocks > MAX_BLOCKS {
+                    wiring.tell(NmrpEvent::ManyBlocks { blocks });
+                }
+                uploads.start(
+                    SocketAddr::from((*router_ip, 69)),
+                    file_name.clone(),
+                    wiring,
+                );
+            }
+            session::Event::UploadAbandoned => uploads.stop_current(),
+            _ => {}
         }
     }
 

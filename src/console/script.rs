@@ -10,6 +10,8 @@
 use std::fmt;
 use std::net::Ipv4Addr;
 
+use crate::profile::schema::{ConsoleFlash, ConsoleFlashKind};
+
 /// How an answer is judged.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Check {
@@ -325,6 +327,38 @@ impl Recipe {
     }
 }
 
+impl Recipe {
+    /// The recipe a profile's `console: flash:` section describes.
+    pub fn from_profile(flash: &ConsoleFlash) -> Self {
+        let kind = match flash.kind {
+            ConsoleFlashKind::Nor => FlashKind::Nor,
+            ConsoleFlashKind::Spi => FlashKind::Spi,
+            ConsoleFlashKind::Nand => FlashKind::Nand,
+        };
+        let mut commands = Recipe::default_commands(kind);
+        for command in &mut commands {
+            let custom = match command.touch {
+                Touch::Erase => &flash.erase,
+                Touch::Write => &flash.write,
+                Touch::None => &None,
+            };
+            if let Some(custom) = custom {
+                // The kind's expected answer is kept: a custom `erase.linux` still says
+                // "Erased" or it is not trusted.
+                command.template.clone_from(custom);
+            }
+        }
+        Self {
+            kind,
+            offset: flash.offset,
+            erase_size: flash.erase_size,
+            scratch: flash.scratch,
+            commands,
+            reset: flash.reset.unwrap_or(true),
+        }
+    }
+}
+
 /// What the dialogue is to do once at the prompt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Job {
@@ -462,6 +496,28 @@ mod tests {
             judge(&check, "\r\n.. done\r\nErased 2 sectors\r\n"),
             Ok(Judged::Fine)
         );
+    }
+
+    #[test]
+    fn a_profile_recipe_keeps_the_kinds_checks_and_takes_its_commands() {
+        let yaml = "kind: nor\noffset: 0x9f020000\nerase-size: 0x10000\nerase: erase.linux {offset} +{erase_size}\n";
+        let flash: ConsoleFlash = serde_yaml::from_str(yaml).unwrap();
+        let recipe = Recipe::from_profile(&flash);
+        assert_eq!(recipe.offset, 0x9f02_0000);
+        assert!(recipe.reset);
+        assert_eq!(
+            recipe.commands[0].template,
+            "erase.linux {offset} +{erase_size}"
+        );
+        assert_eq!(recipe.commands[0].expect.as_deref(), Some("Erased"));
+        assert_eq!(
+            recipe.commands[1].template,
+            "cp.b {loadaddr} {offset} {size}"
+        );
+        let wrong = serde_yaml::from_str::<ConsoleFlash>(
+            "kind: nor\noffset: 1\nerase-size: 1\nerase-sise: 2\n",
+        );
+        assert!(wrong.unwrap_err().to_string().contains("erase-size"));
     }
 
     #[test]

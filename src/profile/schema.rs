@@ -66,6 +66,10 @@ pub struct Profile {
     pub confidence: Confidence,
     /// Free text: caveats, unverified facts, traps.
     pub notes: Option<String>,
+    /// The bootloader's serial console, for devices recovered from it (docs/console.md).
+    /// Absent: a recognised bootloader still gets the safe part (stop, load, CRC-32 compare)
+    /// and nothing is written to flash.
+    pub console: Option<Console>,
 }
 
 /// The laptop's address while the bootloader recovers.
@@ -459,4 +463,54 @@ mod tests {
         };
         assert!(wide.contains(Ipv4Addr::new(10, 200, 0, 1)));
     }
+}
+
+/// What a device's serial console needs (docs/console.md). Every field may be left out.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Console {
+    /// The console's baud rate; absent: 115200.
+    pub baud: Option<u32>,
+    /// What stops autoboot, when the bootloader does not say (TP-Link's `tpl`).
+    pub stop_token: Option<String>,
+    /// The prompt, when it should not be guessed (`ar7240> `).
+    pub prompt: Option<String>,
+    /// Where `tftpboot` loads the image in RAM.
+    pub load_address: Option<u64>,
+    /// The documented way to write the image; absent: nothing is written to flash.
+    pub flash: Option<ConsoleFlash>,
+    /// Where the recipe comes from (a URL or a file in a source tree).
+    pub source: Option<String>,
+}
+
+/// A flash recipe: where the image goes and the commands that put it there.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ConsoleFlash {
+    /// `nor` (mapped in memory: `erase`, `cp.b`), `spi` (`sf`) or `nand` (`nand`).
+    pub kind: ConsoleFlashKind,
+    /// The flash address (NOR) or offset (SPI, NAND) the image goes to.
+    pub offset: u64,
+    /// The erase block; erases are rounded up to it.
+    pub erase_size: u64,
+    /// A free RAM address to read the flash back into (SPI, NAND).
+    pub scratch: Option<u64>,
+    /// The erase command, instead of the kind's (`{offset}`, `{erase_size}`, ...).
+    pub erase: Option<String>,
+    /// The write command, instead of the kind's (`{loadaddr}`, `{offset}`, `{size}`, ...).
+    pub write: Option<String>,
+    /// Whether to `reset` once the flash reads back right; absent: yes.
+    pub reset: Option<bool>,
+}
+
+/// The kind of flash a console recipe writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ConsoleFlashKind {
+    /// Parallel NOR mapped in memory.
+    Nor,
+    /// SPI NOR behind `sf`.
+    Spi,
+    /// NAND behind `nand`.
+    Nand,
 }

@@ -12,6 +12,8 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, mpsc};
 use std::time::{Duration, Instant};
 
+pub mod console;
+
 /// Debian's `u-boot-qemu` build for `qemu-system-arm -M virt`.
 pub const UBOOT: &str = "/usr/lib/u-boot/qemu_arm/u-boot.bin";
 /// The emulator.

@@ -1,0 +1,17 @@
+//! The bootloader's serial console: stop autoboot, load the image over TFTP, prove it, and write
+//! the flash only when proven and allowed. See docs/console.md.
+//!
+//! [`family`] knows how each bootloader family announces its window and its prompt;
+//! [`script`] is what is typed and how each answer is judged; [`dialogue`] is the sans-I/O
+//! machine that drives them; [`baud`] tells a wrong baud rate from the bytes; [`port`] is the
+//! serial port that carries it.
+
+pub mod baud;
+pub mod dialogue;
+pub mod family;
+pub mod port;
+pub mod script;
+
+pub use dialogue::{Action, ConsoleEvent, Dialogue, FlashState, Input, Settings};
+pub use family::Family;
+pub use script::{FlashKind, Job, Recipe, RecipeCommand, Region, Touch};

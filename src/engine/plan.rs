@@ -13,6 +13,10 @@ use crate::net::iface::{Interface, Ipv4Cidr};
 use crate::profile::{Method, OptionPolicy as ProfileOptions, Profile, Rollover, Step};
 use crate::tftp::server::{ServerConfig, Source};
 
+/// After the expected flashing time, how much longer the run watches for the router coming
+/// back.
+pub const FLASH_GRACE: Duration = Duration::from_mins(1);
+
 /// How long flashing takes when the profile does not say: most consumer routers write and
 /// reboot within three minutes.
 pub const DEFAULT_FLASH: Duration = Duration::from_mins(3);
@@ -400,9 +404,7 @@ pub fn build(
     // An NMRP router writes its flash while it sends keep-alives, then closes, and never
     // restarts by itself: the session decides the end, within its own wait (30 minutes after
     // the upload or the last keep-alive); the countdown only backs it up.
-    let nmrp_flash = nmrp.then_some(
-        crate::nmrp::session::DEFAULT_FLASH_WAIT + crate::engine::run::machine::FLASH_GRACE,
-    );
+    let nmrp_flash = nmrp.then_some(crate::nmrp::session::DEFAULT_FLASH_WAIT + FLASH_GRACE);
     Ok(Plan {
         device: profile.id.clone(),
         model: format!("{} {}", profile.vendor, profile.model),

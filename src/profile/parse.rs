@@ -563,7 +563,7 @@ fn validate(profile: &Profile) -> Vec<Finding> {
         Method::Nmrp | Method::DhcpTftp | Method::BootpTftp | Method::Http => {}
     }
     if let Some(region) = &profile.nmrp.region
-        && crate::nmrp::packet::Region::from_name(region).is_none()
+        && !super::schema::Nmrp::knows_region(region)
     {
         found.push(finding(
             &["nmrp", "region"],

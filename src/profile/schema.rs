@@ -187,6 +187,20 @@ pub struct Nmrp {
     pub region: Option<String>,
 }
 
+impl Nmrp {
+    /// The region names a Netgear bootloader knows, as nmrpflash's `-R` and Netgear's firmware
+    /// names spell them (their codes are `nmrp::packet::Region`'s).
+    pub const REGIONS: [&'static str; 10] =
+        ["NA", "WW", "GR", "PR", "RU", "BZ", "IN", "KO", "JP", "AU"];
+
+    /// Whether `name` is one of [`Nmrp::REGIONS`], in any case.
+    pub fn knows_region(name: &str) -> bool {
+        Self::REGIONS
+            .iter()
+            .any(|known| known.eq_ignore_ascii_case(name))
+    }
+}
+
 /// TFTP behaviour of the bootloader.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]

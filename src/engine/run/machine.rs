@@ -27,8 +27,7 @@ use crate::net::observe::{DEFAULT_AWAY_AFTER, Expectation, Finding, Observer, Po
 use crate::net::wire::{ArpKind, EchoKind, Seen, WireEvent};
 use crate::tftp::event::{RequestKind, TransferEvent, TransferId};
 
-/// After the expected flashing time, how much longer to watch for the router coming back.
-pub const FLASH_GRACE: Duration = Duration::from_mins(1);
+pub use crate::engine::plan::FLASH_GRACE;
 
 /// Where the run happens, as far as the machine is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -22,7 +22,7 @@ use crate::engine::checklist::{self, Evidence, Item};
 use crate::engine::event::{Command, Event, Phase, RunOutcome};
 use crate::engine::plan::{Plan, Transfer};
 use crate::net::addr::HostEvent;
-use crate::net::check::{Check, Verdict};
+use crate::net::check::{Check, CheckKind, Verdict};
 use crate::net::observe::{DEFAULT_AWAY_AFTER, Expectation, Finding, Observer, PowerOnTiming};
 use crate::net::wire::{ArpKind, EchoKind, Seen, WireEvent};
 use crate::tftp::event::{RequestKind, TransferEvent, TransferId};
@@ -347,12 +347,13 @@ impl Machine {
             }
             Setting::Simulated => {
                 out.push(Effect::Emit(Event::Checked {
-                    check: Check {
-                        item: "simulated run".into(),
-                        verdict: Verdict::Pass,
-                        detail: "loopback only: nothing on this computer changes".into(),
-                        fix: None,
-                    },
+                    check: Check::new(
+                        CheckKind::Simulated,
+                        "simulated run",
+                        Verdict::Pass,
+                        "loopback only: nothing on this computer changes",
+                        None,
+                    ),
                 }));
                 self.bring_up(now, &mut out);
             }
@@ -372,13 +373,7 @@ impl Machine {
         }
         match input {
             Input::Snapshotted(Ok(())) => {}
-            Input::Snapshotted(Err(reason)) => {
-                out.push(Effect::Emit(Event::TransferFailed {
-                    peer: None,
-                    reason,
-                }));
-                self.end(RunOutcome::Failed, &mut out);
-            }
+            Input::Snapshotted(Err(reason)) => self.fail_preflight(reason, Vec::new(), &mut out),
             Input::Preflighted(checks) => self.preflighted(checks, now, &mut out),
             Input::CaptureStarted { ours } => {
                 for ip in ours {
@@ -388,12 +383,13 @@ impl Machine {
                 }
             }
             Input::CaptureFailed(err) => out.push(Effect::Emit(Event::Checked {
-                check: Check {
-                    item: "wire watch".into(),
-                    verdict: Verdict::Warn,
-                    detail: format!("the port cannot be watched: {err}"),
-                    fix: Some("run with sudo to see ARP, ping and requests as they happen; the transfer works without it".into()),
-                },
+                check: Check::new(
+                    CheckKind::WireWatch,
+                    "wire watch",
+                    Verdict::Warn,
+                    format!("the port cannot be watched: {err}"),
+                    Some("run with sudo to see ARP, ping and requests as they happen; the transfer works without it".into()),
+                ),
             })),
             Input::NetworkApplied(result) => match result {
                 Ok(()) => {
@@ -402,11 +398,8 @@ impl Machine {
                     }
                     self.bring_up(now, &mut out);
                 }
-                Err(err) => {
-                    out.push(Effect::Emit(Event::TransferFailed {
-                        peer: None,
-                        reason: format!("the network could not be set up: {err}"),
-                    }));
+                Err(error) => {
+                    out.push(Effect::Emit(Event::NetworkSetupFailed { error }));
                     self.end(RunOutcome::Failed, &mut out);
                 }
             },
@@ -439,19 +432,17 @@ impl Machine {
     fn preflighted(&mut self, checks: Option<Vec<Check>>, now: Instant, out: &mut Vec<Effect>) {
         let Some(checks) = checks else {
             let port = self.plan.port.as_ref().map_or("", |p| p.name.as_str());
-            self.fail_preflight(&format!("the port {port} is gone"), out);
+            self.fail_preflight(
+                format!("the port {port} is gone.\n  fix: plug the adapter in again, or choose the port with --interface"),
+                Vec::new(),
+                out,
+            );
             return;
         };
         let mut blocking = Vec::new();
-        let fixes_address = self.plan.network.as_ref().is_some_and(|n| n.add.is_some());
-        let fixes_link = self.plan.network.as_ref().is_some_and(|n| n.link_up);
         for mut check in checks {
             // What the network step is about to set up is not a failure of the technician's.
-            let set_up_next = (fixes_address && check.item.starts_with("address "))
-                || (fixes_link
-                    && check.item.starts_with("link ")
-                    && check.detail.contains("switched off"));
-            if set_up_next && check.verdict == Verdict::Fail {
+            if check.verdict == Verdict::Fail && self.sets_up(check.kind) {
                 check.verdict = Verdict::Warn;
                 check.detail.push_str("; the next step sets this up");
                 check.fix = None;
@@ -459,25 +450,22 @@ impl Machine {
             // The address and the link are what the network step sets up; a missing link
             // is normal while the router is off.
             let fatal = check.verdict == Verdict::Fail
-                && (check.item == "privileges"
-                    || check.item == "UDP port 69"
-                    || check.item.starts_with("firewall"));
+                && matches!(
+                    check.kind,
+                    CheckKind::Privileges | CheckKind::Port69 | CheckKind::Firewall
+                );
             if fatal {
-                blocking.push(format!(
-                    "{}: {}{}",
-                    check.item,
-                    check.detail,
-                    check
-                        .fix
-                        .as_ref()
-                        .map(|f| format!("\n  fix: {f}"))
-                        .unwrap_or_default()
-                ));
+                blocking.push(check.clone());
             }
             out.push(Effect::Emit(Event::Checked { check }));
         }
         if !blocking.is_empty() {
-            self.fail_preflight(&blocking.join("\n"), out);
+            let reason = blocking
+                .iter()
+                .map(|c| format!("{}: {}", c.item, c.detail))
+                .collect::<Vec<_>>()
+                .join("; ");
+            self.fail_preflight(reason, blocking, out);
             return;
         }
         // The capture is up before anything the router could need: its first ARP and
@@ -499,11 +487,19 @@ impl Machine {
         self.plan.network.as_ref().is_some_and(|n| n.link_up)
     }
 
-    fn fail_preflight(&mut self, reason: &str, out: &mut Vec<Effect>) {
-        out.push(Effect::Emit(Event::TransferFailed {
-            peer: None,
-            reason: format!("preflight: {reason}"),
-        }));
+    /// Whether the network step puts this kind of check right itself: the rescue address
+    /// when it adds one, the port when it brings it up.
+    fn sets_up(&self, kind: CheckKind) -> bool {
+        let network = self.plan.network.as_ref();
+        match kind {
+            CheckKind::Address => network.is_some_and(|n| n.add.is_some()),
+            CheckKind::PortSwitchedOff => network.is_some_and(|n| n.link_up),
+            _ => false,
+        }
+    }
+
+    fn fail_preflight(&mut self, reason: String, blocking: Vec<Check>, out: &mut Vec<Effect>) {
+        out.push(Effect::Emit(Event::PreflightFailed { reason, blocking }));
         self.end(RunOutcome::Failed, out);
     }
 
@@ -557,11 +553,8 @@ impl Machine {
                     name: self.self_test_name.clone(),
                 });
             }
-            Err(err) => {
-                out.push(Effect::Emit(Event::TransferFailed {
-                    peer: None,
-                    reason: format!("the TFTP server could not start: {err}"),
-                }));
+            Err(error) => {
+                out.push(Effect::Emit(Event::ServerStartFailed { error }));
                 self.end(RunOutcome::Failed, out);
             }
         }

@@ -10,6 +10,7 @@ use super::machine::{Effect, Input, Machine, PushFailure, Pushed, SelfTested, Se
 use crate::engine::event::{Command, Event, Phase, RunOutcome};
 use crate::engine::plan::{self, ImageFacts, Settings};
 use crate::net::addr::HostEvent;
+use crate::net::check::{Check, CheckKind, Verdict};
 use crate::net::iface::InterfaceKind;
 use crate::net::wire::{ArpKind, Mac, Seen, TftpKind, WireEvent};
 use crate::profile::Catalogue;
@@ -804,4 +805,117 @@ fn a_switched_off_port_is_watched_as_soon_as_the_network_step_brings_it_up() {
         .position(|e| matches!(e, Effect::StartServer))
         .unwrap();
     assert!(capture < server, "{effects:?}");
+}
+
+fn check(kind: CheckKind, item: &str, verdict: Verdict) -> Check {
+    Check::new(
+        kind,
+        item,
+        verdict,
+        "as seen",
+        Some(format!("fix for {item}")),
+    )
+}
+
+#[test]
+fn a_blocking_check_is_a_preflight_failure_of_its_own_keyed_on_its_kind() {
+    // The item's words are not what counts: a check named like the address is still a
+    // UDP port 69 failure when its kind says so.
+    let mut rig = Rig::pull();
+    rig.feed(Input::Preflighted(Some(vec![
+        check(CheckKind::Privileges, "privileges", Verdict::Pass),
+        check(CheckKind::Port69, "address of the port", Verdict::Fail),
+    ])));
+    assert_eq!(rig.finished(), Some(RunOutcome::Failed));
+    let blocking = rig
+        .events()
+        .iter()
+        .find_map(|e| match e {
+            Event::PreflightFailed { blocking, .. } => Some(blocking.clone()),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no preflight failure:\n{}", rig.text()));
+    assert_eq!(blocking.len(), 1);
+    assert_eq!(blocking[0].kind, CheckKind::Port69);
+    assert!(
+        rig.text()
+            .contains("fix (address of the port): fix for address of the port"),
+        "{}",
+        rig.text()
+    );
+    assert!(
+        !rig.events()
+            .iter()
+            .any(|e| matches!(e, Event::TransferFailed { .. })),
+        "{}",
+        rig.text()
+    );
+    assert_eq!(rig.asked(|e| matches!(e, Effect::StartCapture)), 0);
+    assert_eq!(rig.asked(|e| matches!(e, Effect::ApplyNetwork)), 0);
+}
+
+#[test]
+fn what_the_network_step_sets_up_is_not_a_failure_whatever_its_words() {
+    let mut rig = Rig::pull();
+    // The plan adds the rescue address; the link's carrier is the router's business.
+    rig.feed(Input::Preflighted(Some(vec![
+        check(CheckKind::Address, "rescue address", Verdict::Fail),
+        check(CheckKind::Link, "cable", Verdict::Fail),
+    ])));
+    assert_eq!(rig.finished(), None, "{}", rig.text());
+    let verdicts: Vec<(CheckKind, Verdict)> = rig
+        .events()
+        .iter()
+        .filter_map(|e| match e {
+            Event::Checked { check } => Some((check.kind, check.verdict)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        verdicts,
+        vec![
+            (CheckKind::Address, Verdict::Warn),
+            (CheckKind::Link, Verdict::Fail)
+        ]
+    );
+    assert_eq!(
+        rig.asked(|e| matches!(e, Effect::Emit(Event::ConsentNeeded { .. }))),
+        1
+    );
+}
+
+#[test]
+fn network_and_server_failures_are_events_of_their_own() {
+    let mut rig = Rig::pull();
+    rig.through_consent();
+    rig.feed(Input::Command(Some(Command::Approve)));
+    rig.feed(Input::NetworkApplied(Err("not allowed".into())));
+    assert_eq!(rig.finished(), Some(RunOutcome::Failed));
+    assert!(
+        rig.events().iter().any(|e| matches!(
+            e,
+            Event::NetworkSetupFailed { error } if error == "not allowed"
+        )),
+        "{}",
+        rig.text()
+    );
+    assert_eq!(rig.asked(|e| matches!(e, Effect::StartServer)), 0);
+
+    let mut rig = Rig::pull();
+    rig.through_network();
+    rig.feed(Input::ServerStarted(Err("port 69 taken".into())));
+    assert_eq!(rig.finished(), Some(RunOutcome::Failed));
+    assert!(
+        rig.text()
+            .contains("the TFTP server could not start: port 69 taken"),
+        "{}",
+        rig.text()
+    );
+    assert!(
+        !rig.events()
+            .iter()
+            .any(|e| matches!(e, Event::TransferFailed { .. })),
+        "{}",
+        rig.text()
+    );
 }

@@ -17,7 +17,7 @@ use super::view;
 use crate::engine::checklist::{self, Evidence};
 use crate::engine::{Command, Event, Phase, RunOutcome, Settings};
 use crate::image::Inspection;
-use crate::net::check::{Check, Verdict};
+use crate::net::check::{Check, CheckKind, Verdict};
 use crate::net::iface::{Interface, InterfaceKind, Ipv4Cidr};
 use crate::net::observe::Finding;
 use crate::net::wire::{ArpKind, Mac, TftpKind, WireEvent};
@@ -247,6 +247,7 @@ fn run_to_transfer(model: &mut Model) {
         0.2,
         Event::Checked {
             check: Check {
+                kind: CheckKind::Port69,
                 item: "UDP port 69".into(),
                 verdict: Verdict::Pass,
                 detail: "free".into(),

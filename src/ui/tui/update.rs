@@ -722,9 +722,11 @@ fn engine_event(model: &mut Model, at: Duration, event: &Event) -> Vec<Effect> {
             Some(FeedKind::Good)
         }
         Event::SelfTestPassed { .. } | Event::RouterBack { .. } => Some(FeedKind::Good),
-        Event::NetworkRestoreFailed { .. } | Event::SelfTestFailed { .. } => {
-            Some(FeedKind::Problem)
-        }
+        Event::NetworkRestoreFailed { .. }
+        | Event::SelfTestFailed { .. }
+        | Event::PreflightFailed { .. }
+        | Event::NetworkSetupFailed { .. }
+        | Event::ServerStartFailed { .. } => Some(FeedKind::Problem),
         Event::Step {
             number,
             action,

@@ -125,6 +125,7 @@ pub(crate) fn settings(args: &RecoverArgs) -> Settings {
         flash: None,
         router_mac: args.router_mac,
         stall_after: Duration::from_secs(args.stall_after),
+        allow_firewall: args.allow_firewall,
     }
 }
 

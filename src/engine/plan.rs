@@ -43,6 +43,9 @@ pub struct Settings {
     pub router_mac: Option<[u8; 6]>,
     /// Show the checklist when nothing has moved for this long.
     pub stall_after: Duration,
+    /// When the host firewall would drop the router's packets, let them in for the run
+    /// (with consent; removed at the end).
+    pub allow_firewall: bool,
 }
 
 impl Default for Settings {
@@ -56,6 +59,7 @@ impl Default for Settings {
             flash: None,
             router_mac: None,
             stall_after: STALL_AFTER,
+            allow_firewall: false,
         }
     }
 }
@@ -170,6 +174,8 @@ pub struct Plan {
     pub exit_after_transfer: bool,
     /// Show the checklist when nothing has moved for this long.
     pub stall_after: Duration,
+    /// Let the router's packets in through the host firewall when it would drop them.
+    pub allow_firewall: bool,
 }
 
 /// Why no plan could be made: the technician's input does not fit the device.
@@ -367,6 +373,8 @@ pub fn build(
         timeout: settings.timeout,
         exit_after_transfer: settings.exit_after_transfer,
         stall_after: settings.stall_after,
+        // A loopback run changes nothing on the host.
+        allow_firewall: settings.allow_firewall && settings.loopback.is_none(),
     })
 }
 

@@ -46,8 +46,11 @@ pub enum CheckKind {
     RouterAddress,
     /// UDP port 69 (free or taken).
     Port69,
-    /// The host firewall's rules for the router's traffic.
+    /// The host firewall's rules for the router's traffic: a rule (or a drop policy) drops
+    /// or likely drops it, or nothing does.
     Firewall,
+    /// The host firewall's rules could not be read.
+    FirewallUnread,
     /// Whether the port can be watched (a capture).
     WireWatch,
     /// A simulated run: nothing on the host is checked.
@@ -618,7 +621,7 @@ pub fn firewall(findings: &[super::firewall::Finding], listens: bool) -> Vec<Che
             .filter(|f| f.verdict == Fw::Unknown)
             .map(|f| {
                 Check::warn(
-                    CheckKind::Firewall,
+                    CheckKind::FirewallUnread,
                     format!("firewall ({})", f.backend),
                     f.explanation.clone(),
                     "run this as root (sudo), which may read the firewall's rules",

@@ -243,6 +243,11 @@ impl Driver {
                 Effect::Preflight => self.preflight(),
                 Effect::StartCapture => self.start_capture(),
                 Effect::ApplyNetwork => self.apply_network(),
+                Effect::OpenFirewall => {
+                    let result = self.open_firewall();
+                    self.drain_host_events();
+                    self.pending.push_back(Input::FirewallOpened(result));
+                }
                 Effect::StartServer => self.start_server(),
                 Effect::SelfTest { target, name } => self.start_self_test(target, name),
                 Effect::PowerOnSimulated { server } => {
@@ -319,6 +324,43 @@ impl Driver {
         // now, so that a flap right after is told against the truth.
         self.poll_carrier();
         self.pending.push_back(Input::NetworkApplied(result));
+    }
+
+    /// Lets UDP from the router's subnet in on the port, through the run's [`HostSetup`] so
+    /// that the rule is journaled and undone with the rest (a setup that changes nothing else
+    /// when the port needed no other change).
+    fn open_firewall(&mut self) -> Result<Vec<String>, String> {
+        let (Some(port), Some(host), Some(state_dir)) =
+            (&self.plan.port, self.plan.host, &self.state_dir)
+        else {
+            return Ok(Vec::new());
+        };
+        let subnet = crate::net::firewall::Subnet::new(host.network(), host.prefix)
+            .map_err(|e| e.to_string())?;
+        if self.setup.is_none() {
+            let iface = crate::net::iface::list()
+                .into_iter()
+                .find(|i| i.name == port.name)
+                .ok_or_else(|| format!("the port {} is gone", port.name))?;
+            let nothing_else = crate::net::addr::Plan {
+                ifindex: iface.index,
+                ifname: iface.name,
+                add: None,
+                link_up: false,
+                unmanage: false,
+                static_arp: None,
+                held_by: None,
+            };
+            let setup = HostSetup::apply(&nothing_else, state_dir, self.host_tx.clone())
+                .map_err(|e| e.to_string())?;
+            self.setup = Some(setup);
+        }
+        match self.setup.as_mut() {
+            Some(setup) => setup
+                .open_firewall(subnet, &port.name)
+                .map_err(|e| e.to_string()),
+            None => Ok(Vec::new()),
+        }
     }
 
     /// Host events come before the result that caused them.

@@ -93,6 +93,9 @@ pub enum Input {
     CaptureFailed(String),
     /// The network changes are in place, or why not.
     NetworkApplied(Result<(), String>),
+    /// The firewall lets the router in (with the steps the technician must take by hand where
+    /// the firewall is not ours to change), or why not.
+    FirewallOpened(Result<Vec<String>, String>),
     /// Our server listens, or why not.
     ServerStarted(Result<SocketAddr, String>),
     /// The self-test fetched the image's first block through the rescue address, or why not.
@@ -127,6 +130,9 @@ pub enum Effect {
     StartCapture,
     /// Apply the plan's network changes: answer with [`Input::NetworkApplied`].
     ApplyNetwork,
+    /// Let UDP from the router's subnet in through the host firewall on the port (journaled,
+    /// undone with the network): answer with [`Input::FirewallOpened`].
+    OpenFirewall,
     /// Start our server: answer with [`Input::ServerStarted`].
     StartServer,
     /// Fetch `name` from our server at `target`: answer with [`Input::SelfTested`].
@@ -164,6 +170,9 @@ struct NetworkStep {
     consent_asked: bool,
     /// The port is switched off: the capture starts once the network step brought it up.
     capture_after: bool,
+    /// The host firewall drops the router's traffic and `--allow-firewall` lets it in: a
+    /// rule goes in right after the network changes.
+    open_firewall: bool,
 }
 
 /// The run's state.
@@ -396,13 +405,31 @@ impl Machine {
                     if std::mem::take(&mut self.network_step.capture_after) {
                         out.push(Effect::StartCapture);
                     }
-                    self.bring_up(now, &mut out);
+                    if self.network_step.open_firewall {
+                        out.push(Effect::OpenFirewall);
+                    } else {
+                        self.bring_up(now, &mut out);
+                    }
                 }
                 Err(error) => {
                     out.push(Effect::Emit(Event::NetworkSetupFailed { error }));
                     self.end(RunOutcome::Failed, &mut out);
                 }
             },
+            Input::FirewallOpened(Ok(manual)) => {
+                for step in manual {
+                    out.push(Effect::Emit(Event::NetworkNoticed {
+                        what: format!(
+                            "this firewall is not changed by rescue-wizard; to let the router in, run: {step}"
+                        ),
+                    }));
+                }
+                self.bring_up(now, &mut out);
+            }
+            Input::FirewallOpened(Err(error)) => {
+                out.push(Effect::Emit(Event::NetworkSetupFailed { error }));
+                self.end(RunOutcome::Failed, &mut out);
+            }
             Input::ServerStarted(result) => self.server_started(result, &mut out),
             Input::SelfTested(result) => self.self_tested(result, now, &mut out),
             Input::Command(command) => self.command(command, now, &mut out),
@@ -441,6 +468,12 @@ impl Machine {
         };
         let mut blocking = Vec::new();
         for mut check in checks {
+            if check.kind == CheckKind::Firewall
+                && check.verdict != Verdict::Pass
+                && self.plan.allow_firewall
+            {
+                self.network_step.open_firewall = true;
+            }
             // What the network step is about to set up is not a failure of the technician's.
             if check.verdict == Verdict::Fail && self.sets_up(check.kind) {
                 check.verdict = Verdict::Warn;
@@ -494,6 +527,7 @@ impl Machine {
         match kind {
             CheckKind::Address => network.is_some_and(|n| n.add.is_some()),
             CheckKind::PortSwitchedOff => network.is_some_and(|n| n.link_up),
+            CheckKind::Firewall => self.plan.allow_firewall,
             _ => false,
         }
     }
@@ -505,20 +539,34 @@ impl Machine {
 
     fn network(&mut self, now: Instant, out: &mut Vec<Effect>) {
         self.enter(Phase::Network, out);
-        let Some(network) = self.plan.network.clone() else {
+        let mut changes = self
+            .plan
+            .network
+            .as_ref()
+            .map(crate::net::addr::Plan::describe)
+            .unwrap_or_default();
+        if self.network_step.open_firewall
+            && let (Some(port), Some(host)) = (&self.plan.port, self.plan.host)
+        {
+            changes.push(format!(
+                "let UDP from {}/{} in on {} through the firewall (removed again when rescue-wizard ends)",
+                host.network(),
+                host.prefix,
+                port.name
+            ));
+        }
+        if changes.is_empty() {
             out.push(Effect::Emit(Event::NetworkNoticed {
                 what: "the port already has the rescue address: nothing to change".into(),
             }));
             self.bring_up(now, out);
             return;
-        };
+        }
         if let Setting::Host { approved: true, .. } = self.setting {
             out.push(Effect::ApplyNetwork);
         } else {
             self.network_step.consent_asked = true;
-            out.push(Effect::Emit(Event::ConsentNeeded {
-                changes: network.describe(),
-            }));
+            out.push(Effect::Emit(Event::ConsentNeeded { changes }));
         }
     }
 

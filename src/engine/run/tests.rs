@@ -919,3 +919,88 @@ fn network_and_server_failures_are_events_of_their_own() {
         rig.text()
     );
 }
+
+fn firewall_drops() -> Check {
+    check(CheckKind::Firewall, "firewall (nftables)", Verdict::Fail)
+}
+
+#[test]
+fn a_firewall_that_drops_the_router_stops_the_run_unless_allowed() {
+    let mut rig = Rig::pull();
+    rig.feed(Input::Preflighted(Some(vec![firewall_drops()])));
+    assert_eq!(rig.finished(), Some(RunOutcome::Failed));
+    assert!(
+        rig.events()
+            .iter()
+            .any(|e| matches!(e, Event::PreflightFailed { .. })),
+        "{}",
+        rig.text()
+    );
+    assert_eq!(rig.asked(|e| matches!(e, Effect::OpenFirewall)), 0);
+}
+
+#[test]
+fn allowed_the_firewall_is_opened_with_consent_after_the_network_and_before_the_server() {
+    let mut plan = plan_for("tl-wr841n-v9");
+    plan.allow_firewall = true;
+    let mut rig = Rig::with_plan(
+        plan,
+        Setting::Host {
+            approved: false,
+            adopt: false,
+        },
+    );
+    rig.feed(Input::Preflighted(Some(vec![firewall_drops()])));
+    assert_eq!(rig.finished(), None, "{}", rig.text());
+    let changes = rig
+        .events()
+        .iter()
+        .find_map(|e| match e {
+            Event::ConsentNeeded { changes } => Some(changes.clone()),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no consent asked:\n{}", rig.text()));
+    assert!(
+        changes.last().is_some_and(|c| c
+            == "let UDP from 192.168.0.0/24 in on enp3s0 through the firewall (removed again when rescue-wizard ends)"),
+        "{changes:?}"
+    );
+    rig.feed(Input::Command(Some(Command::Approve)));
+    let after_network = rig.feed(Input::NetworkApplied(Ok(())));
+    assert!(
+        after_network.contains(&Effect::OpenFirewall),
+        "{after_network:?}"
+    );
+    assert!(!after_network.contains(&Effect::StartServer));
+    let opened = rig.feed(Input::FirewallOpened(Ok(vec![
+        "ufw allow in on enp3s0".into(),
+    ])));
+    assert!(opened.contains(&Effect::StartServer), "{opened:?}");
+    assert!(
+        rig.text().contains(
+            "this firewall is not changed by rescue-wizard; to let the router in, run: ufw allow in on enp3s0"
+        ),
+        "{}",
+        rig.text()
+    );
+
+    // A firewall that cannot be opened is a failure of the network step.
+    let mut plan = plan_for("tl-wr841n-v9");
+    plan.allow_firewall = true;
+    let mut rig = Rig::with_plan(
+        plan,
+        Setting::Host {
+            approved: true,
+            adopt: false,
+        },
+    );
+    rig.feed(Input::Preflighted(Some(vec![firewall_drops()])));
+    rig.feed(Input::NetworkApplied(Ok(())));
+    rig.feed(Input::FirewallOpened(Err("nft failed".into())));
+    assert_eq!(rig.finished(), Some(RunOutcome::Failed));
+    assert!(
+        rig.text()
+            .contains("the network could not be set up: nft failed")
+    );
+    assert_eq!(rig.asked(|e| matches!(e, Effect::StartServer)), 0);
+}

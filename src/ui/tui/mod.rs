@@ -8,6 +8,7 @@
 //! Nothing here opens a socket: the run is the engine's, and the port list comes from the
 //! caller ([`Wizard::ports`]).
 
+pub mod farewell;
 pub mod keys;
 pub mod model;
 pub mod terminal;
@@ -116,6 +117,10 @@ pub async fn run(mut wizard: Wizard) -> anyhow::Result<Option<RunEnd>> {
             }
         }
         return Err(err.into());
+    }
+    // The full screen's text went with it: what matters is said again on the normal screen.
+    for line in farewell::farewell(&model) {
+        println!("{line}");
     }
     Ok(model.last_end)
 }

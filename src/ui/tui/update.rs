@@ -766,14 +766,20 @@ fn engine_event(model: &mut Model, at: Duration, event: &Event) -> Vec<Effect> {
                 rate: *rate,
                 timeouts: *timeouts,
                 finished: false,
+                took: None,
             });
             None
         }
-        Event::TransferFinished { bytes, .. } => {
+        Event::TransferFinished { bytes, took, .. } => {
             let gauge = run.gauge.get_or_insert_with(Gauge::default);
             gauge.bytes = *bytes;
             gauge.total = gauge.total.max(*bytes);
             gauge.finished = true;
+            gauge.took = Some(*took);
+            if !took.is_zero() {
+                // The whole transfer's average, as the done screen tells it.
+                gauge.rate = (*bytes as f64 / took.as_secs_f64()) as u64;
+            }
             Some(FeedKind::Good)
         }
         Event::TransferFailed { .. } => {

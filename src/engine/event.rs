@@ -278,6 +278,9 @@ pub enum Event {
     Stalled {
         /// What is stuck, in words.
         what: String,
+        /// The fix to try now, from the checklist (the first failing item's, else the first
+        /// unknown one's).
+        fix: Option<String>,
         /// The checklist.
         checklist: Vec<Item>,
     },
@@ -522,8 +525,16 @@ impl std::fmt::Display for Event {
                     checklist.len() - fails - unknown
                 )
             }
-            Event::Stalled { what, checklist } => {
-                write!(f, "stalled: {what}. Checklist:")?;
+            Event::Stalled {
+                what,
+                fix,
+                checklist,
+            } => {
+                write!(f, "stalled: {what}.")?;
+                if let Some(fix) = fix {
+                    write!(f, " Try now: {fix}.")?;
+                }
+                write!(f, " Checklist:")?;
                 for item in checklist {
                     write!(f, "\n  {item}")?;
                 }

@@ -30,6 +30,26 @@ use crate::tftp::event::{RequestKind, TransferEvent, TransferId};
 /// After the expected flashing time, how much longer to watch for the router coming back.
 pub const FLASH_GRACE: Duration = Duration::from_mins(1);
 
+/// An untimed step the wire cannot confirm is followed by the next after this long on
+/// screen, so that a step whose effect the wire never shows (a router powered off gives no
+/// link) does not hold the rest back.
+pub const STEP_PATIENCE: Duration = Duration::from_secs(15);
+
+/// How far the router has come, as far as the wire can tell: each step of a profile is done
+/// when the next of these shows (the cable is in: link; the router is on: it speaks; it is in
+/// recovery mode: it asks).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Progress {
+    /// Nothing seen yet.
+    Nothing,
+    /// The port has a link.
+    LinkUp,
+    /// The router spoke (ARP, ping, DHCP).
+    RouterSeen,
+    /// The router asked for the image (or its server answered).
+    Request,
+}
+
 /// Where the run happens, as far as the machine is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Setting {
@@ -201,7 +221,10 @@ pub struct Machine {
     last_activity: Instant,
     stall_reported: bool,
     steps_shown: usize,
+    /// A timed step ("hold the button for 10 s") is followed by the next only at this instant.
     next_step_at: Option<Instant>,
+    /// When the last step shown came up, for [`STEP_PATIENCE`].
+    step_shown_at: Option<Instant>,
     checklist: Vec<Item>,
     /// The flashing countdown, once the router has the whole image.
     countdown: Option<Countdown>,
@@ -273,6 +296,7 @@ impl Machine {
             stall_reported: false,
             steps_shown: 0,
             next_step_at: None,
+            step_shown_at: None,
             checklist: Vec::new(),
             countdown: None,
             known,
@@ -449,8 +473,14 @@ impl Machine {
             Input::Probed(ip) => self.router_back(ip, now, &mut out),
             Input::Tick => self.tick(now, &mut out),
         }
-        // New evidence shows in the checklist at once, not at the next tick.
+        // New evidence shows in the checklist at once, not at the next tick, and the step
+        // it completes is followed by the next one at once.
         if self.ended.is_none() && self.phase >= Phase::Waiting {
+            if self.waiting_since.is_some()
+                && matches!(self.phase, Phase::Waiting | Phase::Transfer)
+            {
+                self.show_due_steps(now, &mut out);
+            }
             self.refresh_checklist(&mut out);
         }
         out
@@ -1106,15 +1136,54 @@ impl Machine {
         }
     }
 
-    /// Shows the device's steps as they become due: each at once, except that a step the
-    /// profile times ("hold the button for 10 s") is followed by the next only once its
-    /// seconds have passed.
+    /// How far the router has come, as far as the wire can tell.
+    fn progress(&self) -> Progress {
+        if self.evidence.requests_on_wire > 0 || self.evidence.requests_served > 0 {
+            Progress::Request
+        } else if self.evidence.router_seen.is_some() {
+            Progress::RouterSeen
+        } else if self.evidence.carrier == Some(true) {
+            Progress::LinkUp
+        } else {
+            Progress::Nothing
+        }
+    }
+
+    /// Whether the step on screen is done, so the next one is due: a request means every
+    /// step before the transfer is done; a timed step ("hold the button for 10 s") is done
+    /// once its seconds have passed (the wire showing the router early must not cut the
+    /// holding short); an untimed step k is done once the wire shows the k-th sign of
+    /// progress (link, the router speaking, its request), or after [`STEP_PATIENCE`].
+    fn step_done(&self, now: Instant) -> bool {
+        let shown = self.steps_shown;
+        if shown == 0 {
+            return true;
+        }
+        let progress = self.progress();
+        if progress == Progress::Request {
+            return true;
+        }
+        if let Some(at) = self.next_step_at {
+            return now >= at;
+        }
+        let wanted = match shown {
+            1 => Progress::LinkUp,
+            2 => Progress::RouterSeen,
+            _ => Progress::Request,
+        };
+        progress >= wanted
+            || self
+                .step_shown_at
+                .is_some_and(|at| now.saturating_duration_since(at) >= STEP_PATIENCE)
+    }
+
+    /// Shows the device's steps one by one, each once the one before is done as far as the
+    /// wire can tell ([`Self::step_done`]).
     fn show_due_steps(&mut self, now: Instant, out: &mut Vec<Effect>) {
-        while self.steps_shown < self.plan.steps.len()
-            && self.next_step_at.is_none_or(|at| now >= at)
-        {
+        while self.steps_shown < self.plan.steps.len() && self.step_done(now) {
             let step = self.plan.steps[self.steps_shown].clone();
             self.steps_shown += 1;
+            self.step_shown_at = Some(now);
             self.next_step_at = step
                 .seconds
                 .map(|s| now + Duration::from_secs(u64::from(s)));
@@ -1180,7 +1249,12 @@ impl Machine {
                         format!("no sign of the router for {} s", quiet.as_secs())
                     };
                     let checklist = checklist::evaluate(&self.evidence);
-                    out.push(Effect::Emit(Event::Stalled { what, checklist }));
+                    let fix = checklist::current_fix(&checklist);
+                    out.push(Effect::Emit(Event::Stalled {
+                        what,
+                        fix,
+                        checklist,
+                    }));
                 }
             }
             Phase::Flashing => {

@@ -705,6 +705,7 @@ fn troubleshoot_after_silence_lists_each_fix_and_retries() {
         61.0,
         Event::Stalled {
             what: "the router has been silent for 60 s".into(),
+            fix: checklist::current_fix(&items),
             checklist: items.clone(),
         },
     );

@@ -9,7 +9,6 @@ use super::model::{
     DeviceStep, Effect, FeedKind, FeedLine, Flashing, Gauge, Hint, ImageStep, Mode, Model, Msg,
     Overlay, PortStep, RunEnd, RunState, Screen, Setup, StepNow,
 };
-use crate::engine::checklist::Status;
 use crate::engine::plan::{self, ImageFacts};
 use crate::engine::{Command, Event, Phase, RunOutcome};
 use crate::image::Verdict;
@@ -790,15 +789,16 @@ fn engine_event(model: &mut Model, at: Duration, event: &Event) -> Vec<Effect> {
             run.checklist.clone_from(checklist);
             None
         }
-        Event::Stalled { what, checklist } => {
+        Event::Stalled {
+            what,
+            fix,
+            checklist,
+        } => {
             run.checklist.clone_from(checklist);
             if !matches!(run.hint, Some(Hint::Adopt { .. })) {
                 run.hint = Some(Hint::Stalled {
                     what: what.clone(),
-                    fix: checklist
-                        .iter()
-                        .find(|i| i.status == Status::Fail)
-                        .and_then(|i| i.fix.clone()),
+                    fix: fix.clone(),
                 });
             }
             Some(FeedKind::Problem)

@@ -88,7 +88,15 @@ pub(super) struct Driver {
     push_stop: Arc<AtomicBool>,
     prober: Option<mpsc::UnboundedReceiver<Ipv4Addr>>,
     prober_stop: Arc<AtomicBool>,
+    /// [`HOLD_SELF_TEST`]: the self-test asked for, held until the router's first request.
+    held_self_test: Option<(SocketAddr, String)>,
+    hold_self_test: bool,
 }
+
+/// A test hook: when this environment variable is set, the self-test starts only once the
+/// router's first request was seen (on the wire or by the server), so that a test can make a
+/// real bootloader ask during the self-test every time, without sleeping.
+pub const HOLD_SELF_TEST: &str = "RESCUE_WIZARD_TEST_HOLD_SELF_TEST";
 
 impl Driver {
     pub(super) fn new(
@@ -137,6 +145,8 @@ impl Driver {
             push_stop: Arc::new(AtomicBool::new(false)),
             prober: None,
             prober_stop: Arc::new(AtomicBool::new(false)),
+            held_self_test: None,
+            hold_self_test: std::env::var_os(HOLD_SELF_TEST).is_some(),
         }
     }
 
@@ -151,8 +161,12 @@ impl Driver {
                 Some(input) => input,
                 None => self.next(&mut ticks).await,
             };
+            let asked = is_request(&input);
             let effects = self.machine.handle(input, Instant::now());
             finish = self.carry(effects);
+            if asked && let Some((target, name)) = self.held_self_test.take() {
+                self.start_self_test(target, name);
+            }
         }
         let outcome = finish.unwrap_or(crate::engine::RunOutcome::Failed);
         self.finish(outcome).await
@@ -249,6 +263,9 @@ impl Driver {
                     self.pending.push_back(Input::FirewallOpened(result));
                 }
                 Effect::StartServer => self.start_server(),
+                Effect::SelfTest { target, name } if self.hold_self_test => {
+                    self.held_self_test = Some((target, name));
+                }
                 Effect::SelfTest { target, name } => self.start_self_test(target, name),
                 Effect::PowerOnSimulated { server } => {
                     if let Some(router) = self.simulated.as_mut() {
@@ -553,6 +570,18 @@ impl Driver {
             undo_failures: conclusion.undo_failures,
             refused: conclusion.refused,
         }
+    }
+}
+
+/// Whether `input` is the router asking for the image (its request on the wire, or our
+/// server taking one that is not the self-test's).
+fn is_request(input: &Input) -> bool {
+    match input {
+        Input::Wire(seen) => matches!(seen.event, crate::net::wire::WireEvent::Tftp { .. }),
+        Input::Transfer(TransferEvent::RequestReceived { name, .. }) => {
+            *name != super::machine::self_test_name()
+        }
+        _ => false,
     }
 }
 

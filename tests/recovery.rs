@@ -366,55 +366,87 @@ fn wait_noticed(run: &Proc, what: &str, within: Duration) -> Value {
     }
 }
 
+/// A run with `--exit-after-transfer` in a U-Boot lab, started; the folders go with it.
+struct ExitAfterTransfer {
+    lab: UbootLab,
+    run: Proc,
+    image: Vec<u8>,
+    _dir: tempfile::TempDir,
+    _state: tempfile::TempDir,
+}
+
+impl ExitAfterTransfer {
+    /// Boots U-Boot and starts the run on its tap; `env` for the run's environment.
+    fn start(image_len: usize, env: &[(&str, &str)]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let state = tempfile::tempdir().unwrap();
+        let image = wr841n_v9_image(image_len);
+        let path = dir.path().join("wr841nv9-factory.bin");
+        std::fs::write(&path, &image).unwrap();
+        let lab = UbootLab::start();
+        let mut cmd = support::rescue_wizard_in(&lab.ns, state.path());
+        cmd.args(["--device", "tl-wr841n-v9"])
+            .arg(&path)
+            .args(["--interface", "tap0", "--yes", "--json", "--timeout", "120"])
+            .arg("--exit-after-transfer")
+            .envs(env.iter().copied());
+        let run = Proc::spawn(&mut cmd);
+        Self {
+            lab,
+            run,
+            image,
+            _dir: dir,
+            _state: state,
+        }
+    }
+
+    /// U-Boot asks for the profile's file: it loads the whole image (its crc32 matches), the
+    /// run ends with exit 0, one transfer reported, and the rescue address is gone. Returns
+    /// the run's events.
+    fn uboot_fetches(&mut self) -> Vec<Value> {
+        let Self {
+            lab, run, image, ..
+        } = self;
+        lab.command("setenv ipaddr 192.168.0.86", Duration::from_secs(10));
+        lab.command("setenv serverip 192.168.0.66", Duration::from_secs(10));
+        let fetched = lab.command(
+            "tftpboot 0x40200000 wr841nv9_tp_recovery.bin",
+            Duration::from_mins(2),
+        );
+        uboot_loaded(lab, run, image, &fetched);
+        let status = run
+            .wait_deadline(Duration::from_secs(30))
+            .unwrap_or_else(|| panic!("the run did not end\n{}", run.diagnostics()));
+        assert_eq!(status.code(), Some(0), "{}", run.diagnostics());
+        let stdout = run.stdout_text();
+        let events = events(&stdout);
+        let finished = named(&events, "transfer-finished");
+        assert_eq!(finished.len(), 1, "{stdout}");
+        assert_eq!(finished[0]["bytes"], image.len());
+        assert_eq!(named(&events, "finished")[0]["outcome"], "flashed");
+        assert!(!addresses(&lab.ns, "tap0").contains("192.168.0.66"));
+        events
+    }
+}
+
 #[test]
 fn a_real_uboot_asking_right_after_the_carrier_toggled_is_served() {
     if !need_root() || !rig_available(&["ip"]) {
         return;
     }
     let _one = one_qemu_at_a_time();
-    let dir = tempfile::tempdir().unwrap();
-    let state = tempfile::tempdir().unwrap();
-    let image = wr841n_v9_image(1024 * 1024 + 5);
-    let path = dir.path().join("wr841nv9-factory.bin");
-    std::fs::write(&path, &image).unwrap();
-    let mut lab = UbootLab::start();
-    let mut cmd = support::rescue_wizard_in(&lab.ns, state.path());
-    cmd.args(["--device", "tl-wr841n-v9"])
-        .arg(&path)
-        .args(["--interface", "tap0", "--yes", "--json", "--timeout", "120"])
-        .arg("--exit-after-transfer");
-    let mut run = Proc::spawn(&mut cmd);
-    wait_event(&run, "waiting-for-router", READY);
+    let mut rig = ExitAfterTransfer::start(1024 * 1024 + 5, &[]);
+    wait_event(&rig.run, "waiting-for-router", READY);
     // The router's power cycle as the port sees it: the link goes, then comes back, and
     // U-Boot asks right after.
-    ip(&["-n", &lab.ns, "link", "set", "tap0", "carrier", "off"]);
-    wait_noticed(&run, "link lost", Duration::from_secs(10));
-    ip(&["-n", &lab.ns, "link", "set", "tap0", "carrier", "on"]);
-    wait_noticed(&run, "link up", Duration::from_secs(10));
-    lab.command("setenv ipaddr 192.168.0.86", Duration::from_secs(10));
-    lab.command("setenv serverip 192.168.0.66", Duration::from_secs(10));
-    let fetched = lab.command(
-        "tftpboot 0x40200000 wr841nv9_tp_recovery.bin",
-        Duration::from_mins(2),
-    );
-    uboot_loaded(&mut lab, &run, &image, &fetched);
-    let status = run
-        .wait_deadline(Duration::from_secs(30))
-        .unwrap_or_else(|| panic!("the run did not end\n{}", run.diagnostics()));
-    assert_eq!(status.code(), Some(0), "{}", run.diagnostics());
-    let events = events(&run.stdout_text());
-    // The flap restarted nothing: one server, one self-test, one transfer reported.
-    assert_eq!(
-        named(&events, "listening").len(),
-        1,
-        "{}",
-        run.stdout_text()
-    );
+    ip(&["-n", &rig.lab.ns, "link", "set", "tap0", "carrier", "off"]);
+    wait_noticed(&rig.run, "link lost", Duration::from_secs(10));
+    ip(&["-n", &rig.lab.ns, "link", "set", "tap0", "carrier", "on"]);
+    wait_noticed(&rig.run, "link up", Duration::from_secs(10));
+    let events = rig.uboot_fetches();
+    // The flap restarted nothing: one server, one self-test.
+    assert_eq!(named(&events, "listening").len(), 1, "{events:?}");
     assert_eq!(named(&events, "self-test-passed").len(), 1);
-    let finished = named(&events, "transfer-finished");
-    assert_eq!(finished.len(), 1, "{}", run.stdout_text());
-    assert_eq!(finished[0]["bytes"], image.len());
-    assert!(!addresses(&lab.ns, "tap0").contains("192.168.0.66"));
 }
 
 #[test]
@@ -423,50 +455,24 @@ fn a_real_uboot_asking_while_the_self_test_runs_is_served() {
         return;
     }
     let _one = one_qemu_at_a_time();
-    let dir = tempfile::tempdir().unwrap();
-    let state = tempfile::tempdir().unwrap();
-    let image = wr841n_v9_image(1024 * 1024 + 7);
-    let path = dir.path().join("wr841nv9-factory.bin");
-    std::fs::write(&path, &image).unwrap();
-    let mut lab = UbootLab::start();
-    let mut cmd = support::rescue_wizard_in(&lab.ns, state.path());
-    cmd.args(["--device", "tl-wr841n-v9"])
-        .arg(&path)
-        .args(["--interface", "tap0", "--yes", "--json", "--timeout", "120"])
-        .arg("--exit-after-transfer")
-        // The self-test is held until U-Boot's request is seen: it asks during the
-        // self-test every time.
-        .env("RESCUE_WIZARD_TEST_HOLD_SELF_TEST", "1");
-    let mut run = Proc::spawn(&mut cmd);
-    wait_event(&run, "listening", READY);
-    lab.command("setenv ipaddr 192.168.0.86", Duration::from_secs(10));
-    lab.command("setenv serverip 192.168.0.66", Duration::from_secs(10));
-    let fetched = lab.command(
-        "tftpboot 0x40200000 wr841nv9_tp_recovery.bin",
-        Duration::from_mins(2),
+    // The self-test is held until U-Boot's request is seen: it asks during the self-test
+    // every time.
+    let mut rig = ExitAfterTransfer::start(
+        1024 * 1024 + 7,
+        &[("RESCUE_WIZARD_TEST_HOLD_SELF_TEST", "1")],
     );
-    uboot_loaded(&mut lab, &run, &image, &fetched);
-    let status = run
-        .wait_deadline(Duration::from_secs(30))
-        .unwrap_or_else(|| panic!("the run did not end\n{}", run.diagnostics()));
-    assert_eq!(status.code(), Some(0), "{}", run.diagnostics());
-    let stdout = run.stdout_text();
-    let events = events(&stdout);
+    wait_event(&rig.run, "listening", READY);
+    let events = rig.uboot_fetches();
     let position = |want: &dyn Fn(&Value) -> bool| events.iter().position(want);
     let self_test = position(&|e| e["event"] == "phase-started" && e["phase"] == "self-test")
-        .unwrap_or_else(|| panic!("no self-test phase:\n{stdout}"));
+        .unwrap_or_else(|| panic!("no self-test phase:\n{events:?}"));
     let request = position(&|e| e["event"] == "request-received")
-        .unwrap_or_else(|| panic!("no request:\n{stdout}"));
-    assert!(self_test < request, "{stdout}");
+        .unwrap_or_else(|| panic!("no request:\n{events:?}"));
+    assert!(self_test < request, "{events:?}");
     assert!(
         position(&|e| e["event"] == "waiting-for-router").is_none(),
-        "the run went back to waiting after the router asked:\n{stdout}"
+        "the run went back to waiting after the router asked:\n{events:?}"
     );
-    let finished = named(&events, "transfer-finished");
-    assert_eq!(finished.len(), 1, "{stdout}");
-    assert_eq!(finished[0]["bytes"], image.len());
-    assert_eq!(named(&events, "finished")[0]["outcome"], "flashed");
-    assert!(!addresses(&lab.ns, "tap0").contains("192.168.0.66"));
 }
 
 /// U-Boot printed that it loaded all of `image`, and its crc32 of what it holds is the image's.

@@ -354,6 +354,127 @@ fn a_real_uboot_already_retrying_before_the_run_starts_gets_the_whole_image() {
     assert!(!addresses(&lab.ns, "tap0").contains("192.168.0.66"));
 }
 
+/// Waits for a `network-noticed` event whose text contains `what`.
+fn wait_noticed(run: &Proc, what: &str, within: Duration) -> Value {
+    let deadline = Instant::now() + within;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let noticed = wait_event(run, "network-noticed", left);
+        if noticed["what"].as_str().is_some_and(|w| w.contains(what)) {
+            return noticed;
+        }
+    }
+}
+
+/// A run with `--exit-after-transfer` in a U-Boot lab, started; the folders go with it.
+struct ExitAfterTransfer {
+    lab: UbootLab,
+    run: Proc,
+    image: Vec<u8>,
+    _dir: tempfile::TempDir,
+    _state: tempfile::TempDir,
+}
+
+impl ExitAfterTransfer {
+    /// Boots U-Boot and starts the run on its tap; `env` for the run's environment.
+    fn start(image_len: usize, env: &[(&str, &str)]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let state = tempfile::tempdir().unwrap();
+        let image = wr841n_v9_image(image_len);
+        let path = dir.path().join("wr841nv9-factory.bin");
+        std::fs::write(&path, &image).unwrap();
+        let lab = UbootLab::start();
+        let mut cmd = support::rescue_wizard_in(&lab.ns, state.path());
+        cmd.args(["--device", "tl-wr841n-v9"])
+            .arg(&path)
+            .args(["--interface", "tap0", "--yes", "--json", "--timeout", "120"])
+            .arg("--exit-after-transfer")
+            .envs(env.iter().copied());
+        let run = Proc::spawn(&mut cmd);
+        Self {
+            lab,
+            run,
+            image,
+            _dir: dir,
+            _state: state,
+        }
+    }
+
+    /// U-Boot asks for the profile's file: it loads the whole image (its crc32 matches), the
+    /// run ends with exit 0, one transfer reported, and the rescue address is gone. Returns
+    /// the run's events.
+    fn uboot_fetches(&mut self) -> Vec<Value> {
+        let Self {
+            lab, run, image, ..
+        } = self;
+        lab.command("setenv ipaddr 192.168.0.86", Duration::from_secs(10));
+        lab.command("setenv serverip 192.168.0.66", Duration::from_secs(10));
+        let fetched = lab.command(
+            "tftpboot 0x40200000 wr841nv9_tp_recovery.bin",
+            Duration::from_mins(2),
+        );
+        uboot_loaded(lab, run, image, &fetched);
+        let status = run
+            .wait_deadline(Duration::from_secs(30))
+            .unwrap_or_else(|| panic!("the run did not end\n{}", run.diagnostics()));
+        assert_eq!(status.code(), Some(0), "{}", run.diagnostics());
+        let stdout = run.stdout_text();
+        let events = events(&stdout);
+        let finished = named(&events, "transfer-finished");
+        assert_eq!(finished.len(), 1, "{stdout}");
+        assert_eq!(finished[0]["bytes"], image.len());
+        assert_eq!(named(&events, "finished")[0]["outcome"], "flashed");
+        assert!(!addresses(&lab.ns, "tap0").contains("192.168.0.66"));
+        events
+    }
+}
+
+#[test]
+fn a_real_uboot_asking_right_after_the_carrier_toggled_is_served() {
+    if !need_root() || !rig_available(&["ip"]) {
+        return;
+    }
+    let _one = one_qemu_at_a_time();
+    let mut rig = ExitAfterTransfer::start(1024 * 1024 + 5, &[]);
+    wait_event(&rig.run, "waiting-for-router", READY);
+    // The router's power cycle as the port sees it: the link goes, then comes back, and
+    // U-Boot asks right after.
+    ip(&["-n", &rig.lab.ns, "link", "set", "tap0", "carrier", "off"]);
+    wait_noticed(&rig.run, "link lost", Duration::from_secs(10));
+    ip(&["-n", &rig.lab.ns, "link", "set", "tap0", "carrier", "on"]);
+    wait_noticed(&rig.run, "link up", Duration::from_secs(10));
+    let events = rig.uboot_fetches();
+    // The flap restarted nothing: one server, one self-test.
+    assert_eq!(named(&events, "listening").len(), 1, "{events:?}");
+    assert_eq!(named(&events, "self-test-passed").len(), 1);
+}
+
+#[test]
+fn a_real_uboot_asking_while_the_self_test_runs_is_served() {
+    if !need_root() || !rig_available(&["ip"]) {
+        return;
+    }
+    let _one = one_qemu_at_a_time();
+    // The self-test is held until U-Boot's request is seen: it asks during the self-test
+    // every time.
+    let mut rig = ExitAfterTransfer::start(
+        1024 * 1024 + 7,
+        &[("RESCUE_WIZARD_TEST_HOLD_SELF_TEST", "1")],
+    );
+    wait_event(&rig.run, "listening", READY);
+    let events = rig.uboot_fetches();
+    let position = |want: &dyn Fn(&Value) -> bool| events.iter().position(want);
+    let self_test = position(&|e| e["event"] == "phase-started" && e["phase"] == "self-test")
+        .unwrap_or_else(|| panic!("no self-test phase:\n{events:?}"));
+    let request = position(&|e| e["event"] == "request-received")
+        .unwrap_or_else(|| panic!("no request:\n{events:?}"));
+    assert!(self_test < request, "{events:?}");
+    assert!(
+        position(&|e| e["event"] == "waiting-for-router").is_none(),
+        "the run went back to waiting after the router asked:\n{events:?}"
+    );
+}
+
 /// U-Boot printed that it loaded all of `image`, and its crc32 of what it holds is the image's.
 fn uboot_loaded(lab: &mut UbootLab, run: &Proc, image: &[u8], fetched: &str) {
     assert!(
@@ -906,4 +1027,133 @@ fn a_port_set_up_by_hand_needs_no_consent_and_its_link_is_still_watched() {
     assert!(named(&events, "network-changed").is_empty());
     // The technician's own address stays.
     assert!(addresses(&pair.ns, "port0").contains("192.168.0.66/24"));
+}
+
+/// `nft SCRIPT` in the namespace `ns`; its output.
+fn nft_in(ns: &str, script: &str) -> String {
+    let output = Command::new("ip")
+        .args(["netns", "exec", ns, "nft", script])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "nft {script}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn allow_firewall_lets_the_router_past_a_drop_rule_for_the_run_only() {
+    if !need_root() {
+        return;
+    }
+    let (Some(_), Some(busybox)) = (require("nft"), require("busybox")) else {
+        return;
+    };
+    let lab = PortLab::new("rw-fw");
+    let pair = &lab.pair;
+    // The technician's own firewall drops TFTP requests arriving on the port.
+    nft_in(&pair.ns, "add table inet own");
+    nft_in(
+        &pair.ns,
+        "add chain inet own input { type filter hook input priority 0 ; policy accept ; }",
+    );
+    nft_in(
+        &pair.ns,
+        "add rule inet own input iifname \"port0\" udp dport 69 drop",
+    );
+    ip(&[
+        "-n",
+        &pair.peer,
+        "addr",
+        "add",
+        "192.168.0.86/24",
+        "dev",
+        "router0",
+    ]);
+    let image = wr841n_v9_image(64 * 1024);
+    let path = lab.image("factory.bin", &image);
+    let args = |cmd: &mut Command| {
+        cmd.args(["--device", "tl-wr841n-v9"]).arg(&path).args([
+            "--interface",
+            "port0",
+            "--yes",
+            "--json",
+            "--timeout",
+            "60",
+            "--exit-after-transfer",
+        ]);
+    };
+
+    // Without --allow-firewall the preflight stops the run, naming the rule, changing nothing.
+    let mut cmd = lab.rescue_wizard();
+    args(&mut cmd);
+    let output = support::run(&mut cmd, Duration::from_mins(1));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    let refused = events(&stdout);
+    let failed = named(&refused, "preflight-failed");
+    assert_eq!(failed.len(), 1, "{stdout}");
+    assert_eq!(failed[0]["blocking"][0]["kind"], "firewall", "{stdout}");
+    assert!(named(&refused, "network-changed").is_empty(), "{stdout}");
+    assert!(named(&refused, "transfer-failed").is_empty(), "{stdout}");
+
+    // With it, the rule goes in after the network step, the router gets the image through
+    // it, and it is gone at the end with the address; the technician's rule stays.
+    let mut cmd = lab.rescue_wizard();
+    args(&mut cmd);
+    cmd.arg("--allow-firewall");
+    let mut run = Proc::spawn(&mut cmd);
+    wait_event(&run, "waiting-for-router", READY);
+    assert!(nft_in(&pair.ns, "list ruleset").contains("rescue-wizard"));
+    let got = lab.dir.path().join("got.bin");
+    let fetched = support::run(
+        Command::new("ip")
+            .args(["netns", "exec", &pair.peer])
+            .arg(&busybox)
+            .args(["tftp", "-g", "-r", "wr841nv9_tp_recovery.bin", "-l"])
+            .arg(&got)
+            .arg("192.168.0.66"),
+        Duration::from_secs(30),
+    );
+    assert!(
+        fetched.status.success(),
+        "the router's fetch failed: {}\n{}",
+        String::from_utf8_lossy(&fetched.stderr),
+        run.diagnostics()
+    );
+    assert!(
+        std::fs::read(&got).unwrap() == image,
+        "the router got other bytes"
+    );
+    let status = run
+        .wait_deadline(Duration::from_secs(30))
+        .unwrap_or_else(|| panic!("the run did not end\n{}", run.diagnostics()));
+    assert_eq!(status.code(), Some(0), "{}", run.diagnostics());
+    let stdout = run.stdout_text();
+    let events = events(&stdout);
+    let firewall: Vec<_> = named(&events, "checked")
+        .into_iter()
+        .filter(|e| e["check"]["kind"] == "firewall")
+        .collect();
+    assert_eq!(firewall.len(), 1, "{stdout}");
+    assert_eq!(firewall[0]["check"]["verdict"], "warn", "{stdout}");
+    assert!(
+        named(&events, "network-changed")
+            .iter()
+            .any(|e| e["change"].as_str().unwrap().contains("firewall rule")),
+        "{stdout}"
+    );
+    assert!(
+        named(&events, "network-restored")
+            .iter()
+            .any(|e| e["change"].as_str().unwrap().contains("firewall rule")),
+        "{stdout}"
+    );
+    assert_eq!(named(&events, "finished")[0]["outcome"], "flashed");
+    let ruleset = nft_in(&pair.ns, "list ruleset");
+    assert!(!ruleset.contains("rescue-wizard"), "{ruleset}");
+    assert!(ruleset.contains("udp dport 69 drop"), "{ruleset}");
+    assert!(!addresses(&pair.ns, "port0").contains("192.168.0.66"));
 }

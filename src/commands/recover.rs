@@ -126,6 +126,7 @@ pub(crate) fn settings(args: &RecoverArgs) -> Settings {
         router_mac: args.router_mac,
         stall_after: Duration::from_secs(args.stall_after),
         region: args.region.clone(),
+        allow_firewall: args.allow_firewall,
     }
 }
 

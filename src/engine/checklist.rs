@@ -124,6 +124,19 @@ pub fn evaluate(evidence: &Evidence) -> Vec<Item> {
     ]
 }
 
+/// The fix to try now: the first failing item's, else the first unknown item's (the
+/// checklist is in the order a technician works through it).
+pub fn current_fix(items: &[Item]) -> Option<String> {
+    [Status::Fail, Status::Unknown]
+        .into_iter()
+        .find_map(|status| {
+            items
+                .iter()
+                .find(|i| i.status == status && i.fix.is_some())
+                .and_then(|i| i.fix.clone())
+        })
+}
+
 /// Counts of failed and unknown items.
 pub fn tally(items: &[Item]) -> (usize, usize) {
     let fails = items.iter().filter(|i| i.status == Status::Fail).count();

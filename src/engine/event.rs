@@ -120,6 +120,15 @@ pub enum Event {
         /// The item.
         check: Check,
     },
+    /// The preflight found what the technician must fix first (privileges, UDP port 69, the
+    /// firewall, the image or the port gone): nothing was changed and nothing was sent.
+    PreflightFailed {
+        /// What stops the run, in words.
+        reason: String,
+        /// The checks that stop it, each with its fix (none when the image or the port is
+        /// the reason).
+        blocking: Vec<Check>,
+    },
     /// The run needs the technician's approval for these network changes: answer with
     /// [`Command::Approve`] or [`Command::Refuse`].
     ConsentNeeded {
@@ -148,10 +157,21 @@ pub enum Event {
         /// Why.
         error: String,
     },
+    /// The network changes could not be made: nothing was sent, and what was changed is
+    /// undone.
+    NetworkSetupFailed {
+        /// What failed, with the fix.
+        error: String,
+    },
     /// The TFTP server listens.
     Listening {
         /// Its address and port.
         addr: SocketAddr,
+    },
+    /// Our TFTP server could not start: nothing was sent.
+    ServerStartFailed {
+        /// Why, with the fix.
+        error: String,
     },
     /// Our own server handed out the image's first block through the rescue address, and
     /// the first and last blocks match the image checked.
@@ -258,6 +278,9 @@ pub enum Event {
     Stalled {
         /// What is stuck, in words.
         what: String,
+        /// The fix to try now, from the checklist (the first failing item's, else the first
+        /// unknown one's).
+        fix: Option<String>,
         /// The checklist.
         checklist: Vec<Item>,
     },
@@ -453,6 +476,15 @@ impl std::fmt::Display for Event {
                 }
                 Ok(())
             }
+            Event::PreflightFailed { reason, blocking } => {
+                write!(f, "cannot start: {reason}")?;
+                for check in blocking {
+                    if let Some(fix) = &check.fix {
+                        write!(f, "\n  fix ({}): {fix}", check.item)?;
+                    }
+                }
+                Ok(())
+            }
             Event::ConsentNeeded { changes } => {
                 write!(f, "rescue-wizard will:")?;
                 for change in changes {
@@ -467,6 +499,12 @@ impl std::fmt::Display for Event {
                 f,
                 "could not undo {change}: {error}; undo it by hand (the next start of rescue-wizard retries)"
             ),
+            Event::NetworkSetupFailed { error } => {
+                write!(f, "the network could not be set up: {error}")
+            }
+            Event::ServerStartFailed { error } => {
+                write!(f, "the TFTP server could not start: {error}")
+            }
             Event::Listening { addr } => write!(f, "TFTP server listening on {addr}"),
             Event::SelfTestPassed { bytes, took } => write!(
                 f,
@@ -549,8 +587,16 @@ impl std::fmt::Display for Event {
                     checklist.len() - fails - unknown
                 )
             }
-            Event::Stalled { what, checklist } => {
-                write!(f, "stalled: {what}. Checklist:")?;
+            Event::Stalled {
+                what,
+                fix,
+                checklist,
+            } => {
+                write!(f, "stalled: {what}.")?;
+                if let Some(fix) = fix {
+                    write!(f, " Try now: {fix}.")?;
+                }
+                write!(f, " Checklist:")?;
                 for item in checklist {
                     write!(f, "\n  {item}")?;
                 }

@@ -49,6 +49,9 @@ pub struct Settings {
     pub stall_after: Duration,
     /// The region an NMRP bootloader is told (`--region`), by name; the profile's otherwise.
     pub region: Option<String>,
+    /// When the host firewall would drop the router's packets, let them in for the run
+    /// (with consent; removed at the end).
+    pub allow_firewall: bool,
 }
 
 impl Default for Settings {
@@ -63,6 +66,7 @@ impl Default for Settings {
             router_mac: None,
             stall_after: STALL_AFTER,
             region: None,
+            allow_firewall: false,
         }
     }
 }
@@ -187,6 +191,8 @@ pub struct Plan {
     pub exit_after_transfer: bool,
     /// Show the checklist when nothing has moved for this long.
     pub stall_after: Duration,
+    /// Let the router's packets in through the host firewall when it would drop them.
+    pub allow_firewall: bool,
 }
 
 /// Why no plan could be made: the technician's input does not fit the device.
@@ -439,6 +445,8 @@ pub fn build(
         // Its keep-alives need answers and its close an acknowledgement until it is done.
         exit_after_transfer: settings.exit_after_transfer && !nmrp,
         stall_after: settings.stall_after,
+        // A loopback run changes nothing on the host.
+        allow_firewall: settings.allow_firewall && settings.loopback.is_none(),
     })
 }
 

@@ -563,7 +563,7 @@ impl HostSetup {
             )?;
         }
         if let Some((cidr, label)) = kept {
-            setup.start_keeper(port, cidr, label);
+            setup.start_keeper(port, cidr, label, plan.static_arp);
         }
         Ok(setup)
     }
@@ -588,14 +588,28 @@ impl HostSetup {
         Ok(())
     }
 
-    fn start_keeper(&mut self, port: Port, cidr: Ipv4Cidr, label: Option<String>) {
+    fn start_keeper(
+        &mut self,
+        port: Port,
+        cidr: Ipv4Cidr,
+        label: Option<String>,
+        static_arp: Option<(std::net::Ipv4Addr, [u8; 6])>,
+    ) {
         let stop = Arc::clone(&self.stop);
         let shared = Arc::clone(&self.shared);
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let spawned = std::thread::Builder::new()
             .name(format!("keep-{}", port.name))
             .spawn(move || {
-                keeper(&shared, &stop, port, cidr, label.as_deref(), &ready_tx);
+                let kept = Kept {
+                    shared: &shared,
+                    port,
+                    present: true,
+                    cidr,
+                    label: label.as_deref(),
+                    static_arp,
+                };
+                keeper(kept, &stop, &ready_tx);
             });
         if let Ok(handle) = spawned {
             // The watch is subscribed before apply returns, so nothing that happens after
@@ -746,6 +760,8 @@ struct Kept<'a> {
     present: bool,
     cidr: Ipv4Cidr,
     label: Option<&'a str>,
+    /// The static ARP entry the run set for the router, put back on a replugged adapter.
+    static_arp: Option<(std::net::Ipv4Addr, [u8; 6])>,
 }
 
 impl Kept<'_> {
@@ -840,16 +856,22 @@ impl Kept<'_> {
                 }
             }
         }
+        drop(journal);
+        self.address_back();
+        self.neighbour_back();
+    }
+
+    /// The rescue address on the replugged adapter, unless an identical one is there.
+    fn address_back(&self) {
         let already = platform::addresses(self.port.index)
             .is_ok_and(|list| list.iter().any(|a| a.cidr.addr == self.cidr.addr));
         if already {
             return;
         }
         let change = address_change(&self.port, self.cidr, self.label.map(str::to_owned));
-        if journal.record(&change).is_err() {
+        if self.journal().record(&change).is_err() {
             return;
         }
-        drop(journal);
         if add_rescue_address(self.port.index, self.cidr, self.label).is_ok() {
             self.event(HostEvent::AddressRestored {
                 ifname: self.port.name.clone(),
@@ -859,28 +881,43 @@ impl Kept<'_> {
             let _ = self.journal().forget(&change);
         }
     }
+
+    /// The run's static ARP entry for the router on the replugged adapter: the kernel dropped
+    /// it with the old interface, and a bootloader that does not answer ARP is unreachable
+    /// without it. Journaled first (the new index and MAC), like any change.
+    fn neighbour_back(&self) {
+        let Some((ip, mac)) = self.static_arp else {
+            return;
+        };
+        let change = Change::Neighbour {
+            ifindex: self.port.index,
+            ifname: self.port.name.clone(),
+            if_mac: self.port.mac.clone(),
+            ip,
+            mac: format_mac(mac),
+        };
+        if self.journal().record(&change).is_err() {
+            return;
+        }
+        if platform::add_neighbour(self.port.index, ip, mac).is_ok() {
+            self.event(HostEvent::Changed(change));
+        } else {
+            let _ = self.journal().forget(&change);
+        }
+    }
 }
 
-fn keeper(
-    shared: &Shared,
-    stop: &AtomicBool,
-    port: Port,
-    cidr: Ipv4Cidr,
-    label: Option<&str>,
-    ready: &std::sync::mpsc::Sender<()>,
-) {
+fn keeper(mut kept: Kept<'_>, stop: &AtomicBool, ready: &std::sync::mpsc::Sender<()>) {
+    let shared = kept.shared;
+    let cidr = kept.cidr;
     let watcher = platform::Watcher::open();
+    // The link as it is once the watch is subscribed: the first change after is a change,
+    // not the baseline (a carrier toggled right after the network step went untold when
+    // the first message was taken as the baseline).
+    let mut carrier: Option<bool> = super::iface::carrier(&kept.port.name);
     let _ = ready.send(());
     let mut watcher = watcher.ok();
-    let mut kept = Kept {
-        shared,
-        port,
-        present: true,
-        cidr,
-        label,
-    };
     let mut next_refresh = Instant::now() + REFRESH_EVERY;
-    let mut carrier: Option<bool> = None;
     while !stop.load(Ordering::Relaxed) {
         let wait = next_refresh
             .saturating_duration_since(Instant::now())
@@ -927,6 +964,13 @@ fn keeper(
                     ifindex, ifname, ..
                 } if !kept.present && ifname == kept.port.name => {
                     kept.came_back(ifindex);
+                    carrier = super::iface::carrier(&kept.port.name);
+                    if carrier == Some(true) {
+                        kept.event(HostEvent::Carrier {
+                            ifname: kept.port.name.clone(),
+                            present: true,
+                        });
+                    }
                 }
                 platform::NetChange::Link {
                     ifindex,

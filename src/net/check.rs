@@ -20,10 +20,49 @@ pub enum Verdict {
     Fail,
 }
 
+/// What a check is about: the run keys its behaviour on this, never on the item's words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CheckKind {
+    /// What this process may do (root, capabilities).
+    Privileges,
+    /// The port's kind (wired, Wi-Fi, virtual, loopback).
+    Interface,
+    /// The cable's link (carrier).
+    Link,
+    /// The port is switched off (administratively down): the run brings it up.
+    PortSwitchedOff,
+    /// The port's MTU.
+    Mtu,
+    /// NetworkManager manages the port.
+    NetworkManager,
+    /// A link-local address on the port.
+    LinkLocal,
+    /// The rescue address on the port (missing, elsewhere, or with another prefix).
+    Address,
+    /// Another port reaches the router's subnet.
+    Subnet,
+    /// The router's own address (free, ours, outside the subnet).
+    RouterAddress,
+    /// UDP port 69 (free or taken).
+    Port69,
+    /// The host firewall's rules for the router's traffic: a rule (or a drop policy) drops
+    /// or likely drops it, or nothing does.
+    Firewall,
+    /// The host firewall's rules could not be read.
+    FirewallUnread,
+    /// Whether the port can be watched (a capture).
+    WireWatch,
+    /// A simulated run: nothing on the host is checked.
+    Simulated,
+}
+
 /// One item of the checklist.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Check {
-    /// What was checked.
+    /// What it is about.
+    pub kind: CheckKind,
+    /// What was checked, in words.
     pub item: String,
     /// How it came out.
     pub verdict: Verdict,
@@ -34,31 +73,43 @@ pub struct Check {
 }
 
 impl Check {
-    fn pass(item: impl Into<String>, detail: impl Into<String>) -> Self {
+    /// A check of `kind` that came out `verdict`.
+    pub fn new(
+        kind: CheckKind,
+        item: impl Into<String>,
+        verdict: Verdict,
+        detail: impl Into<String>,
+        fix: Option<String>,
+    ) -> Self {
         Self {
+            kind,
             item: item.into(),
-            verdict: Verdict::Pass,
+            verdict,
             detail: detail.into(),
-            fix: None,
+            fix,
         }
     }
 
-    fn warn(item: impl Into<String>, detail: impl Into<String>, fix: impl Into<String>) -> Self {
-        Self {
-            item: item.into(),
-            verdict: Verdict::Warn,
-            detail: detail.into(),
-            fix: Some(fix.into()),
-        }
+    fn pass(kind: CheckKind, item: impl Into<String>, detail: impl Into<String>) -> Self {
+        Self::new(kind, item, Verdict::Pass, detail, None)
     }
 
-    fn fail(item: impl Into<String>, detail: impl Into<String>, fix: impl Into<String>) -> Self {
-        Self {
-            item: item.into(),
-            verdict: Verdict::Fail,
-            detail: detail.into(),
-            fix: Some(fix.into()),
-        }
+    fn warn(
+        kind: CheckKind,
+        item: impl Into<String>,
+        detail: impl Into<String>,
+        fix: impl Into<String>,
+    ) -> Self {
+        Self::new(kind, item, Verdict::Warn, detail, Some(fix.into()))
+    }
+
+    fn fail(
+        kind: CheckKind,
+        item: impl Into<String>,
+        detail: impl Into<String>,
+        fix: impl Into<String>,
+    ) -> Self {
+        Self::new(kind, item, Verdict::Fail, detail, Some(fix.into()))
     }
 }
 
@@ -256,7 +307,11 @@ fn privileges(privileges: Privileges, expect: &Expectation) -> Check {
         missing.retain(|f| *f != Feature::ListenOnPort69);
     }
     if missing.is_empty() {
-        return Check::pass("privileges", format!("running as {privileges}"));
+        return Check::pass(
+            CheckKind::Privileges,
+            "privileges",
+            format!("running as {privileges}"),
+        );
     }
     let lines: Vec<String> = missing
         .iter()
@@ -266,9 +321,19 @@ fn privileges(privileges: Privileges, expect: &Expectation) -> Check {
         missing.contains(&Feature::ListenOnPort69) || missing.contains(&Feature::ChangeNetwork);
     let detail = format!("running as {privileges}: {}", lines.join("; "));
     if verdict_fail {
-        Check::fail("privileges", detail, privileges.remedy())
+        Check::fail(
+            CheckKind::Privileges,
+            "privileges",
+            detail,
+            privileges.remedy(),
+        )
     } else {
-        Check::warn("privileges", detail, privileges.remedy())
+        Check::warn(
+            CheckKind::Privileges,
+            "privileges",
+            detail,
+            privileges.remedy(),
+        )
     }
 }
 
@@ -276,18 +341,18 @@ fn interface(iface: &Interface) -> Vec<Item> {
     let item = format!("interface {}", iface.name);
     let mut checks: Vec<Item> = Vec::new();
     match iface.kind {
-        InterfaceKind::Wired => checks.push(Check::pass(item.clone(), "a wired port").into()),
-        InterfaceKind::Wireless => checks.push(Item::from(Check::fail(
+        InterfaceKind::Wired => checks.push(Check::pass(CheckKind::Interface, item.clone(), "a wired port").into()),
+        InterfaceKind::Wireless => checks.push(Item::from(Check::fail(CheckKind::Interface,
             item.clone(),
             "a Wi-Fi interface: bootloaders in recovery mode speak only over a cable",
             "plug a cable from a wired port (or a USB Ethernet adapter) into the router and choose it with --interface",
         ))),
-        InterfaceKind::Virtual => checks.push(Item::from(Check::warn(
+        InterfaceKind::Virtual => checks.push(Item::from(Check::warn(CheckKind::Interface,
             item.clone(),
             "a virtual interface (bridge, container or tunnel)",
             "make sure it really leads to the router's cable; otherwise choose the wired port with --interface",
         ))),
-        InterfaceKind::Loopback => checks.push(Item::from(Check::fail(
+        InterfaceKind::Loopback => checks.push(Item::from(Check::fail(CheckKind::Interface,
             item.clone(),
             "the loopback interface",
             "choose the wired port the router is plugged into with --interface",
@@ -295,7 +360,7 @@ fn interface(iface: &Interface) -> Vec<Item> {
     }
     if !iface.up {
         checks.push(
-            Check::fail(
+            Check::fail(CheckKind::PortSwitchedOff,
                 format!("link {}", iface.name),
                 "the interface is switched off (administratively down)",
                 format!(
@@ -306,13 +371,14 @@ fn interface(iface: &Interface) -> Vec<Item> {
             .by_the_run(),
         );
     } else if !iface.carrier {
-        checks.push(Item::from(Check::fail(
+        checks.push(Item::from(Check::fail(CheckKind::Link,
             format!("link {}", iface.name),
             "no link: no cable, or the router is off",
             "check the cable is in the router's LAN port (or the port its steps name) and power the router on; a small unmanaged switch between them keeps the link up while the router reboots",
         )));
     } else {
         checks.push(Item::from(Check::pass(
+            CheckKind::Link,
             format!("link {}", iface.name),
             "cable in, link up",
         )));
@@ -321,6 +387,7 @@ fn interface(iface: &Interface) -> Vec<Item> {
         && mtu < 576
     {
         checks.push(Item::from(Check::fail(
+            CheckKind::Mtu,
             format!("MTU {}", iface.name),
             format!("MTU {mtu} is below the 576 bytes IPv4 guarantees"),
             format!("sudo ip link set {} mtu 1500", iface.name),
@@ -328,7 +395,7 @@ fn interface(iface: &Interface) -> Vec<Item> {
     }
     if iface.managed_by_network_manager == Some(true) {
         checks.push(
-            Check::warn(
+            Check::warn(CheckKind::NetworkManager,
                 format!("NetworkManager on {}", iface.name),
                 "NetworkManager manages this port and may remove added addresses when the link drops (the router rebooting)",
                 format!(
@@ -341,6 +408,7 @@ fn interface(iface: &Interface) -> Vec<Item> {
     }
     if let Some(ll) = iface.link_local() {
         checks.push(Item::from(Check::warn(
+            CheckKind::LinkLocal,
             format!("link-local address on {}", iface.name),
             format!(
                 "{ll} is on the port (DHCP found no server); some systems answer from it instead"
@@ -371,6 +439,7 @@ fn addressing(
         .find(|i| i.name != iface.name && i.has_address(host.addr))
     {
         checks.push(Item::from(Check::fail(
+            CheckKind::Address,
             item,
             format!("{} is on {} instead", host.addr, other.name),
             format!(
@@ -380,7 +449,7 @@ fn addressing(
         )));
     } else {
         checks.push(
-            Check::fail(
+            Check::fail(CheckKind::Address,
                 item,
                 "missing: the bootloader will not find this computer",
                 format!(
@@ -402,7 +471,7 @@ fn addressing(
             .iter()
             .find(|a| a.overlaps(subnet) && a.addr != host.addr)
         {
-            checks.push(Item::from(Check::warn(
+            checks.push(Item::from(Check::warn(CheckKind::Subnet,
                 format!("subnet {subnet}"),
                 format!(
                     "{} also reaches {subnet} ({clash}): traffic for the router may leave through it (home Wi-Fi often uses this subnet)",
@@ -415,6 +484,7 @@ fn addressing(
     if let Some(router) = router {
         if let Some(holder) = facts.interfaces.iter().find(|i| i.has_address(router)) {
             checks.push(Item::from(Check::fail(
+                CheckKind::RouterAddress,
                 format!("router address {router}"),
                 format!(
                     "{router} is this computer's own address (on {})",
@@ -427,12 +497,14 @@ fn addressing(
             )));
         } else if !host.contains(router) {
             checks.push(Item::from(Check::warn(
+                CheckKind::RouterAddress,
                 format!("router address {router}"),
                 format!("{router} is outside {subnet}"),
                 "check the device profile: the laptop and the bootloader must share a subnet",
             )));
         } else {
             checks.push(Item::from(Check::pass(
+                CheckKind::RouterAddress,
                 format!("router address {router}"),
                 format!("free, in {subnet}"),
             )));
@@ -446,7 +518,7 @@ fn addressing(
 fn prefix(iface: &Interface, host: Ipv4Cidr, present: Ipv4Cidr, router: Option<Ipv4Addr>) -> Check {
     let item = format!("address {host} on {}", iface.name);
     if present.prefix == host.prefix {
-        return Check::pass(item, "present");
+        return Check::pass(CheckKind::Address, item, "present");
     }
     let fix = format!(
         "give it the procedure's prefix: sudo ip addr del {present} dev {name} && sudo ip addr add {host} dev {name}",
@@ -454,6 +526,7 @@ fn prefix(iface: &Interface, host: Ipv4Cidr, present: Ipv4Cidr, router: Option<I
     );
     match router {
         Some(router) if !present.contains(router) => Check::fail(
+            CheckKind::Address,
             item,
             format!(
                 "present as {present}: the router's {router} is outside it, so this computer will not answer it"
@@ -461,6 +534,7 @@ fn prefix(iface: &Interface, host: Ipv4Cidr, present: Ipv4Cidr, router: Option<I
             fix,
         ),
         _ => Check::warn(
+            CheckKind::Address,
             item,
             format!(
                 "present as {present}, not /{}: the bootloader's subnet is {}/{}, and broadcasts go elsewhere",
@@ -488,13 +562,15 @@ fn port69(facts: &HostFacts) -> Check {
                 who
             };
             Check::fail(
+                CheckKind::Port69,
                 "UDP port 69",
                 format!("taken by {held}: the router's request would go there"),
                 "stop it for the recovery: sudo systemctl stop tftpd-hpa (or atftpd, dnsmasq, in.tftpd: whichever it is), or kill the process named",
             )
         }
-        Some(false) => Check::pass("UDP port 69", "free"),
+        Some(false) => Check::pass(CheckKind::Port69, "UDP port 69", "free"),
         None => Check::warn(
+            CheckKind::Port69,
             "UDP port 69",
             "cannot tell whether another TFTP server holds it",
             "stop any other TFTP server (Tftpd64, tftpd-hpa) before starting",
@@ -534,8 +610,8 @@ pub fn firewall(findings: &[super::firewall::Finding], listens: bool) -> Vec<Che
                 format!("let UDP from the router's subnet in through {}", f.backend)
             });
             match f.verdict {
-                Fw::Blocks => Check::fail(item, detail, fix),
-                _ => Check::warn(item, detail, fix),
+                Fw::Blocks => Check::fail(CheckKind::Firewall, item, detail, fix),
+                _ => Check::warn(CheckKind::Firewall, item, detail, fix),
             }
         })
         .collect();
@@ -545,6 +621,7 @@ pub fn firewall(findings: &[super::firewall::Finding], listens: bool) -> Vec<Che
             .filter(|f| f.verdict == Fw::Unknown)
             .map(|f| {
                 Check::warn(
+                    CheckKind::FirewallUnread,
                     format!("firewall ({})", f.backend),
                     f.explanation.clone(),
                     "run this as root (sudo), which may read the firewall's rules",
@@ -552,7 +629,11 @@ pub fn firewall(findings: &[super::firewall::Finding], listens: bool) -> Vec<Che
             }),
     );
     if checks.is_empty() {
-        checks.push(Check::pass("firewall", format!("nothing drops {what}")));
+        checks.push(Check::pass(
+            CheckKind::Firewall,
+            "firewall",
+            format!("nothing drops {what}"),
+        ));
     }
     checks
 }

@@ -129,17 +129,20 @@ pub fn show_host_event(event: &HostEvent) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::net::check::CheckKind;
 
     #[test]
     fn failures_carry_their_fix() {
         let checks = vec![
             Check {
+                kind: CheckKind::Link,
                 item: "link eth0".into(),
                 verdict: Verdict::Pass,
                 detail: "cable in, link up".into(),
                 fix: None,
             },
             Check {
+                kind: CheckKind::Port69,
                 item: "UDP port 69".into(),
                 verdict: Verdict::Fail,
                 detail: "taken by in.tftpd (pid 7)".into(),

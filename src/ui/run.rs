@@ -168,6 +168,14 @@ impl RunView {
                 Self::clear(&mut self.bar, &self.multi);
                 self.line(&event.to_string());
             }
+            // The run ends before the router could be served: nothing is waited for any more.
+            Event::PreflightFailed { .. }
+            | Event::NetworkSetupFailed { .. }
+            | Event::ServerStartFailed { .. } => {
+                Self::clear(&mut self.spinner, &self.multi);
+                Self::clear(&mut self.bar, &self.multi);
+                self.line(&event.to_string());
+            }
             Event::FlashingStarted { expected, .. } => {
                 self.line(&event.to_string());
                 if self.interactive {

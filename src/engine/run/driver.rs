@@ -91,7 +91,15 @@ pub(super) struct Driver {
     prober: Option<mpsc::UnboundedReceiver<Ipv4Addr>>,
     prober_stop: Arc<AtomicBool>,
     nmrp: Option<method::nmrp::Running>,
+    /// [`HOLD_SELF_TEST`]: the self-test asked for, held until the router's first request.
+    held_self_test: Option<(SocketAddr, String)>,
+    hold_self_test: bool,
 }
+
+/// A test hook: when this environment variable is set, the self-test starts only once the
+/// router's first request was seen (on the wire or by the server), so that a test can make a
+/// real bootloader ask during the self-test every time, without sleeping.
+pub const HOLD_SELF_TEST: &str = "RESCUE_WIZARD_TEST_HOLD_SELF_TEST";
 
 impl Driver {
     pub(super) fn new(
@@ -141,6 +149,8 @@ impl Driver {
             prober: None,
             prober_stop: Arc::new(AtomicBool::new(false)),
             nmrp: None,
+            held_self_test: None,
+            hold_self_test: std::env::var_os(HOLD_SELF_TEST).is_some(),
         }
     }
 
@@ -155,8 +165,12 @@ impl Driver {
                 Some(input) => input,
                 None => self.next(&mut ticks).await,
             };
+            let asked = is_request(&input);
             let effects = self.machine.handle(input, Instant::now());
             finish = self.carry(effects);
+            if asked && let Some((target, name)) = self.held_self_test.take() {
+                self.start_self_test(target, name);
+            }
         }
         let outcome = finish.unwrap_or(crate::engine::RunOutcome::Failed);
         self.finish(outcome).await
@@ -250,7 +264,15 @@ impl Driver {
                 Effect::Preflight => self.preflight(),
                 Effect::StartCapture => self.start_capture(),
                 Effect::ApplyNetwork => self.apply_network(),
+                Effect::OpenFirewall => {
+                    let result = self.open_firewall();
+                    self.drain_host_events();
+                    self.pending.push_back(Input::FirewallOpened(result));
+                }
                 Effect::StartServer => self.start_server(),
+                Effect::SelfTest { target, name } if self.hold_self_test => {
+                    self.held_self_test = Some((target, name));
+                }
                 Effect::SelfTest { target, name } => self.start_self_test(target, name),
                 Effect::PowerOnSimulated { server } => {
                     if let Some(router) = self.simulated.as_mut() {
@@ -327,6 +349,43 @@ impl Driver {
         // now, so that a flap right after is told against the truth.
         self.poll_carrier();
         self.pending.push_back(Input::NetworkApplied(result));
+    }
+
+    /// Lets UDP from the router's subnet in on the port, through the run's [`HostSetup`] so
+    /// that the rule is journaled and undone with the rest (a setup that changes nothing else
+    /// when the port needed no other change).
+    fn open_firewall(&mut self) -> Result<Vec<String>, String> {
+        let (Some(port), Some(host), Some(state_dir)) =
+            (&self.plan.port, self.plan.host, &self.state_dir)
+        else {
+            return Ok(Vec::new());
+        };
+        let subnet = crate::net::firewall::Subnet::new(host.network(), host.prefix)
+            .map_err(|e| e.to_string())?;
+        if self.setup.is_none() {
+            let iface = crate::net::iface::list()
+                .into_iter()
+                .find(|i| i.name == port.name)
+                .ok_or_else(|| format!("the port {} is gone", port.name))?;
+            let nothing_else = crate::net::addr::Plan {
+                ifindex: iface.index,
+                ifname: iface.name,
+                add: None,
+                link_up: false,
+                unmanage: false,
+                static_arp: None,
+                held_by: None,
+            };
+            let setup = HostSetup::apply(&nothing_else, state_dir, self.host_tx.clone())
+                .map_err(|e| e.to_string())?;
+            self.setup = Some(setup);
+        }
+        match self.setup.as_mut() {
+            Some(setup) => setup
+                .open_firewall(subnet, &port.name)
+                .map_err(|e| e.to_string()),
+            None => Ok(Vec::new()),
+        }
     }
 
     /// Host events come before the result that caused them.
@@ -541,6 +600,18 @@ impl Driver {
             undo_failures: conclusion.undo_failures,
             refused: conclusion.refused,
         }
+    }
+}
+
+/// Whether `input` is the router asking for the image (its request on the wire, or our
+/// server taking one that is not the self-test's).
+fn is_request(input: &Input) -> bool {
+    match input {
+        Input::Wire(seen) => matches!(seen.event, crate::net::wire::WireEvent::Tftp { .. }),
+        Input::Transfer(TransferEvent::RequestReceived { name, .. }) => {
+            *name != super::machine::self_test_name()
+        }
+        _ => false,
     }
 }
 

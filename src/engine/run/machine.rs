@@ -22,12 +22,32 @@ use crate::engine::checklist::{self, Evidence, Item};
 use crate::engine::event::{Command, Event, Phase, RunOutcome};
 use crate::engine::plan::{Plan, Transfer};
 use crate::net::addr::HostEvent;
-use crate::net::check::{Check, Verdict};
+use crate::net::check::{Check, CheckKind, Verdict};
 use crate::net::observe::{DEFAULT_AWAY_AFTER, Expectation, Finding, Observer, PowerOnTiming};
 use crate::net::wire::{ArpKind, EchoKind, Seen, WireEvent};
 use crate::tftp::event::{RequestKind, TransferEvent, TransferId};
 
 pub use crate::engine::plan::FLASH_GRACE;
+
+/// An untimed step the wire cannot confirm is followed by the next after this long on
+/// screen, so that a step whose effect the wire never shows (a router powered off gives no
+/// link) does not hold the rest back.
+pub const STEP_PATIENCE: Duration = Duration::from_secs(15);
+
+/// How far the router has come, as far as the wire can tell: each step of a profile is done
+/// when the next of these shows (the cable is in: link; the router is on: it speaks; it is in
+/// recovery mode: it asks).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Progress {
+    /// Nothing seen yet.
+    Nothing,
+    /// The port has a link.
+    LinkUp,
+    /// The router spoke (ARP, ping, DHCP).
+    RouterSeen,
+    /// The router asked for the image (or its server answered).
+    Request,
+}
 
 /// Where the run happens, as far as the machine is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,6 +112,9 @@ pub enum Input {
     CaptureFailed(String),
     /// The network changes are in place, or why not.
     NetworkApplied(Result<(), String>),
+    /// The firewall lets the router in (with the steps the technician must take by hand where
+    /// the firewall is not ours to change), or why not.
+    FirewallOpened(Result<Vec<String>, String>),
     /// Our server listens, or why not.
     ServerStarted(Result<SocketAddr, String>),
     /// The self-test fetched the image's first block through the rescue address, or why not.
@@ -128,6 +151,9 @@ pub enum Effect {
     StartCapture,
     /// Apply the plan's network changes: answer with [`Input::NetworkApplied`].
     ApplyNetwork,
+    /// Let UDP from the router's subnet in through the host firewall on the port (journaled,
+    /// undone with the network): answer with [`Input::FirewallOpened`].
+    OpenFirewall,
     /// Start our server: answer with [`Input::ServerStarted`].
     StartServer,
     /// Fetch `name` from our server at `target`: answer with [`Input::SelfTested`].
@@ -168,6 +194,9 @@ struct NetworkStep {
     consent_asked: bool,
     /// The port is switched off: the capture starts once the network step brought it up.
     capture_after: bool,
+    /// The host firewall drops the router's traffic and `--allow-firewall` lets it in: a
+    /// rule goes in right after the network changes.
+    open_firewall: bool,
 }
 
 /// The run's state.
@@ -196,7 +225,10 @@ pub struct Machine {
     last_activity: Instant,
     stall_reported: bool,
     steps_shown: usize,
+    /// A timed step ("hold the button for 10 s") is followed by the next only at this instant.
     next_step_at: Option<Instant>,
+    /// When the last step shown came up, for [`STEP_PATIENCE`].
+    step_shown_at: Option<Instant>,
     checklist: Vec<Item>,
     /// The flashing countdown, once the router has the whole image.
     countdown: Option<Countdown>,
@@ -268,6 +300,7 @@ impl Machine {
             stall_reported: false,
             steps_shown: 0,
             next_step_at: None,
+            step_shown_at: None,
             checklist: Vec::new(),
             countdown: None,
             known,
@@ -351,12 +384,13 @@ impl Machine {
             }
             Setting::Simulated => {
                 out.push(Effect::Emit(Event::Checked {
-                    check: Check {
-                        item: "simulated run".into(),
-                        verdict: Verdict::Pass,
-                        detail: "loopback only: nothing on this computer changes".into(),
-                        fix: None,
-                    },
+                    check: Check::new(
+                        CheckKind::Simulated,
+                        "simulated run",
+                        Verdict::Pass,
+                        "loopback only: nothing on this computer changes",
+                        None,
+                    ),
                 }));
                 self.bring_up(now, &mut out);
             }
@@ -376,13 +410,7 @@ impl Machine {
         }
         match input {
             Input::Snapshotted(Ok(())) => {}
-            Input::Snapshotted(Err(reason)) => {
-                out.push(Effect::Emit(Event::TransferFailed {
-                    peer: None,
-                    reason,
-                }));
-                self.end(RunOutcome::Failed, &mut out);
-            }
+            Input::Snapshotted(Err(reason)) => self.fail_preflight(reason, Vec::new(), &mut out),
             Input::Preflighted(checks) => self.preflighted(checks, now, &mut out),
             Input::CaptureStarted { ours } => {
                 for ip in ours {
@@ -392,28 +420,44 @@ impl Machine {
                 }
             }
             Input::CaptureFailed(err) => out.push(Effect::Emit(Event::Checked {
-                check: Check {
-                    item: "wire watch".into(),
-                    verdict: Verdict::Warn,
-                    detail: format!("the port cannot be watched: {err}"),
-                    fix: Some("run with sudo to see ARP, ping and requests as they happen; the transfer works without it".into()),
-                },
+                check: Check::new(
+                    CheckKind::WireWatch,
+                    "wire watch",
+                    Verdict::Warn,
+                    format!("the port cannot be watched: {err}"),
+                    Some("run with sudo to see ARP, ping and requests as they happen; the transfer works without it".into()),
+                ),
             })),
             Input::NetworkApplied(result) => match result {
                 Ok(()) => {
                     if std::mem::take(&mut self.network_step.capture_after) {
                         out.push(Effect::StartCapture);
                     }
-                    self.bring_up(now, &mut out);
+                    if self.network_step.open_firewall {
+                        out.push(Effect::OpenFirewall);
+                    } else {
+                        self.bring_up(now, &mut out);
+                    }
                 }
-                Err(err) => {
-                    out.push(Effect::Emit(Event::TransferFailed {
-                        peer: None,
-                        reason: format!("the network could not be set up: {err}"),
-                    }));
+                Err(error) => {
+                    out.push(Effect::Emit(Event::NetworkSetupFailed { error }));
                     self.end(RunOutcome::Failed, &mut out);
                 }
             },
+            Input::FirewallOpened(Ok(manual)) => {
+                for step in manual {
+                    out.push(Effect::Emit(Event::NetworkNoticed {
+                        what: format!(
+                            "this firewall is not changed by rescue-wizard; to let the router in, run: {step}"
+                        ),
+                    }));
+                }
+                self.bring_up(now, &mut out);
+            }
+            Input::FirewallOpened(Err(error)) => {
+                out.push(Effect::Emit(Event::NetworkSetupFailed { error }));
+                self.end(RunOutcome::Failed, &mut out);
+            }
             Input::ServerStarted(result) => self.server_started(result, &mut out),
             Input::SelfTested(result) => self.self_tested(result, now, &mut out),
             Input::Command(command) => self.command(command, now, &mut out),
@@ -440,8 +484,14 @@ impl Machine {
                 }
             }
         }
-        // New evidence shows in the checklist at once, not at the next tick.
+        // New evidence shows in the checklist at once, not at the next tick, and the step
+        // it completes is followed by the next one at once.
         if self.ended.is_none() && self.phase >= Phase::Waiting {
+            if self.waiting_since.is_some()
+                && matches!(self.phase, Phase::Waiting | Phase::Transfer)
+            {
+                self.show_due_steps(now, &mut out);
+            }
             self.refresh_checklist(&mut out);
         }
         out
@@ -450,19 +500,23 @@ impl Machine {
     fn preflighted(&mut self, checks: Option<Vec<Check>>, now: Instant, out: &mut Vec<Effect>) {
         let Some(checks) = checks else {
             let port = self.plan.port.as_ref().map_or("", |p| p.name.as_str());
-            self.fail_preflight(&format!("the port {port} is gone"), out);
+            self.fail_preflight(
+                format!("the port {port} is gone.\n  fix: plug the adapter in again, or choose the port with --interface"),
+                Vec::new(),
+                out,
+            );
             return;
         };
         let mut blocking = Vec::new();
-        let fixes_address = self.plan.network.as_ref().is_some_and(|n| n.add.is_some());
-        let fixes_link = self.plan.network.as_ref().is_some_and(|n| n.link_up);
         for mut check in checks {
+            if check.kind == CheckKind::Firewall
+                && check.verdict != Verdict::Pass
+                && self.plan.allow_firewall
+            {
+                self.network_step.open_firewall = true;
+            }
             // What the network step is about to set up is not a failure of the technician's.
-            let set_up_next = (fixes_address && check.item.starts_with("address "))
-                || (fixes_link
-                    && check.item.starts_with("link ")
-                    && check.detail.contains("switched off"));
-            if set_up_next && check.verdict == Verdict::Fail {
+            if check.verdict == Verdict::Fail && self.sets_up(check.kind) {
                 check.verdict = Verdict::Warn;
                 check.detail.push_str("; the next step sets this up");
                 check.fix = None;
@@ -470,25 +524,22 @@ impl Machine {
             // The address and the link are what the network step sets up; a missing link
             // is normal while the router is off.
             let fatal = check.verdict == Verdict::Fail
-                && (check.item == "privileges"
-                    || check.item == "UDP port 69"
-                    || check.item.starts_with("firewall"));
+                && matches!(
+                    check.kind,
+                    CheckKind::Privileges | CheckKind::Port69 | CheckKind::Firewall
+                );
             if fatal {
-                blocking.push(format!(
-                    "{}: {}{}",
-                    check.item,
-                    check.detail,
-                    check
-                        .fix
-                        .as_ref()
-                        .map(|f| format!("\n  fix: {f}"))
-                        .unwrap_or_default()
-                ));
+                blocking.push(check.clone());
             }
             out.push(Effect::Emit(Event::Checked { check }));
         }
         if !blocking.is_empty() {
-            self.fail_preflight(&blocking.join("\n"), out);
+            let reason = blocking
+                .iter()
+                .map(|c| format!("{}: {}", c.item, c.detail))
+                .collect::<Vec<_>>()
+                .join("; ");
+            self.fail_preflight(reason, blocking, out);
             return;
         }
         // The capture is up before anything the router could need: its first ARP and
@@ -510,30 +561,53 @@ impl Machine {
         self.plan.network.as_ref().is_some_and(|n| n.link_up)
     }
 
-    fn fail_preflight(&mut self, reason: &str, out: &mut Vec<Effect>) {
-        out.push(Effect::Emit(Event::TransferFailed {
-            peer: None,
-            reason: format!("preflight: {reason}"),
-        }));
+    /// Whether the network step puts this kind of check right itself: the rescue address
+    /// when it adds one, the port when it brings it up.
+    fn sets_up(&self, kind: CheckKind) -> bool {
+        let network = self.plan.network.as_ref();
+        match kind {
+            CheckKind::Address => network.is_some_and(|n| n.add.is_some()),
+            CheckKind::PortSwitchedOff => network.is_some_and(|n| n.link_up),
+            CheckKind::Firewall => self.plan.allow_firewall,
+            _ => false,
+        }
+    }
+
+    fn fail_preflight(&mut self, reason: String, blocking: Vec<Check>, out: &mut Vec<Effect>) {
+        out.push(Effect::Emit(Event::PreflightFailed { reason, blocking }));
         self.end(RunOutcome::Failed, out);
     }
 
     fn network(&mut self, now: Instant, out: &mut Vec<Effect>) {
         self.enter(Phase::Network, out);
-        let Some(network) = self.plan.network.clone() else {
+        let mut changes = self
+            .plan
+            .network
+            .as_ref()
+            .map(crate::net::addr::Plan::describe)
+            .unwrap_or_default();
+        if self.network_step.open_firewall
+            && let (Some(port), Some(host)) = (&self.plan.port, self.plan.host)
+        {
+            changes.push(format!(
+                "let UDP from {}/{} in on {} through the firewall (removed again when rescue-wizard ends)",
+                host.network(),
+                host.prefix,
+                port.name
+            ));
+        }
+        if changes.is_empty() {
             out.push(Effect::Emit(Event::NetworkNoticed {
                 what: "the port already has the rescue address: nothing to change".into(),
             }));
             self.bring_up(now, out);
             return;
-        };
+        }
         if let Setting::Host { approved: true, .. } = self.setting {
             out.push(Effect::ApplyNetwork);
         } else {
             self.network_step.consent_asked = true;
-            out.push(Effect::Emit(Event::ConsentNeeded {
-                changes: network.describe(),
-            }));
+            out.push(Effect::Emit(Event::ConsentNeeded { changes }));
         }
     }
 
@@ -568,11 +642,8 @@ impl Machine {
                     name: self.self_test_name.clone(),
                 });
             }
-            Err(err) => {
-                out.push(Effect::Emit(Event::TransferFailed {
-                    peer: None,
-                    reason: format!("the TFTP server could not start: {err}"),
-                }));
+            Err(error) => {
+                out.push(Effect::Emit(Event::ServerStartFailed { error }));
                 self.end(RunOutcome::Failed, out);
             }
         }
@@ -1081,15 +1152,54 @@ impl Machine {
         }
     }
 
-    /// Shows the device's steps as they become due: each at once, except that a step the
-    /// profile times ("hold the button for 10 s") is followed by the next only once its
-    /// seconds have passed.
+    /// How far the router has come, as far as the wire can tell.
+    fn progress(&self) -> Progress {
+        if self.evidence.requests_on_wire > 0 || self.evidence.requests_served > 0 {
+            Progress::Request
+        } else if self.evidence.router_seen.is_some() {
+            Progress::RouterSeen
+        } else if self.evidence.carrier == Some(true) {
+            Progress::LinkUp
+        } else {
+            Progress::Nothing
+        }
+    }
+
+    /// Whether the step on screen is done, so the next one is due: a request means every
+    /// step before the transfer is done; a timed step ("hold the button for 10 s") is done
+    /// once its seconds have passed (the wire showing the router early must not cut the
+    /// holding short); an untimed step k is done once the wire shows the k-th sign of
+    /// progress (link, the router speaking, its request), or after [`STEP_PATIENCE`].
+    fn step_done(&self, now: Instant) -> bool {
+        let shown = self.steps_shown;
+        if shown == 0 {
+            return true;
+        }
+        let progress = self.progress();
+        if progress == Progress::Request {
+            return true;
+        }
+        if let Some(at) = self.next_step_at {
+            return now >= at;
+        }
+        let wanted = match shown {
+            1 => Progress::LinkUp,
+            2 => Progress::RouterSeen,
+            _ => Progress::Request,
+        };
+        progress >= wanted
+            || self
+                .step_shown_at
+                .is_some_and(|at| now.saturating_duration_since(at) >= STEP_PATIENCE)
+    }
+
+    /// Shows the device's steps one by one, each once the one before is done as far as the
+    /// wire can tell ([`Self::step_done`]).
     fn show_due_steps(&mut self, now: Instant, out: &mut Vec<Effect>) {
-        while self.steps_shown < self.plan.steps.len()
-            && self.next_step_at.is_none_or(|at| now >= at)
-        {
+        while self.steps_shown < self.plan.steps.len() && self.step_done(now) {
             let step = self.plan.steps[self.steps_shown].clone();
             self.steps_shown += 1;
+            self.step_shown_at = Some(now);
             self.next_step_at = step
                 .seconds
                 .map(|s| now + Duration::from_secs(u64::from(s)));
@@ -1155,7 +1265,12 @@ impl Machine {
                         format!("no sign of the router for {} s", quiet.as_secs())
                     };
                     let checklist = checklist::evaluate(&self.evidence);
-                    out.push(Effect::Emit(Event::Stalled { what, checklist }));
+                    let fix = checklist::current_fix(&checklist);
+                    out.push(Effect::Emit(Event::Stalled {
+                        what,
+                        fix,
+                        checklist,
+                    }));
                 }
             }
             Phase::Flashing => {

@@ -9,6 +9,7 @@
 //! caller ([`Wizard::ports`]).
 
 pub mod input;
+pub mod farewell;
 pub mod keys;
 pub mod model;
 pub mod terminal;
@@ -117,6 +118,10 @@ pub async fn run(mut wizard: Wizard) -> anyhow::Result<Option<RunEnd>> {
             }
         }
         return Err(err.into());
+    }
+    // The full screen's text went with it: what matters is said again on the normal screen.
+    for line in farewell::farewell(&model) {
+        println!("{line}");
     }
     Ok(model.last_end)
 }

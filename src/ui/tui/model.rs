@@ -299,6 +299,8 @@ pub struct Gauge {
     pub timeouts: u64,
     /// Every byte arrived.
     pub finished: bool,
+    /// How long the whole transfer took, once it finished.
+    pub took: Option<Duration>,
 }
 
 impl Gauge {

@@ -17,7 +17,7 @@ use super::view;
 use crate::engine::checklist::{self, Evidence};
 use crate::engine::{Command, Event, Phase, RunOutcome, Settings};
 use crate::image::Inspection;
-use crate::net::check::{Check, Verdict};
+use crate::net::check::{Check, CheckKind, Verdict};
 use crate::net::iface::{Interface, InterfaceKind, Ipv4Cidr};
 use crate::net::observe::Finding;
 use crate::net::wire::{ArpKind, Mac, TftpKind, WireEvent};
@@ -251,6 +251,7 @@ fn run_to_transfer(model: &mut Model) {
         0.2,
         Event::Checked {
             check: Check {
+                kind: CheckKind::Port69,
                 item: "UDP port 69".into(),
                 verdict: Verdict::Pass,
                 detail: "free".into(),
@@ -575,7 +576,7 @@ fn quitting_during_the_transfer_or_flashing_asks_first() {
         70.5,
         Event::Interrupted {
             phase: Phase::Flashing,
-            advice: "do not switch it off".into(),
+            advice: "do not switch it off for another 12 s".into(),
         },
     );
     let effects = update(
@@ -589,6 +590,18 @@ fn quitting_during_the_transfer_or_flashing_asks_first() {
     );
     assert!(matches!(&effects[..], [Effect::Quit]));
     assert!(model.quit);
+    // Stopped while the router writes its flash: the warning outlives the full screen.
+    let said = crate::ui::tui::farewell::farewell(&model);
+    assert!(
+        said.iter()
+            .any(|l| l == "stopped: do not switch it off for another 12 s"),
+        "{said:?}"
+    );
+    assert!(
+        said.iter()
+            .any(|l| l == "report: /home/tech/.local/state/rescue-wizard/reports/r.md"),
+        "{said:?}"
+    );
 }
 
 #[test]
@@ -664,6 +677,16 @@ fn done_after_a_flashed_run() {
         }),
     );
     snapshot("done_flashed", &model);
+    // Leaving the full screen leaves the outcome, the transfer and the report on the normal
+    // one.
+    assert_eq!(
+        crate::ui::tui::farewell::farewell(&model),
+        vec![
+            "rescue-wizard: flashed: the router answers at 192.168.1.1: open http://192.168.1.1 to finish setting it up".to_owned(),
+            "transfer: 3.8 MiB in 13.0 s, 295.4 KiB/s, 2 resends".to_owned(),
+            "report: /home/tech/.local/state/rescue-wizard/reports/tl-wr841n-v9-2026-11-24-16-05-09.md".to_owned(),
+        ]
+    );
     assert!(matches!(
         &press(&mut model, &[Key::Enter])[..],
         [Effect::Quit]
@@ -689,6 +712,7 @@ fn troubleshoot_after_silence_lists_each_fix_and_retries() {
         61.0,
         Event::Stalled {
             what: "the router has been silent for 60 s".into(),
+            fix: checklist::current_fix(&items),
             checklist: items.clone(),
         },
     );

@@ -9,7 +9,6 @@ use super::model::{
     DeviceStep, Effect, FeedKind, FeedLine, Flashing, Gauge, Hint, ImageStep, Mode, Model, Msg,
     Overlay, PortStep, RunEnd, RunState, Screen, Setup, StepNow,
 };
-use crate::engine::checklist::Status;
 use crate::engine::plan::{self, ImageFacts};
 use crate::engine::{Command, Event, Phase, RunOutcome};
 use crate::image::Verdict;
@@ -733,9 +732,11 @@ fn engine_event(model: &mut Model, at: Duration, event: &Event) -> Vec<Effect> {
         Event::SelfTestPassed { .. } | Event::RouterBack { .. } | Event::NmrpClosed { .. } => {
             Some(FeedKind::Good)
         }
-        Event::NetworkRestoreFailed { .. } | Event::SelfTestFailed { .. } => {
-            Some(FeedKind::Problem)
-        }
+        Event::NetworkRestoreFailed { .. }
+        | Event::SelfTestFailed { .. }
+        | Event::PreflightFailed { .. }
+        | Event::NetworkSetupFailed { .. }
+        | Event::ServerStartFailed { .. } => Some(FeedKind::Problem),
         Event::Step {
             number,
             action,
@@ -775,14 +776,20 @@ fn engine_event(model: &mut Model, at: Duration, event: &Event) -> Vec<Effect> {
                 rate: *rate,
                 timeouts: *timeouts,
                 finished: false,
+                took: None,
             });
             None
         }
-        Event::TransferFinished { bytes, .. } => {
+        Event::TransferFinished { bytes, took, .. } => {
             let gauge = run.gauge.get_or_insert_with(Gauge::default);
             gauge.bytes = *bytes;
             gauge.total = gauge.total.max(*bytes);
             gauge.finished = true;
+            gauge.took = Some(*took);
+            if !took.is_zero() {
+                // The whole transfer's average, as the done screen tells it.
+                gauge.rate = (*bytes as f64 / took.as_secs_f64()) as u64;
+            }
             Some(FeedKind::Good)
         }
         Event::TransferFailed { .. } => {
@@ -793,15 +800,16 @@ fn engine_event(model: &mut Model, at: Duration, event: &Event) -> Vec<Effect> {
             run.checklist.clone_from(checklist);
             None
         }
-        Event::Stalled { what, checklist } => {
+        Event::Stalled {
+            what,
+            fix,
+            checklist,
+        } => {
             run.checklist.clone_from(checklist);
             if !matches!(run.hint, Some(Hint::Adopt { .. })) {
                 run.hint = Some(Hint::Stalled {
                     what: what.clone(),
-                    fix: checklist
-                        .iter()
-                        .find(|i| i.status == Status::Fail)
-                        .and_then(|i| i.fix.clone()),
+                    fix: fix.clone(),
                 });
             }
             Some(FeedKind::Problem)

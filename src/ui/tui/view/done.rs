@@ -1,10 +1,11 @@
-//! Screen 7, done or troubleshoot: the outcome, what was changed and restored, where the
-//! report is; after a failure the checklist, each item that did not pass with its fix, and
+//! Screen 7, done or troubleshoot: the outcome, the transfer (bytes, time, rate, resends),
+//! what was changed and restored, where the report is; after a failure the checklist, each item that did not pass with its fix, and
 //! the retry.
 //!
 //! ```text
 //! ┌ FLASHED ─────────────────────────────────────────────────────────────────┐
 //! │ the router answers at 192.168.1.1: open http://192.168.1.1               │
+//! │ transfer 3.8 MiB in 13.0 s, 295.4 KiB/s, 2 resends                       │
 //! │ network  nothing on this computer was changed                            │
 //! │ report   /home/tech/.local/state/rescue-wizard/reports/...md             │
 //! │ Checklist (after a failure)                                              │
@@ -81,6 +82,9 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
     if let Some(plan) = &model.plan {
         fact("image", &plan.image.path.display().to_string(), plain);
         fact("sha256", &plan.image.sha256, plain);
+    }
+    if let Some(gauge) = &run.gauge {
+        fact("transfer", &super::transfer(gauge), plain);
     }
     if run.changed.is_empty() {
         fact("network", "nothing on this computer was changed", plain);

@@ -353,6 +353,20 @@ pub fn bytes(n: u64) -> String {
     }
 }
 
+/// The transfer in one line: bytes, time, rate and resends (`3.8 MiB in 13.0 s, 295.4 KiB/s,
+/// 2 resends`); a transfer that did not finish says how far it got.
+pub fn transfer(gauge: &crate::ui::tui::model::Gauge) -> String {
+    let moved = match gauge.took {
+        Some(took) => format!("{} in {:.1} s", bytes(gauge.bytes), took.as_secs_f64()),
+        None => format!("{} of {}", bytes(gauge.bytes), bytes(gauge.total)),
+    };
+    let resends = match gauge.timeouts {
+        1 => "1 resend".to_owned(),
+        n => format!("{n} resends"),
+    };
+    format!("{moved}, {}/s, {resends}", bytes(gauge.rate))
+}
+
 /// `m:ss`.
 pub fn clock(d: std::time::Duration) -> String {
     let s = d.as_secs();

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod commands;
 pub mod dhcp;
 pub mod engine;
+pub mod http;
 pub mod image;
 pub mod net;
 pub mod nmrp;

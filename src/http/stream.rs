@@ -201,9 +201,11 @@ impl Connection {
 pub fn send_queue(stream: &TcpStream) -> io::Result<u64> {
     let local = stream.local_addr()?;
     let peer = stream.peer_addr()?;
+    // The calling thread's own table: a thread may have entered another network namespace
+    // than its process's (setns(2)), and /proc/net follows the process.
     let table = match local {
-        SocketAddr::V4(_) => "/proc/net/tcp",
-        SocketAddr::V6(_) => "/proc/net/tcp6",
+        SocketAddr::V4(_) => "/proc/thread-self/net/tcp",
+        SocketAddr::V6(_) => "/proc/thread-self/net/tcp6",
     };
     let text = std::fs::read_to_string(table)?;
     let (l, p) = (proc_addr(local), proc_addr(peer));

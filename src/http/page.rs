@@ -4,6 +4,8 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::profile::{HttpFlavour, Profile};
+
 /// Which web failsafe the bootloader runs: each has its own rules for the request's segments
 /// and its own words for the answer (../shared research §2; docs/http.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -137,8 +139,102 @@ impl Page {
         }
     }
 
+    /// The page `profile`'s `http:` section describes, on its `address` or the profile's
+    /// `router`, each absent field from the flavour (no flavour: u-boot_mod's rules). `None`
+    /// without an `http:` section or any address.
+    pub fn from_profile(profile: &Profile) -> Option<Self> {
+        let http = profile.http.as_ref()?;
+        let ip = http.address.or(profile.router)?;
+        let flavour = match http.flavour {
+            None | Some(HttpFlavour::UBootMod) => Flavour::UbootMod,
+            Some(HttpFlavour::Mediatek) => Flavour::Mediatek,
+            Some(HttpFlavour::Dlink) => Flavour::Dlink,
+        };
+        let mut page = Self::new(flavour, SocketAddr::new(ip.into(), http.port.unwrap_or(80)));
+        if let Some(path) = &http.path {
+            page.path.clone_from(path);
+        }
+        if let Some(field) = &http.field {
+            page.field.clone_from(field);
+        }
+        if let Some(success) = &http.success {
+            page.success.clone_from(success);
+        }
+        if http.failure.is_some() {
+            page.failure.clone_from(&http.failure);
+        }
+        page.size_limit = http.size_limit;
+        Some(page)
+    }
+
     /// The page's address as a technician types it.
     pub fn url(&self) -> String {
         format!("http://{}{}", self.addr, self.path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::profile::parse_profile;
+
+    const BASE: &str = "id: t\nvendor: V\nmodel: M\nmethod: http\nrouter: 192.168.1.1\nconfidence: reported\nsteps:\n  - do: Hold reset while powering on.\n";
+
+    #[test]
+    fn no_flavour_gets_u_boot_mod_rules_on_the_router_address() {
+        let profile =
+            parse_profile(&format!("{BASE}http:\n  field: nor__firmware\n"), "t").unwrap();
+        let page = Page::from_profile(&profile).unwrap();
+        assert_eq!(page.flavour, Flavour::UbootMod);
+        assert_eq!(page.addr, "192.168.1.1:80".parse().unwrap());
+        assert_eq!(page.field, "nor__firmware");
+        assert_eq!(page.success, "UPDATE IN PROGRESS");
+        assert_eq!(page.failure.as_deref(), Some("UPDATE FAILED"));
+    }
+
+    #[test]
+    fn a_dlink_page_takes_its_own_address_path_and_texts() {
+        let text = format!(
+            "{BASE}http:\n  flavour: dlink\n  address: 192.168.0.1\n  success: Upgrade successfully!\n  size-limit: 8388608\n"
+        );
+        let page = Page::from_profile(&parse_profile(&text, "t").unwrap()).unwrap();
+        assert_eq!(page.flavour, Flavour::Dlink);
+        assert_eq!(page.url(), "http://192.168.0.1:80/cgi/index");
+        assert_eq!(page.field, "files");
+        assert_eq!(page.success, "Upgrade successfully!");
+        assert_eq!(page.size_limit, Some(8_388_608));
+    }
+
+    #[test]
+    fn profiles_without_the_section_describe_no_page() {
+        let profile = parse_profile(BASE, "t").unwrap();
+        assert!(profile.http.is_none());
+        assert!(Page::from_profile(&profile).is_none());
+    }
+
+    #[test]
+    fn the_section_is_refused_with_another_method_and_a_relative_path() {
+        let text = BASE.replace(
+            "method: http",
+            "method: tftp-client\nhost:\n  address: 192.168.1.2\n  prefix: 24",
+        ) + "http:\n  path: upload\n";
+        let err = parse_profile(&text, "t").unwrap_err().to_string();
+        assert!(
+            err.contains("`http:` describes an upload page, but the method is `tftp-client`"),
+            "{err}"
+        );
+        assert!(
+            err.contains("`http.path` \"upload\" does not start with `/`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_catalogue_b1300_page_is_u_boot_mod_on_192_168_1_1() {
+        let text = include_str!("../../devices/glinet-b1300.yaml");
+        let page = Page::from_profile(&parse_profile(text, "glinet-b1300").unwrap()).unwrap();
+        assert_eq!(page.flavour, Flavour::UbootMod);
+        assert_eq!(page.url(), "http://192.168.1.1:80/");
+        assert_eq!(page.field, "firmware");
     }
 }

@@ -8,6 +8,7 @@ pub mod commands;
 pub mod console;
 pub mod dhcp;
 pub mod engine;
+pub mod http;
 pub mod image;
 pub mod net;
 pub mod nmrp;

@@ -486,6 +486,45 @@ struct Finding {
     fix: String,
 }
 
+/// The `http:` section: only with method `http`, a path that is a path, words that are there.
+fn check_http(profile: &Profile, found: &mut Vec<Finding>) {
+    let Some(http) = &profile.http else { return };
+    if profile.method != Method::Http {
+        found.push(finding(
+            &["http"],
+            format!(
+                "`http:` describes an upload page, but the method is `{}`",
+                profile.method
+            ),
+            "remove `http:`, or set `method: http` if the bootloader serves an upload page",
+        ));
+    }
+    if let Some(path) = http.path.as_deref().filter(|p| !p.starts_with('/')) {
+        found.push(finding(
+            &["http", "path"],
+            format!("`http.path` \"{path}\" does not start with `/`"),
+            format!("write it from the server's root, e.g. \"/{path}\""),
+        ));
+    }
+    for (key, path, value) in [
+        (
+            "http.field",
+            &["http", "field"] as &'static [&'static str],
+            &http.field,
+        ),
+        ("http.success", &["http", "success"], &http.success),
+        ("http.failure", &["http", "failure"], &http.failure),
+    ] {
+        if value.as_deref().is_some_and(|v| v.trim().is_empty()) {
+            found.push(finding(
+                path,
+                format!("`{key}` is empty"),
+                "give the words the page uses, or remove the field to take the flavour's",
+            ));
+        }
+    }
+}
+
 fn finding(path: &'static [&'static str], what: String, fix: impl Into<String>) -> Finding {
     Finding {
         path,
@@ -571,6 +610,7 @@ fn validate(profile: &Profile) -> Vec<Finding> {
             "use one of NA, WW, GR, PR, RU, BZ, IN, KO, JP, AU (the region on the router's label or download page)",
         ));
     }
+    check_http(profile, &mut found);
     if let Some(name) = &profile.filename {
         check_file_name("filename", name, &["filename"], &mut found);
     }

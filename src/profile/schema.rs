@@ -42,6 +42,9 @@ pub struct Profile {
     /// What an NMRP bootloader (`method: nmrp`) is told.
     #[serde(default)]
     pub nmrp: Nmrp,
+    /// The bootloader's upload page (method `http`): its flavour and what it says. Absent:
+    /// the page is not described and the steps are followed by hand.
+    pub http: Option<Http>,
     /// Which images the bootloader accepts and how to prepare them.
     #[serde(default)]
     pub image: Image,
@@ -222,6 +225,41 @@ pub struct Tftp {
     /// (mainline U-Boot); U-Boot 1.1.x as TP-Link ships it and barebox store such a block
     /// without checking for a gap, and a lost resend would leave a hole. Absent: not sent.
     pub next_block_on_resend: Option<bool>,
+}
+
+/// A bootloader's upload page (method `http`): every field optional, defaults from the
+/// flavour (docs/http.md).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Http {
+    /// Which web failsafe it runs. Absent: `u-boot-mod`, the most common.
+    pub flavour: Option<HttpFlavour>,
+    /// The page's address. Absent: the profile's `router`.
+    pub address: Option<Ipv4Addr>,
+    /// The page's TCP port. Absent: 80.
+    pub port: Option<u16>,
+    /// The path the form posts to. Absent: the flavour's (`/`, `/upload`, `/cgi/index`).
+    pub path: Option<String>,
+    /// The form's field name. Absent: the flavour's (`firmware`, or `files` for D-Link).
+    pub field: Option<String>,
+    /// Text of the answer meaning "taken". Absent: the flavour's.
+    pub success: Option<String>,
+    /// Text of the answer meaning "refused". Absent: the flavour's.
+    pub failure: Option<String>,
+    /// The largest image the page takes, in bytes.
+    pub size_limit: Option<u64>,
+}
+
+/// Which web failsafe a bootloader runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HttpFlavour {
+    /// pepe2k's `u-boot_mod` and the GL.iNet U-Boots built on it.
+    UBootMod,
+    /// The MTK failsafe of `bl-mt798x` and its forks.
+    Mediatek,
+    /// Older D-Link recovery pages.
+    Dlink,
 }
 
 /// Which TFTP options may be used with this bootloader.

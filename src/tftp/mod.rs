@@ -6,6 +6,7 @@
 //! clock; [`server`] and [`client`] move datagrams between sockets and sessions and report
 //! [`event::TransferEvent`]s.
 
+mod admission;
 pub mod client;
 pub mod event;
 pub mod netascii;

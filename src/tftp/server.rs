@@ -27,6 +27,7 @@ use tokio::io::Interest;
 use tokio::net::UdpSocket;
 use tokio::sync::watch;
 
+use super::admission::{RequestRates, Slot, SlotView, find_slot};
 use super::event::{EventSender, RequestKind, TransferEvent, TransferId};
 use super::netascii;
 use super::options::{Direction, Negotiation, OptionPolicy, negotiate};
@@ -73,11 +74,14 @@ pub struct ServerConfig {
     pub timing: Timing,
     /// Block numbering past 65535.
     pub rollover: Rollover,
-    /// Most transfers at once.
+    /// Most transfers at once whose peers answer. Requests not answered yet wait in a pool
+    /// of their own (four per slot), so requests nobody answers never fill these.
     pub max_transfers: usize,
     /// Uploads, when enabled.
     pub write: Option<WritePolicy>,
-    /// Requests a second one source address may make (a burst of this many is allowed).
+    /// Requests a second one source address may make (a burst of this many is allowed)
+    /// while few others ask; under a flood from many addresses each gets a fair share of
+    /// 200 a second.
     pub requests_per_second: u32,
     /// A transfer silent this long counts as stalled: a new request from the same address
     /// replaces it (bootloaders restart from a new port).
@@ -461,9 +465,7 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 /// The listener's bookkeeping: rate limits, interface facts, transfer numbering.
 struct Triage {
     next_id: u64,
-    buckets: HashMap<IpAddr, (f64, Instant)>,
-    global: (f64, Instant),
-    rate: f64,
+    rates: RequestRates,
     interfaces: Vec<netdev::Interface>,
     interfaces_read: Option<Instant>,
     ignored_reported: Option<Instant>,
@@ -484,24 +486,18 @@ const NETASCII_MAX: u64 = 16 * 1024 * 1024;
 /// `last_heard` of a transfer whose peer has not answered yet.
 const NEVER_HEARD: u64 = u64::MAX;
 
-/// A transfer whose peer has not answered for this long may give way when the server is
-/// full.
-const UNANSWERED_EVICTABLE_MS: u64 = 500;
-
-/// A transfer whose peer has made no progress for this long may give way when the server is
-/// full: two of U-Boot's 5 s timeouts, so a live bootloader on a lossy link keeps its slot.
-const IDLE_EVICTABLE_MS: u64 = 10_000;
-
-/// Requests a second accepted from everyone together.
+/// Requests a second accepted from everyone together, shared fairly between addresses.
 const GLOBAL_REQUESTS_PER_SECOND: f64 = 200.0;
 
 impl Triage {
     fn new(config: &ServerConfig) -> Self {
         Self {
             next_id: 1,
-            buckets: HashMap::new(),
-            global: (GLOBAL_REQUESTS_PER_SECOND, Instant::now()),
-            rate: f64::from(config.requests_per_second.max(1)),
+            rates: RequestRates::new(
+                f64::from(config.requests_per_second),
+                GLOBAL_REQUESTS_PER_SECOND,
+                Instant::now(),
+            ),
             interfaces: Vec::new(),
             interfaces_read: None,
             ignored_reported: None,
@@ -529,18 +525,6 @@ impl Triage {
             let _ = shared
                 .events
                 .send(TransferEvent::RequestIgnored { peer, reason });
-        }
-    }
-
-    fn take_token(bucket: &mut (f64, Instant), rate: f64) -> bool {
-        let now = Instant::now();
-        bucket.0 = (bucket.0 + now.duration_since(bucket.1).as_secs_f64() * rate).min(rate);
-        bucket.1 = now;
-        if bucket.0 >= 1.0 {
-            bucket.0 -= 1.0;
-            true
-        } else {
-            false
         }
     }
 
@@ -599,22 +583,10 @@ impl Triage {
             // RFC 1123 §4.2.3.5: requests sent to a broadcast address are silently ignored.
             return self.ignore(shared, peer, "request sent to a broadcast address");
         }
-        // The source's own limit first, so that one flooding address cannot use up the
-        // global allowance that other addresses (the router) need.
-        let rate = self.rate;
-        let bucket = self
-            .buckets
-            .entry(peer.ip())
-            .or_insert((rate, Instant::now()));
-        if !Self::take_token(bucket, rate) {
-            return self.ignore(shared, peer, "too many requests from this address");
-        }
-        if !Self::take_token(&mut self.global, GLOBAL_REQUESTS_PER_SECOND) {
-            return self.ignore(shared, peer, "too many requests (global limit)");
-        }
-        if self.buckets.len() > 4096 {
-            self.buckets
-                .retain(|_, (tokens, at)| *tokens < rate || at.elapsed() < Duration::from_secs(10));
+        // Each address within its fair share of the budget, so that flooding addresses
+        // cannot use up what the router needs.
+        if let Err(refusal) = self.rates.take(peer.ip(), Instant::now()) {
+            return self.ignore(shared, peer, refusal.reason());
         }
         let local = incoming.local.unwrap_or_else(|| listen.ip());
         let request = match Packet::parse(datagram) {
@@ -671,29 +643,29 @@ impl Triage {
                 !t.stop.load(Ordering::Relaxed)
                     || t.thread.as_ref().is_some_and(|h| !h.is_finished())
             });
-            let running = active
-                .values()
-                .filter(|t| !t.stop.load(Ordering::Relaxed))
-                .count();
-            if running >= shared.config.max_transfers {
-                // Full. A transfer whose peer never answered its first response is most
-                // likely a spoofed or abandoned request, and one whose peer has made no
-                // progress for long (repeating old ACKs does not count) is idle: either gives
-                // way to the newcomer, so a flood or idle clients cannot keep the router out.
-                let evictable = |t: &&ActiveTransfer| {
+            let at = |ms: u64| shared.epoch + Duration::from_millis(ms);
+            let running: Vec<SlotView> = active
+                .iter()
+                .filter(|(_, t)| !t.stop.load(Ordering::Relaxed))
+                .map(|(id, t)| {
                     let heard = t.last_heard.load(Ordering::Relaxed);
-                    !t.stop.load(Ordering::Relaxed)
-                        && if heard == NEVER_HEARD {
-                            now_ms.saturating_sub(t.created_ms) >= UNANSWERED_EVICTABLE_MS
-                        } else {
-                            now_ms.saturating_sub(heard) >= IDLE_EVICTABLE_MS
-                        }
-                };
-                if let Some(victim) = active.values().find(evictable) {
-                    victim.stop.store(true, Ordering::Relaxed);
-                } else {
+                    SlotView {
+                        id: *id,
+                        created: at(t.created_ms),
+                        heard: (heard != NEVER_HEARD).then(|| at(heard)),
+                    }
+                })
+                .collect();
+            match find_slot(&running, shared.config.max_transfers, at(now_ms)) {
+                Ok(Slot::Free) => {}
+                Ok(Slot::Evict(victim)) => {
+                    if let Some(victim) = active.get(&victim) {
+                        victim.stop.store(true, Ordering::Relaxed);
+                    }
+                }
+                Err(refusal) => {
                     drop(active);
-                    return self.ignore(shared, peer, "too many transfers at once");
+                    return self.ignore(shared, peer, refusal.reason());
                 }
             }
         }

@@ -431,6 +431,7 @@ fn writes_are_refused_unless_enabled_and_then_confined() {
     config.write = Some(WritePolicy {
         dir: uploads.clone(),
         max_size: 1000,
+        quota: 1 << 30,
     });
     let mut h = Harness::start(IpAddr::V4(Ipv4Addr::LOCALHOST), config);
     let socket = client();

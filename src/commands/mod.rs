@@ -320,6 +320,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<Outcome> {
     config.write = args.allow_write.clone().map(|dir| WritePolicy {
         dir,
         max_size: args.max_write_size,
+        quota: args.write_quota,
     });
     let (host_tx, mut host_events) = mpsc::unbounded_channel();
     let profile = find_profile(args.device.as_deref(), args.profile.as_deref())?;

@@ -61,6 +61,8 @@ pub struct WritePolicy {
     pub dir: PathBuf,
     /// The largest upload accepted, in bytes.
     pub max_size: u64,
+    /// The most bytes all uploads of this run may store together (those under way count).
+    pub quota: u64,
 }
 
 /// How the server behaves.
@@ -216,6 +218,7 @@ impl Server {
             events: events.clone(),
             active: Mutex::new(HashMap::new()),
             epoch: Instant::now(),
+            uploaded: AtomicU64::new(0),
         });
         let mut triage = Triage::new(&self.config);
         let mut buf = vec![0u8; MAX_DATAGRAM];
@@ -453,6 +456,8 @@ struct Shared {
     events: EventSender,
     active: Mutex<HashMap<TransferId, ActiveTransfer>>,
     epoch: Instant,
+    /// Bytes counted against the upload quota: stored, or arriving.
+    uploaded: AtomicU64,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -991,25 +996,58 @@ impl Job {
             &self.shared.config.options,
             self.mtu_blksize,
         )
-        .map_err(|r| Refused::new(r.code, &r.message, r.message.clone()))?;
-        let path = write.dir.join(name);
-        // Create-only: an existing file is never overwritten, a symlink never followed.
+        .map_err(|r| {
+            let fix = if r.code == ErrorCode::DISK_FULL {
+                format!(
+                    "{}; raise the limit of one upload with --max-write-size",
+                    r.message
+                )
+            } else {
+                r.message.clone()
+            };
+            Refused::new(r.code, &r.message, fix)
+        })?;
+        let quota = Quota {
+            used: &self.shared.uploaded,
+            limit: write.quota,
+        };
+        if let Some(announced) = negotiation.agreed.tsize {
+            quota.check(announced)?;
+        }
+        let path = write.dir.join(&name);
+        let exists = |path: &Path| {
+            Refused::new(
+                ErrorCode::FILE_EXISTS,
+                "File already exists",
+                format!("{} already exists; it is not overwritten", path.display()),
+            )
+        };
+        if fs::symlink_metadata(&path).is_ok() {
+            return Err(exists(&path));
+        }
+        // The upload lands as NAME.part and takes its name only when whole, so a run killed
+        // mid-upload never leaves a partial file under the final name. Create-only: an
+        // existing file is never overwritten, a symlink never followed.
+        let part = write.dir.join(format!("{name}.part"));
         let file = OpenOptions::new()
             .write(true)
             .create_new(true)
-            .open(&path)
+            .open(&part)
             .map_err(|err| {
                 if err.kind() == io::ErrorKind::AlreadyExists {
                     Refused::new(
                         ErrorCode::FILE_EXISTS,
                         "File already exists",
-                        format!("{} already exists; it is not overwritten", path.display()),
+                        format!(
+                            "{} exists: another upload of {name} is under way, or one was cut off; remove it to upload {name} again",
+                            part.display()
+                        ),
                     )
                 } else {
                     Refused::new(
                         ErrorCode::ACCESS_VIOLATION,
                         "cannot create the file",
-                        format!("cannot create {}: {err}", path.display()),
+                        format!("cannot create {}: {err}", part.display()),
                     )
                 }
             })?;
@@ -1035,11 +1073,21 @@ impl Job {
         );
         let mut store = Store::new(file, netascii_mode);
         let link = self.link(socket, negotiation.agreed.tsize);
-        let mut sink = |data: &[u8]| store.write(data);
+        let mut counted = 0u64;
+        let mut sink = |data: &[u8]| {
+            quota.take(data.len() as u64, &mut counted)?;
+            store.write(data)
+        };
         let (ended, machine) = drive(&link, Machine::Receive(receiver, &mut sink), initial);
         let receiver = machine.into_receiver();
         let finished = match ended.status {
-            Status::Complete => store.finish(),
+            Status::Complete => store
+                .finish()
+                .and_then(|sha256| publish(&part, &path).map(|()| sha256)),
+            Status::Failed(_) if ended.bytes > write.max_size => Err(format!(
+                "the upload passed the limit of {} bytes for one upload; raise it with --max-write-size",
+                write.max_size
+            )),
             Status::Failed(reason) => Err(reason),
             _ => Err("stopped".into()),
         };
@@ -1062,12 +1110,79 @@ impl Job {
                 }
             }
             Err(reason) => {
-                // A partial upload is never left behind.
-                let _ = fs::remove_file(&path);
+                // A partial upload is never left behind, and no longer counts.
+                let _ = fs::remove_file(&part);
+                quota.give_back(counted);
                 self.failed(reason);
             }
         }
         Ok(())
+    }
+}
+
+/// The upload quota of a run: the bytes all uploads store together.
+struct Quota<'a> {
+    used: &'a AtomicU64,
+    limit: u64,
+}
+
+impl Quota<'_> {
+    fn refusal(&self, more: u64) -> String {
+        format!(
+            "the upload would pass the total upload quota of {} bytes ({} already taken by this run's uploads, {more} more asked); raise it with --write-quota",
+            self.limit,
+            self.used.load(Ordering::Relaxed)
+        )
+    }
+
+    /// Refuses an upload whose announced size does not fit what is left.
+    fn check(&self, announced: u64) -> Result<(), Refused> {
+        if self.used.load(Ordering::Relaxed).saturating_add(announced) > self.limit {
+            return Err(Refused::new(
+                ErrorCode::DISK_FULL,
+                "upload quota exceeded",
+                self.refusal(announced),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Counts `bytes` more against the quota (adding them to `counted`), or refuses them.
+    fn take(&self, bytes: u64, counted: &mut u64) -> io::Result<()> {
+        let before = self.used.fetch_add(bytes, Ordering::Relaxed);
+        if before.saturating_add(bytes) > self.limit {
+            self.used.fetch_sub(bytes, Ordering::Relaxed);
+            return Err(io::Error::other(self.refusal(bytes)));
+        }
+        *counted += bytes;
+        Ok(())
+    }
+
+    /// Gives back what a failed upload had counted.
+    fn give_back(&self, counted: u64) {
+        self.used.fetch_sub(counted, Ordering::Relaxed);
+    }
+}
+
+/// Gives a whole upload its final name, never replacing a file that appeared there since:
+/// a hard link fails when the name is taken. Where links are not supported (FAT), the name
+/// is checked and the file renamed.
+fn publish(part: &Path, path: &Path) -> Result<(), String> {
+    let taken = || {
+        format!(
+            "{} appeared during the upload; it is not overwritten, the upload is not kept",
+            path.display()
+        )
+    };
+    match fs::hard_link(part, path) {
+        Ok(()) => {
+            let _ = fs::remove_file(part);
+            Ok(())
+        }
+        Err(err) if err.kind() == io::ErrorKind::AlreadyExists => Err(taken()),
+        Err(_) if fs::symlink_metadata(path).is_ok() => Err(taken()),
+        Err(_) => fs::rename(part, path)
+            .map_err(|err| format!("cannot name the upload {}: {err}", path.display())),
     }
 }
 

@@ -9,6 +9,7 @@
 mod admission;
 pub mod client;
 pub mod event;
+mod landing;
 pub mod netascii;
 pub mod options;
 pub mod packet;

@@ -29,6 +29,7 @@ use tokio::sync::watch;
 
 use super::admission::{RequestRates, Slot, SlotView, find_slot};
 use super::event::{EventSender, RequestKind, TransferEvent, TransferId};
+use super::landing::{NotPlaced, move_into_place};
 use super::netascii;
 use super::options::{Direction, Negotiation, OptionPolicy, negotiate};
 use super::packet::{
@@ -1164,26 +1165,15 @@ impl Quota<'_> {
     }
 }
 
-/// Gives a whole upload its final name, never replacing a file that appeared there since:
-/// a hard link fails when the name is taken. Where links are not supported (FAT), the name
-/// is checked and the file renamed.
+/// Gives a whole upload its final name, never replacing anything that appeared there since.
 fn publish(part: &Path, path: &Path) -> Result<(), String> {
-    let taken = || {
-        format!(
+    move_into_place(part, path).map_err(|not_placed| match not_placed {
+        NotPlaced::Appeared => format!(
             "{} appeared during the upload; it is not overwritten, the upload is not kept",
             path.display()
-        )
-    };
-    match fs::hard_link(part, path) {
-        Ok(()) => {
-            let _ = fs::remove_file(part);
-            Ok(())
-        }
-        Err(err) if err.kind() == io::ErrorKind::AlreadyExists => Err(taken()),
-        Err(_) if fs::symlink_metadata(path).is_ok() => Err(taken()),
-        Err(_) => fs::rename(part, path)
-            .map_err(|err| format!("cannot name the upload {}: {err}", path.display())),
-    }
+        ),
+        NotPlaced::Io(err) => format!("cannot name the upload {}: {err}", path.display()),
+    })
 }
 
 /// Where an upload's bytes go: the file, through the netascii decoder when asked, with the

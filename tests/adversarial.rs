@@ -1210,7 +1210,9 @@ fn a_fifo_fails_its_own_transfer_and_blocks_nothing() {
 
 /// Sends read requests for `name` to `server` at `per_second`, round-robin from one socket
 /// on each of `sources` loopback addresses (127.0.1.1 up), until `stop` is set or `most`
-/// requests or `longest` have gone out. Returns how many went out.
+/// requests or `longest` have gone out. Says so on `at_full_rate` once a second's worth has
+/// gone out (every address has been heard). Returns how many went out.
+#[allow(clippy::too_many_arguments)]
 fn flood(
     sources: u8,
     server: SocketAddr,
@@ -1219,6 +1221,7 @@ fn flood(
     most: u64,
     longest: Duration,
     stop: &std::sync::atomic::AtomicBool,
+    at_full_rate: &std::sync::mpsc::Sender<()>,
 ) -> u64 {
     let sockets: Vec<UdpSocket> = (1..=sources)
         .map(|host| UdpSocket::bind((Ipv4Addr::new(127, 0, 1, host), 0)).unwrap())
@@ -1239,6 +1242,9 @@ fn flood(
         let socket = &sockets[(sent % u64::from(sources)) as usize];
         let _ = socket.send_to(&request, server);
         sent += 1;
+        if sent == u64::from(per_second) {
+            let _ = at_full_rate.send(());
+        }
     }
     sent
 }
@@ -1263,6 +1269,7 @@ fn a_flood_from_250_addresses_lets_a_real_client_through_every_time() {
     let expected = std::fs::read(folder.join("fw.bin")).unwrap();
     let server = support::Server::start(&folder, &[] as &[&str]);
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (full_rate_tx, full_rate) = std::sync::mpsc::channel();
     let flooder = {
         let stop = std::sync::Arc::clone(&stop);
         let addr = server.addr;
@@ -1275,9 +1282,14 @@ fn a_flood_from_250_addresses_lets_a_real_client_through_every_time() {
                 240_000,
                 Duration::from_mins(4),
                 &stop,
+                &full_rate_tx,
             )
         })
     };
+    // The client starts once the flood is at full rate, every address heard.
+    full_rate
+        .recv_timeout(WAIT)
+        .expect("the flood reached its full rate");
     let mut through = 0;
     let mut took = Vec::new();
     for n in 0..FETCHES {

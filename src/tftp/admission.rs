@@ -31,6 +31,9 @@ const RECOUNT_EVERY: Duration = Duration::from_millis(100);
 /// flood of fresh addresses is then held by the ceiling alone).
 const MOST_SOURCES: usize = 4096;
 
+/// The fewest requests one address may make in a burst, whatever its share.
+const MIN_BURST: f64 = 4.0;
+
 /// The hard ceiling on requests a second from everyone, as a multiple of the fair budget.
 const CEILING_FACTOR: f64 = 2.0;
 
@@ -111,9 +114,11 @@ impl RequestRates {
     pub(crate) fn take(&mut self, source: IpAddr, now: Instant) -> Result<(), Refusal> {
         self.recount(now);
         let share = self.share();
-        // The burst an address may make is its share of one second (at least one request:
-        // a router's first request always has one in hand).
-        let burst = share.max(1.0);
+        // The burst an address may make is its share of one second, and at least a few
+        // requests: a router's first request, and a few retries or next files in a row,
+        // always have one in hand. A flooding address drains its bucket at once and is held
+        // to its share all the same.
+        let burst = share.max(MIN_BURST);
         let bucket = match self.sources.entry(source) {
             Entry::Occupied(known) => {
                 let bucket = known.into_mut();
@@ -272,9 +277,10 @@ mod tests {
             }
         }
         assert_eq!(router_taken, 4);
-        // The flood gets its fair budget, 200 a second (and a first burst), not its 1,000.
+        // The flood gets its fair budget, 200 a second, and a first burst that the ceiling
+        // of 400 a second holds: not its 1,000 a second.
         assert!(
-            (3_800..=4_600).contains(&flood_taken),
+            (3_800..=5_000).contains(&flood_taken),
             "{flood_taken} flood requests taken in 20 s"
         );
     }

@@ -333,6 +333,10 @@ pub struct ServeArgs {
     /// Largest upload accepted.
     #[arg(long, value_name = "BYTES", default_value_t = 512 * 1024 * 1024)]
     pub max_write_size: u64,
+    /// Most bytes all uploads of this run may store together (bytes, or with KiB, MiB or
+    /// GiB).
+    #[arg(long, value_name = "SIZE", default_value = "2GiB", value_parser = parse_size_arg)]
+    pub write_quota: u64,
     /// Stop after this many transfers have finished (0: run until Ctrl-C).
     #[arg(long, value_name = "COUNT", default_value_t = 0)]
     pub exit_after: u32,

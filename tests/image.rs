@@ -13,6 +13,8 @@ use rescue_wizard::image::{
 use rescue_wizard::profile::{Catalogue, Profile, read_profile_file};
 use sha2::{Digest, Sha256};
 
+mod support;
+
 /// A built-in profile. `Catalogue::builtin` rather than `load_default`, so no test depends on
 /// profiles in the home folder of whoever runs it.
 fn builtin(id: &str) -> Profile {
@@ -632,5 +634,95 @@ fn a_64_mib_image_is_checked_whole_in_one_pass() {
                     .contains("checked whole against its TP-Link header")),
         "{:#?}",
         inspection.findings
+    );
+}
+
+#[test]
+fn a_uimage_built_by_mkimage_passes_and_its_damaged_copies_name_the_field() {
+    // Issue 12 item 1, cross-checked against the real tool: Debian's u-boot-tools `mkimage`
+    // builds the uImage, so the header and data CRCs are U-Boot's own, not this crate's.
+    let Some(mkimage) = support::require("mkimage") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let payload: Vec<u8> = (0..0x3_0000u32).map(|n| (n * 7 % 251) as u8).collect();
+    let data = write(dir.path(), "payload.bin", &payload);
+    let built = dir.path().join("kernel.uimage");
+    let mut cmd = std::process::Command::new(mkimage);
+    cmd.args(["-A", "arm", "-O", "linux", "-T", "kernel", "-C", "none"])
+        .args([
+            "-a",
+            "0x80008000",
+            "-e",
+            "0x80008000",
+            "-n",
+            "rescue-wizard test",
+            "-d",
+        ])
+        .arg(&data)
+        .arg(&built);
+    support::run_ok(&mut cmd, std::time::Duration::from_secs(30));
+    let image = fs::read(&built).unwrap();
+    assert_eq!(image.len(), 64 + payload.len(), "mkimage's 64-byte header");
+    let inspection = inspect(&built, None).unwrap();
+    assert!(inspection.findings.is_empty(), "{:#?}", inspection.findings);
+    for (name, flip, field) in [
+        // ih_time, covered by the header CRC.
+        ("header.uimage", 10, "header CRC32 `ih_hcrc` at 4"),
+        ("data.uimage", 64 + 0x1_2345, "data CRC32 `ih_dcrc` at 24"),
+    ] {
+        let mut bad = image.clone();
+        bad[flip] ^= 0x01;
+        let path = write(dir.path(), name, &bad);
+        let inspection = inspect(&path, None).unwrap();
+        assert_eq!(inspection.verdict(), Verdict::Refused, "{name}");
+        let fail = the_failure(&inspection);
+        assert!(fail.what.contains(field), "{name}: {fail}");
+    }
+    let cut = write(dir.path(), "cut.uimage", &image[..image.len() - 1]);
+    let inspection = inspect(&cut, None).unwrap();
+    let what = &the_failure(&inspection).what;
+    assert!(what.contains(" is cut short: "), "{what}");
+}
+
+/// A TRX image written here from the format (`OpenWrt` tools/firmware-utils `trx.c`): magic
+/// "HDR0", the length, a CRC32 over everything from byte 12 (the flags and version field) to
+/// the length, then three partition offsets; the range and layout are written here, not taken
+/// from this crate.
+fn trx_by_the_format(len: u32) -> Vec<u8> {
+    let mut image = vec![0u8; len as usize];
+    image[..4].copy_from_slice(b"HDR0");
+    image[4..8].copy_from_slice(&len.to_le_bytes());
+    image[12..16].copy_from_slice(&(1u32 << 16).to_le_bytes()); // flags 0, version 1
+    image[16..20].copy_from_slice(&28u32.to_le_bytes());
+    for (n, byte) in image.iter_mut().enumerate().skip(28) {
+        *byte = (n * 13 % 241) as u8;
+    }
+    // trx.c's crc32buf starts from 0xffffffff and, unlike the usual CRC32, never inverts
+    // the result: the complement of the standard CRC32.
+    let crc = !crc32fast::hash(&image[12..]);
+    image[8..12].copy_from_slice(&crc.to_le_bytes());
+    image
+}
+
+#[test]
+fn a_trx_built_from_the_format_passes_and_its_damaged_copies_name_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = trx_by_the_format(0x8_0000);
+    let good = write(dir.path(), "by-format.trx", &image);
+    let inspection = inspect(&good, None).unwrap();
+    assert!(inspection.findings.is_empty(), "{:#?}", inspection.findings);
+    let mut bad = image.clone();
+    bad[0x4_0000] ^= 0x01;
+    let path = write(dir.path(), "bad.trx", &bad);
+    let inspection = inspect(&path, None).unwrap();
+    let what = &the_failure(&inspection).what;
+    assert!(what.contains("CRC32 `crc32` at 8"), "{what}");
+    let cut = write(dir.path(), "cut.trx", &image[..0x4_0000]);
+    let inspection = inspect(&cut, None).unwrap();
+    let what = &the_failure(&inspection).what;
+    assert!(
+        what.contains(" is cut short: ") && what.contains("`len` 0x80000"),
+        "{what}"
     );
 }

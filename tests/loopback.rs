@@ -147,6 +147,7 @@ async fn edge_sizes_both_directions_with_and_without_options() {
     config.write = Some(WritePolicy {
         dir: uploads.clone(),
         max_size: 10_000_000,
+        quota: 1 << 30,
     });
     let mut server = start(IpAddr::V4(Ipv4Addr::LOCALHOST), config);
     let variants = [
@@ -201,8 +202,9 @@ async fn rollover_both_directions() {
     config.write = Some(WritePolicy {
         dir: uploads.clone(),
         max_size: 100_000_000,
+        quota: 1 << 30,
     });
-    let server = start(IpAddr::V4(Ipv4Addr::LOCALHOST), config);
+    let mut server = start(IpAddr::V4(Ipv4Addr::LOCALHOST), config);
     let (got, _) = fetch(
         server.addr,
         "small-blocks",
@@ -233,6 +235,8 @@ async fn rollover_both_directions() {
     )
     .await
     .unwrap();
+    // The upload takes its name once stored whole, just before the server reports it.
+    server.finished("small-up").await;
     assert_eq!(
         std::fs::read(uploads.join("small-up")).unwrap(),
         small_blocks
@@ -240,6 +244,8 @@ async fn rollover_both_directions() {
     upload(server.addr, "boundary-up", &boundary, options(None, None))
         .await
         .unwrap();
+    // The upload takes its name once stored whole, just before the server reports it.
+    server.finished("boundary-up").await;
     assert_eq!(
         std::fs::read(uploads.join("boundary-up")).unwrap(),
         boundary

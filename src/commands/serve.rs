@@ -190,6 +190,7 @@ fn server_config(args: &ServeArgs, profile: Option<&Profile>) -> ServerConfig {
     config.write = args.allow_write.clone().map(|dir| WritePolicy {
         dir,
         max_size: args.max_write_size,
+        quota: args.write_quota,
     });
     if let Some(profile) = profile {
         crate::engine::plan::apply_tftp_policy(&mut config, &profile.tftp);

@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use super::event::{EventSender, TransferEvent, TransferId};
+use super::landing::{self, NotPlaced};
 use super::options::{Agreed, ClientOptions};
 use super::packet::{
     ErrorCode, MAX_DATAGRAM, Mode, Packet, RawOption, Request, error_datagram, escape_text,
@@ -580,27 +581,18 @@ fn get_blocking(
 /// file or a symlink (dangling or not) that appeared during the transfer stays, and the
 /// `.part` is removed.
 fn move_into_place(partial: &Path, output: &Path) -> Result<(), ClientError> {
-    let appeared = || {
-        let _ = fs::remove_file(partial);
-        ClientError::Output(format!(
-            "{} appeared during the transfer; not overwritten",
-            output.display()
-        ))
-    };
-    // link(2) fails with EEXIST whatever is at the target, links included: the check and
-    // the move are one step. Filesystems without hard links (FAT on a USB stick) fall back
-    // to a check and a rename.
-    match fs::hard_link(partial, output) {
-        Ok(()) => {
+    landing::move_into_place(partial, output).map_err(|not_placed| match not_placed {
+        NotPlaced::Appeared => {
             let _ = fs::remove_file(partial);
-            Ok(())
+            ClientError::Output(format!(
+                "{} appeared during the transfer; not overwritten",
+                output.display()
+            ))
         }
-        Err(err) if err.kind() == io::ErrorKind::AlreadyExists => Err(appeared()),
-        Err(_) if fs::symlink_metadata(output).is_ok() => Err(appeared()),
-        Err(_) => fs::rename(partial, output).map_err(|e| {
+        NotPlaced::Io(e) => {
             ClientError::Output(format!("cannot move {} into place: {e}", partial.display()))
-        }),
-    }
+        }
+    })
 }
 
 fn partial_path(output: &Path) -> PathBuf {

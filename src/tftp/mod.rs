@@ -6,8 +6,10 @@
 //! clock; [`server`] and [`client`] move datagrams between sockets and sessions and report
 //! [`event::TransferEvent`]s.
 
+mod admission;
 pub mod client;
 pub mod event;
+mod landing;
 pub mod netascii;
 pub mod options;
 pub mod packet;

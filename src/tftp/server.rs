@@ -27,7 +27,9 @@ use tokio::io::Interest;
 use tokio::net::UdpSocket;
 use tokio::sync::watch;
 
+use super::admission::{RequestRates, Slot, SlotView, find_slot};
 use super::event::{EventSender, RequestKind, TransferEvent, TransferId};
+use super::landing::{NotPlaced, move_into_place};
 use super::netascii;
 use super::options::{Direction, Negotiation, OptionPolicy, negotiate};
 use super::packet::{
@@ -60,6 +62,8 @@ pub struct WritePolicy {
     pub dir: PathBuf,
     /// The largest upload accepted, in bytes.
     pub max_size: u64,
+    /// The most bytes all uploads of this run may store together (those under way count).
+    pub quota: u64,
 }
 
 /// How the server behaves.
@@ -73,11 +77,14 @@ pub struct ServerConfig {
     pub timing: Timing,
     /// Block numbering past 65535.
     pub rollover: Rollover,
-    /// Most transfers at once.
+    /// Most transfers at once whose peers answer. Requests not answered yet wait in a pool
+    /// of their own (four per slot), so requests nobody answers never fill these.
     pub max_transfers: usize,
     /// Uploads, when enabled.
     pub write: Option<WritePolicy>,
-    /// Requests a second one source address may make (a burst of this many is allowed).
+    /// Requests a second one source address may make (a burst of this many is allowed)
+    /// while few others ask; under a flood from many addresses each gets a fair share of
+    /// 200 a second.
     pub requests_per_second: u32,
     /// A transfer silent this long counts as stalled: a new request from the same address
     /// replaces it (bootloaders restart from a new port).
@@ -212,6 +219,7 @@ impl Server {
             events: events.clone(),
             active: Mutex::new(HashMap::new()),
             epoch: Instant::now(),
+            uploaded: AtomicU64::new(0),
         });
         let mut triage = Triage::new(&self.config);
         let mut buf = vec![0u8; MAX_DATAGRAM];
@@ -449,6 +457,8 @@ struct Shared {
     events: EventSender,
     active: Mutex<HashMap<TransferId, ActiveTransfer>>,
     epoch: Instant,
+    /// Bytes counted against the upload quota: stored, or arriving.
+    uploaded: AtomicU64,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -461,9 +471,7 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 /// The listener's bookkeeping: rate limits, interface facts, transfer numbering.
 struct Triage {
     next_id: u64,
-    buckets: HashMap<IpAddr, (f64, Instant)>,
-    global: (f64, Instant),
-    rate: f64,
+    rates: RequestRates,
     interfaces: Vec<netdev::Interface>,
     interfaces_read: Option<Instant>,
     ignored_reported: Option<Instant>,
@@ -484,24 +492,18 @@ const NETASCII_MAX: u64 = 16 * 1024 * 1024;
 /// `last_heard` of a transfer whose peer has not answered yet.
 const NEVER_HEARD: u64 = u64::MAX;
 
-/// A transfer whose peer has not answered for this long may give way when the server is
-/// full.
-const UNANSWERED_EVICTABLE_MS: u64 = 500;
-
-/// A transfer whose peer has made no progress for this long may give way when the server is
-/// full: two of U-Boot's 5 s timeouts, so a live bootloader on a lossy link keeps its slot.
-const IDLE_EVICTABLE_MS: u64 = 10_000;
-
-/// Requests a second accepted from everyone together.
+/// Requests a second accepted from everyone together, shared fairly between addresses.
 const GLOBAL_REQUESTS_PER_SECOND: f64 = 200.0;
 
 impl Triage {
     fn new(config: &ServerConfig) -> Self {
         Self {
             next_id: 1,
-            buckets: HashMap::new(),
-            global: (GLOBAL_REQUESTS_PER_SECOND, Instant::now()),
-            rate: f64::from(config.requests_per_second.max(1)),
+            rates: RequestRates::new(
+                f64::from(config.requests_per_second),
+                GLOBAL_REQUESTS_PER_SECOND,
+                Instant::now(),
+            ),
             interfaces: Vec::new(),
             interfaces_read: None,
             ignored_reported: None,
@@ -529,18 +531,6 @@ impl Triage {
             let _ = shared
                 .events
                 .send(TransferEvent::RequestIgnored { peer, reason });
-        }
-    }
-
-    fn take_token(bucket: &mut (f64, Instant), rate: f64) -> bool {
-        let now = Instant::now();
-        bucket.0 = (bucket.0 + now.duration_since(bucket.1).as_secs_f64() * rate).min(rate);
-        bucket.1 = now;
-        if bucket.0 >= 1.0 {
-            bucket.0 -= 1.0;
-            true
-        } else {
-            false
         }
     }
 
@@ -603,22 +593,10 @@ impl Triage {
             // RFC 1123 §4.2.3.5: requests sent to a broadcast address are silently ignored.
             return self.ignore(shared, peer, "request sent to a broadcast address");
         }
-        // The source's own limit first, so that one flooding address cannot use up the
-        // global allowance that other addresses (the router) need.
-        let rate = self.rate;
-        let bucket = self
-            .buckets
-            .entry(peer.ip())
-            .or_insert((rate, Instant::now()));
-        if !Self::take_token(bucket, rate) {
-            return self.ignore(shared, peer, "too many requests from this address");
-        }
-        if !Self::take_token(&mut self.global, GLOBAL_REQUESTS_PER_SECOND) {
-            return self.ignore(shared, peer, "too many requests (global limit)");
-        }
-        if self.buckets.len() > 4096 {
-            self.buckets
-                .retain(|_, (tokens, at)| *tokens < rate || at.elapsed() < Duration::from_secs(10));
+        // Each address within its fair share of the budget, so that flooding addresses
+        // cannot use up what the router needs.
+        if let Err(refusal) = self.rates.take(peer.ip(), Instant::now()) {
+            return self.ignore(shared, peer, refusal.reason());
         }
         let local = incoming.local.unwrap_or_else(|| listen.ip());
         let request = match Packet::parse(datagram) {
@@ -675,29 +653,29 @@ impl Triage {
                 !t.stop.load(Ordering::Relaxed)
                     || t.thread.as_ref().is_some_and(|h| !h.is_finished())
             });
-            let running = active
-                .values()
-                .filter(|t| !t.stop.load(Ordering::Relaxed))
-                .count();
-            if running >= shared.config.max_transfers {
-                // Full. A transfer whose peer never answered its first response is most
-                // likely a spoofed or abandoned request, and one whose peer has made no
-                // progress for long (repeating old ACKs does not count) is idle: either gives
-                // way to the newcomer, so a flood or idle clients cannot keep the router out.
-                let evictable = |t: &&ActiveTransfer| {
+            let at = |ms: u64| shared.epoch + Duration::from_millis(ms);
+            let running: Vec<SlotView> = active
+                .iter()
+                .filter(|(_, t)| !t.stop.load(Ordering::Relaxed))
+                .map(|(id, t)| {
                     let heard = t.last_heard.load(Ordering::Relaxed);
-                    !t.stop.load(Ordering::Relaxed)
-                        && if heard == NEVER_HEARD {
-                            now_ms.saturating_sub(t.created_ms) >= UNANSWERED_EVICTABLE_MS
-                        } else {
-                            now_ms.saturating_sub(heard) >= IDLE_EVICTABLE_MS
-                        }
-                };
-                if let Some(victim) = active.values().find(evictable) {
-                    victim.stop.store(true, Ordering::Relaxed);
-                } else {
+                    SlotView {
+                        id: *id,
+                        created: at(t.created_ms),
+                        heard: (heard != NEVER_HEARD).then(|| at(heard)),
+                    }
+                })
+                .collect();
+            match find_slot(&running, shared.config.max_transfers, at(now_ms)) {
+                Ok(Slot::Free) => {}
+                Ok(Slot::Evict(victim)) => {
+                    if let Some(victim) = active.get(&victim) {
+                        victim.stop.store(true, Ordering::Relaxed);
+                    }
+                }
+                Err(refusal) => {
                     drop(active);
-                    return self.ignore(shared, peer, "too many transfers at once");
+                    return self.ignore(shared, peer, refusal.reason());
                 }
             }
         }
@@ -1023,25 +1001,58 @@ impl Job {
             &self.shared.config.options,
             self.mtu_blksize,
         )
-        .map_err(|r| Refused::new(r.code, &r.message, r.message.clone()))?;
-        let path = write.dir.join(name);
-        // Create-only: an existing file is never overwritten, a symlink never followed.
+        .map_err(|r| {
+            let fix = if r.code == ErrorCode::DISK_FULL {
+                format!(
+                    "{}; raise the limit of one upload with --max-write-size",
+                    r.message
+                )
+            } else {
+                r.message.clone()
+            };
+            Refused::new(r.code, &r.message, fix)
+        })?;
+        let quota = Quota {
+            used: &self.shared.uploaded,
+            limit: write.quota,
+        };
+        if let Some(announced) = negotiation.agreed.tsize {
+            quota.check(announced)?;
+        }
+        let path = write.dir.join(&name);
+        let exists = |path: &Path| {
+            Refused::new(
+                ErrorCode::FILE_EXISTS,
+                "File already exists",
+                format!("{} already exists; it is not overwritten", path.display()),
+            )
+        };
+        if fs::symlink_metadata(&path).is_ok() {
+            return Err(exists(&path));
+        }
+        // The upload lands as NAME.part and takes its name only when whole, so a run killed
+        // mid-upload never leaves a partial file under the final name. Create-only: an
+        // existing file is never overwritten, a symlink never followed.
+        let part = write.dir.join(format!("{name}.part"));
         let file = OpenOptions::new()
             .write(true)
             .create_new(true)
-            .open(&path)
+            .open(&part)
             .map_err(|err| {
                 if err.kind() == io::ErrorKind::AlreadyExists {
                     Refused::new(
                         ErrorCode::FILE_EXISTS,
                         "File already exists",
-                        format!("{} already exists; it is not overwritten", path.display()),
+                        format!(
+                            "{} exists: another upload of {name} is under way, or one was cut off; remove it to upload {name} again",
+                            part.display()
+                        ),
                     )
                 } else {
                     Refused::new(
                         ErrorCode::ACCESS_VIOLATION,
                         "cannot create the file",
-                        format!("cannot create {}: {err}", path.display()),
+                        format!("cannot create {}: {err}", part.display()),
                     )
                 }
             })?;
@@ -1067,11 +1078,21 @@ impl Job {
         );
         let mut store = Store::new(file, netascii_mode);
         let link = self.link(socket, negotiation.agreed.tsize);
-        let mut sink = |data: &[u8]| store.write(data);
+        let mut counted = 0u64;
+        let mut sink = |data: &[u8]| {
+            quota.take(data.len() as u64, &mut counted)?;
+            store.write(data)
+        };
         let (ended, machine) = drive(&link, Machine::Receive(receiver, &mut sink), initial);
         let receiver = machine.into_receiver();
         let finished = match ended.status {
-            Status::Complete => store.finish(),
+            Status::Complete => store
+                .finish()
+                .and_then(|sha256| publish(&part, &path).map(|()| sha256)),
+            Status::Failed(_) if ended.bytes > write.max_size => Err(format!(
+                "the upload passed the limit of {} bytes for one upload; raise it with --max-write-size",
+                write.max_size
+            )),
             Status::Failed(reason) => Err(reason),
             _ => Err("stopped".into()),
         };
@@ -1094,13 +1115,69 @@ impl Job {
                 }
             }
             Err(reason) => {
-                // A partial upload is never left behind.
-                let _ = fs::remove_file(&path);
+                // A partial upload is never left behind, and no longer counts.
+                let _ = fs::remove_file(&part);
+                quota.give_back(counted);
                 self.failed(reason);
             }
         }
         Ok(())
     }
+}
+
+/// The upload quota of a run: the bytes all uploads store together.
+struct Quota<'a> {
+    used: &'a AtomicU64,
+    limit: u64,
+}
+
+impl Quota<'_> {
+    fn refusal(&self, more: u64) -> String {
+        format!(
+            "the upload would pass the total upload quota of {} bytes ({} already taken by this run's uploads, {more} more asked); raise it with --write-quota",
+            self.limit,
+            self.used.load(Ordering::Relaxed)
+        )
+    }
+
+    /// Refuses an upload whose announced size does not fit what is left.
+    fn check(&self, announced: u64) -> Result<(), Refused> {
+        if self.used.load(Ordering::Relaxed).saturating_add(announced) > self.limit {
+            return Err(Refused::new(
+                ErrorCode::DISK_FULL,
+                "upload quota exceeded",
+                self.refusal(announced),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Counts `bytes` more against the quota (adding them to `counted`), or refuses them.
+    fn take(&self, bytes: u64, counted: &mut u64) -> io::Result<()> {
+        let before = self.used.fetch_add(bytes, Ordering::Relaxed);
+        if before.saturating_add(bytes) > self.limit {
+            self.used.fetch_sub(bytes, Ordering::Relaxed);
+            return Err(io::Error::other(self.refusal(bytes)));
+        }
+        *counted += bytes;
+        Ok(())
+    }
+
+    /// Gives back what a failed upload had counted.
+    fn give_back(&self, counted: u64) {
+        self.used.fetch_sub(counted, Ordering::Relaxed);
+    }
+}
+
+/// Gives a whole upload its final name, never replacing anything that appeared there since.
+fn publish(part: &Path, path: &Path) -> Result<(), String> {
+    move_into_place(part, path).map_err(|not_placed| match not_placed {
+        NotPlaced::Appeared => format!(
+            "{} appeared during the upload; it is not overwritten, the upload is not kept",
+            path.display()
+        ),
+        NotPlaced::Io(err) => format!("cannot name the upload {}: {err}", path.display()),
+    })
 }
 
 /// Where an upload's bytes go: the file, through the netascii decoder when asked, with the

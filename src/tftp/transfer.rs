@@ -72,9 +72,13 @@ impl Machine<'_> {
                 Ok(())
             }
             Machine::Receive(r, sink) => {
+                let queued = out.len();
                 if let Some(data) = r.on_packet(packet, now, out)
                     && let Err(err) = sink(data)
                 {
+                    // Data that could not be stored is never acknowledged: the ACK the
+                    // machine queued for it gives way to the ERROR.
+                    out.truncate(queued);
                     out.push(error_datagram(
                         ErrorCode::DISK_FULL,
                         "cannot store the data",

@@ -307,9 +307,6 @@ proptest! {
 /// module is the lowest layer and may not import the codec): the two lists must agree.
 #[test]
 fn the_profile_knows_exactly_the_regions_the_codec_codes() {
-    let codec: Vec<&str> = rescue_wizard::nmrp::packet::Region::NAMES
-        .iter()
-        .map(|(name, _)| *name)
-        .collect();
+    let codec: Vec<&str> = Region::NAMES.iter().map(|(name, _)| *name).collect();
     assert_eq!(codec, rescue_wizard::profile::schema::Nmrp::REGIONS);
 }

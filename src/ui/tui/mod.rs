@@ -8,8 +8,8 @@
 //! Nothing here opens a socket: the run is the engine's, and the port list comes from the
 //! caller ([`Wizard::ports`]).
 
-pub mod input;
 pub mod farewell;
+pub mod input;
 pub mod keys;
 pub mod model;
 pub mod terminal;

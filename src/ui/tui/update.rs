@@ -703,7 +703,6 @@ fn engine_event(model: &mut Model, at: Duration, event: &Event) -> Vec<Effect> {
         | Event::NmrpUploadRequested { .. }
         | Event::NmrpKeepAlive { .. }
         | Event::WaitingForRouter { .. } => Some(FeedKind::Info),
-        Event::NmrpRejected { .. } | Event::NmrpRouterSilent { .. } => Some(FeedKind::Problem),
         Event::PhaseStarted { phase } => {
             run.phase = Some(*phase);
             if *phase != Phase::Transfer && *phase != Phase::Waiting {
@@ -736,7 +735,9 @@ fn engine_event(model: &mut Model, at: Duration, event: &Event) -> Vec<Effect> {
         | Event::SelfTestFailed { .. }
         | Event::PreflightFailed { .. }
         | Event::NetworkSetupFailed { .. }
-        | Event::ServerStartFailed { .. } => Some(FeedKind::Problem),
+        | Event::ServerStartFailed { .. }
+        | Event::NmrpRejected { .. }
+        | Event::NmrpRouterSilent { .. } => Some(FeedKind::Problem),
         Event::Step {
             number,
             action,

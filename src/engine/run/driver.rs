@@ -91,6 +91,7 @@ pub(super) struct Driver {
     prober: Option<mpsc::UnboundedReceiver<Ipv4Addr>>,
     prober_stop: Arc<AtomicBool>,
     nmrp: Option<method::nmrp::Running>,
+    dhcp: Option<method::dhcp::Running>,
 }
 
 impl Driver {
@@ -141,6 +142,7 @@ impl Driver {
             prober: None,
             prober_stop: Arc::new(AtomicBool::new(false)),
             nmrp: None,
+            dhcp: None,
         }
     }
 
@@ -174,6 +176,7 @@ impl Driver {
                 self_test,
                 prober,
                 nmrp,
+                dhcp,
                 ..
             } = self;
             tokio::select! {
@@ -191,6 +194,7 @@ impl Driver {
                 result = join_or_pend(self_test.as_mut()) => Woke::SelfTested(result),
                 Some(ip) = recv_or_pend(prober.as_mut()) => Woke::Probed(ip),
                 Some(input) = method::nmrp::recv(nmrp.as_mut()) => Woke::Input(input),
+                Some(input) = method::dhcp::recv(dhcp.as_mut()) => Woke::Input(input),
                 _ = ticks.tick() => Woke::Tick,
             }
         };
@@ -262,6 +266,7 @@ impl Driver {
                 Effect::Adopt(addr) => self.adopt(addr),
                 Effect::Finish(outcome) => finish = Some(outcome),
                 Effect::StartNmrp => self.start_nmrp(),
+                Effect::StartDhcp => self.dhcp = Some(method::dhcp::start(&self.plan)),
             }
         }
         finish
@@ -337,7 +342,7 @@ impl Driver {
     }
 
     fn start_server(&mut self) {
-        let Transfer::Serve {
+        let (Transfer::Serve {
             bind,
             options,
             max_blksize,
@@ -345,7 +350,16 @@ impl Driver {
             rollover_to_one,
             next_block,
             ..
-        } = self.plan.transfer.clone()
+        }
+        | Transfer::Dhcp {
+            bind,
+            options,
+            max_blksize,
+            max_windowsize,
+            rollover_to_one,
+            next_block,
+            ..
+        }) = self.plan.transfer.clone()
         else {
             return;
         };
@@ -391,7 +405,10 @@ impl Driver {
             )));
             return;
         };
-        let options = matches!(self.plan.transfer, Transfer::Serve { options: true, .. });
+        let options = matches!(
+            self.plan.transfer,
+            Transfer::Serve { options: true, .. } | Transfer::Dhcp { options: true, .. }
+        );
         self.self_test = Some(tokio::task::spawn_blocking(move || {
             super::self_test::probe(target, &name, &snapshot, options)
         }));
@@ -509,6 +526,9 @@ impl Driver {
         }
         if let Some(nmrp) = self.nmrp.take() {
             nmrp.join().await;
+        }
+        if let Some(dhcp) = self.dhcp.take() {
+            dhcp.stop().await;
         }
         self.capture_stop.store(true, Ordering::Relaxed);
         if let Some(thread) = self.capture.take() {

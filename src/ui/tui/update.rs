@@ -703,8 +703,10 @@ fn engine_event(model: &mut Model, at: Duration, event: &Event) -> Vec<Effect> {
         | Event::NmrpConfigured { .. }
         | Event::NmrpUploadRequested { .. }
         | Event::NmrpKeepAlive { .. }
+        | Event::DhcpLeased { .. }
         | Event::WaitingForRouter { .. } => Some(FeedKind::Info),
         Event::NmrpRejected { .. } | Event::NmrpRouterSilent { .. } => Some(FeedKind::Problem),
+        Event::DhcpOtherServer { .. } => Some(FeedKind::Notice),
         Event::PhaseStarted { phase } => {
             run.phase = Some(*phase);
             if *phase != Phase::Transfer && *phase != Phase::Waiting {

@@ -385,6 +385,30 @@ pub enum Event {
         #[serde(with = "seconds")]
         since_upload: Duration,
     },
+    /// DHCP/BOOTP: the router was given its address, our address as its server and the boot
+    /// file: it pulls the boot file next.
+    DhcpLeased {
+        /// Its MAC.
+        client: String,
+        /// The address given.
+        address: Ipv4Addr,
+        /// Its vendor class (option 60: `Mips_boot`, `U-Boot.armv7`), when it sent one.
+        vendor_class: Option<String>,
+        /// The boot file given.
+        boot_file: String,
+        /// It asked by BOOTP (answered without a message type).
+        bootp: bool,
+    },
+    /// DHCP/BOOTP: another DHCP server answers on the port: the router may take its answer,
+    /// with another address and no boot file.
+    DhcpOtherServer {
+        /// Its address.
+        address: Ipv4Addr,
+        /// Its MAC, when it answered ARP.
+        mac: Option<String>,
+        /// What was seen and what to do, in words.
+        said: String,
+    },
 }
 
 /// What a front-end may ask of a running recovery.
@@ -691,6 +715,24 @@ impl std::fmt::Display for Event {
                 "the router has said nothing for a long time after the upload ({keep_alives} keep-alive(s), {} since the upload): it may still be writing, or its bootloader is stuck; leave it on a few more minutes, then switch it off and on",
                 minutes(*since_upload)
             ),
+            Event::DhcpLeased {
+                client,
+                address,
+                vendor_class,
+                boot_file,
+                bootp,
+            } => {
+                write!(f, "gave {address} to {client}")?;
+                if let Some(class) = vendor_class {
+                    write!(f, ", a {class} loader")?;
+                }
+                write!(f, ", boot file {boot_file}")?;
+                if *bootp {
+                    f.write_str(" (BOOTP)")?;
+                }
+                Ok(())
+            }
+            Event::DhcpOtherServer { said, .. } => f.write_str(said),
         }
     }
 }

@@ -129,6 +129,43 @@ pub enum Transfer {
         /// The region written into it when it asks (DEV-REGION).
         region: Option<crate::nmrp::packet::Region>,
     },
+    /// DHCP or BOOTP, then a pull: our responder on the port gives the router its address,
+    /// our address as `siaddr` and the boot file; its bootloader then pulls the boot file from
+    /// our server, which serves the image under any name asked (docs/dhcp.md).
+    Dhcp {
+        /// Where our server listens.
+        bind: SocketAddr,
+        /// The name the profile expects to be asked for (the boot file first).
+        expected: Vec<String>,
+        /// Whether TFTP options are granted at all.
+        options: bool,
+        /// The largest block granted.
+        max_blksize: u16,
+        /// The largest window granted.
+        max_windowsize: u16,
+        /// Block numbers wrap to 1 rather than 0 past 65535.
+        rollover_to_one: bool,
+        /// Send the next block along with each resend.
+        next_block: bool,
+        /// What the responder gives, and to whom.
+        lease: Lease,
+    },
+}
+
+/// What the run's DHCP/BOOTP responder gives the router, and to whom.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    /// The address leased: the profile's router address.
+    pub router: Ipv4Addr,
+    /// The boot file given in `file` and option 67.
+    pub boot_file: String,
+    /// Boot files by vendor class, tried before `boot_file`.
+    pub boot_choices: Vec<crate::dhcp::lease::BootChoice>,
+    /// Who is answered.
+    pub answer: crate::dhcp::lease::Answer,
+    /// The router asks by BOOTP (`MikroTik` etherboot); else DHCP. The responder answers
+    /// each in its own protocol; this only words what the run waits for.
+    pub bootp: bool,
 }
 
 /// Where the expected flashing time comes from.
@@ -233,6 +270,14 @@ pub enum PlanError {
         /// The region as given.
         given: String,
     },
+    /// The profile's lease cannot work (its router address outside its laptop subnet...).
+    #[error("the profile {id} cannot lease its router address: {reason}")]
+    Lease {
+        /// The device.
+        id: String,
+        /// What is wrong, with the fix.
+        reason: String,
+    },
     /// The chosen port is not one a bootloader can be reached through.
     #[error(
         "{name} is {kind}: a bootloader in recovery mode is only reachable over an Ethernet cable.\n  fix: plug the cable into a wired port and give --interface with its name"
@@ -289,6 +334,7 @@ pub fn build(
         });
     }
     let nmrp = profile.method == Method::Nmrp;
+    let dhcp = matches!(profile.method, Method::DhcpTftp | Method::BootpTftp);
     // An NMRP bootloader takes whatever address it is given: nmrpflash's defaults serve when
     // the profile names none.
     let nmrp_host = nmrp.then_some(crate::profile::Host {
@@ -404,6 +450,11 @@ pub fn build(
             next_block: config.timing.resend_next_block,
         }
     };
+    let transfer = if dhcp {
+        with_lease(transfer, lease(profile, host, &image)?)
+    } else {
+        transfer
+    };
     let profile_flash = profile
         .flash_seconds
         .map(|s| Duration::from_secs(u64::from(s)));
@@ -419,6 +470,7 @@ pub fn build(
         host: Some(host),
         router: match &transfer {
             Transfer::Nmrp { router, .. } => Some(*router),
+            Transfer::Dhcp { lease, .. } => Some(lease.router),
             _ => profile.router,
         },
         network,
@@ -450,6 +502,88 @@ pub fn build(
     })
 }
 
+/// The host part of the address leased when the profile names none: the first of the pool
+/// Xiaomi's own repair tool hands out (192.168.31.100-199, `MIWIFIRepairTool`'s README).
+pub const DEFAULT_LEASE_HOST: u32 = 100;
+
+/// What the responder gives for `profile`: its router address (else the `.100` of the laptop's
+/// subnet), its boot file (else the image's own name: any name is served anyway).
+fn lease(profile: &Profile, host: Ipv4Cidr, image: &ImageFacts) -> Result<Lease, PlanError> {
+    let router = profile.router.unwrap_or_else(|| {
+        Ipv4Addr::from(u32::from(host.network()) | (DEFAULT_LEASE_HOST & !host.mask()))
+    });
+    let boot_file = profile
+        .filename
+        .clone()
+        .or_else(|| {
+            image
+                .path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+        })
+        .unwrap_or_else(|| "firmware.bin".to_owned());
+    let lease = Lease {
+        router,
+        boot_file,
+        boot_choices: Vec::new(),
+        answer: crate::dhcp::lease::Answer::FirstClient,
+        bootp: profile.method == Method::BootpTftp,
+    };
+    // The same checks as `serve --dhcp`: the router address a host of our subnet, the boot
+    // file short enough for `file`; a profile that fails them cannot be run.
+    crate::dhcp::lease::LeaseConfig::new(host, vec![router], lease.boot_file.clone()).map_err(
+        |err| PlanError::Lease {
+            id: profile.id.clone(),
+            reason: err.to_string(),
+        },
+    )?;
+    Ok(lease)
+}
+
+/// `serve` (a [`Transfer::Serve`]) with the responder's `lease` in front of it.
+fn with_lease(serve: Transfer, lease: Lease) -> Transfer {
+    match serve {
+        Transfer::Serve {
+            bind,
+            expected,
+            options,
+            max_blksize,
+            max_windowsize,
+            rollover_to_one,
+            next_block,
+        } => Transfer::Dhcp {
+            bind,
+            // The router asks for the boot file it was given.
+            expected: if expected.is_empty() {
+                vec![lease.boot_file.clone()]
+            } else {
+                expected
+            },
+            options,
+            max_blksize,
+            max_windowsize,
+            rollover_to_one,
+            next_block,
+            lease,
+        },
+        other => other,
+    }
+}
+
+impl Lease {
+    /// The responder's step of the plan, in words.
+    fn describe(&self, host: Option<Ipv4Cidr>, port: Option<&Port>) -> String {
+        let protocol = if self.bootp { "BOOTP" } else { "DHCP" };
+        format!(
+            "answer {protocol} on {} only: give the router {}, our address {} as its server (siaddr), boot file {}; warn of any other DHCP server there",
+            port.map_or("the port", |p| p.name.as_str()),
+            self.router,
+            host.map_or_else(|| "?".to_owned(), |h| h.addr.to_string()),
+            self.boot_file
+        )
+    }
+}
+
 impl Plan {
     /// The network changes in words, one line each (empty when none are needed).
     pub fn changes(&self) -> Vec<String> {
@@ -461,13 +595,18 @@ impl Plan {
 
     /// Whether the router pulls the image from us.
     pub fn serves(&self) -> bool {
-        matches!(self.transfer, Transfer::Serve { .. })
+        matches!(
+            self.transfer,
+            Transfer::Serve { .. } | Transfer::Dhcp { .. }
+        )
     }
 
     /// The file name the bootloader asks for (pull) or is sent (push).
     pub fn file(&self) -> Option<&str> {
         match &self.transfer {
-            Transfer::Serve { expected, .. } => expected.first().map(String::as_str),
+            Transfer::Serve { expected, .. } | Transfer::Dhcp { expected, .. } => {
+                expected.first().map(String::as_str)
+            }
             Transfer::Push { remote_name, .. } => Some(remote_name),
             Transfer::Nmrp { .. } => None,
         }
@@ -528,6 +667,9 @@ impl fmt::Display for Plan {
         } else {
             step(f, format!("with consent: {}", changes.join("; ")))?;
         }
+        if let Transfer::Dhcp { lease, .. } = &self.transfer {
+            step(f, lease.describe(self.host, self.port.as_ref()))?;
+        }
         match &self.transfer {
             Transfer::Serve {
                 bind,
@@ -537,6 +679,16 @@ impl fmt::Display for Plan {
                 max_windowsize,
                 rollover_to_one,
                 next_block,
+            }
+            | Transfer::Dhcp {
+                bind,
+                expected,
+                options,
+                max_blksize,
+                max_windowsize,
+                rollover_to_one,
+                next_block,
+                ..
             } => {
                 let mut tftp = if *options {
                     format!("blocks up to {max_blksize} bytes, windows up to {max_windowsize}")
@@ -733,15 +885,14 @@ steps
             "{err}"
         );
         let err = build(
-            &profile("mikrotik-routerboard"),
+            &profile("dlink-dir-1960-a1"),
             image(),
             &interfaces(),
             &Settings::default(),
         )
         .unwrap_err();
         assert!(
-            err.to_string()
-                .contains("devices show mikrotik-routerboard"),
+            err.to_string().contains("devices show dlink-dir-1960-a1"),
             "{err}"
         );
     }
@@ -785,6 +936,52 @@ steps
             err.to_string().contains("fix: give --region as one of"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn dhcp_and_bootp_devices_lease_their_router_address_and_boot_file() {
+        let settings = Settings {
+            interface: Some("enp3s0".into()),
+            ..Settings::default()
+        };
+        let plan = build(
+            &profile("xiaomi-mi-router-4a-gigabit"),
+            image(),
+            &interfaces(),
+            &settings,
+        )
+        .unwrap();
+        let Transfer::Dhcp {
+            lease, expected, ..
+        } = &plan.transfer
+        else {
+            panic!("{:?}", plan.transfer);
+        };
+        assert_eq!(lease.router, Ipv4Addr::new(192, 168, 31, 100));
+        assert_eq!(lease.boot_file, "test.bin");
+        assert!(!lease.bootp);
+        assert_eq!(expected, &["test.bin".to_owned()]);
+        assert_eq!(plan.router, Some(Ipv4Addr::new(192, 168, 31, 100)));
+        assert!(plan.serves());
+        let text = plan.to_string();
+        assert!(
+            text.contains("answer DHCP on enp3s0 only: give the router 192.168.31.100, our address 192.168.31.1 as its server (siaddr), boot file test.bin"),
+            "{text}"
+        );
+        // MikroTik etherboot: BOOTP, and the image's own name as boot file.
+        let plan = build(
+            &profile("mikrotik-routerboard"),
+            image(),
+            &interfaces(),
+            &settings,
+        )
+        .unwrap();
+        let Transfer::Dhcp { lease, .. } = &plan.transfer else {
+            panic!("{:?}", plan.transfer);
+        };
+        assert!(lease.bootp);
+        assert_eq!(lease.router, Ipv4Addr::new(192, 168, 1, 20));
+        assert_eq!(lease.boot_file, "wr841nv9-factory.bin");
     }
 
     #[test]

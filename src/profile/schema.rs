@@ -149,7 +149,14 @@ impl Method {
 
     /// Whether rescue-wizard can carry out the recovery itself today.
     pub fn is_automated(self) -> bool {
-        matches!(self, Method::TftpServer | Method::TftpClient | Method::Nmrp)
+        matches!(
+            self,
+            Method::TftpServer
+                | Method::TftpClient
+                | Method::Nmrp
+                | Method::DhcpTftp
+                | Method::BootpTftp
+        )
     }
 
     /// One line for a human saying who does what.
@@ -163,10 +170,10 @@ impl Method {
                 "the router's bootloader finds rescue-wizard by Netgear NMRP and takes the image over TFTP"
             }
             Method::DhcpTftp => {
-                "the router asks for a DHCP lease, then pulls the image: not automated yet, follow the steps"
+                "the router asks for a DHCP lease, then pulls the image; rescue-wizard gives the lease and serves it over TFTP"
             }
             Method::BootpTftp => {
-                "the router boots over BOOTP and TFTP: not automated yet, follow the steps"
+                "the router asks by BOOTP, then pulls the image; rescue-wizard answers and serves it over TFTP"
             }
             Method::Http => {
                 "the bootloader serves an upload page: not automated yet, follow the steps in a browser"

@@ -94,6 +94,7 @@ pub(super) struct Driver {
     /// [`HOLD_SELF_TEST`]: the self-test asked for, held until the router's first request.
     held_self_test: Option<(SocketAddr, String)>,
     hold_self_test: bool,
+    dhcp: Option<method::dhcp::Running>,
 }
 
 /// A test hook: when this environment variable is set, the self-test starts only once the
@@ -151,6 +152,7 @@ impl Driver {
             nmrp: None,
             held_self_test: None,
             hold_self_test: std::env::var_os(HOLD_SELF_TEST).is_some(),
+            dhcp: None,
         }
     }
 
@@ -188,6 +190,7 @@ impl Driver {
                 self_test,
                 prober,
                 nmrp,
+                dhcp,
                 ..
             } = self;
             tokio::select! {
@@ -205,6 +208,7 @@ impl Driver {
                 result = join_or_pend(self_test.as_mut()) => Woke::SelfTested(result),
                 Some(ip) = recv_or_pend(prober.as_mut()) => Woke::Probed(ip),
                 Some(input) = method::nmrp::recv(nmrp.as_mut()) => Woke::Input(input),
+                Some(input) = method::dhcp::recv(dhcp.as_mut()) => Woke::Input(input),
                 _ = ticks.tick() => Woke::Tick,
             }
         };
@@ -284,6 +288,7 @@ impl Driver {
                 Effect::Adopt(addr) => self.adopt(addr),
                 Effect::Finish(outcome) => finish = Some(outcome),
                 Effect::StartNmrp => self.start_nmrp(),
+                Effect::StartDhcp => self.dhcp = Some(method::dhcp::start(&self.plan)),
             }
         }
         finish
@@ -396,7 +401,7 @@ impl Driver {
     }
 
     fn start_server(&mut self) {
-        let Transfer::Serve {
+        let (Transfer::Serve {
             bind,
             options,
             max_blksize,
@@ -404,7 +409,16 @@ impl Driver {
             rollover_to_one,
             next_block,
             ..
-        } = self.plan.transfer.clone()
+        }
+        | Transfer::Dhcp {
+            bind,
+            options,
+            max_blksize,
+            max_windowsize,
+            rollover_to_one,
+            next_block,
+            ..
+        }) = self.plan.transfer.clone()
         else {
             return;
         };
@@ -450,7 +464,10 @@ impl Driver {
             )));
             return;
         };
-        let options = matches!(self.plan.transfer, Transfer::Serve { options: true, .. });
+        let options = matches!(
+            self.plan.transfer,
+            Transfer::Serve { options: true, .. } | Transfer::Dhcp { options: true, .. }
+        );
         self.self_test = Some(tokio::task::spawn_blocking(move || {
             super::self_test::probe(target, &name, &snapshot, options)
         }));
@@ -568,6 +585,9 @@ impl Driver {
         }
         if let Some(nmrp) = self.nmrp.take() {
             nmrp.join().await;
+        }
+        if let Some(dhcp) = self.dhcp.take() {
+            dhcp.stop().await;
         }
         self.capture_stop.store(true, Ordering::Relaxed);
         if let Some(thread) = self.capture.take() {

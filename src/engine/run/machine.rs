@@ -135,6 +135,8 @@ pub enum Input {
     Tick,
     /// The NMRP leg's news.
     Nmrp(method::nmrp::NmrpEvent),
+    /// The DHCP/BOOTP responder's news.
+    Dhcp(method::dhcp::DhcpEvent),
 }
 
 /// What the driver is asked to do.
@@ -179,6 +181,8 @@ pub enum Effect {
     /// Start the NMRP leg: advertise, configure, upload: answers come as [`Input::Nmrp`],
     /// [`Input::Transfer`] and [`Input::Pushed`].
     StartNmrp,
+    /// Start the DHCP/BOOTP responder on the port: its news comes as [`Input::Dhcp`].
+    StartDhcp,
 }
 
 /// The name the self-test asks for: no bootloader asks for it, so its transfer is never
@@ -269,7 +273,9 @@ impl Machine {
                 host,
                 router: plan.router,
                 files: match &plan.transfer {
-                    Transfer::Serve { expected, .. } => expected.clone(),
+                    Transfer::Serve { expected, .. } | Transfer::Dhcp { expected, .. } => {
+                        expected.clone()
+                    }
                     Transfer::Push { .. } | Transfer::Nmrp { .. } => Vec::new(),
                 },
             },
@@ -478,6 +484,13 @@ impl Machine {
             Input::Tick => self.tick(now, &mut out),
             Input::Nmrp(event) => {
                 let (events, end) = method::nmrp::on_event(event, &self.plan);
+                out.extend(events.into_iter().map(Effect::Emit));
+                if let Some(outcome) = end {
+                    self.end(outcome, &mut out);
+                }
+            }
+            Input::Dhcp(event) => {
+                let (events, end) = method::dhcp::on_event(event);
                 out.extend(events.into_iter().map(Effect::Emit));
                 if let Some(outcome) = end {
                     self.end(outcome, &mut out);
@@ -1058,7 +1071,7 @@ impl Machine {
             let peer = match &self.plan.transfer {
                 Transfer::Push { to, .. } => *to,
                 Transfer::Nmrp { router, .. } => SocketAddr::from((*router, 69)),
-                Transfer::Serve { bind, .. } => *bind,
+                Transfer::Serve { bind, .. } | Transfer::Dhcp { bind, .. } => *bind,
             };
             (peer, self.plan.file().unwrap_or_default().to_owned())
         })

@@ -407,12 +407,12 @@ fn device_search_narrows_as_you_type() {
 #[test]
 fn a_device_the_run_cannot_automate_is_explained() {
     let (mut model, _) = init(setup(Mode::Real));
-    type_text(&mut model, "mikrotik-routerboard");
+    type_text(&mut model, "dlink-dir-1960-a1");
     press(&mut model, &[Key::Enter]);
     assert_eq!(model.screen, Screen::Device);
     let problem = model.device.problem.clone().unwrap();
     assert!(
-        problem.contains("devices show mikrotik-routerboard"),
+        problem.contains("devices show dlink-dir-1960-a1"),
         "{problem}"
     );
 }
@@ -943,11 +943,11 @@ fn the_help_names_each_key_once() {
 #[test]
 fn a_manual_device_shows_its_steps_one_at_a_time() {
     let (mut model, _) = init(setup(Mode::Real));
-    type_text(&mut model, "mikrotik-routerboard");
-    assert_eq!(model.device.hits[0], "mikrotik-routerboard");
+    type_text(&mut model, "dlink-dir-1960-a1");
+    assert_eq!(model.device.hits[0], "dlink-dir-1960-a1");
     let profile = model
         .catalogue
-        .get("mikrotik-routerboard")
+        .get("dlink-dir-1960-a1")
         .unwrap()
         .profile
         .clone();

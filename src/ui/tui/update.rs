@@ -702,7 +702,9 @@ fn engine_event(model: &mut Model, at: Duration, event: &Event) -> Vec<Effect> {
         | Event::NmrpConfigured { .. }
         | Event::NmrpUploadRequested { .. }
         | Event::NmrpKeepAlive { .. }
+        | Event::DhcpLeased { .. }
         | Event::WaitingForRouter { .. } => Some(FeedKind::Info),
+        Event::DhcpOtherServer { .. } => Some(FeedKind::Notice),
         Event::PhaseStarted { phase } => {
             run.phase = Some(*phase);
             if *phase != Phase::Transfer && *phase != Phase::Waiting {

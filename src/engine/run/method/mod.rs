@@ -6,10 +6,12 @@
 //! A new method (NMRP, DHCP/BOOTP, the HTTP failsafe, the serial console) is a file of its own
 //! here implementing [`Method`], and one arm in [`for_plan`].
 
+pub mod dhcp;
 pub mod nmrp;
 mod pull;
 mod push;
 
+pub use dhcp::Dhcp;
 pub use nmrp::Nmrp;
 pub use pull::Pull;
 pub use push::Push;
@@ -41,5 +43,9 @@ pub fn for_plan(plan: &Plan) -> Box<dyn Method> {
         }),
         Transfer::Push { to, .. } => Box::new(Push { to: *to }),
         Transfer::Nmrp { router, .. } => Box::new(Nmrp { router: *router }),
+        Transfer::Dhcp { lease, .. } => Box::new(Dhcp {
+            boot_file: lease.boot_file.clone(),
+            bootp: lease.bootp,
+        }),
     }
 }

@@ -57,7 +57,7 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
     if model.mode == Mode::Demo {
         title = " loopback (simulated): expected and now ".to_owned();
         let server = match &plan.transfer {
-            Transfer::Serve { bind, .. } => bind.ip().to_string(),
+            Transfer::Serve { bind, .. } | Transfer::Dhcp { bind, .. } => bind.ip().to_string(),
             Transfer::Push { to, .. } => to.ip().to_string(),
             Transfer::Nmrp { router, .. } => router.to_string(),
         };

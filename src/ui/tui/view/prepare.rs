@@ -87,6 +87,12 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
         Transfer::Nmrp { router, .. } => format!(
             "advertises by NMRP until the router answers, gives it {router}, and pushes the image to the name it asks for"
         ),
+        Transfer::Dhcp { bind, lease, .. } => format!(
+            "answers the router's {} request with {} and boot file {}, and serves the image at {bind} under any name asked for",
+            if lease.bootp { "BOOTP" } else { "DHCP" },
+            lease.router,
+            lease.boot_file
+        ),
     };
     let text = format!(
         "Then rescue-wizard {moves}, counts down the flashing (about {} s) and {}.",

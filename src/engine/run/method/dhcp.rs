@@ -1,0 +1,277 @@
+//! DHCP or BOOTP, then a pull (Xiaomi's recovery, `MikroTik` etherboot, U-Boot's `dhcp` and
+//! `bootp`): our responder on the port gives the router its address, our address as `siaddr`
+//! and the boot file, and its bootloader pulls the boot file from our TFTP server, which serves
+//! the image under any name asked (docs/dhcp.md).
+//!
+//! Every rule of who gets what is [`crate::dhcp::lease`] (sans-I/O); here are the strategy in
+//! the run ([`Dhcp`]), what the run makes of the responder's events ([`on_event`], pure), and
+//! the thin driver ([`start`]): the responder's task on the run's runtime.
+
+use std::collections::VecDeque;
+
+use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use super::Method;
+use crate::dhcp::lease::{LeaseConfig, LeaseEvent, Protocol};
+use crate::dhcp::server::DhcpServer;
+use crate::engine::event::{Event, RunOutcome};
+use crate::engine::plan::{Lease, Plan, Transfer};
+use crate::engine::run::machine::{Effect, Input};
+
+/// The DHCP/BOOTP strategy: our TFTP server and the responder are up before the router is
+/// switched on; the router asks for its address, then pulls.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dhcp {
+    /// The boot file the router is given.
+    pub boot_file: String,
+    /// It asks by BOOTP rather than DHCP.
+    pub bootp: bool,
+}
+
+impl Method for Dhcp {
+    fn awaits(&self) -> String {
+        format!(
+            "the router's {} request, then its request for {}",
+            if self.bootp { "BOOTP" } else { "DHCP" },
+            self.boot_file
+        )
+    }
+
+    fn serves(&self) -> bool {
+        true
+    }
+
+    // The bootloader asks for its address within a second of power-on and gives up after a
+    // few tries (U-Boot's `net/bootp.c` retries for about 10 s): both servers are up first.
+    fn prepare(&self) -> Vec<Effect> {
+        vec![Effect::StartServer, Effect::StartDhcp]
+    }
+
+    fn on_waiting(&self) -> Vec<Effect> {
+        Vec::new()
+    }
+}
+
+/// What the responder's driver tells the run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DhcpEvent {
+    /// What the responder did or saw.
+    Lease(LeaseEvent),
+    /// The responder could not start: nothing answers the router.
+    BindFailed(String),
+    /// Other DHCP servers cannot be watched (the client port is taken).
+    Unwatched(String),
+    /// The responder stopped before the run ended.
+    Stopped(String),
+}
+
+/// What the run makes of one responder event: the events to show, and how the run ends when
+/// this ends it. Pure: the machine calls it from its one DHCP arm.
+pub fn on_event(event: DhcpEvent) -> (Vec<Event>, Option<RunOutcome>) {
+    let notice = |what: String| Event::NetworkNoticed { what };
+    match event {
+        DhcpEvent::BindFailed(reason) => (
+            vec![Event::TransferFailed {
+                peer: None,
+                reason: format!("the DHCP/BOOTP responder cannot start: {reason}"),
+            }],
+            Some(RunOutcome::Failed),
+        ),
+        DhcpEvent::Unwatched(reason) => (vec![notice(reason)], None),
+        DhcpEvent::Stopped(reason) => (
+            vec![notice(format!(
+                "the DHCP/BOOTP responder stopped ({reason}): a router that asks for an address again gets no answer"
+            ))],
+            None,
+        ),
+        DhcpEvent::Lease(LeaseEvent::Gave {
+            client,
+            address,
+            vendor_class,
+            boot_file,
+            protocol,
+        }) => (
+            vec![Event::DhcpLeased {
+                client: client.to_string(),
+                address,
+                vendor_class,
+                boot_file,
+                bootp: protocol == Protocol::Bootp,
+            }],
+            None,
+        ),
+        DhcpEvent::Lease(other @ LeaseEvent::OtherServer { address, mac, .. }) => (
+            vec![Event::DhcpOtherServer {
+                address,
+                mac: mac.map(|m| m.to_string()),
+                said: other.to_string(),
+            }],
+            None,
+        ),
+        DhcpEvent::Lease(other) => (vec![notice(format!("DHCP: {other}"))], None),
+    }
+}
+
+/// The responder's configuration for `plan`, if it is a DHCP plan on a port with an address.
+pub fn config(plan: &Plan) -> Result<(String, LeaseConfig), String> {
+    let Transfer::Dhcp { lease, .. } = &plan.transfer else {
+        return Err("the run is not a DHCP/BOOTP run".to_owned());
+    };
+    let port = plan
+        .port
+        .as_ref()
+        .ok_or("the run has no port to answer on")?;
+    let host = plan.host.ok_or("the run has no address to answer from")?;
+    let Lease {
+        router,
+        boot_file,
+        boot_choices,
+        answer,
+        ..
+    } = lease;
+    let mut config =
+        LeaseConfig::new(host, vec![*router], boot_file.clone()).map_err(|e| e.to_string())?;
+    config.boot_choices.clone_from(boot_choices);
+    config.answer = answer.clone();
+    config.check().map_err(|e| e.to_string())?;
+    Ok((port.name.clone(), config))
+}
+
+/// The responder, running: its news for the run, and the task to stop at the end.
+#[derive(Debug)]
+pub struct Running {
+    early: VecDeque<DhcpEvent>,
+    leases: Option<UnboundedReceiver<LeaseEvent>>,
+    stop: Option<watch::Sender<bool>>,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl Running {
+    /// The next input for the run; `None` once the responder ended and said why.
+    pub async fn recv(&mut self) -> Option<Input> {
+        if let Some(event) = self.early.pop_front() {
+            return Some(Input::Dhcp(event));
+        }
+        let leases = self.leases.as_mut()?;
+        if let Some(event) = leases.recv().await {
+            return Some(Input::Dhcp(DhcpEvent::Lease(event)));
+        }
+        self.leases = None;
+        let task = self.task.take()?;
+        let reason = match task.await {
+            Ok(Ok(())) => return None,
+            Ok(Err(err)) => err.to_string(),
+            Err(err) => err.to_string(),
+        };
+        Some(Input::Dhcp(DhcpEvent::Stopped(reason)))
+    }
+
+    /// Stops the responder and waits for it: nothing answers on the port afterwards.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(true);
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+/// Receives from `running`, or never resolves when there is none.
+pub async fn recv(running: Option<&mut Running>) -> Option<Input> {
+    match running {
+        Some(running) => running.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Starts the responder for `plan` on its port: every event comes back as an [`Input::Dhcp`],
+/// a failure to start first of all. Call from inside the run's tokio runtime.
+pub fn start(plan: &Plan) -> Running {
+    let mut running = Running {
+        early: VecDeque::new(),
+        leases: None,
+        stop: None,
+        task: None,
+    };
+    let bound = config(plan)
+        .and_then(|(port, config)| DhcpServer::bind(&port, config).map_err(|e| e.to_string()));
+    match bound {
+        Ok(server) => {
+            if let Some(why) = server.watch_error() {
+                running
+                    .early
+                    .push_back(DhcpEvent::Unwatched(why.to_owned()));
+            }
+            let (events, leases) = unbounded_channel();
+            let (stop, stopped) = watch::channel(false);
+            running.task = Some(tokio::spawn(server.run(events, stopped)));
+            running.leases = Some(leases);
+            running.stop = Some(stop);
+        }
+        Err(reason) => running.early.push_back(DhcpEvent::BindFailed(reason)),
+    }
+    running
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dhcp::lease::{Ignored, OtherServerSeen};
+    use crate::net::wire::Mac;
+    use std::net::Ipv4Addr;
+
+    const MAC: Mac = Mac([0x8c, 0xde, 0xf9, 0x01, 0x02, 0x03]);
+
+    #[test]
+    fn a_lease_is_shown_as_who_got_what() {
+        let (events, end) = on_event(DhcpEvent::Lease(LeaseEvent::Gave {
+            client: MAC,
+            address: Ipv4Addr::new(192, 168, 31, 100),
+            vendor_class: Some("Mips_boot".into()),
+            boot_file: "test.bin".into(),
+            protocol: Protocol::Dhcp,
+        }));
+        assert_eq!(end, None);
+        assert_eq!(
+            events[0].to_string(),
+            "gave 192.168.31.100 to 8c:de:f9:01:02:03, a Mips_boot loader, boot file test.bin"
+        );
+    }
+
+    #[test]
+    fn another_server_is_named_as_a_warning() {
+        let (events, end) = on_event(DhcpEvent::Lease(LeaseEvent::OtherServer {
+            address: Ipv4Addr::new(192, 168, 31, 254),
+            mac: Some(Mac([2, 0, 0, 0, 0, 9])),
+            seen: OtherServerSeen::Reply {
+                kind: Some("DHCPOFFER".into()),
+                client: Some(MAC),
+                gave: Ipv4Addr::new(192, 168, 31, 50),
+            },
+        }));
+        assert_eq!(end, None);
+        let Event::DhcpOtherServer { address, mac, said } = &events[0] else {
+            panic!("{events:?}");
+        };
+        assert_eq!(*address, Ipv4Addr::new(192, 168, 31, 254));
+        assert_eq!(mac.as_deref(), Some("02:00:00:00:00:09"));
+        assert!(said.contains("unplug it or stop it"), "{said}");
+    }
+
+    #[test]
+    fn a_responder_that_cannot_start_fails_the_run_with_its_reason() {
+        let (events, end) = on_event(DhcpEvent::BindFailed("port 67 is taken".into()));
+        assert_eq!(end, Some(RunOutcome::Failed));
+        assert!(events[0].to_string().contains("port 67 is taken"));
+        let (events, end) = on_event(DhcpEvent::Lease(LeaseEvent::Ignored {
+            client: Some(MAC),
+            vendor_class: None,
+            why: Ignored::NotEthernet,
+        }));
+        assert_eq!(end, None);
+        assert!(matches!(events[0], Event::NetworkNoticed { .. }));
+    }
+}

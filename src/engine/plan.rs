@@ -873,6 +873,29 @@ steps
         assert!(!plan.serves());
     }
 
+    /// The listing's word "automated" is a promise: every profile it gives as automated gets a
+    /// plan on a wired port, and every one it gives as manual is refused with the steps.
+    #[test]
+    fn every_profile_listed_as_automated_can_be_planned() {
+        let (catalogue, _) = Catalogue::load(None).unwrap();
+        let settings = Settings {
+            interface: Some("enp3s0".into()),
+            ..Settings::default()
+        };
+        let mut planned = 0;
+        for entry in catalogue.entries() {
+            let p = &entry.profile;
+            let result = build(p, image(), &interfaces(), &settings);
+            if p.is_automated() {
+                assert!(result.is_ok(), "{} is listed as automated: {result:?}", p.id);
+                planned += 1;
+            } else {
+                assert!(result.is_err(), "{} is listed as manual but planned", p.id);
+            }
+        }
+        assert!(planned > 250, "only {planned} profiles planned");
+    }
+
     #[test]
     fn wifi_and_manual_methods_are_refused_with_the_fix() {
         let settings = Settings {

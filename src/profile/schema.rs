@@ -75,6 +75,19 @@ pub struct Profile {
     pub console: Option<Console>,
 }
 
+impl Profile {
+    /// Whether rescue-wizard can carry out this device's recovery itself: its method is one the
+    /// run automates, and the profile holds the facts that run needs (a DHCP/BOOTP recovery
+    /// leases from the laptop's address, so it needs `host`).
+    pub fn is_automated(&self) -> bool {
+        self.method.is_automated()
+            && match self.method {
+                Method::DhcpTftp | Method::BootpTftp => self.host.is_some(),
+                _ => true,
+            }
+    }
+}
+
 /// The laptop's address while the bootloader recovers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]

@@ -45,6 +45,41 @@ pub struct Settings {
     pub stall_after: Duration,
     /// The region an NMRP bootloader is told (`--region`), by name; the profile's otherwise.
     pub region: Option<String>,
+    /// The bootloader's serial console (`--serial`, `--baud`, `--yes`), when the run drives it.
+    pub serial: Option<Serial>,
+}
+
+/// What `auto` as a serial port means: the one USB serial adapter present.
+pub const SERIAL_AUTO: &str = "auto";
+
+/// The serial console as the technician gave it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Serial {
+    /// The port's path, or [`SERIAL_AUTO`].
+    pub port: PathBuf,
+    /// The baud rate given (`--baud`); the profile's otherwise, else 115200.
+    pub baud: Option<u32>,
+    /// The technician allowed the flash to be written without asking (`--yes`).
+    pub confirmed: bool,
+}
+
+/// The console leg of a run: the port, and what the dialogue types and checks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsolePlan {
+    /// The port's path, or [`SERIAL_AUTO`].
+    pub port: PathBuf,
+    /// Its baud rate.
+    pub baud: u32,
+    /// The profile's stop token, if it names one.
+    pub stop_token: Option<String>,
+    /// The profile's prompt, if it names one.
+    pub prompt: Option<String>,
+    /// Where `tftpboot` loads the image in RAM.
+    pub load_addr: u64,
+    /// How to write the image; without one nothing is written to flash.
+    pub recipe: Option<crate::console::Recipe>,
+    /// The flash may be written without asking.
+    pub confirmed: bool,
 }
 
 impl Default for Settings {
@@ -59,6 +94,7 @@ impl Default for Settings {
             router_mac: None,
             stall_after: STALL_AFTER,
             region: None,
+            serial: None,
         }
     }
 }
@@ -183,6 +219,8 @@ pub struct Plan {
     pub exit_after_transfer: bool,
     /// Show the checklist when nothing has moved for this long.
     pub stall_after: Duration,
+    /// The serial console leg, when the run drives the bootloader's console.
+    pub console: Option<ConsolePlan>,
 }
 
 /// Why no plan could be made: the technician's input does not fit the device.
@@ -222,6 +260,16 @@ pub enum PlanError {
     UnknownRegion {
         /// The region as given.
         given: String,
+    },
+    /// `--serial` was given for a device whose bootloader does not pull the image.
+    #[error(
+        "--serial drives a bootloader that fetches the image with `tftpboot`, and {id} recovers by {method}.\n  fix: leave --serial out for this device, or give a profile whose method is tftp-server"
+    )]
+    ConsoleNeedsPull {
+        /// The device.
+        id: String,
+        /// Its method.
+        method: Method,
     },
     /// The chosen port is not one a bootloader can be reached through.
     #[error(
@@ -394,6 +442,7 @@ pub fn build(
             next_block: config.timing.resend_next_block,
         }
     };
+    let console = console_plan(profile, settings.serial.as_ref(), &transfer)?;
     let profile_flash = profile
         .flash_seconds
         .map(|s| Duration::from_secs(u64::from(s)));
@@ -437,7 +486,44 @@ pub fn build(
         // Its keep-alives need answers and its close an acknowledgement until it is done.
         exit_after_transfer: settings.exit_after_transfer && !nmrp,
         stall_after: settings.stall_after,
+        console,
     })
+}
+
+/// The console leg for `profile` when the technician gave `--serial`: only a pull (the
+/// console types `tftpboot` to fetch from our server), and only with a load address.
+fn console_plan(
+    profile: &Profile,
+    serial: Option<&Serial>,
+    transfer: &Transfer,
+) -> Result<Option<ConsolePlan>, PlanError> {
+    let Some(serial) = serial else {
+        return Ok(None);
+    };
+    if !matches!(transfer, Transfer::Serve { .. }) {
+        return Err(PlanError::ConsoleNeedsPull {
+            id: profile.id.clone(),
+            method: profile.method,
+        });
+    }
+    let console = profile.console.clone().unwrap_or_default();
+    let load_addr = console.load_address.ok_or_else(|| PlanError::Incomplete {
+        id: profile.id.clone(),
+        what: "RAM address for the console's `tftpboot`",
+        field: "console: load-address",
+    })?;
+    Ok(Some(ConsolePlan {
+        port: serial.port.clone(),
+        baud: serial.baud.or(console.baud).unwrap_or(115_200),
+        stop_token: console.stop_token,
+        prompt: console.prompt,
+        load_addr,
+        recipe: console
+            .flash
+            .as_ref()
+            .map(crate::console::Recipe::from_profile),
+        confirmed: serial.confirmed,
+    }))
 }
 
 impl Plan {

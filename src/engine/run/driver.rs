@@ -91,6 +91,7 @@ pub(super) struct Driver {
     prober: Option<mpsc::UnboundedReceiver<Ipv4Addr>>,
     prober_stop: Arc<AtomicBool>,
     nmrp: Option<method::nmrp::Running>,
+    console: Option<method::console::Running>,
 }
 
 impl Driver {
@@ -141,6 +142,7 @@ impl Driver {
             prober: None,
             prober_stop: Arc::new(AtomicBool::new(false)),
             nmrp: None,
+            console: None,
         }
     }
 
@@ -174,6 +176,7 @@ impl Driver {
                 self_test,
                 prober,
                 nmrp,
+                console,
                 ..
             } = self;
             tokio::select! {
@@ -191,6 +194,7 @@ impl Driver {
                 result = join_or_pend(self_test.as_mut()) => Woke::SelfTested(result),
                 Some(ip) = recv_or_pend(prober.as_mut()) => Woke::Probed(ip),
                 Some(input) = method::nmrp::recv(nmrp.as_mut()) => Woke::Input(input),
+                Some(input) = method::console::recv(console.as_mut()) => Woke::Input(input),
                 _ = ticks.tick() => Woke::Tick,
             }
         };
@@ -262,6 +266,7 @@ impl Driver {
                 Effect::Adopt(addr) => self.adopt(addr),
                 Effect::Finish(outcome) => finish = Some(outcome),
                 Effect::StartNmrp => self.start_nmrp(),
+                Effect::StartConsole => self.start_console(),
             }
         }
         finish
@@ -444,6 +449,26 @@ impl Driver {
         ));
     }
 
+    fn start_console(&mut self) {
+        let (Some(console), Some(snapshot), Some(router), Some(host)) = (
+            &self.plan.console,
+            &self.snapshot,
+            self.plan.router,
+            self.plan.host,
+        ) else {
+            let reason = "the run has no console, image, router or rescue address".to_owned();
+            let news = method::console::ConsoleNews::PortFailed(reason);
+            self.pending.push_back(Input::Console(news));
+            return;
+        };
+        let job = method::console::job(&self.plan, console, router, host.addr, snapshot.bytes());
+        self.console = Some(method::console::start(
+            console,
+            job,
+            Arc::clone(&self.push_stop),
+        ));
+    }
+
     fn start_prober(&mut self, target: Ipv4Addr) {
         let Some(port) = &self.plan.port else {
             return;
@@ -509,6 +534,9 @@ impl Driver {
         }
         if let Some(nmrp) = self.nmrp.take() {
             nmrp.join().await;
+        }
+        if let Some(console) = self.console.take() {
+            console.join().await;
         }
         self.capture_stop.store(true, Ordering::Relaxed);
         if let Some(thread) = self.capture.take() {

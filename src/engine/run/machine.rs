@@ -113,6 +113,8 @@ pub enum Input {
     Tick,
     /// The NMRP leg's news.
     Nmrp(method::nmrp::NmrpEvent),
+    /// The serial console leg's news.
+    Console(method::console::ConsoleNews),
 }
 
 /// What the driver is asked to do.
@@ -154,6 +156,9 @@ pub enum Effect {
     /// Start the NMRP leg: advertise, configure, upload: answers come as [`Input::Nmrp`],
     /// [`Input::Transfer`] and [`Input::Pushed`].
     StartNmrp,
+    /// Start the serial console leg: stop autoboot, `tftpboot` from our server, prove, and
+    /// write only when allowed: answers come as [`Input::Console`].
+    StartConsole,
 }
 
 /// The name the self-test asks for: no bootloader asks for it, so its transfer is never
@@ -435,6 +440,13 @@ impl Machine {
             Input::Tick => self.tick(now, &mut out),
             Input::Nmrp(event) => {
                 let (events, end) = method::nmrp::on_event(event, &self.plan);
+                out.extend(events.into_iter().map(Effect::Emit));
+                if let Some(outcome) = end {
+                    self.end(outcome, &mut out);
+                }
+            }
+            Input::Console(news) => {
+                let (events, end) = method::console::on_news(news);
                 out.extend(events.into_iter().map(Effect::Emit));
                 if let Some(outcome) = end {
                     self.end(outcome, &mut out);
@@ -1037,6 +1049,11 @@ impl Machine {
 
     /// The router has the whole image: end here, or watch it write and come back.
     fn transferred(&mut self, now: Instant, out: &mut Vec<Effect>) {
+        // On the console the image is in the bootloader's RAM, not its flash: the console
+        // leg proves it and decides what follows, and ends the run.
+        if self.plan.console.is_some() {
+            return;
+        }
         if self.plan.exit_after_transfer {
             self.end(RunOutcome::Flashed, out);
             return;

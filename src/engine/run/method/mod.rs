@@ -6,10 +6,12 @@
 //! A new method (NMRP, DHCP/BOOTP, the HTTP failsafe, the serial console) is a file of its own
 //! here implementing [`Method`], and one arm in [`for_plan`].
 
+pub mod console;
 pub mod nmrp;
 mod pull;
 mod push;
 
+pub use console::Console;
 pub use nmrp::Nmrp;
 pub use pull::Pull;
 pub use push::Push;
@@ -35,6 +37,11 @@ pub trait Method: Send + std::fmt::Debug {
 
 /// The strategy for `plan`'s transfer.
 pub fn for_plan(plan: &Plan) -> Box<dyn Method> {
+    if let Some(console) = &plan.console {
+        return Box::new(Console {
+            port: console.port.clone(),
+        });
+    }
     match &plan.transfer {
         Transfer::Serve { expected, .. } => Box::new(Pull {
             expected: expected.first().cloned(),

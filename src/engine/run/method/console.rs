@@ -313,3 +313,70 @@ impl Lines {
         done
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::console::Region;
+
+    #[test]
+    fn a_crc_mismatch_is_shown_with_both_values_and_does_not_end_the_run_by_itself() {
+        let (events, end) = on_news(ConsoleNews::Dialogue(ConsoleEvent::CrcCompared {
+            region: Region::Loaded,
+            ours: 0x1234_5678,
+            theirs: 0x1234_5679,
+        }));
+        assert_eq!(end, None);
+        let Some(Event::ConsoleCrc {
+            ours,
+            theirs,
+            equal,
+            ..
+        }) = events.first()
+        else {
+            panic!("{events:?}");
+        };
+        assert_eq!(
+            (ours.as_str(), theirs.as_str(), *equal),
+            ("12345678", "12345679", false)
+        );
+    }
+
+    #[test]
+    fn a_proof_without_a_write_ends_transferred_and_a_verified_flash_ends_flashed() {
+        let (events, end) = on_news(ConsoleNews::Dialogue(ConsoleEvent::Finished {
+            flash: FlashState::Untouched,
+            note: "Nothing was erased or written: the flash is as it was.".into(),
+        }));
+        assert_eq!(end, Some(RunOutcome::Transferred));
+        assert!(matches!(&events[0], Event::ConsoleFlash { state, .. } if state == "untouched"));
+        let (_, end) = on_news(ConsoleNews::Dialogue(ConsoleEvent::Finished {
+            flash: FlashState::Verified,
+            note: String::new(),
+        }));
+        assert_eq!(end, Some(RunOutcome::Flashed));
+    }
+
+    #[test]
+    fn a_stopped_dialogue_fails_the_run_and_says_where_the_flash_stands() {
+        let (events, end) = on_news(ConsoleNews::Dialogue(ConsoleEvent::Failed {
+            reason: "`erase` answered unexpectedly".into(),
+            flash: FlashState::Erasing,
+            note: "0x9f020000 to 0x9f3fffff may be partly erased".into(),
+        }));
+        assert_eq!(end, Some(RunOutcome::Failed));
+        assert!(
+            matches!(&events[1], Event::ConsoleFlash { state, note } if state == "erasing" && note.contains("0x9f020000"))
+        );
+    }
+
+    #[test]
+    fn console_bytes_become_lines_across_reads() {
+        let mut lines = Lines::default();
+        assert!(lines.feed(b"Hit any key to st").is_empty());
+        assert_eq!(
+            lines.feed(b"op autoboot:  2 \r\n=> \0"),
+            vec!["Hit any key to stop autoboot:  2 ".to_owned()]
+        );
+    }
+}

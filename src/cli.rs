@@ -89,6 +89,15 @@ pub struct RecoverArgs {
     /// profile's otherwise; without either, none is written).
     #[arg(long, value_name = "REGION")]
     pub region: Option<String>,
+    /// Drive the bootloader's serial console on this port (docs/console.md): stop autoboot,
+    /// fetch the image from our server with `tftpboot`, prove it by CRC-32, and write the
+    /// flash only with the profile's recipe and --yes. `auto`: the one USB serial adapter
+    /// present. The path is required, so an image named after it is never taken for a port.
+    #[arg(long, value_name = "PATH")]
+    pub serial: Option<PathBuf>,
+    /// The serial console's baud rate (the profile's otherwise, else 115200).
+    #[arg(long, value_name = "N", requires = "serial")]
+    pub baud: Option<u32>,
 }
 
 /// `rescue-wizard demo`: on a terminal, the full-screen wizard against the simulated

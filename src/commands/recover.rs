@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 
 use super::{StopSignals, ask, find_profile};
 use crate::cli::{DemoArgs, RecoverArgs};
-use crate::engine::plan::{self, ImageFacts, Settings};
+use crate::engine::plan::{self, ImageFacts, Serial, Settings};
 use crate::engine::simulate::SimulatedRouter;
 use crate::engine::{Command, Environment, Event, RunOutcome, report};
 use crate::image::{self, Inspection, Severity};
@@ -127,6 +127,11 @@ pub(crate) fn settings(args: &RecoverArgs) -> Settings {
         stall_after: Duration::from_secs(args.stall_after),
         region: args.region.clone(),
         allow_firewall: args.allow_firewall,
+        serial: args.serial.clone().map(|port| Serial {
+            port,
+            baud: args.baud,
+            confirmed: args.yes,
+        }),
     }
 }
 

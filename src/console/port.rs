@@ -153,13 +153,29 @@ pub fn drive(
     dialogue: &mut Dialogue,
     answers: &Receiver<bool>,
     stop: &AtomicBool,
+    tell: impl FnMut(&ConsoleEvent),
+) -> io::Result<()> {
+    drive_heard(port, dialogue, answers, stop, tell, |_| {})
+}
+
+/// [`drive`], with every byte the bootloader printed also given to `heard` as it arrives
+/// (the run shows the console's lines live).
+pub fn drive_heard(
+    port: &SerialPort,
+    dialogue: &mut Dialogue,
+    answers: &Receiver<bool>,
+    stop: &AtomicBool,
     mut tell: impl FnMut(&ConsoleEvent),
+    mut heard: impl FnMut(&[u8]),
 ) -> io::Result<()> {
     let mut buf = [0u8; 4096];
     while !dialogue.is_over() && !stop.load(Ordering::Relaxed) {
         let input = match port.read(&mut buf) {
             Ok(0) => Input::Tick,
-            Ok(n) => Input::Bytes(buf[..n].to_vec()),
+            Ok(n) => {
+                heard(&buf[..n]);
+                Input::Bytes(buf[..n].to_vec())
+            }
             Err(e) if matches!(e.kind(), ErrorKind::TimedOut | ErrorKind::WouldBlock) => {
                 Input::Tick
             }

@@ -409,6 +409,52 @@ pub enum Event {
         /// What was seen and what to do, in words.
         said: String,
     },
+    /// Console: the serial port is open; nothing was typed.
+    ConsoleOpened {
+        /// Its path.
+        port: PathBuf,
+        /// Its baud rate.
+        baud: u32,
+    },
+    /// Console: one line the bootloader printed (its echo of what was typed included).
+    ConsoleLine {
+        /// The line, without its end.
+        line: String,
+    },
+    /// Console: what the dialogue did or found (the window, the stop token, the prompt, an
+    /// answer, what it waits for).
+    ConsoleNoted {
+        /// In words.
+        what: String,
+    },
+    /// Console: a command was typed, its echo read back, and entered.
+    ConsoleTyped {
+        /// The command.
+        command: String,
+    },
+    /// Console: the bootloader's CRC-32 of a copy of the image, and ours.
+    ConsoleCrc {
+        /// Which copy: the one loaded in RAM, or the one read back from flash.
+        region: String,
+        /// Ours, hex.
+        ours: String,
+        /// The bootloader's, hex.
+        theirs: String,
+        /// Whether they are equal.
+        equal: bool,
+    },
+    /// Console: where the flash stands as the dialogue ends.
+    ConsoleFlash {
+        /// `untouched`, `erasing`, `erased`, `writing`, `written`, `verified` or `differs`.
+        state: String,
+        /// The same in words, with the address range.
+        note: String,
+    },
+    /// Console: everything the bootloader printed, for the report.
+    ConsoleTranscript {
+        /// The text.
+        text: String,
+    },
 }
 
 /// What a front-end may ask of a running recovery.
@@ -733,6 +779,30 @@ impl std::fmt::Display for Event {
                 Ok(())
             }
             Event::DhcpOtherServer { said, .. } => f.write_str(said),
+            Event::ConsoleOpened { port, baud } => write!(
+                f,
+                "serial console {} open at {baud} baud: nothing is typed until the bootloader speaks",
+                port.display()
+            ),
+            Event::ConsoleLine { line } => write!(f, "console| {line}"),
+            Event::ConsoleNoted { what } => write!(f, "console: {what}"),
+            Event::ConsoleTyped { command } => write!(f, "console: typed `{command}`"),
+            Event::ConsoleCrc {
+                region,
+                ours,
+                theirs,
+                equal,
+            } => write!(
+                f,
+                "console: CRC-32 of {region}: bootloader {theirs}, ours {ours}: {}",
+                if *equal { "equal" } else { "DIFFERENT" }
+            ),
+            Event::ConsoleFlash { state, note } => write!(f, "console: flash {state}: {note}"),
+            Event::ConsoleTranscript { text } => write!(
+                f,
+                "console: transcript of {} line(s) kept for the report",
+                text.lines().count()
+            ),
         }
     }
 }

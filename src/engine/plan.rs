@@ -52,6 +52,41 @@ pub struct Settings {
     /// When the host firewall would drop the router's packets, let them in for the run
     /// (with consent; removed at the end).
     pub allow_firewall: bool,
+    /// The bootloader's serial console (`--serial`, `--baud`, `--yes`), when the run drives it.
+    pub serial: Option<Serial>,
+}
+
+/// What `auto` as a serial port means: the one USB serial adapter present.
+pub const SERIAL_AUTO: &str = "auto";
+
+/// The serial console as the technician gave it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Serial {
+    /// The port's path, or [`SERIAL_AUTO`].
+    pub port: PathBuf,
+    /// The baud rate given (`--baud`); the profile's otherwise, else 115200.
+    pub baud: Option<u32>,
+    /// The technician allowed the flash to be written without asking (`--yes`).
+    pub confirmed: bool,
+}
+
+/// The console leg of a run: the port, and what the dialogue types and checks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsolePlan {
+    /// The port's path, or [`SERIAL_AUTO`].
+    pub port: PathBuf,
+    /// Its baud rate.
+    pub baud: u32,
+    /// The profile's stop token, if it names one.
+    pub stop_token: Option<String>,
+    /// The profile's prompt, if it names one.
+    pub prompt: Option<String>,
+    /// Where `tftpboot` loads the image in RAM.
+    pub load_addr: u64,
+    /// How to write the image; without one nothing is written to flash.
+    pub recipe: Option<crate::console::Recipe>,
+    /// The flash may be written without asking.
+    pub confirmed: bool,
 }
 
 impl Default for Settings {
@@ -67,6 +102,7 @@ impl Default for Settings {
             stall_after: STALL_AFTER,
             region: None,
             allow_firewall: false,
+            serial: None,
         }
     }
 }
@@ -230,6 +266,8 @@ pub struct Plan {
     pub stall_after: Duration,
     /// Let the router's packets in through the host firewall when it would drop them.
     pub allow_firewall: bool,
+    /// The serial console leg, when the run drives the bootloader's console.
+    pub console: Option<ConsolePlan>,
 }
 
 /// Why no plan could be made: the technician's input does not fit the device.
@@ -277,6 +315,16 @@ pub enum PlanError {
         id: String,
         /// What is wrong, with the fix.
         reason: String,
+    },
+    /// `--serial` was given for a device whose bootloader does not pull the image.
+    #[error(
+        "--serial drives a bootloader that fetches the image with `tftpboot`, and {id} recovers by {method}.\n  fix: leave --serial out for this device, or give a profile whose method is tftp-server"
+    )]
+    ConsoleNeedsPull {
+        /// The device.
+        id: String,
+        /// Its method.
+        method: Method,
     },
     /// The chosen port is not one a bootloader can be reached through.
     #[error(
@@ -455,6 +503,7 @@ pub fn build(
     } else {
         transfer
     };
+    let console = console_plan(profile, settings.serial.as_ref(), &transfer)?;
     let profile_flash = profile
         .flash_seconds
         .map(|s| Duration::from_secs(u64::from(s)));
@@ -499,7 +548,44 @@ pub fn build(
         stall_after: settings.stall_after,
         // A loopback run changes nothing on the host.
         allow_firewall: settings.allow_firewall && settings.loopback.is_none(),
+        console,
     })
+}
+
+/// The console leg for `profile` when the technician gave `--serial`: only a pull (the
+/// console types `tftpboot` to fetch from our server), and only with a load address.
+fn console_plan(
+    profile: &Profile,
+    serial: Option<&Serial>,
+    transfer: &Transfer,
+) -> Result<Option<ConsolePlan>, PlanError> {
+    let Some(serial) = serial else {
+        return Ok(None);
+    };
+    if !matches!(transfer, Transfer::Serve { .. }) {
+        return Err(PlanError::ConsoleNeedsPull {
+            id: profile.id.clone(),
+            method: profile.method,
+        });
+    }
+    let console = profile.console.clone().unwrap_or_default();
+    let load_addr = console.load_address.ok_or_else(|| PlanError::Incomplete {
+        id: profile.id.clone(),
+        what: "RAM address for the console's `tftpboot`",
+        field: "console: load-address",
+    })?;
+    Ok(Some(ConsolePlan {
+        port: serial.port.clone(),
+        baud: serial.baud.or(console.baud).unwrap_or(115_200),
+        stop_token: console.stop_token,
+        prompt: console.prompt,
+        load_addr,
+        recipe: console
+            .flash
+            .as_ref()
+            .map(crate::console::Recipe::from_profile),
+        confirmed: serial.confirmed,
+    }))
 }
 
 /// The host part of the address leased when the profile names none: the first of the pool

@@ -97,6 +97,17 @@ pub fn render(plan: &Plan, summary: &Summary) -> String {
         let first = text.lines().next().unwrap_or_default();
         let _ = writeln!(out, "| {:.3} | {} |", at.as_secs_f64(), cell(first));
     }
+    // The serial console's whole transcript, as the bootloader printed it (docs/console.md).
+    for (_, event) in &summary.timeline {
+        if let Event::ConsoleTranscript { text } = event {
+            let _ = writeln!(out, "\n## Serial console transcript\n");
+            let _ = writeln!(
+                out,
+                "```text\n{}\n```",
+                text.replace(['\0', '\r'], "").trim_end()
+            );
+        }
+    }
     out
 }
 

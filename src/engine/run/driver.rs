@@ -95,6 +95,7 @@ pub(super) struct Driver {
     held_self_test: Option<(SocketAddr, String)>,
     hold_self_test: bool,
     dhcp: Option<method::dhcp::Running>,
+    console: Option<method::console::Running>,
 }
 
 /// A test hook: when this environment variable is set, the self-test starts only once the
@@ -153,6 +154,7 @@ impl Driver {
             held_self_test: None,
             hold_self_test: std::env::var_os(HOLD_SELF_TEST).is_some(),
             dhcp: None,
+            console: None,
         }
     }
 
@@ -191,6 +193,7 @@ impl Driver {
                 prober,
                 nmrp,
                 dhcp,
+                console,
                 ..
             } = self;
             tokio::select! {
@@ -209,6 +212,7 @@ impl Driver {
                 Some(ip) = recv_or_pend(prober.as_mut()) => Woke::Probed(ip),
                 Some(input) = method::nmrp::recv(nmrp.as_mut()) => Woke::Input(input),
                 Some(input) = method::dhcp::recv(dhcp.as_mut()) => Woke::Input(input),
+                Some(input) = method::console::recv(console.as_mut()) => Woke::Input(input),
                 _ = ticks.tick() => Woke::Tick,
             }
         };
@@ -289,6 +293,7 @@ impl Driver {
                 Effect::Finish(outcome) => finish = Some(outcome),
                 Effect::StartNmrp => self.start_nmrp(),
                 Effect::StartDhcp => self.dhcp = Some(method::dhcp::start(&self.plan)),
+                Effect::StartConsole => self.start_console(),
             }
         }
         finish
@@ -520,6 +525,26 @@ impl Driver {
         ));
     }
 
+    fn start_console(&mut self) {
+        let (Some(console), Some(snapshot), Some(router), Some(host)) = (
+            &self.plan.console,
+            &self.snapshot,
+            self.plan.router,
+            self.plan.host,
+        ) else {
+            let reason = "the run has no console, image, router or rescue address".to_owned();
+            let news = method::console::ConsoleNews::PortFailed(reason);
+            self.pending.push_back(Input::Console(news));
+            return;
+        };
+        let job = method::console::job(&self.plan, console, router, host.addr, snapshot.bytes());
+        self.console = Some(method::console::start(
+            console,
+            job,
+            Arc::clone(&self.push_stop),
+        ));
+    }
+
     fn start_prober(&mut self, target: Ipv4Addr) {
         let Some(port) = &self.plan.port else {
             return;
@@ -588,6 +613,9 @@ impl Driver {
         }
         if let Some(dhcp) = self.dhcp.take() {
             dhcp.stop().await;
+        }
+        if let Some(console) = self.console.take() {
+            console.join().await;
         }
         self.capture_stop.store(true, Ordering::Relaxed);
         if let Some(thread) = self.capture.take() {

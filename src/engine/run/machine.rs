@@ -137,6 +137,8 @@ pub enum Input {
     Nmrp(method::nmrp::NmrpEvent),
     /// The DHCP/BOOTP responder's news.
     Dhcp(method::dhcp::DhcpEvent),
+    /// The serial console leg's news.
+    Console(method::console::ConsoleNews),
 }
 
 /// What the driver is asked to do.
@@ -183,6 +185,9 @@ pub enum Effect {
     StartNmrp,
     /// Start the DHCP/BOOTP responder on the port: its news comes as [`Input::Dhcp`].
     StartDhcp,
+    /// Start the serial console leg: stop autoboot, `tftpboot` from our server, prove, and
+    /// write only when allowed: answers come as [`Input::Console`].
+    StartConsole,
 }
 
 /// The name the self-test asks for: no bootloader asks for it, so its transfer is never
@@ -491,6 +496,13 @@ impl Machine {
             }
             Input::Dhcp(event) => {
                 let (events, end) = method::dhcp::on_event(event);
+                out.extend(events.into_iter().map(Effect::Emit));
+                if let Some(outcome) = end {
+                    self.end(outcome, &mut out);
+                }
+            }
+            Input::Console(news) => {
+                let (events, end) = method::console::on_news(news);
                 out.extend(events.into_iter().map(Effect::Emit));
                 if let Some(outcome) = end {
                     self.end(outcome, &mut out);
@@ -1120,6 +1132,11 @@ impl Machine {
 
     /// The router has the whole image: end here, or watch it write and come back.
     fn transferred(&mut self, now: Instant, out: &mut Vec<Effect>) {
+        // On the console the image is in the bootloader's RAM, not its flash: the console
+        // leg proves it and decides what follows, and ends the run.
+        if self.plan.console.is_some() {
+            return;
+        }
         if self.plan.exit_after_transfer {
             self.end(RunOutcome::Flashed, out);
             return;

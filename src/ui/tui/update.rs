@@ -705,6 +705,21 @@ fn engine_event(model: &mut Model, at: Duration, event: &Event) -> Vec<Effect> {
         | Event::DhcpLeased { .. }
         | Event::WaitingForRouter { .. } => Some(FeedKind::Info),
         Event::DhcpOtherServer { .. } => Some(FeedKind::Notice),
+        Event::ConsoleOpened { .. } | Event::ConsoleNoted { .. } | Event::ConsoleTyped { .. } => {
+            Some(FeedKind::Info)
+        }
+        Event::ConsoleCrc { equal, .. } => Some(if *equal {
+            FeedKind::Good
+        } else {
+            FeedKind::Problem
+        }),
+        Event::ConsoleFlash { state, .. } => Some(match state.as_str() {
+            "verified" => FeedKind::Good,
+            "untouched" => FeedKind::Notice,
+            _ => FeedKind::Problem,
+        }),
+        // The whole transcript is the report's; its lines were in the feed as they came.
+        Event::ConsoleTranscript { .. } => None,
         Event::PhaseStarted { phase } => {
             run.phase = Some(*phase);
             if *phase != Phase::Transfer && *phase != Phase::Waiting {
@@ -754,7 +769,8 @@ fn engine_event(model: &mut Model, at: Duration, event: &Event) -> Vec<Effect> {
             });
             Some(FeedKind::Step)
         }
-        Event::Wire { .. } => Some(FeedKind::Wire),
+        // The console's lines are the bootloader's own words, as frames are the wire's.
+        Event::Wire { .. } | Event::ConsoleLine { .. } => Some(FeedKind::Wire),
         Event::Noticed { finding } => {
             if let Some(Remedy::AdoptAddress { addr }) = finding.remedy()
                 && !run.adopted.contains(&addr)

@@ -7,11 +7,13 @@
 //! here implementing [`Method`], and one arm in [`for_plan`].
 
 pub mod dhcp;
+pub mod console;
 pub mod nmrp;
 mod pull;
 mod push;
 
 pub use dhcp::Dhcp;
+pub use console::Console;
 pub use nmrp::Nmrp;
 pub use pull::Pull;
 pub use push::Push;
@@ -37,6 +39,11 @@ pub trait Method: Send + std::fmt::Debug {
 
 /// The strategy for `plan`'s transfer.
 pub fn for_plan(plan: &Plan) -> Box<dyn Method> {
+    if let Some(console) = &plan.console {
+        return Box::new(Console {
+            port: console.port.clone(),
+        });
+    }
     match &plan.transfer {
         Transfer::Serve { expected, .. } => Box::new(Pull {
             expected: expected.first().cloned(),

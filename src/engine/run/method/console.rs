@@ -1,0 +1,382 @@
+//! The bootloader's serial console: the run sets the rescue address and serves the image as
+//! the pull method does; once the technician is told to switch the router on, the console leg
+//! stops autoboot, types `tftpboot` to fetch the image from our server, proves it by size and
+//! CRC-32, and writes the flash only with a recipe and the technician's go (docs/console.md).
+//!
+//! The dialogue is [`crate::console::Dialogue`] (sans-I/O); here are its strategy in the run
+//! ([`Console`]), what the run makes of its news ([`on_news`], pure), and the thin driver
+//! ([`start`]): one thread named `console` owning the serial port.
+
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+
+use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
+
+use super::Method;
+use crate::console::{ConsoleEvent, Dialogue, FlashState, Job, Settings, port};
+use crate::engine::event::{Event, RunOutcome};
+use crate::engine::plan::{ConsolePlan, Plan};
+use crate::engine::run::machine::{Effect, Input};
+
+/// The console strategy: our server comes up first, the console leg with the wait.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Console {
+    /// The serial port, as given (`auto`: the one USB serial adapter present).
+    pub port: PathBuf,
+}
+
+impl Method for Console {
+    fn awaits(&self) -> String {
+        format!(
+            "the bootloader on the serial console {}: switch the router on now",
+            self.port.display()
+        )
+    }
+
+    fn serves(&self) -> bool {
+        true
+    }
+
+    fn prepare(&self) -> Vec<Effect> {
+        vec![Effect::StartServer]
+    }
+
+    // The port is opened only now: nothing is typed before the bootloader speaks, and an
+    // adapter opened earlier could hold bytes of a boot nobody asked for.
+    fn on_waiting(&self) -> Vec<Effect> {
+        vec![Effect::StartConsole]
+    }
+}
+
+/// What the console leg tells the run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConsoleNews {
+    /// The port is open; nothing was written to it.
+    Opened {
+        /// Its path.
+        port: PathBuf,
+        /// Its baud rate.
+        baud: u32,
+    },
+    /// The port could not be opened or read.
+    PortFailed(String),
+    /// One line the bootloader printed.
+    Line(String),
+    /// What the dialogue did or found.
+    Dialogue(ConsoleEvent),
+    /// The whole transcript, once the dialogue is over.
+    Transcript(String),
+}
+
+/// What the run makes of one piece of console news: the events to show, and how the run
+/// ends when this ends it. Pure: the machine calls it from its one console arm.
+pub fn on_news(news: ConsoleNews) -> (Vec<Event>, Option<RunOutcome>) {
+    match news {
+        ConsoleNews::Opened { port, baud } => (vec![Event::ConsoleOpened { port, baud }], None),
+        ConsoleNews::PortFailed(reason) => (
+            vec![Event::TransferFailed {
+                peer: None,
+                reason: format!("the serial console cannot be used: {reason}"),
+            }],
+            Some(RunOutcome::Failed),
+        ),
+        ConsoleNews::Line(line) => (vec![Event::ConsoleLine { line }], None),
+        ConsoleNews::Transcript(text) => (vec![Event::ConsoleTranscript { text }], None),
+        ConsoleNews::Dialogue(event) => dialogue_event(event),
+    }
+}
+
+fn dialogue_event(event: ConsoleEvent) -> (Vec<Event>, Option<RunOutcome>) {
+    let said = event.to_string();
+    match event {
+        ConsoleEvent::CrcCompared {
+            region,
+            ours,
+            theirs,
+        } => (
+            vec![Event::ConsoleCrc {
+                region: region.to_string(),
+                ours: format!("{ours:08x}"),
+                theirs: format!("{theirs:08x}"),
+                equal: ours == theirs,
+            }],
+            None,
+        ),
+        ConsoleEvent::CommandTyped { command } => (vec![Event::ConsoleTyped { command }], None),
+        ConsoleEvent::Finished { flash, note } => {
+            // Proven in RAM and nothing written: the technician declined or gave no go, or
+            // the profile has no recipe. The image reached the router and was proven; the
+            // flash is as it was.
+            let outcome = if flash == FlashState::Verified {
+                RunOutcome::Flashed
+            } else {
+                RunOutcome::Transferred
+            };
+            (
+                vec![Event::ConsoleFlash {
+                    state: flash_state(flash).to_owned(),
+                    note,
+                }],
+                Some(outcome),
+            )
+        }
+        ConsoleEvent::Failed {
+            reason,
+            flash,
+            note,
+        } => (
+            vec![
+                Event::TransferFailed {
+                    peer: None,
+                    reason: format!("the console dialogue stopped: {reason}"),
+                },
+                Event::ConsoleFlash {
+                    state: flash_state(flash).to_owned(),
+                    note,
+                },
+            ],
+            Some(RunOutcome::Failed),
+        ),
+        _ => (vec![Event::ConsoleNoted { what: said }], None),
+    }
+}
+
+/// A flash state's name in events and reports.
+pub fn flash_state(state: FlashState) -> &'static str {
+    match state {
+        FlashState::Untouched => "untouched",
+        FlashState::Erasing => "erasing",
+        FlashState::Erased => "erased",
+        FlashState::Writing => "writing",
+        FlashState::Written => "written",
+        FlashState::Verified => "verified",
+        FlashState::Differs => "differs",
+    }
+}
+
+/// The console thread, running.
+#[derive(Debug)]
+pub struct Running {
+    inputs: UnboundedReceiver<Input>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Running {
+    /// Waits for the thread to end (after `stop` was set).
+    pub async fn join(mut self) {
+        if let Some(thread) = self.thread.take() {
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        }
+    }
+}
+
+/// Receives from `running`, or never resolves when there is none.
+pub async fn recv(running: Option<&mut Running>) -> Option<Input> {
+    match running {
+        Some(running) => running.inputs.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// What the dialogue is to do for `plan`: the router at `router` fetches `image` from our
+/// server at `server`.
+pub fn job(
+    plan: &Plan,
+    console: &ConsolePlan,
+    router: Ipv4Addr,
+    server: Ipv4Addr,
+    image: &[u8],
+) -> Job {
+    let file = plan.file().map_or_else(
+        || {
+            plan.image.path.file_name().map_or_else(
+                || "firmware.bin".to_owned(),
+                |n| n.to_string_lossy().into_owned(),
+            )
+        },
+        str::to_owned,
+    );
+    Job {
+        router_ip: router,
+        server_ip: server,
+        file,
+        load_addr: console.load_addr,
+        size: image.len() as u64,
+        crc: crc32fast::hash(image),
+        recipe: console.recipe.clone(),
+    }
+}
+
+/// The port to open: the path given, or for `auto` the one USB serial adapter present.
+pub fn resolve(given: &Path) -> Result<PathBuf, String> {
+    if given == Path::new(crate::engine::plan::SERIAL_AUTO) {
+        port::the_adapter().map_err(|e| e.to_string())
+    } else {
+        Ok(given.to_owned())
+    }
+}
+
+/// Starts the console leg: the thread `console` opens the port and drives `job` on it until
+/// the dialogue ends or `stop` is set. Everything comes back as [`Input::Console`].
+pub fn start(console: &ConsolePlan, job: Job, stop: Arc<AtomicBool>) -> Running {
+    let (tx, inputs) = unbounded_channel();
+    let console = console.clone();
+    let send = move |news: ConsoleNews| {
+        let _ = tx.send(Input::Console(news));
+    };
+    let spawned = std::thread::Builder::new()
+        .name("console".to_owned())
+        .spawn(move || {
+            let path = match resolve(&console.port) {
+                Ok(path) => path,
+                Err(reason) => return send(ConsoleNews::PortFailed(reason)),
+            };
+            let serial = match port::open(&path, console.baud) {
+                Ok(serial) => serial,
+                Err(err) => return send(ConsoleNews::PortFailed(err.to_string())),
+            };
+            send(ConsoleNews::Opened {
+                port: path.clone(),
+                baud: console.baud,
+            });
+            let settings = Settings {
+                stop_token: console.stop_token.clone(),
+                prompt: console.prompt.clone(),
+                baud: console.baud,
+            };
+            let mut dialogue = Dialogue::new(settings, job, console.confirmed);
+            // Without `--yes` the answer is no: the run stops once the image is proven in
+            // RAM, and nothing is written.
+            let (answers_tx, answers) = mpsc::channel();
+            if !console.confirmed {
+                let _ = answers_tx.send(false);
+            }
+            let mut lines = Lines::default();
+            // The run ends on the dialogue's last word: the transcript goes before it.
+            let mut last = None;
+            let result = port::drive_heard(
+                &serial,
+                &mut dialogue,
+                &answers,
+                &stop,
+                |event| match event {
+                    ConsoleEvent::Finished { .. } | ConsoleEvent::Failed { .. } => {
+                        last = Some(event.clone());
+                    }
+                    _ => send(ConsoleNews::Dialogue(event.clone())),
+                },
+                |bytes| {
+                    for line in lines.feed(bytes) {
+                        send(ConsoleNews::Line(line));
+                    }
+                },
+            );
+            send(ConsoleNews::Transcript(
+                String::from_utf8_lossy(dialogue.transcript()).into_owned(),
+            ));
+            if let Some(event) = last {
+                send(ConsoleNews::Dialogue(event));
+            }
+            if let Err(err) = result {
+                send(ConsoleNews::PortFailed(format!(
+                    "{}: {err}",
+                    path.display()
+                )));
+            }
+        });
+    Running {
+        inputs,
+        thread: spawned.ok(),
+    }
+}
+
+/// Console bytes cut into lines (carriage returns and NULs dropped).
+#[derive(Debug, Default)]
+struct Lines {
+    partial: String,
+}
+
+impl Lines {
+    fn feed(&mut self, bytes: &[u8]) -> Vec<String> {
+        let mut done = Vec::new();
+        for ch in String::from_utf8_lossy(bytes).chars() {
+            match ch {
+                '\n' => done.push(std::mem::take(&mut self.partial)),
+                '\r' | '\0' => {}
+                c => self.partial.push(c),
+            }
+        }
+        done
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::console::Region;
+
+    #[test]
+    fn a_crc_mismatch_is_shown_with_both_values_and_does_not_end_the_run_by_itself() {
+        let (events, end) = on_news(ConsoleNews::Dialogue(ConsoleEvent::CrcCompared {
+            region: Region::Loaded,
+            ours: 0x1234_5678,
+            theirs: 0x1234_5679,
+        }));
+        assert_eq!(end, None);
+        let Some(Event::ConsoleCrc {
+            ours,
+            theirs,
+            equal,
+            ..
+        }) = events.first()
+        else {
+            panic!("{events:?}");
+        };
+        assert_eq!(
+            (ours.as_str(), theirs.as_str(), *equal),
+            ("12345678", "12345679", false)
+        );
+    }
+
+    #[test]
+    fn a_proof_without_a_write_ends_transferred_and_a_verified_flash_ends_flashed() {
+        let (events, end) = on_news(ConsoleNews::Dialogue(ConsoleEvent::Finished {
+            flash: FlashState::Untouched,
+            note: "Nothing was erased or written: the flash is as it was.".into(),
+        }));
+        assert_eq!(end, Some(RunOutcome::Transferred));
+        assert!(matches!(&events[0], Event::ConsoleFlash { state, .. } if state == "untouched"));
+        let (_, end) = on_news(ConsoleNews::Dialogue(ConsoleEvent::Finished {
+            flash: FlashState::Verified,
+            note: String::new(),
+        }));
+        assert_eq!(end, Some(RunOutcome::Flashed));
+    }
+
+    #[test]
+    fn a_stopped_dialogue_fails_the_run_and_says_where_the_flash_stands() {
+        let (events, end) = on_news(ConsoleNews::Dialogue(ConsoleEvent::Failed {
+            reason: "`erase` answered unexpectedly".into(),
+            flash: FlashState::Erasing,
+            note: "0x9f020000 to 0x9f3fffff may be partly erased".into(),
+        }));
+        assert_eq!(end, Some(RunOutcome::Failed));
+        assert!(
+            matches!(&events[1], Event::ConsoleFlash { state, note } if state == "erasing" && note.contains("0x9f020000"))
+        );
+    }
+
+    #[test]
+    fn console_bytes_become_lines_across_reads() {
+        let mut lines = Lines::default();
+        assert!(lines.feed(b"Hit any key to st").is_empty());
+        assert_eq!(
+            lines.feed(b"op autoboot:  2 \r\n=> \0"),
+            vec!["Hit any key to stop autoboot:  2 ".to_owned()]
+        );
+    }
+}

@@ -1,0 +1,278 @@
+//! The console recovery end to end, as a technician runs it: `rescue-wizard --profile
+//! <a profile with console:> IMAGE --serial /dev/pts/N [--yes]` in a namespace of the test's
+//! own, against Debian's U-Boot in QEMU `virt` whose console is on that pty (opened by the run as
+//! it opens a USB adapter) and whose NIC is on the namespace's tap. The run sets the rescue
+//! address itself, serves the image, self-tests its server, and drives the console.
+//!
+//! Needs root and `qemu-system-arm u-boot-qemu iproute2` (as `tests/console_uboot.rs`); skipped
+//! by hand when missing, failed under CI.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+mod uboot_rig;
+
+use std::path::{Path, PathBuf};
+use std::process::Child;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use support::{Proc, ip, rescue_wizard_in};
+use uboot_rig::console::launch_on_pty;
+use uboot_rig::{one_qemu_at_a_time, rig_available};
+
+/// The rescue address of the test profile (tests/fixtures/profiles/qemu-virt-console.yaml).
+const HOST_IP: &str = "10.78.0.1";
+const FLASH_BYTES: u64 = 64 << 20;
+/// Where the profile's recipe writes: 1 MiB into the second bank.
+const FLASH_AT: usize = 0x0010_0000;
+/// The run, from power-on to its end, under emulation.
+const RUN_DEADLINE: Duration = Duration::from_mins(4);
+
+static NEXT_NS: AtomicU32 = AtomicU32::new(0);
+
+/// The namespace with its tap, the emulator, the flash file and the image; removed on drop.
+struct Bench {
+    ns: String,
+    dir: tempfile::TempDir,
+    qemu: Option<Child>,
+}
+
+impl Drop for Bench {
+    fn drop(&mut self) {
+        if let Some(child) = self.qemu.as_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let _ = ip(&["-n", &self.ns, "link", "del", "tap0"]);
+        let _ = ip(&["netns", "del", &self.ns]);
+    }
+}
+
+impl Bench {
+    fn new(image: &[u8]) -> Self {
+        let ns = format!(
+            "rw-conrun-{}-{}",
+            std::process::id(),
+            NEXT_NS.fetch_add(1, Ordering::Relaxed)
+        );
+        let bench = Bench {
+            ns: ns.clone(),
+            dir: tempfile::tempdir().unwrap(),
+            qemu: None,
+        };
+        for args in [
+            vec!["netns", "add", &ns],
+            vec!["-n", &ns, "link", "set", "lo", "up"],
+            vec!["-n", &ns, "tuntap", "add", "dev", "tap0", "mode", "tap"],
+            vec!["-n", &ns, "link", "set", "tap0", "up"],
+        ] {
+            let out = ip(&args);
+            assert!(out.status.success(), "ip {args:?}: {out:?}");
+        }
+        std::fs::write(bench.image(), image).unwrap();
+        std::fs::File::create(bench.flash())
+            .unwrap()
+            .set_len(FLASH_BYTES)
+            .unwrap();
+        std::fs::create_dir_all(bench.state()).unwrap();
+        bench
+    }
+
+    fn image(&self) -> PathBuf {
+        self.dir.path().join("recovery.bin")
+    }
+
+    fn flash(&self) -> PathBuf {
+        self.dir.path().join("flash1.bin")
+    }
+
+    fn state(&self) -> PathBuf {
+        self.dir.path().join("state")
+    }
+
+    /// Starts U-Boot paused on a pty, runs `rescue-wizard` on it with `extra`, lets U-Boot go
+    /// once the run has the port open, and waits for the run's end: its exit code and events.
+    fn run(&mut self, extra: &[&str]) -> (Option<i32>, Vec<Value>, String) {
+        let (child, pty, mut monitor) = launch_on_pty(&self.ns, &self.flash());
+        self.qemu = Some(child);
+        let profile = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/profiles/qemu-virt-console.yaml");
+        let mut cmd = rescue_wizard_in(&self.ns, &self.state());
+        cmd.arg("--profile")
+            .arg(&profile)
+            .arg(self.image())
+            .arg("--serial")
+            .arg(&pty)
+            .args(["--interface", "tap0", "--json", "--wait", "120"])
+            .arg("--report")
+            .arg(self.dir.path().join("report.md"))
+            .args(extra);
+        let mut run = Proc::spawn(&mut cmd);
+        // The emulator runs only once the run holds the console: QEMU 7.2 drops what U-Boot
+        // prints while nobody holds the pty.
+        let deadline = Instant::now() + RUN_DEADLINE;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let Some(line) = run.next_line(left) else {
+                panic!("the run never opened the console\n{}", run.diagnostics());
+            };
+            if serde_json::from_str::<Value>(&line).is_ok_and(|v| v["event"] == "console-opened") {
+                break;
+            }
+        }
+        monitor.cont();
+        let status = run
+            .wait_deadline(RUN_DEADLINE)
+            .unwrap_or_else(|| panic!("the run did not end\n{}", run.diagnostics()));
+        let events = run
+            .stdout_text()
+            .lines()
+            .filter(|l| l.starts_with('{'))
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        (status.code(), events, run.diagnostics())
+    }
+
+    /// The port as the run left it: no rescue address; no journal of changes left behind.
+    fn assert_restored(&self) {
+        let out = ip(&["-n", &self.ns, "-4", "addr", "show", "dev", "tap0"]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(!text.contains(HOST_IP), "the rescue address stayed: {text}");
+        let journals: Vec<String> = walk(&self.state())
+            .into_iter()
+            .map(|p| p.display().to_string())
+            .filter(|p| p.contains("journal-"))
+            .collect();
+        assert!(journals.is_empty(), "journals left: {journals:?}");
+    }
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(walk(&path));
+        } else {
+            found.push(path);
+        }
+    }
+    found
+}
+
+fn sha256(path: &Path) -> Vec<u8> {
+    Sha256::digest(std::fs::read(path).unwrap()).to_vec()
+}
+
+fn image(len: usize) -> Vec<u8> {
+    let mut rng = fastrand::Rng::with_seed(len as u64 ^ 0x5eed);
+    let mut bytes = vec![0u8; len];
+    rng.fill(&mut bytes);
+    bytes
+}
+
+fn named<'a>(events: &'a [Value], name: &str) -> Vec<&'a Value> {
+    events.iter().filter(|e| e["event"] == name).collect()
+}
+
+#[test]
+fn with_yes_the_run_loads_proves_writes_reads_back_and_resets() {
+    if !rig_available(&[]) {
+        return;
+    }
+    let _lock = one_qemu_at_a_time();
+    // 4 KiB: QEMU 7.2's pflash keeps only the first 4 KiB of each sector this U-Boot's cp.b
+    // writes (docs/console.md).
+    let image = image(4 << 10);
+    let mut bench = Bench::new(&image);
+    let (code, events, diagnostics) = bench.run(&["--yes"]);
+    assert_eq!(code, Some(0), "{events:#?}\n{diagnostics}");
+    let crc = format!("{:08x}", crc32fast::hash(&image));
+    let crcs = named(&events, "console-crc");
+    assert_eq!(crcs.len(), 2, "loaded and read back: {crcs:?}");
+    for compared in &crcs {
+        assert_eq!(compared["ours"], crc.as_str());
+        assert_eq!(compared["theirs"], crc.as_str());
+    }
+    let flash = named(&events, "console-flash");
+    assert_eq!(flash.len(), 1, "{flash:?}");
+    assert_eq!(flash[0]["state"], "verified");
+    assert!(
+        flash[0]["note"].as_str().unwrap().contains("0x4100000"),
+        "{flash:?}"
+    );
+    // Served by the run's own server, not a stray one.
+    assert!(
+        !named(&events, "request-received").is_empty(),
+        "{events:#?}"
+    );
+    let typed: Vec<&str> = named(&events, "console-typed")
+        .iter()
+        .filter_map(|e| e["command"].as_str())
+        .collect();
+    assert!(typed.iter().any(|c| c.starts_with("tftpboot")), "{typed:?}");
+    assert_eq!(typed.last(), Some(&"reset"), "{typed:?}");
+    let written = std::fs::read(bench.flash()).unwrap();
+    assert_eq!(&written[FLASH_AT..FLASH_AT + image.len()], image.as_slice());
+    let report = std::fs::read_to_string(bench.dir.path().join("report.md")).unwrap();
+    assert!(
+        report.contains("## Serial console transcript") && report.contains("=> reset"),
+        "{report}"
+    );
+    bench.assert_restored();
+}
+
+#[test]
+fn without_yes_the_run_stops_after_the_proof_and_the_flash_is_unchanged() {
+    if !rig_available(&[]) {
+        return;
+    }
+    let _lock = one_qemu_at_a_time();
+    let image = image(4 << 10);
+    let mut bench = Bench::new(&image);
+    let before = sha256(&bench.flash());
+    // Without --yes a run on a non-terminal may not change the network: the port already
+    // has the rescue address (the technician's own), so nothing needs asking but the flash.
+    let cidr = format!("{HOST_IP}/24");
+    let out = ip(&["-n", &bench.ns, "addr", "add", &cidr, "dev", "tap0"]);
+    assert!(out.status.success(), "{out:?}");
+    let (code, events, diagnostics) = bench.run(&[]);
+    let crc = format!("{:08x}", crc32fast::hash(&image));
+    let crcs = named(&events, "console-crc");
+    assert_eq!(
+        crcs.len(),
+        1,
+        "only the loaded copy: {crcs:?}\n{diagnostics}"
+    );
+    assert_eq!(crcs[0]["theirs"], crc.as_str());
+    let flash = named(&events, "console-flash");
+    assert_eq!(flash.len(), 1, "{events:#?}");
+    assert_eq!(flash[0]["state"], "untouched");
+    assert!(
+        flash[0]["note"]
+            .as_str()
+            .unwrap()
+            .contains("Nothing was erased or written"),
+        "{flash:?}"
+    );
+    let typed: Vec<&str> = named(&events, "console-typed")
+        .iter()
+        .filter_map(|e| e["command"].as_str())
+        .collect();
+    assert!(
+        !typed
+            .iter()
+            .any(|c| c.starts_with("erase") || c.starts_with("cp.")),
+        "{typed:?}"
+    );
+    assert_eq!(sha256(&bench.flash()), before, "nothing was written");
+    // The image reached the router's RAM and was proven: the run did what it was allowed to.
+    assert_eq!(code, Some(0), "{diagnostics}");
+    // The technician's own address stays.
+    let out = ip(&["-n", &bench.ns, "-4", "addr", "show", "dev", "tap0"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains(HOST_IP));
+}

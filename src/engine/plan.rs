@@ -973,7 +973,11 @@ steps
             let p = &entry.profile;
             let result = build(p, image(), &interfaces(), &settings);
             if p.is_automated() {
-                assert!(result.is_ok(), "{} is listed as automated: {result:?}", p.id);
+                assert!(
+                    result.is_ok(),
+                    "{} is listed as automated: {result:?}",
+                    p.id
+                );
                 planned += 1;
             } else {
                 assert!(result.is_err(), "{} is listed as manual but planned", p.id);

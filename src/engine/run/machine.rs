@@ -439,22 +439,7 @@ impl Machine {
                     Some("run with sudo to see ARP, ping and requests as they happen; the transfer works without it".into()),
                 ),
             })),
-            Input::NetworkApplied(result) => match result {
-                Ok(()) => {
-                    if std::mem::take(&mut self.network_step.capture_after) {
-                        out.push(Effect::StartCapture);
-                    }
-                    if self.network_step.open_firewall {
-                        out.push(Effect::OpenFirewall);
-                    } else {
-                        self.bring_up(now, &mut out);
-                    }
-                }
-                Err(error) => {
-                    out.push(Effect::Emit(Event::NetworkSetupFailed { error }));
-                    self.end(RunOutcome::Failed, &mut out);
-                }
-            },
+            Input::NetworkApplied(result) => self.network_applied(result, now, &mut out),
             Input::FirewallOpened(Ok(manual)) => {
                 for step in manual {
                     out.push(Effect::Emit(Event::NetworkNoticed {
@@ -488,26 +473,11 @@ impl Machine {
             Input::Probed(ip) => self.router_back(ip, now, &mut out),
             Input::Tick => self.tick(now, &mut out),
             Input::Nmrp(event) => {
-                let (events, end) = method::nmrp::on_event(event, &self.plan);
-                out.extend(events.into_iter().map(Effect::Emit));
-                if let Some(outcome) = end {
-                    self.end(outcome, &mut out);
-                }
+                let news = method::nmrp::on_event(event, &self.plan);
+                self.method_news(news, &mut out);
             }
-            Input::Dhcp(event) => {
-                let (events, end) = method::dhcp::on_event(event);
-                out.extend(events.into_iter().map(Effect::Emit));
-                if let Some(outcome) = end {
-                    self.end(outcome, &mut out);
-                }
-            }
-            Input::Console(news) => {
-                let (events, end) = method::console::on_news(news);
-                out.extend(events.into_iter().map(Effect::Emit));
-                if let Some(outcome) = end {
-                    self.end(outcome, &mut out);
-                }
-            }
+            Input::Dhcp(event) => self.method_news(method::dhcp::on_event(event), &mut out),
+            Input::Console(news) => self.method_news(method::console::on_news(news), &mut out),
         }
         // New evidence shows in the checklist at once, not at the next tick, and the step
         // it completes is followed by the next one at once.
@@ -520,6 +490,37 @@ impl Machine {
             self.refresh_checklist(&mut out);
         }
         out
+    }
+
+    /// What a method's strategy made of its own news: events to show, and maybe the end.
+    fn method_news(
+        &mut self,
+        (events, end): (Vec<Event>, Option<RunOutcome>),
+        out: &mut Vec<Effect>,
+    ) {
+        out.extend(events.into_iter().map(Effect::Emit));
+        if let Some(outcome) = end {
+            self.end(outcome, out);
+        }
+    }
+
+    fn network_applied(&mut self, result: Result<(), String>, now: Instant, out: &mut Vec<Effect>) {
+        match result {
+            Ok(()) => {
+                if std::mem::take(&mut self.network_step.capture_after) {
+                    out.push(Effect::StartCapture);
+                }
+                if self.network_step.open_firewall {
+                    out.push(Effect::OpenFirewall);
+                } else {
+                    self.bring_up(now, out);
+                }
+            }
+            Err(error) => {
+                out.push(Effect::Emit(Event::NetworkSetupFailed { error }));
+                self.end(RunOutcome::Failed, out);
+            }
+        }
     }
 
     fn preflighted(&mut self, checks: Option<Vec<Check>>, now: Instant, out: &mut Vec<Effect>) {

@@ -6,14 +6,14 @@
 //! A new method (NMRP, DHCP/BOOTP, the HTTP failsafe, the serial console) is a file of its own
 //! here implementing [`Method`], and one arm in [`for_plan`].
 
-pub mod dhcp;
 pub mod console;
+pub mod dhcp;
 pub mod nmrp;
 mod pull;
 mod push;
 
-pub use dhcp::Dhcp;
 pub use console::Console;
+pub use dhcp::Dhcp;
 pub use nmrp::Nmrp;
 pub use pull::Pull;
 pub use push::Push;

@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use crate::cli::{Cli, Command};
-use crate::net::addr::clean_leftovers;
+use crate::net::addr::{Cleanup, cleanup};
 use crate::net::journal::state_dir;
 use crate::profile::{Catalogue, Profile};
 use crate::{Outcome, UsageError};
@@ -63,22 +63,52 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
 }
 
 /// A run that was killed (SIGKILL, a crash, power loss) left changes in its journal: undo
-/// them before anything else, and say so.
+/// them before anything else, and say so. The network module only reports; what a person
+/// should read is printed here.
 fn clean_up_after_a_dead_run() {
     let dir = state_dir();
-    match clean_leftovers(&dir) {
-        Ok(cleaned) if !cleaned.is_empty() => {
-            eprintln!("cleaned up after a previous run that did not finish:");
-            for change in cleaned {
-                eprintln!("  undone: {change}");
-            }
+    let report = match cleanup(&dir) {
+        Ok(report) => report,
+        // A folder that is not ours alone is not read at all; running again with more
+        // privileges is not the fix, the message says what is.
+        Err(err) if err.kind() == std::io::ErrorKind::PermissionDenied => {
+            eprintln!("note: journals not replayed: {err}");
+            return;
         }
-        Ok(_) => {}
-        Err(err) => eprintln!(
-            "warning: a previous run left changes that could not all be undone: {err}\n  fix: run again with sudo, or undo them by hand (journal: {})",
-            crate::net::journal::Journal::path_in(&dir).display()
-        ),
+        Err(err) => {
+            eprintln!(
+                "warning: a previous run left changes that could not all be undone: {err}\n  fix: run again with sudo, or undo them by hand (journal: {})",
+                crate::net::journal::Journal::path_in(&dir).display()
+            );
+            return;
+        }
+    };
+    for line in cleanup_lines(&report, &dir) {
+        eprintln!("{line}");
     }
+}
+
+/// What the cleanup at start tells the user, line by line: what was undone, what was left and
+/// why, and what could not be undone with its fix.
+fn cleanup_lines(report: &Cleanup, dir: &Path) -> Vec<String> {
+    let mut lines = Vec::new();
+    if !report.undone.is_empty() {
+        lines.push("cleaned up after a previous run that did not finish:".to_owned());
+        lines.extend(
+            report
+                .undone
+                .iter()
+                .map(|change| format!("  undone: {change}")),
+        );
+    }
+    lines.extend(report.notes.iter().map(|note| format!("note: {note}")));
+    if let Some((change, err)) = report.failed.first() {
+        lines.push(format!(
+            "warning: a previous run left changes that could not all be undone: could not undo {change}: {err}\n  fix: run again with sudo, or undo them by hand (journal: {})",
+            crate::net::journal::Journal::path_in(dir).display()
+        ));
+    }
+    lines
 }
 
 /// The profile a run works with: `--device ID` from the catalogue (built in, the user's

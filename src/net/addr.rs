@@ -352,6 +352,19 @@ pub fn cleanup(dir: &Path) -> io::Result<Cleanup> {
             file.why
         ));
     }
+    match journal::legacy(&state) {
+        Ok(Some(legacy)) => report.notes.push(format!(
+            "an earlier version of rescue-wizard left the journal {} listing {}; it is not undone automatically, because that format named interfaces by index alone and the index may now belong to another interface.\n  fix: compare `ip addr` and `ip link` with what it lists, remove by hand only what rescue-wizard added, then delete the file (`rm {}`, with sudo if it is root's)",
+            legacy.path.display(),
+            legacy.lists.join(", "),
+            legacy.path.display()
+        )),
+        Ok(None) => {}
+        Err(err) => report.notes.push(format!(
+            "not replayed: {}: {err}",
+            state.path().join(journal::LEGACY_JOURNAL).display()
+        )),
+    }
     for left in found.into_iter().filter(|f| !f.alive) {
         let mut failed = false;
         for change in left.decoded.changes.iter().rev() {
@@ -382,28 +395,6 @@ pub fn cleanup(dir: &Path) -> io::Result<Cleanup> {
         }
     }
     Ok(report)
-}
-
-/// Undoes what dead runs left in `dir` and says what was cleaned; what a person should know
-/// (changes left alone, journals set aside) is written to standard error. Errors when some
-/// change could not be undone (its journal stays for the next start).
-pub fn clean_leftovers(dir: &Path) -> io::Result<Vec<Change>> {
-    let report = match cleanup(dir) {
-        // A folder that is not ours alone is not read at all; running again with more
-        // privileges is not the fix, the message says what is.
-        Err(err) if err.kind() == io::ErrorKind::PermissionDenied => {
-            eprintln!("note: journals not replayed: {err}");
-            return Ok(Vec::new());
-        }
-        other => other?,
-    };
-    for note in &report.notes {
-        eprintln!("note: {note}");
-    }
-    if let Some((change, err)) = report.failed.first() {
-        return Err(io::Error::other(format!("could not undo {change}: {err}")));
-    }
-    Ok(report.undone)
 }
 
 /// Writes a change to the journal before it is made; no journal, no change.

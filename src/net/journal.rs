@@ -753,6 +753,40 @@ pub fn decode(bytes: &[u8]) -> Decoded {
     }
 }
 
+/// The single journal file of versions before per-run journals.
+pub const LEGACY_JOURNAL: &str = "undo-journal.json";
+
+/// A journal an earlier version left (`undo-journal.json`): where it is and what it lists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Legacy {
+    /// The file's path.
+    pub path: PathBuf,
+    /// Its changes, one line each as the file words them (or why they could not be read).
+    pub lists: Vec<String>,
+}
+
+/// Finds the journal an earlier version left in `dir`, if any. Its changes are only listed,
+/// never replayed: that format named interfaces by index alone, and an index is reused by
+/// the next interface created (the issue this journal's name+index+MAC check exists for).
+pub fn legacy(dir: &StateDir) -> io::Result<Option<Legacy>> {
+    let bytes = match dir.read_trusted(LEGACY_JOURNAL) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let lists = match serde_json::from_slice::<serde_json::Value>(&bytes) {
+        Ok(value) => match value.get("changes").and_then(serde_json::Value::as_array) {
+            Some(changes) => changes.iter().map(ToString::to_string).collect(),
+            None => vec!["no list of changes in it".to_owned()],
+        },
+        Err(e) => vec![format!("unreadable: {e}")],
+    };
+    Ok(Some(Legacy {
+        path: dir.path.join(LEGACY_JOURNAL),
+        lists,
+    }))
+}
+
 /// A journal another run left, found when looking through the folder.
 #[derive(Debug)]
 pub struct Found {

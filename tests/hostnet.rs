@@ -987,7 +987,10 @@ fn a_renamed_binary_is_still_known_alive() {
     }
     let lab = Lab::new();
     let renamed = lab.state.path().join("rwiz");
-    std::fs::copy(BIN, &renamed).unwrap();
+    // Copied by another process: a file this process held open for writing could be inherited
+    // by a child another test thread forks at that moment, and exec would fail "Text file busy".
+    let copied = Command::new("cp").arg(BIN).arg(&renamed).status().unwrap();
+    assert!(copied.success(), "cp {BIN} failed");
     let mut command = Command::new("ip");
     command
         .args(["netns", "exec", &lab.ns])

@@ -201,6 +201,15 @@ fn with_yes_the_run_loads_proves_writes_reads_back_and_resets() {
     let flash = named(&events, "console-flash");
     assert_eq!(flash.len(), 1, "{flash:?}");
     assert_eq!(flash[0]["state"], "verified");
+    let finished = named(&events, "finished");
+    assert_eq!(finished.len(), 1, "{events:#?}");
+    assert!(
+        finished[0]["summary"]
+            .as_str()
+            .unwrap()
+            .contains("the flash holds the image"),
+        "{finished:?}"
+    );
     assert!(
         flash[0]["note"].as_str().unwrap().contains("0x4100000"),
         "{flash:?}"
@@ -252,6 +261,15 @@ fn without_yes_the_run_stops_after_the_proof_and_the_flash_is_unchanged() {
     let flash = named(&events, "console-flash");
     assert_eq!(flash.len(), 1, "{events:#?}");
     assert_eq!(flash[0]["state"], "untouched");
+    let finished = named(&events, "finished");
+    assert_eq!(finished.len(), 1, "{events:#?}");
+    assert!(
+        finished[0]["summary"]
+            .as_str()
+            .unwrap()
+            .contains("nothing was written to flash"),
+        "{finished:?}"
+    );
     assert!(
         flash[0]["note"]
             .as_str()

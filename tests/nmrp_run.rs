@@ -464,7 +464,13 @@ fn the_plain_run_tells_each_phase() {
         "writing flash: keep-alive 2 at 0:00",
         "done: the router wrote the image and closed",
         "Switch the router off and on",
+        // The last line, the run's summary, says the same: no "flashing time has passed".
+        "closed the NMRP session: switch it off and on now",
     ] {
         assert!(said.contains(words), "no \"{words}\" in:\n{said}");
     }
+    assert!(
+        !said.contains("flashing time has passed"),
+        "the summary must say the router closed:\n{said}"
+    );
 }

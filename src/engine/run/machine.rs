@@ -1363,6 +1363,17 @@ impl Machine {
         }
         let plan = &self.plan;
         match outcome {
+            // NMRP: the router said it is done (CLOSE_REQ) and never restarts by itself.
+            RunOutcome::Flashed if matches!(plan.transfer, Transfer::Nmrp { .. }) => {
+                "the router wrote the image and closed the NMRP session: switch it off and on now; it does not restart by itself".into()
+            }
+            // The console leg read the flash back and compared its CRC-32 before the reset.
+            RunOutcome::Flashed if plan.console.is_some() => {
+                "the flash holds the image (read back, CRC-32 equal) and the board was reset".into()
+            }
+            RunOutcome::Transferred if plan.console.is_some() => {
+                "the image is in the router's RAM and proven by CRC-32; nothing was written to flash (that needs the profile's console recipe and --yes)".into()
+            }
             RunOutcome::Flashed if plan.exit_after_transfer => {
                 "the router has the whole image; it writes its flash now: do not switch it off"
                     .into()

@@ -18,11 +18,11 @@ pub fn device_name(profile: &Profile) -> String {
 }
 
 /// The method as the table shows it: not-automated methods say so.
-pub fn method_label(method: Method) -> String {
-    if method.is_automated() {
-        method.as_str().to_owned()
+pub fn method_label(profile: &Profile) -> String {
+    if profile.is_automated() {
+        profile.method.as_str().to_owned()
     } else {
-        format!("{method} (manual)")
+        format!("{} (manual)", profile.method)
     }
 }
 
@@ -62,7 +62,7 @@ pub fn table(entries: &[&Entry]) -> String {
         rows.push([
             id,
             device_name(profile),
-            method_label(profile.method),
+            method_label(profile),
             host_label(profile),
             file_label(profile),
         ]);
@@ -143,7 +143,7 @@ pub fn show(entry: &Entry) -> String {
         }
     }
     out.push_str("\nProcedure");
-    if !p.method.is_automated() {
+    if !p.is_automated() {
         out.push_str(" (by hand: rescue-wizard cannot do this recovery for you yet)");
     }
     out.push_str(":\n");
@@ -297,7 +297,7 @@ pub fn devices_markdown(catalogue: &Catalogue) -> String {
     out.push_str("| --- | --- | --- | --- | --- | --- | --- | --- |\n");
     for entry in catalogue.entries() {
         let p = &entry.profile;
-        let method = if p.method.is_automated() {
+        let method = if p.is_automated() {
             format!("`{}`", p.method)
         } else {
             format!("`{}` (manual)", p.method)

@@ -227,6 +227,20 @@ pub struct Tftp {
     pub next_block_on_resend: Option<bool>,
 }
 
+impl Profile {
+    /// Whether rescue-wizard carries out this recovery itself: its method is automated, or it
+    /// is an upload page the profile describes (an `http:` section with an address, its own
+    /// or the profile's `router`). Any other `http` device is recovered by hand.
+    pub fn is_automated(&self) -> bool {
+        self.method.is_automated()
+            || (self.method == Method::Http
+                && self
+                    .http
+                    .as_ref()
+                    .is_some_and(|h| h.address.or(self.router).is_some()))
+    }
+}
+
 /// A bootloader's upload page (method `http`): every field optional, defaults from the
 /// flavour (docs/http.md).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]

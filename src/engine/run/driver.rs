@@ -91,6 +91,7 @@ pub(super) struct Driver {
     prober: Option<mpsc::UnboundedReceiver<Ipv4Addr>>,
     prober_stop: Arc<AtomicBool>,
     nmrp: Option<method::nmrp::Running>,
+    http: Option<method::http::Running>,
     /// [`HOLD_SELF_TEST`]: the self-test asked for, held until the router's first request.
     held_self_test: Option<(SocketAddr, String)>,
     hold_self_test: bool,
@@ -149,6 +150,7 @@ impl Driver {
             prober: None,
             prober_stop: Arc::new(AtomicBool::new(false)),
             nmrp: None,
+            http: None,
             held_self_test: None,
             hold_self_test: std::env::var_os(HOLD_SELF_TEST).is_some(),
         }
@@ -188,6 +190,7 @@ impl Driver {
                 self_test,
                 prober,
                 nmrp,
+                http,
                 ..
             } = self;
             tokio::select! {
@@ -205,6 +208,7 @@ impl Driver {
                 result = join_or_pend(self_test.as_mut()) => Woke::SelfTested(result),
                 Some(ip) = recv_or_pend(prober.as_mut()) => Woke::Probed(ip),
                 Some(input) = method::nmrp::recv(nmrp.as_mut()) => Woke::Input(input),
+                Some(input) = method::http::recv(http.as_mut()) => Woke::Input(input),
                 _ = ticks.tick() => Woke::Tick,
             }
         };
@@ -284,6 +288,7 @@ impl Driver {
                 Effect::Adopt(addr) => self.adopt(addr),
                 Effect::Finish(outcome) => finish = Some(outcome),
                 Effect::StartNmrp => self.start_nmrp(),
+                Effect::StartHttp => self.start_http(),
             }
         }
         finish
@@ -503,6 +508,21 @@ impl Driver {
         ));
     }
 
+    fn start_http(&mut self) {
+        let (Transfer::Http { page, file_name }, Some(snapshot)) =
+            (&self.plan.transfer, &self.snapshot)
+        else {
+            return;
+        };
+        self.http = Some(method::http::start(
+            page.clone(),
+            Arc::clone(snapshot.bytes()),
+            file_name.clone(),
+            self.plan.image.sha256.clone(),
+            Arc::clone(&self.push_stop),
+        ));
+    }
+
     fn start_prober(&mut self, target: Ipv4Addr) {
         let Some(port) = &self.plan.port else {
             return;
@@ -568,6 +588,9 @@ impl Driver {
         }
         if let Some(nmrp) = self.nmrp.take() {
             nmrp.join().await;
+        }
+        if let Some(http) = self.http.take() {
+            http.join().await;
         }
         self.capture_stop.store(true, Ordering::Relaxed);
         if let Some(thread) = self.capture.take() {

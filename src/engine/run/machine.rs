@@ -135,6 +135,8 @@ pub enum Input {
     Tick,
     /// The NMRP leg's news.
     Nmrp(method::nmrp::NmrpEvent),
+    /// The HTTP upload's news.
+    Http(method::http::HttpEvent),
 }
 
 /// What the driver is asked to do.
@@ -179,6 +181,9 @@ pub enum Effect {
     /// Start the NMRP leg: advertise, configure, upload: answers come as [`Input::Nmrp`],
     /// [`Input::Transfer`] and [`Input::Pushed`].
     StartNmrp,
+    /// Start the HTTP upload: try the page until it answers, upload: answers come as
+    /// [`Input::Http`] and [`Input::Pushed`].
+    StartHttp,
 }
 
 /// The name the self-test asks for: no bootloader asks for it, so its transfer is never
@@ -270,7 +275,9 @@ impl Machine {
                 router: plan.router,
                 files: match &plan.transfer {
                     Transfer::Serve { expected, .. } => expected.clone(),
-                    Transfer::Push { .. } | Transfer::Nmrp { .. } => Vec::new(),
+                    Transfer::Push { .. } | Transfer::Nmrp { .. } | Transfer::Http { .. } => {
+                        Vec::new()
+                    }
                 },
             },
             DEFAULT_AWAY_AFTER,
@@ -476,6 +483,13 @@ impl Machine {
             Input::Pushed(result) => self.pushed(result, now, &mut out),
             Input::Probed(ip) => self.router_back(ip, now, &mut out),
             Input::Tick => self.tick(now, &mut out),
+            Input::Http(event) => {
+                let (events, progress) = method::http::on_event(event, self.plan.image.size);
+                if let Some(bytes) = progress {
+                    self.evidence.bytes_moved = self.evidence.bytes_moved.max(bytes);
+                }
+                out.extend(events.into_iter().map(Effect::Emit));
+            }
             Input::Nmrp(event) => {
                 let (events, end) = method::nmrp::on_event(event, &self.plan);
                 out.extend(events.into_iter().map(Effect::Emit));
@@ -1058,6 +1072,7 @@ impl Machine {
             let peer = match &self.plan.transfer {
                 Transfer::Push { to, .. } => *to,
                 Transfer::Nmrp { router, .. } => SocketAddr::from((*router, 69)),
+                Transfer::Http { page, .. } => page.addr,
                 Transfer::Serve { bind, .. } => *bind,
             };
             (peer, self.plan.file().unwrap_or_default().to_owned())

@@ -276,7 +276,7 @@ fn choose_device(model: &mut Model) -> Vec<Effect> {
         return Vec::new();
     };
     let profile = entry.profile.clone();
-    if !profile.method.is_automated() {
+    if !profile.is_automated() {
         // Not a dead end: its steps, one at a time, with what to set up first.
         model.overlay = Some(Overlay::Manual(0));
         model.device.problem = Some(format!(
@@ -702,6 +702,11 @@ fn engine_event(model: &mut Model, at: Duration, event: &Event) -> Vec<Effect> {
         | Event::NmrpConfigured { .. }
         | Event::NmrpUploadRequested { .. }
         | Event::NmrpKeepAlive { .. }
+        | Event::HttpPageDown { .. }
+        | Event::HttpPageUp { .. }
+        | Event::HttpRetrying { .. }
+        | Event::HttpVerified { .. }
+        | Event::HttpAnswered { .. }
         | Event::WaitingForRouter { .. } => Some(FeedKind::Info),
         Event::PhaseStarted { phase } => {
             run.phase = Some(*phase);

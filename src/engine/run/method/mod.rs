@@ -6,10 +6,12 @@
 //! A new method (NMRP, DHCP/BOOTP, the HTTP failsafe, the serial console) is a file of its own
 //! here implementing [`Method`], and one arm in [`for_plan`].
 
+pub mod http;
 pub mod nmrp;
 mod pull;
 mod push;
 
+pub use http::Http;
 pub use nmrp::Nmrp;
 pub use pull::Pull;
 pub use push::Push;
@@ -41,5 +43,6 @@ pub fn for_plan(plan: &Plan) -> Box<dyn Method> {
         }),
         Transfer::Push { to, .. } => Box::new(Push { to: *to }),
         Transfer::Nmrp { router, .. } => Box::new(Nmrp { router: *router }),
+        Transfer::Http { page, .. } => Box::new(Http { page: page.addr }),
     }
 }

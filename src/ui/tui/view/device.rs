@@ -62,7 +62,7 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
             };
             let mut spans = vec![Span::raw(format!("{id:<id_width$} "))];
             spans.push(Span::styled(p.model.clone(), theme.dim));
-            if !p.method.is_automated() {
+            if !p.is_automated() {
                 spans.push(Span::styled(" (by hand)", theme.dim));
             }
             ListItem::new(Line::from(spans))

@@ -87,6 +87,10 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
         Transfer::Nmrp { router, .. } => format!(
             "advertises by NMRP until the router answers, gives it {router}, and pushes the image to the name it asks for"
         ),
+        Transfer::Http { page, .. } => format!(
+            "tries the upload page at http://{} until it answers, uploads the image and reads what the page says",
+            page.addr
+        ),
     };
     let text = format!(
         "Then rescue-wizard {moves}, counts down the flashing (about {} s) and {}.",

@@ -148,3 +148,60 @@ pub fn start(
         thread: spawned.ok(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_is_by_bytes_acknowledged_against_the_image_size() {
+        let (events, moved) = on_event(
+            HttpEvent(Note::Acknowledged {
+                bytes: 4096,
+                total: 10_000,
+            }),
+            10_000,
+        );
+        assert_eq!(moved, Some(4096));
+        assert!(matches!(
+            events.as_slice(),
+            [Event::TransferProgressed {
+                bytes: 4096,
+                total: 10_000,
+                ..
+            }]
+        ));
+    }
+
+    #[test]
+    fn the_page_words_are_shown_and_the_end_is_left_to_the_push_result() {
+        let (events, _) = on_event(
+            HttpEvent(Note::Answered(Answer::Refused("UPDATE FAILED".to_owned()))),
+            1,
+        );
+        assert_eq!(
+            events,
+            [Event::HttpAnswered {
+                said: "UPDATE FAILED".to_owned(),
+                accepted: false,
+            }]
+        );
+        let (events, moved) = on_event(
+            HttpEvent(Note::Retrying {
+                reason: "connection reset".to_owned(),
+                attempt: 2,
+                reached: 300,
+            }),
+            1,
+        );
+        assert_eq!(moved, None);
+        assert!(
+            events[0].to_string().contains("connection reset"),
+            "{events:?}"
+        );
+        let failure = crate::http::Failure::Refused("UPDATE FAILED".to_owned());
+        let (events, moved) = on_event(HttpEvent(Note::Finished(Err(failure))), 1);
+        assert!(events.is_empty());
+        assert_eq!(moved, None);
+    }
+}

@@ -482,7 +482,12 @@ impl Machine {
             Input::Http(event) => {
                 let (events, progress) = method::http::on_event(event, self.plan.image.size);
                 if let Some(bytes) = progress {
+                    // Bytes the router acknowledged are the transfer moving: the phase is the
+                    // transfer's, and neither the stall notice nor --timeout's wait applies.
                     self.evidence.bytes_moved = self.evidence.bytes_moved.max(bytes);
+                    self.last_activity = now;
+                    self.stall_reported = false;
+                    self.enter_transfer(&mut out);
                 }
                 out.extend(events.into_iter().map(Effect::Emit));
             }

@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 
@@ -48,14 +49,16 @@ impl Method for Http {
 }
 
 /// What the HTTP upload thread tells the run: the uploader's notes but its end, which comes
-/// as [`Input::Pushed`].
+/// as [`Input::Pushed`]; and how long the current attempt has been uploading (since its
+/// page answered), for the rate.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HttpEvent(pub Note);
+pub struct HttpEvent(pub Note, pub Duration);
 
 /// What the run makes of one note: the events to show, and the image bytes the router
 /// acknowledged when the note says so. Pure: the machine calls it from its one HTTP arm.
 pub fn on_event(event: HttpEvent, total: u64) -> (Vec<Event>, Option<u64>) {
-    let shown = match event.0 {
+    let HttpEvent(note, uploading) = event;
+    let shown = match note {
         Note::PageDown { reason, tries } => Event::HttpPageDown { reason, tries },
         Note::PageUp { attempt } => Event::HttpPageUp { attempt },
         Note::Acknowledged { bytes, .. } => {
@@ -63,7 +66,7 @@ pub fn on_event(event: HttpEvent, total: u64) -> (Vec<Event>, Option<u64>) {
                 vec![Event::TransferProgressed {
                     bytes,
                     total,
-                    rate: 0,
+                    rate: rate(bytes, uploading),
                     timeouts: 0,
                 }],
                 Some(bytes),
@@ -87,6 +90,14 @@ pub fn on_event(event: HttpEvent, total: u64) -> (Vec<Event>, Option<u64>) {
         Note::Finished(_) => return (Vec::new(), None),
     };
     (vec![shown], None)
+}
+
+/// Bytes a second over `took`, averaged; 0 before a millisecond passed.
+fn rate(bytes: u64, took: Duration) -> u64 {
+    match u64::try_from(took.as_millis()) {
+        Ok(0) | Err(_) => 0,
+        Ok(ms) => bytes.saturating_mul(1000) / ms,
+    }
 }
 
 /// The HTTP thread, running: its inputs for the run, and the thread to join at the end.
@@ -127,8 +138,14 @@ pub fn start(
     let name = format!("http-{}", page.addr);
     let peer = page.addr;
     let spawned = std::thread::Builder::new().name(name).spawn(move || {
+        // The rate counts from the moment the attempt's page answered: the wait for the
+        // page before it is the bootloader booting, not the upload.
+        let mut up = Instant::now();
         let ended = crate::http::stream::upload(page, image, &file_name, &stop, |note| {
-            let _ = tx.send(Input::Http(HttpEvent(note)));
+            if matches!(note, Note::PageUp { .. }) {
+                up = Instant::now();
+            }
+            let _ = tx.send(Input::Http(HttpEvent(note, up.elapsed())));
         });
         let result = match ended {
             None => return,
@@ -156,10 +173,13 @@ mod tests {
     #[test]
     fn progress_is_by_bytes_acknowledged_against_the_image_size() {
         let (events, moved) = on_event(
-            HttpEvent(Note::Acknowledged {
-                bytes: 4096,
-                total: 10_000,
-            }),
+            HttpEvent(
+                Note::Acknowledged {
+                    bytes: 4096,
+                    total: 10_000,
+                },
+                Duration::from_secs(2),
+            ),
             10_000,
         );
         assert_eq!(moved, Some(4096));
@@ -168,6 +188,7 @@ mod tests {
             [Event::TransferProgressed {
                 bytes: 4096,
                 total: 10_000,
+                rate: 2048,
                 ..
             }]
         ));
@@ -176,7 +197,10 @@ mod tests {
     #[test]
     fn the_page_words_are_shown_and_the_end_is_left_to_the_push_result() {
         let (events, _) = on_event(
-            HttpEvent(Note::Answered(Answer::Refused("UPDATE FAILED".to_owned()))),
+            HttpEvent(
+                Note::Answered(Answer::Refused("UPDATE FAILED".to_owned())),
+                Duration::ZERO,
+            ),
             1,
         );
         assert_eq!(
@@ -187,11 +211,14 @@ mod tests {
             }]
         );
         let (events, moved) = on_event(
-            HttpEvent(Note::Retrying {
-                reason: "connection reset".to_owned(),
-                attempt: 2,
-                reached: 300,
-            }),
+            HttpEvent(
+                Note::Retrying {
+                    reason: "connection reset".to_owned(),
+                    attempt: 2,
+                    reached: 300,
+                },
+                Duration::ZERO,
+            ),
             1,
         );
         assert_eq!(moved, None);
@@ -200,7 +227,7 @@ mod tests {
             "{events:?}"
         );
         let failure = crate::http::Failure::Refused("UPDATE FAILED".to_owned());
-        let (events, moved) = on_event(HttpEvent(Note::Finished(Err(failure))), 1);
+        let (events, moved) = on_event(HttpEvent(Note::Finished(Err(failure)), Duration::ZERO), 1);
         assert!(events.is_empty());
         assert_eq!(moved, None);
     }

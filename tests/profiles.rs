@@ -144,7 +144,7 @@ fn catalogue_covers_the_devices_the_issue_names() {
     }
     for entry in catalogue.entries() {
         let p = &entry.profile;
-        if !p.method.is_automated() {
+        if !p.is_automated() {
             assert!(
                 p.steps.len() >= 2,
                 "{}: a manual method needs its steps",
@@ -594,7 +594,7 @@ fn show_says_when_the_procedure_is_manual() {
     let catalogue = Catalogue::builtin().expect("the embedded catalogue loads");
     let manual = catalogue
         .entries()
-        .find(|e| !e.profile.method.is_automated())
+        .find(|e| !e.profile.is_automated())
         .map(|e| e.profile.id.clone())
         .expect("a device recovered by hand");
     let (code, stdout, _) = run(rescue_wizard(config.path()).args(["devices", "show", &manual]));

@@ -455,6 +455,42 @@ pub enum Event {
         /// The text.
         text: String,
     },
+    /// HTTP: the router's upload page does not answer yet (its bootloader is not up, or it
+    /// was reset by a request that came too early): it is tried again.
+    HttpPageDown {
+        /// Why the connection failed.
+        reason: String,
+        /// Tries so far.
+        tries: u32,
+    },
+    /// HTTP: the upload page took a connection; the upload starts.
+    HttpPageUp {
+        /// Which upload attempt (1 for the first).
+        attempt: u32,
+    },
+    /// HTTP: the connection was lost mid-upload; the upload starts again from the first byte.
+    HttpRetrying {
+        /// Why.
+        reason: String,
+        /// The attempt about to start.
+        attempt: u32,
+        /// Image bytes the lost attempt had delivered.
+        reached: u64,
+    },
+    /// HTTP: the MTK failsafe page received exactly our image (size and MD5 it reported).
+    HttpVerified {
+        /// Its size.
+        size: u64,
+        /// Its MD5.
+        md5: String,
+    },
+    /// HTTP: what the page answered to the upload.
+    HttpAnswered {
+        /// The page's words.
+        said: String,
+        /// Whether they are the page's success text.
+        accepted: bool,
+    },
 }
 
 /// What a front-end may ask of a running recovery.
@@ -803,6 +839,35 @@ impl std::fmt::Display for Event {
                 "console: transcript of {} line(s) kept for the report",
                 text.lines().count()
             ),
+            Event::HttpPageDown { reason, tries } => write!(
+                f,
+                "the router's upload page does not answer yet ({reason}; {tries} tries): trying again"
+            ),
+            Event::HttpPageUp { attempt } => {
+                write!(
+                    f,
+                    "the router's upload page answered: uploading (attempt {attempt})"
+                )
+            }
+            Event::HttpRetrying {
+                reason,
+                attempt,
+                reached,
+            } => write!(
+                f,
+                "the connection to the upload page was lost after {reached} bytes ({reason}): starting again from the first byte (attempt {attempt})"
+            ),
+            Event::HttpVerified { size, md5 } => write!(
+                f,
+                "the page received exactly the image ({size} bytes, MD5 {md5})"
+            ),
+            Event::HttpAnswered { said, accepted } => {
+                if *accepted {
+                    write!(f, "the page said {said}: the router is writing flash")
+                } else {
+                    write!(f, "the page said \"{said}\"")
+                }
+            }
         }
     }
 }

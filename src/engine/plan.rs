@@ -186,6 +186,14 @@ pub enum Transfer {
         /// What the responder gives, and to whom.
         lease: Lease,
     },
+    /// The bootloader's web failsafe: we upload the image to its page over a TCP stream
+    /// whose segments we control, once the page answers (docs/http.md).
+    Http {
+        /// The page, from the profile's `http:` section.
+        page: crate::http::Page,
+        /// The file name given in the form.
+        file_name: String,
+    },
 }
 
 /// What the run's DHCP/BOOTP responder gives the router, and to whom.
@@ -374,7 +382,11 @@ pub fn build(
     interfaces: &[Interface],
     settings: &Settings,
 ) -> Result<Plan, PlanError> {
-    if !profile.method.is_automated() {
+    // An upload page is driven only where the profile describes it (its `http:` section).
+    let http_page = (profile.method == Method::Http)
+        .then(|| crate::http::Page::from_profile(profile))
+        .flatten();
+    if !profile.is_automated() || (profile.method == Method::Http && http_page.is_none()) {
         return Err(PlanError::NotAutomated {
             id: profile.id.clone(),
             method: profile.method,
@@ -440,7 +452,15 @@ pub fn build(
             (Some(port), (!network.is_empty()).then_some(network))
         }
     };
-    let transfer = if nmrp {
+    let transfer = if let Some(page) = http_page {
+        Transfer::Http {
+            page,
+            file_name: image.path.file_name().map_or_else(
+                || "firmware.bin".to_owned(),
+                |n| n.to_string_lossy().into_owned(),
+            ),
+        }
+    } else if nmrp {
         let given = settings.region.as_ref().or(profile.nmrp.region.as_ref());
         let region = match given {
             Some(name) => Some(crate::nmrp::packet::Region::from_name(name).ok_or_else(|| {
@@ -695,6 +715,7 @@ impl Plan {
             }
             Transfer::Push { remote_name, .. } => Some(remote_name),
             Transfer::Nmrp { .. } => None,
+            Transfer::Http { file_name, .. } => Some(file_name),
         }
     }
 }
@@ -824,6 +845,15 @@ impl fmt::Display for Plan {
                             .and_then(crate::nmrp::packet::Region::name)
                             .map(|r| format!(", region {r}"))
                             .unwrap_or_default()
+                    ),
+                )?;
+            }
+            Transfer::Http { page, file_name } => {
+                step(
+                    f,
+                    format!(
+                        "try the upload page at {} until it answers, then upload the image as \"{file_name}\" ({:?} rules) and read what the page says",
+                        page.addr, page.flavour
                     ),
                 )?;
             }

@@ -23,7 +23,7 @@ pub fn method_label(profile: &Profile) -> String {
     if profile.is_automated() {
         method.as_str().to_owned()
     } else {
-        format!("{method} (manual)")
+        format!("{} (manual)", profile.method)
     }
 }
 

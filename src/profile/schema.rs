@@ -78,13 +78,18 @@ pub struct Profile {
 impl Profile {
     /// Whether rescue-wizard can carry out this device's recovery itself: its method is one the
     /// run automates, and the profile holds the facts that run needs (a DHCP/BOOTP recovery
-    /// leases from the laptop's address, so it needs `host`).
+    /// leases from the laptop's address, so it needs `host`), or it is an upload page the
+    /// profile describes (an `http:` section with an address, its own or the profile's
+    /// `router`). Any other `http` device is recovered by hand.
     pub fn is_automated(&self) -> bool {
-        self.method.is_automated()
-            && match self.method {
-                Method::DhcpTftp | Method::BootpTftp => self.host.is_some(),
-                _ => true,
-            }
+        match self.method {
+            Method::DhcpTftp | Method::BootpTftp => self.host.is_some(),
+            Method::Http => self
+                .http
+                .as_ref()
+                .is_some_and(|h| h.address.or(self.router).is_some()),
+            _ => self.method.is_automated(),
+        }
     }
 }
 

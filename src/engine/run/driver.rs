@@ -91,6 +91,7 @@ pub(super) struct Driver {
     prober: Option<mpsc::UnboundedReceiver<Ipv4Addr>>,
     prober_stop: Arc<AtomicBool>,
     nmrp: Option<method::nmrp::Running>,
+    http: Option<method::http::Running>,
     /// [`HOLD_SELF_TEST`]: the self-test asked for, held until the router's first request.
     held_self_test: Option<(SocketAddr, String)>,
     hold_self_test: bool,
@@ -151,6 +152,7 @@ impl Driver {
             prober: None,
             prober_stop: Arc::new(AtomicBool::new(false)),
             nmrp: None,
+            http: None,
             held_self_test: None,
             hold_self_test: std::env::var_os(HOLD_SELF_TEST).is_some(),
             dhcp: None,
@@ -194,6 +196,7 @@ impl Driver {
                 nmrp,
                 dhcp,
                 console,
+                http,
                 ..
             } = self;
             tokio::select! {
@@ -213,6 +216,7 @@ impl Driver {
                 Some(input) = method::nmrp::recv(nmrp.as_mut()) => Woke::Input(input),
                 Some(input) = method::dhcp::recv(dhcp.as_mut()) => Woke::Input(input),
                 Some(input) = method::console::recv(console.as_mut()) => Woke::Input(input),
+                Some(input) = method::http::recv(http.as_mut()) => Woke::Input(input),
                 _ = ticks.tick() => Woke::Tick,
             }
         };
@@ -294,6 +298,7 @@ impl Driver {
                 Effect::StartNmrp => self.start_nmrp(),
                 Effect::StartDhcp => self.dhcp = Some(method::dhcp::start(&self.plan)),
                 Effect::StartConsole => self.start_console(),
+                Effect::StartHttp => self.start_http(),
             }
         }
         finish
@@ -545,6 +550,21 @@ impl Driver {
         ));
     }
 
+    fn start_http(&mut self) {
+        let (Transfer::Http { page, file_name }, Some(snapshot)) =
+            (&self.plan.transfer, &self.snapshot)
+        else {
+            return;
+        };
+        self.http = Some(method::http::start(
+            page.clone(),
+            Arc::clone(snapshot.bytes()),
+            file_name.clone(),
+            self.plan.image.sha256.clone(),
+            Arc::clone(&self.push_stop),
+        ));
+    }
+
     fn start_prober(&mut self, target: Ipv4Addr) {
         let Some(port) = &self.plan.port else {
             return;
@@ -616,6 +636,9 @@ impl Driver {
         }
         if let Some(console) = self.console.take() {
             console.join().await;
+        }
+        if let Some(http) = self.http.take() {
+            http.join().await;
         }
         self.capture_stop.store(true, Ordering::Relaxed);
         if let Some(thread) = self.capture.take() {

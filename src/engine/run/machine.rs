@@ -139,6 +139,8 @@ pub enum Input {
     Dhcp(method::dhcp::DhcpEvent),
     /// The serial console leg's news.
     Console(method::console::ConsoleNews),
+    /// The HTTP upload's news.
+    Http(method::http::HttpEvent),
 }
 
 /// What the driver is asked to do.
@@ -188,6 +190,9 @@ pub enum Effect {
     /// Start the serial console leg: stop autoboot, `tftpboot` from our server, prove, and
     /// write only when allowed: answers come as [`Input::Console`].
     StartConsole,
+    /// Start the HTTP upload: try the page until it answers, upload: answers come as
+    /// [`Input::Http`] and [`Input::Pushed`].
+    StartHttp,
 }
 
 /// The name the self-test asks for: no bootloader asks for it, so its transfer is never
@@ -281,7 +286,9 @@ impl Machine {
                     Transfer::Serve { expected, .. } | Transfer::Dhcp { expected, .. } => {
                         expected.clone()
                     }
-                    Transfer::Push { .. } | Transfer::Nmrp { .. } => Vec::new(),
+                    Transfer::Push { .. } | Transfer::Nmrp { .. } | Transfer::Http { .. } => {
+                        Vec::new()
+                    }
                 },
             },
             DEFAULT_AWAY_AFTER,
@@ -472,6 +479,18 @@ impl Machine {
             Input::Pushed(result) => self.pushed(result, now, &mut out),
             Input::Probed(ip) => self.router_back(ip, now, &mut out),
             Input::Tick => self.tick(now, &mut out),
+            Input::Http(event) => {
+                let (events, progress) = method::http::on_event(event, self.plan.image.size);
+                if let Some(bytes) = progress {
+                    // Bytes the router acknowledged are the transfer moving: the phase is the
+                    // transfer's, and neither the stall notice nor --timeout's wait applies.
+                    self.evidence.bytes_moved = self.evidence.bytes_moved.max(bytes);
+                    self.last_activity = now;
+                    self.stall_reported = false;
+                    self.enter_transfer(&mut out);
+                }
+                out.extend(events.into_iter().map(Effect::Emit));
+            }
             Input::Nmrp(event) => {
                 let news = method::nmrp::on_event(event, &self.plan);
                 self.method_news(news, &mut out);
@@ -1084,6 +1103,7 @@ impl Machine {
             let peer = match &self.plan.transfer {
                 Transfer::Push { to, .. } => *to,
                 Transfer::Nmrp { router, .. } => SocketAddr::from((*router, 69)),
+                Transfer::Http { page, .. } => page.addr,
                 Transfer::Serve { bind, .. } | Transfer::Dhcp { bind, .. } => *bind,
             };
             (peer, self.plan.file().unwrap_or_default().to_owned())

@@ -703,6 +703,11 @@ fn engine_event(model: &mut Model, at: Duration, event: &Event) -> Vec<Effect> {
         | Event::NmrpUploadRequested { .. }
         | Event::NmrpKeepAlive { .. }
         | Event::DhcpLeased { .. }
+        | Event::HttpPageDown { .. }
+        | Event::HttpPageUp { .. }
+        | Event::HttpRetrying { .. }
+        | Event::HttpVerified { .. }
+        | Event::HttpAnswered { .. }
         | Event::WaitingForRouter { .. } => Some(FeedKind::Info),
         Event::DhcpOtherServer { .. } => Some(FeedKind::Notice),
         Event::ConsoleOpened { .. } | Event::ConsoleNoted { .. } | Event::ConsoleTyped { .. } => {

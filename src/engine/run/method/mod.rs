@@ -8,12 +8,14 @@
 
 pub mod console;
 pub mod dhcp;
+pub mod http;
 pub mod nmrp;
 mod pull;
 mod push;
 
 pub use console::Console;
 pub use dhcp::Dhcp;
+pub use http::Http;
 pub use nmrp::Nmrp;
 pub use pull::Pull;
 pub use push::Push;
@@ -54,5 +56,6 @@ pub fn for_plan(plan: &Plan) -> Box<dyn Method> {
             boot_file: lease.boot_file.clone(),
             bootp: lease.bootp,
         }),
+        Transfer::Http { page, .. } => Box::new(Http { page: page.addr }),
     }
 }

@@ -60,6 +60,7 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
             Transfer::Serve { bind, .. } | Transfer::Dhcp { bind, .. } => bind.ip().to_string(),
             Transfer::Push { to, .. } => to.ip().to_string(),
             Transfer::Nmrp { router, .. } => router.to_string(),
+            Transfer::Http { page, .. } => page.addr.ip().to_string(),
         };
         lines.push(row(
             "server address",

@@ -93,6 +93,10 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
             lease.router,
             lease.boot_file
         ),
+        Transfer::Http { page, .. } => format!(
+            "tries the upload page at http://{} until it answers, uploads the image and reads what the page says",
+            page.addr
+        ),
     };
     let text = format!(
         "Then rescue-wizard {moves}, counts down the flashing (about {} s) and {}.",

@@ -26,6 +26,7 @@ use super::upload::{Failure, Input, Note, Output, Uploaded, Uploader};
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Room for the TCP timestamp option (RFC 7323 §3), which Linux takes from the MSS.
+#[cfg(any(target_os = "linux", target_os = "android"))]
 const TIMESTAMP_OPTION: u32 = 12;
 
 /// How often the send queue is read while our bytes are out: the next segment waits on it.

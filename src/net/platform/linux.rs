@@ -23,6 +23,7 @@ use netlink_packet_route::neighbour::{
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 use netlink_sys::protocols::NETLINK_ROUTE;
 use netlink_sys::{Socket, SocketAddr};
+use nix::sys::time::TimeValLike;
 
 use super::{AddressInfo, LinkInfo, NetChange, RESCUE_ADDRESS_PROTOCOL};
 use crate::net::iface::Ipv4Cidr;
@@ -50,7 +51,11 @@ impl Netlink {
     }
 
     fn set_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        let tv = nix::sys::time::TimeVal::from(libc_timeval(timeout.unwrap_or(Duration::ZERO)));
+        // Through microseconds rather than libc's timeval fields: their widths differ between
+        // glibc and musl (time_t), and the static build uses musl.
+        let micros =
+            i64::try_from(timeout.unwrap_or(Duration::ZERO).as_micros()).unwrap_or(i64::MAX);
+        let tv = nix::sys::time::TimeVal::microseconds(micros);
         nix::sys::socket::setsockopt(
             &self.socket.as_fd(),
             nix::sys::socket::sockopt::ReceiveTimeout,
@@ -108,13 +113,6 @@ impl Netlink {
                 offset += size;
             }
         }
-    }
-}
-
-fn libc_timeval(d: Duration) -> nix::libc::timeval {
-    nix::libc::timeval {
-        tv_sec: d.as_secs() as nix::libc::time_t,
-        tv_usec: nix::libc::suseconds_t::from(d.subsec_micros() as i32),
     }
 }
 

@@ -4,7 +4,12 @@
 use std::net::IpAddr;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Arg, Args, Parser, Subcommand};
+
+use crate::settings::{
+    DEFAULT_TIMEOUT, DEMO_FLASH, GET_MAX_SIZE, GET_WAIT, MAX_WRITE_SIZE, PROBE_COUNT, PUSH_WAIT,
+    SERVE_BIND, SERVE_EXIT_AFTER, STALL_AFTER, TFTP_PORT, WRITE_QUOTA,
+};
 
 /// Brings bricked routers back over TFTP.
 ///
@@ -36,6 +41,9 @@ pub struct Cli {
 // Independent command-line switches, not a state machine.
 #[allow(clippy::struct_excessive_bools)]
 #[derive(Debug, Args)]
+#[command(mut_arg("timeout", |arg| shows_default(arg, DEFAULT_TIMEOUT.as_secs())))]
+#[command(mut_arg("stall_after", |arg| shows_default(arg, STALL_AFTER.as_secs())))]
+#[command(mut_arg("port", |arg| shows_default(arg, TFTP_PORT)))]
 pub struct RecoverArgs {
     /// The firmware image to flash (never modified).
     #[arg(value_name = "IMAGE")]
@@ -55,15 +63,15 @@ pub struct RecoverArgs {
     #[arg(long, short = 'y')]
     pub yes: bool,
     /// How long to wait for the router to speak before giving up (exit 3 if it never did).
-    #[arg(long = "wait", alias = "timeout", value_name = "SECONDS", default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..))]
-    pub timeout: u64,
+    #[arg(long = "wait", alias = "timeout", value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub timeout: Option<u64>,
     /// End once the transfer is confirmed, without watching the flashing.
     #[arg(long)]
     pub exit_after_transfer: bool,
     /// Show the troubleshooting checklist when the router has been silent (or the transfer
     /// stuck) this many seconds.
-    #[arg(long, value_name = "SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
-    pub stall_after: u64,
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub stall_after: Option<u64>,
     /// Write the Markdown report here (without it: in the state folder; the path is printed).
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
@@ -83,8 +91,8 @@ pub struct RecoverArgs {
     #[arg(long, value_name = "MAC", value_parser = parse_mac_arg)]
     pub router_mac: Option<[u8; 6]>,
     /// The TFTP port: ours when the router pulls, the router's when we push.
-    #[arg(long, value_name = "PORT", default_value_t = 69)]
-    pub port: u16,
+    #[arg(long, value_name = "PORT")]
+    pub port: Option<u16>,
     /// NMRP (Netgear): the region written into the router when it asks, e.g. WW or NA (the
     /// profile's otherwise; without either, none is written).
     #[arg(long, value_name = "REGION")]
@@ -103,6 +111,7 @@ pub struct RecoverArgs {
 /// `rescue-wizard demo`: on a terminal, the full-screen wizard against the simulated
 /// bootloader; otherwise (or with `--json` or `--plain`) the run's events as lines.
 #[derive(Debug, Args)]
+#[command(mut_arg("flash_seconds", |arg| shows_default(arg, DEMO_FLASH.as_secs())))]
 pub struct DemoArgs {
     /// One JSON object per event and line.
     #[arg(long)]
@@ -111,8 +120,8 @@ pub struct DemoArgs {
     #[arg(long, conflicts_with = "json")]
     pub plain: bool,
     /// How long the simulated router takes to write its flash.
-    #[arg(long, value_name = "SECONDS", default_value_t = 8)]
-    pub flash_seconds: u64,
+    #[arg(long, value_name = "SECONDS")]
+    pub flash_seconds: Option<u64>,
     /// Write the Markdown report here (without it: the full-screen demo writes it in the
     /// state folder, as a real run does, and shows where; `--plain` and `--json` write none).
     #[arg(long, value_name = "FILE")]
@@ -252,6 +261,7 @@ fn exit_code_help() -> String {
 
 /// `rescue-wizard probe`.
 #[derive(Debug, Args)]
+#[command(mut_arg("count", |arg| shows_default(arg, PROBE_COUNT)))]
 pub struct ProbeArgs {
     /// The address to probe.
     pub address: std::net::Ipv4Addr,
@@ -265,8 +275,8 @@ pub struct ProbeArgs {
     #[arg(long)]
     pub ping: bool,
     /// Requests of each kind, one a second, each waiting up to a second for its answer.
-    #[arg(long, value_name = "COUNT", default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..))]
-    pub count: u16,
+    #[arg(long, value_name = "COUNT", value_parser = clap::value_parser!(u16).range(1..))]
+    pub count: Option<u16>,
 }
 
 /// `rescue-wizard watch`.
@@ -303,16 +313,21 @@ pub struct WatchArgs {
 #[derive(Debug, Args)]
 #[command(group = clap::ArgGroup::new("profile_source").multiple(true))]
 #[command(group = clap::ArgGroup::new("port_user").multiple(true).args(["device", "profile", "dhcp"]))]
+#[command(mut_arg("bind", |arg| shows_default(arg, SERVE_BIND)))]
+#[command(mut_arg("port", |arg| shows_default(arg, TFTP_PORT)))]
+#[command(mut_arg("max_write_size", |arg| shows_default(arg, MAX_WRITE_SIZE)))]
+#[command(mut_arg("write_quota", |arg| shows_default(arg, size_text(WRITE_QUOTA))))]
+#[command(mut_arg("exit_after", |arg| shows_default(arg, SERVE_EXIT_AFTER)))]
 pub struct ServeArgs {
     /// The image to serve, or a folder whose files are served read-only.
     #[arg(value_name = "IMAGE_OR_FOLDER")]
     pub path: PathBuf,
     /// Address to listen on (0.0.0.0: every address of this host).
-    #[arg(long, value_name = "ADDRESS", default_value = "0.0.0.0")]
-    pub bind: IpAddr,
+    #[arg(long, value_name = "ADDRESS")]
+    pub bind: Option<IpAddr>,
     /// UDP port to listen on; 0 picks a free one (printed at start).
-    #[arg(long, value_name = "PORT", default_value_t = 69)]
-    pub port: u16,
+    #[arg(long, value_name = "PORT")]
+    pub port: Option<u16>,
     /// Serve the image whatever file name the device asks for (the name is reported).
     #[arg(long)]
     pub any_name: bool,
@@ -340,15 +355,15 @@ pub struct ServeArgs {
     #[arg(long, value_name = "FOLDER")]
     pub allow_write: Option<PathBuf>,
     /// Largest upload accepted.
-    #[arg(long, value_name = "BYTES", default_value_t = 512 * 1024 * 1024)]
-    pub max_write_size: u64,
+    #[arg(long, value_name = "BYTES")]
+    pub max_write_size: Option<u64>,
     /// Most bytes all uploads of this run may store together (bytes, or with KiB, MiB or
     /// GiB).
-    #[arg(long, value_name = "SIZE", default_value = "2GiB", value_parser = parse_size_arg)]
-    pub write_quota: u64,
+    #[arg(long, value_name = "SIZE", value_parser = parse_size_arg)]
+    pub write_quota: Option<u64>,
     /// Stop after this many transfers have finished (0: run until Ctrl-C).
-    #[arg(long, value_name = "COUNT", default_value_t = 0)]
-    pub exit_after: u32,
+    #[arg(long, value_name = "COUNT")]
+    pub exit_after: Option<u32>,
     /// Give this computer the address the device's bootloader expects (from its profile)
     /// for as long as the server runs.
     #[arg(long, value_name = "DEVICE", group = "profile_source")]
@@ -419,6 +434,8 @@ pub struct DoctorArgs {
 
 /// `rescue-wizard push`.
 #[derive(Debug, Args)]
+#[command(mut_arg("port", |arg| shows_default(arg, TFTP_PORT)))]
+#[command(mut_arg("wait", |arg| shows_default(arg, PUSH_WAIT.as_secs())))]
 pub struct PushArgs {
     /// The image to push.
     #[arg(value_name = "IMAGE")]
@@ -427,8 +444,8 @@ pub struct PushArgs {
     #[arg(long, value_name = "ADDRESS")]
     pub to: IpAddr,
     /// The bootloader's TFTP port.
-    #[arg(long, value_name = "PORT", default_value_t = 69)]
-    pub port: u16,
+    #[arg(long, value_name = "PORT")]
+    pub port: Option<u16>,
     /// File name sent in the write request (without it: the image's file name).
     #[arg(long, value_name = "NAME")]
     pub remote_name: Option<String>,
@@ -441,12 +458,15 @@ pub struct PushArgs {
     pub windowsize: Option<u16>,
     /// How long to wait for the bootloader to answer, asking again and again (start before
     /// the router is up).
-    #[arg(long, alias = "timeout", value_name = "SECONDS", default_value_t = 60)]
-    pub wait: u64,
+    #[arg(long, alias = "timeout", value_name = "SECONDS")]
+    pub wait: Option<u64>,
 }
 
 /// `rescue-wizard get`.
 #[derive(Debug, Args)]
+#[command(mut_arg("port", |arg| shows_default(arg, TFTP_PORT)))]
+#[command(mut_arg("wait", |arg| shows_default(arg, GET_WAIT.as_secs())))]
+#[command(mut_arg("max_size", |arg| shows_default(arg, size_text(GET_MAX_SIZE))))]
 pub struct GetArgs {
     /// The server's address.
     #[arg(value_name = "ADDRESS")]
@@ -458,8 +478,8 @@ pub struct GetArgs {
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// The server's TFTP port.
-    #[arg(long, value_name = "PORT", default_value_t = 69)]
-    pub port: u16,
+    #[arg(long, value_name = "PORT")]
+    pub port: Option<u16>,
     /// Ask for this block size.
     #[arg(long, value_name = "BYTES", value_parser = clap::value_parser!(u16).range(8..=65464))]
     pub blksize: Option<u16>,
@@ -467,12 +487,41 @@ pub struct GetArgs {
     #[arg(long, value_name = "BLOCKS", value_parser = clap::value_parser!(u16).range(1..))]
     pub windowsize: Option<u16>,
     /// How long to wait for the server to answer, asking again and again.
-    #[arg(long, alias = "timeout", value_name = "SECONDS", default_value_t = 10)]
-    pub wait: u64,
+    #[arg(long, alias = "timeout", value_name = "SECONDS")]
+    pub wait: Option<u64>,
     /// Refuse a file larger than this (bytes, or with KiB, MiB or GiB), and one larger than
     /// the server announced.
-    #[arg(long, value_name = "SIZE", default_value = "256MiB", value_parser = parse_size_arg)]
-    pub max_size: u64,
+    #[arg(long, value_name = "SIZE", value_parser = parse_size_arg)]
+    pub max_size: Option<u64>,
+}
+
+/// `arg`'s help with the default the settings fall back on when it is not given, shown as clap
+/// shows a default of its own. The fields have no clap default (the value is layered in
+/// `settings`), so the help reads the same constant the layering uses.
+fn shows_default(arg: Arg, default: impl std::fmt::Display) -> Arg {
+    let help = arg.get_help().map(|h| format!("{h} [default: {default}]"));
+    let long = arg
+        .get_long_help()
+        .map(|h| format!("{h}\n\n[default: {default}]"));
+    let arg = match help {
+        Some(help) => arg.help(help),
+        None => arg,
+    };
+    match long {
+        Some(long) => arg.long_help(long),
+        None => arg,
+    }
+}
+
+/// A size in bytes as `parse_size_arg` reads it: the largest binary unit that divides it.
+fn size_text(bytes: u64) -> String {
+    [(30, "GiB"), (20, "MiB"), (10, "KiB")]
+        .iter()
+        .find(|(shift, _)| bytes != 0 && bytes.trailing_zeros() >= *shift)
+        .map_or_else(
+            || bytes.to_string(),
+            |(shift, unit)| format!("{}{unit}", bytes >> shift),
+        )
 }
 
 /// A size in bytes, plain or with a binary unit: `1048576`, `1024KiB`, `256MiB`, `1GiB`.
@@ -526,4 +575,64 @@ pub enum DevicesCommand {
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, Parser};
+
+    use super::*;
+
+    fn help_of(path: &[&str], arg: &str) -> String {
+        let mut command = Cli::command();
+        command.build();
+        let mut at = &command;
+        for name in path {
+            at = at.find_subcommand(name).unwrap();
+        }
+        let arg = at.get_arguments().find(|a| a.get_id() == arg).unwrap();
+        arg.get_help().unwrap().to_string()
+    }
+
+    #[test]
+    fn an_unset_flag_is_none_so_the_profile_and_the_default_can_layer() {
+        let cli = Cli::try_parse_from(["rescue-wizard", "--device", "x", "image.bin"]).unwrap();
+        assert_eq!(cli.recover.timeout, None);
+        assert_eq!(cli.recover.stall_after, None);
+        assert_eq!(cli.recover.port, None);
+        let cli = Cli::try_parse_from(["rescue-wizard", "--wait", "5", "image.bin"]).unwrap();
+        assert_eq!(cli.recover.timeout, Some(5));
+        let Some(Command::Get(get)) =
+            Cli::try_parse_from(["rescue-wizard", "get", "10.0.0.1", "f"])
+                .unwrap()
+                .command
+        else {
+            panic!("not the get command");
+        };
+        assert_eq!((get.port, get.wait, get.max_size), (None, None, None));
+    }
+
+    #[test]
+    fn the_help_shows_each_default_from_its_constant() {
+        assert!(help_of(&[], "timeout").ends_with("[default: 600]"));
+        assert!(help_of(&[], "stall_after").ends_with("[default: 60]"));
+        assert!(help_of(&[], "port").ends_with("[default: 69]"));
+        assert!(help_of(&["serve"], "bind").ends_with("[default: 0.0.0.0]"));
+        assert!(help_of(&["serve"], "write_quota").ends_with("[default: 2GiB]"));
+        assert!(help_of(&["serve"], "max_write_size").ends_with("[default: 536870912]"));
+        assert!(help_of(&["push"], "wait").ends_with("[default: 60]"));
+        assert!(help_of(&["get"], "wait").ends_with("[default: 10]"));
+        assert!(help_of(&["get"], "max_size").ends_with("[default: 256MiB]"));
+        assert!(help_of(&["probe"], "count").ends_with("[default: 3]"));
+        assert!(help_of(&["demo"], "flash_seconds").ends_with("[default: 8]"));
+    }
+
+    #[test]
+    fn a_size_is_shown_in_the_largest_unit_that_divides_it() {
+        assert_eq!(size_text(2 << 30), "2GiB");
+        assert_eq!(size_text(256 << 20), "256MiB");
+        assert_eq!(size_text(1536), "1536");
+        assert_eq!(size_text(3 << 10), "3KiB");
+        assert_eq!(size_text(0), "0");
+    }
 }

@@ -13,6 +13,7 @@ pub mod image;
 pub mod net;
 pub mod nmrp;
 pub mod profile;
+pub mod settings;
 pub mod tftp;
 pub mod ui;
 

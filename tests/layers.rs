@@ -14,7 +14,7 @@
 //! | 4 | `engine` | the run: plan, machine, driver, report |
 //! | 3 | `dhcp`, `nmrp`, `http`, `console` | recovery methods beside TFTP |
 //! | 2 | `tftp` | the TFTP codec, sessions and drivers |
-//! | 1 | `net`, `image` | the host's network; firmware images |
+//! | 1 | `net`, `image`, `settings` | the host's network; firmware images; every default and the layering rule |
 //! | 0 | `profile` | device profiles: data every layer reads |
 //!
 //! A module may import its own layer and any layer below. The crate root (`lib.rs`: `Outcome`,
@@ -42,6 +42,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("tftp", 2),
     ("net", 1),
     ("image", 1),
+    ("settings", 1),
     ("profile", 0),
 ];
 

@@ -57,7 +57,7 @@ where
 pub(super) fn client_config(
     blksize: Option<u16>,
     windowsize: Option<u16>,
-    wait: u64,
+    wait: Duration,
 ) -> ClientConfig {
     ClientConfig {
         options: ClientOptions {
@@ -65,7 +65,7 @@ pub(super) fn client_config(
             windowsize,
             ..ClientOptions::default()
         },
-        wait: Duration::from_secs(wait),
+        wait,
         ..ClientConfig::default()
     }
 }

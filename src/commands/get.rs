@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use super::client::{client_config, run_client};
 use crate::cli::GetArgs;
+use crate::settings::{self, GET_MAX_SIZE, GET_WAIT, TFTP_PORT};
 use crate::tftp::client::{self, ClientConfig};
 use crate::{Outcome, UsageError};
 
@@ -22,10 +23,11 @@ pub(super) async fn get(args: GetArgs) -> anyhow::Result<Outcome> {
         }
         PathBuf::from(last)
     };
-    let server = SocketAddr::new(args.host, args.port);
+    let server = SocketAddr::new(args.host, settings::layer(args.port, None, TFTP_PORT));
+    let wait = settings::seconds(args.wait, GET_WAIT);
     let config = ClientConfig {
-        max_size: args.max_size,
-        ..client_config(args.blksize, args.windowsize, args.wait)
+        max_size: settings::layer(args.max_size, None, GET_MAX_SIZE),
+        ..client_config(args.blksize, args.windowsize, wait)
     };
     let remote = args.remote;
     run_client(move |events, stop| client::get(server, remote, output, config, events, stop)).await

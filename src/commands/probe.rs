@@ -10,6 +10,7 @@ pub(super) async fn probe(args: ProbeArgs) -> anyhow::Result<Outcome> {
     use crate::net::probe::{ArpProber, Pinger, ProbeError};
 
     let wait = Duration::from_secs(1);
+    let count = crate::settings::layer(args.count, None, crate::settings::PROBE_COUNT);
     let both = !args.arp && !args.ping;
     let target = args.address;
     let answered = tokio::task::spawn_blocking(move || -> Result<bool, ProbeError> {
@@ -17,7 +18,7 @@ pub(super) async fn probe(args: ProbeArgs) -> anyhow::Result<Outcome> {
         if args.arp || both {
             let mut prober = ArpProber::open(&args.interface)?;
             let mut any = false;
-            for n in 0..args.count {
+            for n in 0..count {
                 let tried = std::time::Instant::now();
                 match prober.probe(target, wait)? {
                     Some(a) => {
@@ -27,7 +28,7 @@ pub(super) async fn probe(args: ProbeArgs) -> anyhow::Result<Outcome> {
                     }
                     None => println!("arp: no reply from {target} within 1 s"),
                 }
-                if n + 1 < args.count {
+                if n + 1 < count {
                     std::thread::sleep(wait.saturating_sub(tried.elapsed()));
                 }
             }
@@ -36,7 +37,7 @@ pub(super) async fn probe(args: ProbeArgs) -> anyhow::Result<Outcome> {
         if args.ping || both {
             let mut pinger = Pinger::open(Some(&args.interface))?;
             let mut any = false;
-            for seq in 1..=args.count {
+            for seq in 1..=count {
                 let tried = std::time::Instant::now();
                 match pinger.echo(target, seq, wait)? {
                     Some(e) => {
@@ -47,7 +48,7 @@ pub(super) async fn probe(args: ProbeArgs) -> anyhow::Result<Outcome> {
                     }
                     None => println!("ping: no reply from {target} (seq {seq}) within 1 s"),
                 }
-                if seq < args.count {
+                if seq < count {
                     std::thread::sleep(wait.saturating_sub(tried.elapsed()));
                 }
             }

@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 
 use super::client::{client_config, read_image, run_client};
 use crate::cli::PushArgs;
+use crate::settings::{self, PUSH_WAIT, TFTP_PORT};
 use crate::tftp::client;
 use crate::{Outcome, UsageError};
 
@@ -19,8 +20,9 @@ pub(super) async fn push(args: PushArgs) -> anyhow::Result<Outcome> {
                 UsageError("the image path has no file name; give --remote-name".into())
             })?,
     };
-    let server = SocketAddr::new(args.to, args.port);
-    let config = client_config(args.blksize, args.windowsize, args.wait);
+    let server = SocketAddr::new(args.to, settings::layer(args.port, None, TFTP_PORT));
+    let wait = settings::seconds(args.wait, PUSH_WAIT);
+    let config = client_config(args.blksize, args.windowsize, wait);
     eprintln!(
         "pushing {} ({} bytes) to {server} as \"{remote}\"",
         args.image.display(),

@@ -5,7 +5,6 @@
 use std::fmt::Write as _;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use tokio::sync::mpsc;
 
@@ -17,6 +16,7 @@ use crate::engine::{Command, Environment, Event, RunOutcome, report};
 use crate::image::{self, Inspection, Severity};
 use crate::net::journal::state_dir;
 use crate::profile::Profile;
+use crate::settings::{self, DEFAULT_TIMEOUT, DEMO_FLASH, DEMO_TIMEOUT, STALL_AFTER, TFTP_PORT};
 use crate::ui::json::JsonLines;
 use crate::ui::run::RunView;
 use crate::{Outcome, UsageError};
@@ -118,13 +118,13 @@ pub(crate) const DEMO_DEVICE: &str = "tl-wr841n-v9";
 pub(crate) fn settings(args: &RecoverArgs) -> Settings {
     Settings {
         interface: args.interface.clone(),
-        timeout: Duration::from_secs(args.timeout),
+        timeout: settings::seconds(args.timeout, DEFAULT_TIMEOUT),
         exit_after_transfer: args.exit_after_transfer,
-        port: args.port,
+        port: settings::layer(args.port, None, TFTP_PORT),
         loopback: None,
         flash: None,
         router_mac: args.router_mac,
-        stall_after: Duration::from_secs(args.stall_after),
+        stall_after: settings::seconds(args.stall_after, STALL_AFTER),
         region: args.region.clone(),
         allow_firewall: args.allow_firewall,
         serial: args.serial.clone().map(|port| Serial {
@@ -136,12 +136,12 @@ pub(crate) fn settings(args: &RecoverArgs) -> Settings {
 }
 
 /// The demo's settings: loopback, a free port, and a short flashing time.
-pub(crate) fn demo_settings(flash_seconds: u64) -> Settings {
+pub(crate) fn demo_settings(flash_seconds: Option<u64>) -> Settings {
     Settings {
-        timeout: Duration::from_mins(1),
+        timeout: DEMO_TIMEOUT,
         port: 0,
         loopback: Some(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)),
-        flash: Some(Duration::from_secs(flash_seconds)),
+        flash: Some(settings::seconds(flash_seconds, DEMO_FLASH)),
         ..Settings::default()
     }
 }

@@ -15,6 +15,7 @@ use crate::net::firewall;
 use crate::net::iface::Ipv4Cidr;
 use crate::net::journal::state_dir;
 use crate::profile::{Method, Profile};
+use crate::settings::{self, MAX_WRITE_SIZE, SERVE_BIND, SERVE_EXIT_AFTER, TFTP_PORT, WRITE_QUOTA};
 use crate::tftp::event::TransferEvent;
 use crate::tftp::options::{DEFAULT_MAX_BLKSIZE, DEFAULT_MAX_WINDOWSIZE, OptionPolicy};
 use crate::tftp::server::{Server, ServerConfig, Source, WritePolicy};
@@ -113,12 +114,15 @@ pub(super) async fn serve(args: ServeArgs) -> anyhow::Result<Outcome> {
         None
     };
     // With --dhcp, TFTP listens on the address the leases name as the server, not on every one.
+    let given_bind = settings::layer(args.bind, None, SERVE_BIND);
     let bind = match &dhcp {
-        Some((_, ours)) if args.bind.is_unspecified() => IpAddr::V4(*ours),
-        _ => args.bind,
+        Some((_, ours)) if given_bind.is_unspecified() => IpAddr::V4(*ours),
+        _ => given_bind,
     };
-    let server = Server::bind(SocketAddr::new(bind, args.port), config)
-        .map_err(|e| UsageError(e.to_string()))?;
+    let port = settings::layer(args.port, None, TFTP_PORT);
+    let exit_after = settings::layer(args.exit_after, None, SERVE_EXIT_AFTER);
+    let server =
+        Server::bind(SocketAddr::new(bind, port), config).map_err(|e| UsageError(e.to_string()))?;
     let mut signals = StopSignals::install()?;
     println!("listening on {}", server.local_addr());
     let (events_tx, mut events) = mpsc::unbounded_channel();
@@ -137,7 +141,7 @@ pub(super) async fn serve(args: ServeArgs) -> anyhow::Result<Outcome> {
                 let Some(event) = event else { break };
                 view.show(&event);
                 let ended = view.finished + view.failed;
-                if args.exit_after > 0 && ended >= args.exit_after
+                if exit_after > 0 && ended >= exit_after
                     && matches!(event, TransferEvent::Finished { .. } | TransferEvent::Failed { .. }) {
                     break;
                 }
@@ -162,7 +166,7 @@ pub(super) async fn serve(args: ServeArgs) -> anyhow::Result<Outcome> {
             );
         }
     }
-    Ok(if view.failed > 0 && args.exit_after > 0 {
+    Ok(if view.failed > 0 && exit_after > 0 {
         Outcome::TransferFailed
     } else {
         Outcome::Done
@@ -189,8 +193,8 @@ fn server_config(args: &ServeArgs, profile: Option<&Profile>) -> ServerConfig {
     };
     config.write = args.allow_write.clone().map(|dir| WritePolicy {
         dir,
-        max_size: args.max_write_size,
-        quota: args.write_quota,
+        max_size: settings::layer(args.max_write_size, None, MAX_WRITE_SIZE),
+        quota: settings::layer(args.write_quota, None, WRITE_QUOTA),
     });
     if let Some(profile) = profile {
         crate::engine::plan::apply_tftp_policy(&mut config, &profile.tftp);
@@ -216,7 +220,7 @@ fn dhcp_responder(
     profile: Option<&Profile>,
 ) -> Result<(dhcp::server::DhcpServer, Ipv4Addr), UsageError> {
     let interface = args.interface.as_deref().unwrap_or_default();
-    let bind = match args.bind {
+    let bind = match settings::layer(args.bind, None, SERVE_BIND) {
         IpAddr::V4(address) if !address.is_unspecified() => Some(address),
         IpAddr::V4(_) => None,
         IpAddr::V6(address) => {

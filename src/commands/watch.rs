@@ -71,10 +71,11 @@ pub(super) async fn watch_wire(args: WatchArgs) -> anyhow::Result<Outcome> {
     let (host_tx, mut host_events) = mpsc::unbounded_channel();
     // One adoption per watch: held until the watch ends, undone on every way out.
     let mut adopted: Option<HostSetup> = None;
-    let adopt_prefix = profile
-        .as_ref()
-        .and_then(|p| p.host)
-        .map_or(24, |h| h.prefix);
+    let adopt_prefix = crate::settings::layer(
+        None,
+        profile.as_ref().and_then(|p| p.host).map(|h| h.prefix),
+        crate::settings::HOST_PREFIX,
+    );
     loop {
         tokio::select! {
             () = signals.requested() => break,

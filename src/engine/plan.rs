@@ -17,15 +17,8 @@ use crate::tftp::server::{ServerConfig, Source};
 /// back.
 pub const FLASH_GRACE: Duration = Duration::from_mins(1);
 
-/// How long flashing takes when the profile does not say: most consumer routers write and
-/// reboot within three minutes.
-pub const DEFAULT_FLASH: Duration = Duration::from_mins(3);
-
-/// How long to give up waiting for the router when the technician does not say.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_mins(10);
-
-/// No router activity for this long counts as a stall: the checklist is shown.
-pub const STALL_AFTER: Duration = Duration::from_mins(1);
+// The run's defaults live with every other default, in `settings`.
+pub use crate::settings::{DEFAULT_FLASH, DEFAULT_TIMEOUT, STALL_AFTER};
 
 /// The settings that are not the profile's: the command line's, or the wizard's.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,7 +88,7 @@ impl Default for Settings {
             interface: None,
             timeout: DEFAULT_TIMEOUT,
             exit_after_transfer: false,
-            port: 69,
+            port: crate::settings::TFTP_PORT,
             loopback: None,
             flash: None,
             router_mac: None,
@@ -399,7 +392,7 @@ pub fn build(
     // the profile names none.
     let nmrp_host = nmrp.then_some(crate::profile::Host {
         address: crate::nmrp::session::DEFAULT_HOST_IP,
-        prefix: 24,
+        prefix: crate::settings::HOST_PREFIX,
     });
     let host = profile
         .host
@@ -596,7 +589,7 @@ fn console_plan(
     })?;
     Ok(Some(ConsolePlan {
         port: serial.port.clone(),
-        baud: serial.baud.or(console.baud).unwrap_or(115_200),
+        baud: crate::settings::layer(serial.baud, console.baud, crate::settings::BAUD),
         stop_token: console.stop_token,
         prompt: console.prompt,
         load_addr,

@@ -6,11 +6,10 @@ use std::fmt::Write as _;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
-use tokio::sync::mpsc;
-
 use super::{StopSignals, ask, find_profile};
 use crate::cli::{DemoArgs, RecoverArgs};
 use crate::engine::plan::{self, ImageFacts, Serial, Settings};
+use crate::engine::running::{self, Ended};
 use crate::engine::simulate::SimulatedRouter;
 use crate::engine::{Command, Environment, Event, RunOutcome, report};
 use crate::image::{self, Inspection, Severity};
@@ -246,31 +245,24 @@ fn check_image(
     }
 }
 
-/// Runs the engine, shows its events, forwards Ctrl-C, answers the consent question, writes
-/// the report, and maps the outcome to the exit status.
+/// Runs the engine, shows its events, forwards Ctrl-C, answers the consent question, says
+/// where the report went, and maps the outcome to the exit status.
 async fn drive(
     plan: crate::engine::Plan,
     environment: Environment,
     mut front: Front,
     report_path: Option<PathBuf>,
 ) -> anyhow::Result<Outcome> {
-    let (events_tx, mut events) = mpsc::unbounded_channel();
-    let (commands, commands_rx) = mpsc::unbounded_channel();
     let mut signals = StopSignals::install()?;
-    let kept = plan.clone();
-    let mut running = tokio::spawn(crate::engine::run::run(
-        plan,
-        environment,
-        events_tx,
-        commands_rx,
-    ));
+    let mut run = running::start(plan, environment, report_path);
+    let commands = &run.commands;
     let mut asking: Option<tokio::task::JoinHandle<bool>> = None;
-    let summary = loop {
+    let ended = loop {
         tokio::select! {
             () = signals.requested() => {
                 let _ = commands.send(Command::Cancel);
             }
-            Some(event) = events.recv() => {
+            Some(event) = run.events.recv() => {
                 front.show(&event);
                 if let Event::ConsentNeeded { .. } = &event {
                     if std::io::stdin().is_terminal() {
@@ -291,21 +283,21 @@ async fn drive(
                 };
                 let _ = commands.send(command);
             }
-            summary = &mut running => break summary?,
+            ended = &mut run.ended => break ended?,
         }
     };
-    while let Ok(event) = events.try_recv() {
+    while let Ok(event) = run.events.try_recv() {
         front.show(&event);
     }
-    if let Some(path) = report_path {
-        let text = report::render(&kept, &summary);
-        match report::write(&path, &text) {
-            Ok(path) => front.show(&Event::ReportWritten { path }),
-            Err(err) => eprintln!(
-                "warning: the report could not be written to {}: {err}\n  fix: give --report with a writable path",
-                path.display()
-            ),
-        }
+    let Ended { summary, report } = ended;
+    match report {
+        Some(Ok(path)) => front.show(&Event::ReportWritten { path }),
+        Some(Err(err)) => eprintln!(
+            "warning: the report could not be written to {}: {}\n  fix: give --report with a writable path",
+            err.path.display(),
+            err.source
+        ),
+        None => {}
     }
     conclude(
         summary.outcome,

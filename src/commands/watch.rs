@@ -15,6 +15,7 @@ use crate::net::journal::state_dir;
 use crate::net::observe::{DEFAULT_AWAY_AFTER, Expectation, Observer, PowerOnTiming};
 use crate::profile::Profile;
 use crate::ui::checklist;
+use crate::ui::watch::WatchLines;
 use crate::{Outcome, UsageError};
 
 /// `rescue-wizard watch`: one line per wire event and per finding, until Ctrl-C or
@@ -53,10 +54,7 @@ pub(super) async fn watch_wire(args: WatchArgs) -> anyhow::Result<Outcome> {
     if args.powered_on {
         observer.router_powered(start);
     }
-    let json = args.json;
-    let show = |at: SystemTime, line: &dyn std::fmt::Display, value: serde_json::Value| {
-        show_line(json, start, at, line, value);
-    };
+    let lines = WatchLines::new(args.json, start);
     let deadline = args
         .seconds
         .map(|s| tokio::time::Instant::now() + Duration::from_secs(s));
@@ -84,14 +82,14 @@ pub(super) async fn watch_wire(args: WatchArgs) -> anyhow::Result<Outcome> {
             _ = ticks.tick() => {
                 let now = SystemTime::now();
                 for finding in observer.tick(now) {
-                    show(now, &format_args!("! {finding}"), serde_json::json!({ "finding": finding }));
+                    lines.finding(now, &finding);
                 }
             }
             seen = events.recv() => {
                 let Some(seen) = seen else { break };
-                show(seen.at, &seen.event, serde_json::json!({ "wire": seen.event }));
+                lines.wire(&seen);
                 for finding in observer.observe(&seen) {
-                    show(seen.at, &format_args!("! {finding}"), serde_json::json!({ "finding": finding }));
+                    lines.finding(seen.at, &finding);
                     if let (true, None, Some(Remedy::AdoptAddress { addr })) = (args.adopt, &adopted, finding.remedy()) {
                         adopted = adopt(&args.interface, Ipv4Cidr::new(addr, adopt_prefix), host_tx.clone());
                     }
@@ -157,29 +155,4 @@ fn observer_for(interface: &str, profile: Option<&Profile>) -> Observer {
         PowerOnTiming::from_steps(&p.steps)
     });
     Observer::new(expect, DEFAULT_AWAY_AFTER).with_power_on(timing)
-}
-
-/// One line of the watch: `--json` objects with their time, or the seconds since the start
-/// and the text.
-fn show_line(
-    json: bool,
-    start: SystemTime,
-    at: SystemTime,
-    line: &dyn std::fmt::Display,
-    value: serde_json::Value,
-) {
-    if json {
-        let mut object = value;
-        if let Some(map) = object.as_object_mut() {
-            let seconds = at
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap_or_default()
-                .as_secs_f64();
-            map.insert("at".into(), seconds.into());
-        }
-        println!("{object}");
-    } else {
-        let offset = at.duration_since(start).unwrap_or_default().as_secs_f64();
-        println!("{offset:8.3}  {line}");
-    }
 }

@@ -5,3 +5,4 @@ pub mod json;
 pub mod progress;
 pub mod run;
 pub mod tui;
+pub mod watch;

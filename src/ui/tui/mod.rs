@@ -27,8 +27,9 @@ use std::time::{Duration, Instant, SystemTime};
 use crossterm::event::{self as term, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use tokio::sync::mpsc;
 
+use crate::engine::running::{self, Running};
 use crate::engine::simulate::SimulatedRouter;
-use crate::engine::{Command, Environment, Plan, RunOutcome, report, runner};
+use crate::engine::{Command, Environment, Plan, RunOutcome, report};
 use crate::net::iface::Interface;
 
 pub use keys::Key;
@@ -181,9 +182,6 @@ impl Executor {
     /// Starts the engine; its events come back as [`Msg::Engine`], then [`Msg::RunEnded`]
     /// once the network is restored and the report written.
     fn start_run(&mut self, plan: Plan) {
-        let (events_tx, mut events) = mpsc::unbounded_channel();
-        let (commands, commands_rx) = mpsc::unbounded_channel();
-        self.commands = Some(commands);
         let environment = match self.mode {
             Mode::Demo => Environment::Simulated(SimulatedRouter::default()),
             Mode::Real => Environment::Host {
@@ -196,17 +194,21 @@ impl Executor {
         let report_path = self.report.clone().unwrap_or_else(|| {
             report::default_path(&self.state_dir, &plan.device, SystemTime::now())
         });
+        let Running {
+            mut events,
+            commands,
+            mut ended,
+        } = running::start(plan, environment, Some(report_path));
+        self.commands = Some(commands);
         let tx = self.tx.clone();
         let origin = self.origin;
         tokio::spawn(async move {
-            let kept = plan.clone();
-            let mut running = tokio::spawn(runner::run(plan, environment, events_tx, commands_rx));
-            let summary = loop {
+            let ended = loop {
                 tokio::select! {
                     Some(event) = events.recv() => {
                         let _ = tx.send(Msg::Engine { at: origin.elapsed(), event });
                     }
-                    summary = &mut running => break summary,
+                    ended = &mut ended => break ended,
                 }
             };
             while let Ok(event) = events.try_recv() {
@@ -215,13 +217,15 @@ impl Executor {
                     event,
                 });
             }
-            let end = match summary {
-                Ok(summary) => RunEnd {
-                    outcome: summary.outcome,
-                    report: report::write(&report_path, &report::render(&kept, &summary))
-                        .map_err(|e| format!("{}: {e}", report_path.display())),
-                    refused: summary.refused,
-                    undo_failures: summary.undo_failures,
+            let end = match ended {
+                Ok(ended) => RunEnd {
+                    outcome: ended.summary.outcome,
+                    report: ended.report.map_or_else(
+                        || Err("no report was asked for".to_owned()),
+                        |written| written.map_err(|e| e.to_string()),
+                    ),
+                    refused: ended.summary.refused,
+                    undo_failures: ended.summary.undo_failures,
                 },
                 Err(err) => RunEnd {
                     outcome: RunOutcome::Failed,

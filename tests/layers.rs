@@ -69,7 +69,11 @@ fn modules(src: &Path) -> BTreeMap<ModPath, PathBuf> {
         for entry in std::fs::read_dir(dir).unwrap() {
             let path = entry.unwrap().path();
             if path.is_dir() {
-                walk(&path, src, out);
+                // A module's unit tests in a folder of their own (`#[cfg(test)] mod tests;`
+                // with `tests/mod.rs` and a file per concern).
+                if path.file_name().is_none_or(|name| name != "tests") {
+                    walk(&path, src, out);
+                }
                 continue;
             }
             if path.extension().is_none_or(|e| e != "rs") {

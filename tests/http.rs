@@ -210,6 +210,85 @@ fn u_boot_mod_double_refuses_uploads_that_break_its_parser() {
 }
 
 #[test]
+fn u_boot_mod_double_refuses_a_body_beyond_its_3000_byte_window() {
+    if !root() {
+        return;
+    }
+    let (pair, double, rx) = rig(DoubleFlavour::UbootMod, Behaviour::default());
+    ready(&rx);
+    let img = image(64 * 1024);
+    // A correct first segment (head and part header), acknowledged alone; then the body in
+    // one write, as a browser writes it: the kernel sends its whole congestion window.
+    let (head, body) = multipart("firmware", &img, &|n| format!("Content-Length: {n}"));
+    let part_end = body.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    let mut first = head;
+    first.extend_from_slice(&body[..part_end]);
+    let answer = raw_client(&pair.ns, vec![first, body[part_end..].to_vec()]);
+    assert!(!answer.contains("UPDATE IN PROGRESS"), "{answer}");
+    assert_eq!(
+        double.wait_outcomes(1, Duration::from_secs(30)),
+        vec![Outcome::Aborted(
+            "a segment beyond the 3000-byte window".into()
+        )]
+    );
+}
+
+#[test]
+fn an_upload_over_a_link_losing_every_25th_segment_arrives_intact() {
+    if !root() {
+        return;
+    }
+    let Some(nft) = support::require("nft") else {
+        return;
+    };
+    let (pair, double, rx) = rig(DoubleFlavour::UbootMod, Behaviour::default());
+    ready(&rx);
+    // The laptop's side drops every 25th segment it sends to the page, before the wire: the
+    // double's capture never sees it, as a router never sees a frame lost on the cable.
+    let rules = "table inet rwloss {\n chain out {\n  type filter hook output priority 0; policy accept;\n  ip daddr 192.168.1.1 tcp dport 80 numgen inc mod 25 == 0 counter drop\n }\n}\n";
+    let file = pair.state.path().join("loss.nft");
+    std::fs::write(&file, rules).unwrap();
+    let out = Command::new("ip")
+        .args(["netns", "exec", &pair.ns])
+        .arg(&nft)
+        .arg("-f")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "nft: {out:?}");
+    let img = image(512 * 1024 + 11);
+    let (result, notes) = upload(&pair.ns, page(Flavour::UbootMod), &img);
+    let listed = Command::new("ip")
+        .args(["netns", "exec", &pair.ns])
+        .arg(&nft)
+        .args(["list", "table", "inet", "rwloss"])
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&listed.stdout).into_owned();
+    let dropped: u64 = listed
+        .split("counter packets ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(dropped >= 10, "the link lost segments: {listed}");
+    // Retransmissions carry it through; were a connection lost instead, the upload starts
+    // again from byte 0 and says why, and the image still arrives whole.
+    let done = result.unwrap().unwrap();
+    assert_eq!(done.bytes, img.len() as u64);
+    let outcomes = double.wait_outcomes(1, Duration::from_secs(10));
+    assert_eq!(outcomes.last(), Some(&taken(&img)), "{outcomes:?}");
+    eprintln!(
+        "{dropped} segments dropped; {} retries; {:?}",
+        notes
+            .iter()
+            .filter(|n| matches!(n, Note::Retrying { .. }))
+            .count(),
+        done.took
+    );
+}
+
+#[test]
 fn u_boot_mod_failure_page_is_told() {
     if !root() {
         return;

@@ -237,4 +237,57 @@ mod tests {
         assert_eq!(page.url(), "http://192.168.1.1:80/");
         assert_eq!(page.field, "firmware");
     }
+
+    fn catalogue_page(id: &str, text: &str) -> Page {
+        Page::from_profile(&parse_profile(text, id).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn the_catalogue_dap_1330_page_is_dlink_cgi_index_on_192_168_0_50() {
+        let page = catalogue_page(
+            "dlink-dap-1330-a1",
+            include_str!("../../devices/dlink-dap-1330-a1.yaml"),
+        );
+        assert_eq!(page.flavour, Flavour::Dlink);
+        assert_eq!(page.url(), "http://192.168.0.50:80/cgi/index");
+        assert_eq!(page.field, "files");
+        assert_eq!(page.success, "Device is Upgrading the Firmware");
+    }
+
+    #[test]
+    fn the_catalogue_mt3000_page_is_the_mediatek_failsafe_on_192_168_1_1() {
+        let page = catalogue_page(
+            "glinet-gl-mt3000-bl-mt798x",
+            include_str!("../../devices/glinet-gl-mt3000-bl-mt798x.yaml"),
+        );
+        assert_eq!(page.flavour, Flavour::Mediatek);
+        assert_eq!(page.url(), "http://192.168.1.1:80/upload");
+        assert_eq!(page.field, "firmware");
+    }
+
+    #[test]
+    fn the_catalogue_qca95xx_glinet_pages_name_their_flash_field() {
+        for (id, text, field) in [
+            (
+                "glinet-gl-ar300m",
+                include_str!("../../devices/glinet-gl-ar300m.yaml"),
+                "nand_firmware",
+            ),
+            (
+                "glinet-gl-ar750s",
+                include_str!("../../devices/glinet-gl-ar750s.yaml"),
+                "nand_firmware",
+            ),
+            (
+                "glinet-gl-ar750",
+                include_str!("../../devices/glinet-gl-ar750.yaml"),
+                "nor__firmware",
+            ),
+        ] {
+            let page = catalogue_page(id, text);
+            assert_eq!(page.flavour, Flavour::UbootMod, "{id}");
+            assert_eq!(page.url(), "http://192.168.1.1:80/", "{id}");
+            assert_eq!(page.field, field, "{id}");
+        }
+    }
 }

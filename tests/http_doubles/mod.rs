@@ -57,7 +57,16 @@ pub struct Behaviour {
     pub reset_first_after: Option<u64>,
     /// Answer `/upload` with a wrong MD5 (MTK).
     pub wrong_md5: bool,
+    /// The form fields the u-boot_mod page takes; absent: u-boot_mod's own (`firmware`,
+    /// `uboot`, `art`). GL.iNet's qca95xx U-Boot takes [`QCA95XX_FIELDS`].
+    pub fields: Option<&'static [&'static str]>,
 }
+
+/// u-boot_mod's own field names (`httpd/httpd.c`).
+pub const UBOOT_MOD_FIELDS: &[&str] = &["firmware", "uboot", "art"];
+
+/// GL.iNet `uboot-for-qca95xx` `src/httpd/httpd.c`: no plain `firmware`, a field per flash.
+pub const QCA95XX_FIELDS: &[&str] = &["nand_firmware", "uboot", "art", "nor__firmware"];
 
 /// What one request came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,6 +91,11 @@ pub enum Outcome {
 /// The most payload in one segment on a 1500-byte Ethernet with TCP timestamps.
 const WIRE_MSS: usize = 1448;
 
+/// uIP's receive window in u-boot_mod (`UIP_RECEIVE_WINDOW`, `httpd/uipopt.h`): uIP keeps one
+/// packet buffer and no reassembly queue, so bytes sent beyond its last acknowledgement plus
+/// this window are bytes it has no room for.
+pub const UIP_WINDOW: u32 = 3000;
+
 /// One TCP segment of the client's, as captured on the router's port.
 #[derive(Debug, Clone)]
 struct Segment {
@@ -89,6 +103,8 @@ struct Segment {
     syn: bool,
     payload: Vec<u8>,
     at: Instant,
+    /// The router's highest acknowledgement when the segment arrived, if it had sent one.
+    acked_before: Option<u32>,
 }
 
 /// The client's segments and the router's acknowledgements, per client port.
@@ -105,6 +121,10 @@ pub struct Double {
     pub outcomes: Arc<Mutex<Vec<Outcome>>>,
     stop: Arc<AtomicBool>,
     threads: Vec<JoinHandle<()>>,
+    /// Where it runs: the router's namespace, its port and the page's address.
+    ns: String,
+    iface: String,
+    addr: Ipv4Addr,
 }
 
 impl Double {
@@ -149,6 +169,9 @@ impl Double {
                 outcomes,
                 stop,
                 threads: vec![capturing, serving],
+                ns: ns.to_owned(),
+                iface: iface.to_owned(),
+                addr,
             },
             ready_rx,
         )
@@ -172,12 +195,32 @@ impl Double {
     }
 }
 
-impl Drop for Double {
-    fn drop(&mut self) {
+impl Double {
+    /// The bootloader is done writing and resets: the page goes away with its address and,
+    /// when `back` is given, the new firmware comes up there (the kernel then answers ARP and
+    /// ping at it, as the firmware's network stack does). Returns the outcomes so far.
+    pub fn reboot(mut self, back: Option<Ipv4Addr>) -> Vec<Outcome> {
+        self.halt();
+        let page = format!("{}/24", self.addr);
+        crate::support::ip(&["-n", &self.ns, "addr", "del", &page, "dev", &self.iface]);
+        if let Some(back) = back {
+            let back = format!("{back}/24");
+            crate::support::ip(&["-n", &self.ns, "addr", "add", &back, "dev", &self.iface]);
+        }
+        self.outcomes()
+    }
+
+    fn halt(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
         for thread in self.threads.drain(..) {
             let _ = thread.join();
         }
+    }
+}
+
+impl Drop for Double {
+    fn drop(&mut self) {
+        self.halt();
     }
 }
 
@@ -205,6 +248,7 @@ fn capture_loop(iface: &str, capture: &Mutex<Capture>, stop: &AtomicBool, ready:
         let mut capture = capture.lock().unwrap();
         if tcp.dst_port == 80 {
             let at = Instant::now();
+            let acked_before = capture.acked.get(&tcp.src_port).copied();
             let segments = capture.inbound.entry(tcp.src_port).or_default();
             if tcp.payload.is_empty() {
                 segments.push(Segment {
@@ -212,6 +256,7 @@ fn capture_loop(iface: &str, capture: &Mutex<Capture>, stop: &AtomicBool, ready:
                     syn: tcp.syn,
                     payload: Vec::new(),
                     at,
+                    acked_before,
                 });
             }
             // An offloaded aggregate (veth does not split them) goes on a real wire as
@@ -223,6 +268,7 @@ fn capture_loop(iface: &str, capture: &Mutex<Capture>, stop: &AtomicBool, ready:
                     syn: tcp.syn,
                     payload: chunk.to_vec(),
                     at,
+                    acked_before,
                 });
                 seq = seq.wrapping_add(chunk.len() as u32);
             }
@@ -329,6 +375,8 @@ struct Conn<'a> {
     /// Stream bytes handed to the parser.
     taken: u64,
     handshake: Option<Instant>,
+    /// The most bytes of ours that arrived beyond the router's last acknowledgement.
+    most_unacked: u32,
 }
 
 impl<'a> Conn<'a> {
@@ -343,6 +391,7 @@ impl<'a> Conn<'a> {
             next: None,
             taken: 0,
             handshake: None,
+            most_unacked: 0,
         }
     }
 
@@ -379,7 +428,11 @@ impl<'a> Conn<'a> {
         let found = segments
             .iter()
             .find(|s| !s.syn && s.seq == next && !s.payload.is_empty())?;
-        self.next = Some(next.wrapping_add(found.payload.len() as u32));
+        let end = next.wrapping_add(found.payload.len() as u32);
+        if let Some(ack) = found.acked_before {
+            self.most_unacked = self.most_unacked.max(end.wrapping_sub(ack));
+        }
+        self.next = Some(end);
         self.taken += found.payload.len() as u64;
         Some((found.payload.clone(), found.at))
     }
@@ -444,7 +497,8 @@ fn sha256_hex(bytes: &[u8]) -> String {
     rescue_wizard::tftp::server::hex_sha256(bytes)
 }
 
-fn md5_hex(bytes: &[u8]) -> String {
+/// The MD5 of `bytes` in lower-case hex, as the MTK page answers it.
+pub fn md5_hex(bytes: &[u8]) -> String {
     use std::fmt::Write as _;
     Md5::digest(bytes).iter().fold(String::new(), |mut s, b| {
         let _ = write!(s, "{b:02x}");
@@ -509,9 +563,10 @@ fn uboot_mod(
     };
     let part = &body[..part_end];
     let part_text = String::from_utf8_lossy(part);
-    if !(part_text.contains("name=\"firmware\"")
-        || part_text.contains("name=\"uboot\"")
-        || part_text.contains("name=\"art\""))
+    let fields = behaviour.fields.unwrap_or(UBOOT_MOD_FIELDS);
+    if !fields
+        .iter()
+        .any(|f| part_text.contains(&format!("name=\"{f}\"")))
     {
         return conn.abort("input name not found!");
     }
@@ -531,6 +586,11 @@ fn uboot_mod(
         let Some((next, _)) = conn.segment(PATIENCE, stop) else {
             return conn.abort("the upload stopped");
         };
+        // More in flight than the window: the real uIP drops what it has no room for, and a
+        // sender that keeps doing so crawls through retransmissions (pepe2k/u-boot_mod#41).
+        if conn.most_unacked > UIP_WINDOW {
+            return conn.abort("a segment beyond the 3000-byte window");
+        }
         received += next.len() as u64;
         body.extend_from_slice(&next);
     }

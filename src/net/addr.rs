@@ -230,26 +230,106 @@ pub enum Undo {
     Kept(String),
 }
 
-/// Whether the interface with `port`'s index is still the one the change was made on: same
-/// index, same name, same hardware address. `Some(why)` when it is not.
-fn changed_port(port: &Port) -> io::Result<Option<String>> {
-    let now = platform::link(port.index)?;
+/// What became of the interface a change was made on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PortNow {
+    /// The same interface: index, name and MAC all as recorded.
+    Same,
+    /// No interface answers to it any more.
+    Gone(String),
+    /// Another interface holds its index or its name now (a journal from before a reboot, an
+    /// adapter replaced, a veth made again): why, naming both.
+    Replaced(String),
+}
+
+/// Compares the interface as recorded with what the kernel reports now: `now` is the link
+/// found under the recorded name when `by_name` (firewall rules and `NetworkManager` act on
+/// names), else under the recorded index (addresses, links and ARP entries live on indexes).
+pub fn port_now(recorded: &Port, now: Option<&platform::LinkInfo>, by_name: bool) -> PortNow {
     let mac = |m: &Option<String>| m.clone().unwrap_or_else(|| "none".into());
-    Ok(match now {
-        None => Some(format!(
-            "{} (index {}) is gone, and what was added to it went with it",
-            port.name, port.index
+    match now {
+        None if by_name => PortNow::Gone(format!(
+            "{} (index {}) is gone",
+            recorded.name, recorded.index
         )),
-        Some(now) if now.name == port.name && now.mac == port.mac => None,
-        Some(now) => Some(format!(
+        None => PortNow::Gone(format!(
+            "{} (index {}) is gone, and what was added to it went with it",
+            recorded.name, recorded.index
+        )),
+        Some(now)
+            if now.index == recorded.index
+                && now.name == recorded.name
+                && now.mac == recorded.mac =>
+        {
+            PortNow::Same
+        }
+        Some(now) if by_name => PortNow::Replaced(format!(
+            "{} is now index {} (MAC {}), not index {} (MAC {}) as when the change was made: another interface, left alone",
+            recorded.name,
+            now.index,
+            mac(&now.mac),
+            recorded.index,
+            mac(&recorded.mac)
+        )),
+        Some(now) => PortNow::Replaced(format!(
             "index {} is now {} (MAC {}), not {} (MAC {}) as when the change was made: another interface, left alone",
-            port.index,
+            recorded.index,
             now.name,
             mac(&now.mac),
-            port.name,
-            mac(&port.mac)
+            recorded.name,
+            mac(&recorded.mac)
         )),
+    }
+}
+
+/// Whether `change` is left alone, given what its interface is now (see [`port_now`]), and
+/// why, with the command that undoes it by hand where one is needed. `None`: undo it.
+///
+/// A firewall rule stays in the ruleset when its interface goes, so a rule whose interface is
+/// gone is removed (it lets nothing in, and nobody else's interface is named by it); one whose
+/// interface name now belongs to another interface is left, since it may be that interface's
+/// (another run, the technician). `NetworkManager` forgets a device's runtime setting with the
+/// device.
+pub fn left_alone(change: &Change, recorded: &Port, now: &PortNow) -> Option<String> {
+    let why = match now {
+        PortNow::Same => return None,
+        PortNow::Gone(_) if matches!(change, Change::FirewallRule { .. }) => return None,
+        PortNow::Gone(why) | PortNow::Replaced(why) => why,
+    };
+    Some(match (change, now) {
+        (Change::FirewallRule { rule, .. }, _) => format!(
+            "{why}; the rule is left in place.\n  fix: if {} is not in use by another rescue-wizard, remove it by hand: {}",
+            recorded.name,
+            rule.removal_commands()
+                .iter()
+                .map(|c| format!("`sudo {c}`"))
+                .collect::<Vec<_>>()
+                .join(", then ")
+        ),
+        (Change::NetworkManagerUnmanaged { ifname, .. }, PortNow::Replaced(_)) => format!(
+            "{why}.\n  fix: if NetworkManager should manage {ifname} and does not: `sudo nmcli device set {ifname} managed yes`"
+        ),
+        (Change::NetworkManagerUnmanaged { .. }, _) => {
+            format!("{why}, and NetworkManager forgot its setting for it")
+        }
+        _ => why.clone(),
     })
+}
+
+/// What the kernel reports now for a change's recorded interface, and whether that leaves the
+/// change alone (see [`left_alone`]).
+fn check_port(change: &Change, recorded: &Port) -> io::Result<Option<String>> {
+    let by_name = change.keyed_by_name();
+    let now = if by_name {
+        platform::link_named(&recorded.name)?
+    } else {
+        platform::link(recorded.index)?
+    };
+    Ok(left_alone(
+        change,
+        recorded,
+        &port_now(recorded, now.as_ref(), by_name),
+    ))
 }
 
 /// Whether an address found on the port is the one rescue-wizard added: it carries our
@@ -270,8 +350,8 @@ fn is_ours(found: &platform::AddressInfo, label: Option<&str>) -> bool {
 /// Undoes one change, only while the interface is the same one (index, name and MAC) and,
 /// for an address, only one that was absent before and is still ours.
 pub fn undo(change: &Change) -> io::Result<Undo> {
-    if let Some(port) = change.port()
-        && let Some(why) = changed_port(&port)?
+    if let Some(recorded) = change.recorded_port()
+        && let Some(why) = check_port(change, &recorded)?
     {
         return Ok(Undo::Kept(why));
     }
@@ -306,19 +386,15 @@ pub fn undo(change: &Change) -> io::Result<Undo> {
         Change::Neighbour { ifindex, ip, .. } => {
             platform::remove_neighbour(*ifindex, *ip).map(|()| Undo::Reverted)
         }
-        Change::NetworkManagerUnmanaged { ifname } => {
+        Change::NetworkManagerUnmanaged { ifname, .. } => {
             super::iface::nmcli(&["device", "set", ifname, "managed", "yes"])
                 .run_ok()
                 .map(|_| Undo::Reverted)
                 .map_err(io::Error::other)
         }
-        Change::FirewallRule { rule } => {
-            let rule: super::firewall::AllowRule = serde_json::from_value(rule.clone())
-                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-            super::firewall::remove(&rule)
-                .map(|()| Undo::Reverted)
-                .map_err(io::Error::other)
-        }
+        Change::FirewallRule { rule, .. } => super::firewall::remove(rule)
+            .map(|()| Undo::Reverted)
+            .map_err(io::Error::other),
     }
 }
 
@@ -504,6 +580,8 @@ impl HostSetup {
         if plan.unmanage {
             let change = Change::NetworkManagerUnmanaged {
                 ifname: plan.ifname.clone(),
+                ifindex: Some(port.index),
+                mac: port.mac.clone(),
             };
             setup.make(
                 &change,
@@ -627,10 +705,24 @@ impl HostSetup {
         if plan.rules.is_empty() {
             return Ok(manual);
         }
-        let journaled = Change::FirewallRule {
-            rule: serde_json::to_value(&plan)
-                .map_err(|e| io_error("journal the firewall rule".into(), io::Error::other(e)))?,
+        // The interface the rule names, as it is now: undo removes the rule only while that
+        // name still belongs to this interface (or to none).
+        let port = match platform::link_named(ifname) {
+            Ok(Some(link)) => link,
+            Ok(None) => {
+                return Err(SetupError::Failed {
+                    what: format!("open the firewall on {ifname}"),
+                    source: io::Error::new(io::ErrorKind::NotFound, "no interface of that name"),
+                });
+            }
+            Err(source) => return Err(io_error(format!("look up {ifname}"), source)),
         };
+        let firewall_change = |rule: super::firewall::AllowRule| Change::FirewallRule {
+            rule,
+            ifindex: Some(port.index),
+            mac: port.mac.clone(),
+        };
+        let journaled = firewall_change(plan.clone());
         let mut journal = self
             .shared
             .journal
@@ -639,12 +731,8 @@ impl HostSetup {
         record(&mut journal, &journaled)?;
         match super::firewall::apply(&plan) {
             Ok(applied) => {
-                let change = Change::FirewallRule {
-                    rule: serde_json::to_value(&applied).unwrap_or(serde_json::Value::Null),
-                };
-                if change != journaled
-                    && !matches!(&change, Change::FirewallRule { rule } if rule.is_null())
-                {
+                let change = firewall_change(applied);
+                if change != journaled {
                     let _ = journal.record(&change);
                     let _ = journal.forget(&journaled);
                 }
@@ -693,6 +781,17 @@ impl HostSetup {
                 Ok(Undo::Reverted) => {
                     let _ = journal.forget(change);
                     let _ = self.shared.events.send(HostEvent::Undone(change.clone()));
+                }
+                // A firewall rule or NetworkManager setting left on a port that is another
+                // interface now: the technician hears of it, with the command.
+                Ok(Undo::Kept(why))
+                    if change.keyed_by_name() && change.recorded_port().is_some() =>
+                {
+                    let _ = journal.forget(change);
+                    let _ = self.shared.events.send(HostEvent::UndoFailed {
+                        change: change.clone(),
+                        error: why,
+                    });
                 }
                 // Not ours to touch (the port was replaced, the address is someone's now):
                 // nothing to undo, and nothing to warn about at every start.
@@ -828,13 +927,32 @@ impl Kept<'_> {
         if link.name != self.port.name {
             return;
         }
-        self.port = Port {
-            index: link.index,
-            name: link.name,
-            mac: link.mac,
-        };
+        let old = std::mem::replace(
+            &mut self.port,
+            Port {
+                index: link.index,
+                name: link.name,
+                mac: link.mac,
+            },
+        );
         self.present = true;
         let mut journal = self.journal();
+        // The run's firewall rule names the port, and lets the replugged adapter in as it did
+        // the old one: it is this run's still, so the journal records the port it is on now.
+        for change in journal.changes().to_vec() {
+            if let Change::FirewallRule { rule, .. } = &change
+                && change.recorded_port().is_some_and(|p| p == old)
+            {
+                let moved = Change::FirewallRule {
+                    rule: rule.clone(),
+                    ifindex: Some(self.port.index),
+                    mac: self.port.mac.clone(),
+                };
+                if journal.record(&moved).is_ok() {
+                    let _ = journal.forget(&change);
+                }
+            }
+        }
         if !link.up {
             let change = link_up_change(&self.port);
             if journal.record(&change).is_ok() {
@@ -1022,6 +1140,113 @@ mod tests {
         iface.up = true;
         iface.ipv4.push(host);
         assert!(Plan::for_interface(&iface, host).is_empty());
+    }
+
+    fn link(index: u32, name: &str, mac: &str) -> platform::LinkInfo {
+        platform::LinkInfo {
+            index,
+            name: name.into(),
+            mac: Some(mac.into()),
+            up: true,
+        }
+    }
+
+    fn firewall_rule() -> Change {
+        Change::FirewallRule {
+            rule: crate::net::firewall::AllowRule {
+                subnet: crate::net::firewall::Subnet::new(Ipv4Addr::new(192, 168, 0, 0), 24)
+                    .unwrap(),
+                iface: "port0".into(),
+                rules: vec![crate::net::firewall::AddedRule::Nftables {
+                    family: "inet".into(),
+                    table: "own".into(),
+                    chain: "input".into(),
+                    handle: Some(4),
+                }],
+                manual: Vec::new(),
+            },
+            ifindex: Some(5),
+            mac: Some("02:00:00:00:00:05".into()),
+        }
+    }
+
+    fn unmanaged() -> Change {
+        Change::NetworkManagerUnmanaged {
+            ifname: "port0".into(),
+            ifindex: Some(5),
+            mac: Some("02:00:00:00:00:05".into()),
+        }
+    }
+
+    /// The decision for the name-keyed undos (firewall, NetworkManager), over the recorded and
+    /// the current interface: `NetworkManager` is not on the test machines, so this is where
+    /// its undo's check is proven.
+    #[test]
+    fn name_keyed_undos_touch_only_the_same_interface() {
+        for change in [firewall_rule(), unmanaged()] {
+            let recorded = change.recorded_port().unwrap();
+            assert!(change.keyed_by_name());
+            let same = link(5, "port0", "02:00:00:00:00:05");
+            assert_eq!(port_now(&recorded, Some(&same), true), PortNow::Same);
+            assert_eq!(left_alone(&change, &recorded, &PortNow::Same), None);
+            // The same name, another MAC (a veth made again, an adapter swapped), whether or
+            // not it got the same index.
+            for other in [
+                link(5, "port0", "02:00:00:00:00:99"),
+                link(9, "port0", "02:00:00:00:00:99"),
+                link(9, "port0", "02:00:00:00:00:05"),
+            ] {
+                let now = port_now(&recorded, Some(&other), true);
+                let PortNow::Replaced(why) = &now else {
+                    panic!("{other:?}: {now:?}");
+                };
+                assert!(
+                    why.contains(&format!("port0 is now index {}", other.index)),
+                    "{why}"
+                );
+                let note = left_alone(&change, &recorded, &now).expect("left alone");
+                let command = match &change {
+                    Change::FirewallRule { .. } => "`sudo nft delete rule inet own input handle 4`",
+                    _ => "`sudo nmcli device set port0 managed yes`",
+                };
+                assert!(note.contains(command) && note.contains("fix:"), "{note}");
+            }
+            // Gone: the firewall rule is removed (it names no interface now); NetworkManager's
+            // setting went with the device.
+            let gone = port_now(&recorded, None, true);
+            assert!(matches!(gone, PortNow::Gone(_)), "{gone:?}");
+            let decision = left_alone(&change, &recorded, &gone);
+            match &change {
+                Change::FirewallRule { .. } => assert_eq!(decision, None),
+                _ => assert!(decision.unwrap().contains("NetworkManager forgot")),
+            }
+        }
+    }
+
+    #[test]
+    fn index_keyed_undos_compare_what_holds_the_index() {
+        let change = Change::LinkUp {
+            ifindex: 5,
+            ifname: "port0".into(),
+            mac: Some("02:00:00:00:00:05".into()),
+        };
+        let recorded = change.recorded_port().unwrap();
+        assert!(!change.keyed_by_name());
+        let now = port_now(
+            &recorded,
+            Some(&link(5, "eth9", "02:00:00:00:00:05")),
+            false,
+        );
+        let why = left_alone(&change, &recorded, &now).unwrap();
+        assert!(why.starts_with("index 5 is now eth9"), "{why}");
+        assert_eq!(
+            port_now(
+                &recorded,
+                Some(&link(5, "port0", "02:00:00:00:00:05")),
+                false
+            ),
+            PortNow::Same
+        );
     }
 
     #[test]

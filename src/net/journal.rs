@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::firewall::AllowRule;
 use super::iface::Ipv4Cidr;
 
 /// One change to the host, with what is needed to undo exactly it.
@@ -74,11 +75,27 @@ pub enum Change {
     NetworkManagerUnmanaged {
         /// The interface's name.
         ifname: String,
+        /// Its kernel index when the change was made (`None`: a journal of an earlier version,
+        /// which recorded the name alone; undone by name, as that version did).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ifindex: Option<u32>,
+        /// Its hardware address when the change was made.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        mac: Option<String>,
     },
-    /// A temporary firewall rule (its description, as the firewall module wrote it).
+    /// A temporary firewall rule, as the firewall module added it.
     FirewallRule {
-        /// What was added, for the firewall module to remove.
-        rule: serde_json::Value,
+        /// What was added, for the firewall module to remove. Earlier versions wrote the same
+        /// fields through an untyped JSON value: their journals read as this.
+        rule: AllowRule,
+        /// The index of the interface the rule is limited to, when it was added (`None`: a
+        /// journal of an earlier version; undone as that version did, by comment, interface
+        /// name and subnet).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ifindex: Option<u32>,
+        /// Its hardware address when the rule was added.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        mac: Option<String>,
     },
 }
 
@@ -95,9 +112,19 @@ pub struct Port {
 
 impl Change {
     /// The interface the change lives on, when it lives on one interface's kernel state
-    /// (addresses, links and ARP entries go with the interface when it goes).
+    /// (addresses, links and ARP entries go with the interface when it goes, and so does
+    /// `NetworkManager`'s runtime setting for the device).
     pub fn port(&self) -> Option<Port> {
         match self {
+            Change::FirewallRule { .. } => None,
+            _ => self.recorded_port(),
+        }
+    }
+
+    /// The interface as recorded when the change was made (index, name and MAC), for every
+    /// change that recorded all three; `None` for the name-only entries of earlier versions.
+    pub fn recorded_port(&self) -> Option<Port> {
+        let (index, name, mac) = match self {
             Change::Address {
                 ifindex,
                 ifname,
@@ -114,13 +141,29 @@ impl Change {
                 ifname,
                 if_mac: mac,
                 ..
-            } => Some(Port {
-                index: *ifindex,
-                name: ifname.clone(),
-                mac: mac.clone(),
-            }),
-            Change::NetworkManagerUnmanaged { .. } | Change::FirewallRule { .. } => None,
-        }
+            } => (Some(*ifindex), ifname, mac),
+            Change::NetworkManagerUnmanaged {
+                ifname,
+                ifindex,
+                mac,
+            } => (*ifindex, ifname, mac),
+            Change::FirewallRule { rule, ifindex, mac } => (*ifindex, &rule.iface, mac),
+        };
+        Some(Port {
+            index: index?,
+            name: name.clone(),
+            mac: mac.clone(),
+        })
+    }
+
+    /// Whether undo looks the interface up by its name rather than its index: a firewall rule
+    /// matches the interface's name (`iifname`, `-i`) and `nmcli` takes a device name, while
+    /// an address, a link state and an ARP entry live on the index.
+    pub fn keyed_by_name(&self) -> bool {
+        matches!(
+            self,
+            Change::NetworkManagerUnmanaged { .. } | Change::FirewallRule { .. }
+        )
     }
 
     /// The name of the interface the change concerns, if one.
@@ -129,8 +172,8 @@ impl Change {
             Change::Address { ifname, .. }
             | Change::LinkUp { ifname, .. }
             | Change::Neighbour { ifname, .. }
-            | Change::NetworkManagerUnmanaged { ifname } => Some(ifname),
-            Change::FirewallRule { rule } => rule.get("iface").and_then(serde_json::Value::as_str),
+            | Change::NetworkManagerUnmanaged { ifname, .. } => Some(ifname),
+            Change::FirewallRule { rule, .. } => Some(&rule.iface),
         }
     }
 }
@@ -143,18 +186,13 @@ impl std::fmt::Display for Change {
             Change::Neighbour {
                 ifname, ip, mac, ..
             } => write!(f, "static ARP entry {ip} -> {mac} on {ifname}"),
-            Change::NetworkManagerUnmanaged { ifname } => {
+            Change::NetworkManagerUnmanaged { ifname, .. } => {
                 write!(f, "{ifname} taken from NetworkManager")
             }
-            Change::FirewallRule { rule } => write!(
+            Change::FirewallRule { rule, .. } => write!(
                 f,
                 "firewall rule accepting UDP from {} on {}",
-                rule.get("subnet")
-                    .and_then(serde_json::Value::as_str)
-                    .unwrap_or("the router's subnet"),
-                rule.get("iface")
-                    .and_then(serde_json::Value::as_str)
-                    .unwrap_or("the port")
+                rule.subnet, rule.iface
             ),
         }
     }
@@ -943,6 +981,51 @@ mod tests {
         let path = journal.path();
         journal.close().unwrap();
         assert!(!path.exists());
+    }
+
+    /// Lines as the previous version wrote them: the firewall rule as an untyped value, the
+    /// NetworkManager change by name alone. They read as the typed changes, with no recorded
+    /// interface, so undo goes as that version's did (by name, by comment and subnet).
+    #[test]
+    fn a_previous_versions_lines_still_read() {
+        let run = serde_json::to_string(&Header {
+            version: VERSION,
+            run: RunId::this(),
+        })
+        .unwrap();
+        let text = format!(
+            "{run}\n{}\n{}\n",
+            r#"{"change":"network-manager-unmanaged","ifname":"eth0"}"#,
+            r#"{"change":"firewall-rule","rule":{"subnet":"192.168.0.0/24","iface":"eth0","rules":[{"backend":"nftables","family":"inet","table":"filter","chain":"input","handle":7}],"manual":[]}}"#
+        );
+        let decoded = decode(text.as_bytes());
+        assert!(decoded.damage.is_none(), "{decoded:?}");
+        let [nm, fw] = decoded.changes.as_slice() else {
+            panic!("{decoded:?}");
+        };
+        assert_eq!(nm.recorded_port(), None);
+        assert_eq!(fw.recorded_port(), None);
+        assert_eq!(
+            fw.to_string(),
+            "firewall rule accepting UDP from 192.168.0.0/24 on eth0"
+        );
+        let Change::FirewallRule { rule, .. } = fw else {
+            panic!("{fw:?}");
+        };
+        assert_eq!(
+            rule.removal_commands(),
+            vec!["nft delete rule inet filter input handle 7".to_owned()]
+        );
+        // Written now, with the interface: the fields are there and read back.
+        let recorded = Change::NetworkManagerUnmanaged {
+            ifname: "eth0".into(),
+            ifindex: Some(3),
+            mac: Some("02:00:00:00:00:03".into()),
+        };
+        let line = serde_json::to_string(&recorded).unwrap();
+        assert!(line.contains(r#""ifindex":3"#), "{line}");
+        assert_eq!(serde_json::from_str::<Change>(&line).unwrap(), recorded);
+        assert_eq!(recorded.recorded_port().unwrap().index, 3);
     }
 
     #[test]

@@ -66,6 +66,37 @@ pub struct AllowRule {
 }
 
 impl AllowRule {
+    /// The commands that remove these rules by hand, newest first (for a person, when
+    /// rescue-wizard leaves a rule in place): nftables by handle, iptables by the exact spec.
+    pub fn removal_commands(&self) -> Vec<String> {
+        self.rules
+            .iter()
+            .rev()
+            .map(|added| match added {
+                AddedRule::Nftables {
+                    family,
+                    table,
+                    chain,
+                    handle: Some(handle),
+                } => format!("nft delete rule {family} {table} {chain} handle {handle}"),
+                // Never echoed (a crash between insert and journal): the listing shows it.
+                AddedRule::Nftables {
+                    family,
+                    table,
+                    chain,
+                    handle: None,
+                } => format!(
+                    "nft -a list chain {family} {table} {chain} (then `nft delete rule {family} {table} {chain} handle N` for the rule with comment \"{RULE_COMMENT}\")"
+                ),
+                AddedRule::Iptables { variant } => format!(
+                    "{} -D INPUT {}",
+                    variant.program(),
+                    self.iptables_spec().join(" ")
+                ),
+            })
+            .collect()
+    }
+
     /// The iptables rule specification (after `-I INPUT 1` / `-D INPUT`).
     fn iptables_spec(&self) -> Vec<String> {
         [
@@ -369,6 +400,13 @@ mod tests {
         assert_eq!(
             rule.iptables_spec().join(" "),
             "-i eth0 -s 192.168.0.0/24 -p udp -m comment --comment rescue-wizard -j ACCEPT"
+        );
+        assert_eq!(
+            rule.removal_commands(),
+            vec![
+                "iptables-nft -D INPUT -i eth0 -s 192.168.0.0/24 -p udp -m comment --comment rescue-wizard -j ACCEPT".to_owned(),
+                "nft delete rule inet filter input handle 7".to_owned(),
+            ]
         );
     }
 

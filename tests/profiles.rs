@@ -211,6 +211,33 @@ invalid/control-in-filename.yaml:9:1: `filename` \"recovery.bin\\u{7}\" contains
   fix: remove it: names are printed on the terminal, where control characters move the cursor or change colours; write the name as it is printed on the label or the download page",
     ),
     (
+        "dhcp-bad-mac",
+        "invalid/dhcp-bad-mac.yaml:10:3: `dhcp.client-mac` \"8c:de:f9:12:34\" is not a hardware address
+  fix: write six pairs of hex digits separated by colons, e.g. 8c:de:f9:12:34:56 (the router's label shows it)",
+    ),
+    (
+        "dhcp-pool-backwards",
+        "invalid/dhcp-pool-backwards.yaml:9:3: `dhcp.pool` 192.168.1.30 to 192.168.1.20 ends before it starts
+  fix: give the lower address as `first`: first: 192.168.1.20, last: 192.168.1.30",
+    ),
+    (
+        "dhcp-pool-other-subnet",
+        "invalid/dhcp-pool-other-subnet.yaml:9:3: `dhcp.pool` address 192.168.32.1 is not in the laptop's subnet 192.168.31.0/24 (host 192.168.31.1/24)
+  fix: lease addresses of 192.168.31.0/24, where the router can reach the laptop",
+    ),
+    (
+        "dhcp-pool-too-big",
+        "invalid/dhcp-pool-too-big.yaml:9:3: `dhcp.pool` 10.0.1.1 to 10.0.2.1 holds 257 addresses; a rescue pool holds at most 64
+  fix: one router is on the cable: a few addresses are enough, e.g. last: 10.0.1.10",
+    ),
+    (
+        "dhcp-with-tftp-server",
+        "invalid/dhcp-with-tftp-server.yaml:9:1: `dhcp:` describes what a DHCP/BOOTP bootloader is given, but the method is `tftp-server`
+  fix: remove `dhcp:`, or set `method: dhcp-tftp` (or `bootp-tftp`) if the bootloader asks for an address first
+invalid/dhcp-with-tftp-server.yaml:10:3: `dhcp.images-by-vendor-class.Mips_boot` `mips/test.bin` contains a path separator
+  fix: give the bare file name the bootloader uses, e.g. `test.bin`",
+    ),
+    (
         "filename-empty",
         "invalid/filename-empty.yaml:9:1: `filename` is empty
   fix: give the file name the bootloader asks for (its TFTP request shows it), or remove the field",

@@ -2,7 +2,7 @@
 //! the settings: no I/O, so every decision is visible (and snapshot-tested) before anything
 //! changes on the host.
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -192,8 +192,10 @@ pub enum Transfer {
 /// What the run's DHCP/BOOTP responder gives the router, and to whom.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lease {
-    /// The address leased: the profile's router address.
+    /// The first address leased: the pool's first, else the profile's router address.
     pub router: Ipv4Addr,
+    /// Every address that may be leased, in order, `router` first.
+    pub pool: Vec<Ipv4Addr>,
     /// The boot file given in `file` and option 67.
     pub boot_file: String,
     /// Boot files by vendor class, tried before `boot_file`.
@@ -605,15 +607,23 @@ fn console_plan(
 /// Xiaomi's own repair tool hands out (192.168.31.100-199, `MIWIFIRepairTool`'s README).
 pub const DEFAULT_LEASE_HOST: u32 = 100;
 
-/// What the responder gives for `profile`: its router address (else the `.100` of the laptop's
-/// subnet), its boot file (else the image's own name: any name is served anyway).
+/// What the responder gives for `profile`: its `dhcp:` section where it says, else its router
+/// address (else the `.100` of the laptop's subnet) and its boot file (else the image's own
+/// name: any name is served anyway), answering the first client that asks.
 fn lease(profile: &Profile, host: Ipv4Cidr, image: &ImageFacts) -> Result<Lease, PlanError> {
-    let router = profile.router.unwrap_or_else(|| {
-        Ipv4Addr::from(u32::from(host.network()) | (DEFAULT_LEASE_HOST & !host.mask()))
-    });
-    let boot_file = profile
-        .filename
+    let dhcp = &profile.dhcp;
+    let pool = dhcp.pool.map_or_else(
+        || {
+            vec![profile.router.unwrap_or_else(|| {
+                Ipv4Addr::from(u32::from(host.network()) | (DEFAULT_LEASE_HOST & !host.mask()))
+            })]
+        },
+        crate::profile::Pool::addresses,
+    );
+    let boot_file = dhcp
+        .boot_file
         .clone()
+        .or_else(|| profile.filename.clone())
         .or_else(|| {
             image
                 .path
@@ -621,21 +631,38 @@ fn lease(profile: &Profile, host: Ipv4Cidr, image: &ImageFacts) -> Result<Lease,
                 .map(|n| n.to_string_lossy().into_owned())
         })
         .unwrap_or_else(|| "firmware.bin".to_owned());
+    // The longest prefix first: `U-Boot.armv7` is tried before `U-Boot`.
+    let mut boot_choices: Vec<crate::dhcp::lease::BootChoice> = dhcp
+        .images_by_vendor_class
+        .iter()
+        .map(|(class, file)| crate::dhcp::lease::BootChoice {
+            vendor_class: class.clone(),
+            boot_file: file.clone(),
+        })
+        .collect();
+    boot_choices.sort_by_key(|c| std::cmp::Reverse(c.vendor_class.len()));
+    let answer = match (&dhcp.client_mac, &dhcp.vendor_class) {
+        (Some(mac), _) => crate::net::iface::parse_mac(mac)
+            .map_or(crate::dhcp::lease::Answer::FirstClient, |mac| {
+                crate::dhcp::lease::Answer::Mac(crate::net::wire::Mac(mac))
+            }),
+        (None, Some(class)) => crate::dhcp::lease::Answer::VendorClass(class.clone()),
+        (None, None) => crate::dhcp::lease::Answer::FirstClient,
+    };
     let lease = Lease {
-        router,
+        router: pool[0],
+        pool,
         boot_file,
-        boot_choices: Vec::new(),
-        answer: crate::dhcp::lease::Answer::FirstClient,
+        boot_choices,
+        answer,
         bootp: profile.method == Method::BootpTftp,
     };
-    // The same checks as `serve --dhcp`: the router address a host of our subnet, the boot
-    // file short enough for `file`; a profile that fails them cannot be run.
-    crate::dhcp::lease::LeaseConfig::new(host, vec![router], lease.boot_file.clone()).map_err(
-        |err| PlanError::Lease {
-            id: profile.id.clone(),
-            reason: err.to_string(),
-        },
-    )?;
+    // The same checks as `serve --dhcp`: every leased address a host of our subnet, every
+    // boot file short enough for `file`; a profile that fails them cannot be run.
+    lease.config(host).map_err(|err| PlanError::Lease {
+        id: profile.id.clone(),
+        reason: err.to_string(),
+    })?;
     Ok(lease)
 }
 
@@ -670,11 +697,43 @@ fn with_lease(serve: Transfer, lease: Lease) -> Transfer {
 }
 
 impl Lease {
+    /// The responder's configuration for this lease, answering from `host`; checked.
+    ///
+    /// # Errors
+    /// When an address is not a host of `host`'s subnet or is `host` itself, or a boot file
+    /// does not fit the `file` field.
+    pub fn config(
+        &self,
+        host: Ipv4Cidr,
+    ) -> Result<crate::dhcp::lease::LeaseConfig, crate::dhcp::lease::ConfigError> {
+        let mut config =
+            crate::dhcp::lease::LeaseConfig::new(host, self.pool.clone(), self.boot_file.clone())?;
+        config.boot_choices.clone_from(&self.boot_choices);
+        config.answer = self.answer.clone();
+        config.check()?;
+        Ok(config)
+    }
+
     /// The responder's step of the plan, in words.
     fn describe(&self, host: Option<Ipv4Cidr>, port: Option<&Port>) -> String {
         let protocol = if self.bootp { "BOOTP" } else { "DHCP" };
+        let who = match &self.answer {
+            crate::dhcp::lease::Answer::FirstClient => String::new(),
+            crate::dhcp::lease::Answer::Mac(mac) => format!(" (only {mac})"),
+            crate::dhcp::lease::Answer::VendorClass(class) => {
+                format!(" (only vendor class {class}...)")
+            }
+        };
+        let spare = match self.pool.last() {
+            Some(last) if self.pool.len() > 1 => format!(" (pool up to {last})"),
+            _ => String::new(),
+        };
+        let by_class = self.boot_choices.iter().fold(String::new(), |mut text, c| {
+            let _ = write!(text, ", {} for {}...", c.boot_file, c.vendor_class);
+            text
+        });
         format!(
-            "answer {protocol} on {} only: give the router {}, our address {} as its server (siaddr), boot file {}; warn of any other DHCP server there",
+            "answer {protocol} on {} only: give the router{who} {}{spare}, our address {} as its server (siaddr), boot file {}{by_class}; warn of any other DHCP server there",
             port.map_or("the port", |p| p.name.as_str()),
             self.router,
             host.map_or_else(|| "?".to_owned(), |h| h.addr.to_string()),
@@ -1118,6 +1177,70 @@ steps
         assert!(lease.bootp);
         assert_eq!(lease.router, Ipv4Addr::new(192, 168, 1, 20));
         assert_eq!(lease.boot_file, "wr841nv9-factory.bin");
+    }
+
+    #[test]
+    fn a_dhcp_section_sets_pool_boot_files_by_class_and_who_is_answered() {
+        let settings = Settings {
+            interface: Some("enp3s0".into()),
+            ..Settings::default()
+        };
+        let mut xiaomi = profile("xiaomi-mi-router-4a-gigabit");
+        xiaomi.dhcp = crate::profile::Dhcp {
+            boot_file: Some("recovery.bin".into()),
+            images_by_vendor_class: [
+                ("U-Boot".to_owned(), "generic.bin".to_owned()),
+                ("U-Boot.armv7".to_owned(), "armv7.bin".to_owned()),
+                ("Mips_boot".to_owned(), "test.bin".to_owned()),
+            ]
+            .into(),
+            pool: Some(crate::profile::Pool {
+                first: Ipv4Addr::new(192, 168, 31, 120),
+                last: Ipv4Addr::new(192, 168, 31, 122),
+            }),
+            client_mac: None,
+            vendor_class: Some("Mips_boot".into()),
+        };
+        let plan = build(&xiaomi, image(), &interfaces(), &settings).unwrap();
+        let Transfer::Dhcp { lease, .. } = &plan.transfer else {
+            panic!("{:?}", plan.transfer);
+        };
+        assert_eq!(lease.router, Ipv4Addr::new(192, 168, 31, 120));
+        assert_eq!(plan.router, Some(Ipv4Addr::new(192, 168, 31, 120)));
+        assert_eq!(lease.pool.len(), 3);
+        assert_eq!(lease.boot_file, "recovery.bin");
+        let config = lease.config(plan.host.unwrap()).unwrap();
+        // The longest prefix wins, whatever the order in the file.
+        assert_eq!(config.boot_file_for(Some("U-Boot.armv7")), "armv7.bin");
+        assert_eq!(config.boot_file_for(Some("U-Boot.armv8")), "generic.bin");
+        assert_eq!(config.boot_file_for(Some("Mips_boot.v1")), "test.bin");
+        assert_eq!(config.boot_file_for(None), "recovery.bin");
+        assert_eq!(
+            config.answer,
+            crate::dhcp::lease::Answer::VendorClass("Mips_boot".into())
+        );
+        let text = plan.to_string();
+        assert!(
+            text.contains("give the router (only vendor class Mips_boot...) 192.168.31.120 (pool up to 192.168.31.122)"),
+            "{text}"
+        );
+        xiaomi.dhcp.vendor_class = None;
+        xiaomi.dhcp.client_mac = Some("8C:DE:F9:12:34:56".into());
+        let plan = build(&xiaomi, image(), &interfaces(), &settings).unwrap();
+        let Transfer::Dhcp { lease, .. } = &plan.transfer else {
+            panic!("{:?}", plan.transfer);
+        };
+        assert_eq!(
+            lease.answer,
+            crate::dhcp::lease::Answer::Mac(crate::net::wire::Mac([
+                0x8c, 0xde, 0xf9, 0x12, 0x34, 0x56
+            ]))
+        );
+        // No section: today's behaviour, the profile's router address and file name.
+        assert_eq!(
+            profile("xiaomi-mi-router-4a-gigabit").dhcp,
+            crate::profile::Dhcp::default()
+        );
     }
 
     #[test]

@@ -20,4 +20,4 @@ pub use schema::{
     Confidence, Header, HexBytes, Host, Image, ImageKind, Method, OptionPolicy, Profile, Rollover,
     Step, Tftp,
 };
-pub use schema::{Http, HttpFlavour};
+pub use schema::{Dhcp, Http, HttpFlavour, Pool};

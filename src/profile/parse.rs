@@ -525,6 +525,178 @@ fn check_http(profile: &Profile, found: &mut Vec<Finding>) {
     }
 }
 
+/// The `dhcp:` section: only with a DHCP/BOOTP method; names that fit a reply's `file`
+/// field; a MAC that parses; a pool of a few hosts of the laptop's subnet, not its address.
+fn check_dhcp(profile: &Profile, found: &mut Vec<Finding>) {
+    let dhcp = &profile.dhcp;
+    if *dhcp == super::schema::Dhcp::default() {
+        return;
+    }
+    if !matches!(profile.method, Method::DhcpTftp | Method::BootpTftp) {
+        found.push(finding(
+            &["dhcp"],
+            format!(
+                "`dhcp:` describes what a DHCP/BOOTP bootloader is given, but the method is `{}`",
+                profile.method
+            ),
+            "remove `dhcp:`, or set `method: dhcp-tftp` (or `bootp-tftp`) if the bootloader asks for an address first",
+        ));
+    }
+    if let Some(name) = &dhcp.boot_file {
+        check_boot_file("dhcp.boot-file", name, &["dhcp", "boot-file"], found);
+    }
+    for (class, name) in &dhcp.images_by_vendor_class {
+        if class.trim().is_empty() {
+            found.push(finding(
+                &["dhcp", "images-by-vendor-class"],
+                format!("`dhcp.images-by-vendor-class` has an empty vendor class for \"{}\"", shown(name)),
+                "write the start of the class the bootloader sends (option 60), e.g. `Mips_boot: test.bin`",
+            ));
+        }
+        check_printable(
+            "dhcp.images-by-vendor-class",
+            class,
+            &["dhcp", "images-by-vendor-class"],
+            found,
+        );
+        check_boot_file(
+            &format!("dhcp.images-by-vendor-class.{class}"),
+            name,
+            &["dhcp", "images-by-vendor-class"],
+            found,
+        );
+    }
+    if let Some(mac) = &dhcp.client_mac
+        && crate::net::iface::parse_mac(mac).is_none()
+    {
+        found.push(finding(
+            &["dhcp", "client-mac"],
+            format!("`dhcp.client-mac` \"{}\" is not a hardware address", shown(mac)),
+            "write six pairs of hex digits separated by colons, e.g. 8c:de:f9:12:34:56 (the router's label shows it)",
+        ));
+    }
+    if let Some(class) = &dhcp.vendor_class {
+        if class.trim().is_empty() {
+            found.push(finding(
+                &["dhcp", "vendor-class"],
+                "`dhcp.vendor-class` is empty".to_owned(),
+                "write the start of the class the bootloader sends (option 60), e.g. `Mips_boot`, or remove the field",
+            ));
+        }
+        check_printable("dhcp.vendor-class", class, &["dhcp", "vendor-class"], found);
+        if dhcp.client_mac.is_some() {
+            found.push(finding(
+                &["dhcp", "vendor-class"],
+                format!(
+                    "`dhcp.client-mac` and `dhcp.vendor-class` \"{}\" both name who is answered",
+                    shown(class)
+                ),
+                "keep one: the MAC when the router's label shows it, else the vendor class",
+            ));
+        }
+    }
+    if let Some(pool) = dhcp.pool {
+        check_pool(pool, profile.host, found);
+    }
+}
+
+/// A boot file name: a bare file name that fits the reply's 128-byte `file` field.
+fn check_boot_file(
+    name: &str,
+    value: &str,
+    path: &'static [&'static str],
+    found: &mut Vec<Finding>,
+) {
+    let before = found.len();
+    check_file_name(name, value, path, found);
+    if found.len() == before && value.len() >= crate::dhcp::packet::FILE_LEN {
+        found.push(finding(
+            path,
+            format!(
+                "`{name}` \"{}\" is {} bytes; a DHCP reply's `file` field holds {}",
+                shown(value),
+                value.len(),
+                crate::dhcp::packet::FILE_LEN - 1
+            ),
+            "give a shorter name: the router asks for whatever name it is given",
+        ));
+    }
+}
+
+/// `dhcp.pool`: in order, a few addresses, all hosts of the laptop's subnet other than its own.
+fn check_pool(pool: super::schema::Pool, host: Option<Host>, found: &mut Vec<Finding>) {
+    let range = format!("{} to {}", pool.first, pool.last);
+    if pool.is_empty() {
+        found.push(finding(
+            &["dhcp", "pool"],
+            format!("`dhcp.pool` {range} ends before it starts"),
+            format!(
+                "give the lower address as `first`: first: {}, last: {}",
+                pool.last, pool.first
+            ),
+        ));
+        return;
+    }
+    let Some(host) = host else {
+        found.push(finding(
+            &["dhcp", "pool"],
+            format!("`dhcp.pool` {range} needs `host`: the laptop's address it is leased from"),
+            "add `host:` with `address:` and `prefix:` in the pool's subnet",
+        ));
+        return;
+    };
+    if !(8..=30).contains(&host.prefix) {
+        // check_host names the prefix; the subnet below would be wrong.
+        return;
+    }
+    let mask = u32::from(host.netmask());
+    let network = u32::from(host.address) & mask;
+    let subnet = format!("{}/{}", Ipv4Addr::from(network), host.prefix);
+    for address in [pool.first, pool.last] {
+        if !host.contains(address) {
+            found.push(finding(
+                &["dhcp", "pool"],
+                format!("`dhcp.pool` address {address} is not in the laptop's subnet {subnet} (host {host})"),
+                format!("lease addresses of {subnet}, where the router can reach the laptop"),
+            ));
+            return;
+        }
+    }
+    if pool.len() > u64::from(super::schema::Pool::MAX_LEN) {
+        found.push(finding(
+            &["dhcp", "pool"],
+            format!(
+                "`dhcp.pool` {range} holds {} addresses; a rescue pool holds at most {}",
+                pool.len(),
+                super::schema::Pool::MAX_LEN
+            ),
+            format!(
+                "one router is on the cable: a few addresses are enough, e.g. last: {}",
+                Ipv4Addr::from(u32::from(pool.first).saturating_add(9))
+            ),
+        ));
+        return;
+    }
+    let (first, last) = (u32::from(pool.first), u32::from(pool.last));
+    if first == network || last == network | !mask {
+        found.push(finding(
+            &["dhcp", "pool"],
+            format!("`dhcp.pool` {range} includes the network or broadcast address of {subnet}"),
+            "lease host addresses only: not the subnet's first and last",
+        ));
+    }
+    if (first..=last).contains(&u32::from(host.address)) {
+        found.push(finding(
+            &["dhcp", "pool"],
+            format!(
+                "`dhcp.pool` {range} includes the laptop's own address {}",
+                host.address
+            ),
+            "lease addresses the laptop does not use: start the pool after it, or end it before",
+        ));
+    }
+}
+
 fn finding(path: &'static [&'static str], what: String, fix: impl Into<String>) -> Finding {
     Finding {
         path,
@@ -611,6 +783,7 @@ fn validate(profile: &Profile) -> Vec<Finding> {
         ));
     }
     check_http(profile, &mut found);
+    check_dhcp(profile, &mut found);
     if let Some(name) = &profile.filename {
         check_file_name("filename", name, &["filename"], &mut found);
     }

@@ -73,6 +73,10 @@ pub struct Profile {
     /// Absent: a recognised bootloader still gets the safe part (stop, load, CRC-32 compare)
     /// and nothing is written to flash.
     pub console: Option<Console>,
+    /// What a DHCP/BOOTP bootloader (`method: dhcp-tftp` or `bootp-tftp`) is given, and who is
+    /// answered (docs/dhcp.md). Absent: every default.
+    #[serde(default)]
+    pub dhcp: Dhcp,
 }
 
 impl Profile {
@@ -590,4 +594,61 @@ pub enum ConsoleFlashKind {
     Spi,
     /// NAND behind `nand`.
     Nand,
+}
+
+/// What the run's DHCP/BOOTP responder gives and to whom (docs/profiles.md, `dhcp:`). Every
+/// field may be left out: the boot file is then `filename` (else the image's own name), the
+/// address leased the profile's `router`, and the first client that asks is answered.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Dhcp {
+    /// The boot file named in `file` and option 67. Absent: `filename`, else the image's name.
+    pub boot_file: Option<String>,
+    /// Boot file names by vendor class prefix (option 60: `Mips_boot`, `ARM__boot`,
+    /// `U-Boot.armv7`); the longest prefix a client's class starts with wins. The run serves
+    /// its one image under any name, so every family asks for its own name and gets it.
+    #[serde(default)]
+    pub images_by_vendor_class: std::collections::BTreeMap<String, String>,
+    /// A small pool of addresses to lease, first and last. Absent: the profile's `router`.
+    pub pool: Option<Pool>,
+    /// Answer only this hardware address (`8c:de:f9:12:34:56`).
+    pub client_mac: Option<String>,
+    /// Answer only clients whose vendor class (option 60) starts with this text.
+    pub vendor_class: Option<String>,
+}
+
+/// The first and last address of a small pool, both in the laptop's subnet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Pool {
+    /// The first address leased.
+    pub first: Ipv4Addr,
+    /// The last address leased.
+    pub last: Ipv4Addr,
+}
+
+impl Pool {
+    /// The most addresses a pool may hold: a rescue cable has one router on it, and a few
+    /// spares cover a router that declines an address already in use (RFC 2131 §4.4.1).
+    pub const MAX_LEN: u32 = 64;
+
+    /// The addresses from `first` to `last`, in order; empty when `last` comes before `first`,
+    /// at most [`Pool::MAX_LEN`].
+    pub fn addresses(self) -> Vec<Ipv4Addr> {
+        let (first, last) = (u32::from(self.first), u32::from(self.last));
+        (first..=last)
+            .take(Self::MAX_LEN as usize)
+            .map(Ipv4Addr::from)
+            .collect()
+    }
+
+    /// How many addresses it spans (0 when `last` comes before `first`).
+    pub fn len(self) -> u64 {
+        (u64::from(u32::from(self.last)) + 1).saturating_sub(u64::from(u32::from(self.first)))
+    }
+
+    /// Whether it spans no address.
+    pub fn is_empty(self) -> bool {
+        self.len() == 0
+    }
 }

@@ -17,7 +17,7 @@ use super::Method;
 use crate::dhcp::lease::{LeaseConfig, LeaseEvent, Protocol};
 use crate::dhcp::server::DhcpServer;
 use crate::engine::event::{Event, RunOutcome};
-use crate::engine::plan::{Lease, Plan, Transfer};
+use crate::engine::plan::{Plan, Transfer};
 use crate::engine::run::machine::{Effect, Input};
 
 /// The DHCP/BOOTP strategy: our TFTP server and the responder are up before the router is
@@ -124,18 +124,7 @@ pub fn config(plan: &Plan) -> Result<(String, LeaseConfig), String> {
         .as_ref()
         .ok_or("the run has no port to answer on")?;
     let host = plan.host.ok_or("the run has no address to answer from")?;
-    let Lease {
-        router,
-        boot_file,
-        boot_choices,
-        answer,
-        ..
-    } = lease;
-    let mut config =
-        LeaseConfig::new(host, vec![*router], boot_file.clone()).map_err(|e| e.to_string())?;
-    config.boot_choices.clone_from(boot_choices);
-    config.answer = answer.clone();
-    config.check().map_err(|e| e.to_string())?;
+    let config = lease.config(host).map_err(|e| e.to_string())?;
     Ok((port.name.clone(), config))
 }
 

@@ -274,6 +274,45 @@ fn the_run_flashes_a_router_that_ignores_the_block_size() {
 }
 
 #[test]
+fn the_run_shows_the_routers_own_words_when_it_rejects_in_plain_text() {
+    if !can_run(&["ip"]) {
+        return;
+    }
+    let lab = Lab::new("nmrprun-t", ROUTER_MAC, 100_000);
+    let mut run = lab.run(&[]);
+    wait_event(&run, "waiting-for-router");
+    let mut double = lab.power_on(
+        Behaviour {
+            verdict: Verdict::RejectWithText("Firmware checksum error\x1b[2J\n"),
+            ..Behaviour::accepting(ROUTER_MAC, 1, Duration::from_millis(100))
+        },
+        Blksize::Honour,
+    );
+    let (_, hash) = upload_done(&mut double);
+    assert_eq!(hash, nmrp_double::sha256(&lab.image));
+    let (code, events) = ended(&mut run);
+    assert_ne!(code, Some(0), "{}", run.diagnostics());
+    let rejected = named(&events, "nmrp-rejected");
+    assert_eq!(rejected.len(), 1, "{}", run.stdout_text());
+    // The router's words, escaped: the escape sequence cannot clear the technician's screen.
+    assert_eq!(
+        rejected[0]["why"],
+        "the router answered the upload with \"Firmware checksum error\\x1b[2J\"",
+        "{rejected:?}"
+    );
+    let causes: Vec<&str> = rejected[0]["causes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    assert!(causes.iter().any(|c| c.contains("checksum")), "{causes:?}");
+    assert_eq!(named(&events, "finished")[0]["outcome"], "failed");
+    assert!(named(&events, "nmrp-closed").is_empty());
+    lab.assert_restored();
+}
+
+#[test]
 fn the_run_says_the_router_rejected_the_image_and_why() {
     if !can_run(&["ip"]) {
         return;

@@ -31,7 +31,7 @@ use nmrp_double::{
 use rescue_wizard::net::wire::Mac;
 use rescue_wizard::nmrp::packet::{Code, Frame, MAGIC, Message, NmrpOption, Region};
 use rescue_wizard::nmrp::session::{Config, Event, Input, Outcome, Rejection, Session};
-use rescue_wizard::tftp::client::{ClientConfig, push};
+use rescue_wizard::tftp::client::{ClientConfig, ClientError, push};
 use rescue_wizard::tftp::options::ClientOptions;
 use support::{NetnsPair, ip};
 
@@ -109,7 +109,7 @@ fn drive_session_watched(
         };
         let mut link = carrier(PORT);
         let mut next_link_check = start;
-        let (upload_tx, upload_rx) = mpsc::channel::<(usize, Result<(), String>)>();
+        let (upload_tx, upload_rx) = mpsc::channel::<(usize, Result<(), Refused>)>();
         let mut uploaders: Vec<JoinHandle<()>> = Vec::new();
         let mut push_stop: Option<Arc<AtomicBool>> = None;
         while run.outcome.is_none() && start.elapsed() < DEADLINE {
@@ -142,9 +142,9 @@ fn drive_session_watched(
             {
                 let input = match &result {
                     Ok(()) => Input::UploadDone,
-                    Err(reason) => Input::UploadFailed {
-                        reason: reason.as_str(),
-                        router_text: None,
+                    Err(refused) => Input::UploadFailed {
+                        reason: refused.reason.as_str(),
+                        router_text: refused.router_text.as_deref(),
                     },
                 };
                 steps.push(session.handle(input, Instant::now()));
@@ -209,6 +209,13 @@ fn drive_session_watched(
     })
 }
 
+/// Why a push failed: the client's error, and the router's own words when it answered in
+/// plain text (EX2700).
+struct Refused {
+    reason: String,
+    router_text: Option<String>,
+}
+
 /// Pushes with the project's TFTP client on a thread of its own (which starts in the driver's
 /// namespace), as NMRP wants it: block size 1456, falling back to 512 when the router ignores
 /// it; the write request repeated every 250 ms (CFE needs at least 200 ms for the first block).
@@ -217,7 +224,7 @@ fn upload(
     name: String,
     image: Arc<[u8]>,
     stop: Arc<AtomicBool>,
-    done: impl FnOnce(Result<(), String>) + Send + 'static,
+    done: impl FnOnce(Result<(), Refused>) + Send + 'static,
 ) -> JoinHandle<()> {
     thread::Builder::new()
         .name("nmrp-tftp-push".into())
@@ -246,7 +253,13 @@ fn upload(
                     pushed.stats
                 );
             }
-            done(result.map(|_| ()).map_err(|e| e.to_string()));
+            done(result.map(|_| ()).map_err(|err| Refused {
+                router_text: match &err {
+                    ClientError::PeerSaid { text, .. } => Some(text.clone()),
+                    _ => None,
+                },
+                reason: err.to_string(),
+            }));
         })
         .expect("a thread")
 }
@@ -504,6 +517,29 @@ fn session_reports_a_rejected_image() {
         assert_eq!(hash, sha256(&data));
         assert_eq!(run.outcome, Some(Outcome::Rejected(why)));
     }
+}
+
+#[test]
+fn session_reports_the_routers_plain_text_rejection() {
+    if !can_run(&["ip"]) {
+        return;
+    }
+    // EX2700: its checksum error in a bare UDP datagram where the last ACK would be, with a
+    // line break and a control byte a terminal must not see raw.
+    let behaviour = Behaviour {
+        verdict: Verdict::RejectWithText("Firmware checksum error\x07\r\n"),
+        ..Behaviour::accepting(ROUTER_MAC, 1, Duration::from_millis(100))
+    };
+    let (run, mut double, data, _net) =
+        session_against("nmrpt", behaviour, Blksize::Honour, 100_000, false, |_| {});
+    let (_, _, hash) = upload_done(&mut double);
+    assert_eq!(hash, sha256(&data));
+    assert_eq!(
+        run.outcome,
+        Some(Outcome::Rejected(Rejection::RouterSaid(
+            "Firmware checksum error\\x07".into()
+        )))
+    );
 }
 
 #[test]

@@ -19,6 +19,7 @@ use super::landing::{self, NotPlaced};
 use super::options::{Agreed, ClientOptions};
 use super::packet::{
     ErrorCode, MAX_DATAGRAM, Mode, Packet, RawOption, Request, error_datagram, escape_text,
+    plain_text,
 };
 use super::server::{Store, hex_sha256};
 use super::session::{Opening, Receiver, Rollover, Sender, Stats, Status, Timing};
@@ -93,6 +94,17 @@ pub enum ClientError {
         message: String,
         /// A fix, when the code suggests one.
         hint: String,
+    },
+    /// The server answered in plain text instead of TFTP: a bootloader's own words, which
+    /// end the push (Netgear's EX2700 says so when the image's checksum fails).
+    #[error(
+        "the router at {server} said: \"{text}\" (plain text instead of a TFTP answer: it turned the image down)"
+    )]
+    PeerSaid {
+        /// Who said it.
+        server: SocketAddr,
+        /// Its words, escaped and capped for display ([`super::packet::plain_text`]).
+        text: String,
     },
     /// The server's OACK could not be accepted.
     #[error(
@@ -250,6 +262,11 @@ fn request(
         if from.ip() != server.ip() {
             continue;
         }
+        // A bootloader that turns the request down in words rather than TFTP (EX2700): only
+        // a push heeds them, as its sender does during the transfer.
+        if is_write && let Some(text) = plain_text(&buf[..len]) {
+            return Err(ClientError::PeerSaid { server, text });
+        }
         match Packet::parse(&buf[..len]) {
             Ok(Packet::Oack { options: oack }) => {
                 return match options.accept_oack(&oack) {
@@ -378,7 +395,7 @@ fn push_blocking(
     };
     report_agreed(events, &agreed);
     let mut initial = Vec::new();
-    let sender = Sender::start(
+    let mut sender = Sender::start(
         Arc::clone(data),
         &agreed,
         config.rollover,
@@ -387,6 +404,7 @@ fn push_blocking(
         Instant::now(),
         &mut initial,
     );
+    sender.heed_plain_text();
     let link = Link {
         socket: &socket,
         peer,
@@ -396,7 +414,13 @@ fn push_blocking(
         total: Some(data.len() as u64),
         heard: None,
     };
-    let (ended, _) = drive(&link, Machine::Send(sender), initial);
+    let (ended, machine) = drive(&link, Machine::Send(sender), initial);
+    if let Some(text) = machine.peer_said() {
+        return Err(ClientError::PeerSaid {
+            server: peer,
+            text: text.to_owned(),
+        });
+    }
     let confirmed = match ended.status {
         Status::Complete => true,
         Status::Unconfirmed => false,

@@ -209,6 +209,22 @@ pub fn escape_text(text: &str) -> String {
     out
 }
 
+/// The text of a datagram that is words, not TFTP: its first byte is printable ASCII, which
+/// no TFTP packet's is (every opcode's high byte is zero). Netgear's EX2700 bootloader answers
+/// an image whose checksum fails with such a datagram instead of an ERROR (nmrpflash's
+/// `tftp_recvfrom`, which treats an `isprint` first byte as the router's rejection). The text
+/// runs to the first NUL, without trailing spaces and line breaks, escaped and capped as
+/// [`escape_text`] does; `None` for anything else.
+pub fn plain_text(datagram: &[u8]) -> Option<String> {
+    let first = *datagram.first()?;
+    if !(0x20..0x7f).contains(&first) {
+        return None;
+    }
+    let words = datagram.split(|&b| b == 0).next().unwrap_or_default();
+    let words = String::from_utf8_lossy(words);
+    Some(escape_text(words.trim_end()))
+}
+
 fn cut_note(out: &mut String, len: usize) {
     if len > MAX_SHOWN {
         let _ = write!(out, "... ({len} bytes in all)");
@@ -471,6 +487,33 @@ fn emit_options(options: &[RawOption], out: &mut Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plain_text_is_words_never_a_tftp_packet() {
+        // Every TFTP packet starts with a zero byte: none is words.
+        let mut ack = Vec::new();
+        Packet::Ack { block: 1 }.emit(&mut ack);
+        assert_eq!(plain_text(&ack), None);
+        assert_eq!(
+            plain_text(&error_datagram(ErrorCode::NOT_DEFINED, "x")),
+            None
+        );
+        assert_eq!(plain_text(b""), None);
+        assert_eq!(plain_text(b"\x1b[2Jfake"), None);
+        // Up to the first NUL, trailing line break gone, the rest escaped.
+        assert_eq!(
+            plain_text(b"Firmware checksum error\r\n\0junk").as_deref(),
+            Some("Firmware checksum error")
+        );
+        assert_eq!(
+            plain_text(b"bad \x1b[31mred\xff").as_deref(),
+            Some("bad \\x1b[31mred\\u{fffd}")
+        );
+        let long = vec![b'a'; 5000];
+        let shown = plain_text(&long).unwrap();
+        assert!(shown.starts_with(&"a".repeat(MAX_SHOWN)), "{shown}");
+        assert!(shown.ends_with("(5000 bytes in all)"), "{shown}");
+    }
 
     fn request(name: &str, mode: Mode, options: &[(&str, &str)]) -> Request {
         Request {

@@ -300,6 +300,10 @@ pub struct Sender {
     learning: NextBlockProbe,
     status: Status,
     stats: Stats,
+    /// Whether a plain-text answer from the peer ends the transfer ([`Sender::heed_plain_text`]).
+    heeds_plain_text: bool,
+    /// What the peer said in plain text, escaped and capped.
+    peer_said: Option<String>,
 }
 
 impl Sender {
@@ -352,6 +356,8 @@ impl Sender {
             learning: NextBlockProbe::default(),
             status: Status::Running,
             stats: Stats::default(),
+            heeds_plain_text: false,
+            peer_said: None,
         };
         match opening {
             Opening::Oack(oack) => {
@@ -445,6 +451,36 @@ impl Sender {
             }
         }
         self.deadline = now + self.timer.timeout();
+    }
+
+    /// Makes a plain-text answer from the peer ([`super::packet::plain_text`]) end the
+    /// transfer with the peer's words, as a client pushing to a bootloader wants: Netgear's
+    /// EX2700 answers a bad image with its checksum error as bare text where the ACK would be.
+    /// A server's transfers leave it off (text from a client is not TFTP and is dropped).
+    pub fn heed_plain_text(&mut self) {
+        self.heeds_plain_text = true;
+    }
+
+    /// Feeds a datagram from the peer that is not a TFTP packet. When the sender heeds plain
+    /// text and the datagram is words, the transfer fails with them ("the router said: ...")
+    /// and `true` is returned; otherwise nothing changes and the datagram is the caller's to
+    /// drop.
+    pub fn on_plain_text(&mut self, datagram: &[u8]) -> bool {
+        if !self.heeds_plain_text || self.status.is_over() {
+            return false;
+        }
+        let Some(text) = super::packet::plain_text(datagram) else {
+            return false;
+        };
+        self.status = Status::Failed(format!("the router said: \"{text}\""));
+        self.peer_said = Some(text);
+        true
+    }
+
+    /// What the peer said in plain text, escaped and capped, if it did (and the sender heeded
+    /// it).
+    pub fn peer_said(&self) -> Option<&str> {
+        self.peer_said.as_deref()
     }
 
     /// Feeds a packet that came from the transfer's peer.
@@ -950,6 +986,44 @@ mod tests {
                 _ => None,
             })
             .collect()
+    }
+
+    #[test]
+    fn a_heeding_sender_ends_with_the_peers_plain_text_answer() {
+        let now = Instant::now();
+        let data: Arc<[u8]> = vec![7u8; 1000].into();
+        let (_, mut heeding) = sender(
+            Arc::clone(&data),
+            agreed(512, 1),
+            Opening::Confirmed,
+            Timing::default(),
+            now,
+        );
+        heeding.heed_plain_text();
+        // A TFTP packet is never words: its first byte is an opcode's high byte, zero.
+        assert!(!heeding.on_plain_text(&[0, 4, 0, 1]));
+        assert_eq!(*heeding.status(), Status::Running);
+        assert!(heeding.on_plain_text(b"Checksum error!\r\n\0\0\0padding"));
+        assert_eq!(
+            *heeding.status(),
+            Status::Failed("the router said: \"Checksum error!\"".into())
+        );
+        assert_eq!(heeding.peer_said(), Some("Checksum error!"));
+        assert_eq!(heeding.deadline(), None);
+        // Once over, nothing more is taken.
+        assert!(!heeding.on_plain_text(b"again"));
+        assert_eq!(heeding.peer_said(), Some("Checksum error!"));
+
+        let (_, mut deaf) = sender(
+            data,
+            agreed(512, 1),
+            Opening::Confirmed,
+            Timing::default(),
+            now,
+        );
+        assert!(!deaf.on_plain_text(b"Checksum error"));
+        assert_eq!(*deaf.status(), Status::Running);
+        assert_eq!(deaf.peer_said(), None);
     }
 
     #[test]

@@ -90,6 +90,15 @@ impl Machine<'_> {
         }
     }
 
+    /// A datagram from the peer's address that a heeding sender takes as the peer's words
+    /// ([`Sender::heed_plain_text`]); `true` when it did.
+    fn on_plain_text(&mut self, datagram: &[u8]) -> bool {
+        match self {
+            Machine::Send(s) => s.on_plain_text(datagram),
+            Machine::Receive(..) => false,
+        }
+    }
+
     fn on_timer(&mut self, now: Instant, out: &mut Vec<Vec<u8>>) {
         match self {
             Machine::Send(s) => s.on_timer(now, out),
@@ -170,6 +179,14 @@ impl Machine<'_> {
             Machine::Send(_) => None,
         }
     }
+
+    /// What the sending peer said in plain text, if the sender heeded it.
+    pub(crate) fn peer_said(&self) -> Option<&str> {
+        match self {
+            Machine::Send(sender) => sender.peer_said(),
+            Machine::Receive(..) => None,
+        }
+    }
 }
 
 fn run_loop(
@@ -205,7 +222,10 @@ fn run_loop(
             Ok((len, from)) => {
                 let now = Instant::now();
                 let datagram = &buf[..len];
-                if from != link.peer {
+                // A bootloader's words (EX2700) may come from another port of its address.
+                if from.ip() == link.peer.ip() && machine.on_plain_text(datagram) {
+                    // The sender heeded it: the transfer is over with the peer's text.
+                } else if from != link.peer {
                     reporter.stray(link, from, datagram);
                 } else if let Ok(packet) = Packet::parse(datagram) {
                     let before = machine.stats();

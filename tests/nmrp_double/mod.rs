@@ -268,6 +268,7 @@ fn run_double(
     reports: &Sender<(Instant, Report)>,
     stop: &AtomicBool,
 ) -> Router {
+    let verdict = behaviour.verdict;
     let mut router = Router::power_on(behaviour, now);
     let (tftp_tx, tftp_rx) = mpsc::channel();
     let mut server: Option<JoinHandle<()>> = None;
@@ -315,7 +316,7 @@ fn run_double(
                 server = Some(
                     thread::Builder::new()
                         .name("nmrp-double-tftp".into())
-                        .spawn(move || tftp_server(&socket, blksize, &events, &flag))
+                        .spawn(move || tftp_server(&socket, blksize, verdict, &events, &flag))
                         .expect("a thread"),
                 );
             }
@@ -336,8 +337,15 @@ fn run_double(
 
 /// The bootloader's TFTP server: one write request, every reply from port 69 (U-Boot's TFTP
 /// server keeps its well-known port), lock-step, a duplicate DATA not answered (the last ACK
-/// is repeated only after its 5 s timeout).
-fn tftp_server(socket: &UdpSocket, blksize: Blksize, events: &Sender<Tftp>, stop: &AtomicBool) {
+/// is repeated only after its 5 s timeout). A [`Verdict::RejectWithText`] router answers the
+/// last block with its words instead of the ACK.
+fn tftp_server(
+    socket: &UdpSocket,
+    blksize: Blksize,
+    verdict: Verdict,
+    events: &Sender<Tftp>,
+    stop: &AtomicBool,
+) {
     const TIMEOUT: Duration = Duration::from_secs(5);
     socket
         .set_read_timeout(Some(Duration::from_millis(20)))
@@ -403,14 +411,19 @@ fn tftp_server(socket: &UdpSocket, blksize: Blksize, events: &Sender<Tftp>, stop
             continue;
         }
         let data = &buf[4..len];
+        let last = data.len() < usize::from(size);
         image.extend_from_slice(data);
         bytes += data.len() as u64;
         last_ack = vec![0, 4, buf[2], buf[3]];
-        let _ = socket.send_to(&last_ack, peer);
+        if let (true, Verdict::RejectWithText(text)) = (last, verdict) {
+            let _ = socket.send_to(text.as_bytes(), peer);
+        } else {
+            let _ = socket.send_to(&last_ack, peer);
+        }
         quiet_since = Instant::now();
         timeouts = 0;
         expected = expected.wrapping_add(1);
-        if data.len() < usize::from(size) {
+        if last {
             let sha256 = hex_sha256(&image);
             let _ = events.send(Tftp::Done(bytes, sha256));
             return;

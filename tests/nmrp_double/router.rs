@@ -18,7 +18,8 @@
 //!   "NMRP is complete. Please switch OFF power." It never reboots by itself.
 //!
 //! A rejected image (another model, a .trx) makes the bootloader ask again: a `CONF_REQ` (as
-//! Broadcom CFE logs show) or a second `TFTP_UL_REQ`. The double does either, on request.
+//! Broadcom CFE logs show) or a second `TFTP_UL_REQ`; the EX2700 first says why in plain text
+//! on the TFTP port. The double does each, on request.
 
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
@@ -56,6 +57,10 @@ pub enum Verdict {
     RejectWithConfReq,
     /// Reject it and ask for the upload again.
     RejectWithUploadReq,
+    /// Reject it as Netgear's EX2700 does on a checksum error: its TFTP server sends these
+    /// words in a bare UDP datagram where the last ACK would be (nmrpflash's `tftp.c`), and it
+    /// asks for the upload again.
+    RejectWithText(&'static str),
 }
 
 /// How this router behaves.
@@ -425,7 +430,7 @@ impl Router {
                 self.conf_req(out);
                 self.timer = Some((now + CONF_RETRY, Timer::Conf));
             }
-            Verdict::RejectWithUploadReq => {
+            Verdict::RejectWithUploadReq | Verdict::RejectWithText(_) => {
                 self.state = State::Configing;
                 out.push(self.upload_request());
                 self.timer = Some((now + self.behaviour.upload_wait, Timer::Upload));

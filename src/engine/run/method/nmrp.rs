@@ -25,7 +25,7 @@ use crate::net::addr::{HostEvent, HostSetup, Plan as NetworkPlan};
 use crate::net::raw::RawPort;
 use crate::nmrp::packet::{ETHERTYPE, Region};
 use crate::nmrp::session::{self, Config, Outcome, Rejection, Session};
-use crate::tftp::client::{self, ClientConfig, Transferred};
+use crate::tftp::client::{self, ClientConfig, ClientError, Transferred};
 use crate::tftp::event::EventSender;
 use crate::tftp::options::ClientOptions;
 
@@ -346,8 +346,8 @@ struct Uploads {
     count: usize,
     /// The stop flag of the upload under way.
     current: Option<Arc<AtomicBool>>,
-    done_tx: std::sync::mpsc::Sender<(usize, Result<Transferred, String>)>,
-    done_rx: std::sync::mpsc::Receiver<(usize, Result<Transferred, String>)>,
+    done_tx: std::sync::mpsc::Sender<(usize, Result<Transferred, ClientError>)>,
+    done_rx: std::sync::mpsc::Receiver<(usize, Result<Transferred, ClientError>)>,
 }
 
 impl Uploads {
@@ -402,13 +402,20 @@ impl Uploads {
                     })));
                     session.handle(session::Input::UploadDone, Instant::now())
                 }
-                Err(reason) => session.handle(
-                    session::Input::UploadFailed {
-                        reason: &reason,
-                        router_text: None,
-                    },
-                    Instant::now(),
-                ),
+                Err(err) => {
+                    // The router's own words (EX2700's checksum error) are its rejection.
+                    let router_text = match &err {
+                        ClientError::PeerSaid { text, .. } => Some(text.as_str()),
+                        _ => None,
+                    };
+                    session.handle(
+                        session::Input::UploadFailed {
+                            reason: &err.to_string(),
+                            router_text,
+                        },
+                        Instant::now(),
+                    )
+                }
             };
             steps.push(answered);
         }
@@ -558,7 +565,7 @@ fn push(
     wiring: &Wiring,
     stop: Arc<AtomicBool>,
     number: usize,
-    done: std::sync::mpsc::Sender<(usize, Result<Transferred, String>)>,
+    done: std::sync::mpsc::Sender<(usize, Result<Transferred, ClientError>)>,
 ) {
     let config = ClientConfig {
         options: ClientOptions {
@@ -576,7 +583,7 @@ fn push(
         .name("nmrp-tftp-push".into())
         .spawn(move || {
             let result = runtime.block_on(client::push(server, name, image, config, events, stop));
-            let _ = done.send((number, result.map_err(|e| e.to_string())));
+            let _ = done.send((number, result));
         });
     drop(spawned);
 }

@@ -24,7 +24,7 @@ fn job(recipe: Option<Recipe>) -> Job {
         router_ip: Ipv4Addr::new(10, 77, 0, 2),
         server_ip: Ipv4Addr::new(10, 77, 0, 1),
         file: "recovery.bin".into(),
-        load_addr: 0x4020_0000,
+        load_addr: Some(0x4020_0000),
         size: IMAGE_SIZE,
         crc: IMAGE_CRC,
         recipe,
@@ -596,4 +596,126 @@ fn a_lost_character_cancels_the_line_before_enter_and_it_is_typed_again() {
     assert_eq!(retyped.len(), 1, "{retyped:?}");
     assert!(uboot.lines.contains(&"erase 0x4100000 +0x40000".to_owned()));
     assert_eq!(dialogue.flash(), FlashState::Verified);
+}
+
+/// What Debian's U-Boot 2023.01 in QEMU `virt` (256 MiB) answered to `bdinfo`, as typed by hand
+/// on the board of `tests/console_run.rs`.
+const QEMU_BDINFO: &str = "boot_params = 0x00000000\nDRAM bank   = 0x00000000\n-> start    = 0x40000000\n-> size     = 0x10000000\nflashstart  = 0x00000000\nflashsize   = 0x04000000\nrelocaddr   = 0x4ff38000\nlmb_dump_all:\n memory.cnt  = 0x1\n memory[0]\t[0x40000000-0x4fffffff], 0x10000000 bytes flags: 0\n reserved.cnt  = 0x2\n reserved[0]\t[0x4ddf3000-0x4fffffff], 0x0220d000 bytes flags: 0\n reserved[1]\t[0x4edf3c70-0x4fffffff], 0x0120c390 bytes flags: 0\nsp start    = 0x4edf7e90";
+
+/// What TP-Link's U-Boot 1.1.4 answers to `bdinfo` (`common/cmd_bdinfo.c`, MIPS: memstart,
+/// memsize, flashstart) on a board with 32 MiB of RAM.
+const TPLINK_BDINFO: &str = "boot_params = 0x81F8BFB0\nmemstart    = 0x80000000\nmemsize     = 0x02000000\nflashstart  = 0x9F000000\nflashsize   = 0x00400000\nflashoffset = 0x00000000\nethaddr     = 00:AA:BB:CC:DD:EE\nip_addr     = 192.168.1.1\nbaudrate    = 115200 bps";
+
+/// A job that does not know its load address, of `size` bytes.
+fn job_asking(recipe: Option<Recipe>, size: u64) -> Job {
+    Job {
+        load_addr: None,
+        size,
+        ..job(recipe)
+    }
+}
+
+fn found_address(actions: &[Action]) -> Option<(u64, String)> {
+    told(actions).into_iter().find_map(|e| match e {
+        ConsoleEvent::LoadAddressFound { addr, from } => Some((addr, from)),
+        _ => None,
+    })
+}
+
+#[test]
+fn without_a_load_address_the_bootloaders_loadaddr_is_used_and_said() {
+    let mut dialogue = Dialogue::new(
+        settings(),
+        job_asking(Some(nor_recipe()), IMAGE_SIZE),
+        false,
+    );
+    let mut uboot = Scripted::new(|line| {
+        if line == "printenv loadaddr" {
+            "loadaddr=0x40200000".to_owned()
+        } else {
+            uboot_answers(line)
+        }
+    });
+    let actions = converse(&mut dialogue, &mut uboot, Instant::now());
+    assert_eq!(
+        uboot.lines,
+        [
+            "printenv loadaddr",
+            "setenv ipaddr 10.77.0.2",
+            "setenv serverip 10.77.0.1",
+            "tftpboot 0x40200000 recovery.bin",
+            "crc32 0x40200000 0x30000",
+        ]
+    );
+    let (addr, from) = found_address(&actions).expect("the address is told");
+    assert_eq!(addr, 0x4020_0000);
+    assert!(from.contains("`loadaddr`"), "{from}");
+    // The recipe still waits for the go after the proof, nothing erased.
+    assert!(dialogue.awaits_confirmation());
+    assert_eq!(dialogue.flash(), FlashState::Untouched);
+}
+
+#[test]
+fn without_loadaddr_the_ram_start_from_bdinfo_plus_16_mib_is_used() {
+    let mut dialogue = Dialogue::new(settings(), job_asking(None, IMAGE_SIZE), true);
+    let mut uboot = Scripted::new(|line| match line {
+        "printenv loadaddr" => "## Error: \"loadaddr\" not defined".to_owned(),
+        "bdinfo" => QEMU_BDINFO.to_owned(),
+        _ => uboot_answers(line),
+    });
+    let actions = converse(&mut dialogue, &mut uboot, Instant::now());
+    assert_eq!(&uboot.lines[..2], ["printenv loadaddr", "bdinfo"]);
+    assert_eq!(uboot.lines[4], "tftpboot 0x41000000 recovery.bin");
+    assert_eq!(uboot.lines[5], "crc32 0x41000000 0x30000");
+    let (addr, from) = found_address(&actions).expect("the address is told");
+    assert_eq!(addr, 0x4100_0000);
+    assert!(
+        from.contains("`bdinfo`: RAM starts at 0x40000000"),
+        "{from}"
+    );
+    assert!(matches!(
+        ended(&actions),
+        ConsoleEvent::Finished {
+            flash: FlashState::Untouched,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn an_image_that_would_reach_the_bootloader_in_ram_is_not_loaded() {
+    // 24 MiB at 0x81000000 on 32 MiB of RAM would run over U-Boot 1.1.4 at the top.
+    let mut dialogue = Dialogue::new(settings(), job_asking(None, 24 << 20), true);
+    let mut uboot = Scripted::new(|line| match line {
+        "printenv loadaddr" => "## Error: \"loadaddr\" not defined".to_owned(),
+        "bdinfo" => TPLINK_BDINFO.to_owned(),
+        _ => uboot_answers(line),
+    });
+    let actions = converse(&mut dialogue, &mut uboot, Instant::now());
+    assert_eq!(uboot.lines, ["printenv loadaddr", "bdinfo"]);
+    let ConsoleEvent::Failed { reason, flash, .. } = ended(&actions) else {
+        panic!("{actions:?}");
+    };
+    assert_eq!(flash, FlashState::Untouched);
+    assert!(
+        reason.contains("loaded at 0x81000000")
+            && reason.contains("0x81800000")
+            && reason.contains("console: load-address"),
+        "{reason}"
+    );
+}
+
+#[test]
+fn a_bootloader_that_names_no_ram_stops_before_loading_with_the_fix() {
+    let mut dialogue = Dialogue::new(settings(), job_asking(None, IMAGE_SIZE), true);
+    let mut uboot = Scripted::new(|line| match line {
+        "printenv loadaddr" => "## Error: \"loadaddr\" not defined".to_owned(),
+        _ => format!("Unknown command '{line}' - try 'help'"),
+    });
+    let actions = converse(&mut dialogue, &mut uboot, Instant::now());
+    assert_eq!(uboot.lines, ["printenv loadaddr", "bdinfo"]);
+    let ConsoleEvent::Failed { reason, .. } = ended(&actions) else {
+        panic!("{actions:?}");
+    };
+    assert!(reason.contains("console: load-address"), "{reason}");
 }

@@ -24,7 +24,13 @@ use support::{Proc, ip, rescue_wizard_in};
 use uboot_rig::console::launch_on_pty;
 use uboot_rig::{one_qemu_at_a_time, rig_available};
 
-/// The rescue address of the test profile (tests/fixtures/profiles/qemu-virt-console.yaml).
+/// The test board's profile: a TFTP pull with a `console:` section (tests/fixtures/profiles/).
+const PROFILE: &str = "qemu-virt-console.yaml";
+/// The same board recovered by the console alone (`method: console`).
+const CONSOLE_ONLY: &str = "qemu-virt-console-method.yaml";
+/// The same board as any TFTP pull: no `console:` section.
+const NO_CONSOLE: &str = "qemu-virt-pull.yaml";
+/// The rescue address of the test profiles.
 const HOST_IP: &str = "10.78.0.1";
 const FLASH_BYTES: u64 = 64 << 20;
 /// Where the profile's recipe writes: 1 MiB into the second bank.
@@ -94,13 +100,15 @@ impl Bench {
         self.dir.path().join("state")
     }
 
-    /// Starts U-Boot paused on a pty, runs `rescue-wizard` on it with `extra`, lets U-Boot go
-    /// once the run has the port open, and waits for the run's end: its exit code and events.
-    fn run(&mut self, extra: &[&str]) -> (Option<i32>, Vec<Value>, String) {
+    /// Starts U-Boot paused on a pty, runs `rescue-wizard` on it with `extra` and the test
+    /// profile `profile` (a file in tests/fixtures/profiles/), lets U-Boot go once the run has
+    /// the port open, and waits for the run's end: its exit code and events.
+    fn run(&mut self, profile: &str, extra: &[&str]) -> (Option<i32>, Vec<Value>, String) {
         let (child, pty, mut monitor) = launch_on_pty(&self.ns, &self.flash());
         self.qemu = Some(child);
         let profile = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures/profiles/qemu-virt-console.yaml");
+            .join("tests/fixtures/profiles")
+            .join(profile);
         let mut cmd = rescue_wizard_in(&self.ns, &self.state());
         cmd.arg("--profile")
             .arg(&profile)
@@ -189,7 +197,7 @@ fn with_yes_the_run_loads_proves_writes_reads_back_and_resets() {
     // writes (docs/console.md).
     let image = image(4 << 10);
     let mut bench = Bench::new(&image);
-    let (code, events, diagnostics) = bench.run(&["--yes"]);
+    let (code, events, diagnostics) = bench.run(PROFILE, &["--yes"]);
     assert_eq!(code, Some(0), "{events:#?}\n{diagnostics}");
     let crc = format!("{:08x}", crc32fast::hash(&image));
     let crcs = named(&events, "console-crc");
@@ -249,7 +257,7 @@ fn without_yes_the_run_stops_after_the_proof_and_the_flash_is_unchanged() {
     let cidr = format!("{HOST_IP}/24");
     let out = ip(&["-n", &bench.ns, "addr", "add", &cidr, "dev", "tap0"]);
     assert!(out.status.success(), "{out:?}");
-    let (code, events, diagnostics) = bench.run(&[]);
+    let (code, events, diagnostics) = bench.run(PROFILE, &[]);
     let crc = format!("{:08x}", crc32fast::hash(&image));
     let crcs = named(&events, "console-crc");
     assert_eq!(
@@ -293,4 +301,93 @@ fn without_yes_the_run_stops_after_the_proof_and_the_flash_is_unchanged() {
     // The technician's own address stays.
     let out = ip(&["-n", &bench.ns, "-4", "addr", "show", "dev", "tap0"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains(HOST_IP));
+}
+
+#[test]
+fn a_console_method_profile_is_planned_and_run_by_the_console_alone() {
+    if !rig_available(&[]) {
+        return;
+    }
+    let _lock = one_qemu_at_a_time();
+    let image = image(4 << 10);
+    let mut bench = Bench::new(&image);
+    let (code, events, diagnostics) = bench.run(CONSOLE_ONLY, &["--yes"]);
+    assert_eq!(code, Some(0), "{events:#?}\n{diagnostics}");
+    // The run waits for the bootloader on the console, not for a request the router would
+    // send by itself.
+    let waiting = named(&events, "waiting-for-router");
+    assert_eq!(waiting.len(), 1, "{events:#?}");
+    let what = waiting[0]["what"].as_str().unwrap();
+    assert!(what.contains("serial console"), "{what}");
+    let typed: Vec<&str> = named(&events, "console-typed")
+        .iter()
+        .filter_map(|e| e["command"].as_str())
+        .collect();
+    // No file name in the profile: the image's own name is asked for.
+    assert!(
+        typed.contains(&"tftpboot 0x40200000 recovery.bin"),
+        "{typed:?}"
+    );
+    let crc = format!("{:08x}", crc32fast::hash(&image));
+    let crcs = named(&events, "console-crc");
+    assert_eq!(crcs.len(), 2, "loaded and read back: {crcs:?}");
+    assert!(crcs.iter().all(|c| c["theirs"] == crc.as_str()), "{crcs:?}");
+    let flash = named(&events, "console-flash");
+    assert_eq!(flash.len(), 1, "{flash:?}");
+    assert_eq!(flash[0]["state"], "verified");
+    let written = std::fs::read(bench.flash()).unwrap();
+    assert_eq!(&written[FLASH_AT..FLASH_AT + image.len()], image.as_slice());
+    bench.assert_restored();
+}
+
+#[test]
+fn a_profile_without_a_console_section_gets_the_safe_part_at_the_bootloaders_own_address() {
+    if !rig_available(&[]) {
+        return;
+    }
+    let _lock = one_qemu_at_a_time();
+    let image = image(4 << 10);
+    let mut bench = Bench::new(&image);
+    let before = sha256(&bench.flash());
+    // The technician's own address on the port: a run without --yes on a non-terminal may
+    // not change the network.
+    let cidr = format!("{HOST_IP}/24");
+    let out = ip(&["-n", &bench.ns, "addr", "add", &cidr, "dev", "tap0"]);
+    assert!(out.status.success(), "{out:?}");
+    let (code, events, diagnostics) = bench.run(NO_CONSOLE, &[]);
+    assert_eq!(code, Some(0), "{events:#?}\n{diagnostics}");
+    let noted: Vec<&str> = named(&events, "console-noted")
+        .iter()
+        .filter_map(|e| e["what"].as_str())
+        .collect();
+    assert!(
+        noted
+            .iter()
+            .any(|w| w.contains("loading the image at 0x40200000, from U-Boot's `loadaddr`")),
+        "{noted:?}"
+    );
+    let typed: Vec<&str> = named(&events, "console-typed")
+        .iter()
+        .filter_map(|e| e["command"].as_str())
+        .collect();
+    assert_eq!(
+        typed,
+        [
+            "printenv loadaddr",
+            "setenv ipaddr 10.78.0.2",
+            "setenv serverip 10.78.0.1",
+            "tftpboot 0x40200000 recovery.bin",
+            "crc32 0x40200000 0x1000",
+        ],
+        "nothing but the safe part is typed"
+    );
+    let crc = format!("{:08x}", crc32fast::hash(&image));
+    let crcs = named(&events, "console-crc");
+    assert_eq!(crcs.len(), 1, "{crcs:?}");
+    assert_eq!(crcs[0]["ours"], crc.as_str());
+    assert_eq!(crcs[0]["theirs"], crc.as_str());
+    let flash = named(&events, "console-flash");
+    assert_eq!(flash.len(), 1, "{events:#?}");
+    assert_eq!(flash[0]["state"], "untouched");
+    assert_eq!(sha256(&bench.flash()), before, "nothing was written");
 }

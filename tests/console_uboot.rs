@@ -188,7 +188,7 @@ fn job(image: &[u8], crc: u32, recipe: Option<Recipe>) -> Job {
         router_ip: BOARD_IP.parse().unwrap(),
         server_ip: HOST_IP.parse().unwrap(),
         file: "recovery.bin".into(),
-        load_addr: 0x4020_0000,
+        load_addr: Some(0x4020_0000),
         size: image.len() as u64,
         crc,
         recipe,

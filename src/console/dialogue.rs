@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use super::baud;
 use super::family::{self, Family};
-use super::script::{Check, Job, Judged, Region, Step, Touch, hex, judge, round_up};
+use super::script::{Check, Job, Judged, Probe, Region, Step, Touch, hex, judge, round_up};
 
 /// How long after the stop token the prompt may take before the window counts as missed.
 pub const STOP_PATIENCE: Duration = Duration::from_secs(10);
@@ -40,6 +40,8 @@ pub const ATTEMPTS: u32 = 3;
 /// key repeating about ten times a second.
 const CFE_REPEATS: u32 = 50;
 const CFE_INTERVAL: Duration = Duration::from_millis(100);
+/// The safe part's steps (`setenv` twice, `tftpboot`, `crc32`) before a recipe's first.
+const SAFE_STEPS: usize = 4;
 /// Text kept while listening for a window (a bootloader's banner fits many times over).
 const LISTEN_KEEP: usize = 8192;
 
@@ -146,6 +148,13 @@ pub enum ConsoleEvent {
         /// Its answer, without the prompt.
         answer: String,
     },
+    /// The profile names no load address: the bootloader's own is used.
+    LoadAddressFound {
+        /// The address `tftpboot` loads to.
+        addr: u64,
+        /// Where it came from, in words.
+        from: String,
+    },
     /// `tftpboot` loaded this many bytes, the image's size.
     Loaded {
         /// Bytes.
@@ -209,6 +218,9 @@ impl fmt::Display for ConsoleEvent {
                 "the echo of `{command}` differed: cancelled, typing it again (try {attempt})"
             ),
             ConsoleEvent::Answered { command, .. } => write!(f, "`{command}` answered"),
+            ConsoleEvent::LoadAddressFound { addr, from } => {
+                write!(f, "loading the image at {}, from {from}", hex(*addr))
+            }
             ConsoleEvent::Loaded { bytes } => write!(f, "the bootloader loaded {bytes} bytes"),
             ConsoleEvent::CrcCompared {
                 region,
@@ -300,7 +312,11 @@ impl Dialogue {
     /// technician already allowed the write (`--yes`).
     pub fn new(settings: Settings, job: Job, confirmed: bool) -> Self {
         let steps = job.steps();
-        let first_recipe_step = job.recipe.as_ref().map(|_| 4).filter(|&i| i < steps.len());
+        let first_recipe_step = job
+            .recipe
+            .as_ref()
+            .map(|_| SAFE_STEPS)
+            .filter(|&i| i < steps.len() && job.load_addr.is_some());
         Self {
             prompt: settings.prompt.clone(),
             settings,
@@ -632,8 +648,29 @@ impl Dialogue {
             answer: answer.clone(),
         }));
         match judge(&step.check, &answer) {
+            Err(_) if step.check == Check::LoadAddress(Probe::Env) => {
+                // No `loadaddr` in this bootloader's environment (U-Boot 1.1.x often has
+                // none): where its RAM is comes next.
+                self.steps.truncate(index + 1);
+                self.steps.push(Job::probe(Probe::Bdinfo));
+                self.start_step(index + 1, 1, now, out);
+                return;
+            }
             Err(why) => {
-                self.fail(format!("`{}`: {why}", step.command), out);
+                let fix = if matches!(step.check, Check::LoadAddress(_)) {
+                    " (give the RAM address in the profile: `console: load-address`)"
+                } else {
+                    ""
+                };
+                self.fail(format!("`{}`: {why}{fix}", step.command), out);
+                return;
+            }
+            Ok(Judged::LoadAddress {
+                addr,
+                from,
+                ends_before,
+            }) => {
+                self.load_at(index, addr, from, ends_before, now, out);
                 return;
             }
             Ok(Judged::Loaded(bytes)) => out.push(Action::Tell(ConsoleEvent::Loaded { bytes })),
@@ -671,6 +708,43 @@ impl Dialogue {
             Touch::None => {}
         }
         self.start_step(index + 1, 1, now, out);
+    }
+
+    /// The bootloader named where to load: the real steps follow the probes, unless the image
+    /// would reach the bootloader's own memory.
+    fn load_at(
+        &mut self,
+        index: usize,
+        addr: u64,
+        from: String,
+        ends_before: Option<u64>,
+        now: Instant,
+        out: &mut Vec<Action>,
+    ) {
+        if let Some(end) = ends_before.filter(|&end| addr + self.job.size > end) {
+            self.fail(
+                format!(
+                    "the image ({} bytes) loaded at {} ({from}) would reach the bootloader's own memory at {}: give a RAM address that fits in the profile (`console: load-address`)",
+                    self.job.size,
+                    hex(addr),
+                    hex(end)
+                ),
+                out,
+            );
+            return;
+        }
+        out.push(Action::Tell(ConsoleEvent::LoadAddressFound { addr, from }));
+        self.job.load_addr = Some(addr);
+        self.steps.truncate(index + 1);
+        let first = self.steps.len();
+        self.steps.extend(self.job.steps());
+        self.first_recipe_step = self
+            .job
+            .recipe
+            .as_ref()
+            .map(|_| first + SAFE_STEPS)
+            .filter(|&i| i < self.steps.len());
+        self.start_step(first, 1, now, out);
     }
 
     fn on_tick(&mut self, now: Instant, out: &mut Vec<Action>) {

@@ -31,7 +31,37 @@ pub enum Check {
     },
     /// The answer holds this text (and none of the error words).
     Says(String),
+    /// The answer names where to load the image, as the bootloader itself would.
+    LoadAddress(Probe),
 }
+
+/// How the load address is asked of the bootloader when the profile names none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Probe {
+    /// `printenv loadaddr`: U-Boot's own default for `tftpboot` (`loadaddr=0x40200000`).
+    Env,
+    /// `bdinfo`: the RAM's start, plus [`LOAD_OFFSET`].
+    Bdinfo,
+}
+
+impl Probe {
+    /// The command typed.
+    pub fn command(self) -> &'static str {
+        match self {
+            Probe::Env => "printenv loadaddr",
+            Probe::Bdinfo => "bdinfo",
+        }
+    }
+}
+
+/// Where in RAM an image goes when only the RAM's start is known: 16 MiB in, as TP-Link's
+/// U-Boot 1.1.4 loads at 0x81000000 over RAM at 0x80000000 (OpenWrt wiki, "Generic flashing
+/// over the Serial port"), past what a kernel or the bootloader's own data use low in RAM.
+pub const LOAD_OFFSET: u64 = 16 << 20;
+
+/// Room left at the top of RAM when the bootloader does not say where it sits: U-Boot
+/// relocates itself there with its heap and stack (`board_init_f`).
+pub const TOP_RESERVE: u64 = 8 << 20;
 
 /// Which copy of the image a `crc32` reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,6 +165,7 @@ pub fn judge(check: &Check, answer: &str) -> Result<Judged, String> {
             Some(_) => Err(format!("the bootloader said: {}", error_line(answer))),
             None => Ok(Judged::Fine),
         },
+        Check::LoadAddress(probe) => load_address(*probe, answer),
         Check::Says(text) => match error {
             Some(_) => Err(format!("the bootloader said: {}", error_line(answer))),
             None if answer.contains(text.as_str()) => Ok(Judged::Fine),
@@ -146,8 +177,89 @@ pub fn judge(check: &Check, answer: &str) -> Result<Judged, String> {
     }
 }
 
+/// Where the bootloader would load, from `probe`'s answer, and where that came from.
+fn load_address(probe: Probe, answer: &str) -> Result<Judged, String> {
+    match probe {
+        Probe::Env => env_hex(answer, "loadaddr")
+            .map(|addr| Judged::LoadAddress {
+                addr,
+                from: "U-Boot's `loadaddr` (printenv loadaddr)".to_owned(),
+                ends_before: None,
+            })
+            .ok_or_else(|| format!("no `loadaddr`: {}", last_line(answer))),
+        Probe::Bdinfo => {
+            let ram = ram(answer)
+                .ok_or_else(|| format!("`bdinfo` shows no RAM start: {}", last_line(answer)))?;
+            let ends_before = reserved_start(answer)
+                .or_else(|| bd_value(answer, "relocaddr"))
+                .or_else(|| ram.1.map(|size| (ram.0 + size).saturating_sub(TOP_RESERVE)));
+            Ok(Judged::LoadAddress {
+                addr: ram.0 + LOAD_OFFSET,
+                from: format!(
+                    "`bdinfo`: RAM starts at {}, plus {} MiB",
+                    hex(ram.0),
+                    LOAD_OFFSET >> 20
+                ),
+                ends_before,
+            })
+        }
+    }
+}
+
+/// `name=0x40200000` (or without the `0x`: U-Boot reads addresses in hex) from `printenv`.
+pub fn env_hex(answer: &str, name: &str) -> Option<u64> {
+    answer.lines().find_map(|line| {
+        let value = line.trim().strip_prefix(name)?.strip_prefix('=')?;
+        parse_hex(value)
+    })
+}
+
+/// `name = 0x40000000` (spaces around `=` as `bdinfo` aligns them) from `bdinfo`.
+fn bd_value(answer: &str, name: &str) -> Option<u64> {
+    answer.lines().find_map(|line| {
+        let (key, value) = line.split_once('=')?;
+        let key = key.trim().trim_start_matches("->").trim();
+        (key == name).then(|| parse_hex(value)).flatten()
+    })
+}
+
+/// The RAM's start and size from `bdinfo`: mainline prints "-> start = 0x40000000" and
+/// "-> size = 0x10000000" under "DRAM bank" (`cmd/bdinfo.c`), U-Boot 1.1.4 "memstart =
+/// 0x80000000" and "memsize = 0x02000000" (`common/cmd_bdinfo.c`).
+pub fn ram(answer: &str) -> Option<(u64, Option<u64>)> {
+    bd_value(answer, "start")
+        .map(|start| (start, bd_value(answer, "size")))
+        .or_else(|| bd_value(answer, "memstart").map(|start| (start, bd_value(answer, "memsize"))))
+}
+
+/// The lowest block mainline's `bdinfo` lists as reserved (" reserved[0]\t[0x4ddf3000-..."):
+/// U-Boot's own code, heap, stack and device tree, which an image must stay below.
+fn reserved_start(answer: &str) -> Option<u64> {
+    answer
+        .lines()
+        .filter(|l| l.trim_start().starts_with("reserved["))
+        .filter_map(|l| {
+            let from = l.find("[0x")?;
+            parse_hex(l[from + 1..].split('-').next()?)
+        })
+        .min()
+}
+
+fn parse_hex(value: &str) -> Option<u64> {
+    let value = value.trim();
+    let value = value
+        .strip_prefix("0x")
+        .or_else(|| value.strip_prefix("0X"))
+        .unwrap_or(value);
+    let digits: String = value.chars().take_while(char::is_ascii_hexdigit).collect();
+    if digits.is_empty() || digits.len() > 16 {
+        return None;
+    }
+    u64::from_str_radix(&digits, 16).ok()
+}
+
 /// What a passed check showed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Judged {
     /// Nothing to report.
     Fine,
@@ -161,6 +273,16 @@ pub enum Judged {
         ours: u32,
         /// The bootloader's.
         theirs: u32,
+    },
+    /// Where the bootloader would load.
+    LoadAddress {
+        /// The address.
+        addr: u64,
+        /// Where it came from, in words.
+        from: String,
+        /// Where the bootloader's own memory begins, when it shows it: the image must end
+        /// before.
+        ends_before: Option<u64>,
     },
 }
 
@@ -221,6 +343,17 @@ pub enum FlashKind {
     Spi,
     /// NAND behind `nand` (`nand erase`, `nand write`; read back with `nand read`).
     Nand,
+}
+
+impl FlashKind {
+    /// Its name in profiles and messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            FlashKind::Nor => "NOR",
+            FlashKind::Spi => "SPI",
+            FlashKind::Nand => "NAND",
+        }
+    }
 }
 
 /// A device's documented way to write the image, with the numbers typed into it.
@@ -368,8 +501,9 @@ pub struct Job {
     pub server_ip: Ipv4Addr,
     /// The name asked for.
     pub file: String,
-    /// Where `tftpboot` loads the image in RAM.
-    pub load_addr: u64,
+    /// Where `tftpboot` loads the image in RAM; `None`: ask the bootloader first
+    /// (`printenv loadaddr`, else `bdinfo`).
+    pub load_addr: Option<u64>,
     /// The image's size.
     pub size: u64,
     /// The image's CRC-32.
@@ -391,16 +525,21 @@ pub fn round_up(n: u64, to: u64) -> u64 {
 impl Job {
     /// The commands, in order: the safe part, then the recipe's (if any), its read-back, and
     /// the reset.
+    /// Without a load address, the one step is asking the bootloader for it
+    /// ([`Job::probe`]); the dialogue asks again once it knows.
     pub fn steps(&self) -> Vec<Step> {
+        let Some(load_addr) = self.load_addr else {
+            return vec![Job::probe(Probe::Env)];
+        };
         let mut steps = vec![
             Step::safe(format!("setenv ipaddr {}", self.router_ip), Check::Quiet),
             Step::safe(format!("setenv serverip {}", self.server_ip), Check::Quiet),
             Step::safe(
-                format!("tftpboot {} {}", hex(self.load_addr), self.file),
+                format!("tftpboot {} {}", hex(load_addr), self.file),
                 Check::Loaded { size: self.size },
             ),
             Step::safe(
-                format!("crc32 {} {}", hex(self.load_addr), hex(self.size)),
+                format!("crc32 {} {}", hex(load_addr), hex(self.size)),
                 Check::Crc {
                     region: Region::Loaded,
                     crc: self.crc,
@@ -417,7 +556,7 @@ impl Job {
         };
         for command in &commands {
             steps.push(Step {
-                command: self.fill(recipe, &command.template),
+                command: self.fill(recipe, load_addr, &command.template),
                 check: command.expect.clone().map_or(Check::Quiet, Check::Says),
                 touch: command.touch,
                 leaves: false,
@@ -446,9 +585,14 @@ impl Job {
         steps
     }
 
-    fn fill(&self, recipe: &Recipe, template: &str) -> String {
+    /// The step that asks the bootloader where it loads.
+    pub fn probe(probe: Probe) -> Step {
+        Step::safe(probe.command().to_owned(), Check::LoadAddress(probe))
+    }
+
+    fn fill(&self, recipe: &Recipe, load_addr: u64, template: &str) -> String {
         template
-            .replace("{loadaddr}", &hex(self.load_addr))
+            .replace("{loadaddr}", &hex(load_addr))
             .replace("{offset}", &hex(recipe.offset))
             .replace("{size}", &hex(self.size))
             .replace("{erase_size}", &hex(round_up(self.size, recipe.erase_size)))
@@ -526,7 +670,7 @@ mod tests {
             router_ip: Ipv4Addr::new(10, 77, 0, 2),
             server_ip: Ipv4Addr::new(10, 77, 0, 1),
             file: "recovery.bin".into(),
-            load_addr: 0x4020_0000,
+            load_addr: Some(0x4020_0000),
             size: 0x3_0001,
             crc: 7,
             recipe: Some(Recipe {

@@ -74,12 +74,41 @@ pub struct ConsolePlan {
     pub stop_token: Option<String>,
     /// The profile's prompt, if it names one.
     pub prompt: Option<String>,
-    /// Where `tftpboot` loads the image in RAM.
-    pub load_addr: u64,
+    /// Where `tftpboot` loads the image in RAM; `None`: where the bootloader itself says
+    /// (`printenv loadaddr`, else `bdinfo`'s RAM start plus 16 MiB).
+    pub load_addr: Option<u64>,
     /// How to write the image; without one nothing is written to flash.
     pub recipe: Option<crate::console::Recipe>,
     /// The flash may be written without asking.
     pub confirmed: bool,
+}
+
+impl ConsolePlan {
+    /// The console leg in one line, as the plan lists it.
+    pub fn describe(&self) -> String {
+        let write = match (&self.recipe, self.confirmed) {
+            (None, _) => "nothing is written to flash (the profile has no recipe)".to_owned(),
+            (Some(recipe), true) => format!(
+                "then (allowed by --yes) write it to the {} flash at {}, read it back and compare",
+                recipe.kind.name(),
+                crate::console::script::hex(recipe.offset),
+            ),
+            (Some(recipe), false) => format!(
+                "writing the {} flash at {} needs --yes: without it the run stops once the image is proven",
+                recipe.kind.name(),
+                crate::console::script::hex(recipe.offset),
+            ),
+        };
+        let load = self.load_addr.map_or_else(
+            || "the bootloader's own load address (`printenv loadaddr`, else `bdinfo`)".to_owned(),
+            crate::console::script::hex,
+        );
+        format!(
+            "on the serial console {} at {} baud: stop autoboot, set ipaddr and serverip, `tftpboot` to {load}, compare the bootloader's CRC-32 with ours; {write}",
+            self.port.display(),
+            self.baud,
+        )
+    }
 }
 
 impl Default for Settings {
@@ -329,6 +358,14 @@ pub enum PlanError {
         /// Its method.
         method: Method,
     },
+    /// A profile whose method is `console` was planned without `--serial`.
+    #[error(
+        "{id} recovers over the bootloader's serial console, and no serial port was given.\n  fix: plug in the USB serial adapter wired to the router's console and give --serial with its path (e.g. --serial /dev/ttyUSB0), or --serial auto for the one adapter present"
+    )]
+    ConsoleNeedsPort {
+        /// The device.
+        id: String,
+    },
     /// The chosen port is not one a bootloader can be reached through.
     #[error(
         "{name} is {kind}: a bootloader in recovery mode is only reachable over an Ethernet cable.\n  fix: plug the cable into a wired port and give --interface with its name"
@@ -567,14 +604,20 @@ pub fn build(
     })
 }
 
-/// The console leg for `profile` when the technician gave `--serial`: only a pull (the
-/// console types `tftpboot` to fetch from our server), and only with a load address.
+/// The console leg for `profile` when the technician gave `--serial` (a profile whose method
+/// is `console` needs it): only a pull (the console types `tftpboot` to fetch from our
+/// server). Without a load address in the profile the bootloader is asked for its own.
 fn console_plan(
     profile: &Profile,
     serial: Option<&Serial>,
     transfer: &Transfer,
 ) -> Result<Option<ConsolePlan>, PlanError> {
     let Some(serial) = serial else {
+        if profile.method == Method::Console {
+            return Err(PlanError::ConsoleNeedsPort {
+                id: profile.id.clone(),
+            });
+        }
         return Ok(None);
     };
     if !matches!(transfer, Transfer::Serve { .. }) {
@@ -584,17 +627,12 @@ fn console_plan(
         });
     }
     let console = profile.console.clone().unwrap_or_default();
-    let load_addr = console.load_address.ok_or_else(|| PlanError::Incomplete {
-        id: profile.id.clone(),
-        what: "RAM address for the console's `tftpboot`",
-        field: "console: load-address",
-    })?;
     Ok(Some(ConsolePlan {
         port: serial.port.clone(),
         baud: crate::settings::layer(serial.baud, console.baud, crate::settings::BAUD),
         stop_token: console.stop_token,
         prompt: console.prompt,
-        load_addr,
+        load_addr: console.load_address,
         recipe: console
             .flash
             .as_ref()
@@ -910,6 +948,9 @@ impl fmt::Display for Plan {
                 )?;
             }
         }
+        if let Some(console) = &self.console {
+            step(f, console.describe())?;
+        }
         step(
             f,
             format!(
@@ -1177,6 +1218,45 @@ steps
         assert!(lease.bootp);
         assert_eq!(lease.router, Ipv4Addr::new(192, 168, 1, 20));
         assert_eq!(lease.boot_file, "wr841nv9-factory.bin");
+    }
+
+    /// A profile recovered by the console alone, as `tests/console_run.rs` runs it.
+    const CONSOLE_ONLY: &str =
+        include_str!("../../tests/fixtures/profiles/qemu-virt-console-method.yaml");
+
+    #[test]
+    fn a_console_method_profile_is_planned_with_its_console_leg_and_needs_a_port() {
+        let profile = crate::profile::parse_profile(CONSOLE_ONLY, "console-only.yaml").unwrap();
+        assert!(profile.is_automated());
+        let mut settings = Settings {
+            interface: Some("enp3s0".into()),
+            ..Settings::default()
+        };
+        let err = build(&profile, image(), &interfaces(), &settings).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("no serial port was given") && text.contains("--serial auto"),
+            "{text}"
+        );
+        settings.serial = Some(Serial {
+            port: PathBuf::from("/dev/ttyUSB0"),
+            baud: None,
+            confirmed: false,
+        });
+        let plan = build(&profile, image(), &interfaces(), &settings).unwrap();
+        assert!(plan.serves());
+        let console = plan.console.as_ref().unwrap();
+        assert_eq!(
+            (console.baud, console.load_addr),
+            (115_200, Some(0x4020_0000))
+        );
+        let text = plan.to_string();
+        assert!(
+            text.contains(
+                "on the serial console /dev/ttyUSB0 at 115200 baud: stop autoboot, set ipaddr and serverip, `tftpboot` to 0x40200000"
+            ) && text.contains("writing the NOR flash at 0x4100000 needs --yes"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -695,6 +695,116 @@ fn check_pool(pool: super::schema::Pool, host: Option<Host>, found: &mut Vec<Fin
             "lease addresses the laptop does not use: start the pool after it, or end it before",
         ));
     }
+/// The `console: flash:` recipe: an erase block that is one, an offset on its boundary, and
+/// command templates whose placeholders rescue-wizard fills in. A wrong digit here is typed
+/// into a bootloader that erases what it is told: the recipe is refused at load, not at the
+/// prompt.
+fn check_console(profile: &Profile, found: &mut Vec<Finding>) {
+    let Some(flash) = profile.console.as_ref().and_then(|c| c.flash.as_ref()) else {
+        return;
+    };
+    let hex = crate::console::script::hex;
+    if flash.erase_size == 0 {
+        found.push(finding(
+            &["console", "flash", "erase-size"],
+            "`console.flash.erase-size` is 0".to_owned(),
+            "give the flash's erase block as the bootloader shows it (`flinfo`, `sf probe`), e.g. 0x10000 for 64 KiB sectors",
+        ));
+    } else if flash.offset % flash.erase_size != 0 {
+        let below = flash.offset - flash.offset % flash.erase_size;
+        found.push(finding(
+            &["console", "flash", "offset"],
+            format!(
+                "`console.flash.offset` {} is not a multiple of `console.flash.erase-size` {}: an erase there would take the start of its block too",
+                hex(flash.offset),
+                hex(flash.erase_size)
+            ),
+            format!(
+                "check the offset against the device's flash layout: the nearest boundaries are {} and {}",
+                hex(below),
+                hex(below + flash.erase_size)
+            ),
+        ));
+    }
+    if let Some(erase) = &flash.erase {
+        check_template(
+            &["console", "flash", "erase"],
+            "console.flash.erase",
+            erase,
+            &[&["{offset}"], &["{erase_size}", "{size}", "$filesize"]],
+            found,
+        );
+    }
+    if let Some(write) = &flash.write {
+        check_template(
+            &["console", "flash", "write"],
+            "console.flash.write",
+            write,
+            &[&["{loadaddr}"], &["{offset}"], &["{size}", "$filesize"]],
+            found,
+        );
+    }
+}
+
+/// One recipe template: every `{name}` known, every required one (any of each group) there.
+fn check_template(
+    path: &'static [&'static str],
+    key: &str,
+    template: &str,
+    required: &[&[&str]],
+    found: &mut Vec<Finding>,
+) {
+    let known = crate::console::script::PLACEHOLDERS;
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        let Some(len) = rest[open..].find('}') else {
+            found.push(finding(
+                path,
+                format!("`{key}` \"{template}\" opens a `{{` it does not close"),
+                format!("write the placeholders whole: {}", known.join(", ")),
+            ));
+            return;
+        };
+        let placeholder = &rest[open..=open + len];
+        rest = &rest[open + len + 1..];
+        if known.contains(&placeholder) {
+            continue;
+        }
+        let fix = match nearest(placeholder, known) {
+            Some(best) => format!(
+                "did you mean `{best}`? The placeholders are {}",
+                known.join(", ")
+            ),
+            None => format!("the placeholders are {}", known.join(", ")),
+        };
+        found.push(finding(
+            path,
+            format!(
+                "`{key}` \"{template}\" uses `{placeholder}`, which rescue-wizard does not fill in"
+            ),
+            fix,
+        ));
+    }
+    for group in required {
+        if !group.iter().any(|p| template.contains(p)) {
+            found.push(finding(
+                path,
+                format!(
+                    "`{key}` \"{template}\" lacks {}: the bootloader would be told too little",
+                    group.join(" or ")
+                ),
+                format!(
+                    "add {} where the command takes it, e.g. \"{}\"",
+                    group[0],
+                    if key.ends_with("erase") {
+                        "erase {offset} +{erase_size}"
+                    } else {
+                        "cp.b {loadaddr} {offset} {size}"
+                    }
+                ),
+            ));
+        }
+    }
 }
 
 fn finding(path: &'static [&'static str], what: String, fix: impl Into<String>) -> Finding {
@@ -771,6 +881,24 @@ fn validate(profile: &Profile) -> Vec<Finding> {
                 ));
             }
         }
+        Method::Console => {
+            if profile.host.is_none() {
+                found.push(finding(
+                    &["method"],
+                    "method `console` needs `host`: the laptop's address, typed as `serverip`"
+                        .to_owned(),
+                    "add `host:` with `address:` and `prefix:`, e.g. 192.168.1.10 and 24",
+                ));
+            }
+            if profile.router.is_none() {
+                found.push(finding(
+                    &["method"],
+                    "method `console` needs `router`: the address the bootloader takes, typed as `ipaddr`"
+                        .to_owned(),
+                    "add `router:` with an address in the host's subnet, e.g. 192.168.1.1",
+                ));
+            }
+        }
         Method::Nmrp | Method::DhcpTftp | Method::BootpTftp | Method::Http => {}
     }
     if let Some(region) = &profile.nmrp.region
@@ -784,6 +912,7 @@ fn validate(profile: &Profile) -> Vec<Finding> {
     }
     check_http(profile, &mut found);
     check_dhcp(profile, &mut found);
+    check_console(profile, &mut found);
     if let Some(name) = &profile.filename {
         check_file_name("filename", name, &["filename"], &mut found);
     }
@@ -1093,6 +1222,84 @@ mod tests {
     fn control_characters_are_shown_escaped() {
         assert_eq!(shown("TL\u{1b}[2J\n"), "TL\\u{1b}[2J\\n");
         assert_eq!(shown("TL-WR841N/ND"), "TL-WR841N/ND");
+    }
+
+    /// A console profile whose `flash:` section ends with `flash`.
+    fn console_profile(flash: &str) -> String {
+        format!(
+            "id: console-test\nvendor: Example\nmodel: Router 1\nmethod: tftp-server\n\
+             host:\n  address: 192.168.0.66\n  prefix: 24\nrouter: 192.168.0.86\n\
+             filename: recovery.bin\nsteps:\n  - do: Power the router on.\n\
+             confidence: unverified\nconsole:\n  flash:\n    kind: nor\n{flash}"
+        )
+    }
+
+    fn console_error(flash: &str) -> String {
+        parse_profile(&console_profile(flash), "console.yaml")
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn a_console_recipe_in_order_loads() {
+        let profile = parse_profile(
+            &console_profile(
+                "    offset: 0x9f020000\n    erase-size: 0x10000\n    erase: erase {offset} +{erase_size}\n    write: cp.b {loadaddr} {offset} $filesize\n",
+            ),
+            "console.yaml",
+        )
+        .unwrap();
+        assert!(profile.console.unwrap().flash.is_some());
+    }
+
+    #[test]
+    fn a_zero_erase_size_is_refused_where_it_is_written() {
+        let err = console_error("    offset: 0x9f020000\n    erase-size: 0\n");
+        assert!(
+            err.contains("console.yaml:17:5: `console.flash.erase-size` is 0")
+                && err.contains("fix: give the flash's erase block"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn an_offset_off_the_erase_boundary_is_refused_with_the_nearest_boundaries() {
+        let err = console_error("    offset: 0x9f020100\n    erase-size: 0x10000\n");
+        assert!(
+            err.contains(
+                "`console.flash.offset` 0x9f020100 is not a multiple of `console.flash.erase-size` 0x10000"
+            ) && err.contains("the nearest boundaries are 0x9f020000 and 0x9f030000"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn an_unknown_placeholder_is_refused_with_did_you_mean() {
+        let err = console_error(
+            "    offset: 0x9f020000\n    erase-size: 0x10000\n    write: cp.b {loadadr} {offset} {size}\n",
+        );
+        assert!(
+            err.contains(
+                "`console.flash.write` \"cp.b {loadadr} {offset} {size}\" uses `{loadadr}`, which rescue-wizard does not fill in"
+            ) && err.contains("did you mean `{loadaddr}`?"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_template_missing_a_required_placeholder_is_refused() {
+        let err = console_error(
+            "    offset: 0x9f020000\n    erase-size: 0x10000\n    erase: erase 0x9f020000 +0x3c0000\n",
+        );
+        assert!(
+            err.contains("`console.flash.erase` \"erase 0x9f020000 +0x3c0000\" lacks {offset}")
+                && err.contains("fix: add {offset} where the command takes it"),
+            "{err}"
+        );
+        let err = console_error(
+            "    offset: 0x9f020000\n    erase-size: 0x10000\n    write: cp.b $loadaddr {offset} {size}\n",
+        );
+        assert!(err.contains("lacks {loadaddr}"), "{err}");
     }
 
     #[test]

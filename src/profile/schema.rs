@@ -88,6 +88,8 @@ impl Profile {
     pub fn is_automated(&self) -> bool {
         match self.method {
             Method::DhcpTftp | Method::BootpTftp => self.host.is_some(),
+            // `setenv ipaddr` needs the router's address and `serverip` ours.
+            Method::Console => self.host.is_some() && self.router.is_some(),
             Method::Http => self
                 .http
                 .as_ref()
@@ -144,17 +146,21 @@ pub enum Method {
     BootpTftp,
     /// The bootloader serves a web page to upload the image from a browser.
     Http,
+    /// The bootloader is driven over its serial console: the laptop serves the image and types
+    /// `tftpboot` at the prompt (docs/console.md).
+    Console,
 }
 
 impl Method {
     /// All methods, in the order docs list them.
-    pub const ALL: [Method; 6] = [
+    pub const ALL: [Method; 7] = [
         Method::TftpServer,
         Method::TftpClient,
         Method::Nmrp,
         Method::DhcpTftp,
         Method::BootpTftp,
         Method::Http,
+        Method::Console,
     ];
 
     /// The name used in profiles.
@@ -166,6 +172,7 @@ impl Method {
             Method::DhcpTftp => "dhcp-tftp",
             Method::BootpTftp => "bootp-tftp",
             Method::Http => "http",
+            Method::Console => "console",
         }
     }
 
@@ -178,6 +185,7 @@ impl Method {
                 | Method::Nmrp
                 | Method::DhcpTftp
                 | Method::BootpTftp
+                | Method::Console
         )
     }
 
@@ -199,6 +207,9 @@ impl Method {
             }
             Method::Http => {
                 "the bootloader serves an upload page: not automated yet, follow the steps in a browser"
+            }
+            Method::Console => {
+                "rescue-wizard stops the bootloader on its serial console, has it fetch the image over TFTP, proves it, then writes it"
             }
         }
     }

@@ -159,8 +159,8 @@ fn main() {
             &format!("setenv tftpwindowsize {}", row.window),
         );
         eprintln!("timing {} ...", row.label);
-        let (mut times, mut cpu_shares) = time_row(&mut console, &servers, row, *crc, rounds);
-        report.timed(row, &mut times, &mut cpu_shares);
+        let mut timed = time_row(&mut console, &servers, row, *crc, rounds);
+        report.timed(row, &mut timed);
         for server in &servers {
             eprintln!(
                 "  capturing {} for the per-block turnaround ...",
@@ -189,16 +189,20 @@ fn time_row(
     row: &Row,
     crc: u32,
     rounds: usize,
-) -> (Vec<Vec<Duration>>, Vec<Vec<f64>>) {
+) -> Timed {
     let mut times = vec![Vec::with_capacity(rounds); servers.len()];
     let mut cpu_shares = vec![Vec::with_capacity(rounds); servers.len()];
+    let mut failures = vec![0; servers.len()];
     for round in 0..=rounds {
         // Each round starts with another server, so that none always follows the same one.
         for turn in 0..servers.len() {
             let at = (round + turn) % servers.len();
             let server = &servers[at];
             let cpu_before = server.cpu_seconds();
-            let took = fetch(console, server, row, crc);
+            let Some(took) = fetch(console, server, row, crc) else {
+                failures[at] += 1;
+                continue;
+            };
             let share = (server.cpu_seconds() - cpu_before) / took.as_secs_f64();
             eprintln!(
                 "  {:<14} round {round}: {:.3} s, server CPU {}{}",
@@ -213,7 +217,19 @@ fn time_row(
             }
         }
     }
-    (times, cpu_shares)
+    Timed {
+        times,
+        cpu_shares,
+        failures,
+    }
+}
+
+/// One row's figures, per server.
+struct Timed {
+    times: Vec<Vec<Duration>>,
+    cpu_shares: Vec<Vec<f64>>,
+    /// Fetches U-Boot gave up on.
+    failures: Vec<usize>,
 }
 
 /// The Markdown tables printed at the end.
@@ -256,40 +272,51 @@ impl Report {
         report
     }
 
-    fn timed(&mut self, row: &Row, times: &mut [Vec<Duration>], cpu_shares: &mut [Vec<f64>]) {
-        let medians: Vec<Duration> = times.iter_mut().map(|t| median(t)).collect();
-        let best_peer = medians[1..].iter().min().copied().unwrap();
-        let cells: Vec<String> = times
+    fn timed(&mut self, row: &Row, timed: &mut Timed) {
+        let medians: Vec<Option<Duration>> = timed.times.iter_mut().map(|t| median(t)).collect();
+        let cells: Vec<String> = timed
+            .times
             .iter()
-            .map(|t| {
+            .zip(&timed.failures)
+            .map(|(t, failed)| {
+                let failed = if *failed > 0 {
+                    format!(" ({failed} failed)")
+                } else {
+                    String::new()
+                };
+                if t.is_empty() {
+                    return format!("none{failed}");
+                }
                 format!(
-                    "{:.3} / **{:.3}** / {:.3}",
+                    "{:.3} / **{:.3}** / {:.3}{failed}",
                     t[0].as_secs_f64(),
                     t[t.len() / 2].as_secs_f64(),
                     t[t.len() - 1].as_secs_f64()
                 )
             })
             .collect();
-        let _ = writeln!(
-            self.table,
-            "| {} | {} | {:.2} |",
-            row.label,
-            cells.join(" | "),
-            medians[0].as_secs_f64() / best_peer.as_secs_f64()
-        );
-        let cpu_cells: Vec<String> = cpu_shares
+        let ratio = match (medians[0], medians[1..].iter().flatten().min()) {
+            (Some(ours), Some(best)) => format!("{:.2}", ours.as_secs_f64() / best.as_secs_f64()),
+            _ => "n/a".to_owned(),
+        };
+        let line = format!("| {} | {} | {ratio} |", row.label, cells.join(" | "));
+        eprintln!("{line}");
+        let _ = writeln!(self.table, "{line}");
+        let cpu_cells: Vec<String> = timed
+            .cpu_shares
             .iter_mut()
             .map(|shares| {
                 shares.sort_by(f64::total_cmp);
-                percent(shares[shares.len() / 2])
+                shares
+                    .get(shares.len() / 2)
+                    .map_or_else(|| "n/a".to_owned(), |share| percent(*share))
             })
             .collect();
         let _ = writeln!(self.cpu, "| {} | {} |", row.label, cpu_cells.join(" | "));
     }
 
     fn captured(&mut self, row: &Row, server: &Contender, blocks: &mut Blocks) {
-        let _ = writeln!(
-            self.turnaround,
+        let line = format!(
             "| {}, {} | {} | {} | {} |",
             row.label,
             server.name,
@@ -297,6 +324,8 @@ impl Report {
             blocks.board.summary(),
             blocks.server.0.len()
         );
+        eprintln!("{line}");
+        let _ = writeln!(self.turnaround, "{line}");
     }
 }
 
@@ -396,37 +425,48 @@ fn command(console: &mut Console, line: &str) -> String {
         .unwrap_or_else(|why| panic!("{line}: {why}\n{}", transcript_tail(console)))
 }
 
-/// `tftpboot` from `server`, timed from the command to `Bytes transferred = N`, then U-Boot's
-/// `crc32` of what it loaded checked against the image's.
-fn fetch(console: &mut Console, server: &Contender, row: &Row, crc: u32) -> Duration {
+/// `tftpboot` from `server`, timed from the command to U-Boot's prompt after `Bytes
+/// transferred = N` (the prompt follows within a line of console output), then U-Boot's
+/// `crc32` of what it loaded checked against the image's. `None` when U-Boot gave up (ten of
+/// its own timeouts): that is a finding, reported with both sides' output, and the run goes on.
+fn fetch(console: &mut Console, server: &Contender, row: &Row, crc: u32) -> Option<Duration> {
     command(console, &format!("setenv serverip {}", server.ip));
     console.send(&format!("tftpboot {LOAD_ADDR} {}", row.file));
     let started = Instant::now();
-    let loading = console.expect("Bytes transferred = ", FETCH_DEADLINE);
+    let output = console.expect("\n=> ", FETCH_DEADLINE);
     let took = started.elapsed();
-    let loading = loading.unwrap_or_else(|why| {
+    let output = output.unwrap_or_else(|why| {
         panic!(
-            "{} from {}: {why}\n{}",
+            "{} from {}: {why}\n{}\n{}",
             row.label,
             server.name,
-            transcript_tail(console)
+            transcript_tail(console),
+            server.proc.diagnostics()
         )
     });
-    let rest = console
-        .expect("\n=> ", COMMAND_DEADLINE)
-        .unwrap_or_else(|why| panic!("{why}\n{}", transcript_tail(console)));
-    let bytes: usize = rest
+    let Some(loaded) = output.split("Bytes transferred = ").nth(1) else {
+        eprintln!(
+            "  FAILED: {} from {} after {:.1} s\n{}\n{}",
+            row.label,
+            server.name,
+            took.as_secs_f64(),
+            transcript_tail(console),
+            server.proc.diagnostics()
+        );
+        return None;
+    };
+    let bytes: usize = loaded
         .split_whitespace()
         .next()
         .and_then(|n| n.parse().ok())
         .unwrap_or(0);
     assert_eq!(
         bytes, row.size,
-        "{} from {}: U-Boot loaded {bytes} bytes\n{loading}{rest}",
+        "{} from {}: U-Boot loaded {bytes} bytes\n{output}",
         row.label, server.name
     );
     // U-Boot prints `T ` on its progress line each time its own timer fires.
-    let timeouts = loading
+    let timeouts = output
         .split("Loading:")
         .nth(1)
         .map_or(0, |progress| progress.matches("T ").count());
@@ -449,7 +489,7 @@ fn fetch(console: &mut Console, server: &Contender, row: &Row, crc: u32) -> Dura
         row.label,
         server.name
     );
-    took
+    Some(took)
 }
 
 /// Kills the emulator when the benchmark ends, also by a panic.
@@ -515,7 +555,7 @@ fn captured_fetch(
         let _ = child.kill();
         panic!("tcpdump did not start capturing on tap0");
     }
-    fetch(console, server, row, crc);
+    let _ = fetch(console, server, row, crc);
     let pid = Pid::from_raw(i32::try_from(child.id()).unwrap());
     let _ = kill(pid, Signal::SIGINT);
     support::wait_child(child, support::READY_DEADLINE);
@@ -597,9 +637,9 @@ fn tftp_header(frame: &[u8]) -> Option<(Ipv4Addr, u16, u16)> {
     ))
 }
 
-fn median(times: &mut [Duration]) -> Duration {
+fn median(times: &mut [Duration]) -> Option<Duration> {
     times.sort_unstable();
-    times[times.len() / 2]
+    times.get(times.len() / 2).copied()
 }
 
 fn percent(share: f64) -> String {

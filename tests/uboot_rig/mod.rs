@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, mpsc};
 use std::time::{Duration, Instant};
 
 pub mod console;
+pub mod tap;
 
 /// Debian's `u-boot-qemu` build for `qemu-system-arm -M virt`.
 pub const UBOOT: &str = "/usr/lib/u-boot/qemu_arm/u-boot.bin";
@@ -50,6 +51,26 @@ pub fn launch(ns: &str) -> (Child, Console) {
         })
         .expect("a thread for QEMU's standard error");
     (child, console)
+}
+
+/// [`launch`], then stops autoboot by answering its prompt and waits for U-Boot's own prompt
+/// (`=> `), each within `within`.
+pub fn boot_to_prompt(ns: &str, within: Duration) -> Result<(Child, Console), String> {
+    let (mut child, mut console) = launch(ns);
+    let booted = console
+        .expect("Hit any key to stop autoboot", within)
+        .and_then(|_| {
+            console.send("");
+            console.expect("\n=> ", within)
+        });
+    match booted {
+        Ok(_) => Ok((child, console)),
+        Err(why) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            Err(why)
+        }
+    }
 }
 
 /// Says why the rig cannot run: a failure under CI, a skip by hand.

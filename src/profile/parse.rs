@@ -695,6 +695,8 @@ fn check_pool(pool: super::schema::Pool, host: Option<Host>, found: &mut Vec<Fin
             "lease addresses the laptop does not use: start the pool after it, or end it before",
         ));
     }
+}
+
 /// The `console: flash:` recipe: an erase block that is one, an offset on its boundary, and
 /// command templates whose placeholders rescue-wizard fills in. A wrong digit here is typed
 /// into a bootloader that erases what it is told: the recipe is refused at load, not at the

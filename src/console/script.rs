@@ -600,14 +600,8 @@ impl Job {
     }
 }
 
-/// The placeholders a recipe's template may use.
-pub const PLACEHOLDERS: &[&str] = &[
-    "{loadaddr}",
-    "{offset}",
-    "{size}",
-    "{erase_size}",
-    "{scratch}",
-];
+/// The placeholders a recipe's template may use (the profile checks templates against them).
+pub use crate::profile::schema::PLACEHOLDERS;
 
 #[cfg(test)]
 mod tests {

@@ -26,7 +26,7 @@ pub const FLAG_BROADCAST: u16 = 0x8000;
 /// Length of `sname` (RFC 951).
 pub const SNAME_LEN: usize = 64;
 /// Length of `file` (RFC 951).
-pub const FILE_LEN: usize = 128;
+pub const FILE_LEN: usize = crate::profile::schema::BOOT_FILE_FIELD_LEN;
 
 /// Hardware type of Ethernet (RFC 1700, ARP hardware types).
 pub const HTYPE_ETHERNET: u8 = 1;

@@ -72,15 +72,7 @@ impl std::fmt::Display for Ipv4Cidr {
     }
 }
 
-/// Parses `aa:bb:cc:dd:ee:ff`.
-pub fn parse_mac(text: &str) -> Option<[u8; 6]> {
-    let mut mac = [0u8; 6];
-    let mut parts = text.split([':', '-']);
-    for byte in &mut mac {
-        *byte = u8::from_str_radix(parts.next()?, 16).ok()?;
-    }
-    parts.next().is_none().then_some(mac)
-}
+pub use crate::profile::schema::parse_mac;
 
 /// A network interface of this host.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

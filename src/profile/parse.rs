@@ -567,7 +567,7 @@ fn check_dhcp(profile: &Profile, found: &mut Vec<Finding>) {
         );
     }
     if let Some(mac) = &dhcp.client_mac
-        && crate::net::iface::parse_mac(mac).is_none()
+        && super::schema::parse_mac(mac).is_none()
     {
         found.push(finding(
             &["dhcp", "client-mac"],
@@ -609,14 +609,14 @@ fn check_boot_file(
 ) {
     let before = found.len();
     check_file_name(name, value, path, found);
-    if found.len() == before && value.len() >= crate::dhcp::packet::FILE_LEN {
+    if found.len() == before && value.len() >= super::schema::BOOT_FILE_FIELD_LEN {
         found.push(finding(
             path,
             format!(
                 "`{name}` \"{}\" is {} bytes; a DHCP reply's `file` field holds {}",
                 shown(value),
                 value.len(),
-                crate::dhcp::packet::FILE_LEN - 1
+                super::schema::BOOT_FILE_FIELD_LEN - 1
             ),
             "give a shorter name: the router asks for whatever name it is given",
         ));
@@ -705,7 +705,7 @@ fn check_console(profile: &Profile, found: &mut Vec<Finding>) {
     let Some(flash) = profile.console.as_ref().and_then(|c| c.flash.as_ref()) else {
         return;
     };
-    let hex = crate::console::script::hex;
+    let hex = |n: u64| format!("{n:#x}");
     if flash.erase_size == 0 {
         found.push(finding(
             &["console", "flash", "erase-size"],
@@ -756,7 +756,7 @@ fn check_template(
     required: &[&[&str]],
     found: &mut Vec<Finding>,
 ) {
-    let known = crate::console::script::PLACEHOLDERS;
+    let known = super::schema::PLACEHOLDERS;
     let mut rest = template;
     while let Some(open) = rest.find('{') {
         let Some(len) = rest[open..].find('}') else {

@@ -663,3 +663,26 @@ impl Pool {
         self.len() == 0
     }
 }
+
+/// The placeholders a `console: flash:` template may use; the console's script fills them in.
+pub const PLACEHOLDERS: &[&str] = &[
+    "{loadaddr}",
+    "{offset}",
+    "{size}",
+    "{erase_size}",
+    "{scratch}",
+];
+
+/// Parses `aa:bb:cc:dd:ee:ff`.
+pub fn parse_mac(text: &str) -> Option<[u8; 6]> {
+    let mut mac = [0u8; 6];
+    let mut parts = text.split([':', '-']);
+    for byte in &mut mac {
+        *byte = u8::from_str_radix(parts.next()?, 16).ok()?;
+    }
+    parts.next().is_none().then_some(mac)
+}
+
+/// The size of a BOOTP/DHCP reply's `file` field (RFC 951 section 3: 128 bytes, NUL-terminated),
+/// which bounds a `dhcp:` boot file name; `dhcp::packet` encodes with it.
+pub const BOOT_FILE_FIELD_LEN: usize = 128;

@@ -135,6 +135,17 @@ impl Lab {
         ip(&["-n", &self.peer, "link", "set", peer_dev, "up"]);
     }
 
+    /// Deletes `port0` and makes it again, wired to a new `router0` (up): the same name,
+    /// another interface (a new index and MAC), down, as an adapter plugged back in.
+    fn make_port0_again(&self) {
+        ip(&["-n", &self.ns, "link", "del", "port0"]);
+        ip(&[
+            "link", "add", "port0", "netns", &self.ns, "type", "veth", "peer", "name", "router0",
+            "netns", &self.peer,
+        ]);
+        ip(&["-n", &self.peer, "link", "set", "router0", "up"]);
+    }
+
     /// Starts `serve --device ... --interface DEV --yes` with `command` (the binary and its
     /// environment) and waits until it listens.
     fn serve_via(&self, mut command: Command, dev: &str) -> Server {
@@ -604,12 +615,7 @@ fn a_firewall_rule_on_a_port_made_again_with_another_mac_is_left_with_its_comman
     let (_, old_mac) = link_of(&lab.ns, "port0");
     killed_with_its_firewall_rule_open(&lab);
     // The veth made again under the same name: another interface, another MAC.
-    ip(&["-n", &lab.ns, "link", "del", "port0"]);
-    ip(&[
-        "link", "add", "port0", "netns", &lab.ns, "type", "veth", "peer", "name", "router0",
-        "netns", &lab.peer,
-    ]);
-    ip(&["-n", &lab.ns, "link", "set", "port0", "up"]);
+    lab.make_port0_again();
     let (new_index, new_mac) = link_of(&lab.ns, "port0");
     assert_ne!(new_mac, old_mac);
 
@@ -1124,12 +1130,7 @@ fn a_replugged_port_gets_its_address_again_and_the_journal_follows_it() {
     let (old_index, _) = link_of(&lab.ns, "port0");
     // Unplugged, and plugged back in: the same name, a new index and MAC, down.
     let unplugged_at = Instant::now();
-    ip(&["-n", &lab.ns, "link", "del", "port0"]);
-    ip(&[
-        "link", "add", "port0", "netns", &lab.ns, "type", "veth", "peer", "name", "router0",
-        "netns", &lab.peer,
-    ]);
-    ip(&["-n", &lab.peer, "link", "set", "router0", "up"]);
+    lab.make_port0_again();
     let (new_index, new_mac) = link_of(&lab.ns, "port0");
     assert_ne!(new_index, old_index);
     eventually("the address is on the new port0", || lab.has(RESCUE));

@@ -285,6 +285,36 @@ mod tests {
         );
     }
 
+    /// Past the addresses the table remembers: 5,000 addresses in turn, each heard every
+    /// second (5,000 requests a second, so more than 4,096 are recent at once), for 10 s of
+    /// virtual time, and a router asking once a second. What still holds: the table's memory
+    /// and the ceiling of twice the budget. What does not: the fair share (each address comes
+    /// back fresh), so the router competes with the flood for the ceiling.
+    #[test]
+    fn past_the_addresses_remembered_memory_and_the_ceiling_still_hold() {
+        let start = Instant::now();
+        let mut rates = RequestRates::new(20.0, 200.0, start);
+        let router = IpAddr::V4(Ipv4Addr::new(192, 168, 0, 1));
+        let (mut taken, mut router_taken, mut most) = (0u32, 0u32, 0usize);
+        for step in 0..50_000u32 {
+            let now = start + Duration::from_micros(u64::from(step) * 200);
+            if rates.take(addr(step % 5_000), now).is_ok() {
+                taken += 1;
+            }
+            if step % 5_000 == 2_500 && rates.take(router, now).is_ok() {
+                router_taken += 1;
+            }
+            most = most.max(rates.sources.len());
+        }
+        eprintln!(
+            "{taken} flood requests taken in 10 s, the router {router_taken} times in 10, at most {most} addresses remembered"
+        );
+        // The ceiling: 400 a second, plus its first full bucket.
+        assert!(taken + router_taken <= 400 * 10 + 400, "{taken}");
+        // Memory: the table is counted again every 100 ms, 500 requests apart here.
+        assert!(most <= MOST_SOURCES + 500, "{most} remembered");
+    }
+
     #[test]
     fn fresh_addresses_are_held_by_the_ceiling() {
         let start = Instant::now();

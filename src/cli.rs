@@ -122,8 +122,9 @@ pub struct DemoArgs {
     /// How long the simulated router takes to write its flash.
     #[arg(long, value_name = "SECONDS")]
     pub flash_seconds: Option<u64>,
-    /// Write the Markdown report here (without it: the full-screen demo writes it in the
-    /// state folder, as a real run does, and shows where; `--plain` and `--json` write none).
+    /// Write the Markdown report here and keep it (without it: the full-screen demo writes
+    /// it in its own temporary folder, shown on its last screen and removed when it ends;
+    /// `--plain` and `--json` write none; the reports folder of real runs is never used).
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
 }
@@ -133,6 +134,11 @@ pub struct DemoArgs {
 pub enum Command {
     /// The whole recovery against a simulated bootloader on loopback: no router, no
     /// privileges, no changes to this computer.
+    ///
+    /// A simulated TL-WR841N v9 bootloader fetches a generated image over loopback. On a
+    /// terminal this is the full-screen wizard, screen by screen to the flashed router;
+    /// without a terminal, or with `--plain` or `--json`, the run's events as lines. No
+    /// report is kept unless `--report FILE` says where.
     Demo(DemoArgs),
     /// Serve a firmware image (or a folder, read-only) to a bootloader that pulls it.
     Serve(ServeArgs),

@@ -486,3 +486,128 @@ fn doctor_separates_what_the_run_fixes_from_what_you_must() {
     assert_eq!(output.status.code(), Some(1), "{text}");
     assert!(!text.contains("iptables-save"), "{text}");
 }
+
+/// The run's whole output, standard output then standard error.
+fn all_output(output: &Output) -> String {
+    format!("{}{}", stdout(output), stderr(output))
+}
+
+/// A TL-WR841N v9 image in a folder any user may read, and a namespace pair whose `port0`
+/// is the run's port: nothing on this machine's own ports is looked at.
+fn refusal_lab(tag: &str) -> Option<(support::NetnsPair, tempfile::TempDir, std::path::PathBuf)> {
+    if !support::root_and_tools(&[("ip", "iproute2"), ("setpriv", "util-linux")]) {
+        return None;
+    }
+    let pair = support::NetnsPair::new(tag);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = dir.path().join("openwrt-factory.bin");
+    std::fs::write(
+        &path,
+        rescue_wizard::image::sample::tp_link_firmware(0x0841_0009, 64 * 1024),
+    )
+    .unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    Some((pair, dir, path))
+}
+
+#[test]
+fn no_consent_without_a_terminal_says_add_yes_once_and_blames_nothing_else() {
+    let Some((pair, _dir, image)) = refusal_lab("rw-noyes") else {
+        return;
+    };
+    let output = support::run(
+        pair.rescue_wizard()
+            .args(["--device", "tl-wr841n-v9"])
+            .arg(&image)
+            .args(["--interface", "port0"]),
+        DEADLINE,
+    );
+    let text = all_output(&output);
+    assert_eq!(output.status.code(), Some(2), "{text}");
+    assert_eq!(text.matches("add --yes").count(), 1, "{text}");
+    assert!(text.contains("add --yes (or run on a terminal)"), "{text}");
+    // No closing checklist: it would blame port 69 and claim the address it never added.
+    for false_claim in [
+        "server running and listening",
+        "this computer has 192.168.0.66",
+        "[??]",
+        "[!!]",
+        "see the checklist",
+    ] {
+        assert!(!text.contains(false_claim), "{false_claim:?} in:\n{text}");
+    }
+    let lines = text.lines().count();
+    assert!(lines <= 40, "{lines} lines:\n{text}");
+}
+
+#[test]
+fn the_privilege_failure_of_a_normal_user_is_said_once() {
+    let Some((pair, _dir, image)) = refusal_lab("rw-user") else {
+        return;
+    };
+    let state = tempfile::tempdir().unwrap();
+    nix::unistd::chown(
+        state.path(),
+        Some(nix::unistd::Uid::from_raw(65534)),
+        Some(nix::unistd::Gid::from_raw(65534)),
+    )
+    .unwrap();
+    let output = support::run(
+        Command::new("ip")
+            .args(["netns", "exec", &pair.ns, "setpriv"])
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .args(["--inh-caps=-all", BIN, "--device", "tl-wr841n-v9"])
+            .arg(&image)
+            .args(["--interface", "port0", "--yes"])
+            .env("RESCUE_WIZARD_STATE_DIR", state.path())
+            .env("RESCUE_WIZARD_CONFIG_DIR", state.path().join("config"))
+            .stdin(Stdio::null()),
+        DEADLINE,
+    );
+    let text = all_output(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert_eq!(
+        text.matches("running as an unprivileged user").count(),
+        1,
+        "{text}"
+    );
+    assert_eq!(text.matches("run it with sudo").count(), 1, "{text}");
+    assert!(text.contains("cannot start: privileges"), "{text}");
+    // Nor the firewall's "run this as root" five times, nor a checklist of what never ran.
+    for noise in ["you must be root", "[??]", "[!!]", "see the checklist"] {
+        assert!(!text.contains(noise), "{noise:?} in:\n{text}");
+    }
+    let lines = text.lines().count();
+    assert!(lines <= 30, "{lines} lines:\n{text}");
+}
+
+#[test]
+fn a_query_that_matches_nothing_exits_2_with_the_near_misses() {
+    let config = tempfile::tempdir().unwrap();
+    let devices = |args: &[&str]| run_with(args, &[("RESCUE_WIZARD_CONFIG_DIR", config.path())]);
+    // Words and letter-digit runs as people type them find the device first.
+    for (query, id) in [
+        ("nanostation m5", "ubiquiti-nanostation-m"),
+        ("nanostation loco m2", "ubiquiti-nanostation-m"),
+        ("rt-ac58u", "asus-rt-ac58u"),
+        ("wr1043nd v3", "tl-wr1043nd-v3"),
+    ] {
+        let output = devices(&["devices", query]);
+        let text = stdout(&output);
+        assert_eq!(output.status.code(), Some(0), "{query}: {text}");
+        let first = text.lines().nth(1).unwrap_or_default();
+        assert!(first.starts_with(&format!("{id} ")), "{query}: {text}");
+    }
+    // The word no device has is said to be left out.
+    let text = stdout(&devices(&["devices", "nanostation loco m2"]));
+    assert!(text.contains("No device has `loco` in its name"), "{text}");
+    // A near miss is suggested, and the exit status still says nothing matched.
+    let output = devices(&["devices", "wr8411"]);
+    assert_eq!(output.status.code(), Some(2), "{}", stdout(&output));
+    assert!(
+        stdout(&output).starts_with("No device matches `wr8411`.\nNearest ids: "),
+        "{}",
+        stdout(&output)
+    );
+}

@@ -586,8 +586,9 @@ fn search_from_the_command_line_takes_several_words() {
     assert_eq!(lines[2], "");
     assert!(lines[3].starts_with("1 device."), "{stdout}");
 
+    // A near miss is suggested, and still exits 2: nothing matched.
     let (code, stdout, _) = run(rescue_wizard(config.path()).args(["devices", "wr8411"]));
-    assert_eq!(code, 0);
+    assert_eq!(code, 2);
     assert!(
         stdout.starts_with("No device matches `wr8411`.\nNearest ids: "),
         "{stdout}"

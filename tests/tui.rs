@@ -168,6 +168,23 @@ fn demo_folders() -> Vec<PathBuf> {
     found
 }
 
+/// Every file under `dir`, at any depth.
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir)
+        .expect("a folder")
+        .filter_map(Result::ok)
+    {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(files_under(&path));
+        } else {
+            found.push(path);
+        }
+    }
+    found
+}
+
 fn shell_quote(path: &Path) -> String {
     format!("'{}'", path.display().to_string().replace('\'', r"'\''"))
 }
@@ -178,14 +195,27 @@ fn the_demo_goes_through_every_screen_to_a_flashed_router() {
         return;
     };
     let cwd = tempfile::tempdir().expect("a folder to run in");
+    // Every place a real run's report could go, each a folder of the test's own.
     let state = tempfile::tempdir().expect("a state folder");
+    let home = tempfile::tempdir().expect("a home folder");
+    let xdg_state = tempfile::tempdir().expect("an XDG state folder");
     let state_dir = state.path().to_str().expect("a UTF-8 temporary path");
     let before = demo_folders();
     let command = format!("{} demo --flash-seconds 1", shell_quote(Path::new(BIN)));
     let pane = Tmux::start(
         tmux,
         cwd.path(),
-        &[("RESCUE_WIZARD_STATE_DIR", state_dir)],
+        &[
+            ("RESCUE_WIZARD_STATE_DIR", state_dir),
+            (
+                "HOME",
+                home.path().to_str().expect("a UTF-8 temporary path"),
+            ),
+            (
+                "XDG_STATE_HOME",
+                xdg_state.path().to_str().expect("a UTF-8 temporary path"),
+            ),
+        ],
         &command,
     );
     // The alternate screen is on while the wizard runs.
@@ -199,7 +229,8 @@ fn the_demo_goes_through_every_screen_to_a_flashed_router() {
     pane.wait("the help to close", SCREEN, |s| !s.contains("Help: 1/7"));
 
     pane.keys(&["Enter"]);
-    pane.wait_for(&["2/7 Image", "wr841nv9-demo-factory"], SCREEN);
+    // A name too long for the picker keeps its start and its end.
+    pane.wait_for(&["2/7 Image", "wr841nv9-d", "factory.bin"], SCREEN);
     pane.keys(&["Enter"]);
     let screen = pane.wait_for(&["READY: the bootloader will take it", "sha256"], SCREEN);
     assert!(screen.contains("press Enter to use it"), "{screen}");
@@ -235,29 +266,23 @@ fn the_demo_goes_through_every_screen_to_a_flashed_router() {
     assert!(live.contains("? help") && live.contains("q quit"), "{live}");
 
     // The outcome comes first; the report's path once the network is restored and it is
-    // written.
+    // written: in the demo's own folder, never where real runs keep theirs.
     let done = pane.wait_for(&["7/7 Done", "FLASHED", "/reports/tl-wr841n-v9-"], RUN);
     assert!(
         done.contains("nothing on this computer was changed"),
         "{done}"
     );
-    let reports: Vec<PathBuf> = std::fs::read_dir(state.path().join("reports"))
-        .expect("the reports folder")
-        .map(|entry| entry.expect("a report").path())
-        .collect();
-    assert_eq!(reports.len(), 1, "{reports:?}");
-    let report = &reports[0];
-    assert!(
-        done.contains(&report.display().to_string()),
-        "the report's path {} is not on the screen:\n{done}",
-        report.display()
+    the_report_is_the_demos_own(
+        &done,
+        &before,
+        &[state.path(), home.path(), xdg_state.path()],
     );
-    let text = std::fs::read_to_string(report).expect("the report");
-    assert!(text.contains("flashed"), "{text}");
 
-    // Ctrl-C on the last screen leaves, and the terminal is as it was.
+    // Ctrl-C on the last screen leaves, and the terminal is as it was; what is said after
+    // names no report that is about to vanish.
     pane.keys(&["C-c"]);
-    pane.wait_for(&["exited 0"], SCREEN);
+    let after = pane.wait_for(&["exited 0"], SCREEN);
+    assert!(after.contains("report: none kept"), "{after}");
     assert_eq!(pane.show("#{alternate_on}"), "0");
     assert_eq!(pane.show("#{cursor_flag}"), "1");
     // The demo's image folder went with the wizard.
@@ -266,6 +291,44 @@ fn the_demo_goes_through_every_screen_to_a_flashed_router() {
         before,
         "the demo's image folder was left behind"
     );
+}
+
+/// The report on the done screen is in the demo's own folder, and nothing was written into
+/// `folders` (where a real run's report could go).
+fn the_report_is_the_demos_own(done: &str, before: &[PathBuf], folders: &[&Path]) {
+    let demo: Vec<PathBuf> = demo_folders()
+        .into_iter()
+        // Other demos may run meanwhile: this one's folder is the one its screen names.
+        .filter(|dir| !before.contains(dir) && done.contains(&dir.display().to_string()))
+        .collect();
+    assert_eq!(demo.len(), 1, "{demo:?}");
+    let reports: Vec<PathBuf> = std::fs::read_dir(demo[0].join("reports"))
+        .expect("the demo's reports folder")
+        .map(|entry| entry.expect("a report").path())
+        .collect();
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    let report = &reports[0];
+    // The path may wrap onto the next line of the panel: read the screen without the
+    // panel's borders and spaces (the path has none).
+    let flat: String = done
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '│')
+        .collect();
+    assert!(
+        flat.contains(&report.display().to_string()),
+        "the report's path {} is not on the screen:\n{done}",
+        report.display()
+    );
+    let text = std::fs::read_to_string(report).expect("the report");
+    assert!(text.contains("flashed"), "{text}");
+    for folder in folders {
+        assert!(
+            files_under(folder).is_empty(),
+            "the demo wrote into {}: {:?}",
+            folder.display(),
+            files_under(folder)
+        );
+    }
 }
 
 /// What the copy of this binary does in its tmux pane: takes the terminal over as the wizard
@@ -357,6 +420,76 @@ fn only_a_device_or_only_an_image_on_a_terminal_opens_the_wizard() {
         let screen = pane.wait_for(&["exited "], SCREEN);
         assert!(screen.contains("exited 0"), "{args}: {screen}");
     }
+}
+
+#[test]
+fn what_was_given_is_selected_when_the_wizard_opens() {
+    let Some(tmux) = support::require("tmux") else {
+        return;
+    };
+    let cwd = tempfile::tempdir().expect("a folder to run in");
+    let state = tempfile::tempdir().expect("a state folder");
+    let state_dir = state.path().to_str().expect("a UTF-8 temporary path");
+    let image = rescue_wizard::image::sample::tp_link_firmware(0x0841_0009, 300 * 1024 + 17);
+    std::fs::write(cwd.path().join("openwrt-factory.bin"), &image).expect("the image");
+    // Sorted first: the picker would start on it if the image given were not selected.
+    std::fs::write(cwd.path().join("aaa-notes.bin"), b"not an image").expect("a file");
+    let start = |args: &str| {
+        Tmux::start(
+            tmux.clone(),
+            cwd.path(),
+            &[("RESCUE_WIZARD_STATE_DIR", state_dir)],
+            &format!("{} {args}", shell_quote(Path::new(BIN))),
+        )
+    };
+    let leave = |pane: &Tmux, args: &str| {
+        pane.keys(&["q"]);
+        let screen = pane.wait_for(&["exited "], SCREEN);
+        assert!(screen.contains("exited 0"), "{args}: {screen}");
+    };
+
+    // Only the image: the device screen asks which router it is for; once the device is
+    // chosen the picker is on the image, checked already.
+    let pane = start("openwrt-factory.bin");
+    pane.wait_for(
+        &["1/7 Device", "Which router is openwrt-factory.bin for?"],
+        SCREEN,
+    );
+    pane.keys(&["wr841n v9"]);
+    pane.wait_for(&["1 device", "> tl-wr841n-v9"], SCREEN);
+    pane.keys(&["Enter"]);
+    let screen = pane.wait_for(
+        &[
+            "2/7 Image",
+            "> openwrt-factory.bin",
+            "READY: the bootloader will take it",
+        ],
+        SCREEN,
+    );
+    assert!(
+        screen.contains("The image fits this device: press Enter to use it."),
+        "{screen}"
+    );
+    leave(&pane, "openwrt-factory.bin");
+
+    // Only the device, by a model name in another case: highlighted, its steps beside it,
+    // and Enter takes it.
+    let pane = start("--device 'TL-WR841N v9'");
+    pane.wait_for(&["1/7 Device", "> tl-wr841n-v9", "steps"], SCREEN);
+    pane.keys(&["Enter"]);
+    pane.wait_for(&["2/7 Image │ tl-wr841n-v9"], SCREEN);
+    leave(&pane, "--device");
+
+    // A device the run does not automate: Enter shows its steps, one at a time.
+    let pane = start("--device dlink-dir-1960-a1");
+    pane.wait_for(&["1/7 Device", "> dlink-dir-1960", "1 device"], SCREEN);
+    pane.keys(&["Enter"]);
+    pane.wait_for(&["rescue-wizard cannot do this recovery"], SCREEN);
+    pane.keys(&["Escape"]);
+    pane.wait("the steps to close", SCREEN, |s| {
+        !s.contains("rescue-wizard cannot do this recovery")
+    });
+    leave(&pane, "--device dlink-dir-1960-a1");
 }
 
 #[test]

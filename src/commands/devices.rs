@@ -55,13 +55,19 @@ pub fn run_with(
                     writeln!(out, "Nearest ids: {}", nearest.join(", "))?;
                 }
                 writeln!(out, "`rescue-wizard devices` lists every device.")?;
-                // Nearest ids are an answer to try; nothing at all is not, for scripts too.
-                if nearest.is_empty() {
-                    return Ok(Outcome::BadInput);
-                }
-            } else {
-                out.write_all(render::table(&hits).as_bytes())?;
-                footer(&hits, dir, out)?;
+                // Nearest ids are a suggestion, not an answer: a script must not take the
+                // first of them for the device it asked about.
+                return Ok(Outcome::BadInput);
+            }
+            out.write_all(render::table(&hits).as_bytes())?;
+            footer(&hits, dir, out)?;
+            let unknown = catalogue.unknown_words(&query);
+            if !unknown.is_empty() {
+                writeln!(
+                    out,
+                    "No device has `{}` in its name: the search went without it.",
+                    unknown.join("`, `")
+                )?;
             }
             Ok(Outcome::Done)
         }

@@ -23,7 +23,16 @@ use crate::{Outcome, UsageError};
 /// Where events are shown.
 enum Front {
     Json(JsonLines),
-    View(RunView),
+    View {
+        view: RunView,
+        /// The preflight's checks, held until it ends: when it fails, its reason (each
+        /// blocking check with its fix) is said once, not after every check that led to it.
+        held: Vec<Event>,
+        /// The run ended before anything was set up, its reason already said (a failed
+        /// preflight, consent refused): the closing checklist would only blame what never
+        /// ran (port 69, an address that was never added).
+        said: bool,
+    },
 }
 
 impl Front {
@@ -31,14 +40,40 @@ impl Front {
         if json {
             Front::Json(JsonLines::new())
         } else {
-            Front::View(RunView::new())
+            Front::View {
+                view: RunView::new(),
+                held: Vec::new(),
+                said: false,
+            }
         }
     }
 
     fn show(&mut self, event: &Event) {
         match self {
+            // JSON keeps every event: a program reads it, not a person.
             Front::Json(lines) => lines.show(event),
-            Front::View(view) => view.show(event),
+            Front::View { view, held, said } => match event {
+                Event::Checked { .. } => held.push(event.clone()),
+                Event::PreflightFailed { .. } => {
+                    held.clear();
+                    *said = true;
+                    view.show(event);
+                }
+                Event::Finished { .. } if *said => {}
+                _ => {
+                    for check in held.drain(..) {
+                        view.show(&check);
+                    }
+                    view.show(event);
+                }
+            },
+        }
+    }
+
+    /// The run was refused: the refusal is the run's last word (see [`conclude`]).
+    fn refused(&mut self) {
+        if let Front::View { said, .. } = self {
+            *said = true;
         }
     }
 
@@ -47,7 +82,7 @@ impl Front {
     fn note(&self, text: &str) {
         match self {
             Front::Json(_) => {}
-            Front::View(view) => view.suspend(|| eprintln!("{text}")),
+            Front::View { view, .. } => view.suspend(|| eprintln!("{text}")),
         }
     }
 }
@@ -268,8 +303,9 @@ async fn drive(
                     if std::io::stdin().is_terminal() {
                         asking = Some(tokio::task::spawn_blocking(|| ask("Go ahead? [y/N] ")));
                     } else {
+                        front.refused();
                         let _ = commands.send(Command::Refuse {
-                            why: "there is no terminal to ask on.\n  fix: add --yes to allow the changes (everything is undone when rescue-wizard ends)".into(),
+                            why: "there is no terminal to ask on.\n  fix: add --yes (or run on a terminal) to allow the changes (everything is undone when rescue-wizard ends)".into(),
                         });
                     }
                 }
@@ -279,6 +315,7 @@ async fn drive(
                 let command = if answer.unwrap_or(false) {
                     Command::Approve
                 } else {
+                    front.refused();
                     Command::Refuse { why: "the changes were declined".into() }
                 };
                 let _ = commands.send(command);

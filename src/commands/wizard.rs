@@ -52,11 +52,18 @@ pub async fn start(args: RecoverArgs) -> anyhow::Result<Outcome> {
     let (catalogue, _problems) =
         Catalogue::load_default().map_err(|e| UsageError(e.to_string()))?;
     let here = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-    // What was given on the command line is filled in: the device as the search, the image's
-    // folder as where the picker starts.
-    let start_dir = args
+    // What was given on the command line is filled in: the device as the search, the image
+    // highlighted in its folder (or, when it is not there, its folder as where the picker
+    // starts).
+    let image = args
         .image
         .as_deref()
+        .map(|image| here.join(image))
+        .filter(|image| image.is_file())
+        .and_then(|image| std::fs::canonicalize(image).ok());
+    let start_dir = image
+        .as_deref()
+        .or(args.image.as_deref())
         .and_then(Path::parent)
         .map(|folder| here.join(folder))
         .filter(|folder| folder.is_dir())
@@ -69,11 +76,15 @@ pub async fn start(args: RecoverArgs) -> anyhow::Result<Outcome> {
         downloads: downloads(),
         colours: colours(),
         search: args.device.clone().unwrap_or_default(),
+        image,
+        scratch: None,
     };
-    run(setup, args.adopt, args.report).await
+    run(setup, state_dir(), args.adopt, args.report).await
 }
 
-/// `rescue-wizard demo` on a terminal.
+/// `rescue-wizard demo` on a terminal. Its report goes into the demo's own folder (gone
+/// with it when the wizard ends) unless `--report FILE` says where to keep one: a simulated
+/// run is not a recovery, and the reports folder is for recoveries.
 pub async fn demo(args: DemoArgs) -> anyhow::Result<Outcome> {
     let (catalogue, _problems) =
         Catalogue::load_default().map_err(|e| UsageError(e.to_string()))?;
@@ -86,13 +97,21 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<Outcome> {
         downloads: downloads(),
         colours: colours(),
         search: DEMO_DEVICE.to_owned(),
+        image: None,
+        scratch: Some(image.dir.clone()),
     };
-    let result = run(setup, false, args.report).await;
+    let result = run(setup, image.dir.clone(), false, args.report).await;
     drop(image);
     result
 }
 
-async fn run(setup: Setup, adopt: bool, report: Option<PathBuf>) -> anyhow::Result<Outcome> {
+/// Runs the wizard; `state_dir` holds the journal and, without `report`, the report.
+async fn run(
+    setup: Setup,
+    state_dir: PathBuf,
+    adopt: bool,
+    report: Option<PathBuf>,
+) -> anyhow::Result<Outcome> {
     let (stop_tx, stop) = mpsc::unbounded_channel();
     let mut signals = StopSignals::install()?;
     let forward = tokio::spawn(async move {
@@ -106,7 +125,7 @@ async fn run(setup: Setup, adopt: bool, report: Option<PathBuf>) -> anyhow::Resu
     let wizard = Wizard {
         setup,
         ports: crate::net::iface::list,
-        state_dir: state_dir(),
+        state_dir,
         report,
         adopt,
         stop,

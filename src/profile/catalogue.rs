@@ -296,7 +296,64 @@ impl Catalogue {
                 }
             }
         }
-        Vec::new()
+        self.search_family(query)
+    }
+
+    /// The last try of [`Catalogue::search`]: a model letter with its variant number, as
+    /// "m5" in "nanostation m5", finds the model OpenWrt names by the letter alone (its
+    /// Nanostation M, Bullet M and Rocket M stand for the M2 and the M5 alike), and a word
+    /// of letters no device has anywhere ("loco") is left out. At least one word with a
+    /// digit must remain, so that a sentence of ordinary words finds nothing.
+    fn search_family(&self, query: &str) -> Vec<&Entry> {
+        let words = query_words(&label_query(query));
+        let names = self.family_names();
+        let kept: Vec<&String> = words
+            .iter()
+            .filter(|word| {
+                !word.chars().all(char::is_alphabetic)
+                    || names
+                        .iter()
+                        .any(|(_, hay, model)| names_word(word, hay, model))
+            })
+            .collect();
+        if !kept.iter().any(|w| w.chars().any(|c| c.is_ascii_digit())) {
+            return Vec::new();
+        }
+        names
+            .iter()
+            .filter(|(_, hay, model)| kept.iter().all(|w| names_word(w, hay, model)))
+            .map(|(entry, _, _)| *entry)
+            .collect()
+    }
+
+    /// The words of letters in `query` that are in no device's names: what
+    /// [`Catalogue::search`] left out, for saying so.
+    pub fn unknown_words(&self, query: &str) -> Vec<String> {
+        let names = self.family_names();
+        query_words(&label_query(query))
+            .into_iter()
+            .filter(|word| {
+                word.chars().all(char::is_alphabetic)
+                    && !names
+                        .iter()
+                        .any(|(_, hay, model)| names_word(word, hay, model))
+            })
+            .collect()
+    }
+
+    /// Every device with its names in one text and its model's words, sorted as
+    /// [`Catalogue::entries`].
+    fn family_names(&self) -> Vec<(&Entry, String, Vec<String>)> {
+        self.entries()
+            .map(|entry| {
+                let profile = &entry.profile;
+                (
+                    entry,
+                    searchable_names(profile).join(" "),
+                    model_words(profile),
+                )
+            })
+            .collect()
     }
 
     fn search_words(&self, query: &str, words: &[String]) -> Vec<&Entry> {
@@ -322,7 +379,6 @@ impl Catalogue {
     }
 }
 
-/// "wr841v9" as "wr841" and "v9": cut where a digit is followed by a letter.
 /// The words of a query, lower-case, punctuation dropped.
 fn query_words(query: &str) -> Vec<String> {
     query
@@ -395,6 +451,35 @@ fn drop_regions(text: &str) -> String {
     out
 }
 
+/// Whether a query word names a device: it is in the device's names, or it is a variant
+/// of one of its model's words (`m5` of the Nanostation M).
+fn names_word(word: &str, haystack: &str, model: &[String]) -> bool {
+    haystack.contains(word)
+        || variant_letters(word).is_some_and(|letters| model.iter().any(|m| m == letters))
+}
+
+/// `m` of `m5`: a word of one to three letters then digits, the letters a model's own
+/// word and the digits its variant. Versions (`v9`) are not variants: another hardware
+/// version is another recovery.
+fn variant_letters(word: &str) -> Option<&str> {
+    let split = word.find(|c: char| c.is_ascii_digit())?;
+    let (letters, digits) = word.split_at(split);
+    let plain = (1..=3).contains(&letters.len())
+        && letters.chars().all(|c| c.is_ascii_lowercase())
+        && digits.chars().all(|c| c.is_ascii_digit());
+    (plain && !matches!(letters, "v" | "ver" | "rev")).then_some(letters)
+}
+
+/// The words of a device's model and aliases, lower-case: `nanostation` and `m` of
+/// "Nanostation M".
+fn model_words(profile: &Profile) -> Vec<String> {
+    std::iter::once(profile.model.as_str())
+        .chain(profile.aliases.iter().map(String::as_str))
+        .flat_map(query_words)
+        .collect()
+}
+
+/// "wr841v9" as "wr841" and "v9": cut where a digit is followed by a letter.
 fn cut_at_numbers(word: &str) -> Vec<String> {
     let mut parts = vec![String::new()];
     let mut after_digit = false;
@@ -484,5 +569,35 @@ mod tests {
         assert_eq!(label_query("wr841n v9.2"), "wr841n v9");
         // Words that only start like a version stay as they are.
         assert_eq!(label_query("verizon vdsl (adsl2)"), "verizon vdsl (adsl2)");
+    }
+
+    fn first(catalogue: &Catalogue, query: &str) -> Option<String> {
+        catalogue
+            .search(query)
+            .first()
+            .map(|entry| entry.profile.id.clone())
+    }
+
+    #[test]
+    fn words_and_letter_digit_runs_find_generated_profiles() {
+        let catalogue = Catalogue::builtin().expect("the built-in catalogue");
+        for (query, id) in [
+            ("nanostation m5", "ubiquiti-nanostation-m"),
+            ("nanostation loco m2", "ubiquiti-nanostation-m"),
+            ("NanoStation M2", "ubiquiti-nanostation-m"),
+            ("rt-ac58u", "asus-rt-ac58u"),
+            ("wr1043nd v3", "tl-wr1043nd-v3"),
+        ] {
+            assert_eq!(first(&catalogue, query).as_deref(), Some(id), "{query}");
+        }
+        // A word no device has is named for the front-end to say so.
+        assert_eq!(catalogue.unknown_words("nanostation loco m2"), ["loco"]);
+        // Another hardware version is not a variant: nothing rather than the wrong revision.
+        assert!(catalogue.search("archer c7 v9").is_empty());
+        assert!(catalogue.search("wr1043nd v9").is_empty());
+        // Ordinary words alone find nothing, and so does a number no model has.
+        assert!(catalogue.search("no such router").is_empty());
+        assert!(catalogue.search("nonexistent").is_empty());
+        assert!(catalogue.search("zz9").is_empty());
     }
 }

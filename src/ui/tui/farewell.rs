@@ -29,6 +29,18 @@ pub fn farewell(model: &Model) -> Vec<String> {
         }
     }
     match &run.report {
+        // The demo's folder goes as the wizard ends: its path would name nothing.
+        Some(Ok(path))
+            if model
+                .scratch
+                .as_ref()
+                .is_some_and(|dir| path.starts_with(dir)) =>
+        {
+            lines.push(
+                "report: none kept (the demo's went with its folder; `rescue-wizard demo --report FILE` keeps one)"
+                    .to_owned(),
+            );
+        }
         Some(Ok(path)) => lines.push(format!("report: {}", path.display())),
         Some(Err(why)) => lines.push(format!("the report could not be written: {why}")),
         None => {}

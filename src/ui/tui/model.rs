@@ -87,8 +87,14 @@ pub struct Setup {
     pub downloads: Option<PathBuf>,
     /// Draw with colours (`NO_COLOR` unset).
     pub colours: bool,
-    /// The device search to start with (the demo's device).
+    /// The device search to start with (the demo's device, or `--device`).
     pub search: String,
+    /// The image given on the command line, its full path: highlighted in the picker, and
+    /// checked as soon as the device is chosen.
+    pub image: Option<PathBuf>,
+    /// A folder removed when the wizard ends (the demo's): a report written there is not
+    /// kept, and leaving says so.
+    pub scratch: Option<PathBuf>,
 }
 
 /// Something that happened: a key, the clock, an answer to an [`Effect`], or the engine.
@@ -227,6 +233,8 @@ pub struct ImageStep {
     pub busy: Option<String>,
     /// Why the last action failed.
     pub problem: Option<String>,
+    /// The image given on the command line, until it is checked.
+    pub given: Option<PathBuf>,
 }
 
 impl ImageStep {
@@ -424,6 +432,8 @@ pub struct Model {
     pub settings: Settings,
     /// Draw with colours.
     pub colours: bool,
+    /// A folder removed when the wizard ends ([`Setup::scratch`]).
+    pub scratch: Option<PathBuf>,
     /// The screen shown.
     pub screen: Screen,
     /// A box over it.

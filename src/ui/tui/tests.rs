@@ -46,6 +46,8 @@ fn setup(mode: Mode) -> Setup {
         downloads: Some(PathBuf::from(DOWNLOADS)),
         colours: true,
         search: String::new(),
+        image: None,
+        scratch: None,
     }
 }
 
@@ -1018,4 +1020,238 @@ fn long_device_ids_keep_the_models_in_one_column() {
     );
     // The long id is cut, not spilled into the model column.
     assert!(text.contains("tl-wr841n-v9-be…"), "{text}");
+}
+
+/// The screen's rows as text, without the backend's quotes.
+fn rows(model: &Model) -> Vec<String> {
+    draw(model, 80, 24)
+        .backend()
+        .to_string()
+        .lines()
+        .map(|line| line.trim_matches('"').to_owned())
+        .collect()
+}
+
+#[test]
+fn an_image_given_is_highlighted_and_checked_once_the_device_is_chosen() {
+    let given = PathBuf::from(DOWNLOADS).join("wr841nv9-factory.bin");
+    let (mut model, first) = init(Setup {
+        image: Some(given.clone()),
+        ..setup(Mode::Real)
+    });
+    assert!(matches!(&first[..], [Effect::ListDir(dir)] if dir == Path::new(DOWNLOADS)));
+    update(
+        &mut model,
+        Msg::Listed {
+            dir: DOWNLOADS.into(),
+            entries: Ok(downloads()),
+        },
+    );
+    // Highlighted in the picker (the first file would be the stock image), and named on the
+    // device screen the wizard opens with.
+    assert_eq!(model.image.selected_file(), Some(given.clone()));
+    assert_eq!(model.screen, Screen::Device);
+    assert!(
+        rows(&model)[1].contains("Which router is wr841nv9-factory.bin for?"),
+        "{:?}",
+        rows(&model)
+    );
+    type_text(&mut model, "wr841 v9");
+    let effects = press(&mut model, &[Key::Enter]);
+    assert_eq!(model.screen, Screen::Image);
+    assert!(
+        matches!(&effects[..], [Effect::ListDir(_), Effect::Inspect { path, .. }] if *path == given),
+        "{effects:?}"
+    );
+    // Checked once: going back and choosing again is the technician's own pick.
+    press(&mut model, &[Key::Esc]);
+    let effects = press(&mut model, &[Key::Enter]);
+    assert!(matches!(&effects[..], [Effect::ListDir(_)]), "{effects:?}");
+}
+
+#[test]
+fn a_device_and_an_image_given_open_at_the_image_check() {
+    let given = PathBuf::from(DOWNLOADS).join("wr841nv9-factory.bin");
+    let (mut model, first) = init(Setup {
+        // An alias in another case: the lookup's names, not only ids.
+        search: "WR841N v9".into(),
+        image: Some(given.clone()),
+        ..setup(Mode::Real)
+    });
+    assert_eq!(model.screen, Screen::Image);
+    assert_eq!(
+        model.device.chosen.as_ref().map(|p| p.id.as_str()),
+        Some("tl-wr841n-v9")
+    );
+    assert!(
+        matches!(&first[..], [Effect::ListDir(_), Effect::Inspect { path, .. }] if *path == given),
+        "{first:?}"
+    );
+    update(
+        &mut model,
+        Msg::Listed {
+            dir: DOWNLOADS.into(),
+            entries: Ok(downloads()),
+        },
+    );
+    let inspection = inspected(&model, "wr841nv9-factory.bin", &firmware(3_932_160));
+    update(
+        &mut model,
+        Msg::Inspected {
+            path: given,
+            result: Ok(Box::new(inspection)),
+        },
+    );
+    let screen = rows(&model).join("\n");
+    assert!(
+        screen.contains("The image fits this device: press Enter to use it."),
+        "{screen}"
+    );
+    assert!(screen.contains("READY"), "{screen}");
+}
+
+#[test]
+fn a_device_given_alone_is_highlighted_on_the_device_screen() {
+    let (model, _) = init(Setup {
+        search: "TL-WR841N v9".into(),
+        ..setup(Mode::Real)
+    });
+    assert_eq!(model.screen, Screen::Device);
+    assert_eq!(
+        super::update::highlighted(&model).map(|p| p.id.as_str()),
+        Some("tl-wr841n-v9")
+    );
+    // Its steps are on the screen beside it.
+    let screen = rows(&model).join("\n");
+    assert!(screen.contains("steps"), "{screen}");
+}
+
+/// The live screen with `count` lines in the feed after what the run said so far.
+fn live_with_lines(count: usize) -> Model {
+    let mut model = on_live_screen();
+    for n in 0..count {
+        event(
+            &mut model,
+            1.0 + n as f64,
+            Event::NetworkNoticed {
+                what: format!("notice {n:02}"),
+            },
+        );
+    }
+    model
+}
+
+/// The feed pane's title count ("N newer below") and the notices it shows, in order.
+fn feed_pane(model: &Model) -> (usize, Vec<usize>) {
+    let rows = rows(model);
+    let below = rows
+        .iter()
+        .find_map(|row| {
+            let at = row.find("Activity: ")?;
+            row[at + "Activity: ".len()..]
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
+        })
+        .unwrap_or(0);
+    let shown = rows
+        .iter()
+        .filter_map(|row| {
+            let at = row.find("notice ")?;
+            row[at + "notice ".len()..].get(..2)?.parse().ok()
+        })
+        .collect();
+    (below, shown)
+}
+
+#[test]
+fn the_live_pane_scrolled_back_is_full_and_counts_what_is_below_truly() {
+    let mut model = live_with_lines(40);
+    let total = model.run.as_ref().unwrap().feed.len();
+    let (below, following) = feed_pane(&model);
+    assert_eq!(below, 0);
+    assert_eq!(following.last(), Some(&39));
+    let pane = following.len();
+    assert!(pane >= 5, "{following:?}");
+
+    // Up: one entry back, the pane as full as before, one newer below.
+    press(&mut model, &[Key::Up]);
+    let (below, shown) = feed_pane(&model);
+    assert_eq!((below, shown.len(), shown.last()), (1, pane, Some(&38)));
+
+    // Home: the oldest entries fill the whole pane, and the count is what is really below.
+    press(&mut model, &[Key::Home]);
+    snapshot("live_scrolled_to_the_top", &model);
+    let (below, shown) = feed_pane(&model);
+    assert_eq!(shown.len(), pane, "{shown:?}");
+    assert_eq!(shown.first(), Some(&0), "{shown:?}");
+    assert!(!rows(&model).join("\n").contains("starting the run"));
+    let last = *shown.last().unwrap();
+    // The notices are the feed's last 40 entries: entry index = total - 40 + notice.
+    assert_eq!(below, total - (total - 40 + last + 1), "{shown:?}");
+
+    // End follows again; Down from one back does too.
+    press(&mut model, &[Key::End]);
+    assert_eq!(feed_pane(&model), (0, following.clone()));
+    press(&mut model, &[Key::Up, Key::Down]);
+    assert_eq!(feed_pane(&model), (0, following));
+}
+
+#[test]
+fn names_cut_alike_in_the_picker_are_told_apart() {
+    let mut model = on_image_screen();
+    let long = |name: &str, size| FileEntry {
+        name: name.into(),
+        dir: false,
+        size,
+    };
+    update(
+        &mut model,
+        Msg::Listed {
+            dir: DOWNLOADS.into(),
+            entries: Ok(vec![
+                long(
+                    "openwrt-23.05.2-ath79-tiny-tplink_tl-wr841-v9-squashfs-factory.bin",
+                    3_932_160,
+                ),
+                long(
+                    "openwrt-23.05.3-ath79-tiny-tplink_tl-wr841-v9-squashfs-factory.bin",
+                    3_932_160,
+                ),
+                long(
+                    "openwrt-23.05.3-ath79-tiny-tplink_tl-wr841-v9-squashfs-factory-stripped.bin",
+                    3_800_000,
+                ),
+            ]),
+        },
+    );
+    snapshot("image_picker_names_cut_alike", &model);
+    let rows = rows(&model);
+    let names: Vec<String> = rows[3..6]
+        .iter()
+        .map(|row| {
+            let inside = row.split('│').nth(1).unwrap_or_default();
+            // "> name size": the names have no spaces.
+            inside
+                .trim()
+                .trim_start_matches("> ")
+                .split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(names.len(), 3, "{rows:?}");
+    assert!(names.iter().all(|name| name.contains('…')), "{names:?}");
+    assert!(
+        names[0] != names[1] && names[1] != names[2] && names[0] != names[2],
+        "{names:?}"
+    );
+    // The start and the end of each are kept.
+    assert!(
+        names.iter().all(|name| name.starts_with("openwrt-")),
+        "{names:?}"
+    );
+    assert!(names[2].ends_with("tripped.bin"), "{names:?}");
 }

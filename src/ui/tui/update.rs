@@ -28,6 +28,7 @@ pub fn init(setup: Setup) -> (Model, Vec<Effect>) {
         catalogue: setup.catalogue,
         settings: setup.settings,
         colours: setup.colours,
+        scratch: setup.scratch,
         screen: Screen::Device,
         overlay: None,
         clock: Duration::ZERO,
@@ -39,6 +40,7 @@ pub fn init(setup: Setup) -> (Model, Vec<Effect>) {
             dir: setup.start_dir.clone(),
             start: setup.start_dir,
             downloads: setup.downloads,
+            given: setup.image,
             ..ImageStep::default()
         },
         port: PortStep::default(),
@@ -50,7 +52,22 @@ pub fn init(setup: Setup) -> (Model, Vec<Effect>) {
         quit: false,
     };
     search(&mut model);
-    let first = vec![Effect::ListDir(model.image.dir.clone())];
+    let mut first = vec![Effect::ListDir(model.image.dir.clone())];
+    // A device given by a name the search lists among others is the one highlighted.
+    if let Ok(entry) = model.catalogue.lookup(model.device.query.trim())
+        && let Some(n) = model
+            .device
+            .hits
+            .iter()
+            .position(|id| *id == entry.profile.id)
+    {
+        model.device.selected = n;
+        // Device and image both given: straight to the image's check against the device,
+        // where the technician reviews the verdict and goes on with Enter.
+        if model.image.given.is_some() && entry.profile.is_automated() {
+            first = choose_device(&mut model);
+        }
+    }
     (model, first)
 }
 
@@ -294,7 +311,12 @@ fn choose_device(model: &mut Model) -> Vec<Effect> {
     model.device.chosen = Some(profile);
     model.screen = Screen::Image;
     // The folder may have changed since it was read (a download finished meanwhile).
-    vec![Effect::ListDir(model.image.dir.clone())]
+    let mut effects = vec![Effect::ListDir(model.image.dir.clone())];
+    // The image given on the command line is checked at once: Enter is all that is left.
+    if let Some(given) = model.image.given.take() {
+        effects.extend(inspect(model, given));
+    }
+    effects
 }
 
 /// The highlighted device on the device screen.
@@ -346,7 +368,12 @@ fn listed(model: &mut Model, dir: PathBuf, entries: Result<Vec<super::model::Fil
             image.entries = entries;
             // Files are what is picked: start on the first one.
             image.selected = image.entries.iter().position(|e| !e.dir).unwrap_or(0);
-            if let Some(path) = image.inspection.as_ref().map(|i| i.path.clone()) {
+            if let Some(path) = image
+                .inspection
+                .as_ref()
+                .map(|i| i.path.clone())
+                .or_else(|| image.given.clone())
+            {
                 select_path(image, &path);
             }
         }

@@ -26,21 +26,29 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
     let [left, right] =
         Layout::horizontal([Constraint::Length(left_width), Constraint::Min(0)]).areas(area);
     let inner = usize::from(left_width.saturating_sub(6));
+    let sizes: Vec<String> = image.entries.iter().map(|e| bytes(e.size)).collect();
+    // One room for every file name, so that names cut alike are cut at the same place and
+    // are told apart (the widest size column decides it).
+    let room = inner.saturating_sub(sizes.iter().map(String::len).max().unwrap_or(0) + 1);
+    let all: Vec<&str> = image.entries.iter().map(|e| e.name.as_str()).collect();
+    let files = fit_names(&all, room);
+    let folders = fit_names(&all, inner.saturating_sub(1));
     let items: Vec<ListItem> = image
         .entries
         .iter()
-        .map(|entry| {
+        .enumerate()
+        .map(|(n, entry)| {
             if entry.dir {
-                ListItem::new(Line::styled(format!("{}/", entry.name), theme.accent))
+                ListItem::new(Line::styled(format!("{}/", folders[n]), theme.accent))
             } else {
-                let size = bytes(entry.size);
+                let size = &sizes[n];
+                let name = &files[n];
                 let room = inner.saturating_sub(size.len() + 1);
-                let name: String = entry.name.chars().take(room).collect();
                 let pad = room.saturating_sub(name.chars().count());
                 ListItem::new(Line::from(vec![
-                    Span::raw(name),
+                    Span::raw(name.clone()),
                     Span::raw(" ".repeat(pad + 1)),
-                    Span::styled(size, theme.dim),
+                    Span::styled(size.clone(), theme.dim),
                 ]))
             }
         })
@@ -191,6 +199,45 @@ fn check(inspection: &Inspection, theme: &Theme, width: usize) -> Vec<Line<'stat
         }
     }
     lines
+}
+
+/// Each name cut to `room` characters in its middle (`openwrt-ath…-factory.bin`): the start
+/// says what it is, the end which copy. Where two names would read the same, the cut moves
+/// until they differ (an image and its `-stripped` copy, two releases of one build).
+fn fit_names(names: &[&str], room: usize) -> Vec<String> {
+    let preferred = room.saturating_sub(1) / 2;
+    names
+        .iter()
+        .enumerate()
+        .map(|(n, name)| {
+            let alike = |head: usize, mine: &str| {
+                names
+                    .iter()
+                    .enumerate()
+                    .any(|(m, other)| m != n && middle_cut(other, room, head) == mine)
+            };
+            // The preferred cut first, then further from it either way.
+            (0..room)
+                .flat_map(|d| [preferred.checked_add(d), preferred.checked_sub(d)])
+                .flatten()
+                .filter(|head| *head < room)
+                .map(|head| (head, middle_cut(name, room, head)))
+                .find(|(head, mine)| !alike(*head, mine))
+                .map_or_else(|| middle_cut(name, room, preferred), |(_, mine)| mine)
+        })
+        .collect()
+}
+
+/// `name` in `room` characters: its first `head`, an ellipsis, and its end.
+fn middle_cut(name: &str, room: usize, head: usize) -> String {
+    let count = name.chars().count();
+    if count <= room {
+        return name.to_owned();
+    }
+    let tail = room.saturating_sub(head + 1);
+    let start: String = name.chars().take(head).collect();
+    let end: String = name.chars().skip(count - tail).collect();
+    format!("{start}…{end}")
 }
 
 /// `text`, its start cut to fit `width` (the end of a path is what tells).

@@ -181,27 +181,46 @@ fn feed_style(kind: FeedKind, theme: &Theme) -> Style {
 }
 
 fn draw_feed(frame: &mut Frame, area: Rect, run: &RunState, theme: &Theme) {
-    let title = if run.scroll > 0 {
-        format!(" Activity: {} newer below (End follows) ", run.scroll)
+    let inner = panel("").inner(area);
+    let height = usize::from(inner.height);
+    let width = usize::from(inner.width).saturating_sub(STAMP).max(10);
+    let (lines, below) = feed_window(run, height, width, theme);
+    // The count is of entries the pane does not show, so it is true however far back the
+    // keys asked for: at the top the pane stays full and fewer are below.
+    let title = if below > 0 {
+        format!(" Activity: {below} newer below (End follows) ")
     } else {
         " Activity ".to_owned()
     };
-    let block = panel(title);
-    let inner = block.inner(area);
-    frame.render_widget(block, area);
-    let height = usize::from(inner.height);
-    let width = usize::from(inner.width).saturating_sub(STAMP).max(10);
-    let end = run.feed.len().saturating_sub(run.scroll);
-    // Newest at the bottom: wrap lines from the end until the panel is full.
-    let mut lines: Vec<Line> = Vec::new();
-    for entry in run.feed[..end].iter().rev() {
+    frame.render_widget(panel(title), area);
+    if lines.is_empty() {
+        frame.render_widget(
+            Paragraph::new(Line::styled(" starting the run…", theme.dim)),
+            inner,
+        );
+    } else {
+        frame.render_widget(Paragraph::new(lines), inner);
+    }
+}
+
+/// The feed's lines that fill a pane `height` lines high, and how many entries are newer
+/// than the last one shown. The pane ends `run.scroll` entries before the newest; when that
+/// leaves it short (scrolled to the top), it is filled with the entries after, so Home and
+/// ↑ never show a pane of one or two lines.
+fn feed_window(
+    run: &RunState,
+    height: usize,
+    width: usize,
+    theme: &Theme,
+) -> (Vec<Line<'static>>, usize) {
+    let entry_lines = |n: usize| -> Vec<Line<'static>> {
+        let entry = &run.feed[n];
         let style = feed_style(entry.kind, theme);
-        let wrapped = wrap(&entry.text, width);
-        let mut block: Vec<Line> = wrapped
+        wrap(&entry.text, width)
             .into_iter()
             .enumerate()
-            .map(|(n, text)| {
-                let stamp = if n == 0 {
+            .map(|(k, text)| {
+                let stamp = if k == 0 {
                     format!("{:>5} ", clock(entry.at))
                 } else {
                     " ".repeat(STAMP)
@@ -211,23 +230,34 @@ fn draw_feed(frame: &mut Frame, area: Rect, run: &RunState, theme: &Theme) {
                     Span::styled(text, style),
                 ])
             })
-            .collect();
+            .collect()
+    };
+    let len = run.feed.len();
+    let mut end = len.saturating_sub(run.scroll);
+    // Newest at the bottom: wrap entries from the end until the pane is full.
+    let mut lines: Vec<Line> = Vec::new();
+    let mut first = end;
+    while first > 0 && lines.len() < height {
+        first -= 1;
+        let mut block = entry_lines(first);
         block.extend(lines);
         lines = block;
-        if lines.len() >= height {
-            break;
+    }
+    // At the top with room left: the entries after the end fill it.
+    while lines.len() < height && end < len {
+        lines.extend(entry_lines(end));
+        end += 1;
+    }
+    if lines.len() > height {
+        if first == 0 && end > len.saturating_sub(run.scroll) {
+            // Filled from the top: the oldest line stays, the cut falls at the bottom.
+            lines.truncate(height);
+        } else {
+            let skip = lines.len() - height;
+            lines.drain(..skip);
         }
     }
-    let skip = lines.len().saturating_sub(height);
-    let lines: Vec<Line> = lines.into_iter().skip(skip).collect();
-    if lines.is_empty() {
-        frame.render_widget(
-            Paragraph::new(Line::styled(" starting the run…", theme.dim)),
-            inner,
-        );
-    } else {
-        frame.render_widget(Paragraph::new(lines), inner);
-    }
+    (lines, len - end)
 }
 
 /// The mark of an item.

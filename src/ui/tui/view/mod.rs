@@ -150,9 +150,18 @@ fn draw_title(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
 /// The second line of every screen: what to do now.
 pub fn what_next(model: &Model) -> String {
     match model.screen {
-        Screen::Device => match &model.device.problem {
-            Some(_) => "That device cannot go on: see why on the right, or pick another.".into(),
-            None => {
+        Screen::Device => match (&model.device.problem, &model.image.given) {
+            (Some(_), _) => {
+                "That device cannot go on: see why on the right, or pick another.".into()
+            }
+            (None, Some(image)) => format!(
+                "Which router is {} for? Type part of its model, ↑↓, Enter.",
+                image.file_name().map_or_else(
+                    || image.display().to_string(),
+                    |n| n.to_string_lossy().into_owned()
+                )
+            ),
+            (None, None) => {
                 "Type part of the model name on the router's label, pick it with ↑↓, press Enter."
                     .into()
             }

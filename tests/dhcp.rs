@@ -2,8 +2,9 @@
 //! network namespaces the tests create and delete (root needed): busybox `udhcpc` and ISC
 //! `dhclient` get the lease we meant (address, mask, server, boot file); a BOOTP request
 //! without a message type (as `MikroTik`'s `RouterBOOT` sends) gets a BOOTP reply without one; a
-//! request arriving on another interface is never answered; dnsmasq answering on the same
-//! segment is detected and named by address and MAC.
+//! request arriving on another interface is never answered; once the router has its lease, a
+//! second client on the same bridge gets no answer; dnsmasq answering on the same segment is
+//! detected and named by address and MAC.
 //!
 //! Needs root and these Debian packages (for `.ci/run`):
 //!
@@ -400,6 +401,106 @@ fn bootp_gets_a_bootp_reply_and_other_ports_are_never_answered() {
     println!("BOOTP reply in {:.1} ms", took.as_secs_f64() * 1000.0);
 }
 
+/// A namespace `<pair.ns>-<name>` whose port `<name>0` (with `address`, if any) is bridged,
+/// by `<name>1`, onto the bridge `br0` of the router's namespace, which holds `router0` too
+/// (the bridge is made on first use): one more machine on the router's segment.
+fn bridged_namespace(pair: &NetnsPair, name: &str, address: Option<Ipv4Addr>) -> String {
+    let ns = format!("{}-{name}", pair.ns);
+    let (inside, outside) = (format!("{name}0"), format!("{name}1"));
+    ip(&["netns", "add", &ns]);
+    ip(&[
+        "link", "add", &inside, "netns", &ns, "type", "veth", "peer", "name", &outside, "netns",
+        &pair.peer,
+    ]);
+    let has_bridge = Command::new("ip")
+        .args(["-n", &pair.peer, "link", "show", "br0"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_bridge {
+        ip(&["-n", &pair.peer, "link", "add", "br0", "type", "bridge"]);
+        ip(&["-n", &pair.peer, "link", "set", "router0", "master", "br0"]);
+    }
+    ip(&["-n", &pair.peer, "link", "set", &outside, "master", "br0"]);
+    ip(&["-n", &pair.peer, "link", "set", &outside, "up"]);
+    ip(&["-n", &pair.peer, "link", "set", "br0", "up"]);
+    ip(&["-n", &ns, "link", "set", "lo", "up"]);
+    if let Some(address) = address {
+        ip(&[
+            "-n",
+            &ns,
+            "addr",
+            "add",
+            &format!("{address}/24"),
+            "dev",
+            &inside,
+        ]);
+    }
+    ip(&["-n", &ns, "link", "set", &inside, "up"]);
+    ns
+}
+
+/// Once the router has its lease, a second client on the same bridge (busybox `udhcpc` in a
+/// namespace of its own) gets no answer, and serve says whom it did not answer and why.
+#[test]
+fn a_second_client_gets_no_answer_once_the_router_is_seen() {
+    if !root() {
+        return;
+    }
+    let Some(busybox) = require("busybox") else {
+        return;
+    };
+    let second = std::cell::RefCell::new(String::new());
+    let seg = Segment::start("rw-dhcp-second", &[], |pair, _| {
+        *second.borrow_mut() = bridged_namespace(pair, "pc", None);
+    });
+    let second_ns = second.into_inner();
+    let _second_gone = NsGuard(second_ns.clone());
+    let udhcpc = |ns: &str, dev: &str, tries: &str| {
+        Proc::spawn(
+            Command::new("ip")
+                .args(["netns", "exec", ns])
+                .arg(&busybox)
+                .args([
+                    "udhcpc", "-i", dev, "-f", "-q", "-n", "-t", tries, "-T", "1",
+                ])
+                // Both send the router's vendor class: only the MAC tells them apart.
+                .args(["-V", "Mips_boot", "-s", "/bin/true"]),
+        )
+    };
+    let router_mac = mac_of(&seg.pair.peer, "br0");
+    let mut router = udhcpc(&seg.pair.peer, "br0", "5");
+    let router_status = router.wait_deadline(DEADLINE);
+    assert!(
+        router_status.is_some_and(|s| s.success()),
+        "the router got no lease ({router_status:?}):\n{}\nserve:\n{}",
+        router.diagnostics(),
+        seg.serve.diagnostics()
+    );
+    seg.line(&format!("gave {} to {router_mac}", seg.leased));
+    // Three tries a second apart, each DISCOVER broadcast across the bridge to our port.
+    let mut other = udhcpc(&second_ns, "pc0", "3");
+    let other_status = other.wait_deadline(DEADLINE);
+    let other_mac = mac_of(&second_ns, "pc0");
+    assert!(
+        other_status.is_some_and(|s| !s.success()),
+        "the second client got an answer ({other_status:?}):\n{}\nserve:\n{}",
+        other.diagnostics(),
+        seg.serve.diagnostics()
+    );
+    assert_eq!(
+        seg.line(&format!("did not answer {other_mac}")),
+        format!(
+            "did not answer {other_mac}, a Mips_boot loader: only the router {router_mac} is answered"
+        )
+    );
+    let serve_out = seg.serve.stdout_text();
+    assert!(
+        !serve_out.contains(&format!("to {other_mac}")),
+        "serve offered or gave something to {other_mac}:\n{serve_out}"
+    );
+    println!("second client {other_mac}: no answer; router {router_mac} kept its lease");
+}
+
 /// dnsmasq on the same segment: its broadcast answer is heard and the server named, with its
 /// MAC.
 #[test]
@@ -414,30 +515,7 @@ fn a_second_dhcp_server_on_the_segment_is_named() {
     // The router's namespace holds a bridge: the router (udhcpc on br0), our port0 behind
     // router0, and dnsmasq's namespace behind dns1.
     let seg = Segment::start("rw-dhcp-rival", &[], |pair, n| {
-        let dns_ns = format!("{}-dns", pair.ns);
-        ip(&["netns", "add", &dns_ns]);
-        *third.borrow_mut() = dns_ns.clone();
-        ip(&[
-            "link", "add", "dns0", "netns", &dns_ns, "type", "veth", "peer", "name", "dns1",
-            "netns", &pair.peer,
-        ]);
-        ip(&["-n", &pair.peer, "link", "add", "br0", "type", "bridge"]);
-        for dev in ["router0", "dns1"] {
-            ip(&["-n", &pair.peer, "link", "set", dev, "master", "br0"]);
-        }
-        ip(&["-n", &pair.peer, "link", "set", "dns1", "up"]);
-        ip(&["-n", &pair.peer, "link", "set", "br0", "up"]);
-        ip(&["-n", &dns_ns, "link", "set", "lo", "up"]);
-        ip(&[
-            "-n",
-            &dns_ns,
-            "addr",
-            "add",
-            &format!("10.81.{n}.254/24"),
-            "dev",
-            "dns0",
-        ]);
-        ip(&["-n", &dns_ns, "link", "set", "dns0", "up"]);
+        *third.borrow_mut() = bridged_namespace(pair, "dns", Some(Ipv4Addr::new(10, 81, n, 254)));
     });
     let dns_ns = third.into_inner();
     let _dns_ns_gone = NsGuard(dns_ns.clone());

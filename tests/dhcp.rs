@@ -4,7 +4,8 @@
 //! without a message type (as `MikroTik`'s `RouterBOOT` sends) gets a BOOTP reply without one; a
 //! request arriving on another interface is never answered; once the router has its lease, a
 //! second client on the same bridge gets no answer; dnsmasq answering on the same segment is
-//! detected and named by address and MAC.
+//! detected and named by address and MAC; the `mikrotik-routerboard` run, through the real
+//! binary, answers a BOOTP client that sends no message type, which then pulls the image.
 //!
 //! Needs root and these Debian packages (for `.ci/run`):
 //!
@@ -612,5 +613,112 @@ fn a_dhcp_server_already_on_this_computer_stops_serve_with_the_fix() {
         stderr.contains("cannot answer DHCP on port0: UDP port 67 is taken by another program")
             && stderr.contains("fix: stop the DHCP server running on this computer"),
         "{stderr}"
+    );
+}
+
+/// The `MikroTik` etherboot run through the real binary, answered as `RouterBOOT` needs: a
+/// BOOTP client that sends no DHCP message type (built here; Debian's U-Boot always sends one)
+/// asks from the router's namespace; the run's reply carries none, gives the profile's router
+/// address, our address as `siaddr` and the image's name as boot file; the client then pulls
+/// that file from `siaddr` with busybox `tftp`, byte for byte the image; the run reports the
+/// lease as BOOTP before the transfer, exits 0 and removes the address it added.
+#[test]
+fn the_mikrotik_run_answers_a_plain_bootp_client_that_pulls_the_image() {
+    if !root() {
+        return;
+    }
+    let Some(busybox) = require("busybox") else {
+        return;
+    };
+    let pair = NetnsPair::new("rw-dhcp-mtik");
+    let files = tempfile::tempdir().unwrap();
+    let image_name = "openwrt-initramfs.bin";
+    let image = support::content(256 * 1024, 0x6d74);
+    std::fs::write(files.path().join(image_name), &image).unwrap();
+    let mut run = Proc::spawn(
+        pair.rescue_wizard()
+            .args(["--device", "mikrotik-routerboard"])
+            .arg(files.path().join(image_name))
+            .args(["--interface", "port0", "--yes", "--json"])
+            .args(["--timeout", "60", "--exit-after-transfer"]),
+    );
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match run.next_line(left) {
+            Some(line) if line.contains("\"event\":\"waiting-for-router\"") => break,
+            Some(_) => {}
+            None => panic!("the run never waited:\n{}", run.diagnostics()),
+        }
+    }
+    let router_mac = mac_of(&pair.peer, "router0");
+    let mac = Mac(rescue_wizard::net::iface::parse_mac(&router_mac).unwrap());
+    let mut request = Message::new(Op::REQUEST, 0x6d74_6b01, mac);
+    // RFC 951 with the RFC 1497 cookie and no option 53: what RouterBOOT sends.
+    request.vendor = Vendor::Options(Vec::new());
+    let reply = ask_from(&pair.peer, "router0", &request, DEADLINE)
+        .unwrap_or_else(|| panic!("no BOOTP reply:\n{}", run.diagnostics()));
+    assert_eq!(reply.message_type(), None, "a DHCP message type: {reply:?}");
+    assert_eq!(reply.yiaddr, Ipv4Addr::new(192, 168, 1, 20));
+    assert_eq!(reply.siaddr, Ipv4Addr::new(192, 168, 1, 10));
+    assert_eq!(reply.file_name(), image_name.as_bytes());
+    // The router takes the address it was given and pulls the boot file from siaddr.
+    ip(&[
+        "-n",
+        &pair.peer,
+        "addr",
+        "add",
+        &format!("{}/24", reply.yiaddr),
+        "dev",
+        "router0",
+    ]);
+    let pulled = files.path().join("pulled.bin");
+    let mut tftp = Proc::spawn(
+        Command::new("ip")
+            .args(["netns", "exec", &pair.peer])
+            .arg(&busybox)
+            .args(["tftp", "-g", "-r", image_name, "-l"])
+            .arg(&pulled)
+            .arg(reply.siaddr.to_string()),
+    );
+    let status = tftp.wait_deadline(DEADLINE);
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "busybox tftp ({status:?}):\n{}\nrun:\n{}",
+        tftp.diagnostics(),
+        run.diagnostics()
+    );
+    assert!(
+        std::fs::read(&pulled).unwrap() == image,
+        "the image pulled differs"
+    );
+    let status = run.wait_deadline(DEADLINE);
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "the run ({status:?}):\n{}",
+        run.diagnostics()
+    );
+    let events: Vec<serde_json::Value> = run
+        .stdout_text()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let at = |name: &str| events.iter().position(|e| e["event"] == name);
+    let leased = at("dhcp-leased").expect("a dhcp-leased event");
+    let lease = &events[leased];
+    assert_eq!(lease["client"], router_mac.as_str(), "{lease}");
+    assert_eq!(lease["address"], "192.168.1.20", "{lease}");
+    assert_eq!(lease["boot_file"], image_name, "{lease}");
+    assert_eq!(lease["bootp"], true, "{lease}");
+    let started = at("transfer-started").expect("a transfer-started event");
+    assert!(leased < started, "the lease came after the transfer");
+    let left = ip(&["-n", &pair.ns, "-4", "-o", "addr", "show", "dev", "port0"]);
+    assert!(
+        !String::from_utf8_lossy(&left.stdout).contains("192.168.1.10"),
+        "the address stayed on port0"
+    );
+    println!(
+        "the run said {lease}; busybox tftp pulled {} bytes",
+        image.len()
     );
 }

@@ -2,8 +2,10 @@
 //! network namespaces the tests create and delete (root needed): busybox `udhcpc` and ISC
 //! `dhclient` get the lease we meant (address, mask, server, boot file); a BOOTP request
 //! without a message type (as `MikroTik`'s `RouterBOOT` sends) gets a BOOTP reply without one; a
-//! request arriving on another interface is never answered; dnsmasq answering on the same
-//! segment is detected and named by address and MAC.
+//! request arriving on another interface is never answered; once the router has its lease, a
+//! second client on the same bridge gets no answer; dnsmasq answering on the same segment is
+//! detected and named by address and MAC; the `mikrotik-routerboard` run, through the real
+//! binary, answers a BOOTP client that sends no message type, which then pulls the image.
 //!
 //! Needs root and these Debian packages (for `.ci/run`):
 //!
@@ -400,6 +402,106 @@ fn bootp_gets_a_bootp_reply_and_other_ports_are_never_answered() {
     println!("BOOTP reply in {:.1} ms", took.as_secs_f64() * 1000.0);
 }
 
+/// A namespace `<pair.ns>-<name>` whose port `<name>0` (with `address`, if any) is bridged,
+/// by `<name>1`, onto the bridge `br0` of the router's namespace, which holds `router0` too
+/// (the bridge is made on first use): one more machine on the router's segment.
+fn bridged_namespace(pair: &NetnsPair, name: &str, address: Option<Ipv4Addr>) -> String {
+    let ns = format!("{}-{name}", pair.ns);
+    let (inside, outside) = (format!("{name}0"), format!("{name}1"));
+    ip(&["netns", "add", &ns]);
+    ip(&[
+        "link", "add", &inside, "netns", &ns, "type", "veth", "peer", "name", &outside, "netns",
+        &pair.peer,
+    ]);
+    let has_bridge = Command::new("ip")
+        .args(["-n", &pair.peer, "link", "show", "br0"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_bridge {
+        ip(&["-n", &pair.peer, "link", "add", "br0", "type", "bridge"]);
+        ip(&["-n", &pair.peer, "link", "set", "router0", "master", "br0"]);
+    }
+    ip(&["-n", &pair.peer, "link", "set", &outside, "master", "br0"]);
+    ip(&["-n", &pair.peer, "link", "set", &outside, "up"]);
+    ip(&["-n", &pair.peer, "link", "set", "br0", "up"]);
+    ip(&["-n", &ns, "link", "set", "lo", "up"]);
+    if let Some(address) = address {
+        ip(&[
+            "-n",
+            &ns,
+            "addr",
+            "add",
+            &format!("{address}/24"),
+            "dev",
+            &inside,
+        ]);
+    }
+    ip(&["-n", &ns, "link", "set", &inside, "up"]);
+    ns
+}
+
+/// Once the router has its lease, a second client on the same bridge (busybox `udhcpc` in a
+/// namespace of its own) gets no answer, and serve says whom it did not answer and why.
+#[test]
+fn a_second_client_gets_no_answer_once_the_router_is_seen() {
+    if !root() {
+        return;
+    }
+    let Some(busybox) = require("busybox") else {
+        return;
+    };
+    let second = std::cell::RefCell::new(String::new());
+    let seg = Segment::start("rw-dhcp-second", &[], |pair, _| {
+        *second.borrow_mut() = bridged_namespace(pair, "pc", None);
+    });
+    let second_ns = second.into_inner();
+    let _second_gone = NsGuard(second_ns.clone());
+    let udhcpc = |ns: &str, dev: &str, tries: &str| {
+        Proc::spawn(
+            Command::new("ip")
+                .args(["netns", "exec", ns])
+                .arg(&busybox)
+                .args([
+                    "udhcpc", "-i", dev, "-f", "-q", "-n", "-t", tries, "-T", "1",
+                ])
+                // Both send the router's vendor class: only the MAC tells them apart.
+                .args(["-V", "Mips_boot", "-s", "/bin/true"]),
+        )
+    };
+    let router_mac = mac_of(&seg.pair.peer, "br0");
+    let mut router = udhcpc(&seg.pair.peer, "br0", "5");
+    let router_status = router.wait_deadline(DEADLINE);
+    assert!(
+        router_status.is_some_and(|s| s.success()),
+        "the router got no lease ({router_status:?}):\n{}\nserve:\n{}",
+        router.diagnostics(),
+        seg.serve.diagnostics()
+    );
+    seg.line(&format!("gave {} to {router_mac}", seg.leased));
+    // Three tries a second apart, each DISCOVER broadcast across the bridge to our port.
+    let mut other = udhcpc(&second_ns, "pc0", "3");
+    let other_status = other.wait_deadline(DEADLINE);
+    let other_mac = mac_of(&second_ns, "pc0");
+    assert!(
+        other_status.is_some_and(|s| !s.success()),
+        "the second client got an answer ({other_status:?}):\n{}\nserve:\n{}",
+        other.diagnostics(),
+        seg.serve.diagnostics()
+    );
+    assert_eq!(
+        seg.line(&format!("did not answer {other_mac}")),
+        format!(
+            "did not answer {other_mac}, a Mips_boot loader: only the router {router_mac} is answered"
+        )
+    );
+    let serve_out = seg.serve.stdout_text();
+    assert!(
+        !serve_out.contains(&format!("to {other_mac}")),
+        "serve offered or gave something to {other_mac}:\n{serve_out}"
+    );
+    println!("second client {other_mac}: no answer; router {router_mac} kept its lease");
+}
+
 /// dnsmasq on the same segment: its broadcast answer is heard and the server named, with its
 /// MAC.
 #[test]
@@ -414,30 +516,7 @@ fn a_second_dhcp_server_on_the_segment_is_named() {
     // The router's namespace holds a bridge: the router (udhcpc on br0), our port0 behind
     // router0, and dnsmasq's namespace behind dns1.
     let seg = Segment::start("rw-dhcp-rival", &[], |pair, n| {
-        let dns_ns = format!("{}-dns", pair.ns);
-        ip(&["netns", "add", &dns_ns]);
-        *third.borrow_mut() = dns_ns.clone();
-        ip(&[
-            "link", "add", "dns0", "netns", &dns_ns, "type", "veth", "peer", "name", "dns1",
-            "netns", &pair.peer,
-        ]);
-        ip(&["-n", &pair.peer, "link", "add", "br0", "type", "bridge"]);
-        for dev in ["router0", "dns1"] {
-            ip(&["-n", &pair.peer, "link", "set", dev, "master", "br0"]);
-        }
-        ip(&["-n", &pair.peer, "link", "set", "dns1", "up"]);
-        ip(&["-n", &pair.peer, "link", "set", "br0", "up"]);
-        ip(&["-n", &dns_ns, "link", "set", "lo", "up"]);
-        ip(&[
-            "-n",
-            &dns_ns,
-            "addr",
-            "add",
-            &format!("10.81.{n}.254/24"),
-            "dev",
-            "dns0",
-        ]);
-        ip(&["-n", &dns_ns, "link", "set", "dns0", "up"]);
+        *third.borrow_mut() = bridged_namespace(pair, "dns", Some(Ipv4Addr::new(10, 81, n, 254)));
     });
     let dns_ns = third.into_inner();
     let _dns_ns_gone = NsGuard(dns_ns.clone());
@@ -534,5 +613,112 @@ fn a_dhcp_server_already_on_this_computer_stops_serve_with_the_fix() {
         stderr.contains("cannot answer DHCP on port0: UDP port 67 is taken by another program")
             && stderr.contains("fix: stop the DHCP server running on this computer"),
         "{stderr}"
+    );
+}
+
+/// The `MikroTik` etherboot run through the real binary, answered as `RouterBOOT` needs: a
+/// BOOTP client that sends no DHCP message type (built here; Debian's U-Boot always sends one)
+/// asks from the router's namespace; the run's reply carries none, gives the profile's router
+/// address, our address as `siaddr` and the image's name as boot file; the client then pulls
+/// that file from `siaddr` with busybox `tftp`, byte for byte the image; the run reports the
+/// lease as BOOTP before the transfer, exits 0 and removes the address it added.
+#[test]
+fn the_mikrotik_run_answers_a_plain_bootp_client_that_pulls_the_image() {
+    if !root() {
+        return;
+    }
+    let Some(busybox) = require("busybox") else {
+        return;
+    };
+    let pair = NetnsPair::new("rw-dhcp-mtik");
+    let files = tempfile::tempdir().unwrap();
+    let image_name = "openwrt-initramfs.bin";
+    let image = support::content(256 * 1024, 0x6d74);
+    std::fs::write(files.path().join(image_name), &image).unwrap();
+    let mut run = Proc::spawn(
+        pair.rescue_wizard()
+            .args(["--device", "mikrotik-routerboard"])
+            .arg(files.path().join(image_name))
+            .args(["--interface", "port0", "--yes", "--json"])
+            .args(["--timeout", "60", "--exit-after-transfer"]),
+    );
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match run.next_line(left) {
+            Some(line) if line.contains("\"event\":\"waiting-for-router\"") => break,
+            Some(_) => {}
+            None => panic!("the run never waited:\n{}", run.diagnostics()),
+        }
+    }
+    let router_mac = mac_of(&pair.peer, "router0");
+    let mac = Mac(rescue_wizard::net::iface::parse_mac(&router_mac).unwrap());
+    let mut request = Message::new(Op::REQUEST, 0x6d74_6b01, mac);
+    // RFC 951 with the RFC 1497 cookie and no option 53: what RouterBOOT sends.
+    request.vendor = Vendor::Options(Vec::new());
+    let reply = ask_from(&pair.peer, "router0", &request, DEADLINE)
+        .unwrap_or_else(|| panic!("no BOOTP reply:\n{}", run.diagnostics()));
+    assert_eq!(reply.message_type(), None, "a DHCP message type: {reply:?}");
+    assert_eq!(reply.yiaddr, Ipv4Addr::new(192, 168, 1, 20));
+    assert_eq!(reply.siaddr, Ipv4Addr::new(192, 168, 1, 10));
+    assert_eq!(reply.file_name(), image_name.as_bytes());
+    // The router takes the address it was given and pulls the boot file from siaddr.
+    ip(&[
+        "-n",
+        &pair.peer,
+        "addr",
+        "add",
+        &format!("{}/24", reply.yiaddr),
+        "dev",
+        "router0",
+    ]);
+    let pulled = files.path().join("pulled.bin");
+    let mut tftp = Proc::spawn(
+        Command::new("ip")
+            .args(["netns", "exec", &pair.peer])
+            .arg(&busybox)
+            .args(["tftp", "-g", "-r", image_name, "-l"])
+            .arg(&pulled)
+            .arg(reply.siaddr.to_string()),
+    );
+    let status = tftp.wait_deadline(DEADLINE);
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "busybox tftp ({status:?}):\n{}\nrun:\n{}",
+        tftp.diagnostics(),
+        run.diagnostics()
+    );
+    assert!(
+        std::fs::read(&pulled).unwrap() == image,
+        "the image pulled differs"
+    );
+    let status = run.wait_deadline(DEADLINE);
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "the run ({status:?}):\n{}",
+        run.diagnostics()
+    );
+    let events: Vec<serde_json::Value> = run
+        .stdout_text()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let at = |name: &str| events.iter().position(|e| e["event"] == name);
+    let leased = at("dhcp-leased").expect("a dhcp-leased event");
+    let lease = &events[leased];
+    assert_eq!(lease["client"], router_mac.as_str(), "{lease}");
+    assert_eq!(lease["address"], "192.168.1.20", "{lease}");
+    assert_eq!(lease["boot_file"], image_name, "{lease}");
+    assert_eq!(lease["bootp"], true, "{lease}");
+    let started = at("transfer-started").expect("a transfer-started event");
+    assert!(leased < started, "the lease came after the transfer");
+    let left = ip(&["-n", &pair.ns, "-4", "-o", "addr", "show", "dev", "port0"]);
+    assert!(
+        !String::from_utf8_lossy(&left.stdout).contains("192.168.1.10"),
+        "the address stayed on port0"
+    );
+    println!(
+        "the run said {lease}; busybox tftp pulled {} bytes",
+        image.len()
     );
 }

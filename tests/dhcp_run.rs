@@ -311,8 +311,8 @@ fn the_mikrotik_run_answers_bootp_and_uboot_pulls_the_image() {
         boot_file: "openwrt-initramfs.bin",
         // Debian's qemu_arm U-Boot is built with `dhcp` too, and then its `bootp` request
         // carries a DHCP message type (`net/bootp.c`, dhcp_extended): it is answered, and
-        // reported, as DHCP. The plain-BOOTP reply RouterBOOT needs is proven by the
-        // responder's own tests (src/dhcp/lease.rs, tests/dhcp_codec.rs).
+        // reported, as DHCP. The plain-BOOTP reply RouterBOOT needs is proven in a whole run
+        // by tests/dhcp.rs, with a client that sends no message type.
         bootp: false,
     });
 }

@@ -291,7 +291,12 @@ pub fn devices_markdown(catalogue: &Catalogue) -> String {
          Regenerate with: UPDATE_DOCS=1 cargo test --test profiles docs_devices_md_is_in_sync -->\n\n\
          Every device rescue-wizard knows, from the profiles in `devices/`. `rescue-wizard devices show ID`\n\
          prints the full procedure; docs/profiles.md explains the fields. Methods marked *manual* are\n\
-         not automated yet: rescue-wizard shows their procedure but cannot carry it out.\n\n",
+         not automated yet: rescue-wizard shows their procedure but cannot carry it out.\n\n\
+         The DHCP and BOOTP recoveries run end to end as a technician runs them (docs/dhcp.md):\n\
+         `sudo rescue-wizard --device xiaomi-mi-router-4a-gigabit miwifi.bin` (Xiaomi, `dhcp-tftp`) and\n\
+         `sudo rescue-wizard --device mikrotik-routerboard openwrt-initramfs.bin` (MikroTik etherboot of\n\
+         an OpenWrt initramfs, `bootp-tftp`), each tested against U-Boot in QEMU (`tests/dhcp_run.rs`),\n\
+         MikroTik's plain BOOTP also with a client that sends no DHCP message type (`tests/dhcp.rs`).\n\n",
     );
     let _ = writeln!(out, "{} devices.\n", catalogue.len());
     out.push_str("| ID | Device | Method | Laptop | Router | File name | Confidence | Sources |\n");

@@ -303,7 +303,7 @@ invalid/control-in-filename.yaml:9:1: `filename` \"recovery.bin\\u{7}\" contains
     (
         "unknown-method",
         "invalid/unknown-method.yaml:4:9: in `method`: unknown value `tftp-sever`, did you mean `tftp-server`?
-  fix: write `tftp-server`; the values allowed here are `tftp-server`, `tftp-client`, `nmrp`, `dhcp-tftp`, `bootp-tftp`, `http`",
+  fix: write `tftp-server`; the values allowed here are `tftp-server`, `tftp-client`, `nmrp`, `dhcp-tftp`, `bootp-tftp`, `http`, `console`",
     ),
     (
         "unknown-nested-field",

@@ -330,7 +330,7 @@ invalid/dhcp-with-tftp-server.yaml:10:3: `dhcp.images-by-vendor-class.Mips_boot`
     (
         "unknown-method",
         "invalid/unknown-method.yaml:4:9: in `method`: unknown value `tftp-sever`, did you mean `tftp-server`?
-  fix: write `tftp-server`; the values allowed here are `tftp-server`, `tftp-client`, `nmrp`, `dhcp-tftp`, `bootp-tftp`, `http`",
+  fix: write `tftp-server`; the values allowed here are `tftp-server`, `tftp-client`, `nmrp`, `dhcp-tftp`, `bootp-tftp`, `http`, `console`",
     ),
     (
         "unknown-nested-field",

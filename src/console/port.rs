@@ -112,32 +112,46 @@ fn others(path: &Path) -> String {
 
 /// The USB serial adapters present (`ttyUSB*`, `ttyACM*` on Linux; `cu.usb*` on macOS).
 pub fn adapters() -> Vec<PathBuf> {
-    let mut found: Vec<PathBuf> = SerialPort::available_ports()
-        .unwrap_or_default()
-        .into_iter()
+    usb_adapters(&SerialPort::available_ports().unwrap_or_default())
+}
+
+/// Which of `ports` are USB serial adapters, sorted: `ttyUSB*` (FTDI, CH340, `CP210x`, PL2303
+/// through `usbserial`), `ttyACM*` (CDC-ACM) on Linux, `cu.usb*` on macOS. A board's own UART
+/// (`ttyS*`, `ttyAMA*`) and a pseudo-terminal (`/dev/pts/N`) are not an adapter a technician
+/// plugged in: `auto` never picks them, a path given with `--serial` may still name one.
+pub fn usb_adapters(ports: &[PathBuf]) -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = ports
+        .iter()
         .filter(|p| {
             let name = p.file_name().map(|n| n.to_string_lossy().into_owned());
             name.is_some_and(|n| {
                 n.starts_with("ttyUSB") || n.starts_with("ttyACM") || n.starts_with("cu.usb")
             })
         })
+        .cloned()
         .collect();
     found.sort();
+    found.dedup();
     found
 }
 
 /// The one USB serial adapter present, or why there is not exactly one.
 pub fn the_adapter() -> Result<PathBuf, PortError> {
-    let mut found = adapters();
-    match found.len() {
-        1 => Ok(found.remove(0)),
-        0 => Err(PortError::NotFound(
+    choose_adapter(&adapters())
+}
+
+/// `--serial auto` over the adapters found: the one, or with none or several the error that
+/// says what to do (several are named, to choose one with `--serial PATH`).
+pub fn choose_adapter(adapters: &[PathBuf]) -> Result<PathBuf, PortError> {
+    match adapters {
+        [one] => Ok(one.clone()),
+        [] => Err(PortError::NotFound(
             "no USB serial adapter found: plug it in, or give the port with --serial PATH".into(),
         )),
-        _ => Err(PortError::NotFound(format!(
+        several => Err(PortError::NotFound(format!(
             "{} USB serial adapters found ({}): say which one with --serial PATH",
-            found.len(),
-            found
+            several.len(),
+            several
                 .iter()
                 .map(|p| p.display().to_string())
                 .collect::<Vec<_>>()
@@ -196,4 +210,60 @@ pub fn drive_heard(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn paths(names: &[&str]) -> Vec<PathBuf> {
+        names.iter().map(PathBuf::from).collect()
+    }
+
+    #[test]
+    fn auto_counts_usb_adapters_only() {
+        let ports = paths(&[
+            "/dev/ttyS0",
+            "/dev/ttyS1",
+            "/dev/pts/3",
+            "/dev/ttyAMA0",
+            "/dev/ttyUSB0",
+            "/dev/ttyACM1",
+            "/dev/cu.usbserial-A50285BI",
+        ]);
+        assert_eq!(
+            usb_adapters(&ports),
+            paths(&["/dev/cu.usbserial-A50285BI", "/dev/ttyACM1", "/dev/ttyUSB0"])
+        );
+    }
+
+    #[test]
+    fn auto_with_no_adapter_says_to_plug_one_in() {
+        let err = choose_adapter(&usb_adapters(&paths(&["/dev/ttyS0", "/dev/pts/3"])))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "no USB serial adapter found: plug it in, or give the port with --serial PATH"
+        );
+    }
+
+    #[test]
+    fn auto_with_one_adapter_takes_it() {
+        let found = usb_adapters(&paths(&["/dev/ttyS0", "/dev/ttyUSB0", "/dev/pts/3"]));
+        assert_eq!(
+            choose_adapter(&found).unwrap(),
+            PathBuf::from("/dev/ttyUSB0")
+        );
+    }
+
+    #[test]
+    fn auto_with_two_adapters_names_both_and_asks_which() {
+        let found = usb_adapters(&paths(&["/dev/ttyUSB1", "/dev/ttyUSB0"]));
+        let err = choose_adapter(&found).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "2 USB serial adapters found (/dev/ttyUSB0, /dev/ttyUSB1): say which one with --serial PATH"
+        );
+    }
 }

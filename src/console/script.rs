@@ -300,16 +300,7 @@ pub fn bytes_transferred(answer: &str) -> Option<u64> {
 /// "CRC32 for 80800000 ... 8081ebff ==> 0x1a2b3c4d" (older trees print the `0x`).
 pub fn crc32_answer(answer: &str) -> Option<u32> {
     let at = answer.rfind("==> ")?;
-    let rest = answer[at + 4..].trim_start();
-    let rest = rest
-        .strip_prefix("0x")
-        .or_else(|| rest.strip_prefix("0X"))
-        .unwrap_or(rest);
-    let hex: String = rest.chars().take_while(char::is_ascii_hexdigit).collect();
-    if hex.is_empty() || hex.len() > 8 {
-        return None;
-    }
-    u32::from_str_radix(&hex, 16).ok()
+    u32::try_from(parse_hex(&answer[at + 4..])?).ok()
 }
 
 fn last_line(answer: &str) -> String {

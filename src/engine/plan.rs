@@ -358,6 +358,20 @@ pub enum PlanError {
         /// Its method.
         method: Method,
     },
+    /// The image is larger than the flash region the console recipe writes.
+    #[error(
+        "the image is {size} bytes, and {id}'s firmware region at {offset:#x} holds {region} bytes: writing it would erase what follows the region.\n  fix: check that the image is meant for {id} (a factory or recovery image, not a full flash dump), and strip its head if it carries a bootloader"
+    )]
+    ImageExceedsRegion {
+        /// The device.
+        id: String,
+        /// The image's size.
+        size: u64,
+        /// The region's size.
+        region: u64,
+        /// Where the region starts.
+        offset: u64,
+    },
     /// A profile whose method is `console` was planned without `--serial`.
     #[error(
         "{id} recovers over the bootloader's serial console, and no serial port was given.\n  fix: plug in the USB serial adapter wired to the router's console and give --serial with its path (e.g. --serial /dev/ttyUSB0), or --serial auto for the one adapter present"
@@ -414,19 +428,28 @@ pub fn build(
     interfaces: &[Interface],
     settings: &Settings,
 ) -> Result<Plan, PlanError> {
+    // With --serial, a profile with a `console:` section is recovered over the console
+    // whatever its network method: the bootloader fetches from our server (docs/console.md).
+    let by_console = profile.method == Method::Console
+        || (settings.serial.is_some() && profile.console.is_some());
+    let method = if by_console {
+        Method::Console
+    } else {
+        profile.method
+    };
     // An upload page is driven only where the profile describes it (its `http:` section).
-    let http_page = (profile.method == Method::Http)
+    let http_page = (method == Method::Http)
         .then(|| crate::http::Page::from_profile(profile))
         .flatten();
-    if !profile.is_automated() || (profile.method == Method::Http && http_page.is_none()) {
+    if !(by_console || profile.is_automated()) || (method == Method::Http && http_page.is_none()) {
         return Err(PlanError::NotAutomated {
             id: profile.id.clone(),
             method: profile.method,
             describe: profile.method.describe(),
         });
     }
-    let nmrp = profile.method == Method::Nmrp;
-    let dhcp = matches!(profile.method, Method::DhcpTftp | Method::BootpTftp);
+    let nmrp = method == Method::Nmrp;
+    let dhcp = matches!(method, Method::DhcpTftp | Method::BootpTftp);
     // An NMRP bootloader takes whatever address it is given: nmrpflash's defaults serve when
     // the profile names none.
     let nmrp_host = nmrp.then_some(crate::profile::Host {
@@ -442,7 +465,7 @@ pub fn build(
             field: "host",
         })?;
     let host = Ipv4Cidr::new(host.address, host.prefix);
-    let push = profile.method == Method::TftpClient;
+    let push = method == Method::TftpClient;
     if push && profile.router.is_none() {
         return Err(PlanError::Incomplete {
             id: profile.id.clone(),
@@ -555,7 +578,7 @@ pub fn build(
     } else {
         transfer
     };
-    let console = console_plan(profile, settings.serial.as_ref(), &transfer)?;
+    let console = console_plan(profile, settings.serial.as_ref(), &transfer, image.size)?;
     let profile_flash = profile
         .flash_seconds
         .map(|s| Duration::from_secs(u64::from(s)));
@@ -566,7 +589,7 @@ pub fn build(
     Ok(Plan {
         device: profile.id.clone(),
         model: format!("{} {}", profile.vendor, profile.model),
-        method: profile.method,
+        method,
         port,
         host: Some(host),
         router: match &transfer {
@@ -611,6 +634,7 @@ fn console_plan(
     profile: &Profile,
     serial: Option<&Serial>,
     transfer: &Transfer,
+    image_size: u64,
 ) -> Result<Option<ConsolePlan>, PlanError> {
     let Some(serial) = serial else {
         if profile.method == Method::Console {
@@ -626,7 +650,24 @@ fn console_plan(
             method: profile.method,
         });
     }
+    if profile.router.is_none() {
+        return Err(PlanError::Incomplete {
+            id: profile.id.clone(),
+            what: "router address the console types as `setenv ipaddr`",
+            field: "router",
+        });
+    }
     let console = profile.console.clone().unwrap_or_default();
+    if let Some(flash) = &console.flash
+        && let Some(region) = flash.size.filter(|&region| image_size > region)
+    {
+        return Err(PlanError::ImageExceedsRegion {
+            id: profile.id.clone(),
+            size: image_size,
+            region,
+            offset: flash.offset,
+        });
+    }
     Ok(Some(ConsolePlan {
         port: serial.port.clone(),
         baud: crate::settings::layer(serial.baud, console.baud, crate::settings::BAUD),
@@ -1256,6 +1297,77 @@ steps
                 "on the serial console /dev/ttyUSB0 at 115200 baud: stop autoboot, set ipaddr and serverip, `tftpboot` to 0x40200000"
             ) && text.contains("writing the NOR flash at 0x4100000 needs --yes"),
             "{text}"
+        );
+    }
+
+    /// A run on the wired port with `--serial /dev/ttyUSB0 --yes`.
+    fn with_serial() -> Settings {
+        Settings {
+            interface: Some("enp3s0".into()),
+            serial: Some(Serial {
+                port: PathBuf::from("/dev/ttyUSB0"),
+                baud: None,
+                confirmed: true,
+            }),
+            ..Settings::default()
+        }
+    }
+
+    /// Every catalogue recipe plans with `--serial`: the console leg carries it, with the
+    /// profile's numbers, whatever the profile's network method.
+    #[test]
+    fn every_catalogue_console_recipe_plans_with_serial() {
+        let (catalogue, _) = Catalogue::load(None).unwrap();
+        let settings = with_serial();
+        let mut planned = Vec::new();
+        for entry in catalogue.entries() {
+            let p = &entry.profile;
+            let Some(console) = &p.console else { continue };
+            let flash = console.flash.as_ref().unwrap();
+            assert!(
+                console.source.is_some(),
+                "{}: a recipe names its source",
+                p.id
+            );
+            let plan = build(p, image(), &interfaces(), &settings)
+                .unwrap_or_else(|e| panic!("{}: {e}", p.id));
+            assert_eq!(plan.method, Method::Console, "{}", p.id);
+            let leg = plan.console.as_ref().unwrap();
+            assert_eq!(leg.recipe.as_ref().unwrap().offset, flash.offset);
+            let text = plan.to_string();
+            assert!(
+                text.contains(&crate::console::script::hex(flash.offset)),
+                "{}: {text}",
+                p.id
+            );
+            planned.push(p.id.clone());
+        }
+        for id in ["tl-wr841n-v9", "tl-wr740n-v4", "glinet-b1300"] {
+            assert!(
+                planned.iter().any(|p| p == id),
+                "{id} has no recipe: {planned:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_image_larger_than_the_recipes_region_is_refused_before_the_run() {
+        let settings = with_serial();
+        let whole_flash = ImageFacts {
+            size: 4 << 20,
+            ..image()
+        };
+        let err = build(
+            &profile("tl-wr841n-v9"),
+            whole_flash,
+            &interfaces(),
+            &settings,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("the image is 4194304 bytes, and tl-wr841n-v9's firmware region at 0x9f020000 holds 3932160 bytes"),
+            "{err}"
         );
     }
 

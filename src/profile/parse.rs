@@ -706,6 +706,13 @@ fn check_console(profile: &Profile, found: &mut Vec<Finding>) {
         return;
     };
     let hex = |n: u64| format!("{n:#x}");
+    if flash.size == Some(0) {
+        found.push(finding(
+            &["console", "flash", "size"],
+            "`console.flash.size` is 0".to_owned(),
+            "give the firmware region's size from the device's flash layout, e.g. 0x3c0000, or remove the field",
+        ));
+    }
     if flash.erase_size == 0 {
         found.push(finding(
             &["console", "flash", "erase-size"],

@@ -585,6 +585,9 @@ pub struct ConsoleFlash {
     pub offset: u64,
     /// The erase block; erases are rounded up to it.
     pub erase_size: u64,
+    /// The region's size (the firmware partition): a larger image is refused before anything
+    /// is typed, so that no erase reaches what follows (TP-Link's `art` radio calibration).
+    pub size: Option<u64>,
     /// A free RAM address to read the flash back into (SPI, NAND).
     pub scratch: Option<u64>,
     /// The erase command, instead of the kind's (`{offset}`, `{erase_size}`, ...).

@@ -283,6 +283,11 @@ mod tests {
                 include_str!("../../devices/glinet-gl-ar750.yaml"),
                 "nor__firmware",
             ),
+            (
+                "glinet-gl-xe300",
+                include_str!("../../devices/glinet-gl-xe300.yaml"),
+                "nand_firmware",
+            ),
         ] {
             let page = catalogue_page(id, text);
             assert_eq!(page.flavour, Flavour::UbootMod, "{id}");

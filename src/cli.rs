@@ -635,7 +635,7 @@ mod tests {
             .find(|a| a.get_id() == "timeout")
             .unwrap();
         let long = wait.get_long_help().unwrap().to_string();
-        assert!(long.ends_with("did).\n\n[default: 600]"), "{long}");
+        assert!(long.ends_with("never did)\n\n[default: 600]"), "{long}");
     }
 
     #[test]

@@ -501,13 +501,15 @@ pub struct GetArgs {
     pub max_size: Option<u64>,
 }
 
-/// `arg`'s help with the default the settings fall back on when it is not given, shown as clap
-/// shows a default of its own. The fields have no clap default (the value is layered in
+/// `arg`'s help with the default the settings fall back on when it is not given, shown where
+/// clap shows a default of its own: after the short help (`-h`), on a paragraph of its own
+/// after the long one (`--help`). The fields have no clap default (the value is layered in
 /// `settings`), so the help reads the same constant the layering uses.
 fn shows_default(arg: Arg, default: impl std::fmt::Display) -> Arg {
     let help = arg.get_help().map(|h| format!("{h} [default: {default}]"));
     let long = arg
         .get_long_help()
+        .or_else(|| arg.get_help())
         .map(|h| format!("{h}\n\n[default: {default}]"));
     let arg = match help {
         Some(help) => arg.help(help),
@@ -631,6 +633,15 @@ mod tests {
         assert!(help_of(&["get"], "max_size").ends_with("[default: 256MiB]"));
         assert!(help_of(&["probe"], "count").ends_with("[default: 3]"));
         assert!(help_of(&["demo"], "flash_seconds").ends_with("[default: 8]"));
+        // `--help` gives the default a paragraph of its own, as clap does.
+        let mut command = Cli::command();
+        command.build();
+        let wait = command
+            .get_arguments()
+            .find(|a| a.get_id() == "timeout")
+            .unwrap();
+        let long = wait.get_long_help().unwrap().to_string();
+        assert!(long.ends_with("never did)\n\n[default: 600]"), "{long}");
     }
 
     #[test]

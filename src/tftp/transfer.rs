@@ -283,10 +283,20 @@ fn run_loop(
 /// answer comes within microseconds, sooner than a sleeping thread can be woken; so while the
 /// peer keeps answering that fast, the socket is first polled without blocking for up to
 /// [`SPIN`], then slept on. On a real bootloader link (hundreds of microseconds and more) the
-/// spin switches itself off after the first slow answer.
+/// spin switches itself off after the first slow answer, and for good once more than one spin
+/// in [`HITS_PER_MISS`] ended without the answer (after [`MISSES`] such spins): a peer that
+/// answers only once this thread sleeps is one the spin holds back (it shares our core, or a
+/// loaded machine runs it only when we yield, and a spinning thread loses the scheduler's
+/// preference for waking sleepers).
 struct Inbox {
     sent_at: Option<Instant>,
     spin: bool,
+    /// Spins that caught the answer.
+    #[cfg(unix)]
+    hits: u32,
+    /// Spins that ended without the answer.
+    #[cfg(unix)]
+    misses: u32,
     #[cfg(not(unix))]
     read_timeout: Duration,
 }
@@ -294,6 +304,12 @@ struct Inbox {
 /// The longest busy wait for an answer.
 #[cfg(unix)]
 const SPIN: Duration = Duration::from_micros(50);
+/// Spins without the answer a transfer tolerates before it weighs hits against misses.
+#[cfg(unix)]
+const MISSES: u32 = 3;
+/// Spins that must catch the answer for each one that does not, or the spin ends for good.
+#[cfg(unix)]
+const HITS_PER_MISS: u32 = 4;
 
 impl Inbox {
     fn new(socket: &UdpSocket) -> io::Result<Self> {
@@ -304,6 +320,10 @@ impl Inbox {
         Ok(Self {
             sent_at: None,
             spin: true,
+            #[cfg(unix)]
+            hits: 0,
+            #[cfg(unix)]
+            misses: 0,
             #[cfg(not(unix))]
             read_timeout: Duration::ZERO,
         })
@@ -329,7 +349,10 @@ impl Inbox {
             loop {
                 match socket.recv_from(buf) {
                     Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
-                    other => return other,
+                    other => {
+                        self.hits = self.hits.saturating_add(1);
+                        return other;
+                    }
                 }
                 if start.elapsed() >= SPIN {
                     break;
@@ -345,8 +368,14 @@ impl Inbox {
         }
         let received = socket.recv_from(buf);
         if let Some(sent) = due {
-            // Keep spinning only while answers keep coming about as fast as the spin lasts.
-            self.spin = sent.elapsed() < SPIN * 2;
+            if self.spin {
+                self.misses = self.misses.saturating_add(1);
+            }
+            // Keep spinning only while answers keep coming about as fast as the spin lasts,
+            // and never again once the spin missed them too often.
+            let worth_it =
+                self.misses < MISSES || self.hits >= self.misses.saturating_mul(HITS_PER_MISS);
+            self.spin = worth_it && sent.elapsed() < SPIN * 2;
         }
         received
     }

@@ -291,7 +291,9 @@ pub fn devices_markdown(catalogue: &Catalogue) -> String {
          Regenerate with: UPDATE_DOCS=1 cargo test --test profiles docs_devices_md_is_in_sync -->\n\n\
          Every device rescue-wizard knows, from the profiles in `devices/`. `rescue-wizard devices show ID`\n\
          prints the full procedure; docs/profiles.md explains the fields. Methods marked *manual* are\n\
-         not automated yet: rescue-wizard shows their procedure but cannot carry it out.\n\n\
+         not automated yet: rescue-wizard shows their procedure but cannot carry it out. Every `nmrp`\n\
+         device (Netgear) runs end to end, `rescue-wizard --device ID IMAGE.chk`, with `--region WW`\n\
+         to write a region, without nmrpflash (docs/usage.md, docs/nmrp.md).\n\n\
          The DHCP and BOOTP recoveries run end to end as a technician runs them (docs/dhcp.md):\n\
          `sudo rescue-wizard --device xiaomi-mi-router-4a-gigabit miwifi.bin` (Xiaomi, `dhcp-tftp`) and\n\
          `sudo rescue-wizard --device mikrotik-routerboard openwrt-initramfs.bin` (MikroTik etherboot of\n\

@@ -1255,3 +1255,67 @@ fn names_cut_alike_in_the_picker_are_told_apart() {
     );
     assert!(names[2].ends_with("tripped.bin"), "{names:?}");
 }
+
+/// An upload to a bootloader's web page reads in the live pane as a TFTP transfer does: the
+/// page not up yet, then up, the bytes the router acknowledged against the image's size, and
+/// the page's own words once it has the image.
+#[test]
+fn an_http_upload_shows_the_page_its_progress_and_its_answer() {
+    let mut model = on_live_screen();
+    event(
+        &mut model,
+        0.5,
+        Event::HttpPageDown {
+            reason: "connection refused".into(),
+            tries: 3,
+        },
+    );
+    event(&mut model, 2.0, Event::HttpPageUp { attempt: 1 });
+    event(
+        &mut model,
+        2.1,
+        Event::PhaseStarted {
+            phase: Phase::Transfer,
+        },
+    );
+    let total = 16_672_358;
+    event(
+        &mut model,
+        6.0,
+        Event::TransferProgressed {
+            bytes: 4_404_019,
+            total,
+            rate: 1_100_000,
+            timeouts: 0,
+        },
+    );
+    let screen = rows(&model).join("\n");
+    assert!(screen.contains("upload page answered"), "{screen}");
+    assert!(screen.contains("26%") || screen.contains("4.2"), "{screen}");
+    event(
+        &mut model,
+        16.0,
+        Event::TransferProgressed {
+            bytes: total,
+            total,
+            rate: 1_200_000,
+            timeouts: 0,
+        },
+    );
+    event(
+        &mut model,
+        16.2,
+        Event::HttpAnswered {
+            said: "UPDATE IN PROGRESS".into(),
+            accepted: true,
+        },
+    );
+    let screen = rows(&model).join("\n");
+    // The feed wraps at 80 columns: the page's words, then what they mean, on the next row.
+    assert!(
+        screen.contains("the page said UPDATE IN PROGRESS: the"),
+        "{screen}"
+    );
+    assert!(screen.contains("router is writing flash"), "{screen}");
+    assert!(screen.contains("100%"), "{screen}");
+}

@@ -2,22 +2,22 @@
 
 use super::find_profile;
 use crate::cli::DoctorArgs;
-use crate::net::check::{self, Expectation, HostFacts};
+use crate::net::check::{self, HostFacts, HostNeeds};
 use crate::net::iface::Ipv4Cidr;
 use crate::profile::{Method, Profile};
 use crate::ui::checklist;
 use crate::{Outcome, UsageError};
 
-fn expectation(profile: Option<&Profile>) -> Expectation {
+fn expectation(profile: Option<&Profile>) -> HostNeeds {
     match profile {
-        Some(p) => Expectation {
+        Some(p) => HostNeeds {
             host: p.host.map(|h| Ipv4Cidr::new(h.address, h.prefix)),
             router: p.router,
             listens: p.method == Method::TftpServer,
         },
-        None => Expectation {
+        None => HostNeeds {
             listens: true,
-            ..Expectation::default()
+            ..HostNeeds::default()
         },
     }
 }

@@ -12,7 +12,7 @@ use crate::cli::WatchArgs;
 use crate::net::addr::{HostEvent, HostSetup};
 use crate::net::iface::Ipv4Cidr;
 use crate::net::journal::state_dir;
-use crate::net::observe::{DEFAULT_AWAY_AFTER, Expectation, Observer, PowerOnTiming};
+use crate::net::observe::{DEFAULT_AWAY_AFTER, Observer, PowerOnTiming, WireExpectation};
 use crate::profile::Profile;
 use crate::ui::checklist;
 use crate::ui::watch::WatchLines;
@@ -137,7 +137,7 @@ fn observer_for(interface: &str, profile: Option<&Profile>) -> Observer {
         .find(|i| i.name == interface)
         .map(|i| i.ipv4.iter().map(|a| a.addr).collect())
         .unwrap_or_default();
-    let expect = Expectation {
+    let expect = WireExpectation {
         ours,
         host: profile.and_then(|p| p.host.map(|h| h.address)),
         router: profile.and_then(|p| p.router),

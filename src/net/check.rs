@@ -154,7 +154,7 @@ impl Check {
 
 /// What the device's procedure needs from this laptop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Expectation {
+pub struct HostNeeds {
     /// The address (and prefix) the bootloader expects the laptop to have.
     pub host: Option<Ipv4Cidr>,
     /// The bootloader's own address.
@@ -254,7 +254,7 @@ pub fn ports_seen(interfaces: &[Interface]) -> String {
 
 /// [`run`], then the host firewall's rules for the router's subnet on `iface` (which reads
 /// nftables, iptables, ufw and firewalld): what `doctor` and the recovery run's preflight show.
-pub fn run_with_firewall(facts: &HostFacts, iface: &Interface, expect: &Expectation) -> Vec<Check> {
+pub fn run_with_firewall(facts: &HostFacts, iface: &Interface, expect: &HostNeeds) -> Vec<Check> {
     assess(facts, iface, expect, true)
         .into_iter()
         .map(|item| item.check)
@@ -262,7 +262,7 @@ pub fn run_with_firewall(facts: &HostFacts, iface: &Interface, expect: &Expectat
 }
 
 /// Runs every host check for `iface` against what the device expects.
-pub fn run(facts: &HostFacts, iface: &Interface, expect: &Expectation) -> Vec<Check> {
+pub fn run(facts: &HostFacts, iface: &Interface, expect: &HostNeeds) -> Vec<Check> {
     assess(facts, iface, expect, false)
         .into_iter()
         .map(|item| item.check)
@@ -274,7 +274,7 @@ pub fn run(facts: &HostFacts, iface: &Interface, expect: &Expectation) -> Vec<Ch
 pub fn assess(
     facts: &HostFacts,
     iface: &Interface,
-    expect: &Expectation,
+    expect: &HostNeeds,
     firewall: bool,
 ) -> Vec<Item> {
     let mut items = vec![Item::from(privileges(facts.privileges, expect))];
@@ -301,7 +301,7 @@ pub fn assess(
     items
 }
 
-fn privileges(privileges: Privileges, expect: &Expectation) -> Check {
+fn privileges(privileges: Privileges, expect: &HostNeeds) -> Check {
     let mut missing = privileges.missing();
     if !expect.listens {
         missing.retain(|f| *f != Feature::ListenOnPort69);
@@ -689,7 +689,7 @@ mod tests {
             InterfaceKind::Wired,
             &[(HOST.addr, 24)],
         )]);
-        let expect = Expectation {
+        let expect = HostNeeds {
             host: Some(HOST),
             router: Some(Ipv4Addr::new(192, 168, 0, 86)),
             listens: true,
@@ -717,7 +717,7 @@ mod tests {
             pid: 42,
             name: "in.tftpd".into(),
         }];
-        let expect = Expectation {
+        let expect = HostNeeds {
             host: Some(HOST),
             router: Some(Ipv4Addr::new(192, 168, 0, 23)),
             listens: true,
@@ -795,7 +795,7 @@ mod tests {
         eth.up = false;
         let mut f = facts(vec![eth]);
         f.port69_bound = Some(true);
-        let expect = Expectation {
+        let expect = HostNeeds {
             host: Some(HOST),
             router: Some(Ipv4Addr::new(192, 168, 0, 86)),
             listens: true,

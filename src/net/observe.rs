@@ -80,7 +80,7 @@ impl PowerOnTiming {
 
 /// What the profile (or the technician) expects on this link.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Expectation {
+pub struct WireExpectation {
     /// Every IPv4 address this computer has on the port: frames from these are ours.
     pub ours: Vec<Ipv4Addr>,
     /// The server address the bootloader is expected to want.
@@ -314,7 +314,7 @@ impl fmt::Display for Finding {
 /// Turns wire events into findings, remembering what it has already said.
 #[derive(Debug, Clone)]
 pub struct Observer {
-    expect: Expectation,
+    expect: WireExpectation,
     away_after: Duration,
     devices: BTreeMap<Ipv4Addr, Sighting>,
     wanted: BTreeSet<(Ipv4Addr, Ipv4Addr)>,
@@ -327,7 +327,7 @@ pub struct Observer {
 
 impl Observer {
     /// An observer for this link; a device silent for `away_after` counts as gone.
-    pub fn new(expect: Expectation, away_after: Duration) -> Self {
+    pub fn new(expect: WireExpectation, away_after: Duration) -> Self {
         Self {
             expect,
             away_after,
@@ -537,7 +537,7 @@ mod tests {
 
     fn observer() -> Observer {
         Observer::new(
-            Expectation {
+            WireExpectation {
                 ours: vec![LAPTOP],
                 host: Some(LAPTOP),
                 router: Some(Ipv4Addr::new(192, 168, 0, 86)),
@@ -645,7 +645,7 @@ mod tests {
             }]
         );
         // Without names in the profile, no name is unknown.
-        let mut o = Observer::new(Expectation::default(), DEFAULT_AWAY_AFTER);
+        let mut o = Observer::new(WireExpectation::default(), DEFAULT_AWAY_AFTER);
         assert_eq!(o.observe(&seen(0, request("x", LAPTOP))).len(), 2);
     }
 

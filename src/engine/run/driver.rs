@@ -20,7 +20,7 @@ use crate::engine::event::{Command, Event};
 use crate::engine::plan::{Plan, Transfer};
 use crate::engine::simulate::SimulatedRouter;
 use crate::net::addr::{HostEvent, HostSetup};
-use crate::net::check::{self, Expectation as HostExpectation, HostFacts};
+use crate::net::check::{self, HostFacts, HostNeeds};
 use crate::net::iface::Ipv4Cidr;
 use crate::net::wire::Seen;
 use crate::tftp::client::{self, ClientConfig, ClientError, Transferred};
@@ -314,7 +314,7 @@ impl Driver {
             .iter()
             .find(|i| i.name == port.name)
             .map(|iface| {
-                let expect = HostExpectation {
+                let expect = HostNeeds {
                     host: self.plan.host,
                     router: self.plan.router,
                     listens: self.plan.serves(),

@@ -30,7 +30,7 @@ use crate::engine::event::{Command, Event, Phase, RunOutcome};
 use crate::engine::plan::{Plan, Transfer};
 use crate::net::addr::HostEvent;
 use crate::net::check::{Check, CheckKind, Verdict};
-use crate::net::observe::{DEFAULT_AWAY_AFTER, Expectation, Finding, Observer, PowerOnTiming};
+use crate::net::observe::{DEFAULT_AWAY_AFTER, Finding, Observer, PowerOnTiming, WireExpectation};
 use crate::net::wire::{ArpKind, EchoKind, Seen, WireEvent};
 use crate::tftp::event::{RequestKind, TransferEvent, TransferId};
 
@@ -285,7 +285,7 @@ impl Machine {
         let host = plan.host.map(|h| h.addr);
         let ours: Vec<Ipv4Addr> = host.into_iter().collect();
         let observer = Observer::new(
-            Expectation {
+            WireExpectation {
                 ours: ours.clone(),
                 host,
                 router: plan.router,

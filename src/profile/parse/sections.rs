@@ -1,0 +1,337 @@
+//! The checks of a profile's method sections (`http:`, `dhcp:`, `console:`): each is
+//! optional, and each is refused with the field's path and a fix when it cannot work.
+
+use std::net::Ipv4Addr;
+
+use super::{Finding, check_file_name, check_printable, finding, nearest, shown};
+use crate::profile::schema::{self, Host, Method, Profile};
+
+/// The `http:` section: only with method `http`, a path that is a path, words that are there.
+pub(super) fn check_http(profile: &Profile, found: &mut Vec<Finding>) {
+    let Some(http) = &profile.http else { return };
+    if profile.method != Method::Http {
+        found.push(finding(
+            &["http"],
+            format!(
+                "`http:` describes an upload page, but the method is `{}`",
+                profile.method
+            ),
+            "remove `http:`, or set `method: http` if the bootloader serves an upload page",
+        ));
+    }
+    if let Some(path) = http.path.as_deref().filter(|p| !p.starts_with('/')) {
+        found.push(finding(
+            &["http", "path"],
+            format!("`http.path` \"{path}\" does not start with `/`"),
+            format!("write it from the server's root, e.g. \"/{path}\""),
+        ));
+    }
+    for (key, path, value) in [
+        (
+            "http.field",
+            &["http", "field"] as &'static [&'static str],
+            &http.field,
+        ),
+        ("http.success", &["http", "success"], &http.success),
+        ("http.failure", &["http", "failure"], &http.failure),
+    ] {
+        if value.as_deref().is_some_and(|v| v.trim().is_empty()) {
+            found.push(finding(
+                path,
+                format!("`{key}` is empty"),
+                "give the words the page uses, or remove the field to take the flavour's",
+            ));
+        }
+    }
+}
+
+/// The `dhcp:` section: only with a DHCP/BOOTP method; names that fit a reply's `file`
+/// field; a MAC that parses; a pool of a few hosts of the laptop's subnet, not its address.
+pub(super) fn check_dhcp(profile: &Profile, found: &mut Vec<Finding>) {
+    let dhcp = &profile.dhcp;
+    if *dhcp == schema::Dhcp::default() {
+        return;
+    }
+    if !matches!(profile.method, Method::DhcpTftp | Method::BootpTftp) {
+        found.push(finding(
+            &["dhcp"],
+            format!(
+                "`dhcp:` describes what a DHCP/BOOTP bootloader is given, but the method is `{}`",
+                profile.method
+            ),
+            "remove `dhcp:`, or set `method: dhcp-tftp` (or `bootp-tftp`) if the bootloader asks for an address first",
+        ));
+    }
+    if let Some(name) = &dhcp.boot_file {
+        check_boot_file("dhcp.boot-file", name, &["dhcp", "boot-file"], found);
+    }
+    for (class, name) in &dhcp.images_by_vendor_class {
+        if class.trim().is_empty() {
+            found.push(finding(
+                &["dhcp", "images-by-vendor-class"],
+                format!("`dhcp.images-by-vendor-class` has an empty vendor class for \"{}\"", shown(name)),
+                "write the start of the class the bootloader sends (option 60), e.g. `Mips_boot: test.bin`",
+            ));
+        }
+        check_printable(
+            "dhcp.images-by-vendor-class",
+            class,
+            &["dhcp", "images-by-vendor-class"],
+            found,
+        );
+        check_boot_file(
+            &format!("dhcp.images-by-vendor-class.{class}"),
+            name,
+            &["dhcp", "images-by-vendor-class"],
+            found,
+        );
+    }
+    if let Some(mac) = &dhcp.client_mac
+        && schema::parse_mac(mac).is_none()
+    {
+        found.push(finding(
+            &["dhcp", "client-mac"],
+            format!("`dhcp.client-mac` \"{}\" is not a hardware address", shown(mac)),
+            "write six pairs of hex digits separated by colons, e.g. 8c:de:f9:12:34:56 (the router's label shows it)",
+        ));
+    }
+    if let Some(class) = &dhcp.vendor_class {
+        if class.trim().is_empty() {
+            found.push(finding(
+                &["dhcp", "vendor-class"],
+                "`dhcp.vendor-class` is empty".to_owned(),
+                "write the start of the class the bootloader sends (option 60), e.g. `Mips_boot`, or remove the field",
+            ));
+        }
+        check_printable("dhcp.vendor-class", class, &["dhcp", "vendor-class"], found);
+        if dhcp.client_mac.is_some() {
+            found.push(finding(
+                &["dhcp", "vendor-class"],
+                format!(
+                    "`dhcp.client-mac` and `dhcp.vendor-class` \"{}\" both name who is answered",
+                    shown(class)
+                ),
+                "keep one: the MAC when the router's label shows it, else the vendor class",
+            ));
+        }
+    }
+    if let Some(pool) = dhcp.pool {
+        check_pool(pool, profile.host, found);
+    }
+}
+
+/// A boot file name: a bare file name that fits the reply's 128-byte `file` field.
+fn check_boot_file(
+    name: &str,
+    value: &str,
+    path: &'static [&'static str],
+    found: &mut Vec<Finding>,
+) {
+    let before = found.len();
+    check_file_name(name, value, path, found);
+    if found.len() == before && value.len() >= schema::BOOT_FILE_FIELD_LEN {
+        found.push(finding(
+            path,
+            format!(
+                "`{name}` \"{}\" is {} bytes; a DHCP reply's `file` field holds {}",
+                shown(value),
+                value.len(),
+                schema::BOOT_FILE_FIELD_LEN - 1
+            ),
+            "give a shorter name: the router asks for whatever name it is given",
+        ));
+    }
+}
+
+/// `dhcp.pool`: in order, a few addresses, all hosts of the laptop's subnet other than its own.
+fn check_pool(pool: schema::Pool, host: Option<Host>, found: &mut Vec<Finding>) {
+    let range = format!("{} to {}", pool.first, pool.last);
+    if pool.is_empty() {
+        found.push(finding(
+            &["dhcp", "pool"],
+            format!("`dhcp.pool` {range} ends before it starts"),
+            format!(
+                "give the lower address as `first`: first: {}, last: {}",
+                pool.last, pool.first
+            ),
+        ));
+        return;
+    }
+    let Some(host) = host else {
+        found.push(finding(
+            &["dhcp", "pool"],
+            format!("`dhcp.pool` {range} needs `host`: the laptop's address it is leased from"),
+            "add `host:` with `address:` and `prefix:` in the pool's subnet",
+        ));
+        return;
+    };
+    if !(8..=30).contains(&host.prefix) {
+        // check_host names the prefix; the subnet below would be wrong.
+        return;
+    }
+    let mask = u32::from(host.netmask());
+    let network = u32::from(host.address) & mask;
+    let subnet = format!("{}/{}", Ipv4Addr::from(network), host.prefix);
+    for address in [pool.first, pool.last] {
+        if !host.contains(address) {
+            found.push(finding(
+                &["dhcp", "pool"],
+                format!("`dhcp.pool` address {address} is not in the laptop's subnet {subnet} (host {host})"),
+                format!("lease addresses of {subnet}, where the router can reach the laptop"),
+            ));
+            return;
+        }
+    }
+    if pool.len() > u64::from(schema::Pool::MAX_LEN) {
+        found.push(finding(
+            &["dhcp", "pool"],
+            format!(
+                "`dhcp.pool` {range} holds {} addresses; a rescue pool holds at most {}",
+                pool.len(),
+                schema::Pool::MAX_LEN
+            ),
+            format!(
+                "one router is on the cable: a few addresses are enough, e.g. last: {}",
+                Ipv4Addr::from(u32::from(pool.first).saturating_add(9))
+            ),
+        ));
+        return;
+    }
+    let (first, last) = (u32::from(pool.first), u32::from(pool.last));
+    if first == network || last == network | !mask {
+        found.push(finding(
+            &["dhcp", "pool"],
+            format!("`dhcp.pool` {range} includes the network or broadcast address of {subnet}"),
+            "lease host addresses only: not the subnet's first and last",
+        ));
+    }
+    if (first..=last).contains(&u32::from(host.address)) {
+        found.push(finding(
+            &["dhcp", "pool"],
+            format!(
+                "`dhcp.pool` {range} includes the laptop's own address {}",
+                host.address
+            ),
+            "lease addresses the laptop does not use: start the pool after it, or end it before",
+        ));
+    }
+}
+
+/// The `console: flash:` recipe: an erase block that is one, an offset on its boundary, and
+/// command templates whose placeholders rescue-wizard fills in. A wrong digit here is typed
+/// into a bootloader that erases what it is told: the recipe is refused at load, not at the
+/// prompt.
+pub(super) fn check_console(profile: &Profile, found: &mut Vec<Finding>) {
+    let Some(flash) = profile.console.as_ref().and_then(|c| c.flash.as_ref()) else {
+        return;
+    };
+    let hex = |n: u64| format!("{n:#x}");
+    if flash.size == Some(0) {
+        found.push(finding(
+            &["console", "flash", "size"],
+            "`console.flash.size` is 0".to_owned(),
+            "give the firmware region's size from the device's flash layout, e.g. 0x3c0000, or remove the field",
+        ));
+    }
+    if flash.erase_size == 0 {
+        found.push(finding(
+            &["console", "flash", "erase-size"],
+            "`console.flash.erase-size` is 0".to_owned(),
+            "give the flash's erase block as the bootloader shows it (`flinfo`, `sf probe`), e.g. 0x10000 for 64 KiB sectors",
+        ));
+    } else if flash.offset % flash.erase_size != 0 {
+        let below = flash.offset - flash.offset % flash.erase_size;
+        found.push(finding(
+            &["console", "flash", "offset"],
+            format!(
+                "`console.flash.offset` {} is not a multiple of `console.flash.erase-size` {}: an erase there would take the start of its block too",
+                hex(flash.offset),
+                hex(flash.erase_size)
+            ),
+            format!(
+                "check the offset against the device's flash layout: the nearest boundaries are {} and {}",
+                hex(below),
+                hex(below + flash.erase_size)
+            ),
+        ));
+    }
+    if let Some(erase) = &flash.erase {
+        check_template(
+            &["console", "flash", "erase"],
+            "console.flash.erase",
+            erase,
+            &[&["{offset}"], &["{erase_size}", "{size}", "$filesize"]],
+            found,
+        );
+    }
+    if let Some(write) = &flash.write {
+        check_template(
+            &["console", "flash", "write"],
+            "console.flash.write",
+            write,
+            &[&["{loadaddr}"], &["{offset}"], &["{size}", "$filesize"]],
+            found,
+        );
+    }
+}
+
+/// One recipe template: every `{name}` known, every required one (any of each group) there.
+fn check_template(
+    path: &'static [&'static str],
+    key: &str,
+    template: &str,
+    required: &[&[&str]],
+    found: &mut Vec<Finding>,
+) {
+    let known = schema::PLACEHOLDERS;
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        let Some(len) = rest[open..].find('}') else {
+            found.push(finding(
+                path,
+                format!("`{key}` \"{template}\" opens a `{{` it does not close"),
+                format!("write the placeholders whole: {}", known.join(", ")),
+            ));
+            return;
+        };
+        let placeholder = &rest[open..=open + len];
+        rest = &rest[open + len + 1..];
+        if known.contains(&placeholder) {
+            continue;
+        }
+        let fix = match nearest(placeholder, known) {
+            Some(best) => format!(
+                "did you mean `{best}`? The placeholders are {}",
+                known.join(", ")
+            ),
+            None => format!("the placeholders are {}", known.join(", ")),
+        };
+        found.push(finding(
+            path,
+            format!(
+                "`{key}` \"{template}\" uses `{placeholder}`, which rescue-wizard does not fill in"
+            ),
+            fix,
+        ));
+    }
+    for group in required {
+        if !group.iter().any(|p| template.contains(p)) {
+            found.push(finding(
+                path,
+                format!(
+                    "`{key}` \"{template}\" lacks {}: the bootloader would be told too little",
+                    group.join(" or ")
+                ),
+                format!(
+                    "add {} where the command takes it, e.g. \"{}\"",
+                    group[0],
+                    if key.ends_with("erase") {
+                        "erase {offset} +{erase_size}"
+                    } else {
+                        "cp.b {loadaddr} {offset} {size}"
+                    }
+                ),
+            ));
+        }
+    }
+}

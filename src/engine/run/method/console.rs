@@ -12,9 +12,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::sync::mpsc;
-use std::thread::JoinHandle;
 
-use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
+use tokio::sync::mpsc::unbounded_channel;
 
 use super::Method;
 use crate::console::{ConsoleEvent, Dialogue, FlashState, Job, Settings, port};
@@ -158,29 +157,7 @@ pub fn flash_state(state: FlashState) -> &'static str {
     }
 }
 
-/// The console thread, running.
-#[derive(Debug)]
-pub struct Running {
-    inputs: UnboundedReceiver<Input>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Running {
-    /// Waits for the thread to end (after `stop` was set).
-    pub async fn join(mut self) {
-        if let Some(thread) = self.thread.take() {
-            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
-        }
-    }
-}
-
-/// Receives from `running`, or never resolves when there is none.
-pub async fn recv(running: Option<&mut Running>) -> Option<Input> {
-    match running {
-        Some(running) => running.inputs.recv().await,
-        None => std::future::pending().await,
-    }
-}
+pub use super::thread::{Running, recv};
 
 /// What the dialogue is to do for `plan`: the router at `router` fetches `image` from our
 /// server at `server`.
@@ -288,10 +265,7 @@ pub fn start(console: &ConsolePlan, job: Job, stop: Arc<AtomicBool>) -> Running 
                 )));
             }
         });
-    Running {
-        inputs,
-        thread: spawned.ok(),
-    }
+    Running::new(inputs, spawned.ok())
 }
 
 /// Console bytes cut into lines (carriage returns and NULs dropped).

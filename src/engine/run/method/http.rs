@@ -8,10 +8,9 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
+use tokio::sync::mpsc::unbounded_channel;
 
 use super::Method;
 use crate::engine::event::Event;
@@ -100,29 +99,7 @@ fn rate(bytes: u64, took: Duration) -> u64 {
     }
 }
 
-/// The HTTP thread, running: its inputs for the run, and the thread to join at the end.
-#[derive(Debug)]
-pub struct Running {
-    inputs: UnboundedReceiver<Input>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Running {
-    /// Waits for the thread to end (after `stop` was set).
-    pub async fn join(mut self) {
-        if let Some(thread) = self.thread.take() {
-            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
-        }
-    }
-}
-
-/// Receives from `running`, or never resolves when there is none.
-pub async fn recv(running: Option<&mut Running>) -> Option<Input> {
-    match running {
-        Some(running) => running.inputs.recv().await,
-        None => std::future::pending().await,
-    }
-}
+pub use super::thread::{Running, recv};
 
 /// Starts the upload of `image` as `file_name` to `page` on a thread of its own, until the
 /// page answered, the upload gave up, or `stop` is set. `sha256` is the image's, for the
@@ -160,10 +137,7 @@ pub fn start(
         };
         let _ = tx.send(Input::Pushed(result));
     });
-    Running {
-        inputs,
-        thread: spawned.ok(),
-    }
+    Running::new(inputs, spawned.ok())
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ pub mod http;
 pub mod nmrp;
 mod pull;
 mod push;
+mod thread;
 
 pub use console::Console;
 pub use dhcp::Dhcp;

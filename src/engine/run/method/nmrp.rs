@@ -12,10 +12,9 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
+use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
 
 use super::Method;
 use crate::engine::event::{Event, RunOutcome};
@@ -264,34 +263,7 @@ impl Leg {
     }
 }
 
-/// The NMRP thread, running: its inputs for the run, and the thread to join at the end.
-#[derive(Debug)]
-pub struct Running {
-    inputs: UnboundedReceiver<Input>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Running {
-    /// The next input for the run; `None` once the thread ended.
-    pub async fn recv(&mut self) -> Option<Input> {
-        self.inputs.recv().await
-    }
-
-    /// Waits for the thread to end (after `stop` was set): its host changes are undone then.
-    pub async fn join(mut self) {
-        if let Some(thread) = self.thread.take() {
-            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
-        }
-    }
-}
-
-/// Receives from `running`, or never resolves when there is none.
-pub async fn recv(running: Option<&mut Running>) -> Option<Input> {
-    match running {
-        Some(running) => running.recv().await,
-        None => std::future::pending().await,
-    }
-}
+pub use super::thread::{Running, recv};
 
 /// Starts the NMRP leg: the thread `nmrp-<port>` advertises, answers and uploads `image` until
 /// `stop` is set. Transfer events go to `tftp`, host changes to `host`, everything else comes
@@ -319,10 +291,7 @@ pub fn start(
             &stop,
         );
     });
-    Running {
-        inputs,
-        thread: spawned.ok(),
-    }
+    Running::new(inputs, spawned.ok())
 }
 
 /// The channels and handles the NMRP thread works with.

@@ -10,6 +10,10 @@ Two steps, so that nothing needs the network or the OpenWrt tree at build or tes
                                     messages that describe a bootloader network recovery
                                 inputs/openwrt-tplink-devices.tsv   TP-Link hardware ids, board
                                     ids and flash layouts from the image makefiles
+                                inputs/openwrt-netgear-devices.tsv  Netgear models and board ids
+  check --openwrt GIT_DIR --nmrpflash GIT_DIR
+                              confirms the quotes of inputs/netgear-recovery-sources.tsv (the
+                              per-model Netgear evidence, written by hand) from local checkouts
   render [--out DIR]          reads the pinned inputs and writes one profile per device into
                               devices/ (or DIR). Rerunnable: the output depends on the inputs
                               alone. tests/catalogue.rs renders into a temporary folder and
@@ -29,6 +33,7 @@ import json
 import re
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -41,12 +46,23 @@ NETGEAR_FILE = INPUTS / "openwrt-netgear-devices.tsv"
 # (nmrpflash's README); the Broadcom CFE of bcm47xx, the bmips CFE and apm821xx do not.
 NETGEAR_TARGETS = ["ath79", "ramips", "ipq40xx", "ipq806x", "qualcommax", "bcm53xx", "lantiq"]
 NMRPFLASH_README = "https://github.com/jclehner/nmrpflash/blob/master/README.md"
-# The README at a fixed commit, for the models it names as used with nmrpflash: "It has been
-# successfully used on a Netgear EX2700, DNG3700v2, R6220, R7000, D7000, WNR3500, R6400 and R6800".
-NMRPFLASH_README_PINNED = (
-    "https://github.com/jclehner/nmrpflash/blob/00505bc5160b3d6805c693ff8bc4ae61dff08685/README.md"
-)
-NMRPFLASH_TESTED = {"EX2700", "DNG3700v2", "R6220", "R7000", "D7000", "WNR3500", "R6400", "R6800"}
+# The README at a fixed commit, for the models it names: "It has been successfully tested with
+# various models (D7000, DC112A, ...), but is likely to be compatible with most other Netgear
+# devices as well." The list below is that parenthesis, word for word.
+NMRPFLASH_COMMIT = "17cacef78027b1b801b172f3d7e7edaffbd277a4"
+NMRPFLASH_README_PINNED = f"https://github.com/jclehner/nmrpflash/blob/{NMRPFLASH_COMMIT}/README.md"
+NMRPFLASH_TESTED = (
+    "D7000, DC112A, DNG3700v2, EX2700, EX6100v2, EX6120, EX6150v2, EX8000, R6020, R6080, R6100, "
+    "R6220, R6400, R6700v2, R7000, R7000P, R6800, R8000, R8000P, R8500, RAX40, RAX75, RBR40, RBS40, "
+    "RBR50, RBR50v2, RBS50, SRR60, SRS60, WAX202, WNDR3800, WNDR4300, WNDR4500v3, WNDR4700, WNR3500"
+).split(", ")
+# Per-model evidence for the Netgear rows, read and quoted by hand (`check` confirms each quote
+# from an OpenWrt commit or nmrpflash's README against local checkouts):
+#   nmrp     the source says this model's bootloader speaks NMRP: the profile is `reported`;
+#   tftp     the source gives this model's bootloader a TFTP recovery but does not name NMRP;
+#   sibling  no source for the model: `words` names the sibling the NMRP profile is inferred
+#            from, and why.
+NETGEAR_SOURCES_FILE = INPUTS / "netgear-recovery-sources.tsv"
 PINNED_FILE = INPUTS / "PINNED"
 COMMIT_URL = "https://github.com/openwrt/openwrt/commit/"
 BLOB_URL = "https://github.com/openwrt/openwrt/blob/"
@@ -187,6 +203,40 @@ def extract(git_dir):
         f"{len(newest)} commits, {len(rows) - 1} TP-Link and {len(netgear) - 1} Netgear devices",
         file=sys.stderr,
     )
+
+
+def check(openwrt, nmrpflash):
+    """Confirms each quote of the Netgear evidence table, and nmrpflash's list of models, from
+    local checkouts of OpenWrt and nmrpflash; a report (an issue) cannot be checked offline and
+    is named as such. Exits non-zero when a quote is not found where its row says."""
+    def normal(text):
+        return " ".join(text.split())
+
+    readme = normal(git(nmrpflash, "show", f"{NMRPFLASH_COMMIT}:README.md"))
+    wrong = []
+    listed = re.search(r"various models \(([^)]*)\)", readme)
+    if not listed or [m.strip() for m in listed.group(1).split(",")] != NMRPFLASH_TESTED:
+        wrong.append(f"NMRPFLASH_TESTED is not the list in nmrpflash's README at {NMRPFLASH_COMMIT}")
+    unchecked = 0
+    for row in load_table(NETGEAR_SOURCES_FILE):
+        if row["kind"] == "sibling":
+            continue
+        source = row["source"]
+        if source.startswith(COMMIT_URL):
+            text = normal(git(openwrt, "log", "-1", "--format=%B", source[len(COMMIT_URL):]))
+        elif source == NMRPFLASH_README_PINNED:
+            text = readme
+        else:
+            unchecked += 1
+            continue
+        for part in (normal(p) for p in row["words"].split("...")):
+            if part and part not in text:
+                wrong.append(f"{row['device']}: {source} does not say \"{part}\"")
+    for line in wrong:
+        print(line, file=sys.stderr)
+    print(f"{len(wrong)} wrong; {unchecked} quotes from reports not checkable offline", file=sys.stderr)
+    if wrong:
+        sys.exit(1)
 
 
 def resolve(name, blocks, depth=0):
@@ -831,9 +881,37 @@ def build(commit, parsed, revisions, ident, tplink, pinned, method, block):
     return profile
 
 
-def netgear_profile(row, pinned, taken):
+def nmrpflash_tested(core, revisions):
+    """The name nmrpflash's README gives this model, when it lists it. A listed name without a
+    revision is the first revision's: "RBR40" is the RBR40 v1, never the WNDR4300 v2's kin."""
+    names = {squash(name): name for name in NMRPFLASH_TESTED}
+    exact = squash(core + "".join(revisions))
+    if exact in names:
+        return names[exact]
+    if revisions in ([], ["v1"]):
+        return names.get(squash(core))
+    return None
+
+
+def cite(url):
+    """How a note names a source: an OpenWrt commit by its short id, anything else by address."""
+    if url.startswith(COMMIT_URL):
+        return f"OpenWrt's commit {url[len(COMMIT_URL):][:10]}"
+    if url == NMRPFLASH_README_PINNED:
+        return f"nmrpflash's README (at {NMRPFLASH_COMMIT[:7]})"
+    if url.startswith("https://github.com/jclehner/nmrpflash/issues/"):
+        return f"nmrpflash's issue {url.rsplit('/', 1)[-1]}"
+    return url
+
+
+def wrap(text):
+    return textwrap.wrap(text, width=92, break_long_words=False, break_on_hyphens=False)
+
+
+def netgear_profile(row, pinned, taken, evidence):
     """An NMRP profile for a Netgear device OpenWrt builds images for: the board id is from
-    the image makefile; NMRP itself is Netgear's vendor-wide recovery, not confirmed per model."""
+    the image makefile; NMRP itself is Netgear's vendor-wide recovery, `reported` only where a
+    source names this model (nmrpflash's README, a support commit, a report: `evidence`)."""
     model = row["model"]
     if not model:
         return None
@@ -847,19 +925,39 @@ def netgear_profile(row, pinned, taken):
     if names & taken:
         return None
     makefile = f"{BLOB_URL}{pinned}/{row['makefile']}"
-    tested = core in NMRPFLASH_TESTED
+    tested = nmrpflash_tested(core, revisions)
+    rows = evidence.get(row["device"], [])
+    said = [r for r in rows if r["kind"] == "nmrp"]
+    sources = [makefile]
     notes = [f"OpenWrt builds images for this device ({row['device']} in {row['makefile']})."]
     if tested:
+        sources.append(NMRPFLASH_README_PINNED)
         notes += [
-            f"nmrpflash's README names the {core} among the devices it was used on: its bootloader",
+            f"nmrpflash's README names the {tested} among the devices it was used on: its bootloader",
             "speaks NMRP.",
         ]
-    else:
+    for r in said:
+        notes += wrap(f"NMRP for this model: {cite(r['source'])} says \"{r['words']}\"")
+    if not tested and not said:
+        if not any(r["source"] == NMRPFLASH_README_PINNED for r in rows):
+            sources.append(NMRPFLASH_README)
         notes += [
             "NMRP is the recovery of Netgear's DNI and Sercomm bootloaders (nmrpflash's README lists",
             "the models it was tested on); it is not confirmed for this model [?]. Check on the wire:",
             "the router's NMRP or TFTP traffic shows whether its bootloader speaks it.",
         ]
+        for r in rows:
+            if r["kind"] == "sibling":
+                notes += wrap(f"Inferred from the {r['words']} ({cite(r['source'])}).")
+    for r in rows:
+        if r["kind"] == "tftp":
+            notes += wrap(
+                f"This model's bootloader also takes an image by TFTP: {cite(r['source'])} says "
+                f"\"{r['words']}\""
+            )
+    for r in rows:
+        if r["source"] not in sources:
+            sources.append(r["source"])
     notes.append("10.164.183.252 and .253 are nmrpflash's defaults since 0.9.17, not the bootloader's.")
     if row["board_id"]:
         notes.append(f"The factory image's board id is {row['board_id']} (NETGEAR_BOARD_ID).")
@@ -887,10 +985,10 @@ def netgear_profile(row, pinned, taken):
         "flash-seconds": None,
         "after": None,
         "flash-size": None,
-        "sources": [makefile, NMRPFLASH_README_PINNED if tested else NMRPFLASH_README],
+        "sources": sources,
         "notes": "\n".join(notes),
         "commit": pinned,
-        "confidence": "reported" if tested else "unverified",
+        "confidence": "reported" if tested or said else "unverified",
         "origin": f"the image makefile {row['makefile']} at OpenWrt commit {pinned[:10]}",
     }
 
@@ -1021,8 +1119,11 @@ def render(out_dir):
         profile["date"] = commit["date"]
         profiles[profile["id"]] = profile
     claimed = {same_device(p) for p in profiles.values()}
+    evidence = {}
+    for row in load_table(NETGEAR_SOURCES_FILE):
+        evidence.setdefault(row["device"], []).append(row)
     for row in load_table(NETGEAR_FILE):
-        profile = netgear_profile(row, pinned, taken)
+        profile = netgear_profile(row, pinned, taken, evidence)
         if profile is None or profile["id"] in profiles or same_device(profile) in claimed:
             continue
         claimed.add(same_device(profile))
@@ -1050,11 +1151,16 @@ def main():
     sub = parser.add_subparsers(dest="command", required=True)
     ex = sub.add_parser("extract", help="read an OpenWrt checkout, write the pinned inputs")
     ex.add_argument("--openwrt", required=True, type=Path, help="OpenWrt git directory")
+    ch = sub.add_parser("check", help="confirm the Netgear evidence quotes from local checkouts")
+    ch.add_argument("--openwrt", required=True, type=Path, help="OpenWrt git directory")
+    ch.add_argument("--nmrpflash", required=True, type=Path, help="nmrpflash git directory")
     re_ = sub.add_parser("render", help="write profiles from the pinned inputs")
     re_.add_argument("--out", type=Path, default=REPO / "devices", help="folder (default devices/)")
     args = parser.parse_args()
     if args.command == "extract":
         extract(args.openwrt)
+    elif args.command == "check":
+        check(args.openwrt, args.nmrpflash)
     else:
         render(args.out)
 

@@ -639,3 +639,233 @@ fn rocket_m_xw_takes_the_bullet_m_xw_recovery() {
         &format!("{OPENWRT}228cf39d92f5ab0902e51be88b05f607f3ec5f1c"),
     );
 }
+
+/// The rows of one of the generator's pinned tab-separated inputs, by column name.
+fn pinned_rows(name: &str) -> Vec<BTreeMap<String, String>> {
+    let text = fs::read_to_string(manifest().join("tools/catalogue/inputs").join(name))
+        .expect("readable pinned input");
+    let mut lines = text.lines();
+    let head: Vec<&str> = lines.next().expect("a header row").split('\t').collect();
+    lines
+        .filter(|line| !line.is_empty())
+        .map(|line| {
+            head.iter()
+                .map(|column| (*column).to_owned())
+                .zip(line.split('\t').map(str::to_owned))
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn the_netgear_evidence_table_names_known_devices_and_sources() {
+    let devices: BTreeSet<String> = pinned_rows("openwrt-netgear-devices.tsv")
+        .into_iter()
+        .map(|row| row["device"].clone())
+        .collect();
+    let rows = pinned_rows("netgear-recovery-sources.tsv");
+    assert!(rows.len() >= 50, "only {} rows", rows.len());
+    for row in &rows {
+        assert!(
+            devices.contains(&row["device"]),
+            "{}: not a Netgear row of OpenWrt's image makefiles",
+            row["device"]
+        );
+        assert!(
+            ["nmrp", "tftp", "sibling"].contains(&row["kind"].as_str()),
+            "{}: kind `{}`",
+            row["device"],
+            row["kind"]
+        );
+        assert!(row["source"].starts_with("https://"), "{row:?}");
+        assert!(!row["words"].trim().is_empty(), "{row:?}");
+    }
+}
+
+/// The generated Netgear NMRP profiles.
+fn generated_nmrp_profiles() -> Vec<Profile> {
+    let catalogue = Catalogue::builtin().expect("the embedded catalogue loads");
+    generated_files(&manifest().join("devices"))
+        .keys()
+        .map(|name| {
+            catalogue
+                .get(name.trim_end_matches(".yaml"))
+                .expect("embedded")
+                .profile
+                .clone()
+        })
+        .filter(|p| p.vendor == "Netgear" && p.method.as_str() == "nmrp")
+        .collect()
+}
+
+#[test]
+fn a_generated_nmrp_profile_is_reported_only_with_a_source_for_its_model() {
+    let profiles = generated_nmrp_profiles();
+    assert!(profiles.len() >= 50, "only {} profiles", profiles.len());
+    for p in &profiles {
+        let notes = p.notes.as_deref().unwrap_or("");
+        let per_model = p.sources.iter().any(|s| {
+            s.starts_with(OPENWRT)
+                || s.starts_with("https://github.com/jclehner/nmrpflash/issues/")
+                || s.starts_with(
+                    "https://github.com/jclehner/nmrpflash/blob/17cacef78027b1b801b172f3d7e7edaffbd277a4/",
+                )
+        });
+        if p.confidence == Confidence::Reported {
+            assert!(per_model, "{}: reported without a source for it", p.id);
+            assert!(!notes.contains("[?]"), "{}: {notes}", p.id);
+            assert!(
+                notes.contains("NMRP for this model")
+                    || notes.contains("nmrpflash's README names")
+                    || notes.contains("From OpenWrt's support commit"),
+                "{}: the notes do not say which source names the model: {notes}",
+                p.id
+            );
+        } else {
+            assert!(notes.contains("[?]"), "{}: {notes}", p.id);
+            assert!(
+                notes.contains("Inferred from the")
+                    || notes.contains("also takes an image by TFTP"),
+                "{}: the notes do not say what the profile is inferred from: {notes}",
+                p.id
+            );
+        }
+    }
+}
+
+#[test]
+fn netgear_nmrp_sources_found_per_model_are_cited() {
+    for (id, source) in [
+        ("netgear-lbr20", "07b9186e88a2e5b2bd842b87d7063645a23e3fcb"),
+        ("netgear-rbr350", "67e6baf05e3922568e366915233bd63f3884256d"),
+        ("netgear-rbs750", "d0bd7ad1a2e2a95945c120e760bae65b70c890ab"),
+        ("netgear-srs60", "2cb24b3f3cd89692f3c0bd137f3f560ada359bfa"),
+        ("netgear-sxr80", "0f5c28b96b4e04332b6e9f31280c57b03c672cfd"),
+        (
+            "netgear-wndr3700-v5",
+            "2fdd02cc7c3516c2cce2ace2c7b539e0821ecbe8",
+        ),
+        ("netgear-ex6130", "0cbd2c74d0c9f41d07757907226e5cfeaf16e06a"),
+    ] {
+        let p = profile(id);
+        assert_eq!(p.confidence, Confidence::Reported, "{id}");
+        assert_cites(&p, &format!("{OPENWRT}{source}"));
+    }
+    for (id, issue) in [
+        ("netgear-rbr40-v1", 149),
+        ("netgear-r6900-v2", 146),
+        ("netgear-r6700-v2", 170),
+    ] {
+        let p = profile(id);
+        assert_eq!(p.confidence, Confidence::Reported, "{id}");
+        assert_cites(
+            &p,
+            &format!("https://github.com/jclehner/nmrpflash/issues/{issue}"),
+        );
+    }
+    let r7450 = profile("netgear-r7450");
+    assert_eq!(r7450.confidence, Confidence::Unverified);
+    assert!(
+        r7450
+            .notes
+            .as_deref()
+            .unwrap_or("")
+            .contains("Inferred from the R6700v2")
+    );
+}
+
+#[test]
+fn netgear_tftp_recoveries_from_their_support_commits() {
+    for (id, router, commit, led) in [
+        (
+            "netgear-dm200",
+            Ipv4Addr::new(192, 168, 0, 1),
+            "50e3659703113df036e755e0d483172c3b809242",
+            "power light flashes green",
+        ),
+        (
+            "netgear-wndr4300sw",
+            Ipv4Addr::new(192, 168, 1, 1),
+            "9a1f4b2f83ef581edca1de6f07e0d84816610f6a",
+            "power LED flashes orange, then green",
+        ),
+        (
+            "netgear-wndr4300tn",
+            Ipv4Addr::new(192, 168, 1, 1),
+            "394f54ee6201542cf0a69d307b13ffda233dd87a",
+            "power LED flashes orange, then green",
+        ),
+    ] {
+        let p = profile(id);
+        assert_eq!(p.method.as_str(), "tftp-client", "{id}");
+        assert_eq!(p.router, Some(router), "{id}");
+        assert_eq!(p.confidence, Confidence::Reported, "{id}");
+        assert!(
+            p.steps.iter().any(|s| s.led.as_deref() == Some(led)),
+            "{id}"
+        );
+        assert_cites(&p, &format!("{OPENWRT}{commit}"));
+    }
+    for (id, commit) in [
+        (
+            "netgear-nighthawk-pro-gaming-xr500",
+            "70c12d26ca6eb01a938feb38f89720d78df0ca6d",
+        ),
+        (
+            "netgear-nighthawk-pro-gaming-xr450",
+            "f2e1d373817c05aa9feac7fd67262010b4064d23",
+        ),
+    ] {
+        let p = profile(id);
+        assert_eq!(p.method.as_str(), "tftp-client", "{id}: not a web page");
+        assert_eq!(p.router, Some(Ipv4Addr::new(192, 168, 1, 1)), "{id}");
+        assert!(
+            p.steps
+                .iter()
+                .any(|s| s.led.as_deref() == Some("power LED flashes orange, then white")),
+            "{id}"
+        );
+        assert_cites(&p, &format!("{OPENWRT}{commit}"));
+    }
+    let r7800 = profile("netgear-r7800");
+    assert_eq!(r7800.method.as_str(), "tftp-client");
+    assert_eq!(r7800.router, Some(Ipv4Addr::new(192, 168, 1, 1)));
+    assert_eq!(
+        r7800.host.map(|h| h.address),
+        Some(Ipv4Addr::new(192, 168, 1, 10))
+    );
+    assert_eq!(r7800.image.model_id.as_deref(), Some("R7800"));
+    assert_cites(
+        &r7800,
+        "https://forum.openwrt.org/t/netgear-r7800-hw-id-tftp-no-recovery/66002",
+    );
+    assert_cites(
+        &r7800,
+        &format!("{OPENWRT}f2e1d373817c05aa9feac7fd67262010b4064d23"),
+    );
+}
+
+#[test]
+fn version_2_header_tp_links_say_where_the_hardware_id_is() {
+    for (id, inside) in [
+        ("tl-wr841n-v13", "0x20034"),
+        ("tl-wr841n-v14", "0x10034"),
+        ("tl-mr3020-v3", "0x20034"),
+        ("tl-wr840n-v4", "0x20034"),
+    ] {
+        let p = profile(id);
+        let notes = p.notes.as_deref().unwrap_or("").replace('\n', " ");
+        assert!(
+            notes.contains("at 0x34 of the factory image"),
+            "{id}: {notes}"
+        );
+        assert!(notes.contains(inside), "{id}: {notes}");
+    }
+    let v14 = profile("tl-wr841n-v14");
+    assert!(
+        v14.steps
+            .iter()
+            .any(|s| s.seconds == Some(6) && s.led.as_deref() == Some("the orange LED blinks"))
+    );
+    assert_cites(&v14, "https://github.com/openwrt/openwrt/pull/1577");
+}

@@ -869,3 +869,47 @@ fn version_2_header_tp_links_say_where_the_hardware_id_is() {
     );
     assert_cites(&v14, "https://github.com/openwrt/openwrt/pull/1577");
 }
+
+#[test]
+fn netgear_flash_sizes_come_from_their_sources() {
+    const MIB: u64 = 1024 * 1024;
+    for (id, mib) in [
+        ("netgear-dm200", 8),
+        ("netgear-wndr4300sw", 128),
+        ("netgear-wndr4300tn", 128),
+        ("netgear-nighthawk-pro-gaming-xr500", 256),
+        ("netgear-r7800", 128),
+    ] {
+        assert_eq!(profile(id).flash_size, Some(mib * MIB), "{id}");
+    }
+    assert_cites(
+        &profile("netgear-r7800"),
+        "https://forum.openwrt.org/t/r7800-flashing-openwrt-causes-bootloop-bad-block-in-kernel-area/49608/61",
+    );
+}
+
+#[test]
+fn broadcom_cfe_netgears_cite_their_nmrp_reports() {
+    for (id, issue) in [
+        ("netgear-r7000", 6),
+        ("netgear-r8000", 43),
+        ("netgear-r8500", 49),
+    ] {
+        let p = profile(id);
+        assert_cites(
+            &p,
+            "https://github.com/jclehner/nmrpflash/blob/17cacef78027b1b801b172f3d7e7edaffbd277a4/README.md",
+        );
+        assert_cites(
+            &p,
+            &format!("https://github.com/jclehner/nmrpflash/issues/{issue}"),
+        );
+        assert!(
+            p.notes
+                .as_deref()
+                .unwrap_or("")
+                .contains("Its bootloader also speaks NMRP"),
+            "{id}"
+        );
+    }
+}

@@ -913,3 +913,20 @@ fn broadcom_cfe_netgears_cite_their_nmrp_reports() {
         );
     }
 }
+
+#[test]
+fn tl_mr3020_v3_holds_as_its_support_commit_says_and_claims_no_router_address() {
+    let p = profile("tl-mr3020-v3");
+    assert_eq!(p.confidence, Confidence::Reported);
+    assert_eq!(p.router, None, "no source gives it");
+    assert!(!p.notes.as_deref().unwrap_or("").contains("[?]"));
+    assert!(
+        p.steps
+            .iter()
+            .any(|s| s.seconds == Some(7) && s.led.as_deref() == Some("3G/WAN LED flashes"))
+    );
+    assert_cites(
+        &p,
+        &format!("{OPENWRT}6bbb2202551be394fead2efd99eb946f846fc63d"),
+    );
+}

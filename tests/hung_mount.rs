@@ -266,50 +266,15 @@ fn open_out() -> Vec<u8> {
     out
 }
 
-/// Runs `body` on a thread of its own in a private mount namespace holding a [`HungMount`]
-/// (processes it starts see the mount; the machine does not). `None` after saying why, when
-/// this machine cannot (not root, no /dev/fuse): a skip by hand, a failure under CI.
+/// Runs `body` in a private mount namespace holding a [`HungMount`] (processes it starts see
+/// the mount; the machine does not). `None` after saying why, when this machine cannot (not
+/// root, no /dev/fuse): a skip by hand, a failure under CI.
 fn with_hung_mount(body: impl FnOnce(&HungMount) + Send) -> Option<()> {
-    if !support::root_and_tools(&[]) {
-        return None;
-    }
     if !Path::new("/dev/fuse").exists() {
         support::skip_or_fail("needs /dev/fuse (the fuse kernel module)");
         return None;
     }
-    std::thread::scope(|scope| {
-        scope
-            .spawn(|| {
-                // A private mount namespace for this thread alone, and no propagation back
-                // to the machine's.
-                if let Err(err) =
-                    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS).and_then(|()| {
-                        nix::mount::mount(
-                            None::<&str>,
-                            "/",
-                            None::<&str>,
-                            MsFlags::MS_REC | MsFlags::MS_PRIVATE,
-                            None::<&str>,
-                        )
-                    })
-                {
-                    support::skip_or_fail(&format!("cannot make a private mount namespace: {err}"));
-                    return None;
-                }
-                match HungMount::mount() {
-                    Ok(mount) => {
-                        body(&mount);
-                        Some(())
-                    }
-                    Err(why) => {
-                        support::skip_or_fail(&why);
-                        None
-                    }
-                }
-            })
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-    })
+    support::in_private_mount_namespace(HungMount::mount, body)
 }
 
 fn rrq(name: &str) -> Vec<u8> {

@@ -5,7 +5,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::net::{SocketAddr, UdpSocket};
-use std::path::Path;
 use std::time::Duration;
 
 use rescue_wizard::tftp::packet::{ErrorCode, Packet};
@@ -51,15 +50,6 @@ fn upload_unfinished(server: SocketAddr, name: &str, blocks: u16) -> (UdpSocket,
     (socket, port)
 }
 
-fn names_in(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
-}
-
 #[test]
 fn a_server_killed_mid_upload_leaves_nothing_under_the_final_name() {
     // Issue 12 item 4: the upload went to its final name from the first block, so a SIGKILL
@@ -77,12 +67,12 @@ fn a_server_killed_mid_upload_leaves_nothing_under_the_final_name() {
     assert!(
         !uploads.join("backup.bin").exists(),
         "an unfinished upload is under its final name: {:?}",
-        names_in(&uploads)
+        support::names_in(&uploads)
     );
     assert!(
         uploads.join("backup.bin.part").exists(),
         "{:?}",
-        names_in(&uploads)
+        support::names_in(&uploads)
     );
     server.proc.kill();
     drop(open);
@@ -147,7 +137,7 @@ fn uploads_together_are_held_to_a_quota_that_names_its_option() {
         "the refusal says the quota: {said}"
     );
     assert_eq!(
-        names_in(&uploads),
+        support::names_in(&uploads),
         ["one.bin"],
         "nothing kept of the refused upload"
     );

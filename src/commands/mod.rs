@@ -66,6 +66,10 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<Outcome> {
 /// them before anything else, and say so. The network module only reports; what a person
 /// should read is printed here.
 fn clean_up_after_a_dead_run() {
+    // Runs of the other kind (root, or the user who ran sudo) keep their journals elsewhere.
+    for note in crate::net::journal::across::look() {
+        eprintln!("note: {note}");
+    }
     let dir = state_dir();
     let report = match cleanup(&dir) {
         Ok(report) => report,

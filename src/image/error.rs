@@ -47,6 +47,19 @@ pub enum ImageError {
         /// Why.
         source: std::io::Error,
     },
+    /// The file opened, but a read (or the open itself) did not come back in time: a hung
+    /// network mount, most likely.
+    #[error(
+        "cannot read {}: {source}\n  fix: copy the image to a local disk (e.g. `cp {} /tmp/`) and give that copy",
+        path.display(),
+        path.display()
+    )]
+    NoAnswer {
+        /// The file.
+        path: PathBuf,
+        /// The deadline that passed.
+        source: std::io::Error,
+    },
     /// A stripped copy was asked for, but the inspection offered none.
     #[error(
         "{} needs no cutting: the check found nothing to strip from it\n  fix: send the image as it is",

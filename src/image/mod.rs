@@ -14,11 +14,12 @@ mod nmrp;
 mod rules;
 pub mod sample;
 mod strip;
+pub mod timed;
 mod whole;
 
 use std::fmt;
 use std::fs::File;
-use std::io::{ErrorKind, Read};
+use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -290,11 +291,8 @@ impl Probe {
 impl Scan {
     /// Streams the file once: hashes it, keeps its head, fills the probes.
     fn read(path: &Path, probes: &[Probe]) -> Result<Self, ImageError> {
-        let mut file = open_image(path)?;
-        let unreadable = |source| ImageError::Unreadable {
-            path: path.to_owned(),
-            source,
-        };
+        let file = open_image_timed(path)?;
+        let unreadable = |source| read_error(path, source);
         let mut hasher = Sha256::new();
         let mut head = Vec::new();
         let mut probes = probes.to_vec();
@@ -303,10 +301,9 @@ impl Scan {
         // Set up once the head is read: the header tells what to sum.
         let mut whole: Option<whole::Whole> = None;
         loop {
-            let n = match file.read(&mut buf) {
+            let n = match file.read_at(size, &mut buf) {
                 Ok(0) => break,
                 Ok(n) => n,
-                Err(err) if err.kind() == ErrorKind::Interrupted => continue,
                 Err(err) => return Err(unreadable(err)),
             };
             let chunk = &buf[..n];
@@ -359,6 +356,39 @@ impl Scan {
             .iter()
             .find(|probe| probe.at == at && probe.want >= len)
             .map_or(&[], |probe| &probe.bytes[..probe.bytes.len().min(len)])
+    }
+}
+
+/// Opens an image for reading on a reader thread of its own ([`timed::TimedFile`]): the open,
+/// and every read after it, gives up after [`timed::READ_DEADLINE`], so an image on a hung
+/// network mount is refused with a message instead of holding the check for good.
+pub fn open_image_timed(path: &Path) -> Result<timed::TimedFile, ImageError> {
+    let owned = path.to_owned();
+    let no_answer = |late: timed::Late, op: &str| ImageError::NoAnswer {
+        path: path.to_owned(),
+        source: late.explain("the image file", op),
+    };
+    let file = timed::within(timed::READ_DEADLINE, "image-open", move || {
+        open_image(&owned)
+    })
+    .map_err(|late| no_answer(late, "the open"))??;
+    timed::TimedFile::new(file, "the image file", timed::READ_DEADLINE)
+        .map_err(|late| no_answer(late, "a read"))
+}
+
+/// The error for a failed read of the image at `path`: one that did not come back in time is
+/// told apart, with its own fix.
+pub(crate) fn read_error(path: &Path, source: std::io::Error) -> ImageError {
+    if source.kind() == ErrorKind::TimedOut {
+        ImageError::NoAnswer {
+            path: path.to_owned(),
+            source,
+        }
+    } else {
+        ImageError::Unreadable {
+            path: path.to_owned(),
+            source,
+        }
     }
 }
 

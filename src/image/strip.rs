@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use super::{CHUNK_LEN, ImageError, Inspection, StripOffer, open_image};
+use super::{CHUNK_LEN, ImageError, Inspection, StripOffer, open_image_timed, read_error};
 
 /// Writes the image without its first `strip.offset` bytes to `strip.copy` and returns the
 /// copy's path.
@@ -61,21 +61,15 @@ fn stream_tail(
     mut tail: impl FnMut(&[u8]) -> Result<(), ImageError>,
 ) -> Result<(), ImageError> {
     let path = &inspection.path;
-    let mut file = open_image(path)?;
+    let file = open_image_timed(path)?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; CHUNK_LEN];
     let mut position: u64 = 0;
     loop {
-        let n = match file.read(&mut buf) {
+        let n = match file.read_at(position, &mut buf) {
             Ok(0) => break,
             Ok(n) => n,
-            Err(err) if err.kind() == ErrorKind::Interrupted => continue,
-            Err(source) => {
-                return Err(ImageError::Unreadable {
-                    path: path.clone(),
-                    source,
-                });
-            }
+            Err(source) => return Err(read_error(path, source)),
         };
         let chunk = &buf[..n];
         hasher.update(chunk);

@@ -310,6 +310,8 @@ pub fn state_dir() -> PathBuf {
 /// The state folder of runs as root.
 pub const ROOT_STATE_DIR: &str = "/var/lib/rescue-wizard";
 
+pub mod across;
+
 #[cfg(unix)]
 mod fsx {
     //! The few file operations the journal needs, relative to the checked folder and never
@@ -445,6 +447,57 @@ mod fsx {
             Err(nix::errno::Errno::ENOENT) | Ok(()) => Ok(()),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Writes the world-readable marker `name` (in the `runs` folder of `dir`, made 0755 when
+    /// missing), never through a link: see `across`.
+    pub(super) fn write_marker(dir: &OwnedFd, name: &str, text: &str) -> io::Result<()> {
+        use std::io::Write as _;
+        match nix::sys::stat::mkdirat(
+            dir.as_fd(),
+            super::across::MARKERS,
+            Mode::from_bits_truncate(0o755),
+        ) {
+            Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let runs = open_runs(dir)?;
+        // Whatever the umask: users read these.
+        nix::sys::stat::fchmod(&runs, Mode::from_bits_truncate(0o755))?;
+        let fd = openat(
+            runs.as_fd(),
+            name,
+            flags(true, true) | OFlag::O_TRUNC,
+            Mode::from_bits_truncate(0o644),
+        )?;
+        nix::sys::stat::fchmod(&fd, Mode::from_bits_truncate(0o644))?;
+        let mut file = File::from(fd);
+        file.write_all(text.as_bytes())?;
+        file.sync_all()
+    }
+
+    /// Removes the marker `name`, if there is one.
+    pub(super) fn remove_marker(dir: &OwnedFd, name: &str) -> io::Result<()> {
+        match open_runs(dir) {
+            Ok(runs) => remove(&runs, name),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn open_runs(dir: &OwnedFd) -> io::Result<OwnedFd> {
+        Ok(openat(
+            dir.as_fd(),
+            super::across::MARKERS,
+            OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )?)
+    }
+
+    /// Root's own folder is 0711: users may pass through to the markers, not list or read
+    /// the journals (see `across`).
+    pub(super) fn open_to_markers(dir: &OwnedFd) -> io::Result<()> {
+        nix::sys::stat::fchmod(dir, Mode::from_bits_truncate(0o711)).map_err(io::Error::from)
     }
 
     /// Takes the exclusive lock without waiting: `Ok(false)` when another process holds it.
@@ -587,6 +640,29 @@ impl StateDir {
         Ok(Some(file))
     }
 
+    /// Writes the marker of the journal `stem` when this folder keeps them (root's own).
+    fn mark(&self, stem: &str, run: &RunId) -> io::Result<()> {
+        #[cfg(unix)]
+        if across::marks(&self.path) {
+            fsx::open_to_markers(&self.fd)?;
+            fsx::write_marker(&self.fd, stem, &across::marker_text(run))?;
+        }
+        #[cfg(not(unix))]
+        let _ = (stem, run);
+        Ok(())
+    }
+
+    /// Removes the marker of the journal `stem`, if there is one.
+    fn unmark(&self, stem: &str) -> io::Result<()> {
+        #[cfg(unix)]
+        if across::marks(&self.path) {
+            fsx::remove_marker(&self.fd, stem)?;
+        }
+        #[cfg(not(unix))]
+        let _ = stem;
+        Ok(())
+    }
+
     /// Holds the folder's port lock until the returned file is dropped: while a run checks
     /// that its port is free and makes its changes.
     pub fn lock_ports(&self) -> io::Result<File> {
@@ -660,7 +736,10 @@ impl Journal {
             changes: Vec::new(),
             _lock: lock,
         };
-        if let Err(err) = journal.save() {
+        if let Err(err) = journal
+            .save()
+            .and_then(|()| journal.dir.mark(&journal.stem, &journal.run))
+        {
             // Nothing recorded: leave no lock behind either.
             let _ = journal.remove_files();
             return Err(err);
@@ -714,6 +793,7 @@ impl Journal {
     fn remove_files(&self) -> io::Result<()> {
         let stem = &self.stem;
         self.dir.remove(&format!("{stem}{JOURNAL_SUFFIX}"))?;
+        self.dir.unmark(stem)?;
         self.dir.remove(&format!("{stem}.lock"))
     }
 
@@ -914,6 +994,7 @@ impl Found {
             dir.remove(&self.name)?;
             None
         };
+        dir.unmark(&stem)?;
         dir.remove(&format!("{stem}.lock"))?;
         drop(self.lock);
         Ok(aside)

@@ -38,6 +38,7 @@ use super::packet::{
 };
 use super::session::{Blocks, Opening, Receiver, Rollover, Sender, Status, Timing};
 use super::transfer::{Link, Machine, drive, linger};
+use crate::image::timed::{self, TimedFile};
 use crate::net::port_owner::udp_port_owners;
 
 /// What the server hands out.
@@ -888,6 +889,21 @@ impl Job {
         let netascii_mode = self.check_mode()?;
         let path = self.resolve_read()?;
         let (file, meta) = open_regular(&path)?;
+        let what = match self.shared.config.source {
+            Source::Image { .. } => "the image file",
+            Source::Directory(_) => "the file",
+        };
+        let file = TimedFile::new(file, what, timed::READ_DEADLINE).map_err(|late| {
+            let err = late.explain(what, "a read");
+            Refused::new(
+                ErrorCode::NOT_DEFINED,
+                &err.to_string(),
+                format!(
+                    "cannot read {}: {err}; copy it to a local disk",
+                    path.display()
+                ),
+            )
+        })?;
         let file = Arc::new(FileBlocks::new(file, &meta));
         let data: Arc<dyn Blocks> = if netascii_mode {
             Arc::new(netascii_copy(&file, &path)?)
@@ -1237,19 +1253,16 @@ impl Store {
 /// Opens a file to serve, without ever blocking on it: `O_NONBLOCK` (a FIFO opens at once
 /// instead of waiting for a writer), then `fstat` on what was opened, and only a regular file
 /// is served. The open runs on a helper thread with a deadline, so a file on a hung mount
-/// fails its own transfer with a message instead of holding it (the helper is left behind).
+/// fails its own transfer with a message instead of holding it (the helper is left behind,
+/// counted with the stuck readers: `image::timed`).
 fn open_regular(path: &Path) -> Result<(File, fs::Metadata), Refused> {
-    let (tx, rx) = std::sync::mpsc::channel();
     let owned = path.to_path_buf();
-    let opener = std::thread::Builder::new()
-        .name("tftp-open".into())
-        .spawn(move || {
-            let opened = open_nonblocking(&owned).and_then(|file| {
-                let meta = file.metadata()?;
-                Ok((file, meta))
-            });
-            let _ = tx.send(opened);
-        });
+    let opened = timed::within(OPEN_DEADLINE, "tftp-open", move || {
+        open_nonblocking(&owned).and_then(|file| {
+            let meta = file.metadata()?;
+            Ok((file, meta))
+        })
+    });
     let not_readable = |err: io::Error| {
         let code = if err.kind() == io::ErrorKind::NotFound {
             ErrorCode::FILE_NOT_FOUND
@@ -1262,8 +1275,7 @@ fn open_regular(path: &Path) -> Result<(File, fs::Metadata), Refused> {
             format!("cannot read {}: {err}", path.display()),
         )
     };
-    opener.map_err(not_readable)?;
-    match rx.recv_timeout(OPEN_DEADLINE) {
+    match opened {
         Ok(Ok((file, meta))) if meta.is_file() => Ok((file, meta)),
         Ok(Ok(_)) => Err(Refused::new(
             ErrorCode::ACCESS_VIOLATION,
@@ -1274,7 +1286,7 @@ fn open_regular(path: &Path) -> Result<(File, fs::Metadata), Refused> {
             ),
         )),
         Ok(Err(err)) => Err(not_readable(err)),
-        Err(_) => Err(Refused::new(
+        Err(timed::Late::TimedOut(_)) => Err(Refused::new(
             ErrorCode::ACCESS_VIOLATION,
             "the file cannot be opened",
             format!(
@@ -1283,6 +1295,7 @@ fn open_regular(path: &Path) -> Result<(File, fs::Metadata), Refused> {
                 OPEN_DEADLINE.as_secs()
             ),
         )),
+        Err(late) => Err(not_readable(late.explain("the file", "the open"))),
     }
 }
 
@@ -1300,13 +1313,15 @@ fn open_nonblocking(path: &Path) -> io::Result<File> {
     File::open(path)
 }
 
-/// A file served by reading each block at its offset (`pread`): the file is never held
-/// whole, so a 100 GB file costs what one block costs, and nothing is cached between
-/// transfers (the kernel's page cache does that). The SHA-256 is taken as the blocks are
-/// first read, in order.
+/// A file served by reading each block at its offset: the file is never held whole, so a
+/// 100 GB file costs what one chunk costs, and nothing is cached between transfers (the
+/// kernel's page cache does that). The reads happen on a reader thread of the file's own,
+/// each waited for with a deadline (`image::timed`): a file on a mount that stops answering
+/// after the open fails its own transfer with a message, and the reader is left behind.
+/// The SHA-256 is taken as the blocks are first read, in order.
 #[derive(Debug)]
 struct FileBlocks {
-    file: File,
+    file: TimedFile,
     size: u64,
     fingerprint: (u64, Option<SystemTime>, u64),
     /// Bytes hashed so far, in order from the start, and the hash.
@@ -1314,7 +1329,7 @@ struct FileBlocks {
 }
 
 impl FileBlocks {
-    fn new(file: File, meta: &fs::Metadata) -> Self {
+    fn new(file: TimedFile, meta: &fs::Metadata) -> Self {
         Self {
             file,
             size: meta.len(),
@@ -1344,7 +1359,9 @@ impl Blocks for FileBlocks {
     }
 
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
-        read_exact_at(&self.file, offset, buf)?;
+        // A file cut short under us ends in UnexpectedEof: the transfer fails, nothing is
+        // served half.
+        self.file.read_exact_at(offset, buf)?;
         // The lock is taken after the read: never held across file I/O.
         let mut hashed = lock(&self.hashed);
         if hashed.0 == offset {
@@ -1353,27 +1370,6 @@ impl Blocks for FileBlocks {
         }
         Ok(())
     }
-}
-
-#[cfg(unix)]
-fn read_exact_at(file: &File, offset: u64, buf: &mut [u8]) -> io::Result<()> {
-    // A file cut short under us ends in UnexpectedEof: the transfer fails, nothing is
-    // served half.
-    std::os::unix::fs::FileExt::read_exact_at(file, buf, offset)
-}
-
-#[cfg(not(unix))]
-fn read_exact_at(file: &File, offset: u64, buf: &mut [u8]) -> io::Result<()> {
-    let mut done = 0;
-    while done < buf.len() {
-        let n =
-            std::os::windows::fs::FileExt::seek_read(file, &mut buf[done..], offset + done as u64)?;
-        if n == 0 {
-            return Err(io::Error::from(io::ErrorKind::UnexpectedEof));
-        }
-        done += n;
-    }
-    Ok(())
 }
 
 /// The netascii form of a file, converted in memory, for files up to [`NETASCII_MAX`].

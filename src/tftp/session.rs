@@ -412,9 +412,11 @@ impl Sender {
                 self.stats.data_sent += 1;
             }
             Err(err) => {
+                // The reason goes to the peer too: a bootloader's console is often all the
+                // technician watches ("did not answer a read in 5 s (a hung network mount?)").
                 out.push(error_datagram(
                     ErrorCode::NOT_DEFINED,
-                    "cannot read the file",
+                    &format!("cannot read the file: {err}"),
                 ));
                 self.status = Status::Failed(format!(
                     "cannot read the file being sent at byte {start}: {err}"

@@ -954,3 +954,65 @@ impl Drop for NetnsPair {
         }
     }
 }
+
+/// The names in `dir`, sorted.
+pub fn names_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .expect("listing a folder")
+        .map(|e| {
+            e.expect("a folder entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+/// Runs `body` on a thread of its own in a private mount namespace (mounts made there, and
+/// by the processes it starts, are not seen by the machine, and go with the namespace), after
+/// `prepare` (the mounts the test needs) succeeded. `None` after saying why, when this
+/// machine cannot: a skip by hand, a failure under CI ([`skip_or_fail`]).
+pub fn in_private_mount_namespace<T: Send>(
+    prepare: impl FnOnce() -> Result<T, String> + Send,
+    body: impl FnOnce(&T) + Send,
+) -> Option<()> {
+    use nix::mount::MsFlags;
+    if !nix::unistd::geteuid().is_root() {
+        skip_or_fail("needs root for a private mount namespace");
+        return None;
+    }
+    thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                // This thread's own mount namespace, nothing propagated back to the machine's.
+                let private =
+                    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS).and_then(|()| {
+                        nix::mount::mount(
+                            None::<&str>,
+                            "/",
+                            None::<&str>,
+                            MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+                            None::<&str>,
+                        )
+                    });
+                if let Err(err) = private {
+                    skip_or_fail(&format!("cannot make a private mount namespace: {err}"));
+                    return None;
+                }
+                match prepare() {
+                    Ok(prepared) => {
+                        body(&prepared);
+                        Some(())
+                    }
+                    Err(why) => {
+                        skip_or_fail(&why);
+                        None
+                    }
+                }
+            })
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
+}

@@ -23,9 +23,7 @@ impl Snapshot {
     pub fn take(image: &Path, checked: &str) -> Result<Self, String> {
         // One folder per snapshot: a process may hold more than one (the tests do).
         static NEXT: AtomicU32 = AtomicU32::new(0);
-        let bytes: Arc<[u8]> = std::fs::read(image)
-            .map_err(|err| format!("cannot read the image {}: {err}", image.display()))?
-            .into();
+        let bytes: Arc<[u8]> = read_whole(image)?.into();
         let sha256 = hex_sha256(&bytes);
         if sha256 != checked {
             return Err(format!(
@@ -73,6 +71,23 @@ impl Snapshot {
 impl Drop for Snapshot {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Every byte of `image`, each read given a deadline (`image::timed`): an image on a mount
+/// that stopped answering since its check is refused with a message, never waited on for good.
+fn read_whole(image: &Path) -> Result<Vec<u8>, String> {
+    let file = crate::image::open_image_timed(image).map_err(|err| err.to_string())?;
+    let mut bytes = Vec::new();
+    let mut chunk = vec![0u8; crate::image::timed::CHUNK];
+    loop {
+        match file.read_at(bytes.len() as u64, &mut chunk) {
+            Ok(0) => return Ok(bytes),
+            Ok(n) => bytes.extend_from_slice(&chunk[..n]),
+            Err(err) => {
+                return Err(crate::image::read_error(image, err).to_string());
+            }
+        }
     }
 }
 

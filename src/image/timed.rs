@@ -1,0 +1,408 @@
+//! Reading a file that may sit on a mount that never answers.
+//!
+//! A file on a hung network mount (NFS, SMB, sshfs with the server gone) opens, and may even
+//! answer `stat`, and then blocks the first `read(2)` for as long as the mount is hung, in a
+//! wait no deadline of ours can cut short. So every read here happens on a reader thread of
+//! the file's own, and the caller waits for its answer with a deadline: past it, the caller
+//! gets a clear error and the reader thread is abandoned where it is stuck. Abandoned threads
+//! are counted across the process and bounded ([`MAX_STUCK`]): past that, nothing more is
+//! opened or read until some of them come back, so a hung mount cannot pile up threads.
+//!
+//! Reads are served from the chunk the reader thread last fetched, and the next chunk is
+//! asked for as soon as one arrives, so a file read block by block (TFTP's 512 bytes) costs
+//! one hand-over between threads per [`CHUNK`], not one per block.
+
+use std::fs::{File, Metadata};
+use std::io;
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+/// How long one read (or open) may take before the file counts as not answering: a local
+/// disk, or a working network mount, answers a 64 KiB read in far less.
+pub const READ_DEADLINE: Duration = Duration::from_secs(5);
+
+/// Most threads left stuck in the file system at once (reads and opens that never came
+/// back). Each holds a thread's stack and an open file; past this many, a hung mount is
+/// refused at once rather than given another thread.
+pub const MAX_STUCK: usize = 16;
+
+/// Bytes the reader thread fetches at a time.
+pub const CHUNK: usize = 64 * 1024;
+
+/// Threads abandoned in a read or an open that has not returned yet, across the process.
+static STUCK: AtomicUsize = AtomicUsize::new(0);
+
+/// How many threads are stuck in a read or an open that has not returned (see [`MAX_STUCK`]).
+pub fn stuck() -> usize {
+    STUCK.load(Ordering::SeqCst)
+}
+
+/// Why a wait with a deadline gave up.
+#[derive(Debug)]
+pub enum Late {
+    /// The answer did not come within the deadline; the thread waited on is left behind.
+    TimedOut(Duration),
+    /// Too many threads are stuck already: nothing was started.
+    Crowded(usize),
+    /// No thread could be started.
+    NoThread(io::Error),
+}
+
+impl Late {
+    /// The error for the technician: `what` names the file ("the image file"), `op` the
+    /// operation ("a read", "the open").
+    pub fn explain(&self, what: &str, op: &str) -> io::Error {
+        match self {
+            Late::TimedOut(deadline) => io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!(
+                    "{what} did not answer {op} in {} s (a hung network mount?)",
+                    deadline.as_secs()
+                ),
+            ),
+            Late::Crowded(stuck) => io::Error::new(
+                io::ErrorKind::WouldBlock,
+                format!(
+                    "{what} was not touched: {stuck} earlier reads or opens are still stuck on files that do not answer (a hung network mount?)"
+                ),
+            ),
+            Late::NoThread(err) => io::Error::new(
+                err.kind(),
+                format!("cannot start a thread to read {what}: {err}"),
+            ),
+        }
+    }
+}
+
+/// One piece of file-system work done on a thread of its own for a caller that waits with a
+/// deadline. Whoever of the two finishes second settles the count of stuck threads: the
+/// caller counts the thread as stuck only when it gives up while the work is still under
+/// way, and the thread uncounts itself when it comes back after that.
+#[derive(Debug, Clone)]
+struct Errand(Arc<AtomicU8>);
+
+const UNDER_WAY: u8 = 0;
+const DONE: u8 = 1;
+const ABANDONED: u8 = 2;
+
+impl Errand {
+    /// A new errand, unless too many threads are stuck already.
+    fn start() -> Result<Self, Late> {
+        let stuck = stuck();
+        if stuck >= MAX_STUCK {
+            return Err(Late::Crowded(stuck));
+        }
+        Ok(Self(Arc::new(AtomicU8::new(UNDER_WAY))))
+    }
+
+    /// Called by the thread when its work is over.
+    fn done(&self) {
+        if self
+            .0
+            .compare_exchange(UNDER_WAY, DONE, Ordering::SeqCst, Ordering::SeqCst)
+            .is_err()
+        {
+            // The caller gave up on this thread and counted it: it is no longer stuck.
+            STUCK.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
+    /// Called by the caller when its deadline passed: true when the thread is still at it
+    /// (now counted as stuck), false when it finished meanwhile.
+    fn abandon(&self) -> bool {
+        let abandoned = self
+            .0
+            .compare_exchange(UNDER_WAY, ABANDONED, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok();
+        if abandoned {
+            STUCK.fetch_add(1, Ordering::SeqCst);
+        }
+        abandoned
+    }
+}
+
+/// Runs `job` on a thread named `name` and waits for it up to `deadline`. Past it, the thread
+/// is left behind (counted; see [`MAX_STUCK`]) and [`Late::TimedOut`] is returned.
+pub fn within<T: Send + 'static>(
+    deadline: Duration,
+    name: &str,
+    job: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, Late> {
+    let errand = Errand::start()?;
+    let worker = errand.clone();
+    let (tx, rx) = mpsc::sync_channel(1);
+    std::thread::Builder::new()
+        .name(name.to_owned())
+        .spawn(move || {
+            let _ = tx.send(job());
+            worker.done();
+        })
+        .map_err(Late::NoThread)?;
+    match rx.recv_timeout(deadline) {
+        Ok(value) => Ok(value),
+        Err(RecvTimeoutError::Timeout) => {
+            if errand.abandon() {
+                Err(Late::TimedOut(deadline))
+            } else {
+                // It finished as the deadline passed: its answer is in the channel.
+                rx.recv()
+                    .map_err(|_| Late::NoThread(io::Error::other("the thread ended early")))
+            }
+        }
+        Err(RecvTimeoutError::Disconnected) => Err(Late::NoThread(io::Error::other(
+            "the thread ended without an answer",
+        ))),
+    }
+}
+
+/// What the reader thread is asked for.
+enum Ask {
+    /// Up to `len` bytes from `offset` (fewer only at the end of the file).
+    Read { offset: u64, len: usize },
+    /// The file's metadata (`fstat`).
+    Stat,
+}
+
+/// The reader thread's answers, in the order asked.
+enum Answer {
+    Read(io::Result<Vec<u8>>),
+    Stat(io::Result<Metadata>),
+}
+
+/// One chunk of the file, as the reader thread read it.
+#[derive(Debug, Default)]
+struct Chunk {
+    offset: u64,
+    bytes: Vec<u8>,
+}
+
+impl Chunk {
+    fn holds(&self, offset: u64) -> bool {
+        offset >= self.offset && offset < self.offset + self.bytes.len() as u64
+    }
+}
+
+/// The caller's side: the reader's answers, chunks at hand, the read asked for ahead, and
+/// whether the reader thread was given up on.
+#[derive(Debug)]
+struct Reading {
+    answers: Receiver<Answer>,
+    current: Option<Chunk>,
+    previous: Option<Chunk>,
+    /// The offset of the chunk asked for ahead and not collected yet.
+    ahead: Option<u64>,
+    /// Set when a wait timed out: the reader is stuck, every later call fails at once.
+    stuck: Option<(io::ErrorKind, String)>,
+}
+
+/// A file read on a reader thread of its own, each answer waited for with a deadline (see the
+/// module's notes). Dropping it lets the reader thread end (at once, or when its stuck read
+/// returns); it is never waited for.
+#[derive(Debug)]
+pub struct TimedFile {
+    asks: Sender<Ask>,
+    errand: Errand,
+    what: &'static str,
+    deadline: Duration,
+    // Only the transfer (or check) that owns this file takes the lock, so it never makes
+    // another transfer wait, even while it waits on the reader.
+    reading: Mutex<Reading>,
+}
+
+impl TimedFile {
+    /// Hands `file` to a new reader thread. `what` names it in errors ("the image file").
+    pub fn new(file: File, what: &'static str, deadline: Duration) -> Result<Self, Late> {
+        let errand = Errand::start()?;
+        let worker = errand.clone();
+        let (asks, asked) = mpsc::channel::<Ask>();
+        let (answer, answers) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("file-reader".into())
+            .spawn(move || {
+                for ask in asked {
+                    let reply = match ask {
+                        Ask::Read { offset, len } => Answer::Read(read_up_to(&file, offset, len)),
+                        Ask::Stat => Answer::Stat(file.metadata()),
+                    };
+                    if answer.send(reply).is_err() {
+                        break;
+                    }
+                }
+                worker.done();
+            })
+            .map_err(Late::NoThread)?;
+        Ok(Self {
+            asks,
+            errand,
+            what,
+            deadline,
+            reading: Mutex::new(Reading {
+                answers,
+                current: None,
+                previous: None,
+                ahead: None,
+                stuck: None,
+            }),
+        })
+    }
+
+    /// Up to `buf.len()` bytes from `offset`; fewer only where the file ends, 0 past its end.
+    pub fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
+        let mut reading = self.lock();
+        let chunk = self.chunk_at(&mut reading, offset)?;
+        let Some(chunk) = chunk else {
+            return Ok(0);
+        };
+        let from = (offset - chunk.offset) as usize;
+        let n = buf.len().min(chunk.bytes.len() - from);
+        buf[..n].copy_from_slice(&chunk.bytes[from..from + n]);
+        Ok(n)
+    }
+
+    /// Fills `buf` from `offset`; `UnexpectedEof` when the file ends first.
+    pub fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
+        let mut done = 0;
+        while done < buf.len() {
+            match self.read_at(offset + done as u64, &mut buf[done..])? {
+                0 => return Err(io::Error::from(io::ErrorKind::UnexpectedEof)),
+                n => done += n,
+            }
+        }
+        Ok(())
+    }
+
+    /// The file's metadata, asked of the reader thread (a hung mount can block `fstat` too).
+    pub fn metadata(&self) -> io::Result<Metadata> {
+        let mut reading = self.lock();
+        self.collect_ahead(&mut reading)?;
+        self.ask(&mut reading, Ask::Stat)?;
+        match self.answer(&mut reading)? {
+            Answer::Stat(meta) => meta,
+            Answer::Read(_) => Err(io::Error::other("the reader answered out of turn")),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Reading> {
+        self.reading
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The chunk holding `offset`, fetched when not at hand; `None` past the end of the file.
+    fn chunk_at<'a>(&self, reading: &'a mut Reading, offset: u64) -> io::Result<Option<&'a Chunk>> {
+        if let Some((kind, message)) = &reading.stuck {
+            return Err(io::Error::new(*kind, message.clone()));
+        }
+        let start = offset - offset % CHUNK as u64;
+        let at_hand = |c: &Option<Chunk>| c.as_ref().is_some_and(|c| c.offset == start);
+        if !at_hand(&reading.current) && at_hand(&reading.previous) {
+            std::mem::swap(&mut reading.current, &mut reading.previous);
+        } else if !at_hand(&reading.current) {
+            if reading.ahead != Some(start) {
+                self.collect_ahead(reading)?;
+                self.ask(
+                    reading,
+                    Ask::Read {
+                        offset: start,
+                        len: CHUNK,
+                    },
+                )?;
+                reading.ahead = Some(start);
+            }
+            self.collect_ahead(reading)?;
+            if !at_hand(&reading.current) {
+                return Err(io::Error::other("the reader answered out of turn"));
+            }
+        }
+        let Some(current) = &reading.current else {
+            return Ok(None);
+        };
+        let full = current.bytes.len() == CHUNK;
+        let next = current.offset + CHUNK as u64;
+        if full && reading.ahead.is_none() {
+            // The next chunk is read while this one is served: a block-by-block reader
+            // rarely waits on the hand-over.
+            self.ask(
+                reading,
+                Ask::Read {
+                    offset: next,
+                    len: CHUNK,
+                },
+            )?;
+            reading.ahead = Some(next);
+        }
+        Ok(reading.current.as_ref().filter(|c| c.holds(offset)))
+    }
+
+    /// Waits for the chunk asked for ahead, if any, and makes it the current one.
+    fn collect_ahead(&self, reading: &mut Reading) -> io::Result<()> {
+        let Some(offset) = reading.ahead else {
+            return Ok(());
+        };
+        let answer = self.answer(reading)?;
+        reading.ahead = None;
+        let bytes = match answer {
+            Answer::Read(bytes) => bytes?,
+            Answer::Stat(_) => return Err(io::Error::other("the reader answered out of turn")),
+        };
+        reading.previous = reading.current.replace(Chunk { offset, bytes });
+        Ok(())
+    }
+
+    fn ask(&self, reading: &mut Reading, ask: Ask) -> io::Result<()> {
+        self.asks.send(ask).map_err(|_| {
+            let err = io::Error::other(format!("the reader of {} is gone", self.what));
+            reading.stuck = Some((err.kind(), err.to_string()));
+            err
+        })
+    }
+
+    /// The reader's next answer, within the deadline; past it, the reader is given up on.
+    fn answer(&self, reading: &mut Reading) -> io::Result<Answer> {
+        match reading.answers.recv_timeout(self.deadline) {
+            Ok(answer) => Ok(answer),
+            Err(RecvTimeoutError::Timeout) => {
+                let _ = self.errand.abandon();
+                let err = Late::TimedOut(self.deadline).explain(self.what, "a read");
+                reading.stuck = Some((err.kind(), err.to_string()));
+                Err(err)
+            }
+            Err(RecvTimeoutError::Disconnected) => {
+                let err = io::Error::other(format!("the reader of {} is gone", self.what));
+                reading.stuck = Some((err.kind(), err.to_string()));
+                Err(err)
+            }
+        }
+    }
+}
+
+/// Up to `len` bytes from `offset`, fewer only at the end of the file.
+fn read_up_to(file: &File, offset: u64, len: usize) -> io::Result<Vec<u8>> {
+    let mut bytes = vec![0u8; len];
+    let mut done = 0;
+    while done < len {
+        match pread(file, &mut bytes[done..], offset + done as u64) {
+            Ok(0) => break,
+            Ok(n) => done += n,
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            Err(err) => return Err(err),
+        }
+    }
+    bytes.truncate(done);
+    Ok(bytes)
+}
+
+#[cfg(unix)]
+fn pread(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+    std::os::unix::fs::FileExt::read_at(file, buf, offset)
+}
+
+#[cfg(windows)]
+fn pread(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+    std::os::windows::fs::FileExt::seek_read(file, buf, offset)
+}
+
+#[cfg(test)]
+mod tests;

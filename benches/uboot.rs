@@ -119,6 +119,7 @@ fn main() {
         crcs.push(crc32_file(&path));
     }
 
+    let load_before = uptime();
     let ns = TapNamespace::new(
         "rw-bench",
         &["10.77.0.1/24", "10.77.0.3/24", "10.77.0.4/24"],
@@ -172,11 +173,12 @@ fn main() {
     }
     drop(servers);
     println!(
-        "\n{}\nLoad when measured (at the end): {}\n\n{}\n{}",
+        "\n{}\nLoad when measured: {load_before} (at the start), {} (at the end)\n\n{}\n{}\n{}",
         report.table,
         uptime(),
         report.cpu,
-        report.turnaround
+        report.turnaround,
+        report.timeline
     );
 }
 
@@ -237,6 +239,7 @@ struct Report {
     table: String,
     cpu: String,
     turnaround: String,
+    timeline: String,
 }
 
 impl Report {
@@ -245,7 +248,13 @@ impl Report {
             table: String::new(),
             cpu: String::new(),
             turnaround: String::new(),
+            timeline: String::new(),
         };
+        let _ = writeln!(
+            report.timeline,
+            "| one captured fetch, as a whole | request → first answer (ms) | request → last ACK (ms) | DATA repeated | longest DATA gap (ms) |"
+        );
+        let _ = writeln!(report.timeline, "|---|---:|---:|---:|---:|");
         let _ = writeln!(
             report.table,
             "| U-Boot `tftpboot` (min / median / max of {rounds}, s) | {} | ours / best peer (medians) |",
@@ -326,6 +335,14 @@ impl Report {
         );
         eprintln!("{line}");
         let _ = writeln!(self.turnaround, "{line}");
+        let line = format!(
+            "| {}, {} | {} |",
+            row.label,
+            server.name,
+            blocks.timeline.cells()
+        );
+        eprintln!("{line}");
+        let _ = writeln!(self.timeline, "{line}");
     }
 }
 
@@ -522,6 +539,40 @@ struct Blocks {
     server: Micros,
     /// A DATA block's departure to the arrival of its ACK: the emulated board's share.
     board: Micros,
+    /// The fetch as a whole, on the capture's clock.
+    timeline: Timeline,
+}
+
+/// Where a captured fetch's time went, start to end (ns on the capture's clock).
+#[derive(Default)]
+struct Timeline {
+    /// The board's read request.
+    request: Option<u64>,
+    /// The server's first answer to it (OACK or DATA 1).
+    answer: Option<u64>,
+    /// The last ACK from the board.
+    last_ack: Option<u64>,
+    /// DATA blocks sent that were not newer than the newest sent before (resends, repeats).
+    repeats: usize,
+    /// The longest silence between two DATA from the server.
+    longest_gap: u64,
+}
+
+impl Timeline {
+    /// `request → first answer`, `request → last ACK` (ms), repeated DATA, longest DATA gap.
+    fn cells(&self) -> String {
+        let ms = |from: Option<u64>, to: Option<u64>| match (from, to) {
+            (Some(from), Some(to)) => format!("{:.2}", to.saturating_sub(from) as f64 / 1e6),
+            _ => "n/a".to_owned(),
+        };
+        format!(
+            "{} | {} | {} | {:.2}",
+            ms(self.request, self.answer),
+            ms(self.request, self.last_ack),
+            self.repeats,
+            self.longest_gap as f64 / 1e6
+        )
+    }
 }
 
 /// Fetches once more with `tcpdump` on the tap (nanosecond timestamps, headers only), and
@@ -569,6 +620,7 @@ fn turnarounds(pcap: &[u8], board: Ipv4Addr) -> Blocks {
     let mut blocks = Blocks {
         server: Micros(Vec::new()),
         board: Micros(Vec::new()),
+        timeline: Timeline::default(),
     };
     let Some(magic) = pcap.get(..4) else {
         return blocks;
@@ -583,6 +635,9 @@ fn turnarounds(pcap: &[u8], board: Ipv4Addr) -> Blocks {
     // The last ACK heard (block, ns) and the newest DATA sent (block, ns).
     let mut last_ack: Option<(u16, u64)> = None;
     let mut last_data: Option<(u16, u64)> = None;
+    // The newest DATA block sent, and when the last DATA was.
+    let mut newest: Option<u16> = None;
+    let mut data_at: Option<u64> = None;
     while at + 16 <= pcap.len() {
         let secs = u64::from(le32(pcap, at));
         let frac = u64::from(le32(pcap, at + 4));
@@ -593,6 +648,31 @@ fn turnarounds(pcap: &[u8], board: Ipv4Addr) -> Blocks {
         let Some((from, opcode, block)) = tftp_header(frame) else {
             continue;
         };
+        let line = &mut blocks.timeline;
+        match opcode {
+            1 if from == board => {
+                line.request.get_or_insert(t);
+            }
+            3 | 6 if from != board => {
+                line.answer.get_or_insert(t);
+            }
+            _ => {}
+        }
+        if opcode == 3 && from != board {
+            if newest.is_some_and(|n| block.wrapping_sub(n) == 0 || block.wrapping_sub(n) > 0x8000)
+            {
+                line.repeats += 1;
+            } else {
+                newest = Some(block);
+            }
+            if let Some(before) = data_at {
+                line.longest_gap = line.longest_gap.max(t - before);
+            }
+            data_at = Some(t);
+        }
+        if opcode == 4 && from == board {
+            line.last_ack = Some(t);
+        }
         match opcode {
             4 if from == board => {
                 if let Some((sent, t_sent)) = last_data

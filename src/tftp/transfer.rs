@@ -14,6 +14,13 @@ use super::event::{EventSender, TransferEvent, TransferId};
 use super::packet::{ErrorCode, MAX_DATAGRAM, Packet, error_datagram};
 use super::session::{Receiver, Sender, Stats, Status};
 
+#[cfg(target_os = "linux")]
+mod batch;
+#[cfg(unix)]
+mod spin;
+#[cfg(unix)]
+use spin::SpinChoice;
+
 /// How often a waiting transfer looks at its stop flag.
 const STOP_POLL: Duration = Duration::from_millis(200);
 /// Progress events are coalesced to at most one per this interval.
@@ -279,23 +286,17 @@ fn run_loop(
 
 /// How a transfer waits for its peer's next datagram.
 ///
-/// In lock-step TFTP every block waits for one round trip. On loopback and fast links the
-/// answer comes within microseconds, sooner than a sleeping thread can be woken; so while the
-/// peer keeps answering that fast, the socket is first polled without blocking for up to
-/// [`SPIN`], then slept on. A spin that ends without the answer was wasted, and on a real
-/// bootloader (U-Boot under emulation answers in 30 to 100 µs and more, a board on Ethernet in
-/// hundreds) it would be wasted on every block, taking a core from the peer's own emulator or
-/// from a small machine: after each wasted spin the next 1, 2, 4, ... up to
-/// [`SPIN_BACKOFF_MAX`] answers are waited for asleep, and one caught spin starts the count
-/// again (measured in docs/performance.md, "Against a real U-Boot").
+/// In lock-step TFTP every block waits for one round trip. On loopback the answer comes
+/// within microseconds, sooner than a sleeping thread can be woken, and polling the socket
+/// without blocking for up to [`SPIN`] before sleeping halves the round trip. Against a
+/// bootloader it can cost more than it saves (the spin takes a core from the peer's
+/// emulator, or burns a laptop's battery waiting for a board on Ethernet): [`SpinChoice`]
+/// measures the round trips both ways and spins only while spinning pays (measured in
+/// docs/performance.md, "Against a real U-Boot").
 struct Inbox {
     sent_at: Option<Instant>,
-    /// Answers still to be waited for asleep before the spin is tried again.
     #[cfg(unix)]
-    skip: u32,
-    /// How many answers the next wasted spin makes us wait for asleep.
-    #[cfg(unix)]
-    backoff: u32,
+    choice: SpinChoice,
     #[cfg(not(unix))]
     read_timeout: Duration,
 }
@@ -303,11 +304,6 @@ struct Inbox {
 /// The longest busy wait for an answer.
 #[cfg(unix)]
 const SPIN: Duration = Duration::from_micros(50);
-
-/// The most answers waited for asleep after a wasted spin: a slow peer costs one spin per this
-/// many blocks (50 µs in 1024 round trips), and a peer that turns fast is noticed within them.
-#[cfg(unix)]
-const SPIN_BACKOFF_MAX: u32 = 1024;
 
 impl Inbox {
     fn new(socket: &UdpSocket) -> io::Result<Self> {
@@ -318,9 +314,7 @@ impl Inbox {
         Ok(Self {
             sent_at: None,
             #[cfg(unix)]
-            skip: 0,
-            #[cfg(unix)]
-            backoff: 1,
+            choice: SpinChoice::new(),
             #[cfg(not(unix))]
             read_timeout: Duration::ZERO,
         })
@@ -338,38 +332,18 @@ impl Inbox {
         buf: &mut [u8],
         wait: Duration,
     ) -> io::Result<(usize, SocketAddr)> {
-        use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-        use std::os::fd::AsFd;
-        if self.sent_at.take().is_some() {
-            if self.skip > 0 {
-                self.skip -= 1;
-            } else {
-                let start = Instant::now();
-                loop {
-                    match socket.recv_from(buf) {
-                        Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
-                        other => {
-                            self.backoff = 1;
-                            return other;
-                        }
-                    }
-                    if start.elapsed() >= SPIN {
-                        break;
-                    }
-                    std::hint::spin_loop();
-                }
-                // Wasted: sleep through the next answers, twice as many as last time.
-                self.skip = self.backoff;
-                self.backoff = (self.backoff * 2).min(SPIN_BACKOFF_MAX);
-            }
+        let due = self.sent_at.take();
+        let spin = due.is_some() && self.choice.spin_next();
+        let got = match spin.then(|| spin_receive(socket, buf)).flatten() {
+            Some(got) => got,
+            None => sleep_receive(socket, buf, wait),
+        };
+        if let Some(sent_at) = due
+            && got.is_ok()
+        {
+            self.choice.answered(spin, sent_at.elapsed(), SPIN);
         }
-        let millis = u16::try_from(wait.as_millis().max(1)).unwrap_or(u16::MAX);
-        let mut fds = [PollFd::new(socket.as_fd(), PollFlags::POLLIN)];
-        let ready = poll(&mut fds, PollTimeout::from(millis)).map_err(io::Error::from)?;
-        if ready == 0 {
-            return Err(io::Error::from(io::ErrorKind::WouldBlock));
-        }
-        socket.recv_from(buf)
+        got
     }
 
     #[cfg(not(unix))]
@@ -387,6 +361,40 @@ impl Inbox {
         self.sent_at = None;
         socket.recv_from(buf)
     }
+}
+
+/// Polls the non-blocking socket for up to [`SPIN`]; `None` when nothing came.
+#[cfg(unix)]
+fn spin_receive(socket: &UdpSocket, buf: &mut [u8]) -> Option<io::Result<(usize, SocketAddr)>> {
+    let start = Instant::now();
+    loop {
+        match socket.recv_from(buf) {
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
+            other => return Some(other),
+        }
+        if start.elapsed() >= SPIN {
+            return None;
+        }
+        std::hint::spin_loop();
+    }
+}
+
+/// Sleeps in `poll` until a datagram comes or `wait` is over (then `WouldBlock`).
+#[cfg(unix)]
+fn sleep_receive(
+    socket: &UdpSocket,
+    buf: &mut [u8],
+    wait: Duration,
+) -> io::Result<(usize, SocketAddr)> {
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    use std::os::fd::AsFd;
+    let millis = u16::try_from(wait.as_millis().max(1)).unwrap_or(u16::MAX);
+    let mut fds = [PollFd::new(socket.as_fd(), PollFlags::POLLIN)];
+    let ready = poll(&mut fds, PollTimeout::from(millis)).map_err(io::Error::from)?;
+    if ready == 0 {
+        return Err(io::Error::from(io::ErrorKind::WouldBlock));
+    }
+    socket.recv_from(buf)
 }
 
 /// Sends datagrams and reports, rate-limiting what could flood.
@@ -421,7 +429,11 @@ impl Reporter {
     }
 
     fn flush(&mut self, link: &Link<'_>, out: &mut Vec<Vec<u8>>) {
-        for datagram in out.drain(..) {
+        #[cfg(target_os = "linux")]
+        let batched = batch::send_batch(link.socket, out, link.peer);
+        #[cfg(not(target_os = "linux"))]
+        let batched = 0;
+        for datagram in out.drain(..).skip(batched) {
             // EPERM from a local firewall, ENETUNREACH while the link is down, ENOBUFS: the
             // packet is lost, the transfer is not; the timer resends it.
             if let Err(err) = link.socket.send_to(&datagram, link.peer) {

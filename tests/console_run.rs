@@ -246,6 +246,25 @@ fn named<'a>(events: &'a [Value], name: &str) -> Vec<&'a Value> {
     events.iter().filter(|e| e["event"] == name).collect()
 }
 
+/// The commands the run typed on the console, in order.
+fn typed(events: &[Value]) -> Vec<&str> {
+    named(events, "console-typed")
+        .iter()
+        .filter_map(|e| e["command"].as_str())
+        .collect()
+}
+
+/// No erase and no write was typed.
+fn assert_no_flash_command(events: &[Value]) {
+    let typed = typed(events);
+    assert!(
+        !typed
+            .iter()
+            .any(|c| c.starts_with("erase") || c.starts_with("cp.")),
+        "{typed:?}"
+    );
+}
+
 #[test]
 fn with_yes_the_run_loads_proves_writes_reads_back_and_resets() {
     if !rig_available(&[]) {
@@ -286,10 +305,7 @@ fn with_yes_the_run_loads_proves_writes_reads_back_and_resets() {
         !named(&events, "request-received").is_empty(),
         "{events:#?}"
     );
-    let typed: Vec<&str> = named(&events, "console-typed")
-        .iter()
-        .filter_map(|e| e["command"].as_str())
-        .collect();
+    let typed = typed(&events);
     assert!(typed.iter().any(|c| c.starts_with("tftpboot")), "{typed:?}");
     assert_eq!(typed.last(), Some(&"reset"), "{typed:?}");
     let written = std::fs::read(bench.flash()).unwrap();
@@ -344,16 +360,7 @@ fn without_yes_the_run_stops_after_the_proof_and_the_flash_is_unchanged() {
             .contains("Nothing was erased or written"),
         "{flash:?}"
     );
-    let typed: Vec<&str> = named(&events, "console-typed")
-        .iter()
-        .filter_map(|e| e["command"].as_str())
-        .collect();
-    assert!(
-        !typed
-            .iter()
-            .any(|c| c.starts_with("erase") || c.starts_with("cp.")),
-        "{typed:?}"
-    );
+    assert_no_flash_command(&events);
     assert_eq!(sha256(&bench.flash()), before, "nothing was written");
     // The image reached the router's RAM and was proven: the run did what it was allowed to.
     assert_eq!(code, Some(0), "{diagnostics}");
@@ -378,10 +385,7 @@ fn a_console_method_profile_is_planned_and_run_by_the_console_alone() {
     assert_eq!(waiting.len(), 1, "{events:#?}");
     let what = waiting[0]["what"].as_str().unwrap();
     assert!(what.contains("serial console"), "{what}");
-    let typed: Vec<&str> = named(&events, "console-typed")
-        .iter()
-        .filter_map(|e| e["command"].as_str())
-        .collect();
+    let typed = typed(&events);
     // No file name in the profile: the image's own name is asked for.
     assert!(
         typed.contains(&"tftpboot 0x40200000 recovery.bin"),
@@ -425,10 +429,7 @@ fn a_profile_without_a_console_section_gets_the_safe_part_at_the_bootloaders_own
             .any(|w| w.contains("loading the image at 0x40200000, from U-Boot's `loadaddr`")),
         "{noted:?}"
     );
-    let typed: Vec<&str> = named(&events, "console-typed")
-        .iter()
-        .filter_map(|e| e["command"].as_str())
-        .collect();
+    let typed = typed(&events);
     assert_eq!(
         typed,
         [
@@ -489,6 +490,21 @@ fn a_yes_at_the_question_writes_the_flash_through_the_command_path() {
     assert_eq!(flash[0]["state"], "verified");
     let written = std::fs::read(bench.flash()).unwrap();
     assert_eq!(&written[FLASH_AT..FLASH_AT + image.len()], image.as_slice());
+    // The report holds the whole console, from U-Boot's countdown to the reset typed last.
+    let report = std::fs::read_to_string(bench.dir.path().join("report.md")).unwrap();
+    let transcript = report
+        .split("## Serial console transcript")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no transcript in the report:\n{report}"));
+    for said in [
+        "Hit any key to stop autoboot",
+        "Bytes transferred = 4096",
+        "=> erase 0x4100000 +0x20000",
+        "=> cp.b 0x40200000 0x4100000 0x1000",
+        "=> reset",
+    ] {
+        assert!(transcript.contains(said), "{said:?} missing:\n{transcript}");
+    }
 }
 
 #[test]
@@ -514,15 +530,6 @@ fn a_no_at_the_question_leaves_the_flash_file_as_it_was() {
             .contains("in the router's RAM, proven by its CRC-32, and the write was declined"),
         "{flash:?}"
     );
-    let typed: Vec<&str> = named(&events, "console-typed")
-        .iter()
-        .filter_map(|e| e["command"].as_str())
-        .collect();
-    assert!(
-        !typed
-            .iter()
-            .any(|c| c.starts_with("erase") || c.starts_with("cp.")),
-        "{typed:?}"
-    );
+    assert_no_flash_command(&events);
     assert_eq!(sha256(&bench.flash()), before, "nothing was written");
 }

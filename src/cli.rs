@@ -99,7 +99,7 @@ pub struct RecoverArgs {
     pub region: Option<String>,
     /// Drive the bootloader's serial console on this port (docs/console.md): stop autoboot,
     /// fetch the image from our server with `tftpboot`, prove it by CRC-32, and write the
-    /// flash only with the profile's recipe and --yes. `auto`: the one USB serial adapter
+    /// flash only with the profile's recipe and a yes (asked then, or --yes). `auto`: the one USB serial adapter
     /// present. The path is required, so an image named after it is never taken for a port.
     #[arg(long, value_name = "PATH")]
     pub serial: Option<PathBuf>,

@@ -11,6 +11,7 @@ use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use rescue_wizard::console::dialogue::size_words;
 use rescue_wizard::console::{
     Action, ConsoleEvent, Dialogue, Family, FlashKind, FlashState, Input, Job, Recipe, Region,
     Settings,
@@ -478,7 +479,7 @@ fn the_flash_is_written_only_after_the_go_then_read_back_and_reset() {
     assert!(dialogue.awaits_confirmation());
     assert_eq!(uboot.lines.len(), 4);
     let events = told(&actions);
-    let Some(ConsoleEvent::ConfirmationAsked { commands }) = events.last() else {
+    let Some(ConsoleEvent::ConfirmationAsked { commands, .. }) = events.last() else {
         panic!("no question: {events:?}");
     };
     assert_eq!(commands[0], "erase 0x4100000 +0x40000");
@@ -718,4 +719,50 @@ fn a_bootloader_that_names_no_ram_stops_before_loading_with_the_fix() {
         panic!("{actions:?}");
     };
     assert!(reason.contains("console: load-address"), "{reason}");
+}
+
+#[test]
+fn the_question_names_the_erased_region_and_the_proven_crc_and_no_keeps_the_image_in_ram() {
+    let mut dialogue = Dialogue::new(settings(), job(Some(nor_recipe())), false);
+    let mut uboot = Scripted::new(uboot_answers);
+    let now = Instant::now();
+    let actions = converse(&mut dialogue, &mut uboot, now);
+    let asked = told(&actions).pop();
+    // 0x30000 bytes rounded up to two 0x20000 erase blocks.
+    assert_eq!(
+        asked,
+        Some(ConsoleEvent::ConfirmationAsked {
+            commands: vec![
+                "erase 0x4100000 +0x40000".into(),
+                "cp.b 0x40200000 0x4100000 0x30000".into(),
+                "crc32 0x4100000 0x30000".into(),
+                "reset".into(),
+            ],
+            erase_from: 0x0410_0000,
+            erase_to: 0x0414_0000,
+            crc: IMAGE_CRC,
+        })
+    );
+    assert_eq!(
+        asked.unwrap().to_string(),
+        "erase 0x4100000..0x4140000 (256 KiB) and write the image proven by CRC-32 0xdbc3e28f"
+    );
+    let ConsoleEvent::Finished { flash, note } = ended(&dialogue.handle(Input::Decline, now))
+    else {
+        panic!("the dialogue did not finish");
+    };
+    assert_eq!(flash, FlashState::Untouched);
+    assert!(
+        note.starts_with("The image is in the router's RAM, proven by its CRC-32, and the write was declined. Nothing was erased or written"),
+        "{note}"
+    );
+}
+
+#[test]
+fn sizes_are_said_as_people_read_them() {
+    assert_eq!(size_words(0x3c_0000), "3.75 MiB");
+    assert_eq!(size_words(0x4_0000), "256 KiB");
+    assert_eq!(size_words(0x1e8_0000), "30.5 MiB");
+    assert_eq!(size_words(1536), "1.5 KiB");
+    assert_eq!(size_words(512), "512 bytes");
 }

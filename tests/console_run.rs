@@ -12,8 +12,10 @@
 mod support;
 mod uboot_rig;
 
+use std::ffi::OsStr;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::Child;
+use std::process::{Child, Command};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
@@ -104,6 +106,18 @@ impl Bench {
     /// profile `profile` (a file in tests/fixtures/profiles/), lets U-Boot go once the run has
     /// the port open, and waits for the run's end: its exit code and events.
     fn run(&mut self, profile: &str, extra: &[&str]) -> (Option<i32>, Vec<Value>, String) {
+        self.run_answering(profile, extra, None)
+    }
+
+    /// [`Bench::run`], and with `answer` the run gets a terminal of its own (`script`), so
+    /// that it asks its questions there: `answer` is typed once the console asks before
+    /// writing the flash (the `console-write-asked` event).
+    fn run_answering(
+        &mut self,
+        profile: &str,
+        extra: &[&str],
+        answer: Option<&str>,
+    ) -> (Option<i32>, Vec<Value>, String) {
         let (child, pty, mut monitor) = launch_on_pty(&self.ns, &self.flash());
         self.qemu = Some(child);
         let profile = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -119,6 +133,13 @@ impl Bench {
             .arg("--report")
             .arg(self.dir.path().join("report.md"))
             .args(extra);
+        let mut typing = None;
+        if let Some(answer) = answer {
+            let (keys, typed) = std::io::pipe().unwrap();
+            cmd = on_a_terminal(&cmd);
+            cmd.stdin(keys);
+            typing = Some((typed, answer));
+        }
         let mut run = Proc::spawn(&mut cmd);
         // The emulator runs only once the run holds the console: QEMU 7.2 drops what U-Boot
         // prints while nobody holds the pty.
@@ -133,14 +154,34 @@ impl Bench {
             }
         }
         monitor.cont();
+        // Kept open until the run ends: `script` ends its session when its input does.
+        let mut _typed = None;
+        if let Some((mut typed, answer)) = typing {
+            loop {
+                let left = deadline.saturating_duration_since(Instant::now());
+                let Some(line) = run.next_line(left) else {
+                    panic!("the run never asked before writing\n{}", run.diagnostics());
+                };
+                let asked = line
+                    .find('{')
+                    .and_then(|at| serde_json::from_str::<Value>(&line[at..]).ok())
+                    .is_some_and(|v| v["event"] == "console-write-asked");
+                if asked {
+                    break;
+                }
+            }
+            writeln!(typed, "{answer}").unwrap();
+            _typed = Some(typed);
+        }
         let status = run
             .wait_deadline(RUN_DEADLINE)
             .unwrap_or_else(|| panic!("the run did not end\n{}", run.diagnostics()));
+        // On a terminal the question and its echoed answer share a line with no event.
         let events = run
             .stdout_text()
             .lines()
-            .filter(|l| l.starts_with('{'))
-            .map(|l| serde_json::from_str(l).unwrap())
+            .filter_map(|l| l.trim_end().find('{').map(|at| &l.trim_end()[at..]))
+            .filter_map(|l| serde_json::from_str(l).ok())
             .collect();
         (status.code(), events, run.diagnostics())
     }
@@ -157,6 +198,24 @@ impl Bench {
             .collect();
         assert!(journals.is_empty(), "journals left: {journals:?}");
     }
+}
+
+/// `cmd` run by `script` on a pseudo-terminal of its own, as a technician's terminal: what
+/// `script` reads on its standard input is typed there, and its exit status is the run's.
+fn on_a_terminal(cmd: &Command) -> Command {
+    let quote = |s: &OsStr| format!("'{}'", s.to_string_lossy().replace('\'', r"'\''"));
+    let line: Vec<String> = std::iter::once(cmd.get_program())
+        .chain(cmd.get_args())
+        .map(quote)
+        .collect();
+    let mut script = Command::new("script");
+    script.args(["-qec", &line.join(" "), "/dev/null"]);
+    for (key, value) in cmd.get_envs() {
+        if let Some(value) = value {
+            script.env(key, value);
+        }
+    }
+    script
 }
 
 fn walk(dir: &Path) -> Vec<PathBuf> {
@@ -185,6 +244,25 @@ fn image(len: usize) -> Vec<u8> {
 
 fn named<'a>(events: &'a [Value], name: &str) -> Vec<&'a Value> {
     events.iter().filter(|e| e["event"] == name).collect()
+}
+
+/// The commands the run typed on the console, in order.
+fn typed(events: &[Value]) -> Vec<&str> {
+    named(events, "console-typed")
+        .iter()
+        .filter_map(|e| e["command"].as_str())
+        .collect()
+}
+
+/// No erase and no write was typed.
+fn assert_no_flash_command(events: &[Value]) {
+    let typed = typed(events);
+    assert!(
+        !typed
+            .iter()
+            .any(|c| c.starts_with("erase") || c.starts_with("cp.")),
+        "{typed:?}"
+    );
 }
 
 #[test]
@@ -227,10 +305,7 @@ fn with_yes_the_run_loads_proves_writes_reads_back_and_resets() {
         !named(&events, "request-received").is_empty(),
         "{events:#?}"
     );
-    let typed: Vec<&str> = named(&events, "console-typed")
-        .iter()
-        .filter_map(|e| e["command"].as_str())
-        .collect();
+    let typed = typed(&events);
     assert!(typed.iter().any(|c| c.starts_with("tftpboot")), "{typed:?}");
     assert_eq!(typed.last(), Some(&"reset"), "{typed:?}");
     let written = std::fs::read(bench.flash()).unwrap();
@@ -285,16 +360,7 @@ fn without_yes_the_run_stops_after_the_proof_and_the_flash_is_unchanged() {
             .contains("Nothing was erased or written"),
         "{flash:?}"
     );
-    let typed: Vec<&str> = named(&events, "console-typed")
-        .iter()
-        .filter_map(|e| e["command"].as_str())
-        .collect();
-    assert!(
-        !typed
-            .iter()
-            .any(|c| c.starts_with("erase") || c.starts_with("cp.")),
-        "{typed:?}"
-    );
+    assert_no_flash_command(&events);
     assert_eq!(sha256(&bench.flash()), before, "nothing was written");
     // The image reached the router's RAM and was proven: the run did what it was allowed to.
     assert_eq!(code, Some(0), "{diagnostics}");
@@ -319,10 +385,7 @@ fn a_console_method_profile_is_planned_and_run_by_the_console_alone() {
     assert_eq!(waiting.len(), 1, "{events:#?}");
     let what = waiting[0]["what"].as_str().unwrap();
     assert!(what.contains("serial console"), "{what}");
-    let typed: Vec<&str> = named(&events, "console-typed")
-        .iter()
-        .filter_map(|e| e["command"].as_str())
-        .collect();
+    let typed = typed(&events);
     // No file name in the profile: the image's own name is asked for.
     assert!(
         typed.contains(&"tftpboot 0x40200000 recovery.bin"),
@@ -366,10 +429,7 @@ fn a_profile_without_a_console_section_gets_the_safe_part_at_the_bootloaders_own
             .any(|w| w.contains("loading the image at 0x40200000, from U-Boot's `loadaddr`")),
         "{noted:?}"
     );
-    let typed: Vec<&str> = named(&events, "console-typed")
-        .iter()
-        .filter_map(|e| e["command"].as_str())
-        .collect();
+    let typed = typed(&events);
     assert_eq!(
         typed,
         [
@@ -389,5 +449,87 @@ fn a_profile_without_a_console_section_gets_the_safe_part_at_the_bootloaders_own
     let flash = named(&events, "console-flash");
     assert_eq!(flash.len(), 1, "{events:#?}");
     assert_eq!(flash[0]["state"], "untouched");
+    assert_eq!(sha256(&bench.flash()), before, "nothing was written");
+}
+
+/// The technician's answer at the write question, typed on the run's terminal, goes through the
+/// run's command path to the console thread: the flash is written only after it.
+fn answered_at_the_question(answer: &str) -> (Bench, Vec<u8>, Vec<Value>, Option<i32>, String) {
+    let image = image(4 << 10);
+    let mut bench = Bench::new(&image);
+    // The technician's own address on the port: the run has no network change to ask about,
+    // only the flash.
+    let cidr = format!("{HOST_IP}/24");
+    let out = ip(&["-n", &bench.ns, "addr", "add", &cidr, "dev", "tap0"]);
+    assert!(out.status.success(), "{out:?}");
+    let (code, events, diagnostics) = bench.run_answering(PROFILE, &[], Some(answer));
+    let asked = named(&events, "console-write-asked");
+    assert_eq!(asked.len(), 1, "{events:#?}\n{diagnostics}");
+    let crc = format!("{:08x}", crc32fast::hash(&image));
+    assert_eq!(asked[0]["crc"], crc.as_str());
+    // 4 KiB rounded up to one 128 KiB sector, 1 MiB into the second bank.
+    assert_eq!(
+        asked[0]["what"],
+        format!(
+            "erase 0x4100000..0x4120000 (128 KiB) and write the image proven by CRC-32 0x{crc}"
+        )
+    );
+    (bench, image, events, code, diagnostics)
+}
+
+#[test]
+fn a_yes_at_the_question_writes_the_flash_through_the_command_path() {
+    if !rig_available(&["script"]) {
+        return;
+    }
+    let _lock = one_qemu_at_a_time();
+    let (bench, image, events, code, diagnostics) = answered_at_the_question("y");
+    assert_eq!(code, Some(0), "{events:#?}\n{diagnostics}");
+    let flash = named(&events, "console-flash");
+    assert_eq!(flash.len(), 1, "{events:#?}");
+    assert_eq!(flash[0]["state"], "verified");
+    let written = std::fs::read(bench.flash()).unwrap();
+    assert_eq!(&written[FLASH_AT..FLASH_AT + image.len()], image.as_slice());
+    // The report holds the whole console, from U-Boot's countdown to the reset typed last.
+    let report = std::fs::read_to_string(bench.dir.path().join("report.md")).unwrap();
+    let transcript = report
+        .split("## Serial console transcript")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no transcript in the report:\n{report}"));
+    for said in [
+        "Hit any key to stop autoboot",
+        "Bytes transferred = 4096",
+        "=> erase 0x4100000 +0x20000",
+        "=> cp.b 0x40200000 0x4100000 0x1000",
+        "=> reset",
+    ] {
+        assert!(transcript.contains(said), "{said:?} missing:\n{transcript}");
+    }
+}
+
+#[test]
+fn a_no_at_the_question_leaves_the_flash_file_as_it_was() {
+    if !rig_available(&["script"]) {
+        return;
+    }
+    let _lock = one_qemu_at_a_time();
+    let before = {
+        // The flash file is created empty by the bench: its digest before the run.
+        let empty = vec![0u8; usize::try_from(FLASH_BYTES).unwrap()];
+        Sha256::digest(&empty).to_vec()
+    };
+    let (bench, _, events, code, diagnostics) = answered_at_the_question("n");
+    assert_eq!(code, Some(0), "the image was proven in RAM\n{diagnostics}");
+    let flash = named(&events, "console-flash");
+    assert_eq!(flash.len(), 1, "{events:#?}");
+    assert_eq!(flash[0]["state"], "untouched");
+    assert!(
+        flash[0]["note"]
+            .as_str()
+            .unwrap()
+            .contains("in the router's RAM, proven by its CRC-32, and the write was declined"),
+        "{flash:?}"
+    );
+    assert_no_flash_command(&events);
     assert_eq!(sha256(&bench.flash()), before, "nothing was written");
 }

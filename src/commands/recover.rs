@@ -280,7 +280,17 @@ fn check_image(
     }
 }
 
-/// Runs the engine, shows its events, forwards Ctrl-C, answers the consent question, says
+/// The question a plain run waits on the terminal for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Asked {
+    /// The network changes.
+    Consent,
+    /// The console's write of a proven image to the flash.
+    Write,
+}
+
+/// Runs the engine, shows its events, forwards Ctrl-C, answers the consent question and the
+/// console's write question (no terminal: no), says
 /// where the report went, and maps the outcome to the exit status.
 async fn drive(
     plan: crate::engine::Plan,
@@ -291,7 +301,7 @@ async fn drive(
     let mut signals = StopSignals::install()?;
     let mut run = running::start(plan, environment, report_path);
     let commands = &run.commands;
-    let mut asking: Option<tokio::task::JoinHandle<bool>> = None;
+    let mut asking: Option<(Asked, tokio::task::JoinHandle<bool>)> = None;
     let ended = loop {
         tokio::select! {
             () = signals.requested() => {
@@ -299,24 +309,38 @@ async fn drive(
             }
             Some(event) = run.events.recv() => {
                 front.show(&event);
-                if let Event::ConsentNeeded { .. } = &event {
-                    if std::io::stdin().is_terminal() {
-                        asking = Some(tokio::task::spawn_blocking(|| ask("Go ahead? [y/N] ")));
-                    } else {
+                let on_terminal = std::io::stdin().is_terminal();
+                match &event {
+                    Event::ConsentNeeded { .. } if on_terminal => {
+                        asking = Some((Asked::Consent, tokio::task::spawn_blocking(|| ask("Go ahead? [y/N] "))));
+                    }
+                    Event::ConsentNeeded { .. } => {
                         front.refused();
                         let _ = commands.send(Command::Refuse {
                             why: "there is no terminal to ask on.\n  fix: add --yes (or run on a terminal) to allow the changes (everything is undone when rescue-wizard ends)".into(),
                         });
                     }
+                    Event::ConsoleWriteAsked { what, .. } if on_terminal => {
+                        let question = format!("{what}? y to write, n to leave the flash as it is [y/N] ");
+                        asking = Some((Asked::Write, tokio::task::spawn_blocking(move || ask(&question))));
+                    }
+                    Event::ConsoleWriteAsked { .. } => {
+                        // Nobody to ask: the flash stays as it is, the image proven in RAM.
+                        front.note("there is no terminal to ask on, so nothing is written to flash\n  fix: add --yes to write a proven image without asking");
+                        let _ = commands.send(Command::ConfirmWrite(false));
+                    }
+                    _ => {}
                 }
             }
-            answer = async { match asking.as_mut() { Some(task) => task.await, None => std::future::pending().await } } => {
-                asking = None;
-                let command = if answer.unwrap_or(false) {
-                    Command::Approve
-                } else {
-                    front.refused();
-                    Command::Refuse { why: "the changes were declined".into() }
+            answer = async { match asking.as_mut() { Some((_, task)) => task.await, None => std::future::pending().await } } => {
+                let yes = answer.unwrap_or(false);
+                let command = match asking.take().map(|(asked, _)| asked) {
+                    Some(Asked::Write) => Command::ConfirmWrite(yes),
+                    _ if yes => Command::Approve,
+                    _ => {
+                        front.refused();
+                        Command::Refuse { why: "the changes were declined".into() }
+                    }
                 };
                 let _ = commands.send(command);
             }

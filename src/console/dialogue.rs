@@ -173,6 +173,12 @@ pub enum ConsoleEvent {
     ConfirmationAsked {
         /// The commands that would be typed.
         commands: Vec<String>,
+        /// The first byte of the flash region the erase covers.
+        erase_from: u64,
+        /// The first byte after it.
+        erase_to: u64,
+        /// The CRC-32 the loaded image was proven by (the bootloader's equals ours).
+        crc: u32,
     },
     /// What arrived looks like a wrong baud rate.
     WrongBaud {
@@ -233,9 +239,18 @@ impl fmt::Display for ConsoleEvent {
                     "CRC-32 of {region}: bootloader {theirs:08x}, ours {ours:08x}: {verdict}"
                 )
             }
-            ConsoleEvent::ConfirmationAsked { commands } => {
-                write!(f, "ready to write the flash with: {}", commands.join("; "))
-            }
+            ConsoleEvent::ConfirmationAsked {
+                erase_from,
+                erase_to,
+                crc,
+                ..
+            } => write!(
+                f,
+                "erase {}..{} ({}) and write the image proven by CRC-32 {crc:#010x}",
+                hex(*erase_from),
+                hex(*erase_to),
+                size_words(erase_to.saturating_sub(*erase_from))
+            ),
             ConsoleEvent::WrongBaud {
                 garbage_percent,
                 suggestions,
@@ -402,7 +417,14 @@ impl Dialogue {
             }
             Input::Decline => {
                 if matches!(self.state, State::Confirming { .. }) {
-                    self.finish(&mut out);
+                    self.state = State::Over;
+                    out.push(Action::Tell(ConsoleEvent::Finished {
+                        flash: self.flash,
+                        note: format!(
+                            "The image is in the router's RAM, proven by its CRC-32, and the write was declined. {}",
+                            self.flash_note()
+                        ),
+                    }));
                 }
             }
         }
@@ -549,7 +571,13 @@ impl Dialogue {
                 .iter()
                 .map(|s| s.command.clone())
                 .collect();
-            out.push(Action::Tell(ConsoleEvent::ConfirmationAsked { commands }));
+            let (erase_from, erase_to) = self.erase_region();
+            out.push(Action::Tell(ConsoleEvent::ConfirmationAsked {
+                commands,
+                erase_from,
+                erase_to,
+                crc: self.job.crc,
+            }));
             self.state = State::Confirming { index };
             return;
         }
@@ -814,14 +842,19 @@ impl Dialogue {
         }));
     }
 
+    /// The flash region the recipe's erase covers: its first byte and the first byte after
+    /// it (the image's size rounded up to the erase block); empty without a recipe.
+    pub fn erase_region(&self) -> (u64, u64) {
+        self.job.recipe.as_ref().map_or((0, 0), |r| {
+            (r.offset, r.offset + round_up(self.job.size, r.erase_size))
+        })
+    }
+
     /// Where the flash stands, in words, with its addresses.
     pub fn flash_note(&self) -> String {
-        let region = self.job.recipe.as_ref().map(|r| {
-            format!(
-                "{} to {}",
-                hex(r.offset),
-                hex(r.offset + round_up(self.job.size, r.erase_size).saturating_sub(1))
-            )
+        let region = self.job.recipe.as_ref().map(|_| {
+            let (from, to) = self.erase_region();
+            format!("{} to {}", hex(from), hex(to.saturating_sub(1)))
         });
         let region = region.unwrap_or_else(|| "the flash".to_owned());
         match self.flash {
@@ -866,6 +899,25 @@ fn keep_tail(text: &mut String, keep: usize) {
         }
         text.drain(..cut);
     }
+}
+
+/// A size as people read it: `3.75 MiB`, `256 KiB`, `512 bytes` (at most two decimals).
+pub fn size_words(bytes: u64) -> String {
+    #[expect(
+        clippy::cast_precision_loss,
+        reason = "a size shown with two decimals; flash regions are far below 2^52"
+    )]
+    let n = bytes as f64;
+    let (value, unit) = if bytes >= 1 << 20 {
+        (n / f64::from(1u32 << 20), "MiB")
+    } else if bytes >= 1 << 10 {
+        (n / 1024.0, "KiB")
+    } else {
+        return format!("{bytes} bytes");
+    };
+    let text = format!("{value:.2}");
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    format!("{text} {unit}")
 }
 
 /// A token as shown to people: control keys by name.

@@ -491,6 +491,20 @@ pub enum Event {
         /// Whether they are the page's success text.
         accepted: bool,
     },
+    /// Console: the loaded image is proven, and the flash is written only if the technician
+    /// says yes ([`Command::ConfirmWrite`]); nothing is typed until then.
+    ConsoleWriteAsked {
+        /// What would be done, in words: the region erased, its size, the image's CRC-32.
+        what: String,
+        /// The first byte of the flash region the erase covers.
+        erase_from: u64,
+        /// The first byte after it.
+        erase_to: u64,
+        /// The CRC-32 the loaded image was proven by, hex.
+        crc: String,
+        /// The commands that would be typed, in order.
+        commands: Vec<String>,
+    },
 }
 
 /// What a front-end may ask of a running recovery.
@@ -512,6 +526,9 @@ pub enum Command {
         /// The address.
         addr: Ipv4Addr,
     },
+    /// The answer to [`Event::ConsoleWriteAsked`]: write the proven image to the flash
+    /// (`true`), or leave the flash as it is and end with the image in RAM (`false`).
+    ConfirmWrite(bool),
 }
 
 /// Durations as fractional seconds in JSON.
@@ -867,6 +884,9 @@ impl std::fmt::Display for Event {
                 } else {
                     write!(f, "the page said \"{said}\"")
                 }
+            }
+            Event::ConsoleWriteAsked { what, .. } => {
+                write!(f, "console: the image is proven; {what}?")
             }
         }
     }

@@ -94,7 +94,7 @@ impl ConsolePlan {
                 crate::console::script::hex(recipe.offset),
             ),
             (Some(recipe), false) => format!(
-                "writing the {} flash at {} needs --yes: without it the run stops once the image is proven",
+                "writing the {} flash at {} needs --yes or the technician's yes, asked once the image is proven; without either nothing is written",
                 recipe.kind.name(),
                 crate::console::script::hex(recipe.offset),
             ),

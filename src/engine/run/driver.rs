@@ -97,6 +97,8 @@ pub(super) struct Driver {
     hold_self_test: bool,
     dhcp: Option<method::dhcp::Running>,
     console: Option<method::console::Running>,
+    /// The technician's answer to the console's write question goes to its thread here.
+    console_answers: Option<method::console::Answers>,
 }
 
 /// A test hook: when this environment variable is set, the self-test starts only once the
@@ -157,6 +159,7 @@ impl Driver {
             hold_self_test: std::env::var_os(HOLD_SELF_TEST).is_some(),
             dhcp: None,
             console: None,
+            console_answers: None,
         }
     }
 
@@ -221,7 +224,14 @@ impl Driver {
             }
         };
         match woke {
-            Woke::Command(command) => Input::Command(command),
+            Woke::Command(command) => {
+                // The answer belongs to the console thread, which owns the dialogue; the
+                // machine hears the command too, for the run's timeline.
+                if let Some(Command::ConfirmWrite(write)) = command {
+                    method::console::answer(self.console_answers.as_ref(), write);
+                }
+                Input::Command(command)
+            }
             Woke::Host(event) => Input::Host(event),
             Woke::Wire(seen) => Input::Wire(seen),
             Woke::Tftp(event) => Input::Transfer(event),
@@ -543,11 +553,9 @@ impl Driver {
             return;
         };
         let job = method::console::job(&self.plan, console, router, host.addr, snapshot.bytes());
-        self.console = Some(method::console::start(
-            console,
-            job,
-            Arc::clone(&self.push_stop),
-        ));
+        let (running, answers) = method::console::start(console, job, Arc::clone(&self.push_stop));
+        self.console = Some(running);
+        self.console_answers = Some(answers);
     }
 
     fn start_http(&mut self) {

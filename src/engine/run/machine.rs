@@ -778,6 +778,9 @@ impl Machine {
             }
             Some(Command::PoweredOn) => self.observer.router_powered(self.wall(now)),
             Some(Command::AdoptAddress { addr }) => self.adopt(addr, out),
+            // The driver hands the answer to the console leg, whose dialogue takes it only
+            // while it asks; the run's course does not change here.
+            Some(Command::ConfirmWrite(_)) => {}
         }
     }
 

@@ -43,6 +43,10 @@ pub enum Action {
     PoweredOn,
     /// Back to the prepare screen for another attempt.
     Retry,
+    /// Yes to the console's question: write the proven image to the flash.
+    Write,
+    /// No to the console's question: leave the flash as it is.
+    KeepFlash,
     /// Delete the last character of the search.
     Erase,
     /// Add a character to the search.
@@ -96,6 +100,13 @@ fn run_active(model: &Model) -> bool {
         .run
         .as_ref()
         .is_some_and(super::model::RunState::active)
+}
+
+fn write_asked(model: &Model) -> bool {
+    model
+        .run
+        .as_ref()
+        .is_some_and(|r| r.active() && r.write_asked.is_some())
 }
 
 fn run_ended(model: &Model) -> bool {
@@ -283,6 +294,24 @@ pub const BINDINGS: &[Binding] = &[
         short: Some("adopt"),
         what: "give this computer the address the router asks for (undone at the end)",
         when: adopt_hinted,
+    },
+    Binding {
+        keys: &[Key::Char('y')],
+        label: "Y",
+        action: Action::Write,
+        screens: &[Live],
+        short: Some("write flash"),
+        what: "write the proven image to the router's flash, as the question above the feed says",
+        when: write_asked,
+    },
+    Binding {
+        keys: &[Key::Char('n')],
+        label: "N",
+        action: Action::KeepFlash,
+        screens: &[Live],
+        short: Some("leave flash"),
+        what: "leave the router's flash as it is: the run ends with the image in its RAM",
+        when: write_asked,
     },
     Binding {
         keys: &[Key::Char('p')],

@@ -396,6 +396,9 @@ pub struct RunState {
     pub checklist: Vec<Item>,
     /// The hint shown above the feed.
     pub hint: Option<Hint>,
+    /// The console's question before it writes the flash, in words, until it is answered
+    /// (`Y` writes, `N` leaves the flash as it is).
+    pub write_asked: Option<String>,
     /// Addresses adopted with `A`.
     pub adopted: Vec<Ipv4Addr>,
     /// Network changes made.

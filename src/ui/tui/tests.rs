@@ -1319,3 +1319,5 @@ fn an_http_upload_shows_the_page_its_progress_and_its_answer() {
     assert!(screen.contains("router is writing flash"), "{screen}");
     assert!(screen.contains("100%"), "{screen}");
 }
+
+mod console_write;

@@ -637,6 +637,23 @@ fn live_action(model: &mut Model, action: Action) -> Vec<Effect> {
                 return vec![Effect::Send(Command::AdoptAddress { addr })];
             }
         }
+        Action::Write | Action::KeepFlash => {
+            if let Some(what) = run.write_asked.take() {
+                let write = action == Action::Write;
+                let text = if write {
+                    format!("you said yes: {what}")
+                } else {
+                    "you said no: the flash stays as it is, the image stays in the router's RAM"
+                        .to_owned()
+                };
+                run.feed.push(FeedLine {
+                    at,
+                    kind: FeedKind::Info,
+                    text,
+                });
+                return vec![Effect::Send(Command::ConfirmWrite(write))];
+            }
+        }
         Action::PoweredOn => {
             run.feed.push(FeedLine {
                 at,
@@ -692,6 +709,7 @@ fn run_ended(model: &mut Model, end: RunEnd) -> Vec<Effect> {
     if let Some(run) = model.run.as_mut() {
         run.report = Some(end.report.clone());
         run.hint = None;
+        run.write_asked = None;
         run.end = Some(end);
     }
     model.overlay = model.overlay.filter(|o| *o == Overlay::Help);
@@ -752,6 +770,10 @@ fn engine_event(model: &mut Model, at: Duration, event: &Event) -> Vec<Effect> {
         }),
         // The whole transcript is the report's; its lines were in the feed as they came.
         Event::ConsoleTranscript { .. } => None,
+        Event::ConsoleWriteAsked { what, .. } => {
+            run.write_asked = Some(what.clone());
+            Some(FeedKind::Notice)
+        }
         Event::PhaseStarted { phase } => {
             run.phase = Some(*phase);
             if *phase != Phase::Transfer && *phase != Phase::Waiting {
@@ -891,6 +913,7 @@ fn engine_event(model: &mut Model, at: Duration, event: &Event) -> Vec<Effect> {
             run.finished = Some((*outcome, summary.clone()));
             run.final_checklist.clone_from(checklist);
             run.hint = None;
+            run.write_asked = None;
             Some(
                 if matches!(outcome, RunOutcome::Flashed | RunOutcome::Transferred) {
                     FeedKind::Good

@@ -46,7 +46,7 @@ impl Machine {
                 "the flash holds the image (read back, CRC-32 equal) and the board was reset".into()
             }
             RunOutcome::Transferred if plan.console.is_some() => {
-                "the image is in the router's RAM and proven by CRC-32; nothing was written to flash (that needs the profile's console recipe and --yes)".into()
+                "the image is in the router's RAM and proven by CRC-32; nothing was written to flash (that needs the profile's console recipe and a yes, asked or --yes)".into()
             }
             RunOutcome::Flashed if plan.exit_after_transfer => {
                 "the router has the whole image; it writes its flash now: do not switch it off"

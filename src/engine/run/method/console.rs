@@ -106,6 +106,21 @@ fn dialogue_event(event: ConsoleEvent) -> (Vec<Event>, Option<RunOutcome>) {
             None,
         ),
         ConsoleEvent::CommandTyped { command } => (vec![Event::ConsoleTyped { command }], None),
+        ConsoleEvent::ConfirmationAsked {
+            commands,
+            erase_from,
+            erase_to,
+            crc,
+        } => (
+            vec![Event::ConsoleWriteAsked {
+                what: said,
+                erase_from,
+                erase_to,
+                crc: format!("{crc:08x}"),
+                commands,
+            }],
+            None,
+        ),
         ConsoleEvent::Finished { flash, note } => {
             // Proven in RAM and nothing written: the technician declined or gave no go, or
             // the profile has no recipe. The image reached the router and was proven; the
@@ -197,10 +212,25 @@ pub fn resolve(given: &Path) -> Result<PathBuf, String> {
     }
 }
 
+/// The way to the console thread for the technician's answer to
+/// [`Event::ConsoleWriteAsked`]: `true` writes, `false` leaves the flash as it is.
+pub type Answers = mpsc::Sender<bool>;
+
+/// Hands the technician's answer to the console leg, if one runs. The dialogue takes it only
+/// while it waits for one ([`Dialogue::awaits_confirmation`]); a leg that has ended is told
+/// nothing.
+pub fn answer(answers: Option<&Answers>, write: bool) {
+    if let Some(answers) = answers {
+        let _ = answers.send(write);
+    }
+}
+
 /// Starts the console leg: the thread `console` opens the port and drives `job` on it until
-/// the dialogue ends or `stop` is set. Everything comes back as [`Input::Console`].
-pub fn start(console: &ConsolePlan, job: Job, stop: Arc<AtomicBool>) -> Running {
+/// the dialogue ends or `stop` is set. Everything comes back as [`Input::Console`]; the
+/// technician's answer to the write question goes in through the returned [`Answers`].
+pub fn start(console: &ConsolePlan, job: Job, stop: Arc<AtomicBool>) -> (Running, Answers) {
     let (tx, inputs) = unbounded_channel();
+    let (answers_tx, answers) = mpsc::channel();
     let console = console.clone();
     let send = move |news: ConsoleNews| {
         let _ = tx.send(Input::Console(news));
@@ -225,13 +255,9 @@ pub fn start(console: &ConsolePlan, job: Job, stop: Arc<AtomicBool>) -> Running 
                 prompt: console.prompt.clone(),
                 baud: console.baud,
             };
+            // With `--yes` nothing is asked; otherwise the dialogue waits, once the image is
+            // proven in RAM, for the front-end's answer (a run with nobody to ask answers no).
             let mut dialogue = Dialogue::new(settings, job, console.confirmed);
-            // Without `--yes` the answer is no: the run stops once the image is proven in
-            // RAM, and nothing is written.
-            let (answers_tx, answers) = mpsc::channel();
-            if !console.confirmed {
-                let _ = answers_tx.send(false);
-            }
             let mut lines = Lines::default();
             // The run ends on the dialogue's last word: the transcript goes before it.
             let mut last = None;
@@ -265,7 +291,7 @@ pub fn start(console: &ConsolePlan, job: Job, stop: Arc<AtomicBool>) -> Running 
                 )));
             }
         });
-    Running::new(inputs, spawned.ok())
+    (Running::new(inputs, spawned.ok()), answers_tx)
 }
 
 /// Console bytes cut into lines (carriage returns and NULs dropped).
@@ -342,6 +368,48 @@ mod tests {
         assert!(
             matches!(&events[1], Event::ConsoleFlash { state, note } if state == "erasing" && note.contains("0x9f020000"))
         );
+    }
+
+    #[test]
+    fn the_write_question_says_the_region_its_size_and_the_proven_crc() {
+        let (events, end) = on_news(ConsoleNews::Dialogue(ConsoleEvent::ConfirmationAsked {
+            commands: vec!["erase 0x9f020000 +0x3c0000".into()],
+            erase_from: 0x9f02_0000,
+            erase_to: 0x9f3e_0000,
+            crc: 0x1234_abcd,
+        }));
+        assert_eq!(end, None, "the run waits for the answer");
+        let [
+            Event::ConsoleWriteAsked {
+                what,
+                erase_from,
+                erase_to,
+                crc,
+                commands,
+            },
+        ] = &events[..]
+        else {
+            panic!("{events:?}");
+        };
+        assert_eq!(
+            what,
+            "erase 0x9f020000..0x9f3e0000 (3.75 MiB) and write the image proven by CRC-32 0x1234abcd"
+        );
+        assert_eq!((*erase_from, *erase_to), (0x9f02_0000, 0x9f3e_0000));
+        assert_eq!(crc, "1234abcd");
+        assert_eq!(commands, &["erase 0x9f020000 +0x3c0000"]);
+    }
+
+    #[test]
+    fn an_answer_reaches_a_running_leg_and_none_is_lost_on_an_ended_one() {
+        let (answers, taken) = mpsc::channel();
+        answer(Some(&answers), true);
+        answer(Some(&answers), false);
+        assert_eq!(taken.try_iter().collect::<Vec<_>>(), [true, false]);
+        drop(taken);
+        // The leg ended: the answer goes nowhere, and nothing panics.
+        answer(Some(&answers), true);
+        answer(None, true);
     }
 
     #[test]

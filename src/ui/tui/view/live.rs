@@ -142,6 +142,16 @@ fn gauge_line<'a>(run: &RunState, width: usize, theme: &Theme) -> Line<'a> {
 
 /// The hint above the feed, with its one-key fix or the fix the checklist gives.
 fn hint_lines(run: &RunState, width: usize, theme: &Theme) -> Vec<Line<'static>> {
+    // The console's question comes before any hint: nothing is written until it is answered.
+    if let Some(what) = &run.write_asked {
+        return hanging(
+            " ? ",
+            theme.selected,
+            &format!("{what}: y to write, n to leave the flash as it is"),
+            theme.selected,
+            width,
+        );
+    }
     match &run.hint {
         Some(Hint::Adopt { addr, router }) => hanging(
             " ! ",

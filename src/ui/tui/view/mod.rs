@@ -225,6 +225,10 @@ fn live_next(model: &Model) -> String {
     if model.leaving {
         return "Stopping: the network is being restored and the report written…".into();
     }
+    if run.write_asked.is_some() {
+        return "Image proven in RAM: Y writes it to the flash, N leaves the flash as it is."
+            .into();
+    }
     if let Some(Hint::Adopt { addr, .. }) = &run.hint {
         return format!("The router asks for {addr}: press A to adopt it.");
     }

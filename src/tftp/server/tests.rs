@@ -1,3 +1,4 @@
+use super::files::plain_file_name;
 use super::*;
 
 #[test]

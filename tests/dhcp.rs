@@ -31,6 +31,7 @@ use rescue_wizard::net::wire::Mac;
 
 mod support;
 
+use support::events::{RunEvent, events, wait_for};
 use support::{NetnsPair, Proc, ip, require, skip_or_fail};
 
 const DEADLINE: Duration = Duration::from_secs(30);
@@ -642,14 +643,12 @@ fn the_mikrotik_run_answers_a_plain_bootp_client_that_pulls_the_image() {
             .args(["--interface", "port0", "--yes", "--json"])
             .args(["--timeout", "60", "--exit-after-transfer"]),
     );
-    let deadline = Instant::now() + DEADLINE;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match run.next_line(left) {
-            Some(line) if line.contains("\"event\":\"waiting-for-router\"") => break,
-            Some(_) => {}
-            None => panic!("the run never waited:\n{}", run.diagnostics()),
-        }
+    if wait_for(&run, DEADLINE, |e| {
+        matches!(e, RunEvent::WaitingForRouter {})
+    })
+    .is_none()
+    {
+        panic!("the run never waited:\n{}", run.diagnostics());
     }
     let router_mac = mac_of(&pair.peer, "router0");
     let mac = Mac(rescue_wizard::net::iface::parse_mac(&router_mac).unwrap());
@@ -698,19 +697,21 @@ fn the_mikrotik_run_answers_a_plain_bootp_client_that_pulls_the_image() {
         "the run ({status:?}):\n{}",
         run.diagnostics()
     );
-    let events: Vec<serde_json::Value> = run
-        .stdout_text()
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect();
-    let at = |name: &str| events.iter().position(|e| e["event"] == name);
-    let leased = at("dhcp-leased").expect("a dhcp-leased event");
+    let events = events(&run.stdout_text());
+    let at = |wanted: fn(&RunEvent) -> bool| events.iter().position(wanted);
+    let leased = at(|e| matches!(e, RunEvent::DhcpLeased { .. })).expect("a dhcp-leased event");
     let lease = &events[leased];
-    assert_eq!(lease["client"], router_mac.as_str(), "{lease}");
-    assert_eq!(lease["address"], "192.168.1.20", "{lease}");
-    assert_eq!(lease["boot_file"], image_name, "{lease}");
-    assert_eq!(lease["bootp"], true, "{lease}");
-    let started = at("transfer-started").expect("a transfer-started event");
+    assert_eq!(
+        *lease,
+        RunEvent::DhcpLeased {
+            client: router_mac.clone(),
+            address: Ipv4Addr::new(192, 168, 1, 20),
+            boot_file: image_name.to_owned(),
+            bootp: true,
+        }
+    );
+    let started =
+        at(|e| matches!(e, RunEvent::TransferStarted {})).expect("a transfer-started event");
     assert!(leased < started, "the lease came after the transfer");
     let left = ip(&["-n", &pair.ns, "-4", "-o", "addr", "show", "dev", "port0"]);
     assert!(
@@ -718,7 +719,7 @@ fn the_mikrotik_run_answers_a_plain_bootp_client_that_pulls_the_image() {
         "the address stayed on port0"
     );
     println!(
-        "the run said {lease}; busybox tftp pulled {} bytes",
+        "the run said {lease:?}; busybox tftp pulled {} bytes",
         image.len()
     );
 }

@@ -20,10 +20,11 @@ mod support;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::mpsc::Receiver;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use http_doubles::{Behaviour, Double, Flavour, Outcome, QCA95XX_FIELDS, md5_hex};
-use serde_json::Value;
+use rescue_wizard::engine::{Phase, RunOutcome};
+use support::events::{RunEvent, events, finished, wait_for};
 use support::{NetnsPair, Proc, ip};
 
 /// The host's side of the pair.
@@ -111,17 +112,26 @@ fn can_run() -> bool {
     support::require("ip").is_some()
 }
 
-/// The JSON event lines a run printed, parsed.
-fn events(stdout: &str) -> Vec<Value> {
-    stdout
-        .lines()
-        .filter(|l| l.starts_with('{'))
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+/// The page's answers: its words, and whether they are the success text.
+fn answers(events: &[RunEvent]) -> Vec<(&str, bool)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            RunEvent::HttpAnswered { said, accepted } => Some((said.as_str(), *accepted)),
+            _ => None,
+        })
         .collect()
 }
 
-fn named<'a>(events: &'a [Value], name: &str) -> Vec<&'a Value> {
-    events.iter().filter(|e| e["event"] == name).collect()
+/// Why each failed transfer failed.
+fn failures(events: &[RunEvent]) -> Vec<&str> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            RunEvent::TransferFailed { reason } => Some(reason.as_str()),
+            _ => None,
+        })
+        .collect()
 }
 
 /// A namespace pair, the device's page address on the router's side, and a folder with a
@@ -214,31 +224,21 @@ impl Lab {
     }
 }
 
-/// Waits for the event line named `name`; returns it.
-fn wait_event(run: &Proc, name: &str) -> Value {
-    let deadline = Instant::now() + DEADLINE;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let Some(line) = run.next_line(left) else {
-            panic!("no \"{name}\" event\n{}", run.diagnostics());
-        };
-        if let Ok(value) = serde_json::from_str::<Value>(&line)
-            && value["event"] == name
-        {
-            return value;
-        }
-    }
+/// Waits for the event `name` (`wanted` holds for it); returns it.
+fn wait_event(run: &Proc, name: &str, wanted: fn(&RunEvent) -> bool) -> RunEvent {
+    wait_for(run, DEADLINE, wanted)
+        .unwrap_or_else(|| panic!("no \"{name}\" event\n{}", run.diagnostics()))
 }
 
 /// Waits for the run's end, at most `within`; returns its exit code and events.
-fn ended_within(run: &mut Proc, within: Duration) -> (Option<i32>, Vec<Value>) {
+fn ended_within(run: &mut Proc, within: Duration) -> (Option<i32>, Vec<RunEvent>) {
     let status = run
         .wait_deadline(within)
         .unwrap_or_else(|| panic!("the run did not end\n{}", run.diagnostics()));
     (status.code(), events(&run.stdout_text()))
 }
 
-fn ended(run: &mut Proc) -> (Option<i32>, Vec<Value>) {
+fn ended(run: &mut Proc) -> (Option<i32>, Vec<RunEvent>) {
     ended_within(run, DEADLINE)
 }
 
@@ -269,29 +269,34 @@ fn wait_taken(lab: &Lab, double: &Double) -> Vec<Outcome> {
 
 /// The page took the image intact and said its success text; progress reached the whole
 /// image. Returns the run's events once it ended with exit 0 and the port is as it was.
-fn assert_flashed(lab: &Lab, run: &mut Proc, double: &Double) -> Vec<Value> {
+fn assert_flashed(lab: &Lab, run: &mut Proc, double: &Double) -> Vec<RunEvent> {
     wait_taken(lab, double);
     let (code, events) = ended(run);
     assert_eq!(code, Some(0), "{}", run.diagnostics());
     assert_accepted(lab, run, &events);
-    let finished = named(&events, "finished");
+    let finished = finished(&events);
     assert_eq!(finished.len(), 1, "{}", run.stdout_text());
-    assert_ne!(finished[0]["outcome"], "failed", "{}", run.stdout_text());
+    assert_ne!(finished[0].0, RunOutcome::Failed, "{}", run.stdout_text());
     lab.assert_restored();
     events
 }
 
 /// The run told the page's success text once and progress up to the whole image.
-fn assert_accepted(lab: &Lab, run: &Proc, events: &[Value]) {
-    let answered = named(events, "http-answered");
+fn assert_accepted(lab: &Lab, run: &Proc, events: &[RunEvent]) {
+    let answered = answers(events);
     assert_eq!(answered.len(), 1, "{}", run.stdout_text());
-    assert_eq!(answered[0]["said"], lab.device.success);
-    assert_eq!(answered[0]["accepted"], true);
-    let progress = named(events, "transfer-progressed");
+    assert_eq!(answered[0], (lab.device.success, true));
+    let progress: Vec<u64> = events
+        .iter()
+        .filter_map(|e| match e {
+            RunEvent::TransferProgressed { bytes } => Some(*bytes),
+            _ => None,
+        })
+        .collect();
     assert!(
         progress
             .last()
-            .is_some_and(|p| p["bytes"] == lab.image.len() as u64),
+            .is_some_and(|&bytes| bytes == lab.image.len() as u64),
         "progress reached the whole image: {progress:?}"
     );
 }
@@ -324,18 +329,16 @@ fn the_run_reports_the_page_refusing_the_image_in_its_words() {
     );
     let (code, events) = ended(&mut run);
     assert_ne!(code, Some(0), "{}", run.diagnostics());
-    let answered = named(&events, "http-answered");
+    let answered = answers(&events);
     assert_eq!(answered.len(), 1, "{}", run.stdout_text());
-    assert_eq!(answered[0]["said"], "UPDATE FAILED");
-    assert_eq!(answered[0]["accepted"], false);
-    let finished = named(&events, "finished");
+    assert_eq!(answered[0], ("UPDATE FAILED", false));
+    let finished = finished(&events);
     assert_eq!(finished.len(), 1, "{}", run.stdout_text());
-    assert_eq!(finished[0]["outcome"], "failed");
-    let failed = named(&events, "transfer-failed");
+    assert_eq!(finished[0].0, RunOutcome::Failed);
     assert!(
-        failed
+        failures(&events)
             .iter()
-            .any(|e| e["reason"].as_str().unwrap_or("").contains("UPDATE FAILED")),
+            .any(|reason| reason.contains("UPDATE FAILED")),
         "the page's words are the reason: {}",
         run.stdout_text()
     );
@@ -350,18 +353,30 @@ fn the_run_keeps_trying_until_the_page_comes_up() {
     let lab = Lab::new("httprun-l", 800_000, B1300);
     let mut run = lab.run();
     // The run tried the page and found nothing: only then is the router switched on.
-    wait_event(&run, "http-page-down");
+    wait_event(&run, "http-page-down", |e| {
+        matches!(e, RunEvent::HttpPageDown {})
+    });
     let double = lab.page_up(Behaviour::default());
     let events = assert_flashed(&lab, &mut run, &double);
-    let down = named(&events, "http-page-down");
-    assert!(!down.is_empty(), "{events:?}");
-    assert_eq!(named(&events, "http-page-up").len(), 1, "{events:?}");
-    let phases: Vec<&str> = named(&events, "phase-started")
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, RunEvent::HttpPageDown {})),
+        "{events:?}"
+    );
+    let up = events
         .iter()
-        .filter_map(|e| e["phase"].as_str())
+        .filter(|e| matches!(e, RunEvent::HttpPageUp {}));
+    assert_eq!(up.count(), 1, "{events:?}");
+    let phases: Vec<Phase> = events
+        .iter()
+        .filter_map(|e| match e {
+            RunEvent::PhaseStarted { phase } => Some(*phase),
+            _ => None,
+        })
         .collect();
     assert!(
-        phases.contains(&"transfer"),
+        phases.contains(&Phase::Transfer),
         "the run moved to the transfer on the page's progress: {phases:?}"
     );
 }
@@ -378,12 +393,21 @@ fn the_dlink_run_uploads_to_its_cgi_index_page() {
     // The double took the image from exactly one connection: the 150 ms pause, the head
     // alone and one segment in flight were kept (it resets any of them broken).
     assert_eq!(double.outcomes().len(), 1, "{:?}", double.outcomes());
-    assert!(named(&events, "http-retrying").is_empty(), "{events:?}");
-    let planned = named(&events, "planned");
     assert!(
-        planned[0].to_string().contains("192.168.0.50"),
-        "{}",
-        planned[0]
+        !events
+            .iter()
+            .any(|e| matches!(e, RunEvent::HttpRetrying {})),
+        "{events:?}"
+    );
+    let planned = events
+        .iter()
+        .find(|e| matches!(e, RunEvent::Planned { .. }));
+    assert_eq!(
+        planned,
+        Some(&RunEvent::Planned {
+            router: Some(Ipv4Addr::new(192, 168, 0, 50))
+        }),
+        "{events:?}"
     );
 }
 
@@ -416,11 +440,17 @@ fn the_mediatek_run_checks_size_and_md5_before_result_writes() {
         Outcome::Served("upload".into()),
         "/upload first, /result after"
     );
-    let verified = named(&events, "http-verified");
+    let verified: Vec<(u64, &str)> = events
+        .iter()
+        .filter_map(|e| match e {
+            RunEvent::HttpVerified { size, md5 } => Some((*size, md5.as_str())),
+            _ => None,
+        })
+        .collect();
     assert_eq!(verified.len(), 1, "{events:?}");
-    assert_eq!(verified[0]["size"], lab.image.len() as u64);
+    assert_eq!(verified[0].0, lab.image.len() as u64);
     assert_eq!(
-        verified[0]["md5"],
+        verified[0].1,
         md5_hex(&lab.image),
         "the page's MD5 is the image's"
     );
@@ -441,10 +471,8 @@ fn the_mediatek_run_stops_on_an_md5_mismatch_quoting_the_page() {
     assert_eq!(code, Some(1), "{}", run.diagnostics());
     // Only /upload was asked: /result, which writes, never was.
     assert_eq!(double.outcomes(), vec![Outcome::Served("upload".into())]);
-    let failed = named(&events, "transfer-failed");
-    let reason = failed
-        .iter()
-        .filter_map(|e| e["reason"].as_str())
+    let reason = failures(&events)
+        .into_iter()
         .find(|r| r.contains("MD5"))
         .unwrap_or_else(|| panic!("no MD5 reason: {}", run.stdout_text()));
     let page_md5 = "0".repeat(32);
@@ -457,7 +485,7 @@ fn the_mediatek_run_stops_on_an_md5_mismatch_quoting_the_page() {
     );
     assert!(reason.contains(&md5_hex(&lab.image)), "{reason}");
     assert!(reason.contains("nothing was written"), "{reason}");
-    assert_eq!(named(&events, "finished")[0]["outcome"], "failed");
+    assert_eq!(finished(&events)[0].0, RunOutcome::Failed);
     lab.assert_restored();
 }
 
@@ -467,8 +495,14 @@ fn upload_then_flash(tag: &str) -> (Lab, Proc, Double) {
     let lab = Lab::new(tag, 400_000, SHORT_WRITE);
     let double = lab.page_up(Behaviour::default());
     let run = lab.run_with(&[]);
-    let flashing = wait_event(&run, "flashing-started");
-    assert_eq!(flashing["after"], BACK.to_string(), "{flashing}");
+    let flashing = wait_event(&run, "flashing-started", |e| {
+        matches!(e, RunEvent::FlashingStarted { .. })
+    });
+    assert_eq!(
+        flashing,
+        RunEvent::FlashingStarted { after: Some(BACK) },
+        "{flashing:?}"
+    );
     wait_taken(&lab, &double);
     (lab, run, double)
 }
@@ -480,17 +514,21 @@ fn after_the_page_took_the_image_the_run_waits_the_write_and_sees_the_router_bac
     }
     let (lab, mut run, double) = upload_then_flash("httprun-b");
     // The write time of the fixture (2 s) is counted down before the router is expected.
-    wait_event(&run, "flashing-countdown");
+    wait_event(&run, "flashing-countdown", |e| {
+        matches!(e, RunEvent::FlashingCountdown {})
+    });
     double.reboot(Some(BACK));
-    let back = wait_event(&run, "router-back");
-    assert_eq!(back["ip"], BACK.to_string());
+    let back = wait_event(&run, "router-back", |e| {
+        matches!(e, RunEvent::RouterBack { .. })
+    });
+    assert_eq!(back, RunEvent::RouterBack { ip: BACK });
     let (code, events) = ended(&mut run);
     assert_eq!(code, Some(0), "{}", run.diagnostics());
     assert_accepted(&lab, &run, &events);
-    let finished = named(&events, "finished");
-    assert_eq!(finished[0]["outcome"], "flashed", "{}", run.stdout_text());
+    let finished = finished(&events);
+    assert_eq!(finished[0].0, RunOutcome::Flashed, "{}", run.stdout_text());
     assert_eq!(
-        finished[0]["summary"],
+        finished[0].1,
         format!("the router is back at {BACK}: the recovery worked")
     );
     lab.assert_restored();
@@ -507,15 +545,20 @@ fn a_router_that_never_comes_back_is_told_where_to_look() {
     // The write time (2 s) and the grace for the router to come back (FLASH_GRACE, 60 s).
     let (code, events) = ended_within(&mut run, DEADLINE + Duration::from_secs(30));
     assert_eq!(code, Some(0), "{}", run.diagnostics());
-    assert!(named(&events, "router-back").is_empty(), "{events:?}");
-    let finished = named(&events, "finished");
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, RunEvent::RouterBack { .. })),
+        "{events:?}"
+    );
+    let finished = finished(&events);
     assert_eq!(
-        finished[0]["outcome"],
-        "transferred",
+        finished[0].0,
+        RunOutcome::Transferred,
         "{}",
         run.stdout_text()
     );
-    let summary = finished[0]["summary"].as_str().unwrap();
+    let summary = finished[0].1;
     assert!(
         summary.contains(&format!("did not answer at {BACK} afterwards")),
         "{summary}"

@@ -8,7 +8,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::checklist::Item;
 use crate::net::check::Check;
@@ -16,7 +16,8 @@ use crate::net::observe::Finding;
 use crate::net::wire::WireEvent;
 
 /// The stages of a run, in order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+// Deserialize: a reader of `--json` (the tests' typed reader) gets the phase back as this type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Phase {
     /// The image, privileges, the port, the firewall, UDP port 69.
@@ -51,7 +52,8 @@ impl Phase {
 }
 
 /// How a run ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+// Deserialize: as for `Phase`, a reader of `--json` gets the outcome back as this type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum RunOutcome {
     /// The image was transferred and the router came back (or the run was asked to end once

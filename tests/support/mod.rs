@@ -26,6 +26,8 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use sha2::{Digest, Sha256};
 
+pub mod events;
+
 /// Longest a server may take to say it is listening.
 pub const READY_DEADLINE: Duration = Duration::from_secs(15);
 /// Longest one transfer of a small file may take on loopback.

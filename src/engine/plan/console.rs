@@ -1,0 +1,59 @@
+//! The serial-console method's part of the plan: the console leg, when `--serial` is given.
+
+use super::{ConsolePlan, PlanError, Serial, Transfer};
+use crate::profile::{Method, Profile};
+
+/// The console leg for `profile` when the technician gave `--serial` (a profile whose method
+/// is `console` needs it): only a pull (the console types `tftpboot` to fetch from our
+/// server). Without a load address in the profile the bootloader is asked for its own.
+pub(super) fn console_plan(
+    profile: &Profile,
+    serial: Option<&Serial>,
+    transfer: &Transfer,
+    image_size: u64,
+) -> Result<Option<ConsolePlan>, PlanError> {
+    let Some(serial) = serial else {
+        if profile.method == Method::Console {
+            return Err(PlanError::ConsoleNeedsPort {
+                id: profile.id.clone(),
+            });
+        }
+        return Ok(None);
+    };
+    if !matches!(transfer, Transfer::Serve { .. }) {
+        return Err(PlanError::ConsoleNeedsPull {
+            id: profile.id.clone(),
+            method: profile.method,
+        });
+    }
+    if profile.router.is_none() {
+        return Err(PlanError::Incomplete {
+            id: profile.id.clone(),
+            what: "router address the console types as `setenv ipaddr`",
+            field: "router",
+        });
+    }
+    let console = profile.console.clone().unwrap_or_default();
+    if let Some(flash) = &console.flash
+        && let Some(region) = flash.size.filter(|&region| image_size > region)
+    {
+        return Err(PlanError::ImageExceedsRegion {
+            id: profile.id.clone(),
+            size: image_size,
+            region,
+            offset: flash.offset,
+        });
+    }
+    Ok(Some(ConsolePlan {
+        port: serial.port.clone(),
+        baud: crate::settings::layer(serial.baud, console.baud, crate::settings::BAUD),
+        stop_token: console.stop_token,
+        prompt: console.prompt,
+        load_addr: console.load_address,
+        recipe: console
+            .flash
+            .as_ref()
+            .map(crate::console::Recipe::from_profile),
+        confirmed: serial.confirmed,
+    }))
+}

@@ -1,0 +1,296 @@
+//! The files a transfer serves: a requested name confined to the served folder, a regular file
+//! opened without blocking, its blocks read by offset and checked for change, its hash.
+
+use std::fs::{self, File};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use sha2::{Digest, Sha256};
+
+use super::{NETASCII_MAX, OPEN_DEADLINE, Refused, lock};
+use crate::tftp::netascii;
+use crate::tftp::packet::{ErrorCode, RawOption, escape_name};
+use crate::image::timed::{self, TimedFile};
+use crate::tftp::session::Blocks;
+
+/// Opens a file to serve, without ever blocking on it: `O_NONBLOCK` (a FIFO opens at once
+/// instead of waiting for a writer), then `fstat` on what was opened, and only a regular file
+/// is served. The open runs on a helper thread with a deadline, so a file on a hung mount
+/// fails its own transfer with a message instead of holding it (the helper is left behind,
+/// counted with the stuck readers: `image::timed`).
+pub(super) fn open_regular(path: &Path) -> Result<(File, fs::Metadata), Refused> {
+    let owned = path.to_path_buf();
+    let opened = timed::within(OPEN_DEADLINE, "tftp-open", move || {
+        open_nonblocking(&owned).and_then(|file| {
+            let meta = file.metadata()?;
+            Ok((file, meta))
+        })
+    });
+    let not_readable = |err: io::Error| {
+        let code = if err.kind() == io::ErrorKind::NotFound {
+            ErrorCode::FILE_NOT_FOUND
+        } else {
+            ErrorCode::ACCESS_VIOLATION
+        };
+        Refused::new(
+            code,
+            "cannot read the file",
+            format!("cannot read {}: {err}", path.display()),
+        )
+    };
+    match opened {
+        Ok(Ok((file, meta))) if meta.is_file() => Ok((file, meta)),
+        Ok(Ok(_)) => Err(Refused::new(
+            ErrorCode::ACCESS_VIOLATION,
+            "not a regular file",
+            format!(
+                "{} is not a regular file (a FIFO, a device or a socket); only regular files are served",
+                path.display()
+            ),
+        )),
+        Ok(Err(err)) => Err(not_readable(err)),
+        Err(timed::Late::TimedOut(_)) => Err(Refused::new(
+            ErrorCode::ACCESS_VIOLATION,
+            "the file cannot be opened",
+            format!(
+                "{} did not open within {} s (a hung network mount?); copy the image to a local disk",
+                path.display(),
+                OPEN_DEADLINE.as_secs()
+            ),
+        )),
+        Err(late) => Err(not_readable(late.explain("the file", "the open"))),
+    }
+}
+
+#[cfg(unix)]
+fn open_nonblocking(path: &Path) -> io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits() | nix::fcntl::OFlag::O_NOCTTY.bits())
+        .open(path)
+}
+
+#[cfg(not(unix))]
+fn open_nonblocking(path: &Path) -> io::Result<File> {
+    File::open(path)
+}
+
+/// A file served by reading each block at its offset: the file is never held whole, so a
+/// 100 GB file costs what one chunk costs, and nothing is cached between transfers (the
+/// kernel's page cache does that). The reads happen on a reader thread of the file's own,
+/// each waited for with a deadline (`image::timed`): a file on a mount that stops answering
+/// after the open fails its own transfer with a message, and the reader is left behind.
+/// The SHA-256 is taken as the blocks are first read, in order.
+#[derive(Debug)]
+pub(super) struct FileBlocks {
+    file: TimedFile,
+    size: u64,
+    fingerprint: (u64, Option<SystemTime>, u64),
+    /// Bytes hashed so far, in order from the start, and the hash.
+    hashed: Mutex<(u64, Sha256)>,
+}
+
+impl FileBlocks {
+    pub(super) fn new(file: TimedFile, meta: &fs::Metadata) -> Self {
+        Self {
+            file,
+            size: meta.len(),
+            fingerprint: fingerprint(meta),
+            hashed: Mutex::new((0, Sha256::new())),
+        }
+    }
+
+    /// Whether the file was changed in place (or cut short) since it was opened. A file
+    /// replaced by a new one (renamed over) is not: the open one is still read.
+    pub(super) fn changed(&self) -> bool {
+        self.file
+            .metadata()
+            .map_or(true, |meta| fingerprint(&meta) != self.fingerprint)
+    }
+
+    /// The SHA-256 of the whole file, once every byte has been read in order.
+    pub(super) fn sha256(&self) -> Option<String> {
+        let hashed = lock(&self.hashed);
+        (hashed.0 == self.size).then(|| to_hex(&hashed.1.clone().finalize()))
+    }
+}
+
+impl Blocks for FileBlocks {
+    fn size(&self) -> u64 {
+        self.size
+    }
+
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
+        // A file cut short under us ends in UnexpectedEof: the transfer fails, nothing is
+        // served half.
+        self.file.read_exact_at(offset, buf)?;
+        // The lock is taken after the read: never held across file I/O.
+        let mut hashed = lock(&self.hashed);
+        if hashed.0 == offset {
+            hashed.1.update(&*buf);
+            hashed.0 += buf.len() as u64;
+        }
+        Ok(())
+    }
+}
+
+/// The netascii form of a file, converted in memory, for files up to [`NETASCII_MAX`].
+pub(super) fn netascii_copy(file: &FileBlocks, path: &Path) -> Result<Arc<[u8]>, Refused> {
+    if file.size > NETASCII_MAX {
+        return Err(Refused::new(
+            ErrorCode::ACCESS_VIOLATION,
+            "file too large for netascii",
+            format!(
+                "{} has {} bytes; netascii mode is served up to {NETASCII_MAX} bytes (a firmware image is fetched in octet mode)",
+                path.display(),
+                file.size
+            ),
+        ));
+    }
+    let mut octet = vec![0u8; file.size as usize];
+    file.read_at(0, &mut octet).map_err(|err| {
+        Refused::new(
+            ErrorCode::ACCESS_VIOLATION,
+            "cannot read the file",
+            format!("cannot read {}: {err}", path.display()),
+        )
+    })?;
+    Ok(netascii::encode(&octet).into())
+}
+
+/// The SHA-256 of what `data` holds, read in bounded chunks.
+pub(super) fn sha256_of(data: &dyn Blocks) -> io::Result<String> {
+    let mut hasher = Sha256::new();
+    let mut chunk = vec![0u8; 1 << 20];
+    let mut offset = 0;
+    while offset < data.size() {
+        let len = (data.size() - offset).min(chunk.len() as u64) as usize;
+        data.read_at(offset, &mut chunk[..len])?;
+        hasher.update(&chunk[..len]);
+        offset += len as u64;
+    }
+    Ok(to_hex(&hasher.finalize()))
+}
+
+fn fingerprint(meta: &fs::Metadata) -> (u64, Option<SystemTime>, u64) {
+    (meta.len(), meta.modified().ok(), inode(meta))
+}
+
+#[cfg(unix)]
+fn inode(meta: &fs::Metadata) -> u64 {
+    std::os::unix::fs::MetadataExt::ino(meta)
+}
+
+#[cfg(not(unix))]
+fn inode(_meta: &fs::Metadata) -> u64 {
+    0
+}
+
+/// SHA-256 of `bytes`, as lower-case hex.
+pub fn hex_sha256(bytes: &[u8]) -> String {
+    to_hex(&Sha256::digest(bytes))
+}
+
+pub(super) fn to_hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
+
+/// Checks a requested name and finds it inside `root` (already canonical).
+///
+/// Names are never decoded (no URL or Unicode unescaping), so `%2f` is three characters.
+/// Refused: anything but printable ASCII, backslashes, drive letters, absolute names, empty,
+/// `.` and `..` components; then the canonical path (symlinks resolved) must still lie under
+/// the root, compared by components so that a sibling `root-private` does not count.
+pub fn confine(root: &Path, raw: &[u8]) -> Result<PathBuf, Refused> {
+    let refuse = |why: &str| {
+        Refused::new(
+            ErrorCode::ACCESS_VIOLATION,
+            "Access violation",
+            format!("refused the name \"{}\": {why}", escape_name(raw)),
+        )
+    };
+    let name = std::str::from_utf8(raw).map_err(|_| refuse("not plain ASCII"))?;
+    if name.is_empty() || !name.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        return Err(refuse("empty, or not printable ASCII"));
+    }
+    if name.contains('\\') || name.contains(':') || name.starts_with('/') {
+        return Err(refuse(
+            "backslashes, drive letters and absolute names are not served",
+        ));
+    }
+    if name
+        .split('/')
+        .any(|part| part.is_empty() || part == "." || part == "..")
+    {
+        return Err(refuse("the name leaves the served folder"));
+    }
+    let candidate = root.join(name);
+    let canonical = candidate.canonicalize().map_err(|err| {
+        if err.kind() == io::ErrorKind::NotFound {
+            Refused::new(
+                ErrorCode::FILE_NOT_FOUND,
+                "File not found",
+                format!(
+                    "the device asked for \"{name}\", which is not in {}",
+                    root.display()
+                ),
+            )
+        } else {
+            refuse(&err.to_string())
+        }
+    })?;
+    if !canonical.starts_with(root) {
+        return Err(refuse("a link that points outside the served folder"));
+    }
+    if !canonical.is_file() {
+        return Err(Refused::new(
+            ErrorCode::FILE_NOT_FOUND,
+            "File not found",
+            format!("\"{name}\" is not a regular file"),
+        ));
+    }
+    Ok(canonical)
+}
+
+/// An upload's name: one plain component, nothing that could leave the upload folder.
+pub(super) fn plain_file_name(raw: &[u8]) -> Result<String, Refused> {
+    let refuse = || {
+        Refused::new(
+            ErrorCode::ACCESS_VIOLATION,
+            "Access violation",
+            format!(
+                "refused the upload name \"{}\": only a plain file name is accepted",
+                escape_name(raw)
+            ),
+        )
+    };
+    let name = std::str::from_utf8(raw).map_err(|_| refuse())?;
+    let plain = !name.is_empty()
+        && name.bytes().all(|b| (0x21..0x7f).contains(&b))
+        && !name.contains(['/', '\\', ':'])
+        && name != "."
+        && name != "..";
+    if plain {
+        Ok(name.to_owned())
+    } else {
+        Err(refuse())
+    }
+}
+
+/// The options of a request, for display: `blksize=1468 tsize=0`.
+pub fn describe_options(options: &[RawOption]) -> String {
+    options
+        .iter()
+        .map(|o| format!("{}={}", o.name, o.value))
+        .collect::<Vec<_>>()
+        .join(" ")
+}

@@ -42,7 +42,7 @@ pub(super) fn doctor(args: &DoctorArgs) -> anyhow::Result<Outcome> {
     // Only what the technician must fix fails the check: the run sets up the rest itself.
     let yours = items
         .iter()
-        .any(|i| i.fixer == check::Fixer::You && i.check.verdict == check::Verdict::Fail);
+        .any(|i| i.fixer == check::Fixer::You && i.check.verdict == check::CheckOutcome::Fail);
     Ok(if yours {
         Outcome::ChecksFailed
     } else {

@@ -57,7 +57,7 @@ fn set_up_host(
             f.traffic == firewall::Traffic::Requests
                 && matches!(
                     f.verdict,
-                    firewall::Verdict::Blocks | firewall::Verdict::Likely
+                    firewall::DropVerdict::Blocks | firewall::DropVerdict::Likely
                 )
         })
     };

@@ -36,7 +36,7 @@ use super::packet::{
     ErrorCode, MAX_DATAGRAM, Mode, Packet, ParseError, RawOption, Request, error_datagram,
     escape_name,
 };
-use super::session::{Blocks, Opening, Receiver, Rollover, Sender, Status, Timing};
+use super::session::{Blocks, Opening, Receiver, RolloverTo, Sender, Status, Timing};
 use super::transfer::{Link, Machine, drive, linger};
 use crate::net::port_owner::udp_port_owners;
 
@@ -76,7 +76,7 @@ pub struct ServerConfig {
     /// Retransmission and patience.
     pub timing: Timing,
     /// Block numbering past 65535.
-    pub rollover: Rollover,
+    pub rollover: RolloverTo,
     /// Most transfers at once whose peers answer. Requests not answered yet wait in a pool
     /// of their own (four per slot), so requests nobody answers never fill these.
     pub max_transfers: usize,
@@ -98,7 +98,7 @@ impl ServerConfig {
             source,
             options: OptionPolicy::default(),
             timing: Timing::default(),
-            rollover: Rollover::Zero,
+            rollover: RolloverTo::Zero,
             max_transfers: 8,
             write: None,
             requests_per_second: 20,

@@ -16,7 +16,7 @@ use super::packet::{ErrorCode, Packet, ack_datagram, data_datagram, error_datagr
 
 /// How block numbers continue after 65535 (RFC 1350 is silent; see docs/tftp.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Rollover {
+pub enum RolloverTo {
     /// 65535 is followed by 0: what U-Boot, tftp-hpa, atftp and dnsmasq do.
     #[default]
     Zero,
@@ -24,7 +24,7 @@ pub enum Rollover {
     One,
 }
 
-impl Rollover {
+impl RolloverTo {
     /// The 16-bit wire number of absolute block `abs` (blocks count from 1; 0 is the OACK).
     pub fn wire(self, abs: u64) -> u16 {
         match self {
@@ -284,7 +284,7 @@ pub struct Sender {
     scratch: Vec<u8>,
     blksize: usize,
     window: u64,
-    rollover: Rollover,
+    rollover: RolloverTo,
     last_block: u64,
     /// The encoded OACK while it waits for ACK 0.
     oack: Option<Vec<u8>>,
@@ -312,7 +312,7 @@ impl Sender {
     pub fn start(
         data: Arc<[u8]>,
         agreed: &Agreed,
-        rollover: Rollover,
+        rollover: RolloverTo,
         opening: Opening,
         timing: Timing,
         now: Instant,
@@ -326,7 +326,7 @@ impl Sender {
     pub fn start_from(
         data: Arc<dyn Blocks>,
         agreed: &Agreed,
-        rollover: Rollover,
+        rollover: RolloverTo,
         opening: Opening,
         timing: Timing,
         now: Instant,
@@ -676,7 +676,7 @@ impl Sender {
 pub struct Receiver {
     blksize: usize,
     window: u64,
-    rollover: Rollover,
+    rollover: RolloverTo,
     received: u64,
     last_acked: u64,
     reacked: Option<u64>,
@@ -704,7 +704,7 @@ impl Receiver {
     /// DATA 1 (the client driver resends the request).
     pub fn start(
         agreed: &Agreed,
-        rollover: Rollover,
+        rollover: RolloverTo,
         first: Option<Vec<u8>>,
         limit: Option<u64>,
         timing: Timing,
@@ -966,7 +966,7 @@ mod tests {
         let sender = Sender::start(
             data,
             &agreed,
-            Rollover::Zero,
+            RolloverTo::Zero,
             opening,
             timing,
             now,
@@ -1028,19 +1028,19 @@ mod tests {
 
     #[test]
     fn rollover_maps_both_ways() {
-        assert_eq!(Rollover::Zero.wire(65_535), 65_535);
-        assert_eq!(Rollover::Zero.wire(65_536), 0);
-        assert_eq!(Rollover::Zero.wire(65_537), 1);
-        assert_eq!(Rollover::One.wire(65_536), 1);
-        assert_eq!(Rollover::One.wire(0), 0);
-        assert_eq!(Rollover::Zero.nearest(0, 65_535), 65_536);
-        assert_eq!(Rollover::Zero.nearest(65_535, 65_536), 65_535);
-        assert_eq!(Rollover::Zero.nearest(3, 131_070), 131_075);
-        assert_eq!(Rollover::One.nearest(1, 65_535), 65_536);
-        assert_eq!(Rollover::One.nearest(65_535, 65_536), 65_535);
-        assert_eq!(Rollover::One.nearest(0, 0), 0);
-        assert_eq!(Rollover::One.nearest(1, 0), 1);
-        assert_eq!(Rollover::Zero.nearest(0, 0), 0);
+        assert_eq!(RolloverTo::Zero.wire(65_535), 65_535);
+        assert_eq!(RolloverTo::Zero.wire(65_536), 0);
+        assert_eq!(RolloverTo::Zero.wire(65_537), 1);
+        assert_eq!(RolloverTo::One.wire(65_536), 1);
+        assert_eq!(RolloverTo::One.wire(0), 0);
+        assert_eq!(RolloverTo::Zero.nearest(0, 65_535), 65_536);
+        assert_eq!(RolloverTo::Zero.nearest(65_535, 65_536), 65_535);
+        assert_eq!(RolloverTo::Zero.nearest(3, 131_070), 131_075);
+        assert_eq!(RolloverTo::One.nearest(1, 65_535), 65_536);
+        assert_eq!(RolloverTo::One.nearest(65_535, 65_536), 65_535);
+        assert_eq!(RolloverTo::One.nearest(0, 0), 0);
+        assert_eq!(RolloverTo::One.nearest(1, 0), 1);
+        assert_eq!(RolloverTo::Zero.nearest(0, 0), 0);
     }
 
     /// The default timing without the repeats that learn the peer's habit
@@ -1107,7 +1107,7 @@ mod tests {
         let mut s = Sender::start(
             vec![0u8; 3000].into(),
             &agreed(1024, 1),
-            Rollover::Zero,
+            RolloverTo::Zero,
             Opening::Oack(oack.clone()),
             Timing::default(),
             now,
@@ -1404,7 +1404,7 @@ mod tests {
         let mut out = Vec::new();
         let mut r = Receiver::start(
             &agreed(512, 1),
-            Rollover::Zero,
+            RolloverTo::Zero,
             Some(ack_datagram(0)),
             None,
             Timing::default(),
@@ -1500,7 +1500,7 @@ mod tests {
         let mut out = Vec::new();
         let mut r = Receiver::start(
             &agreed(8, 4),
-            Rollover::Zero,
+            RolloverTo::Zero,
             None,
             None,
             Timing::default(),
@@ -1549,7 +1549,7 @@ mod tests {
         let mut out = Vec::new();
         let mut r = Receiver::start(
             &agreed(8, 1),
-            Rollover::Zero,
+            RolloverTo::Zero,
             None,
             None,
             Timing::default(),
@@ -1575,7 +1575,7 @@ mod tests {
         let mut out = Vec::new();
         let mut r = Receiver::start(
             &agreed(8, 1),
-            Rollover::Zero,
+            RolloverTo::Zero,
             None,
             Some(10),
             Timing::default(),

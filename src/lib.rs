@@ -68,10 +68,56 @@ impl From<Outcome> for ExitCode {
 
 /// An error the user caused and can fix (a missing image, a taken port, a bad address): exit 2.
 ///
+/// Its message is the whole story the user reads: what failed, why, and the fix, quoting the
+/// user's value. The error it came from, when there is one, stays its source, so code that
+/// walks the chain still finds it; [`error_text`] does not print it a second time.
+///
 /// Errors of any other type reaching `main` mean a transfer failed: exit 1.
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct UsageError(pub String);
+#[error("{message}")]
+pub struct UsageError {
+    message: String,
+    #[source]
+    source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+}
+
+impl UsageError {
+    /// An error that is the user's alone: no other error caused it.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// An error whose message is `source`'s own text, keeping `source` as its cause.
+    pub fn from_source(
+        source: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    ) -> Self {
+        let source = source.into();
+        Self {
+            message: source.to_string(),
+            source: Some(source),
+        }
+    }
+
+    /// An error with its own `message` (which already quotes what `source` said), caused by
+    /// `source`.
+    pub fn with_source(
+        message: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    ) -> Self {
+        Self {
+            message: message.into(),
+            source: Some(source.into()),
+        }
+    }
+
+    /// What the user reads.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
 
 /// The exit status for an error that reached `main`.
 pub fn exit_code_for(err: &anyhow::Error) -> Outcome {
@@ -82,6 +128,23 @@ pub fn exit_code_for(err: &anyhow::Error) -> Outcome {
     }
 }
 
+/// The text `main` prints for an error: each cause after the one before, joined by `: ` as
+/// `{:#}` joins them, ending at a [`UsageError`], whose message already says what its source
+/// said.
+pub fn error_text(err: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in err.chain() {
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&cause.to_string());
+        if cause.is::<UsageError>() {
+            break;
+        }
+    }
+    text
+}
+
 /// Runs one command line to its end.
 pub fn run(cli: cli::Cli) -> anyhow::Result<Outcome> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -90,3 +153,6 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<Outcome> {
         .build()?;
     runtime.block_on(commands::dispatch(cli))
 }
+
+#[cfg(test)]
+mod usage_error_tests;

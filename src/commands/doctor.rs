@@ -25,7 +25,8 @@ fn expectation(profile: Option<&Profile>) -> HostNeeds {
 pub(super) fn doctor(args: &DoctorArgs) -> anyhow::Result<Outcome> {
     let profile = find_profile(args.device.as_deref(), args.profile.as_deref())?;
     let facts = HostFacts::gather();
-    let iface = check::choose(&facts.interfaces, args.interface.as_deref()).map_err(UsageError)?;
+    let iface =
+        check::choose(&facts.interfaces, args.interface.as_deref()).map_err(UsageError::new)?;
     let expect = expectation(profile.as_ref());
     let items = check::assess(&facts, iface, &expect, true);
     let title = match &profile {

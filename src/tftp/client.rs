@@ -427,7 +427,7 @@ fn push_blocking(
         Status::Failed(reason) => {
             return Err(ClientError::Failed {
                 server: peer,
-                reason,
+                reason: reason.to_string(),
             });
         }
         other => {
@@ -569,7 +569,7 @@ fn get_blocking(
         }),
         Status::Failed(reason) => Err(ClientError::Failed {
             server: peer,
-            reason,
+            reason: reason.to_string(),
         }),
         other => Err(ClientError::Failed {
             server: peer,

@@ -36,7 +36,9 @@ use super::packet::{
     ErrorCode, MAX_DATAGRAM, Mode, Packet, ParseError, RawOption, Request, error_datagram,
     escape_name,
 };
-use super::session::{Blocks, Opening, Receiver, RolloverTo, Sender, Status, Timing};
+use super::session::{
+    Blocks, Opening, Receiver, RolloverTo, Sender, Status, Timing, TransferFailure,
+};
 use super::transfer::{Link, Machine, drive, linger};
 use crate::net::port_owner::udp_port_owners;
 
@@ -927,10 +929,9 @@ impl Job {
         let link = self.link(socket, Some(size));
         let (ended, _) = drive(&link, Machine::Send(sender), initial);
         let status = match ended.status {
-            Status::Complete | Status::Unconfirmed if file.changed() => Status::Failed(format!(
-                "{} changed on disk during the transfer: the device may hold a mixture; serve it again",
-                path.display()
-            )),
+            Status::Complete | Status::Unconfirmed if file.changed() => {
+                Status::Failed(TransferFailure::ChangedOnDisk { path: path.clone() })
+            }
             other => other,
         };
         match status {
@@ -962,7 +963,7 @@ impl Job {
                     peer: self.peer,
                 });
             }
-            Status::Failed(reason) => self.failed(reason),
+            Status::Failed(reason) => self.failed(reason.to_string()),
             Status::Running => self.failed("stopped".into()),
         }
         Ok(())
@@ -1097,7 +1098,7 @@ impl Job {
                 "the upload passed the limit of {} bytes for one upload; raise it with --max-write-size",
                 write.max_size
             )),
-            Status::Failed(reason) => Err(reason),
+            Status::Failed(reason) => Err(reason.to_string()),
             _ => Err("stopped".into()),
         };
         match finished {

@@ -14,6 +14,9 @@ use std::time::{Duration, Instant};
 use super::options::Agreed;
 use super::packet::{ErrorCode, Packet, ack_datagram, data_datagram, error_datagram, escape_text};
 
+mod failure;
+pub use failure::TransferFailure;
+
 /// How block numbers continue after 65535 (RFC 1350 is silent; see docs/tftp.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum RolloverTo {
@@ -226,13 +229,21 @@ pub enum Status {
     /// ask again without options (RFC 2347).
     OptionsRefused,
     /// The transfer failed.
-    Failed(String),
+    Failed(TransferFailure),
 }
 
 impl Status {
     /// Whether the transfer is over.
     pub fn is_over(&self) -> bool {
         !matches!(self, Status::Running)
+    }
+
+    /// Why the transfer failed, when it did.
+    pub fn failure(&self) -> Option<&TransferFailure> {
+        match self {
+            Status::Failed(failure) => Some(failure),
+            _ => None,
+        }
     }
 }
 
@@ -416,9 +427,10 @@ impl Sender {
                     ErrorCode::NOT_DEFINED,
                     "cannot read the file",
                 ));
-                self.status = Status::Failed(format!(
-                    "cannot read the file being sent at byte {start}: {err}"
-                ));
+                self.status = Status::Failed(TransferFailure::ReadFailed {
+                    offset: start,
+                    error: err.to_string(),
+                });
             }
         }
     }
@@ -472,7 +484,7 @@ impl Sender {
         let Some(text) = super::packet::plain_text(datagram) else {
             return false;
         };
-        self.status = Status::Failed(format!("the router said: \"{text}\""));
+        self.status = Status::Failed(TransferFailure::RouterSaid { text: text.clone() });
         self.peer_said = Some(text);
         true
     }
@@ -495,10 +507,10 @@ impl Sender {
                 self.status = if *code == ErrorCode::OPTION_NEGOTIATION && self.oack.is_some() {
                     Status::OptionsRefused
                 } else {
-                    Status::Failed(format!(
-                        "the peer sent {code}: \"{}\"",
-                        escape_text(message)
-                    ))
+                    Status::Failed(TransferFailure::PeerError {
+                        code: *code,
+                        text: escape_text(message),
+                    })
                 };
             }
             Packet::Data { .. } | Packet::Oack { .. } => {
@@ -507,7 +519,7 @@ impl Sender {
                     ErrorCode::ILLEGAL_OPERATION,
                     "only ACKs are expected on a read transfer",
                 ));
-                self.status = Status::Failed("the peer sent DATA on a read transfer".into());
+                self.status = Status::Failed(TransferFailure::DataOnReadTransfer);
             }
             Packet::Rrq(_) | Packet::Wrq(_) => self.stats.ignored += 1,
         }
@@ -615,10 +627,7 @@ impl Sender {
             return;
         }
         if silent >= self.timing.give_up_after {
-            self.status = Status::Failed(format!(
-                "the peer stopped responding ({} s without an answer)",
-                silent.as_secs()
-            ));
+            self.status = Status::Failed(TransferFailure::StoppedResponding { silent });
             return;
         }
         self.stats.timeouts += 1;
@@ -630,10 +639,9 @@ impl Sender {
         self.learning.pending = None;
         if !self.heard_any {
             if self.first_sends >= self.timing.max_first_sends {
-                self.status = Status::Failed(format!(
-                    "no answer to the first {} sends of the first response",
-                    self.first_sends
-                ));
+                self.status = Status::Failed(TransferFailure::NoFirstAnswer {
+                    sends: self.first_sends,
+                });
                 return;
             }
             self.send_first(now, out);
@@ -803,10 +811,10 @@ impl Receiver {
         match packet {
             Packet::Data { block, data } => self.on_data(*block, data, now, out),
             Packet::Error { code, message } => {
-                self.status = Status::Failed(format!(
-                    "the peer sent {code}: \"{}\"",
-                    escape_text(message)
-                ));
+                self.status = Status::Failed(TransferFailure::PeerError {
+                    code: *code,
+                    text: escape_text(message),
+                });
                 None
             }
             Packet::Ack { .. } | Packet::Oack { .. } => {
@@ -814,7 +822,7 @@ impl Receiver {
                     ErrorCode::ILLEGAL_OPERATION,
                     "only DATA is expected on a write transfer",
                 ));
-                self.status = Status::Failed("the peer sent an ACK on a write transfer".into());
+                self.status = Status::Failed(TransferFailure::AckOnWriteTransfer);
                 None
             }
             Packet::Rrq(_) | Packet::Wrq(_) => {
@@ -838,11 +846,10 @@ impl Receiver {
                 ErrorCode::ILLEGAL_OPERATION,
                 "block larger than the agreed block size",
             ));
-            self.status = Status::Failed(format!(
-                "the peer sent a {}-byte block with blksize {}",
-                data.len(),
-                self.blksize
-            ));
+            self.status = Status::Failed(TransferFailure::OversizedBlock {
+                len: data.len(),
+                blksize: self.blksize,
+            });
             return None;
         }
         let abs = self.rollover.nearest(wire, self.received + 1);
@@ -884,7 +891,7 @@ impl Receiver {
                 ErrorCode::DISK_FULL,
                 &format!("transfer exceeds the limit of {limit} bytes"),
             ));
-            self.status = Status::Failed(format!("the data exceeded the limit of {limit} bytes"));
+            self.status = Status::Failed(TransferFailure::OverLimit { limit });
             return None;
         }
         let last = data.len() < self.blksize;
@@ -914,17 +921,13 @@ impl Receiver {
         }
         let silent = now.saturating_duration_since(self.last_heard);
         if silent >= self.timing.give_up_after {
-            self.status = Status::Failed(format!(
-                "the peer stopped sending ({} s without data)",
-                silent.as_secs()
-            ));
+            self.status = Status::Failed(TransferFailure::StoppedSending { silent });
             return;
         }
         if !self.heard_any && self.first_sends >= self.timing.max_first_sends {
-            self.status = Status::Failed(format!(
-                "no answer to the first {} sends of the first response",
-                self.first_sends
-            ));
+            self.status = Status::Failed(TransferFailure::NoFirstAnswer {
+                sends: self.first_sends,
+            });
             return;
         }
         self.stats.timeouts += 1;
@@ -1005,8 +1008,12 @@ mod tests {
         assert_eq!(*heeding.status(), Status::Running);
         assert!(heeding.on_plain_text(b"Checksum error!\r\n\0\0\0padding"));
         assert_eq!(
-            *heeding.status(),
-            Status::Failed("the router said: \"Checksum error!\"".into())
+            heeding
+                .status()
+                .failure()
+                .map(ToString::to_string)
+                .as_deref(),
+            Some("the router said: \"Checksum error!\"")
         );
         assert_eq!(heeding.peer_said(), Some("Checksum error!"));
         assert_eq!(heeding.deadline(), None);

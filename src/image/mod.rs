@@ -2,8 +2,8 @@
 //!
 //! [`inspect`] reads the file once, never writing to it: its size, its SHA-256, the vendor
 //! header it carries ([`Format`]), then the rules of the device profile (`image:` and the TFTP
-//! block limit), each turned into a [`ImageFinding`] that says what was checked and, when something
-//! is wrong, how to fix it. A TP-Link stock image that carries the bootloader gets a
+//! block limit), each turned into an [`ImageFinding`] that says what was checked and, when
+//! something is wrong, how to fix it; together they add up to an [`ImageVerdict`]. A TP-Link stock image that carries the bootloader gets a
 //! [`StripOffer`], and [`write_stripped`] makes the copy the bootloader should be given.
 //!
 //! Nothing here touches the network or the terminal; front-ends print the findings.

@@ -8,7 +8,8 @@ use super::iface::{Interface, InterfaceKind, Ipv4Cidr, recommend};
 use super::port_owner::{PortOwner, udp_port_bound, udp_port_owners};
 use super::privilege::{Feature, Privileges};
 
-/// How an item came out.
+/// How one item of the host checklist came out (an image's checks have their own
+/// [`crate::image::ImageVerdict`]; the firewall's, [`super::firewall::DropVerdict`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum CheckOutcome {

@@ -1,6 +1,7 @@
-//! What the wire tells the technician: wire events in, plain-language findings out.
+//! What the wire tells the technician: wire events in, plain-language signs out.
 //!
-//! Pure: the [`Observer`] is fed [`Seen`] events and the time, and returns findings; it never
+//! Pure: the [`Observer`] is fed [`Seen`] events and the time, and returns [`WireSign`]s (the
+//! router was seen, wants another server address, went away, came back...); it never
 //! reads a clock or a socket, so every rule is tested with made-up events.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -108,7 +109,8 @@ pub struct Sighting {
     pub away: bool,
 }
 
-/// Something the wire tells the technician.
+/// A sign on the wire: something the router's traffic (or its silence) tells the technician.
+/// Serialized with the tag `finding`, as events and reports have always written it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "finding", rename_all = "snake_case")]
 pub enum WireSign {

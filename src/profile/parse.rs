@@ -481,7 +481,8 @@ pub fn nearest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
     })
 }
 
-/// A semantic problem and the key it belongs to.
+/// A semantic fault in a profile (a rule the schema cannot express) and the key it belongs
+/// to.
 struct ProfileFault {
     path: &'static [&'static str],
     what: String,

@@ -322,7 +322,9 @@ impl OptionPolicy {
     }
 }
 
-/// What a bootloader does when the 16-bit block number passes 65535.
+/// What a bootloader does when the 16-bit block number passes 65535, as the profile's
+/// `tftp.rollover` says; a transfer runs with the matching
+/// [`crate::tftp::session::RolloverTo`], and `no` limits the image's size instead.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RolloverPolicy {
     /// Wraps to block 0 (written `0`).

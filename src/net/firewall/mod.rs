@@ -10,9 +10,10 @@
 //!
 //! Each backend (nftables, iptables legacy and nft, ufw, firewalld) is read through its own
 //! tool, parsed by pure functions into one small rule model, and that model is evaluated for a
-//! packet from the router's subnet on the chosen interface. The answer is honest about what
-//! can be inferred: [`DropVerdict::Blocks`] when a rule clearly drops it, [`DropVerdict::Likely`] when a
-//! default drop policy (or a rule that may match) would, [`DropVerdict::Clear`], or
+//! packet from the router's subnet on the chosen interface. The answer, one [`RuleEffect`] per
+//! backend and traffic kind, is honest about what can be inferred: its [`DropVerdict`] is
+//! [`DropVerdict::Blocks`] when a rule clearly drops the packet, [`DropVerdict::Likely`] when
+//! a default drop policy (or a rule that may match) would, [`DropVerdict::Clear`], or
 //! [`DropVerdict::Unknown`] when the tool is missing or failed.
 //!
 //! Changes are limited to rules this module adds itself: an nftables rule or an iptables rule
@@ -71,7 +72,7 @@ impl Traffic {
     }
 }
 
-/// How sure a finding is.
+/// Whether a backend drops the router's traffic, and how sure that is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DropVerdict {
@@ -131,7 +132,8 @@ impl fmt::Display for Backend {
     }
 }
 
-/// One answer to "will this backend drop this traffic?".
+/// The effect of one backend's rules on one kind of the router's traffic: the answer to
+/// "will this backend drop this traffic?", with the deciding rule and the fix.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RuleEffect {
     /// Which firewall.

@@ -68,10 +68,56 @@ impl From<Outcome> for ExitCode {
 
 /// An error the user caused and can fix (a missing image, a taken port, a bad address): exit 2.
 ///
+/// Its message is the whole story the user reads: what failed, why, and the fix, quoting the
+/// user's value. The error it came from, when there is one, stays its source, so code that
+/// walks the chain still finds it; [`error_text`] does not print it a second time.
+///
 /// Errors of any other type reaching `main` mean a transfer failed: exit 1.
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct UsageError(pub String);
+#[error("{message}")]
+pub struct UsageError {
+    message: String,
+    #[source]
+    source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+}
+
+impl UsageError {
+    /// An error that is the user's alone: no other error caused it.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// An error whose message is `source`'s own text, keeping `source` as its cause.
+    pub fn from_source(
+        source: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    ) -> Self {
+        let source = source.into();
+        Self {
+            message: source.to_string(),
+            source: Some(source),
+        }
+    }
+
+    /// An error with its own `message` (which already quotes what `source` said), caused by
+    /// `source`.
+    pub fn with_source(
+        message: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    ) -> Self {
+        Self {
+            message: message.into(),
+            source: Some(source.into()),
+        }
+    }
+
+    /// What the user reads.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
 
 /// The exit status for an error that reached `main`.
 pub fn exit_code_for(err: &anyhow::Error) -> Outcome {
@@ -82,6 +128,23 @@ pub fn exit_code_for(err: &anyhow::Error) -> Outcome {
     }
 }
 
+/// The text `main` prints for an error: each cause after the one before, joined by `: ` as
+/// `{:#}` joins them, ending at a [`UsageError`], whose message already says what its source
+/// said.
+pub fn error_text(err: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in err.chain() {
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&cause.to_string());
+        if cause.is::<UsageError>() {
+            break;
+        }
+    }
+    text
+}
+
 /// Runs one command line to its end.
 pub fn run(cli: cli::Cli) -> anyhow::Result<Outcome> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -89,4 +152,73 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<Outcome> {
         .thread_name("rescue-wizard")
         .build()?;
     runtime.block_on(commands::dispatch(cli))
+}
+
+/// [`UsageError`] keeps its source, and [`error_text`] prints what the user read before it did.
+#[cfg(test)]
+mod usage_error_tests {
+    use std::error::Error as _;
+    use std::io;
+
+    use super::{Outcome, UsageError, error_text, exit_code_for};
+
+    fn missing() -> io::Error {
+        io::Error::new(
+            io::ErrorKind::NotFound,
+            "No such file or directory (os error 2)",
+        )
+    }
+
+    #[test]
+    fn a_usage_error_prints_its_message_once_and_keeps_its_source() {
+        let message = format!(
+            "cannot read the image fw.bin: {}.\n  fix: check the path",
+            missing()
+        );
+        let err = anyhow::Error::from(UsageError::with_source(message.clone(), missing()));
+        assert_eq!(error_text(&err), message);
+        assert_eq!(exit_code_for(&err), Outcome::BadInput);
+        let cause = err.chain().nth(1).expect("the source is in the chain");
+        let io = cause
+            .downcast_ref::<io::Error>()
+            .expect("the source is the io::Error");
+        assert_eq!(io.kind(), io::ErrorKind::NotFound);
+    }
+
+    #[test]
+    fn from_source_says_what_its_source_says() {
+        let usage = UsageError::from_source(missing());
+        assert_eq!(usage.message(), missing().to_string());
+        assert_eq!(usage.to_string(), missing().to_string());
+        let source = usage.source().expect("the source is kept");
+        assert_eq!(source.to_string(), missing().to_string());
+    }
+
+    #[test]
+    fn new_has_no_source() {
+        let usage = UsageError::new("nothing was changed");
+        assert_eq!(usage.to_string(), "nothing was changed");
+        assert!(usage.source().is_none());
+    }
+
+    #[test]
+    fn context_above_a_usage_error_is_printed_before_it() {
+        let err = anyhow::Error::from(UsageError::from_source(missing())).context("loading fw.bin");
+        assert_eq!(
+            error_text(&err),
+            "loading fw.bin: No such file or directory (os error 2)"
+        );
+        assert_eq!(exit_code_for(&err), Outcome::BadInput);
+    }
+
+    #[test]
+    fn other_errors_print_their_whole_chain_as_before() {
+        let err = anyhow::Error::from(missing()).context("sending fw.bin");
+        assert_eq!(error_text(&err), format!("{err:#}"));
+        assert_eq!(
+            error_text(&err),
+            "sending fw.bin: No such file or directory (os error 2)"
+        );
+        assert_eq!(exit_code_for(&err), Outcome::TransferFailed);
+    }
 }

@@ -10,7 +10,7 @@ fn main() -> ExitCode {
     match rescue_wizard::run(cli) {
         Ok(code) => code.into(),
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", rescue_wizard::error_text(&err));
             rescue_wizard::exit_code_for(&err).into()
         }
     }

@@ -17,7 +17,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use rescue_wizard::net::firewall::{
-    AddedRule, Backend, Finding, Firewall, IptablesVariant, Subnet, Traffic, Verdict,
+    AddedRule, Backend, DropVerdict, Firewall, IptablesVariant, RuleEffect, Subnet, Traffic,
 };
 
 const BIN: &str = env!("CARGO_BIN_EXE_rescue-wizard");
@@ -142,7 +142,7 @@ fn subnet() -> Subnet {
     "10.88.1.0/24".parse().unwrap()
 }
 
-fn verdict(findings: &[Finding], backend: Backend, traffic: Traffic) -> Verdict {
+fn verdict(findings: &[RuleEffect], backend: Backend, traffic: Traffic) -> DropVerdict {
     findings
         .iter()
         .find(|f| f.backend == backend && f.traffic == traffic)
@@ -172,12 +172,12 @@ fn no_rules_is_clear() {
     for traffic in Traffic::ALL {
         assert_eq!(
             verdict(&findings, Backend::Nftables, traffic),
-            Verdict::Clear
+            DropVerdict::Clear
         );
-        assert_eq!(verdict(&findings, IPT_NFT, traffic), Verdict::Clear);
+        assert_eq!(verdict(&findings, IPT_NFT, traffic), DropVerdict::Clear);
     }
     assert!(
-        findings.iter().all(|f| f.verdict == Verdict::Clear),
+        findings.iter().all(|f| f.verdict == DropVerdict::Clear),
         "{findings:#?}"
     );
 }
@@ -205,7 +205,7 @@ fn an_nft_rule_dropping_udp_69_blocks() {
         .iter()
         .find(|f| f.backend == Backend::Nftables && f.traffic == Traffic::Requests)
         .unwrap();
-    assert_eq!(f.verdict, Verdict::Blocks, "{f:#?}");
+    assert_eq!(f.verdict, DropVerdict::Blocks, "{f:#?}");
     assert_eq!(f.rule.as_deref(), Some("udp dport 69 drop"));
     assert!(
         f.fix
@@ -215,7 +215,7 @@ fn an_nft_rule_dropping_udp_69_blocks() {
     );
     assert_eq!(
         verdict(&findings, Backend::Nftables, Traffic::Replies),
-        Verdict::Clear
+        DropVerdict::Clear
     );
 }
 
@@ -231,7 +231,7 @@ fn a_stateful_default_drop_is_likely_for_the_replies() {
         .iter()
         .find(|f| f.backend == Backend::Nftables && f.traffic == Traffic::Replies)
         .unwrap();
-    assert_eq!(f.verdict, Verdict::Likely, "{f:#?}");
+    assert_eq!(f.verdict, DropVerdict::Likely, "{f:#?}");
     assert_eq!(f.rule.as_deref(), Some("policy drop of inet filter input"));
 }
 
@@ -258,16 +258,16 @@ fn an_iptables_drop_for_udp_69_blocks() {
     let findings = ns.firewall().inspect(subnet(), IFACE);
     assert_eq!(
         verdict(&findings, IPT_NFT, Traffic::Requests),
-        Verdict::Blocks
+        DropVerdict::Blocks
     );
     assert_eq!(
         verdict(&findings, IPT_NFT, Traffic::Replies),
-        Verdict::Clear
+        DropVerdict::Clear
     );
     // The same rule seen through nft belongs to iptables-nft and is not reported twice.
     assert_eq!(
         verdict(&findings, Backend::Nftables, Traffic::Requests),
-        Verdict::Clear
+        DropVerdict::Clear
     );
 }
 
@@ -388,7 +388,7 @@ fn allow_lets_tftp_through_nftables_and_remove_takes_it_back() {
     let findings = fw.inspect(subnet(), IFACE);
     assert_eq!(
         rescue_wizard::net::firewall::worst(&findings),
-        Verdict::Clear,
+        DropVerdict::Clear,
         "{findings:#?}"
     );
 
@@ -403,7 +403,7 @@ fn allow_lets_tftp_through_nftables_and_remove_takes_it_back() {
     let findings = fw.inspect(subnet(), IFACE);
     assert_eq!(
         verdict(&findings, Backend::Nftables, Traffic::Replies),
-        Verdict::Likely
+        DropVerdict::Likely
     );
     fw.remove(&rule).unwrap();
     // The technician's own rules are untouched.
@@ -495,6 +495,6 @@ fn allow_and_remove_with_iptables() {
     let findings = fw.inspect(subnet(), IFACE);
     assert_eq!(
         verdict(&findings, IPT_NFT, Traffic::Requests),
-        Verdict::Blocks
+        DropVerdict::Blocks
     );
 }

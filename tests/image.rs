@@ -8,7 +8,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use rescue_wizard::image::{
-    Finding, Format, ImageError, Inspection, Severity, Verdict, inspect, sample, write_stripped,
+    Format, ImageError, ImageFinding, ImageVerdict, Inspection, Severity, inspect, sample,
+    write_stripped,
 };
 use rescue_wizard::profile::{Catalogue, Profile, read_profile_file};
 use sha2::{Digest, Sha256};
@@ -52,7 +53,7 @@ fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
     path
 }
 
-fn with_severity(inspection: &Inspection, severity: Severity) -> Vec<&Finding> {
+fn with_severity(inspection: &Inspection, severity: Severity) -> Vec<&ImageFinding> {
     inspection
         .findings
         .iter()
@@ -76,7 +77,7 @@ fn a_factory_image_for_the_device_passes() {
     let inspection = inspect(&path, Some(&builtin("tl-wr841n-v9"))).unwrap();
     assert_eq!(
         inspection.verdict(),
-        Verdict::Ready,
+        ImageVerdict::Ready,
         "{:#?}",
         inspection.findings
     );
@@ -114,7 +115,7 @@ fn a_stock_image_with_bootloader_gets_a_stripped_copy_beside_it() {
     let copy = dir.path().join("wr841nv9_boot-stripped.bin");
     assert_eq!(offer.offset, 0x20200);
     assert_eq!(offer.copy, copy);
-    assert_eq!(inspection.verdict(), Verdict::Doubtful);
+    assert_eq!(inspection.verdict(), ImageVerdict::Doubtful);
     let warnings = with_severity(&inspection, Severity::Warning);
     assert_eq!(warnings.len(), 1, "{:#?}", inspection.findings);
     assert!(warnings[0].what.contains("carries the bootloader"));
@@ -189,7 +190,7 @@ fn an_image_for_another_hardware_id_fails_with_both_ids() {
         &factory_image(0x0841_0009),
     );
     let inspection = inspect(&path, Some(&builtin("tl-wr841n-v13"))).unwrap();
-    assert_eq!(inspection.verdict(), Verdict::Refused);
+    assert_eq!(inspection.verdict(), ImageVerdict::Refused);
     let fails = with_severity(&inspection, Severity::Fail);
     assert_eq!(fails.len(), 1, "{:#?}", inspection.findings);
     assert!(fails[0].what.contains("0x08410009"), "{}", fails[0].what);
@@ -277,7 +278,7 @@ fn past_block_65535_fails_where_the_bootloader_cannot_wrap() {
     let inspection = inspect(&path, Some(&profile)).unwrap();
     assert_eq!(
         inspection.verdict(),
-        Verdict::Ready,
+        ImageVerdict::Ready,
         "{:#?}",
         inspection.findings
     );
@@ -349,7 +350,7 @@ fn without_a_profile_only_the_file_itself_is_judged() {
 
     let empty = write(dir.path(), "empty.bin", b"");
     let inspection = inspect(&empty, None).unwrap();
-    assert_eq!(inspection.verdict(), Verdict::Refused);
+    assert_eq!(inspection.verdict(), ImageVerdict::Refused);
     assert_eq!(inspection.format, Format::Unknown);
     assert_eq!(
         inspection.sha256,
@@ -369,7 +370,7 @@ fn write_stripped_without_an_offer_is_refused() {
 }
 
 /// The one failing finding of `inspection`, or a panic listing them all.
-fn the_failure(inspection: &Inspection) -> &Finding {
+fn the_failure(inspection: &Inspection) -> &ImageFinding {
     let fails = with_severity(inspection, Severity::Fail);
     assert_eq!(fails.len(), 1, "{:#?}", inspection.findings);
     fails[0]
@@ -382,7 +383,7 @@ fn an_80_byte_tp_link_header_stub_is_refused() {
     let path = write(dir.path(), "wr841nv9-factory.bin", stub);
     for profile in [Some(builtin("tl-wr841n-v9")), None] {
         let inspection = inspect(&path, profile.as_ref()).unwrap();
-        assert_eq!(inspection.verdict(), Verdict::Refused);
+        assert_eq!(inspection.verdict(), ImageVerdict::Refused);
         let fail = the_failure(&inspection);
         assert_eq!(
             fail.what,
@@ -411,7 +412,7 @@ fn the_first_2_mib_of_a_3_75_mib_image_is_refused() {
         &whole[..2 * 1024 * 1024],
     );
     let inspection = inspect(&path, Some(&builtin("tl-wr841n-v9"))).unwrap();
-    assert_eq!(inspection.verdict(), Verdict::Refused);
+    assert_eq!(inspection.verdict(), ImageVerdict::Refused);
     let fail = the_failure(&inspection);
     assert_eq!(
         fail.what,
@@ -435,7 +436,7 @@ fn a_trx_whose_header_length_and_crc_disagree_with_the_file_is_refused() {
     let inspection = inspect(&path, Some(&profile)).unwrap();
     assert_eq!(
         inspection.verdict(),
-        Verdict::Ready,
+        ImageVerdict::Ready,
         "{:#?}",
         inspection.findings
     );
@@ -525,7 +526,7 @@ fn uimage_chk_and_tar_checksums_are_compared_with_the_file() {
         bad[flip] ^= 0x20;
         let path = write(dir.path(), &format!("bad-{name}"), &bad);
         let inspection = inspect(&path, None).unwrap();
-        assert_eq!(inspection.verdict(), Verdict::Refused, "{name}");
+        assert_eq!(inspection.verdict(), ImageVerdict::Refused, "{name}");
         // A changed rootfs byte fails the rootfs and the image checksum of a .chk alike.
         let fails = with_severity(&inspection, Severity::Fail);
         assert!(
@@ -553,7 +554,7 @@ fn an_8_mib_image_for_a_4_mib_flash_device_is_refused() {
         &sample::tp_link_firmware(0x0841_0009, 8 * 1024 * 1024),
     );
     let inspection = inspect(&path, Some(&fixture("flash-4m.yaml"))).unwrap();
-    assert_eq!(inspection.verdict(), Verdict::Refused);
+    assert_eq!(inspection.verdict(), ImageVerdict::Refused);
     let fail = the_failure(&inspection);
     assert_eq!(
         fail.what,
@@ -579,7 +580,7 @@ fn an_8_mib_image_for_a_4_mib_flash_device_is_refused() {
     let inspection = inspect(&fits, Some(&fixture("flash-4m.yaml"))).unwrap();
     assert_eq!(
         inspection.verdict(),
-        Verdict::Ready,
+        ImageVerdict::Ready,
         "{:#?}",
         inspection.findings
     );
@@ -675,7 +676,7 @@ fn a_uimage_built_by_mkimage_passes_and_its_damaged_copies_name_the_field() {
         bad[flip] ^= 0x01;
         let path = write(dir.path(), name, &bad);
         let inspection = inspect(&path, None).unwrap();
-        assert_eq!(inspection.verdict(), Verdict::Refused, "{name}");
+        assert_eq!(inspection.verdict(), ImageVerdict::Refused, "{name}");
         let fail = the_failure(&inspection);
         assert!(fail.what.contains(field), "{name}: {fail}");
     }

@@ -6,7 +6,7 @@
 
 use std::path::PathBuf;
 
-use rescue_wizard::image::{Inspection, Severity, Verdict, inspect, sample};
+use rescue_wizard::image::{ImageVerdict, Inspection, Severity, inspect, sample};
 use rescue_wizard::profile::{Catalogue, Profile};
 
 fn builtin(id: &str) -> Profile {
@@ -36,7 +36,7 @@ fn a_chk_for_the_profiles_board_is_taken() {
     let inspection = checked(&dir, "R7800-V1.0.2.94.chk", &image, "netgear-r7800");
     assert_eq!(
         inspection.verdict(),
-        Verdict::Ready,
+        ImageVerdict::Ready,
         "{:?}",
         inspection.findings
     );
@@ -55,7 +55,7 @@ fn a_chk_for_another_board_is_refused_naming_it() {
     // A board no profile claims: the NMRP rule names it.
     let image = sample::netgear_chk("U12H999T00_NETGEAR", 300_000, 700_000);
     let inspection = checked(&dir, "other.chk", &image, "netgear-r7800");
-    assert_eq!(inspection.verdict(), Verdict::Refused);
+    assert_eq!(inspection.verdict(), ImageVerdict::Refused);
     let fails = said(&inspection, Severity::Fail);
     assert_eq!(fails.len(), 1, "{fails:?}");
     assert!(
@@ -67,7 +67,7 @@ fn a_chk_for_another_board_is_refused_naming_it() {
     // A board another profile claims: named once, with its device.
     let image = sample::netgear_chk("D7800", 300_000, 700_000);
     let inspection = checked(&dir, "D7800.chk", &image, "netgear-r7800");
-    assert_eq!(inspection.verdict(), Verdict::Refused);
+    assert_eq!(inspection.verdict(), ImageVerdict::Refused);
     let fails = said(&inspection, Severity::Fail);
     assert_eq!(fails.len(), 1, "{fails:?}");
     assert!(fails[0].contains("D7800"), "{fails:?}");
@@ -91,7 +91,7 @@ fn another_vendors_image_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let image = sample::tp_link_firmware(0x0841_0009, 8192);
     let inspection = checked(&dir, "factory.bin", &image, "netgear-r6220");
-    assert_eq!(inspection.verdict(), Verdict::Refused);
+    assert_eq!(inspection.verdict(), ImageVerdict::Refused);
     let fails = said(&inspection, Severity::Fail);
     assert!(
         fails

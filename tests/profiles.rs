@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use rescue_wizard::profile::{
-    Catalogue, Confidence, Method, Origin, ProfileError, Rollover, parse_profile, render,
+    Catalogue, Confidence, Method, Origin, ProfileError, RolloverPolicy, parse_profile, render,
 };
 
 fn manifest() -> PathBuf {
@@ -525,7 +525,7 @@ fn every_field_of_the_reference_example_is_read() {
         Some("192.168.1.2/24")
     );
     assert_eq!(p.tftp.max_blksize, Some(1468));
-    assert_eq!(p.tftp.rollover.map(Rollover::as_str), Some("no"));
+    assert_eq!(p.tftp.rollover.map(RolloverPolicy::as_str), Some("no"));
     assert_eq!(p.tftp.password.as_deref(), Some("admin"));
     assert_eq!(p.image.strip_head, Some(0x20200));
     assert_eq!(p.image.pad_head, Some(0x10000));

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use rescue_wizard::tftp::options::Agreed;
 use rescue_wizard::tftp::packet::{Packet, ack_datagram};
-use rescue_wizard::tftp::session::{Opening, Receiver, Rollover, Sender, Stats, Status, Timing};
+use rescue_wizard::tftp::session::{Opening, Receiver, RolloverTo, Sender, Stats, Status, Timing};
 use sha2::{Digest, Sha256};
 
 /// Which way a datagram travels.
@@ -123,7 +123,7 @@ impl UBootDouble {
         if self.done || self.abandoned {
             return;
         }
-        if block == Rollover::Zero.wire(self.expected) {
+        if block == RolloverTo::Zero.wire(self.expected) {
             self.data.extend_from_slice(data);
             out.push(ack_datagram(block));
             self.expected += 1;
@@ -133,7 +133,7 @@ impl UBootDouble {
                 self.done = true;
                 self.done_at = Some(now);
             }
-        } else if block == Rollover::Zero.wire(self.expected - 1)
+        } else if block == RolloverTo::Zero.wire(self.expected - 1)
             && self.reacked.insert(self.expected - 1)
         {
             out.push(ack_datagram(block));
@@ -150,7 +150,7 @@ impl UBootDouble {
             self.abandoned = true;
             return;
         }
-        out.push(ack_datagram(Rollover::Zero.wire(self.expected - 1)));
+        out.push(ack_datagram(RolloverTo::Zero.wire(self.expected - 1)));
         self.deadline = now + Self::TIMEOUT;
     }
 }
@@ -271,7 +271,7 @@ fn simulate(
     let mut sender = Sender::start(
         Arc::clone(data),
         agreed,
-        Rollover::Zero,
+        RolloverTo::Zero,
         opening,
         timing,
         at(now),
@@ -369,7 +369,7 @@ fn ours(agreed: &Agreed) -> Peer {
     let mut out = Vec::new();
     let receiver = Receiver::start(
         agreed,
-        Rollover::Zero,
+        RolloverTo::Zero,
         None,
         None,
         Timing::default(),
@@ -484,7 +484,7 @@ fn delayed_ack_causes_one_resend_not_a_chain() {
     let mut sender = Sender::start(
         data,
         &agreed(512, 1),
-        Rollover::Zero,
+        RolloverTo::Zero,
         Opening::Data,
         timing,
         base,
@@ -618,7 +618,7 @@ fn vanished_receiver_is_given_up_within_a_minute() {
     let mut sender = Sender::start(
         Arc::clone(&data),
         &agreed,
-        Rollover::Zero,
+        RolloverTo::Zero,
         Opening::Data,
         Timing::default(),
         base,
@@ -795,7 +795,7 @@ fn an_acknowledged_repeat_turns_the_next_block_on_and_an_ignored_one_does_not() 
         let mut sender = Sender::start(
             Arc::clone(&data),
             &agreed(512, 1),
-            Rollover::Zero,
+            RolloverTo::Zero,
             Opening::Data,
             Timing::default(),
             base,

@@ -18,10 +18,13 @@ use crate::{Outcome, UsageError};
 pub(super) fn read_image(path: &Path) -> Result<Arc<[u8]>, UsageError> {
     match std::fs::read(path) {
         Ok(bytes) => Ok(bytes.into()),
-        Err(err) => Err(UsageError(format!(
-            "cannot read the image {}: {err}.\n  fix: check the path (rescue-wizard never modifies the image)",
-            path.display()
-        ))),
+        Err(err) => Err(UsageError::with_source(
+            format!(
+                "cannot read the image {}: {err}.\n  fix: check the path (rescue-wizard never modifies the image)",
+                path.display()
+            ),
+            err,
+        )),
     }
 }
 
@@ -49,7 +52,7 @@ where
     }
     match result {
         Ok(_) => Ok(Outcome::Done),
-        Err(ClientError::Output(message)) => Err(UsageError(message).into()),
+        Err(ClientError::Output(message)) => Err(UsageError::new(message).into()),
         Err(err) => Err(err.into()),
     }
 }

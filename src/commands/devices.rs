@@ -31,9 +31,7 @@ pub fn run_with(
         Some(DevicesCommand::Check { files }) => check(files, out, err),
         Some(DevicesCommand::Show { id }) => {
             let catalogue = load(dir, err)?;
-            let entry = catalogue
-                .lookup(id)
-                .map_err(|problem| UsageError(problem.to_string()))?;
+            let entry = catalogue.lookup(id).map_err(UsageError::from_source)?;
             out.write_all(render::show(entry).as_bytes())?;
             Ok(Outcome::Done)
         }

@@ -25,7 +25,8 @@ fn expectation(profile: Option<&Profile>) -> HostNeeds {
 pub(super) fn doctor(args: &DoctorArgs) -> anyhow::Result<Outcome> {
     let profile = find_profile(args.device.as_deref(), args.profile.as_deref())?;
     let facts = HostFacts::gather();
-    let iface = check::choose(&facts.interfaces, args.interface.as_deref()).map_err(UsageError)?;
+    let iface =
+        check::choose(&facts.interfaces, args.interface.as_deref()).map_err(UsageError::new)?;
     let expect = expectation(profile.as_ref());
     let items = check::assess(&facts, iface, &expect, true);
     let title = match &profile {
@@ -42,7 +43,7 @@ pub(super) fn doctor(args: &DoctorArgs) -> anyhow::Result<Outcome> {
     // Only what the technician must fix fails the check: the run sets up the rest itself.
     let yours = items
         .iter()
-        .any(|i| i.fixer == check::Fixer::You && i.check.verdict == check::Verdict::Fail);
+        .any(|i| i.fixer == check::Fixer::You && i.check.verdict == check::CheckOutcome::Fail);
     Ok(if yours {
         Outcome::ChecksFailed
     } else {

@@ -15,7 +15,7 @@ pub(super) async fn get(args: GetArgs) -> anyhow::Result<Outcome> {
     } else {
         let last = args.remote.rsplit(['/', '\\']).next().unwrap_or_default();
         if last.is_empty() || last == "." || last == ".." {
-            return Err(UsageError(format!(
+            return Err(UsageError::new(format!(
                 "cannot name a local file after \"{}\"; give -o FILE",
                 args.remote
             ))

@@ -126,13 +126,12 @@ pub(crate) fn find_profile(
     if id.is_none() && file.is_none() {
         return Ok(None);
     }
-    let (mut catalogue, _problems) =
-        Catalogue::load_default().map_err(|e| UsageError(e.to_string()))?;
+    let (mut catalogue, _problems) = Catalogue::load_default().map_err(UsageError::from_source)?;
     let from_file = match file {
         Some(path) => Some(
             catalogue
                 .add_profile_file(path)
-                .map_err(|e| UsageError(e.to_string()))?
+                .map_err(UsageError::from_source)?
                 .profile
                 .clone(),
         ),
@@ -142,7 +141,7 @@ pub(crate) fn find_profile(
         Some(id) => catalogue
             .lookup(id)
             .map(|entry| Some(entry.profile.clone()))
-            .map_err(|e| UsageError(e.to_string())),
+            .map_err(UsageError::from_source),
         None => Ok(from_file),
     }
 }

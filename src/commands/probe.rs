@@ -66,7 +66,7 @@ pub(super) async fn probe(args: ProbeArgs) -> anyhow::Result<Outcome> {
             | ProbeError::NoSuchInterface { .. }
             | ProbeError::NotEthernet { .. }
             | ProbeError::Unsupported),
-        ) => Err(UsageError(err.to_string()).into()),
+        ) => Err(UsageError::from_source(err).into()),
         Err(err) => Err(err.into()),
     }
 }

@@ -10,14 +10,14 @@ pub(super) fn consent(changes: &[String], yes: bool) -> Result<(), UsageError> {
     }
     let lines = changes.join("\n  ");
     if !std::io::stdin().is_terminal() {
-        return Err(UsageError(format!(
+        return Err(UsageError::new(format!(
             "rescue-wizard needs to change the network:\n  {lines}\n  fix: add --yes to allow it (everything is undone when rescue-wizard ends)"
         )));
     }
     if ask(&format!("rescue-wizard will:\n  {lines}\nGo ahead? [y/N] ")) {
         Ok(())
     } else {
-        Err(UsageError("nothing was changed".into()))
+        Err(UsageError::new("nothing was changed"))
     }
 }
 

@@ -17,7 +17,7 @@ pub(super) async fn push(args: PushArgs) -> anyhow::Result<Outcome> {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .ok_or_else(|| {
-                UsageError("the image path has no file name; give --remote-name".into())
+                UsageError::new("the image path has no file name; give --remote-name")
             })?,
     };
     let server = SocketAddr::new(args.to, settings::layer(args.port, None, TFTP_PORT));

@@ -90,20 +90,20 @@ impl Front {
 /// `rescue-wizard --device ID IMAGE`.
 pub async fn recover(args: RecoverArgs) -> anyhow::Result<Outcome> {
     let Some(image_path) = args.image.clone() else {
-        return Err(UsageError(
-            "give the device and the image: rescue-wizard --device ID IMAGE\n  fix: `rescue-wizard devices` lists the device ids; `rescue-wizard demo` shows a whole run without a router; `rescue-wizard --help` lists the other commands".into(),
+        return Err(UsageError::new(
+            "give the device and the image: rescue-wizard --device ID IMAGE\n  fix: `rescue-wizard devices` lists the device ids; `rescue-wizard demo` shows a whole run without a router; `rescue-wizard --help` lists the other commands",
         )
         .into());
     };
     if args.device.is_none() && args.profile.is_none() {
-        return Err(UsageError(format!(
+        return Err(UsageError::new(format!(
             "which device is it? give --device ID before {}\n  fix: `rescue-wizard devices QUERY` finds the id (e.g. `rescue-wizard devices wr841n`)",
             image_path.display()
         ))
         .into());
     }
     let profile = find_profile(args.device.as_deref(), args.profile.as_deref())?
-        .ok_or_else(|| UsageError("no profile was loaded".into()))?;
+        .ok_or_else(|| UsageError::new("no profile was loaded"))?;
     // The full path, so that the plan and the report say exactly which file was flashed.
     let image_path = std::fs::canonicalize(&image_path).unwrap_or(image_path);
     let mut front = Front::new(args.json);
@@ -116,7 +116,7 @@ pub async fn recover(args: RecoverArgs) -> anyhow::Result<Outcome> {
         &interfaces,
         &settings,
     )
-    .map_err(|e| UsageError(e.to_string()))?;
+    .map_err(UsageError::from_source)?;
     front.note(&format!("{plan}"));
     let environment = Environment::Host {
         state_dir: state_dir(),
@@ -132,14 +132,14 @@ pub async fn recover(args: RecoverArgs) -> anyhow::Result<Outcome> {
 /// `rescue-wizard demo`: the whole run against a simulated bootloader on loopback.
 pub async fn demo(args: DemoArgs) -> anyhow::Result<Outcome> {
     let profile = find_profile(Some(DEMO_DEVICE), None)?
-        .ok_or_else(|| UsageError("the demo's device profile is missing".into()))?;
+        .ok_or_else(|| UsageError::new("the demo's device profile is missing"))?;
     let image = DemoImage::write()?;
     let mut front = Front::new(args.json);
     front.note("rescue-wizard demo: a simulated TL-WR841N v9 bootloader fetches an image over loopback; nothing on this computer changes");
     let inspection = check_image(&image.path, &profile, true, &mut front)?;
     let settings = demo_settings(args.flash_seconds);
     let plan = plan::build(&profile, ImageFacts::from(&inspection), &[], &settings)
-        .map_err(|e| UsageError(e.to_string()))?;
+        .map_err(UsageError::from_source)?;
     front.note(&format!("{plan}"));
     let environment = Environment::Simulated(SimulatedRouter::default());
     drive(plan, environment, front, args.report).await
@@ -220,7 +220,7 @@ fn check_image(
     yes: bool,
     front: &mut Front,
 ) -> Result<Inspection, UsageError> {
-    let inspection = image::inspect(path, Some(profile)).map_err(|e| UsageError(e.to_string()))?;
+    let inspection = image::inspect(path, Some(profile)).map_err(UsageError::from_source)?;
     let mut lines = vec![format!(
         "image {}: {} bytes, sha256 {}, {}",
         inspection.path.display(),
@@ -249,13 +249,13 @@ fn check_image(
                 offer.copy.display()
             ));
         if !take {
-            return Err(UsageError(format!(
+            return Err(UsageError::new(format!(
                 "{} must not be flashed as it is: {}\n  fix: answer yes (or add --yes) to flash a stripped copy written beside it",
                 path.display(),
                 offer.reason
             )));
         }
-        let copy = image::write_stripped(&inspection).map_err(|e| UsageError(e.to_string()))?;
+        let copy = image::write_stripped(&inspection).map_err(UsageError::from_source)?;
         front.note(&format!("wrote the stripped copy {}", copy.display()));
         return check_image(&copy, profile, yes, front);
     }
@@ -271,7 +271,7 @@ fn check_image(
     if fails.is_empty() {
         Ok(inspection)
     } else {
-        Err(UsageError(format!(
+        Err(UsageError::new(format!(
             "{} cannot be flashed to {}:\n{}",
             path.display(),
             profile.id,
@@ -375,7 +375,7 @@ pub(crate) fn conclude(
     undo_failures: &[String],
 ) -> anyhow::Result<Outcome> {
     if let Some(why) = refused {
-        return Err(UsageError(format!(
+        return Err(UsageError::new(format!(
             "rescue-wizard needs to change the network and did not: {why}"
         ))
         .into());

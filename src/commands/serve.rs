@@ -31,33 +31,34 @@ fn set_up_host(
     events: mpsc::UnboundedSender<HostEvent>,
 ) -> Result<Option<HostSetup>, UsageError> {
     let Some(host) = profile.host else {
-        return Err(UsageError(format!(
+        return Err(UsageError::new(format!(
             "the profile {} names no laptop address; give the port an address by hand",
             profile.id
         )));
     };
     let host = Ipv4Cidr::new(host.address, host.prefix);
     let facts = HostFacts::gather();
-    let iface = check::choose(&facts.interfaces, args.interface.as_deref()).map_err(UsageError)?;
+    let iface =
+        check::choose(&facts.interfaces, args.interface.as_deref()).map_err(UsageError::new)?;
     let mut plan = Plan::for_interface(iface, host);
     if let Some(mac) = args.router_mac {
         let router = profile.router.ok_or_else(|| {
-            UsageError(format!(
+            UsageError::new(format!(
                 "the profile {} names no router address for --router-mac",
                 profile.id
             ))
         })?;
         plan.static_arp = Some((router, mac));
     }
-    let subnet = firewall::Subnet::new(host.network(), host.prefix)
-        .map_err(|e| UsageError(e.to_string()))?;
+    let subnet =
+        firewall::Subnet::new(host.network(), host.prefix).map_err(UsageError::from_source)?;
     let blocked = args.allow_firewall && {
         let findings = firewall::inspect(subnet, &iface.name);
         findings.iter().any(|f| {
             f.traffic == firewall::Traffic::Requests
                 && matches!(
                     f.verdict,
-                    firewall::Verdict::Blocks | firewall::Verdict::Likely
+                    firewall::DropVerdict::Blocks | firewall::DropVerdict::Likely
                 )
         })
     };
@@ -70,11 +71,11 @@ fn set_up_host(
     }
     consent(&lines, args.yes)?;
     let mut setup =
-        HostSetup::apply(&plan, &state_dir(), events).map_err(|e| UsageError(e.to_string()))?;
+        HostSetup::apply(&plan, &state_dir(), events).map_err(UsageError::from_source)?;
     if blocked {
         for step in setup
             .open_firewall(subnet, &iface.name)
-            .map_err(|e| UsageError(e.to_string()))?
+            .map_err(UsageError::from_source)?
         {
             eprintln!(
                 "this firewall is not changed by rescue-wizard; to let the router in, run: {step}"
@@ -92,7 +93,7 @@ pub(super) async fn serve(args: ServeArgs) -> anyhow::Result<Outcome> {
     if let Some(profile) = &profile
         && profile.method != Method::TftpServer
     {
-        return Err(UsageError(format!(
+        return Err(UsageError::new(format!(
                 "{} recovers by {}: its bootloader does not pull the image.\n  fix: see `rescue-wizard devices show {}`",
                 profile.id,
                 profile.method.describe(),
@@ -122,7 +123,7 @@ pub(super) async fn serve(args: ServeArgs) -> anyhow::Result<Outcome> {
     let port = settings::layer(args.port, None, TFTP_PORT);
     let exit_after = settings::layer(args.exit_after, None, SERVE_EXIT_AFTER);
     let server =
-        Server::bind(SocketAddr::new(bind, port), config).map_err(|e| UsageError(e.to_string()))?;
+        Server::bind(SocketAddr::new(bind, port), config).map_err(UsageError::from_source)?;
     let mut signals = StopSignals::install()?;
     println!("listening on {}", server.local_addr());
     let (events_tx, mut events) = mpsc::unbounded_channel();
@@ -224,7 +225,7 @@ fn dhcp_responder(
         IpAddr::V4(address) if !address.is_unspecified() => Some(address),
         IpAddr::V4(_) => None,
         IpAddr::V6(address) => {
-            return Err(UsageError(format!(
+            return Err(UsageError::new(format!(
                 "--bind {address} is IPv6; DHCP and BOOTP leases are IPv4.\n  fix: --bind an IPv4 address of {interface}, or leave --bind out"
             )));
         }
@@ -232,14 +233,14 @@ fn dhcp_responder(
     // With a profile, the laptop address it names (added above) is the one to lease from.
     let bind = bind.or_else(|| profile.and_then(|p| p.host).map(|host| host.address));
     let ours = dhcp::server::our_address(&crate::net::iface::list(), interface, bind)
-        .map_err(UsageError)?;
+        .map_err(UsageError::new)?;
     let pool = if args.router_address.is_empty() {
         profile.and_then(|p| p.router).into_iter().collect()
     } else {
         args.router_address.clone()
     };
     if pool.is_empty() {
-        return Err(UsageError(
+        return Err(UsageError::new(
             "--dhcp needs the address to lease to the router.\n  fix: add --router-address, for example --router-address 192.168.1.100 when this computer is 192.168.1.1".to_owned(),
         ));
     }
@@ -247,14 +248,14 @@ fn dhcp_responder(
         (Some(name), _) => name.clone(),
         (None, Some(name)) if !args.path.is_dir() => name.to_string_lossy().into_owned(),
         (None, _) => {
-            return Err(UsageError(format!(
+            return Err(UsageError::new(format!(
                 "--dhcp serving the folder {} needs the boot file to name.\n  fix: add --boot-file with the name of a file in it",
                 args.path.display()
             )));
         }
     };
-    let mut config = dhcp::lease::LeaseConfig::new(ours, pool, boot_file)
-        .map_err(|e| UsageError(e.to_string()))?;
+    let mut config =
+        dhcp::lease::LeaseConfig::new(ours, pool, boot_file).map_err(UsageError::from_source)?;
     if let Some(mac) = args.only_mac {
         config.answer = dhcp::lease::Answer::Mac(crate::net::wire::Mac(mac));
     } else if let Some(class) = &args.only_vendor_class {
@@ -268,7 +269,7 @@ fn dhcp_responder(
         config.boot_file
     );
     let responder =
-        dhcp::server::DhcpServer::bind(interface, config).map_err(|e| UsageError(e.to_string()))?;
+        dhcp::server::DhcpServer::bind(interface, config).map_err(UsageError::from_source)?;
     println!("{intro}");
     if let Some(why) = responder.watch_error() {
         eprintln!("{why}");

@@ -28,9 +28,9 @@ pub(super) async fn watch_wire(args: WatchArgs) -> anyhow::Result<Outcome> {
     let mut observer = observer_for(&args.interface, profile.as_ref());
     let mut signals = StopSignals::install()?;
     let capture = match &args.capture {
-        Some(path) => Some(
-            crate::net::pcap::PcapWriter::create(path).map_err(|e| UsageError(e.to_string()))?,
-        ),
+        Some(path) => {
+            Some(crate::net::pcap::PcapWriter::create(path).map_err(UsageError::from_source)?)
+        }
         None => None,
     };
     let (events_tx, mut events) = mpsc::unbounded_channel();
@@ -45,7 +45,7 @@ pub(super) async fn watch_wire(args: WatchArgs) -> anyhow::Result<Outcome> {
     let thread = match started {
         Ok(thread) => thread,
         Err(err @ (WatchError::NoSuchInterface { .. } | WatchError::NotPermitted { .. })) => {
-            return Err(UsageError(err.to_string()).into());
+            return Err(UsageError::from_source(err).into());
         }
         Err(err) => return Err(err.into()),
     };

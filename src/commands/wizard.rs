@@ -22,9 +22,8 @@ pub(crate) fn on_a_terminal() -> bool {
 
 /// What to run instead when there is no terminal for the wizard.
 fn not_a_terminal() -> anyhow::Error {
-    UsageError(
-        "the wizard needs a terminal, and standard input or output is not one.\n  fix: run the recovery without it: rescue-wizard --device ID IMAGE (`rescue-wizard devices QUERY` finds the id), or watch a whole simulated run with rescue-wizard demo --json"
-            .into(),
+    UsageError::new(
+        "the wizard needs a terminal, and standard input or output is not one.\n  fix: run the recovery without it: rescue-wizard --device ID IMAGE (`rescue-wizard devices QUERY` finds the id), or watch a whole simulated run with rescue-wizard demo --json",
     )
     .into()
 }
@@ -49,8 +48,7 @@ pub async fn start(args: RecoverArgs) -> anyhow::Result<Outcome> {
     if args.json || !on_a_terminal() {
         return Err(not_a_terminal());
     }
-    let (catalogue, _problems) =
-        Catalogue::load_default().map_err(|e| UsageError(e.to_string()))?;
+    let (catalogue, _problems) = Catalogue::load_default().map_err(UsageError::from_source)?;
     let here = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
     // What was given on the command line is filled in: the device as the search, the image
     // highlighted in its folder (or, when it is not there, its folder as where the picker
@@ -86,8 +84,7 @@ pub async fn start(args: RecoverArgs) -> anyhow::Result<Outcome> {
 /// with it when the wizard ends) unless `--report FILE` says where to keep one: a simulated
 /// run is not a recovery, and the reports folder is for recoveries.
 pub async fn demo(args: DemoArgs) -> anyhow::Result<Outcome> {
-    let (catalogue, _problems) =
-        Catalogue::load_default().map_err(|e| UsageError(e.to_string()))?;
+    let (catalogue, _problems) = Catalogue::load_default().map_err(UsageError::from_source)?;
     let image = DemoImage::write()?;
     let setup = Setup {
         mode: Mode::Demo,

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::checklist::Item;
 use crate::net::check::Check;
-use crate::net::observe::Finding;
+use crate::net::observe::WireSign;
 use crate::net::wire::WireEvent;
 
 /// The stages of a run, in order.
@@ -216,7 +216,7 @@ pub enum Event {
     /// What the wire tells (router seen, wrong server address, silent after power-on...).
     Noticed {
         /// The finding.
-        finding: Finding,
+        finding: WireSign,
     },
     /// The router asked for a file (pull).
     RequestReceived {
@@ -589,13 +589,13 @@ impl std::fmt::Display for Event {
             Event::PhaseStarted { phase } => write!(f, "-- {}", phase.describe()),
             Event::Checked { check } => {
                 let mark = match check.verdict {
-                    crate::net::check::Verdict::Pass => "ok",
-                    crate::net::check::Verdict::Warn => "warn",
-                    crate::net::check::Verdict::Fail => "FAIL",
+                    crate::net::check::CheckOutcome::Pass => "ok",
+                    crate::net::check::CheckOutcome::Warn => "warn",
+                    crate::net::check::CheckOutcome::Fail => "FAIL",
                 };
                 write!(f, "[{mark}] {}: {}", check.item, check.detail)?;
                 if let Some(fix) = &check.fix
-                    && check.verdict != crate::net::check::Verdict::Pass
+                    && check.verdict != crate::net::check::CheckOutcome::Pass
                 {
                     write!(f, " (fix: {fix})")?;
                 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 use crate::net::addr::Plan as NetworkPlan;
 use crate::net::check;
 use crate::net::iface::{Interface, Ipv4Cidr};
-use crate::profile::{Method, OptionPolicy as ProfileOptions, Profile, Rollover, Step};
+use crate::profile::{Method, OptionPolicy as ProfileOptions, Profile, RolloverPolicy, Step};
 use crate::tftp::server::{ServerConfig, Source};
 
 mod console;
@@ -413,8 +413,8 @@ pub fn apply_tftp_policy(config: &mut ServerConfig, tftp: &crate::profile::Tftp)
     if let Some(max) = tftp.max_windowsize {
         config.options.max_windowsize = config.options.max_windowsize.min(max.max(1));
     }
-    if tftp.rollover == Some(Rollover::ToOne) {
-        config.rollover = crate::tftp::session::Rollover::One;
+    if tftp.rollover == Some(RolloverPolicy::ToOne) {
+        config.rollover = crate::tftp::session::RolloverTo::One;
     }
     if let Some(allowed) = tftp.next_block_on_resend {
         // The profile knows the bootloader: `true` sends the next block from the start,
@@ -576,7 +576,7 @@ pub fn build(
             options: config.options.enabled,
             max_blksize: config.options.max_blksize,
             max_windowsize: config.options.max_windowsize,
-            rollover_to_one: config.rollover == crate::tftp::session::Rollover::One,
+            rollover_to_one: config.rollover == crate::tftp::session::RolloverTo::One,
             next_block: config.timing.resend_next_block,
         }
     };

@@ -2,8 +2,8 @@
 //!
 //! [`inspect`] reads the file once, never writing to it: its size, its SHA-256, the vendor
 //! header it carries ([`Format`]), then the rules of the device profile (`image:` and the TFTP
-//! block limit), each turned into a [`Finding`] that says what was checked and, when something
-//! is wrong, how to fix it. A TP-Link stock image that carries the bootloader gets a
+//! block limit), each turned into an [`ImageFinding`] that says what was checked and, when
+//! something is wrong, how to fix it; together they add up to an [`ImageVerdict`]. A TP-Link stock image that carries the bootloader gets a
 //! [`StripOffer`], and [`write_stripped`] makes the copy the bootloader should be given.
 //!
 //! Nothing here touches the network or the terminal; front-ends print the findings.
@@ -50,18 +50,18 @@ pub struct Inspection {
     /// The header it carries.
     pub format: Format,
     /// Each check made, passed or not, in the order made.
-    pub findings: Vec<Finding>,
+    pub findings: Vec<ImageFinding>,
     /// A copy the bootloader should get instead, when the image has bytes to cut.
     pub strip: Option<StripOffer>,
 }
 
 impl Inspection {
     /// What the findings add up to: the worst of them.
-    pub fn verdict(&self) -> Verdict {
+    pub fn verdict(&self) -> ImageVerdict {
         match self.findings.iter().map(|finding| finding.severity).max() {
-            Some(Severity::Fail) => Verdict::Refused,
-            Some(Severity::Warning) => Verdict::Doubtful,
-            Some(Severity::Ok) | None => Verdict::Ready,
+            Some(Severity::Fail) => ImageVerdict::Refused,
+            Some(Severity::Warning) => ImageVerdict::Doubtful,
+            Some(Severity::Ok) | None => ImageVerdict::Ready,
         }
     }
 
@@ -77,7 +77,7 @@ impl Inspection {
 
 /// One check made on an image.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Finding {
+pub struct ImageFinding {
     /// How bad it is.
     pub severity: Severity,
     /// What was checked and what was found, quoting the file's own values.
@@ -86,7 +86,7 @@ pub struct Finding {
     pub fix: Option<String>,
 }
 
-impl Finding {
+impl ImageFinding {
     /// A check that passed.
     pub fn ok(what: impl Into<String>) -> Self {
         Self {
@@ -115,7 +115,7 @@ impl Finding {
     }
 }
 
-impl fmt::Display for Finding {
+impl fmt::Display for ImageFinding {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.severity.as_str(), self.what)?;
         if let Some(fix) = &self.fix {
@@ -151,7 +151,7 @@ impl Severity {
 /// What an inspection's findings add up to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Verdict {
+pub enum ImageVerdict {
     /// Every check passed (or none applied).
     Ready,
     /// Some check warns: read the warnings before sending the image.
@@ -197,7 +197,7 @@ pub fn inspect_in(
     let mut findings = Vec::new();
     let mut strip = None;
     if scan.size == 0 {
-        findings.push(Finding::fail(
+        findings.push(ImageFinding::fail(
             format!("{} is empty: 0 bytes", path.display()),
             format!(
                 "download the image again; {} holds no data, as an interrupted download leaves it",
@@ -211,12 +211,12 @@ pub fn inspect_in(
         whole::Outcome::NotApplicable => {}
         whole::Outcome::Matched(phrase) => {
             if profile.is_some() {
-                findings.push(Finding::ok(format!("{} {phrase}", path.display())));
+                findings.push(ImageFinding::ok(format!("{} {phrase}", path.display())));
             }
         }
         whole::Outcome::Mismatched(mismatches) => {
             for mismatch in mismatches {
-                findings.push(Finding::fail(
+                findings.push(ImageFinding::fail(
                     format!("{} {}", path.display(), mismatch.what),
                     mismatch.fix.clone(),
                 ));
@@ -448,14 +448,16 @@ mod tests {
             size: 512,
             sha256: String::new(),
             format: Format::Unknown,
-            findings: vec![Finding::ok("fine")],
+            findings: vec![ImageFinding::ok("fine")],
             strip: None,
         };
-        assert_eq!(inspection.verdict(), Verdict::Ready);
-        inspection.findings.push(Finding::warning("hm", "look"));
-        assert_eq!(inspection.verdict(), Verdict::Doubtful);
-        inspection.findings.push(Finding::fail("no", "other"));
-        assert_eq!(inspection.verdict(), Verdict::Refused);
+        assert_eq!(inspection.verdict(), ImageVerdict::Ready);
+        inspection
+            .findings
+            .push(ImageFinding::warning("hm", "look"));
+        assert_eq!(inspection.verdict(), ImageVerdict::Doubtful);
+        inspection.findings.push(ImageFinding::fail("no", "other"));
+        assert_eq!(inspection.verdict(), ImageVerdict::Refused);
         assert_eq!(
             serde_json::to_value(Severity::Warning).unwrap(),
             serde_json::json!("warning")

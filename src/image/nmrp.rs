@@ -7,7 +7,7 @@
 use std::path::Path;
 
 use super::format::Format;
-use super::{Finding, Severity};
+use super::{ImageFinding, Severity};
 use crate::profile::{Method, Profile};
 
 /// Applies the NMRP rules of `profile` to the image at `path` of `format`; `device` names the
@@ -17,7 +17,7 @@ pub(crate) fn check(
     format: &Format,
     profile: &Profile,
     device: &str,
-    findings: &mut Vec<Finding>,
+    findings: &mut Vec<ImageFinding>,
 ) {
     if profile.method != Method::Nmrp {
         return;
@@ -37,7 +37,7 @@ pub(crate) fn check(
                 return;
             };
             if board_id.eq_ignore_ascii_case(wanted) {
-                findings.push(Finding::ok(format!(
+                findings.push(ImageFinding::ok(format!(
                     "the .chk header names board \"{board_id}\": the {device}'s"
                 )));
                 return;
@@ -47,7 +47,7 @@ pub(crate) fn check(
                 .iter()
                 .any(|f| f.severity == Severity::Fail && f.what.contains(board_id.as_str()));
             if !told {
-                findings.push(Finding::fail(
+                findings.push(ImageFinding::fail(
                     format!(
                         "{shown} is a Netgear .chk for board \"{board_id}\"; the {device} is board \"{wanted}\": its bootloader would take it and then turn it down"
                     ),
@@ -55,13 +55,13 @@ pub(crate) fn check(
                 ));
             }
         }
-        Format::Trx { .. } => findings.push(Finding::warning(
+        Format::Trx { .. } => findings.push(ImageFinding::warning(
             format!(
                 "{shown} is a .trx (Broadcom TRX); the {device}'s NMRP bootloader wants Netgear's .chk, the same firmware with Netgear's header: most take a .trx and then turn it down"
             ),
             download,
         )),
-        Format::TpLink { .. } | Format::TpLinkSafeloader { .. } => findings.push(Finding::fail(
+        Format::TpLink { .. } | Format::TpLinkSafeloader { .. } => findings.push(ImageFinding::fail(
             format!(
                 "{shown} is {format}: a TP-Link image; the {device} takes Netgear's .chk over NMRP"
             ),

@@ -5,8 +5,8 @@ use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
 use super::format::{self, Format};
-use super::{Finding, Probe, Scan, StripOffer};
-use crate::profile::{Catalogue, HexBytes, ImageKind, OptionPolicy, Profile, Rollover};
+use super::{ImageFinding, Probe, Scan, StripOffer};
+use crate::profile::{Catalogue, HexBytes, ImageKind, OptionPolicy, Profile, RolloverPolicy};
 
 /// Block size a bootloader uses when no option changes it (RFC 1350).
 const DEFAULT_BLKSIZE: u16 = 512;
@@ -51,7 +51,7 @@ pub(crate) fn check(
     format: &Format,
     profile: &Profile,
     catalogue: &Catalogue,
-    findings: &mut Vec<Finding>,
+    findings: &mut Vec<ImageFinding>,
 ) -> Option<StripOffer> {
     let rules = Rules {
         path,
@@ -90,7 +90,7 @@ impl Rules<'_> {
     }
 
     /// Sysupgrade against factory: the only question of kind a header answers for sure.
-    fn kind(&self, findings: &mut Vec<Finding>) {
+    fn kind(&self, findings: &mut Vec<ImageFinding>) {
         let kinds = &self.profile.image.kinds;
         if kinds.is_empty() {
             return;
@@ -98,13 +98,13 @@ impl Rules<'_> {
         let takes_sysupgrade = kinds.contains(&ImageKind::Sysupgrade);
         if let Format::SysupgradeTar { board: Some(board) } = self.format {
             if takes_sysupgrade {
-                findings.push(Finding::ok(format!(
+                findings.push(ImageFinding::ok(format!(
                     "OpenWrt sysupgrade image for board \"{board}\": the {} bootloader takes \
                      sysupgrade images",
                     self.device
                 )));
             } else {
-                findings.push(Finding::fail(
+                findings.push(ImageFinding::fail(
                     format!(
                         "{} is an OpenWrt sysupgrade image (board \"{board}\"); the {} \
                          bootloader takes {} images, not sysupgrade",
@@ -121,7 +121,7 @@ impl Rules<'_> {
         // the name is the only sign; it can lie, hence a warning.
         let name = file_name(self.path);
         if !takes_sysupgrade && name.to_lowercase().contains("sysupgrade") {
-            findings.push(Finding::warning(
+            findings.push(ImageFinding::warning(
                 format!(
                     "the file name {name} says sysupgrade; the {} bootloader takes {} images",
                     self.device,
@@ -161,7 +161,7 @@ impl Rules<'_> {
     }
 
     /// A TP-Link stock image that carries the bootloader: offer the copy without it.
-    fn bootloader(&self, findings: &mut Vec<Finding>) -> Option<StripOffer> {
+    fn bootloader(&self, findings: &mut Vec<ImageFinding>) -> Option<StripOffer> {
         let Format::TpLink {
             hardware_id,
             carries_bootloader: true,
@@ -175,7 +175,7 @@ impl Rules<'_> {
             if !self.profile.vendor.eq_ignore_ascii_case("TP-Link") {
                 return None;
             }
-            findings.push(Finding::warning(
+            findings.push(ImageFinding::warning(
                 format!(
                     "{} is a TP-Link stock image that carries the bootloader (hardware id \
                      {hardware_id:#010x}); the {} profile does not say how much of it to cut",
@@ -192,7 +192,7 @@ impl Rules<'_> {
         };
         let size = self.scan.size;
         if cut >= size {
-            findings.push(Finding::fail(
+            findings.push(ImageFinding::fail(
                 format!(
                     "{} looks like a TP-Link stock image with the bootloader, but it is only \
                      {}: not more than the {cut:#x} bytes to cut",
@@ -207,7 +207,7 @@ impl Rules<'_> {
             return None;
         }
         let copy = stripped_copy_path(self.path);
-        findings.push(Finding::warning(
+        findings.push(ImageFinding::warning(
             format!(
                 "{} is a TP-Link stock image that carries the bootloader (hardware id \
                  {hardware_id:#010x}): it must not be flashed as is",
@@ -233,7 +233,7 @@ impl Rules<'_> {
 
     /// The profile's header bytes, checked where the bootloader will see them: after the cut
     /// when the image is to be stripped.
-    fn header(&self, cut: u64, findings: &mut Vec<Finding>) {
+    fn header(&self, cut: u64, findings: &mut Vec<ImageFinding>) {
         let Some(header) = &self.profile.image.header else {
             return;
         };
@@ -254,7 +254,9 @@ impl Rules<'_> {
             .checked_add(header.offset)
             .map_or(&[][..], |at| self.scan.bytes_at(at, magic.0.len()));
         if found == magic.0.as_slice() {
-            findings.push(Finding::ok(format!("header matches: {meaning} ({place})")));
+            findings.push(ImageFinding::ok(format!(
+                "header matches: {meaning} ({place})"
+            )));
             return;
         }
         let seen = if found.is_empty() {
@@ -268,7 +270,7 @@ impl Rules<'_> {
             Format::TpLink { hardware_id, .. } => self.named_hardware_id(*hardware_id),
             _ => String::new(),
         };
-        findings.push(Finding::fail(
+        findings.push(ImageFinding::fail(
             format!(
                 "{} does not carry the expected header: {place} it has {seen}, expected {magic} \
                  ({meaning}){named}",
@@ -285,7 +287,7 @@ impl Rules<'_> {
 
     /// The profile's model id: a TP-Link hardware id compared with the header, any other name
     /// searched for in the first 64 KiB.
-    fn model_id(&self, findings: &mut Vec<Finding>) {
+    fn model_id(&self, findings: &mut Vec<ImageFinding>) {
         let Some(model_id) = &self.profile.image.model_id else {
             return;
         };
@@ -294,7 +296,7 @@ impl Rules<'_> {
             return;
         };
         let Some((found, place)) = self.tplink_hardware_id() else {
-            findings.push(Finding::warning(
+            findings.push(ImageFinding::warning(
                 format!(
                     "cannot check the hardware id: {} has no TP-Link header ({})",
                     self.shown(),
@@ -310,12 +312,12 @@ impl Rules<'_> {
             return;
         };
         if found == wanted {
-            findings.push(Finding::ok(format!(
+            findings.push(ImageFinding::ok(format!(
                 "hardware id {found:#010x} in {place} matches the {}",
                 self.device
             )));
         } else {
-            findings.push(Finding::fail(
+            findings.push(ImageFinding::fail(
                 format!(
                     "{} is for TP-Link hardware id {found:#010x} ({place}); the {} is \
                      {wanted:#010x}{}",
@@ -347,17 +349,17 @@ impl Rules<'_> {
         ))
     }
 
-    fn model_name(&self, name: &str, findings: &mut Vec<Finding>) {
+    fn model_name(&self, name: &str, findings: &mut Vec<ImageFinding>) {
         let head = &self.scan.head[..self.scan.head.len().min(MODEL_SEARCH_LEN)];
         if format::find(head, name.as_bytes()).is_some() {
-            findings.push(Finding::ok(format!(
+            findings.push(ImageFinding::ok(format!(
                 "model id \"{name}\" found in the first 64 KiB"
             )));
         } else if let Format::NetgearChk { board_id } = self.format
             && let Some(others) =
                 self.claimed_by(|other| other.image.model_id.as_deref() == Some(board_id.as_str()))
         {
-            findings.push(Finding::fail(
+            findings.push(ImageFinding::fail(
                 format!(
                     "{} is for Netgear board \"{board_id}\": this image is for {others}, not \
                      the {} (board \"{name}\")",
@@ -372,7 +374,7 @@ impl Rules<'_> {
                 ),
             ));
         } else {
-            findings.push(Finding::warning(
+            findings.push(ImageFinding::warning(
                 format!(
                     "\"{name}\" does not appear in the first 64 KiB of {}: cannot tell whether \
                      the image is for the {}",
@@ -390,19 +392,19 @@ impl Rules<'_> {
     }
 
     /// `sent` is what the bootloader gets: the file less the `cut` bytes of a strip.
-    fn max_size(&self, sent: u64, cut: u64, findings: &mut Vec<Finding>) {
+    fn max_size(&self, sent: u64, cut: u64, findings: &mut Vec<ImageFinding>) {
         let Some(max) = self.profile.image.max_size else {
             return;
         };
         let what = self.what_is_sent(cut);
         if sent <= max {
-            findings.push(Finding::ok(format!(
+            findings.push(ImageFinding::ok(format!(
                 "{what} is {}, within the bootloader's limit of {}",
                 size_text(sent),
                 size_text(max)
             )));
         } else {
-            findings.push(Finding::fail(
+            findings.push(ImageFinding::fail(
                 format!(
                     "{what} is {}; the {} bootloader takes at most {}",
                     size_text(sent),
@@ -420,20 +422,20 @@ impl Rules<'_> {
     }
 
     /// The device's flash size, where the profile knows it: a larger image cannot be written.
-    fn flash_size(&self, sent: u64, cut: u64, findings: &mut Vec<Finding>) {
+    fn flash_size(&self, sent: u64, cut: u64, findings: &mut Vec<ImageFinding>) {
         let Some(flash) = self.profile.flash_size else {
             return;
         };
         let what = self.what_is_sent(cut);
         if sent <= flash {
-            findings.push(Finding::ok(format!(
+            findings.push(ImageFinding::ok(format!(
                 "{what} is {}, within the {}'s {} of flash",
                 size_text(sent),
                 self.device,
                 size_text(flash)
             )));
         } else {
-            findings.push(Finding::fail(
+            findings.push(ImageFinding::fail(
                 format!(
                     "{what} is {}; the {} has {} of flash: the image cannot be written whole",
                     size_text(sent),
@@ -474,7 +476,7 @@ impl Rules<'_> {
     }
 
     /// Whether the transfer needs block numbers past 65535, and whether the bootloader copes.
-    fn rollover(&self, sent: u64, cut: u64, findings: &mut Vec<Finding>) {
+    fn rollover(&self, sent: u64, cut: u64, findings: &mut Vec<ImageFinding>) {
         let tftp = &self.profile.tftp;
         // Bootloaders ask for no options unless built to, so 512 is what to expect; with
         // options off the block size is 512 whatever the cap says.
@@ -491,7 +493,7 @@ impl Rules<'_> {
         let largest = LAST_BLOCK * u64::from(blksize) - 1;
         let what = self.what_is_sent(cut);
         match tftp.rollover {
-            Some(Rollover::No) => findings.push(Finding::fail(
+            Some(RolloverPolicy::No) => findings.push(ImageFinding::fail(
                 format!(
                     "the bootloader cannot count past block 65535: {what} needs {count} blocks \
                      of {blksize} bytes; the largest image it can take is {}",
@@ -505,7 +507,7 @@ impl Rules<'_> {
                     sent - largest
                 ),
             )),
-            None => findings.push(Finding::warning(
+            None => findings.push(ImageFinding::warning(
                 format!(
                     "{what} needs {count} blocks of {blksize} bytes, past block 65535, and the \
                      profile does not say whether this bootloader wraps the block number"
@@ -517,8 +519,8 @@ impl Rules<'_> {
                     size_text(largest)
                 ),
             )),
-            Some(wrap @ (Rollover::ToZero | Rollover::ToOne)) => {
-                findings.push(Finding::ok(format!(
+            Some(wrap @ (RolloverPolicy::ToZero | RolloverPolicy::ToOne)) => {
+                findings.push(ImageFinding::ok(format!(
                     "{what} needs {count} blocks of {blksize} bytes; the bootloader wraps to \
                      block {} after 65535",
                     wrap.as_str()
@@ -642,7 +644,7 @@ mod tests {
         }
     }
 
-    fn run(name: &str, bytes: &[u8], profile: &Profile) -> (Vec<Finding>, Option<StripOffer>) {
+    fn run(name: &str, bytes: &[u8], profile: &Profile) -> (Vec<ImageFinding>, Option<StripOffer>) {
         let scan = scan(bytes);
         let format = recognise(&scan.head, scan.size);
         let mut findings = Vec::new();

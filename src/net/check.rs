@@ -8,10 +8,11 @@ use super::iface::{Interface, InterfaceKind, Ipv4Cidr, recommend};
 use super::port_owner::{PortOwner, udp_port_bound, udp_port_owners};
 use super::privilege::{Feature, Privileges};
 
-/// How an item came out.
+/// How one item of the host checklist came out (an image's checks have their own
+/// [`crate::image::ImageVerdict`]; the firewall's, [`super::firewall::DropVerdict`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Verdict {
+pub enum CheckOutcome {
     /// Fine.
     Pass,
     /// Works, but something may get in the way.
@@ -65,7 +66,7 @@ pub struct Check {
     /// What was checked, in words.
     pub item: String,
     /// How it came out.
-    pub verdict: Verdict,
+    pub verdict: CheckOutcome,
     /// What was seen.
     pub detail: String,
     /// What to do, when something is wrong.
@@ -77,7 +78,7 @@ impl Check {
     pub fn new(
         kind: CheckKind,
         item: impl Into<String>,
-        verdict: Verdict,
+        verdict: CheckOutcome,
         detail: impl Into<String>,
         fix: Option<String>,
     ) -> Self {
@@ -91,7 +92,7 @@ impl Check {
     }
 
     fn pass(kind: CheckKind, item: impl Into<String>, detail: impl Into<String>) -> Self {
-        Self::new(kind, item, Verdict::Pass, detail, None)
+        Self::new(kind, item, CheckOutcome::Pass, detail, None)
     }
 
     fn warn(
@@ -100,7 +101,7 @@ impl Check {
         detail: impl Into<String>,
         fix: impl Into<String>,
     ) -> Self {
-        Self::new(kind, item, Verdict::Warn, detail, Some(fix.into()))
+        Self::new(kind, item, CheckOutcome::Warn, detail, Some(fix.into()))
     }
 
     fn fail(
@@ -109,7 +110,7 @@ impl Check {
         detail: impl Into<String>,
         fix: impl Into<String>,
     ) -> Self {
-        Self::new(kind, item, Verdict::Fail, detail, Some(fix.into()))
+        Self::new(kind, item, CheckOutcome::Fail, detail, Some(fix.into()))
     }
 }
 
@@ -584,8 +585,8 @@ fn port69(facts: &HostFacts) -> Check {
 /// Only a rule (or a drop policy) that would drop that traffic warns or fails, with the exact
 /// command that lets it in; a firewall that is not installed holds no rules and says nothing,
 /// and one that could not be read says so with what would let it be read.
-pub fn firewall(findings: &[super::firewall::Finding], listens: bool) -> Vec<Check> {
-    use super::firewall::{Traffic, Verdict as Fw};
+pub fn firewall(findings: &[super::firewall::RuleEffect], listens: bool) -> Vec<Check> {
+    use super::firewall::{DropVerdict as Fw, Traffic};
     let wanted = if listens {
         Traffic::Requests
     } else {
@@ -640,8 +641,14 @@ pub fn firewall(findings: &[super::firewall::Finding], listens: bool) -> Vec<Che
 
 /// Counts of failed and warned items.
 pub fn tally(checks: &[Check]) -> (usize, usize, usize) {
-    let fails = checks.iter().filter(|c| c.verdict == Verdict::Fail).count();
-    let warns = checks.iter().filter(|c| c.verdict == Verdict::Warn).count();
+    let fails = checks
+        .iter()
+        .filter(|c| c.verdict == CheckOutcome::Fail)
+        .count();
+    let warns = checks
+        .iter()
+        .filter(|c| c.verdict == CheckOutcome::Warn)
+        .count();
     (fails, warns, checks.len() - fails - warns)
 }
 
@@ -729,19 +736,19 @@ mod tests {
                 .find(|c| c.item.starts_with(item))
                 .unwrap_or_else(|| panic!("{item}: {checks:#?}"))
         };
-        assert_eq!(find("link eth0").verdict, Verdict::Fail);
-        assert_eq!(find("address 192.168.0.66/24").verdict, Verdict::Fail);
-        assert_eq!(find("subnet 192.168.0.0/24").verdict, Verdict::Warn);
+        assert_eq!(find("link eth0").verdict, CheckOutcome::Fail);
+        assert_eq!(find("address 192.168.0.66/24").verdict, CheckOutcome::Fail);
+        assert_eq!(find("subnet 192.168.0.0/24").verdict, CheckOutcome::Warn);
         assert!(find("subnet").detail.contains("wlan0"));
-        assert_eq!(find("link-local").verdict, Verdict::Warn);
-        assert_eq!(find("router address").verdict, Verdict::Fail);
+        assert_eq!(find("link-local").verdict, CheckOutcome::Warn);
+        assert_eq!(find("router address").verdict, CheckOutcome::Fail);
         let port = find("UDP port 69");
-        assert_eq!(port.verdict, Verdict::Fail);
+        assert_eq!(port.verdict, CheckOutcome::Fail);
         assert!(port.detail.contains("in.tftpd (pid 42)"));
         assert!(
             checks
                 .iter()
-                .filter(|c| c.verdict != Verdict::Pass)
+                .filter(|c| c.verdict != CheckOutcome::Pass)
                 .all(|c| c.fix.is_some())
         );
     }
@@ -770,7 +777,7 @@ mod tests {
         let router = Some(Ipv4Addr::new(192, 168, 0, 86));
         let checks = addressing(&wide, &wide.interfaces[0], HOST, router);
         let address = &checks[0].check;
-        assert_eq!(address.verdict, Verdict::Warn, "{address:#?}");
+        assert_eq!(address.verdict, CheckOutcome::Warn, "{address:#?}");
         assert!(address.detail.contains("192.168.0.66/16"), "{address:#?}");
         assert!(
             address
@@ -786,7 +793,7 @@ mod tests {
             &[(HOST.addr, 30)],
         )]);
         let checks = addressing(&narrow, &narrow.interfaces[0], HOST, router);
-        assert_eq!(checks[0].check.verdict, Verdict::Fail, "{checks:#?}");
+        assert_eq!(checks[0].check.verdict, CheckOutcome::Fail, "{checks:#?}");
     }
 
     #[test]
@@ -845,10 +852,10 @@ mod tests {
 
     fn finding(
         backend: crate::net::firewall::Backend,
-        verdict: crate::net::firewall::Verdict,
+        verdict: crate::net::firewall::DropVerdict,
         fix: Option<&str>,
-    ) -> crate::net::firewall::Finding {
-        crate::net::firewall::Finding {
+    ) -> crate::net::firewall::RuleEffect {
+        crate::net::firewall::RuleEffect {
             backend,
             traffic: crate::net::firewall::Traffic::Requests,
             verdict,
@@ -860,21 +867,21 @@ mod tests {
 
     #[test]
     fn the_firewall_warns_only_about_a_rule_that_drops() {
-        use crate::net::firewall::{Backend, Verdict as Fw};
+        use crate::net::firewall::{Backend, DropVerdict as Fw};
         // Nothing installed, or everything clear: a pass, and no flag named.
         for findings in [vec![], vec![finding(Backend::Nftables, Fw::Clear, None)]] {
             let checks = firewall(&findings, true);
             assert_eq!(checks.len(), 1, "{checks:#?}");
-            assert_eq!(checks[0].verdict, Verdict::Pass);
+            assert_eq!(checks[0].verdict, CheckOutcome::Pass);
         }
         // A dropping rule: its exact command as the fix.
         let fix = "nft insert rule inet filter input iifname \"eth0\" ip saddr 192.168.0.0/24 meta l4proto udp accept comment \"rescue-wizard\"";
         let checks = firewall(&[finding(Backend::Nftables, Fw::Blocks, Some(fix))], true);
-        assert_eq!(checks[0].verdict, Verdict::Fail);
+        assert_eq!(checks[0].verdict, CheckOutcome::Fail);
         assert_eq!(checks[0].fix.as_deref(), Some(fix));
         // A firewall that could not be read is not blamed, and names no flag.
         let checks = firewall(&[finding(Backend::Ufw, Fw::Unknown, None)], true);
-        assert_eq!(checks[0].verdict, Verdict::Warn);
+        assert_eq!(checks[0].verdict, CheckOutcome::Warn);
         assert!(
             checks
                 .iter()

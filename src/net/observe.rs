@@ -1,6 +1,7 @@
-//! What the wire tells the technician: wire events in, plain-language findings out.
+//! What the wire tells the technician: wire events in, plain-language signs out.
 //!
-//! Pure: the [`Observer`] is fed [`Seen`] events and the time, and returns findings; it never
+//! Pure: the [`Observer`] is fed [`Seen`] events and the time, and returns [`WireSign`]s (the
+//! router was seen, wants another server address, went away, came back...); it never
 //! reads a clock or a socket, so every rule is tested with made-up events.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -108,10 +109,11 @@ pub struct Sighting {
     pub away: bool,
 }
 
-/// Something the wire tells the technician.
+/// A sign on the wire: something the router's traffic (or its silence) tells the technician.
+/// Serialized with the tag `finding`, as events and reports have always written it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "finding", rename_all = "snake_case")]
-pub enum Finding {
+pub enum WireSign {
     /// A device answered or spoke for the first time.
     RouterSeen {
         /// Its address.
@@ -200,11 +202,11 @@ pub enum Remedy {
     },
 }
 
-impl Finding {
+impl WireSign {
     /// The fix that can be carried out for this finding, if there is one.
     pub fn remedy(&self) -> Option<Remedy> {
         match self {
-            Finding::WantsServerAddress { wants, .. } => {
+            WireSign::WantsServerAddress { wants, .. } => {
                 Some(Remedy::AdoptAddress { addr: *wants })
             }
             _ => None,
@@ -212,17 +214,17 @@ impl Finding {
     }
 }
 
-impl fmt::Display for Finding {
+impl fmt::Display for WireSign {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Finding::RouterSeen { ip, mac, expected } => {
+            WireSign::RouterSeen { ip, mac, expected } => {
                 write!(f, "router seen: {ip} ({mac})")?;
                 if *expected == Some(false) {
                     write!(f, ", not the address the profile names")?;
                 }
                 Ok(())
             }
-            Finding::WantsServerAddress {
+            WireSign::WantsServerAddress {
                 router,
                 wants,
                 expected,
@@ -238,7 +240,7 @@ impl fmt::Display for Finding {
                 }
                 write!(f, ". fix: give this computer {wants}")
             }
-            Finding::UnknownFile {
+            WireSign::UnknownFile {
                 router,
                 file,
                 expected,
@@ -253,7 +255,7 @@ impl fmt::Display for Finding {
                 }
                 write!(f, "; serve with --any-name to give it the image anyway")
             }
-            Finding::WantsDhcp { mac, op } => {
+            WireSign::WantsDhcp { mac, op } => {
                 let how = if *op == DhcpKind::Bootp {
                     "BOOTP"
                 } else {
@@ -264,25 +266,25 @@ impl fmt::Display for Finding {
                     "{mac} asks for an address over {how}: it is not waiting at a fixed address, so the profile is probably wrong for this unit"
                 )
             }
-            Finding::RouterAway { ip, silent_for } => write!(
+            WireSign::RouterAway { ip, silent_for } => write!(
                 f,
                 "the router at {ip} has been silent for {} s (rebooting, or powered off)",
                 silent_for.as_secs()
             ),
-            Finding::RouterBack { ip, away_for } => write!(
+            WireSign::RouterBack { ip, away_for } => write!(
                 f,
                 "the router at {ip} is back after {} s of silence (it rebooted)",
                 away_for.as_secs()
             ),
-            Finding::MacChanged { ip, before, after } => write!(
+            WireSign::MacChanged { ip, before, after } => write!(
                 f,
                 "the router at {ip} changed its hardware address from {before} to {after}"
             ),
-            Finding::TtlChanged { ip, before, after } => write!(
+            WireSign::TtlChanged { ip, before, after } => write!(
                 f,
                 "the router at {ip} now answers with TTL {after} instead of {before}: another program answers (bootloader or system)"
             ),
-            Finding::SilentAfterPowerOn { silent_for, hold } => {
+            WireSign::SilentAfterPowerOn { silent_for, hold } => {
                 write!(
                     f,
                     "nothing seen from the router in the {} s since it was switched on. ",
@@ -367,7 +369,7 @@ impl Observer {
     }
 
     /// Takes one event; returns what it newly tells.
-    pub fn observe(&mut self, seen: &Seen) -> Vec<Finding> {
+    pub fn observe(&mut self, seen: &Seen) -> Vec<WireSign> {
         let mut findings = Vec::new();
         let mut heard = matches!(seen.event, WireEvent::Dhcp { .. });
         if let Some((ip, mac)) = seen.event.sender()
@@ -396,7 +398,7 @@ impl Observer {
                     && !self.expect.files.iter().any(|known| known == file)
                     && self.unknown_files.insert(file.clone())
                 {
-                    findings.push(Finding::UnknownFile {
+                    findings.push(WireSign::UnknownFile {
                         router: *from.ip(),
                         file: file.clone(),
                         expected: self.expect.files.clone(),
@@ -404,7 +406,7 @@ impl Observer {
                 }
             }
             WireEvent::Dhcp { op, client_mac } if self.dhcp.insert(client_mac.0) => {
-                findings.push(Finding::WantsDhcp {
+                findings.push(WireSign::WantsDhcp {
                     mac: *client_mac,
                     op: *op,
                 });
@@ -416,16 +418,16 @@ impl Observer {
 
     /// Lets time pass: devices silent for longer than the threshold are reported gone, and a
     /// router silent since power-on gets timing advice.
-    pub fn tick(&mut self, now: SystemTime) -> Vec<Finding> {
+    pub fn tick(&mut self, now: SystemTime) -> Vec<WireSign> {
         let away_after = self.away_after;
-        let mut findings: Vec<Finding> = self
+        let mut findings: Vec<WireSign> = self
             .devices
             .values_mut()
             .filter_map(|device| {
                 let silent_for = now.duration_since(device.last_seen).ok()?;
                 (!device.away && silent_for >= away_after).then(|| {
                     device.away = true;
-                    Finding::RouterAway {
+                    WireSign::RouterAway {
                         ip: device.ip,
                         silent_for,
                     }
@@ -437,7 +439,7 @@ impl Observer {
             && silent_for >= self.power_on.silent_after
         {
             self.powered = None;
-            findings.push(Finding::SilentAfterPowerOn {
+            findings.push(WireSign::SilentAfterPowerOn {
                 silent_for,
                 hold: self.power_on.hold.clone(),
             });
@@ -451,7 +453,7 @@ impl Observer {
         mac: Mac,
         ttl: Option<u8>,
         at: SystemTime,
-        findings: &mut Vec<Finding>,
+        findings: &mut Vec<WireSign>,
     ) {
         let Some(device) = self.devices.get_mut(&ip) else {
             self.devices.insert(
@@ -465,7 +467,7 @@ impl Observer {
                     away: false,
                 },
             );
-            findings.push(Finding::RouterSeen {
+            findings.push(WireSign::RouterSeen {
                 ip,
                 mac,
                 expected: self.expect.router.map(|r| r == ip),
@@ -475,16 +477,16 @@ impl Observer {
         let silent_for = at.duration_since(device.last_seen).unwrap_or_default();
         if device.away || silent_for >= self.away_after {
             if !device.away {
-                findings.push(Finding::RouterAway { ip, silent_for });
+                findings.push(WireSign::RouterAway { ip, silent_for });
             }
-            findings.push(Finding::RouterBack {
+            findings.push(WireSign::RouterBack {
                 ip,
                 away_for: silent_for,
             });
             device.away = false;
         }
         if device.mac != mac {
-            findings.push(Finding::MacChanged {
+            findings.push(WireSign::MacChanged {
                 ip,
                 before: device.mac,
                 after: mac,
@@ -495,16 +497,16 @@ impl Observer {
             if let Some(before) = device.ttl
                 && before != after
             {
-                findings.push(Finding::TtlChanged { ip, before, after });
+                findings.push(WireSign::TtlChanged { ip, before, after });
             }
             device.ttl = Some(after);
         }
         device.last_seen = device.last_seen.max(at);
     }
 
-    fn wants(&mut self, router: Ipv4Addr, wants: Ipv4Addr, findings: &mut Vec<Finding>) {
+    fn wants(&mut self, router: Ipv4Addr, wants: Ipv4Addr, findings: &mut Vec<WireSign>) {
         if self.wanted.insert((router, wants)) {
-            findings.push(Finding::WantsServerAddress {
+            findings.push(WireSign::WantsServerAddress {
                 router,
                 wants,
                 expected: self.expect.host,
@@ -574,12 +576,12 @@ mod tests {
         assert_eq!(
             findings,
             vec![
-                Finding::RouterSeen {
+                WireSign::RouterSeen {
                     ip: ROUTER,
                     mac: ROUTER_MAC,
                     expected: Some(false)
                 },
-                Finding::WantsServerAddress {
+                WireSign::WantsServerAddress {
                     router: ROUTER,
                     wants: wanted,
                     expected: Some(LAPTOP)
@@ -624,7 +626,7 @@ mod tests {
         let findings = o.observe(&seen(0, request("C0A80101.img", LAPTOP)));
         assert_eq!(
             findings[1],
-            Finding::UnknownFile {
+            WireSign::UnknownFile {
                 router: ROUTER,
                 file: "C0A80101.img".into(),
                 expected: vec!["wr841nv9_tp_recovery.bin".into()],
@@ -638,7 +640,7 @@ mod tests {
         let elsewhere = Ipv4Addr::new(192, 168, 1, 2);
         assert_eq!(
             o.observe(&seen(2, request("wr841nv9_tp_recovery.bin", elsewhere))),
-            vec![Finding::WantsServerAddress {
+            vec![WireSign::WantsServerAddress {
                 router: ROUTER,
                 wants: elsewhere,
                 expected: Some(LAPTOP)
@@ -659,7 +661,7 @@ mod tests {
         let findings = o.observe(&seen(0, discover.clone()));
         assert_eq!(
             findings,
-            vec![Finding::WantsDhcp {
+            vec![WireSign::WantsDhcp {
                 mac: ROUTER_MAC,
                 op: DhcpKind::Discover
             }]
@@ -675,7 +677,7 @@ mod tests {
         assert_eq!(o.tick(at(4)), vec![]);
         assert_eq!(
             o.tick(at(6)),
-            vec![Finding::RouterAway {
+            vec![WireSign::RouterAway {
                 ip: ROUTER,
                 silent_for: Duration::from_secs(6)
             }]
@@ -686,16 +688,16 @@ mod tests {
         assert_eq!(
             back,
             vec![
-                Finding::RouterBack {
+                WireSign::RouterBack {
                     ip: ROUTER,
                     away_for: Duration::from_secs(30)
                 },
-                Finding::MacChanged {
+                WireSign::MacChanged {
                     ip: ROUTER,
                     before: ROUTER_MAC,
                     after: new_mac
                 },
-                Finding::TtlChanged {
+                WireSign::TtlChanged {
                     ip: ROUTER,
                     before: 64,
                     after: 255
@@ -710,11 +712,11 @@ mod tests {
         assert_eq!(
             o.observe(&seen(60, echo(255, new_mac))),
             vec![
-                Finding::RouterAway {
+                WireSign::RouterAway {
                     ip: ROUTER,
                     silent_for: Duration::from_secs(30)
                 },
-                Finding::RouterBack {
+                WireSign::RouterBack {
                     ip: ROUTER,
                     away_for: Duration::from_secs(30)
                 },
@@ -773,7 +775,7 @@ mod tests {
         let findings = o.tick(at(117));
         assert_eq!(
             findings,
-            vec![Finding::SilentAfterPowerOn {
+            vec![WireSign::SilentAfterPowerOn {
                 silent_for: Duration::from_secs(17),
                 hold: Some(HoldStep {
                     action: "Hold the reset button and power the router on.".into(),
@@ -813,7 +815,10 @@ mod tests {
         assert_eq!(o.tick(at(20)).len(), 1);
         let advice = o.tick(at(21));
         assert!(
-            matches!(advice[..], [Finding::SilentAfterPowerOn { hold: None, .. }]),
+            matches!(
+                advice[..],
+                [WireSign::SilentAfterPowerOn { hold: None, .. }]
+            ),
             "{advice:?}"
         );
         assert!(
@@ -837,7 +842,7 @@ mod tests {
         assert!(
             !o.tick(at(300))
                 .iter()
-                .any(|f| matches!(f, Finding::SilentAfterPowerOn { .. }))
+                .any(|f| matches!(f, WireSign::SilentAfterPowerOn { .. }))
         );
     }
 }

@@ -254,10 +254,10 @@ fn check_printable(
     name: &str,
     value: &str,
     path: &'static [&'static str],
-    found: &mut Vec<Finding>,
+    found: &mut Vec<ProfileFault>,
 ) {
     if let Some(c) = value.chars().find(|c| c.is_control()) {
-        found.push(finding(
+        found.push(fault(
             path,
             format!(
                 "`{name}` \"{}\" contains the control character U+{:04X}",
@@ -481,15 +481,16 @@ pub fn nearest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
     })
 }
 
-/// A semantic problem and the key it belongs to.
-struct Finding {
+/// A semantic fault in a profile (a rule the schema cannot express) and the key it belongs
+/// to.
+struct ProfileFault {
     path: &'static [&'static str],
     what: String,
     fix: String,
 }
 
-fn finding(path: &'static [&'static str], what: String, fix: impl Into<String>) -> Finding {
-    Finding {
+fn fault(path: &'static [&'static str], what: String, fix: impl Into<String>) -> ProfileFault {
+    ProfileFault {
         path,
         what,
         fix: fix.into(),
@@ -498,18 +499,18 @@ fn finding(path: &'static [&'static str], what: String, fix: impl Into<String>) 
 
 /// The rules the schema cannot express. Each finding quotes the profile's value.
 #[allow(clippy::too_many_lines)] // one flat list of rules reads better than a split
-fn validate(profile: &Profile) -> Vec<Finding> {
+fn validate(profile: &Profile) -> Vec<ProfileFault> {
     let mut found = Vec::new();
     check_id(&profile.id, &mut found);
     if profile.vendor.trim().is_empty() {
-        found.push(finding(
+        found.push(fault(
             &["vendor"],
             "`vendor` is empty".to_owned(),
             "name the maker, e.g. `vendor: TP-Link`",
         ));
     }
     if profile.model.trim().is_empty() {
-        found.push(finding(
+        found.push(fault(
             &["model"],
             "`model` is empty".to_owned(),
             "name the model as printed on the label, e.g. `model: TL-WR841N`",
@@ -529,7 +530,7 @@ fn validate(profile: &Profile) -> Vec<Finding> {
     match profile.method {
         Method::TftpServer => {
             if profile.host.is_none() {
-                found.push(finding(
+                found.push(fault(
                     &["method"],
                     "method `tftp-server` needs `host`: the address the router sends its request to"
                         .to_owned(),
@@ -537,7 +538,7 @@ fn validate(profile: &Profile) -> Vec<Finding> {
                 ));
             }
             if profile.filename.is_none() {
-                found.push(finding(
+                found.push(fault(
                     &["method"],
                     "method `tftp-server` needs `filename`: the name the router asks for".to_owned(),
                     "add `filename:`; the router's TFTP read request shows it, e.g. `tp_recovery.bin`",
@@ -546,7 +547,7 @@ fn validate(profile: &Profile) -> Vec<Finding> {
         }
         Method::TftpClient => {
             if profile.host.is_none() {
-                found.push(finding(
+                found.push(fault(
                     &["method"],
                     "method `tftp-client` needs `host`: the laptop's address next to the router"
                         .to_owned(),
@@ -554,7 +555,7 @@ fn validate(profile: &Profile) -> Vec<Finding> {
                 ));
             }
             if profile.router.is_none() {
-                found.push(finding(
+                found.push(fault(
                     &["method"],
                     "method `tftp-client` needs `router`: the address to push the image to"
                         .to_owned(),
@@ -564,7 +565,7 @@ fn validate(profile: &Profile) -> Vec<Finding> {
         }
         Method::Console => {
             if profile.host.is_none() {
-                found.push(finding(
+                found.push(fault(
                     &["method"],
                     "method `console` needs `host`: the laptop's address, typed as `serverip`"
                         .to_owned(),
@@ -572,7 +573,7 @@ fn validate(profile: &Profile) -> Vec<Finding> {
                 ));
             }
             if profile.router.is_none() {
-                found.push(finding(
+                found.push(fault(
                     &["method"],
                     "method `console` needs `router`: the address the bootloader takes, typed as `ipaddr`"
                         .to_owned(),
@@ -585,7 +586,7 @@ fn validate(profile: &Profile) -> Vec<Finding> {
     if let Some(region) = &profile.nmrp.region
         && !super::schema::Nmrp::knows_region(region)
     {
-        found.push(finding(
+        found.push(fault(
             &["nmrp", "region"],
             format!("`nmrp.region` \"{region}\" is not a region a Netgear bootloader knows"),
             "use one of NA, WW, GR, PR, RU, BZ, IN, KO, JP, AU (the region on the router's label or download page)",
@@ -616,14 +617,14 @@ fn validate(profile: &Profile) -> Vec<Finding> {
     if let Some(blksize) = profile.tftp.max_blksize
         && !(8..=65464).contains(&blksize)
     {
-        found.push(finding(
+        found.push(fault(
             &["tftp", "max-blksize"],
             format!("`tftp.max-blksize` {blksize} is outside 8..=65464 (RFC 2348)"),
             "use a block size from 8 to 65464; 1468 keeps Ethernet frames whole",
         ));
     }
     if profile.tftp.max_windowsize == Some(0) {
-        found.push(finding(
+        found.push(fault(
             &["tftp", "max-windowsize"],
             "`tftp.max-windowsize` is 0".to_owned(),
             "give a window of at least 1 block (1 means no windowing), or remove the field",
@@ -648,7 +649,7 @@ fn validate(profile: &Profile) -> Vec<Finding> {
     ];
     for (path, name, value) in sizes {
         if value == Some(0) {
-            found.push(finding(
+            found.push(fault(
                 path,
                 format!("`{name}` is 0"),
                 "give a positive number of bytes (e.g. 0x20200), or remove the field",
@@ -656,14 +657,14 @@ fn validate(profile: &Profile) -> Vec<Finding> {
         }
     }
     if profile.flash_seconds == Some(0) {
-        found.push(finding(
+        found.push(fault(
             &["flash-seconds"],
             "`flash-seconds` is 0".to_owned(),
             "give how many seconds the router writes flash, e.g. 120, or remove the field",
         ));
     }
     if profile.steps.is_empty() {
-        found.push(finding(
+        found.push(fault(
             &["steps"],
             "the profile has no `steps`".to_owned(),
             "add `steps:` with one `- do: ...` item per thing the technician does, in order",
@@ -671,14 +672,14 @@ fn validate(profile: &Profile) -> Vec<Finding> {
     }
     for (number, step) in profile.steps.iter().enumerate() {
         if step.action.trim().is_empty() {
-            found.push(finding(
+            found.push(fault(
                 &["steps"],
                 format!("step {} has an empty `do`", number + 1),
                 "say what to do in that step, e.g. `do: Hold the reset button`",
             ));
         }
         if step.seconds == Some(0) {
-            found.push(finding(
+            found.push(fault(
                 &["steps"],
                 format!("step {} lasts 0 `seconds`", number + 1),
                 "give a positive number of seconds, or remove `seconds` from that step",
@@ -687,7 +688,7 @@ fn validate(profile: &Profile) -> Vec<Finding> {
     }
     for source in &profile.sources {
         if !(source.starts_with("https://") || source.starts_with("http://")) {
-            found.push(finding(
+            found.push(fault(
                 &["sources"],
                 format!("source `{source}` is not a web address"),
                 "write each source as a full URL starting with https://",
@@ -697,7 +698,7 @@ fn validate(profile: &Profile) -> Vec<Finding> {
     found
 }
 
-fn check_id(id: &str, found: &mut Vec<Finding>) {
+fn check_id(id: &str, found: &mut Vec<ProfileFault>) {
     let is_slug = !id.is_empty()
         && id.split('-').all(|part| {
             !part.is_empty()
@@ -712,7 +713,7 @@ fn check_id(id: &str, found: &mut Vec<Finding>) {
             .filter(|part| !part.is_empty())
             .collect::<Vec<_>>()
             .join("-");
-        found.push(finding(
+        found.push(fault(
             &["id"],
             format!("id `{}` is not a slug", shown(id)),
             format!(
@@ -725,7 +726,7 @@ fn check_id(id: &str, found: &mut Vec<Finding>) {
             ),
         ));
     } else if RESERVED_IDS.contains(&id) {
-        found.push(finding(
+        found.push(fault(
             &["id"],
             format!("id `{id}` is a word of the `devices` command"),
             format!("pick another id, e.g. `{id}-router`"),
@@ -733,9 +734,9 @@ fn check_id(id: &str, found: &mut Vec<Finding>) {
     }
 }
 
-fn check_host(host: Host, router: Option<Ipv4Addr>, found: &mut Vec<Finding>) {
+fn check_host(host: Host, router: Option<Ipv4Addr>, found: &mut Vec<ProfileFault>) {
     if !(8..=30).contains(&host.prefix) {
-        found.push(finding(
+        found.push(fault(
             &["host", "prefix"],
             format!("host prefix /{} is outside 8..=30", host.prefix),
             "use the prefix of the bootloader's network, usually 24 (255.255.255.0)",
@@ -749,7 +750,7 @@ fn check_host(host: Host, router: Option<Ipv4Addr>, found: &mut Vec<Finding>) {
     let subnet = format!("{}/{}", Ipv4Addr::from(network), host.prefix);
     let address = u32::from(host.address);
     if address == network || address == broadcast {
-        found.push(finding(
+        found.push(fault(
             &["host", "address"],
             format!("host address {} is not usable in {subnet}", host.address),
             format!(
@@ -760,13 +761,13 @@ fn check_host(host: Host, router: Option<Ipv4Addr>, found: &mut Vec<Finding>) {
     }
     let Some(router) = router else { return };
     if router == host.address {
-        found.push(finding(
+        found.push(fault(
             &["router"],
             format!("host and router are both {router}"),
             format!("give the laptop its own address in {subnet}, one the router does not use"),
         ));
     } else if !host.contains(router) {
-        found.push(finding(
+        found.push(fault(
             &["router"],
             format!("router {router} is not in the laptop's subnet {subnet} (host {host})"),
             "put host and router in one subnet: change one address, or the host prefix",
@@ -778,17 +779,17 @@ fn check_file_name(
     name: &str,
     value: &str,
     path: &'static [&'static str],
-    found: &mut Vec<Finding>,
+    found: &mut Vec<ProfileFault>,
 ) {
     if value.trim().is_empty() {
-        found.push(finding(
+        found.push(fault(
             path,
             format!("`{name}` is empty"),
             "give the file name the bootloader asks for (its TFTP request shows it), or remove the field",
         ));
     } else if value.contains(['/', '\\']) {
         let bare = value.rsplit(['/', '\\']).next().unwrap_or(value);
-        found.push(finding(
+        found.push(fault(
             path,
             format!("`{name}` `{}` contains a path separator", shown(value)),
             format!(

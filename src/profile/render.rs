@@ -200,7 +200,7 @@ fn tftp_line(p: &Profile) -> Option<String> {
     }
     if let Some(rollover) = t.rollover {
         parts.push(match rollover {
-            super::Rollover::No => "cannot pass block 65535".to_owned(),
+            super::RolloverPolicy::No => "cannot pass block 65535".to_owned(),
             other => format!("block numbers wrap to {}", other.as_str()),
         });
     }

@@ -253,7 +253,7 @@ pub struct Tftp {
     /// Largest block size to grant or ask for.
     pub max_blksize: Option<u16>,
     /// What the bootloader does after block 65535.
-    pub rollover: Option<Rollover>,
+    pub rollover: Option<RolloverPolicy>,
     /// Largest window size (RFC 7440) to grant or ask for.
     pub max_windowsize: Option<u16>,
     /// File name to send in the write request, for push bootloaders that insist on one.
@@ -322,9 +322,11 @@ impl OptionPolicy {
     }
 }
 
-/// What a bootloader does when the 16-bit block number passes 65535.
+/// What a bootloader does when the 16-bit block number passes 65535, as the profile's
+/// `tftp.rollover` says; a transfer runs with the matching
+/// [`crate::tftp::session::RolloverTo`], and `no` limits the image's size instead.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Rollover {
+pub enum RolloverPolicy {
     /// Wraps to block 0 (written `0`).
     ToZero,
     /// Wraps to block 1 (written `1`).
@@ -333,63 +335,63 @@ pub enum Rollover {
     No,
 }
 
-impl Rollover {
+impl RolloverPolicy {
     /// The spelling used in profiles.
     pub fn as_str(self) -> &'static str {
         match self {
-            Rollover::ToZero => "0",
-            Rollover::ToOne => "1",
-            Rollover::No => "no",
+            RolloverPolicy::ToZero => "0",
+            RolloverPolicy::ToOne => "1",
+            RolloverPolicy::No => "no",
         }
     }
 }
 
-impl<'de> Deserialize<'de> for Rollover {
+impl<'de> Deserialize<'de> for RolloverPolicy {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct RolloverVisitor;
+        struct RolloverPolicyVisitor;
 
-        impl Visitor<'_> for RolloverVisitor {
-            type Value = Rollover;
+        impl Visitor<'_> for RolloverPolicyVisitor {
+            type Value = RolloverPolicy;
 
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("0, 1 or `no`")
             }
 
-            fn visit_u64<E: de::Error>(self, value: u64) -> Result<Rollover, E> {
+            fn visit_u64<E: de::Error>(self, value: u64) -> Result<RolloverPolicy, E> {
                 match value {
-                    0 => Ok(Rollover::ToZero),
-                    1 => Ok(Rollover::ToOne),
+                    0 => Ok(RolloverPolicy::ToZero),
+                    1 => Ok(RolloverPolicy::ToOne),
                     _ => Err(E::invalid_value(de::Unexpected::Unsigned(value), &self)),
                 }
             }
 
-            fn visit_i64<E: de::Error>(self, value: i64) -> Result<Rollover, E> {
+            fn visit_i64<E: de::Error>(self, value: i64) -> Result<RolloverPolicy, E> {
                 match u64::try_from(value) {
                     Ok(value) => self.visit_u64(value),
                     Err(_) => Err(E::invalid_value(de::Unexpected::Signed(value), &self)),
                 }
             }
 
-            fn visit_bool<E: de::Error>(self, value: bool) -> Result<Rollover, E> {
+            fn visit_bool<E: de::Error>(self, value: bool) -> Result<RolloverPolicy, E> {
                 // YAML 1.1 readers turn a bare `no` into false; accept it the way it was meant.
                 if value {
                     Err(E::invalid_value(de::Unexpected::Bool(value), &self))
                 } else {
-                    Ok(Rollover::No)
+                    Ok(RolloverPolicy::No)
                 }
             }
 
-            fn visit_str<E: de::Error>(self, value: &str) -> Result<Rollover, E> {
+            fn visit_str<E: de::Error>(self, value: &str) -> Result<RolloverPolicy, E> {
                 match value {
-                    "0" => Ok(Rollover::ToZero),
-                    "1" => Ok(Rollover::ToOne),
-                    "no" => Ok(Rollover::No),
+                    "0" => Ok(RolloverPolicy::ToZero),
+                    "1" => Ok(RolloverPolicy::ToOne),
+                    "no" => Ok(RolloverPolicy::No),
                     _ => Err(E::invalid_value(de::Unexpected::Str(value), &self)),
                 }
             }
         }
 
-        deserializer.deserialize_any(RolloverVisitor)
+        deserializer.deserialize_any(RolloverPolicyVisitor)
     }
 }
 

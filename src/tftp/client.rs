@@ -22,7 +22,7 @@ use super::packet::{
     plain_text,
 };
 use super::server::{Store, hex_sha256};
-use super::session::{Opening, Receiver, Rollover, Sender, Stats, Status, Timing};
+use super::session::{Opening, Receiver, RolloverTo, Sender, Stats, Status, Timing};
 use super::transfer::{Link, Machine, drive, linger};
 
 /// How the client behaves.
@@ -33,7 +33,7 @@ pub struct ClientConfig {
     /// Retransmission and patience once the transfer runs.
     pub timing: Timing,
     /// Block numbering past 65535.
-    pub rollover: Rollover,
+    pub rollover: RolloverTo,
     /// Keep repeating the first request this long before giving up.
     pub wait: Duration,
     /// Repeat the first request this often while there is no answer.
@@ -58,7 +58,7 @@ impl Default for ClientConfig {
                 dally: Duration::from_millis(300),
                 ..Timing::default()
             },
-            rollover: Rollover::Zero,
+            rollover: RolloverTo::Zero,
             wait: Duration::from_mins(1),
             request_interval: Duration::from_secs(1),
             max_size: DEFAULT_MAX_GET_SIZE,
@@ -427,7 +427,7 @@ fn push_blocking(
         Status::Failed(reason) => {
             return Err(ClientError::Failed {
                 server: peer,
-                reason,
+                reason: reason.to_string(),
             });
         }
         other => {
@@ -569,7 +569,7 @@ fn get_blocking(
         }),
         Status::Failed(reason) => Err(ClientError::Failed {
             server: peer,
-            reason,
+            reason: reason.to_string(),
         }),
         other => Err(ClientError::Failed {
             server: peer,

@@ -30,7 +30,7 @@ use super::admission::{RequestRates, Slot, SlotView, find_slot};
 use super::event::{EventSender, RequestKind, TransferEvent, TransferId};
 use super::options::OptionPolicy;
 use super::packet::{ErrorCode, MAX_DATAGRAM, Packet, ParseError, RawOption, error_datagram};
-use super::session::{Rollover, Timing};
+use super::session::{RolloverTo, Timing};
 use crate::net::port_owner::udp_port_owners;
 
 /// What the server hands out.
@@ -69,7 +69,7 @@ pub struct ServerConfig {
     /// Retransmission and patience.
     pub timing: Timing,
     /// Block numbering past 65535.
-    pub rollover: Rollover,
+    pub rollover: RolloverTo,
     /// Most transfers at once whose peers answer. Requests not answered yet wait in a pool
     /// of their own (four per slot), so requests nobody answers never fill these.
     pub max_transfers: usize,
@@ -91,7 +91,7 @@ impl ServerConfig {
             source,
             options: OptionPolicy::default(),
             timing: Timing::default(),
-            rollover: Rollover::Zero,
+            rollover: RolloverTo::Zero,
             max_transfers: 8,
             write: None,
             requests_per_second: 20,

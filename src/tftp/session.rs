@@ -14,9 +14,12 @@ use std::time::{Duration, Instant};
 use super::options::Agreed;
 use super::packet::{ErrorCode, Packet, ack_datagram, data_datagram, error_datagram, escape_text};
 
+mod failure;
+pub use failure::TransferFailure;
+
 /// How block numbers continue after 65535 (RFC 1350 is silent; see docs/tftp.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Rollover {
+pub enum RolloverTo {
     /// 65535 is followed by 0: what U-Boot, tftp-hpa, atftp and dnsmasq do.
     #[default]
     Zero,
@@ -24,7 +27,7 @@ pub enum Rollover {
     One,
 }
 
-impl Rollover {
+impl RolloverTo {
     /// The 16-bit wire number of absolute block `abs` (blocks count from 1; 0 is the OACK).
     pub fn wire(self, abs: u64) -> u16 {
         match self {
@@ -226,13 +229,21 @@ pub enum Status {
     /// ask again without options (RFC 2347).
     OptionsRefused,
     /// The transfer failed.
-    Failed(String),
+    Failed(TransferFailure),
 }
 
 impl Status {
     /// Whether the transfer is over.
     pub fn is_over(&self) -> bool {
         !matches!(self, Status::Running)
+    }
+
+    /// Why the transfer failed, when it did.
+    pub fn failure(&self) -> Option<&TransferFailure> {
+        match self {
+            Status::Failed(failure) => Some(failure),
+            _ => None,
+        }
     }
 }
 
@@ -284,7 +295,7 @@ pub struct Sender {
     scratch: Vec<u8>,
     blksize: usize,
     window: u64,
-    rollover: Rollover,
+    rollover: RolloverTo,
     last_block: u64,
     /// The encoded OACK while it waits for ACK 0.
     oack: Option<Vec<u8>>,
@@ -312,7 +323,7 @@ impl Sender {
     pub fn start(
         data: Arc<[u8]>,
         agreed: &Agreed,
-        rollover: Rollover,
+        rollover: RolloverTo,
         opening: Opening,
         timing: Timing,
         now: Instant,
@@ -326,7 +337,7 @@ impl Sender {
     pub fn start_from(
         data: Arc<dyn Blocks>,
         agreed: &Agreed,
-        rollover: Rollover,
+        rollover: RolloverTo,
         opening: Opening,
         timing: Timing,
         now: Instant,
@@ -418,9 +429,10 @@ impl Sender {
                     ErrorCode::NOT_DEFINED,
                     &format!("cannot read the file: {err}"),
                 ));
-                self.status = Status::Failed(format!(
-                    "cannot read the file being sent at byte {start}: {err}"
-                ));
+                self.status = Status::Failed(TransferFailure::ReadFailed {
+                    offset: start,
+                    error: err.to_string(),
+                });
             }
         }
     }
@@ -474,7 +486,7 @@ impl Sender {
         let Some(text) = super::packet::plain_text(datagram) else {
             return false;
         };
-        self.status = Status::Failed(format!("the router said: \"{text}\""));
+        self.status = Status::Failed(TransferFailure::RouterSaid { text: text.clone() });
         self.peer_said = Some(text);
         true
     }
@@ -497,10 +509,10 @@ impl Sender {
                 self.status = if *code == ErrorCode::OPTION_NEGOTIATION && self.oack.is_some() {
                     Status::OptionsRefused
                 } else {
-                    Status::Failed(format!(
-                        "the peer sent {code}: \"{}\"",
-                        escape_text(message)
-                    ))
+                    Status::Failed(TransferFailure::PeerError {
+                        code: *code,
+                        text: escape_text(message),
+                    })
                 };
             }
             Packet::Data { .. } | Packet::Oack { .. } => {
@@ -509,7 +521,7 @@ impl Sender {
                     ErrorCode::ILLEGAL_OPERATION,
                     "only ACKs are expected on a read transfer",
                 ));
-                self.status = Status::Failed("the peer sent DATA on a read transfer".into());
+                self.status = Status::Failed(TransferFailure::DataOnReadTransfer);
             }
             Packet::Rrq(_) | Packet::Wrq(_) => self.stats.ignored += 1,
         }
@@ -617,10 +629,7 @@ impl Sender {
             return;
         }
         if silent >= self.timing.give_up_after {
-            self.status = Status::Failed(format!(
-                "the peer stopped responding ({} s without an answer)",
-                silent.as_secs()
-            ));
+            self.status = Status::Failed(TransferFailure::StoppedResponding { silent });
             return;
         }
         self.stats.timeouts += 1;
@@ -632,10 +641,9 @@ impl Sender {
         self.learning.pending = None;
         if !self.heard_any {
             if self.first_sends >= self.timing.max_first_sends {
-                self.status = Status::Failed(format!(
-                    "no answer to the first {} sends of the first response",
-                    self.first_sends
-                ));
+                self.status = Status::Failed(TransferFailure::NoFirstAnswer {
+                    sends: self.first_sends,
+                });
                 return;
             }
             self.send_first(now, out);
@@ -678,7 +686,7 @@ impl Sender {
 pub struct Receiver {
     blksize: usize,
     window: u64,
-    rollover: Rollover,
+    rollover: RolloverTo,
     received: u64,
     last_acked: u64,
     reacked: Option<u64>,
@@ -706,7 +714,7 @@ impl Receiver {
     /// DATA 1 (the client driver resends the request).
     pub fn start(
         agreed: &Agreed,
-        rollover: Rollover,
+        rollover: RolloverTo,
         first: Option<Vec<u8>>,
         limit: Option<u64>,
         timing: Timing,
@@ -805,10 +813,10 @@ impl Receiver {
         match packet {
             Packet::Data { block, data } => self.on_data(*block, data, now, out),
             Packet::Error { code, message } => {
-                self.status = Status::Failed(format!(
-                    "the peer sent {code}: \"{}\"",
-                    escape_text(message)
-                ));
+                self.status = Status::Failed(TransferFailure::PeerError {
+                    code: *code,
+                    text: escape_text(message),
+                });
                 None
             }
             Packet::Ack { .. } | Packet::Oack { .. } => {
@@ -816,7 +824,7 @@ impl Receiver {
                     ErrorCode::ILLEGAL_OPERATION,
                     "only DATA is expected on a write transfer",
                 ));
-                self.status = Status::Failed("the peer sent an ACK on a write transfer".into());
+                self.status = Status::Failed(TransferFailure::AckOnWriteTransfer);
                 None
             }
             Packet::Rrq(_) | Packet::Wrq(_) => {
@@ -840,11 +848,10 @@ impl Receiver {
                 ErrorCode::ILLEGAL_OPERATION,
                 "block larger than the agreed block size",
             ));
-            self.status = Status::Failed(format!(
-                "the peer sent a {}-byte block with blksize {}",
-                data.len(),
-                self.blksize
-            ));
+            self.status = Status::Failed(TransferFailure::OversizedBlock {
+                len: data.len(),
+                blksize: self.blksize,
+            });
             return None;
         }
         let abs = self.rollover.nearest(wire, self.received + 1);
@@ -886,7 +893,7 @@ impl Receiver {
                 ErrorCode::DISK_FULL,
                 &format!("transfer exceeds the limit of {limit} bytes"),
             ));
-            self.status = Status::Failed(format!("the data exceeded the limit of {limit} bytes"));
+            self.status = Status::Failed(TransferFailure::OverLimit { limit });
             return None;
         }
         let last = data.len() < self.blksize;
@@ -916,17 +923,13 @@ impl Receiver {
         }
         let silent = now.saturating_duration_since(self.last_heard);
         if silent >= self.timing.give_up_after {
-            self.status = Status::Failed(format!(
-                "the peer stopped sending ({} s without data)",
-                silent.as_secs()
-            ));
+            self.status = Status::Failed(TransferFailure::StoppedSending { silent });
             return;
         }
         if !self.heard_any && self.first_sends >= self.timing.max_first_sends {
-            self.status = Status::Failed(format!(
-                "no answer to the first {} sends of the first response",
-                self.first_sends
-            ));
+            self.status = Status::Failed(TransferFailure::NoFirstAnswer {
+                sends: self.first_sends,
+            });
             return;
         }
         self.stats.timeouts += 1;

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use super::event::{EventSender, TransferEvent, TransferId};
 use super::packet::{ErrorCode, MAX_DATAGRAM, Packet, error_datagram};
-use super::session::{Receiver, Sender, Stats, Status};
+use super::session::{Receiver, Sender, Stats, Status, TransferFailure};
 
 #[cfg(target_os = "linux")]
 mod batch;
@@ -72,7 +72,7 @@ impl Machine<'_> {
         packet: &Packet<'_>,
         now: Instant,
         out: &mut Vec<Vec<u8>>,
-    ) -> Result<(), String> {
+    ) -> Result<(), TransferFailure> {
         match self {
             Machine::Send(s) => {
                 s.on_packet(packet, now, out);
@@ -90,7 +90,9 @@ impl Machine<'_> {
                         ErrorCode::DISK_FULL,
                         "cannot store the data",
                     ));
-                    return Err(format!("could not store the data: {err}"));
+                    return Err(TransferFailure::NotStored {
+                        reason: err.to_string(),
+                    });
                 }
                 Ok(())
             }
@@ -201,12 +203,16 @@ fn run_loop(
     machine: &mut Machine<'_>,
     out: &mut Vec<Vec<u8>>,
     until_over: bool,
-) -> Option<String> {
+) -> Option<TransferFailure> {
     let mut buf = vec![0u8; MAX_DATAGRAM];
     let mut reporter = Reporter::new(link);
     let mut inbox = match Inbox::new(link.socket) {
         Ok(inbox) => inbox,
-        Err(err) => return Some(format!("socket error: {err}")),
+        Err(err) => {
+            return Some(TransferFailure::Socket {
+                error: err.to_string(),
+            });
+        }
     };
     let mut failure = None;
     if !out.is_empty() {
@@ -218,7 +224,7 @@ fn run_loop(
             break;
         }
         if link.stop.load(Ordering::Relaxed) {
-            failure = Some("stopped".to_owned());
+            failure = Some(TransferFailure::Stopped);
             break;
         }
         let now = Instant::now();

@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use crate::net::addr::HostEvent;
-use crate::net::check::{Check, Fixer, Item, Verdict, tally};
+use crate::net::check::{Check, CheckOutcome, Fixer, Item, tally};
 
 /// The checklist as printed: one line per item, the fix indented under what is wrong, and a
 /// count at the end.
@@ -17,9 +17,9 @@ pub fn render(title: &str, checks: &[Check]) -> String {
     let mut out = format!("rescue-wizard doctor: {title}\n\n");
     for check in checks {
         let mark = match check.verdict {
-            Verdict::Pass => "[pass]",
-            Verdict::Warn => "[warn]",
-            Verdict::Fail => "[FAIL]",
+            CheckOutcome::Pass => "[pass]",
+            CheckOutcome::Warn => "[warn]",
+            CheckOutcome::Fail => "[FAIL]",
         };
         let _ = writeln!(out, "  {mark} {}: {}", check.item, check.detail);
         if let Some(fix) = &check.fix {
@@ -57,13 +57,16 @@ pub fn render_doctor(title: &str, ports: &str, items: &[Item]) -> String {
             let _ = writeln!(out, "         fix: {fix}");
         }
     };
-    for item in items.iter().filter(|i| i.check.verdict == Verdict::Pass) {
+    for item in items
+        .iter()
+        .filter(|i| i.check.verdict == CheckOutcome::Pass)
+    {
         line(&mut out, "[pass]", &item.check);
     }
     let by = |fixer: Fixer| {
         items
             .iter()
-            .filter(move |i| i.check.verdict != Verdict::Pass && i.fixer == fixer)
+            .filter(move |i| i.check.verdict != CheckOutcome::Pass && i.fixer == fixer)
     };
     if by(Fixer::Run).next().is_some() {
         out.push_str("\nThe recovery run fixes these itself (after asking; undone at the end):\n");
@@ -74,7 +77,7 @@ pub fn render_doctor(title: &str, ports: &str, items: &[Item]) -> String {
     if by(Fixer::You).next().is_some() {
         out.push_str("\nYou must fix these:\n");
         for item in by(Fixer::You) {
-            let mark = if item.check.verdict == Verdict::Fail {
+            let mark = if item.check.verdict == CheckOutcome::Fail {
                 "[FAIL]"
             } else {
                 "[warn]"
@@ -83,10 +86,10 @@ pub fn render_doctor(title: &str, ports: &str, items: &[Item]) -> String {
         }
     }
     let yours = by(Fixer::You)
-        .filter(|i| i.check.verdict == Verdict::Fail)
+        .filter(|i| i.check.verdict == CheckOutcome::Fail)
         .count();
     let warns = by(Fixer::You)
-        .filter(|i| i.check.verdict == Verdict::Warn)
+        .filter(|i| i.check.verdict == CheckOutcome::Warn)
         .count();
     let runs = by(Fixer::Run).count();
     let passes = items.len() - yours - warns - runs;
@@ -137,14 +140,14 @@ mod tests {
             Check {
                 kind: CheckKind::Link,
                 item: "link eth0".into(),
-                verdict: Verdict::Pass,
+                verdict: CheckOutcome::Pass,
                 detail: "cable in, link up".into(),
                 fix: None,
             },
             Check {
                 kind: CheckKind::Port69,
                 item: "UDP port 69".into(),
-                verdict: Verdict::Fail,
+                verdict: CheckOutcome::Fail,
                 detail: "taken by in.tftpd (pid 7)".into(),
                 fix: Some("sudo systemctl stop tftpd-hpa".into()),
             },

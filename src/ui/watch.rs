@@ -5,7 +5,7 @@
 use std::fmt::Display;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::net::observe::Finding;
+use crate::net::observe::WireSign;
 use crate::net::wire::Seen;
 
 /// Prints what the watch sees and concludes, one line each.
@@ -27,7 +27,7 @@ impl WatchLines {
     }
 
     /// Prints what the watch concluded at `at`.
-    pub fn finding(&self, at: SystemTime, finding: &Finding) {
+    pub fn finding(&self, at: SystemTime, finding: &WireSign) {
         println!("{}", self.finding_line(at, finding));
     }
 
@@ -41,7 +41,7 @@ impl WatchLines {
     }
 
     /// The line for what the watch concluded at `at`.
-    pub fn finding_line(&self, at: SystemTime, finding: &Finding) -> String {
+    pub fn finding_line(&self, at: SystemTime, finding: &WireSign) -> String {
         self.line(
             at,
             &format_args!("! {finding}"),

@@ -27,7 +27,7 @@ use crate::tftp::client::{self, ClientConfig, ClientError, Transferred};
 use crate::tftp::event::TransferEvent;
 use crate::tftp::options::OptionPolicy;
 use crate::tftp::server::{Server, ServerConfig, Source};
-use crate::tftp::session::Rollover;
+use crate::tftp::session::RolloverTo;
 
 /// What woke the driver's loop.
 enum Woke {
@@ -459,7 +459,7 @@ impl Driver {
             strict: false,
         };
         if rollover_to_one {
-            config.rollover = Rollover::One;
+            config.rollover = RolloverTo::One;
         }
         config.timing.resend_next_block = next_block;
         let result = match Server::bind(bind, config) {

@@ -29,8 +29,8 @@ use crate::engine::checklist::{self, Evidence, Item};
 use crate::engine::event::{Command, Event, Phase, RunOutcome};
 use crate::engine::plan::{Plan, Transfer};
 use crate::net::addr::HostEvent;
-use crate::net::check::{Check, CheckKind, Verdict};
-use crate::net::observe::{DEFAULT_AWAY_AFTER, Finding, Observer, PowerOnTiming, WireExpectation};
+use crate::net::check::{Check, CheckKind, CheckOutcome};
+use crate::net::observe::{DEFAULT_AWAY_AFTER, Observer, PowerOnTiming, WireExpectation, WireSign};
 use crate::net::wire::{ArpKind, EchoKind, Seen, WireEvent};
 use crate::tftp::event::{RequestKind, TransferEvent, TransferId};
 
@@ -412,7 +412,7 @@ impl Machine {
                     check: Check::new(
                         CheckKind::Simulated,
                         "simulated run",
-                        Verdict::Pass,
+                        CheckOutcome::Pass,
                         "loopback only: nothing on this computer changes",
                         None,
                     ),
@@ -448,7 +448,7 @@ impl Machine {
                 check: Check::new(
                     CheckKind::WireWatch,
                     "wire watch",
-                    Verdict::Warn,
+                    CheckOutcome::Warn,
                     format!("the port cannot be watched: {err}"),
                     Some("run with sudo to see ARP, ping and requests as they happen; the transfer works without it".into()),
                 ),
@@ -562,20 +562,20 @@ impl Machine {
         let mut blocking = Vec::new();
         for mut check in checks {
             if check.kind == CheckKind::Firewall
-                && check.verdict != Verdict::Pass
+                && check.verdict != CheckOutcome::Pass
                 && self.plan.allow_firewall
             {
                 self.network_step.open_firewall = true;
             }
             // What the network step is about to set up is not a failure of the technician's.
-            if check.verdict == Verdict::Fail && self.sets_up(check.kind) {
-                check.verdict = Verdict::Warn;
+            if check.verdict == CheckOutcome::Fail && self.sets_up(check.kind) {
+                check.verdict = CheckOutcome::Warn;
                 check.detail.push_str("; the next step sets this up");
                 check.fix = None;
             }
             // The address and the link are what the network step sets up; a missing link
             // is normal while the router is off.
-            let fatal = check.verdict == Verdict::Fail
+            let fatal = check.verdict == CheckOutcome::Fail
                 && matches!(
                     check.kind,
                     CheckKind::Privileges | CheckKind::Port69 | CheckKind::Firewall
@@ -906,7 +906,7 @@ impl Machine {
         }
         if let (Some(Gap::WentQuiet(silent_for)), Some(ip)) = (self.quiet.tick(now), self.speaker) {
             out.push(Effect::Emit(Event::Noticed {
-                finding: Finding::RouterAway { ip, silent_for },
+                finding: WireSign::RouterAway { ip, silent_for },
             }));
             if self.phase == Phase::Flashing && !self.router_left {
                 self.router_left = true;

@@ -11,7 +11,7 @@ use super::iptables::parse_iptables;
 use super::model::{Hook, View, firewalld_fix, ufw_fix};
 use super::nft::{echoed_handle, nft_allow_expr, our_nft_handles, parse_nft};
 use super::{
-    Backend, FirewallError, IptablesVariant, RULE_COMMENT, Subnet, Traffic, Verdict, worst,
+    Backend, DropVerdict, FirewallError, IptablesVariant, RULE_COMMENT, Subnet, Traffic, worst,
 };
 
 /// A rule rescue-wizard added, described exactly enough to remove it and nothing else.
@@ -143,7 +143,8 @@ impl Firewall {
                 for table in &ruleset.tables {
                     for base in &table.bases {
                         let drops = Traffic::ALL.iter().any(|t| {
-                            view.base_verdict(table, base, *t, ruleset.helper).0 != Verdict::Clear
+                            view.base_verdict(table, base, *t, ruleset.helper).0
+                                != DropVerdict::Clear
                         });
                         if drops && base.hook == Hook::Input {
                             plan.rules.push(AddedRule::Nftables {
@@ -172,14 +173,14 @@ impl Firewall {
                 if view
                     .verdicts(&ruleset)
                     .iter()
-                    .any(|(_, v, _)| *v != Verdict::Clear)
+                    .any(|(_, v, _)| *v != DropVerdict::Clear)
                 {
                     plan.rules.push(AddedRule::Iptables { variant });
                 }
             }
         }
         if let Some(status) = ufw.filter(|s| s.active)
-            && worst(&view.ufw_findings(&status)) != Verdict::Clear
+            && worst(&view.ufw_findings(&status)) != DropVerdict::Clear
         {
             plan.manual.push(ManualStep {
                 backend: Backend::Ufw,
@@ -188,7 +189,7 @@ impl Firewall {
             });
         }
         if let Some(zone) = zone.filter(|z| z.running)
-            && worst(&view.firewalld_findings(&zone)) != Verdict::Clear
+            && worst(&view.firewalld_findings(&zone)) != DropVerdict::Clear
         {
             plan.manual.push(ManualStep {
                 backend: Backend::Firewalld,

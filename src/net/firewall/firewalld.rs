@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use super::iptables::{ipt_addrs, ipt_ports};
 use super::model::{Action, Base, Cond, Hook, Rule, Ruleset, TFTP_PORT, Table, Tri, View};
-use super::{Backend, Finding, Subnet, Traffic, Verdict};
+use super::{Backend, DropVerdict, RuleEffect, Subnet, Traffic};
 
 pub(super) struct Zone {
     pub(super) running: bool,
@@ -246,13 +246,13 @@ fn quoted_after(rule: &str, key: &str) -> Option<String> {
 
 impl View<'_> {
     /// firewalld's findings: its zone's rules when it runs, clear when it does not.
-    pub(super) fn firewalld_findings(&self, zone: &Zone) -> Vec<Finding> {
+    pub(super) fn firewalld_findings(&self, zone: &Zone) -> Vec<RuleEffect> {
         if !zone.running {
             return Traffic::ALL
                 .iter()
                 .map(|&t| {
                     let mut f =
-                        self.finding(Backend::Firewalld, t, Verdict::Clear, None, None, None);
+                        self.finding(Backend::Firewalld, t, DropVerdict::Clear, None, None, None);
                     f.explanation = "firewalld is installed but not running.".into();
                     f
                 })
@@ -289,24 +289,24 @@ mod tests {
 
         let z = parse_zone("public", FWD_PUBLIC);
         let v = verdicts(&z.ruleset, "192.168.7.0/24", "eth0");
-        assert_eq!(v[0].1, Verdict::Blocks);
+        assert_eq!(v[0].1, DropVerdict::Blocks);
         assert_eq!(
             v[0].2.as_deref(),
             Some(
                 "rule family=\"ipv4\" source address=\"192.168.7.0/24\" service name=\"tftp\" drop"
             )
         );
-        assert_eq!(v[1].1, Verdict::Likely);
+        assert_eq!(v[1].1, DropVerdict::Likely);
         assert_eq!(v[1].2.as_deref(), Some("policy drop of public"));
 
         let z = parse_zone("public", FWD_TFTP);
         assert_eq!(
             only(&z.ruleset, "10.88.1.0/24", "veth0"),
-            (Verdict::Clear, Verdict::Clear)
+            (DropVerdict::Clear, DropVerdict::Clear)
         );
         assert_eq!(
             only(&z.ruleset, "10.77.1.0/24", "veth0"),
-            (Verdict::Clear, Verdict::Likely)
+            (DropVerdict::Clear, DropVerdict::Likely)
         );
     }
 }

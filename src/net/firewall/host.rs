@@ -8,7 +8,7 @@ use super::iptables::{parse_iptables, pick_iptables_saves};
 use super::model::View;
 use super::nft::parse_nft;
 use super::ufw::{UfwStatus, parse_ufw};
-use super::{Backend, Finding, FirewallError, IptablesVariant, Subnet};
+use super::{Backend, FirewallError, IptablesVariant, RuleEffect, Subnet};
 use crate::net::tool::{Ran, Tool, ToolError};
 
 /// How long one firewall tool may run before it is killed.
@@ -98,7 +98,7 @@ impl Firewall {
     }
 
     /// See [`inspect`].
-    pub fn inspect(&self, subnet: Subnet, iface: &str) -> Vec<Finding> {
+    pub fn inspect(&self, subnet: Subnet, iface: &str) -> Vec<RuleEffect> {
         let mut findings = Vec::new();
         let view = View { subnet, iface };
         match self.run_ok("nft", &["-j", "list", "ruleset"]) {

@@ -267,7 +267,7 @@ pub(super) fn ipt_ports(value: &str) -> Option<Vec<(u32, u32)>> {
 mod tests {
     use super::super::model::testing::{only, verdicts};
     use super::*;
-    use crate::net::firewall::Verdict;
+    use crate::net::firewall::DropVerdict;
 
     const IPT_DROP_69: &str =
         include_str!("../../../tests/fixtures/firewall/iptables-nft-save-drop-69.txt");
@@ -313,13 +313,13 @@ mod tests {
     fn an_iptables_drop_for_port_69_blocks() {
         let r = parse_iptables(IPT_DROP_69);
         let v = verdicts(&r, "10.88.1.0/24", "veth0");
-        assert_eq!(v[0].1, Verdict::Blocks);
+        assert_eq!(v[0].1, DropVerdict::Blocks);
         assert_eq!(
             v[0].2.as_deref(),
             Some("-A INPUT -p udp -m udp --dport 69 -m comment --comment \"no tftp\" -j DROP")
         );
         // The policy is DROP and only established/related is accepted.
-        assert_eq!(v[1].1, Verdict::Likely);
+        assert_eq!(v[1].1, DropVerdict::Likely);
         assert_eq!(v[1].2.as_deref(), Some("policy drop of INPUT"));
     }
 
@@ -331,7 +331,7 @@ mod tests {
             let v = verdicts(&r, "192.168.0.0/24", "eth0");
             assert_eq!(
                 (v[0].1, v[1].1),
-                (Verdict::Blocks, Verdict::Blocks),
+                (DropVerdict::Blocks, DropVerdict::Blocks),
                 "{v:?}"
             );
             assert_eq!(
@@ -345,12 +345,12 @@ mod tests {
     fn ufws_iptables_chains_evaluate_to_its_default_deny() {
         let r = parse_iptables(IPT_UFW);
         let v = verdicts(&r, "192.168.5.0/24", "eth0");
-        assert!(v.iter().all(|x| x.1 >= Verdict::Likely), "{v:?}");
+        assert!(v.iter().all(|x| x.1 >= DropVerdict::Likely), "{v:?}");
         // ufw's rule for 10.88.1.0/24 on veth0 accepts its UDP, but the port-69 deny comes
         // first, as `ufw status` lists it.
         assert_eq!(
             only(&r, "10.88.1.0/24", "veth0"),
-            (Verdict::Blocks, Verdict::Clear)
+            (DropVerdict::Blocks, DropVerdict::Clear)
         );
     }
 
@@ -380,11 +380,11 @@ mod tests {
         let r = parse_iptables("-P INPUT ACCEPT\n-A INPUT ! -s 10.88.1.0/24 -p udp -j DROP\n");
         assert_eq!(
             only(&r, "10.88.1.0/24", "x"),
-            (Verdict::Clear, Verdict::Clear)
+            (DropVerdict::Clear, DropVerdict::Clear)
         );
         assert_eq!(
             only(&r, "10.88.2.0/24", "x"),
-            (Verdict::Blocks, Verdict::Blocks)
+            (DropVerdict::Blocks, DropVerdict::Blocks)
         );
     }
 }

@@ -10,10 +10,11 @@
 //!
 //! Each backend (nftables, iptables legacy and nft, ufw, firewalld) is read through its own
 //! tool, parsed by pure functions into one small rule model, and that model is evaluated for a
-//! packet from the router's subnet on the chosen interface. The answer is honest about what
-//! can be inferred: [`Verdict::Blocks`] when a rule clearly drops it, [`Verdict::Likely`] when a
-//! default drop policy (or a rule that may match) would, [`Verdict::Clear`], or
-//! [`Verdict::Unknown`] when the tool is missing or failed.
+//! packet from the router's subnet on the chosen interface. The answer, one [`RuleEffect`] per
+//! backend and traffic kind, is honest about what can be inferred: its [`DropVerdict`] is
+//! [`DropVerdict::Blocks`] when a rule clearly drops the packet, [`DropVerdict::Likely`] when
+//! a default drop policy (or a rule that may match) would, [`DropVerdict::Clear`], or
+//! [`DropVerdict::Unknown`] when the tool is missing or failed.
 //!
 //! Changes are limited to rules this module adds itself: an nftables rule or an iptables rule
 //! carrying the comment [`RULE_COMMENT`]. ufw and firewalld are never changed; the technician
@@ -71,10 +72,10 @@ impl Traffic {
     }
 }
 
-/// How sure a finding is.
+/// Whether a backend drops the router's traffic, and how sure that is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Verdict {
+pub enum DropVerdict {
     /// Nothing in this backend drops the traffic.
     Clear,
     /// The backend could not be read (tool missing or failed).
@@ -131,15 +132,16 @@ impl fmt::Display for Backend {
     }
 }
 
-/// One answer to "will this backend drop this traffic?".
+/// The effect of one backend's rules on one kind of the router's traffic: the answer to
+/// "will this backend drop this traffic?", with the deciding rule and the fix.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Finding {
+pub struct RuleEffect {
     /// Which firewall.
     pub backend: Backend,
     /// Which of the router's packets.
     pub traffic: Traffic,
     /// How sure.
-    pub verdict: Verdict,
+    pub verdict: DropVerdict,
     /// The rule (or policy) that decides, as the tool prints it.
     pub rule: Option<String>,
     /// A plain-English sentence.
@@ -149,12 +151,12 @@ pub struct Finding {
 }
 
 /// The worst verdict among `findings` (`Clear` when there are none).
-pub fn worst(findings: &[Finding]) -> Verdict {
+pub fn worst(findings: &[RuleEffect]) -> DropVerdict {
     findings
         .iter()
         .map(|f| f.verdict)
         .max()
-        .unwrap_or(Verdict::Clear)
+        .unwrap_or(DropVerdict::Clear)
 }
 
 /// Why a firewall operation failed; each message ends with what to do.
@@ -227,7 +229,7 @@ pub enum FirewallError {
 /// Inspects every installed firewall for traffic from `subnet` on `iface`: one finding per
 /// backend that is present and per [`Traffic`] kind, plus `Unknown` findings for nftables or
 /// iptables when their tool is missing or fails.
-pub fn inspect(subnet: Subnet, iface: &str) -> Vec<Finding> {
+pub fn inspect(subnet: Subnet, iface: &str) -> Vec<RuleEffect> {
     Firewall::host().inspect(subnet, iface)
 }
 

@@ -1,11 +1,11 @@
 //! The rule model every backend is parsed into (tables of chains of rules, each a list of
 //! conditions and an action), and its evaluation for the router's packet: a walk through the
 //! chains in three-valued logic, because the router's exact source address and port are
-//! unknown, giving one [`Verdict`] per [`Traffic`] kind and the rule that decided it.
+//! unknown, giving one [`DropVerdict`] per [`Traffic`] kind and the rule that decided it.
 
 use std::collections::HashMap;
 
-use super::{Backend, Finding, FirewallError, RULE_COMMENT, Subnet, Traffic, Verdict};
+use super::{Backend, DropVerdict, FirewallError, RULE_COMMENT, RuleEffect, Subnet, Traffic};
 
 /// The TFTP server port (RFC 1350 §4).
 pub(super) const TFTP_PORT: u16 = 69;
@@ -311,7 +311,7 @@ fn act(
 }
 
 /// Per traffic kind: the verdict and, when something drops it, the rule and its chain.
-pub(super) type Decided = (Traffic, Verdict, Option<(String, String)>);
+pub(super) type Decided = (Traffic, DropVerdict, Option<(String, String)>);
 
 /// The inspection context: the router's subnet and our interface.
 pub(super) struct View<'a> {
@@ -349,32 +349,32 @@ impl View<'_> {
         base: &Base,
         traffic: Traffic,
         helper: bool,
-    ) -> (Verdict, Option<String>) {
+    ) -> (DropVerdict, Option<String>) {
         let p = self.probe(traffic, helper);
         let mut w = Walk::default();
         let end = walk(table, &base.chain, &p, true, 0, &mut w);
         match end {
             Some(End::Accept) => match w.maybe_drop {
-                Some(rule) => (Verdict::Likely, Some(rule)),
-                None => (Verdict::Clear, None),
+                Some(rule) => (DropVerdict::Likely, Some(rule)),
+                None => (DropVerdict::Clear, None),
             },
             Some(End::Drop(rule)) => {
                 if w.maybe_accept.is_some() {
-                    (Verdict::Likely, Some(rule))
+                    (DropVerdict::Likely, Some(rule))
                 } else {
-                    (Verdict::Blocks, Some(rule))
+                    (DropVerdict::Blocks, Some(rule))
                 }
             }
             None | Some(End::Return) => {
                 if base.policy_drop {
                     (
-                        Verdict::Likely,
+                        DropVerdict::Likely,
                         Some(format!("policy drop of {}", table.label(&base.chain))),
                     )
                 } else {
                     match w.maybe_drop {
-                        Some(rule) => (Verdict::Likely, Some(rule)),
-                        None => (Verdict::Clear, None),
+                        Some(rule) => (DropVerdict::Likely, Some(rule)),
+                        None => (DropVerdict::Clear, None),
                     }
                 }
             }
@@ -386,7 +386,7 @@ impl View<'_> {
         Traffic::ALL
             .iter()
             .map(|&traffic| {
-                let mut worst = (Verdict::Clear, None);
+                let mut worst = (DropVerdict::Clear, None);
                 let mut bases: Vec<(&Table, &Base)> = ruleset
                     .tables
                     .iter()
@@ -405,14 +405,14 @@ impl View<'_> {
             .collect()
     }
 
-    pub(super) fn findings(&self, backend: Backend, ruleset: &Ruleset) -> Vec<Finding> {
+    pub(super) fn findings(&self, backend: Backend, ruleset: &Ruleset) -> Vec<RuleEffect> {
         self.verdicts(ruleset)
             .into_iter()
             .map(|(traffic, verdict, decided)| {
                 let (rule, chain) = decided.unzip();
                 // ufw has one rule list; naming a chain would only repeat "ufw".
                 let chain = chain.filter(|_| backend != Backend::Ufw);
-                let fix = (verdict > Verdict::Unknown)
+                let fix = (verdict > DropVerdict::Unknown)
                     .then(|| self.fix(backend, chain.as_deref().unwrap_or("INPUT")));
                 self.finding(backend, traffic, verdict, rule, chain.as_deref(), fix)
             })
@@ -423,23 +423,23 @@ impl View<'_> {
         &self,
         backend: Backend,
         traffic: Traffic,
-        verdict: Verdict,
+        verdict: DropVerdict,
         rule: Option<String>,
         chain: Option<&str>,
         fix: Option<String>,
-    ) -> Finding {
+    ) -> RuleEffect {
         let what = traffic.describe(self.subnet, self.iface);
         let place = chain.map_or_else(|| backend.to_string(), |c| format!("{backend} ({c})"));
         let rule_text = rule.as_deref().unwrap_or("?");
         let explanation = match verdict {
-            Verdict::Clear => format!("{place} lets {what} through."),
-            Verdict::Blocks => format!("{place} drops {what}: rule `{rule_text}`."),
-            Verdict::Likely => format!(
+            DropVerdict::Clear => format!("{place} lets {what} through."),
+            DropVerdict::Blocks => format!("{place} drops {what}: rule `{rule_text}`."),
+            DropVerdict::Likely => format!(
                 "{place} probably drops {what}: `{rule_text}` and no rule surely accepts it."
             ),
-            Verdict::Unknown => format!("{place} could not be checked for {what}."),
+            DropVerdict::Unknown => format!("{place} could not be checked for {what}."),
         };
-        Finding {
+        RuleEffect {
             backend,
             traffic,
             verdict,
@@ -465,11 +465,11 @@ impl View<'_> {
         }
     }
 
-    pub(super) fn unknown(&self, backend: Backend, err: &FirewallError) -> Vec<Finding> {
+    pub(super) fn unknown(&self, backend: Backend, err: &FirewallError) -> Vec<RuleEffect> {
         Traffic::ALL
             .iter()
             .map(|&traffic| {
-                let mut f = self.finding(backend, traffic, Verdict::Unknown, None, None, None);
+                let mut f = self.finding(backend, traffic, DropVerdict::Unknown, None, None, None);
                 f.explanation = format!("{} {err}.", f.explanation);
                 f
             })
@@ -495,7 +495,7 @@ pub(super) fn firewalld_fix(zone: &str, subnet: Subnet, verb: &str) -> String {
 /// What the backends' tests share: a subnet from text and the verdicts for it.
 #[cfg(test)]
 pub(super) mod testing {
-    use super::{Ruleset, Traffic, Verdict, View};
+    use super::{DropVerdict, Ruleset, Traffic, View};
     use crate::net::subnet::Subnet;
 
     pub(in crate::net::firewall) fn subnet(s: &str) -> Subnet {
@@ -506,7 +506,7 @@ pub(super) mod testing {
         ruleset: &Ruleset,
         net: &str,
         iface: &str,
-    ) -> Vec<(Traffic, Verdict, Option<String>)> {
+    ) -> Vec<(Traffic, DropVerdict, Option<String>)> {
         let view = View {
             subnet: subnet(net),
             iface,
@@ -521,7 +521,7 @@ pub(super) mod testing {
         ruleset: &Ruleset,
         net: &str,
         iface: &str,
-    ) -> (Verdict, Verdict) {
+    ) -> (DropVerdict, DropVerdict) {
         let v = verdicts(ruleset, net, iface);
         (v[0].1, v[1].1)
     }
@@ -547,7 +547,7 @@ mod tests {
             iface: "veth0",
         };
         let f = view.findings(Backend::Nftables, &parse_nft(NFT_DROP_69).unwrap());
-        assert_eq!(f[0].verdict, Verdict::Blocks);
+        assert_eq!(f[0].verdict, DropVerdict::Blocks);
         assert_eq!(
             f[0].explanation,
             "nftables (inet filter input) drops new UDP from 10.88.1.0/24 on veth0 to port 69 \
@@ -561,9 +561,9 @@ mod tests {
                  l4proto udp accept comment \"rescue-wizard\""
             )
         );
-        assert_eq!(f[1].verdict, Verdict::Clear);
+        assert_eq!(f[1].verdict, DropVerdict::Clear);
         assert_eq!(f[1].fix, None);
-        assert_eq!(worst(&f), Verdict::Blocks);
+        assert_eq!(worst(&f), DropVerdict::Blocks);
         let f = view.findings(
             Backend::Iptables(IptablesVariant::Legacy),
             &parse_iptables(IPT_DROP_69),

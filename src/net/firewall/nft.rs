@@ -458,7 +458,7 @@ pub(super) fn our_nft_handles(
 mod tests {
     use super::super::model::testing::{only, subnet, verdicts};
     use super::*;
-    use crate::net::firewall::Verdict;
+    use crate::net::firewall::DropVerdict;
 
     const NFT_EMPTY: &str = include_str!("../../../tests/fixtures/firewall/nft-empty.json");
     const NFT_DROP_69: &str = include_str!("../../../tests/fixtures/firewall/nft-drop-69.json");
@@ -474,7 +474,7 @@ mod tests {
         let r = parse_nft(NFT_EMPTY).unwrap();
         assert_eq!(
             only(&r, "10.88.1.0/24", "veth0"),
-            (Verdict::Clear, Verdict::Clear)
+            (DropVerdict::Clear, DropVerdict::Clear)
         );
     }
 
@@ -482,25 +482,25 @@ mod tests {
     fn an_nft_rule_dropping_port_69_blocks_requests_only() {
         let r = parse_nft(NFT_DROP_69).unwrap();
         let v = verdicts(&r, "10.88.1.0/24", "veth0");
-        assert_eq!(v[0].1, Verdict::Blocks);
+        assert_eq!(v[0].1, DropVerdict::Blocks);
         assert_eq!(
             v[0].2.as_deref(),
             Some("udp dport 69 counter drop comment \"no tftp here\"")
         );
-        assert_eq!(v[1].1, Verdict::Clear);
+        assert_eq!(v[1].1, DropVerdict::Clear);
     }
 
     #[test]
     fn an_nft_default_drop_with_only_established_is_likely_for_both() {
         let r = parse_nft(NFT_DEFAULT_DROP).unwrap();
         let v = verdicts(&r, "192.168.0.0/24", "eth0");
-        assert_eq!(v[1].1, Verdict::Likely, "{v:?}");
-        assert_eq!(v[0].1, Verdict::Likely);
+        assert_eq!(v[1].1, DropVerdict::Likely, "{v:?}");
+        assert_eq!(v[0].1, DropVerdict::Likely);
         assert_eq!(v[1].2.as_deref(), Some("policy drop of inet filter input"));
         // From loopback everything is accepted.
         assert_eq!(
             only(&r, "127.0.0.0/8", "lo"),
-            (Verdict::Clear, Verdict::Clear)
+            (DropVerdict::Clear, DropVerdict::Clear)
         );
     }
 
@@ -509,7 +509,7 @@ mod tests {
         let mut r = parse_nft(NFT_DEFAULT_DROP).unwrap();
         r.helper = true;
         // Still likely dropped: the helper may or may not be assigned to this flow.
-        assert_eq!(only(&r, "192.168.0.0/24", "eth0").1, Verdict::Likely);
+        assert_eq!(only(&r, "192.168.0.0/24", "eth0").1, DropVerdict::Likely);
     }
 
     #[test]
@@ -518,24 +518,24 @@ mod tests {
         // Our own accept rule is first: clear, except that a prerouting rule drops one host
         // of the subnet on port 69.
         let v = verdicts(&r, "10.88.1.0/24", "veth0");
-        assert_eq!(v[0].1, Verdict::Likely, "{v:?}");
+        assert_eq!(v[0].1, DropVerdict::Likely, "{v:?}");
         assert_eq!(
             v[0].2.as_deref(),
             Some("ip saddr 10.88.1.7 udp dport 69 drop")
         );
-        assert_eq!(v[1].1, Verdict::Clear);
+        assert_eq!(v[1].1, DropVerdict::Clear);
         // Another subnet reaches the services chain: replies from 192.168.7.0/24 are
         // rejected there, requests fall off to the policy.
         let v = verdicts(&r, "192.168.7.0/24", "eth1");
-        assert_eq!(v[1].1, Verdict::Blocks, "{v:?}");
+        assert_eq!(v[1].1, DropVerdict::Blocks, "{v:?}");
         assert_eq!(
             v[1].2.as_deref(),
             Some("ip saddr 192.168.7.0/24 udp dport 1024-65535 reject")
         );
-        assert_eq!(v[0].1, Verdict::Likely);
+        assert_eq!(v[0].1, DropVerdict::Likely);
         // A single host inside the subnet is only "maybe" the router.
         let v = verdicts(&r, "192.168.0.0/16", "eth1");
-        assert_eq!(v[1].1, Verdict::Likely);
+        assert_eq!(v[1].1, DropVerdict::Likely);
     }
 
     #[test]
@@ -544,7 +544,7 @@ mod tests {
         assert!(r.tables.is_empty());
         assert_eq!(
             only(&r, "10.88.1.0/24", "veth0"),
-            (Verdict::Clear, Verdict::Clear)
+            (DropVerdict::Clear, DropVerdict::Clear)
         );
     }
 
@@ -558,11 +558,11 @@ mod tests {
             {"rule":{"family":"inet","table":"t","chain":"wan","handle":5,"expr":[{"match":{"op":"<","left":{"payload":{"protocol":"udp","field":"dport"}},"right":1024}},{"reject":null}]}}]}"#;
         let r = parse_nft(json).unwrap();
         let v = verdicts(&r, "192.168.1.0/24", "eth0");
-        assert_eq!((v[0].1, v[1].1), (Verdict::Blocks, Verdict::Clear));
+        assert_eq!((v[0].1, v[1].1), (DropVerdict::Blocks, DropVerdict::Clear));
         assert_eq!(v[0].2.as_deref(), Some("udp dport < 1024 reject"));
         assert_eq!(
             only(&r, "192.168.1.0/24", "wlan0"),
-            (Verdict::Clear, Verdict::Clear)
+            (DropVerdict::Clear, DropVerdict::Clear)
         );
     }
 

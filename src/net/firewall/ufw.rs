@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use super::iptables::{ipt_addrs, ipt_ports};
 use super::model::{Action, Base, Cond, Hook, Rule, Ruleset, Table, Tri, View};
-use super::{Backend, Finding, Traffic, Verdict};
+use super::{Backend, DropVerdict, RuleEffect, Traffic};
 
 pub(super) struct UfwStatus {
     pub(super) active: bool,
@@ -126,12 +126,12 @@ fn ufw_side(text: &str, destination: bool) -> Vec<Cond> {
 
 impl View<'_> {
     /// ufw's findings: its rules when it is active, clear when it is not.
-    pub(super) fn ufw_findings(&self, status: &UfwStatus) -> Vec<Finding> {
+    pub(super) fn ufw_findings(&self, status: &UfwStatus) -> Vec<RuleEffect> {
         if !status.active {
             return Traffic::ALL
                 .iter()
                 .map(|&t| {
-                    let mut f = self.finding(Backend::Ufw, t, Verdict::Clear, None, None, None);
+                    let mut f = self.finding(Backend::Ufw, t, DropVerdict::Clear, None, None, None);
                     f.explanation = "ufw is installed but inactive.".into();
                     f
                 })
@@ -159,25 +159,31 @@ mod tests {
         assert!(s.active);
         assert_eq!(
             only(&s.ruleset, "192.168.0.0/24", "eth0"),
-            (Verdict::Likely, Verdict::Likely)
+            (DropVerdict::Likely, DropVerdict::Likely)
         );
         let s = parse_ufw(UFW_RULES);
         let v = verdicts(&s.ruleset, "192.168.0.0/24", "eth0");
-        assert_eq!(v[0].1, Verdict::Blocks);
+        assert_eq!(v[0].1, DropVerdict::Blocks);
         assert!(
             v[0].2
                 .as_deref()
                 .unwrap()
                 .starts_with("69/udp                     DENY IN")
         );
-        assert_eq!(v[1].1, Verdict::Likely);
+        assert_eq!(v[1].1, DropVerdict::Likely);
         // The port-69 deny comes before the interface allow.
-        assert_eq!(only(&s.ruleset, "10.88.1.0/24", "veth0").0, Verdict::Blocks);
-        assert_eq!(only(&s.ruleset, "10.88.1.0/24", "veth0").1, Verdict::Clear);
+        assert_eq!(
+            only(&s.ruleset, "10.88.1.0/24", "veth0").0,
+            DropVerdict::Blocks
+        );
+        assert_eq!(
+            only(&s.ruleset, "10.88.1.0/24", "veth0").1,
+            DropVerdict::Clear
+        );
         // 60000:61000/udp from 192.168.1.0/24 covers part of the ephemeral range only.
         assert_eq!(
             only(&s.ruleset, "192.168.1.0/24", "eth0").1,
-            Verdict::Likely
+            DropVerdict::Likely
         );
     }
 }

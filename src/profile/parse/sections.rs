@@ -3,14 +3,14 @@
 
 use std::net::Ipv4Addr;
 
-use super::{Finding, check_file_name, check_printable, finding, nearest, shown};
+use super::{ProfileFault, check_file_name, check_printable, fault, nearest, shown};
 use crate::profile::schema::{self, Host, Method, Profile};
 
 /// The `http:` section: only with method `http`, a path that is a path, words that are there.
-pub(super) fn check_http(profile: &Profile, found: &mut Vec<Finding>) {
+pub(super) fn check_http(profile: &Profile, found: &mut Vec<ProfileFault>) {
     let Some(http) = &profile.http else { return };
     if profile.method != Method::Http {
-        found.push(finding(
+        found.push(fault(
             &["http"],
             format!(
                 "`http:` describes an upload page, but the method is `{}`",
@@ -20,7 +20,7 @@ pub(super) fn check_http(profile: &Profile, found: &mut Vec<Finding>) {
         ));
     }
     if let Some(path) = http.path.as_deref().filter(|p| !p.starts_with('/')) {
-        found.push(finding(
+        found.push(fault(
             &["http", "path"],
             format!("`http.path` \"{path}\" does not start with `/`"),
             format!("write it from the server's root, e.g. \"/{path}\""),
@@ -36,7 +36,7 @@ pub(super) fn check_http(profile: &Profile, found: &mut Vec<Finding>) {
         ("http.failure", &["http", "failure"], &http.failure),
     ] {
         if value.as_deref().is_some_and(|v| v.trim().is_empty()) {
-            found.push(finding(
+            found.push(fault(
                 path,
                 format!("`{key}` is empty"),
                 "give the words the page uses, or remove the field to take the flavour's",
@@ -47,13 +47,13 @@ pub(super) fn check_http(profile: &Profile, found: &mut Vec<Finding>) {
 
 /// The `dhcp:` section: only with a DHCP/BOOTP method; names that fit a reply's `file`
 /// field; a MAC that parses; a pool of a few hosts of the laptop's subnet, not its address.
-pub(super) fn check_dhcp(profile: &Profile, found: &mut Vec<Finding>) {
+pub(super) fn check_dhcp(profile: &Profile, found: &mut Vec<ProfileFault>) {
     let dhcp = &profile.dhcp;
     if *dhcp == schema::Dhcp::default() {
         return;
     }
     if !matches!(profile.method, Method::DhcpTftp | Method::BootpTftp) {
-        found.push(finding(
+        found.push(fault(
             &["dhcp"],
             format!(
                 "`dhcp:` describes what a DHCP/BOOTP bootloader is given, but the method is `{}`",
@@ -67,7 +67,7 @@ pub(super) fn check_dhcp(profile: &Profile, found: &mut Vec<Finding>) {
     }
     for (class, name) in &dhcp.images_by_vendor_class {
         if class.trim().is_empty() {
-            found.push(finding(
+            found.push(fault(
                 &["dhcp", "images-by-vendor-class"],
                 format!("`dhcp.images-by-vendor-class` has an empty vendor class for \"{}\"", shown(name)),
                 "write the start of the class the bootloader sends (option 60), e.g. `Mips_boot: test.bin`",
@@ -89,7 +89,7 @@ pub(super) fn check_dhcp(profile: &Profile, found: &mut Vec<Finding>) {
     if let Some(mac) = &dhcp.client_mac
         && schema::parse_mac(mac).is_none()
     {
-        found.push(finding(
+        found.push(fault(
             &["dhcp", "client-mac"],
             format!("`dhcp.client-mac` \"{}\" is not a hardware address", shown(mac)),
             "write six pairs of hex digits separated by colons, e.g. 8c:de:f9:12:34:56 (the router's label shows it)",
@@ -97,7 +97,7 @@ pub(super) fn check_dhcp(profile: &Profile, found: &mut Vec<Finding>) {
     }
     if let Some(class) = &dhcp.vendor_class {
         if class.trim().is_empty() {
-            found.push(finding(
+            found.push(fault(
                 &["dhcp", "vendor-class"],
                 "`dhcp.vendor-class` is empty".to_owned(),
                 "write the start of the class the bootloader sends (option 60), e.g. `Mips_boot`, or remove the field",
@@ -105,7 +105,7 @@ pub(super) fn check_dhcp(profile: &Profile, found: &mut Vec<Finding>) {
         }
         check_printable("dhcp.vendor-class", class, &["dhcp", "vendor-class"], found);
         if dhcp.client_mac.is_some() {
-            found.push(finding(
+            found.push(fault(
                 &["dhcp", "vendor-class"],
                 format!(
                     "`dhcp.client-mac` and `dhcp.vendor-class` \"{}\" both name who is answered",
@@ -125,12 +125,12 @@ fn check_boot_file(
     name: &str,
     value: &str,
     path: &'static [&'static str],
-    found: &mut Vec<Finding>,
+    found: &mut Vec<ProfileFault>,
 ) {
     let before = found.len();
     check_file_name(name, value, path, found);
     if found.len() == before && value.len() >= schema::BOOT_FILE_FIELD_LEN {
-        found.push(finding(
+        found.push(fault(
             path,
             format!(
                 "`{name}` \"{}\" is {} bytes; a DHCP reply's `file` field holds {}",
@@ -144,10 +144,10 @@ fn check_boot_file(
 }
 
 /// `dhcp.pool`: in order, a few addresses, all hosts of the laptop's subnet other than its own.
-fn check_pool(pool: schema::Pool, host: Option<Host>, found: &mut Vec<Finding>) {
+fn check_pool(pool: schema::Pool, host: Option<Host>, found: &mut Vec<ProfileFault>) {
     let range = format!("{} to {}", pool.first, pool.last);
     if pool.is_empty() {
-        found.push(finding(
+        found.push(fault(
             &["dhcp", "pool"],
             format!("`dhcp.pool` {range} ends before it starts"),
             format!(
@@ -158,7 +158,7 @@ fn check_pool(pool: schema::Pool, host: Option<Host>, found: &mut Vec<Finding>) 
         return;
     }
     let Some(host) = host else {
-        found.push(finding(
+        found.push(fault(
             &["dhcp", "pool"],
             format!("`dhcp.pool` {range} needs `host`: the laptop's address it is leased from"),
             "add `host:` with `address:` and `prefix:` in the pool's subnet",
@@ -174,7 +174,7 @@ fn check_pool(pool: schema::Pool, host: Option<Host>, found: &mut Vec<Finding>) 
     let subnet = format!("{}/{}", Ipv4Addr::from(network), host.prefix);
     for address in [pool.first, pool.last] {
         if !host.contains(address) {
-            found.push(finding(
+            found.push(fault(
                 &["dhcp", "pool"],
                 format!("`dhcp.pool` address {address} is not in the laptop's subnet {subnet} (host {host})"),
                 format!("lease addresses of {subnet}, where the router can reach the laptop"),
@@ -183,7 +183,7 @@ fn check_pool(pool: schema::Pool, host: Option<Host>, found: &mut Vec<Finding>) 
         }
     }
     if pool.len() > u64::from(schema::Pool::MAX_LEN) {
-        found.push(finding(
+        found.push(fault(
             &["dhcp", "pool"],
             format!(
                 "`dhcp.pool` {range} holds {} addresses; a rescue pool holds at most {}",
@@ -199,14 +199,14 @@ fn check_pool(pool: schema::Pool, host: Option<Host>, found: &mut Vec<Finding>) 
     }
     let (first, last) = (u32::from(pool.first), u32::from(pool.last));
     if first == network || last == network | !mask {
-        found.push(finding(
+        found.push(fault(
             &["dhcp", "pool"],
             format!("`dhcp.pool` {range} includes the network or broadcast address of {subnet}"),
             "lease host addresses only: not the subnet's first and last",
         ));
     }
     if (first..=last).contains(&u32::from(host.address)) {
-        found.push(finding(
+        found.push(fault(
             &["dhcp", "pool"],
             format!(
                 "`dhcp.pool` {range} includes the laptop's own address {}",
@@ -221,27 +221,27 @@ fn check_pool(pool: schema::Pool, host: Option<Host>, found: &mut Vec<Finding>) 
 /// command templates whose placeholders rescue-wizard fills in. A wrong digit here is typed
 /// into a bootloader that erases what it is told: the recipe is refused at load, not at the
 /// prompt.
-pub(super) fn check_console(profile: &Profile, found: &mut Vec<Finding>) {
+pub(super) fn check_console(profile: &Profile, found: &mut Vec<ProfileFault>) {
     let Some(flash) = profile.console.as_ref().and_then(|c| c.flash.as_ref()) else {
         return;
     };
     let hex = |n: u64| format!("{n:#x}");
     if flash.size == Some(0) {
-        found.push(finding(
+        found.push(fault(
             &["console", "flash", "size"],
             "`console.flash.size` is 0".to_owned(),
             "give the firmware region's size from the device's flash layout, e.g. 0x3c0000, or remove the field",
         ));
     }
     if flash.erase_size == 0 {
-        found.push(finding(
+        found.push(fault(
             &["console", "flash", "erase-size"],
             "`console.flash.erase-size` is 0".to_owned(),
             "give the flash's erase block as the bootloader shows it (`flinfo`, `sf probe`), e.g. 0x10000 for 64 KiB sectors",
         ));
     } else if flash.offset % flash.erase_size != 0 {
         let below = flash.offset - flash.offset % flash.erase_size;
-        found.push(finding(
+        found.push(fault(
             &["console", "flash", "offset"],
             format!(
                 "`console.flash.offset` {} is not a multiple of `console.flash.erase-size` {}: an erase there would take the start of its block too",
@@ -281,13 +281,13 @@ fn check_template(
     key: &str,
     template: &str,
     required: &[&[&str]],
-    found: &mut Vec<Finding>,
+    found: &mut Vec<ProfileFault>,
 ) {
     let known = schema::PLACEHOLDERS;
     let mut rest = template;
     while let Some(open) = rest.find('{') {
         let Some(len) = rest[open..].find('}') else {
-            found.push(finding(
+            found.push(fault(
                 path,
                 format!("`{key}` \"{template}\" opens a `{{` it does not close"),
                 format!("write the placeholders whole: {}", known.join(", ")),
@@ -306,7 +306,7 @@ fn check_template(
             ),
             None => format!("the placeholders are {}", known.join(", ")),
         };
-        found.push(finding(
+        found.push(fault(
             path,
             format!(
                 "`{key}` \"{template}\" uses `{placeholder}`, which rescue-wizard does not fill in"
@@ -316,7 +316,7 @@ fn check_template(
     }
     for group in required {
         if !group.iter().any(|p| template.contains(p)) {
-            found.push(finding(
+            found.push(fault(
                 path,
                 format!(
                     "`{key}` \"{template}\" lacks {}: the bootloader would be told too little",

@@ -21,7 +21,7 @@ use crate::tftp::landing::{NotPlaced, move_into_place};
 use crate::tftp::netascii;
 use crate::tftp::options::{Direction, Negotiation, negotiate};
 use crate::tftp::packet::{ErrorCode, Mode, Packet, Request, error_datagram, escape_name};
-use crate::tftp::session::{Blocks, Opening, Receiver, Sender, Status};
+use crate::tftp::session::{Blocks, Opening, Receiver, Sender, Status, TransferFailure};
 use crate::tftp::transfer::{Link, Machine, drive, linger};
 
 /// One transfer's work, run on its own thread.
@@ -206,10 +206,9 @@ impl Job {
         let link = self.link(socket, Some(size));
         let (ended, _) = drive(&link, Machine::Send(sender), initial);
         let status = match ended.status {
-            Status::Complete | Status::Unconfirmed if file.changed() => Status::Failed(format!(
-                "{} changed on disk during the transfer: the device may hold a mixture; serve it again",
-                path.display()
-            )),
+            Status::Complete | Status::Unconfirmed if file.changed() => {
+                Status::Failed(TransferFailure::ChangedOnDisk { path: path.clone() })
+            }
             other => other,
         };
         match status {
@@ -241,7 +240,7 @@ impl Job {
                     peer: self.peer,
                 });
             }
-            Status::Failed(reason) => self.failed(reason),
+            Status::Failed(reason) => self.failed(reason.to_string()),
             Status::Running => self.failed("stopped".into()),
         }
         Ok(())
@@ -376,7 +375,7 @@ impl Job {
                 "the upload passed the limit of {} bytes for one upload; raise it with --max-write-size",
                 write.max_size
             )),
-            Status::Failed(reason) => Err(reason),
+            Status::Failed(reason) => Err(reason.to_string()),
             _ => Err("stopped".into()),
         };
         match finished {

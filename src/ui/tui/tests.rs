@@ -17,9 +17,9 @@ use super::view;
 use crate::engine::checklist::{self, Evidence};
 use crate::engine::{Command, Event, Phase, RunOutcome, Settings};
 use crate::image::Inspection;
-use crate::net::check::{Check, CheckKind, Verdict};
+use crate::net::check::{Check, CheckKind, CheckOutcome};
 use crate::net::iface::{Interface, InterfaceKind, Ipv4Cidr};
-use crate::net::observe::Finding;
+use crate::net::observe::WireSign;
 use crate::net::wire::{ArpKind, Mac, TftpKind, WireEvent};
 use crate::profile::Catalogue;
 
@@ -255,7 +255,7 @@ fn run_to_transfer(model: &mut Model) {
             check: Check {
                 kind: CheckKind::Port69,
                 item: "UDP port 69".into(),
-                verdict: Verdict::Pass,
+                verdict: CheckOutcome::Pass,
                 detail: "free".into(),
                 fix: None,
             },
@@ -315,7 +315,7 @@ fn run_to_transfer(model: &mut Model) {
         model,
         12.1,
         Event::Noticed {
-            finding: Finding::WantsServerAddress {
+            finding: WireSign::WantsServerAddress {
                 router: ROUTER,
                 wants: Ipv4Addr::new(192, 168, 0, 10),
                 expected: Some(HOST),

@@ -11,9 +11,9 @@ use super::model::{
 };
 use crate::engine::plan::{self, ImageFacts};
 use crate::engine::{Command, Event, Phase, RunOutcome};
-use crate::image::Verdict;
+use crate::image::ImageVerdict;
 use crate::net::iface::{self, Interface, InterfaceKind};
-use crate::net::observe::{Finding, Remedy};
+use crate::net::observe::{Remedy, WireSign};
 
 /// How often the port list is read again while the port or network screen is shown.
 pub const PORTS_EVERY: Duration = Duration::from_secs(1);
@@ -441,7 +441,7 @@ fn image_action(model: &mut Model, action: Action) -> Vec<Effect> {
                             "this image carries the bootloader: press S to write a copy without it and use that".into(),
                         );
                         Vec::new()
-                    } else if i.verdict() == Verdict::Refused {
+                    } else if i.verdict() == ImageVerdict::Refused {
                         image.problem = Some(
                             "this image cannot be flashed to this device: pick another (the fixes are below)".into(),
                         );
@@ -782,9 +782,9 @@ fn engine_event(model: &mut Model, at: Duration, event: &Event) -> Vec<Effect> {
             Some(FeedKind::Info)
         }
         Event::Checked { check } => Some(match check.verdict {
-            crate::net::check::Verdict::Pass => FeedKind::Good,
-            crate::net::check::Verdict::Warn => FeedKind::Notice,
-            crate::net::check::Verdict::Fail => FeedKind::Problem,
+            crate::net::check::CheckOutcome::Pass => FeedKind::Good,
+            crate::net::check::CheckOutcome::Warn => FeedKind::Notice,
+            crate::net::check::CheckOutcome::Fail => FeedKind::Problem,
         }),
         Event::ConsentNeeded { .. } => {
             // Screen 4's confirmation is the consent.
@@ -830,7 +830,7 @@ fn engine_event(model: &mut Model, at: Duration, event: &Event) -> Vec<Effect> {
                 && !run.adopted.contains(&addr)
             {
                 let router = match finding {
-                    Finding::WantsServerAddress { router, .. } => *router,
+                    WireSign::WantsServerAddress { router, .. } => *router,
                     _ => addr,
                 };
                 run.hint = Some(Hint::Adopt { addr, router });

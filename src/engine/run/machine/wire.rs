@@ -2,8 +2,8 @@
 //! the observer finds in them.
 
 use super::{
-    ArpKind, EchoKind, Effect, Event, Finding, Gap, Instant, Ipv4Addr, Machine, Phase, Seen,
-    Setting, WireEvent,
+    ArpKind, EchoKind, Effect, Event, Gap, Instant, Ipv4Addr, Machine, Phase, Seen, Setting,
+    WireEvent, WireSign,
 };
 
 impl Machine {
@@ -23,7 +23,7 @@ impl Machine {
             self.speaker = Some(ip);
             if let Some(Gap::Back(away_for)) = self.quiet.heard(now) {
                 out.push(Effect::Emit(Event::Noticed {
-                    finding: Finding::RouterBack { ip, away_for },
+                    finding: WireSign::RouterBack { ip, away_for },
                 }));
             }
         }
@@ -57,7 +57,7 @@ impl Machine {
         }
     }
 
-    pub(super) fn finding(&mut self, finding: Finding, out: &mut Vec<Effect>) {
+    pub(super) fn finding(&mut self, finding: WireSign, out: &mut Vec<Effect>) {
         let adopts = matches!(self.setting, Setting::Host { adopt: true, .. });
         if let (true, Some(crate::net::observe::Remedy::AdoptAddress { addr })) =
             (adopts, finding.remedy())
@@ -69,7 +69,7 @@ impl Machine {
         }
         // The router at an address it takes after flashing is reported as its return, not
         // as a stranger.
-        if let Finding::RouterSeen { ip, .. } = &finding
+        if let WireSign::RouterSeen { ip, .. } = &finding
             && self.known.contains(ip)
         {
             return;
@@ -78,7 +78,7 @@ impl Machine {
         // from one that reboots.
         if matches!(
             finding,
-            Finding::RouterAway { .. } | Finding::RouterBack { .. }
+            WireSign::RouterAway { .. } | WireSign::RouterBack { .. }
         ) {
             return;
         }

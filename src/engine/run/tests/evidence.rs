@@ -58,8 +58,8 @@ fn periodic_arp_after_the_transfer_is_one_living_router_and_the_countdown_ends_o
             matches!(
                 e,
                 Event::Noticed {
-                    finding: crate::net::observe::Finding::RouterAway { .. }
-                        | crate::net::observe::Finding::RouterBack { .. }
+                    finding: crate::net::observe::WireSign::RouterAway { .. }
+                        | crate::net::observe::WireSign::RouterBack { .. }
                 }
             )
         })

@@ -19,7 +19,7 @@ use super::machine::{Effect, Input, Machine, PushFailure, Pushed, SelfTested, Se
 use crate::engine::event::{Command, Event, Phase, RunOutcome};
 use crate::engine::plan::{self, ImageFacts, Settings};
 use crate::net::addr::HostEvent;
-use crate::net::check::{Check, CheckKind, Verdict};
+use crate::net::check::{Check, CheckKind, CheckOutcome};
 use crate::net::iface::InterfaceKind;
 use crate::net::wire::{ArpKind, Mac, Seen, TftpKind, WireEvent};
 use crate::profile::Catalogue;

@@ -3,7 +3,7 @@
 
 use super::*;
 
-fn check(kind: CheckKind, item: &str, verdict: Verdict) -> Check {
+fn check(kind: CheckKind, item: &str, verdict: CheckOutcome) -> Check {
     Check::new(
         kind,
         item,
@@ -19,8 +19,8 @@ fn a_blocking_check_is_a_preflight_failure_of_its_own_keyed_on_its_kind() {
     // UDP port 69 failure when its kind says so.
     let mut rig = Rig::pull();
     rig.feed(Input::Preflighted(Some(vec![
-        check(CheckKind::Privileges, "privileges", Verdict::Pass),
-        check(CheckKind::Port69, "address of the port", Verdict::Fail),
+        check(CheckKind::Privileges, "privileges", CheckOutcome::Pass),
+        check(CheckKind::Port69, "address of the port", CheckOutcome::Fail),
     ])));
     assert_eq!(rig.finished(), Some(RunOutcome::Failed));
     let blocking = rig
@@ -55,11 +55,11 @@ fn what_the_network_step_sets_up_is_not_a_failure_whatever_its_words() {
     let mut rig = Rig::pull();
     // The plan adds the rescue address; the link's carrier is the router's business.
     rig.feed(Input::Preflighted(Some(vec![
-        check(CheckKind::Address, "rescue address", Verdict::Fail),
-        check(CheckKind::Link, "cable", Verdict::Fail),
+        check(CheckKind::Address, "rescue address", CheckOutcome::Fail),
+        check(CheckKind::Link, "cable", CheckOutcome::Fail),
     ])));
     assert_eq!(rig.finished(), None, "{}", rig.text());
-    let verdicts: Vec<(CheckKind, Verdict)> = rig
+    let verdicts: Vec<(CheckKind, CheckOutcome)> = rig
         .events()
         .iter()
         .filter_map(|e| match e {
@@ -70,8 +70,8 @@ fn what_the_network_step_sets_up_is_not_a_failure_whatever_its_words() {
     assert_eq!(
         verdicts,
         vec![
-            (CheckKind::Address, Verdict::Warn),
-            (CheckKind::Link, Verdict::Fail)
+            (CheckKind::Address, CheckOutcome::Warn),
+            (CheckKind::Link, CheckOutcome::Fail)
         ]
     );
     assert_eq!(
@@ -117,7 +117,11 @@ fn network_and_server_failures_are_events_of_their_own() {
 }
 
 fn firewall_drops() -> Check {
-    check(CheckKind::Firewall, "firewall (nftables)", Verdict::Fail)
+    check(
+        CheckKind::Firewall,
+        "firewall (nftables)",
+        CheckOutcome::Fail,
+    )
 }
 
 #[test]

@@ -17,7 +17,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{List, ListItem, ListState, Paragraph, Wrap};
 
 use super::{Theme, bytes, hanging, inner_width, panel};
-use crate::image::{Inspection, Severity, Verdict};
+use crate::image::{ImageVerdict, Inspection, Severity};
 use crate::ui::tui::model::Model;
 
 pub fn draw(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
@@ -127,11 +127,11 @@ fn name(inspection: &Inspection) -> String {
     )
 }
 
-fn verdict_word(verdict: Verdict) -> &'static str {
+fn verdict_word(verdict: ImageVerdict) -> &'static str {
     match verdict {
-        Verdict::Ready => "ready",
-        Verdict::Doubtful => "read the warnings",
-        Verdict::Refused => "refused",
+        ImageVerdict::Ready => "ready",
+        ImageVerdict::Doubtful => "read the warnings",
+        ImageVerdict::Refused => "refused",
     }
 }
 
@@ -159,9 +159,9 @@ fn check(inspection: &Inspection, theme: &Theme, width: usize) -> Vec<Line<'stat
         width,
     ));
     let (word, style) = match inspection.verdict() {
-        Verdict::Ready => ("READY: the bootloader will take it", theme.good),
-        Verdict::Doubtful => ("CHECK: read the warnings below", theme.warn),
-        Verdict::Refused => ("REFUSED: this image will not work", theme.bad),
+        ImageVerdict::Ready => ("READY: the bootloader will take it", theme.good),
+        ImageVerdict::Doubtful => ("CHECK: read the warnings below", theme.warn),
+        ImageVerdict::Refused => ("REFUSED: this image will not work", theme.bad),
     };
     lines.push(Line::styled(word, style));
     if let Some(offer) = &inspection.strip {

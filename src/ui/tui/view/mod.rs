@@ -28,7 +28,7 @@ use ratatui::widgets::{Block, Borders, Padding, Paragraph};
 use super::keys;
 use super::model::{Hint, Mode, Model, Overlay, Screen};
 use crate::engine::{Phase, RunOutcome};
-use crate::image::Verdict;
+use crate::image::ImageVerdict;
 
 /// The styles of the wizard: colours, or (with `NO_COLOR`) only bold, reversed and dim.
 #[derive(Debug, Clone, Copy)]
@@ -202,9 +202,9 @@ fn image_next(model: &Model) -> String {
         Some(i) if Some(&i.path) == selected.as_ref() => {
             if i.strip.is_some() {
                 "This image carries the bootloader: press S to flash a copy without it.".into()
-            } else if i.verdict() == Verdict::Refused {
+            } else if i.verdict() == ImageVerdict::Refused {
                 "This image will not work for this device: pick another one.".into()
-            } else if i.verdict() == Verdict::Doubtful {
+            } else if i.verdict() == ImageVerdict::Doubtful {
                 "Read the warnings; press Enter to use this image anyway.".into()
             } else {
                 "The image fits this device: press Enter to use it.".into()

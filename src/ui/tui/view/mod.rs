@@ -228,6 +228,9 @@ fn live_next(model: &Model) -> String {
     if let Some(Hint::Adopt { addr, .. }) = &run.hint {
         return format!("The router asks for {addr}: press A to adopt it.");
     }
+    if let Some(next) = run.nmrp.as_ref().and_then(super::nmrp::next) {
+        return next;
+    }
     match run.phase {
         Some(Phase::Waiting) => match &run.step {
             Some(step) => format!("Step {}: {}", step.number, step.action),

@@ -56,7 +56,7 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
         ));
     }
     if let Some(nmrp) = &run.nmrp {
-        lines.extend(crate::ui::tui::nmrp::verdict(nmrp, width, theme));
+        lines.extend(super::nmrp::verdict(nmrp, width, theme));
     }
     if let Some(advice) = &run.interrupted {
         lines.extend(hanging("stopped: ", theme.warn, advice, theme.warn, width));

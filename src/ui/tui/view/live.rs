@@ -20,11 +20,11 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
+use super::nmrp;
 use super::{Theme, bytes, clock, hanging, inner_width, panel, wrap};
 use crate::engine::Phase;
 use crate::engine::checklist::{Item, Status};
 use crate::ui::tui::model::{FeedKind, Hint, Model, RunState};
-use crate::ui::tui::nmrp;
 
 /// Width of the feed's time column: `12:34 `.
 const STAMP: usize = 6;

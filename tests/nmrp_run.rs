@@ -206,10 +206,12 @@ fn the_run_flashes_a_router_switched_on_once_it_waits() {
     );
     assert_eq!(upload_blksize(&mut double), 1456);
     let events = assert_flashed(&lab, &mut run, &mut double, 3);
+    // The exchange's phases; the advertising count and link changes are told between them.
     let phases: Vec<&str> = events
         .iter()
         .filter_map(|e| e["event"].as_str())
         .filter(|e| e.starts_with("nmrp-"))
+        .filter(|e| !matches!(*e, "nmrp-advertising" | "nmrp-link-changed"))
         .collect();
     assert_eq!(
         phases,
@@ -223,6 +225,20 @@ fn the_run_flashes_a_router_switched_on_once_it_waits() {
             "nmrp-closed"
         ]
     );
+    // Waiting for the router to answer: the advertisements counted, rising, until it did.
+    let answered = events
+        .iter()
+        .position(|e| e["event"] == "nmrp-router-answered")
+        .unwrap();
+    let counts: Vec<u64> = named(&events[..answered], "nmrp-advertising")
+        .iter()
+        .map(|e| e["sent"].as_u64().unwrap())
+        .collect();
+    assert!(
+        !counts.is_empty() && counts.windows(2).all(|w| w[0] < w[1]),
+        "{counts:?}"
+    );
+    assert!(named(&events[answered..], "nmrp-advertising").is_empty());
     let configured = named(&events, "nmrp-configured")[0];
     assert_eq!(configured["router"], "10.164.183.253");
     assert_eq!(configured["netmask"], "255.255.255.0");
@@ -428,6 +444,12 @@ fn the_run_gets_through_a_link_flap_while_advertising() {
             .any(|e| e["what"].as_str().unwrap().contains("link lost")),
         "the flap was told: {events:?}"
     );
+    assert!(
+        named(&events, "nmrp-link-changed")
+            .iter()
+            .any(|e| e["up"] == false && e["during"] == "advertising"),
+        "what the flap means for NMRP was told: {events:?}"
+    );
 }
 
 #[test]
@@ -483,6 +505,7 @@ fn the_plain_run_tells_each_phase() {
         "the router answered: its bootloader is in recovery mode",
         "configured: the router took 10.164.183.253",
         "uploading: the router asked for the image as \"firmware\"",
+        "waiting for the router to answer: ",
         "writing flash: keep-alive 2 at 0:00",
         "done: the router wrote the image and closed",
         "Switch the router off and on",

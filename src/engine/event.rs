@@ -507,6 +507,22 @@ pub enum Event {
         /// The commands that would be typed, in order.
         commands: Vec<String>,
     },
+    /// NMRP: rescue-wizard advertises and no router has answered yet (told about once a
+    /// second, while advertising).
+    NmrpAdvertising {
+        /// ADVERTISEs sent so far.
+        sent: u32,
+        /// Since advertising began (when the technician was told to switch the router on).
+        #[serde(with = "seconds")]
+        since: Duration,
+    },
+    /// NMRP: the port's link went down or came back (a power cycle, a cable).
+    NmrpLinkChanged {
+        /// Whether the link is up now.
+        up: bool,
+        /// Where the NMRP exchange stood when it changed.
+        during: crate::nmrp::session::Phase,
+    },
 }
 
 /// What a front-end may ask of a running recovery.
@@ -531,6 +547,29 @@ pub enum Command {
     /// The answer to [`Event::ConsoleWriteAsked`]: write the proven image to the flash
     /// (`true`), or leave the flash as it is and end with the image in RAM (`false`).
     ConfirmWrite(bool),
+}
+
+/// What a link change means for the NMRP exchange, in a technician's words.
+fn nmrp_link(up: bool, during: crate::nmrp::session::Phase) -> &'static str {
+    use crate::nmrp::session::Phase;
+    match (up, during) {
+        (false, Phase::Advertising | Phase::Configuring) => {
+            "link lost: the router is off or restarting (or the cable is out); advertising goes on: switch it on"
+        }
+        (true, Phase::Advertising | Phase::Configuring) => {
+            "link back: advertising at once (the router listens about 3 s after power-on)"
+        }
+        (false, Phase::Uploading) => {
+            "link lost during the upload: if the router restarted, the upload starts over when it answers again"
+        }
+        (true, Phase::Uploading) => "link back during the upload",
+        (false, Phase::Flashing) => {
+            "link lost while the router writes its flash: do not switch it off; it answers again or closes"
+        }
+        (true, Phase::Flashing) => "link back while the router writes its flash",
+        (false, Phase::Finished) => "link lost: the NMRP session is over",
+        (true, Phase::Finished) => "link back: the NMRP session is over",
+    }
 }
 
 /// Durations as fractional seconds in JSON.
@@ -890,6 +929,12 @@ impl std::fmt::Display for Event {
             Event::ConsoleWriteAsked { what, .. } => {
                 write!(f, "console: the image is proven; {what}?")
             }
+            Event::NmrpAdvertising { sent, since } => write!(
+                f,
+                "waiting for the router to answer: {sent} advertisement(s) in {}; switch the router on now (its bootloader listens about 3 s after power-on)",
+                minutes(*since)
+            ),
+            Event::NmrpLinkChanged { up, during } => f.write_str(nmrp_link(*up, *during)),
         }
     }
 }

@@ -233,7 +233,8 @@ pub struct Step {
 }
 
 /// Where the session is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Phase {
     /// Advertising until a router answers.
     Advertising,
@@ -282,6 +283,8 @@ pub struct Session {
     upload_done: Option<Instant>,
     /// The link went down while the image was being pushed.
     link_lost_in_upload: bool,
+    /// ADVERTISEs sent so far.
+    advertised: u32,
 }
 
 impl Session {
@@ -297,6 +300,7 @@ impl Session {
             keep_alives: 0,
             upload_done: None,
             link_lost_in_upload: false,
+            advertised: 0,
         }
     }
 
@@ -314,6 +318,12 @@ impl Session {
     /// Keep-alives answered so far.
     pub fn keep_alives(&self) -> u32 {
         self.keep_alives
+    }
+
+    /// ADVERTISEs sent so far, across power cycles and link flaps: what the technician sees
+    /// counting while the router is switched on.
+    pub fn advertised(&self) -> u32 {
+        self.advertised
     }
 
     /// When the driver must call [`Input::Tick`] at the latest; `None` when only frames matter.
@@ -400,6 +410,7 @@ impl Session {
                 let advertise =
                     Message::new(Code::ADVERTISE, vec![NmrpOption::MagicNo(MAGIC.to_vec())]);
                 self.send(BROADCAST, advertise, step);
+                self.advertised = self.advertised.saturating_add(1);
                 // Catch up from `now`, not from the missed deadline: a late tick sends one
                 // ADVERTISE, not a burst.
                 let interval = self.config.advertise_interval;

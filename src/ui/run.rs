@@ -22,6 +22,10 @@ pub struct RunView {
     printed_tenth: u64,
     /// Transfers started so far.
     transfers: u32,
+    /// What the spinner waits for, as [`Event::WaitingForRouter`] set it.
+    waiting_for: Option<String>,
+    /// The last ten seconds of NMRP advertising printed as a plain line.
+    advertising_told: Option<u64>,
 }
 
 impl Default for RunView {
@@ -43,6 +47,8 @@ impl RunView {
             countdown: None,
             printed_tenth: 0,
             transfers: 0,
+            waiting_for: None,
+            advertising_told: None,
         }
     }
 
@@ -100,7 +106,9 @@ impl RunView {
                 if self.interactive {
                     let spinner = self.multi.add(ProgressBar::new_spinner());
                     spinner.set_style(Self::style("{spinner} waiting {elapsed} of {msg}"));
-                    spinner.set_message(format!("{} s for {what}", timeout.as_secs()));
+                    let waiting_for = format!("{} s for {what}", timeout.as_secs());
+                    spinner.set_message(waiting_for.clone());
+                    self.waiting_for = Some(waiting_for);
                     spinner.enable_steady_tick(Duration::from_millis(120));
                     self.spinner = Some(spinner);
                 }
@@ -201,6 +209,19 @@ impl RunView {
                 Self::clear(&mut self.countdown, &self.multi);
                 Self::clear(&mut self.spinner, &self.multi);
                 self.line(&event.to_string());
+            }
+            // The count ticks on the spinner; plain lines tell it every ten seconds.
+            Event::NmrpAdvertising { sent, since } => {
+                if let Some(spinner) = &self.spinner {
+                    let base = self.waiting_for.as_deref().unwrap_or("the router's answer");
+                    spinner.set_message(format!("{base}; {sent} advertisement(s) sent"));
+                } else if !self.interactive {
+                    let tens = since.as_secs() / 10;
+                    if self.advertising_told.is_none_or(|told| tens > told) {
+                        self.advertising_told = Some(tens);
+                        self.line(&event.to_string());
+                    }
+                }
             }
             // The full checklist is shown when the run stalls or fails, not at each change.
             Event::ChecklistUpdated { .. } => {}

@@ -12,6 +12,7 @@ pub mod farewell;
 pub mod input;
 pub mod keys;
 pub mod model;
+pub mod nmrp;
 pub mod terminal;
 pub mod update;
 pub mod view;

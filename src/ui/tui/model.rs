@@ -415,6 +415,8 @@ pub struct RunState {
     pub report: Option<Result<PathBuf, String>>,
     /// The loop's view of the end (network restored, report written).
     pub end: Option<RunEnd>,
+    /// The NMRP exchange, on an NMRP run once the wait began.
+    pub nmrp: Option<super::nmrp::Nmrp>,
 }
 
 impl RunState {

@@ -234,13 +234,29 @@ fn evidence() -> Evidence {
     }
 }
 
+/// The engine announces the plan's first `count` steps at `secs`.
+fn show_steps(model: &mut Model, secs: f64, count: usize) {
+    let steps = model.plan.as_ref().unwrap().steps.clone();
+    for (n, step) in steps.into_iter().enumerate().take(count) {
+        event(
+            model,
+            secs,
+            Event::Step {
+                number: n + 1,
+                action: step.action,
+                seconds: step.seconds,
+                led: step.led,
+            },
+        );
+    }
+}
+
 /// The run from its start to the transfer at 45 %, the router asking for another address.
 #[expect(
     clippy::too_many_lines,
     reason = "a scripted run, one engine event a line: splitting hides the order it tests"
 )]
 fn run_to_transfer(model: &mut Model) {
-    let steps = model.plan.as_ref().unwrap().steps.clone();
     event(
         model,
         0.1,
@@ -290,18 +306,7 @@ fn run_to_transfer(model: &mut Model) {
             phase: Phase::Waiting,
         },
     );
-    for (n, step) in steps.iter().enumerate().take(2) {
-        event(
-            model,
-            0.8,
-            Event::Step {
-                number: n + 1,
-                action: step.action.clone(),
-                seconds: step.seconds,
-                led: step.led.clone(),
-            },
-        );
-    }
+    show_steps(model, 0.8, 2);
     event(
         model,
         0.9,
@@ -957,3 +962,4 @@ mod live_pane;
 mod pickers;
 
 mod console_write;
+mod nmrp;

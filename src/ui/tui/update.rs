@@ -735,6 +735,13 @@ fn engine_event(model: &mut Model, at: Duration, event: &Event) -> Vec<Effect> {
     };
     let since = at.saturating_sub(run.started);
     let mut effects = Vec::new();
+    if model
+        .plan
+        .as_ref()
+        .is_some_and(|p| matches!(p.transfer, plan::Transfer::Nmrp { .. }))
+    {
+        super::nmrp::on_event(&mut run.nmrp, since, event);
+    }
     let kind = match event {
         Event::Planned { .. }
         | Event::Listening { .. }
@@ -754,7 +761,7 @@ fn engine_event(model: &mut Model, at: Duration, event: &Event) -> Vec<Effect> {
         | Event::HttpVerified { .. }
         | Event::HttpAnswered { .. }
         | Event::WaitingForRouter { .. } => Some(FeedKind::Info),
-        Event::DhcpOtherServer { .. } => Some(FeedKind::Notice),
+        Event::DhcpOtherServer { .. } | Event::NmrpLinkChanged { .. } => Some(FeedKind::Notice),
         Event::ConsoleOpened { .. } | Event::ConsoleNoted { .. } | Event::ConsoleTyped { .. } => {
             Some(FeedKind::Info)
         }
@@ -768,8 +775,9 @@ fn engine_event(model: &mut Model, at: Duration, event: &Event) -> Vec<Effect> {
             "untouched" => FeedKind::Notice,
             _ => FeedKind::Problem,
         }),
-        // The whole transcript is the report's; its lines were in the feed as they came.
-        Event::ConsoleTranscript { .. } => None,
+        // The whole transcript is the report's; its lines were in the feed as they came. The
+        // NMRP advertising count ticks in the NMRP lines above the feed.
+        Event::ConsoleTranscript { .. } | Event::NmrpAdvertising { .. } => None,
         Event::ConsoleWriteAsked { what, .. } => {
             run.write_asked = Some(what.clone());
             Some(FeedKind::Notice)

@@ -88,6 +88,51 @@ pub enum NmrpEvent {
         /// The blocks at 512 bytes.
         blocks: u64,
     },
+    /// Still advertising, no router has answered: told every [`ADVERTISING_TOLD_EVERY`].
+    Advertising {
+        /// ADVERTISEs sent so far.
+        sent: u32,
+        /// Since the leg started.
+        since: Duration,
+    },
+    /// The port's carrier changed.
+    Link {
+        /// Whether it is up now.
+        up: bool,
+        /// Where the session stood.
+        during: session::Phase,
+    },
+}
+
+/// How often the advertising count is told: the wizard's count ticks with its clock, and a
+/// front-end is not flooded (ten ADVERTISEs a second).
+pub const ADVERTISING_TOLD_EVERY: Duration = Duration::from_secs(1);
+
+/// The advertising count to tell at `now`, if one is due: while the session advertises,
+/// once every [`ADVERTISING_TOLD_EVERY`] from its first ADVERTISE. `next` is when the next
+/// one is due; `started` is when the leg began.
+pub fn advertising_news(
+    session: &Session,
+    started: Instant,
+    now: Instant,
+    next: &mut Instant,
+) -> Option<NmrpEvent> {
+    if session.phase() != session::Phase::Advertising || session.advertised() == 0 || now < *next {
+        return None;
+    }
+    *next = now + ADVERTISING_TOLD_EVERY;
+    Some(NmrpEvent::Advertising {
+        sent: session.advertised(),
+        since: now.saturating_duration_since(started),
+    })
+}
+
+/// The warning for an image of `len` bytes that needs more blocks of 512 than a block number
+/// counts, told before the upload. A TFTP transfer ends with a block shorter than the block
+/// size, so an image of exactly `n` x 512 bytes needs an empty block `n + 1` (RFC 1350 §6).
+pub fn many_blocks(len: u64) -> Option<NmrpEvent> {
+    let blocks = len / 512 + 1;
+    (blocks > MAX_BLOCKS).then_some(NmrpEvent::ManyBlocks { blocks })
 }
 
 /// What the run makes of one NMRP event: the events to show, and how the run ends when this
@@ -115,6 +160,10 @@ pub fn on_event(event: NmrpEvent, plan: &Plan) -> (Vec<Event>, Option<RunOutcome
             ))],
             None,
         ),
+        NmrpEvent::Advertising { sent, since } => {
+            (vec![Event::NmrpAdvertising { sent, since }], None)
+        }
+        NmrpEvent::Link { up, during } => (vec![Event::NmrpLinkChanged { up, during }], None),
         NmrpEvent::Session(event) => session_event(event, plan),
     }
 }
@@ -405,7 +454,9 @@ impl Leg {
         config.router_ip = self.router;
         config.netmask = self.netmask;
         config.region = self.region;
-        let mut session = Session::new(config, Instant::now());
+        let started = Instant::now();
+        let mut session = Session::new(config, started);
+        let mut next_told = started;
         let mut uploads = Uploads::new();
         let mut arp: Vec<(Ipv4Addr, [u8; 6], HostSetup)> = Vec::new();
         let mut link = crate::net::iface::carrier(&self.port).unwrap_or(false);
@@ -423,6 +474,10 @@ impl Leg {
                     } else {
                         session::Input::LinkDown
                     };
+                    wiring.tell(NmrpEvent::Link {
+                        up,
+                        during: session.phase(),
+                    });
                     steps.push(session.handle(input, now));
                 }
             }
@@ -433,6 +488,10 @@ impl Leg {
                 steps.push(session.handle(session::Input::Tick, Instant::now()));
             }
             steps.extend(uploads.finished(&mut session, wiring));
+            if let Some(news) = advertising_news(&session, started, Instant::now(), &mut next_told)
+            {
+                wiring.tell(news);
+            }
             for step in steps {
                 for frame in &step.frames {
                     port.send(frame);
@@ -465,9 +524,8 @@ impl Leg {
                 router_ip,
             } => {
                 self.static_arp(*router_ip, router_mac.0, arp, wiring);
-                let blocks = (wiring.image.len() as u64).div_ceil(512);
-                if blocks > MAX_BLOCKS {
-                    wiring.tell(NmrpEvent::ManyBlocks { blocks });
+                if let Some(warning) = many_blocks(wiring.image.len() as u64) {
+                    wiring.tell(warning);
                 }
                 uploads.start(
                     SocketAddr::from((*router_ip, 69)),
@@ -669,6 +727,81 @@ mod tests {
             events[0].to_string().contains("cap_net_raw"),
             "{}",
             events[0]
+        );
+    }
+
+    #[test]
+    fn the_advertising_count_is_told_once_a_second_while_advertising() {
+        let start = Instant::now();
+        let mut session = Session::new(Config::new(Mac([2, 0, 0, 0, 0, 1])), start);
+        let mut next = start;
+        // Nothing sent yet: nothing to tell.
+        assert_eq!(advertising_news(&session, start, start, &mut next), None);
+        let mut told = Vec::new();
+        for tenth in 0..=25_u32 {
+            let now = start + Duration::from_millis(100) * tenth;
+            session.handle(session::Input::Tick, now);
+            if let Some(NmrpEvent::Advertising { sent, since }) =
+                advertising_news(&session, start, now, &mut next)
+            {
+                told.push((sent, since.as_millis()));
+            }
+        }
+        // Ticks at 0, 100, ..., 2500 ms: one ADVERTISE each, told at 0, 1 and 2 s.
+        assert_eq!(told, [(1, 0), (11, 1000), (21, 2000)]);
+        // Once the router answered, the count is no longer told.
+        let conf_req = crate::nmrp::packet::Frame {
+            dst: crate::nmrp::packet::BROADCAST,
+            src: Mac([2, 0, 0, 0, 0, 2]),
+            message: crate::nmrp::packet::Message::new(crate::nmrp::packet::Code::CONF_REQ, vec![]),
+        }
+        .to_bytes();
+        let later = start + Duration::from_secs(5);
+        session.handle(session::Input::Frame(&conf_req), later);
+        assert_eq!(advertising_news(&session, start, later, &mut next), None);
+    }
+
+    #[test]
+    fn the_count_and_a_link_flap_are_told_in_a_technicians_words() {
+        let plan = plan("R6220.chk", None);
+        let (events, end) = on_event(
+            NmrpEvent::Advertising {
+                sent: 121,
+                since: Duration::from_secs(12),
+            },
+            &plan,
+        );
+        assert_eq!(end, None);
+        assert_eq!(
+            events[0].to_string(),
+            "waiting for the router to answer: 121 advertisement(s) in 0:12; switch the router on now (its bootloader listens about 3 s after power-on)"
+        );
+        let told = |up, during| {
+            let (events, end) = on_event(NmrpEvent::Link { up, during }, &plan);
+            assert_eq!(end, None, "a link change ends nothing");
+            events[0].to_string()
+        };
+        assert!(told(false, session::Phase::Advertising).contains("advertising goes on"));
+        assert!(told(true, session::Phase::Configuring).contains("advertising at once"));
+        assert!(told(false, session::Phase::Uploading).contains("the upload starts over"));
+        assert!(told(false, session::Phase::Flashing).contains("do not switch it off"));
+    }
+
+    #[test]
+    fn an_image_past_block_65535_at_512_is_warned_of_before_the_upload() {
+        // 65535 x 512 - 1 bytes end with the short block 65535: no warning.
+        assert_eq!(many_blocks(65_535 * 512 - 1), None);
+        // Exactly 65535 x 512 bytes need the empty block 65536.
+        assert_eq!(
+            many_blocks(65_535 * 512),
+            Some(NmrpEvent::ManyBlocks { blocks: 65_536 })
+        );
+        let (events, end) = on_event(many_blocks(40 << 20).unwrap(), &plan("R7000.chk", None));
+        assert_eq!(end, None);
+        let said = events[0].to_string();
+        assert!(
+            said.contains("81921 blocks of 512 bytes") && said.contains("1456-byte blocks"),
+            "{said}"
         );
     }
 

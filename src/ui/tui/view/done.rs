@@ -55,6 +55,9 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
             width,
         ));
     }
+    if let Some(nmrp) = &run.nmrp {
+        lines.extend(super::nmrp::verdict(nmrp, width, theme));
+    }
     if let Some(advice) = &run.interrupted {
         lines.extend(hanging("stopped: ", theme.warn, advice, theme.warn, width));
     }

@@ -20,6 +20,7 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
+use super::nmrp;
 use super::{Theme, bytes, clock, hanging, inner_width, panel, wrap};
 use crate::engine::Phase;
 use crate::engine::checklist::{Item, Status};
@@ -32,23 +33,32 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
     let Some(run) = &model.run else {
         return;
     };
-    let hint = hint_lines(run, usize::from(area.width).saturating_sub(1), theme);
+    let width = usize::from(area.width);
+    let hint = hint_lines(run, width.saturating_sub(1), theme);
     let hint_height = u16::try_from(hint.len().min(4)).unwrap_or(4);
-    let [status, gauge, hint_area, rest] = Layout::vertical([
-        Constraint::Length(1),
-        Constraint::Length(1),
+    // An NMRP run tells its own phases in place of the status and the gauge.
+    let top = match &run.nmrp {
+        Some(nmrp) if !model.leaving => {
+            let wait = run.waiting.as_ref().map(|(_, timeout, since)| nmrp::Wait {
+                elapsed: model.clock.saturating_sub(*since),
+                timeout: *timeout,
+            });
+            let gauge = gauge_line(run, width, theme);
+            nmrp::lines(nmrp, wait.as_ref(), gauge, width.saturating_sub(1), theme)
+        }
+        _ => vec![
+            Line::raw(format!(" {}", status_text(model, run))),
+            gauge_line(run, width, theme),
+        ],
+    };
+    let top_height = u16::try_from(top.len().min(8)).unwrap_or(8);
+    let [top_area, hint_area, rest] = Layout::vertical([
+        Constraint::Length(top_height),
         Constraint::Length(hint_height),
         Constraint::Min(0),
     ])
     .areas(area);
-    frame.render_widget(
-        Paragraph::new(Line::raw(format!(" {}", status_text(model, run)))),
-        status,
-    );
-    frame.render_widget(
-        Paragraph::new(gauge_line(run, usize::from(gauge.width), theme)),
-        gauge,
-    );
+    frame.render_widget(Paragraph::new(top), top_area);
     frame.render_widget(Paragraph::new(hint), hint_area);
     let checklist_width = if rest.width >= 100 { 44 } else { 32 };
     let [feed, checklist] =

@@ -16,6 +16,7 @@ mod help;
 mod image;
 mod live;
 mod network;
+mod nmrp;
 mod port;
 mod prepare;
 
@@ -231,6 +232,9 @@ fn live_next(model: &Model) -> String {
     }
     if let Some(Hint::Adopt { addr, .. }) = &run.hint {
         return format!("The router asks for {addr}: press A to adopt it.");
+    }
+    if let Some(next) = run.nmrp.as_ref().and_then(nmrp::next) {
+        return next;
     }
     match run.phase {
         Some(Phase::Waiting) => match &run.step {

@@ -522,40 +522,13 @@ fn a_second_dhcp_server_on_the_segment_is_named() {
     let _dns_ns_gone = NsGuard(dns_ns.clone());
     let rival = Ipv4Addr::new(10, 81, seg.ours.octets()[2], 254);
     let dir = tempfile::tempdir().unwrap();
-    let mut dnsmasq = Proc::spawn(
-        Command::new("ip")
-            .args(["netns", "exec", &dns_ns])
-            .arg(&dnsmasq)
-            .args([
-                "--no-daemon",
-                "--conf-file=/dev/null",
-                "--port=0",
-                "--user=root",
-            ])
-            .args(["--interface=dns0", "--bind-interfaces", "--log-dhcp"])
-            // Its log on stdout, where the test waits for it to be ready.
-            .arg("--log-facility=/dev/stdout")
-            .arg(format!(
-                "--dhcp-range=10.81.{0}.50,10.81.{0}.60,1h",
-                seg.ours.octets()[2]
-            ))
-            .arg(format!(
-                "--dhcp-leasefile={}",
-                dir.path().join("leases").display()
-            ))
-            .arg(format!("--pid-file={}", dir.path().join("pid").display())),
+    let mut dnsmasq = start_dnsmasq(
+        &dnsmasq,
+        &dns_ns,
+        "dns0",
+        &format!("10.81.{}", seg.ours.octets()[2]),
+        dir.path(),
     );
-    // dnsmasq is ready once it has logged its range (it logs after binding its sockets);
-    // started earlier, the client could be done with our answer before dnsmasq listens.
-    let deadline = Instant::now() + DEADLINE;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match dnsmasq.next_line(left) {
-            Some(line) if line.contains("DHCP, IP range") => break,
-            Some(_) => {}
-            None => panic!("dnsmasq did not start:\n{}", dnsmasq.diagnostics()),
-        }
-    }
     // udhcpc -B asks for broadcast answers: dnsmasq's then reach every port of the segment.
     let mut client = Proc::spawn(
         Command::new("ip")
@@ -578,6 +551,40 @@ fn a_second_dhcp_server_on_the_segment_is_named() {
         dnsmasq.diagnostics()
     );
     println!("{named}");
+}
+
+/// dnsmasq as a DHCP server (no DNS) on `dev` in `ns`, leasing `<net>.50` to `<net>.60`, its
+/// lease and pid files in `dir`; returned once it listens.
+fn start_dnsmasq(dnsmasq: &Path, ns: &str, dev: &str, net: &str, dir: &Path) -> Proc {
+    let dnsmasq = Proc::spawn(
+        Command::new("ip")
+            .args(["netns", "exec", ns])
+            .arg(dnsmasq)
+            .args([
+                "--no-daemon",
+                "--conf-file=/dev/null",
+                "--port=0",
+                "--user=root",
+            ])
+            .arg(format!("--interface={dev}"))
+            .args(["--bind-interfaces", "--log-dhcp"])
+            // Its log on stdout, where the test waits for it to be ready.
+            .arg("--log-facility=/dev/stdout")
+            .arg(format!("--dhcp-range={net}.50,{net}.60,1h"))
+            .arg(format!("--dhcp-leasefile={}", dir.join("leases").display()))
+            .arg(format!("--pid-file={}", dir.join("pid").display())),
+    );
+    // dnsmasq is ready once it has logged its range (it logs after binding its sockets);
+    // started earlier, a client could be done with our answer before dnsmasq listens.
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match dnsmasq.next_line(left) {
+            Some(line) if line.contains("DHCP, IP range") => return dnsmasq,
+            Some(_) => {}
+            None => panic!("dnsmasq did not start:\n{}", dnsmasq.diagnostics()),
+        }
+    }
 }
 
 /// Deletes a namespace the test made besides the pair.
@@ -720,5 +727,136 @@ fn the_mikrotik_run_answers_a_plain_bootp_client_that_pulls_the_image() {
     println!(
         "the run said {lease}; busybox tftp pulled {} bytes",
         image.len()
+    );
+}
+
+/// The Xiaomi run (`rescue-wizard --device xiaomi-mi-router-4a-gigabit`) on `pair`'s `port0`
+/// with `extra` arguments, to its end: its exit code and JSON events.
+fn xiaomi_run(
+    pair: &NetnsPair,
+    files: &Path,
+    extra: &[&str],
+) -> (Option<i32>, Vec<serde_json::Value>) {
+    let image = files.join("miwifi_r4a_firmware.bin");
+    std::fs::write(&image, support::content(64 * 1024, 0x0031)).unwrap();
+    let mut run = Proc::spawn(
+        pair.rescue_wizard()
+            .args(["--device", "xiaomi-mi-router-4a-gigabit"])
+            .arg(&image)
+            .args(["--interface", "port0", "--yes", "--json"])
+            .args(extra),
+    );
+    let status = run.wait_deadline(DEADLINE);
+    assert!(
+        status.is_some(),
+        "the run did not end:\n{}",
+        run.diagnostics()
+    );
+    let events = run
+        .stdout_text()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let left = ip(&["-n", &pair.ns, "-4", "-o", "addr", "show", "dev", "port0"]);
+    assert!(
+        !String::from_utf8_lossy(&left.stdout).contains("192.168.31.1/"),
+        "the address stayed on port0:\n{}",
+        run.diagnostics()
+    );
+    (status.and_then(|s| s.code()), events)
+}
+
+fn named<'a>(events: &'a [serde_json::Value], name: &str) -> Vec<&'a serde_json::Value> {
+    events.iter().filter(|e| e["event"] == name).collect()
+}
+
+/// The whole Xiaomi run with another DHCP server on the segment: before the router is switched
+/// on, the run's probe makes dnsmasq (on the same bridge as the laptop's port) answer, names it
+/// by address and MAC, and stops (exit 1, the address removed, the technician never told to
+/// switch the router on); `--allow-other-dhcp` names it and goes on to the wait. Without
+/// dnsmasq, the same run names no server and waits for the router.
+#[test]
+fn the_run_probes_for_another_dhcp_server_and_stops_before_the_router_is_on() {
+    if !root() {
+        return;
+    }
+    let Some(dnsmasq) = require("dnsmasq") else {
+        return;
+    };
+    let pair = NetnsPair::new("rw-dhcp-probe");
+    let files = tempfile::tempdir().unwrap();
+    // Alone on the segment: the probe hears nobody; the run waits for the router (1 s, then
+    // exit 3: it never spoke).
+    let started = Instant::now();
+    let (code, events) = xiaomi_run(&pair, files.path(), &["--wait", "1"]);
+    let alone = started.elapsed();
+    assert_eq!(code, Some(3), "{events:?}");
+    assert!(named(&events, "dhcp-other-server").is_empty(), "{events:?}");
+    let probed = named(&events, "dhcp-probed");
+    assert_eq!(probed.len(), 1, "{events:?}");
+    assert_eq!(probed[0]["stopped"], false);
+    assert_eq!(probed[0]["answered"], serde_json::json!([]));
+    assert!(
+        !named(&events, "waiting-for-router").is_empty(),
+        "the run never waited: {events:?}"
+    );
+    // dnsmasq joins the segment, bridged with the router's port.
+    let dns_ns = bridged_namespace(&pair, "dns", Some(Ipv4Addr::new(192, 168, 31, 254)));
+    let _dns_ns_gone = NsGuard(dns_ns.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = start_dnsmasq(&dnsmasq, &dns_ns, "dns0", "192.168.31", dir.path());
+    let rival_mac = mac_of(&dns_ns, "dns0");
+    let started = Instant::now();
+    let (code, events) = xiaomi_run(&pair, files.path(), &["--wait", "60"]);
+    let stopped_in = started.elapsed();
+    let diagnostics = || format!("{events:?}\ndnsmasq:\n{}", server.diagnostics());
+    assert_eq!(code, Some(1), "{}", diagnostics());
+    let others = named(&events, "dhcp-other-server");
+    assert_eq!(others.len(), 1, "{}", diagnostics());
+    assert_eq!(others[0]["address"], "192.168.31.254");
+    assert_eq!(others[0]["mac"], rival_mac.as_str());
+    let probed = named(&events, "dhcp-probed");
+    assert_eq!(probed.len(), 1, "{}", diagnostics());
+    assert_eq!(probed[0]["stopped"], true);
+    assert_eq!(probed[0]["answered"], serde_json::json!(["192.168.31.254"]));
+    let said = probed[0]["said"].as_str().unwrap_or_default();
+    assert!(
+        said.contains(&format!("192.168.31.254 ({rival_mac}) offered 192.168.31."))
+            && said.contains("Switch off the other DHCP server on this segment, or unplug this computer from the LAN")
+            && said.contains("--allow-other-dhcp"),
+        "{said}"
+    );
+    for never in ["waiting-for-router", "listening", "dhcp-leased"] {
+        assert!(
+            named(&events, never).is_empty(),
+            "{never} came: {}",
+            diagnostics()
+        );
+    }
+    // The technician's choice: go on anyway. The server is named, the run waits.
+    let (code, events) = xiaomi_run(&pair, files.path(), &["--wait", "1", "--allow-other-dhcp"]);
+    server.kill();
+    // dnsmasq's ARP (its check that the address it offered is free) is heard as a device
+    // speaking on the port: the run ends as "spoke but never asked" (exit 1), not as "never
+    // spoke" (exit 3), once its one second of waiting is over.
+    assert_eq!(code, Some(1), "{events:?}");
+    let gave_up = named(&events, "transfer-failed");
+    assert!(
+        gave_up[0]["reason"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("gave up after 1 s without a transfer")),
+        "{events:?}"
+    );
+    let probed = named(&events, "dhcp-probed");
+    assert_eq!(probed[0]["stopped"], false, "{events:?}");
+    assert_eq!(probed[0]["answered"], serde_json::json!(["192.168.31.254"]));
+    assert!(
+        !named(&events, "waiting-for-router").is_empty(),
+        "{events:?}"
+    );
+    println!(
+        "alone: waited after the probe, run {:.2} s; with dnsmasq: stopped in {:.2} s: {said}",
+        alone.as_secs_f64(),
+        stopped_in.as_secs_f64()
     );
 }

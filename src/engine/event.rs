@@ -491,6 +491,16 @@ pub enum Event {
         /// Whether they are the page's success text.
         accepted: bool,
     },
+    /// DHCP/BOOTP: the probe for other DHCP servers on the port is over, before the router is
+    /// switched on: who answered it, and whether the run stops for them.
+    DhcpProbed {
+        /// The servers that answered (each also named by a [`Event::DhcpOtherServer`]).
+        answered: Vec<Ipv4Addr>,
+        /// The run stops here: another server would answer the router too.
+        stopped: bool,
+        /// What was found and what to do, in words.
+        said: String,
+    },
 }
 
 /// What a front-end may ask of a running recovery.
@@ -814,7 +824,9 @@ impl std::fmt::Display for Event {
                 }
                 Ok(())
             }
-            Event::DhcpOtherServer { said, .. } => f.write_str(said),
+            Event::DhcpOtherServer { said, .. } | Event::DhcpProbed { said, .. } => {
+                f.write_str(said)
+            }
             Event::ConsoleOpened { port, baud } => write!(
                 f,
                 "serial console {} open at {baud} baud: nothing is typed until the bootloader speaks",

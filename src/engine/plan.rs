@@ -47,6 +47,9 @@ pub struct Settings {
     pub allow_firewall: bool,
     /// The bootloader's serial console (`--serial`, `--baud`, `--yes`), when the run drives it.
     pub serial: Option<Serial>,
+    /// A DHCP/BOOTP run goes on when another DHCP server answers its probe on the port
+    /// (`--allow-other-dhcp`); else it stops before the router is switched on.
+    pub allow_other_dhcp: bool,
 }
 
 /// What `auto` as a serial port means: the one USB serial adapter present.
@@ -125,6 +128,7 @@ impl Default for Settings {
             region: None,
             allow_firewall: false,
             serial: None,
+            allow_other_dhcp: false,
         }
     }
 }
@@ -234,6 +238,9 @@ pub struct Lease {
     /// The router asks by BOOTP (`MikroTik` etherboot); else DHCP. The responder answers
     /// each in its own protocol; this only words what the run waits for.
     pub bootp: bool,
+    /// The run goes on when another DHCP server answers the probe (`--allow-other-dhcp`);
+    /// else it stops before the router is switched on.
+    pub allow_other_servers: bool,
 }
 
 /// Where the expected flashing time comes from.
@@ -574,7 +581,10 @@ pub fn build(
         }
     };
     let transfer = if dhcp {
-        with_lease(transfer, lease(profile, host, &image)?)
+        with_lease(
+            transfer,
+            lease(profile, host, &image, settings.allow_other_dhcp)?,
+        )
     } else {
         transfer
     };
@@ -689,7 +699,12 @@ pub const DEFAULT_LEASE_HOST: u32 = 100;
 /// What the responder gives for `profile`: its `dhcp:` section where it says, else its router
 /// address (else the `.100` of the laptop's subnet) and its boot file (else the image's own
 /// name: any name is served anyway), answering the first client that asks.
-fn lease(profile: &Profile, host: Ipv4Cidr, image: &ImageFacts) -> Result<Lease, PlanError> {
+fn lease(
+    profile: &Profile,
+    host: Ipv4Cidr,
+    image: &ImageFacts,
+    allow_other_servers: bool,
+) -> Result<Lease, PlanError> {
     let dhcp = &profile.dhcp;
     let pool = dhcp.pool.map_or_else(
         || {
@@ -735,6 +750,7 @@ fn lease(profile: &Profile, host: Ipv4Cidr, image: &ImageFacts) -> Result<Lease,
         boot_choices,
         answer,
         bootp: profile.method == Method::BootpTftp,
+        allow_other_servers,
     };
     // The same checks as `serve --dhcp`: every leased address a host of our subnet, every
     // boot file short enough for `file`; a profile that fails them cannot be run.
@@ -812,11 +828,16 @@ impl Lease {
             text
         });
         format!(
-            "answer {protocol} on {} only: give the router{who} {}{spare}, our address {} as its server (siaddr), boot file {}{by_class}; warn of any other DHCP server there",
+            "answer {protocol} on {} only: give the router{who} {}{spare}, our address {} as its server (siaddr), boot file {}{by_class}; before the router is switched on, ask whether another DHCP server answers there, and {}",
             port.map_or("the port", |p| p.name.as_str()),
             self.router,
             host.map_or_else(|| "?".to_owned(), |h| h.addr.to_string()),
-            self.boot_file
+            self.boot_file,
+            if self.allow_other_servers {
+                "warn if one does (--allow-other-dhcp)"
+            } else {
+                "stop if one does"
+            }
         )
     }
 }

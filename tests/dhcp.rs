@@ -860,3 +860,100 @@ fn the_run_probes_for_another_dhcp_server_and_stops_before_the_router_is_on() {
         stopped_in.as_secs_f64()
     );
 }
+
+/// `serve --dhcp --profile` reads the profile's `dhcp:` block as the run does: busybox `udhcpc`
+/// sending vendor class `Mips_boot` gets the pool's first address and the boot file the block
+/// names for that class; the profile's laptop address is added and removed again.
+#[test]
+fn serve_dhcp_reads_the_profiles_dhcp_block() {
+    if !root() {
+        return;
+    }
+    let Some(busybox) = require("busybox") else {
+        return;
+    };
+    let pair = NetnsPair::new("rw-dhcp-block");
+    let dir = tempfile::tempdir().unwrap();
+    let xiaomi = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("devices/xiaomi-mi-router-4a-gigabit.yaml"),
+    )
+    .unwrap()
+    .replace(
+        "id: xiaomi-mi-router-4a-gigabit",
+        "id: xiaomi-dhcp-block-test",
+    );
+    let profile = dir.path().join("xiaomi-dhcp-block-test.yaml");
+    std::fs::write(
+        &profile,
+        format!(
+            "{xiaomi}dhcp:\n  boot-file: recovery.bin\n  pool:\n    first: 192.168.31.120\n    last: 192.168.31.121\n  images-by-vendor-class:\n    Mips_boot: mips.bin\n"
+        ),
+    )
+    .unwrap();
+    let image = dir.path().join("miwifi.bin");
+    std::fs::write(&image, support::content(4096, 31)).unwrap();
+    let serve = Proc::spawn(
+        pair.rescue_wizard()
+            .arg("serve")
+            .arg(&image)
+            .args(["--dhcp", "--interface", "port0", "--port", "0", "--yes"])
+            .arg("--profile")
+            .arg(&profile),
+    );
+    let deadline = Instant::now() + DEADLINE;
+    let intro = loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match serve.next_line(left) {
+            Some(line) if line.starts_with("answering DHCP") => break line,
+            Some(_) => {}
+            None => panic!("serve never answered:\n{}", serve.diagnostics()),
+        }
+    };
+    assert_eq!(
+        intro,
+        "answering DHCP and BOOTP on port0 as 192.168.31.1: leasing 192.168.31.120, 192.168.31.121, boot file recovery.bin"
+    );
+    let hook = script(
+        dir.path(),
+        "udhcpc.sh",
+        r#"[ "$1" = bound ] && echo "bound ip=$ip siaddr=$siaddr boot_file=$boot_file""#,
+    );
+    let mut client = Proc::spawn(
+        Command::new("ip")
+            .args(["netns", "exec", &pair.peer])
+            .arg(&busybox)
+            .args([
+                "udhcpc", "-i", "router0", "-f", "-q", "-n", "-t", "5", "-T", "2",
+            ])
+            .args(["-V", "Mips_boot", "-s"])
+            .arg(&hook),
+    );
+    let status = client.wait_deadline(DEADLINE);
+    let bound = client
+        .stdout_text()
+        .lines()
+        .find(|l| l.starts_with("bound "))
+        .map(str::to_owned);
+    assert_eq!(
+        bound.as_deref(),
+        Some("bound ip=192.168.31.120 siaddr=192.168.31.1 boot_file=mips.bin"),
+        "udhcpc ({status:?}):\n{}\nserve:\n{}",
+        client.diagnostics(),
+        serve.diagnostics()
+    );
+    let mut serve = serve;
+    serve.signal(nix::sys::signal::Signal::SIGTERM);
+    let ended = serve.wait_deadline(DEADLINE);
+    assert!(
+        ended.is_some(),
+        "serve did not stop:\n{}",
+        serve.diagnostics()
+    );
+    let left = ip(&["-n", &pair.ns, "-4", "-o", "addr", "show", "dev", "port0"]);
+    assert!(
+        !String::from_utf8_lossy(&left.stdout).contains("192.168.31.1/"),
+        "the address stayed on port0:\n{}",
+        serve.diagnostics()
+    );
+    println!("{intro}; udhcpc: {}", bound.unwrap_or_default());
+}

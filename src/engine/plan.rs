@@ -583,7 +583,7 @@ pub fn build(
     let transfer = if dhcp {
         with_lease(
             transfer,
-            lease(profile, host, &image, settings.allow_other_dhcp)?,
+            lease(profile, host, &image.path, settings.allow_other_dhcp)?,
         )
     } else {
         transfer
@@ -699,10 +699,13 @@ pub const DEFAULT_LEASE_HOST: u32 = 100;
 /// What the responder gives for `profile`: its `dhcp:` section where it says, else its router
 /// address (else the `.100` of the laptop's subnet) and its boot file (else the image's own
 /// name: any name is served anyway), answering the first client that asks.
-fn lease(
+///
+/// # Errors
+/// When the lease cannot work (an address outside `host`'s subnet, a boot file too long).
+pub fn lease(
     profile: &Profile,
     host: Ipv4Cidr,
-    image: &ImageFacts,
+    image: &std::path::Path,
     allow_other_servers: bool,
 ) -> Result<Lease, PlanError> {
     let dhcp = &profile.dhcp;
@@ -718,12 +721,7 @@ fn lease(
         .boot_file
         .clone()
         .or_else(|| profile.filename.clone())
-        .or_else(|| {
-            image
-                .path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-        })
+        .or_else(|| image.file_name().map(|n| n.to_string_lossy().into_owned()))
         .unwrap_or_else(|| "firmware.bin".to_owned());
     // The longest prefix first: `U-Boot.armv7` is tried before `U-Boot`.
     let mut boot_choices: Vec<crate::dhcp::lease::BootChoice> = dhcp

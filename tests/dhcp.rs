@@ -155,6 +155,32 @@ fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
     path
 }
 
+/// busybox `udhcpc` on `router0` in `ns`, sending vendor class `Mips_boot`, with `hook` as its
+/// script, to its end: the hook's `bound ...` line, udhcpc's exit and the process.
+fn udhcpc_bound(
+    busybox: &Path,
+    ns: &str,
+    hook: &Path,
+) -> (Option<String>, Option<std::process::ExitStatus>, Proc) {
+    let mut client = Proc::spawn(
+        Command::new("ip")
+            .args(["netns", "exec", ns])
+            .arg(busybox)
+            .args([
+                "udhcpc", "-i", "router0", "-f", "-q", "-n", "-t", "5", "-T", "2",
+            ])
+            .args(["-V", "Mips_boot", "-s"])
+            .arg(hook),
+    );
+    let status = client.wait_deadline(DEADLINE);
+    let bound = client
+        .stdout_text()
+        .lines()
+        .find(|l| l.starts_with("bound "))
+        .map(str::to_owned);
+    (bound, status, client)
+}
+
 #[test]
 fn busybox_udhcpc_gets_the_lease_we_meant() {
     if !root() {
@@ -170,22 +196,7 @@ fn busybox_udhcpc_gets_the_lease_we_meant() {
         "udhcpc.sh",
         r#"[ "$1" = bound ] && echo "bound ip=$ip subnet=$subnet siaddr=$siaddr serverid=$serverid boot_file=$boot_file""#,
     );
-    let mut client = Proc::spawn(
-        Command::new("ip")
-            .args(["netns", "exec", &seg.pair.peer])
-            .arg(&busybox)
-            .args([
-                "udhcpc", "-i", "router0", "-f", "-q", "-n", "-t", "5", "-T", "2",
-            ])
-            .args(["-V", "Mips_boot", "-s"])
-            .arg(&hook),
-    );
-    let status = client.wait_deadline(DEADLINE);
-    let bound = client
-        .stdout_text()
-        .lines()
-        .find(|l| l.starts_with("bound "))
-        .map(str::to_owned);
+    let (bound, status, client) = udhcpc_bound(&busybox, &seg.pair.peer, &hook);
     assert_eq!(
         bound,
         Some(format!(
@@ -918,22 +929,7 @@ fn serve_dhcp_reads_the_profiles_dhcp_block() {
         "udhcpc.sh",
         r#"[ "$1" = bound ] && echo "bound ip=$ip siaddr=$siaddr boot_file=$boot_file""#,
     );
-    let mut client = Proc::spawn(
-        Command::new("ip")
-            .args(["netns", "exec", &pair.peer])
-            .arg(&busybox)
-            .args([
-                "udhcpc", "-i", "router0", "-f", "-q", "-n", "-t", "5", "-T", "2",
-            ])
-            .args(["-V", "Mips_boot", "-s"])
-            .arg(&hook),
-    );
-    let status = client.wait_deadline(DEADLINE);
-    let bound = client
-        .stdout_text()
-        .lines()
-        .find(|l| l.starts_with("bound "))
-        .map(str::to_owned);
+    let (bound, status, client) = udhcpc_bound(&busybox, &pair.peer, &hook);
     assert_eq!(
         bound.as_deref(),
         Some("bound ip=192.168.31.120 siaddr=192.168.31.1 boot_file=mips.bin"),

@@ -82,6 +82,11 @@ pub struct RecoverArgs {
     /// subnet in on the port for the run (nftables and iptables; removed at the end).
     #[arg(long)]
     pub allow_firewall: bool,
+    /// DHCP/BOOTP devices: when another DHCP server answers rescue-wizard's probe on the port,
+    /// warn and go on rather than stop before the router is switched on (the router may take
+    /// that server's lease and never ask rescue-wizard).
+    #[arg(long)]
+    pub allow_other_dhcp: bool,
     /// When the router asks for another server address than the profile's, add it to the
     /// port for the rest of the run (undone at the end).
     #[arg(long)]

@@ -156,6 +156,32 @@ fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
     path
 }
 
+/// busybox `udhcpc` on `router0` in `ns`, sending vendor class `Mips_boot`, with `hook` as its
+/// script, to its end: the hook's `bound ...` line, udhcpc's exit and the process.
+fn udhcpc_bound(
+    busybox: &Path,
+    ns: &str,
+    hook: &Path,
+) -> (Option<String>, Option<std::process::ExitStatus>, Proc) {
+    let mut client = Proc::spawn(
+        Command::new("ip")
+            .args(["netns", "exec", ns])
+            .arg(busybox)
+            .args([
+                "udhcpc", "-i", "router0", "-f", "-q", "-n", "-t", "5", "-T", "2",
+            ])
+            .args(["-V", "Mips_boot", "-s"])
+            .arg(hook),
+    );
+    let status = client.wait_deadline(DEADLINE);
+    let bound = client
+        .stdout_text()
+        .lines()
+        .find(|l| l.starts_with("bound "))
+        .map(str::to_owned);
+    (bound, status, client)
+}
+
 #[test]
 fn busybox_udhcpc_gets_the_lease_we_meant() {
     if !root() {
@@ -171,22 +197,7 @@ fn busybox_udhcpc_gets_the_lease_we_meant() {
         "udhcpc.sh",
         r#"[ "$1" = bound ] && echo "bound ip=$ip subnet=$subnet siaddr=$siaddr serverid=$serverid boot_file=$boot_file""#,
     );
-    let mut client = Proc::spawn(
-        Command::new("ip")
-            .args(["netns", "exec", &seg.pair.peer])
-            .arg(&busybox)
-            .args([
-                "udhcpc", "-i", "router0", "-f", "-q", "-n", "-t", "5", "-T", "2",
-            ])
-            .args(["-V", "Mips_boot", "-s"])
-            .arg(&hook),
-    );
-    let status = client.wait_deadline(DEADLINE);
-    let bound = client
-        .stdout_text()
-        .lines()
-        .find(|l| l.starts_with("bound "))
-        .map(str::to_owned);
+    let (bound, status, client) = udhcpc_bound(&busybox, &seg.pair.peer, &hook);
     assert_eq!(
         bound,
         Some(format!(
@@ -523,40 +534,13 @@ fn a_second_dhcp_server_on_the_segment_is_named() {
     let _dns_ns_gone = NsGuard(dns_ns.clone());
     let rival = Ipv4Addr::new(10, 81, seg.ours.octets()[2], 254);
     let dir = tempfile::tempdir().unwrap();
-    let mut dnsmasq = Proc::spawn(
-        Command::new("ip")
-            .args(["netns", "exec", &dns_ns])
-            .arg(&dnsmasq)
-            .args([
-                "--no-daemon",
-                "--conf-file=/dev/null",
-                "--port=0",
-                "--user=root",
-            ])
-            .args(["--interface=dns0", "--bind-interfaces", "--log-dhcp"])
-            // Its log on stdout, where the test waits for it to be ready.
-            .arg("--log-facility=/dev/stdout")
-            .arg(format!(
-                "--dhcp-range=10.81.{0}.50,10.81.{0}.60,1h",
-                seg.ours.octets()[2]
-            ))
-            .arg(format!(
-                "--dhcp-leasefile={}",
-                dir.path().join("leases").display()
-            ))
-            .arg(format!("--pid-file={}", dir.path().join("pid").display())),
+    let mut dnsmasq = start_dnsmasq(
+        &dnsmasq,
+        &dns_ns,
+        "dns0",
+        &format!("10.81.{}", seg.ours.octets()[2]),
+        dir.path(),
     );
-    // dnsmasq is ready once it has logged its range (it logs after binding its sockets);
-    // started earlier, the client could be done with our answer before dnsmasq listens.
-    let deadline = Instant::now() + DEADLINE;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match dnsmasq.next_line(left) {
-            Some(line) if line.contains("DHCP, IP range") => break,
-            Some(_) => {}
-            None => panic!("dnsmasq did not start:\n{}", dnsmasq.diagnostics()),
-        }
-    }
     // udhcpc -B asks for broadcast answers: dnsmasq's then reach every port of the segment.
     let mut client = Proc::spawn(
         Command::new("ip")
@@ -579,6 +563,40 @@ fn a_second_dhcp_server_on_the_segment_is_named() {
         dnsmasq.diagnostics()
     );
     println!("{named}");
+}
+
+/// dnsmasq as a DHCP server (no DNS) on `dev` in `ns`, leasing `<net>.50` to `<net>.60`, its
+/// lease and pid files in `dir`; returned once it listens.
+fn start_dnsmasq(dnsmasq: &Path, ns: &str, dev: &str, net: &str, dir: &Path) -> Proc {
+    let dnsmasq = Proc::spawn(
+        Command::new("ip")
+            .args(["netns", "exec", ns])
+            .arg(dnsmasq)
+            .args([
+                "--no-daemon",
+                "--conf-file=/dev/null",
+                "--port=0",
+                "--user=root",
+            ])
+            .arg(format!("--interface={dev}"))
+            .args(["--bind-interfaces", "--log-dhcp"])
+            // Its log on stdout, where the test waits for it to be ready.
+            .arg("--log-facility=/dev/stdout")
+            .arg(format!("--dhcp-range={net}.50,{net}.60,1h"))
+            .arg(format!("--dhcp-leasefile={}", dir.join("leases").display()))
+            .arg(format!("--pid-file={}", dir.join("pid").display())),
+    );
+    // dnsmasq is ready once it has logged its range (it logs after binding its sockets);
+    // started earlier, a client could be done with our answer before dnsmasq listens.
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match dnsmasq.next_line(left) {
+            Some(line) if line.contains("DHCP, IP range") => return dnsmasq,
+            Some(_) => {}
+            None => panic!("dnsmasq did not start:\n{}", dnsmasq.diagnostics()),
+        }
+    }
 }
 
 /// Deletes a namespace the test made besides the pair.
@@ -722,4 +740,217 @@ fn the_mikrotik_run_answers_a_plain_bootp_client_that_pulls_the_image() {
         "the run said {lease:?}; busybox tftp pulled {} bytes",
         image.len()
     );
+}
+
+/// The Xiaomi run (`rescue-wizard --device xiaomi-mi-router-4a-gigabit`) on `pair`'s `port0`
+/// with `extra` arguments, to its end: its exit code and JSON events.
+fn xiaomi_run(
+    pair: &NetnsPair,
+    files: &Path,
+    extra: &[&str],
+) -> (Option<i32>, Vec<serde_json::Value>) {
+    let image = files.join("miwifi_r4a_firmware.bin");
+    std::fs::write(&image, support::content(64 * 1024, 0x0031)).unwrap();
+    let mut run = Proc::spawn(
+        pair.rescue_wizard()
+            .args(["--device", "xiaomi-mi-router-4a-gigabit"])
+            .arg(&image)
+            .args(["--interface", "port0", "--yes", "--json"])
+            .args(extra),
+    );
+    let status = run.wait_deadline(DEADLINE);
+    assert!(
+        status.is_some(),
+        "the run did not end:\n{}",
+        run.diagnostics()
+    );
+    let events = run
+        .stdout_text()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let left = ip(&["-n", &pair.ns, "-4", "-o", "addr", "show", "dev", "port0"]);
+    assert!(
+        !String::from_utf8_lossy(&left.stdout).contains("192.168.31.1/"),
+        "the address stayed on port0:\n{}",
+        run.diagnostics()
+    );
+    (status.and_then(|s| s.code()), events)
+}
+
+fn named<'a>(events: &'a [serde_json::Value], name: &str) -> Vec<&'a serde_json::Value> {
+    events.iter().filter(|e| e["event"] == name).collect()
+}
+
+/// The whole Xiaomi run with another DHCP server on the segment: before the router is switched
+/// on, the run's probe makes dnsmasq (on the same bridge as the laptop's port) answer, names it
+/// by address and MAC, and stops (exit 1, the address removed, the technician never told to
+/// switch the router on); `--allow-other-dhcp` names it and goes on to the wait. Without
+/// dnsmasq, the same run names no server and waits for the router.
+#[test]
+fn the_run_probes_for_another_dhcp_server_and_stops_before_the_router_is_on() {
+    if !root() {
+        return;
+    }
+    let Some(dnsmasq) = require("dnsmasq") else {
+        return;
+    };
+    let pair = NetnsPair::new("rw-dhcp-probe");
+    let files = tempfile::tempdir().unwrap();
+    // Alone on the segment: the probe hears nobody; the run waits for the router (1 s, then
+    // exit 3: it never spoke).
+    let started = Instant::now();
+    let (code, events) = xiaomi_run(&pair, files.path(), &["--wait", "1"]);
+    let alone = started.elapsed();
+    assert_eq!(code, Some(3), "{events:?}");
+    assert!(named(&events, "dhcp-other-server").is_empty(), "{events:?}");
+    let probed = named(&events, "dhcp-probed");
+    assert_eq!(probed.len(), 1, "{events:?}");
+    assert_eq!(probed[0]["stopped"], false);
+    assert_eq!(probed[0]["answered"], serde_json::json!([]));
+    assert!(
+        !named(&events, "waiting-for-router").is_empty(),
+        "the run never waited: {events:?}"
+    );
+    // dnsmasq joins the segment, bridged with the router's port.
+    let dns_ns = bridged_namespace(&pair, "dns", Some(Ipv4Addr::new(192, 168, 31, 254)));
+    let _dns_ns_gone = NsGuard(dns_ns.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = start_dnsmasq(&dnsmasq, &dns_ns, "dns0", "192.168.31", dir.path());
+    let rival_mac = mac_of(&dns_ns, "dns0");
+    let started = Instant::now();
+    let (code, events) = xiaomi_run(&pair, files.path(), &["--wait", "60"]);
+    let stopped_in = started.elapsed();
+    let diagnostics = || format!("{events:?}\ndnsmasq:\n{}", server.diagnostics());
+    assert_eq!(code, Some(1), "{}", diagnostics());
+    let others = named(&events, "dhcp-other-server");
+    assert_eq!(others.len(), 1, "{}", diagnostics());
+    assert_eq!(others[0]["address"], "192.168.31.254");
+    assert_eq!(others[0]["mac"], rival_mac.as_str());
+    let probed = named(&events, "dhcp-probed");
+    assert_eq!(probed.len(), 1, "{}", diagnostics());
+    assert_eq!(probed[0]["stopped"], true);
+    assert_eq!(probed[0]["answered"], serde_json::json!(["192.168.31.254"]));
+    let said = probed[0]["said"].as_str().unwrap_or_default();
+    assert!(
+        said.contains(&format!("192.168.31.254 ({rival_mac}) offered 192.168.31."))
+            && said.contains("Switch off the other DHCP server on this segment, or unplug this computer from the LAN")
+            && said.contains("--allow-other-dhcp"),
+        "{said}"
+    );
+    for never in ["waiting-for-router", "listening", "dhcp-leased"] {
+        assert!(
+            named(&events, never).is_empty(),
+            "{never} came: {}",
+            diagnostics()
+        );
+    }
+    // The technician's choice: go on anyway. The server is named, the run waits.
+    let (code, events) = xiaomi_run(&pair, files.path(), &["--wait", "1", "--allow-other-dhcp"]);
+    server.kill();
+    // dnsmasq's ARP (its check that the address it offered is free) is heard as a device
+    // speaking on the port: the run ends as "spoke but never asked" (exit 1), not as "never
+    // spoke" (exit 3), once its one second of waiting is over.
+    assert_eq!(code, Some(1), "{events:?}");
+    let gave_up = named(&events, "transfer-failed");
+    assert!(
+        gave_up[0]["reason"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("gave up after 1 s without a transfer")),
+        "{events:?}"
+    );
+    let probed = named(&events, "dhcp-probed");
+    assert_eq!(probed[0]["stopped"], false, "{events:?}");
+    assert_eq!(probed[0]["answered"], serde_json::json!(["192.168.31.254"]));
+    assert!(
+        !named(&events, "waiting-for-router").is_empty(),
+        "{events:?}"
+    );
+    println!(
+        "alone: waited after the probe, run {:.2} s; with dnsmasq: stopped in {:.2} s: {said}",
+        alone.as_secs_f64(),
+        stopped_in.as_secs_f64()
+    );
+}
+
+/// `serve --dhcp --profile` reads the profile's `dhcp:` block as the run does: busybox `udhcpc`
+/// sending vendor class `Mips_boot` gets the pool's first address and the boot file the block
+/// names for that class; the profile's laptop address is added and removed again.
+#[test]
+fn serve_dhcp_reads_the_profiles_dhcp_block() {
+    if !root() {
+        return;
+    }
+    let Some(busybox) = require("busybox") else {
+        return;
+    };
+    let pair = NetnsPair::new("rw-dhcp-block");
+    let dir = tempfile::tempdir().unwrap();
+    let xiaomi = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("devices/xiaomi-mi-router-4a-gigabit.yaml"),
+    )
+    .unwrap()
+    .replace(
+        "id: xiaomi-mi-router-4a-gigabit",
+        "id: xiaomi-dhcp-block-test",
+    );
+    let profile = dir.path().join("xiaomi-dhcp-block-test.yaml");
+    std::fs::write(
+        &profile,
+        format!(
+            "{xiaomi}dhcp:\n  boot-file: recovery.bin\n  pool:\n    first: 192.168.31.120\n    last: 192.168.31.121\n  images-by-vendor-class:\n    Mips_boot: mips.bin\n"
+        ),
+    )
+    .unwrap();
+    let image = dir.path().join("miwifi.bin");
+    std::fs::write(&image, support::content(4096, 31)).unwrap();
+    let serve = Proc::spawn(
+        pair.rescue_wizard()
+            .arg("serve")
+            .arg(&image)
+            .args(["--dhcp", "--interface", "port0", "--port", "0", "--yes"])
+            .arg("--profile")
+            .arg(&profile),
+    );
+    let deadline = Instant::now() + DEADLINE;
+    let intro = loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match serve.next_line(left) {
+            Some(line) if line.starts_with("answering DHCP") => break line,
+            Some(_) => {}
+            None => panic!("serve never answered:\n{}", serve.diagnostics()),
+        }
+    };
+    assert_eq!(
+        intro,
+        "answering DHCP and BOOTP on port0 as 192.168.31.1: leasing 192.168.31.120, 192.168.31.121, boot file recovery.bin"
+    );
+    let hook = script(
+        dir.path(),
+        "udhcpc.sh",
+        r#"[ "$1" = bound ] && echo "bound ip=$ip siaddr=$siaddr boot_file=$boot_file""#,
+    );
+    let (bound, status, client) = udhcpc_bound(&busybox, &pair.peer, &hook);
+    assert_eq!(
+        bound.as_deref(),
+        Some("bound ip=192.168.31.120 siaddr=192.168.31.1 boot_file=mips.bin"),
+        "udhcpc ({status:?}):\n{}\nserve:\n{}",
+        client.diagnostics(),
+        serve.diagnostics()
+    );
+    let mut serve = serve;
+    serve.signal(nix::sys::signal::Signal::SIGTERM);
+    let ended = serve.wait_deadline(DEADLINE);
+    assert!(
+        ended.is_some(),
+        "serve did not stop:\n{}",
+        serve.diagnostics()
+    );
+    let left = ip(&["-n", &pair.ns, "-4", "-o", "addr", "show", "dev", "port0"]);
+    assert!(
+        !String::from_utf8_lossy(&left.stdout).contains("192.168.31.1/"),
+        "the address stayed on port0:\n{}",
+        serve.diagnostics()
+    );
+    println!("{intro}; udhcpc: {}", bound.unwrap_or_default());
 }

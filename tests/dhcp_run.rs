@@ -270,6 +270,13 @@ fn recover(case: &Case) {
         .iter()
         .any(|e| e["event"] == "network-changed" && e.to_string().contains(case.host));
     assert!(added, "no network change added {}: {events:?}", case.host);
+    // Alone with U-Boot on the port: the probe for other DHCP servers named none, and the run
+    // went on.
+    assert_eq!(position(&events, "dhcp-other-server"), None, "{events:?}");
+    let probed =
+        &events[position(&events, "dhcp-probed").unwrap_or_else(|| panic!("no probe: {events:?}"))];
+    assert_eq!(probed["stopped"], false, "{probed}");
+    assert_eq!(probed["answered"], serde_json::json!([]), "{probed}");
     let leased =
         position(&events, "dhcp-leased").unwrap_or_else(|| panic!("no lease event: {events:?}"));
     let lease = &events[leased];

@@ -161,6 +161,7 @@ pub(crate) fn settings(args: &RecoverArgs) -> Settings {
         stall_after: settings::seconds(args.stall_after, STALL_AFTER),
         region: args.region.clone(),
         allow_firewall: args.allow_firewall,
+        allow_other_dhcp: args.allow_other_dhcp,
         serial: args.serial.clone().map(|port| Serial {
             port,
             baud: args.baud,

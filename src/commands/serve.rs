@@ -90,8 +90,12 @@ pub(super) async fn serve(args: ServeArgs) -> anyhow::Result<Outcome> {
     let (host_tx, mut host_events) = mpsc::unbounded_channel();
     let profile = find_profile(args.device.as_deref(), args.profile.as_deref())?;
     let config = server_config(&args, profile.as_ref());
+    // A DHCP/BOOTP bootloader pulls the image too: serve (with --dhcp) answers it.
     if let Some(profile) = &profile
-        && profile.method != Method::TftpServer
+        && !matches!(
+            profile.method,
+            Method::TftpServer | Method::DhcpTftp | Method::BootpTftp
+        )
     {
         return Err(UsageError::new(format!(
                 "{} recovers by {}: its bootloader does not pull the image.\n  fix: see `rescue-wizard devices show {}`",
@@ -234,17 +238,30 @@ fn dhcp_responder(
     let bind = bind.or_else(|| profile.and_then(|p| p.host).map(|host| host.address));
     let ours = dhcp::server::our_address(&crate::net::iface::list(), interface, bind)
         .map_err(UsageError::new)?;
-    let pool = if args.router_address.is_empty() {
-        profile.and_then(|p| p.router).into_iter().collect()
-    } else {
-        args.router_address.clone()
+    // A DHCP/BOOTP profile's `dhcp:` block (pool, boot file, images by vendor class, who is
+    // answered) as the run reads it; the command line's flags over it.
+    let from_profile = match profile {
+        Some(p) if matches!(p.method, Method::DhcpTftp | Method::BootpTftp) => Some(
+            crate::engine::plan::lease(p, ours, &args.path, false)
+                .map_err(UsageError::from_source)?,
+        ),
+        _ => None,
     };
+    let pool = settings::layer(
+        (!args.router_address.is_empty()).then(|| args.router_address.clone()),
+        from_profile.as_ref().map(|l| l.pool.clone()),
+        profile.and_then(|p| p.router).into_iter().collect(),
+    );
     if pool.is_empty() {
         return Err(UsageError::new(
             "--dhcp needs the address to lease to the router.\n  fix: add --router-address, for example --router-address 192.168.1.100 when this computer is 192.168.1.1".to_owned(),
         ));
     }
-    let boot_file = match (&args.boot_file, args.path.file_name()) {
+    let given_boot_file = args
+        .boot_file
+        .clone()
+        .or_else(|| from_profile.as_ref().map(|l| l.boot_file.clone()));
+    let boot_file = match (&given_boot_file, args.path.file_name()) {
         (Some(name), _) => name.clone(),
         (None, Some(name)) if !args.path.is_dir() => name.to_string_lossy().into_owned(),
         (None, _) => {
@@ -254,8 +271,12 @@ fn dhcp_responder(
             )));
         }
     };
-    let mut config =
-        dhcp::lease::LeaseConfig::new(ours, pool, boot_file).map_err(UsageError::from_source)?;
+    let mut config = dhcp::lease::LeaseConfig::new(ours, pool, boot_file)
+        .map_err(UsageError::from_source)?;
+    if let Some(lease) = &from_profile {
+        config.boot_choices.clone_from(&lease.boot_choices);
+        config.answer = lease.answer.clone();
+    }
     if let Some(mac) = args.only_mac {
         config.answer = dhcp::lease::Answer::Mac(crate::net::wire::Mac(mac));
     } else if let Some(class) = &args.only_vendor_class {

@@ -18,6 +18,7 @@ use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
 use crate::dhcp::packet::{DhcpOption, FieldTooLong, Message, MessageType, Op, Vendor, code};
+use crate::dhcp::probe::Answered;
 use crate::net::iface::Ipv4Cidr;
 use crate::net::wire::Mac;
 
@@ -296,6 +297,15 @@ pub enum LeaseEvent {
         /// How it was seen.
         seen: OtherServerSeen,
     },
+    /// The probe for other servers on the port is over ([`crate::dhcp::probe`]), before the
+    /// router could ask.
+    Probed {
+        /// Whether the probe could listen at all (the client port may be taken by a DHCP
+        /// client on this computer).
+        listened: bool,
+        /// The servers that offered an address to the probe.
+        answered: Vec<Answered>,
+    },
 }
 
 /// How another server showed itself.
@@ -399,8 +409,39 @@ impl fmt::Display for LeaseEvent {
                     "; the router may take that server's answer instead of ours: unplug it or stop it",
                 )
             }
+            Self::Probed { listened, answered } => probed(f, *listened, answered),
         }
     }
+}
+
+/// The probe's result in words: who answered, and what to do about it.
+fn probed(f: &mut fmt::Formatter<'_>, listened: bool, answered: &[Answered]) -> fmt::Result {
+    if !listened {
+        return f.write_str(
+            "no probe for other DHCP servers: this computer's client port is taken, so their answers cannot be heard",
+        );
+    }
+    if answered.is_empty() {
+        return write!(
+            f,
+            "no other DHCP server answered a probe on this port within {} s",
+            crate::dhcp::probe::PROBE_WAIT.as_secs()
+        );
+    }
+    f.write_str("another DHCP server answered rescue-wizard's probe on this port: ")?;
+    for (n, server) in answered.iter().enumerate() {
+        if n > 0 {
+            f.write_str(", ")?;
+        }
+        write!(f, "{}", server.server)?;
+        if let Some(mac) = server.mac {
+            write!(f, " ({mac})")?;
+        }
+        write!(f, " offered {}", server.offered)?;
+    }
+    f.write_str(
+        ". Switch off the other DHCP server on this segment, or unplug this computer from the LAN: the router may take its lease and never ask us",
+    )
 }
 
 /// Where a reply goes.
@@ -493,6 +534,10 @@ impl Responder {
     /// A message that arrived on the server port at `now`. A client not answered is reported
     /// once for each reason.
     pub fn on_request(&mut self, request: &Message, now: Instant) -> Step {
+        // Our own probe for other servers, looped back: never answered, never the router.
+        if crate::dhcp::probe::is_probe(request) {
+            return Step::default();
+        }
         let mut step = self.answer(request, now);
         step.events.retain(|event| match event {
             LeaseEvent::Ignored { client, why, .. } => self.ignored.insert((*client, why.clone())),
@@ -833,3 +878,6 @@ pub fn destination(request: &Message) -> Destination {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod probe_tests;

@@ -1,8 +1,9 @@
 //! The responder's driver: a UDP socket on the server port bound to the rescue port only
 //! (`SO_BINDTODEVICE`), so that a request arriving on any other interface is never seen and a
 //! reply never leaves by another; and a second socket on the client port, bound the same way,
-//! that hears other servers' broadcast replies. Every rule lives in [`Responder`]; this file
-//! moves datagrams and the clock into it and its replies and events out.
+//! that hears other servers' broadcast replies, and from which the [`Probe`] for them is sent
+//! as the responder starts. Every rule lives in [`Responder`] and [`Probe`]; this file moves
+//! datagrams and the clock into them and their replies and events out.
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
@@ -13,6 +14,7 @@ use tokio::sync::{mpsc::UnboundedSender, watch};
 
 use crate::dhcp::lease::{CLIENT_PORT, LeaseConfig, LeaseEvent, Responder, SERVER_PORT};
 use crate::dhcp::packet::Message;
+use crate::dhcp::probe::{Probe, ProbeStep};
 use crate::net::iface::{Interface, Ipv4Cidr};
 use crate::net::wire::Mac;
 
@@ -71,6 +73,8 @@ pub struct DhcpServer {
     requests: UdpSocket,
     replies_heard: Option<UdpSocket>,
     watch_error: Option<String>,
+    /// The port's own MAC, the probe's client address.
+    mac: Option<Mac>,
     responder: Responder,
 }
 
@@ -106,11 +110,18 @@ impl DhcpServer {
                 )),
             ),
         };
+        let mac = crate::net::iface::list()
+            .into_iter()
+            .find(|i| i.name == interface)
+            .and_then(|i| i.mac)
+            .and_then(|mac| crate::net::iface::parse_mac(&mac))
+            .map(Mac);
         Ok(Self {
             interface: interface.to_owned(),
             requests,
             replies_heard,
             watch_error,
+            mac,
             responder: Responder::new(config),
         })
     }
@@ -121,7 +132,8 @@ impl DhcpServer {
     }
 
     /// Answers requests until `shutdown` turns true or `events` closes; every event goes to
-    /// `events` as it happens.
+    /// `events` as it happens. It starts with the probe for other servers (answering requests
+    /// meanwhile), whose end is one [`LeaseEvent::Probed`].
     pub async fn run(
         mut self,
         events: UnboundedSender<LeaseEvent>,
@@ -129,8 +141,30 @@ impl DhcpServer {
     ) -> io::Result<()> {
         let mut request_buf = vec![0u8; MAX_DATAGRAM];
         let mut reply_buf = vec![0u8; MAX_DATAGRAM];
+        let mut probe = if let (Some(_), Some(mac)) = (&self.replies_heard, self.mac) {
+            Some(Probe::new(
+                self.responder.config().server.addr,
+                mac,
+                probe_xid(),
+                Instant::now(),
+            ))
+        } else {
+            let _ = events.send(LeaseEvent::Probed {
+                listened: false,
+                answered: Vec::new(),
+            });
+            None
+        };
         loop {
+            let mut wake = None;
+            if let Some(running) = probe.as_mut() {
+                wake = self.probe_step(running, &events).await?;
+                if wake.is_none() {
+                    probe = None;
+                }
+            }
             tokio::select! {
+                () = sleep_until_optional(wake) => {}
                 changed = shutdown.changed() => {
                     if changed.is_err() || *shutdown.borrow() {
                         return Ok(());
@@ -152,6 +186,9 @@ impl DhcpServer {
                     let (len, from) = received?;
                     let SocketAddr::V4(from) = from else { continue };
                     let Ok(reply) = Message::parse(&reply_buf[..len]) else { continue };
+                    if probe.as_mut().is_some_and(|p| p.on_reply(&reply, *from.ip())) {
+                        continue;
+                    }
                     let step = self.responder.on_reply_seen(&reply, *from.ip(), Instant::now());
                     for event in step.events {
                         self.forward(event, &events).await;
@@ -164,6 +201,36 @@ impl DhcpServer {
         }
     }
 
+    /// Carries out the probe's next step: sends its DISCOVER, or reports its end (naming each
+    /// server that answered by ARP first). The instant to poll it again; `None` once it ended.
+    async fn probe_step(
+        &self,
+        probe: &mut Probe,
+        events: &UnboundedSender<LeaseEvent>,
+    ) -> io::Result<Option<Instant>> {
+        loop {
+            match probe.poll(Instant::now()) {
+                ProbeStep::Send(discover) => {
+                    if let Some(socket) = &self.replies_heard {
+                        let to = SocketAddrV4::new(Ipv4Addr::BROADCAST, SERVER_PORT);
+                        socket.send_to(&discover.to_bytes(), to).await?;
+                    }
+                }
+                ProbeStep::WaitUntil(wake) => return Ok(Some(wake)),
+                ProbeStep::Done(mut answered) => {
+                    for server in &mut answered {
+                        server.mac = arp_lookup(&self.interface, server.server).await;
+                    }
+                    let _ = events.send(LeaseEvent::Probed {
+                        listened: true,
+                        answered,
+                    });
+                    return Ok(None);
+                }
+            }
+        }
+    }
+
     /// Sends `event` on, naming another server's MAC first (an ARP request: its reply was
     /// broadcast, so the kernel learnt nothing).
     async fn forward(&self, mut event: LeaseEvent, events: &UnboundedSender<LeaseEvent>) {
@@ -172,6 +239,23 @@ impl DhcpServer {
         }
         let _ = events.send(event);
     }
+}
+
+/// Sleeps until `wake`, or never when there is none.
+async fn sleep_until_optional(wake: Option<Instant>) {
+    match wake {
+        Some(wake) => tokio::time::sleep_until(wake.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// A transaction id for the probe that no earlier run's probe had: the clock's nanoseconds
+/// mixed with the process id.
+fn probe_xid() -> u32 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    nanos ^ std::process::id().rotate_left(16)
 }
 
 async fn recv_optional(

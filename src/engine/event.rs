@@ -523,6 +523,16 @@ pub enum Event {
         /// Where the NMRP exchange stood when it changed.
         during: crate::nmrp::session::Phase,
     },
+    /// DHCP/BOOTP: the probe for other DHCP servers on the port is over, before the router is
+    /// switched on: who answered it, and whether the run stops for them.
+    DhcpProbed {
+        /// The servers that answered (each also named by a [`Event::DhcpOtherServer`]).
+        answered: Vec<Ipv4Addr>,
+        /// The run stops here: another server would answer the router too.
+        stopped: bool,
+        /// What was found and what to do, in words.
+        said: String,
+    },
 }
 
 /// What a front-end may ask of a running recovery.
@@ -872,7 +882,9 @@ impl std::fmt::Display for Event {
                 }
                 Ok(())
             }
-            Event::DhcpOtherServer { said, .. } => f.write_str(said),
+            Event::DhcpOtherServer { said, .. } | Event::DhcpProbed { said, .. } => {
+                f.write_str(said)
+            }
             Event::ConsoleOpened { port, baud } => write!(
                 f,
                 "serial console {} open at {baud} baud: nothing is typed until the bootloader speaks",

@@ -17,8 +17,8 @@ mod console;
 mod lease;
 
 use self::console::console_plan;
-pub use self::lease::DEFAULT_LEASE_HOST;
-use self::lease::{lease, with_lease};
+pub use self::lease::{DEFAULT_LEASE_HOST, lease};
+use self::lease::with_lease;
 
 /// After the expected flashing time, how much longer the run watches for the router coming
 /// back.
@@ -54,6 +54,9 @@ pub struct Settings {
     pub allow_firewall: bool,
     /// The bootloader's serial console (`--serial`, `--baud`, `--yes`), when the run drives it.
     pub serial: Option<Serial>,
+    /// A DHCP/BOOTP run goes on when another DHCP server answers its probe on the port
+    /// (`--allow-other-dhcp`); else it stops before the router is switched on.
+    pub allow_other_dhcp: bool,
 }
 
 /// What `auto` as a serial port means: the one USB serial adapter present.
@@ -132,6 +135,7 @@ impl Default for Settings {
             region: None,
             allow_firewall: false,
             serial: None,
+            allow_other_dhcp: false,
         }
     }
 }
@@ -241,6 +245,9 @@ pub struct Lease {
     /// The router asks by BOOTP (`MikroTik` etherboot); else DHCP. The responder answers
     /// each in its own protocol; this only words what the run waits for.
     pub bootp: bool,
+    /// The run goes on when another DHCP server answers the probe (`--allow-other-dhcp`);
+    /// else it stops before the router is switched on.
+    pub allow_other_servers: bool,
 }
 
 /// Where the expected flashing time comes from.
@@ -581,7 +588,10 @@ pub fn build(
         }
     };
     let transfer = if dhcp {
-        with_lease(transfer, lease(profile, host, &image)?)
+        with_lease(
+            transfer,
+            lease(profile, host, &image.path, settings.allow_other_dhcp)?,
+        )
     } else {
         transfer
     };

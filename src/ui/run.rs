@@ -179,7 +179,8 @@ impl RunView {
             // The run ends before the router could be served: nothing is waited for any more.
             Event::PreflightFailed { .. }
             | Event::NetworkSetupFailed { .. }
-            | Event::ServerStartFailed { .. } => {
+            | Event::ServerStartFailed { .. }
+            | Event::DhcpProbed { stopped: true, .. } => {
                 Self::clear(&mut self.spinner, &self.multi);
                 Self::clear(&mut self.bar, &self.multi);
                 self.line(&event.to_string());

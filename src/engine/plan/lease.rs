@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 use std::net::Ipv4Addr;
 
-use super::{ImageFacts, Lease, PlanError, Port, Transfer};
+use super::{Lease, PlanError, Port, Transfer};
 use crate::net::iface::Ipv4Cidr;
 use crate::profile::{Method, Profile};
 
@@ -15,10 +15,14 @@ pub const DEFAULT_LEASE_HOST: u32 = 100;
 /// What the responder gives for `profile`: its `dhcp:` section where it says, else its router
 /// address (else the `.100` of the laptop's subnet) and its boot file (else the image's own
 /// name: any name is served anyway), answering the first client that asks.
-pub(super) fn lease(
+///
+/// # Errors
+/// When the lease cannot work (an address outside `host`'s subnet, a boot file too long).
+pub fn lease(
     profile: &Profile,
     host: Ipv4Cidr,
-    image: &ImageFacts,
+    image: &std::path::Path,
+    allow_other_servers: bool,
 ) -> Result<Lease, PlanError> {
     let dhcp = &profile.dhcp;
     let pool = dhcp.pool.map_or_else(
@@ -33,12 +37,7 @@ pub(super) fn lease(
         .boot_file
         .clone()
         .or_else(|| profile.filename.clone())
-        .or_else(|| {
-            image
-                .path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-        })
+        .or_else(|| image.file_name().map(|n| n.to_string_lossy().into_owned()))
         .unwrap_or_else(|| "firmware.bin".to_owned());
     // The longest prefix first: `U-Boot.armv7` is tried before `U-Boot`.
     let mut boot_choices: Vec<crate::dhcp::lease::BootChoice> = dhcp
@@ -65,6 +64,7 @@ pub(super) fn lease(
         boot_choices,
         answer,
         bootp: profile.method == Method::BootpTftp,
+        allow_other_servers,
     };
     // The same checks as `serve --dhcp`: every leased address a host of our subnet, every
     // boot file short enough for `file`; a profile that fails them cannot be run.
@@ -142,11 +142,16 @@ impl Lease {
             text
         });
         format!(
-            "answer {protocol} on {} only: give the router{who} {}{spare}, our address {} as its server (siaddr), boot file {}{by_class}; warn of any other DHCP server there",
+            "answer {protocol} on {} only: give the router{who} {}{spare}, our address {} as its server (siaddr), boot file {}{by_class}; before the router is switched on, ask whether another DHCP server answers there, and {}",
             port.map_or("the port", |p| p.name.as_str()),
             self.router,
             host.map_or_else(|| "?".to_owned(), |h| h.addr.to_string()),
-            self.boot_file
+            self.boot_file,
+            if self.allow_other_servers {
+                "warn if one does (--allow-other-dhcp)"
+            } else {
+                "stop if one does"
+            }
         )
     }
 }

@@ -502,7 +502,11 @@ impl Machine {
                 let news = method::nmrp::on_event(event, &self.plan);
                 self.method_news(news, &mut out);
             }
-            Input::Dhcp(event) => self.method_news(method::dhcp::on_event(event), &mut out),
+            Input::Dhcp(event) => {
+                let (effects, end) = method::dhcp::on_event(event, &self.plan);
+                out.extend(effects);
+                self.method_news((Vec::new(), end), &mut out);
+            }
             Input::Console(news) => self.method_news(method::console::on_news(news), &mut out),
         }
         // New evidence shows in the checklist at once, not at the next tick, and the step

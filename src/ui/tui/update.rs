@@ -762,6 +762,15 @@ fn engine_event(model: &mut Model, at: Duration, event: &Event) -> Vec<Effect> {
         | Event::HttpAnswered { .. }
         | Event::WaitingForRouter { .. } => Some(FeedKind::Info),
         Event::DhcpOtherServer { .. } | Event::NmrpLinkChanged { .. } => Some(FeedKind::Notice),
+        Event::DhcpProbed {
+            answered, stopped, ..
+        } => Some(if *stopped {
+            FeedKind::Problem
+        } else if answered.is_empty() {
+            FeedKind::Info
+        } else {
+            FeedKind::Notice
+        }),
         Event::ConsoleOpened { .. } | Event::ConsoleNoted { .. } | Event::ConsoleTyped { .. } => {
             Some(FeedKind::Info)
         }

@@ -15,13 +15,15 @@ use tokio::task::JoinHandle;
 
 use super::Method;
 use crate::dhcp::lease::{LeaseConfig, LeaseEvent, Protocol};
+use crate::dhcp::probe::Answered;
 use crate::dhcp::server::DhcpServer;
 use crate::engine::event::{Event, RunOutcome};
 use crate::engine::plan::{Plan, Transfer};
 use crate::engine::run::machine::{Effect, Input};
 
-/// The DHCP/BOOTP strategy: our TFTP server and the responder are up before the router is
-/// switched on; the router asks for its address, then pulls.
+/// The DHCP/BOOTP strategy: the responder comes up first and probes the port for another DHCP
+/// server; once none answered (or `--allow-other-dhcp` says to go on), our TFTP server comes
+/// up and the router is switched on; it asks for its address, then pulls.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Dhcp {
     /// The boot file the router is given.
@@ -44,9 +46,12 @@ impl Method for Dhcp {
     }
 
     // The bootloader asks for its address within a second of power-on and gives up after a
-    // few tries (U-Boot's `net/bootp.c` retries for about 10 s): both servers are up first.
+    // few tries (U-Boot's `net/bootp.c` retries for about 28 s): both servers are up before
+    // the technician is told to switch it on. The TFTP server (and with it the self-test and
+    // the wait) follows the end of the responder's probe: a router switched on while another
+    // DHCP server answers may take that server's lease and never ask us ([`on_event`]).
     fn prepare(&self) -> Vec<Effect> {
-        vec![Effect::StartServer, Effect::StartDhcp]
+        vec![Effect::StartDhcp]
     }
 
     fn on_waiting(&self) -> Vec<Effect> {
@@ -67,9 +72,65 @@ pub enum DhcpEvent {
     Stopped(String),
 }
 
-/// What the run makes of one responder event: the events to show, and how the run ends when
-/// this ends it. Pure: the machine calls it from its one DHCP arm.
-pub fn on_event(event: DhcpEvent) -> (Vec<Event>, Option<RunOutcome>) {
+/// What the run makes of one responder event: what to do (events to show; once the probe is
+/// over, the TFTP server to start), and how the run ends when this ends it. Pure: the machine
+/// calls it from its one DHCP arm.
+pub fn on_event(event: DhcpEvent, plan: &Plan) -> (Vec<Effect>, Option<RunOutcome>) {
+    if let DhcpEvent::Lease(LeaseEvent::Probed { listened, answered }) = &event {
+        let allow =
+            matches!(&plan.transfer, Transfer::Dhcp { lease, .. } if lease.allow_other_servers);
+        return probed(*listened, answered, allow);
+    }
+    let (events, end) = news(event);
+    (events.into_iter().map(Effect::Emit).collect(), end)
+}
+
+/// The probe's end: each server that answered named, then the run stops (before the router is
+/// switched on) unless `allow` says to go on; going on starts our TFTP server.
+fn probed(listened: bool, answered: &[Answered], allow: bool) -> (Vec<Effect>, Option<RunOutcome>) {
+    let mut out: Vec<Effect> = answered
+        .iter()
+        .map(|server| {
+            let mac = server.mac.map(|m| format!(" ({m})")).unwrap_or_default();
+            Effect::Emit(Event::DhcpOtherServer {
+                address: server.server,
+                mac: server.mac.map(|m| m.to_string()),
+                said: format!(
+                    "another DHCP server answers on this port: {}{mac}, it offered {} to rescue-wizard's probe",
+                    server.server, server.offered
+                ),
+            })
+        })
+        .collect();
+    let found = LeaseEvent::Probed {
+        listened,
+        answered: answered.to_vec(),
+    }
+    .to_string();
+    let stop = !answered.is_empty() && !allow;
+    let said = if answered.is_empty() {
+        found
+    } else if stop {
+        format!(
+            "{found}.\n  The run stops here, before the router is switched on. To go on anyway (the router may still take the other server's lease), run again with --allow-other-dhcp"
+        )
+    } else {
+        format!("{found}.\n  Going on, as --allow-other-dhcp asks")
+    };
+    out.push(Effect::Emit(Event::DhcpProbed {
+        answered: answered.iter().map(|a| a.server).collect(),
+        stopped: stop,
+        said,
+    }));
+    if stop {
+        return (out, Some(RunOutcome::Failed));
+    }
+    out.push(Effect::StartServer);
+    (out, None)
+}
+
+/// What the run shows of any other responder event, and how the run ends when it ends it.
+fn news(event: DhcpEvent) -> (Vec<Event>, Option<RunOutcome>) {
     let notice = |what: String| Event::NetworkNoticed { what };
     match event {
         DhcpEvent::BindFailed(reason) => (
@@ -216,7 +277,7 @@ mod tests {
 
     #[test]
     fn a_lease_is_shown_as_who_got_what() {
-        let (events, end) = on_event(DhcpEvent::Lease(LeaseEvent::Gave {
+        let (events, end) = news(DhcpEvent::Lease(LeaseEvent::Gave {
             client: MAC,
             address: Ipv4Addr::new(192, 168, 31, 100),
             vendor_class: Some("Mips_boot".into()),
@@ -232,7 +293,7 @@ mod tests {
 
     #[test]
     fn another_server_is_named_as_a_warning() {
-        let (events, end) = on_event(DhcpEvent::Lease(LeaseEvent::OtherServer {
+        let (events, end) = news(DhcpEvent::Lease(LeaseEvent::OtherServer {
             address: Ipv4Addr::new(192, 168, 31, 254),
             mac: Some(Mac([2, 0, 0, 0, 0, 9])),
             seen: OtherServerSeen::Reply {
@@ -250,12 +311,105 @@ mod tests {
         assert!(said.contains("unplug it or stop it"), "{said}");
     }
 
+    fn rival() -> Answered {
+        Answered {
+            server: Ipv4Addr::new(192, 168, 31, 254),
+            mac: Some(Mac([2, 0, 0, 0, 0, 9])),
+            offered: Ipv4Addr::new(192, 168, 31, 50),
+        }
+    }
+
+    fn emitted(effects: &[Effect]) -> Vec<&Event> {
+        effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Emit(event) => Some(event),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_clear_probe_starts_the_tftp_server() {
+        let (effects, end) = probed(true, &[], false);
+        assert_eq!(end, None);
+        assert_eq!(effects.last(), Some(&Effect::StartServer));
+        let Event::DhcpProbed {
+            answered,
+            stopped,
+            said,
+        } = emitted(&effects)[0]
+        else {
+            panic!("{effects:?}");
+        };
+        assert!(answered.is_empty() && !stopped);
+        assert_eq!(
+            said,
+            "no other DHCP server answered a probe on this port within 5 s"
+        );
+        // A probe that could not listen does not stop the run either (it was said why).
+        let (effects, end) = probed(false, &[], false);
+        assert_eq!((effects.last(), end), (Some(&Effect::StartServer), None));
+    }
+
+    #[test]
+    fn another_server_answering_the_probe_stops_the_run_before_the_router_is_on() {
+        let (effects, end) = probed(true, &[rival()], false);
+        assert_eq!(end, Some(RunOutcome::Failed));
+        assert!(!effects.contains(&Effect::StartServer), "{effects:?}");
+        let events = emitted(&effects);
+        let Event::DhcpOtherServer { address, mac, said } = events[0] else {
+            panic!("{events:?}");
+        };
+        assert_eq!(*address, Ipv4Addr::new(192, 168, 31, 254));
+        assert_eq!(mac.as_deref(), Some("02:00:00:00:00:09"));
+        assert!(
+            said.contains("offered 192.168.31.50 to rescue-wizard's probe"),
+            "{said}"
+        );
+        let Event::DhcpProbed { stopped, said, .. } = events[1] else {
+            panic!("{events:?}");
+        };
+        assert!(stopped);
+        assert!(
+            said.starts_with("another DHCP server answered rescue-wizard's probe on this port: 192.168.31.254 (02:00:00:00:00:09) offered 192.168.31.50. Switch off the other DHCP server on this segment, or unplug this computer from the LAN: the router may take its lease and never ask us"),
+            "{said}"
+        );
+        assert!(said.contains("run again with --allow-other-dhcp"), "{said}");
+    }
+
+    #[test]
+    fn allowed_another_server_is_named_and_the_run_goes_on() {
+        let (effects, end) = probed(true, &[rival()], true);
+        assert_eq!(end, None);
+        assert_eq!(effects.last(), Some(&Effect::StartServer));
+        let events = emitted(&effects);
+        assert!(matches!(events[0], Event::DhcpOtherServer { .. }));
+        let Event::DhcpProbed { stopped, said, .. } = events[1] else {
+            panic!("{events:?}");
+        };
+        assert!(!stopped);
+        assert!(
+            said.ends_with("Going on, as --allow-other-dhcp asks"),
+            "{said}"
+        );
+    }
+
+    #[test]
+    fn the_responder_comes_up_first_and_the_tftp_server_after_its_probe() {
+        let method = Dhcp {
+            boot_file: "test.bin".into(),
+            bootp: false,
+        };
+        assert_eq!(method.prepare(), vec![Effect::StartDhcp]);
+    }
+
     #[test]
     fn a_responder_that_cannot_start_fails_the_run_with_its_reason() {
-        let (events, end) = on_event(DhcpEvent::BindFailed("port 67 is taken".into()));
+        let (events, end) = news(DhcpEvent::BindFailed("port 67 is taken".into()));
         assert_eq!(end, Some(RunOutcome::Failed));
         assert!(events[0].to_string().contains("port 67 is taken"));
-        let (events, end) = on_event(DhcpEvent::Lease(LeaseEvent::Ignored {
+        let (events, end) = news(DhcpEvent::Lease(LeaseEvent::Ignored {
             client: Some(MAC),
             vendor_class: None,
             why: Ignored::NotEthernet,

@@ -271,8 +271,8 @@ fn dhcp_responder(
             )));
         }
     };
-    let mut config = dhcp::lease::LeaseConfig::new(ours, pool, boot_file)
-        .map_err(UsageError::from_source)?;
+    let mut config =
+        dhcp::lease::LeaseConfig::new(ours, pool, boot_file).map_err(UsageError::from_source)?;
     if let Some(lease) = &from_profile {
         config.boot_choices.clone_from(&lease.boot_choices);
         config.answer = lease.answer.clone();

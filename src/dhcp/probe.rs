@@ -26,9 +26,9 @@ pub const PROBE_WAIT: Duration = Duration::from_secs(5);
 /// clients to retransmit; a server that missed the first hears the second).
 pub const PROBE_RESEND: Duration = Duration::from_secs(1);
 
-/// The vendor class (option 60) the probe sends: it tells our own responder, and a
-/// technician reading another server's log, that this DISCOVER is rescue-wizard's probe.
-pub const PROBE_VENDOR_CLASS: &str = "rescue-wizard-probe";
+/// The vendor class (option 60) the probe sends: it tells our own responder, the wire watch,
+/// and a technician reading another server's log, that this DISCOVER is rescue-wizard's probe.
+pub use crate::net::wire::PROBE_VENDOR_CLASS;
 
 /// Whether `request` is a probe of ours: never answered, never taken for the router.
 pub fn is_probe(request: &Message) -> bool {

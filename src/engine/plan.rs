@@ -17,8 +17,8 @@ mod console;
 mod lease;
 
 use self::console::console_plan;
-pub use self::lease::{DEFAULT_LEASE_HOST, lease};
 use self::lease::with_lease;
+pub use self::lease::{DEFAULT_LEASE_HOST, lease};
 
 /// After the expected flashing time, how much longer the run watches for the router coming
 /// back.

@@ -468,6 +468,11 @@ const DHCP_COOKIE: [u8; 4] = [99, 130, 83, 99];
 const OPTION_PAD: u8 = 0;
 const OPTION_MESSAGE_TYPE: u8 = 53;
 const OPTION_END: u8 = 255;
+const OPTION_VENDOR_CLASS: u8 = 60;
+
+/// The vendor class (option 60) of rescue-wizard's own DISCOVER that asks whether another DHCP
+/// server answers on the port: the wire watch does not report it as a device asking.
+pub const PROBE_VENDOR_CLASS: &str = "rescue-wizard-probe";
 
 fn parse_bootp(data: &[u8]) -> Option<WireEvent> {
     // op 1 = BOOTREQUEST, htype 1 = Ethernet, hlen 6.
@@ -476,14 +481,19 @@ fn parse_bootp(data: &[u8]) -> Option<WireEvent> {
     }
     let mut client = [0u8; 6];
     client.copy_from_slice(data.get(28..34)?);
-    let op = match data.get(BOOTP_FIXED..BOOTP_FIXED + 4) {
-        Some(cookie) if cookie == DHCP_COOKIE => dhcp_message_type(data.get(BOOTP_FIXED + 4..)?)
-            .map_or(DhcpKind::Bootp, |t| match t {
-                1 => DhcpKind::Discover,
-                3 => DhcpKind::Request,
-                other => DhcpKind::Other(other),
-            }),
-        _ => DhcpKind::Bootp,
+    let options = data.get(BOOTP_FIXED + 4..).unwrap_or_default();
+    let op = if data.get(BOOTP_FIXED..BOOTP_FIXED + 4) == Some(&DHCP_COOKIE[..]) {
+        // rescue-wizard's own probe for other DHCP servers (`dhcp::probe`) is no device asking.
+        if dhcp_option(options, OPTION_VENDOR_CLASS) == Some(PROBE_VENDOR_CLASS.as_bytes()) {
+            return None;
+        }
+        dhcp_message_type(options).map_or(DhcpKind::Bootp, |t| match t {
+            1 => DhcpKind::Discover,
+            3 => DhcpKind::Request,
+            other => DhcpKind::Other(other),
+        })
+    } else {
+        DhcpKind::Bootp
     };
     Some(WireEvent::Dhcp {
         op,
@@ -491,8 +501,9 @@ fn parse_bootp(data: &[u8]) -> Option<WireEvent> {
     })
 }
 
-/// Option 53 from a DHCP option list (RFC 2132 §9.6); walks the list without trusting lengths.
-fn dhcp_message_type(mut options: &[u8]) -> Option<u8> {
+/// One option's value from a DHCP option list (RFC 2132 §2); walks the list without trusting
+/// lengths.
+fn dhcp_option(mut options: &[u8], wanted: u8) -> Option<&[u8]> {
     loop {
         match *options.first()? {
             OPTION_PAD => options = &options[1..],
@@ -500,12 +511,20 @@ fn dhcp_message_type(mut options: &[u8]) -> Option<u8> {
             code => {
                 let len = usize::from(*options.get(1)?);
                 let value = options.get(2..2 + len)?;
-                if code == OPTION_MESSAGE_TYPE && len == 1 {
-                    return Some(value[0]);
+                if code == wanted {
+                    return Some(value);
                 }
                 options = &options[2 + len..];
             }
         }
+    }
+}
+
+/// Option 53 from a DHCP option list (RFC 2132 §9.6).
+fn dhcp_message_type(options: &[u8]) -> Option<u8> {
+    match dhcp_option(options, OPTION_MESSAGE_TYPE)? {
+        [kind] => Some(*kind),
+        _ => None,
     }
 }
 

@@ -256,6 +256,32 @@ fn dhcp_discover_request_and_plain_bootp() {
 }
 
 #[test]
+fn rescue_wizards_own_probe_is_no_device_asking() {
+    let any = Ipv4Addr::UNSPECIFIED;
+    let all = Ipv4Addr::BROADCAST;
+    let mut probe = vec![53, 1, 1, 60, 19];
+    probe.extend_from_slice(PROBE_VENDOR_CLASS.as_bytes());
+    probe.push(255);
+    let ours = bootp(1, LAPTOP_MAC, Some(&probe));
+    assert_eq!(parse(&udp_frame(any, all, 68, 67, &ours)), None);
+    // A router's DISCOVER with a vendor class of its own is still one asking.
+    let router = bootp(
+        1,
+        ROUTER_MAC,
+        Some(&[
+            53, 1, 1, 60, 9, b'M', b'i', b'p', b's', b'_', b'b', b'o', b'o', b't', 255,
+        ]),
+    );
+    assert_eq!(
+        parse(&udp_frame(any, all, 68, 67, &router)),
+        Some(WireEvent::Dhcp {
+            op: DhcpKind::Discover,
+            client_mac: Mac(ROUTER_MAC)
+        })
+    );
+}
+
+#[test]
 fn tftp_requests_to_any_address() {
     let elsewhere = Ipv4Addr::new(192, 168, 0, 10);
     let frame = udp_frame(ROUTER, elsewhere, 1234, 69, b"\0\x01C0A80056.img\0octet\0");

@@ -10,9 +10,9 @@ use std::time::SystemTime;
 use sha2::{Digest, Sha256};
 
 use super::{NETASCII_MAX, OPEN_DEADLINE, Refused, lock};
+use crate::image::timed::{self, TimedFile};
 use crate::tftp::netascii;
 use crate::tftp::packet::{ErrorCode, RawOption, escape_name};
-use crate::image::timed::{self, TimedFile};
 use crate::tftp::session::Blocks;
 
 /// Opens a file to serve, without ever blocking on it: `O_NONBLOCK` (a FIFO opens at once

@@ -32,8 +32,8 @@ fn said(inspection: &Inspection, severity: Severity) -> Vec<String> {
 #[test]
 fn a_chk_for_the_profiles_board_is_taken() {
     let dir = tempfile::tempdir().unwrap();
-    let image = sample::netgear_chk("R7800", 300_000, 700_000);
-    let inspection = checked(&dir, "R7800-V1.0.2.94.chk", &image, "netgear-r7800");
+    let image = sample::netgear_chk("LBR20", 300_000, 700_000);
+    let inspection = checked(&dir, "LBR20-V1.0.2.94.chk", &image, "netgear-lbr20");
     assert_eq!(
         inspection.verdict(),
         ImageVerdict::Ready,
@@ -43,7 +43,7 @@ fn a_chk_for_the_profiles_board_is_taken() {
     assert!(
         said(&inspection, Severity::Ok)
             .iter()
-            .any(|s| s.contains("board \"R7800\"")),
+            .any(|s| s.contains("board \"LBR20\"")),
         "{:?}",
         inspection.findings
     );
@@ -54,7 +54,7 @@ fn a_chk_for_another_board_is_refused_naming_it() {
     let dir = tempfile::tempdir().unwrap();
     // A board no profile claims: the NMRP rule names it.
     let image = sample::netgear_chk("U12H999T00_NETGEAR", 300_000, 700_000);
-    let inspection = checked(&dir, "other.chk", &image, "netgear-r7800");
+    let inspection = checked(&dir, "other.chk", &image, "netgear-lbr20");
     assert_eq!(inspection.verdict(), ImageVerdict::Refused);
     let fails = said(&inspection, Severity::Fail);
     assert_eq!(fails.len(), 1, "{fails:?}");
@@ -62,11 +62,11 @@ fn a_chk_for_another_board_is_refused_naming_it() {
         fails[0].contains("board \"U12H999T00_NETGEAR\""),
         "{fails:?}"
     );
-    assert!(fails[0].contains("board \"R7800\""), "{fails:?}");
-    assert!(fails[0].contains("devices show netgear-r7800"), "{fails:?}");
+    assert!(fails[0].contains("board \"LBR20\""), "{fails:?}");
+    assert!(fails[0].contains("devices show netgear-lbr20"), "{fails:?}");
     // A board another profile claims: named once, with its device.
     let image = sample::netgear_chk("D7800", 300_000, 700_000);
-    let inspection = checked(&dir, "D7800.chk", &image, "netgear-r7800");
+    let inspection = checked(&dir, "D7800.chk", &image, "netgear-lbr20");
     assert_eq!(inspection.verdict(), ImageVerdict::Refused);
     let fails = said(&inspection, Severity::Fail);
     assert_eq!(fails.len(), 1, "{fails:?}");
@@ -76,7 +76,7 @@ fn a_chk_for_another_board_is_refused_naming_it() {
 #[test]
 fn a_trx_gets_the_chk_needed_explanation() {
     let dir = tempfile::tempdir().unwrap();
-    let inspection = checked(&dir, "openwrt.trx", &sample::trx(600_000), "netgear-r7800");
+    let inspection = checked(&dir, "openwrt.trx", &sample::trx(600_000), "netgear-lbr20");
     let warnings = said(&inspection, Severity::Warning);
     assert!(
         warnings

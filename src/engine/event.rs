@@ -505,6 +505,14 @@ pub enum Event {
         /// The commands that would be typed, in order.
         commands: Vec<String>,
     },
+    /// Console: what the dialogue waits for now, and the command it is about to type (told
+    /// before its first character goes out).
+    ConsoleAwaiting {
+        /// The command about to be typed, if one is.
+        next: Option<String>,
+        /// What is awaited: the prompt, or the answer that command must give.
+        what: String,
+    },
 }
 
 /// What a front-end may ask of a running recovery.
@@ -888,6 +896,14 @@ impl std::fmt::Display for Event {
             Event::ConsoleWriteAsked { what, .. } => {
                 write!(f, "console: the image is proven; {what}?")
             }
+            Event::ConsoleAwaiting {
+                next: Some(command),
+                what,
+            } => write!(
+                f,
+                "console: about to type `{command}`, then waiting for {what}"
+            ),
+            Event::ConsoleAwaiting { next: None, what } => write!(f, "console: waiting for {what}"),
         }
     }
 }

@@ -1321,3 +1321,5 @@ fn an_http_upload_shows_the_page_its_progress_and_its_answer() {
 }
 
 mod console_write;
+
+mod console_pane;

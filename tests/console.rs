@@ -766,3 +766,49 @@ fn sizes_are_said_as_people_read_them() {
     assert_eq!(size_words(1536), "1.5 KiB");
     assert_eq!(size_words(512), "512 bytes");
 }
+
+#[test]
+fn each_command_is_told_before_its_first_character_with_the_answer_awaited() {
+    let mut dialogue = Dialogue::new(settings(), job(Some(nor_recipe())), false);
+    let mut uboot = Scripted::new(uboot_answers);
+    let actions = converse(&mut dialogue, &mut uboot, Instant::now());
+    // Every command typed was announced first, while not one of its characters had gone out.
+    let mut announced: Vec<(String, String)> = Vec::new();
+    let mut typed_since = Vec::new();
+    for action in &actions {
+        match action {
+            Action::Tell(ConsoleEvent::Awaiting {
+                next: Some(command),
+                what,
+            }) => {
+                announced.push((command.clone(), what.clone()));
+                typed_since.clear();
+            }
+            Action::Type(bytes) => typed_since.extend_from_slice(bytes),
+            Action::Tell(ConsoleEvent::CommandTyped { command }) => {
+                assert_eq!(
+                    announced.last().map(|(c, _)| c),
+                    Some(command),
+                    "`{command}` was not announced before it was typed"
+                );
+                assert_eq!(typed_since, format!("{command}\r").as_bytes());
+            }
+            Action::Tell(_) => {}
+        }
+    }
+    let commands: Vec<&str> = announced.iter().map(|(c, _)| c.as_str()).collect();
+    assert_eq!(commands, uboot.lines);
+    let awaited: Vec<&str> = announced.iter().map(|(_, w)| w.as_str()).collect();
+    assert_eq!(
+        awaited[2..],
+        [
+            format!("\"Bytes transferred = {IMAGE_SIZE}\""),
+            format!("the CRC-32 of the loaded image to be {IMAGE_CRC:08x}"),
+        ]
+    );
+    // After the stop token, the prompt is what is awaited, with nothing about to be typed.
+    assert!(told(&actions).contains(&ConsoleEvent::Awaiting {
+        next: None,
+        what: "the bootloader's prompt".into(),
+    }));
+}

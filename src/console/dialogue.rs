@@ -203,6 +203,14 @@ pub enum ConsoleEvent {
         /// The same in words, with the addresses.
         note: String,
     },
+    /// What the dialogue waits for now, and the command it is about to type (before its
+    /// first character goes out), so a front-end can show it before it happens.
+    Awaiting {
+        /// The command about to be typed, if one is.
+        next: Option<String>,
+        /// What is awaited: the prompt, or the answer that command must give.
+        what: String,
+    },
 }
 
 impl fmt::Display for ConsoleEvent {
@@ -264,6 +272,11 @@ impl fmt::Display for ConsoleEvent {
             }
             ConsoleEvent::Finished { note, .. } => write!(f, "done: {note}"),
             ConsoleEvent::Failed { reason, note, .. } => write!(f, "stopped: {reason}. {note}"),
+            ConsoleEvent::Awaiting {
+                next: Some(command),
+                what,
+            } => write!(f, "about to type `{command}`, then waiting for {what}"),
+            ConsoleEvent::Awaiting { next: None, what } => write!(f, "waiting for {what}"),
         }
     }
 }
@@ -518,6 +531,11 @@ impl Dialogue {
             out.push(Action::Tell(ConsoleEvent::StopTyped {
                 token: shown(&token),
             }));
+            let what = self.settings.prompt.as_ref().map_or_else(
+                || "the bootloader's prompt".to_owned(),
+                |p| format!("the prompt {:?}", p.trim_end()),
+            );
+            out.push(Action::Tell(ConsoleEvent::Awaiting { next: None, what }));
             self.state = State::Stopping {
                 since: now,
                 last: now,
@@ -581,6 +599,12 @@ impl Dialogue {
             self.state = State::Confirming { index };
             return;
         }
+        // Told before the first character goes out: the technician sees the command before
+        // the bootloader does.
+        out.push(Action::Tell(ConsoleEvent::Awaiting {
+            next: Some(step.command.clone()),
+            what: awaited(&step.check),
+        }));
         let first = step.command.as_bytes()[..1].to_vec();
         out.push(Action::Type(first));
         self.state = State::Typing {
@@ -880,6 +904,17 @@ impl Dialogue {
                 "The image was written to {region} but reads back different: do not reset; stay at the prompt and run again."
             ),
         }
+    }
+}
+
+/// What a command's answer must hold, in words.
+fn awaited(check: &Check) -> String {
+    match check {
+        Check::Quiet => "the prompt, with no error".to_owned(),
+        Check::Loaded { size } => format!("\"Bytes transferred = {size}\""),
+        Check::Crc { region, crc } => format!("the CRC-32 of {region} to be {crc:08x}"),
+        Check::Says(text) => format!("{text:?}"),
+        Check::LoadAddress(_) => "the address the bootloader loads to".to_owned(),
     }
 }
 

@@ -533,6 +533,14 @@ pub enum Event {
         /// What was found and what to do, in words.
         said: String,
     },
+    /// Console: what the dialogue waits for now, and the command it is about to type (told
+    /// before its first character goes out).
+    ConsoleAwaiting {
+        /// The command about to be typed, if one is.
+        next: Option<String>,
+        /// What is awaited: the prompt, or the answer that command must give.
+        what: String,
+    },
 }
 
 /// What a front-end may ask of a running recovery.
@@ -947,6 +955,14 @@ impl std::fmt::Display for Event {
                 minutes(*since)
             ),
             Event::NmrpLinkChanged { up, during } => f.write_str(nmrp_link(*up, *during)),
+            Event::ConsoleAwaiting {
+                next: Some(command),
+                what,
+            } => write!(
+                f,
+                "console: about to type `{command}`, then waiting for {what}"
+            ),
+            Event::ConsoleAwaiting { next: None, what } => write!(f, "console: waiting for {what}"),
         }
     }
 }

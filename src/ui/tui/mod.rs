@@ -8,6 +8,7 @@
 //! Nothing here opens a socket: the run is the engine's, and the port list comes from the
 //! caller ([`Wizard::ports`]).
 
+pub mod console;
 pub mod farewell;
 pub mod input;
 pub mod keys;

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::console::ConsolePane;
 use super::keys::{self, Action, Key};
 use super::model::{
     DeviceStep, Effect, FeedKind, FeedLine, Flashing, Gauge, Hint, ImageStep, Mode, Model, Msg,
@@ -760,6 +761,7 @@ fn engine_event(model: &mut Model, at: Duration, event: &Event) -> Vec<Effect> {
         | Event::HttpRetrying { .. }
         | Event::HttpVerified { .. }
         | Event::HttpAnswered { .. }
+        | Event::ConsoleNoted { .. }
         | Event::WaitingForRouter { .. } => Some(FeedKind::Info),
         Event::DhcpOtherServer { .. } | Event::NmrpLinkChanged { .. } => Some(FeedKind::Notice),
         Event::DhcpProbed {
@@ -771,24 +773,67 @@ fn engine_event(model: &mut Model, at: Duration, event: &Event) -> Vec<Effect> {
         } else {
             FeedKind::Notice
         }),
-        Event::ConsoleOpened { .. } | Event::ConsoleNoted { .. } | Event::ConsoleTyped { .. } => {
+        Event::ConsoleOpened { port, baud } => {
+            run.console = Some(ConsolePane::opened(port, *baud));
             Some(FeedKind::Info)
         }
-        Event::ConsoleCrc { equal, .. } => Some(if *equal {
-            FeedKind::Good
-        } else {
-            FeedKind::Problem
-        }),
-        Event::ConsoleFlash { state, .. } => Some(match state.as_str() {
-            "verified" => FeedKind::Good,
-            "untouched" => FeedKind::Notice,
-            _ => FeedKind::Problem,
-        }),
+        Event::ConsoleTyped { .. } => {
+            // Entered: no longer about to be typed; what it must answer stays awaited.
+            if let Some(pane) = run.console.as_mut() {
+                pane.next = None;
+            }
+            Some(FeedKind::Info)
+        }
+        // The pane shows it; the feed has the command once typed.
+        Event::ConsoleAwaiting { next, what } => {
+            if let Some(pane) = run.console.as_mut() {
+                pane.next.clone_from(next);
+                pane.waiting = Some(what.clone());
+            }
+            None
+        }
+        Event::ConsoleCrc {
+            region,
+            ours,
+            theirs,
+            equal,
+        } => {
+            // Compared: what it waited for has come; the verdict stays until the next one.
+            if let Some(pane) = run.console.as_mut() {
+                let verdict = if *equal { "equal" } else { "DIFFERENT" };
+                pane.crc = Some((
+                    format!("{region}: bootloader {theirs}, ours {ours}, {verdict}"),
+                    *equal,
+                ));
+                pane.waiting = None;
+            }
+            Some(if *equal {
+                FeedKind::Good
+            } else {
+                FeedKind::Problem
+            })
+        }
+        Event::ConsoleFlash { state, .. } => {
+            // The dialogue is over: nothing more is typed or awaited.
+            if let Some(pane) = run.console.as_mut() {
+                pane.next = None;
+                pane.waiting = None;
+            }
+            Some(match state.as_str() {
+                "verified" => FeedKind::Good,
+                "untouched" => FeedKind::Notice,
+                _ => FeedKind::Problem,
+            })
+        }
         // The whole transcript is the report's; its lines were in the feed as they came. The
         // NMRP advertising count ticks in the NMRP lines above the feed.
         Event::ConsoleTranscript { .. } | Event::NmrpAdvertising { .. } => None,
         Event::ConsoleWriteAsked { what, .. } => {
             run.write_asked = Some(what.clone());
+            if let Some(pane) = run.console.as_mut() {
+                pane.next = None;
+                pane.waiting = Some("your answer: y writes the flash, n leaves it as it is".into());
+            }
             Some(FeedKind::Notice)
         }
         Event::PhaseStarted { phase } => {
@@ -841,7 +886,13 @@ fn engine_event(model: &mut Model, at: Duration, event: &Event) -> Vec<Effect> {
             Some(FeedKind::Step)
         }
         // The console's lines are the bootloader's own words, as frames are the wire's.
-        Event::Wire { .. } | Event::ConsoleLine { .. } => Some(FeedKind::Wire),
+        Event::Wire { .. } => Some(FeedKind::Wire),
+        Event::ConsoleLine { line } => {
+            if let Some(pane) = run.console.as_mut() {
+                pane.line(line);
+            }
+            Some(FeedKind::Wire)
+        }
         Event::Noticed { finding } => {
             if let Some(Remedy::AdoptAddress { addr }) = finding.remedy()
                 && !run.adopted.contains(&addr)

@@ -106,6 +106,9 @@ fn dialogue_event(event: ConsoleEvent) -> (Vec<Event>, Option<RunOutcome>) {
             None,
         ),
         ConsoleEvent::CommandTyped { command } => (vec![Event::ConsoleTyped { command }], None),
+        ConsoleEvent::Awaiting { next, what } => {
+            (vec![Event::ConsoleAwaiting { next, what }], None)
+        }
         ConsoleEvent::ConfirmationAsked {
             commands,
             erase_from,
@@ -296,12 +299,13 @@ pub fn start(console: &ConsolePlan, job: Job, stop: Arc<AtomicBool>) -> (Running
 
 /// Console bytes cut into lines (carriage returns and NULs dropped).
 #[derive(Debug, Default)]
-struct Lines {
+pub struct Lines {
     partial: String,
 }
 
 impl Lines {
-    fn feed(&mut self, bytes: &[u8]) -> Vec<String> {
+    /// The lines `bytes` complete; a line's start waits for its end.
+    pub fn feed(&mut self, bytes: &[u8]) -> Vec<String> {
         let mut done = Vec::new();
         for ch in String::from_utf8_lossy(bytes).chars() {
             match ch {

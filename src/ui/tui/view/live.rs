@@ -1,6 +1,7 @@
 //! Screen 6, live: what the run is doing, the transfer gauge (or the flashing countdown), a
 //! hint with its one-key fix when something is wrong, the activity feed, and the checklist
-//! ticking itself from what the run sees.
+//! ticking itself from what the run sees. A console run has the console pane
+//! (`view::console`) above the feed, with six tenths of the height.
 //!
 //! ```text
 //!  waiting for the router's request for x.bin · 0:12 of 10:00
@@ -61,8 +62,17 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
     frame.render_widget(Paragraph::new(top), top_area);
     frame.render_widget(Paragraph::new(hint), hint_area);
     let checklist_width = if rest.width >= 100 { 44 } else { 32 };
-    let [feed, checklist] =
+    let [left, checklist] =
         Layout::horizontal([Constraint::Min(20), Constraint::Length(checklist_width)]).areas(rest);
+    // A console run: the bootloader's own pane above the feed, with the larger share.
+    let feed = if let Some(pane) = &run.console {
+        let [console, feed] =
+            Layout::vertical([Constraint::Percentage(60), Constraint::Min(3)]).areas(left);
+        super::console::draw(frame, console, pane, theme);
+        feed
+    } else {
+        left
+    };
     draw_feed(frame, feed, run, theme);
     draw_checklist(frame, checklist, &run.checklist, theme);
 }

@@ -10,6 +10,7 @@
 //!  Enter use it  Esc back  ? help  q quit                                         <- keys
 //! ```
 
+mod console;
 mod device;
 mod done;
 mod help;

@@ -963,3 +963,4 @@ mod pickers;
 
 mod console_write;
 mod nmrp;
+mod dhcp;

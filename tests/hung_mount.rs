@@ -1,6 +1,7 @@
-//! A file on a mount that never answers a read (issue 12, item 3): a real FUSE mount whose
-//! server, written here on the raw `/dev/fuse` protocol, answers INIT, LOOKUP, GETATTR, OPEN,
-//! FLUSH and RELEASE, and never READ. It is mounted with mount(2) in a private mount
+//! A file on a mount that never answers (issue 12, item 3): a real FUSE mount whose server,
+//! written here on the raw `/dev/fuse` protocol, answers INIT, LOOKUP, GETATTR, OPEN, FLUSH
+//! and RELEASE, and never READ; and never the LOOKUP of one name, whose look-up itself hangs
+//! (a hung NFS server takes `stat` down too). It is mounted with mount(2) in a private mount
 //! namespace of the test's own thread (the processes started from that thread see it, the
 //! machine does not), and always lazily unmounted, even when the test fails.
 //!
@@ -33,6 +34,9 @@ const READ_DEADLINE: Duration = Duration::from_secs(5);
 const HUNG_SIZE: u64 = 1 << 20;
 /// The hung file's name in the mount.
 const HUNG_NAME: &str = "image.bin";
+/// A name whose very look-up is never answered: the mount is hung even for `stat`, as a hung
+/// NFS server leaves it.
+const STUCK_NAME: &str = "stuck.bin";
 
 // FUSE opcodes and constants (linux/fuse.h).
 const FUSE_LOOKUP: u32 = 1;
@@ -108,6 +112,10 @@ impl HungMount {
         self.dir.path().join(HUNG_NAME)
     }
 
+    fn stuck_file(&self) -> PathBuf {
+        self.dir.path().join(STUCK_NAME)
+    }
+
     /// READ requests received (and never answered) so far.
     fn reads(&self) -> usize {
         self.reads.load(Ordering::SeqCst)
@@ -156,6 +164,9 @@ fn serve_fuse(device: &File, reads: &AtomicUsize, read_seen: &mpsc::Sender<()>) 
                 let name = body.split(|&b| b == 0).next().unwrap_or_default();
                 if node == ROOT && name == HUNG_NAME.as_bytes() {
                     Some(Ok(entry_out(HUNG_NODE)))
+                } else if node == ROOT && name == STUCK_NAME.as_bytes() {
+                    // Never answered: the look-up itself hangs.
+                    None
                 } else {
                     Some(Err(ENOENT))
                 }
@@ -456,6 +467,88 @@ fn the_main_run_refuses_an_image_that_never_answers_a_read() {
         println!(
             "main run on a hung image: refused after {:.2} s",
             took.as_secs_f64()
+        );
+    });
+}
+
+#[test]
+fn a_look_up_that_never_answers_fails_its_own_transfer_and_the_main_run_says_so() {
+    with_hung_mount(|mount| {
+        // `serve DIR`: a name whose look-up never comes back gets an ERROR with the reason,
+        // and another client is served meanwhile.
+        let root = tempfile::tempdir().unwrap();
+        let good = support::make_file(root.path(), "good.bin", 100_000);
+        let hung_dir = root.path().join("hung");
+        std::fs::create_dir(&hung_dir).unwrap();
+        nix::mount::mount(
+            Some(mount.dir.path()),
+            &hung_dir,
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .unwrap();
+        let mut server = support::Server::start(root.path(), &["--no-options"]);
+        let stuck = UdpSocket::bind("127.0.0.1:0").unwrap();
+        stuck.set_read_timeout(Some(READ_DEADLINE * 3)).unwrap();
+        let asked = Instant::now();
+        stuck
+            .send_to(&rrq(&format!("hung/{STUCK_NAME}")), server.addr)
+            .unwrap();
+        let got = fetch(server.addr, "good.bin", support::SHORT_DEADLINE);
+        assert!(got == std::fs::read(&good).unwrap(), "good.bin not served whole");
+        let mut buf = [0u8; 1024];
+        let (n, _) = stuck
+            .recv_from(&mut buf)
+            .expect("an ERROR for the stuck name, not silence");
+        let waited = asked.elapsed();
+        let Ok(Packet::Error { message, .. }) = Packet::parse(&buf[..n]) else {
+            panic!("not an ERROR: {:?}", &buf[..n]);
+        };
+        assert!(
+            message.contains("did not answer a look-up in 5 s (a hung network mount?)"),
+            "{message:?}"
+        );
+        assert!(
+            waited >= READ_DEADLINE && waited < READ_DEADLINE * 2,
+            "the ERROR came after {waited:?}"
+        );
+        let stop = Instant::now();
+        server.proc.signal(Signal::SIGTERM);
+        let status = server.proc.wait_deadline(Duration::from_secs(10));
+        let took = stop.elapsed();
+        let _ = nix::mount::umount2(&hung_dir, MntFlags::MNT_DETACH);
+        assert!(status.is_some(), "serve still running 10 s after SIGTERM");
+
+        // The main run given an image whose look-up never answers: refused with the fix.
+        let state = tempfile::tempdir().unwrap();
+        let started = Instant::now();
+        let mut run = support::Proc::spawn(
+            support::rescue_wizard()
+                .args(["--device", "tl-wr841n-v9"])
+                .arg(mount.stuck_file())
+                .env("RESCUE_WIZARD_STATE_DIR", state.path())
+                .env("RESCUE_WIZARD_CONFIG_DIR", state.path().join("config"))
+                .stdin(std::process::Stdio::null()),
+        );
+        let status = run.wait_deadline(READ_DEADLINE * 3);
+        let run_took = started.elapsed();
+        if status.is_none() {
+            run.kill();
+        }
+        let err = run.stderr_text();
+        assert!(status.is_some(), "the run still waits after {run_took:?}\n{err}");
+        assert_eq!(status.unwrap().code(), Some(2), "{err}");
+        assert!(
+            err.contains("did not answer a look-up in 5 s (a hung network mount?)"),
+            "{err}"
+        );
+        assert!(err.contains("fix: copy the image to a local disk"), "{err}");
+        println!(
+            "hung look-up: ERROR after {:.2} s; serve ended {:.2} s after SIGTERM; main run refused after {:.2} s",
+            waited.as_secs_f64(),
+            took.as_secs_f64(),
+            run_took.as_secs_f64()
         );
     });
 }

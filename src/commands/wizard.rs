@@ -57,8 +57,17 @@ pub async fn start(args: RecoverArgs) -> anyhow::Result<Outcome> {
         .image
         .as_deref()
         .map(|image| here.join(image))
-        .filter(|image| image.is_file())
-        .and_then(|image| std::fs::canonicalize(image).ok());
+        // With a deadline: an image on a hung mount is not a reason to hang the wizard.
+        .and_then(|image| {
+            crate::image::timed::look_up(&image, "the image file", |p| {
+                if p.is_file() {
+                    p.canonicalize()
+                } else {
+                    Err(std::io::ErrorKind::NotFound.into())
+                }
+            })
+            .ok()
+        });
     let start_dir = image
         .as_deref()
         .or(args.image.as_deref())

@@ -123,6 +123,31 @@ impl Errand {
     }
 }
 
+/// A look-up of `path` (`stat`, `canonicalize`, an open) on a thread of its own, given
+/// [`READ_DEADLINE`]: a mount that stops answering even a look-up (a hung NFS server takes
+/// `stat` down with it) gives the caller an error naming `what` instead of a wait for good.
+///
+/// # Errors
+/// The look-up's own error, or one of kind `TimedOut` ("did not answer a look-up in 5 s (a
+/// hung network mount?)") or `WouldBlock` (too many threads stuck already).
+pub fn look_up<T: Send + 'static>(
+    path: &std::path::Path,
+    what: &str,
+    job: impl FnOnce(&std::path::Path) -> io::Result<T> + Send + 'static,
+) -> io::Result<T> {
+    let owned = path.to_owned();
+    within(READ_DEADLINE, "look-up", move || job(&owned))
+        .unwrap_or_else(|late| Err(late.explain(what, "a look-up")))
+}
+
+/// Whether `err` says the file system did not answer in time (see [`look_up`]).
+pub fn is_late(err: &io::Error) -> bool {
+    matches!(
+        err.kind(),
+        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
+    )
+}
+
 /// Runs `job` on a thread named `name` and waits for it up to `deadline`. Past it, the thread
 /// is left behind (counted; see [`MAX_STUCK`]) and [`Late::TimedOut`] is returned.
 pub fn within<T: Send + 'static>(

@@ -31,6 +31,7 @@ use super::event::{EventSender, RequestKind, TransferEvent, TransferId};
 use super::options::OptionPolicy;
 use super::packet::{ErrorCode, MAX_DATAGRAM, Packet, ParseError, RawOption, error_datagram};
 use super::session::{RolloverTo, Timing};
+use crate::image::timed;
 use crate::net::port_owner::udp_port_owners;
 
 /// What the server hands out.
@@ -270,7 +271,8 @@ impl Server {
 fn check_source(config: &ServerConfig) -> Result<Option<PathBuf>, ServeError> {
     match &config.source {
         Source::Image { path, .. } => {
-            let meta = fs::metadata(path).map_err(|err| ServeError::Source {
+            // Each look-up has a deadline: `serve` on a hung mount says so instead of hanging.
+            let meta = timed::look_up(path, "the image file", fs::metadata).map_err(|err| ServeError::Source {
                 path: path.clone(),
                 reason: err.to_string(),
                 fix: "check the image's path (it is not created or modified by rescue-wizard)",
@@ -282,15 +284,14 @@ fn check_source(config: &ServerConfig) -> Result<Option<PathBuf>, ServeError> {
                     fix: "give the firmware image file, or a folder to serve its files",
                 });
             }
-            File::open(path).map_err(|err| ServeError::Source {
+            timed::look_up(path, "the image file", |p| File::open(p).map(drop)).map_err(|err| ServeError::Source {
                 path: path.clone(),
                 reason: err.to_string(),
                 fix: "make the image readable by this user (or run with sudo)",
             })?;
             Ok(None)
         }
-        Source::Directory(dir) => dir
-            .canonicalize()
+        Source::Directory(dir) => timed::look_up(dir, "the folder", std::path::Path::canonicalize)
             .map(Some)
             .map_err(|err| ServeError::Source {
                 path: dir.clone(),

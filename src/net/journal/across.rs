@@ -16,6 +16,15 @@
 //! user's to write, and a crafted one could make root undo what is not its own (a live run's
 //! address, another rule), the attack the journal's ownership check exists for.
 
+#![cfg_attr(
+    not(unix),
+    expect(
+        unused_imports,
+        dead_code,
+        reason = "markers and the invoking user's folder exist on unix only"
+    )
+)]
+
 use std::io::{self, Read as _};
 use std::path::{Path, PathBuf};
 

@@ -234,7 +234,8 @@ pub fn confine(root: &Path, raw: &[u8]) -> Result<PathBuf, Refused> {
         return Err(refuse("the name leaves the served folder"));
     }
     let candidate = root.join(name);
-    let canonical = candidate.canonicalize().map_err(|err| {
+    // With a deadline: a name on a hung mount fails its own transfer, with the reason.
+    let canonical = timed::look_up(&candidate, "the file", std::path::Path::canonicalize).map_err(|err| {
         if err.kind() == io::ErrorKind::NotFound {
             Refused::new(
                 ErrorCode::FILE_NOT_FOUND,

@@ -964,3 +964,4 @@ mod pickers;
 mod console_write;
 mod nmrp;
 mod console_pane;
+mod dhcp;

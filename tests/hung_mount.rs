@@ -55,6 +55,7 @@ const FUSE_ASYNC_READ: u32 = 1;
 const ROOT: u64 = 1;
 const HUNG_NODE: u64 = 2;
 const ENOENT: i32 = 2;
+const EINTR: i32 = 4;
 const ENOSYS: i32 = 38;
 
 /// A FUSE mount whose one file, `image.bin`, opens and never answers a read.
@@ -180,7 +181,19 @@ fn serve_fuse(device: &File, reads: &AtomicUsize, read_seen: &mpsc::Sender<()>) 
                 None
             }
             FUSE_FLUSH | FUSE_RELEASE => Some(Ok(Vec::new())),
-            FUSE_FORGET | FUSE_BATCH_FORGET | FUSE_INTERRUPT => None,
+            FUSE_INTERRUPT => {
+                // The waiting thread was signalled (its process is ending): its request ends
+                // with EINTR, as a hung NFS mount lets a killed process go. A request the
+                // kernel has sent is otherwise waited for even by a killed process.
+                let interrupted = u64_at(body, 0);
+                let mut out = Vec::with_capacity(16);
+                out.extend_from_slice(&16u32.to_le_bytes());
+                out.extend_from_slice(&(-EINTR).to_le_bytes());
+                out.extend_from_slice(&interrupted.to_le_bytes());
+                let _ = (&*device).write_all(&out);
+                None
+            }
+            FUSE_FORGET | FUSE_BATCH_FORGET => None,
             _ => Some(Err(ENOSYS)),
         };
         let Some(reply) = reply else { continue };
@@ -496,7 +509,10 @@ fn a_look_up_that_never_answers_fails_its_own_transfer_and_the_main_run_says_so(
             .send_to(&rrq(&format!("hung/{STUCK_NAME}")), server.addr)
             .unwrap();
         let got = fetch(server.addr, "good.bin", support::SHORT_DEADLINE);
-        assert!(got == std::fs::read(&good).unwrap(), "good.bin not served whole");
+        assert!(
+            got == std::fs::read(&good).unwrap(),
+            "good.bin not served whole"
+        );
         let mut buf = [0u8; 1024];
         let (n, _) = stuck
             .recv_from(&mut buf)
@@ -537,7 +553,10 @@ fn a_look_up_that_never_answers_fails_its_own_transfer_and_the_main_run_says_so(
             run.kill();
         }
         let err = run.stderr_text();
-        assert!(status.is_some(), "the run still waits after {run_took:?}\n{err}");
+        assert!(
+            status.is_some(),
+            "the run still waits after {run_took:?}\n{err}"
+        );
         assert_eq!(status.unwrap().code(), Some(2), "{err}");
         assert!(
             err.contains("did not answer a look-up in 5 s (a hung network mount?)"),

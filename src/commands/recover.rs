@@ -106,18 +106,18 @@ pub async fn recover(args: RecoverArgs) -> anyhow::Result<Outcome> {
         .ok_or_else(|| UsageError::new("no profile was loaded"))?;
     // The full path, so that the plan and the report say exactly which file was flashed. The
     // look-up has a deadline: on a hung network mount even this would wait for good.
-    let image_path =
-        match crate::image::timed::look_up(&image_path, "the image file", std::path::Path::canonicalize) {
-            Ok(full) => full,
-            Err(err) if crate::image::timed::is_late(&err) => {
-                return Err(UsageError::new(format!(
-                    "cannot read {}: {err}\n  fix: copy the image to a local disk and give that copy",
-                    image_path.display()
-                ))
-                .into());
-            }
-            Err(_) => image_path,
-        };
+    let image_path = match image::timed::look_up(&image_path, "the image file", Path::canonicalize)
+    {
+        Ok(full) => full,
+        Err(err) if image::timed::is_late(&err) => {
+            return Err(UsageError::new(format!(
+                "cannot read {}: {err}\n  fix: copy the image to a local disk and give that copy",
+                image_path.display()
+            ))
+            .into());
+        }
+        Err(_) => image_path,
+    };
     let mut front = Front::new(args.json);
     let inspection = check_image(&image_path, &profile, args.yes, &mut front)?;
     let settings = settings(&args);

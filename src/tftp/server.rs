@@ -272,11 +272,13 @@ fn check_source(config: &ServerConfig) -> Result<Option<PathBuf>, ServeError> {
     match &config.source {
         Source::Image { path, .. } => {
             // Each look-up has a deadline: `serve` on a hung mount says so instead of hanging.
-            let meta = timed::look_up(path, "the image file", fs::metadata).map_err(|err| ServeError::Source {
-                path: path.clone(),
-                reason: err.to_string(),
-                fix: "check the image's path (it is not created or modified by rescue-wizard)",
-            })?;
+            let meta = timed::look_up(path, "the image file", |p| fs::metadata(p)).map_err(
+                |err| ServeError::Source {
+                    path: path.clone(),
+                    reason: err.to_string(),
+                    fix: "check the image's path (it is not created or modified by rescue-wizard)",
+                },
+            )?;
             if !meta.is_file() {
                 return Err(ServeError::Source {
                     path: path.clone(),
@@ -284,10 +286,12 @@ fn check_source(config: &ServerConfig) -> Result<Option<PathBuf>, ServeError> {
                     fix: "give the firmware image file, or a folder to serve its files",
                 });
             }
-            timed::look_up(path, "the image file", |p| File::open(p).map(drop)).map_err(|err| ServeError::Source {
-                path: path.clone(),
-                reason: err.to_string(),
-                fix: "make the image readable by this user (or run with sudo)",
+            timed::look_up(path, "the image file", |p| File::open(p).map(drop)).map_err(|err| {
+                ServeError::Source {
+                    path: path.clone(),
+                    reason: err.to_string(),
+                    fix: "make the image readable by this user (or run with sudo)",
+                }
             })?;
             Ok(None)
         }

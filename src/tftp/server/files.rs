@@ -235,7 +235,7 @@ pub fn confine(root: &Path, raw: &[u8]) -> Result<PathBuf, Refused> {
     }
     let candidate = root.join(name);
     // With a deadline: a name on a hung mount fails its own transfer, with the reason.
-    let canonical = timed::look_up(&candidate, "the file", std::path::Path::canonicalize).map_err(|err| {
+    let canonical = timed::look_up(&candidate, "the file", Path::canonicalize).map_err(|err| {
         if err.kind() == io::ErrorKind::NotFound {
             Refused::new(
                 ErrorCode::FILE_NOT_FOUND,
@@ -244,6 +244,13 @@ pub fn confine(root: &Path, raw: &[u8]) -> Result<PathBuf, Refused> {
                     "the device asked for \"{name}\", which is not in {}",
                     root.display()
                 ),
+            )
+        } else if timed::is_late(&err) {
+            // The reason goes to the peer too, as for a read that does not answer.
+            Refused::new(
+                ErrorCode::NOT_DEFINED,
+                &format!("cannot read the file: {err}"),
+                format!("cannot read \"{name}\" in {}: {err}", root.display()),
             )
         } else {
             refuse(&err.to_string())

@@ -961,7 +961,7 @@ mod given;
 mod live_pane;
 mod pickers;
 
-mod console_write;
-mod nmrp;
 mod console_pane;
+mod console_write;
 mod dhcp;
+mod nmrp;

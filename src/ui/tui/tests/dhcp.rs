@@ -1,6 +1,6 @@
 //! A DHCP run in the wizard: the probe for another server and the lease are on the live
 //! screen before the transfer, in the engine's own words ("gave 192.168.31.100 to …, a
-//! Mips_boot loader, boot file test.bin").
+//! `Mips_boot` loader, boot file test.bin").
 
 use std::net::Ipv4Addr;
 
@@ -58,6 +58,28 @@ fn on_dhcp_live_screen() -> Model {
     model
 }
 
+/// The activity pane's text as one line: its wrapped lines joined, the frame dropped.
+fn activity(model: &Model) -> String {
+    let text: Vec<String> = rows(model)
+        .iter()
+        .filter_map(|row| {
+            let inner = row.strip_prefix('│')?;
+            Some(
+                inner
+                    .split('│')
+                    .next()
+                    .unwrap_or_default()
+                    .trim()
+                    .to_owned(),
+            )
+        })
+        .collect();
+    text.join(" ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 #[test]
 fn the_probe_and_the_lease_are_on_the_live_screen_before_the_transfer() {
     let mut model = on_dhcp_live_screen();
@@ -88,15 +110,15 @@ fn the_probe_and_the_lease_are_on_the_live_screen_before_the_transfer() {
             bootp: false,
         },
     );
-    let screen = rows(&model).join("\n");
-    // Each in pieces: the feed wraps its lines to the pane.
-    for piece in [
-        "no other DHCP server answered",
-        "gave 192.168.31.100 to 8c:de:f9:12:34:56",
-        "a Mips_boot loader",
-        "boot file test.bin",
+    let feed = activity(&model);
+    for said in [
+        "no other DHCP server answered a probe on this port within 5 s",
+        "gave 192.168.31.100 to 8c:de:f9:12:34:56, a Mips_boot loader, boot file test.bin",
     ] {
-        assert!(screen.contains(piece), "{piece:?} not on the screen:\n{screen}");
+        assert!(
+            feed.contains(said),
+            "{said:?} not in the activity pane:\n{feed}"
+        );
     }
 }
 
@@ -123,8 +145,14 @@ fn another_server_answering_the_probe_is_named_as_a_problem() {
             said: said.into(),
         },
     );
-    let screen = rows(&model).join("\n");
-    for piece in ["192.168.31.254", "52:54:00:aa:bb:cc", "Switch off the other DHCP"] {
-        assert!(screen.contains(piece), "{piece:?} not on the screen:\n{screen}");
+    let feed = activity(&model);
+    for said in [
+        "another DHCP server answers on this port: 192.168.31.254 (52:54:00:aa:bb:cc)",
+        "192.168.31.254 (52:54:00:aa:bb:cc) offered 192.168.31.50. Switch off the other DHCP server on this segment",
+    ] {
+        assert!(
+            feed.contains(said),
+            "{said:?} not in the activity pane:\n{feed}"
+        );
     }
 }

@@ -113,6 +113,21 @@ impl HungMount {
         self.dir.path().join(HUNG_NAME)
     }
 
+    /// The mount bound at `folder/hung` (a served folder with the hung mount inside it).
+    fn bind_into(&self, folder: &Path) -> PathBuf {
+        let hung_dir = folder.join("hung");
+        std::fs::create_dir(&hung_dir).unwrap();
+        nix::mount::mount(
+            Some(self.dir.path()),
+            &hung_dir,
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .unwrap();
+        hung_dir
+    }
+
     fn stuck_file(&self) -> PathBuf {
         self.dir.path().join(STUCK_NAME)
     }
@@ -301,6 +316,27 @@ fn with_hung_mount(body: impl FnOnce(&HungMount) + Send) -> Option<()> {
     support::in_private_mount_namespace(HungMount::mount, body)
 }
 
+/// `rescue-wizard --device tl-wr841n-v9 IMAGE` given 3 read deadlines: its exit status (none
+/// if it was still running and was killed), its standard error, and how long it took.
+fn main_run_on(image: &Path) -> (Option<std::process::ExitStatus>, String, Duration) {
+    let state = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let mut run = support::Proc::spawn(
+        support::rescue_wizard()
+            .args(["--device", "tl-wr841n-v9"])
+            .arg(image)
+            .env("RESCUE_WIZARD_STATE_DIR", state.path())
+            .env("RESCUE_WIZARD_CONFIG_DIR", state.path().join("config"))
+            .stdin(std::process::Stdio::null()),
+    );
+    let status = run.wait_deadline(READ_DEADLINE * 3);
+    let took = started.elapsed();
+    if status.is_none() {
+        run.kill();
+    }
+    (status, run.stderr_text(), took)
+}
+
 fn rrq(name: &str) -> Vec<u8> {
     let mut d = b"\x00\x01".to_vec();
     d.extend_from_slice(name.as_bytes());
@@ -347,16 +383,7 @@ fn a_read_that_never_answers_fails_its_own_transfer_and_sigterm_still_ends_serve
         // The served folder: a good file on the local disk, and the hung mount inside it.
         let root = tempfile::tempdir().unwrap();
         let good = support::make_file(root.path(), "good.bin", 300_000);
-        let hung_dir = root.path().join("hung");
-        std::fs::create_dir(&hung_dir).unwrap();
-        nix::mount::mount(
-            Some(mount.dir.path()),
-            &hung_dir,
-            None::<&str>,
-            MsFlags::MS_BIND,
-            None::<&str>,
-        )
-        .unwrap();
+        let hung_dir = mount.bind_into(root.path());
         let mut server = support::Server::start(root.path(), &["--no-options"]);
 
         let hung = UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -446,22 +473,7 @@ fn a_read_that_never_answers_fails_its_own_transfer_and_sigterm_still_ends_serve
 #[test]
 fn the_main_run_refuses_an_image_that_never_answers_a_read() {
     with_hung_mount(|mount| {
-        let state = tempfile::tempdir().unwrap();
-        let started = Instant::now();
-        let mut run = support::Proc::spawn(
-            support::rescue_wizard()
-                .args(["--device", "tl-wr841n-v9"])
-                .arg(mount.hung_file())
-                .env("RESCUE_WIZARD_STATE_DIR", state.path())
-                .env("RESCUE_WIZARD_CONFIG_DIR", state.path().join("config"))
-                .stdin(std::process::Stdio::null()),
-        );
-        let status = run.wait_deadline(READ_DEADLINE * 3);
-        let took = started.elapsed();
-        if status.is_none() {
-            run.kill();
-        }
-        let err = run.stderr_text();
+        let (status, err, took) = main_run_on(&mount.hung_file());
         assert!(
             status.is_some(),
             "the run still waits after {took:?}\n{err}"
@@ -491,16 +503,7 @@ fn a_look_up_that_never_answers_fails_its_own_transfer_and_the_main_run_says_so(
         // and another client is served meanwhile.
         let root = tempfile::tempdir().unwrap();
         let good = support::make_file(root.path(), "good.bin", 100_000);
-        let hung_dir = root.path().join("hung");
-        std::fs::create_dir(&hung_dir).unwrap();
-        nix::mount::mount(
-            Some(mount.dir.path()),
-            &hung_dir,
-            None::<&str>,
-            MsFlags::MS_BIND,
-            None::<&str>,
-        )
-        .unwrap();
+        let hung_dir = mount.bind_into(root.path());
         let mut server = support::Server::start(root.path(), &["--no-options"]);
         let stuck = UdpSocket::bind("127.0.0.1:0").unwrap();
         stuck.set_read_timeout(Some(READ_DEADLINE * 3)).unwrap();
@@ -537,22 +540,7 @@ fn a_look_up_that_never_answers_fails_its_own_transfer_and_the_main_run_says_so(
         assert!(status.is_some(), "serve still running 10 s after SIGTERM");
 
         // The main run given an image whose look-up never answers: refused with the fix.
-        let state = tempfile::tempdir().unwrap();
-        let started = Instant::now();
-        let mut run = support::Proc::spawn(
-            support::rescue_wizard()
-                .args(["--device", "tl-wr841n-v9"])
-                .arg(mount.stuck_file())
-                .env("RESCUE_WIZARD_STATE_DIR", state.path())
-                .env("RESCUE_WIZARD_CONFIG_DIR", state.path().join("config"))
-                .stdin(std::process::Stdio::null()),
-        );
-        let status = run.wait_deadline(READ_DEADLINE * 3);
-        let run_took = started.elapsed();
-        if status.is_none() {
-            run.kill();
-        }
-        let err = run.stderr_text();
+        let (status, err, run_took) = main_run_on(&mount.stuck_file());
         assert!(
             status.is_some(),
             "the run still waits after {run_took:?}\n{err}"

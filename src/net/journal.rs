@@ -312,6 +312,9 @@ pub const ROOT_STATE_DIR: &str = "/var/lib/rescue-wizard";
 
 pub mod across;
 
+/// The folder in root's state folder holding one marker per root run (see [`across`]).
+pub const MARKERS: &str = "runs";
+
 #[cfg(unix)]
 mod fsx;
 

@@ -30,8 +30,7 @@ use std::path::{Path, PathBuf};
 
 use super::{JOURNAL_PREFIX, JOURNAL_SUFFIX, MAX_JOURNAL, ROOT_STATE_DIR, RunId, decode};
 
-/// The folder in root's state folder holding one marker per root run.
-pub const MARKERS: &str = "runs";
+pub use super::MARKERS;
 
 /// What one marker says: the run, in the words [`RunId`] uses.
 pub(super) fn marker_text(run: &RunId) -> String {

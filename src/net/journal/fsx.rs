@@ -137,11 +137,7 @@ pub(super) fn remove(dir: &OwnedFd, name: &str) -> io::Result<()> {
 /// missing), never through a link: see `across`.
 pub(super) fn write_marker(dir: &OwnedFd, name: &str, text: &str) -> io::Result<()> {
     use std::io::Write as _;
-    match nix::sys::stat::mkdirat(
-        dir.as_fd(),
-        super::across::MARKERS,
-        Mode::from_bits_truncate(0o755),
-    ) {
+    match nix::sys::stat::mkdirat(dir.as_fd(), super::MARKERS, Mode::from_bits_truncate(0o755)) {
         Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
         Err(e) => return Err(e.into()),
     }
@@ -172,7 +168,7 @@ pub(super) fn remove_marker(dir: &OwnedFd, name: &str) -> io::Result<()> {
 fn open_runs(dir: &OwnedFd) -> io::Result<OwnedFd> {
     Ok(openat(
         dir.as_fd(),
-        super::across::MARKERS,
+        super::MARKERS,
         OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_RDONLY | OFlag::O_CLOEXEC,
         Mode::empty(),
     )?)

@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use pnet_datalink::{Channel, DataLinkReceiver, DataLinkSender};
 use rescue_wizard::net::wire::Mac;
+use rescue_wizard::nmrp::packet::{Code, Frame};
 use rescue_wizard::tftp::server::hex_sha256;
 use socket2::{Domain, Protocol, SockFilter, Socket, Type};
 
@@ -108,6 +109,27 @@ impl RawPort {
     pub fn recv(&mut self) -> Option<Vec<u8>> {
         self.rx.next().ok().map(<[u8]>::to_vec)
     }
+}
+
+/// Whether a host advertised on `dev` in `ns` within `deadline`: a test or benchmark powers the
+/// router on once the host is ready, as a technician does it.
+pub fn heard_advertise(ns: &str, dev: &str, deadline: Duration) -> bool {
+    let dev = dev.to_owned();
+    let heard = in_netns("nmrp-listen", ns, move || {
+        let mut port = RawPort::open(&dev, POLL);
+        let end = Instant::now() + deadline;
+        while Instant::now() < end {
+            let advertise = port
+                .recv()
+                .and_then(|f| Frame::parse(&f).ok())
+                .is_some_and(|f| f.message.code == Code::ADVERTISE);
+            if advertise {
+                return true;
+            }
+        }
+        false
+    });
+    heard.join().expect("the listener ran")
 }
 
 /// Whether `name` has a carrier, in the calling thread's namespace.
@@ -299,9 +321,7 @@ impl Double {
                         Tftp::Started(name, blksize) => {
                             (Instant::now(), Report::UploadStarted { name, blksize })
                         }
-                        Tftp::Done(bytes, sha256) => {
-                            (Instant::now(), Report::UploadDone { bytes, sha256 })
-                        }
+                        Tftp::Done(at, bytes, sha256) => (at, Report::UploadDone { bytes, sha256 }),
                         Tftp::Failed(why) => (Instant::now(), Report::UploadFailed(why)),
                         Tftp::Note(at, report) => (at, report),
                     };
@@ -393,7 +413,8 @@ struct Server {
 
 enum Tftp {
     Started(String, u16),
-    Done(u64, String),
+    /// The whole image is in: when, its length and its SHA-256.
+    Done(Instant, u64, String),
     Failed(String),
     /// A report, with the time the server saw it happen.
     Note(Instant, Report),
@@ -429,8 +450,9 @@ fn run_double(
                         blksize: size,
                     }
                 }
-                Tftp::Done(bytes, sha256) => {
-                    router.upload_finished(at, &mut out);
+                Tftp::Done(when, bytes, sha256) => {
+                    at = when;
+                    router.upload_finished(Instant::now(), &mut out);
                     Report::UploadDone { bytes, sha256 }
                 }
                 Tftp::Failed(why) => Report::UploadFailed(why),
@@ -684,7 +706,7 @@ impl Server {
             expected = expected.wrapping_add(1);
             if last {
                 let sha256 = hex_sha256(&image);
-                let _ = events.send(Tftp::Done(bytes, sha256));
+                let _ = events.send(Tftp::Done(Instant::now(), bytes, sha256));
                 return;
             }
         }

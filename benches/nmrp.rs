@@ -20,9 +20,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use nmrp_double::{Behaviour, Blksize, Double, Happening, Report, heard_advertise};
+use nmrp_double::{Behaviour, Blksize, Double, Happening, Report, give_mac, heard_advertise};
 use rescue_wizard::net::wire::Mac;
-use support::{NetnsPair, Proc, ip};
+use support::{NetnsPair, Proc};
 
 /// The router's side of the pair.
 const ROUTER_DEV: &str = "router0";
@@ -87,15 +87,7 @@ struct Round {
 
 fn round(host: Host, image: &Path, data: &[u8]) -> Round {
     let net = NetnsPair::new("nmrpbench");
-    ip(&[
-        "-n",
-        &net.peer,
-        "link",
-        "set",
-        ROUTER_DEV,
-        "address",
-        &ROUTER_MAC.to_string(),
-    ]);
+    give_mac(&net.peer, ROUTER_DEV, ROUTER_MAC);
     let mut run = Proc::spawn(&mut host.command(&net, image));
     assert!(
         heard_advertise(&net.peer, ROUTER_DEV, DEADLINE),

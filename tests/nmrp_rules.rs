@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
-use nmrp_double::{Behaviour, Blksize, Double, ReplyPort, Report, TftpQuirks, in_netns};
+use nmrp_double::{Behaviour, Blksize, Double, ReplyPort, Report, TftpQuirks, give_mac, in_netns};
 use rescue_wizard::engine::run::method::nmrp::{CFE_FIRST_BLOCK_MIN, push_config};
 use rescue_wizard::net::wire::Mac;
 use rescue_wizard::tftp::client::{ClientConfig, push};
@@ -67,15 +67,7 @@ struct Lab {
 impl Lab {
     fn new(tag: &str, size: usize) -> Self {
         let net = NetnsPair::new(tag);
-        ip(&[
-            "-n",
-            &net.peer,
-            "link",
-            "set",
-            ROUTER_DEV,
-            "address",
-            &ROUTER_MAC.to_string(),
-        ]);
+        give_mac(&net.peer, ROUTER_DEV, ROUTER_MAC);
         Self {
             net,
             dir: tempfile::tempdir().unwrap(),

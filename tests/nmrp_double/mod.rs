@@ -132,6 +132,16 @@ pub fn heard_advertise(ns: &str, dev: &str, deadline: Duration) -> bool {
     heard.join().expect("the listener ran")
 }
 
+/// Gives `dev` in `ns` the MAC the router's NMRP frames carry: the kernel stack in the
+/// router's namespace takes the TFTP leg's frames only when they are sent to its NIC's own.
+pub fn give_mac(ns: &str, dev: &str, mac: Mac) {
+    let status = Command::new("ip")
+        .args(["-n", ns, "link", "set", dev, "address", &mac.to_string()])
+        .status()
+        .expect("running ip");
+    assert!(status.success(), "the router's MAC on {dev} in {ns}");
+}
+
 /// Whether `name` has a carrier, in the calling thread's namespace.
 pub fn carrier(name: &str) -> bool {
     nix::ifaddrs::getifaddrs().is_ok_and(|mut all| {

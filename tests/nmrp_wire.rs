@@ -26,10 +26,10 @@ use std::time::{Duration, Instant};
 
 use nmrp_double::{
     Behaviour, Blksize, Double, Happening, RawPort, Report, State, Verdict, accept_zero_mac,
-    carrier, in_netns, sha256,
+    carrier, heard_advertise, in_netns, sha256,
 };
 use rescue_wizard::net::wire::Mac;
-use rescue_wizard::nmrp::packet::{Code, Frame, MAGIC, Message, NmrpOption, Region};
+use rescue_wizard::nmrp::packet::{Code, MAGIC, Message, NmrpOption, Region};
 use rescue_wizard::nmrp::session::{Config, Event, Input, Outcome, Rejection, Session};
 use rescue_wizard::tftp::client::{ClientConfig, ClientError, push};
 use rescue_wizard::tftp::options::ClientOptions;
@@ -682,21 +682,10 @@ fn session_flashes_a_router_whose_mac_is_all_zeros() {
 /// Waits until a host advertises on the router's side of the pair in `ns`, so that the
 /// router is powered on only once the host is ready, as a technician does it.
 fn wait_for_advertise(ns: &str) {
-    let heard = in_netns("nmrp-listen", ns, || {
-        let mut port = RawPort::open(ROUTER_DEV, Duration::from_millis(10));
-        let end = Instant::now() + DEADLINE;
-        while Instant::now() < end {
-            let advertise = port
-                .recv()
-                .and_then(|f| Frame::parse(&f).ok())
-                .is_some_and(|f| f.message.code == Code::ADVERTISE);
-            if advertise {
-                return true;
-            }
-        }
-        false
-    });
-    assert!(heard.join().expect("the listener ran"), "nobody advertised");
+    assert!(
+        heard_advertise(ns, ROUTER_DEV, DEADLINE),
+        "nobody advertised"
+    );
 }
 
 /// From power-on to the write request, and from there to the end of the upload.

@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use pnet_datalink::{Channel, DataLinkReceiver, DataLinkSender};
 use rescue_wizard::net::wire::Mac;
+use rescue_wizard::nmrp::packet::{Code, Frame};
 use rescue_wizard::tftp::server::hex_sha256;
 use socket2::{Domain, Protocol, SockFilter, Socket, Type};
 
@@ -110,6 +111,37 @@ impl RawPort {
     }
 }
 
+/// Whether a host advertised on `dev` in `ns` within `deadline`: a test or benchmark powers the
+/// router on once the host is ready, as a technician does it.
+pub fn heard_advertise(ns: &str, dev: &str, deadline: Duration) -> bool {
+    let dev = dev.to_owned();
+    let heard = in_netns("nmrp-listen", ns, move || {
+        let mut port = RawPort::open(&dev, POLL);
+        let end = Instant::now() + deadline;
+        while Instant::now() < end {
+            let advertise = port
+                .recv()
+                .and_then(|f| Frame::parse(&f).ok())
+                .is_some_and(|f| f.message.code == Code::ADVERTISE);
+            if advertise {
+                return true;
+            }
+        }
+        false
+    });
+    heard.join().expect("the listener ran")
+}
+
+/// Gives `dev` in `ns` the MAC the router's NMRP frames carry: the kernel stack in the
+/// router's namespace takes the TFTP leg's frames only when they are sent to its NIC's own.
+pub fn give_mac(ns: &str, dev: &str, mac: Mac) {
+    let status = Command::new("ip")
+        .args(["-n", ns, "link", "set", dev, "address", &mac.to_string()])
+        .status()
+        .expect("running ip");
+    assert!(status.success(), "the router's MAC on {dev} in {ns}");
+}
+
 /// Whether `name` has a carrier, in the calling thread's namespace.
 pub fn carrier(name: &str) -> bool {
     nix::ifaddrs::getifaddrs().is_ok_and(|mut all| {
@@ -126,6 +158,35 @@ pub enum Blksize {
     Honour,
     /// Ignores every option: ACK 0, 512-byte blocks.
     Ignore,
+}
+
+/// How the double's TFTP server times and addresses its answers: Netgear's U-Boot answers at
+/// once from port 69 ([`TftpQuirks::default`]); Broadcom CFE erases before it acknowledges the
+/// first block, and answers from a port of its own (RFC 1350 §4: each side of a transfer picks
+/// a transfer ID).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TftpQuirks {
+    /// How long the answer to the write request (OACK or ACK 0) is held back after the first
+    /// request arrived; repeated requests meanwhile are counted, not answered.
+    pub request_answer_delay: Duration,
+    /// How long ACK 1 is held back after DATA 1 first arrived (CFE erasing flash); repeats of
+    /// DATA 1 meanwhile are reported ([`Report::FirstBlockArrived`]), not answered.
+    pub first_ack_delay: Duration,
+    /// Where the transfer's answers come from.
+    pub reply_port: ReplyPort,
+    /// After this block arrives, a third port of the router's address sends the host a DATA
+    /// packet; what the host answers there is reported ([`Report::IntruderAnswered`]).
+    pub intruder_after_block: Option<u16>,
+}
+
+/// The port the double's TFTP server answers a transfer from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ReplyPort {
+    /// The well-known port 69, as Netgear's U-Boot does.
+    #[default]
+    Listen,
+    /// A new ephemeral port for each transfer, as RFC 1350 TIDs and Netgear CFE do.
+    Ephemeral,
 }
 
 /// What the double reports, each with the time it happened.
@@ -149,6 +210,19 @@ pub enum Report {
     },
     /// The TFTP server gave up.
     UploadFailed(String),
+    /// A write request reached port 69 (the first and every repeat).
+    RequestArrived,
+    /// The port the transfer's answers come from.
+    ReplyingFrom(u16),
+    /// DATA 1 arrived before its ACK went out (the first and every resend).
+    FirstBlockArrived,
+    /// ACK 1 went out.
+    FirstBlockAcked,
+    /// A datagram other than a write request reached port 69 once the transfer had moved to
+    /// a port of its own (DATA sent to the wrong port).
+    StrayOnListenPort,
+    /// What the host answered the third port's DATA.
+    IntruderAnswered(Vec<u8>),
 }
 
 /// A Netgear bootloader in recovery mode, powered on in namespace `ns` behind `dev`.
@@ -166,22 +240,50 @@ pub struct Double {
 const POLL: Duration = Duration::from_millis(10);
 
 impl Double {
-    /// Powers the router on.
+    /// Powers the router on, its TFTP server answering at once from port 69.
     pub fn power_on(ns: &str, dev: &str, behaviour: Behaviour, blksize: Blksize) -> Double {
+        Self::power_on_with(ns, dev, behaviour, blksize, TftpQuirks::default())
+    }
+
+    /// Powers the router on, its TFTP server behaving as `quirks` says.
+    pub fn power_on_with(
+        ns: &str,
+        dev: &str,
+        behaviour: Behaviour,
+        blksize: Blksize,
+        quirks: TftpQuirks,
+    ) -> Double {
+        let ns_owned = ns.to_owned();
+        let dev_owned = dev.to_owned();
+        Self::start(ns, "nmrp-router-double", move |ready, reports, stop| {
+            let mut port = RawPort::open(&dev_owned, POLL);
+            let now = Instant::now();
+            ready.send(now).expect("the test waits");
+            let server = Server {
+                blksize,
+                verdict: behaviour.verdict,
+                quirks,
+            };
+            run_double(
+                &mut port, &ns_owned, behaviour, server, now, &reports, &stop,
+            )
+        })
+    }
+
+    /// Runs `job` on a thread named `name` in `ns`: it opens its sockets, sends its power-on
+    /// time on `ready`, and runs until `stop`, reporting on `reports`.
+    fn start(
+        ns: &str,
+        name: &str,
+        job: impl FnOnce(Sender<Instant>, Sender<(Instant, Report)>, Arc<AtomicBool>) -> Router
+        + Send
+        + 'static,
+    ) -> Double {
         let (report_tx, reports) = mpsc::channel();
         let stop = Arc::new(AtomicBool::new(false));
         let stop_flag = Arc::clone(&stop);
-        let ns_owned = ns.to_owned();
-        let dev_owned = dev.to_owned();
         let (ready_tx, ready_rx) = mpsc::channel();
-        let thread = in_netns("nmrp-router-double", ns, move || {
-            let mut port = RawPort::open(&dev_owned, POLL);
-            let now = Instant::now();
-            ready_tx.send(now).expect("the test waits");
-            run_double(
-                &mut port, &ns_owned, behaviour, blksize, now, &report_tx, &stop_flag,
-            )
-        });
+        let thread = in_netns(name, ns, move || job(ready_tx, report_tx, stop_flag));
         let powered_on = ready_rx
             .recv_timeout(Duration::from_secs(10))
             .expect("the double powers on");
@@ -192,6 +294,64 @@ impl Double {
             thread: Some(thread),
             seen: Vec::new(),
         }
+    }
+
+    /// The bootloader's TFTP server alone, as it starts once `CONF_ACK` gave it `ip`/`prefix`
+    /// on `dev` in `ns`: for tests of the TFTP leg's rules without the NMRP exchange before
+    /// it. Its reports are the server's; [`Double::power_off`] returns a router that never
+    /// heard a frame.
+    pub fn tftp_only(
+        ns: &str,
+        dev: &str,
+        (ip, prefix): (Ipv4Addr, u8),
+        blksize: Blksize,
+        quirks: TftpQuirks,
+    ) -> Double {
+        let status = Command::new("ip")
+            .args(["-n", ns, "addr", "replace"])
+            .arg(format!("{ip}/{prefix}"))
+            .args(["dev", dev])
+            .status()
+            .expect("running ip");
+        assert!(status.success(), "the router's address on {dev}");
+        Self::start(ns, "nmrp-double-tftp", move |ready, reports, stop| {
+            let socket = UdpSocket::bind(SocketAddr::from((ip, 69)))
+                .expect("the router's TFTP port in its namespace");
+            let now = Instant::now();
+            ready.send(now).expect("the test waits");
+            let (tftp_tx, tftp_rx) = mpsc::channel();
+            let server = Server {
+                blksize,
+                verdict: Verdict::Accept,
+                quirks,
+            };
+            let forward = thread::spawn(move || {
+                for event in tftp_rx {
+                    let (at, report) = match event {
+                        Tftp::Started(name, blksize) => {
+                            (Instant::now(), Report::UploadStarted { name, blksize })
+                        }
+                        Tftp::Done(at, bytes, sha256) => (at, Report::UploadDone { bytes, sha256 }),
+                        Tftp::Failed(why) => (Instant::now(), Report::UploadFailed(why)),
+                        Tftp::Note(at, report) => (at, report),
+                    };
+                    let _ = reports.send((at, report));
+                }
+            });
+            server.serve(&socket, &tftp_tx, &stop);
+            drop(tftp_tx);
+            let _ = forward.join();
+            Router::power_on(Behaviour::accepting(Mac([0; 6]), 0, Duration::ZERO), now)
+        })
+    }
+
+    /// The times of every report matching `wanted` so far (after a wait that read them).
+    pub fn times_of(&self, wanted: impl Fn(&Report) -> bool) -> Vec<Instant> {
+        self.seen
+            .iter()
+            .filter(|(_, r)| wanted(r))
+            .map(|(at, _)| *at)
+            .collect()
     }
 
     /// Waits until a report matches `wanted`, at most `deadline`; returns its time.
@@ -253,22 +413,32 @@ impl Drop for Double {
     }
 }
 
+/// The double's TFTP server as its bootloader starts it.
+#[derive(Debug, Clone, Copy)]
+struct Server {
+    blksize: Blksize,
+    verdict: Verdict,
+    quirks: TftpQuirks,
+}
+
 enum Tftp {
     Started(String, u16),
-    Done(u64, String),
+    /// The whole image is in: when, its length and its SHA-256.
+    Done(Instant, u64, String),
     Failed(String),
+    /// A report, with the time the server saw it happen.
+    Note(Instant, Report),
 }
 
 fn run_double(
     port: &mut RawPort,
     ns: &str,
     behaviour: Behaviour,
-    blksize: Blksize,
+    tftp: Server,
     now: Instant,
     reports: &Sender<(Instant, Report)>,
     stop: &AtomicBool,
 ) -> Router {
-    let verdict = behaviour.verdict;
     let mut router = Router::power_on(behaviour, now);
     let (tftp_tx, tftp_rx) = mpsc::channel();
     let mut server: Option<JoinHandle<()>> = None;
@@ -281,7 +451,7 @@ fn run_double(
         }
         router.on_tick(Instant::now(), &mut out, &mut seen);
         while let Ok(event) = tftp_rx.try_recv() {
-            let at = Instant::now();
+            let mut at = Instant::now();
             let report = match event {
                 Tftp::Started(name, size) => {
                     router.upload_started();
@@ -290,11 +460,16 @@ fn run_double(
                         blksize: size,
                     }
                 }
-                Tftp::Done(bytes, sha256) => {
-                    router.upload_finished(at, &mut out);
+                Tftp::Done(when, bytes, sha256) => {
+                    at = when;
+                    router.upload_finished(Instant::now(), &mut out);
                     Report::UploadDone { bytes, sha256 }
                 }
                 Tftp::Failed(why) => Report::UploadFailed(why),
+                Tftp::Note(when, report) => {
+                    at = when;
+                    report
+                }
             };
             let _ = reports.send((at, report));
         }
@@ -316,7 +491,7 @@ fn run_double(
                 server = Some(
                     thread::Builder::new()
                         .name("nmrp-double-tftp".into())
-                        .spawn(move || tftp_server(&socket, blksize, verdict, &events, &flag))
+                        .spawn(move || tftp.serve(&socket, &events, &flag))
                         .expect("a thread"),
                 );
             }
@@ -335,98 +510,215 @@ fn run_double(
     router
 }
 
-/// The bootloader's TFTP server: one write request, every reply from port 69 (U-Boot's TFTP
-/// server keeps its well-known port), lock-step, a duplicate DATA not answered (the last ACK
-/// is repeated only after its 5 s timeout). A [`Verdict::RejectWithText`] router answers the
-/// last block with its words instead of the ACK.
-fn tftp_server(
-    socket: &UdpSocket,
-    blksize: Blksize,
-    verdict: Verdict,
-    events: &Sender<Tftp>,
-    stop: &AtomicBool,
-) {
-    const TIMEOUT: Duration = Duration::from_secs(5);
+/// How long one read waits before the server looks at its timers and its other sockets.
+const TFTP_POLL: Duration = Duration::from_millis(20);
+
+/// One datagram from `socket`, waiting at most `wait` (at least 1 ms).
+fn recv_within(socket: &UdpSocket, buf: &mut [u8], wait: Duration) -> Option<(usize, SocketAddr)> {
     socket
-        .set_read_timeout(Some(Duration::from_millis(20)))
+        .set_read_timeout(Some(wait.clamp(Duration::from_millis(1), TFTP_POLL)))
         .expect("a read timeout");
-    let mut buf = vec![0u8; 65_536];
-    // The write request.
-    let (peer, size) = loop {
-        if stop.load(Ordering::Relaxed) {
-            return;
+    socket.recv_from(buf).ok()
+}
+
+/// A write request's file name and the block size the server grants, with its answer.
+fn answer_request(packet: &[u8], blksize: Blksize) -> Option<(String, u16, Vec<u8>)> {
+    if packet.len() < 4 || packet[..2] != [0, 2] {
+        return None;
+    }
+    let fields: Vec<&[u8]> = packet[2..].split(|&b| b == 0).collect();
+    let name = String::from_utf8_lossy(fields[0]).into_owned();
+    let mut size = 512u16;
+    let mut reply = vec![0, 4, 0, 0];
+    if blksize == Blksize::Honour {
+        let asked = fields
+            .chunks(2)
+            .skip(1)
+            .find(|pair| pair.len() == 2 && pair[0].eq_ignore_ascii_case(b"blksize"))
+            .and_then(|pair| std::str::from_utf8(pair[1]).ok()?.parse::<u16>().ok());
+        if let Some(asked) = asked {
+            size = asked.clamp(8, 1468);
+            reply = b"\x00\x06blksize\x00".to_vec();
+            reply.extend_from_slice(size.to_string().as_bytes());
+            reply.push(0);
         }
-        let Ok((len, from)) = socket.recv_from(&mut buf) else {
-            continue;
+    }
+    Some((name, size, reply))
+}
+
+impl Server {
+    /// The bootloader's TFTP server: one write request, lock-step, a duplicate DATA not
+    /// answered (the last ACK is repeated only after its 5 s timeout). By default every reply
+    /// comes from port 69 (U-Boot's TFTP server keeps its well-known port) at once; the
+    /// [`TftpQuirks`] hold answers back or move the transfer to a port of its own. A
+    /// [`Verdict::RejectWithText`] router answers the last block with its words instead of
+    /// the ACK.
+    fn serve(self, listen: &UdpSocket, events: &Sender<Tftp>, stop: &AtomicBool) {
+        let note = |report: Report| {
+            let _ = events.send(Tftp::Note(Instant::now(), report));
         };
-        let packet = &buf[..len];
-        if packet.len() < 4 || packet[..2] != [0, 2] {
-            continue;
-        }
-        let fields: Vec<&[u8]> = packet[2..].split(|&b| b == 0).collect();
-        let name = String::from_utf8_lossy(fields[0]).into_owned();
-        let mut size = 512u16;
-        let mut reply = vec![0, 4, 0, 0];
-        if blksize == Blksize::Honour {
-            let asked = fields
-                .chunks(2)
-                .skip(1)
-                .find(|pair| pair.len() == 2 && pair[0].eq_ignore_ascii_case(b"blksize"))
-                .and_then(|pair| std::str::from_utf8(pair[1]).ok()?.parse::<u16>().ok());
-            if let Some(asked) = asked {
-                size = asked.clamp(8, 1468);
-                reply = b"\x00\x06blksize\x00".to_vec();
-                reply.extend_from_slice(size.to_string().as_bytes());
-                reply.push(0);
+        let mut buf = vec![0u8; 65_536];
+        let (peer, name, size, reply) = loop {
+            if stop.load(Ordering::Relaxed) {
+                return;
+            }
+            let Some((len, from)) = recv_within(listen, &mut buf, TFTP_POLL) else {
+                continue;
+            };
+            if let Some((name, size, reply)) = answer_request(&buf[..len], self.blksize) {
+                break (from, name, size, reply);
+            }
+        };
+        note(Report::RequestArrived);
+        // The answer held back: the host's repeats meanwhile are counted.
+        let due = Instant::now() + self.quirks.request_answer_delay;
+        while let Some(left) = due.checked_duration_since(Instant::now()) {
+            if stop.load(Ordering::Relaxed) {
+                return;
+            }
+            if let Some((len, from)) = recv_within(listen, &mut buf, left)
+                && from == peer
+                && answer_request(&buf[..len], self.blksize).is_some()
+            {
+                note(Report::RequestArrived);
             }
         }
-        let _ = socket.send_to(&reply, from);
+        let ip = listen.local_addr().expect("a bound socket").ip();
+        let own;
+        let socket = match self.quirks.reply_port {
+            ReplyPort::Listen => listen,
+            ReplyPort::Ephemeral => {
+                own =
+                    UdpSocket::bind(SocketAddr::new(ip, 0)).expect("a port of the transfer's own");
+                listen
+                    .set_nonblocking(true)
+                    .expect("a non-blocking port 69");
+                &own
+            }
+        };
+        note(Report::ReplyingFrom(
+            socket.local_addr().expect("a bound socket").port(),
+        ));
+        let _ = socket.send_to(&reply, peer);
         let _ = events.send(Tftp::Started(name, size));
-        break (from, size);
-    };
-    let mut image = Vec::new();
-    let mut bytes = 0u64;
-    let mut expected: u16 = 1;
-    let mut last_ack = vec![0, 4, 0, 0];
-    let mut quiet_since = Instant::now();
-    let mut timeouts = 0;
-    while !stop.load(Ordering::Relaxed) {
-        let Ok((len, from)) = socket.recv_from(&mut buf) else {
-            if quiet_since.elapsed() >= TIMEOUT {
-                timeouts += 1;
-                if timeouts > 10 {
-                    let _ = events.send(Tftp::Failed("no DATA for 50 s".into()));
-                    return;
-                }
-                let _ = socket.send_to(&last_ack, peer);
+        let intruder = self.quirks.intruder_after_block.map(|block| {
+            let third = UdpSocket::bind(SocketAddr::new(ip, 0)).expect("a third port");
+            third
+                .set_nonblocking(true)
+                .expect("a non-blocking third port");
+            (block, third)
+        });
+        self.receive(socket, listen, peer, size, intruder.as_ref(), events, stop);
+    }
+
+    /// Receives the image on `socket` from `peer`, watching port 69 (`listen`) and the
+    /// intruder's port as the quirks ask.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one transfer's sockets and its reports"
+    )]
+    fn receive(
+        self,
+        socket: &UdpSocket,
+        listen: &UdpSocket,
+        peer: SocketAddr,
+        size: u16,
+        intruder: Option<&(u16, UdpSocket)>,
+        events: &Sender<Tftp>,
+        stop: &AtomicBool,
+    ) {
+        const TIMEOUT: Duration = Duration::from_secs(5);
+        let note = |report: Report| {
+            let _ = events.send(Tftp::Note(Instant::now(), report));
+        };
+        let moved = !std::ptr::eq(socket, listen);
+        let mut buf = vec![0u8; 65_536];
+        let mut image = Vec::new();
+        let mut bytes = 0u64;
+        let mut expected: u16 = 1;
+        let mut last_ack = vec![0, 4, 0, 0];
+        let mut quiet_since = Instant::now();
+        let mut timeouts = 0;
+        // ACK 1, held back until its time (CFE erasing flash before it answers).
+        let mut held: Option<(Instant, Vec<u8>)> = None;
+        let mut first_acked = false;
+        while !stop.load(Ordering::Relaxed) {
+            if moved
+                && let Ok((len, from)) = listen.recv_from(&mut buf)
+                && from.ip() == peer.ip()
+                && answer_request(&buf[..len], self.blksize).is_none()
+            {
+                note(Report::StrayOnListenPort);
+            }
+            if let Some((_, third)) = intruder
+                && let Ok((len, _)) = third.recv_from(&mut buf)
+            {
+                note(Report::IntruderAnswered(buf[..len].to_vec()));
+            }
+            if let Some((due, answer)) = &held
+                && Instant::now() >= *due
+            {
+                let _ = socket.send_to(answer, peer);
+                note(Report::FirstBlockAcked);
+                first_acked = true;
+                held = None;
                 quiet_since = Instant::now();
             }
-            continue;
-        };
-        if from != peer || len < 4 || buf[..2] != [0, 3] {
-            continue;
-        }
-        let block = u16::from_be_bytes([buf[2], buf[3]]);
-        if block != expected {
-            continue;
-        }
-        let data = &buf[4..len];
-        let last = data.len() < usize::from(size);
-        image.extend_from_slice(data);
-        bytes += data.len() as u64;
-        last_ack = vec![0, 4, buf[2], buf[3]];
-        if let (true, Verdict::RejectWithText(text)) = (last, verdict) {
-            let _ = socket.send_to(text.as_bytes(), peer);
-        } else {
-            let _ = socket.send_to(&last_ack, peer);
-        }
-        quiet_since = Instant::now();
-        timeouts = 0;
-        expected = expected.wrapping_add(1);
-        if last {
-            let sha256 = hex_sha256(&image);
-            let _ = events.send(Tftp::Done(bytes, sha256));
-            return;
+            let wait = held.as_ref().map_or(TFTP_POLL, |(due, _)| {
+                due.saturating_duration_since(Instant::now())
+            });
+            let Some((len, from)) = recv_within(socket, &mut buf, wait) else {
+                if held.is_none() && quiet_since.elapsed() >= TIMEOUT {
+                    timeouts += 1;
+                    if timeouts > 10 {
+                        let _ = events.send(Tftp::Failed("no DATA for 50 s".into()));
+                        return;
+                    }
+                    let _ = socket.send_to(&last_ack, peer);
+                    quiet_since = Instant::now();
+                }
+                continue;
+            };
+            if from != peer || len < 4 || buf[..2] != [0, 3] {
+                continue;
+            }
+            let block = u16::from_be_bytes([buf[2], buf[3]]);
+            if block == 1 && !first_acked {
+                note(Report::FirstBlockArrived);
+            }
+            if block != expected {
+                continue;
+            }
+            let data = &buf[4..len];
+            let last = data.len() < usize::from(size);
+            image.extend_from_slice(data);
+            bytes += data.len() as u64;
+            last_ack = vec![0, 4, buf[2], buf[3]];
+            if let (true, Verdict::RejectWithText(text)) = (last, self.verdict) {
+                let _ = socket.send_to(text.as_bytes(), peer);
+            } else if block == 1 && !last {
+                held = Some((
+                    Instant::now() + self.quirks.first_ack_delay,
+                    last_ack.clone(),
+                ));
+            } else {
+                let _ = socket.send_to(&last_ack, peer);
+            }
+            if let Some((after, third)) = intruder
+                && block == *after
+            {
+                // A stranger on the router's address: DATA, which would end a push if the
+                // host took it for its peer's.
+                let _ = third.send_to(b"\x00\x03\x00\x01intruder", peer);
+            }
+            quiet_since = Instant::now();
+            timeouts = 0;
+            expected = expected.wrapping_add(1);
+            if last {
+                let sha256 = hex_sha256(&image);
+                let _ = events.send(Tftp::Done(Instant::now(), bytes, sha256));
+                return;
+            }
         }
     }
 }

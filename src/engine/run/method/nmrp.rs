@@ -27,6 +27,7 @@ use crate::nmrp::session::{self, Config, Outcome, Rejection, Session};
 use crate::tftp::client::{self, ClientConfig, ClientError, Transferred};
 use crate::tftp::event::EventSender;
 use crate::tftp::options::ClientOptions;
+use crate::tftp::session::Timing;
 
 /// The block size asked of the router's TFTP server: nmrpflash's, the largest that fits an
 /// Ethernet frame with its IP and UDP headers; a server that ignores it gets 512.
@@ -34,6 +35,16 @@ pub const NMRP_BLKSIZE: u16 = 1456;
 /// How often the write request is repeated until the router's server answers: CFE takes at
 /// least 200 ms to answer the first request (nmrpflash's `tftp.c` waits as long).
 pub const REQUEST_INTERVAL: Duration = Duration::from_millis(250);
+/// How long the first DATA block waits for its ACK before it is sent again: CFE erases flash
+/// before it acknowledges the first block and needs well over 100 ms (nmrpflash 0.9.21 cut its
+/// 200 ms wait to 100 ms and broke the R8000 with "Timeout while waiting for ACK(1)", #137;
+/// 0.9.22 restored it). RFC 6298's 1 s before any round trip is measured, pinned here so
+/// that a change of the TFTP client's default cannot shorten it below the 200 ms CFE needs.
+pub const FIRST_BLOCK_WAIT: Duration = Duration::from_secs(1);
+/// The shortest first-block wait a Netgear CFE bootloader is known to tolerate.
+pub const CFE_FIRST_BLOCK_MIN: Duration = Duration::from_millis(200);
+const _: () = assert!(FIRST_BLOCK_WAIT.as_millis() >= CFE_FIRST_BLOCK_MIN.as_millis());
+const _: () = assert!(REQUEST_INTERVAL.as_millis() >= CFE_FIRST_BLOCK_MIN.as_millis());
 /// How long the router's TFTP server has to answer once it asked for the image.
 pub const SERVER_WAIT: Duration = Duration::from_secs(30);
 /// How often the port's carrier is read: a power cycle is a link flap, and the router
@@ -582,10 +593,30 @@ impl Leg {
     }
 }
 
-/// Pushes the image on a thread of its own with the project's TFTP client, as NMRP wants it:
-/// 1456-byte blocks (512 when the router ignores the option), the write request repeated
-/// every 250 ms, the router's reply port followed (the client takes the port of its first
-/// answer).
+/// The TFTP client's settings for the NMRP upload: 1456-byte blocks (512 when the router
+/// ignores the option), the write request repeated every [`REQUEST_INTERVAL`], the first
+/// block waiting [`FIRST_BLOCK_WAIT`] for its ACK, and [`SERVER_WAIT`] for the router's server
+/// to answer at all. The router's reply port is followed (the client takes the port of its
+/// first answer and answers any other with ERROR 5, RFC 1350 §4).
+pub fn push_config() -> ClientConfig {
+    let defaults = ClientConfig::default();
+    ClientConfig {
+        options: ClientOptions {
+            blksize: Some(NMRP_BLKSIZE),
+            ..ClientOptions::default()
+        },
+        timing: Timing {
+            initial_rto: FIRST_BLOCK_WAIT,
+            ..defaults.timing
+        },
+        request_interval: REQUEST_INTERVAL,
+        wait: SERVER_WAIT,
+        ..defaults
+    }
+}
+
+/// Pushes the image on a thread of its own with the project's TFTP client and
+/// [`push_config`].
 fn push(
     server: SocketAddr,
     name: String,
@@ -594,15 +625,7 @@ fn push(
     number: usize,
     done: std::sync::mpsc::Sender<(usize, Result<Transferred, ClientError>)>,
 ) {
-    let config = ClientConfig {
-        options: ClientOptions {
-            blksize: Some(NMRP_BLKSIZE),
-            ..ClientOptions::default()
-        },
-        request_interval: REQUEST_INTERVAL,
-        wait: SERVER_WAIT,
-        ..ClientConfig::default()
-    };
+    let config = push_config();
     let image = Arc::clone(&wiring.image);
     let events = wiring.tftp.clone();
     let runtime = wiring.runtime.clone();
@@ -813,5 +836,60 @@ mod tests {
         assert!(!method.serves());
         assert!(method.prepare().is_empty());
         assert_eq!(method.on_waiting(), vec![Effect::StartNmrp]);
+    }
+
+    /// The first block of the NMRP push waits at least 200 ms for its ACK (CFE erases before
+    /// it answers), whatever the block size the router granted: nothing is resent before, and
+    /// an ACK at 190 ms moves the transfer on without any resend.
+    #[test]
+    fn the_first_block_waits_at_least_200_ms_for_its_ack() {
+        use crate::tftp::options::Agreed;
+        use crate::tftp::packet::Packet;
+        use crate::tftp::session::{Opening, Sender};
+
+        let config = push_config();
+        assert!(config.request_interval >= CFE_FIRST_BLOCK_MIN);
+        let image: Arc<[u8]> = vec![7u8; 10_000].into();
+        for blksize in [NMRP_BLKSIZE, 512] {
+            let agreed = Agreed {
+                blksize,
+                ..Agreed::default()
+            };
+            let t0 = Instant::now();
+            let mut out = Vec::new();
+            let mut sender = Sender::start(
+                Arc::clone(&image),
+                &agreed,
+                config.rollover,
+                Opening::Confirmed,
+                config.timing,
+                t0,
+                &mut out,
+            );
+            assert_eq!(out.len(), 1, "DATA 1 goes out at once");
+            assert_eq!(&out[0][..4], &[0, 3, 0, 1]);
+            let deadline = sender.deadline().unwrap();
+            assert!(
+                deadline - t0 >= CFE_FIRST_BLOCK_MIN,
+                "the first resend is due {:?} after the first send",
+                deadline - t0
+            );
+            out.clear();
+            sender.on_timer(
+                t0 + CFE_FIRST_BLOCK_MIN.saturating_sub(Duration::from_millis(1)),
+                &mut out,
+            );
+            assert!(out.is_empty(), "resent before 200 ms: {out:?}");
+            sender.on_packet(
+                &Packet::Ack { block: 1 },
+                t0 + Duration::from_millis(190),
+                &mut out,
+            );
+            assert_eq!(sender.stats().data_resent, 0);
+            assert!(
+                out.iter().any(|d| d[..4] == [0, 3, 0, 2]),
+                "block 2 follows the late ACK"
+            );
+        }
     }
 }

@@ -32,7 +32,7 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
     let [top, middle, bottom] = Layout::vertical([
         Constraint::Length(4 + 2 * extra),
         Constraint::Min(4),
-        Constraint::Length(5 + 2 * extra),
+        Constraint::Length(5 + 3 * extra),
     ])
     .areas(area);
     let before = before_lines(plan, model, console, theme);
@@ -99,8 +99,9 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
     // A console run proves and writes the flash itself: no flashing to count down.
     let text = match console {
         Some(console) => format!(
-            "Then rescue-wizard {moves}; {}. Then it {end}.",
-            console.describe()
+            "Then rescue-wizard {moves}; on the serial console {} it stops autoboot, has the bootloader fetch the image with tftpboot and compares its CRC-32 with ours; {}. Then it {end}.",
+            console.port.display(),
+            console_write(console),
         ),
         None => format!(
             "Then rescue-wizard {moves}, counts down the flashing (about {} s) and {end}.",
@@ -147,4 +148,21 @@ fn before_lines(
         ]));
     }
     before
+}
+
+/// What the console leg does with the flash, in a few words.
+fn console_write(console: &ConsolePlan) -> String {
+    match (&console.recipe, console.confirmed) {
+        (None, _) => "nothing is written to flash (the profile has no recipe)".to_owned(),
+        (Some(recipe), true) => format!(
+            "then writes the {} flash at {} (--yes) and reads it back",
+            recipe.kind.name(),
+            crate::console::script::hex(recipe.offset)
+        ),
+        (Some(recipe), false) => format!(
+            "then asks you before it writes the {} flash at {}, and reads it back",
+            recipe.kind.name(),
+            crate::console::script::hex(recipe.offset)
+        ),
+    }
 }

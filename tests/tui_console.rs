@@ -10,6 +10,9 @@
 //! lines, the CRC-32 comparison and what the dialogue waits for; the write question is answered
 //! on the live screen, and the flash file then holds the image (or, answered no, is unchanged).
 //!
+//! And the same console in the plain run's lines (no terminal): U-Boot's own lines prefixed
+//! `console| `, each command typed, both CRC-32 values, where the flash stands.
+//!
 //! Needs root, `qemu-system-arm`, `u-boot-qemu`, `iproute2` and `tmux`; skipped by hand when
 //! missing, failed under CI.
 
@@ -21,7 +24,7 @@ mod uboot_rig;
 
 use std::path::{Path, PathBuf};
 use std::process::Child;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
@@ -323,4 +326,64 @@ fn a_no_on_the_live_screen_leaves_u_boots_flash_as_it_was() {
     let after = pane.wait_for(&["exited "], SCREEN);
     assert!(after.contains("exited 0"), "{after}");
     assert_address_gone(&board);
+}
+
+#[test]
+fn the_plain_run_prints_u_boots_lines_the_commands_and_both_crcs() {
+    if !rig_available(&[]) {
+        return;
+    }
+    let _lock = one_qemu_at_a_time();
+    let image = image(4 << 10);
+    let crc = format!("{:08x}", crc32fast::hash(&image));
+    let desk = Desk::new(&image);
+    let before = sha256(&desk.flash());
+    let mut board = Board::launch(&desk.flash());
+    // A run without --yes and without a terminal may not change the network: the port
+    // already has the rescue address, the technician's own.
+    let cidr = format!("{HOST_IP}/24");
+    support::ip(&["-n", &board.ns.name, "addr", "add", &cidr, "dev", "tap0"]);
+    let mut cmd = support::rescue_wizard_in(&board.ns.name, &desk.state());
+    cmd.arg("--profile")
+        .arg(desk.config().join("devices").join(PROFILE))
+        .arg(desk.image())
+        .arg("--serial")
+        .arg(&board.pty)
+        .args(["--interface", "tap0", "--wait", "120"])
+        .arg("--report")
+        .arg(desk.report());
+    let mut run = support::Proc::spawn(&mut cmd);
+    let deadline = Instant::now() + CONSOLE;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let Some(line) = run.next_line(left) else {
+            panic!("the run never opened the console\n{}", run.diagnostics());
+        };
+        if line.contains("open at 115200 baud: nothing is typed until the bootloader speaks") {
+            break;
+        }
+    }
+    board.monitor.cont();
+    let status = run
+        .wait_deadline(CONSOLE)
+        .unwrap_or_else(|| panic!("the run did not end\n{}", run.diagnostics()));
+    let out = run.stdout_text();
+    assert_eq!(status.code(), Some(0), "{}", run.diagnostics());
+    for said in [
+        "console| Hit any key to stop autoboot",
+        "console| Bytes transferred = 4096 (1000 hex)",
+        "console: typed `tftpboot 0x40200000 recovery.bin`",
+        "console: typed `crc32 0x40200000 0x1000`",
+        &format!("console: CRC-32 of the loaded image: bootloader {crc}, ours {crc}: equal"),
+        "console: flash untouched: The image is in the router's RAM, proven by its CRC-32, and the write was declined. Nothing was erased or written",
+    ] {
+        assert!(out.contains(said), "{said:?} missing:\n{out}");
+    }
+    assert!(!out.contains("typed `erase"), "{out}");
+    assert_eq!(sha256(&desk.flash()), before, "nothing was written");
+    let report = std::fs::read_to_string(desk.report()).unwrap();
+    assert!(
+        report.contains("## Serial console transcript") && report.contains("=> crc32 0x40200000"),
+        "{report}"
+    );
 }

@@ -150,3 +150,22 @@ fn a_port_given_by_path_is_neither_listed_nor_asked_for() {
     assert_eq!(model.screen, Screen::Network);
     assert_eq!(planned_port(&model), Path::new("/dev/ttyUSB3"));
 }
+
+#[test]
+fn the_baud_rate_given_reaches_the_plan_over_the_profiles() {
+    let mut model = with_serial(SERIAL_AUTO);
+    if let Some(serial) = model.settings.serial.as_mut() {
+        serial.baud = Some(57_600);
+    }
+    update(&mut model, Msg::Adapters(two_adapters()[..1].to_vec()));
+    press(&mut model, &[Key::Enter]);
+    let console = model
+        .plan
+        .as_ref()
+        .and_then(|plan| plan.console.as_ref())
+        .expect("a console leg");
+    assert_eq!(
+        (console.port.as_path(), console.baud),
+        (Path::new("/dev/ttyUSB0"), 57_600)
+    );
+}

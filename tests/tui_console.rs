@@ -22,11 +22,11 @@ mod support;
 mod tmux;
 mod uboot_rig;
 
+use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::Child;
+use std::sync::MutexGuard;
 use std::time::{Duration, Instant};
-
-use sha2::{Digest, Sha256};
 
 use tmux::{Tmux, shell_quote};
 use uboot_rig::console::{Monitor, launch_on_pty};
@@ -91,7 +91,7 @@ impl Desk {
             work: tempfile::tempdir().unwrap(),
         };
         std::fs::write(desk.image(), image).unwrap();
-        std::fs::File::create(desk.flash())
+        File::create(desk.flash())
             .unwrap()
             .set_len(FLASH_BYTES)
             .unwrap();
@@ -129,15 +129,10 @@ impl Desk {
     }
 }
 
-fn image(len: usize) -> Vec<u8> {
-    let mut rng = fastrand::Rng::with_seed(len as u64 ^ 0x7e1e);
-    let mut bytes = vec![0u8; len];
-    rng.fill(&mut bytes);
-    bytes
-}
-
-fn sha256(path: &Path) -> Vec<u8> {
-    Sha256::digest(std::fs::read(path).unwrap()).to_vec()
+/// The image: 4 KiB, as QEMU 7.2's pflash keeps only the first 4 KiB of each sector this
+/// U-Boot's cp.b writes (docs/console.md).
+fn image() -> Vec<u8> {
+    support::content(4 << 10, 0x7e1e)
 }
 
 /// The screen without the panels' borders and without spaces: a text the wizard wrapped over
@@ -232,28 +227,67 @@ fn assert_address_gone(board: &Board) {
     assert!(!text.contains(HOST_IP), "the rescue address stayed: {text}");
 }
 
+/// One wizard run of the test board up to its write question, torn down in this order: the
+/// tmux server (and the wizard in it), the emulator and its namespace, the folders, the lock.
+struct AtTheQuestion {
+    pane: Tmux,
+    board: Board,
+    desk: Desk,
+    image: Vec<u8>,
+    /// The flash file's SHA-256 before the run.
+    before: String,
+    /// The screen with the question on it.
+    asked: String,
+    _lock: (MutexGuard<'static, ()>, File),
+}
+
+impl AtTheQuestion {
+    /// `None` (skipped, said why) when the rig or tmux is missing by hand.
+    fn start() -> Option<Self> {
+        if !rig_available(&["tmux"]) {
+            return None;
+        }
+        let tmux = support::require("tmux")?;
+        let lock = one_qemu_at_a_time();
+        let image = image();
+        let crc = format!("{:08x}", crc32fast::hash(&image));
+        let desk = Desk::new(&image);
+        let before = support::sha256_file(&desk.flash());
+        let mut board = Board::launch(&desk.flash());
+        let pane = wizard(tmux, &desk, &board);
+        let asked = to_the_write_question(&pane, &mut board, &crc);
+        Some(Self {
+            pane,
+            board,
+            desk,
+            image,
+            before,
+            asked,
+            _lock: lock,
+        })
+    }
+
+    /// Enter on the done screen: the wizard leaves with 0 and the rescue address is gone.
+    fn leave(&self) {
+        self.pane.keys(&["Enter"]);
+        let after = self.pane.wait_for(&["exited "], SCREEN);
+        assert!(after.contains("exited 0"), "{after}");
+        assert_address_gone(&self.board);
+    }
+}
+
 #[test]
 fn a_yes_on_the_live_screen_writes_the_proven_image_into_u_boots_flash() {
-    if !rig_available(&["tmux"]) {
-        return;
-    }
-    let Some(tmux) = support::require("tmux") else {
+    let Some(run) = AtTheQuestion::start() else {
         return;
     };
-    let _lock = one_qemu_at_a_time();
-    // 4 KiB: QEMU 7.2's pflash keeps only the first 4 KiB of each sector this U-Boot's cp.b
-    // writes (docs/console.md).
-    let image = image(4 << 10);
-    let crc = format!("{:08x}", crc32fast::hash(&image));
-    let desk = Desk::new(&image);
-    let mut board = Board::launch(&desk.flash());
-    let pane = wizard(tmux, &desk, &board);
-    let asked = to_the_write_question(&pane, &mut board, &crc);
+    let (pane, desk, image) = (&run.pane, &run.desk, &run.image);
     // Nothing is written while the question waits.
     assert_eq!(
-        std::fs::read(desk.flash()).unwrap()[FLASH_AT..FLASH_AT + image.len()],
-        vec![0u8; image.len()],
-        "written before the answer:\n{asked}"
+        support::sha256_file(&desk.flash()),
+        run.before,
+        "written before the answer:\n{}",
+        run.asked
     );
 
     pane.keys(&["y"]);
@@ -281,28 +315,15 @@ fn a_yes_on_the_live_screen_writes_the_proven_image_into_u_boots_flash() {
     ] {
         assert!(transcript.contains(said), "{said:?} missing:\n{transcript}");
     }
-    pane.keys(&["Enter"]);
-    let after = pane.wait_for(&["exited "], SCREEN);
-    assert!(after.contains("exited 0"), "{after}");
-    assert_address_gone(&board);
+    run.leave();
 }
 
 #[test]
 fn a_no_on_the_live_screen_leaves_u_boots_flash_as_it_was() {
-    if !rig_available(&["tmux"]) {
-        return;
-    }
-    let Some(tmux) = support::require("tmux") else {
+    let Some(run) = AtTheQuestion::start() else {
         return;
     };
-    let _lock = one_qemu_at_a_time();
-    let image = image(4 << 10);
-    let crc = format!("{:08x}", crc32fast::hash(&image));
-    let desk = Desk::new(&image);
-    let before = sha256(&desk.flash());
-    let mut board = Board::launch(&desk.flash());
-    let pane = wizard(tmux, &desk, &board);
-    to_the_write_question(&pane, &mut board, &crc);
+    let (pane, desk) = (&run.pane, &run.desk);
 
     pane.keys(&["n"]);
     let done = pane.wait_for(&["7/7 Done", "TRANSFERRED"], CONSOLE);
@@ -316,16 +337,17 @@ fn a_no_on_the_live_screen_leaves_u_boots_flash_as_it_was() {
         "{done}"
     );
     pane.wait("the report", SCREEN, |s| says(s, &["report.md"]));
-    assert_eq!(sha256(&desk.flash()), before, "the flash file changed");
+    assert_eq!(
+        support::sha256_file(&desk.flash()),
+        run.before,
+        "the flash file changed"
+    );
     let text = std::fs::read_to_string(desk.report()).unwrap();
     assert!(
         !text.contains("=> erase") && !text.contains("=> cp.b"),
         "an erase or a write was typed:\n{text}"
     );
-    pane.keys(&["Enter"]);
-    let after = pane.wait_for(&["exited "], SCREEN);
-    assert!(after.contains("exited 0"), "{after}");
-    assert_address_gone(&board);
+    run.leave();
 }
 
 #[test]
@@ -334,10 +356,10 @@ fn the_plain_run_prints_u_boots_lines_the_commands_and_both_crcs() {
         return;
     }
     let _lock = one_qemu_at_a_time();
-    let image = image(4 << 10);
+    let image = image();
     let crc = format!("{:08x}", crc32fast::hash(&image));
     let desk = Desk::new(&image);
-    let before = sha256(&desk.flash());
+    let before = support::sha256_file(&desk.flash());
     let mut board = Board::launch(&desk.flash());
     // A run without --yes and without a terminal may not change the network: the port
     // already has the rescue address, the technician's own.
@@ -380,7 +402,11 @@ fn the_plain_run_prints_u_boots_lines_the_commands_and_both_crcs() {
         assert!(out.contains(said), "{said:?} missing:\n{out}");
     }
     assert!(!out.contains("typed `erase"), "{out}");
-    assert_eq!(sha256(&desk.flash()), before, "nothing was written");
+    assert_eq!(
+        support::sha256_file(&desk.flash()),
+        before,
+        "nothing was written"
+    );
     let report = std::fs::read_to_string(desk.report()).unwrap();
     assert!(
         report.contains("## Serial console transcript") && report.contains("=> crc32 0x40200000"),

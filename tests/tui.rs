@@ -14,11 +14,13 @@
 #![allow(clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 mod support;
+mod tmux;
+
+use tmux::{Tmux, shell_quote};
 
 const BIN: &str = env!("CARGO_BIN_EXE_rescue-wizard");
 
@@ -26,131 +28,11 @@ const BIN: &str = env!("CARGO_BIN_EXE_rescue-wizard");
 const SCREEN: Duration = Duration::from_secs(30);
 /// Longest the demo's run may take from the prepare screen to the done screen.
 const RUN: Duration = Duration::from_secs(90);
-/// How often the pane is read while waiting.
-const POLL: Duration = Duration::from_millis(25);
 
 /// Set only by [`a_panic_gives_the_terminal_back`] for the copy of this test binary it runs
 /// in a tmux pane: that copy takes the terminal over and panics. A test hook, not a feature of
 /// rescue-wizard.
 const PANIC_CHILD: &str = "RESCUE_WIZARD_TUI_PANIC_CHILD";
-
-/// One tmux server on a socket of its own, killed when dropped (also when a test fails).
-struct Tmux {
-    tmux: PathBuf,
-    socket: String,
-}
-
-impl Tmux {
-    /// Starts a server with one 80x24 pane running `command` (a shell command line) in `cwd`
-    /// with `env` added. The pane stays open after the command ends: it prints its exit
-    /// status, then waits.
-    fn start(tmux: PathBuf, cwd: &Path, env: &[(&str, &str)], command: &str) -> Self {
-        static NEXT: AtomicU32 = AtomicU32::new(0);
-        let socket = format!(
-            "rw-tui-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        );
-        let server = Tmux { tmux, socket };
-        let line = format!("{command}; echo \"exited $?\"; exec cat");
-        let mut start = server.command();
-        start
-            .args([
-                "-f",
-                "/dev/null",
-                "new-session",
-                "-d",
-                "-x",
-                "80",
-                "-y",
-                "24",
-            ])
-            .arg("-c")
-            .arg(cwd)
-            .arg(line)
-            .current_dir(cwd);
-        for (key, value) in env {
-            start.env(key, value);
-        }
-        let output = start.output().expect("running tmux");
-        assert!(
-            output.status.success(),
-            "tmux new-session: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        server
-    }
-
-    fn command(&self) -> Command {
-        let mut command = Command::new(&self.tmux);
-        command.args(["-L", &self.socket]).stdin(Stdio::null());
-        command
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        let output = self.command().args(args).output().expect("running tmux");
-        assert!(
-            output.status.success(),
-            "tmux {args:?}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        output
-    }
-
-    /// Types keys, in tmux's names (`Enter`, `C-c`, `Escape`, or text).
-    fn keys(&self, keys: &[&str]) {
-        let mut args = vec!["send-keys"];
-        args.extend(keys);
-        self.run(&args);
-    }
-
-    /// The pane's text now.
-    fn screen(&self) -> String {
-        String::from_utf8_lossy(&self.run(&["capture-pane", "-p"]).stdout).into_owned()
-    }
-
-    /// A pane or window variable (`#{alternate_on}`).
-    fn show(&self, format: &str) -> String {
-        String::from_utf8_lossy(&self.run(&["display-message", "-p", format]).stdout)
-            .trim()
-            .to_owned()
-    }
-
-    /// Waits until the pane satisfies `ok`, and returns its text; fails with the last screen
-    /// after `within`.
-    fn wait(&self, what: &str, within: Duration, ok: impl Fn(&str) -> bool) -> String {
-        let until = Instant::now() + within;
-        loop {
-            let screen = self.screen();
-            if ok(&screen) {
-                return screen;
-            }
-            assert!(
-                Instant::now() < until,
-                "waited {within:?} for {what}; the screen:\n{screen}"
-            );
-            std::thread::sleep(POLL);
-        }
-    }
-
-    /// Waits until the pane shows every one of `texts`.
-    fn wait_for(&self, texts: &[&str], within: Duration) -> String {
-        self.wait(&format!("{texts:?}"), within, |screen| {
-            texts.iter().all(|text| screen.contains(text))
-        })
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self
-            .command()
-            .arg("kill-server")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-    }
-}
 
 /// The demo image folders in the temporary folder.
 fn demo_folders() -> Vec<PathBuf> {
@@ -183,10 +65,6 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
         }
     }
     found
-}
-
-fn shell_quote(path: &Path) -> String {
-    format!("'{}'", path.display().to_string().replace('\'', r"'\''"))
 }
 
 #[test]

@@ -131,6 +131,7 @@ async fn run(
     let wizard = Wizard {
         setup,
         ports: crate::net::iface::list,
+        adapters: crate::console::port::adapter_list,
         state_dir,
         report,
         adopt,

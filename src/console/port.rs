@@ -135,6 +135,105 @@ pub fn usb_adapters(ports: &[PathBuf]) -> Vec<PathBuf> {
     found
 }
 
+/// A USB serial adapter as the system describes it, for a technician choosing among several:
+/// its device, the USB ids and the maker's words from its descriptor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Adapter {
+    /// Its device (`/dev/ttyUSB0`).
+    pub path: PathBuf,
+    /// The USB vendor and product ids (`0403:6001` is an FTDI FT232R), when the system says.
+    pub usb_id: Option<(u16, u16)>,
+    /// The manufacturer's and product's names from the descriptor ("FTDI FT232R USB UART").
+    pub description: Option<String>,
+    /// The adapter's serial number, which tells two of one make apart.
+    pub serial_number: Option<String>,
+}
+
+impl Adapter {
+    /// An adapter known by its path alone.
+    pub fn bare(path: PathBuf) -> Self {
+        Self {
+            path,
+            usb_id: None,
+            description: None,
+            serial_number: None,
+        }
+    }
+
+    /// What it is, in one line after its path: `0403:6001 FTDI FT232R USB UART, serial
+    /// A50285BI`; "no USB description" when the system gives none.
+    pub fn about(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some((vendor, product)) = self.usb_id {
+            parts.push(format!("{vendor:04x}:{product:04x}"));
+        }
+        if let Some(description) = &self.description {
+            parts.push(description.clone());
+        }
+        let mut about = parts.join(" ");
+        if let Some(serial) = &self.serial_number {
+            if !about.is_empty() {
+                about.push_str(", ");
+            }
+            about.push_str("serial ");
+            about.push_str(serial);
+        }
+        if about.is_empty() {
+            "no USB description".to_owned()
+        } else {
+            about
+        }
+    }
+}
+
+/// Where Linux lists terminals, each with a `device` link into the USB tree.
+const SYS_TTY: &str = "/sys/class/tty";
+
+/// The USB serial adapters present, each described from sysfs (Linux; elsewhere by path
+/// alone).
+pub fn adapter_list() -> Vec<Adapter> {
+    adapters()
+        .into_iter()
+        .map(|path| describe(path, Path::new(SYS_TTY)))
+        .collect()
+}
+
+/// `path` described from the sysfs tree under `sys_tty` (`/sys/class/tty`): its
+/// `NAME/device` link leads to the USB interface (CDC-ACM) or to the serial port under it
+/// (`usbserial`); the first folder above with an `idVendor` is the USB device, whose
+/// `idVendor`, `idProduct`, `manufacturer`, `product` and `serial` files are read (the kernel's
+/// sysfs-bus-usb ABI). Anything missing is left out.
+pub fn describe(path: PathBuf, sys_tty: &Path) -> Adapter {
+    let mut adapter = Adapter::bare(path);
+    let Some(name) = adapter.path.file_name() else {
+        return adapter;
+    };
+    let Ok(device) = std::fs::canonicalize(sys_tty.join(name).join("device")) else {
+        return adapter;
+    };
+    let Some(usb) = device
+        .ancestors()
+        .find(|dir| dir.join("idVendor").is_file())
+    else {
+        return adapter;
+    };
+    let read = |file: &str| {
+        std::fs::read_to_string(usb.join(file))
+            .ok()
+            .map(|text| text.trim().to_owned())
+            .filter(|text| !text.is_empty())
+    };
+    let hex = |file: &str| read(file).and_then(|text| u16::from_str_radix(&text, 16).ok());
+    adapter.usb_id = hex("idVendor").zip(hex("idProduct"));
+    let words: Vec<String> = [read("manufacturer"), read("product")]
+        .into_iter()
+        .flatten()
+        .collect();
+    adapter.description = (!words.is_empty()).then(|| words.join(" "));
+    adapter.serial_number = read("serial");
+    adapter
+}
+
 /// The one USB serial adapter present, or why there is not exactly one.
 pub fn the_adapter() -> Result<PathBuf, PortError> {
     choose_adapter(&adapters())
@@ -255,6 +354,72 @@ mod tests {
             choose_adapter(&found).unwrap(),
             PathBuf::from("/dev/ttyUSB0")
         );
+    }
+
+    /// A terminal's name, whether `usbserial` drives it, and its USB device's files.
+    #[cfg(unix)]
+    type Descriptor<'a> = (&'a str, bool, &'a [(&'a str, &'a str)]);
+
+    #[cfg(unix)]
+    /// A sysfs tree as Linux lays it out: `class/tty/NAME/device` links into
+    /// `devices/.../USBDEV/INTERFACE[/NAME]`, the USB device's descriptor files in `USBDEV`.
+    fn sysfs(ports: &[Descriptor<'_>]) -> tempfile::TempDir {
+        let root = tempfile::tempdir().unwrap();
+        let tty = root.path().join("class/tty");
+        std::fs::create_dir_all(&tty).unwrap();
+        for (n, (name, usbserial, files)) in ports.iter().enumerate() {
+            let usb = root.path().join(format!("devices/usb1/1-{n}"));
+            let interface = usb.join(format!("1-{n}:1.0"));
+            // usbserial puts a port folder under the interface; CDC-ACM links the interface.
+            let device = if *usbserial {
+                interface.join(name)
+            } else {
+                interface.clone()
+            };
+            std::fs::create_dir_all(&device).unwrap();
+            for (file, text) in *files {
+                std::fs::write(usb.join(file), format!("{text}\n")).unwrap();
+            }
+            std::fs::create_dir_all(tty.join(name)).unwrap();
+            std::os::unix::fs::symlink(&device, tty.join(name).join("device")).unwrap();
+        }
+        root
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn an_adapter_is_described_by_its_usb_ids_maker_and_serial_number() {
+        let root = sysfs(&[
+            (
+                "ttyUSB0",
+                true,
+                &[
+                    ("idVendor", "0403"),
+                    ("idProduct", "6001"),
+                    ("manufacturer", "FTDI"),
+                    ("product", "FT232R USB UART"),
+                    ("serial", "A50285BI"),
+                ],
+            ),
+            (
+                "ttyACM0",
+                false,
+                &[("idVendor", "2e8a"), ("idProduct", "000a")],
+            ),
+        ]);
+        let tty = root.path().join("class/tty");
+        let ftdi = describe(PathBuf::from("/dev/ttyUSB0"), &tty);
+        assert_eq!(ftdi.usb_id, Some((0x0403, 0x6001)));
+        assert_eq!(
+            ftdi.about(),
+            "0403:6001 FTDI FT232R USB UART, serial A50285BI"
+        );
+        let acm = describe(PathBuf::from("/dev/ttyACM0"), &tty);
+        assert_eq!(acm.about(), "2e8a:000a");
+        // Not in the tree (macOS, a vanished adapter): its path alone.
+        let gone = describe(PathBuf::from("/dev/ttyUSB7"), &tty);
+        assert_eq!(gone, Adapter::bare(PathBuf::from("/dev/ttyUSB7")));
+        assert_eq!(gone.about(), "no USB description");
     }
 
     #[test]

@@ -5,8 +5,8 @@
 //! ticks five times a second, carries the effects out (folders, image checks, the run) and
 //! feeds their results back as messages.
 //!
-//! Nothing here opens a socket: the run is the engine's, and the port list comes from the
-//! caller ([`Wizard::ports`]).
+//! Nothing here opens a socket: the run is the engine's, and the port list and the serial
+//! adapters come from the caller ([`Wizard::ports`], [`Wizard::adapters`]).
 
 pub mod console;
 pub mod farewell;
@@ -29,6 +29,7 @@ use std::time::{Duration, Instant, SystemTime};
 use crossterm::event::{self as term, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use tokio::sync::mpsc;
 
+use crate::console::port::Adapter;
 use crate::engine::running::{self, Running};
 use crate::engine::simulate::SimulatedRouter;
 use crate::engine::{Command, Environment, Plan, RunOutcome, report};
@@ -49,6 +50,8 @@ pub struct Wizard {
     pub setup: Setup,
     /// Reads this computer's ports (the net module's list, or a test's).
     pub ports: fn() -> Vec<Interface>,
+    /// Reads the USB serial adapters present (the console module's list, or a test's).
+    pub adapters: fn() -> Vec<Adapter>,
     /// Where the undo journal and the reports live.
     pub state_dir: PathBuf,
     /// Write the report here instead of the state folder.
@@ -69,6 +72,7 @@ pub async fn run(mut wizard: Wizard) -> anyhow::Result<Option<RunEnd>> {
         origin,
         mode: wizard.setup.mode,
         ports: wizard.ports,
+        adapters: wizard.adapters,
         state_dir: wizard.state_dir.clone(),
         report: wizard.report.clone(),
         adopt: wizard.adopt,
@@ -135,6 +139,7 @@ struct Executor {
     origin: Instant,
     mode: Mode,
     ports: fn() -> Vec<Interface>,
+    adapters: fn() -> Vec<Adapter>,
     state_dir: PathBuf,
     report: Option<PathBuf>,
     adopt: bool,
@@ -168,6 +173,12 @@ impl Executor {
                 let ports = self.ports;
                 tokio::task::spawn_blocking(move || {
                     let _ = tx.send(Msg::Ports(ports()));
+                });
+            }
+            Effect::ListAdapters => {
+                let adapters = self.adapters;
+                tokio::task::spawn_blocking(move || {
+                    let _ = tx.send(Msg::Adapters(adapters()));
                 });
             }
             Effect::StartRun(plan) => self.start_run(*plan),

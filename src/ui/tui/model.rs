@@ -124,6 +124,8 @@ pub enum Msg {
     Stripped(Result<PathBuf, String>),
     /// This computer's ports, as they are now.
     Ports(Vec<Interface>),
+    /// The USB serial adapters present, as they are now.
+    Adapters(Vec<crate::console::port::Adapter>),
     /// The engine reported an event, at this time since the wizard started.
     Engine {
         /// When it arrived.
@@ -166,6 +168,8 @@ pub enum Effect {
     Strip(Box<Inspection>),
     /// Read this computer's ports ([`Msg::Ports`]).
     ListPorts,
+    /// Read the USB serial adapters present ([`Msg::Adapters`]).
+    ListAdapters,
     /// Start the run ([`Msg::Engine`] events, then [`Msg::RunEnded`]).
     StartRun(Box<Plan>),
     /// Send a command to the running engine.
@@ -264,6 +268,25 @@ pub struct PortStep {
     pub listed: bool,
     /// When it was last asked for.
     pub asked_at: Option<Duration>,
+    /// The serial adapter, for a console run given `--serial auto`.
+    pub adapters: AdapterPick,
+}
+
+/// The serial adapter wired to the router's console, for a run given `--serial auto`: with
+/// one present it is taken, with several the technician picks it here (the run without the
+/// wizard refuses and names them), with none the list waits for one to be plugged in.
+#[derive(Debug, Clone, Default)]
+pub struct AdapterPick {
+    /// The USB serial adapters present, as last read.
+    pub adapters: Vec<crate::console::port::Adapter>,
+    /// Whether the list has been read at least once.
+    pub listed: bool,
+    /// The highlighted adapter.
+    pub selected: usize,
+    /// The port screen asks which adapter (the keys move this list, not the ports).
+    pub asking: bool,
+    /// The adapter taken: the plan's serial port in place of `auto`.
+    pub chosen: Option<PathBuf>,
 }
 
 /// What kind of line the feed shows.
@@ -465,4 +488,15 @@ pub struct Model {
     pub leaving: bool,
     /// The wizard has asked to be left.
     pub quit: bool,
+}
+
+impl Model {
+    /// Whether the run is to find its serial adapter itself (`--serial auto`, a real run):
+    /// the port screen then lists the adapters and, with several, asks which.
+    pub fn serial_auto(&self) -> bool {
+        self.mode == Mode::Real
+            && self.settings.serial.as_ref().is_some_and(|serial| {
+                serial.port == std::path::Path::new(crate::engine::plan::SERIAL_AUTO)
+            })
+    }
 }

@@ -112,6 +112,10 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
             ports(model, list);
             Vec::new()
         }
+        Msg::Adapters(list) => {
+            adapters::listed(model, list);
+            Vec::new()
+        }
         Msg::Engine { at, event } => engine_event(model, at, &event),
         Msg::RunEnded(end) => run_ended(model, end),
         Msg::Stop => {
@@ -465,7 +469,17 @@ fn enter_ports(model: &mut Model) -> Vec<Effect> {
         return Vec::new();
     }
     model.port.asked_at = Some(model.clock);
-    vec![Effect::ListPorts]
+    lists(model)
+}
+
+/// What the port screen reads: the ports, and the serial adapters when the run is to find
+/// its own (`--serial auto`).
+fn lists(model: &Model) -> Vec<Effect> {
+    let mut effects = vec![Effect::ListPorts];
+    if model.serial_auto() {
+        effects.push(Effect::ListAdapters);
+    }
+    effects
 }
 
 fn tick(model: &mut Model) -> Vec<Effect> {
@@ -478,7 +492,7 @@ fn tick(model: &mut Model) -> Vec<Effect> {
         .is_none_or(|at| model.clock.saturating_sub(at) >= PORTS_EVERY);
     if watching && due {
         model.port.asked_at = Some(model.clock);
-        return vec![Effect::ListPorts];
+        return lists(model);
     }
     Vec::new()
 }
@@ -529,6 +543,12 @@ fn build_plan(model: &mut Model) -> bool {
                 return false;
             };
             let mut settings = model.settings.clone();
+            // The serial adapter the technician took stands for `auto`.
+            if let (Some(serial), Some(chosen)) =
+                (settings.serial.as_mut(), &model.port.adapters.chosen)
+            {
+                serial.port.clone_from(chosen);
+            }
             // The recommended port keeps the recommendation's reason in the plan and report.
             settings.interface = (model.port.recommended.as_ref() != Some(&chosen.name))
                 .then(|| chosen.name.clone());
@@ -551,13 +571,17 @@ fn build_plan(model: &mut Model) -> bool {
 }
 
 fn port_action(model: &mut Model, action: Action) -> Vec<Effect> {
+    if model.port.adapters.asking {
+        adapters::action(model, action);
+        return Vec::new();
+    }
     match action {
         a if is_move(a) => {
             model.port.selected = moved(model.port.selected, model.port.interfaces.len(), a);
             model.port.problem = None;
         }
         Action::Back => model.screen = Screen::Image,
-        Action::Enter if build_plan(model) => model.screen = Screen::Network,
+        Action::Enter if adapters::port_taken(model) => model.screen = Screen::Network,
         _ => {}
     }
     Vec::new()
@@ -724,5 +748,6 @@ fn run_ended(model: &mut Model, end: RunEnd) -> Vec<Effect> {
     Vec::new()
 }
 
+mod adapters;
 mod engine_event;
 use engine_event::engine_event;

@@ -171,6 +171,12 @@ pub fn what_next(model: &Model) -> String {
         Screen::Image => image_next(model),
         Screen::Port => match model.mode {
             Mode::Demo => "The demo's router is simulated on loopback: press Enter.".into(),
+            Mode::Real if model.port.adapters.asking && model.port.adapters.adapters.is_empty() => {
+                "No USB serial adapter: plug in the one wired to the router's console.".into()
+            }
+            Mode::Real if model.port.adapters.asking => {
+                "Serial adapter wired to the router's console: pick it, press Enter.".into()
+            }
             Mode::Real if model.port.listed && model.port.interfaces.is_empty() => {
                 "No port to use: plug in an Ethernet adapter; the list follows.".into()
             }

@@ -10,6 +10,16 @@
 //! │ recommended: enp3s0 is the only wired port with a cable in               │
 //! └──────────────────────────────────────────────────────────────────────────┘
 //! ```
+//!
+//! With `--serial auto`, the USB serial adapters between the two (read again every second);
+//! with several, Enter on a port moves the question to them:
+//!
+//! ```text
+//! ┌ Which serial adapter is wired to the router's console? ──────────────────┐
+//! │> /dev/ttyUSB0   0403:6001 FTDI FT232R USB UART, serial A50285BI          │
+//! │  /dev/ttyUSB1   1a86:7523 QinHeng CH340 serial converter                 │
+//! └──────────────────────────────────────────────────────────────────────────┘
+//! ```
 
 use std::fmt::Write as _;
 
@@ -65,8 +75,25 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
     let list_height = rows
         .saturating_add(2)
         .clamp(3, area.height.saturating_sub(7).max(3));
-    let [top, bottom] =
-        Layout::vertical([Constraint::Length(list_height), Constraint::Min(0)]).areas(area);
+    // The adapters' list, for a run that finds its own: as many rows as adapters, 1 to 4.
+    let adapters_height = if model.serial_auto() {
+        let rows = u16::try_from(port.adapters.adapters.len()).unwrap_or(u16::MAX);
+        rows.clamp(1, 4) + 2
+    } else {
+        0
+    };
+    let [top, middle, bottom] = Layout::vertical([
+        Constraint::Length(list_height),
+        Constraint::Length(adapters_height),
+        Constraint::Min(0),
+    ])
+    .areas(area);
+    if model.serial_auto() {
+        draw_adapters(frame, middle, model, theme);
+    }
+    if port.adapters.asking {
+        draw_adapter_details(frame, bottom, model, theme);
+    }
     let items: Vec<ListItem> = port
         .interfaces
         .iter()
@@ -101,7 +128,17 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
         .highlight_symbol("> ");
     let mut state = ListState::default().with_selected(Some(port.selected));
     frame.render_stateful_widget(list, top, &mut state);
+    if port.adapters.asking {
+        return;
+    }
 
+    draw_port_details(frame, bottom, model, theme);
+}
+
+/// Below the lists: the recommended port and why, the highlighted port, and why Enter did not
+/// go on.
+fn draw_port_details(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
+    let port = &model.port;
     let mut lines = Vec::new();
     if let Some(recommended) = &port.recommended {
         lines.push(Line::from(vec![
@@ -146,7 +183,7 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
         Paragraph::new(lines)
             .block(panel(title))
             .wrap(Wrap { trim: false }),
-        bottom,
+        area,
     );
 }
 
@@ -168,5 +205,83 @@ fn draw_demo(frame: &mut Frame, area: Rect, theme: &Theme) {
         .block(panel(" loopback "))
         .wrap(Wrap { trim: false }),
         bottom,
+    );
+}
+
+/// The USB serial adapters present; highlighted while the screen asks which one.
+fn draw_adapters(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
+    let pick = &model.port.adapters;
+    let title = if pick.asking {
+        " Which serial adapter is wired to the router's console? "
+    } else if pick.listed {
+        " Serial adapters (read every second) "
+    } else {
+        " Serial adapters: reading… "
+    };
+    if pick.adapters.is_empty() {
+        let text = if pick.listed {
+            Line::styled(
+                "no USB serial adapter found: plug the one wired to the router's console in",
+                theme.warn,
+            )
+        } else {
+            Line::raw("")
+        };
+        frame.render_widget(Paragraph::new(text).block(panel(title)), area);
+        return;
+    }
+    let items: Vec<ListItem> = pick
+        .adapters
+        .iter()
+        .map(|adapter| {
+            let taken = if pick.chosen.as_ref() == Some(&adapter.path) {
+                "✓ "
+            } else {
+                "  "
+            };
+            ListItem::new(Line::from(vec![
+                Span::styled(taken, theme.good),
+                Span::raw(format!("{:<16}", adapter.path.display())),
+                Span::styled(adapter.about(), theme.dim),
+            ]))
+        })
+        .collect();
+    let mut list = List::new(items).block(panel(title));
+    let mut state = ListState::default();
+    if pick.asking {
+        list = list.highlight_style(theme.selected).highlight_symbol("> ");
+        state.select(Some(pick.selected));
+    }
+    frame.render_stateful_widget(list, area, &mut state);
+}
+
+/// Below the lists while the screen asks which adapter: why it asks, and the one highlighted.
+fn draw_adapter_details(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
+    let pick = &model.port.adapters;
+    let mut lines = vec![Line::raw(
+        "rescue-wizard types the bootloader's commands through this adapter: take the one whose TX, RX and GND are wired to the router's console. Enter takes it, Esc goes back to the ports.",
+    )];
+    lines.push(Line::raw(""));
+    if let Some(adapter) = pick.adapters.get(pick.selected) {
+        lines.push(Line::raw(format!(
+            "{}: {}",
+            adapter.path.display(),
+            adapter.about()
+        )));
+    } else {
+        lines.push(Line::styled(
+            "Waiting for an adapter: the list is read again every second. Or leave, and give its path with --serial PATH.",
+            theme.warn,
+        ));
+    }
+    let title = pick.adapters.get(pick.selected).map_or_else(
+        || " Serial adapter ".to_owned(),
+        |a| format!(" {} ", a.path.display()),
+    );
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(panel(title))
+            .wrap(Wrap { trim: false }),
+        area,
     );
 }

@@ -5,6 +5,7 @@
 //! ┌ Before you press Enter ──────────────────────────────────────────────────┐
 //! │ ✓ the router is switched off                                             │
 //! │ ✓ the cable goes from enp3s0 to the router's LAN port                    │
+//! │ ✓ the serial adapter /dev/ttyUSB0 is wired to the router's console        │
 //! └──────────────────────────────────────────────────────────────────────────┘
 //! ┌ The router's steps (shown again one at a time once watching) ────────────┐
 //! │ 1. Hold the reset button and switch the router on            10 s        │
@@ -18,35 +19,27 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
 use super::{Theme, panel, step_lines};
-use crate::engine::plan::Transfer;
+use crate::engine::plan::{ConsolePlan, Plan, Transfer};
 use crate::ui::tui::model::{Mode, Model};
 
 pub fn draw(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
     let Some(plan) = &model.plan else {
         return;
     };
+    // A console run has one more thing to be true (the adapter) and more to say.
+    let console = plan.console.as_ref().filter(|_| model.mode == Mode::Real);
+    let extra = u16::from(console.is_some());
     let [top, middle, bottom] = Layout::vertical([
-        Constraint::Length(4),
+        Constraint::Length(4 + 2 * extra),
         Constraint::Min(4),
-        Constraint::Length(5),
+        Constraint::Length(5 + 3 * extra),
     ])
     .areas(area);
-    let cable = match (&plan.port, model.mode) {
-        (_, Mode::Demo) => "the cable: none needed, the demo's router is simulated".to_owned(),
-        (Some(port), Mode::Real) => {
-            format!("the cable goes from {} to the router's LAN port", port.name)
-        }
-        (None, Mode::Real) => "the cable goes to the router's LAN port".to_owned(),
-    };
+    let before = before_lines(plan, model, console, theme);
     frame.render_widget(
-        Paragraph::new(vec![
-            Line::from(vec![
-                Span::styled("• ", theme.accent),
-                Span::raw("the router is switched off"),
-            ]),
-            Line::from(vec![Span::styled("• ", theme.accent), Span::raw(cable)]),
-        ])
-        .block(panel(" Before you press Enter ")),
+        Paragraph::new(before)
+            .block(panel(" Before you press Enter "))
+            .wrap(Wrap { trim: false }),
         top,
     );
 
@@ -98,19 +91,78 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
             page.addr
         ),
     };
-    let text = format!(
-        "Then rescue-wizard {moves}, counts down the flashing (about {} s) and {}.",
-        plan.flash.as_secs(),
-        if model.mode == Mode::Demo {
-            "writes the report"
-        } else {
-            "restores the network and writes the report"
-        }
-    );
+    let end = if model.mode == Mode::Demo {
+        "writes the report"
+    } else {
+        "restores the network and writes the report"
+    };
+    // A console run proves and writes the flash itself: no flashing to count down.
+    let text = match console {
+        Some(console) => format!(
+            "Then rescue-wizard {moves}; on the serial console {} it stops autoboot, has the bootloader fetch the image with tftpboot and compares its CRC-32 with ours; {}. Then it {end}.",
+            console.port.display(),
+            console_write(console),
+        ),
+        None => format!(
+            "Then rescue-wizard {moves}, counts down the flashing (about {} s) and {end}.",
+            plan.flash.as_secs(),
+        ),
+    };
     frame.render_widget(
         Paragraph::new(Line::styled(text, theme.dim))
             .block(panel(" What happens "))
             .wrap(Wrap { trim: false }),
         bottom,
     );
+}
+
+/// What must be true before the watch starts: the router off, the cable in, and for a console
+/// run the serial adapter wired.
+fn before_lines(
+    plan: &Plan,
+    model: &Model,
+    console: Option<&ConsolePlan>,
+    theme: &Theme,
+) -> Vec<Line<'static>> {
+    let cable = match (&plan.port, model.mode) {
+        (_, Mode::Demo) => "the cable: none needed, the demo's router is simulated".to_owned(),
+        (Some(port), Mode::Real) => {
+            format!("the cable goes from {} to the router's LAN port", port.name)
+        }
+        (None, Mode::Real) => "the cable goes to the router's LAN port".to_owned(),
+    };
+    let mut before = vec![
+        Line::from(vec![
+            Span::styled("• ", theme.accent),
+            Span::raw("the router is switched off"),
+        ]),
+        Line::from(vec![Span::styled("• ", theme.accent), Span::raw(cable)]),
+    ];
+    if let Some(console) = console {
+        before.push(Line::from(vec![
+            Span::styled("• ", theme.accent),
+            Span::raw(format!(
+                "the serial adapter {} is wired to the router's console (TX to its RX, RX to its TX, GND to GND)",
+                console.port.display()
+            )),
+        ]));
+    }
+    before
+}
+
+/// What the console leg does with the flash, in a few words.
+fn console_write(console: &ConsolePlan) -> String {
+    match (&console.recipe, console.confirmed) {
+        (None, _) => "nothing is written to flash (the profile has no recipe)".to_owned(),
+        (Some(recipe), true) => format!(
+            "then writes the {} flash at {} (--yes) and reads it back",
+            recipe.kind.name(),
+            crate::console::script::hex(recipe.offset)
+        ),
+        (Some(recipe), false) => format!(
+            "then asks you before it writes the {} flash at {}, and reads it back",
+            recipe.kind.name(),
+            crate::console::script::hex(recipe.offset)
+        ),
+    }
 }

@@ -3,11 +3,12 @@
 //!
 //! [`family`] knows how each bootloader family announces its window and its prompt;
 //! [`script`] is what is typed and how each answer is judged; [`dialogue`] is the sans-I/O
-//! machine that drives them; [`baud`] tells a wrong baud rate from the bytes; [`port`] is the
-//! serial port that carries it.
+//! machine that drives them, and [`event`] what it tells; [`baud`] tells a wrong baud rate from
+//! the bytes; [`port`] is the serial port that carries it.
 
 pub mod baud;
 pub mod dialogue;
+pub mod event;
 pub mod family;
 pub mod port;
 pub mod script;

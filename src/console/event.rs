@@ -131,6 +131,19 @@ pub enum ConsoleEvent {
         /// The same in words, with the addresses.
         note: String,
     },
+    /// A boot from RAM: offered beside the write (`chosen: false`), or chosen and about to be
+    /// typed (`chosen: true`). Nothing is written on that path.
+    RamBoot {
+        /// The boot command, filled in.
+        command: String,
+        /// Whether it is the path taken now.
+        chosen: bool,
+    },
+    /// The bootloader printed its start line: the image runs from RAM.
+    Started {
+        /// That line.
+        line: String,
+    },
     /// What the dialogue waits for now, and the command it is about to type (before its
     /// first character goes out), so a front-end can show it before it happens.
     Awaiting {
@@ -200,6 +213,23 @@ impl fmt::Display for ConsoleEvent {
             }
             ConsoleEvent::Finished { note, .. } => write!(f, "done: {note}"),
             ConsoleEvent::Failed { reason, note, .. } => write!(f, "stopped: {reason}. {note}"),
+            ConsoleEvent::RamBoot {
+                command,
+                chosen: true,
+            } => write!(
+                f,
+                "booting the proven image from RAM with `{command}`: nothing is erased or written"
+            ),
+            ConsoleEvent::RamBoot {
+                command,
+                chosen: false,
+            } => write!(
+                f,
+                "or boot the proven image from RAM instead with `{command}` (nothing written)"
+            ),
+            ConsoleEvent::Started { line } => {
+                write!(f, "the image started from RAM: {line:?}")
+            }
             ConsoleEvent::Awaiting {
                 next: Some(command),
                 what,

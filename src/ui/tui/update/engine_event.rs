@@ -47,6 +47,7 @@ pub(super) fn engine_event(model: &mut Model, at: Duration, event: &Event) -> Ve
         | Event::HttpVerified { .. }
         | Event::HttpAnswered { .. }
         | Event::ConsoleNoted { .. }
+        | Event::ConsoleRamBoot { .. }
         | Event::WaitingForRouter { .. } => Some(FeedKind::Info),
         Event::DhcpOtherServer { .. } | Event::NmrpLinkChanged { .. } => Some(FeedKind::Notice),
         Event::DhcpProbed {

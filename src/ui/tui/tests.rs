@@ -965,3 +965,4 @@ mod console_pane;
 mod console_write;
 mod dhcp;
 mod nmrp;
+mod ram_boot;

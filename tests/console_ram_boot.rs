@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use rescue_wizard::console::dialogue::SHOWN_AFTER_START;
 use rescue_wizard::console::{
-    Action, ConsoleEvent, Dialogue, FlashKind, FlashState, Input, Job, RamBoot, Recipe, Settings,
+    Action, ConsoleEvent, Dialogue, FlashState, Input, Job, RamBoot, Recipe, Settings,
 };
 use serde_json::Value;
 
@@ -123,15 +123,10 @@ fn told(actions: &[Action]) -> Vec<&ConsoleEvent> {
         .collect()
 }
 
+/// The test board's NOR recipe (tests/fixtures/profiles/qemu-virt-ram-boot.yaml).
 fn nor() -> Recipe {
-    Recipe {
-        kind: FlashKind::Nor,
-        offset: 0x0410_0000,
-        erase_size: 0x2_0000,
-        scratch: None,
-        commands: Vec::new(),
-        reset: true,
-    }
+    let flash = "kind: nor\noffset: 0x04100000\nerase-size: 0x20000\n";
+    Recipe::from_profile(&serde_yaml::from_str(flash).unwrap())
 }
 
 fn settings() -> Settings {

@@ -2,57 +2,29 @@
 //! offered it, says what it does, answers once through [`Command::BootFromRam`], and the
 //! question goes.
 
-use std::path::PathBuf;
-
-use super::{event, on_live_screen, press, rows};
-use crate::engine::{Command, Event, Phase};
+use super::{event, press, rows};
+use crate::engine::{Command, Event};
 use crate::ui::tui::keys::Key;
 use crate::ui::tui::model::{Effect, Model};
 
 const BOOT: &str = "bootm 0x81000000";
 
-/// The live screen of a console run at the write question, with the boot from RAM offered
-/// before it (as the dialogue tells them) when `offered`.
+/// The live screen of a console run at the write question (`console_write`'s), with the boot
+/// from RAM offered beside it when `offered`.
 fn asked(offered: bool) -> Model {
-    let mut model = on_live_screen();
-    event(
-        &mut model,
-        0.5,
-        Event::PhaseStarted {
-            phase: Phase::Waiting,
-        },
-    );
-    event(
-        &mut model,
-        1.0,
-        Event::ConsoleOpened {
-            port: PathBuf::from("/dev/ttyUSB0"),
-            baud: 115_200,
-        },
-    );
+    let mut model = super::console_write::asked();
     if offered {
-        event(
+        let effects = event(
             &mut model,
-            4.5,
+            4.7,
             Event::ConsoleRamBoot {
                 command: BOOT.into(),
                 chosen: false,
                 what: format!("or boot the proven image from RAM instead with `{BOOT}`"),
             },
         );
+        assert!(effects.is_empty(), "{effects:?}");
     }
-    let effects = event(
-        &mut model,
-        4.6,
-        Event::ConsoleWriteAsked {
-            what: "erase 0x9f020000..0x9f3e0000 (3.75 MiB) and write the image proven by CRC-32 0x1234abcd".into(),
-            erase_from: 0x9f02_0000,
-            erase_to: 0x9f3e_0000,
-            crc: "1234abcd".into(),
-            commands: vec!["erase 0x9f020000 +0x3c0000".into()],
-        },
-    );
-    assert!(effects.is_empty(), "{effects:?}");
     model
 }
 

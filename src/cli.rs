@@ -111,6 +111,11 @@ pub struct RecoverArgs {
     /// The serial console's baud rate (the profile's otherwise, else 115200).
     #[arg(long, value_name = "N", requires = "serial")]
     pub baud: Option<u32>,
+    /// Over the serial console, boot the proven image from RAM (an initramfs, with the
+    /// profile's `console: ram-boot:` command) instead of writing the flash: nothing is erased
+    /// or written.
+    #[arg(long, requires = "serial")]
+    pub ram_boot: bool,
 }
 
 /// `rescue-wizard demo`: on a terminal, the full-screen wizard against the simulated

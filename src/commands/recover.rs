@@ -120,6 +120,9 @@ pub async fn recover(args: RecoverArgs) -> anyhow::Result<Outcome> {
     };
     let mut front = Front::new(args.json);
     let inspection = check_image(&image_path, &profile, args.yes, &mut front)?;
+    if args.ram_boot {
+        check_bootable(&inspection)?;
+    }
     let settings = settings(&args);
     let interfaces = crate::net::iface::list();
     let plan = plan::build(
@@ -178,6 +181,7 @@ pub(crate) fn settings(args: &RecoverArgs) -> Settings {
             port,
             baud: args.baud,
             confirmed: args.yes,
+            ram_boot: args.ram_boot,
         }),
     }
 }
@@ -223,6 +227,20 @@ impl Drop for DemoImage {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// `--ram-boot`: an image `bootm` cannot start is refused before the run, with the fix.
+fn check_bootable(inspection: &Inspection) -> Result<(), UsageError> {
+    let mut head = [0u8; 4];
+    let file = image::open_image_timed(&inspection.path).map_err(UsageError::from_source)?;
+    let read = file.read_at(0, &mut head).unwrap_or(0);
+    let head = &head[..read];
+    crate::console::ram_boot::bootable(&inspection.format, head).map_err(|why| {
+        UsageError::new(format!(
+            "{}: {why}\n  fix: give the device's initramfs image (OpenWrt's `...-initramfs-kernel.bin`), or leave --ram-boot out to write this image with the profile's recipe",
+            inspection.path.display()
+        ))
+    })
 }
 
 /// The image preflight: refuses what will not work, with the fix; offers (and with consent

@@ -16,13 +16,16 @@
 //! - each answer is read up to the next prompt and judged before the next command; a loaded
 //!   image whose size or CRC-32 differs from ours stops the dialogue before any write, and any
 //!   unexpected answer stops it before the next write, saying where the flash stands;
-//! - the flash is written only after the technician confirms.
+//! - the flash is written only after the technician confirms;
+//! - a boot from RAM ([`super::ram_boot`]) comes after the same proof, and is over when the
+//!   bootloader prints its start line: nothing is erased or written on that path.
 
-use std::fmt;
 use std::time::{Duration, Instant};
 
 use super::baud;
+pub use super::event::{ConsoleEvent, FlashState, size_words};
 use super::family::{self, Family};
+use super::ram_boot::RamBoot;
 use super::script::{Check, Job, Judged, Probe, Region, Step, Touch, hex, judge, round_up};
 
 /// How long after the stop token the prompt may take before the window counts as missed.
@@ -34,6 +37,12 @@ pub const ANSWER_PATIENCE: Duration = Duration::from_secs(30);
 /// How long `tftpboot`, an erase or a write may take: U-Boot 1.1.4 gives up a TFTP transfer
 /// after 10 timeouts of 5 s, and erasing 16 MiB of NOR takes minutes.
 pub const LONG_PATIENCE: Duration = Duration::from_mins(10);
+/// How long a boot from RAM may take to print its start line: U-Boot checks the image's own
+/// CRC and decompresses the kernel first (seconds for an LZMA kernel on a 400 MHz MIPS).
+pub const BOOT_PATIENCE: Duration = Duration::from_mins(1);
+/// How long the console is still read after the start line, so the kernel's first lines reach
+/// the technician and the transcript.
+pub const SHOWN_AFTER_START: Duration = Duration::from_secs(5);
 /// Times a line is typed before the dialogue gives up on the echo.
 pub const ATTEMPTS: u32 = 3;
 /// Times Ctrl-C is repeated for CFE, and how often: "keep CTRL+C pressed" (OpenWrt wiki) is a
@@ -67,6 +76,29 @@ pub enum Input {
     Confirm,
     /// The technician does not.
     Decline,
+    /// The technician boots the proven image from RAM instead of writing it.
+    BootFromRam,
+}
+
+/// The technician's answer to the write question, as the console leg receives it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    /// Write the flash.
+    Write,
+    /// Leave the flash as it is; the image stays in RAM.
+    Leave,
+    /// Boot the image from RAM; nothing is written.
+    BootFromRam,
+}
+
+impl From<Answer> for Input {
+    fn from(answer: Answer) -> Self {
+        match answer {
+            Answer::Write => Input::Confirm,
+            Answer::Leave => Input::Decline,
+            Answer::BootFromRam => Input::BootFromRam,
+        }
+    }
 }
 
 /// What the driver is asked to do.
@@ -76,209 +108,6 @@ pub enum Action {
     Type(Vec<u8>),
     /// Tell the front-ends.
     Tell(ConsoleEvent),
-}
-
-/// Where the flash stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FlashState {
-    /// Nothing erased or written.
-    Untouched,
-    /// An erase was typed and did not answer as expected: part of the region may be erased.
-    Erasing,
-    /// The region is erased; nothing written yet.
-    Erased,
-    /// A write was typed and did not answer as expected: the region holds part of the image.
-    Writing,
-    /// Written, not yet read back.
-    Written,
-    /// Written, and the CRC-32 read back equals ours.
-    Verified,
-    /// Written, and the CRC-32 read back differs from ours.
-    Differs,
-}
-
-impl FlashState {
-    /// Whether the router's flash was changed.
-    pub fn changed(self) -> bool {
-        self != FlashState::Untouched
-    }
-}
-
-/// What happened on the console (past tense, plain data).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ConsoleEvent {
-    /// The bootloader printed its first bytes.
-    Spoke,
-    /// Its family was recognised from its autoboot window.
-    Recognised {
-        /// The family.
-        family: Family,
-    },
-    /// The stop token was typed (shown escaped).
-    StopTyped {
-        /// The token as shown, `^C` and `ESC` for control keys.
-        token: String,
-    },
-    /// The bootloader booted on: the window was missed. The next window is waited for.
-    WindowMissed {
-        /// What it printed that shows it.
-        seen: String,
-    },
-    /// The prompt came.
-    PromptReached {
-        /// The prompt.
-        prompt: String,
-    },
-    /// A command was typed whole and entered.
-    CommandTyped {
-        /// The command.
-        command: String,
-    },
-    /// A command's echo differed (a lost character): the line was cancelled and typed again.
-    Retyped {
-        /// The command.
-        command: String,
-        /// Which try comes now.
-        attempt: u32,
-    },
-    /// A command answered.
-    Answered {
-        /// The command.
-        command: String,
-        /// Its answer, without the prompt.
-        answer: String,
-    },
-    /// The profile names no load address: the bootloader's own is used.
-    LoadAddressFound {
-        /// The address `tftpboot` loads to.
-        addr: u64,
-        /// Where it came from, in words.
-        from: String,
-    },
-    /// `tftpboot` loaded this many bytes, the image's size.
-    Loaded {
-        /// Bytes.
-        bytes: u64,
-    },
-    /// The bootloader's CRC-32 of a copy of the image, and ours.
-    CrcCompared {
-        /// Which copy.
-        region: Region,
-        /// Ours.
-        ours: u32,
-        /// The bootloader's.
-        theirs: u32,
-    },
-    /// The loaded image is proven; writing it needs the technician's go.
-    ConfirmationAsked {
-        /// The commands that would be typed.
-        commands: Vec<String>,
-        /// The first byte of the flash region the erase covers.
-        erase_from: u64,
-        /// The first byte after it.
-        erase_to: u64,
-        /// The CRC-32 the loaded image was proven by (the bootloader's equals ours).
-        crc: u32,
-    },
-    /// What arrived looks like a wrong baud rate.
-    WrongBaud {
-        /// Percent of the bytes that are not text.
-        garbage_percent: u32,
-        /// Rates to try, most likely first.
-        suggestions: Vec<u32>,
-    },
-    /// The dialogue ended as planned.
-    Finished {
-        /// Where the flash stands.
-        flash: FlashState,
-        /// The same in words.
-        note: String,
-    },
-    /// The dialogue stopped.
-    Failed {
-        /// Why, in words.
-        reason: String,
-        /// Where the flash stands.
-        flash: FlashState,
-        /// The same in words, with the addresses.
-        note: String,
-    },
-    /// What the dialogue waits for now, and the command it is about to type (before its
-    /// first character goes out), so a front-end can show it before it happens.
-    Awaiting {
-        /// The command about to be typed, if one is.
-        next: Option<String>,
-        /// What is awaited: the prompt, or the answer that command must give.
-        what: String,
-    },
-}
-
-impl fmt::Display for ConsoleEvent {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ConsoleEvent::Spoke => write!(f, "the bootloader speaks"),
-            ConsoleEvent::Recognised { family } => write!(f, "recognised {}", family.name()),
-            ConsoleEvent::StopTyped { token } => write!(f, "typed {token} to stop autoboot"),
-            ConsoleEvent::WindowMissed { seen } => write!(
-                f,
-                "the bootloader booted on ({seen}): switch the router off and on again"
-            ),
-            ConsoleEvent::PromptReached { prompt } => {
-                write!(f, "at the prompt {:?}", prompt.trim_end())
-            }
-            ConsoleEvent::CommandTyped { command } => write!(f, "typed `{command}`"),
-            ConsoleEvent::Retyped { command, attempt } => write!(
-                f,
-                "the echo of `{command}` differed: cancelled, typing it again (try {attempt})"
-            ),
-            ConsoleEvent::Answered { command, .. } => write!(f, "`{command}` answered"),
-            ConsoleEvent::LoadAddressFound { addr, from } => {
-                write!(f, "loading the image at {}, from {from}", hex(*addr))
-            }
-            ConsoleEvent::Loaded { bytes } => write!(f, "the bootloader loaded {bytes} bytes"),
-            ConsoleEvent::CrcCompared {
-                region,
-                ours,
-                theirs,
-            } => {
-                let verdict = if ours == theirs { "equal" } else { "DIFFERENT" };
-                write!(
-                    f,
-                    "CRC-32 of {region}: bootloader {theirs:08x}, ours {ours:08x}: {verdict}"
-                )
-            }
-            ConsoleEvent::ConfirmationAsked {
-                erase_from,
-                erase_to,
-                crc,
-                ..
-            } => write!(
-                f,
-                "erase {}..{} ({}) and write the image proven by CRC-32 {crc:#010x}",
-                hex(*erase_from),
-                hex(*erase_to),
-                size_words(erase_to.saturating_sub(*erase_from))
-            ),
-            ConsoleEvent::WrongBaud {
-                garbage_percent,
-                suggestions,
-            } => {
-                let rates: Vec<String> = suggestions.iter().map(u32::to_string).collect();
-                write!(
-                    f,
-                    "{garbage_percent}% of what arrives is not text: the baud rate is likely wrong; try --baud {}",
-                    rates.join(" or --baud ")
-                )
-            }
-            ConsoleEvent::Finished { note, .. } => write!(f, "done: {note}"),
-            ConsoleEvent::Failed { reason, note, .. } => write!(f, "stopped: {reason}. {note}"),
-            ConsoleEvent::Awaiting {
-                next: Some(command),
-                what,
-            } => write!(f, "about to type `{command}`, then waiting for {what}"),
-            ConsoleEvent::Awaiting { next: None, what } => write!(f, "waiting for {what}"),
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -308,6 +137,8 @@ enum State {
     Answering { index: usize, since: Instant },
     /// Waiting for the technician before step `index`, the recipe's first.
     Confirming { index: usize },
+    /// The image booted from RAM (`line` showed it); the console is read until `until`.
+    Started { line: String, until: Instant },
     /// Over.
     Over,
 }
@@ -333,6 +164,9 @@ pub struct Dialogue {
     garbage: usize,
     baud_told: bool,
     transcript: Vec<u8>,
+    /// How the device boots from RAM: typed after the proof without a recipe, offered at the
+    /// write question with one.
+    ram_boot: Option<RamBoot>,
 }
 
 impl Dialogue {
@@ -361,7 +195,21 @@ impl Dialogue {
             garbage: 0,
             baud_told: false,
             transcript: Vec::new(),
+            ram_boot: None,
         }
+    }
+
+    /// The same dialogue with a way to boot from RAM: without a recipe it is typed once the
+    /// image is proven; with one it is offered beside the write ([`Input::BootFromRam`]).
+    #[must_use]
+    pub fn with_ram_boot(mut self, boot: RamBoot) -> Self {
+        if self.job.recipe.is_none()
+            && let Some(load_addr) = self.job.load_addr
+        {
+            self.steps.push(boot.step(load_addr, self.job.size));
+        }
+        self.ram_boot = Some(boot);
+        self
     }
 
     /// The commands the dialogue will type, in order.
@@ -412,6 +260,7 @@ impl Dialogue {
             State::Typing { since, .. } => Some(*since + ECHO_PATIENCE),
             State::Clearing { since, .. } => Some(*since + ANSWER_PATIENCE),
             State::Answering { index, since } => Some(*since + self.patience(*index)),
+            State::Started { until, .. } => Some(*until),
             State::Listening | State::Confirming { .. } | State::Over => None,
         }
     }
@@ -428,6 +277,7 @@ impl Dialogue {
                     self.start_step(index, 1, now, &mut out);
                 }
             }
+            Input::BootFromRam => self.boot_instead(now, &mut out),
             Input::Decline => {
                 if matches!(self.state, State::Confirming { .. }) {
                     self.state = State::Over;
@@ -484,11 +334,19 @@ impl Dialogue {
             }
             State::Answering { index, .. } => {
                 self.text.push_str(&text);
-                if self.at_prompt() {
+                if let Check::Started(started) = &self.steps[index].check
+                    && let Some(line) = line_with(&self.text, started)
+                {
+                    self.state = State::Started {
+                        line: line.clone(),
+                        until: now + SHOWN_AFTER_START,
+                    };
+                    out.push(Action::Tell(ConsoleEvent::Started { line }));
+                } else if self.at_prompt() {
                     self.answered(index, now, out);
                 }
             }
-            State::Confirming { .. } | State::Over => {}
+            State::Confirming { .. } | State::Started { .. } | State::Over => {}
         }
     }
 
@@ -590,6 +448,12 @@ impl Dialogue {
                 .map(|s| s.command.clone())
                 .collect();
             let (erase_from, erase_to) = self.erase_region();
+            if let (Some(boot), Some(load_addr)) = (&self.ram_boot, self.job.load_addr) {
+                out.push(Action::Tell(ConsoleEvent::RamBoot {
+                    command: boot.command_at(load_addr, self.job.size),
+                    chosen: false,
+                }));
+            }
             out.push(Action::Tell(ConsoleEvent::ConfirmationAsked {
                 commands,
                 erase_from,
@@ -598,6 +462,12 @@ impl Dialogue {
             }));
             self.state = State::Confirming { index };
             return;
+        }
+        if matches!(step.check, Check::Started(_)) {
+            out.push(Action::Tell(ConsoleEvent::RamBoot {
+                command: step.command.clone(),
+                chosen: true,
+            }));
         }
         // Told before the first character goes out: the technician sees the command before
         // the bootloader does.
@@ -790,6 +660,11 @@ impl Dialogue {
         self.steps.truncate(index + 1);
         let first = self.steps.len();
         self.steps.extend(self.job.steps());
+        if self.job.recipe.is_none()
+            && let Some(boot) = &self.ram_boot
+        {
+            self.steps.push(boot.step(addr, self.job.size));
+        }
         self.first_recipe_step = self
             .job
             .recipe
@@ -826,6 +701,7 @@ impl Dialogue {
                     out,
                 );
             }
+            State::Started { line, .. } => self.finish_started(&line, out),
             State::Answering { index, .. } => {
                 let command = self.steps[index].command.clone();
                 self.fail(
@@ -842,7 +718,9 @@ impl Dialogue {
 
     fn patience(&self, index: usize) -> Duration {
         let step = &self.steps[index];
-        if step.touch != Touch::None || matches!(step.check, Check::Loaded { .. }) {
+        if matches!(step.check, Check::Started(_)) {
+            BOOT_PATIENCE
+        } else if step.touch != Touch::None || matches!(step.check, Check::Loaded { .. }) {
             LONG_PATIENCE
         } else {
             ANSWER_PATIENCE
@@ -854,6 +732,33 @@ impl Dialogue {
         out.push(Action::Tell(ConsoleEvent::Finished {
             flash: self.flash,
             note: self.flash_note(),
+        }));
+    }
+
+    /// The technician chose the boot from RAM at the write question: the recipe's steps give
+    /// way to the boot command.
+    fn boot_instead(&mut self, now: Instant, out: &mut Vec<Action>) {
+        let (State::Confirming { index }, Some(boot), Some(load_addr)) =
+            (&self.state, &self.ram_boot, self.job.load_addr)
+        else {
+            return;
+        };
+        let index = *index;
+        let step = boot.step(load_addr, self.job.size);
+        self.steps.truncate(index);
+        self.steps.push(step);
+        self.first_recipe_step = None;
+        self.start_step(index, 1, now, out);
+    }
+
+    fn finish_started(&mut self, line: &str, out: &mut Vec<Action>) {
+        self.state = State::Over;
+        out.push(Action::Tell(ConsoleEvent::Finished {
+            flash: self.flash,
+            note: format!(
+                "The image started from RAM ({line:?}); it runs until the router is switched off. {}",
+                self.flash_note()
+            ),
         }));
     }
 
@@ -915,7 +820,15 @@ fn awaited(check: &Check) -> String {
         Check::Crc { region, crc } => format!("the CRC-32 of {region} to be {crc:08x}"),
         Check::Says(text) => format!("{text:?}"),
         Check::LoadAddress(_) => "the address the bootloader loads to".to_owned(),
+        Check::Started(text) => format!("{text:?}: the image starting"),
     }
+}
+
+/// The whole line of `text` holding `wanted`, trimmed.
+fn line_with(text: &str, wanted: &str) -> Option<String> {
+    text.lines()
+        .find(|l| l.contains(wanted))
+        .map(|l| l.trim().to_owned())
 }
 
 /// The first sign in `text` that the bootloader went on booting.
@@ -934,25 +847,6 @@ fn keep_tail(text: &mut String, keep: usize) {
         }
         text.drain(..cut);
     }
-}
-
-/// A size as people read it: `3.75 MiB`, `256 KiB`, `512 bytes` (at most two decimals).
-pub fn size_words(bytes: u64) -> String {
-    #[expect(
-        clippy::cast_precision_loss,
-        reason = "a size shown with two decimals; flash regions are far below 2^52"
-    )]
-    let n = bytes as f64;
-    let (value, unit) = if bytes >= 1 << 20 {
-        (n / f64::from(1u32 << 20), "MiB")
-    } else if bytes >= 1 << 10 {
-        (n / 1024.0, "KiB")
-    } else {
-        return format!("{bytes} bytes");
-    };
-    let text = format!("{value:.2}");
-    let text = text.trim_end_matches('0').trim_end_matches('.');
-    format!("{text} {unit}")
 }
 
 /// A token as shown to people: control keys by name.

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use serial2::SerialPort;
 
-use super::dialogue::{Action, ConsoleEvent, Dialogue, Input};
+use super::dialogue::{Action, Answer, ConsoleEvent, Dialogue, Input};
 
 /// How long one read waits before the dialogue gets a tick.
 const READ_TIMEOUT: Duration = Duration::from_millis(50);
@@ -260,11 +260,11 @@ pub fn choose_adapter(adapters: &[PathBuf]) -> Result<PathBuf, PortError> {
 }
 
 /// Runs `dialogue` on `port` until it ends or `stop` is set: bytes and ticks in, typing out,
-/// each event to `tell`; the technician's go (true) or no (false) from `answers` when asked.
+/// each event to `tell`; the technician's answer from `answers` when asked.
 pub fn drive(
     port: &SerialPort,
     dialogue: &mut Dialogue,
-    answers: &Receiver<bool>,
+    answers: &Receiver<Answer>,
     stop: &AtomicBool,
     tell: impl FnMut(&ConsoleEvent),
 ) -> io::Result<()> {
@@ -276,7 +276,7 @@ pub fn drive(
 pub fn drive_heard(
     port: &SerialPort,
     dialogue: &mut Dialogue,
-    answers: &Receiver<bool>,
+    answers: &Receiver<Answer>,
     stop: &AtomicBool,
     mut tell: impl FnMut(&ConsoleEvent),
     mut heard: impl FnMut(&[u8]),
@@ -296,10 +296,9 @@ pub fn drive_heard(
         };
         let mut actions = dialogue.handle(input, Instant::now());
         if dialogue.awaits_confirmation()
-            && let Ok(go) = answers.try_recv()
+            && let Ok(answer) = answers.try_recv()
         {
-            let answer = if go { Input::Confirm } else { Input::Decline };
-            actions.extend(dialogue.handle(answer, Instant::now()));
+            actions.extend(dialogue.handle(answer.into(), Instant::now()));
         }
         for action in actions {
             match action {

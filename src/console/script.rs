@@ -33,6 +33,9 @@ pub enum Check {
     Says(String),
     /// The answer names where to load the image, as the bootloader itself would.
     LoadAddress(Probe),
+    /// A boot from RAM: the bootloader prints this as it hands over to the image; its prompt
+    /// coming back instead means the image did not start.
+    Started(String),
 }
 
 /// How the load address is asked of the bootloader when the profile names none.
@@ -166,6 +169,15 @@ pub fn judge(check: &Check, answer: &str) -> Result<Judged, String> {
             None => Ok(Judged::Fine),
         },
         Check::LoadAddress(probe) => load_address(*probe, answer),
+        // Judged only when the prompt came back: the start line would have ended the wait.
+        Check::Started(text) => Err(format!(
+            "the bootloader came back to its prompt without {text:?}: {}",
+            if error.is_some() {
+                error_line(answer)
+            } else {
+                last_line(answer)
+            }
+        )),
         Check::Says(text) => match error {
             Some(_) => Err(format!("the bootloader said: {}", error_line(answer))),
             None if answer.contains(text.as_str()) => Ok(Judged::Fine),

@@ -541,6 +541,17 @@ pub enum Event {
         /// What is awaited: the prompt, or the answer that command must give.
         what: String,
     },
+    /// Console: a boot of the proven image from RAM, which writes nothing: offered beside the
+    /// write question (`chosen: false`; [`Command::BootFromRam`] takes it), or the path taken
+    /// now (`chosen: true`, by `--ram-boot` or that command).
+    ConsoleRamBoot {
+        /// The boot command, as it is typed.
+        command: String,
+        /// Whether it is the path taken.
+        chosen: bool,
+        /// The same in words.
+        what: String,
+    },
 }
 
 /// What a front-end may ask of a running recovery.
@@ -565,6 +576,9 @@ pub enum Command {
     /// The answer to [`Event::ConsoleWriteAsked`]: write the proven image to the flash
     /// (`true`), or leave the flash as it is and end with the image in RAM (`false`).
     ConfirmWrite(bool),
+    /// The other answer to [`Event::ConsoleWriteAsked`], when [`Event::ConsoleRamBoot`]
+    /// offered it: boot the proven image from RAM, and write nothing.
+    BootFromRam,
 }
 
 /// What a link change means for the NMRP exchange, in a technician's words.
@@ -963,6 +977,15 @@ impl std::fmt::Display for Event {
                 "console: about to type `{command}`, then waiting for {what}"
             ),
             Event::ConsoleAwaiting { next: None, what } => write!(f, "console: waiting for {what}"),
+            Event::ConsoleRamBoot { what, chosen, .. } => write!(
+                f,
+                "console: {what}{}",
+                if *chosen {
+                    ""
+                } else {
+                    ": the wizard's B at this question, or --ram-boot on the command line"
+                }
+            ),
         }
     }
 }

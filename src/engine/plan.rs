@@ -71,6 +71,8 @@ pub struct Serial {
     pub baud: Option<u32>,
     /// The technician allowed the flash to be written without asking (`--yes`).
     pub confirmed: bool,
+    /// The technician chose to boot the image from RAM and write nothing (`--ram-boot`).
+    pub ram_boot: bool,
 }
 
 /// The console leg of a run: the port, and what the dialogue types and checks.
@@ -91,13 +93,24 @@ pub struct ConsolePlan {
     pub recipe: Option<crate::console::Recipe>,
     /// The flash may be written without asking.
     pub confirmed: bool,
+    /// How the device boots the proven image from RAM: the path taken when `recipe` is
+    /// `None` (`--ram-boot`), offered beside the write question otherwise.
+    pub ram_boot: Option<crate::console::RamBoot>,
 }
 
 impl ConsolePlan {
     /// The console leg in one line, as the plan lists it.
     pub fn describe(&self) -> String {
         let write = match (&self.recipe, self.confirmed) {
-            (None, _) => "nothing is written to flash (the profile has no recipe)".to_owned(),
+            (None, _) => self.ram_boot.as_ref().map_or_else(
+                || "nothing is written to flash (the profile has no recipe)".to_owned(),
+                |boot| {
+                    format!(
+                        "then boot it from RAM with `{}` (nothing is written to flash)",
+                        boot.command
+                    )
+                },
+            ),
             (Some(recipe), true) => format!(
                 "then (allowed by --yes) write it to the {} flash at {}, read it back and compare",
                 recipe.kind.name(),
@@ -385,6 +398,14 @@ pub enum PlanError {
         region: u64,
         /// Where the region starts.
         offset: u64,
+    },
+    /// `--ram-boot` was given for a device whose profile has no `console: ram-boot:`.
+    #[error(
+        "--ram-boot boots the image from RAM with the command {id}'s bootloader takes, and its profile names none (no `console: ram-boot:` section).\n  fix: leave --ram-boot out (the image is then loaded and proven, and written only with a recipe and your yes), or, if this bootloader starts a uImage with `bootm`, copy the profile and add `ram-boot: {{}}` under its `console:` (docs/console.md)"
+    )]
+    NoRamBoot {
+        /// The device.
+        id: String,
     },
     /// A profile whose method is `console` was planned without `--serial`.
     #[error(

@@ -575,7 +575,37 @@ pub struct Console {
     pub flash: Option<ConsoleFlash>,
     /// Where the recipe comes from (a URL or a file in a source tree).
     pub source: Option<String>,
+    /// How the bootloader boots an initramfs image from RAM, writing nothing; absent: the
+    /// device offers no RAM boot.
+    pub ram_boot: Option<ConsoleRamBoot>,
 }
+
+/// Booting the loaded image from RAM (an initramfs: nothing is written to flash). Every field
+/// may be left out: `ram-boot: {}` is `bootm {loadaddr}`, started when "Starting kernel" shows.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ConsoleRamBoot {
+    /// The boot command (`{loadaddr}`, `{size}`; `${name}` is left for the bootloader);
+    /// absent: [`RAM_BOOT_COMMAND`].
+    pub command: Option<String>,
+    /// What the bootloader prints when it hands over to the image; absent:
+    /// [`RAM_BOOT_STARTED`].
+    pub started: Option<String>,
+    /// Where the recipe comes from (a URL or a file in a source tree).
+    pub source: Option<String>,
+}
+
+/// The RAM-boot command when the profile names none: U-Boot's `bootm` of a legacy uImage or a
+/// FIT at the address it was loaded to (U-Boot's `cmd/bootm.c`; 1.1.4's `common/cmd_bootm.c`).
+pub const RAM_BOOT_COMMAND: &str = "bootm {loadaddr}";
+
+/// What `bootm` prints as it jumps to the kernel, when the profile names nothing else: mainline's
+/// "Starting kernel ..." (`arch/*/lib/bootm.c`), and 1.1.4's "Starting kernel ..." too
+/// (`lib_mips/mips_linux.c`).
+pub const RAM_BOOT_STARTED: &str = "Starting kernel";
+
+/// The placeholders a `console: ram-boot: command` may use.
+pub const RAM_BOOT_PLACEHOLDERS: &[&str] = &["{loadaddr}", "{size}"];
 
 /// A flash recipe: where the image goes and the commands that put it there.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]

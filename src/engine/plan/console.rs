@@ -34,7 +34,18 @@ pub(super) fn console_plan(
         });
     }
     let console = profile.console.clone().unwrap_or_default();
-    if let Some(flash) = &console.flash
+    let ram_boot = console
+        .ram_boot
+        .as_ref()
+        .map(crate::console::RamBoot::from_profile);
+    if serial.ram_boot && ram_boot.is_none() {
+        return Err(PlanError::NoRamBoot {
+            id: profile.id.clone(),
+        });
+    }
+    // Booting from RAM writes nothing: the recipe is left out, and with it the region check.
+    let flash = console.flash.as_ref().filter(|_| !serial.ram_boot);
+    if let Some(flash) = flash
         && let Some(region) = flash.size.filter(|&region| image_size > region)
     {
         return Err(PlanError::ImageExceedsRegion {
@@ -50,10 +61,10 @@ pub(super) fn console_plan(
         stop_token: console.stop_token,
         prompt: console.prompt,
         load_addr: console.load_address,
-        recipe: console
-            .flash
-            .as_ref()
-            .map(crate::console::Recipe::from_profile),
+        recipe: flash.map(crate::console::Recipe::from_profile),
         confirmed: serial.confirmed,
+        // Chosen (`--ram-boot`), or offered beside the write question; without a recipe and
+        // unchosen it stays out, so that nothing boots that nobody asked for.
+        ram_boot: ram_boot.filter(|_| serial.ram_boot || flash.is_some()),
     }))
 }

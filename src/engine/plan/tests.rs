@@ -255,6 +255,7 @@ fn a_console_method_profile_is_planned_with_its_console_leg_and_needs_a_port() {
         port: PathBuf::from("/dev/ttyUSB0"),
         baud: None,
         confirmed: false,
+        ram_boot: false,
     });
     let plan = build(&profile, image(), &interfaces(), &settings).unwrap();
     assert!(plan.serves());
@@ -280,6 +281,7 @@ fn with_serial() -> Settings {
             port: PathBuf::from("/dev/ttyUSB0"),
             baud: None,
             confirmed: true,
+            ram_boot: false,
         }),
         ..Settings::default()
     }

@@ -227,8 +227,14 @@ impl Driver {
             Woke::Command(command) => {
                 // The answer belongs to the console thread, which owns the dialogue; the
                 // machine hears the command too, for the run's timeline.
-                if let Some(Command::ConfirmWrite(write)) = command {
-                    method::console::answer(self.console_answers.as_ref(), write);
+                match command {
+                    Some(Command::ConfirmWrite(write)) => {
+                        method::console::answer(self.console_answers.as_ref(), write);
+                    }
+                    Some(Command::BootFromRam) => {
+                        method::console::boot_from_ram(self.console_answers.as_ref());
+                    }
+                    _ => {}
                 }
                 Input::Command(command)
             }

@@ -267,6 +267,8 @@ pub struct Machine {
     changes_undone: Vec<String>,
     undo_failures: Vec<String>,
     refused: Option<String>,
+    /// The console leg took the boot from RAM: a run that then ends well booted the image.
+    ram_boot: bool,
 }
 
 impl Machine {
@@ -338,6 +340,7 @@ impl Machine {
             changes_undone: Vec::new(),
             undo_failures: Vec::new(),
             refused: None,
+            ram_boot: false,
         }
     }
 
@@ -528,6 +531,9 @@ impl Machine {
         (events, end): (Vec<Event>, Option<RunOutcome>),
         out: &mut Vec<Effect>,
     ) {
+        self.ram_boot |= events
+            .iter()
+            .any(|e| matches!(e, Event::ConsoleRamBoot { chosen: true, .. }));
         out.extend(events.into_iter().map(Effect::Emit));
         if let Some(outcome) = end {
             self.end(outcome, out);
@@ -784,7 +790,7 @@ impl Machine {
             Some(Command::AdoptAddress { addr }) => self.adopt(addr, out),
             // The driver hands the answer to the console leg, whose dialogue takes it only
             // while it asks; the run's course does not change here.
-            Some(Command::ConfirmWrite(_)) => {}
+            Some(Command::ConfirmWrite(_) | Command::BootFromRam) => {}
         }
     }
 

@@ -222,6 +222,9 @@ fn check_pool(pool: schema::Pool, host: Option<Host>, found: &mut Vec<ProfileFau
 /// into a bootloader that erases what it is told: the recipe is refused at load, not at the
 /// prompt.
 pub(super) fn check_console(profile: &Profile, found: &mut Vec<ProfileFault>) {
+    if let Some(boot) = profile.console.as_ref().and_then(|c| c.ram_boot.as_ref()) {
+        check_ram_boot(boot, found);
+    }
     let Some(flash) = profile.console.as_ref().and_then(|c| c.flash.as_ref()) else {
         return;
     };
@@ -260,6 +263,7 @@ pub(super) fn check_console(profile: &Profile, found: &mut Vec<ProfileFault>) {
             &["console", "flash", "erase"],
             "console.flash.erase",
             erase,
+            schema::PLACEHOLDERS,
             &[&["{offset}"], &["{erase_size}", "{size}", "$filesize"]],
             found,
         );
@@ -269,23 +273,56 @@ pub(super) fn check_console(profile: &Profile, found: &mut Vec<ProfileFault>) {
             &["console", "flash", "write"],
             "console.flash.write",
             write,
+            schema::PLACEHOLDERS,
             &[&["{loadaddr}"], &["{offset}"], &["{size}", "$filesize"]],
             found,
         );
     }
 }
 
+/// The `console: ram-boot:` recipe: a command that boots what was loaded and proven (at
+/// `{loadaddr}`: a literal address could boot bytes nobody checked), and a start line to wait
+/// for.
+fn check_ram_boot(boot: &schema::ConsoleRamBoot, found: &mut Vec<ProfileFault>) {
+    if let Some(command) = &boot.command {
+        check_template(
+            &["console", "ram-boot", "command"],
+            "console.ram-boot.command",
+            command,
+            schema::RAM_BOOT_PLACEHOLDERS,
+            &[&["{loadaddr}"]],
+            found,
+        );
+    }
+    if boot.started.as_deref().is_some_and(|s| s.trim().is_empty()) {
+        found.push(fault(
+            &["console", "ram-boot", "started"],
+            "`console.ram-boot.started` is empty: any answer would count as the image starting"
+                .to_owned(),
+            format!(
+                "give what the bootloader prints as it hands over, e.g. \"{}\", or remove the field",
+                schema::RAM_BOOT_STARTED
+            ),
+        ));
+    }
+}
+
 /// One recipe template: every `{name}` known, every required one (any of each group) there.
+/// `${name}` is the bootloader's own variable (`${fdtcontroladdr}`), left for it to fill.
 fn check_template(
     path: &'static [&'static str],
     key: &str,
     template: &str,
+    known: &[&str],
     required: &[&[&str]],
     found: &mut Vec<ProfileFault>,
 ) {
-    let known = schema::PLACEHOLDERS;
     let mut rest = template;
     while let Some(open) = rest.find('{') {
+        if rest[..open].ends_with('$') {
+            rest = &rest[open + 1..];
+            continue;
+        }
         let Some(len) = rest[open..].find('}') else {
             found.push(fault(
                 path,
@@ -327,11 +364,62 @@ fn check_template(
                     group[0],
                     if key.ends_with("erase") {
                         "erase {offset} +{erase_size}"
+                    } else if key.ends_with("command") {
+                        schema::RAM_BOOT_COMMAND
                     } else {
                         "cp.b {loadaddr} {offset} {size}"
                     }
                 ),
             ));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::parse_profile;
+
+    /// A console profile whose `console:` section ends with `ram_boot`.
+    fn with_ram_boot(ram_boot: &str) -> Result<crate::profile::Profile, String> {
+        let text = format!(
+            "id: ram-boot-test\nvendor: Example\nmodel: Router 1\nmethod: tftp-server\n\
+             host:\n  address: 192.168.0.66\n  prefix: 24\nrouter: 192.168.0.86\n\
+             filename: recovery.bin\nsteps:\n  - do: Power the router on.\n\
+             confidence: unverified\nconsole:\n  load-address: 0x81000000\n{ram_boot}"
+        );
+        parse_profile(&text, "ram.yaml").map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn an_empty_ram_boot_loads_with_its_defaults_and_a_profile_without_one_is_unchanged() {
+        let profile = with_ram_boot("  ram-boot: {}\n").unwrap();
+        let boot = profile.console.unwrap().ram_boot.unwrap();
+        let boot = crate::console::RamBoot::from_profile(&boot);
+        assert_eq!(boot.command, "bootm {loadaddr}");
+        assert_eq!(boot.started, "Starting kernel");
+        let without = with_ram_boot("").unwrap();
+        assert_eq!(without.console.unwrap().ram_boot, None);
+    }
+
+    #[test]
+    fn a_ram_boot_command_keeps_the_bootloaders_variables_and_needs_the_load_address() {
+        let fdt = "  ram-boot:\n    command: \"bootm {loadaddr} - ${fdtcontroladdr}\"\n";
+        assert!(with_ram_boot(fdt).is_ok());
+        let err = with_ram_boot("  ram-boot:\n    command: bootm {loadadr}\n").unwrap_err();
+        assert!(
+            err.contains("`console.ram-boot.command` \"bootm {loadadr}\" uses `{loadadr}`, which rescue-wizard does not fill in")
+                && err.contains("did you mean `{loadaddr}`?"),
+            "{err}"
+        );
+        let err = with_ram_boot("  ram-boot:\n    command: bootm 0x81000000\n").unwrap_err();
+        assert!(
+            err.contains("\"bootm 0x81000000\" lacks {loadaddr}")
+                && err.contains("e.g. \"bootm {loadaddr}\""),
+            "{err}"
+        );
+        let err = with_ram_boot("  ram-boot:\n    started: \"  \"\n").unwrap_err();
+        assert!(err.contains("`console.ram-boot.started` is empty"), "{err}");
+        let err = with_ram_boot("  ram-boot:\n    comand: bootm {loadaddr}\n").unwrap_err();
+        assert!(err.contains("command"), "a misspelt key is named: {err}");
     }
 }

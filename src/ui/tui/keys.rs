@@ -47,6 +47,8 @@ pub enum Action {
     Write,
     /// No to the console's question: leave the flash as it is.
     KeepFlash,
+    /// The console's other answer, where offered: boot the proven image from RAM.
+    BootFromRam,
     /// Delete the last character of the search.
     Erase,
     /// Add a character to the search.
@@ -107,6 +109,14 @@ fn write_asked(model: &Model) -> bool {
         .run
         .as_ref()
         .is_some_and(|r| r.active() && r.write_asked.is_some())
+}
+
+fn ram_boot_offered(model: &Model) -> bool {
+    write_asked(model)
+        && model
+            .run
+            .as_ref()
+            .is_some_and(|r| r.ram_boot_offered.is_some())
 }
 
 fn run_ended(model: &Model) -> bool {
@@ -312,6 +322,15 @@ pub const BINDINGS: &[Binding] = &[
         short: Some("leave flash"),
         what: "leave the router's flash as it is: the run ends with the image in its RAM",
         when: write_asked,
+    },
+    Binding {
+        keys: &[Key::Char('b')],
+        label: "B",
+        action: Action::BootFromRam,
+        screens: &[Live],
+        short: Some("boot from RAM"),
+        what: "boot the image from RAM instead (nothing written): the profile's initramfs path",
+        when: ram_boot_offered,
     },
     Binding {
         keys: &[Key::Char('p')],

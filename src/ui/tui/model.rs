@@ -422,6 +422,9 @@ pub struct RunState {
     /// The console's question before it writes the flash, in words, until it is answered
     /// (`Y` writes, `N` leaves the flash as it is).
     pub write_asked: Option<String>,
+    /// The boot from RAM offered beside that question (its command), until it is answered
+    /// (`B` boots it; nothing is written).
+    pub ram_boot_offered: Option<String>,
     /// The console pane, for a run over the serial console (from the port's opening on).
     pub console: Option<super::console::ConsolePane>,
     /// Addresses adopted with `A`.

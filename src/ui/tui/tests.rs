@@ -966,3 +966,4 @@ mod console_write;
 mod dhcp;
 mod nmrp;
 mod serial_adapters;
+mod ram_boot;

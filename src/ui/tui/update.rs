@@ -662,6 +662,7 @@ fn live_action(model: &mut Model, action: Action) -> Vec<Effect> {
         }
         Action::Write | Action::KeepFlash => {
             if let Some(what) = run.write_asked.take() {
+                run.ram_boot_offered = None;
                 let write = action == Action::Write;
                 let text = if write {
                     format!("you said yes: {what}")
@@ -675,6 +676,11 @@ fn live_action(model: &mut Model, action: Action) -> Vec<Effect> {
                     text,
                 });
                 return vec![Effect::Send(Command::ConfirmWrite(write))];
+            }
+        }
+        Action::BootFromRam => {
+            if let Some(effect) = ram_boot::chosen(run, at) {
+                return vec![effect];
             }
         }
         Action::PoweredOn => {
@@ -750,4 +756,5 @@ fn run_ended(model: &mut Model, end: RunEnd) -> Vec<Effect> {
 
 mod adapters;
 mod engine_event;
+mod ram_boot;
 use engine_event::engine_event;

@@ -45,6 +45,10 @@ impl Machine {
             RunOutcome::Flashed if plan.console.is_some() => {
                 "the flash holds the image (read back, CRC-32 equal) and the board was reset".into()
             }
+            // The boot step ends well only on the bootloader's start line.
+            RunOutcome::Transferred if self.ram_boot => {
+                "the image was proven by CRC-32 and started from RAM: the router runs it until it is switched off; nothing was written to flash".into()
+            }
             RunOutcome::Transferred if plan.console.is_some() => {
                 "the image is in the router's RAM and proven by CRC-32; nothing was written to flash (that needs the profile's console recipe and a yes, asked or --yes)".into()
             }

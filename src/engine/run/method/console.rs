@@ -16,7 +16,7 @@ use std::sync::mpsc;
 use tokio::sync::mpsc::unbounded_channel;
 
 use super::Method;
-use crate::console::{ConsoleEvent, Dialogue, FlashState, Job, Settings, port};
+use crate::console::{Answer, ConsoleEvent, Dialogue, FlashState, Job, Settings, port};
 use crate::engine::event::{Event, RunOutcome};
 use crate::engine::plan::{ConsolePlan, Plan};
 use crate::engine::run::machine::{Effect, Input};
@@ -109,6 +109,14 @@ fn dialogue_event(event: ConsoleEvent) -> (Vec<Event>, Option<RunOutcome>) {
         ConsoleEvent::Awaiting { next, what } => {
             (vec![Event::ConsoleAwaiting { next, what }], None)
         }
+        ConsoleEvent::RamBoot { command, chosen } => (
+            vec![Event::ConsoleRamBoot {
+                command,
+                chosen,
+                what: said,
+            }],
+            None,
+        ),
         ConsoleEvent::ConfirmationAsked {
             commands,
             erase_from,
@@ -216,15 +224,25 @@ pub fn resolve(given: &Path) -> Result<PathBuf, String> {
 }
 
 /// The way to the console thread for the technician's answer to
-/// [`Event::ConsoleWriteAsked`]: `true` writes, `false` leaves the flash as it is.
-pub type Answers = mpsc::Sender<bool>;
+/// [`Event::ConsoleWriteAsked`].
+pub type Answers = mpsc::Sender<Answer>;
 
-/// Hands the technician's answer to the console leg, if one runs. The dialogue takes it only
-/// while it waits for one ([`Dialogue::awaits_confirmation`]); a leg that has ended is told
-/// nothing.
+/// Hands the technician's answer to the console leg, if one runs: `true` writes, `false`
+/// leaves the flash as it is. The dialogue takes it only while it waits for one
+/// ([`Dialogue::awaits_confirmation`]); a leg that has ended is told nothing.
 pub fn answer(answers: Option<&Answers>, write: bool) {
+    send_answer(answers, if write { Answer::Write } else { Answer::Leave });
+}
+
+/// Hands the other answer to the console leg: boot the proven image from RAM, write nothing
+/// (taken only where [`Event::ConsoleRamBoot`] offered it).
+pub fn boot_from_ram(answers: Option<&Answers>) {
+    send_answer(answers, Answer::BootFromRam);
+}
+
+fn send_answer(answers: Option<&Answers>, answer: Answer) {
     if let Some(answers) = answers {
-        let _ = answers.send(write);
+        let _ = answers.send(answer);
     }
 }
 
@@ -261,6 +279,9 @@ pub fn start(console: &ConsolePlan, job: Job, stop: Arc<AtomicBool>) -> (Running
             // With `--yes` nothing is asked; otherwise the dialogue waits, once the image is
             // proven in RAM, for the front-end's answer (a run with nobody to ask answers no).
             let mut dialogue = Dialogue::new(settings, job, console.confirmed);
+            if let Some(boot) = console.ram_boot.clone() {
+                dialogue = dialogue.with_ram_boot(boot);
+            }
             let mut lines = Lines::default();
             // The run ends on the dialogue's last word: the transcript goes before it.
             let mut last = None;
@@ -409,7 +430,11 @@ mod tests {
         let (answers, taken) = mpsc::channel();
         answer(Some(&answers), true);
         answer(Some(&answers), false);
-        assert_eq!(taken.try_iter().collect::<Vec<_>>(), [true, false]);
+        boot_from_ram(Some(&answers));
+        assert_eq!(
+            taken.try_iter().collect::<Vec<_>>(),
+            [Answer::Write, Answer::Leave, Answer::BootFromRam]
+        );
         drop(taken);
         // The leg ended: the answer goes nowhere, and nothing panics.
         answer(Some(&answers), true);

@@ -15,7 +15,7 @@ const WHAT: &str =
 
 /// The live screen of a console run: the port open, the bootloader's lines, the image
 /// proven in RAM, and the question.
-fn asked() -> Model {
+pub(super) fn asked() -> Model {
     let mut model = on_live_screen();
     event(
         &mut model,

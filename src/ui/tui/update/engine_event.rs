@@ -113,6 +113,12 @@ pub(super) fn engine_event(model: &mut Model, at: Duration, event: &Event) -> Ve
         // The whole transcript is the report's; its lines were in the feed as they came. The
         // NMRP advertising count ticks in the NMRP lines above the feed.
         Event::ConsoleTranscript { .. } | Event::NmrpAdvertising { .. } => None,
+        Event::ConsoleRamBoot {
+            command, chosen, ..
+        } => {
+            super::ram_boot::offered(run, command, *chosen);
+            Some(FeedKind::Info)
+        }
         Event::ConsoleWriteAsked { what, .. } => {
             run.write_asked = Some(what.clone());
             if let Some(pane) = run.console.as_mut() {

@@ -167,7 +167,14 @@ fn hint_lines(run: &RunState, width: usize, theme: &Theme) -> Vec<Line<'static>>
         return hanging(
             " ? ",
             theme.selected,
-            &format!("{what}: y to write, n to leave the flash as it is"),
+            &format!(
+                "{what}: y to write, n to leave the flash as it is{}",
+                if run.ram_boot_offered.is_some() {
+                    ", b to boot it from RAM instead (nothing written)"
+                } else {
+                    ""
+                }
+            ),
             theme.selected,
             width,
         );

@@ -38,6 +38,7 @@ fn with_serial(port: &str) -> Model {
         port: PathBuf::from(port),
         baud: None,
         confirmed: false,
+        ram_boot: false,
     });
     model
 }

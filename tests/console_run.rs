@@ -16,13 +16,12 @@ use std::ffi::OsStr;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use support::{Proc, ip, rescue_wizard_in};
+use support::{Netns, Proc, ip, rescue_wizard_in};
 use uboot_rig::console::launch_on_pty;
 use uboot_rig::{one_qemu_at_a_time, rig_available};
 
@@ -40,47 +39,33 @@ const FLASH_AT: usize = 0x0010_0000;
 /// The run, from power-on to its end, under emulation.
 const RUN_DEADLINE: Duration = Duration::from_mins(4);
 
-static NEXT_NS: AtomicU32 = AtomicU32::new(0);
-
 /// The namespace with its tap, the emulator, the flash file and the image; removed on drop.
 struct Bench {
-    ns: String,
     dir: tempfile::TempDir,
     qemu: Option<Child>,
+    ns: Netns,
 }
 
 impl Drop for Bench {
     fn drop(&mut self) {
+        // The namespace and its tap go with their own drop, after this.
         if let Some(child) = self.qemu.as_mut() {
             let _ = child.kill();
             let _ = child.wait();
         }
-        let _ = ip(&["-n", &self.ns, "link", "del", "tap0"]);
-        let _ = ip(&["netns", "del", &self.ns]);
     }
 }
 
 impl Bench {
     fn new(image: &[u8]) -> Self {
-        let ns = format!(
-            "rw-conrun-{}-{}",
-            std::process::id(),
-            NEXT_NS.fetch_add(1, Ordering::Relaxed)
-        );
+        let mut ns = Netns::new("rw-conrun");
+        ns.add_tap("tap0");
+        ns.link_up("tap0");
         let bench = Bench {
-            ns: ns.clone(),
             dir: tempfile::tempdir().unwrap(),
             qemu: None,
+            ns,
         };
-        for args in [
-            vec!["netns", "add", &ns],
-            vec!["-n", &ns, "link", "set", "lo", "up"],
-            vec!["-n", &ns, "tuntap", "add", "dev", "tap0", "mode", "tap"],
-            vec!["-n", &ns, "link", "set", "tap0", "up"],
-        ] {
-            let out = ip(&args);
-            assert!(out.status.success(), "ip {args:?}: {out:?}");
-        }
         std::fs::write(bench.image(), image).unwrap();
         std::fs::File::create(bench.flash())
             .unwrap()
@@ -118,12 +103,12 @@ impl Bench {
         extra: &[&str],
         answer: Option<&str>,
     ) -> (Option<i32>, Vec<Value>, String) {
-        let (child, pty, mut monitor) = launch_on_pty(&self.ns, &self.flash());
+        let (child, pty, mut monitor) = launch_on_pty(&self.ns.name, &self.flash());
         self.qemu = Some(child);
         let profile = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
             .join("tests/fixtures/profiles")
             .join(profile);
-        let mut cmd = rescue_wizard_in(&self.ns, &self.state());
+        let mut cmd = rescue_wizard_in(&self.ns.name, &self.state());
         cmd.arg("--profile")
             .arg(&profile)
             .arg(self.image())
@@ -188,7 +173,7 @@ impl Bench {
 
     /// The port as the run left it: no rescue address; no journal of changes left behind.
     fn assert_restored(&self) {
-        let out = ip(&["-n", &self.ns, "-4", "addr", "show", "dev", "tap0"]);
+        let out = ip(&["-n", &self.ns.name, "-4", "addr", "show", "dev", "tap0"]);
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(!text.contains(HOST_IP), "the rescue address stayed: {text}");
         let journals: Vec<String> = walk(&self.state())
@@ -330,7 +315,7 @@ fn without_yes_the_run_stops_after_the_proof_and_the_flash_is_unchanged() {
     // Without --yes a run on a non-terminal may not change the network: the port already
     // has the rescue address (the technician's own), so nothing needs asking but the flash.
     let cidr = format!("{HOST_IP}/24");
-    let out = ip(&["-n", &bench.ns, "addr", "add", &cidr, "dev", "tap0"]);
+    let out = ip(&["-n", &bench.ns.name, "addr", "add", &cidr, "dev", "tap0"]);
     assert!(out.status.success(), "{out:?}");
     let (code, events, diagnostics) = bench.run(PROFILE, &[]);
     let crc = format!("{:08x}", crc32fast::hash(&image));
@@ -365,7 +350,7 @@ fn without_yes_the_run_stops_after_the_proof_and_the_flash_is_unchanged() {
     // The image reached the router's RAM and was proven: the run did what it was allowed to.
     assert_eq!(code, Some(0), "{diagnostics}");
     // The technician's own address stays.
-    let out = ip(&["-n", &bench.ns, "-4", "addr", "show", "dev", "tap0"]);
+    let out = ip(&["-n", &bench.ns.name, "-4", "addr", "show", "dev", "tap0"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains(HOST_IP));
 }
 
@@ -415,7 +400,7 @@ fn a_profile_without_a_console_section_gets_the_safe_part_at_the_bootloaders_own
     // The technician's own address on the port: a run without --yes on a non-terminal may
     // not change the network.
     let cidr = format!("{HOST_IP}/24");
-    let out = ip(&["-n", &bench.ns, "addr", "add", &cidr, "dev", "tap0"]);
+    let out = ip(&["-n", &bench.ns.name, "addr", "add", &cidr, "dev", "tap0"]);
     assert!(out.status.success(), "{out:?}");
     let (code, events, diagnostics) = bench.run(NO_CONSOLE, &[]);
     assert_eq!(code, Some(0), "{events:#?}\n{diagnostics}");
@@ -460,7 +445,7 @@ fn answered_at_the_question(answer: &str) -> (Bench, Vec<u8>, Vec<Value>, Option
     // The technician's own address on the port: the run has no network change to ask about,
     // only the flash.
     let cidr = format!("{HOST_IP}/24");
-    let out = ip(&["-n", &bench.ns, "addr", "add", &cidr, "dev", "tap0"]);
+    let out = ip(&["-n", &bench.ns.name, "addr", "add", &cidr, "dev", "tap0"]);
     assert!(out.status.success(), "{out:?}");
     let (code, events, diagnostics) = bench.run_answering(PROFILE, &[], Some(answer));
     let asked = named(&events, "console-write-asked");

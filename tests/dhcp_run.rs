@@ -15,7 +15,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::process::{Child, Command};
+use std::process::Child;
 use std::sync::PoisonError;
 use std::time::{Duration, Instant};
 
@@ -23,7 +23,7 @@ mod support;
 mod uboot_rig;
 
 use serde_json::Value;
-use support::{Proc, ip, rescue_wizard_in};
+use support::{Netns, Proc, ip, rescue_wizard_in};
 use uboot_rig::{Console, launch, one_qemu_at_a_time, rig_available};
 
 const LOAD_ADDR: &str = "0x40200000";
@@ -53,7 +53,7 @@ struct Case {
 /// The namespace with `tap0`, the run on it, U-Boot behind it. Dropping it stops both and
 /// deletes the tap and the namespace, also when the test fails.
 struct Rig {
-    ns: String,
+    ns: Netns,
     state: tempfile::TempDir,
     run: Option<Proc>,
     qemu: Option<Child>,
@@ -70,33 +70,27 @@ impl Drop for Rig {
             let _ = qemu.kill();
             let _ = qemu.wait();
         }
-        let _ = Command::new("ip")
-            .args(["-n", &self.ns, "link", "del", "tap0"])
-            .status();
-        let _ = Command::new("ip").args(["netns", "del", &self.ns]).status();
     }
 }
 
 impl Rig {
     fn start(case: &Case) -> Self {
-        let ns = format!("rw-dhcp-run-{}-{}", case.command, std::process::id());
-        ip(&["netns", "add", &ns]);
+        let mut ns = Netns::new(&format!("rw-dhcp-run-{}", case.command));
+        ns.add_tap("tap0");
         let mut rig = Rig {
-            ns: ns.clone(),
+            ns,
             state: tempfile::tempdir().unwrap(),
             run: None,
             qemu: None,
             console: None,
             image: support::content(IMAGE_LEN, 0x0d1c),
         };
-        ip(&["-n", &ns, "link", "set", "lo", "up"]);
-        ip(&["-n", &ns, "tuntap", "add", "dev", "tap0", "mode", "tap"]);
         // QEMU holds the tap open from boot: the port has its carrier when the run starts.
         rig.boot();
         let image = rig.state.path().join(case.image_name);
         std::fs::write(&image, &rig.image).unwrap();
         let run = Proc::spawn(
-            rescue_wizard_in(&ns, rig.state.path())
+            rescue_wizard_in(&rig.ns.name, rig.state.path())
                 .args(["--device", case.device])
                 .arg(&image)
                 .args(["--interface", "tap0", "--yes", "--json"])
@@ -112,7 +106,7 @@ impl Rig {
     }
 
     fn boot(&mut self) {
-        let (child, console) = launch(&self.ns);
+        let (child, console) = launch(&self.ns.name);
         self.console = Some(console);
         self.qemu = Some(child);
         self.expect("Hit any key to stop autoboot", BOOT_DEADLINE);
@@ -236,7 +230,7 @@ impl Rig {
         if code != Some(0) {
             self.fail(&format!("the run ended with {code:?}, not 0"));
         }
-        let addr = ip(&["-n", &self.ns, "-4", "addr", "show", "dev", "tap0"]);
+        let addr = ip(&["-n", &self.ns.name, "-4", "addr", "show", "dev", "tap0"]);
         let addr = String::from_utf8_lossy(&addr.stdout);
         assert!(!addr.contains(case.host), "the address stayed: {addr}");
         let journals: Vec<String> = std::fs::read_dir(self.state.path())

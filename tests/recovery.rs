@@ -23,7 +23,7 @@ use serde_json::Value;
 mod support;
 mod uboot_rig;
 
-use support::{Netns, NetnsPair, Proc, ip, require, skip_or_fail};
+use support::{Netns, NetnsPair, Proc, ip, require};
 use uboot_rig::{Console, launch, one_qemu_at_a_time, rig_available};
 
 const BIN: &str = env!("CARGO_BIN_EXE_rescue-wizard");
@@ -31,16 +31,9 @@ const BIN: &str = env!("CARGO_BIN_EXE_rescue-wizard");
 /// From start to the run's "waiting for the router" (preflight, network, self-test).
 const READY: Duration = Duration::from_mins(1);
 
-fn is_root() -> bool {
-    nix::unistd::geteuid().is_root()
-}
-
+/// Root, for the namespaces; else a skip by hand, a failure under CI.
 fn need_root() -> bool {
-    if is_root() {
-        return true;
-    }
-    skip_or_fail("the recovery tests need root to create network namespaces");
-    false
+    support::root_and_tools(&[])
 }
 
 /// An image the TL-WR841N v9 profile accepts: a TP-Link header naming hardware id 0x08410009,

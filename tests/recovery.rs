@@ -425,25 +425,9 @@ fn a_real_uboot_asking_right_after_the_carrier_toggled_is_served() {
     wait_event(&rig.run, "waiting-for-router", READY);
     // The router's power cycle as the port sees it: the link goes, then comes back, and
     // U-Boot asks right after.
-    ip(&[
-        "-n",
-        &rig.lab.ns.name,
-        "link",
-        "set",
-        "tap0",
-        "carrier",
-        "off",
-    ]);
+    rig.lab.ns.ip(&["link", "set", "tap0", "carrier", "off"]);
     wait_noticed(&rig.run, "link lost", Duration::from_secs(10));
-    ip(&[
-        "-n",
-        &rig.lab.ns.name,
-        "link",
-        "set",
-        "tap0",
-        "carrier",
-        "on",
-    ]);
+    rig.lab.ns.ip(&["link", "set", "tap0", "carrier", "on"]);
     wait_noticed(&rig.run, "link up", Duration::from_secs(10));
     let events = rig.uboot_fetches();
     // The flap restarted nothing: one server, one self-test.

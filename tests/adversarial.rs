@@ -4,6 +4,8 @@
 //! there). The server's own event stream is the readiness and ordering signal: the listener
 //! handles datagrams in order, so a marker request sent after a hostile one proves what the
 //! hostile one did (or did not) start.
+//!
+//! The numbered cases in comments (`Case 58`, `Cases 27 and 55`) are those of tests/CASES.md.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

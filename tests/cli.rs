@@ -180,18 +180,11 @@ fn an_address_not_on_this_host_is_explained() {
 
 #[test]
 fn a_low_port_without_privileges_says_sudo_or_setcap() {
-    if !nix::unistd::geteuid().is_root() {
-        eprintln!("skipped: needs root to run the program as an unprivileged user");
+    // Root, to run the program as an unprivileged user.
+    if !support::root_and_tools(&[("setpriv", "util-linux")]) {
         return;
     }
-    let Some(setpriv) = support::which("setpriv") else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "setpriv (util-linux) is missing"
-        );
-        eprintln!("skipped: setpriv (util-linux) is missing");
-        return;
-    };
+    let setpriv = support::which("setpriv").expect("setpriv, checked above");
     let dir = tempfile::tempdir().unwrap();
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let img = image(dir.path(), 10);

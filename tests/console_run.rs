@@ -16,13 +16,12 @@ use std::ffi::OsStr;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use support::{Proc, ip, rescue_wizard_in};
+use support::events::{RunEvent, finished};
+use support::{Netns, Proc, ip, rescue_wizard_in};
 use uboot_rig::console::launch_on_pty;
 use uboot_rig::{one_qemu_at_a_time, rig_available};
 
@@ -40,47 +39,33 @@ const FLASH_AT: usize = 0x0010_0000;
 /// The run, from power-on to its end, under emulation.
 const RUN_DEADLINE: Duration = Duration::from_mins(4);
 
-static NEXT_NS: AtomicU32 = AtomicU32::new(0);
-
 /// The namespace with its tap, the emulator, the flash file and the image; removed on drop.
 struct Bench {
-    ns: String,
     dir: tempfile::TempDir,
     qemu: Option<Child>,
+    ns: Netns,
 }
 
 impl Drop for Bench {
     fn drop(&mut self) {
+        // The namespace and its tap go with their own drop, after this.
         if let Some(child) = self.qemu.as_mut() {
             let _ = child.kill();
             let _ = child.wait();
         }
-        let _ = ip(&["-n", &self.ns, "link", "del", "tap0"]);
-        let _ = ip(&["netns", "del", &self.ns]);
     }
 }
 
 impl Bench {
     fn new(image: &[u8]) -> Self {
-        let ns = format!(
-            "rw-conrun-{}-{}",
-            std::process::id(),
-            NEXT_NS.fetch_add(1, Ordering::Relaxed)
-        );
+        let mut ns = Netns::new("rw-conrun");
+        ns.add_tap("tap0");
+        ns.link_up("tap0");
         let bench = Bench {
-            ns: ns.clone(),
             dir: tempfile::tempdir().unwrap(),
             qemu: None,
+            ns,
         };
-        for args in [
-            vec!["netns", "add", &ns],
-            vec!["-n", &ns, "link", "set", "lo", "up"],
-            vec!["-n", &ns, "tuntap", "add", "dev", "tap0", "mode", "tap"],
-            vec!["-n", &ns, "link", "set", "tap0", "up"],
-        ] {
-            let out = ip(&args);
-            assert!(out.status.success(), "ip {args:?}: {out:?}");
-        }
         std::fs::write(bench.image(), image).unwrap();
         std::fs::File::create(bench.flash())
             .unwrap()
@@ -105,7 +90,7 @@ impl Bench {
     /// Starts U-Boot paused on a pty, runs `rescue-wizard` on it with `extra` and the test
     /// profile `profile` (a file in tests/fixtures/profiles/), lets U-Boot go once the run has
     /// the port open, and waits for the run's end: its exit code and events.
-    fn run(&mut self, profile: &str, extra: &[&str]) -> (Option<i32>, Vec<Value>, String) {
+    fn run(&mut self, profile: &str, extra: &[&str]) -> (Option<i32>, Vec<RunEvent>, String) {
         self.run_answering(profile, extra, None)
     }
 
@@ -117,13 +102,13 @@ impl Bench {
         profile: &str,
         extra: &[&str],
         answer: Option<&str>,
-    ) -> (Option<i32>, Vec<Value>, String) {
-        let (child, pty, mut monitor) = launch_on_pty(&self.ns, &self.flash());
+    ) -> (Option<i32>, Vec<RunEvent>, String) {
+        let (child, pty, mut monitor) = launch_on_pty(&self.ns.name, &self.flash());
         self.qemu = Some(child);
         let profile = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
             .join("tests/fixtures/profiles")
             .join(profile);
-        let mut cmd = rescue_wizard_in(&self.ns, &self.state());
+        let mut cmd = rescue_wizard_in(&self.ns.name, &self.state());
         cmd.arg("--profile")
             .arg(&profile)
             .arg(self.image())
@@ -149,7 +134,9 @@ impl Bench {
             let Some(line) = run.next_line(left) else {
                 panic!("the run never opened the console\n{}", run.diagnostics());
             };
-            if serde_json::from_str::<Value>(&line).is_ok_and(|v| v["event"] == "console-opened") {
+            if serde_json::from_str::<RunEvent>(&line)
+                .is_ok_and(|e| matches!(e, RunEvent::ConsoleOpened {}))
+            {
                 break;
             }
         }
@@ -164,8 +151,8 @@ impl Bench {
                 };
                 let asked = line
                     .find('{')
-                    .and_then(|at| serde_json::from_str::<Value>(&line[at..]).ok())
-                    .is_some_and(|v| v["event"] == "console-write-asked");
+                    .and_then(|at| serde_json::from_str::<RunEvent>(&line[at..]).ok())
+                    .is_some_and(|e| matches!(e, RunEvent::ConsoleWriteAsked { .. }));
                 if asked {
                     break;
                 }
@@ -188,7 +175,7 @@ impl Bench {
 
     /// The port as the run left it: no rescue address; no journal of changes left behind.
     fn assert_restored(&self) {
-        let out = ip(&["-n", &self.ns, "-4", "addr", "show", "dev", "tap0"]);
+        let out = ip(&["-n", &self.ns.name, "-4", "addr", "show", "dev", "tap0"]);
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(!text.contains(HOST_IP), "the rescue address stayed: {text}");
         let journals: Vec<String> = walk(&self.state())
@@ -242,20 +229,49 @@ fn image(len: usize) -> Vec<u8> {
     bytes
 }
 
-fn named<'a>(events: &'a [Value], name: &str) -> Vec<&'a Value> {
-    events.iter().filter(|e| e["event"] == name).collect()
+/// The commands the run typed on the console, in order.
+fn typed(events: &[RunEvent]) -> Vec<&str> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            RunEvent::ConsoleTyped { command } => Some(command.as_str()),
+            _ => None,
+        })
+        .collect()
 }
 
-/// The commands the run typed on the console, in order.
-fn typed(events: &[Value]) -> Vec<&str> {
-    named(events, "console-typed")
+/// Each CRC-32 comparison: (ours, the bootloader's).
+fn crcs(events: &[RunEvent]) -> Vec<(&str, &str)> {
+    events
         .iter()
-        .filter_map(|e| e["command"].as_str())
+        .filter_map(|e| match e {
+            RunEvent::ConsoleCrc { ours, theirs } => Some((ours.as_str(), theirs.as_str())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// What became of the flash: (state, note), once per run.
+fn flash(events: &[RunEvent]) -> Vec<(&str, &str)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            RunEvent::ConsoleFlash { state, note } => Some((state.as_str(), note.as_str())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The run's summaries (one `finished` event).
+fn summaries(events: &[RunEvent]) -> Vec<&str> {
+    finished(events)
+        .into_iter()
+        .map(|(_, summary)| summary)
         .collect()
 }
 
 /// No erase and no write was typed.
-fn assert_no_flash_command(events: &[Value]) {
+fn assert_no_flash_command(events: &[RunEvent]) {
     let typed = typed(events);
     assert!(
         !typed
@@ -278,31 +294,27 @@ fn with_yes_the_run_loads_proves_writes_reads_back_and_resets() {
     let (code, events, diagnostics) = bench.run(PROFILE, &["--yes"]);
     assert_eq!(code, Some(0), "{events:#?}\n{diagnostics}");
     let crc = format!("{:08x}", crc32fast::hash(&image));
-    let crcs = named(&events, "console-crc");
+    let crcs = crcs(&events);
     assert_eq!(crcs.len(), 2, "loaded and read back: {crcs:?}");
-    for compared in &crcs {
-        assert_eq!(compared["ours"], crc.as_str());
-        assert_eq!(compared["theirs"], crc.as_str());
+    for (ours, theirs) in &crcs {
+        assert_eq!(*ours, crc.as_str());
+        assert_eq!(*theirs, crc.as_str());
     }
-    let flash = named(&events, "console-flash");
+    let flash = flash(&events);
     assert_eq!(flash.len(), 1, "{flash:?}");
-    assert_eq!(flash[0]["state"], "verified");
-    let finished = named(&events, "finished");
+    assert_eq!(flash[0].0, "verified");
+    let finished = summaries(&events);
     assert_eq!(finished.len(), 1, "{events:#?}");
     assert!(
-        finished[0]["summary"]
-            .as_str()
-            .unwrap()
-            .contains("the flash holds the image"),
+        finished[0].contains("the flash holds the image"),
         "{finished:?}"
     );
-    assert!(
-        flash[0]["note"].as_str().unwrap().contains("0x4100000"),
-        "{flash:?}"
-    );
+    assert!(flash[0].1.contains("0x4100000"), "{flash:?}");
     // Served by the run's own server, not a stray one.
     assert!(
-        !named(&events, "request-received").is_empty(),
+        events
+            .iter()
+            .any(|e| matches!(e, RunEvent::RequestReceived { .. })),
         "{events:#?}"
     );
     let typed = typed(&events);
@@ -330,34 +342,28 @@ fn without_yes_the_run_stops_after_the_proof_and_the_flash_is_unchanged() {
     // Without --yes a run on a non-terminal may not change the network: the port already
     // has the rescue address (the technician's own), so nothing needs asking but the flash.
     let cidr = format!("{HOST_IP}/24");
-    let out = ip(&["-n", &bench.ns, "addr", "add", &cidr, "dev", "tap0"]);
+    let out = ip(&["-n", &bench.ns.name, "addr", "add", &cidr, "dev", "tap0"]);
     assert!(out.status.success(), "{out:?}");
     let (code, events, diagnostics) = bench.run(PROFILE, &[]);
     let crc = format!("{:08x}", crc32fast::hash(&image));
-    let crcs = named(&events, "console-crc");
+    let crcs = crcs(&events);
     assert_eq!(
         crcs.len(),
         1,
         "only the loaded copy: {crcs:?}\n{diagnostics}"
     );
-    assert_eq!(crcs[0]["theirs"], crc.as_str());
-    let flash = named(&events, "console-flash");
+    assert_eq!(crcs[0].1, crc.as_str());
+    let flash = flash(&events);
     assert_eq!(flash.len(), 1, "{events:#?}");
-    assert_eq!(flash[0]["state"], "untouched");
-    let finished = named(&events, "finished");
+    assert_eq!(flash[0].0, "untouched");
+    let finished = summaries(&events);
     assert_eq!(finished.len(), 1, "{events:#?}");
     assert!(
-        finished[0]["summary"]
-            .as_str()
-            .unwrap()
-            .contains("nothing was written to flash"),
+        finished[0].contains("nothing was written to flash"),
         "{finished:?}"
     );
     assert!(
-        flash[0]["note"]
-            .as_str()
-            .unwrap()
-            .contains("Nothing was erased or written"),
+        flash[0].1.contains("Nothing was erased or written"),
         "{flash:?}"
     );
     assert_no_flash_command(&events);
@@ -365,7 +371,7 @@ fn without_yes_the_run_stops_after_the_proof_and_the_flash_is_unchanged() {
     // The image reached the router's RAM and was proven: the run did what it was allowed to.
     assert_eq!(code, Some(0), "{diagnostics}");
     // The technician's own address stays.
-    let out = ip(&["-n", &bench.ns, "-4", "addr", "show", "dev", "tap0"]);
+    let out = ip(&["-n", &bench.ns.name, "-4", "addr", "show", "dev", "tap0"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains(HOST_IP));
 }
 
@@ -381,9 +387,15 @@ fn a_console_method_profile_is_planned_and_run_by_the_console_alone() {
     assert_eq!(code, Some(0), "{events:#?}\n{diagnostics}");
     // The run waits for the bootloader on the console, not for a request the router would
     // send by itself.
-    let waiting = named(&events, "waiting-for-router");
+    let waiting: Vec<&str> = events
+        .iter()
+        .filter_map(|e| match e {
+            RunEvent::WaitingForRouter { what } => Some(what.as_str()),
+            _ => None,
+        })
+        .collect();
     assert_eq!(waiting.len(), 1, "{events:#?}");
-    let what = waiting[0]["what"].as_str().unwrap();
+    let what = waiting[0];
     assert!(what.contains("serial console"), "{what}");
     let typed = typed(&events);
     // No file name in the profile: the image's own name is asked for.
@@ -392,12 +404,15 @@ fn a_console_method_profile_is_planned_and_run_by_the_console_alone() {
         "{typed:?}"
     );
     let crc = format!("{:08x}", crc32fast::hash(&image));
-    let crcs = named(&events, "console-crc");
+    let crcs = crcs(&events);
     assert_eq!(crcs.len(), 2, "loaded and read back: {crcs:?}");
-    assert!(crcs.iter().all(|c| c["theirs"] == crc.as_str()), "{crcs:?}");
-    let flash = named(&events, "console-flash");
+    assert!(
+        crcs.iter().all(|(_, theirs)| *theirs == crc.as_str()),
+        "{crcs:?}"
+    );
+    let flash = flash(&events);
     assert_eq!(flash.len(), 1, "{flash:?}");
-    assert_eq!(flash[0]["state"], "verified");
+    assert_eq!(flash[0].0, "verified");
     let written = std::fs::read(bench.flash()).unwrap();
     assert_eq!(&written[FLASH_AT..FLASH_AT + image.len()], image.as_slice());
     bench.assert_restored();
@@ -415,13 +430,16 @@ fn a_profile_without_a_console_section_gets_the_safe_part_at_the_bootloaders_own
     // The technician's own address on the port: a run without --yes on a non-terminal may
     // not change the network.
     let cidr = format!("{HOST_IP}/24");
-    let out = ip(&["-n", &bench.ns, "addr", "add", &cidr, "dev", "tap0"]);
+    let out = ip(&["-n", &bench.ns.name, "addr", "add", &cidr, "dev", "tap0"]);
     assert!(out.status.success(), "{out:?}");
     let (code, events, diagnostics) = bench.run(NO_CONSOLE, &[]);
     assert_eq!(code, Some(0), "{events:#?}\n{diagnostics}");
-    let noted: Vec<&str> = named(&events, "console-noted")
+    let noted: Vec<&str> = events
         .iter()
-        .filter_map(|e| e["what"].as_str())
+        .filter_map(|e| match e {
+            RunEvent::ConsoleNoted { what } => Some(what.as_str()),
+            _ => None,
+        })
         .collect();
     assert!(
         noted
@@ -442,34 +460,40 @@ fn a_profile_without_a_console_section_gets_the_safe_part_at_the_bootloaders_own
         "nothing but the safe part is typed"
     );
     let crc = format!("{:08x}", crc32fast::hash(&image));
-    let crcs = named(&events, "console-crc");
+    let crcs = crcs(&events);
     assert_eq!(crcs.len(), 1, "{crcs:?}");
-    assert_eq!(crcs[0]["ours"], crc.as_str());
-    assert_eq!(crcs[0]["theirs"], crc.as_str());
-    let flash = named(&events, "console-flash");
+    assert_eq!(crcs[0].0, crc.as_str());
+    assert_eq!(crcs[0].1, crc.as_str());
+    let flash = flash(&events);
     assert_eq!(flash.len(), 1, "{events:#?}");
-    assert_eq!(flash[0]["state"], "untouched");
+    assert_eq!(flash[0].0, "untouched");
     assert_eq!(sha256(&bench.flash()), before, "nothing was written");
 }
 
 /// The technician's answer at the write question, typed on the run's terminal, goes through the
 /// run's command path to the console thread: the flash is written only after it.
-fn answered_at_the_question(answer: &str) -> (Bench, Vec<u8>, Vec<Value>, Option<i32>, String) {
+fn answered_at_the_question(answer: &str) -> (Bench, Vec<u8>, Vec<RunEvent>, Option<i32>, String) {
     let image = image(4 << 10);
     let mut bench = Bench::new(&image);
     // The technician's own address on the port: the run has no network change to ask about,
     // only the flash.
     let cidr = format!("{HOST_IP}/24");
-    let out = ip(&["-n", &bench.ns, "addr", "add", &cidr, "dev", "tap0"]);
+    let out = ip(&["-n", &bench.ns.name, "addr", "add", &cidr, "dev", "tap0"]);
     assert!(out.status.success(), "{out:?}");
     let (code, events, diagnostics) = bench.run_answering(PROFILE, &[], Some(answer));
-    let asked = named(&events, "console-write-asked");
+    let asked: Vec<(&str, &str)> = events
+        .iter()
+        .filter_map(|e| match e {
+            RunEvent::ConsoleWriteAsked { what, crc } => Some((what.as_str(), crc.as_str())),
+            _ => None,
+        })
+        .collect();
     assert_eq!(asked.len(), 1, "{events:#?}\n{diagnostics}");
     let crc = format!("{:08x}", crc32fast::hash(&image));
-    assert_eq!(asked[0]["crc"], crc.as_str());
+    assert_eq!(asked[0].1, crc.as_str());
     // 4 KiB rounded up to one 128 KiB sector, 1 MiB into the second bank.
     assert_eq!(
-        asked[0]["what"],
+        asked[0].0,
         format!(
             "erase 0x4100000..0x4120000 (128 KiB) and write the image proven by CRC-32 0x{crc}"
         )
@@ -485,9 +509,9 @@ fn a_yes_at_the_question_writes_the_flash_through_the_command_path() {
     let _lock = one_qemu_at_a_time();
     let (bench, image, events, code, diagnostics) = answered_at_the_question("y");
     assert_eq!(code, Some(0), "{events:#?}\n{diagnostics}");
-    let flash = named(&events, "console-flash");
+    let flash = flash(&events);
     assert_eq!(flash.len(), 1, "{events:#?}");
-    assert_eq!(flash[0]["state"], "verified");
+    assert_eq!(flash[0].0, "verified");
     let written = std::fs::read(bench.flash()).unwrap();
     assert_eq!(&written[FLASH_AT..FLASH_AT + image.len()], image.as_slice());
     // The report holds the whole console, from U-Boot's countdown to the reset typed last.
@@ -520,13 +544,12 @@ fn a_no_at_the_question_leaves_the_flash_file_as_it_was() {
     };
     let (bench, _, events, code, diagnostics) = answered_at_the_question("n");
     assert_eq!(code, Some(0), "the image was proven in RAM\n{diagnostics}");
-    let flash = named(&events, "console-flash");
+    let flash = flash(&events);
     assert_eq!(flash.len(), 1, "{events:#?}");
-    assert_eq!(flash[0]["state"], "untouched");
+    assert_eq!(flash[0].0, "untouched");
     assert!(
-        flash[0]["note"]
-            .as_str()
-            .unwrap()
+        flash[0]
+            .1
             .contains("in the router's RAM, proven by its CRC-32, and the write was declined"),
         "{flash:?}"
     );

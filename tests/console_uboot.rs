@@ -8,10 +8,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::process::{Child, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
@@ -21,9 +20,12 @@ use rescue_wizard::console::{
     ConsoleEvent, Dialogue, FlashKind, FlashState, Job, Recipe, Region, Settings, port,
 };
 
+mod support;
 mod uboot_rig;
 
+use support::{Proc, READY_DEADLINE};
 use uboot_rig::console::launch_on_pty;
+use uboot_rig::tap::TapNamespace;
 use uboot_rig::{one_qemu_at_a_time, rig_available};
 
 const BIN: &str = env!("CARGO_BIN_EXE_rescue-wizard");
@@ -35,69 +37,32 @@ const FLASH_AT: u64 = 0x0410_0000;
 /// The run, from power-on to the end of the dialogue, under emulation.
 const RUN_DEADLINE: Duration = Duration::from_mins(4);
 
-static NEXT_NS: AtomicU32 = AtomicU32::new(0);
-
-fn must(program: &str, args: &[&str]) {
-    let output = Command::new(program).args(args).output().unwrap();
-    assert!(
-        output.status.success(),
-        "{program} {}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
 /// The namespace, its tap, our server and the emulator; all removed on drop.
 struct Bench {
-    ns: String,
-    children: Vec<Child>,
+    qemu: Vec<Child>,
+    server: Option<Proc>,
     dir: tempfile::TempDir,
+    ns: TapNamespace,
 }
 
 impl Drop for Bench {
     fn drop(&mut self) {
-        for child in &mut self.children {
+        // The server is killed by its `Proc`, the namespace removed by its own drop after this.
+        for child in &mut self.qemu {
             let _ = child.kill();
             let _ = child.wait();
         }
-        let _ = Command::new("ip")
-            .args(["-n", &self.ns, "link", "del", "tap0"])
-            .output();
-        let _ = Command::new("ip").args(["netns", "del", &self.ns]).output();
     }
 }
 
 impl Bench {
     fn new(image: &[u8]) -> Self {
-        let ns = format!(
-            "rw-console-{}-{}",
-            std::process::id(),
-            NEXT_NS.fetch_add(1, Ordering::Relaxed)
-        );
         let bench = Bench {
-            ns: ns.clone(),
-            children: Vec::new(),
+            qemu: Vec::new(),
+            server: None,
             dir: tempfile::tempdir().unwrap(),
+            ns: TapNamespace::new("rw-console", &[&format!("{HOST_IP}/24")]),
         };
-        must("ip", &["netns", "add", &ns]);
-        must("ip", &["-n", &ns, "link", "set", "lo", "up"]);
-        must(
-            "ip",
-            &["-n", &ns, "tuntap", "add", "dev", "tap0", "mode", "tap"],
-        );
-        must(
-            "ip",
-            &[
-                "-n",
-                &ns,
-                "addr",
-                "add",
-                &format!("{HOST_IP}/24"),
-                "dev",
-                "tap0",
-            ],
-        );
-        must("ip", &["-n", &ns, "link", "set", "tap0", "up"]);
         std::fs::write(bench.dir.path().join("image.bin"), image).unwrap();
         let flash = std::fs::File::create(bench.flash()).unwrap();
         flash.set_len(FLASH_BYTES).unwrap();
@@ -110,8 +75,8 @@ impl Bench {
 
     /// `rescue-wizard serve` on the tap's address; returns once it listens.
     fn serve(&mut self) {
-        let mut child = Command::new("ip")
-            .args(["netns", "exec", &self.ns, BIN, "serve"])
+        let mut cmd = self.ns.exec(BIN);
+        cmd.arg("serve")
             .arg(self.dir.path().join("image.bin"))
             .args([
                 "--bind",
@@ -121,23 +86,22 @@ impl Bench {
                 "--any-name",
                 "--next-block",
             ])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        self.children.push(child);
-        let first = lines.next().unwrap().unwrap();
-        assert_eq!(first, format!("listening on {HOST_IP}:69"));
-        // Keep draining so the server never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
+            .stdin(Stdio::null());
+        let server = Proc::spawn(&mut cmd);
+        let first = server.next_line(READY_DEADLINE);
+        assert_eq!(
+            first,
+            Some(format!("listening on {HOST_IP}:69")),
+            "{}",
+            server.diagnostics()
+        );
+        self.server = Some(server);
     }
 
     /// Powers U-Boot on with its console held by the dialogue; returns every event.
     fn run(&mut self, job: Job) -> (Vec<ConsoleEvent>, String) {
-        let (child, pty, mut monitor) = launch_on_pty(&self.ns, &self.flash());
-        self.children.push(child);
+        let (child, pty, mut monitor) = launch_on_pty(&self.ns.name, &self.flash());
+        self.qemu.push(child);
         let serial = port::open(&pty, 115_200).unwrap();
         let mut dialogue = Dialogue::new(
             Settings {

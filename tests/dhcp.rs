@@ -32,7 +32,7 @@ use rescue_wizard::net::wire::Mac;
 mod support;
 
 use support::events::{RunEvent, events, wait_for};
-use support::{NetnsPair, Proc, ip, require, skip_or_fail};
+use support::{Netns, NetnsPair, Proc, ip, require};
 
 const DEADLINE: Duration = Duration::from_secs(30);
 const BOOT_FILE: &str = "test.bin";
@@ -44,11 +44,7 @@ fn subnet() -> u8 {
 }
 
 fn root() -> bool {
-    if nix::unistd::geteuid().is_root() {
-        return true;
-    }
-    skip_or_fail("not root (network namespaces need it)");
-    false
+    support::root_and_tools(&[])
 }
 
 /// The namespaces, our address on `port0`, and `serve --dhcp` running on it.
@@ -416,14 +412,14 @@ fn bootp_gets_a_bootp_reply_and_other_ports_are_never_answered() {
 
 /// A namespace `<pair.ns>-<name>` whose port `<name>0` (with `address`, if any) is bridged,
 /// by `<name>1`, onto the bridge `br0` of the router's namespace, which holds `router0` too
-/// (the bridge is made on first use): one more machine on the router's segment.
-fn bridged_namespace(pair: &NetnsPair, name: &str, address: Option<Ipv4Addr>) -> String {
-    let ns = format!("{}-{name}", pair.ns);
+/// (the bridge is made on first use): one more machine on the router's segment. Removed when
+/// the returned namespace drops.
+fn bridged_namespace(pair: &NetnsPair, name: &str, address: Option<Ipv4Addr>) -> Netns {
+    let ns = Netns::named(format!("{}-{name}", pair.ns));
     let (inside, outside) = (format!("{name}0"), format!("{name}1"));
-    ip(&["netns", "add", &ns]);
     ip(&[
-        "link", "add", &inside, "netns", &ns, "type", "veth", "peer", "name", &outside, "netns",
-        &pair.peer,
+        "link", "add", &inside, "netns", &ns.name, "type", "veth", "peer", "name", &outside,
+        "netns", &pair.peer,
     ]);
     let has_bridge = Command::new("ip")
         .args(["-n", &pair.peer, "link", "show", "br0"])
@@ -436,11 +432,10 @@ fn bridged_namespace(pair: &NetnsPair, name: &str, address: Option<Ipv4Addr>) ->
     ip(&["-n", &pair.peer, "link", "set", &outside, "master", "br0"]);
     ip(&["-n", &pair.peer, "link", "set", &outside, "up"]);
     ip(&["-n", &pair.peer, "link", "set", "br0", "up"]);
-    ip(&["-n", &ns, "link", "set", "lo", "up"]);
     if let Some(address) = address {
         ip(&[
             "-n",
-            &ns,
+            &ns.name,
             "addr",
             "add",
             &format!("{address}/24"),
@@ -448,7 +443,7 @@ fn bridged_namespace(pair: &NetnsPair, name: &str, address: Option<Ipv4Addr>) ->
             &inside,
         ]);
     }
-    ip(&["-n", &ns, "link", "set", &inside, "up"]);
+    ip(&["-n", &ns.name, "link", "set", &inside, "up"]);
     ns
 }
 
@@ -462,12 +457,11 @@ fn a_second_client_gets_no_answer_once_the_router_is_seen() {
     let Some(busybox) = require("busybox") else {
         return;
     };
-    let second = std::cell::RefCell::new(String::new());
+    let second = std::cell::RefCell::new(None);
     let seg = Segment::start("rw-dhcp-second", &[], |pair, _| {
-        *second.borrow_mut() = bridged_namespace(pair, "pc", None);
+        *second.borrow_mut() = Some(bridged_namespace(pair, "pc", None));
     });
-    let second_ns = second.into_inner();
-    let _second_gone = NsGuard(second_ns.clone());
+    let second_ns = second.into_inner().expect("the second client's namespace");
     let udhcpc = |ns: &str, dev: &str, tries: &str| {
         Proc::spawn(
             Command::new("ip")
@@ -491,9 +485,9 @@ fn a_second_client_gets_no_answer_once_the_router_is_seen() {
     );
     seg.line(&format!("gave {} to {router_mac}", seg.leased));
     // Three tries a second apart, each DISCOVER broadcast across the bridge to our port.
-    let mut other = udhcpc(&second_ns, "pc0", "3");
+    let mut other = udhcpc(&second_ns.name, "pc0", "3");
     let other_status = other.wait_deadline(DEADLINE);
-    let other_mac = mac_of(&second_ns, "pc0");
+    let other_mac = mac_of(&second_ns.name, "pc0");
     assert!(
         other_status.is_some_and(|s| !s.success()),
         "the second client got an answer ({other_status:?}):\n{}\nserve:\n{}",
@@ -524,19 +518,22 @@ fn a_second_dhcp_server_on_the_segment_is_named() {
     let (Some(dnsmasq), Some(busybox)) = (require("dnsmasq"), require("busybox")) else {
         return;
     };
-    let third = std::cell::RefCell::new(String::new());
+    let third = std::cell::RefCell::new(None);
     // The router's namespace holds a bridge: the router (udhcpc on br0), our port0 behind
     // router0, and dnsmasq's namespace behind dns1.
     let seg = Segment::start("rw-dhcp-rival", &[], |pair, n| {
-        *third.borrow_mut() = bridged_namespace(pair, "dns", Some(Ipv4Addr::new(10, 81, n, 254)));
+        *third.borrow_mut() = Some(bridged_namespace(
+            pair,
+            "dns",
+            Some(Ipv4Addr::new(10, 81, n, 254)),
+        ));
     });
-    let dns_ns = third.into_inner();
-    let _dns_ns_gone = NsGuard(dns_ns.clone());
+    let dns_ns = third.into_inner().expect("dnsmasq's namespace");
     let rival = Ipv4Addr::new(10, 81, seg.ours.octets()[2], 254);
     let dir = tempfile::tempdir().unwrap();
     let mut dnsmasq = start_dnsmasq(
         &dnsmasq,
-        &dns_ns,
+        &dns_ns.name,
         "dns0",
         &format!("10.81.{}", seg.ours.octets()[2]),
         dir.path(),
@@ -554,7 +551,7 @@ fn a_second_dhcp_server_on_the_segment_is_named() {
     let named = seg.line("another DHCP server answers on this port");
     let _ = client.wait_deadline(DEADLINE);
     dnsmasq.kill();
-    let rival_mac = mac_of(&dns_ns, "dns0");
+    let rival_mac = mac_of(&dns_ns.name, "dns0");
     assert!(
         named.starts_with(&format!(
             "another DHCP server answers on this port: {rival} ({rival_mac})"
@@ -596,15 +593,6 @@ fn start_dnsmasq(dnsmasq: &Path, ns: &str, dev: &str, net: &str, dir: &Path) -> 
             Some(_) => {}
             None => panic!("dnsmasq did not start:\n{}", dnsmasq.diagnostics()),
         }
-    }
-}
-
-/// Deletes a namespace the test made besides the pair.
-struct NsGuard(String);
-
-impl Drop for NsGuard {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
     }
 }
 
@@ -662,7 +650,7 @@ fn the_mikrotik_run_answers_a_plain_bootp_client_that_pulls_the_image() {
             .args(["--timeout", "60", "--exit-after-transfer"]),
     );
     if wait_for(&run, DEADLINE, |e| {
-        matches!(e, RunEvent::WaitingForRouter {})
+        matches!(e, RunEvent::WaitingForRouter { .. })
     })
     .is_none()
     {
@@ -814,10 +802,9 @@ fn the_run_probes_for_another_dhcp_server_and_stops_before_the_router_is_on() {
     );
     // dnsmasq joins the segment, bridged with the router's port.
     let dns_ns = bridged_namespace(&pair, "dns", Some(Ipv4Addr::new(192, 168, 31, 254)));
-    let _dns_ns_gone = NsGuard(dns_ns.clone());
     let dir = tempfile::tempdir().unwrap();
-    let mut server = start_dnsmasq(&dnsmasq, &dns_ns, "dns0", "192.168.31", dir.path());
-    let rival_mac = mac_of(&dns_ns, "dns0");
+    let mut server = start_dnsmasq(&dnsmasq, &dns_ns.name, "dns0", "192.168.31", dir.path());
+    let rival_mac = mac_of(&dns_ns.name, "dns0");
     let started = Instant::now();
     let (code, events) = xiaomi_run(&pair, files.path(), &["--wait", "60"]);
     let stopped_in = started.elapsed();

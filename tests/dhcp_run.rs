@@ -15,15 +15,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::process::{Child, Command};
+use std::process::Child;
 use std::sync::PoisonError;
 use std::time::{Duration, Instant};
 
 mod support;
 mod uboot_rig;
 
-use serde_json::Value;
-use support::{Proc, ip, rescue_wizard_in};
+use support::events::{RunEvent, events, wait_for};
+use support::{Netns, Proc, ip, rescue_wizard_in};
 use uboot_rig::{Console, launch, one_qemu_at_a_time, rig_available};
 
 const LOAD_ADDR: &str = "0x40200000";
@@ -53,7 +53,7 @@ struct Case {
 /// The namespace with `tap0`, the run on it, U-Boot behind it. Dropping it stops both and
 /// deletes the tap and the namespace, also when the test fails.
 struct Rig {
-    ns: String,
+    ns: Netns,
     state: tempfile::TempDir,
     run: Option<Proc>,
     qemu: Option<Child>,
@@ -70,40 +70,36 @@ impl Drop for Rig {
             let _ = qemu.kill();
             let _ = qemu.wait();
         }
-        let _ = Command::new("ip")
-            .args(["-n", &self.ns, "link", "del", "tap0"])
-            .status();
-        let _ = Command::new("ip").args(["netns", "del", &self.ns]).status();
     }
 }
 
 impl Rig {
     fn start(case: &Case) -> Self {
-        let ns = format!("rw-dhcp-run-{}-{}", case.command, std::process::id());
-        ip(&["netns", "add", &ns]);
+        let mut ns = Netns::new(&format!("rw-dhcp-run-{}", case.command));
+        ns.add_tap("tap0");
         let mut rig = Rig {
-            ns: ns.clone(),
+            ns,
             state: tempfile::tempdir().unwrap(),
             run: None,
             qemu: None,
             console: None,
             image: support::content(IMAGE_LEN, 0x0d1c),
         };
-        ip(&["-n", &ns, "link", "set", "lo", "up"]);
-        ip(&["-n", &ns, "tuntap", "add", "dev", "tap0", "mode", "tap"]);
         // QEMU holds the tap open from boot: the port has its carrier when the run starts.
         rig.boot();
         let image = rig.state.path().join(case.image_name);
         std::fs::write(&image, &rig.image).unwrap();
         let run = Proc::spawn(
-            rescue_wizard_in(&ns, rig.state.path())
+            rescue_wizard_in(&rig.ns.name, rig.state.path())
                 .args(["--device", case.device])
                 .arg(&image)
                 .args(["--interface", "tap0", "--yes", "--json"])
                 .args(["--timeout", "120", "--exit-after-transfer"]),
         );
         rig.run = Some(run);
-        rig.wait_event("waiting-for-router");
+        rig.wait_event("waiting-for-router", |e| {
+            matches!(e, RunEvent::WaitingForRouter { .. })
+        });
         rig
     }
 
@@ -112,7 +108,7 @@ impl Rig {
     }
 
     fn boot(&mut self) {
-        let (child, console) = launch(&self.ns);
+        let (child, console) = launch(&self.ns.name);
         self.console = Some(console);
         self.qemu = Some(child);
         self.expect("Hit any key to stop autoboot", BOOT_DEADLINE);
@@ -134,17 +130,10 @@ impl Rig {
         panic!("{why}\n--- U-Boot console ---\n{uboot}\n--- rescue-wizard ---\n{run}");
     }
 
-    /// Waits for the run's JSON event named `name`.
-    fn wait_event(&self, name: &str) {
-        let deadline = Instant::now() + RUN_DEADLINE;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let Some(line) = self.run().next_line(left) else {
-                self.fail(&format!("no \"{name}\" event"));
-            };
-            if serde_json::from_str::<Value>(&line).is_ok_and(|v| v["event"] == name) {
-                return;
-            }
+    /// Waits for the run's event `what` names, for which `wanted` holds.
+    fn wait_event(&self, what: &str, wanted: impl Fn(&RunEvent) -> bool) {
+        if wait_for(self.run(), RUN_DEADLINE, wanted).is_none() {
+            self.fail(&format!("no {what} event"));
         }
     }
 
@@ -224,19 +213,15 @@ impl Rig {
     }
 
     /// The run's end: exit 0, its events, and the port as it was.
-    fn finished(&mut self, case: &Case) -> Vec<Value> {
+    fn finished(&mut self, case: &Case) -> Vec<RunEvent> {
         let run = self.run.as_mut().unwrap();
         let status = run.wait_deadline(RUN_DEADLINE);
         let code = status.and_then(|s| s.code());
-        let events: Vec<Value> = run
-            .stdout_text()
-            .lines()
-            .filter_map(|l| serde_json::from_str(l).ok())
-            .collect();
+        let events = events(&run.stdout_text());
         if code != Some(0) {
             self.fail(&format!("the run ended with {code:?}, not 0"));
         }
-        let addr = ip(&["-n", &self.ns, "-4", "addr", "show", "dev", "tap0"]);
+        let addr = ip(&["-n", &self.ns.name, "-4", "addr", "show", "dev", "tap0"]);
         let addr = String::from_utf8_lossy(&addr.stdout);
         assert!(!addr.contains(case.host), "the address stayed: {addr}");
         let journals: Vec<String> = std::fs::read_dir(self.state.path())
@@ -254,10 +239,6 @@ fn after<'a>(text: &'a str, marker: &str) -> Option<&'a str> {
     text.find(marker).map(|at| &text[at + marker.len()..])
 }
 
-fn position(events: &[Value], name: &str) -> Option<usize> {
-    events.iter().position(|e| e["event"] == name)
-}
-
 fn recover(case: &Case) {
     if !rig_available(&[]) {
         return;
@@ -268,28 +249,57 @@ fn recover(case: &Case) {
     let events = rig.finished(case);
     let added = events
         .iter()
-        .any(|e| e["event"] == "network-changed" && e.to_string().contains(case.host));
+        .any(|e| matches!(e, RunEvent::NetworkChanged { change } if change.contains(case.host)));
     assert!(added, "no network change added {}: {events:?}", case.host);
     // Alone with U-Boot on the port: the probe for other DHCP servers named none, and the run
     // went on.
-    assert_eq!(position(&events, "dhcp-other-server"), None, "{events:?}");
-    let probed =
-        &events[position(&events, "dhcp-probed").unwrap_or_else(|| panic!("no probe: {events:?}"))];
-    assert_eq!(probed["stopped"], false, "{probed}");
-    assert_eq!(probed["answered"], serde_json::json!([]), "{probed}");
-    let leased =
-        position(&events, "dhcp-leased").unwrap_or_else(|| panic!("no lease event: {events:?}"));
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, RunEvent::DhcpOtherServer { .. })),
+        "{events:?}"
+    );
+    let probed = events
+        .iter()
+        .find_map(|e| match e {
+            RunEvent::DhcpProbed { answered, stopped } => Some((answered, *stopped)),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no probe: {events:?}"));
+    assert!(!probed.1, "{probed:?}");
+    assert!(probed.0.is_empty(), "{probed:?}");
+    let leased = events
+        .iter()
+        .position(|e| matches!(e, RunEvent::DhcpLeased { .. }))
+        .unwrap_or_else(|| panic!("no lease event: {events:?}"));
     let lease = &events[leased];
-    assert_eq!(lease["client"], BOARD_MAC, "{lease}");
-    assert_eq!(lease["address"], case.router, "{lease}");
-    assert_eq!(lease["boot_file"], case.boot_file, "{lease}");
-    assert_eq!(lease["bootp"], case.bootp, "{lease}");
-    let started =
-        position(&events, "transfer-started").unwrap_or_else(|| panic!("no transfer: {events:?}"));
+    let RunEvent::DhcpLeased {
+        client,
+        address,
+        boot_file,
+        bootp,
+    } = lease
+    else {
+        unreachable!("found as a lease");
+    };
+    assert_eq!(client, BOARD_MAC, "{lease:?}");
+    assert_eq!(address.to_string(), case.router, "{lease:?}");
+    assert_eq!(boot_file, case.boot_file, "{lease:?}");
+    assert_eq!(*bootp, case.bootp, "{lease:?}");
+    let started = events
+        .iter()
+        .position(|e| matches!(e, RunEvent::TransferStarted {}))
+        .unwrap_or_else(|| panic!("no transfer: {events:?}"));
     assert!(leased < started, "the lease came after the transfer");
-    let finished = &events[position(&events, "transfer-finished").unwrap()];
-    assert_eq!(finished["bytes"], IMAGE_LEN, "{finished}");
-    println!("{}: the run said {lease}", case.device);
+    let bytes = events
+        .iter()
+        .find_map(|e| match e {
+            RunEvent::TransferFinished { bytes } => Some(*bytes),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no transfer-finished: {events:?}"));
+    assert_eq!(bytes, IMAGE_LEN as u64, "{events:?}");
+    println!("{}: the run said {lease:?}", case.device);
 }
 
 /// Xiaomi's recovery: DHCP from 192.168.31.1, the router at 192.168.31.100, boot file test.bin.

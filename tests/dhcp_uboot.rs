@@ -22,14 +22,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::process::{Child, Command};
+use std::process::Child;
 use std::sync::PoisonError;
 use std::time::{Duration, Instant};
 
 mod support;
 mod uboot_rig;
 
-use support::{Proc, ip, rescue_wizard_in};
+use support::{Proc, rescue_wizard_in};
+use uboot_rig::tap::TapNamespace;
 use uboot_rig::{Console, launch, one_qemu_at_a_time, rig_available};
 
 const HOST_IP: &str = "10.79.0.1";
@@ -48,7 +49,7 @@ const LOAD_DEADLINE: Duration = Duration::from_mins(2);
 /// The namespace with `tap0`, our server on it, U-Boot behind it. Dropping it stops both and
 /// deletes the tap and the namespace, also when the test fails.
 struct Rig {
-    ns: String,
+    ns: TapNamespace,
     state: tempfile::TempDir,
     server: Option<Proc>,
     qemu: Option<Child>,
@@ -65,41 +66,23 @@ impl Drop for Rig {
             let _ = qemu.kill();
             let _ = qemu.wait();
         }
-        let _ = Command::new("ip")
-            .args(["-n", &self.ns, "link", "del", "tap0"])
-            .status();
-        let _ = Command::new("ip").args(["netns", "del", &self.ns]).status();
     }
 }
 
 impl Rig {
     fn start() -> Self {
-        let ns = format!("rw-dhcp-uboot-{}", std::process::id());
-        ip(&["netns", "add", &ns]);
         let mut rig = Rig {
-            ns: ns.clone(),
+            ns: TapNamespace::new("rw-dhcp-uboot", &[&format!("{HOST_IP}/24")]),
             state: tempfile::tempdir().unwrap(),
             server: None,
             qemu: None,
             console: None,
             image: support::content(IMAGE_LEN, 0xb007),
         };
-        ip(&["-n", &ns, "link", "set", "lo", "up"]);
-        ip(&["-n", &ns, "tuntap", "add", "dev", "tap0", "mode", "tap"]);
-        ip(&[
-            "-n",
-            &ns,
-            "addr",
-            "add",
-            &format!("{HOST_IP}/24"),
-            "dev",
-            "tap0",
-        ]);
-        ip(&["-n", &ns, "link", "set", "tap0", "up"]);
         let image = rig.state.path().join("image.bin");
         std::fs::write(&image, &rig.image).unwrap();
         let server = Proc::spawn(
-            rescue_wizard_in(&ns, rig.state.path())
+            rescue_wizard_in(&rig.ns.name, rig.state.path())
                 .arg("serve")
                 .arg(&image)
                 .args(["--dhcp", "--interface", "tap0"])
@@ -127,7 +110,7 @@ impl Rig {
     }
 
     fn boot(&mut self) {
-        let (child, console) = launch(&self.ns);
+        let (child, console) = launch(&self.ns.name);
         self.console = Some(console);
         self.qemu = Some(child);
         self.expect("Hit any key to stop autoboot", BOOT_DEADLINE);

@@ -58,7 +58,9 @@ fn cases() -> Vec<(Event, RunEvent)> {
                 what: "a request".into(),
                 timeout: Duration::from_mins(10),
             },
-            RunEvent::WaitingForRouter {},
+            RunEvent::WaitingForRouter {
+                what: "a request".into(),
+            },
         ),
         (
             Event::DhcpLeased {
@@ -73,6 +75,43 @@ fn cases() -> Vec<(Event, RunEvent)> {
                 address: Ipv4Addr::new(192, 168, 1, 20),
                 boot_file: "openwrt-initramfs.bin".into(),
                 bootp: true,
+            },
+        ),
+        (
+            Event::DhcpProbed {
+                answered: vec![Ipv4Addr::new(192, 168, 1, 254)],
+                stopped: true,
+                said: "another DHCP server answered".into(),
+            },
+            RunEvent::DhcpProbed {
+                answered: vec![Ipv4Addr::new(192, 168, 1, 254)],
+                stopped: true,
+            },
+        ),
+        (
+            Event::DhcpOtherServer {
+                address: Ipv4Addr::new(192, 168, 1, 254),
+                mac: None,
+                said: "answered the probe".into(),
+            },
+            RunEvent::DhcpOtherServer {
+                address: Ipv4Addr::new(192, 168, 1, 254),
+            },
+        ),
+        (
+            Event::NetworkChanged {
+                change: "added 192.168.1.2/24 to port0".into(),
+            },
+            RunEvent::NetworkChanged {
+                change: "added 192.168.1.2/24 to port0".into(),
+            },
+        ),
+        (
+            Event::NetworkRestored {
+                change: "added 192.168.1.2/24 to port0".into(),
+            },
+            RunEvent::NetworkRestored {
+                change: "added 192.168.1.2/24 to port0".into(),
             },
         ),
         (
@@ -93,6 +132,16 @@ fn cases() -> Vec<(Event, RunEvent)> {
                 timeouts: 0,
             },
             RunEvent::TransferProgressed { bytes: 150_000 },
+        ),
+        (
+            Event::TransferFinished {
+                peer,
+                bytes: 300_000,
+                took: Duration::from_secs(2),
+                sha256: "00".repeat(32),
+                confirmed: true,
+            },
+            RunEvent::TransferFinished { bytes: 300_000 },
         ),
         (
             Event::TransferFailed {
@@ -170,6 +219,73 @@ fn cases() -> Vec<(Event, RunEvent)> {
             RunEvent::Finished {
                 outcome: RunOutcome::TimedOut,
                 summary: "nothing happened".into(),
+            },
+        ),
+        (
+            Event::RequestReceived {
+                peer,
+                file: "recovery.bin".into(),
+            },
+            RunEvent::RequestReceived {
+                file: "recovery.bin".into(),
+            },
+        ),
+        (
+            Event::ConsoleOpened {
+                port: "/dev/ttyUSB0".into(),
+                baud: 115_200,
+            },
+            RunEvent::ConsoleOpened {},
+        ),
+        (
+            Event::ConsoleNoted {
+                what: "loading the image at 0x40200000".into(),
+            },
+            RunEvent::ConsoleNoted {
+                what: "loading the image at 0x40200000".into(),
+            },
+        ),
+        (
+            Event::ConsoleTyped {
+                command: "crc32 0x40200000 0x1000".into(),
+            },
+            RunEvent::ConsoleTyped {
+                command: "crc32 0x40200000 0x1000".into(),
+            },
+        ),
+        (
+            Event::ConsoleCrc {
+                region: "RAM".into(),
+                ours: "0123abcd".into(),
+                theirs: "0123abcd".into(),
+                equal: true,
+            },
+            RunEvent::ConsoleCrc {
+                ours: "0123abcd".into(),
+                theirs: "0123abcd".into(),
+            },
+        ),
+        (
+            Event::ConsoleFlash {
+                state: "verified".into(),
+                note: "the flash holds the image".into(),
+            },
+            RunEvent::ConsoleFlash {
+                state: "verified".into(),
+                note: "the flash holds the image".into(),
+            },
+        ),
+        (
+            Event::ConsoleWriteAsked {
+                what: "erase 0x4100000..0x4120000 (128 KiB)".into(),
+                erase_from: 0x0410_0000,
+                erase_to: 0x0412_0000,
+                crc: "0123abcd".into(),
+                commands: vec!["erase 0x4100000 +0x20000".into()],
+            },
+            RunEvent::ConsoleWriteAsked {
+                what: "erase 0x4100000..0x4120000 (128 KiB)".into(),
+                crc: "0123abcd".into(),
             },
         ),
         (Event::ConsoleLine { line: "=> ".into() }, RunEvent::Other),

@@ -12,9 +12,10 @@ mod support;
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
+
+use support::Netns;
 
 use rescue_wizard::net::firewall::{
     AddedRule, Backend, DropVerdict, Firewall, IptablesVariant, RuleEffect, Subnet, Traffic,
@@ -23,6 +24,8 @@ use rescue_wizard::net::firewall::{
 const BIN: &str = env!("CARGO_BIN_EXE_rescue-wizard");
 const DEADLINE: Duration = Duration::from_secs(30);
 const IFACE: &str = "veth0";
+/// The start of every namespace name these tests make.
+const TAG: &str = "rwfw";
 
 /// The Debian package of each tool these tests run.
 fn package(tool: &str) -> &'static str {
@@ -74,23 +77,16 @@ fn ok(argv: &[&str], stdin: Option<&str>) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// A network namespace, deleted when dropped.
-struct Netns {
-    name: String,
+/// What these tests do in a namespace of their own ([`Netns`]).
+trait FirewallLab {
+    /// Runs `argv` inside the namespace, `stdin` on its standard input; it must succeed.
+    fn run(&self, argv: &[&str], stdin: Option<&str>) -> String;
+    /// The firewall inspector, looking inside the namespace.
+    fn firewall(&self) -> Firewall;
 }
 
-impl Netns {
-    fn new() -> Self {
-        static NEXT: AtomicU32 = AtomicU32::new(0);
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let name = format!("rwfw-{}-{n}", std::process::id());
-        ok(&["ip", "netns", "add", &name], None);
-        let ns = Self { name };
-        ns.exec(&["ip", "link", "set", "lo", "up"], None);
-        ns
-    }
-
-    fn exec(&self, argv: &[&str], stdin: Option<&str>) -> String {
+impl FirewallLab for Netns {
+    fn run(&self, argv: &[&str], stdin: Option<&str>) -> String {
         let mut full = vec!["ip", "netns", "exec", &self.name];
         full.extend_from_slice(argv);
         ok(&full, stdin)
@@ -101,40 +97,13 @@ impl Netns {
     }
 }
 
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip")
-            .args(["netns", "del", &self.name])
-            .status();
-    }
-}
-
 /// Two namespaces joined by a veth pair: `veth0` 10.88.1.1/24 in the first (the laptop),
 /// `veth0` 10.88.1.2/24 in the second (the router).
 fn pair() -> (Netns, Netns) {
-    let (host, router) = (Netns::new(), Netns::new());
-    ok(
-        &[
-            "ip",
-            "-n",
-            &host.name,
-            "link",
-            "add",
-            IFACE,
-            "type",
-            "veth",
-            "peer",
-            "name",
-            IFACE,
-            "netns",
-            &router.name,
-        ],
-        None,
-    );
-    for (ns, addr) in [(&host, "10.88.1.1/24"), (&router, "10.88.1.2/24")] {
-        ns.exec(&["ip", "addr", "add", addr, "dev", IFACE], None);
-        ns.exec(&["ip", "link", "set", IFACE, "up"], None);
-    }
+    let (host, router) = (Netns::new(TAG), Netns::new(TAG));
+    host.add_veth(IFACE, &router, IFACE);
+    host.add_address(IFACE, "10.88.1.1/24");
+    router.add_address(IFACE, "10.88.1.2/24");
     (host, router)
 }
 
@@ -167,7 +136,7 @@ fn no_rules_is_clear() {
     if !ready(&["ip", "nft", "iptables"]) {
         return;
     }
-    let ns = Netns::new();
+    let ns = Netns::new(TAG);
     let findings = ns.firewall().inspect(subnet(), IFACE);
     for traffic in Traffic::ALL {
         assert_eq!(
@@ -187,8 +156,8 @@ fn an_nft_rule_dropping_udp_69_blocks() {
     if !ready(&["ip", "nft"]) {
         return;
     }
-    let ns = Netns::new();
-    ns.exec(
+    let ns = Netns::new(TAG);
+    ns.run(
         &["nft", "-f", "-"],
         Some(
             "table inet filter {
@@ -224,8 +193,8 @@ fn a_stateful_default_drop_is_likely_for_the_replies() {
     if !ready(&["ip", "nft"]) {
         return;
     }
-    let ns = Netns::new();
-    ns.exec(&["nft", "-f", "-"], Some(STATEFUL_NFT));
+    let ns = Netns::new(TAG);
+    ns.run(&["nft", "-f", "-"], Some(STATEFUL_NFT));
     let findings = ns.firewall().inspect(subnet(), IFACE);
     let f = findings
         .iter()
@@ -240,8 +209,8 @@ fn an_iptables_drop_for_udp_69_blocks() {
     if !ready(&["ip", "iptables", "iptables-nft-save"]) {
         return;
     }
-    let ns = Netns::new();
-    ns.exec(
+    let ns = Netns::new(TAG);
+    ns.run(
         &[
             "iptables-nft",
             "-A",
@@ -344,7 +313,7 @@ fn transfer(server_ns: &Netns, bind: &str, client: &Netns, dir: &std::path::Path
 }
 
 fn nft_mentions_us(ns: &Netns) -> bool {
-    ns.exec(&["nft", "list", "ruleset"], None)
+    ns.run(&["nft", "list", "ruleset"], None)
         .contains("rescue-wizard")
 }
 
@@ -356,7 +325,7 @@ fn allow_lets_tftp_through_nftables_and_remove_takes_it_back() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("fw.bin"), vec![0x5a; 3000]).unwrap();
     let (host, router) = pair();
-    host.exec(&["nft", "-f", "-"], Some(STATEFUL_NFT));
+    host.run(&["nft", "-f", "-"], Some(STATEFUL_NFT));
     let fw = host.firewall();
 
     // The router pulls from us (requests to our port) and we fetch from the router (its
@@ -407,7 +376,7 @@ fn allow_lets_tftp_through_nftables_and_remove_takes_it_back() {
     );
     fw.remove(&rule).unwrap();
     // The technician's own rules are untouched.
-    let listing = host.exec(&["nft", "list", "ruleset"], None);
+    let listing = host.run(&["nft", "list", "ruleset"], None);
     assert!(
         listing.contains("ct state established,related accept"),
         "{listing}"
@@ -420,8 +389,8 @@ fn a_rule_without_a_recorded_handle_is_found_by_its_comment() {
     if !ready(&["ip", "nft"]) {
         return;
     }
-    let ns = Netns::new();
-    ns.exec(&["nft", "-f", "-"], Some(STATEFUL_NFT));
+    let ns = Netns::new(TAG);
+    ns.run(&["nft", "-f", "-"], Some(STATEFUL_NFT));
     let fw = ns.firewall();
     // A crash between the insert and the journal update leaves only the plan.
     let plan = fw.plan_allow(subnet(), IFACE).unwrap();
@@ -440,8 +409,8 @@ fn allow_and_remove_with_iptables() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("fw.bin"), vec![0xa5; 1500]).unwrap();
     let (host, router) = pair();
-    host.exec(&["iptables-nft", "-P", "INPUT", "DROP"], None);
-    host.exec(
+    host.run(&["iptables-nft", "-P", "INPUT", "DROP"], None);
+    host.run(
         &[
             "iptables-nft",
             "-A",
@@ -455,7 +424,7 @@ fn allow_and_remove_with_iptables() {
         ],
         None,
     );
-    host.exec(
+    host.run(
         &[
             "iptables-nft",
             "-A",
@@ -470,7 +439,7 @@ fn allow_and_remove_with_iptables() {
         None,
     );
     let fw = host.firewall();
-    let before = host.exec(&["iptables-nft", "-S", "INPUT"], None);
+    let before = host.run(&["iptables-nft", "-S", "INPUT"], None);
 
     assert_eq!(transfer(&host, "10.88.1.1", &router, dir.path()), Some(1));
     let rule = fw.allow(subnet(), IFACE).unwrap();
@@ -480,7 +449,7 @@ fn allow_and_remove_with_iptables() {
             variant: IptablesVariant::Nft
         }]
     );
-    let during = host.exec(&["iptables-nft", "-S", "INPUT"], None);
+    let during = host.run(&["iptables-nft", "-S", "INPUT"], None);
     assert!(
         during.contains(
             "-A INPUT -s 10.88.1.0/24 -i veth0 -p udp -m comment --comment rescue-wizard -j ACCEPT"
@@ -491,7 +460,7 @@ fn allow_and_remove_with_iptables() {
 
     fw.remove(&rule).unwrap();
     fw.remove(&rule).unwrap();
-    assert_eq!(host.exec(&["iptables-nft", "-S", "INPUT"], None), before);
+    assert_eq!(host.run(&["iptables-nft", "-S", "INPUT"], None), before);
     let findings = fw.inspect(subnet(), IFACE);
     assert_eq!(
         verdict(&findings, IPT_NFT, Traffic::Requests),

@@ -31,20 +31,7 @@ const LONG: &str = "enx00e04c680001";
 
 /// Whether this machine can run namespace tests; when it cannot, says why (and fails under CI).
 fn can_run() -> bool {
-    let missing = if !nix::unistd::geteuid().is_root() {
-        Some("needs root to create network namespaces")
-    } else if Command::new("ip").arg("-V").output().is_err() {
-        Some("needs `ip` (iproute2)")
-    } else {
-        None
-    };
-    match missing {
-        None => true,
-        Some(why) => {
-            support::skip_or_fail(why);
-            false
-        }
-    }
+    support::root_and_tools(&[("ip", "iproute2")])
 }
 
 /// A namespace holding `port0`, one end of a veth pair whose other end sits in a peer

@@ -27,11 +27,7 @@ const ROUTER: Ipv4Addr = Ipv4Addr::new(192, 168, 1, 1);
 
 /// Whether this process may make namespaces; else the test skips (fails under CI).
 fn root() -> bool {
-    if nix::unistd::geteuid().is_root() {
-        return true;
-    }
-    support::skip_or_fail("the HTTP double tests make network namespaces: run as root");
-    false
+    support::root_and_tools(&[])
 }
 
 /// Two namespaces on one veth pair: the laptop at 192.168.1.2, the router at .1, and a

@@ -105,11 +105,7 @@ const SHORT_WRITE: Device = Device {
 const BACK: Ipv4Addr = Ipv4Addr::new(192, 168, 1, 20);
 
 fn can_run() -> bool {
-    if !nix::unistd::geteuid().is_root() {
-        support::skip_or_fail("needs root to create network namespaces");
-        return false;
-    }
-    support::require("ip").is_some()
+    support::root_and_tools(&[("ip", "iproute2")])
 }
 
 /// The page's answers: its words, and whether they are the success text.

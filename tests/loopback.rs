@@ -1,6 +1,8 @@
 //! Server and client against each other over loopback: every edge size, both directions,
 //! with and without options and windows, across the block-number rollover. Port 0 and the
 //! server's own readiness (its bound address) only; no sleeps.
+//!
+//! The numbered cases in comments (`Case 58`, `Cases 27 and 55`) are those of tests/CASES.md.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

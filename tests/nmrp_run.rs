@@ -33,13 +33,9 @@ const DEADLINE: Duration = Duration::from_mins(1);
 /// The R6220's board id, as its .chk images carry it.
 const BOARD: &str = "R6220";
 
-fn can_run(tools: &[&str]) -> bool {
-    if !nix::unistd::geteuid().is_root() {
-        support::skip_or_fail("needs root to create network namespaces and raw sockets");
-        return false;
-    }
-    tools.iter().all(|tool| support::require(tool).is_some())
-}
+/// The tools the namespace tests need, each with its Debian package.
+const IP: (&str, &str) = ("ip", "iproute2");
+const NFT: (&str, &str) = ("nft", "nftables");
 
 /// The JSON event lines a run printed, parsed.
 fn events(stdout: &str) -> Vec<Value> {
@@ -194,7 +190,7 @@ fn assert_arp_journaled(events: &[Value], mac: &str) {
 
 #[test]
 fn the_run_flashes_a_router_switched_on_once_it_waits() {
-    if !can_run(&["ip"]) {
+    if !support::root_and_tools(&[IP]) {
         return;
     }
     let lab = Lab::new("nmrprun-a", ROUTER_MAC, 2_000_000);
@@ -260,7 +256,7 @@ fn the_run_flashes_a_router_switched_on_once_it_waits() {
 
 #[test]
 fn the_run_flashes_a_router_switched_on_before_it_starts() {
-    if !can_run(&["ip"]) {
+    if !support::root_and_tools(&[IP]) {
         return;
     }
     let lab = Lab::new("nmrprun-b", ROUTER_MAC, 300_000);
@@ -275,7 +271,7 @@ fn the_run_flashes_a_router_switched_on_before_it_starts() {
 
 #[test]
 fn the_run_flashes_a_router_that_ignores_the_block_size() {
-    if !can_run(&["ip"]) {
+    if !support::root_and_tools(&[IP]) {
         return;
     }
     let lab = Lab::new("nmrprun-c", ROUTER_MAC, 700_000);
@@ -323,7 +319,7 @@ fn rejected_run(tag: &str, verdict: Verdict) -> (String, Vec<String>) {
 
 #[test]
 fn the_run_shows_the_routers_own_words_when_it_rejects_in_plain_text() {
-    if !can_run(&["ip"]) {
+    if !support::root_and_tools(&[IP]) {
         return;
     }
     let (why, causes) = rejected_run(
@@ -340,7 +336,7 @@ fn the_run_shows_the_routers_own_words_when_it_rejects_in_plain_text() {
 
 #[test]
 fn the_run_says_the_router_rejected_the_image_and_why() {
-    if !can_run(&["ip"]) {
+    if !support::root_and_tools(&[IP]) {
         return;
     }
     for (verdict, expected) in [
@@ -367,7 +363,7 @@ fn the_run_says_the_router_rejected_the_image_and_why() {
 
 #[test]
 fn the_run_answers_twenty_keep_alives_then_the_close() {
-    if !can_run(&["ip"]) {
+    if !support::root_and_tools(&[IP]) {
         return;
     }
     let lab = Lab::new("nmrprun-k", ROUTER_MAC, 100_000);
@@ -401,7 +397,7 @@ fn the_run_answers_twenty_keep_alives_then_the_close() {
 
 #[test]
 fn the_run_gets_through_a_link_flap_while_advertising() {
-    if !can_run(&["ip"]) {
+    if !support::root_and_tools(&[IP]) {
         return;
     }
     let lab = Lab::new("nmrprun-l", ROUTER_MAC, 300_000);
@@ -454,7 +450,7 @@ fn the_run_gets_through_a_link_flap_while_advertising() {
 
 #[test]
 fn the_run_flashes_a_router_whose_mac_is_all_zeros() {
-    if !can_run(&["ip", "nft"]) {
+    if !support::root_and_tools(&[IP, NFT]) {
         return;
     }
     let zero = Mac([0; 6]);
@@ -478,7 +474,7 @@ fn the_run_flashes_a_router_whose_mac_is_all_zeros() {
 /// The plain output names each phase in a technician's words.
 #[test]
 fn the_plain_run_tells_each_phase() {
-    if !can_run(&["ip"]) {
+    if !support::root_and_tools(&[IP]) {
         return;
     }
     let lab = Lab::new("nmrprun-p", ROUTER_MAC, 100_000);

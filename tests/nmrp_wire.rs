@@ -42,22 +42,13 @@ const ROUTER_DEV: &str = "router0";
 /// The host address that goes with the session's default router address.
 const HOST_ADDR: &str = "10.164.183.252/24";
 /// Longest any one exchange may take.
+/// The tools the namespace tests need, each with its Debian package.
+const IP: (&str, &str) = ("ip", "iproute2");
+const NFT: (&str, &str) = ("nft", "nftables");
+const NMRPFLASH: (&str, &str) = ("nmrpflash", "nmrpflash");
 const DEADLINE: Duration = Duration::from_mins(1);
 /// A router MAC in the locally administered range.
 const ROUTER_MAC: Mac = Mac([0x02, 0x4e, 0x54, 0x47, 0x52, 0x01]);
-
-fn can_run(tools: &[&str]) -> bool {
-    if !nix::unistd::geteuid().is_root() {
-        support::skip_or_fail("needs root to create network namespaces and raw sockets");
-        return false;
-    }
-    for tool in tools {
-        if support::require(tool).is_none() {
-            return false;
-        }
-    }
-    true
-}
 
 /// The image: made-up bytes, `size` long, written to a file in `dir` too.
 fn image(dir: &Path, size: usize) -> (Arc<[u8]>, PathBuf) {
@@ -320,7 +311,7 @@ fn nmrpflash(ns: &str, image: &Path) -> support::Proc {
 
 #[test]
 fn nmrpflash_flashes_the_double() {
-    if !can_run(&["ip", "nmrpflash"]) {
+    if !support::root_and_tools(&[IP, NMRPFLASH]) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -429,7 +420,7 @@ fn assert_flashed(run: &HostRun, double: &mut Double, data: &[u8], keep_alives: 
 
 #[test]
 fn session_flashes_a_router_powered_on_after_it_starts() {
-    if !can_run(&["ip"]) {
+    if !support::root_and_tools(&[IP]) {
         return;
     }
     let behaviour = Behaviour::accepting(ROUTER_MAC, 2, Duration::from_millis(100));
@@ -468,7 +459,7 @@ fn session_flashes_a_router_powered_on_after_it_starts() {
 
 #[test]
 fn session_flashes_a_router_powered_on_before_it_starts() {
-    if !can_run(&["ip"]) {
+    if !support::root_and_tools(&[IP]) {
         return;
     }
     let behaviour = Behaviour::accepting(ROUTER_MAC, 1, Duration::from_millis(100));
@@ -479,7 +470,7 @@ fn session_flashes_a_router_powered_on_before_it_starts() {
 
 #[test]
 fn session_flashes_a_router_that_ignores_the_block_size() {
-    if !can_run(&["ip"]) {
+    if !support::root_and_tools(&[IP]) {
         return;
     }
     let behaviour = Behaviour::accepting(ROUTER_MAC, 1, Duration::from_millis(100));
@@ -497,7 +488,7 @@ fn session_flashes_a_router_that_ignores_the_block_size() {
 
 #[test]
 fn session_reports_a_rejected_image() {
-    if !can_run(&["ip"]) {
+    if !support::root_and_tools(&[IP]) {
         return;
     }
     for (verdict, why) in [
@@ -521,7 +512,7 @@ fn session_reports_a_rejected_image() {
 
 #[test]
 fn session_reports_the_routers_plain_text_rejection() {
-    if !can_run(&["ip"]) {
+    if !support::root_and_tools(&[IP]) {
         return;
     }
     // EX2700: its checksum error in a bare UDP datagram where the last ACK would be, with a
@@ -544,7 +535,7 @@ fn session_reports_the_routers_plain_text_rejection() {
 
 #[test]
 fn session_answers_twenty_keep_alives_then_closes() {
-    if !can_run(&["ip"]) {
+    if !support::root_and_tools(&[IP]) {
         return;
     }
     let behaviour = Behaviour::accepting(ROUTER_MAC, 20, Duration::from_millis(50));
@@ -568,7 +559,7 @@ fn session_answers_twenty_keep_alives_then_closes() {
 
 #[test]
 fn session_gets_through_a_link_flap_while_advertising() {
-    if !can_run(&["ip"]) {
+    if !support::root_and_tools(&[IP]) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -618,7 +609,7 @@ fn session_gets_through_a_link_flap_while_advertising() {
 
 #[test]
 fn session_starts_over_when_the_router_is_power_cycled_during_the_upload() {
-    if !can_run(&["ip"]) {
+    if !support::root_and_tools(&[IP]) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -649,7 +640,7 @@ fn session_starts_over_when_the_router_is_power_cycled_during_the_upload() {
 
 #[test]
 fn session_flashes_a_router_whose_mac_is_all_zeros() {
-    if !can_run(&["ip", "nft"]) {
+    if !support::root_and_tools(&[IP, NFT]) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -716,7 +707,7 @@ fn time_to_flash_rescue_wizard_against_nmrpflash() {
     // Interleaved rounds, medians compared: the test machine is shared, and one round can be
     // slowed tenfold by a neighbour's build.
     const ROUNDS: usize = 9;
-    if !can_run(&["ip", "nmrpflash"]) {
+    if !support::root_and_tools(&[IP, NMRPFLASH]) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

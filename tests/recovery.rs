@@ -23,7 +23,7 @@ use serde_json::Value;
 mod support;
 mod uboot_rig;
 
-use support::{NetnsPair, Proc, ip, require, skip_or_fail};
+use support::{Netns, NetnsPair, Proc, ip, require};
 use uboot_rig::{Console, launch, one_qemu_at_a_time, rig_available};
 
 const BIN: &str = env!("CARGO_BIN_EXE_rescue-wizard");
@@ -31,16 +31,9 @@ const BIN: &str = env!("CARGO_BIN_EXE_rescue-wizard");
 /// From start to the run's "waiting for the router" (preflight, network, self-test).
 const READY: Duration = Duration::from_mins(1);
 
-fn is_root() -> bool {
-    nix::unistd::geteuid().is_root()
-}
-
+/// Root, for the namespaces; else a skip by hand, a failure under CI.
 fn need_root() -> bool {
-    if is_root() {
-        return true;
-    }
-    skip_or_fail("the recovery tests need root to create network namespaces");
-    false
+    support::root_and_tools(&[])
 }
 
 /// An image the TL-WR841N v9 profile accepts: a TP-Link header naming hardware id 0x08410009,
@@ -121,32 +114,25 @@ impl PortLab {
 /// A namespace holding `tap0` with no address, QEMU's U-Boot behind it. Dropping it kills QEMU
 /// and deletes the namespace.
 struct UbootLab {
-    ns: String,
     qemu: Child,
     console: Console,
+    ns: Netns,
 }
 
 impl Drop for UbootLab {
     fn drop(&mut self) {
         let _ = self.qemu.kill();
         let _ = self.qemu.wait();
-        let _ = Command::new("ip")
-            .args(["-n", &self.ns, "link", "del", "tap0"])
-            .status();
-        let _ = Command::new("ip").args(["netns", "del", &self.ns]).status();
+        // The namespace and its tap go with their own drop, after this.
     }
 }
 
 impl UbootLab {
     fn start() -> Self {
-        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let ns = format!("rw-recover-{}-{n}", std::process::id());
-        ip(&["netns", "add", &ns]);
-        ip(&["-n", &ns, "link", "set", "lo", "up"]);
-        ip(&["-n", &ns, "tuntap", "add", "dev", "tap0", "mode", "tap"]);
-        let (qemu, console) = launch(&ns);
-        let mut lab = Self { ns, qemu, console };
+        let mut ns = Netns::new("rw-recover");
+        ns.add_tap("tap0");
+        let (qemu, console) = launch(&ns.name);
+        let mut lab = Self { qemu, console, ns };
         lab.console
             .expect("Hit any key to stop autoboot", Duration::from_mins(1))
             .unwrap_or_else(|e| panic!("{e}\n{}", lab.transcript()));
@@ -194,7 +180,7 @@ fn uboot_fetches(image_len: usize, extra: &[&str]) -> UbootRun {
     let path = dir.path().join("wr841nv9-factory.bin");
     std::fs::write(&path, &image).unwrap();
     let mut lab = UbootLab::start();
-    let mut cmd = support::rescue_wizard_in(&lab.ns, state.path());
+    let mut cmd = support::rescue_wizard_in(&lab.ns.name, state.path());
     cmd.args(["--device", "tl-wr841n-v9"])
         .arg(&path)
         .args(["--interface", "tap0", "--yes", "--json", "--timeout", "120"])
@@ -287,7 +273,7 @@ fn a_real_uboot_pulls_the_image_the_run_serves() {
     let last = named(&events, "finished");
     assert_eq!(last[0]["outcome"], "flashed");
     assert!(
-        !addresses(&lab.ns, "tap0").contains("192.168.0.66"),
+        !addresses(&lab.ns.name, "tap0").contains("192.168.0.66"),
         "the rescue address is still there after the run"
     );
     let report = named(&events, "report-written");
@@ -326,7 +312,7 @@ fn a_real_uboot_already_retrying_before_the_run_starts_gets_the_whole_image() {
     lab.console
         .expect("TFTP from server 192.168.0.66", Duration::from_secs(30))
         .unwrap_or_else(|e| panic!("{e}\n{}", lab.transcript()));
-    let mut cmd = support::rescue_wizard_in(&lab.ns, state.path());
+    let mut cmd = support::rescue_wizard_in(&lab.ns.name, state.path());
     cmd.args(["--device", "tl-wr841n-v9"])
         .arg(&path)
         .args(["--interface", "tap0", "--yes", "--json", "--timeout", "120"])
@@ -351,7 +337,7 @@ fn a_real_uboot_already_retrying_before_the_run_starts_gets_the_whole_image() {
         "{}",
         run.stdout_text()
     );
-    assert!(!addresses(&lab.ns, "tap0").contains("192.168.0.66"));
+    assert!(!addresses(&lab.ns.name, "tap0").contains("192.168.0.66"));
 }
 
 /// Waits for a `network-noticed` event whose text contains `what`.
@@ -384,7 +370,7 @@ impl ExitAfterTransfer {
         let path = dir.path().join("wr841nv9-factory.bin");
         std::fs::write(&path, &image).unwrap();
         let lab = UbootLab::start();
-        let mut cmd = support::rescue_wizard_in(&lab.ns, state.path());
+        let mut cmd = support::rescue_wizard_in(&lab.ns.name, state.path());
         cmd.args(["--device", "tl-wr841n-v9"])
             .arg(&path)
             .args(["--interface", "tap0", "--yes", "--json", "--timeout", "120"])
@@ -424,7 +410,7 @@ impl ExitAfterTransfer {
         assert_eq!(finished.len(), 1, "{stdout}");
         assert_eq!(finished[0]["bytes"], image.len());
         assert_eq!(named(&events, "finished")[0]["outcome"], "flashed");
-        assert!(!addresses(&lab.ns, "tap0").contains("192.168.0.66"));
+        assert!(!addresses(&lab.ns.name, "tap0").contains("192.168.0.66"));
         events
     }
 }
@@ -439,9 +425,9 @@ fn a_real_uboot_asking_right_after_the_carrier_toggled_is_served() {
     wait_event(&rig.run, "waiting-for-router", READY);
     // The router's power cycle as the port sees it: the link goes, then comes back, and
     // U-Boot asks right after.
-    ip(&["-n", &rig.lab.ns, "link", "set", "tap0", "carrier", "off"]);
+    rig.lab.ns.ip(&["link", "set", "tap0", "carrier", "off"]);
     wait_noticed(&rig.run, "link lost", Duration::from_secs(10));
-    ip(&["-n", &rig.lab.ns, "link", "set", "tap0", "carrier", "on"]);
+    rig.lab.ns.ip(&["link", "set", "tap0", "carrier", "on"]);
     wait_noticed(&rig.run, "link up", Duration::from_secs(10));
     let events = rig.uboot_fetches();
     // The flap restarted nothing: one server, one self-test.
@@ -778,7 +764,7 @@ fn after_the_transfer_the_run_waits_for_the_router_at_its_new_address() {
             .unwrap()
             .contains("back at 192.168.1.1")
     );
-    assert!(!addresses(&lab.ns, "tap0").contains("192.168.0.66"));
+    assert!(!addresses(&lab.ns.name, "tap0").contains("192.168.0.66"));
 }
 
 #[test]

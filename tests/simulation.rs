@@ -1,6 +1,8 @@
 //! Transfer rules under a simulated network: loss, duplication, reordering and delay, in
 //! virtual time, with the sans-I/O machines and no sockets. Seeds are fixed so every run
 //! sees the same network; the data must always arrive identical.
+//!
+//! The numbered cases in comments (`Case 58`, `Cases 27 and 55`) are those of tests/CASES.md.
 
 #![allow(
     clippy::similar_names,

@@ -31,15 +31,16 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, mpsc};
+use std::process::{Child, Stdio};
+use std::sync::PoisonError;
 use std::time::{Duration, Instant};
 
+mod support;
 mod uboot_rig;
 
+use support::{Proc, run_ok};
+use uboot_rig::tap::TapNamespace;
 use uboot_rig::{Console, launch, one_qemu_at_a_time, rig_available};
 
 const BIN: &str = env!("CARGO_BIN_EXE_rescue-wizard");
@@ -62,79 +63,24 @@ const SLOW_FETCH_DEADLINE: Duration = Duration::from_mins(5);
 /// Our summary line comes at the latest after the final-ACK wait (5 s) past U-Boot's end.
 const SUMMARY_DEADLINE: Duration = Duration::from_secs(20);
 
-/// One emulator at a time.
-static NEXT_NS: AtomicU32 = AtomicU32::new(0);
-
-fn run(program: &str, args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = Command::new(program)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("could not start {program}: {e}"));
-    let mut input = child.stdin.take().unwrap();
-    if let Some(text) = stdin {
-        input.write_all(text.as_bytes()).unwrap();
-    }
-    drop(input);
-    child.wait_with_output().unwrap()
-}
-
-/// Runs a setup command and insists that it worked.
-fn must(program: &str, args: &[&str], stdin: Option<&str>) {
-    let output = run(program, args, stdin);
-    assert!(
-        output.status.success(),
-        "{program} {} failed: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
-/// Lines from a child's pipe, as they come, on a channel; everything also kept in `log`.
-fn pump_lines(pipe: impl Read + Send + 'static, log: Arc<Mutex<String>>) -> mpsc::Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(pipe).lines() {
-            let Ok(line) = line else { break };
-            {
-                let mut log = log.lock().unwrap_or_else(PoisonError::into_inner);
-                log.push_str(&line);
-                log.push('\n');
-            }
-            // Keep draining after the receiver is gone, so the child never blocks on a full pipe.
-            let _ = tx.send(line);
-        }
-    });
-    rx
-}
-
 /// A namespace with a tap, U-Boot behind the tap, our server in front of it. Dropping it kills
-/// both and deletes the namespace, also when a test fails.
+/// both (the emulator here, the server as a [`Proc`]) and then deletes the namespace, also when
+/// a test fails.
 struct Rig {
-    ns: String,
     qemu: Option<Child>,
-    server: Option<Child>,
+    server: Option<Proc>,
     console: Option<Console>,
-    summaries: Option<mpsc::Receiver<String>>,
-    server_log: Arc<Mutex<String>>,
     image: Vec<u8>,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
+    ns: TapNamespace,
 }
 
 impl Drop for Rig {
     fn drop(&mut self) {
-        for child in [self.qemu.as_mut(), self.server.as_mut()]
-            .into_iter()
-            .flatten()
-        {
+        if let Some(child) = self.qemu.as_mut() {
             let _ = child.kill();
             let _ = child.wait();
         }
-        // The tap was created persistent: remove it explicitly, then the namespace.
-        let _ = run("ip", &["-n", &self.ns, "link", "del", "tap0"], None);
-        let _ = run("ip", &["netns", "del", &self.ns], None);
     }
 }
 
@@ -171,76 +117,42 @@ impl Rig {
 
     /// [`Rig::start`] with `serve`'s own settings beyond address, port and `--any-name`.
     fn start_serving(image_len: usize, settings: &[&str]) -> Self {
-        let ns = format!(
-            "rw-uboot-{}-{}",
-            std::process::id(),
-            NEXT_NS.fetch_add(1, Ordering::Relaxed)
-        );
         let dir = tempfile::tempdir().unwrap();
         let image = image_bytes(image_len);
         let image_path = dir.path().join("image.bin");
         std::fs::write(&image_path, &image).unwrap();
         let mut rig = Rig {
-            ns,
             qemu: None,
             server: None,
             console: None,
-            summaries: None,
-            server_log: Arc::default(),
             image,
-            _dir: dir,
+            dir,
+            ns: TapNamespace::new("rw-uboot", &[&format!("{HOST_IP}/24")]),
         };
-        let ns = rig.ns.clone();
-        must("ip", &["netns", "add", &ns], None);
-        must("ip", &["-n", &ns, "link", "set", "lo", "up"], None);
-        must(
-            "ip",
-            &["-n", &ns, "tuntap", "add", "dev", "tap0", "mode", "tap"],
-            None,
-        );
-        must(
-            "ip",
-            &[
-                "-n",
-                &ns,
-                "addr",
-                "add",
-                &format!("{HOST_IP}/24"),
-                "dev",
-                "tap0",
-            ],
-            None,
-        );
-        must("ip", &["-n", &ns, "link", "set", "tap0", "up"], None);
         rig.start_server(&image_path, settings);
         rig.boot();
         rig
     }
 
     fn start_server(&mut self, image: &Path, settings: &[&str]) {
-        let mut child = Command::new("ip")
-            .args(["netns", "exec", &self.ns, BIN, "serve"])
+        let mut cmd = self.ns.exec(BIN);
+        cmd.arg("serve")
             .arg(image)
             .args(["--bind", HOST_IP, "--port", "69", "--any-name"])
             .args(settings)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stdout = pump_lines(child.stdout.take().unwrap(), self.server_log.clone());
-        // Notes go to stderr; keep them in the same log, nobody waits on them.
-        let _notes = pump_lines(child.stderr.take().unwrap(), self.server_log.clone());
-        self.server = Some(child);
-        let first = stdout
-            .recv_timeout(COMMAND_DEADLINE)
-            .unwrap_or_else(|_| panic!("the server printed no first line: {}", self.server_log()));
+            .stdin(Stdio::null());
+        // Notes go to stderr; the proc keeps them for the log, nobody waits on them.
+        let server = Proc::spawn(&mut cmd);
+        let first = server.next_line(COMMAND_DEADLINE);
+        self.server = Some(server);
+        let Some(first) = first else {
+            panic!("the server printed no first line: {}", self.server_log());
+        };
         assert_eq!(first, format!("listening on {HOST_IP}:69"));
-        self.summaries = Some(stdout);
     }
 
     fn boot(&mut self) {
-        let (child, console) = launch(&self.ns);
+        let (child, console) = launch(&self.ns.name);
         self.qemu = Some(child);
         self.console = Some(console);
         self.expect("Hit any key to stop autoboot", BOOT_DEADLINE);
@@ -254,11 +166,11 @@ impl Rig {
         self.console.as_mut().unwrap()
     }
 
+    /// What the server printed, its summaries and its notes.
     fn server_log(&self) -> String {
-        self.server_log
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        self.server.as_ref().map_or_else(String::new, |server| {
+            server.stdout_text() + &server.stderr_text()
+        })
     }
 
     /// Fails the test with both sides' transcripts.
@@ -302,11 +214,9 @@ impl Rig {
              meta protocol ip numgen random mod 100 < {percent} drop; }}\n\
              }}\n"
         );
-        must(
-            "ip",
-            &["netns", "exec", &self.ns, "nft", "-f", "-"],
-            Some(&rules),
-        );
+        let script = self.dir.path().join("loss.nft");
+        std::fs::write(&script, rules).unwrap();
+        run_ok(self.ns.exec("nft").arg("-f").arg(&script), COMMAND_DEADLINE);
     }
 
     /// `tftpboot` the image, `crc32` it, and pick up our summary line.
@@ -367,7 +277,7 @@ impl Rig {
         let deadline = Instant::now() + SUMMARY_DEADLINE;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            let Ok(line) = self.summaries.as_ref().unwrap().recv_timeout(left) else {
+            let Some(line) = self.server.as_ref().unwrap().next_line(left) else {
                 self.fail("the server printed no summary line for the transfer");
             };
             if line.starts_with("done ") || line.starts_with("sent, ") {

@@ -24,7 +24,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::process::{Child, Command};
+use std::process::Child;
 use std::sync::PoisonError;
 use std::time::{Duration, Instant};
 
@@ -35,6 +35,7 @@ mod support;
 mod uboot_rig;
 
 use support::Proc;
+use uboot_rig::tap::TapNamespace;
 use uboot_rig::{Console, launch, one_qemu_at_a_time, rig_available};
 
 /// The laptop side: the tap's address.
@@ -52,16 +53,6 @@ const COMMAND_DEADLINE: Duration = Duration::from_secs(30);
 const ADVICE_DEADLINE: Duration = Duration::from_secs(40);
 /// Longest for the watch to print a line about a frame U-Boot sent.
 const WIRE_DEADLINE: Duration = Duration::from_secs(20);
-
-fn ip(args: &[&str]) {
-    let output = Command::new("ip").args(args).output().unwrap();
-    assert!(
-        output.status.success(),
-        "ip {}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
 
 /// `rescue-wizard watch --json` on `tap0`: its lines as they come, and every line so far.
 struct Watch {
@@ -103,59 +94,38 @@ impl Watch {
 /// The namespace with `tap0`, U-Boot behind it and the watch on it. Dropping it stops both and
 /// deletes the namespace, also when the test fails.
 struct Rig {
-    ns: String,
     qemu: Option<Child>,
     console: Option<Console>,
     watch: Option<Watch>,
     state: tempfile::TempDir,
+    ns: TapNamespace,
 }
 
 impl Drop for Rig {
     fn drop(&mut self) {
-        // The watch is killed by its `Proc`.
+        // The watch is killed by its `Proc`, the namespace removed by its own drop after this.
         if let Some(qemu) = self.qemu.as_mut() {
             let _ = qemu.kill();
             let _ = qemu.wait();
         }
-        // The tap was created persistent: remove it explicitly, then the namespace.
-        let _ = Command::new("ip")
-            .args(["-n", &self.ns, "link", "del", "tap0"])
-            .output();
-        let _ = Command::new("ip").args(["netns", "del", &self.ns]).output();
     }
 }
 
 impl Rig {
     /// Makes the namespace and its tap (addressed, up, no QEMU yet).
     fn new() -> Self {
-        let ns = format!("rw-ubw-{}", std::process::id());
-        ip(&["netns", "add", &ns]);
-        let rig = Rig {
-            ns,
+        Rig {
             qemu: None,
             console: None,
             watch: None,
             state: tempfile::tempdir().unwrap(),
-        };
-        let ns = rig.ns.as_str();
-        ip(&["-n", ns, "link", "set", "lo", "up"]);
-        ip(&["-n", ns, "tuntap", "add", "dev", "tap0", "mode", "tap"]);
-        ip(&[
-            "-n",
-            ns,
-            "addr",
-            "add",
-            &format!("{HOST_IP}/24"),
-            "dev",
-            "tap0",
-        ]);
-        ip(&["-n", ns, "link", "set", "tap0", "up"]);
-        rig
+            ns: TapNamespace::new("rw-ubw", &[&format!("{HOST_IP}/24")]),
+        }
     }
 
     /// Starts the watch on `tap0` and returns once it says it is watching.
     fn start_watch(&mut self, extra: &[&str]) {
-        let mut command = support::rescue_wizard_in(&self.ns, self.state.path());
+        let mut command = support::rescue_wizard_in(&self.ns.name, self.state.path());
         command.args(["watch", "--interface", "tap0"]).args(extra);
         self.watch = Some(Watch {
             proc: Proc::spawn(&mut command),
@@ -172,7 +142,7 @@ impl Rig {
 
     /// Starts QEMU and stops U-Boot at its prompt.
     fn boot(&mut self) {
-        let (child, console) = launch(&self.ns);
+        let (child, console) = launch(&self.ns.name);
         self.qemu = Some(child);
         self.console = Some(console);
         self.expect("Hit any key to stop autoboot", BOOT_DEADLINE);

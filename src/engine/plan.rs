@@ -11,7 +11,9 @@ use crate::net::addr::Plan as NetworkPlan;
 use crate::net::check;
 use crate::net::iface::{Interface, Ipv4Cidr};
 use crate::profile::{Method, OptionPolicy as ProfileOptions, Profile, RolloverPolicy, Step};
+use crate::tftp::options::OptionPolicy;
 use crate::tftp::server::{ServerConfig, Source};
+use crate::tftp::session::RolloverTo;
 
 mod console;
 mod lease;
@@ -183,14 +185,10 @@ pub enum Transfer {
         bind: SocketAddr,
         /// The name the profile expects to be asked for.
         expected: Vec<String>,
-        /// Whether TFTP options are granted at all.
-        options: bool,
-        /// The largest block granted.
-        max_blksize: u16,
-        /// The largest window granted.
-        max_windowsize: u16,
-        /// Block numbers wrap to 1 rather than 0 past 65535.
-        rollover_to_one: bool,
+        /// The TFTP options granted: whether at all, the largest block and window.
+        options: OptionPolicy,
+        /// What block 65535 is followed by.
+        rollover: RolloverTo,
         /// Send the next block along with each resend.
         next_block: bool,
     },
@@ -219,14 +217,10 @@ pub enum Transfer {
         bind: SocketAddr,
         /// The name the profile expects to be asked for (the boot file first).
         expected: Vec<String>,
-        /// Whether TFTP options are granted at all.
-        options: bool,
-        /// The largest block granted.
-        max_blksize: u16,
-        /// The largest window granted.
-        max_windowsize: u16,
-        /// Block numbers wrap to 1 rather than 0 past 65535.
-        rollover_to_one: bool,
+        /// The TFTP options granted: whether at all, the largest block and window.
+        options: OptionPolicy,
+        /// What block 65535 is followed by.
+        rollover: RolloverTo,
         /// Send the next block along with each resend.
         next_block: bool,
         /// What the responder gives, and to whom.
@@ -442,7 +436,7 @@ pub fn apply_tftp_policy(config: &mut ServerConfig, tftp: &crate::profile::Tftp)
         config.options.max_windowsize = config.options.max_windowsize.min(max.max(1));
     }
     if tftp.rollover == Some(RolloverPolicy::ToOne) {
-        config.rollover = crate::tftp::session::RolloverTo::One;
+        config.rollover = RolloverTo::One;
     }
     if let Some(allowed) = tftp.next_block_on_resend {
         // The profile knows the bootloader: `true` sends the next block from the start,
@@ -601,10 +595,8 @@ pub fn build(
                 .chain(&profile.alternate_filenames)
                 .cloned()
                 .collect(),
-            options: config.options.enabled,
-            max_blksize: config.options.max_blksize,
-            max_windowsize: config.options.max_windowsize,
-            rollover_to_one: config.rollover == crate::tftp::session::RolloverTo::One,
+            options: config.options,
+            rollover: config.rollover,
             next_block: config.timing.resend_next_block,
         }
     };
@@ -757,27 +749,26 @@ impl fmt::Display for Plan {
                 bind,
                 expected,
                 options,
-                max_blksize,
-                max_windowsize,
-                rollover_to_one,
+                rollover,
                 next_block,
             }
             | Transfer::Dhcp {
                 bind,
                 expected,
                 options,
-                max_blksize,
-                max_windowsize,
-                rollover_to_one,
+                rollover,
                 next_block,
                 ..
             } => {
-                let mut tftp = if *options {
-                    format!("blocks up to {max_blksize} bytes, windows up to {max_windowsize}")
+                let mut tftp = if options.enabled {
+                    format!(
+                        "blocks up to {} bytes, windows up to {}",
+                        options.max_blksize, options.max_windowsize
+                    )
                 } else {
                     "no TFTP options (plain 512-byte blocks)".to_owned()
                 };
-                if *rollover_to_one {
+                if *rollover == RolloverTo::One {
                     tftp.push_str(", block numbers wrap to 1");
                 }
                 if *next_block {

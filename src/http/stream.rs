@@ -21,6 +21,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 use super::page::{Page, SEGMENT};
 use super::upload::{Failure, Input, Note, Output, Uploaded, Uploader};
+use crate::net::io_failure::IoFailure;
 
 /// How long one connection attempt may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
@@ -111,7 +112,9 @@ impl Io {
                         self.conn = Some(c);
                         self.inputs.push_back(Input::Connected);
                     }
-                    Err(err) => self.inputs.push_back(Input::ConnectFailed(err.to_string())),
+                    Err(err) => self
+                        .inputs
+                        .push_back(Input::ConnectFailed(IoFailure::from(&err))),
                 },
                 Output::Send(bytes) => {
                     if let Some(c) = self.conn.as_mut()

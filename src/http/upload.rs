@@ -23,6 +23,7 @@ use md5::{Digest, Md5};
 
 use super::form::{self, Form};
 use super::page::{Flavour, Page, SEGMENT};
+use crate::net::io_failure::IoFailure;
 
 /// Pause between connection attempts while the page is not up yet.
 pub const CONNECT_PAUSE: Duration = Duration::from_millis(500);
@@ -46,8 +47,9 @@ const PROGRESS_EVERY: Duration = Duration::from_millis(100);
 pub enum Input {
     /// The connection is open.
     Connected,
-    /// The connection could not be opened (refused, unreachable, timed out): why.
-    ConnectFailed(String),
+    /// The connection could not be opened (refused, unreachable, timed out): why, with the
+    /// error's kind.
+    ConnectFailed(IoFailure),
     /// The router has acknowledged this many bytes of what we wrote on this connection.
     Acked(u64),
     /// Bytes of the router's answer.
@@ -412,7 +414,7 @@ impl Uploader {
         }
         match input {
             Input::Connected => self.connected_at(now, &mut out),
-            Input::ConnectFailed(reason) => self.connect_failed(reason, now, &mut out),
+            Input::ConnectFailed(reason) => self.connect_failed(&reason, now, &mut out),
             Input::Acked(bytes) => self.acked_to(bytes, now, &mut out),
             Input::Received(bytes) => {
                 self.answer.extend_from_slice(&bytes);
@@ -465,7 +467,7 @@ impl Uploader {
         }
     }
 
-    fn connect_failed(&mut self, reason: String, now: Instant, out: &mut Vec<Output>) {
+    fn connect_failed(&mut self, reason: &IoFailure, now: Instant, out: &mut Vec<Output>) {
         if self.state != State::Connecting {
             return;
         }
@@ -482,7 +484,7 @@ impl Uploader {
         }
         if self.tries == 1 || self.tries.is_multiple_of(10) {
             out.push(Output::Note(Note::PageDown {
-                reason,
+                reason: reason.to_string(),
                 tries: self.tries,
             }));
         }

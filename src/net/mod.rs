@@ -6,6 +6,7 @@ pub mod addr;
 pub mod check;
 pub mod firewall;
 pub mod iface;
+pub mod io_failure;
 pub mod journal;
 pub mod observe;
 pub mod pcap;

@@ -1,5 +1,7 @@
 //! Our client against hostile servers: oversized blocks, forged error texts and options, more
 //! than announced, a dangling symlink where the file lands.
+//!
+//! The numbered cases in comments (`Case 58`, `Cases 27 and 55`) are those of tests/CASES.md.
 
 use super::*;
 

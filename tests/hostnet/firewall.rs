@@ -22,12 +22,7 @@ fn a_firewall_dropping_tftp_is_named_opened_for_the_session_and_closed_after_a_c
     if !can_run() {
         return;
     }
-    if Command::new("nft").arg("--version").output().is_err() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "nft (nftables) is missing"
-        );
-        eprintln!("skipped: nft (nftables) is missing");
+    if !support::root_and_tools(&[("nft", "nftables")]) {
         return;
     }
     let lab = Lab::new();

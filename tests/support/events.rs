@@ -27,7 +27,15 @@ pub enum RunEvent {
         phase: Phase,
     },
     /// The run waits for the router.
-    WaitingForRouter {},
+    WaitingForRouter {
+        /// For what, in words.
+        what: String,
+    },
+    /// The router asked for a file.
+    RequestReceived {
+        /// Which name it asked for.
+        file: String,
+    },
     /// The DHCP/BOOTP responder gave the router its lease.
     DhcpLeased {
         /// The client's MAC, `aa:bb:cc:dd:ee:ff`.
@@ -39,11 +47,38 @@ pub enum RunEvent {
         /// Whether the client spoke plain BOOTP (no DHCP message type).
         bootp: bool,
     },
+    /// The probe for other DHCP servers on the port ended.
+    DhcpProbed {
+        /// The servers that answered.
+        answered: Vec<Ipv4Addr>,
+        /// Whether the run stops here.
+        stopped: bool,
+    },
+    /// Another DHCP server answered the probe.
+    DhcpOtherServer {
+        /// Its address.
+        address: Ipv4Addr,
+    },
+    /// The run changed this computer's network (through the journal).
+    NetworkChanged {
+        /// The change in words.
+        change: String,
+    },
+    /// The run undid one of its changes.
+    NetworkRestored {
+        /// The change in words.
+        change: String,
+    },
     /// A transfer began.
     TransferStarted {},
     /// A transfer moved on.
     TransferProgressed {
         /// Bytes moved so far.
+        bytes: u64,
+    },
+    /// A transfer ended: every block went out.
+    TransferFinished {
+        /// Bytes moved.
         bytes: u64,
     },
     /// A transfer failed.
@@ -89,6 +124,39 @@ pub enum RunEvent {
         outcome: RunOutcome,
         /// In words.
         summary: String,
+    },
+    /// Console: the serial port is open.
+    ConsoleOpened {},
+    /// Console: a note on what the dialogue found or chose.
+    ConsoleNoted {
+        /// In words.
+        what: String,
+    },
+    /// Console: a command was typed.
+    ConsoleTyped {
+        /// The command.
+        command: String,
+    },
+    /// Console: the bootloader's CRC-32 of a region, beside ours.
+    ConsoleCrc {
+        /// Ours, 8 hex digits.
+        ours: String,
+        /// The bootloader's.
+        theirs: String,
+    },
+    /// Console: what became of the flash.
+    ConsoleFlash {
+        /// `verified`, `untouched`, ...
+        state: String,
+        /// In words.
+        note: String,
+    },
+    /// Console: the run asks before erasing and writing the flash.
+    ConsoleWriteAsked {
+        /// What would be done, in words.
+        what: String,
+        /// The CRC-32 that proved the image in RAM.
+        crc: String,
     },
     /// Any event the tests do not read.
     #[serde(other)]

@@ -5,32 +5,20 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{Child, ChildStdin};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use super::{QEMU, UBOOT};
+use super::{Qemu, Serial};
 
 /// U-Boot in `qemu-system-arm -M virt` inside `ns` (its NIC on `tap0`), paused, its console on
 /// a pty, `flash` as the second pflash bank (`0x0400_0000` onwards; U-Boot keeps its environment
 /// in the first two sectors). Returns the emulator, the pty's path and the monitor.
 pub fn launch_on_pty(ns: &str, flash: &Path) -> (Child, PathBuf, Monitor) {
-    let mut child = Command::new("ip")
-        .args(["netns", "exec", ns, QEMU])
-        .args(["-M", "virt", "-m", "256", "-bios", UBOOT, "-S"])
-        .args(["-display", "none", "-serial", "pty", "-monitor", "stdio"])
-        .arg("-drive")
-        .arg(format!(
-            "if=pflash,unit=1,format=raw,file={}",
-            flash.display()
-        ))
-        .args(["-netdev", "tap,id=n0,ifname=tap0,script=no,downscript=no"])
-        .args(["-device", "virtio-net-device,netdev=n0"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("starting qemu-system-arm");
+    let mut child = Qemu::in_namespace(ns)
+        .serial(Serial::Pty)
+        .flash(flash)
+        .spawn();
     // "char device redirected to /dev/pts/N (label serial0)": on stderr or stdout by version.
     let (tx, rx) = mpsc::channel();
     for pipe in [

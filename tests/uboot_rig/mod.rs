@@ -1,7 +1,9 @@
 //! The real-bootloader rig shared by the U-Boot tests (`uboot.rs`, `uboot_watch.rs`,
 //! `recovery.rs`, `dhcp_uboot.rs`): whether it can run here, one emulator at a time across test
-//! binaries, the one way to start U-Boot on a namespace's `tap0` ([`launch`]), and U-Boot's
-//! serial console driven by reading its output with deadlines.
+//! binaries, the one way to start U-Boot in a namespace ([`Qemu`]: console on stdio or a pty,
+//! an optional second flash bank, the tap), and U-Boot's serial console driven by reading its
+//! output with deadlines. Needs `tests/support` beside it (`mod support;` in the test crate):
+//! the namespaces are its [`crate::support::netns::Netns`].
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
@@ -15,6 +17,8 @@ use std::time::{Duration, Instant};
 pub mod console;
 pub mod tap;
 
+use crate::support::{skip_or_fail, which};
+
 /// Debian's `u-boot-qemu` build for `qemu-system-arm -M virt`.
 pub const UBOOT: &str = "/usr/lib/u-boot/qemu_arm/u-boot.bin";
 /// The emulator.
@@ -22,20 +26,98 @@ pub const QEMU: &str = "qemu-system-arm";
 
 static QEMU_LOCK: Mutex<()> = Mutex::new(());
 
+/// Where U-Boot's serial console goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Serial {
+    /// On QEMU's standard input and output (`-nographic`), read through [`Console`].
+    Stdio,
+    /// On a pseudo-terminal, as a USB serial adapter would present it; the machine starts
+    /// paused (`-S`) with QEMU's monitor on standard input ([`console::Monitor`]).
+    Pty,
+}
+
+/// The one way the tests and benchmarks start U-Boot: `qemu-system-arm -M virt` with Debian's
+/// `qemu_arm` build, inside a namespace, its virtio NIC on a tap device there.
+pub struct Qemu<'a> {
+    ns: &'a str,
+    tap: &'a str,
+    serial: Serial,
+    flash: Option<&'a Path>,
+}
+
+impl<'a> Qemu<'a> {
+    /// U-Boot inside the namespace `ns`, its NIC on `tap0`, its console on stdio, no second
+    /// flash bank.
+    pub fn in_namespace(ns: &'a str) -> Self {
+        Self {
+            ns,
+            tap: "tap0",
+            serial: Serial::Stdio,
+            flash: None,
+        }
+    }
+
+    /// The NIC on the tap device `tap` instead of `tap0`.
+    #[must_use]
+    pub fn tap(mut self, tap: &'a str) -> Self {
+        self.tap = tap;
+        self
+    }
+
+    /// The console on `serial`.
+    #[must_use]
+    pub fn serial(mut self, serial: Serial) -> Self {
+        self.serial = serial;
+        self
+    }
+
+    /// `file` as the second CFI flash bank (pflash unit 1, `0x0400_0000` onwards).
+    #[must_use]
+    pub fn flash(mut self, file: &'a Path) -> Self {
+        self.flash = Some(file);
+        self
+    }
+
+    /// The command line, every pipe of the emulator piped.
+    pub fn command(&self) -> Command {
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", self.ns, QEMU])
+            .args(["-M", "virt", "-m", "256", "-bios", UBOOT]);
+        match self.serial {
+            Serial::Stdio => cmd.arg("-nographic"),
+            Serial::Pty => cmd
+                .arg("-S")
+                .args(["-display", "none", "-serial", "pty", "-monitor", "stdio"]),
+        };
+        if let Some(flash) = self.flash {
+            cmd.arg("-drive").arg(format!(
+                "if=pflash,unit=1,format=raw,file={}",
+                flash.display()
+            ));
+        }
+        cmd.arg("-netdev")
+            .arg(format!(
+                "tap,id=n0,ifname={},script=no,downscript=no",
+                self.tap
+            ))
+            .args(["-device", "virtio-net-device,netdev=n0"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        cmd
+    }
+
+    /// Starts the emulator.
+    pub fn spawn(&self) -> Child {
+        self.command().spawn().expect("starting qemu-system-arm")
+    }
+}
+
 /// Starts U-Boot in `qemu-system-arm -M virt` inside the namespace `ns`, its virtio NIC on that
 /// namespace's `tap0`, and returns the emulator and its console. QEMU's own complaints (a tap
 /// it cannot open) land in the console's transcript.
 pub fn launch(ns: &str) -> (Child, Console) {
-    let mut child = Command::new("ip")
-        .args(["netns", "exec", ns, QEMU])
-        .args(["-M", "virt", "-m", "256", "-nographic", "-bios", UBOOT])
-        .args(["-netdev", "tap,id=n0,ifname=tap0,script=no,downscript=no"])
-        .args(["-device", "virtio-net-device,netdev=n0"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("starting qemu-system-arm");
+    let mut child = Qemu::in_namespace(ns).spawn();
     let console = Console::new(child.stdin.take().unwrap(), child.stdout.take().unwrap());
     let mut stderr = child.stderr.take().unwrap();
     let transcript = Arc::clone(&console.transcript);
@@ -73,15 +155,11 @@ pub fn boot_to_prompt(ns: &str, within: Duration) -> Result<(Child, Console), St
     }
 }
 
-/// Says why the rig cannot run: a failure under CI, a skip by hand.
+/// Says why the rig cannot run, or `None` when it can.
 pub fn missing_tools(extra: &[&str]) -> Option<String> {
-    let on_path = |tool: &str| {
-        std::env::var_os("PATH")
-            .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(tool).is_file()))
-    };
     let mut missing = Vec::new();
     for &tool in [QEMU, "ip"].iter().chain(extra) {
-        if !on_path(tool) {
+        if which(tool).is_none() {
             missing.push(format!("`{tool}` is not on PATH"));
         }
     }
@@ -99,16 +177,14 @@ pub fn missing_tools(extra: &[&str]) -> Option<String> {
 }
 
 /// Returns false (and says why) when the rig, and the `extra` tools a test needs, cannot run
-/// here; panics instead under CI.
+/// here; fails instead under CI ([`skip_or_fail`]).
 pub fn rig_available(extra: &[&str]) -> bool {
     let Some(why) = missing_tools(extra) else {
         return true;
     };
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "the U-Boot rig cannot run: {why} (install: qemu-system-arm u-boot-qemu iproute2 nftables; `bash .ci/run` does)"
-    );
-    eprintln!("skipped: the U-Boot rig cannot run: {why}");
+    skip_or_fail(&format!(
+        "the U-Boot rig cannot run: {why} (install: qemu-system-arm u-boot-qemu iproute2 nftables)"
+    ));
     false
 }
 

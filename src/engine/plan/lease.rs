@@ -82,9 +82,7 @@ pub(super) fn with_lease(serve: Transfer, lease: Lease) -> Transfer {
             bind,
             expected,
             options,
-            max_blksize,
-            max_windowsize,
-            rollover_to_one,
+            rollover,
             next_block,
         } => Transfer::Dhcp {
             bind,
@@ -95,9 +93,7 @@ pub(super) fn with_lease(serve: Transfer, lease: Lease) -> Transfer {
                 expected
             },
             options,
-            max_blksize,
-            max_windowsize,
-            rollover_to_one,
+            rollover,
             next_block,
             lease,
         },

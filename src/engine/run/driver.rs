@@ -25,9 +25,7 @@ use crate::net::iface::Ipv4Cidr;
 use crate::net::wire::Seen;
 use crate::tftp::client::{self, ClientConfig, ClientError, Transferred};
 use crate::tftp::event::TransferEvent;
-use crate::tftp::options::OptionPolicy;
 use crate::tftp::server::{Server, ServerConfig, Source};
-use crate::tftp::session::RolloverTo;
 
 /// What woke the driver's loop.
 enum Woke {
@@ -430,18 +428,14 @@ impl Driver {
         let (Transfer::Serve {
             bind,
             options,
-            max_blksize,
-            max_windowsize,
-            rollover_to_one,
+            rollover,
             next_block,
             ..
         }
         | Transfer::Dhcp {
             bind,
             options,
-            max_blksize,
-            max_windowsize,
-            rollover_to_one,
+            rollover,
             next_block,
             ..
         }) = self.plan.transfer.clone()
@@ -458,15 +452,8 @@ impl Driver {
             path: snapshot.path().to_path_buf(),
             any_name: true,
         });
-        config.options = OptionPolicy {
-            enabled: options,
-            max_blksize,
-            max_windowsize,
-            strict: false,
-        };
-        if rollover_to_one {
-            config.rollover = RolloverTo::One;
-        }
+        config.options = options;
+        config.rollover = rollover;
         config.timing.resend_next_block = next_block;
         let result = match Server::bind(bind, config) {
             Ok(server) => {
@@ -492,7 +479,7 @@ impl Driver {
         };
         let options = matches!(
             self.plan.transfer,
-            Transfer::Serve { options: true, .. } | Transfer::Dhcp { options: true, .. }
+            Transfer::Serve { options, .. } | Transfer::Dhcp { options, .. } if options.enabled
         );
         self.self_test = Some(tokio::task::spawn_blocking(move || {
             super::self_test::probe(target, &name, &snapshot, options)

@@ -75,6 +75,7 @@ impl Peer {
 }
 
 use std::collections::VecDeque;
+use std::io;
 
 fn start(page: Page, img: &Arc<[u8]>, now: Instant) -> Uploader {
     let mut up = Uploader::new(page, Arc::clone(img), "openwrt.bin", now);
@@ -356,7 +357,13 @@ fn a_page_not_up_yet_is_tried_again_and_told_now_and_then() {
     let mut at = now;
     let mut told = 0;
     for _ in 0..20 {
-        let out = up.handle(Input::ConnectFailed("Connection refused".into()), at);
+        let out = up.handle(
+            Input::ConnectFailed(IoFailure::new(
+                io::ErrorKind::ConnectionRefused,
+                "Connection refused",
+            )),
+            at,
+        );
         told += notes(&out).len();
         assert!(up.poll(at + CONNECT_PAUSE / 2).is_empty());
         at += CONNECT_PAUSE;
@@ -379,7 +386,13 @@ fn a_page_gone_too_long_after_a_loss_gives_up() {
     let mut end = None;
     while end.is_none() && at < now + RECONNECT_PATIENCE * 2 {
         up.poll(at);
-        end = finished(&up.handle(Input::ConnectFailed("No route to host".into()), at));
+        end = finished(&up.handle(
+            Input::ConnectFailed(IoFailure::new(
+                io::ErrorKind::HostUnreachable,
+                "No route to host",
+            )),
+            at,
+        ));
         at += CONNECT_PAUSE;
     }
     let Some(Err(Failure::GaveUp(why))) = end else {

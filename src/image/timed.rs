@@ -242,17 +242,8 @@ pub struct TimedFile {
 impl TimedFile {
     /// Hands `file` to a new reader thread. `what` names it in errors ("the image file").
     pub fn new(file: File, what: &'static str, deadline: Duration) -> Result<Self, Late> {
-        let errand = Errand::start()?;
-        let worker = errand.clone();
-        let (asks, asked) = mpsc::channel::<Ask>();
-        let (answer, answers) = mpsc::channel();
-        std::thread::Builder::new()
-            .name("file-reader".into())
-            .spawn(move || {
-                serve_asks(&file, &asked, &answer);
-                worker.done();
-            })
-            .map_err(Late::NoThread)?;
+        let (errand, asks, answers) =
+            spawn_reader(move |asked, answer| serve_asks(&file, &asked, &answer))?;
         Ok(Self::waiting_on(asks, answers, errand, what, deadline))
     }
 
@@ -272,36 +263,28 @@ impl TimedFile {
         deadline: Duration,
         open: impl FnOnce() -> io::Result<(File, Metadata)> + Send + 'static,
     ) -> Result<io::Result<(Self, Metadata)>, Late> {
-        let errand = Errand::start()?;
-        let worker = errand.clone();
-        let (asks, asked) = mpsc::channel::<Ask>();
-        let (answer, answers) = mpsc::channel();
-        std::thread::Builder::new()
-            .name("file-reader".into())
-            .spawn(move || {
-                match open() {
-                    Ok((file, meta)) => {
-                        // Only a regular file is read ahead: a device or a FIFO is refused
-                        // by the caller, never read.
-                        // The open is answered before the read: a file that opens and
-                        // then hangs its first read is a read that does not answer.
-                        let regular = meta.is_file();
-                        let mut sent = answer.send(Answer::Opened(Ok(meta))).is_ok();
-                        if sent && regular {
-                            let first = read_up_to(&file, 0, CHUNK);
-                            sent = answer.send(Answer::Read(first)).is_ok();
-                        }
-                        if sent {
-                            serve_asks(&file, &asked, &answer);
-                        }
+        let (errand, asks, answers) = spawn_reader(move |asked, answer| {
+            match open() {
+                Ok((file, meta)) => {
+                    // Only a regular file is read ahead: a device or a FIFO is refused
+                    // by the caller, never read.
+                    // The open is answered before the read: a file that opens and
+                    // then hangs its first read is a read that does not answer.
+                    let regular = meta.is_file();
+                    let mut sent = answer.send(Answer::Opened(Ok(meta))).is_ok();
+                    if sent && regular {
+                        let first = read_up_to(&file, 0, CHUNK);
+                        sent = answer.send(Answer::Read(first)).is_ok();
                     }
-                    Err(err) => {
-                        let _ = answer.send(Answer::Opened(Err(err)));
+                    if sent {
+                        serve_asks(&file, &asked, &answer);
                     }
                 }
-                worker.done();
-            })
-            .map_err(Late::NoThread)?;
+                Err(err) => {
+                    let _ = answer.send(Answer::Opened(Err(err)));
+                }
+            }
+        })?;
         let opened = match answers.recv_timeout(deadline) {
             Ok(Answer::Opened(opened)) => opened,
             Ok(_) => Err(io::Error::other("the reader answered out of turn")),
@@ -485,6 +468,25 @@ impl TimedFile {
             }
         }
     }
+}
+
+/// Starts a reader thread doing `work` with the asks it is sent and the answers it sends
+/// back, counted as an errand (see [`MAX_STUCK`]).
+fn spawn_reader(
+    work: impl FnOnce(Receiver<Ask>, Sender<Answer>) + Send + 'static,
+) -> Result<(Errand, Sender<Ask>, Receiver<Answer>), Late> {
+    let errand = Errand::start()?;
+    let worker = errand.clone();
+    let (asks, asked) = mpsc::channel::<Ask>();
+    let (answer, answers) = mpsc::channel();
+    std::thread::Builder::new()
+        .name("file-reader".into())
+        .spawn(move || {
+            work(asked, answer);
+            worker.done();
+        })
+        .map_err(Late::NoThread)?;
+    Ok((errand, asks, answers))
 }
 
 /// The reader thread's work: answers each ask in turn until the file is dropped.

@@ -194,6 +194,9 @@ enum Ask {
 enum Answer {
     Read(io::Result<Vec<u8>>),
     Stat(io::Result<Metadata>),
+    /// The open done on the reader thread itself ([`TimedFile::open`]), always its first
+    /// answer.
+    Opened(io::Result<Metadata>),
 }
 
 /// One chunk of the file, as the reader thread read it.
@@ -239,26 +242,86 @@ pub struct TimedFile {
 impl TimedFile {
     /// Hands `file` to a new reader thread. `what` names it in errors ("the image file").
     pub fn new(file: File, what: &'static str, deadline: Duration) -> Result<Self, Late> {
-        let errand = Errand::start()?;
-        let worker = errand.clone();
-        let (asks, asked) = mpsc::channel::<Ask>();
-        let (answer, answers) = mpsc::channel();
-        std::thread::Builder::new()
-            .name("file-reader".into())
-            .spawn(move || {
-                for ask in asked {
-                    let reply = match ask {
-                        Ask::Read { offset, len } => Answer::Read(read_up_to(&file, offset, len)),
-                        Ask::Stat => Answer::Stat(file.metadata()),
-                    };
-                    if answer.send(reply).is_err() {
-                        break;
+        let (errand, asks, answers) =
+            spawn_reader(move |asked, answer| serve_asks(&file, &asked, &answer))?;
+        Ok(Self::waiting_on(asks, answers, errand, what, deadline))
+    }
+
+    /// Opens a file on a new reader thread, which then stays its reader: `open` (an open and
+    /// an `fstat`) runs there, waited for with `deadline` as a read is, and when it opened a
+    /// regular file the first chunk is read at once, before anything asks for it. The first
+    /// block of a transfer then costs one thread and, most often, no hand-over of its own,
+    /// where an open on a helper thread followed by [`TimedFile::new`] cost two threads and
+    /// three hand-overs before the first byte.
+    ///
+    /// # Errors
+    /// `Ok(Err(_))`: the open's own error. `Err(_)`: the open did not answer within
+    /// `deadline` (its thread is left behind and counted, as a stuck read's is), too many
+    /// threads are stuck already, or no thread could be started.
+    pub fn open(
+        what: &'static str,
+        deadline: Duration,
+        open: impl FnOnce() -> io::Result<(File, Metadata)> + Send + 'static,
+    ) -> Result<io::Result<(Self, Metadata)>, Late> {
+        let (errand, asks, answers) = spawn_reader(move |asked, answer| {
+            match open() {
+                Ok((file, meta)) => {
+                    // Only a regular file is read ahead: a device or a FIFO is refused
+                    // by the caller, never read.
+                    // The open is answered before the read: a file that opens and
+                    // then hangs its first read is a read that does not answer.
+                    let regular = meta.is_file();
+                    let mut sent = answer.send(Answer::Opened(Ok(meta))).is_ok();
+                    if sent && regular {
+                        let first = read_up_to(&file, 0, CHUNK);
+                        sent = answer.send(Answer::Read(first)).is_ok();
+                    }
+                    if sent {
+                        serve_asks(&file, &asked, &answer);
                     }
                 }
-                worker.done();
-            })
-            .map_err(Late::NoThread)?;
-        Ok(Self {
+                Err(err) => {
+                    let _ = answer.send(Answer::Opened(Err(err)));
+                }
+            }
+        })?;
+        let opened = match answers.recv_timeout(deadline) {
+            Ok(Answer::Opened(opened)) => opened,
+            Ok(_) => Err(io::Error::other("the reader answered out of turn")),
+            Err(RecvTimeoutError::Timeout) => {
+                if errand.abandon() {
+                    return Err(Late::TimedOut(deadline));
+                }
+                // It answered as the deadline passed: the answer is in the channel.
+                match answers.recv() {
+                    Ok(Answer::Opened(opened)) => opened,
+                    _ => Err(io::Error::other("the reader answered out of turn")),
+                }
+            }
+            Err(RecvTimeoutError::Disconnected) => Err(io::Error::other(
+                "the reader thread ended without an answer",
+            )),
+        };
+        Ok(opened.map(|meta| {
+            let mut file = Self::waiting_on(asks, answers, errand, what, deadline);
+            if meta.is_file() {
+                file.reading
+                    .get_mut()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .ahead = Some(0);
+            }
+            (file, meta)
+        }))
+    }
+
+    fn waiting_on(
+        asks: Sender<Ask>,
+        answers: Receiver<Answer>,
+        errand: Errand,
+        what: &'static str,
+        deadline: Duration,
+    ) -> Self {
+        Self {
             asks,
             errand,
             what,
@@ -270,7 +333,7 @@ impl TimedFile {
                 ahead: None,
                 stuck: None,
             }),
-        })
+        }
     }
 
     /// Up to `buf.len()` bytes from `offset`; fewer only where the file ends, 0 past its end.
@@ -305,7 +368,9 @@ impl TimedFile {
         self.ask(&mut reading, Ask::Stat)?;
         match self.answer(&mut reading)? {
             Answer::Stat(meta) => meta,
-            Answer::Read(_) => Err(io::Error::other("the reader answered out of turn")),
+            Answer::Read(_) | Answer::Opened(_) => {
+                Err(io::Error::other("the reader answered out of turn"))
+            }
         }
     }
 
@@ -370,7 +435,9 @@ impl TimedFile {
         reading.ahead = None;
         let bytes = match answer {
             Answer::Read(bytes) => bytes?,
-            Answer::Stat(_) => return Err(io::Error::other("the reader answered out of turn")),
+            Answer::Stat(_) | Answer::Opened(_) => {
+                return Err(io::Error::other("the reader answered out of turn"));
+            }
         };
         reading.previous = reading.current.replace(Chunk { offset, bytes });
         Ok(())
@@ -399,6 +466,38 @@ impl TimedFile {
                 reading.stuck = Some((err.kind(), err.to_string()));
                 Err(err)
             }
+        }
+    }
+}
+
+/// Starts a reader thread doing `work` with the asks it is sent and the answers it sends
+/// back, counted as an errand (see [`MAX_STUCK`]).
+fn spawn_reader(
+    work: impl FnOnce(Receiver<Ask>, Sender<Answer>) + Send + 'static,
+) -> Result<(Errand, Sender<Ask>, Receiver<Answer>), Late> {
+    let errand = Errand::start()?;
+    let worker = errand.clone();
+    let (asks, asked) = mpsc::channel::<Ask>();
+    let (answer, answers) = mpsc::channel();
+    std::thread::Builder::new()
+        .name("file-reader".into())
+        .spawn(move || {
+            work(asked, answer);
+            worker.done();
+        })
+        .map_err(Late::NoThread)?;
+    Ok((errand, asks, answers))
+}
+
+/// The reader thread's work: answers each ask in turn until the file is dropped.
+fn serve_asks(file: &File, asked: &Receiver<Ask>, answer: &Sender<Answer>) {
+    for ask in asked {
+        let reply = match ask {
+            Ask::Read { offset, len } => Answer::Read(read_up_to(file, offset, len)),
+            Ask::Stat => Answer::Stat(file.metadata()),
+        };
+        if answer.send(reply).is_err() {
+            break;
         }
     }
 }

@@ -66,8 +66,19 @@ impl RolloverTo {
 pub struct Timing {
     /// The first retransmission timeout, before any round trip is measured (RFC 6298: 1 s).
     pub initial_rto: Duration,
-    /// The floor of the adaptive timeout.
+    /// The lowest floor of the adaptive timeout, reached only on a link whose losses the peer
+    /// proved real (see [`Timing::pause_floor`]).
     pub min_rto: Duration,
+    /// The floor of the adaptive timeout when a transfer starts: above the pauses of a busy
+    /// peer, which a timer following the measured round trip alone takes for losses (an
+    /// emulated board on a loaded host stops answering for tens of ms while its round trip
+    /// is tens of µs). Each resend the peer answers twice (the first copy had arrived: the
+    /// timer fired too early) doubles it, up to the timer's ceiling; each resend answered
+    /// once (a real loss) halves it, down to [`Timing::min_rto`], so a lossy link with a
+    /// steady peer is still repaired quickly. The daemons wait far longer: tftpd-hpa 1 s
+    /// (`--retransmit`), atftpd 5 s (`--retry-timeout`), both replaced by the client's
+    /// `timeout` option (U-Boot asks 5 s).
+    pub pause_floor: Duration,
     /// The ceiling of the adaptive timeout when no timeout was negotiated. A negotiated
     /// timeout (RFC 2349) replaces it: the timer never waits longer than the peer asked.
     pub max_rto: Duration,
@@ -124,6 +135,7 @@ impl Default for Timing {
         Self {
             initial_rto: Duration::from_secs(1),
             min_rto: Duration::from_millis(10),
+            pause_floor: Duration::from_millis(250),
             max_rto: Duration::from_secs(5),
             give_up_after: Duration::from_mins(1),
             max_first_sends: 6,
@@ -136,14 +148,17 @@ impl Default for Timing {
 }
 
 /// An adaptive retransmission timer (RFC 6298's estimator; RFC 1123 §4.2.3.2 asks for an
-/// adaptive timeout with exponential backoff).
+/// adaptive timeout with exponential backoff), with a floor that the peer's answers to resends
+/// move ([`Timing::pause_floor`]).
 #[derive(Debug, Clone)]
 struct RetransmitTimer {
     srtt: Option<Duration>,
     rttvar: Duration,
     backoff: u32,
     initial: Duration,
-    min: Duration,
+    /// The floor now: between `lowest` and `max`.
+    floor: Duration,
+    lowest: Duration,
     max: Duration,
 }
 
@@ -155,12 +170,14 @@ impl RetransmitTimer {
         let max = negotiated.map_or(timing.max_rto, |t| {
             (t / 2).max(Duration::from_secs(1)).min(t)
         });
+        let lowest = timing.min_rto.min(max);
         Self {
             srtt: None,
             rttvar: Duration::ZERO,
             backoff: 0,
             initial: timing.initial_rto.min(max),
-            min: timing.min_rto.min(max),
+            floor: timing.pause_floor.clamp(lowest, max),
+            lowest,
             max,
         }
     }
@@ -179,16 +196,38 @@ impl RetransmitTimer {
         }
     }
 
+    /// The peer answered a resend and the copy before it: the timer fired during a pause.
+    fn fired_too_early(&mut self) {
+        self.floor = (self.floor * 2).min(self.max);
+    }
+
+    /// The peer answered a resend only: the datagram or its answer was lost.
+    fn fired_for_a_loss(&mut self) {
+        self.floor = (self.floor / 2).max(self.lowest);
+    }
+
     fn base(&self) -> Duration {
         match self.srtt {
             None => self.initial,
-            Some(srtt) => (srtt + self.rttvar * 4).clamp(self.min, self.max),
+            Some(srtt) => (srtt + self.rttvar * 4).clamp(self.floor, self.max),
         }
     }
 
     fn timeout(&self) -> Duration {
         (self.base() * 2u32.saturating_pow(self.backoff.min(16))).min(self.max)
     }
+}
+
+/// A timeout's resend, waiting for the peer's answers to tell whether it was needed.
+#[derive(Debug, Clone, Copy)]
+struct ResendCheck {
+    /// The highest block the resend carried (the next blocks riding along included).
+    upto: u64,
+    /// Duplicate ACKs of a resent block heard since.
+    duplicates: u32,
+    /// Repeats of an acknowledged block sent since to learn the peer's habit: each may draw
+    /// a duplicate ACK of its own.
+    probes: u32,
 }
 
 /// Counters a transfer keeps, for reports and for tests that bound retransmission.
@@ -202,6 +241,9 @@ pub struct Stats {
     pub acks_sent: u64,
     /// Retransmission timer expiries.
     pub timeouts: u64,
+    /// Resends that the peer answered twice: the timer had fired while the first copy, or
+    /// its answer, was still under way ([`Timing::pause_floor`]).
+    pub early_resends: u64,
     /// Duplicate ACKs received and ignored (the Sorcerer's Apprentice rule).
     pub duplicate_acks: u64,
     /// Acknowledged blocks repeated once to learn the peer's habit
@@ -307,6 +349,8 @@ pub struct Sender {
     deadline: Instant,
     last_heard: Instant,
     timer: RetransmitTimer,
+    /// The last timeout's resend, until the peer's answers show whether it was needed.
+    resend_check: Option<ResendCheck>,
     timing: Timing,
     learning: NextBlockProbe,
     status: Status,
@@ -363,6 +407,7 @@ impl Sender {
             deadline: now,
             last_heard: now,
             timer: RetransmitTimer::new(&timing, agreed.timeout),
+            resend_check: None,
             timing,
             learning: NextBlockProbe::default(),
             status: Status::Running,
@@ -547,6 +592,9 @@ impl Sender {
             // count as hearing from the peer: a client repeating an old ACK makes no progress,
             // and must not keep its transfer (and its server slot) alive.
             self.stats.duplicate_acks += 1;
+            if let Some(check) = &mut self.resend_check {
+                check.duplicates += 1;
+            }
             if let Some((block, answered)) = &mut self.learning.pending
                 && *block == abs
             {
@@ -564,6 +612,7 @@ impl Sender {
         self.take_sample(abs, now);
         self.timer.backoff = 0;
         self.acked = abs;
+        self.settle_resend();
         if self.acked == self.last_block {
             self.status = Status::Complete;
             return;
@@ -599,8 +648,33 @@ impl Sender {
             // §6 expects duplicates); U-Boot 1.1.x drops it as "same block again".
             self.learning.sent += 1;
             self.learning.pending = Some((self.acked, false));
+            if let Some(check) = &mut self.resend_check {
+                check.probes += 1;
+            }
             self.stats.probes += 1;
             self.send_block(self.acked, out);
+        }
+    }
+
+    /// Judges the last timeout's resend once the peer has acknowledged a block past it. The
+    /// resent block is the one the peer was waiting for, or the one whose ACK was lost; a
+    /// peer that acknowledges repeats (mainline U-Boot, `tftp_last_nack`; RFC 1350 §6
+    /// expects duplicates) ACKs it once, or, when the first copy had arrived and only its
+    /// answer was late, twice. The second ACK is a duplicate and sends nothing (RFC 1123
+    /// §4.2.3.1), but it tells that the timer fired during a pause, not a loss.
+    fn settle_resend(&mut self) {
+        let Some(check) = self.resend_check else {
+            return;
+        };
+        if self.acked <= check.upto {
+            return;
+        }
+        self.resend_check = None;
+        if check.duplicates > check.probes {
+            self.stats.early_resends += 1;
+            self.timer.fired_too_early();
+        } else {
+            self.timer.fired_for_a_loss();
         }
     }
 
@@ -655,6 +729,13 @@ impl Sender {
             self.send_block(abs, out);
             self.stats.data_resent += 1;
         }
+        // A second timeout before the first resend was judged replaces it: the answers to
+        // two resends of one block cannot be told apart.
+        let mut check = ResendCheck {
+            upto: end,
+            duplicates: 0,
+            probes: 0,
+        };
         self.sent_high = self.sent_high.max(end);
         let next_block = self.timing.resend_next_block || self.stats.next_block_learned;
         if self.window == 1 && next_block && end < self.last_block {
@@ -675,8 +756,10 @@ impl Sender {
                     self.stats.data_resent += 1;
                 }
                 self.send_block(next, out);
+                check.upto = next;
             }
         }
+        self.resend_check = Some(check);
         self.deadline = now + self.timer.timeout();
     }
 }

@@ -23,6 +23,11 @@ fn blocks_across_chunk_edges_and_past_the_end_read_as_the_file_holds() {
         .collect();
     let (_tmp, file) = file_with(&content);
     let timed = TimedFile::new(file, "the file", READ_DEADLINE).unwrap();
+    reads_as_the_file_holds(&timed, &content);
+}
+
+/// Reads `timed` as a TFTP transfer does and checks every byte against `content`.
+fn reads_as_the_file_holds(timed: &TimedFile, content: &[u8]) {
     // 512-byte blocks in order, as a TFTP transfer reads them, then a resend going back
     // over a chunk edge, then one straddling an edge.
     let mut served = Vec::new();
@@ -54,6 +59,34 @@ fn blocks_across_chunk_edges_and_past_the_end_read_as_the_file_holds() {
 }
 
 #[test]
+fn a_file_opened_on_its_reader_thread_reads_as_the_file_holds() {
+    let content: Vec<u8> = (0..(2 * CHUNK + 1000))
+        .map(|i| (i * 13 % 251) as u8)
+        .collect();
+    let (tmp, _) = file_with(&content);
+    let path = tmp.path().to_owned();
+    let (timed, meta) = TimedFile::open("the file", READ_DEADLINE, move || {
+        let file = File::open(&path)?;
+        let meta = file.metadata()?;
+        Ok((file, meta))
+    })
+    .unwrap()
+    .unwrap();
+    assert_eq!(meta.len(), content.len() as u64);
+    reads_as_the_file_holds(&timed, &content);
+    // The open's own error comes back as it is.
+    let missing = tmp.path().with_extension("missing");
+    let err = TimedFile::open("the file", READ_DEADLINE, move || {
+        let file = File::open(&missing)?;
+        let meta = file.metadata()?;
+        Ok((file, meta))
+    })
+    .unwrap()
+    .unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::NotFound);
+}
+
+#[test]
 fn an_empty_file_reads_nothing() {
     let (_tmp, file) = file_with(b"");
     let timed = TimedFile::new(file, "the file", READ_DEADLINE).unwrap();
@@ -82,7 +115,19 @@ fn threads_given_up_on_are_counted_bounded_and_uncounted_when_they_return() {
     for n in 0..MAX_STUCK {
         let (release, wait) = mpsc::channel::<()>();
         releases.push(release);
-        let late = within(short, "test-stuck", move || wait.recv().is_ok()).unwrap_err();
+        let late = if n + 1 < MAX_STUCK {
+            within(short, "test-stuck", move || wait.recv().is_ok()).unwrap_err()
+        } else {
+            // The last one an open on the reader thread that does not answer (a hung
+            // mount's open): given up at its deadline and counted the same way.
+            let (_tmp, file) = file_with(b"late");
+            let opened = TimedFile::open("the file", short, move || {
+                let _ = wait.recv();
+                let meta = file.metadata()?;
+                Ok((file, meta))
+            });
+            opened.map(|_| ()).unwrap_err()
+        };
         assert!(matches!(late, Late::TimedOut(d) if d == short), "{late:?}");
         assert_eq!(stuck(), n + 1);
     }
@@ -104,6 +149,10 @@ fn threads_given_up_on_are_counted_bounded_and_uncounted_when_they_return() {
         TimedFile::new(file, "the file", READ_DEADLINE),
         Err(Late::Crowded(_))
     ));
+    let opened = TimedFile::open("the file", READ_DEADLINE, || {
+        Err(io::Error::other("never called"))
+    });
+    assert!(matches!(opened, Err(Late::Crowded(_))));
     // The stuck reads come back: the count goes down, and work is taken again.
     for release in releases {
         release.send(()).unwrap();

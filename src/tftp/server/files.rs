@@ -17,12 +17,16 @@ use crate::tftp::session::Blocks;
 
 /// Opens a file to serve, without ever blocking on it: `O_NONBLOCK` (a FIFO opens at once
 /// instead of waiting for a writer), then `fstat` on what was opened, and only a regular file
-/// is served. The open runs on a helper thread with a deadline, so a file on a hung mount
-/// fails its own transfer with a message instead of holding it (the helper is left behind,
-/// counted with the stuck readers: `image::timed`).
-pub(super) fn open_regular(path: &Path) -> Result<(File, fs::Metadata), Refused> {
+/// is served. The open runs on the file's reader thread with a deadline, so a file on a hung
+/// mount fails its own transfer with a message instead of holding it (the thread is left
+/// behind, counted with the stuck readers: `image::timed`); the first chunk is read there
+/// right after the open, while the transfer negotiates. `what` names the file in errors.
+pub(super) fn open_regular(
+    path: &Path,
+    what: &'static str,
+) -> Result<(TimedFile, fs::Metadata), Refused> {
     let owned = path.to_path_buf();
-    let opened = timed::within(OPEN_DEADLINE, "tftp-open", move || {
+    let opened = TimedFile::open(what, OPEN_DEADLINE, move || {
         open_nonblocking(&owned).and_then(|file| {
             let meta = file.metadata()?;
             Ok((file, meta))

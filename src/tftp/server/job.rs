@@ -15,7 +15,6 @@ use sha2::{Digest, Sha256};
 use super::files::to_hex;
 use super::files::{FileBlocks, confine, netascii_copy, open_regular, plain_file_name, sha256_of};
 use super::{Refused, Shared, Source, lock};
-use crate::image::timed::{self, TimedFile};
 use crate::tftp::event::{RequestKind, TransferEvent, TransferId};
 use crate::tftp::landing::{NotPlaced, move_into_place};
 use crate::tftp::netascii;
@@ -151,22 +150,11 @@ impl Job {
     fn serve_read(&self, socket: &StdUdpSocket, started: Instant) -> Result<(), Refused> {
         let netascii_mode = self.check_mode()?;
         let path = self.resolve_read()?;
-        let (file, meta) = open_regular(&path)?;
         let what = match self.shared.config.source {
             Source::Image { .. } => "the image file",
             Source::Directory(_) => "the file",
         };
-        let file = TimedFile::new(file, what, timed::READ_DEADLINE).map_err(|late| {
-            let err = late.explain(what, "a read");
-            Refused::new(
-                ErrorCode::NOT_DEFINED,
-                &err.to_string(),
-                format!(
-                    "cannot read {}: {err}; copy it to a local disk",
-                    path.display()
-                ),
-            )
-        })?;
+        let (file, meta) = open_regular(&path, what)?;
         let file = Arc::new(FileBlocks::new(file, &meta));
         let data: Arc<dyn Blocks> = if netascii_mode {
             Arc::new(netascii_copy(&file, &path)?)

@@ -1,5 +1,7 @@
 use super::*;
 
+mod timer;
+
 fn agreed(blksize: u16, windowsize: u16) -> Agreed {
     Agreed {
         blksize,

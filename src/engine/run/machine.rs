@@ -15,6 +15,7 @@ use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant, SystemTime};
 
+mod console;
 mod ending;
 mod steps;
 mod transfer;
@@ -23,6 +24,7 @@ mod wire;
 pub use ending::Conclusion;
 
 use super::after::{self, Countdown, Gap, Quiet};
+use super::method::console::ConsoleNews;
 use super::method::{self, Method};
 use super::tally::Tally;
 use crate::engine::checklist::{self, Evidence, Item};
@@ -145,7 +147,7 @@ pub enum Input {
     /// The DHCP/BOOTP responder's news.
     Dhcp(method::dhcp::DhcpEvent),
     /// The serial console leg's news.
-    Console(method::console::ConsoleNews),
+    Console(ConsoleNews),
     /// The HTTP upload's news.
     Http(method::http::HttpEvent),
 }
@@ -245,6 +247,8 @@ pub struct Machine {
     waiting_since: Option<Instant>,
     last_activity: Instant,
     stall_reported: bool,
+    /// Since when the console's write question waits for the technician.
+    question_since: Option<Instant>,
     steps_shown: usize,
     /// A timed step ("hold the button for 10 s") is followed by the next only at this instant.
     next_step_at: Option<Instant>,
@@ -323,6 +327,7 @@ impl Machine {
             waiting_since: None,
             last_activity: now,
             stall_reported: false,
+            question_since: None,
             steps_shown: 0,
             next_step_at: None,
             step_shown_at: None,
@@ -507,7 +512,10 @@ impl Machine {
                 out.extend(effects);
                 self.method_news((Vec::new(), end), &mut out);
             }
-            Input::Console(news) => self.method_news(method::console::on_news(news), &mut out),
+            Input::Console(news) => {
+                self.console_heard(&news, now, &mut out);
+                self.method_news(method::console::on_news(news), &mut out);
+            }
         }
         // New evidence shows in the checklist at once, not at the next tick, and the step
         // it completes is followed by the next one at once.
@@ -783,8 +791,8 @@ impl Machine {
             Some(Command::PoweredOn) => self.observer.router_powered(self.wall(now)),
             Some(Command::AdoptAddress { addr }) => self.adopt(addr, out),
             // The driver hands the answer to the console leg, whose dialogue takes it only
-            // while it asks; the run's course does not change here.
-            Some(Command::ConfirmWrite(_)) => {}
+            // while it asks; here the technician's wait ends.
+            Some(Command::ConfirmWrite(_)) => self.question_answered(now),
         }
     }
 
@@ -905,6 +913,10 @@ impl Machine {
     }
 
     fn tick(&mut self, now: Instant, out: &mut Vec<Effect>) {
+        // At the write question the wait is the technician's: no alarm (machine/console.rs).
+        if self.question_since.is_some() {
+            return;
+        }
         for finding in self.observer.tick(self.wall(now)) {
             self.finding(finding, out);
         }

@@ -4,6 +4,7 @@
 //!
 //! This file holds the rig every concern shares; each concern has a file of its own.
 
+mod console;
 mod ending;
 mod evidence;
 mod methods;

@@ -6,15 +6,13 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
-use super::{FILE, HOST, ROUTER, Rig, arp_from, router_peer};
+use super::{FILE, HOST, ROUTER, Rig, arp_from, plan_with, router_peer};
 use crate::console::ConsoleEvent;
 use crate::engine::event::{Command, Event};
-use crate::engine::plan::{self, ImageFacts, Serial, Settings};
+use crate::engine::plan::{Serial, Settings};
 use crate::engine::run::machine::{Input, Setting};
 use crate::engine::run::method::console::ConsoleNews;
-use crate::net::iface::InterfaceKind;
 use crate::net::observe::WireSign;
-use crate::profile::Catalogue;
 use crate::tftp::event::{RequestKind, TransferEvent, TransferId};
 
 /// An image that fits the TL-WR841N v9's firmware region (0x3c0000 bytes).
@@ -23,24 +21,6 @@ const SIZE: u64 = 3 * 1024 * 1024 + 123;
 /// The TL-WR841N v9 (its profile has a `console:` recipe) with `--serial /dev/ttyUSB0`,
 /// consent given at once.
 fn console_rig() -> Rig {
-    let (catalogue, _) = Catalogue::load(None).unwrap();
-    let profile = catalogue.get("tl-wr841n-v9").unwrap().profile.clone();
-    let interfaces = vec![
-        crate::net::iface::sample::loopback(),
-        crate::net::iface::sample::port(
-            2,
-            "enp3s0",
-            InterfaceKind::Wired,
-            "00:e0:4c:68:00:01",
-            &[],
-            Some(true),
-        ),
-    ];
-    let image = ImageFacts {
-        path: PathBuf::from("/home/tech/wr841nv9-factory.bin"),
-        size: SIZE,
-        sha256: "9f2c".into(),
-    };
     let settings = Settings {
         interface: Some("enp3s0".into()),
         serial: Some(Serial {
@@ -50,7 +30,7 @@ fn console_rig() -> Rig {
         }),
         ..Settings::default()
     };
-    let plan = plan::build(&profile, image, &interfaces, &settings).unwrap();
+    let plan = plan_with("tl-wr841n-v9", SIZE, &settings);
     assert!(plan.console.is_some(), "the plan has no console leg");
     Rig::with_plan(
         plan,
@@ -63,7 +43,9 @@ fn console_rig() -> Rig {
 
 /// Through the wait, the router's ARP at 10 s, its `tftpboot` moving the whole image and the
 /// console's write question at 20 s: the state the real run stood in when the alarms came.
-fn at_the_question() -> Rig {
+/// Through the wait, the router's ARP at 10 s and its `tftpboot` moving the whole image by
+/// 15 s.
+fn loaded() -> Rig {
     let mut rig = console_rig();
     rig.through_self_test();
     rig.at(10.0).feed(arp_from(
@@ -76,6 +58,11 @@ fn at_the_question() -> Rig {
     rig.at(15.0);
     moved(&mut rig, SIZE);
     finished(&mut rig);
+    rig
+}
+
+fn at_the_question() -> Rig {
+    let mut rig = loaded();
     rig.at(20.0).feed(Input::Console(ConsoleNews::Dialogue(
         ConsoleEvent::ConfirmationAsked {
             commands: vec!["erase 0x9f020000 +0x7c0000".into()],
@@ -165,19 +152,10 @@ fn ten_minutes_at_the_write_question_raise_no_alarm() {
 
 #[test]
 fn console_lines_keep_the_router_alive() {
-    let mut rig = console_rig();
-    rig.through_self_test();
-    rig.at(10.0).feed(arp_from(
-        ROUTER,
-        SystemTime::UNIX_EPOCH + Duration::from_secs(10),
-    ));
-    rig.at(12.0);
-    requested(&mut rig);
-    moved(&mut rig, SIZE);
-    finished(&mut rig);
+    let mut rig = loaded();
     // Five minutes of the bootloader printing (an erase's progress, a crc32 over a big
     // region) and no frame on the wire: it is the router speaking all the while.
-    for s in 13..=313 {
+    for s in 16..=316 {
         if s % 10 == 0 {
             rig.at(f64::from(s)).feed(Input::Console(ConsoleNews::Line(
                 "Erasing at 0x9f3f0000".into(),

@@ -416,6 +416,17 @@ impl Observer {
         findings
     }
 
+    /// The device at `ip` was heard at `at` by another way than the wire (its serial
+    /// console): it is not silent, though no frame of it came. A device not seen on the wire
+    /// yet, or reported away, is left for its next frame to tell.
+    pub fn heard_elsewhere(&mut self, ip: Ipv4Addr, at: SystemTime) {
+        if let Some(device) = self.devices.get_mut(&ip)
+            && !device.away
+        {
+            device.last_seen = device.last_seen.max(at);
+        }
+    }
+
     /// Lets time pass: devices silent for longer than the threshold are reported gone, and a
     /// router silent since power-on gets timing advice.
     pub fn tick(&mut self, now: SystemTime) -> Vec<WireSign> {

@@ -15,7 +15,9 @@ use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant, SystemTime};
 
+mod console;
 mod ending;
+mod host;
 mod steps;
 mod transfer;
 mod wire;
@@ -23,6 +25,7 @@ mod wire;
 pub use ending::Conclusion;
 
 use super::after::{self, Countdown, Gap, Quiet};
+use super::method::console::ConsoleNews;
 use super::method::{self, Method};
 use super::tally::Tally;
 use crate::engine::checklist::{self, Evidence, Item};
@@ -145,7 +148,7 @@ pub enum Input {
     /// The DHCP/BOOTP responder's news.
     Dhcp(method::dhcp::DhcpEvent),
     /// The serial console leg's news.
-    Console(method::console::ConsoleNews),
+    Console(ConsoleNews),
     /// The HTTP upload's news.
     Http(method::http::HttpEvent),
 }
@@ -245,6 +248,8 @@ pub struct Machine {
     waiting_since: Option<Instant>,
     last_activity: Instant,
     stall_reported: bool,
+    /// Since when the console's write question waits for the technician.
+    question_since: Option<Instant>,
     steps_shown: usize,
     /// A timed step ("hold the button for 10 s") is followed by the next only at this instant.
     next_step_at: Option<Instant>,
@@ -325,6 +330,7 @@ impl Machine {
             waiting_since: None,
             last_activity: now,
             stall_reported: false,
+            question_since: None,
             steps_shown: 0,
             next_step_at: None,
             step_shown_at: None,
@@ -510,7 +516,10 @@ impl Machine {
                 out.extend(effects);
                 self.method_news((Vec::new(), end), &mut out);
             }
-            Input::Console(news) => self.method_news(method::console::on_news(news), &mut out),
+            Input::Console(news) => {
+                self.console_heard(&news, now, &mut out);
+                self.method_news(method::console::on_news(news), &mut out);
+            }
         }
         // New evidence shows in the checklist at once, not at the next tick, and the step
         // it completes is followed by the next one at once.
@@ -789,8 +798,8 @@ impl Machine {
             Some(Command::PoweredOn) => self.observer.router_powered(self.wall(now)),
             Some(Command::AdoptAddress { addr }) => self.adopt(addr, out),
             // The driver hands the answer to the console leg, whose dialogue takes it only
-            // while it asks; the run's course does not change here.
-            Some(Command::ConfirmWrite(_) | Command::BootFromRam) => {}
+            // while it asks; here the technician's wait ends, whichever the answer.
+            Some(Command::ConfirmWrite(_) | Command::BootFromRam) => self.question_answered(now),
         }
     }
 
@@ -837,66 +846,6 @@ impl Machine {
         self.end(RunOutcome::Interrupted, out);
     }
 
-    fn host_event(&mut self, event: HostEvent, out: &mut Vec<Effect>) {
-        let event = match event {
-            HostEvent::Changed(change) => {
-                self.changes_made.push(change.to_string());
-                Event::NetworkChanged {
-                    change: change.to_string(),
-                }
-            }
-            HostEvent::Undone(change) => {
-                self.changes_undone.push(change.to_string());
-                Event::NetworkRestored {
-                    change: change.to_string(),
-                }
-            }
-            HostEvent::UndoFailed { change, error } => {
-                self.undo_failures.push(format!("{change}: {error}"));
-                Event::NetworkRestoreFailed {
-                    change: change.to_string(),
-                    error,
-                }
-            }
-            HostEvent::AddressRestored { ifname, cidr } => Event::NetworkNoticed {
-                what: format!("something removed {cidr} from {ifname}; it was put back"),
-            },
-            HostEvent::LinkRestored { ifname } => Event::NetworkNoticed {
-                what: format!("something took {ifname} down; it was brought up again"),
-            },
-            HostEvent::Carrier { ifname, present } => {
-                // Told once, whether the keeper or the driver's look at the port saw it.
-                if self.evidence.carrier == Some(present) {
-                    return;
-                }
-                self.evidence.carrier = Some(present);
-                Event::NetworkNoticed {
-                    what: if present {
-                        format!("{ifname}: link up (cable in, router powered)")
-                    } else {
-                        format!("{ifname}: link lost (router off or rebooting, or cable out)")
-                    },
-                }
-            }
-            HostEvent::LeftoversCleaned(changes) => Event::NetworkNoticed {
-                what: format!(
-                    "undone what a previous run left: {}",
-                    changes
-                        .iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            },
-        };
-        out.push(Effect::Emit(event));
-    }
-
-    /// The carrier as last reported (for the driver's polling when no keeper watches it).
-    pub fn carrier(&self) -> Option<bool> {
-        self.evidence.carrier
-    }
-
     fn router_back(&mut self, ip: Ipv4Addr, now: Instant, out: &mut Vec<Effect>) {
         if self.phase != Phase::Flashing {
             return;
@@ -911,6 +860,10 @@ impl Machine {
     }
 
     fn tick(&mut self, now: Instant, out: &mut Vec<Effect>) {
+        // At the write question the wait is the technician's: no alarm (machine/console.rs).
+        if self.question_since.is_some() {
+            return;
+        }
         for finding in self.observer.tick(self.wall(now)) {
             self.finding(finding, out);
         }

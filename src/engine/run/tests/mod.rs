@@ -4,6 +4,7 @@
 //!
 //! This file holds the rig every concern shares; each concern has a file of its own.
 
+mod console;
 mod ending;
 mod evidence;
 mod methods;
@@ -32,6 +33,15 @@ const ROUTER_MAC: Mac = Mac([0xba, 0xbe, 0xfa, 0xce, 0x08, 0x41]);
 const FILE: &str = "wr841nv9_tp_recovery.bin";
 
 fn plan_for(device: &str) -> crate::engine::Plan {
+    let settings = Settings {
+        interface: Some("enp3s0".into()),
+        ..Settings::default()
+    };
+    plan_with(device, SIZE, &settings)
+}
+
+/// The plan for `device` with an image of `size` bytes on the wired port `enp3s0`.
+fn plan_with(device: &str, size: u64, settings: &Settings) -> crate::engine::Plan {
     let (catalogue, _) = Catalogue::load(None).unwrap();
     let profile = catalogue.get(device).unwrap().profile.clone();
     let interfaces = vec![
@@ -47,14 +57,10 @@ fn plan_for(device: &str) -> crate::engine::Plan {
     ];
     let image = ImageFacts {
         path: PathBuf::from("/home/tech/wr841nv9-factory.bin"),
-        size: SIZE,
+        size,
         sha256: "9f2c".into(),
     };
-    let settings = Settings {
-        interface: Some("enp3s0".into()),
-        ..Settings::default()
-    };
-    plan::build(&profile, image, &interfaces, &settings).unwrap()
+    plan::build(&profile, image, &interfaces, settings).unwrap()
 }
 
 /// A machine, the virtual clock, and everything it asked for so far.

@@ -965,5 +965,5 @@ mod console_pane;
 mod console_write;
 mod dhcp;
 mod nmrp;
-mod serial_adapters;
 mod ram_boot;
+mod serial_adapters;

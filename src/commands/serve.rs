@@ -19,6 +19,7 @@ use crate::settings::{self, MAX_WRITE_SIZE, SERVE_BIND, SERVE_EXIT_AFTER, TFTP_P
 use crate::tftp::event::TransferEvent;
 use crate::tftp::options::{DEFAULT_MAX_BLKSIZE, DEFAULT_MAX_WINDOWSIZE, OptionPolicy};
 use crate::tftp::server::{Server, ServerConfig, Source, WritePolicy};
+use crate::tftp::session::NextBlock;
 use crate::ui::checklist;
 use crate::ui::progress::TransferView;
 use crate::{Outcome, UsageError};
@@ -202,18 +203,15 @@ fn server_config(args: &ServeArgs, profile: Option<&Profile>) -> ServerConfig {
         quota: settings::layer(args.write_quota, None, WRITE_QUOTA),
     });
     if let Some(profile) = profile {
+        // The profile's `next-block-on-resend: false` is an override: not even learned from
+        // the bootloader (apply_tftp_policy sets NextBlock::Never).
         crate::engine::plan::apply_tftp_policy(&mut config, &profile.tftp);
-        if profile.tftp.next_block_on_resend == Some(false) {
-            // The profile's `false` is an override: not even learned from the bootloader.
-            config.timing.learn_next_block = false;
-        }
     }
     if args.next_block {
-        config.timing.resend_next_block = true;
+        NextBlock::Always.apply(&mut config.timing);
     }
     if args.no_next_block {
-        config.timing.resend_next_block = false;
-        config.timing.learn_next_block = false;
+        NextBlock::Never.apply(&mut config.timing);
     }
     config
 }

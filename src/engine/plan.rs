@@ -13,7 +13,7 @@ use crate::net::iface::{Interface, Ipv4Cidr};
 use crate::profile::{Method, OptionPolicy as ProfileOptions, Profile, RolloverPolicy, Step};
 use crate::tftp::options::OptionPolicy;
 use crate::tftp::server::{ServerConfig, Source};
-use crate::tftp::session::RolloverTo;
+use crate::tftp::session::{NextBlock, RolloverTo};
 
 mod console;
 mod lease;
@@ -189,8 +189,9 @@ pub enum Transfer {
         options: OptionPolicy,
         /// What block 65535 is followed by.
         rollover: RolloverTo,
-        /// Send the next block along with each resend.
-        next_block: bool,
+        /// Whether the next block goes along with a resend (the profile's
+        /// `next_block_on_resend`).
+        next_block: NextBlock,
     },
     /// The router's bootloader is a server; we push the image to it.
     Push {
@@ -221,8 +222,9 @@ pub enum Transfer {
         options: OptionPolicy,
         /// What block 65535 is followed by.
         rollover: RolloverTo,
-        /// Send the next block along with each resend.
-        next_block: bool,
+        /// Whether the next block goes along with a resend (the profile's
+        /// `next_block_on_resend`).
+        next_block: NextBlock,
         /// What the responder gives, and to whom.
         lease: Lease,
     },
@@ -438,11 +440,41 @@ pub fn apply_tftp_policy(config: &mut ServerConfig, tftp: &crate::profile::Tftp)
     if tftp.rollover == Some(RolloverPolicy::ToOne) {
         config.rollover = RolloverTo::One;
     }
-    if let Some(allowed) = tftp.next_block_on_resend {
+    if tftp.next_block_on_resend.is_some() {
         // The profile knows the bootloader: `true` sends the next block from the start,
         // `false` also stops the server learning it from the client (U-Boot 1.1.x).
-        config.timing.resend_next_block = allowed;
-        config.timing.learn_next_block = allowed;
+        NextBlock::from_profile(tftp.next_block_on_resend).apply(&mut config.timing);
+    }
+}
+
+impl Transfer {
+    /// The configuration of the run's own TFTP server for a pull (`Serve` or `Dhcp`),
+    /// serving the image read at `image` with the policy the profile chose; `None` for the
+    /// transfers where the router's bootloader is the server.
+    pub fn server_config(&self, image: PathBuf) -> Option<ServerConfig> {
+        let (Self::Serve {
+            options,
+            rollover,
+            next_block,
+            ..
+        }
+        | Self::Dhcp {
+            options,
+            rollover,
+            next_block,
+            ..
+        }) = self
+        else {
+            return None;
+        };
+        let mut config = ServerConfig::new(Source::Image {
+            path: image,
+            any_name: true,
+        });
+        config.options = *options;
+        config.rollover = *rollover;
+        next_block.apply(&mut config.timing);
+        Some(config)
     }
 }
 
@@ -597,7 +629,7 @@ pub fn build(
                 .collect(),
             options: config.options,
             rollover: config.rollover,
-            next_block: config.timing.resend_next_block,
+            next_block: NextBlock::of(&config.timing),
         }
     };
     let transfer = if dhcp {
@@ -771,7 +803,7 @@ impl fmt::Display for Plan {
                 if *rollover == RolloverTo::One {
                     tftp.push_str(", block numbers wrap to 1");
                 }
-                if *next_block {
+                if *next_block == NextBlock::Always {
                     tftp.push_str(", the next block along with each resend");
                 }
                 step(

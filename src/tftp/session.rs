@@ -15,7 +15,9 @@ use super::options::Agreed;
 use super::packet::{ErrorCode, Packet, ack_datagram, data_datagram, error_datagram, escape_text};
 
 mod failure;
+mod next_block;
 pub use failure::TransferFailure;
+pub use next_block::NextBlock;
 
 /// How block numbers continue after 65535 (RFC 1350 is silent; see docs/tftp.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -425,3 +425,28 @@ fn a_loopback_run_changes_nothing() {
     assert!(text.contains("serve the image on 127.0.0.1:0"), "{text}");
     assert!(text.contains("change nothing on the network"), "{text}");
 }
+
+#[test]
+fn a_profile_without_the_next_block_on_resend_gives_a_server_that_never_learns_it() {
+    // U-Boot 1.1.x stores any block unchecked: its profile says `next-block-on-resend:
+    // false`, and the run's server must neither send nor learn the next block on a resend.
+    let old_uboot = profile("tl-wr940n-v4");
+    assert_eq!(old_uboot.tftp.next_block_on_resend, Some(false));
+    let server = |profile: &Profile| {
+        let plan = build(profile, image(), &interfaces(), &Settings::default()).unwrap();
+        plan.transfer.server_config(image().path).unwrap()
+    };
+    let config = server(&old_uboot);
+    assert!(!config.timing.resend_next_block);
+    assert!(!config.timing.learn_next_block);
+    assert_eq!(NextBlock::of(&config.timing), NextBlock::Never);
+
+    // Without a word from the profile, the server learns it from the peer; with `true`, it
+    // sends it from the start.
+    let mut unsaid = old_uboot.clone();
+    unsaid.tftp.next_block_on_resend = None;
+    assert_eq!(NextBlock::of(&server(&unsaid).timing), NextBlock::Learn);
+    let mut safe = old_uboot;
+    safe.tftp.next_block_on_resend = Some(true);
+    assert_eq!(NextBlock::of(&server(&safe).timing), NextBlock::Always);
+}

@@ -25,7 +25,7 @@ use crate::net::iface::Ipv4Cidr;
 use crate::net::wire::Seen;
 use crate::tftp::client::{self, ClientConfig, ClientError, Transferred};
 use crate::tftp::event::TransferEvent;
-use crate::tftp::server::{Server, ServerConfig, Source};
+use crate::tftp::server::Server;
 
 /// What woke the driver's loop.
 enum Woke {
@@ -425,20 +425,7 @@ impl Driver {
     }
 
     fn start_server(&mut self) {
-        let (Transfer::Serve {
-            bind,
-            options,
-            rollover,
-            next_block,
-            ..
-        }
-        | Transfer::Dhcp {
-            bind,
-            options,
-            rollover,
-            next_block,
-            ..
-        }) = self.plan.transfer.clone()
+        let (Transfer::Serve { bind, .. } | Transfer::Dhcp { bind, .. }) = self.plan.transfer
         else {
             return;
         };
@@ -448,13 +435,13 @@ impl Driver {
             )));
             return;
         };
-        let mut config = ServerConfig::new(Source::Image {
-            path: snapshot.path().to_path_buf(),
-            any_name: true,
-        });
-        config.options = options;
-        config.rollover = rollover;
-        config.timing.resend_next_block = next_block;
+        let Some(config) = self
+            .plan
+            .transfer
+            .server_config(snapshot.path().to_path_buf())
+        else {
+            return;
+        };
         let result = match Server::bind(bind, config) {
             Ok(server) => {
                 let addr = server.local_addr();

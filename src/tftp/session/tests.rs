@@ -667,3 +667,5 @@ fn receiver_refuses_oversized_blocks_and_enforces_the_limit() {
         }
     ));
 }
+
+mod uboot_1_1;

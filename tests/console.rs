@@ -753,7 +753,7 @@ fn the_question_names_the_erased_region_and_the_proven_crc_and_no_keeps_the_imag
     };
     assert_eq!(flash, FlashState::Untouched);
     assert!(
-        note.starts_with("The image is in the router's RAM, proven by its CRC-32, and the write was declined. Nothing was erased or written"),
+        note.starts_with("The image is in the router's RAM, proven by its CRC-32; the write was not confirmed (declined, or no terminal to ask on and no --yes). Nothing was erased or written"),
         "{note}"
     );
 }

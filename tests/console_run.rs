@@ -550,7 +550,7 @@ fn a_no_at_the_question_leaves_the_flash_file_as_it_was() {
     assert!(
         flash[0]
             .1
-            .contains("in the router's RAM, proven by its CRC-32, and the write was declined"),
+            .contains("in the router's RAM, proven by its CRC-32; the write was not confirmed"),
         "{flash:?}"
     );
     assert_no_flash_command(&events);

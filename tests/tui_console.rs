@@ -397,7 +397,7 @@ fn the_plain_run_prints_u_boots_lines_the_commands_and_both_crcs() {
         "console: typed `tftpboot 0x40200000 recovery.bin`",
         "console: typed `crc32 0x40200000 0x1000`",
         &format!("console: CRC-32 of the loaded image: bootloader {crc}, ours {crc}: equal"),
-        "console: flash untouched: The image is in the router's RAM, proven by its CRC-32, and the write was declined. Nothing was erased or written",
+        "console: flash untouched: The image is in the router's RAM, proven by its CRC-32; the write was not confirmed (declined, or no terminal to ask on and no --yes). Nothing was erased or written",
     ] {
         assert!(out.contains(said), "{said:?} missing:\n{out}");
     }

@@ -284,7 +284,7 @@ impl Dialogue {
                     out.push(Action::Tell(ConsoleEvent::Finished {
                         flash: self.flash,
                         note: format!(
-                            "The image is in the router's RAM, proven by its CRC-32, and the write was declined. {}",
+                            "The image is in the router's RAM, proven by its CRC-32; the write was not confirmed (declined, or no terminal to ask on and no --yes). {}",
                             self.flash_note()
                         ),
                     }));

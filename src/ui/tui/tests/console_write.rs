@@ -5,9 +5,10 @@
 use std::path::PathBuf;
 
 use super::{event, on_live_screen, press, rows, snapshot};
-use crate::engine::{Command, Event, Phase};
+use crate::engine::{Command, Event, Phase, RunOutcome};
 use crate::ui::tui::keys::Key;
-use crate::ui::tui::model::{Effect, Model};
+use crate::ui::tui::model::{Effect, Model, Msg, RunEnd, Screen};
+use crate::ui::tui::update::update;
 
 /// The question as the run words it (`engine::run::method::console`, from the dialogue).
 const WHAT: &str =
@@ -121,4 +122,56 @@ fn n_leaves_the_flash_as_it_is() {
 fn y_before_the_question_answers_nothing() {
     let mut model = on_live_screen();
     assert!(press(&mut model, &[Key::Char('y'), Key::Char('n')]).is_empty());
+}
+
+#[test]
+fn at_the_question_the_status_says_the_image_waits_in_ram_not_that_it_moves() {
+    let mut model = asked();
+    event(
+        &mut model,
+        4.7,
+        Event::PhaseStarted {
+            phase: Phase::Transfer,
+        },
+    );
+    let screen = rows(&model).join("\n");
+    assert!(
+        screen.contains(
+            "the image is in the router's RAM, proven by CRC-32: waiting for your answer"
+        ),
+        "{screen}"
+    );
+    assert!(!screen.contains("the image is moving"), "{screen}");
+}
+
+#[test]
+fn a_declined_write_ends_on_the_bootloaders_prompt_not_on_a_router_that_restarts() {
+    let mut model = asked();
+    press(&mut model, &[Key::Char('n')]);
+    event(&mut model, 5.0, Event::PhaseStarted { phase: Phase::Done });
+    event(
+        &mut model,
+        5.1,
+        Event::Finished {
+            outcome: RunOutcome::Transferred,
+            summary: "the image is in the router's RAM; nothing was written".into(),
+            checklist: Vec::new(),
+        },
+    );
+    update(
+        &mut model,
+        Msg::RunEnded(RunEnd {
+            outcome: RunOutcome::Transferred,
+            report: Ok("/root/.local/state/rescue-wizard/reports/console.md".into()),
+            refused: None,
+            undo_failures: Vec::new(),
+        }),
+    );
+    assert_eq!(model.screen, Screen::Done);
+    let text = rows(&model).join("\n");
+    assert!(
+        text.contains("Nothing was written: the router waits at its bootloader's prompt"),
+        "{text}"
+    );
+    assert!(!text.contains("give the router a few minutes"), "{text}");
 }

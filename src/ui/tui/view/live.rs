@@ -90,6 +90,11 @@ fn status_text(model: &Model, run: &RunState) -> String {
             ),
             None => "watching the wire".into(),
         },
+        // At the console's question the image is no longer moving: it sits in the router's
+        // RAM, proven, and the run waits for the technician, not for the router.
+        Some(Phase::Transfer) if run.write_asked.is_some() => {
+            "the image is in the router's RAM, proven by CRC-32: waiting for your answer".into()
+        }
         Some(Phase::Transfer) => "the image is moving".into(),
         Some(Phase::Flashing) => match run.flashing {
             Some(f) => format!(

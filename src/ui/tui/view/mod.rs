@@ -269,6 +269,11 @@ fn done_next(model: &Model) -> String {
         Some(RunOutcome::Flashed) => {
             "Done: the router has its new firmware. Press Enter to leave.".into()
         }
+        // A console run that wrote nothing leaves the router at its bootloader's prompt with
+        // the image in RAM: it will not start anything by itself.
+        Some(RunOutcome::Transferred) if model.run.as_ref().is_some_and(|r| r.console.is_some()) => {
+            "Nothing was written: the router waits at its bootloader's prompt with the image in RAM. Switch it off and on to start its old firmware, or R to run again and answer Y. Enter to leave.".into()
+        }
         Some(RunOutcome::Transferred) => {
             "The image arrived; give the router a few minutes. Enter to leave.".into()
         }

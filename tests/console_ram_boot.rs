@@ -395,10 +395,7 @@ fn the_real_uboot_loads_proves_and_boots_the_image_from_ram_and_the_flash_is_unc
     let image_path = dir.path().join("recovery.bin");
     std::fs::write(&image_path, &image).unwrap();
     let flash = dir.path().join("flash1.bin");
-    std::fs::File::create(&flash)
-        .unwrap()
-        .set_len(64 << 20)
-        .unwrap();
+    uboot_rig::blank_flash(&flash);
     let before = sha256_file(&flash);
     let state = dir.path().join("state");
     std::fs::create_dir_all(&state).unwrap();

@@ -33,7 +33,6 @@ const CONSOLE_ONLY: &str = "qemu-virt-console-method.yaml";
 const NO_CONSOLE: &str = "qemu-virt-pull.yaml";
 /// The rescue address of the test profiles.
 const HOST_IP: &str = "10.78.0.1";
-const FLASH_BYTES: u64 = 64 << 20;
 /// Where the profile's recipe writes: 1 MiB into the second bank.
 const FLASH_AT: usize = 0x0010_0000;
 /// The run, from power-on to its end, under emulation.
@@ -67,10 +66,7 @@ impl Bench {
             ns,
         };
         std::fs::write(bench.image(), image).unwrap();
-        std::fs::File::create(bench.flash())
-            .unwrap()
-            .set_len(FLASH_BYTES)
-            .unwrap();
+        uboot_rig::blank_flash(&bench.flash());
         std::fs::create_dir_all(bench.state()).unwrap();
         bench
     }
@@ -539,7 +535,7 @@ fn a_no_at_the_question_leaves_the_flash_file_as_it_was() {
     let _lock = one_qemu_at_a_time();
     let before = {
         // The flash file is created empty by the bench: its digest before the run.
-        let empty = vec![0u8; usize::try_from(FLASH_BYTES).unwrap()];
+        let empty = vec![0u8; usize::try_from(uboot_rig::FLASH_BYTES).unwrap()];
         Sha256::digest(&empty).to_vec()
     };
     let (bench, _, events, code, diagnostics) = answered_at_the_question("n");

@@ -31,7 +31,6 @@ use uboot_rig::{one_qemu_at_a_time, rig_available};
 const BIN: &str = env!("CARGO_BIN_EXE_rescue-wizard");
 const HOST_IP: &str = "10.78.0.1";
 const BOARD_IP: &str = "10.78.0.2";
-const FLASH_BYTES: u64 = 64 << 20;
 /// Where the image goes: 1 MiB into the second bank, past U-Boot's environment sectors.
 const FLASH_AT: u64 = 0x0410_0000;
 /// The run, from power-on to the end of the dialogue, under emulation.
@@ -64,8 +63,7 @@ impl Bench {
             ns: TapNamespace::new("rw-console", &[&format!("{HOST_IP}/24")]),
         };
         std::fs::write(bench.dir.path().join("image.bin"), image).unwrap();
-        let flash = std::fs::File::create(bench.flash()).unwrap();
-        flash.set_len(FLASH_BYTES).unwrap();
+        uboot_rig::blank_flash(&bench.flash());
         bench
     }
 

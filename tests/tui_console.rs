@@ -39,7 +39,6 @@ const BIN: &str = env!("CARGO_BIN_EXE_rescue-wizard");
 const PROFILE: &str = "qemu-virt-console.yaml";
 /// The rescue address of the test profile.
 const HOST_IP: &str = "10.78.0.1";
-const FLASH_BYTES: u64 = 64 << 20;
 /// Where the profile's recipe writes: 1 MiB into the second bank.
 const FLASH_AT: usize = 0x0010_0000;
 /// Longest one screen may take to appear.
@@ -91,10 +90,7 @@ impl Desk {
             work: tempfile::tempdir().unwrap(),
         };
         std::fs::write(desk.image(), image).unwrap();
-        File::create(desk.flash())
-            .unwrap()
-            .set_len(FLASH_BYTES)
-            .unwrap();
+        uboot_rig::blank_flash(&desk.flash());
         let devices = desk.config().join("devices");
         std::fs::create_dir_all(&devices).unwrap();
         std::fs::copy(

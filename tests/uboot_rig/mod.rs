@@ -24,6 +24,16 @@ pub const UBOOT: &str = "/usr/lib/u-boot/qemu_arm/u-boot.bin";
 /// The emulator.
 pub const QEMU: &str = "qemu-system-arm";
 
+/// The size of the `virt` board's second CFI flash bank: QEMU wants its backing file whole.
+pub const FLASH_BYTES: u64 = 64 << 20;
+
+/// Creates `path` as an all-zero flash bank of [`FLASH_BYTES`], for [`Qemu::flash`].
+pub fn blank_flash(path: &Path) {
+    File::create(path)
+        .and_then(|file| file.set_len(FLASH_BYTES))
+        .unwrap_or_else(|err| panic!("cannot create the flash file {}: {err}", path.display()));
+}
+
 static QEMU_LOCK: Mutex<()> = Mutex::new(());
 
 /// Where U-Boot's serial console goes.

@@ -2,18 +2,16 @@
 //! speaking, and the write question is the technician's wait, which no silence or stall
 //! alarm counts; a TFTP leg that truly stops still stalls.
 
-use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
-use super::{FILE, HOST, ROUTER, Rig, arp_from, plan_with, router_peer};
+use super::{ROUTER, Rig, arp_from, plan_with};
 use crate::console::ConsoleEvent;
 use crate::engine::event::{Command, Event};
 use crate::engine::plan::{Serial, Settings};
 use crate::engine::run::machine::{Input, Setting};
 use crate::engine::run::method::console::ConsoleNews;
 use crate::net::observe::WireSign;
-use crate::tftp::event::{RequestKind, TransferEvent, TransferId};
 
 /// An image that fits the TL-WR841N v9's firmware region (0x3c0000 bytes).
 const SIZE: u64 = 3 * 1024 * 1024 + 123;
@@ -54,11 +52,8 @@ fn loaded() -> Rig {
         SystemTime::UNIX_EPOCH + Duration::from_secs(10),
     ));
     rig.at(12.0);
-    requested(&mut rig);
-    moved(&mut rig, SIZE / 2);
-    rig.at(15.0);
-    moved(&mut rig, SIZE);
-    finished(&mut rig);
+    rig.request(1).acked(1, SIZE / 2);
+    rig.at(15.0).acked(1, SIZE).finished_transfer(1);
     rig
 }
 
@@ -73,42 +68,6 @@ fn at_the_question() -> Rig {
         },
     )));
     rig
-}
-
-/// The bootloader's `tftpboot` asks for the image.
-fn requested(rig: &mut Rig) {
-    rig.feed(Input::Transfer(TransferEvent::RequestReceived {
-        id: TransferId(1),
-        peer: router_peer(),
-        local: IpAddr::V4(HOST),
-        name: FILE.into(),
-        kind: RequestKind::Read,
-        options: Vec::new(),
-    }));
-}
-
-/// `bytes` of the image are acknowledged.
-fn moved(rig: &mut Rig, bytes: u64) {
-    rig.feed(Input::Transfer(TransferEvent::Progress {
-        id: TransferId(1),
-        bytes,
-        total: Some(SIZE),
-        timeouts: 0,
-    }));
-}
-
-/// The whole image went to the bootloader.
-fn finished(rig: &mut Rig) {
-    rig.feed(Input::Transfer(TransferEvent::Finished {
-        id: TransferId(1),
-        peer: router_peer(),
-        name: FILE.into(),
-        bytes: SIZE,
-        elapsed: Duration::from_secs(9),
-        sha256: "9f2c".into(),
-        confirmed: true,
-        stats: crate::tftp::session::Stats::default(),
-    }));
 }
 
 /// The alarms a run can raise about the router's silence or a stopped transfer.
@@ -171,9 +130,7 @@ fn console_lines_keep_the_router_alive() {
 fn a_tftp_leg_that_stops_still_stalls_on_a_console_run() {
     let mut rig = console_rig();
     rig.through_self_test();
-    rig.at(12.0);
-    requested(&mut rig);
-    moved(&mut rig, SIZE / 4);
+    rig.at(12.0).request(1).acked(1, SIZE / 4);
     tick_through(&mut rig, 13, 12 + 61);
     let alarms = alarms(&rig);
     assert!(

@@ -178,6 +178,11 @@ impl Rig {
         self
     }
 
+    /// The size of the plan's image: what a whole transfer moves.
+    fn image_size(&self) -> u64 {
+        self.machine.plan().image.size
+    }
+
     fn request(&mut self, id: u64) -> &mut Self {
         self.feed(Input::Transfer(TransferEvent::RequestReceived {
             id: TransferId(id),
@@ -191,21 +196,23 @@ impl Rig {
     }
 
     fn acked(&mut self, id: u64, bytes: u64) -> &mut Self {
+        let total = self.image_size();
         self.feed(Input::Transfer(TransferEvent::Progress {
             id: TransferId(id),
             bytes,
-            total: Some(SIZE),
+            total: Some(total),
             timeouts: 0,
         }));
         self
     }
 
     fn finished_transfer(&mut self, id: u64) -> &mut Self {
+        let bytes = self.image_size();
         self.feed(Input::Transfer(TransferEvent::Finished {
             id: TransferId(id),
             peer: router_peer(),
             name: FILE.into(),
-            bytes: SIZE,
+            bytes,
             elapsed: Duration::from_secs(9),
             sha256: "9f2c".into(),
             confirmed: true,

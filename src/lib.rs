@@ -1,7 +1,16 @@
-//! rescue-wizard brings bricked routers back: it knows each device's recovery procedure, gives
-//! the laptop the address the bootloader expects, and moves the firmware over TFTP.
+//! rescue-wizard brings bricked routers back: it knows each device's recovery procedure (a
+//! [`profile`]), gives the laptop the address the bootloader expects, and moves the firmware the
+//! way that bootloader wants it: it pulls over TFTP or we push over TFTP ([`tftp`]), Netgear's
+//! NMRP ([`nmrp`]), DHCP/BOOTP then TFTP ([`dhcp`]), an HTTP failsafe page ([`http`]), or
+//! commands typed at its serial console ([`console`]). It watches the wire to show what the
+//! router is doing ([`net`]), walks through the checklist, and puts the laptop's network back.
 //!
 //! The library holds everything; `main.rs` only parses the command line and calls [`run`].
+//! The layers, top to bottom (tests/layers.rs fails on an import that runs upward):
+//! [`commands`] (one file per sub-command), [`cli`], [`ui`] (the wizard, the plain and JSON
+//! front-ends), [`engine`] (the plan and the run: a sans-I/O machine and its driver), the
+//! methods beside TFTP ([`dhcp`], [`nmrp`], [`http`], [`console`]), [`tftp`], then [`net`],
+//! [`image`] and [`settings`], and [`profile`] at the bottom.
 
 pub mod cli;
 pub mod commands;

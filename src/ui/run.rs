@@ -94,84 +94,29 @@ impl RunView {
         }
     }
 
+    /// A spinner below the lines, ticking at once.
+    fn new_spinner(&self, template: &str, message: Option<String>) -> ProgressBar {
+        let spinner = self.multi.add(ProgressBar::new_spinner());
+        spinner.set_style(Self::style(template));
+        if let Some(message) = message {
+            spinner.set_message(message);
+        }
+        spinner.enable_steady_tick(Duration::from_millis(120));
+        spinner
+    }
+
     /// Shows one event.
-    #[expect(
-        clippy::too_many_lines,
-        reason = "split pending: one arm per engine event, with the run issue"
-    )]
     pub fn show(&mut self, event: &Event) {
         match event {
-            Event::WaitingForRouter { what, timeout } => {
-                self.line(&event.to_string());
-                if self.interactive {
-                    let spinner = self.multi.add(ProgressBar::new_spinner());
-                    spinner.set_style(Self::style("{spinner} waiting {elapsed} of {msg}"));
-                    let waiting_for = format!("{} s for {what}", timeout.as_secs());
-                    spinner.set_message(waiting_for.clone());
-                    self.waiting_for = Some(waiting_for);
-                    spinner.enable_steady_tick(Duration::from_millis(120));
-                    self.spinner = Some(spinner);
-                }
-            }
-            Event::PhaseStarted { phase } => {
-                if *phase != Phase::Waiting {
-                    Self::clear(&mut self.spinner, &self.multi);
-                }
-                if *phase != Phase::Transfer {
-                    Self::clear(&mut self.bar, &self.multi);
-                }
-                if *phase == Phase::Waiting
-                    && self.interactive
-                    && self.spinner.is_none()
-                    && self.transfers > 0
-                {
-                    // Back to waiting after a failed attempt: the spinner returns.
-                    let spinner = self.multi.add(ProgressBar::new_spinner());
-                    spinner.set_style(Self::style(
-                        "{spinner} waiting for the router to ask again {elapsed}",
-                    ));
-                    spinner.enable_steady_tick(Duration::from_millis(120));
-                    self.spinner = Some(spinner);
-                }
-                if *phase == Phase::Done {
-                    Self::clear(&mut self.countdown, &self.multi);
-                }
-                self.line(&event.to_string());
-            }
-            Event::TransferStarted { total, .. } => {
-                Self::clear(&mut self.spinner, &self.multi);
-                self.line(&event.to_string());
-                self.printed_tenth = 0;
-                self.transfers += 1;
-                if self.interactive && self.bar.is_none() {
-                    let bar = self.multi.add(ProgressBar::new(*total));
-                    bar.set_style(Self::style(
-                        "[{bar:32}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta} {msg}",
-                    ));
-                    bar.enable_steady_tick(Duration::from_millis(200));
-                    self.bar = Some(bar);
-                }
-            }
+            Event::WaitingForRouter { what, timeout } => self.waiting(event, what, *timeout),
+            Event::PhaseStarted { phase } => self.phase_started(event, *phase),
+            Event::TransferStarted { total, .. } => self.transfer_started(event, *total),
             Event::TransferProgressed {
                 bytes,
                 total,
                 timeouts,
                 ..
-            } => {
-                if let Some(bar) = &self.bar {
-                    bar.set_length(*total);
-                    bar.set_position(*bytes);
-                    if *timeouts > 0 {
-                        bar.set_message(format!("{timeouts} resends"));
-                    }
-                } else if !self.interactive && *total > 0 {
-                    let tenth = bytes.saturating_mul(10) / total;
-                    if tenth > self.printed_tenth {
-                        self.printed_tenth = tenth;
-                        self.line(&event.to_string());
-                    }
-                }
-            }
+            } => self.transfer_progressed(event, *bytes, *total, *timeouts),
             Event::TransferFinished { .. } | Event::TransferFailed { .. } => {
                 Self::clear(&mut self.bar, &self.multi);
                 self.line(&event.to_string());
@@ -180,53 +125,135 @@ impl RunView {
             Event::PreflightFailed { .. }
             | Event::NetworkSetupFailed { .. }
             | Event::ServerStartFailed { .. }
-            | Event::DhcpProbed { stopped: true, .. } => {
-                Self::clear(&mut self.spinner, &self.multi);
-                Self::clear(&mut self.bar, &self.multi);
-                self.line(&event.to_string());
-            }
-            Event::FlashingStarted { expected, .. } => {
-                self.line(&event.to_string());
-                if self.interactive {
-                    let bar = self.multi.add(ProgressBar::new(expected.as_secs()));
-                    bar.set_style(Self::style(
-                        "flashing [{bar:32}] {msg} - do not switch the router off",
-                    ));
-                    bar.set_message(format!("{} s left", expected.as_secs()));
-                    self.countdown = Some(bar);
-                }
-            }
-            Event::FlashingCountdown { remaining } => {
-                if let Some(bar) = &self.countdown {
-                    let total = bar.length().unwrap_or(0);
-                    bar.set_position(total.saturating_sub(remaining.as_secs()));
-                    bar.set_message(format!("{} s left", remaining.as_secs()));
-                } else if !self.interactive && remaining.as_secs() % 30 == 0 {
-                    // Zero comes once: "should be done by now".
-                    self.line(&event.to_string());
-                }
-            }
+            | Event::DhcpProbed { stopped: true, .. } => self.ended_before_serving(event),
+            Event::FlashingStarted { expected, .. } => self.flashing_started(event, *expected),
+            Event::FlashingCountdown { remaining } => self.flashing_countdown(event, *remaining),
             Event::RouterBack { .. } | Event::Finished { .. } => {
                 Self::clear(&mut self.countdown, &self.multi);
                 Self::clear(&mut self.spinner, &self.multi);
                 self.line(&event.to_string());
             }
-            // The count ticks on the spinner; plain lines tell it every ten seconds.
-            Event::NmrpAdvertising { sent, since } => {
-                if let Some(spinner) = &self.spinner {
-                    let base = self.waiting_for.as_deref().unwrap_or("the router's answer");
-                    spinner.set_message(format!("{base}; {sent} advertisement(s) sent"));
-                } else if !self.interactive {
-                    let tens = since.as_secs() / 10;
-                    if self.advertising_told.is_none_or(|told| tens > told) {
-                        self.advertising_told = Some(tens);
-                        self.line(&event.to_string());
-                    }
-                }
-            }
+            Event::NmrpAdvertising { sent, since } => self.nmrp_advertising(event, *sent, *since),
             // The full checklist is shown when the run stalls or fails, not at each change.
             Event::ChecklistUpdated { .. } => {}
             _ => self.line(&event.to_string()),
+        }
+    }
+
+    /// The run waits for the router: a spinner says what for and for how long.
+    fn waiting(&mut self, event: &Event, what: &str, timeout: Duration) {
+        self.line(&event.to_string());
+        if self.interactive {
+            let waiting_for = format!("{} s for {what}", timeout.as_secs());
+            self.spinner = Some(self.new_spinner(
+                "{spinner} waiting {elapsed} of {msg}",
+                Some(waiting_for.clone()),
+            ));
+            self.waiting_for = Some(waiting_for);
+        }
+    }
+
+    /// A new phase: the bars of the phases left behind go.
+    fn phase_started(&mut self, event: &Event, phase: Phase) {
+        if phase != Phase::Waiting {
+            Self::clear(&mut self.spinner, &self.multi);
+        }
+        if phase != Phase::Transfer {
+            Self::clear(&mut self.bar, &self.multi);
+        }
+        if phase == Phase::Waiting
+            && self.interactive
+            && self.spinner.is_none()
+            && self.transfers > 0
+        {
+            // Back to waiting after a failed attempt: the spinner returns.
+            self.spinner = Some(self.new_spinner(
+                "{spinner} waiting for the router to ask again {elapsed}",
+                None,
+            ));
+        }
+        if phase == Phase::Done {
+            Self::clear(&mut self.countdown, &self.multi);
+        }
+        self.line(&event.to_string());
+    }
+
+    /// A transfer began: the spinner gives way to a bar of `total` bytes.
+    fn transfer_started(&mut self, event: &Event, total: u64) {
+        Self::clear(&mut self.spinner, &self.multi);
+        self.line(&event.to_string());
+        self.printed_tenth = 0;
+        self.transfers += 1;
+        if self.interactive && self.bar.is_none() {
+            let bar = self.multi.add(ProgressBar::new(total));
+            bar.set_style(Self::style(
+                "[{bar:32}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta} {msg}",
+            ));
+            bar.enable_steady_tick(Duration::from_millis(200));
+            self.bar = Some(bar);
+        }
+    }
+
+    /// The transfer moved on: the bar follows; plain lines tell each tenth once.
+    fn transfer_progressed(&mut self, event: &Event, bytes: u64, total: u64, timeouts: u64) {
+        if let Some(bar) = &self.bar {
+            bar.set_length(total);
+            bar.set_position(bytes);
+            if timeouts > 0 {
+                bar.set_message(format!("{timeouts} resends"));
+            }
+        } else if !self.interactive && total > 0 {
+            let tenth = bytes.saturating_mul(10) / total;
+            if tenth > self.printed_tenth {
+                self.printed_tenth = tenth;
+                self.line(&event.to_string());
+            }
+        }
+    }
+
+    /// The run ends before the router could be served: no spinner, no bar.
+    fn ended_before_serving(&mut self, event: &Event) {
+        Self::clear(&mut self.spinner, &self.multi);
+        Self::clear(&mut self.bar, &self.multi);
+        self.line(&event.to_string());
+    }
+
+    /// The router writes its flash: a countdown bar of the `expected` seconds.
+    fn flashing_started(&mut self, event: &Event, expected: Duration) {
+        self.line(&event.to_string());
+        if self.interactive {
+            let bar = self.multi.add(ProgressBar::new(expected.as_secs()));
+            bar.set_style(Self::style(
+                "flashing [{bar:32}] {msg} - do not switch the router off",
+            ));
+            bar.set_message(format!("{} s left", expected.as_secs()));
+            self.countdown = Some(bar);
+        }
+    }
+
+    /// The countdown moves; plain lines tell it every 30 seconds.
+    fn flashing_countdown(&mut self, event: &Event, remaining: Duration) {
+        if let Some(bar) = &self.countdown {
+            let total = bar.length().unwrap_or(0);
+            bar.set_position(total.saturating_sub(remaining.as_secs()));
+            bar.set_message(format!("{} s left", remaining.as_secs()));
+        } else if !self.interactive && remaining.as_secs().is_multiple_of(30) {
+            // Zero comes once: "should be done by now".
+            self.line(&event.to_string());
+        }
+    }
+
+    /// The count ticks on the spinner; plain lines tell it every ten seconds.
+    fn nmrp_advertising(&mut self, event: &Event, sent: u32, since: Duration) {
+        if let Some(spinner) = &self.spinner {
+            let base = self.waiting_for.as_deref().unwrap_or("the router's answer");
+            spinner.set_message(format!("{base}; {sent} advertisement(s) sent"));
+        } else if !self.interactive {
+            let tens = since.as_secs() / 10;
+            if self.advertising_told.is_none_or(|told| tens > told) {
+                self.advertising_told = Some(tens);
+                self.line(&event.to_string());
+            }
         }
     }
 }

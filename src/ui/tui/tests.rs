@@ -153,60 +153,6 @@ fn interfaces() -> Vec<Interface> {
     ]
 }
 
-/// A real-mode wizard on the image screen, with the TL-WR841N v9 chosen.
-fn on_image_screen() -> Model {
-    let (mut model, first) = init(setup(Mode::Real));
-    assert!(matches!(&first[..], [Effect::ListDir(dir)] if dir == Path::new(DOWNLOADS)));
-    update(
-        &mut model,
-        Msg::Listed {
-            dir: DOWNLOADS.into(),
-            entries: Ok(downloads()),
-        },
-    );
-    type_text(&mut model, "wr841 v9");
-    let effects = press(&mut model, &[Key::Enter]);
-    assert_eq!(model.screen, Screen::Image);
-    // The folder is read again on the way in.
-    assert!(matches!(&effects[..], [Effect::ListDir(dir)] if dir == Path::new(DOWNLOADS)));
-    model
-}
-
-/// The image checked and taken, the port list read: the port screen.
-fn on_port_screen() -> Model {
-    let mut model = on_image_screen();
-    press(&mut model, &[Key::Down]);
-    let effects = press(&mut model, &[Key::Enter]);
-    let [Effect::Inspect { path, .. }] = &effects[..] else {
-        panic!("{effects:?}");
-    };
-    let inspection = inspected(&model, "wr841nv9-factory.bin", &firmware(3_932_160));
-    assert_eq!(path, &inspection.path);
-    update(
-        &mut model,
-        Msg::Inspected {
-            path: path.clone(),
-            result: Ok(Box::new(inspection)),
-        },
-    );
-    let effects = press(&mut model, &[Key::Enter]);
-    assert_eq!(model.screen, Screen::Port);
-    assert!(matches!(&effects[..], [Effect::ListPorts]));
-    update(&mut model, Msg::Ports(interfaces()));
-    model
-}
-
-/// Through the network and prepare screens: the run starts.
-fn on_live_screen() -> Model {
-    let mut model = on_port_screen();
-    press(&mut model, &[Key::Enter, Key::Enter]);
-    assert_eq!(model.screen, Screen::Prepare);
-    let effects = press(&mut model, &[Key::Enter]);
-    assert_eq!(model.screen, Screen::Live);
-    assert!(matches!(&effects[..], [Effect::StartRun(plan)] if plan.network.is_some()));
-    model
-}
-
 fn wire_arp() -> Event {
     Event::Wire {
         wire: WireEvent::Arp {
@@ -956,6 +902,9 @@ fn rows(model: &Model) -> Vec<String> {
         .map(|line| line.trim_matches('"').to_owned())
         .collect()
 }
+
+mod reach;
+use reach::{on_image_screen, on_live_screen, on_port_screen, on_port_screen_with, start_run};
 
 mod given;
 mod live_pane;

@@ -4,11 +4,9 @@
 
 use std::net::Ipv4Addr;
 
-use super::{DOWNLOADS, event, inspected, interfaces, press, rows, setup, type_text};
+use super::{event, on_port_screen_with, rows, start_run};
 use crate::engine::{Event, Phase};
-use crate::ui::tui::keys::Key;
-use crate::ui::tui::model::{Effect, FileEntry, Mode, Model, Msg, Screen};
-use crate::ui::tui::update::{init, update};
+use crate::ui::tui::model::{Effect, Model};
 
 const IMAGE: &str = "miwifi_r4a_firmware.bin";
 const ROUTER_MAC: &str = "8c:de:f9:12:34:56";
@@ -16,41 +14,9 @@ const ROUTER_MAC: &str = "8c:de:f9:12:34:56";
 /// The Xiaomi 4A Gigabit chosen, its stock image taken, the port and the steps confirmed: the
 /// live screen of a DHCP run.
 fn on_dhcp_live_screen() -> Model {
-    let (mut model, _) = init(setup(Mode::Real));
     let image = vec![0x5a_u8; 64 * 1024];
-    update(
-        &mut model,
-        Msg::Listed {
-            dir: DOWNLOADS.into(),
-            entries: Ok(vec![FileEntry {
-                name: IMAGE.into(),
-                dir: false,
-                size: image.len() as u64,
-            }]),
-        },
-    );
-    type_text(&mut model, "xiaomi-mi-router-4a-gigabit");
-    press(&mut model, &[Key::Enter]);
-    assert_eq!(model.screen, Screen::Image);
-    let effects = press(&mut model, &[Key::Enter]);
-    let [Effect::Inspect { path, .. }] = &effects[..] else {
-        panic!("{effects:?}");
-    };
-    let inspection = inspected(&model, IMAGE, &image);
-    update(
-        &mut model,
-        Msg::Inspected {
-            path: path.clone(),
-            result: Ok(Box::new(inspection)),
-        },
-    );
-    press(&mut model, &[Key::Enter]);
-    assert_eq!(model.screen, Screen::Port, "{}", rows(&model).join("\n"));
-    update(&mut model, Msg::Ports(interfaces()));
-    press(&mut model, &[Key::Enter, Key::Enter]);
-    assert_eq!(model.screen, Screen::Prepare);
-    let effects = press(&mut model, &[Key::Enter]);
-    assert_eq!(model.screen, Screen::Live);
+    let mut model = on_port_screen_with("xiaomi-mi-router-4a-gigabit", IMAGE, &image);
+    let effects = start_run(&mut model);
     assert!(
         matches!(&effects[..], [Effect::StartRun(plan)] if plan.method == crate::profile::Method::DhcpTftp),
         "{effects:?}"

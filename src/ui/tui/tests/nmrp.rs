@@ -7,15 +7,12 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::time::Duration;
 
-use super::{
-    DOWNLOADS, event, inspected, interfaces, press, rows, setup, show_steps, snapshot, type_text,
-};
+use super::{DOWNLOADS, event, on_port_screen_with, rows, show_steps, snapshot, start_run};
 use crate::engine::run::method::nmrp::causes;
 use crate::engine::{Event, Phase, RunOutcome};
 use crate::nmrp::session::{Phase as Exchange, Rejection};
-use crate::ui::tui::keys::Key;
-use crate::ui::tui::model::{Effect, FileEntry, Mode, Model, Msg, RunEnd, Screen};
-use crate::ui::tui::update::{init, update};
+use crate::ui::tui::model::{Effect, Model, Msg, RunEnd, Screen};
+use crate::ui::tui::update::update;
 
 const IMAGE: &str = "R6220-V1.1.0.86.chk";
 const ROUTER: Ipv4Addr = Ipv4Addr::new(10, 164, 183, 253);
@@ -25,42 +22,9 @@ const TOTAL: u64 = 8 * 1024 * 1024 + 5;
 /// The R6220 chosen, its .chk checked, the port taken, the network and the steps confirmed:
 /// the live screen of an NMRP run.
 fn on_nmrp_live_screen() -> Model {
-    let (mut model, _) = init(setup(Mode::Real));
     let image = crate::image::sample::netgear_chk("R6220", 4096, 8192);
-    update(
-        &mut model,
-        Msg::Listed {
-            dir: DOWNLOADS.into(),
-            entries: Ok(vec![FileEntry {
-                name: IMAGE.into(),
-                dir: false,
-                size: image.len() as u64,
-            }]),
-        },
-    );
-    type_text(&mut model, "netgear-r6220");
-    press(&mut model, &[Key::Enter]);
-    assert_eq!(model.screen, Screen::Image);
-    let effects = press(&mut model, &[Key::Enter]);
-    let [Effect::Inspect { path, .. }] = &effects[..] else {
-        panic!("{effects:?}");
-    };
-    let inspection = inspected(&model, IMAGE, &image);
-    assert_eq!(path, &inspection.path);
-    update(
-        &mut model,
-        Msg::Inspected {
-            path: path.clone(),
-            result: Ok(Box::new(inspection)),
-        },
-    );
-    press(&mut model, &[Key::Enter]);
-    assert_eq!(model.screen, Screen::Port);
-    update(&mut model, Msg::Ports(interfaces()));
-    press(&mut model, &[Key::Enter, Key::Enter]);
-    assert_eq!(model.screen, Screen::Prepare);
-    let effects = press(&mut model, &[Key::Enter]);
-    assert_eq!(model.screen, Screen::Live);
+    let mut model = on_port_screen_with("netgear-r6220", IMAGE, &image);
+    let effects = start_run(&mut model);
     assert!(
         matches!(&effects[..], [Effect::StartRun(plan)] if plan.image.path == Path::new(DOWNLOADS).join(IMAGE))
     );

@@ -21,7 +21,8 @@ use ratatui::widgets::{Paragraph, Wrap};
 
 use super::port::{addresses, link};
 use super::{Theme, hanging, inner_width, panel};
-use crate::engine::plan::Transfer;
+use crate::engine::plan::{Plan, Transfer};
+use crate::net::iface::Interface;
 use crate::ui::tui::model::{Mode, Model};
 
 fn row<'a>(name: &str, expected: &str, now: String, theme: &Theme, ok: bool) -> Line<'a> {
@@ -32,15 +33,29 @@ fn row<'a>(name: &str, expected: &str, now: String, theme: &Theme, ok: bool) -> 
     ])
 }
 
-#[expect(
-    clippy::too_many_lines,
-    reason = "split pending: the network screen draws its four regions in one pass"
-)]
+/// Draws the two panels: expected and now (top), what will change (bottom).
 pub fn draw(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
     let Some(plan) = &model.plan else {
         return;
     };
     let [top, bottom] = Layout::vertical([Constraint::Length(8), Constraint::Min(0)]).areas(area);
+    let (title, lines) = expected_and_now(model, plan, theme);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(panel(title))
+            .wrap(Wrap { trim: false }),
+        top,
+    );
+    frame.render_widget(
+        Paragraph::new(what_will_change(model, plan, inner_width(bottom), theme))
+            .block(panel(" What will change "))
+            .wrap(Wrap { trim: false }),
+        bottom,
+    );
+}
+
+/// The top panel: its title and the rows "the router expects" against "this computer has now".
+fn expected_and_now<'a>(model: &Model, plan: &Plan, theme: &Theme) -> (String, Vec<Line<'a>>) {
     let host = plan
         .host
         .map_or_else(|| "none".to_owned(), |h| h.to_string());
@@ -53,71 +68,90 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
         Span::styled(format!("{:<30}", "the router expects"), theme.accent),
         Span::styled("this computer has now", theme.accent),
     ])];
-    let title;
-    if model.mode == Mode::Demo {
-        title = " loopback (simulated): expected and now ".to_owned();
-        let server = match &plan.transfer {
-            Transfer::Serve { bind, .. } | Transfer::Dhcp { bind, .. } => bind.ip().to_string(),
-            Transfer::Push { to, .. } => to.ip().to_string(),
-            Transfer::Nmrp { router, .. } => router.to_string(),
-            Transfer::Http { page, .. } => page.addr.ip().to_string(),
-        };
-        lines.push(row(
+    let title = if model.mode == Mode::Demo {
+        lines.extend(loopback_rows(plan, &host, &router, theme));
+        " loopback (simulated): expected and now ".to_owned()
+    } else {
+        let name = plan.port.as_ref().map_or("", |p| p.name.as_str());
+        let iface = model.port.interfaces.iter().find(|i| i.name == name);
+        lines.extend(port_rows(plan, iface, &host, &router, theme));
+        format!(" {name}: expected and now ")
+    };
+    (title, lines)
+}
+
+/// The demo's rows: the server and the router, both simulated on loopback.
+fn loopback_rows<'a>(plan: &Plan, host: &str, router: &str, theme: &Theme) -> Vec<Line<'a>> {
+    let server = match &plan.transfer {
+        Transfer::Serve { bind, .. } | Transfer::Dhcp { bind, .. } => bind.ip().to_string(),
+        Transfer::Push { to, .. } => to.ip().to_string(),
+        Transfer::Nmrp { router, .. } => router.to_string(),
+        Transfer::Http { page, .. } => page.addr.ip().to_string(),
+    };
+    vec![
+        row(
             "server address",
-            &host,
+            host,
             format!("{server} (simulated)"),
             theme,
             true,
-        ));
-        lines.push(row("router", &router, "simulated".into(), theme, true));
-    } else {
-        let name = plan.port.as_ref().map_or("", |p| p.name.as_str());
-        title = format!(" {name}: expected and now ");
-        let iface = model.port.interfaces.iter().find(|i| i.name == name);
-        let (now_addr, now_link, nm) = match iface {
-            Some(i) => (
-                addresses(i),
-                link(i).to_owned(),
-                match i.managed_by_network_manager {
-                    Some(true) => "manages it",
-                    Some(false) => "leaves it alone",
-                    None => "not running",
-                },
-            ),
-            None => ("gone".into(), "gone".into(), "?"),
-        };
-        let has = iface.is_some_and(|i| plan.host.is_some_and(|h| i.has_address(h.addr)));
-        lines.push(row("address", &host, now_addr, theme, has));
-        let up = iface.is_some_and(|i| i.up);
-        lines.push(row(
+        ),
+        row("router", router, "simulated".into(), theme, true),
+    ]
+}
+
+/// A real port's rows: its address, link and NetworkManager now (or "gone" when the port
+/// left), and the router, not seen yet.
+fn port_rows<'a>(
+    plan: &Plan,
+    iface: Option<&Interface>,
+    host: &str,
+    router: &str,
+    theme: &Theme,
+) -> Vec<Line<'a>> {
+    let (now_addr, now_link, nm) = match iface {
+        Some(i) => (
+            addresses(i),
+            link(i).to_owned(),
+            match i.managed_by_network_manager {
+                Some(true) => "manages it",
+                Some(false) => "leaves it alone",
+                None => "not running",
+            },
+        ),
+        None => ("gone".into(), "gone".into(), "?"),
+    };
+    let has = iface.is_some_and(|i| plan.host.is_some_and(|h| i.has_address(h.addr)));
+    let up = iface.is_some_and(|i| i.up);
+    let mut lines = vec![
+        row("address", host, now_addr, theme, has),
+        row(
             "link",
             "up, cable in",
             now_link,
             theme,
             iface.is_some_and(|i| i.up && i.carrier),
-        ));
-        lines.push(row(
+        ),
+        row(
             "NetworkManager",
             "leaves it alone",
             nm.into(),
             theme,
             nm != "manages it",
+        ),
+        row("router", router, "not seen yet".into(), theme, true),
+    ];
+    if !up && iface.is_some() {
+        lines.push(Line::styled(
+            "The port is switched off: rescue-wizard brings it up.",
+            theme.dim,
         ));
-        lines.push(row("router", &router, "not seen yet".into(), theme, true));
-        if !up && iface.is_some() {
-            lines.push(Line::styled(
-                "The port is switched off: rescue-wizard brings it up.",
-                theme.dim,
-            ));
-        }
     }
-    frame.render_widget(
-        Paragraph::new(lines)
-            .block(panel(title))
-            .wrap(Wrap { trim: false }),
-        top,
-    );
+    lines
+}
 
+/// The bottom panel: each change the plan makes (none in the demo), then the keys.
+fn what_will_change<'a>(model: &Model, plan: &Plan, width: usize, theme: &Theme) -> Vec<Line<'a>> {
     let changes = plan.changes();
     let mut lines = Vec::new();
     if model.mode == Mode::Demo {
@@ -129,7 +163,6 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
             "Nothing: the port already has the address the router expects.",
         ));
     } else {
-        let width = inner_width(bottom);
         for change in &changes {
             lines.extend(hanging("• ", theme.accent, change, Style::default(), width));
         }
@@ -140,24 +173,24 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
         ));
     }
     lines.push(Line::raw(""));
+    lines.push(keys(changes.is_empty(), theme));
+    lines
+}
+
+/// Enter goes on (making the changes, when there are any); S skips them.
+fn keys<'a>(no_changes: bool, theme: &Theme) -> Line<'a> {
     let mut keys = vec![
         Span::styled("Enter", theme.key),
-        Span::raw(if changes.is_empty() {
+        Span::raw(if no_changes {
             ": go on"
         } else {
             ": make these changes"
         }),
     ];
-    if !changes.is_empty() {
+    if !no_changes {
         keys.push(Span::raw("      "));
         keys.push(Span::styled("S", theme.key));
         keys.push(Span::raw(": skip them (you set up the port yourself)"));
     }
-    lines.push(Line::from(keys));
-    frame.render_widget(
-        Paragraph::new(lines)
-            .block(panel(" What will change "))
-            .wrap(Wrap { trim: false }),
-        bottom,
-    );
+    Line::from(keys)
 }

@@ -456,7 +456,8 @@ impl Session {
         }
         let code = frame.message.code;
         if matches!(self.state, State::Uploading { .. }) && code != Code::KEEP_ALIVE_REQ {
-            // nmrpflash drains these too (`nmrp_discard`); they mean nothing yet.
+            // While the upload runs only a KEEP_ALIVE_REQ means something (the router
+            // writing flash); nmrpflash drains the rest too (`nmrp_discard`).
             step.events.push(Event::StrayDrained { code });
             return;
         }
@@ -479,11 +480,11 @@ impl Session {
 
     /// `CONF_REQ`: the router heard an ADVERTISE (or a `CONF_ACK` was lost) and asks for its
     /// configuration. After the upload it means the router started over.
-    fn on_conf_req(&mut self, router: Mac, now: Instant, step: &mut Step) {
+    fn on_conf_req(&mut self, from: Mac, now: Instant, step: &mut Step) {
         match self.state {
             State::Advertising { .. } | State::Configuring { .. } => {
-                step.events.push(Event::RouterAnswered { mac: router });
-                self.configure(router, now, step);
+                step.events.push(Event::RouterAnswered { mac: from });
+                self.configure(from, now, step);
             }
             State::Flashing { router, .. } => self.finish(
                 Some(router),
@@ -496,18 +497,18 @@ impl Session {
 
     /// `TFTP_UL_REQ`: the router asks for the image. After the upload it means the router
     /// wants it again.
-    fn on_upload_request(&mut self, router: Mac, message: &Message, step: &mut Step) {
+    fn on_upload_request(&mut self, from: Mac, message: &Message, step: &mut Step) {
         match self.state {
             // While advertising: our CONF_ACK reached the router after all.
             State::Advertising { .. } | State::Configuring { .. } => {
                 let file_name = message
                     .file_name()
                     .map_or_else(|| FIRMWARE_FILE_NAME.to_owned(), escape_name);
-                self.state = State::Uploading { router };
+                self.state = State::Uploading { router: from };
                 self.link_lost_in_upload = false;
                 step.events.push(Event::UploadRequested {
                     file_name,
-                    router_mac: router,
+                    router_mac: from,
                     router_ip: self.config.router_ip,
                 });
             }

@@ -595,8 +595,8 @@ impl Triage {
         self.start_transfer(shared, incoming, local, kind, request, now_ms);
     }
 
-    /// Why a datagram is not looked at, before it is even parsed: where it comes from, where
-    /// it was sent to, and how often its address asks.
+    /// Screens a datagram before it is parsed, by where it comes from, where it was sent to,
+    /// and how often its address asks; the reason when it is not looked at.
     fn screen(&mut self, incoming: &Incoming) -> Result<(), &'static str> {
         let peer = incoming.peer;
         // Echo and chargen answer everything: a request "from" them is a loop waiting to

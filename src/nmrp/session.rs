@@ -446,119 +446,132 @@ impl Session {
         }
     }
 
-    #[expect(
-        clippy::too_many_lines,
-        reason = "split pending: one arm per NMRP code, with the NMRP method"
-    )]
+    /// One frame from the wire: dispatched to the handler of the code the router sent.
     fn on_frame(&mut self, bytes: &[u8], now: Instant, step: &mut Step) {
         let Ok(frame) = Frame::parse(bytes) else {
             return;
         };
-        // Our own frames (a capture socket sees them too), frames for another host, and
-        // messages a router would call invalid are not part of this session.
-        if frame.src == self.config.host_mac
-            || (frame.dst != self.config.host_mac && frame.dst != BROADCAST)
-            || !frame.message.is_reserved_zero()
-        {
+        if !self.is_for_this_session(&frame) {
             return;
         }
         let code = frame.message.code;
-        match (self.state, code) {
-            (State::Advertising { .. } | State::Configuring { .. }, Code::CONF_REQ) => {
-                step.events.push(Event::RouterAnswered { mac: frame.src });
-                self.configure(frame.src, now, step);
+        if matches!(self.state, State::Uploading { .. }) && code != Code::KEEP_ALIVE_REQ {
+            // While the upload runs only a KEEP_ALIVE_REQ means something (the router
+            // writing flash); nmrpflash drains the rest too (`nmrp_discard`).
+            step.events.push(Event::StrayDrained { code });
+            return;
+        }
+        match code {
+            Code::CONF_REQ => self.on_conf_req(frame.src, now, step),
+            Code::TFTP_UL_REQ => self.on_upload_request(frame.src, &frame.message, step),
+            Code::KEEP_ALIVE_REQ => self.on_keep_alive_req(now, step),
+            Code::CLOSE_REQ => self.on_close_req(frame.src, now, step),
+            _ => {}
+        }
+    }
+
+    /// Whether a frame belongs to this session. Our own frames (a capture socket sees them
+    /// too), frames for another host, and messages a router would call invalid do not.
+    fn is_for_this_session(&self, frame: &Frame) -> bool {
+        frame.src != self.config.host_mac
+            && (frame.dst == self.config.host_mac || frame.dst == BROADCAST)
+            && frame.message.is_reserved_zero()
+    }
+
+    /// `CONF_REQ`: the router heard an ADVERTISE (or a `CONF_ACK` was lost) and asks for its
+    /// configuration. After the upload it means the router started over.
+    fn on_conf_req(&mut self, from: Mac, now: Instant, step: &mut Step) {
+        match self.state {
+            State::Advertising { .. } | State::Configuring { .. } => {
+                step.events.push(Event::RouterAnswered { mac: from });
+                self.configure(from, now, step);
             }
-            // A TFTP_UL_REQ while advertising: our CONF_ACK reached the router after all.
-            (State::Advertising { .. } | State::Configuring { .. }, Code::TFTP_UL_REQ) => {
-                let file_name = frame
-                    .message
+            State::Flashing { router, .. } => self.finish(
+                Some(router),
+                Outcome::Rejected(Rejection::ConfRequestAfterUpload),
+                step,
+            ),
+            State::Uploading { .. } | State::Finished { .. } => {}
+        }
+    }
+
+    /// `TFTP_UL_REQ`: the router asks for the image. After the upload it means the router
+    /// wants it again.
+    fn on_upload_request(&mut self, from: Mac, message: &Message, step: &mut Step) {
+        match self.state {
+            // While advertising: our CONF_ACK reached the router after all.
+            State::Advertising { .. } | State::Configuring { .. } => {
+                let file_name = message
                     .file_name()
                     .map_or_else(|| FIRMWARE_FILE_NAME.to_owned(), escape_name);
-                self.state = State::Uploading { router: frame.src };
+                self.state = State::Uploading { router: from };
                 self.link_lost_in_upload = false;
                 step.events.push(Event::UploadRequested {
                     file_name,
-                    router_mac: frame.src,
+                    router_mac: from,
                     router_ip: self.config.router_ip,
                 });
             }
-            (State::Uploading { router }, Code::KEEP_ALIVE_REQ) => {
-                // The router is writing flash before the driver saw the last ACK through.
-                let upload_done = *self.upload_done.get_or_insert(now);
-                self.state = State::Flashing {
-                    router,
-                    upload_done,
-                    last_heard: now,
-                };
-                self.keep_alive(router, now, upload_done, step);
+            State::Flashing { router, .. } => self.finish(
+                Some(router),
+                Outcome::Rejected(Rejection::SecondUploadRequest),
+                step,
+            ),
+            State::Uploading { .. } | State::Finished { .. } => {}
+        }
+    }
+
+    /// `KEEP_ALIVE_REQ`: the router is writing flash, and says it is alive.
+    fn on_keep_alive_req(&mut self, now: Instant, step: &mut Step) {
+        let (router, upload_done) = match self.state {
+            // The router is writing flash before the driver saw the last ACK through.
+            State::Uploading { router } => (router, *self.upload_done.get_or_insert(now)),
+            State::Flashing {
+                router,
+                upload_done,
+                ..
+            } => (router, upload_done),
+            State::Advertising { .. } | State::Configuring { .. } | State::Finished { .. } => {
+                return;
             }
-            (State::Uploading { .. }, _) => {
-                // nmrpflash drains these too (`nmrp_discard`); they mean nothing yet.
-                step.events.push(Event::StrayDrained { code });
-            }
-            (
-                State::Flashing {
-                    router,
-                    upload_done,
-                    ..
-                },
-                Code::KEEP_ALIVE_REQ,
-            ) => {
-                self.state = State::Flashing {
-                    router,
-                    upload_done,
-                    last_heard: now,
-                };
-                self.keep_alive(router, now, upload_done, step);
-            }
-            (
-                State::Flashing {
-                    router,
-                    upload_done,
-                    ..
-                },
-                Code::CLOSE_REQ,
-            ) => {
-                self.send(
-                    router_dst(router),
-                    Message::new(Code::CLOSE_ACK, vec![]),
-                    step,
-                );
+        };
+        self.state = State::Flashing {
+            router,
+            upload_done,
+            last_heard: now,
+        };
+        self.keep_alive(router, now, upload_done, step);
+    }
+
+    /// `CLOSE_REQ`: the router has written flash and closes the session.
+    fn on_close_req(&mut self, from: Mac, now: Instant, step: &mut Step) {
+        match self.state {
+            State::Flashing {
+                router,
+                upload_done,
+                ..
+            } => {
+                self.send_close_ack(router, step);
                 let outcome = Outcome::SwitchOffAndOn {
                     keep_alives: self.keep_alives,
                     since_upload: now.saturating_duration_since(upload_done),
                 };
                 self.finish(Some(router), outcome, step);
             }
-            (State::Flashing { router, .. }, Code::CONF_REQ) => {
-                self.finish(
-                    Some(router),
-                    Outcome::Rejected(Rejection::ConfRequestAfterUpload),
-                    step,
-                );
-            }
-            (State::Flashing { router, .. }, Code::TFTP_UL_REQ) => {
-                self.finish(
-                    Some(router),
-                    Outcome::Rejected(Rejection::SecondUploadRequest),
-                    step,
-                );
-            }
             // The router repeats CLOSE_REQ when our CLOSE_ACK was lost (1 s, 2 retries).
-            (
-                State::Finished {
-                    router: Some(router),
-                },
-                Code::CLOSE_REQ,
-            ) if frame.src == router => {
-                self.send(
-                    router_dst(router),
-                    Message::new(Code::CLOSE_ACK, vec![]),
-                    step,
-                );
-            }
+            State::Finished {
+                router: Some(router),
+            } if from == router => self.send_close_ack(router, step),
             _ => {}
         }
+    }
+
+    fn send_close_ack(&mut self, router: Mac, step: &mut Step) {
+        self.send(
+            router_dst(router),
+            Message::new(Code::CLOSE_ACK, vec![]),
+            step,
+        );
     }
 
     fn configure(&mut self, router: Mac, now: Instant, step: &mut Step) {

@@ -23,7 +23,7 @@ use super::packet::{
 };
 use super::server::{Store, hex_sha256};
 use super::session::{Opening, Receiver, RolloverTo, Sender, Stats, Status, Timing};
-use super::transfer::{Link, Machine, drive, linger};
+use super::transfer::{Ended, Link, Machine, drive, linger};
 
 /// How the client behaves.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -405,15 +405,7 @@ fn push_blocking(
         &mut initial,
     );
     sender.heed_plain_text();
-    let link = Link {
-        socket: &socket,
-        peer,
-        id: TransferId(0),
-        events,
-        stop,
-        total: Some(data.len() as u64),
-        heard: None,
-    };
+    let link = client_link(&socket, peer, events, stop, Some(data.len() as u64));
     let (ended, machine) = drive(&link, Machine::Send(sender), initial);
     if let Some(text) = machine.peer_said() {
         return Err(ClientError::PeerSaid {
@@ -421,21 +413,10 @@ fn push_blocking(
             text: text.to_owned(),
         });
     }
-    let confirmed = match ended.status {
+    let confirmed = match &ended.status {
         Status::Complete => true,
         Status::Unconfirmed => false,
-        Status::Failed(reason) => {
-            return Err(ClientError::Failed {
-                server: peer,
-                reason: reason.to_string(),
-            });
-        }
-        other => {
-            return Err(ClientError::Failed {
-                server: peer,
-                reason: format!("{other:?}"),
-            });
-        }
+        other => return Err(transfer_failed(peer, other)),
     };
     let result = Transferred {
         peer,
@@ -451,10 +432,8 @@ fn push_blocking(
     Ok(result)
 }
 
-#[expect(
-    clippy::too_many_lines,
-    reason = "split pending: the blocking get loop, with the safety work on tftp/"
-)]
+/// Gets `name` from `server` into `output`: asks for it, receives it into `OUTPUT.part`,
+/// then gives it its name.
 fn get_blocking(
     server: SocketAddr,
     name: &str,
@@ -464,14 +443,7 @@ fn get_blocking(
     stop: &AtomicBool,
 ) -> Result<Transferred, ClientError> {
     let started = Instant::now();
-    // `symlink_metadata`, not `exists`: a dangling symlink "does not exist" for `exists`,
-    // and renaming onto it would replace it.
-    if fs::symlink_metadata(output).is_ok() {
-        return Err(ClientError::Output(format!(
-            "{} already exists and is not overwritten.\n  fix: choose another name with -o, or move the file away",
-            output.display()
-        )));
-    }
+    refuse_existing_output(output)?;
     let partial = partial_path(output);
     let socket = local_socket(server)?;
     let mut config = *config;
@@ -479,24 +451,7 @@ fn get_blocking(
         config.options.tsize = Some(0);
     }
     let (peer, answer) = open(&socket, server, false, name, &config, stop, started)?;
-    if let Answer::Oack(Agreed {
-        tsize: Some(announced),
-        ..
-    }) = answer
-        && announced > config.max_size
-    {
-        let _ = socket.send_to(
-            &error_datagram(ErrorCode::DISK_FULL, "file larger than the client accepts"),
-            peer,
-        );
-        return Err(ClientError::TooLarge {
-            server: peer,
-            reason: format!(
-                "it is announced as {announced} bytes (tsize), over the limit of {} bytes",
-                config.max_size
-            ),
-        });
-    }
+    refuse_announced_size(&socket, peer, &answer, config.max_size)?;
     // O_EXCL: an existing `.part` (or a symlink planted in its place) is never opened.
     let file = File::options()
         .write(true)
@@ -515,7 +470,7 @@ fn get_blocking(
         .tsize
         .map_or(config.max_size, |t| t.min(config.max_size));
     let mut initial = Vec::new();
-    let mut receiver = Receiver::start(
+    let receiver = Receiver::start(
         &agreed,
         config.rollover,
         first,
@@ -524,65 +479,25 @@ fn get_blocking(
         Instant::now(),
         &mut initial,
     );
-    let mut stored = Ok(());
-    if let Some(datagram) = &pending
-        && let Ok(packet) = Packet::parse(datagram)
-        && let Some(block) = receiver.on_packet(&packet, Instant::now(), &mut initial)
-    {
-        stored = store.write(block);
-    }
-    let link = Link {
-        socket: &socket,
-        peer,
-        id: TransferId(0),
-        events,
-        stop,
-        total: agreed.tsize,
-        heard: None,
-    };
-    let (ended, receiver) = match stored {
-        Ok(()) => {
-            let mut sink = |data: &[u8]| store.write(data);
-            let (ended, machine) = drive(&link, Machine::Receive(receiver, &mut sink), initial);
-            (ended, machine.into_receiver())
-        }
-        Err(err) => {
+    let link = client_link(&socket, peer, events, stop, agreed.tsize);
+    let (ended, receiver) = receive_into(&link, receiver, initial, pending.as_deref(), &mut store)
+        .map_err(|err| {
             let _ = fs::remove_file(&partial);
-            return Err(ClientError::Output(format!(
-                "cannot write {}: {err}",
-                partial.display()
-            )));
-        }
-    };
-    let outcome = match ended.status {
+            ClientError::Output(format!("cannot write {}: {err}", partial.display()))
+        })?;
+    let outcome = match &ended.status {
         Status::Complete => store.finish().map_err(|reason| {
             ClientError::Output(format!("cannot write {}: {reason}", partial.display()))
         }),
         Status::Failed(_) if ended.bytes > limit => Err(ClientError::TooLarge {
             server: peer,
-            reason: match agreed.tsize {
-                Some(announced) if announced <= config.max_size => {
-                    format!("it sent more than the {announced} bytes it announced (tsize)")
-                }
-                _ => format!("it sent more than the limit of {limit} bytes"),
-            },
+            reason: oversent(agreed.tsize, config.max_size, limit),
         }),
-        Status::Failed(reason) => Err(ClientError::Failed {
-            server: peer,
-            reason: reason.to_string(),
-        }),
-        other => Err(ClientError::Failed {
-            server: peer,
-            reason: format!("{other:?}"),
-        }),
+        other => Err(transfer_failed(peer, other)),
     };
-    let sha256 = match outcome {
-        Ok(sha256) => sha256,
-        Err(err) => {
-            let _ = fs::remove_file(&partial);
-            return Err(err);
-        }
-    };
+    let sha256 = outcome.inspect_err(|_| {
+        let _ = fs::remove_file(&partial);
+    })?;
     move_into_place(&partial, output)?;
     let result = Transferred {
         peer,
@@ -599,6 +514,107 @@ fn get_blocking(
         linger(&link, receiver);
     }
     Ok(result)
+}
+
+/// Refuses an `output` that exists: a get never overwrites.
+fn refuse_existing_output(output: &Path) -> Result<(), ClientError> {
+    // `symlink_metadata`, not `exists`: a dangling symlink "does not exist" for `exists`,
+    // and renaming onto it would replace it.
+    if fs::symlink_metadata(output).is_ok() {
+        return Err(ClientError::Output(format!(
+            "{} already exists and is not overwritten.\n  fix: choose another name with -o, or move the file away",
+            output.display()
+        )));
+    }
+    Ok(())
+}
+
+/// Refuses a file the server announces (tsize, RFC 2349) over `max_size`, telling the server
+/// with `DISK_FULL` before any data is stored.
+fn refuse_announced_size(
+    socket: &UdpSocket,
+    peer: SocketAddr,
+    answer: &Answer,
+    max_size: u64,
+) -> Result<(), ClientError> {
+    if let Answer::Oack(Agreed {
+        tsize: Some(announced),
+        ..
+    }) = *answer
+        && announced > max_size
+    {
+        let _ = socket.send_to(
+            &error_datagram(ErrorCode::DISK_FULL, "file larger than the client accepts"),
+            peer,
+        );
+        return Err(ClientError::TooLarge {
+            server: peer,
+            reason: format!(
+                "it is announced as {announced} bytes (tsize), over the limit of {max_size} bytes"
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Receives the file into `store`: first the DATA already read when the server ignored the
+/// options (`pending`), then the rest from the link. The receiver comes back when it should
+/// linger for a repeated final DATA.
+fn receive_into(
+    link: &Link<'_>,
+    mut receiver: Receiver,
+    mut initial: Vec<Vec<u8>>,
+    pending: Option<&[u8]>,
+    store: &mut Store,
+) -> io::Result<(Ended, Option<Receiver>)> {
+    if let Some(datagram) = pending
+        && let Ok(packet) = Packet::parse(datagram)
+        && let Some(block) = receiver.on_packet(&packet, Instant::now(), &mut initial)
+    {
+        store.write(block)?;
+    }
+    let mut sink = |data: &[u8]| store.write(data);
+    let (ended, machine) = drive(link, Machine::Receive(receiver, &mut sink), initial);
+    Ok((ended, machine.into_receiver()))
+}
+
+/// Why a server that sent more than `limit` bytes is refused: more than it announced, or
+/// more than the client takes.
+fn oversent(announced: Option<u64>, max_size: u64, limit: u64) -> String {
+    match announced {
+        Some(announced) if announced <= max_size => {
+            format!("it sent more than the {announced} bytes it announced (tsize)")
+        }
+        _ => format!("it sent more than the limit of {limit} bytes"),
+    }
+}
+
+/// The failure of a transfer that ended in `status` (neither complete nor unconfirmed).
+fn transfer_failed(server: SocketAddr, status: &Status) -> ClientError {
+    let reason = match status {
+        Status::Failed(reason) => reason.to_string(),
+        other => format!("{other:?}"),
+    };
+    ClientError::Failed { server, reason }
+}
+
+/// The client's side of the socket loop: one transfer, no server bookkeeping.
+fn client_link<'a>(
+    socket: &'a UdpSocket,
+    peer: SocketAddr,
+    events: &'a EventSender,
+    stop: &'a AtomicBool,
+    total: Option<u64>,
+) -> Link<'a> {
+    Link {
+        socket,
+        peer,
+        id: TransferId(0),
+        events,
+        stop,
+        total,
+        heard: None,
+    }
 }
 
 /// Gives the finished `.part` file its final name without ever replacing anything there: a

@@ -26,10 +26,12 @@ use tokio::io::Interest;
 use tokio::net::UdpSocket;
 use tokio::sync::watch;
 
-use super::admission::{RequestRates, Slot, SlotView, find_slot};
+use super::admission::{Refusal, RequestRates, Slot, SlotView, find_slot};
 use super::event::{EventSender, RequestKind, TransferEvent, TransferId};
 use super::options::OptionPolicy;
-use super::packet::{ErrorCode, MAX_DATAGRAM, Packet, ParseError, RawOption, error_datagram};
+use super::packet::{
+    ErrorCode, MAX_DATAGRAM, Packet, ParseError, RawOption, Request, error_datagram,
+};
 use super::session::{RolloverTo, Timing};
 use crate::image::timed;
 use crate::net::port_owner::udp_port_owners;
@@ -569,10 +571,8 @@ impl Triage {
         Some(mtu.saturating_sub(overhead).min(u32::from(u16::MAX)) as u16)
     }
 
-    #[expect(
-        clippy::too_many_lines,
-        reason = "split pending: the request handler, with the safety work on tftp/"
-    )]
+    /// Triages one datagram at the listening port: screens it, parses it (refusing a
+    /// malformed request), books a slot, and starts the transfer.
     fn handle(
         &mut self,
         shared: &Arc<Shared>,
@@ -581,25 +581,53 @@ impl Triage {
         listen: SocketAddr,
     ) {
         let peer = incoming.peer;
+        if let Err(reason) = self.screen(incoming) {
+            return self.ignore(shared, peer, reason);
+        }
+        let local = incoming.local.unwrap_or_else(|| listen.ip());
+        let Some((kind, request)) = self.parse_request(shared, datagram, local, peer) else {
+            return;
+        };
+        let now_ms = shared.epoch.elapsed().as_millis() as u64;
+        if let Err(reason) = shared.book_slot(peer, now_ms) {
+            return self.ignore(shared, peer, reason);
+        }
+        self.start_transfer(shared, incoming, local, kind, request, now_ms);
+    }
+
+    /// Screens a datagram before it is parsed, by where it comes from, where it was sent to,
+    /// and how often its address asks; the reason when it is not looked at.
+    fn screen(&mut self, incoming: &Incoming) -> Result<(), &'static str> {
+        let peer = incoming.peer;
         // Echo and chargen answer everything: a request "from" them is a loop waiting to
         // happen. Port 0 cannot be answered.
         if matches!(peer.port(), 0 | 7 | 19) {
-            return self.ignore(shared, peer, "request from a reserved source port");
+            return Err("request from a reserved source port");
         }
         self.refresh_interfaces(incoming.ifindex);
         if incoming.destination.is_some_and(|d| self.is_broadcast(d)) {
             // RFC 1123 §4.2.3.5: requests sent to a broadcast address are silently ignored.
-            return self.ignore(shared, peer, "request sent to a broadcast address");
+            return Err("request sent to a broadcast address");
         }
         // Each address within its fair share of the budget, so that flooding addresses
         // cannot use up what the router needs.
-        if let Err(refusal) = self.rates.take(peer.ip(), Instant::now()) {
-            return self.ignore(shared, peer, refusal.reason());
-        }
-        let local = incoming.local.unwrap_or_else(|| listen.ip());
-        let request = match Packet::parse(datagram) {
-            Ok(Packet::Rrq(request)) => (RequestKind::Read, request),
-            Ok(Packet::Wrq(request)) => (RequestKind::Write, request),
+        self.rates
+            .take(peer.ip(), Instant::now())
+            .map_err(Refusal::reason)
+    }
+
+    /// The request in a datagram, or `None` when there is none: a malformed request is
+    /// refused with an ERROR from `local`; anything else is a stray, ignored.
+    fn parse_request(
+        &mut self,
+        shared: &Shared,
+        datagram: &[u8],
+        local: IpAddr,
+        peer: SocketAddr,
+    ) -> Option<(RequestKind, Request)> {
+        match Packet::parse(datagram) {
+            Ok(Packet::Rrq(request)) => Some((RequestKind::Read, request)),
+            Ok(Packet::Wrq(request)) => Some((RequestKind::Write, request)),
             Err(ParseError::UnterminatedFilename | ParseError::MissingMode) => {
                 let error = error_datagram(ErrorCode::ILLEGAL_OPERATION, "malformed request");
                 reply_from(local, peer, &error);
@@ -609,74 +637,29 @@ impl Triage {
                     code: ErrorCode::ILLEGAL_OPERATION,
                     reason: "malformed request (no NUL-terminated file name and mode)".into(),
                 });
-                return;
+                None
             }
             // DATA, ACK, ERROR, OACK or garbage at the listening port: strays from an old
             // transfer or noise. Never answered (and an ERROR never with an ERROR).
-            _ => return self.ignore(shared, peer, "not a request"),
-        };
-        let (kind, request) = request;
-        let now_ms = shared.epoch.elapsed().as_millis() as u64;
-        {
-            let mut active = lock(&shared.active);
-            if let Some(same) = active
-                .values()
-                .find(|t| t.peer == peer && !t.stop.load(Ordering::Relaxed))
-            {
-                if same.last_heard.load(Ordering::Relaxed) == NEVER_HEARD {
-                    // The client repeated its request before our answer reached it: one
-                    // transfer.
-                    drop(active);
-                    return self.ignore(shared, peer, "repeated request for a transfer under way");
-                }
-                // The same client and port asking anew after talking to us: it is done with
-                // the old transfer (tftp-hpa's client reuses its port for the next file).
-                same.stop.store(true, Ordering::Relaxed);
-            }
-            let stall_ms = shared.config.stall_after.as_millis() as u64;
-            for transfer in active.values() {
-                let heard = transfer.last_heard.load(Ordering::Relaxed);
-                let quiet_since = if heard == NEVER_HEARD {
-                    transfer.created_ms
-                } else {
-                    heard
-                };
-                if transfer.peer.ip() == peer.ip() && now_ms.saturating_sub(quiet_since) >= stall_ms
-                {
-                    // A bootloader restarting from a new port: its old transfer is dead.
-                    transfer.stop.store(true, Ordering::Relaxed);
-                }
-            }
-            active.retain(|_, t| {
-                !t.stop.load(Ordering::Relaxed)
-                    || t.thread.as_ref().is_some_and(|h| !h.is_finished())
-            });
-            let at = |ms: u64| shared.epoch + Duration::from_millis(ms);
-            let running: Vec<SlotView> = active
-                .iter()
-                .filter(|(_, t)| !t.stop.load(Ordering::Relaxed))
-                .map(|(id, t)| {
-                    let heard = t.last_heard.load(Ordering::Relaxed);
-                    SlotView {
-                        id: *id,
-                        created: at(t.created_ms),
-                        heard: (heard != NEVER_HEARD).then(|| at(heard)),
-                    }
-                })
-                .collect();
-            match find_slot(&running, shared.config.max_transfers, at(now_ms)) {
-                Ok(Slot::Free) => {}
-                Ok(Slot::Evict(victim)) => {
-                    if let Some(victim) = active.get(&victim) {
-                        victim.stop.store(true, Ordering::Relaxed);
-                    }
-                }
-                Err(refusal) => {
-                    drop(active);
-                    return self.ignore(shared, peer, refusal.reason());
-                }
+            _ => {
+                self.ignore(shared, peer, "not a request");
+                None
             }
         }
+    }
+
+    /// Announces the request and runs its transfer on a thread of its own, booked in the
+    /// active transfers.
+    fn start_transfer(
+        &mut self,
+        shared: &Arc<Shared>,
+        incoming: &Incoming,
+        local: IpAddr,
+        kind: RequestKind,
+        request: Request,
+        now_ms: u64,
+    ) {
+        let peer = incoming.peer;
         let id = TransferId(self.next_id);
         self.next_id += 1;
         let _ = shared.events.send(TransferEvent::RequestReceived {
@@ -727,6 +710,79 @@ impl Triage {
                 );
             }
         }
+    }
+}
+
+impl Shared {
+    /// Makes room for a new transfer from `peer`: retires the transfers it supersedes, then
+    /// finds a free slot (or one to take over). The reason when there is none.
+    fn book_slot(&self, peer: SocketAddr, now_ms: u64) -> Result<(), &'static str> {
+        let mut active = lock(&self.active);
+        self.retire_superseded(&active, peer, now_ms)?;
+        active.retain(|_, t| {
+            !t.stop.load(Ordering::Relaxed) || t.thread.as_ref().is_some_and(|h| !h.is_finished())
+        });
+        let at = |ms: u64| self.epoch + Duration::from_millis(ms);
+        let running: Vec<SlotView> = active
+            .iter()
+            .filter(|(_, t)| !t.stop.load(Ordering::Relaxed))
+            .map(|(id, t)| {
+                let heard = t.last_heard.load(Ordering::Relaxed);
+                SlotView {
+                    id: *id,
+                    created: at(t.created_ms),
+                    heard: (heard != NEVER_HEARD).then(|| at(heard)),
+                }
+            })
+            .collect();
+        match find_slot(&running, self.config.max_transfers, at(now_ms)) {
+            Ok(Slot::Free) => {}
+            Ok(Slot::Evict(victim)) => {
+                if let Some(victim) = active.get(&victim) {
+                    victim.stop.store(true, Ordering::Relaxed);
+                }
+            }
+            Err(refusal) => return Err(refusal.reason()),
+        }
+        Ok(())
+    }
+
+    /// Stops the transfers a new request from `peer` replaces: the same client and port
+    /// asking anew, or a stalled one from the same address. A request repeated before our
+    /// answer reached the client is no new transfer: its reason.
+    fn retire_superseded(
+        &self,
+        active: &HashMap<TransferId, ActiveTransfer>,
+        peer: SocketAddr,
+        now_ms: u64,
+    ) -> Result<(), &'static str> {
+        if let Some(same) = active
+            .values()
+            .find(|t| t.peer == peer && !t.stop.load(Ordering::Relaxed))
+        {
+            if same.last_heard.load(Ordering::Relaxed) == NEVER_HEARD {
+                // The client repeated its request before our answer reached it: one
+                // transfer.
+                return Err("repeated request for a transfer under way");
+            }
+            // The same client and port asking anew after talking to us: it is done with
+            // the old transfer (tftp-hpa's client reuses its port for the next file).
+            same.stop.store(true, Ordering::Relaxed);
+        }
+        let stall_ms = self.config.stall_after.as_millis() as u64;
+        for transfer in active.values() {
+            let heard = transfer.last_heard.load(Ordering::Relaxed);
+            let quiet_since = if heard == NEVER_HEARD {
+                transfer.created_ms
+            } else {
+                heard
+            };
+            if transfer.peer.ip() == peer.ip() && now_ms.saturating_sub(quiet_since) >= stall_ms {
+                // A bootloader restarting from a new port: its old transfer is dead.
+                transfer.stop.store(true, Ordering::Relaxed);
+            }
+        }
+        Ok(())
     }
 }
 

@@ -14,14 +14,14 @@ use sha2::{Digest, Sha256};
 
 use super::files::to_hex;
 use super::files::{FileBlocks, confine, netascii_copy, open_regular, plain_file_name, sha256_of};
-use super::{Refused, Shared, Source, lock};
+use super::{Refused, Shared, Source, WritePolicy, lock};
 use crate::tftp::event::{RequestKind, TransferEvent, TransferId};
 use crate::tftp::landing::{NotPlaced, move_into_place};
 use crate::tftp::netascii;
 use crate::tftp::options::{Direction, Negotiation, negotiate};
 use crate::tftp::packet::{ErrorCode, Mode, Packet, Request, error_datagram, escape_name};
 use crate::tftp::session::{Blocks, Opening, Receiver, Sender, Status, TransferFailure};
-use crate::tftp::transfer::{Link, Machine, drive, linger};
+use crate::tftp::transfer::{Ended, Link, Machine, drive, linger};
 
 /// One transfer's work, run on its own thread.
 pub(super) struct Job {
@@ -249,21 +249,73 @@ impl Job {
         });
     }
 
-    #[expect(
-        clippy::too_many_lines,
-        reason = "split pending: the write side's checks, landing and events read as one sequence"
-    )]
+    /// The write side (WRQ): checks the upload, receives it into `NAME.part`, lands it
+    /// under its name, and reports the outcome.
     fn serve_write(&self, socket: &StdUdpSocket, started: Instant) -> Result<(), Refused> {
-        let Some(write) = &self.shared.config.write else {
-            return Err(Refused::new(
+        let write = self.write_policy()?;
+        let netascii_mode = self.check_mode()?;
+        let name = plain_file_name(&self.request.filename)?;
+        let negotiation = self.negotiate_write(write)?;
+        let quota = Quota {
+            used: &self.shared.uploaded,
+            limit: write.quota,
+        };
+        if let Some(announced) = negotiation.agreed.tsize {
+            quota.check(announced)?;
+        }
+        let (landing, file) = Landing::open(&write.dir, &name)?;
+        self.report_options(&negotiation);
+        let link = self.link(socket, negotiation.agreed.tsize);
+        let mut store = Store::new(file, netascii_mode);
+        let mut counted = 0u64;
+        let mut sink = |data: &[u8]| {
+            quota.take(data.len() as u64, &mut counted)?;
+            store.write(data)
+        };
+        let (ended, receiver) = self.receive_upload(&link, &negotiation, write, &mut sink);
+        let finished = match &ended.status {
+            Status::Complete => store.finish().and_then(|sha256| landing.publish(sha256)),
+            Status::Failed(_) if ended.bytes > write.max_size => Err(format!(
+                "the upload passed the limit of {} bytes for one upload; raise it with --max-write-size",
+                write.max_size
+            )),
+            Status::Failed(reason) => Err(reason.to_string()),
+            _ => Err("stopped".into()),
+        };
+        match finished {
+            Ok(sha256) => {
+                self.upload_finished(&ended, sha256, started);
+                // The final ACK may be lost: keep answering the final DATA for a while,
+                // after the outcome is out.
+                if let Some(receiver) = receiver {
+                    linger(&link, receiver);
+                }
+            }
+            Err(reason) => {
+                // A partial upload is never left behind, and no longer counts.
+                landing.discard();
+                quota.give_back(counted);
+                self.failed(reason);
+            }
+        }
+        Ok(())
+    }
+
+    /// Where uploads go, or the refusal when the server takes none.
+    fn write_policy(&self) -> Result<&WritePolicy, Refused> {
+        self.shared.config.write.as_ref().ok_or_else(|| {
+            Refused::new(
                 ErrorCode::ACCESS_VIOLATION,
                 "writes are not allowed",
                 "the client tried to upload; start the server with --allow-write DIR to accept uploads",
-            ));
-        };
-        let netascii_mode = self.check_mode()?;
-        let name = plain_file_name(&self.request.filename)?;
-        let negotiation = negotiate(
+            )
+        })
+    }
+
+    /// The options granted to an upload of at most `write.max_size` bytes; a refused size
+    /// tells the technician which limit to raise.
+    fn negotiate_write(&self, write: &WritePolicy) -> Result<Negotiation, Refused> {
+        negotiate(
             &self.request.options,
             Direction::Write {
                 limit: write.max_size,
@@ -281,29 +333,79 @@ impl Job {
                 r.message.clone()
             };
             Refused::new(r.code, &r.message, fix)
-        })?;
-        let quota = Quota {
-            used: &self.shared.uploaded,
-            limit: write.quota,
+        })
+    }
+
+    /// Runs the receive side until the upload is over, each block handed to `sink`. The
+    /// receiver comes back when it should linger for a repeated final DATA.
+    fn receive_upload(
+        &self,
+        link: &Link<'_>,
+        negotiation: &Negotiation,
+        write: &WritePolicy,
+        sink: &mut dyn FnMut(&[u8]) -> io::Result<()>,
+    ) -> (Ended, Option<Receiver>) {
+        // No OACK to send: the upload starts with ACK 0 (RFC 1350 section 4; RFC 2347).
+        let first = if negotiation.oack.is_empty() {
+            crate::tftp::packet::ack_datagram(0)
+        } else {
+            Packet::Oack {
+                options: negotiation.oack.clone(),
+            }
+            .to_bytes()
         };
-        if let Some(announced) = negotiation.agreed.tsize {
-            quota.check(announced)?;
-        }
-        let path = write.dir.join(&name);
-        let exists = |path: &Path| {
-            Refused::new(
+        let config = &self.shared.config;
+        let mut initial = Vec::new();
+        let receiver = Receiver::start(
+            &negotiation.agreed,
+            config.rollover,
+            Some(first),
+            Some(write.max_size),
+            config.timing,
+            Instant::now(),
+            &mut initial,
+        );
+        let (ended, machine) = drive(link, Machine::Receive(receiver, sink), initial);
+        (ended, machine.into_receiver())
+    }
+
+    /// Reports a whole upload, stored under its name.
+    fn upload_finished(&self, ended: &Ended, sha256: String, started: Instant) {
+        let _ = self.shared.events.send(TransferEvent::Finished {
+            id: self.id,
+            peer: self.peer,
+            name: self.request.display_name(),
+            bytes: ended.bytes,
+            elapsed: started.elapsed(),
+            sha256,
+            confirmed: true,
+            stats: ended.stats,
+        });
+    }
+}
+
+/// Where an upload lands: it arrives as `NAME.part` and takes its name only when whole, so
+/// a run killed mid-upload never leaves a partial file under the final name.
+struct Landing {
+    /// The final name.
+    path: PathBuf,
+    /// The file the upload arrives in.
+    part: PathBuf,
+}
+
+impl Landing {
+    /// Creates `NAME.part` in `dir` for an upload of `name`. Create-only: an existing file
+    /// is never overwritten, a symlink never followed.
+    fn open(dir: &Path, name: &str) -> Result<(Self, File), Refused> {
+        let path = dir.join(name);
+        if fs::symlink_metadata(&path).is_ok() {
+            return Err(Refused::new(
                 ErrorCode::FILE_EXISTS,
                 "File already exists",
                 format!("{} already exists; it is not overwritten", path.display()),
-            )
-        };
-        if fs::symlink_metadata(&path).is_ok() {
-            return Err(exists(&path));
+            ));
         }
-        // The upload lands as NAME.part and takes its name only when whole, so a run killed
-        // mid-upload never leaves a partial file under the final name. Create-only: an
-        // existing file is never overwritten, a symlink never followed.
-        let part = write.dir.join(format!("{name}.part"));
+        let part = dir.join(format!("{name}.part"));
         let file = OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -326,72 +428,28 @@ impl Job {
                     )
                 }
             })?;
-        self.report_options(&negotiation);
-        let first = if negotiation.oack.is_empty() {
-            crate::tftp::packet::ack_datagram(0)
-        } else {
-            Packet::Oack {
-                options: negotiation.oack.clone(),
-            }
-            .to_bytes()
-        };
-        let config = &self.shared.config;
-        let mut initial = Vec::new();
-        let receiver = Receiver::start(
-            &negotiation.agreed,
-            config.rollover,
-            Some(first),
-            Some(write.max_size),
-            config.timing,
-            Instant::now(),
-            &mut initial,
-        );
-        let mut store = Store::new(file, netascii_mode);
-        let link = self.link(socket, negotiation.agreed.tsize);
-        let mut counted = 0u64;
-        let mut sink = |data: &[u8]| {
-            quota.take(data.len() as u64, &mut counted)?;
-            store.write(data)
-        };
-        let (ended, machine) = drive(&link, Machine::Receive(receiver, &mut sink), initial);
-        let receiver = machine.into_receiver();
-        let finished = match ended.status {
-            Status::Complete => store
-                .finish()
-                .and_then(|sha256| publish(&part, &path).map(|()| sha256)),
-            Status::Failed(_) if ended.bytes > write.max_size => Err(format!(
-                "the upload passed the limit of {} bytes for one upload; raise it with --max-write-size",
-                write.max_size
-            )),
-            Status::Failed(reason) => Err(reason.to_string()),
-            _ => Err("stopped".into()),
-        };
-        match finished {
-            Ok(sha256) => {
-                let _ = self.shared.events.send(TransferEvent::Finished {
-                    id: self.id,
-                    peer: self.peer,
-                    name: self.request.display_name(),
-                    bytes: ended.bytes,
-                    elapsed: started.elapsed(),
-                    sha256,
-                    confirmed: true,
-                    stats: ended.stats,
-                });
-                // The final ACK may be lost: keep answering the final DATA for a while,
-                // after the outcome is out.
-                if let Some(receiver) = receiver {
-                    linger(&link, receiver);
+        Ok((Self { path, part }, file))
+    }
+
+    /// Gives the whole upload its final name, never replacing anything that appeared there
+    /// since; hands back the upload's `sha256`.
+    fn publish(&self, sha256: String) -> Result<String, String> {
+        move_into_place(&self.part, &self.path)
+            .map(|()| sha256)
+            .map_err(|not_placed| match not_placed {
+                NotPlaced::Appeared => format!(
+                    "{} appeared during the upload; it is not overwritten, the upload is not kept",
+                    self.path.display()
+                ),
+                NotPlaced::Io(err) => {
+                    format!("cannot name the upload {}: {err}", self.path.display())
                 }
-            }
-            Err(reason) => {
-                // A partial upload is never left behind, and no longer counts.
-                let _ = fs::remove_file(&part);
-                quota.give_back(counted);
-                self.failed(reason);
-            }
-        }
-        Ok(())
+            })
+    }
+
+    /// Removes a partial upload.
+    fn discard(&self) {
+        let _ = fs::remove_file(&self.part);
     }
 }
 
@@ -437,17 +495,6 @@ impl Quota<'_> {
     fn give_back(&self, counted: u64) {
         self.used.fetch_sub(counted, Ordering::Relaxed);
     }
-}
-
-/// Gives a whole upload its final name, never replacing anything that appeared there since.
-fn publish(part: &Path, path: &Path) -> Result<(), String> {
-    move_into_place(part, path).map_err(|not_placed| match not_placed {
-        NotPlaced::Appeared => format!(
-            "{} appeared during the upload; it is not overwritten, the upload is not kept",
-            path.display()
-        ),
-        NotPlaced::Io(err) => format!("cannot name the upload {}: {err}", path.display()),
-    })
 }
 
 /// Where an upload's bytes go: the file, through the netascii decoder when asked, with the

@@ -23,6 +23,7 @@ pub mod net;
 pub mod nmrp;
 pub mod profile;
 pub mod settings;
+pub mod subnet;
 pub mod tftp;
 pub mod ui;
 

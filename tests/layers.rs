@@ -15,7 +15,7 @@
 //! | 3 | `dhcp`, `nmrp`, `http`, `console` | recovery methods beside TFTP |
 //! | 2 | `tftp` | the TFTP codec, sessions and drivers |
 //! | 1 | `net`, `image`, `settings` | the host's network; firmware images; every default and the layering rule |
-//! | 0 | `profile` | device profiles: data every layer reads |
+//! | 0 | `profile`, `subnet` | device profiles: data every layer reads; IPv4 subnet arithmetic |
 //!
 //! A module may import its own layer and any layer below. The crate root (`lib.rs`: `Outcome`,
 //! `UsageError`, `run`) is outside the layers. Imports inside `#[cfg(test)]` modules do not
@@ -44,6 +44,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("image", 1),
     ("settings", 1),
     ("profile", 0),
+    ("subnet", 0),
 ];
 
 /// Circles known and owned by work in progress elsewhere, each with why it is still here.

@@ -5,8 +5,8 @@ use std::net::Ipv4Addr;
 use std::path::Path;
 use std::time::Duration;
 
-use crate::net::subnet::Subnet;
 use crate::net::tool::Tool;
+use crate::subnet::Subnet;
 
 /// What kind of port an interface is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]

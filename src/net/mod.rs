@@ -15,7 +15,6 @@ pub mod port_owner;
 pub mod privilege;
 pub mod probe;
 pub mod raw;
-pub mod subnet;
 pub mod tool;
 pub mod watch;
 pub mod wire;

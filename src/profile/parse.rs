@@ -747,18 +747,14 @@ fn check_host(host: Host, router: Option<Ipv4Addr>, found: &mut Vec<ProfileFault
         // The subnet checks below would only repeat this problem.
         return;
     }
-    let mask = u32::from(host.netmask());
-    let network = u32::from(host.address) & mask;
-    let broadcast = network | !mask;
-    let subnet = format!("{}/{}", Ipv4Addr::from(network), host.prefix);
-    let address = u32::from(host.address);
-    if address == network || address == broadcast {
+    let subnet = host.subnet();
+    if host.address == subnet.network() || host.address == subnet.broadcast() {
         found.push(fault(
             &["host", "address"],
             format!("host address {} is not usable in {subnet}", host.address),
             format!(
                 "pick an address inside {subnet} other than its first and last, e.g. {}",
-                Ipv4Addr::from(network + 2)
+                Ipv4Addr::from(u32::from(subnet.network()) + 2)
             ),
         ));
     }

@@ -9,6 +9,8 @@ use std::net::Ipv4Addr;
 use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer};
 
+use crate::subnet::Subnet;
+
 /// One device's recovery procedure.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -110,17 +112,19 @@ pub struct Host {
 }
 
 impl Host {
+    /// The subnet this address lies in; a prefix above 32 counts as 32.
+    pub fn subnet(self) -> Subnet {
+        Subnet::clamped(self.address, self.prefix)
+    }
+
     /// The subnet mask of [`Host::prefix`]; a prefix above 32 counts as 32.
     pub fn netmask(self) -> Ipv4Addr {
-        let prefix = u32::from(self.prefix.min(32));
-        let bits = u32::MAX.checked_shl(32 - prefix).unwrap_or(0);
-        Ipv4Addr::from(bits)
+        Ipv4Addr::from(self.subnet().mask())
     }
 
     /// Whether `other` lies in this address's subnet.
     pub fn contains(self, other: Ipv4Addr) -> bool {
-        let mask = u32::from(self.netmask());
-        u32::from(self.address) & mask == u32::from(other) & mask
+        self.subnet().contains(other)
     }
 }
 

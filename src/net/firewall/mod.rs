@@ -37,7 +37,7 @@ mod model;
 mod nft;
 mod ufw;
 
-pub use crate::net::subnet::{Subnet, SubnetError};
+pub use crate::subnet::{Subnet, SubnetError};
 pub use allow::{AddedRule, AllowRule, ManualStep};
 pub use host::Firewall;
 

@@ -496,7 +496,7 @@ pub(super) fn firewalld_fix(zone: &str, subnet: Subnet, verb: &str) -> String {
 #[cfg(test)]
 pub(super) mod testing {
     use super::{DropVerdict, Ruleset, Traffic, View};
-    use crate::net::subnet::Subnet;
+    use crate::subnet::Subnet;
 
     pub(in crate::net::firewall) fn subnet(s: &str) -> Subnet {
         s.parse().unwrap()

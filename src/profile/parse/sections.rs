@@ -169,9 +169,7 @@ fn check_pool(pool: schema::Pool, host: Option<Host>, found: &mut Vec<ProfileFau
         // check_host names the prefix; the subnet below would be wrong.
         return;
     }
-    let mask = u32::from(host.netmask());
-    let network = u32::from(host.address) & mask;
-    let subnet = format!("{}/{}", Ipv4Addr::from(network), host.prefix);
+    let subnet = host.subnet();
     for address in [pool.first, pool.last] {
         if !host.contains(address) {
             found.push(fault(
@@ -197,15 +195,14 @@ fn check_pool(pool: schema::Pool, host: Option<Host>, found: &mut Vec<ProfileFau
         ));
         return;
     }
-    let (first, last) = (u32::from(pool.first), u32::from(pool.last));
-    if first == network || last == network | !mask {
+    if pool.first == subnet.network() || pool.last == subnet.broadcast() {
         found.push(fault(
             &["dhcp", "pool"],
             format!("`dhcp.pool` {range} includes the network or broadcast address of {subnet}"),
             "lease host addresses only: not the subnet's first and last",
         ));
     }
-    if (first..=last).contains(&u32::from(host.address)) {
+    if (u32::from(pool.first)..=u32::from(pool.last)).contains(&u32::from(host.address)) {
         found.push(fault(
             &["dhcp", "pool"],
             format!(

@@ -1,6 +1,8 @@
 //! IPv4 subnets: a network address with its prefix length, host bits cleared. The one place
-//! the crate computes a prefix's mask; an address with its prefix
-//! ([`Ipv4Cidr`](crate::net::iface::Ipv4Cidr)) asks its subnet.
+//! the crate computes a prefix's mask, a network and a broadcast address: a profile's laptop
+//! address ([`Host`](crate::profile::Host)) and an interface's address
+//! ([`Ipv4Cidr`](crate::net::iface::Ipv4Cidr)) each ask their subnet. It sits at the bottom
+//! layer, beside `profile`, because both the profile checks and the host's network read it.
 
 use std::fmt;
 use std::net::Ipv4Addr;

@@ -8,7 +8,10 @@ use std::path::{Path, PathBuf};
 
 use super::{StopSignals, ask, find_profile};
 use crate::cli::{DemoArgs, RecoverArgs};
-use crate::engine::plan::{self, ImageFacts, Serial, Settings};
+use crate::engine::plan::{
+    self, AfterProof, AfterTransfer, Firewall, ImageFacts, NetworkConsent, OtherDhcp, Serial,
+    ServerAddress, Settings,
+};
 use crate::engine::running::{self, Ended};
 use crate::engine::simulate::SimulatedRouter;
 use crate::engine::{Command, Environment, Event, RunOutcome, report};
@@ -135,8 +138,8 @@ pub async fn recover(args: RecoverArgs) -> anyhow::Result<Outcome> {
     front.note(&format!("{plan}"));
     let environment = Environment::Host {
         state_dir: state_dir(),
-        approved: args.yes,
-        adopt: args.adopt,
+        consent: NetworkConsent::from_flag(args.yes),
+        server_address: ServerAddress::from_flag(args.adopt),
     };
     let report_path = args.report.clone().unwrap_or_else(|| {
         report::default_path(&state_dir(), &plan.device, std::time::SystemTime::now())
@@ -168,20 +171,19 @@ pub(crate) fn settings(args: &RecoverArgs) -> Settings {
     Settings {
         interface: args.interface.clone(),
         timeout: settings::seconds(args.timeout, DEFAULT_TIMEOUT),
-        exit_after_transfer: args.exit_after_transfer,
+        after_transfer: AfterTransfer::from_flag(args.exit_after_transfer),
         port: settings::layer(args.port, None, TFTP_PORT),
         loopback: None,
         flash: None,
         router_mac: args.router_mac,
         stall_after: settings::seconds(args.stall_after, STALL_AFTER),
         region: args.region.clone(),
-        allow_firewall: args.allow_firewall,
-        allow_other_dhcp: args.allow_other_dhcp,
+        firewall: Firewall::from_flag(args.allow_firewall),
+        other_dhcp: OtherDhcp::from_flag(args.allow_other_dhcp),
         serial: args.serial.clone().map(|port| Serial {
             port,
             baud: args.baud,
-            confirmed: args.yes,
-            ram_boot: args.ram_boot,
+            after_proof: AfterProof::from_flags(args.ram_boot, args.yes),
         }),
     }
 }

@@ -17,10 +17,14 @@ use crate::tftp::session::{NextBlock, RolloverTo};
 
 mod console;
 mod lease;
+mod policy;
 
 use self::console::console_plan;
 use self::lease::with_lease;
 pub use self::lease::{DEFAULT_LEASE_HOST, lease};
+pub use self::policy::{
+    AfterProof, AfterTransfer, Firewall, NetworkConsent, OtherDhcp, ServerAddress,
+};
 
 /// After the expected flashing time, how much longer the run watches for the router coming
 /// back.
@@ -36,8 +40,8 @@ pub struct Settings {
     pub interface: Option<String>,
     /// Give up waiting for the router after this long.
     pub timeout: Duration,
-    /// End once the transfer is confirmed, without the flashing watch.
-    pub exit_after_transfer: bool,
+    /// What the run does once the transfer is confirmed (`--exit-after-transfer`).
+    pub after_transfer: AfterTransfer,
     /// The UDP port our server listens on, or the router's server port (69).
     pub port: u16,
     /// Where the simulated run listens instead of the port (the demo: loopback, no
@@ -51,14 +55,14 @@ pub struct Settings {
     pub stall_after: Duration,
     /// The region an NMRP bootloader is told (`--region`), by name; the profile's otherwise.
     pub region: Option<String>,
-    /// When the host firewall would drop the router's packets, let them in for the run
-    /// (with consent; removed at the end).
-    pub allow_firewall: bool,
+    /// What the run does when the host firewall would drop the router's packets
+    /// (`--allow-firewall`).
+    pub firewall: Firewall,
     /// The bootloader's serial console (`--serial`, `--baud`, `--yes`), when the run drives it.
     pub serial: Option<Serial>,
-    /// A DHCP/BOOTP run goes on when another DHCP server answers its probe on the port
-    /// (`--allow-other-dhcp`); else it stops before the router is switched on.
-    pub allow_other_dhcp: bool,
+    /// What a DHCP/BOOTP run does when another DHCP server answers its probe on the port
+    /// (`--allow-other-dhcp`).
+    pub other_dhcp: OtherDhcp,
 }
 
 /// What `auto` as a serial port means: the one USB serial adapter present.
@@ -71,10 +75,8 @@ pub struct Serial {
     pub port: PathBuf,
     /// The baud rate given (`--baud`); the profile's otherwise, else 115200.
     pub baud: Option<u32>,
-    /// The technician allowed the flash to be written without asking (`--yes`).
-    pub confirmed: bool,
-    /// The technician chose to boot the image from RAM and write nothing (`--ram-boot`).
-    pub ram_boot: bool,
+    /// What the console does once the image is proven in RAM (`--yes`, `--ram-boot`).
+    pub after_proof: AfterProof,
 }
 
 /// The console leg of a run: the port, and what the dialogue types and checks.
@@ -93,8 +95,9 @@ pub struct ConsolePlan {
     pub load_addr: Option<u64>,
     /// How to write the image; without one nothing is written to flash.
     pub recipe: Option<crate::console::Recipe>,
-    /// The flash may be written without asking.
-    pub confirmed: bool,
+    /// What the console does once the image is proven: with [`AfterProof::Write`] the flash
+    /// is written without asking.
+    pub after_proof: AfterProof,
     /// How the device boots the proven image from RAM: the path taken when `recipe` is
     /// `None` (`--ram-boot`), offered beside the write question otherwise.
     pub ram_boot: Option<crate::console::RamBoot>,
@@ -103,7 +106,7 @@ pub struct ConsolePlan {
 impl ConsolePlan {
     /// The console leg in one line, as the plan lists it.
     pub fn describe(&self) -> String {
-        let write = match (&self.recipe, self.confirmed) {
+        let write = match (&self.recipe, self.after_proof == AfterProof::Write) {
             (None, _) => self.ram_boot.as_ref().map_or_else(
                 || "nothing is written to flash (the profile has no recipe)".to_owned(),
                 |boot| {
@@ -141,16 +144,16 @@ impl Default for Settings {
         Self {
             interface: None,
             timeout: DEFAULT_TIMEOUT,
-            exit_after_transfer: false,
+            after_transfer: AfterTransfer::Watch,
             port: crate::settings::TFTP_PORT,
             loopback: None,
             flash: None,
             router_mac: None,
             stall_after: STALL_AFTER,
             region: None,
-            allow_firewall: false,
+            firewall: Firewall::Leave,
             serial: None,
-            allow_other_dhcp: false,
+            other_dhcp: OtherDhcp::Stop,
         }
     }
 }
@@ -251,12 +254,12 @@ pub struct Lease {
     pub boot_choices: Vec<crate::dhcp::lease::BootChoice>,
     /// Who is answered.
     pub answer: crate::dhcp::lease::Answer,
-    /// The router asks by BOOTP (`MikroTik` etherboot); else DHCP. The responder answers
-    /// each in its own protocol; this only words what the run waits for.
-    pub bootp: bool,
-    /// The run goes on when another DHCP server answers the probe (`--allow-other-dhcp`);
-    /// else it stops before the router is switched on.
-    pub allow_other_servers: bool,
+    /// What the router asks by: BOOTP (`MikroTik` etherboot, the profile's `bootp-tftp`) or
+    /// DHCP. The responder answers each in its own protocol; this only words what the run
+    /// waits for.
+    pub protocol: crate::dhcp::lease::Protocol,
+    /// What the run does when another DHCP server answers the probe (`--allow-other-dhcp`).
+    pub other_servers: OtherDhcp,
 }
 
 /// Where the expected flashing time comes from.
@@ -315,12 +318,12 @@ pub struct Plan {
     pub after_alternates: Vec<Ipv4Addr>,
     /// Give up waiting for the router after this long.
     pub timeout: Duration,
-    /// End once the transfer is confirmed.
-    pub exit_after_transfer: bool,
+    /// What the run does once the transfer is confirmed.
+    pub after_transfer: AfterTransfer,
     /// Show the checklist when nothing has moved for this long.
     pub stall_after: Duration,
-    /// Let the router's packets in through the host firewall when it would drop them.
-    pub allow_firewall: bool,
+    /// What the run does when the host firewall would drop the router's packets.
+    pub firewall: Firewall,
     /// The serial console leg, when the run drives the bootloader's console.
     pub console: Option<ConsolePlan>,
 }
@@ -635,7 +638,7 @@ pub fn build(
     let transfer = if dhcp {
         with_lease(
             transfer,
-            lease(profile, host, &image.path, settings.allow_other_dhcp)?,
+            lease(profile, host, &image.path, settings.other_dhcp)?,
         )
     } else {
         transfer
@@ -681,10 +684,18 @@ pub fn build(
         },
         timeout: settings.timeout,
         // Its keep-alives need answers and its close an acknowledgement until it is done.
-        exit_after_transfer: settings.exit_after_transfer && !nmrp,
+        after_transfer: if nmrp {
+            AfterTransfer::Watch
+        } else {
+            settings.after_transfer
+        },
         stall_after: settings.stall_after,
         // A loopback run changes nothing on the host.
-        allow_firewall: settings.allow_firewall && settings.loopback.is_none(),
+        firewall: if settings.loopback.is_some() {
+            Firewall::Leave
+        } else {
+            settings.firewall
+        },
         console,
     })
 }
@@ -867,7 +878,7 @@ impl fmt::Display for Plan {
                 self.timeout.as_secs()
             ),
         )?;
-        if self.exit_after_transfer {
+        if self.after_transfer == AfterTransfer::Exit {
             step(f, "end once the transfer is confirmed".to_owned())?;
         } else {
             let source = match self.flash_source {

@@ -6,9 +6,11 @@ use crate::profile::{Method, Profile};
 /// The console leg for `profile` when the technician gave `--serial` (a profile whose method
 /// is `console` needs it): only a pull (the console types `tftpboot` to fetch from our
 /// server). Without a load address in the profile the bootloader is asked for its own.
+/// `baud` is the rate layered from `--baud`, the profile's and the default.
 pub(super) fn console_plan(
     profile: &Profile,
     serial: Option<&Serial>,
+    baud: u32,
     transfer: &Transfer,
     image_size: u64,
 ) -> Result<Option<ConsolePlan>, PlanError> {
@@ -58,7 +60,7 @@ pub(super) fn console_plan(
     }
     Ok(Some(ConsolePlan {
         port: serial.port.clone(),
-        baud: crate::settings::layer(serial.baud, console.baud, crate::settings::BAUD),
+        baud,
         stop_token: console.stop_token,
         prompt: console.prompt,
         load_addr: console.load_address,

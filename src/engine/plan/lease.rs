@@ -33,12 +33,10 @@ pub fn lease(
         },
         crate::profile::Pool::addresses,
     );
-    let boot_file = dhcp
-        .boot_file
-        .clone()
-        .or_else(|| profile.filename.clone())
-        .or_else(|| image.file_name().map(|n| n.to_string_lossy().into_owned()))
-        .unwrap_or_else(|| "firmware.bin".to_owned());
+    let boot_file = crate::settings::image_name(
+        dhcp.boot_file.as_deref().or(profile.filename.as_deref()),
+        image,
+    );
     // The longest prefix first: `U-Boot.armv7` is tried before `U-Boot`.
     let mut boot_choices: Vec<crate::dhcp::lease::BootChoice> = dhcp
         .images_by_vendor_class

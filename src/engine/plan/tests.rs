@@ -1,6 +1,6 @@
 use super::*;
-use crate::net::iface::InterfaceKind;
-use crate::profile::Catalogue;
+use crate::net::iface::{Interface, InterfaceKind};
+use crate::profile::{Catalogue, Profile};
 
 fn interfaces() -> Vec<Interface> {
     use crate::net::iface::sample::{loopback, port};
@@ -411,7 +411,7 @@ fn a_dhcp_section_sets_pool_boot_files_by_class_and_who_is_answered() {
 fn a_loopback_run_changes_nothing() {
     let settings = Settings {
         loopback: Some(IpAddr::V4(Ipv4Addr::LOCALHOST)),
-        port: 0,
+        port: Some(0),
         flash: Some(Duration::from_secs(3)),
         ..Settings::default()
     };

@@ -194,15 +194,7 @@ pub fn job(
     server: Ipv4Addr,
     image: &[u8],
 ) -> Job {
-    let file = plan.file().map_or_else(
-        || {
-            plan.image.path.file_name().map_or_else(
-                || "firmware.bin".to_owned(),
-                |n| n.to_string_lossy().into_owned(),
-            )
-        },
-        str::to_owned,
-    );
+    let file = crate::settings::image_name(plan.file(), &plan.image.path);
     Job {
         router_ip: router,
         server_ip: server,

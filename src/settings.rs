@@ -3,9 +3,10 @@
 //! device profile says over the default here.
 //!
 //! The command line's fields are `Option`s without defaults of their own (`cli`), its help
-//! shows these constants, and the commands and the plan builder ask [`layer`] for the value
-//! they use. So a default is written once, and a profile value is never hidden by a default
-//! the command line filled in.
+//! shows these constants. A recovery run's values are layered once, by [`layered`], from what
+//! the technician gave ([`Given`]) and the profile; the other commands ask [`layer`] and
+//! [`seconds`] for theirs. So a default is written once, and a profile value is never hidden
+//! by a default the command line filled in.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;

@@ -5,17 +5,21 @@
 use std::fmt::Write as _;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use super::{StopSignals, ask, find_profile};
 use crate::cli::{DemoArgs, RecoverArgs};
-use crate::engine::plan::{self, ImageFacts, Serial, Settings};
+use crate::engine::plan::{
+    self, AfterProof, AfterTransfer, Firewall, ImageFacts, NetworkConsent, OtherDhcp, Serial,
+    ServerAddress, Settings,
+};
 use crate::engine::running::{self, Ended};
 use crate::engine::simulate::SimulatedRouter;
 use crate::engine::{Command, Environment, Event, RunOutcome, report};
 use crate::image::{self, Inspection, Severity};
 use crate::net::journal::state_dir;
 use crate::profile::Profile;
-use crate::settings::{self, DEFAULT_TIMEOUT, DEMO_FLASH, DEMO_TIMEOUT, STALL_AFTER, TFTP_PORT};
+use crate::settings::{self, DEMO_FLASH, DEMO_TIMEOUT};
 use crate::ui::json::JsonLines;
 use crate::ui::run::RunView;
 use crate::{Outcome, UsageError};
@@ -135,8 +139,8 @@ pub async fn recover(args: RecoverArgs) -> anyhow::Result<Outcome> {
     front.note(&format!("{plan}"));
     let environment = Environment::Host {
         state_dir: state_dir(),
-        approved: args.yes,
-        adopt: args.adopt,
+        consent: NetworkConsent::from_flag(args.yes),
+        server_address: ServerAddress::from_flag(args.adopt),
     };
     let report_path = args.report.clone().unwrap_or_else(|| {
         report::default_path(&state_dir(), &plan.device, std::time::SystemTime::now())
@@ -167,21 +171,20 @@ pub(crate) const DEMO_DEVICE: &str = "tl-wr841n-v9";
 pub(crate) fn settings(args: &RecoverArgs) -> Settings {
     Settings {
         interface: args.interface.clone(),
-        timeout: settings::seconds(args.timeout, DEFAULT_TIMEOUT),
-        exit_after_transfer: args.exit_after_transfer,
-        port: settings::layer(args.port, None, TFTP_PORT),
+        timeout: args.timeout.map(Duration::from_secs),
+        after_transfer: AfterTransfer::from_flag(args.exit_after_transfer),
+        port: args.port,
         loopback: None,
         flash: None,
         router_mac: args.router_mac,
-        stall_after: settings::seconds(args.stall_after, STALL_AFTER),
+        stall_after: args.stall_after.map(Duration::from_secs),
         region: args.region.clone(),
-        allow_firewall: args.allow_firewall,
-        allow_other_dhcp: args.allow_other_dhcp,
+        firewall: Firewall::from_flag(args.allow_firewall),
+        other_dhcp: OtherDhcp::from_flag(args.allow_other_dhcp),
         serial: args.serial.clone().map(|port| Serial {
             port,
             baud: args.baud,
-            confirmed: args.yes,
-            ram_boot: args.ram_boot,
+            after_proof: AfterProof::from_flags(args.ram_boot, args.yes),
         }),
     }
 }
@@ -189,8 +192,9 @@ pub(crate) fn settings(args: &RecoverArgs) -> Settings {
 /// The demo's settings: loopback, a free port, and a short flashing time.
 pub(crate) fn demo_settings(flash_seconds: Option<u64>) -> Settings {
     Settings {
-        timeout: DEMO_TIMEOUT,
-        port: 0,
+        timeout: Some(DEMO_TIMEOUT),
+        // 0: any free port on loopback, not the well-known one (no root needed).
+        port: Some(0),
         loopback: Some(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)),
         flash: Some(settings::seconds(flash_seconds, DEMO_FLASH)),
         ..Settings::default()

@@ -240,7 +240,7 @@ fn dhcp_responder(
     // answered) as the run reads it; the command line's flags over it.
     let from_profile = match profile {
         Some(p) if matches!(p.method, Method::DhcpTftp | Method::BootpTftp) => Some(
-            crate::engine::plan::lease(p, ours, &args.path, false)
+            crate::engine::plan::lease(p, ours, &args.path, crate::engine::plan::OtherDhcp::Stop)
                 .map_err(UsageError::from_source)?,
         ),
         _ => None,

@@ -10,6 +10,7 @@ use tokio::sync::mpsc;
 use super::StopSignals;
 use super::recover::{self, DEMO_DEVICE, DemoImage};
 use crate::cli::{DemoArgs, RecoverArgs};
+use crate::engine::plan::ServerAddress;
 use crate::net::journal::state_dir;
 use crate::profile::Catalogue;
 use crate::ui::tui::{self, Mode, Setup, Wizard};
@@ -86,7 +87,13 @@ pub async fn start(args: RecoverArgs) -> anyhow::Result<Outcome> {
         image,
         scratch: None,
     };
-    run(setup, state_dir(), args.adopt, args.report).await
+    run(
+        setup,
+        state_dir(),
+        ServerAddress::from_flag(args.adopt),
+        args.report,
+    )
+    .await
 }
 
 /// `rescue-wizard demo` on a terminal. Its report goes into the demo's own folder (gone
@@ -106,7 +113,13 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<Outcome> {
         image: None,
         scratch: Some(image.dir.clone()),
     };
-    let result = run(setup, image.dir.clone(), false, args.report).await;
+    let result = run(
+        setup,
+        image.dir.clone(),
+        ServerAddress::Suggest,
+        args.report,
+    )
+    .await;
     drop(image);
     result
 }
@@ -115,7 +128,7 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<Outcome> {
 async fn run(
     setup: Setup,
     state_dir: PathBuf,
-    adopt: bool,
+    adopt: ServerAddress,
     report: Option<PathBuf>,
 ) -> anyhow::Result<Outcome> {
     let (stop_tx, stop) = mpsc::unbounded_channel();

@@ -184,6 +184,16 @@ pub enum Protocol {
     Dhcp,
 }
 
+impl Protocol {
+    /// Its name, as the plan and the wizard word it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Bootp => "BOOTP",
+            Self::Dhcp => "DHCP",
+        }
+    }
+}
+
 /// Why a request was not answered.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "snake_case", tag = "reason")]

@@ -2,25 +2,28 @@
 //! the settings: no I/O, so every decision is visible (and snapshot-tested) before anything
 //! changes on the host.
 
-use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::net::addr::Plan as NetworkPlan;
-use crate::net::check;
-use crate::net::iface::{Interface, Ipv4Cidr};
-use crate::profile::{Method, OptionPolicy as ProfileOptions, Profile, RolloverPolicy, Step};
+use crate::net::iface::Ipv4Cidr;
+use crate::profile::{Method, OptionPolicy as ProfileOptions, RolloverPolicy, Step};
 use crate::tftp::options::OptionPolicy;
 use crate::tftp::server::{ServerConfig, Source};
 use crate::tftp::session::{NextBlock, RolloverTo};
 
+mod build;
 mod console;
+mod describe;
 mod lease;
+mod policy;
 
-use self::console::console_plan;
-use self::lease::with_lease;
+pub use self::build::build;
 pub use self::lease::{DEFAULT_LEASE_HOST, lease};
+pub use self::policy::{
+    AfterProof, AfterTransfer, Firewall, NetworkConsent, OtherDhcp, ServerAddress,
+};
 
 /// After the expected flashing time, how much longer the run watches for the router coming
 /// back.
@@ -34,12 +37,14 @@ pub use crate::settings::{DEFAULT_FLASH, DEFAULT_TIMEOUT, STALL_AFTER};
 pub struct Settings {
     /// The port the router is plugged into (default: the recommended one).
     pub interface: Option<String>,
-    /// Give up waiting for the router after this long.
-    pub timeout: Duration,
-    /// End once the transfer is confirmed, without the flashing watch.
-    pub exit_after_transfer: bool,
-    /// The UDP port our server listens on, or the router's server port (69).
-    pub port: u16,
+    /// Give up waiting for the router after this long (`--wait`; else
+    /// [`DEFAULT_TIMEOUT`]).
+    pub timeout: Option<Duration>,
+    /// What the run does once the transfer is confirmed (`--exit-after-transfer`).
+    pub after_transfer: AfterTransfer,
+    /// The UDP port our server listens on, or the router's server port (`--port`; else
+    /// [`crate::settings::TFTP_PORT`]).
+    pub port: Option<u16>,
     /// Where the simulated run listens instead of the port (the demo: loopback, no
     /// changes to the host).
     pub loopback: Option<IpAddr>,
@@ -47,18 +52,19 @@ pub struct Settings {
     pub flash: Option<Duration>,
     /// The router's hardware address, for a static ARP entry.
     pub router_mac: Option<[u8; 6]>,
-    /// Show the checklist when nothing has moved for this long.
-    pub stall_after: Duration,
+    /// Show the checklist when nothing has moved for this long (`--stall-after`; else
+    /// [`STALL_AFTER`]).
+    pub stall_after: Option<Duration>,
     /// The region an NMRP bootloader is told (`--region`), by name; the profile's otherwise.
     pub region: Option<String>,
-    /// When the host firewall would drop the router's packets, let them in for the run
-    /// (with consent; removed at the end).
-    pub allow_firewall: bool,
+    /// What the run does when the host firewall would drop the router's packets
+    /// (`--allow-firewall`).
+    pub firewall: Firewall,
     /// The bootloader's serial console (`--serial`, `--baud`, `--yes`), when the run drives it.
     pub serial: Option<Serial>,
-    /// A DHCP/BOOTP run goes on when another DHCP server answers its probe on the port
-    /// (`--allow-other-dhcp`); else it stops before the router is switched on.
-    pub allow_other_dhcp: bool,
+    /// What a DHCP/BOOTP run does when another DHCP server answers its probe on the port
+    /// (`--allow-other-dhcp`).
+    pub other_dhcp: OtherDhcp,
 }
 
 /// What `auto` as a serial port means: the one USB serial adapter present.
@@ -69,12 +75,10 @@ pub const SERIAL_AUTO: &str = "auto";
 pub struct Serial {
     /// The port's path, or [`SERIAL_AUTO`].
     pub port: PathBuf,
-    /// The baud rate given (`--baud`); the profile's otherwise, else 115200.
+    /// The baud rate given (`--baud`); the profile's otherwise, else [`crate::settings::BAUD`].
     pub baud: Option<u32>,
-    /// The technician allowed the flash to be written without asking (`--yes`).
-    pub confirmed: bool,
-    /// The technician chose to boot the image from RAM and write nothing (`--ram-boot`).
-    pub ram_boot: bool,
+    /// What the console does once the image is proven in RAM (`--yes`, `--ram-boot`).
+    pub after_proof: AfterProof,
 }
 
 /// The console leg of a run: the port, and what the dialogue types and checks.
@@ -93,8 +97,9 @@ pub struct ConsolePlan {
     pub load_addr: Option<u64>,
     /// How to write the image; without one nothing is written to flash.
     pub recipe: Option<crate::console::Recipe>,
-    /// The flash may be written without asking.
-    pub confirmed: bool,
+    /// What the console does once the image is proven: with [`AfterProof::Write`] the flash
+    /// is written without asking.
+    pub after_proof: AfterProof,
     /// How the device boots the proven image from RAM: the path taken when `recipe` is
     /// `None` (`--ram-boot`), offered beside the write question otherwise.
     pub ram_boot: Option<crate::console::RamBoot>,
@@ -103,7 +108,7 @@ pub struct ConsolePlan {
 impl ConsolePlan {
     /// The console leg in one line, as the plan lists it.
     pub fn describe(&self) -> String {
-        let write = match (&self.recipe, self.confirmed) {
+        let write = match (&self.recipe, self.after_proof == AfterProof::Write) {
             (None, _) => self.ram_boot.as_ref().map_or_else(
                 || "nothing is written to flash (the profile has no recipe)".to_owned(),
                 |boot| {
@@ -140,17 +145,17 @@ impl Default for Settings {
     fn default() -> Self {
         Self {
             interface: None,
-            timeout: DEFAULT_TIMEOUT,
-            exit_after_transfer: false,
-            port: crate::settings::TFTP_PORT,
+            timeout: None,
+            after_transfer: AfterTransfer::Watch,
+            port: None,
             loopback: None,
             flash: None,
             router_mac: None,
-            stall_after: STALL_AFTER,
+            stall_after: None,
             region: None,
-            allow_firewall: false,
+            firewall: Firewall::Leave,
             serial: None,
-            allow_other_dhcp: false,
+            other_dhcp: OtherDhcp::Stop,
         }
     }
 }
@@ -251,12 +256,12 @@ pub struct Lease {
     pub boot_choices: Vec<crate::dhcp::lease::BootChoice>,
     /// Who is answered.
     pub answer: crate::dhcp::lease::Answer,
-    /// The router asks by BOOTP (`MikroTik` etherboot); else DHCP. The responder answers
-    /// each in its own protocol; this only words what the run waits for.
-    pub bootp: bool,
-    /// The run goes on when another DHCP server answers the probe (`--allow-other-dhcp`);
-    /// else it stops before the router is switched on.
-    pub allow_other_servers: bool,
+    /// What the router asks by: BOOTP (`MikroTik` etherboot, the profile's `bootp-tftp`) or
+    /// DHCP. The responder answers each in its own protocol; this only words what the run
+    /// waits for.
+    pub protocol: crate::dhcp::lease::Protocol,
+    /// What the run does when another DHCP server answers the probe (`--allow-other-dhcp`).
+    pub other_servers: OtherDhcp,
 }
 
 /// Where the expected flashing time comes from.
@@ -315,12 +320,12 @@ pub struct Plan {
     pub after_alternates: Vec<Ipv4Addr>,
     /// Give up waiting for the router after this long.
     pub timeout: Duration,
-    /// End once the transfer is confirmed.
-    pub exit_after_transfer: bool,
+    /// What the run does once the transfer is confirmed.
+    pub after_transfer: AfterTransfer,
     /// Show the checklist when nothing has moved for this long.
     pub stall_after: Duration,
-    /// Let the router's packets in through the host firewall when it would drop them.
-    pub allow_firewall: bool,
+    /// What the run does when the host firewall would drop the router's packets.
+    pub firewall: Firewall,
     /// The serial console leg, when the run drives the bootloader's console.
     pub console: Option<ConsolePlan>,
 }
@@ -478,217 +483,6 @@ impl Transfer {
     }
 }
 
-/// Builds the plan for `profile` and `image` on this computer's `interfaces`.
-#[expect(
-    clippy::too_many_lines,
-    reason = "split pending: the settings layering moves out of the plan builder"
-)]
-pub fn build(
-    profile: &Profile,
-    image: ImageFacts,
-    interfaces: &[Interface],
-    settings: &Settings,
-) -> Result<Plan, PlanError> {
-    // With --serial, a profile with a `console:` section is recovered over the console
-    // whatever its network method: the bootloader fetches from our server (docs/console.md).
-    let by_console = profile.method == Method::Console
-        || (settings.serial.is_some() && profile.console.is_some());
-    let method = if by_console {
-        Method::Console
-    } else {
-        profile.method
-    };
-    // An upload page is driven only where the profile describes it (its `http:` section).
-    let http_page = (method == Method::Http)
-        .then(|| crate::http::Page::from_profile(profile))
-        .flatten();
-    if !(by_console || profile.is_automated()) || (method == Method::Http && http_page.is_none()) {
-        return Err(PlanError::NotAutomated {
-            id: profile.id.clone(),
-            method: profile.method,
-            describe: profile.method.describe(),
-        });
-    }
-    let nmrp = method == Method::Nmrp;
-    let dhcp = matches!(method, Method::DhcpTftp | Method::BootpTftp);
-    // An NMRP bootloader takes whatever address it is given: nmrpflash's defaults serve when
-    // the profile names none.
-    let nmrp_host = nmrp.then_some(crate::profile::Host {
-        address: crate::nmrp::session::DEFAULT_HOST_IP,
-        prefix: crate::settings::HOST_PREFIX,
-    });
-    let host = profile
-        .host
-        .or(nmrp_host)
-        .ok_or_else(|| PlanError::Incomplete {
-            id: profile.id.clone(),
-            what: "laptop address",
-            field: "host",
-        })?;
-    let host = Ipv4Cidr::new(host.address, host.prefix);
-    let push = method == Method::TftpClient;
-    if push && profile.router.is_none() {
-        return Err(PlanError::Incomplete {
-            id: profile.id.clone(),
-            what: "router address to push to",
-            field: "router",
-        });
-    }
-    let (port, network) = if settings.loopback.is_some() {
-        (None, None)
-    } else {
-        {
-            let iface = check::choose(interfaces, settings.interface.as_deref())
-                .map_err(PlanError::Port)?;
-            let kind = match iface.kind {
-                crate::net::iface::InterfaceKind::Wireless => Some("a Wi-Fi interface"),
-                crate::net::iface::InterfaceKind::Loopback => Some("the loopback interface"),
-                _ => None,
-            };
-            if let Some(kind) = kind {
-                return Err(PlanError::NotWired {
-                    name: iface.name.clone(),
-                    kind,
-                });
-            }
-            let reason = if settings.interface.is_some() {
-                "chosen with --interface".to_owned()
-            } else {
-                crate::net::iface::recommend(interfaces).reason
-            };
-            let mut network = NetworkPlan::for_interface(iface, host);
-            if let (Some(mac), Some(router)) = (settings.router_mac, profile.router) {
-                network.static_arp = Some((router, mac));
-            }
-            let port = Port {
-                name: iface.name.clone(),
-                reason,
-                carrier: iface.carrier,
-            };
-            (Some(port), (!network.is_empty()).then_some(network))
-        }
-    };
-    let transfer = if let Some(page) = http_page {
-        Transfer::Http {
-            page,
-            file_name: image.path.file_name().map_or_else(
-                || "firmware.bin".to_owned(),
-                |n| n.to_string_lossy().into_owned(),
-            ),
-        }
-    } else if nmrp {
-        let given = settings.region.as_ref().or(profile.nmrp.region.as_ref());
-        let region = match given {
-            Some(name) => Some(crate::nmrp::packet::Region::from_name(name).ok_or_else(|| {
-                PlanError::UnknownRegion {
-                    given: name.clone(),
-                }
-            })?),
-            None => None,
-        };
-        Transfer::Nmrp {
-            router: profile
-                .router
-                .unwrap_or(crate::nmrp::session::DEFAULT_ROUTER_IP),
-            netmask: Ipv4Addr::from(host.mask()),
-            region,
-        }
-    } else if push {
-        let router = profile.router.unwrap_or(Ipv4Addr::UNSPECIFIED);
-        let to = match settings.loopback {
-            Some(ip) => SocketAddr::new(ip, settings.port),
-            None => SocketAddr::new(IpAddr::V4(router), settings.port),
-        };
-        let remote_name = profile
-            .tftp
-            .remote_name
-            .clone()
-            .or_else(|| profile.filename.clone())
-            .or_else(|| {
-                image
-                    .path
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-            })
-            .unwrap_or_else(|| "firmware.bin".to_owned());
-        Transfer::Push { to, remote_name }
-    } else {
-        let ip = settings.loopback.unwrap_or(IpAddr::V4(host.addr));
-        let mut config = ServerConfig::new(Source::Image {
-            path: image.path.clone(),
-            any_name: true,
-        });
-        apply_tftp_policy(&mut config, &profile.tftp);
-        Transfer::Serve {
-            bind: SocketAddr::new(ip, settings.port),
-            expected: profile
-                .filename
-                .iter()
-                .chain(&profile.alternate_filenames)
-                .cloned()
-                .collect(),
-            options: config.options,
-            rollover: config.rollover,
-            next_block: NextBlock::of(&config.timing),
-        }
-    };
-    let transfer = if dhcp {
-        with_lease(
-            transfer,
-            lease(profile, host, &image.path, settings.allow_other_dhcp)?,
-        )
-    } else {
-        transfer
-    };
-    let console = console_plan(profile, settings.serial.as_ref(), &transfer, image.size)?;
-    let profile_flash = profile
-        .flash_seconds
-        .map(|s| Duration::from_secs(u64::from(s)));
-    // An NMRP router writes its flash while it sends keep-alives, then closes, and never
-    // restarts by itself: the session decides the end, within its own wait (30 minutes after
-    // the upload or the last keep-alive); the countdown only backs it up.
-    let nmrp_flash = nmrp.then_some(crate::nmrp::session::DEFAULT_FLASH_WAIT + FLASH_GRACE);
-    Ok(Plan {
-        device: profile.id.clone(),
-        model: format!("{} {}", profile.vendor, profile.model),
-        method,
-        port,
-        host: Some(host),
-        router: match &transfer {
-            Transfer::Nmrp { router, .. } => Some(*router),
-            Transfer::Dhcp { lease, .. } => Some(lease.router),
-            _ => profile.router,
-        },
-        network,
-        transfer,
-        image,
-        steps: profile.steps.clone(),
-        flash: nmrp_flash
-            .or(settings.flash)
-            .or(profile_flash)
-            .unwrap_or(DEFAULT_FLASH),
-        flash_source: match (settings.flash, profile_flash) {
-            (Some(_), _) => FlashSource::Settings,
-            (None, Some(_)) => FlashSource::Profile,
-            (None, None) => FlashSource::Typical,
-        },
-        // It stays in its bootloader until switched off and on: nothing to watch for.
-        after: profile.after.filter(|_| !nmrp),
-        after_alternates: if nmrp {
-            Vec::new()
-        } else {
-            profile.after_alternates.clone()
-        },
-        timeout: settings.timeout,
-        // Its keep-alives need answers and its close an acknowledgement until it is done.
-        exit_after_transfer: settings.exit_after_transfer && !nmrp,
-        stall_after: settings.stall_after,
-        // A loopback run changes nothing on the host.
-        allow_firewall: settings.allow_firewall && settings.loopback.is_none(),
-        console,
-    })
-}
-
 impl Plan {
     /// The network changes in words, one line each (empty when none are needed).
     pub fn changes(&self) -> Vec<String> {
@@ -716,178 +510,6 @@ impl Plan {
             Transfer::Nmrp { .. } => None,
             Transfer::Http { file_name, .. } => Some(file_name),
         }
-    }
-}
-
-impl fmt::Display for Plan {
-    #[expect(
-        clippy::too_many_lines,
-        reason = "split pending: one paragraph per plan part; the run issue reshapes Plan"
-    )]
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "device   {} ({})", self.device, self.model)?;
-        writeln!(f, "method   {}", self.method.describe())?;
-        writeln!(
-            f,
-            "image    {} ({} bytes, sha256 {})",
-            self.image.path.display(),
-            self.image.size,
-            self.image.sha256
-        )?;
-        match &self.port {
-            Some(port) => writeln!(
-                f,
-                "port     {} ({}; {})",
-                port.name,
-                port.reason,
-                if port.carrier {
-                    "link up"
-                } else {
-                    "no link yet"
-                }
-            )?,
-            None => writeln!(
-                f,
-                "port     loopback (simulated run: nothing on this computer changes)"
-            )?,
-        }
-        if let Some(host) = self.host {
-            writeln!(f, "laptop   {host}")?;
-        }
-        if let Some(router) = self.router {
-            writeln!(f, "router   {router}")?;
-        }
-        writeln!(f, "steps")?;
-        let mut number = 0;
-        let mut step = |f: &mut fmt::Formatter<'_>, text: String| {
-            number += 1;
-            writeln!(f, "  {number}. {text}")
-        };
-        step(
-            f,
-            "check the image, the privileges, UDP port 69 and the firewall".to_owned(),
-        )?;
-        let changes = self.changes();
-        if changes.is_empty() {
-            step(f, "change nothing on the network: it is ready".to_owned())?;
-        } else {
-            step(f, format!("with consent: {}", changes.join("; ")))?;
-        }
-        if let Transfer::Dhcp { lease, .. } = &self.transfer {
-            step(f, lease.describe(self.host, self.port.as_ref()))?;
-        }
-        match &self.transfer {
-            Transfer::Serve {
-                bind,
-                expected,
-                options,
-                rollover,
-                next_block,
-            }
-            | Transfer::Dhcp {
-                bind,
-                expected,
-                options,
-                rollover,
-                next_block,
-                ..
-            } => {
-                let mut tftp = if options.enabled {
-                    format!(
-                        "blocks up to {} bytes, windows up to {}",
-                        options.max_blksize, options.max_windowsize
-                    )
-                } else {
-                    "no TFTP options (plain 512-byte blocks)".to_owned()
-                };
-                if *rollover == RolloverTo::One {
-                    tftp.push_str(", block numbers wrap to 1");
-                }
-                if *next_block == NextBlock::Always {
-                    tftp.push_str(", the next block along with each resend");
-                }
-                step(
-                    f,
-                    format!(
-                        "serve the image on {bind} under any name asked for (expected: {}); {tftp}",
-                        if expected.is_empty() {
-                            "any".to_owned()
-                        } else {
-                            expected.join(", ")
-                        }
-                    ),
-                )?;
-                step(
-                    f,
-                    "fetch the image from our own server through that address and compare its sha256".to_owned(),
-                )?;
-            }
-            Transfer::Push { to, remote_name } => {
-                step(
-                    f,
-                    format!(
-                        "push the image to {to} as \"{remote_name}\" the moment its server answers"
-                    ),
-                )?;
-            }
-            Transfer::Nmrp {
-                router,
-                netmask,
-                region,
-            } => {
-                step(
-                    f,
-                    format!(
-                        "advertise by NMRP every 100 ms until the router answers; give it {router} (netmask {netmask}{}); push the image over TFTP to the name it asks for (blocks of 1456 bytes, 512 if it does not take them); answer its keep-alives while it writes",
-                        region
-                            .and_then(crate::nmrp::packet::Region::name)
-                            .map(|r| format!(", region {r}"))
-                            .unwrap_or_default()
-                    ),
-                )?;
-            }
-            Transfer::Http { page, file_name } => {
-                step(
-                    f,
-                    format!(
-                        "try the upload page at {} until it answers, then upload the image as \"{file_name}\" ({:?} rules) and read what the page says",
-                        page.addr, page.flavour
-                    ),
-                )?;
-            }
-        }
-        if let Some(console) = &self.console {
-            step(f, console.describe())?;
-        }
-        step(
-            f,
-            format!(
-                "show the device's {} step(s) and watch the wire (ARP, ping, requests); give up after {} s",
-                self.steps.len(),
-                self.timeout.as_secs()
-            ),
-        )?;
-        if self.exit_after_transfer {
-            step(f, "end once the transfer is confirmed".to_owned())?;
-        } else {
-            let source = match self.flash_source {
-                FlashSource::Profile => "the profile's time",
-                FlashSource::Settings => "set for this run",
-                FlashSource::Typical => "the profile gives none: a typical time",
-            };
-            let back = match self.after {
-                Some(after) => format!("; watch for the router at {after}"),
-                None => String::new(),
-            };
-            step(
-                f,
-                format!(
-                    "count down {} s of flashing ({source}){back}",
-                    self.flash.as_secs()
-                ),
-            )?;
-        }
-        step(f, "restore the network and write the report".to_owned())
     }
 }
 

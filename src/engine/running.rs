@@ -96,8 +96,8 @@ mod tests {
         .unwrap();
         let inspection = crate::image::inspect(&image, Some(&profile)).unwrap();
         let settings = Settings {
-            timeout: Duration::from_secs(30),
-            port: 0,
+            timeout: Some(Duration::from_secs(30)),
+            port: Some(0),
             loopback: Some(IpAddr::V4(Ipv4Addr::LOCALHOST)),
             flash: Some(Duration::from_millis(200)),
             ..Settings::default()

@@ -183,8 +183,8 @@ impl HostFacts {
         Self {
             interfaces: super::iface::list(),
             privileges: Privileges::detect(),
-            port69_bound: udp_port_bound(69),
-            port69_owners: udp_port_owners(69),
+            port69_bound: udp_port_bound(super::wire::TFTP_PORT),
+            port69_owners: udp_port_owners(super::wire::TFTP_PORT),
         }
     }
 }

@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 use std::net::Ipv4Addr;
 
-use super::{Lease, PlanError, Port, Transfer};
+use super::{Lease, OtherDhcp, PlanError, Port, Transfer};
 use crate::net::iface::Ipv4Cidr;
 use crate::profile::{Method, Profile};
 
@@ -22,7 +22,7 @@ pub fn lease(
     profile: &Profile,
     host: Ipv4Cidr,
     image: &std::path::Path,
-    allow_other_servers: bool,
+    other_servers: OtherDhcp,
 ) -> Result<Lease, PlanError> {
     let dhcp = &profile.dhcp;
     let pool = dhcp.pool.map_or_else(
@@ -33,12 +33,10 @@ pub fn lease(
         },
         crate::profile::Pool::addresses,
     );
-    let boot_file = dhcp
-        .boot_file
-        .clone()
-        .or_else(|| profile.filename.clone())
-        .or_else(|| image.file_name().map(|n| n.to_string_lossy().into_owned()))
-        .unwrap_or_else(|| "firmware.bin".to_owned());
+    let boot_file = crate::settings::image_name(
+        dhcp.boot_file.as_deref().or(profile.filename.as_deref()),
+        image,
+    );
     // The longest prefix first: `U-Boot.armv7` is tried before `U-Boot`.
     let mut boot_choices: Vec<crate::dhcp::lease::BootChoice> = dhcp
         .images_by_vendor_class
@@ -63,8 +61,12 @@ pub fn lease(
         boot_file,
         boot_choices,
         answer,
-        bootp: profile.method == Method::BootpTftp,
-        allow_other_servers,
+        protocol: if profile.method == Method::BootpTftp {
+            crate::dhcp::lease::Protocol::Bootp
+        } else {
+            crate::dhcp::lease::Protocol::Dhcp
+        },
+        other_servers,
     };
     // The same checks as `serve --dhcp`: every leased address a host of our subnet, every
     // boot file short enough for `file`; a profile that fails them cannot be run.
@@ -121,7 +123,7 @@ impl Lease {
 
     /// The responder's step of the plan, in words.
     pub(super) fn describe(&self, host: Option<Ipv4Cidr>, port: Option<&Port>) -> String {
-        let protocol = if self.bootp { "BOOTP" } else { "DHCP" };
+        let protocol = self.protocol.name();
         let who = match &self.answer {
             crate::dhcp::lease::Answer::FirstClient => String::new(),
             crate::dhcp::lease::Answer::Mac(mac) => format!(" (only {mac})"),
@@ -143,10 +145,9 @@ impl Lease {
             self.router,
             host.map_or_else(|| "?".to_owned(), |h| h.addr.to_string()),
             self.boot_file,
-            if self.allow_other_servers {
-                "warn if one does (--allow-other-dhcp)"
-            } else {
-                "stop if one does"
+            match self.other_servers {
+                OtherDhcp::Warn => "warn if one does (--allow-other-dhcp)",
+                OtherDhcp::Stop => "stop if one does",
             }
         )
     }

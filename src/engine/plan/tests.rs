@@ -1,6 +1,6 @@
 use super::*;
-use crate::net::iface::InterfaceKind;
-use crate::profile::Catalogue;
+use crate::net::iface::{Interface, InterfaceKind};
+use crate::profile::{Catalogue, Profile};
 
 fn interfaces() -> Vec<Interface> {
     use crate::net::iface::sample::{loopback, port};
@@ -70,7 +70,7 @@ steps
 fn a_push_plan_names_the_router_and_the_remote_name() {
     let settings = Settings {
         interface: Some("enp3s0".into()),
-        exit_after_transfer: true,
+        after_transfer: AfterTransfer::Exit,
         ..Settings::default()
     };
     let plan = build(
@@ -150,7 +150,7 @@ fn wifi_and_manual_methods_are_refused_with_the_fix() {
 fn an_nmrp_device_is_planned_with_its_addresses_and_region() {
     let settings = Settings {
         interface: Some("enp3s0".into()),
-        exit_after_transfer: true,
+        after_transfer: AfterTransfer::Exit,
         region: Some("ww".into()),
         ..Settings::default()
     };
@@ -168,7 +168,7 @@ fn an_nmrp_device_is_planned_with_its_addresses_and_region() {
         Some(Ipv4Cidr::new(Ipv4Addr::new(10, 164, 183, 252), 24))
     );
     // The router's keep-alives and close need answers: the run never ends at the upload.
-    assert!(!plan.exit_after_transfer);
+    assert_eq!(plan.after_transfer, AfterTransfer::Watch);
     assert_eq!(plan.after, None);
     assert!(plan.to_string().contains("region WW"), "{plan}");
     let settings = Settings {
@@ -208,7 +208,7 @@ fn dhcp_and_bootp_devices_lease_their_router_address_and_boot_file() {
     };
     assert_eq!(lease.router, Ipv4Addr::new(192, 168, 31, 100));
     assert_eq!(lease.boot_file, "test.bin");
-    assert!(!lease.bootp);
+    assert_eq!(lease.protocol, crate::dhcp::lease::Protocol::Dhcp);
     assert_eq!(expected, &["test.bin".to_owned()]);
     assert_eq!(plan.router, Some(Ipv4Addr::new(192, 168, 31, 100)));
     assert!(plan.serves());
@@ -228,7 +228,7 @@ fn dhcp_and_bootp_devices_lease_their_router_address_and_boot_file() {
     let Transfer::Dhcp { lease, .. } = &plan.transfer else {
         panic!("{:?}", plan.transfer);
     };
-    assert!(lease.bootp);
+    assert_eq!(lease.protocol, crate::dhcp::lease::Protocol::Bootp);
     assert_eq!(lease.router, Ipv4Addr::new(192, 168, 1, 20));
     assert_eq!(lease.boot_file, "wr841nv9-factory.bin");
 }
@@ -254,8 +254,7 @@ fn a_console_method_profile_is_planned_with_its_console_leg_and_needs_a_port() {
     settings.serial = Some(Serial {
         port: PathBuf::from("/dev/ttyUSB0"),
         baud: None,
-        confirmed: false,
-        ram_boot: false,
+        after_proof: AfterProof::AskToWrite,
     });
     let plan = build(&profile, image(), &interfaces(), &settings).unwrap();
     assert!(plan.serves());
@@ -280,8 +279,7 @@ fn with_serial() -> Settings {
         serial: Some(Serial {
             port: PathBuf::from("/dev/ttyUSB0"),
             baud: None,
-            confirmed: true,
-            ram_boot: false,
+            after_proof: AfterProof::Write,
         }),
         ..Settings::default()
     }
@@ -413,7 +411,7 @@ fn a_dhcp_section_sets_pool_boot_files_by_class_and_who_is_answered() {
 fn a_loopback_run_changes_nothing() {
     let settings = Settings {
         loopback: Some(IpAddr::V4(Ipv4Addr::LOCALHOST)),
-        port: 0,
+        port: Some(0),
         flash: Some(Duration::from_secs(3)),
         ..Settings::default()
     };

@@ -116,9 +116,16 @@ impl Driver {
         let (setting, state_dir, simulated) = match environment {
             Environment::Host {
                 state_dir,
-                approved,
-                adopt,
-            } => (Setting::Host { approved, adopt }, Some(state_dir), None),
+                consent,
+                server_address,
+            } => (
+                Setting::Host {
+                    consent,
+                    server_address,
+                },
+                Some(state_dir),
+                None,
+            ),
             Environment::Simulated(router) => (Setting::Simulated, None, Some(router)),
         };
         let (host_tx, host_rx) = mpsc::unbounded_channel();

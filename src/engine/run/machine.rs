@@ -30,7 +30,7 @@ use super::method::{self, Method};
 use super::tally::Tally;
 use crate::engine::checklist::{self, Evidence, Item};
 use crate::engine::event::{Command, Event, Phase, RunOutcome};
-use crate::engine::plan::{Plan, Transfer};
+use crate::engine::plan::{AfterTransfer, Firewall, NetworkConsent, Plan, ServerAddress, Transfer};
 use crate::net::addr::HostEvent;
 use crate::net::check::{Check, CheckKind, CheckOutcome};
 use crate::net::observe::{DEFAULT_AWAY_AFTER, Observer, PowerOnTiming, WireExpectation, WireSign};
@@ -64,10 +64,10 @@ enum Progress {
 pub enum Setting {
     /// A real port: preflight, consent, network changes, a capture.
     Host {
-        /// The technician approved the network changes already.
-        approved: bool,
-        /// When the router asks for another server address, take it without asking.
-        adopt: bool,
+        /// Whether the network changes still need the technician's yes.
+        consent: NetworkConsent,
+        /// What happens when the router asks for another server address.
+        server_address: ServerAddress,
     },
     /// Loopback with a simulated bootloader: nothing on the host changes.
     Simulated,
@@ -582,7 +582,7 @@ impl Machine {
         for mut check in checks {
             if check.kind == CheckKind::Firewall
                 && check.verdict != CheckOutcome::Pass
-                && self.plan.allow_firewall
+                && self.plan.firewall == Firewall::OpenForRun
             {
                 self.network_step.open_firewall = true;
             }
@@ -639,7 +639,7 @@ impl Machine {
         match kind {
             CheckKind::Address => network.is_some_and(|n| n.add.is_some()),
             CheckKind::PortSwitchedOff => network.is_some_and(|n| n.link_up),
-            CheckKind::Firewall => self.plan.allow_firewall,
+            CheckKind::Firewall => self.plan.firewall == Firewall::OpenForRun,
             _ => false,
         }
     }
@@ -674,7 +674,11 @@ impl Machine {
             self.bring_up(now, out);
             return;
         }
-        if let Setting::Host { approved: true, .. } = self.setting {
+        if let Setting::Host {
+            consent: NetworkConsent::Given,
+            ..
+        } = self.setting
+        {
             out.push(Effect::ApplyNetwork);
         } else {
             self.network_step.consent_asked = true;

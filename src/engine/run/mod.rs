@@ -31,7 +31,7 @@ use tokio::sync::mpsc;
 
 use super::checklist::Item;
 use super::event::{Command, Event, RunOutcome};
-use super::plan::Plan;
+use super::plan::{NetworkConsent, Plan, ServerAddress};
 use super::simulate::SimulatedRouter;
 pub use tally::Tally;
 
@@ -41,12 +41,12 @@ pub enum Environment {
     Host {
         /// Where the undo journal lives.
         state_dir: PathBuf,
-        /// The technician approved the network changes already (`--yes`, or the wizard's
+        /// Whether the network changes were approved already (`--yes`, or the wizard's
         /// confirmation); otherwise the run asks with [`Event::ConsentNeeded`] and waits
         /// for [`Command::Approve`] or [`Command::Refuse`].
-        approved: bool,
-        /// When the router asks for another server address, take it without asking.
-        adopt: bool,
+        consent: NetworkConsent,
+        /// What happens when the router asks for another server address (`--adopt`).
+        server_address: ServerAddress,
     },
     /// Loopback with a simulated bootloader: nothing on the host changes.
     Simulated(SimulatedRouter),

@@ -30,6 +30,7 @@ use crossterm::event::{self as term, KeyCode, KeyEvent, KeyEventKind, KeyModifie
 use tokio::sync::mpsc;
 
 use crate::console::port::Adapter;
+use crate::engine::plan::{NetworkConsent, ServerAddress};
 use crate::engine::running::{self, Running};
 use crate::engine::simulate::SimulatedRouter;
 use crate::engine::{Command, Environment, Plan, RunOutcome, report};
@@ -56,8 +57,8 @@ pub struct Wizard {
     pub state_dir: PathBuf,
     /// Write the report here instead of the state folder.
     pub report: Option<PathBuf>,
-    /// Adopt the server address the router asks for without asking.
-    pub adopt: bool,
+    /// What happens when the router asks for another server address (`--adopt`).
+    pub adopt: ServerAddress,
     /// A message here asks the wizard to stop (SIGTERM; SIGINT from outside).
     pub stop: mpsc::UnboundedReceiver<()>,
 }
@@ -142,7 +143,7 @@ struct Executor {
     adapters: fn() -> Vec<Adapter>,
     state_dir: PathBuf,
     report: Option<PathBuf>,
-    adopt: bool,
+    adopt: ServerAddress,
     commands: Option<mpsc::UnboundedSender<Command>>,
 }
 
@@ -200,8 +201,8 @@ impl Executor {
             Mode::Real => Environment::Host {
                 state_dir: self.state_dir.clone(),
                 // The network screen's confirmation (or "skip", which leaves no changes).
-                approved: true,
-                adopt: self.adopt,
+                consent: NetworkConsent::Given,
+                server_address: self.adopt,
             },
         };
         let report_path = self.report.clone().unwrap_or_else(|| {

@@ -35,8 +35,8 @@ fn setup(mode: Mode) -> Setup {
         settings: match mode {
             Mode::Real => Settings::default(),
             Mode::Demo => Settings {
-                timeout: Duration::from_mins(1),
-                port: 0,
+                timeout: Some(Duration::from_mins(1)),
+                port: Some(0),
                 loopback: Some(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST)),
                 flash: Some(Duration::from_secs(8)),
                 ..Settings::default()

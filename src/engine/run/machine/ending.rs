@@ -1,7 +1,9 @@
 //! The end of a run: the last events, and the summary line that says how it ended and
 //! what to do next.
 
-use super::{Effect, Event, Item, Machine, Phase, RunOutcome, Tally, Transfer, checklist};
+use super::{
+    AfterTransfer, Effect, Event, Item, Machine, Phase, RunOutcome, Tally, Transfer, checklist,
+};
 
 impl Machine {
     /// The driver has stopped everything and restored the network: the last events.
@@ -52,7 +54,7 @@ impl Machine {
             RunOutcome::Transferred if plan.console.is_some() => {
                 "the image is in the router's RAM and proven by CRC-32; nothing was written to flash (that needs the profile's console recipe and a yes, asked or --yes)".into()
             }
-            RunOutcome::Flashed if plan.exit_after_transfer => {
+            RunOutcome::Flashed if plan.after_transfer == AfterTransfer::Exit => {
                 "the router has the whole image; it writes its flash now: do not switch it off"
                     .into()
             }

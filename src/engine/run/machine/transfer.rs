@@ -2,8 +2,8 @@
 //! every block accounted for in the tally.
 
 use super::{
-    Countdown, Effect, Event, Instant, IpAddr, Machine, Phase, PushFailure, Pushed, RequestKind,
-    RunOutcome, Setting, SocketAddr, Transfer, TransferEvent, TransferId,
+    AfterTransfer, Countdown, Effect, Event, Instant, IpAddr, Machine, Phase, PushFailure, Pushed,
+    RequestKind, RunOutcome, Setting, SocketAddr, Transfer, TransferEvent, TransferId,
 };
 
 impl Machine {
@@ -266,7 +266,7 @@ impl Machine {
         if self.plan.console.is_some() {
             return;
         }
-        if self.plan.exit_after_transfer {
+        if self.plan.after_transfer == AfterTransfer::Exit {
             self.end(RunOutcome::Flashed, out);
             return;
         }

@@ -2,8 +2,8 @@
 //! the observer finds in them.
 
 use super::{
-    ArpKind, EchoKind, Effect, Event, Gap, Instant, Ipv4Addr, Machine, Phase, Seen, Setting,
-    WireEvent, WireSign,
+    ArpKind, EchoKind, Effect, Event, Gap, Instant, Ipv4Addr, Machine, Phase, Seen, ServerAddress,
+    Setting, WireEvent, WireSign,
 };
 
 impl Machine {
@@ -58,7 +58,13 @@ impl Machine {
     }
 
     pub(super) fn finding(&mut self, finding: WireSign, out: &mut Vec<Effect>) {
-        let adopts = matches!(self.setting, Setting::Host { adopt: true, .. });
+        let adopts = matches!(
+            self.setting,
+            Setting::Host {
+                server_address: ServerAddress::Adopt,
+                ..
+            }
+        );
         if let (true, Some(crate::net::observe::Remedy::AdoptAddress { addr })) =
             (adopts, finding.remedy())
             && !self.ours.contains(&addr)

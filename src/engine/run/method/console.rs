@@ -18,7 +18,7 @@ use tokio::sync::mpsc::unbounded_channel;
 use super::Method;
 use crate::console::{Answer, ConsoleEvent, Dialogue, FlashState, Job, Settings, port};
 use crate::engine::event::{Event, RunOutcome};
-use crate::engine::plan::{ConsolePlan, Plan};
+use crate::engine::plan::{AfterProof, ConsolePlan, Plan};
 use crate::engine::run::machine::{Effect, Input};
 
 /// The console strategy: our server comes up first, the console leg with the wait.
@@ -194,15 +194,7 @@ pub fn job(
     server: Ipv4Addr,
     image: &[u8],
 ) -> Job {
-    let file = plan.file().map_or_else(
-        || {
-            plan.image.path.file_name().map_or_else(
-                || "firmware.bin".to_owned(),
-                |n| n.to_string_lossy().into_owned(),
-            )
-        },
-        str::to_owned,
-    );
+    let file = crate::settings::image_name(plan.file(), &plan.image.path);
     Job {
         router_ip: router,
         server_ip: server,
@@ -278,7 +270,8 @@ pub fn start(console: &ConsolePlan, job: Job, stop: Arc<AtomicBool>) -> (Running
             };
             // With `--yes` nothing is asked; otherwise the dialogue waits, once the image is
             // proven in RAM, for the front-end's answer (a run with nobody to ask answers no).
-            let mut dialogue = Dialogue::new(settings, job, console.confirmed);
+            let mut dialogue =
+                Dialogue::new(settings, job, console.after_proof == AfterProof::Write);
             if let Some(boot) = console.ram_boot.clone() {
                 dialogue = dialogue.with_ram_boot(boot);
             }

@@ -18,7 +18,7 @@ use crate::dhcp::lease::{LeaseConfig, LeaseEvent, Protocol};
 use crate::dhcp::probe::Answered;
 use crate::dhcp::server::DhcpServer;
 use crate::engine::event::{Event, RunOutcome};
-use crate::engine::plan::{Plan, Transfer};
+use crate::engine::plan::{OtherDhcp, Plan, Transfer};
 use crate::engine::run::machine::{Effect, Input};
 
 /// The DHCP/BOOTP strategy: the responder comes up first and probes the port for another DHCP
@@ -28,15 +28,15 @@ use crate::engine::run::machine::{Effect, Input};
 pub struct Dhcp {
     /// The boot file the router is given.
     pub boot_file: String,
-    /// It asks by BOOTP rather than DHCP.
-    pub bootp: bool,
+    /// What it asks by: BOOTP or DHCP.
+    pub protocol: Protocol,
 }
 
 impl Method for Dhcp {
     fn awaits(&self) -> String {
         format!(
             "the router's {} request, then its request for {}",
-            if self.bootp { "BOOTP" } else { "DHCP" },
+            self.protocol.name(),
             self.boot_file
         )
     }
@@ -77,8 +77,7 @@ pub enum DhcpEvent {
 /// calls it from its one DHCP arm.
 pub fn on_event(event: DhcpEvent, plan: &Plan) -> (Vec<Effect>, Option<RunOutcome>) {
     if let DhcpEvent::Lease(LeaseEvent::Probed { listened, answered }) = &event {
-        let allow =
-            matches!(&plan.transfer, Transfer::Dhcp { lease, .. } if lease.allow_other_servers);
+        let allow = matches!(&plan.transfer, Transfer::Dhcp { lease, .. } if lease.other_servers == OtherDhcp::Warn);
         return probed(*listened, answered, allow);
     }
     let (events, end) = news(event);
@@ -399,7 +398,7 @@ mod tests {
     fn the_responder_comes_up_first_and_the_tftp_server_after_its_probe() {
         let method = Dhcp {
             boot_file: "test.bin".into(),
-            bootp: false,
+            protocol: Protocol::Dhcp,
         };
         assert_eq!(method.prepare(), vec![Effect::StartDhcp]);
     }

@@ -55,7 +55,7 @@ pub fn for_plan(plan: &Plan) -> Box<dyn Method> {
         Transfer::Nmrp { router, .. } => Box::new(Nmrp { router: *router }),
         Transfer::Dhcp { lease, .. } => Box::new(Dhcp {
             boot_file: lease.boot_file.clone(),
-            bootp: lease.bootp,
+            protocol: lease.protocol,
         }),
         Transfer::Http { page, .. } => Box::new(Http { page: page.addr }),
     }

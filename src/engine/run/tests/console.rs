@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 use super::{ROUTER, Rig, arp_from, plan_with};
 use crate::console::ConsoleEvent;
 use crate::engine::event::{Command, Event};
-use crate::engine::plan::{Serial, Settings};
+use crate::engine::plan::{AfterProof, NetworkConsent, Serial, ServerAddress, Settings};
 use crate::engine::run::machine::{Input, Setting};
 use crate::engine::run::method::console::ConsoleNews;
 use crate::net::observe::WireSign;
@@ -24,8 +24,7 @@ fn console_rig() -> Rig {
         serial: Some(Serial {
             port: PathBuf::from("/dev/ttyUSB0"),
             baud: None,
-            confirmed: false,
-            ram_boot: false,
+            after_proof: AfterProof::AskToWrite,
         }),
         ..Settings::default()
     };
@@ -34,8 +33,8 @@ fn console_rig() -> Rig {
     Rig::with_plan(
         plan,
         Setting::Host {
-            approved: false,
-            adopt: false,
+            consent: NetworkConsent::Ask,
+            server_address: ServerAddress::Suggest,
         },
     )
 }

@@ -87,8 +87,8 @@ fn a_real_reboot_gap_is_told_once_and_the_router_counts_back_at_an_alternate_add
     let mut rig = Rig::with_plan(
         plan,
         Setting::Host {
-            approved: false,
-            adopt: false,
+            consent: NetworkConsent::Ask,
+            server_address: ServerAddress::Suggest,
         },
     );
     rig.through_self_test()
@@ -131,8 +131,8 @@ fn a_switched_off_port_is_watched_as_soon_as_the_network_step_brings_it_up() {
     let mut rig = Rig::with_plan(
         plan,
         Setting::Host {
-            approved: true,
-            adopt: false,
+            consent: NetworkConsent::Given,
+            server_address: ServerAddress::Suggest,
         },
     );
     rig.feed(Input::Preflighted(Some(Vec::new())));

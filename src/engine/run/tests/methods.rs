@@ -8,8 +8,8 @@ fn the_push_method_starts_its_client_once_the_run_waits() {
     let mut rig = Rig::new(
         "asus-rt-ac68u",
         Setting::Host {
-            approved: true,
-            adopt: false,
+            consent: NetworkConsent::Given,
+            server_address: ServerAddress::Suggest,
         },
     );
     rig.feed(Input::Preflighted(Some(Vec::new())));
@@ -24,8 +24,8 @@ fn the_push_method_starts_its_client_once_the_run_waits() {
     let mut rig = Rig::new(
         "asus-rt-ac68u",
         Setting::Host {
-            approved: true,
-            adopt: false,
+            consent: NetworkConsent::Given,
+            server_address: ServerAddress::Suggest,
         },
     );
     rig.feed(Input::Preflighted(Some(Vec::new())));

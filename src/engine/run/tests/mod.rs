@@ -18,7 +18,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use super::machine::{Effect, Input, Machine, PushFailure, Pushed, SelfTested, Setting};
 use crate::engine::event::{Command, Event, Phase, RunOutcome};
-use crate::engine::plan::{self, ImageFacts, Settings};
+use crate::engine::plan::{self, Firewall, ImageFacts, NetworkConsent, ServerAddress, Settings};
 use crate::net::addr::HostEvent;
 use crate::net::check::{Check, CheckKind, CheckOutcome};
 use crate::net::iface::InterfaceKind;
@@ -93,8 +93,8 @@ impl Rig {
         Self::new(
             "tl-wr841n-v9",
             Setting::Host {
-                approved: false,
-                adopt: false,
+                consent: NetworkConsent::Ask,
+                server_address: ServerAddress::Suggest,
             },
         )
     }

@@ -142,12 +142,12 @@ fn a_firewall_that_drops_the_router_stops_the_run_unless_allowed() {
 #[test]
 fn allowed_the_firewall_is_opened_with_consent_after_the_network_and_before_the_server() {
     let mut plan = plan_for("tl-wr841n-v9");
-    plan.allow_firewall = true;
+    plan.firewall = Firewall::OpenForRun;
     let mut rig = Rig::with_plan(
         plan,
         Setting::Host {
-            approved: false,
-            adopt: false,
+            consent: NetworkConsent::Ask,
+            server_address: ServerAddress::Suggest,
         },
     );
     rig.feed(Input::Preflighted(Some(vec![firewall_drops()])));
@@ -186,12 +186,12 @@ fn allowed_the_firewall_is_opened_with_consent_after_the_network_and_before_the_
 
     // A firewall that cannot be opened is a failure of the network step.
     let mut plan = plan_for("tl-wr841n-v9");
-    plan.allow_firewall = true;
+    plan.firewall = Firewall::OpenForRun;
     let mut rig = Rig::with_plan(
         plan,
         Setting::Host {
-            approved: true,
-            adopt: false,
+            consent: NetworkConsent::Given,
+            server_address: ServerAddress::Suggest,
         },
     );
     rig.feed(Input::Preflighted(Some(vec![firewall_drops()])));

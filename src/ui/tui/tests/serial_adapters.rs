@@ -37,8 +37,7 @@ fn with_serial(port: &str) -> Model {
     model.settings.serial = Some(Serial {
         port: PathBuf::from(port),
         baud: None,
-        confirmed: false,
-        ram_boot: false,
+        after_proof: crate::engine::plan::AfterProof::AskToWrite,
     });
     model
 }

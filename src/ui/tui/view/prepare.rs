@@ -19,7 +19,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
 use super::{Theme, panel, step_lines};
-use crate::engine::plan::{ConsolePlan, Plan, Transfer};
+use crate::engine::plan::{AfterProof, ConsolePlan, Plan, Transfer};
 use crate::ui::tui::model::{Mode, Model};
 
 pub fn draw(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
@@ -82,7 +82,7 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
         ),
         Transfer::Dhcp { bind, lease, .. } => format!(
             "answers the router's {} request with {} and boot file {}, and serves the image at {bind} under any name asked for",
-            if lease.bootp { "BOOTP" } else { "DHCP" },
+            lease.protocol.name(),
             lease.router,
             lease.boot_file
         ),
@@ -152,7 +152,7 @@ fn before_lines(
 
 /// What the console leg does with the flash, in a few words.
 fn console_write(console: &ConsolePlan) -> String {
-    match (&console.recipe, console.confirmed) {
+    match (&console.recipe, console.after_proof == AfterProof::Write) {
         (None, _) => "nothing is written to flash (the profile has no recipe)".to_owned(),
         (Some(recipe), true) => format!(
             "then writes the {} flash at {} (--yes) and reads it back",

@@ -2,6 +2,7 @@
 //! sets up, network and server failures, and the firewall.
 
 use super::*;
+use crate::net::io_failure::IoFailure;
 
 fn check(kind: CheckKind, item: &str, verdict: CheckOutcome) -> Check {
     Check::new(
@@ -78,6 +79,28 @@ fn what_the_network_step_sets_up_is_not_a_failure_whatever_its_words() {
         rig.asked(|e| matches!(e, Effect::Emit(Event::ConsentNeeded { .. }))),
         1
     );
+}
+
+#[test]
+fn a_port_that_cannot_be_watched_is_a_warning_in_the_systems_words_and_the_run_goes_on() {
+    let mut rig = Rig::pull();
+    rig.through_consent();
+    let refused = IoFailure::new(
+        std::io::ErrorKind::PermissionDenied,
+        "cannot watch enp3s0: capturing frames needs cap_net_raw",
+    );
+    rig.feed(Input::CaptureFailed(refused));
+    assert!(
+        rig.events().iter().any(|e| matches!(
+            e,
+            Event::Checked { check } if check.kind == CheckKind::WireWatch
+                && check.verdict == CheckOutcome::Warn
+                && check.detail == "the port cannot be watched: cannot watch enp3s0: capturing frames needs cap_net_raw"
+        )),
+        "{}",
+        rig.text()
+    );
+    assert_eq!(rig.finished(), None);
 }
 
 #[test]

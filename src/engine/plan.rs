@@ -7,7 +7,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::net::addr::Plan as NetworkPlan;
+use crate::net::addr::NetworkChanges;
 use crate::net::check;
 use crate::net::iface::{Interface, Ipv4Cidr};
 use crate::profile::{Method, OptionPolicy as ProfileOptions, Profile, RolloverPolicy, Step};
@@ -297,7 +297,7 @@ pub struct Plan {
     /// The router's address in recovery mode.
     pub router: Option<Ipv4Addr>,
     /// The changes to the host's network (none needed, or a loopback run: `None`).
-    pub network: Option<NetworkPlan>,
+    pub network: Option<NetworkChanges>,
     /// How the image moves.
     pub transfer: Transfer,
     /// The image.
@@ -556,7 +556,7 @@ pub fn build(
             } else {
                 crate::net::iface::recommend(interfaces).reason
             };
-            let mut network = NetworkPlan::for_interface(iface, host);
+            let mut network = NetworkChanges::for_interface(iface, host);
             if let (Some(mac), Some(router)) = (settings.router_mac, profile.router) {
                 network.static_arp = Some((router, mac));
             }
@@ -694,7 +694,7 @@ impl Plan {
     pub fn changes(&self) -> Vec<String> {
         self.network
             .as_ref()
-            .map(NetworkPlan::describe)
+            .map(NetworkChanges::describe)
             .unwrap_or_default()
     }
 

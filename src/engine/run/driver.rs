@@ -399,7 +399,7 @@ impl Driver {
                 .into_iter()
                 .find(|i| i.name == port.name)
                 .ok_or_else(|| format!("the port {} is gone", port.name))?;
-            let nothing_else = crate::net::addr::Plan {
+            let nothing_else = crate::net::addr::NetworkChanges {
                 ifindex: iface.index,
                 ifname: iface.name,
                 add: None,

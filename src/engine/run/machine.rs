@@ -657,7 +657,7 @@ impl Machine {
             .plan
             .network
             .as_ref()
-            .map(crate::net::addr::Plan::describe)
+            .map(crate::net::addr::NetworkChanges::describe)
             .unwrap_or_default();
         if self.network_step.open_firewall
             && let (Some(port), Some(host)) = (&self.plan.port, self.plan.host)

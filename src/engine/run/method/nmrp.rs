@@ -21,7 +21,7 @@ use super::{LegFailure, Method};
 use crate::engine::event::{Event, RunOutcome};
 use crate::engine::plan::{Plan, Transfer};
 use crate::engine::run::machine::{Effect, Input, Pushed};
-use crate::net::addr::{HostEvent, HostSetup, Plan as NetworkPlan, SetupError};
+use crate::net::addr::{HostEvent, HostSetup, NetworkChanges, SetupError};
 use crate::net::io_failure::IoFailure;
 use crate::net::raw::{RawError, RawPort};
 use crate::nmrp::packet::{ETHERTYPE, Region};
@@ -578,7 +578,7 @@ impl Leg {
             wiring.tell(NmrpEvent::ArpFailed(gone));
             return;
         };
-        let plan = NetworkPlan {
+        let entry = NetworkChanges {
             ifindex: iface.index,
             ifname: iface.name.clone(),
             add: None,
@@ -587,7 +587,7 @@ impl Leg {
             static_arp: Some((ip, mac)),
             held_by: None,
         };
-        match HostSetup::apply(&plan, state_dir, wiring.host.clone()) {
+        match HostSetup::apply(&entry, state_dir, wiring.host.clone()) {
             Ok(setup) => arp.push((ip, mac, setup)),
             Err(err) => wiring.tell(NmrpEvent::ArpFailed(setup_failure(&err))),
         }

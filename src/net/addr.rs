@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::iface::{Interface, Ipv4Cidr};
+use super::io_failure::IoFailure;
 use super::journal::{self, Change, Journal, Port};
 use super::platform;
 
@@ -41,7 +42,7 @@ pub enum HostEvent {
         /// The change.
         change: Change,
         /// Why.
-        error: String,
+        error: UndoRefusal,
     },
     /// Something removed the rescue address and it was put back.
     AddressRestored {
@@ -64,6 +65,19 @@ pub enum HostEvent {
     },
     /// Changes a previous run left behind (it was killed or crashed) were undone at start.
     LeftoversCleaned(Vec<Change>),
+}
+
+/// Why a change was not undone, for [`HostEvent::UndoFailed`]; its text is what the
+/// technician reads.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UndoRefusal {
+    /// Left on a port that is another interface now (a firewall rule, a NetworkManager
+    /// setting): why, with the command to run by hand.
+    #[error("{0}")]
+    Kept(String),
+    /// The system refused the undo: its kind and its words.
+    #[error("{0}")]
+    Io(IoFailure),
 }
 
 /// Why a change could not be made.
@@ -543,7 +557,7 @@ impl HostSetup {
                     let _ = journal.forget(change);
                     let _ = self.shared.events.send(HostEvent::UndoFailed {
                         change: change.clone(),
-                        error: why,
+                        error: UndoRefusal::Kept(why),
                     });
                 }
                 // Not ours to touch (the port was replaced, the address is someone's now):
@@ -554,7 +568,7 @@ impl HostSetup {
                 Err(err) => {
                     let _ = self.shared.events.send(HostEvent::UndoFailed {
                         change: change.clone(),
-                        error: err.to_string(),
+                        error: UndoRefusal::Io(IoFailure::from(&err)),
                     });
                     failures.push((change.clone(), err.to_string()));
                 }

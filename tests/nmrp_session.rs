@@ -10,6 +10,7 @@ use rescue_wizard::net::wire::Mac;
 use rescue_wizard::nmrp::packet::{BROADCAST, Code, Frame, MAGIC, Message, NmrpOption, Region};
 use rescue_wizard::nmrp::session::{
     Config, DEFAULT_ROUTER_IP, Event, Input, Outcome, Phase, Rejection, Session, Step,
+    UploadFailure,
 };
 
 const HOST: Mac = Mac([0x02, 0, 0, 0, 0, 0x01]);
@@ -375,10 +376,9 @@ fn a_link_flap_during_the_upload_abandons_it_and_advertises_again() {
     assert_eq!(codes(&step), vec![Code::KEEP_ALIVE_ACK, Code::ADVERTISE]);
     assert_eq!(rig.session.phase(), Phase::Advertising);
     // The push the driver stopped reports late: it no longer counts.
-    let step = rig.feed(Input::UploadFailed {
-        reason: "stopped",
-        router_text: None,
-    });
+    let step = rig.feed(Input::UploadFailed(&UploadFailure::Transfer(
+        "stopped".into(),
+    )));
     assert_eq!(step, Step::default());
     // The restarted router answers, and the session starts over.
     let step = rig.router_says(Code::CONF_REQ, vec![]);
@@ -460,10 +460,10 @@ fn printable_text_from_the_router_during_the_upload_is_its_rejection() {
     rig.feed(Input::Tick);
     rig.router_says(Code::CONF_REQ, vec![]);
     rig.router_says(Code::TFTP_UL_REQ, vec![]);
-    let step = rig.feed(Input::UploadFailed {
-        reason: "the router sent text",
-        router_text: Some("checksum error"),
-    });
+    let step = rig.feed(Input::UploadFailed(&UploadFailure::RouterSaid {
+        text: "checksum error".into(),
+        words: "the router sent text".into(),
+    }));
     let outcome = finished(&step).unwrap();
     assert_eq!(
         outcome,
@@ -483,13 +483,14 @@ fn a_failed_upload_ends_the_session() {
     rig.feed(Input::Tick);
     rig.router_says(Code::CONF_REQ, vec![]);
     rig.router_says(Code::TFTP_UL_REQ, vec![]);
-    let step = rig.feed(Input::UploadFailed {
-        reason: "no ACK 0",
-        router_text: None,
-    });
+    let step = rig.feed(Input::UploadFailed(&UploadFailure::Transfer(
+        "no ACK 0".into(),
+    )));
     assert_eq!(
         finished(&step),
-        Some(&Outcome::UploadFailed("no ACK 0".into()))
+        Some(&Outcome::UploadFailed(UploadFailure::Transfer(
+            "no ACK 0".into()
+        )))
     );
 }
 

@@ -30,8 +30,10 @@ use nmrp_double::{
 };
 use rescue_wizard::net::wire::Mac;
 use rescue_wizard::nmrp::packet::{Code, MAGIC, Message, NmrpOption, Region};
-use rescue_wizard::nmrp::session::{Config, Event, Input, Outcome, Rejection, Session};
-use rescue_wizard::tftp::client::{ClientConfig, ClientError, push};
+use rescue_wizard::nmrp::session::{
+    Config, Event, Input, Outcome, Rejection, Session, UploadFailure,
+};
+use rescue_wizard::tftp::client::{ClientConfig, push};
 use rescue_wizard::tftp::options::ClientOptions;
 use support::{NetnsPair, ip};
 
@@ -100,7 +102,7 @@ fn drive_session_watched(
         };
         let mut link = carrier(PORT);
         let mut next_link_check = start;
-        let (upload_tx, upload_rx) = mpsc::channel::<(usize, Result<(), Refused>)>();
+        let (upload_tx, upload_rx) = mpsc::channel::<(usize, Result<(), UploadFailure>)>();
         let mut uploaders: Vec<JoinHandle<()>> = Vec::new();
         let mut push_stop: Option<Arc<AtomicBool>> = None;
         while run.outcome.is_none() && start.elapsed() < DEADLINE {
@@ -133,10 +135,7 @@ fn drive_session_watched(
             {
                 let input = match &result {
                     Ok(()) => Input::UploadDone,
-                    Err(refused) => Input::UploadFailed {
-                        reason: refused.reason.as_str(),
-                        router_text: refused.router_text.as_deref(),
-                    },
+                    Err(failure) => Input::UploadFailed(failure),
                 };
                 steps.push(session.handle(input, Instant::now()));
             }
@@ -200,13 +199,6 @@ fn drive_session_watched(
     })
 }
 
-/// Why a push failed: the client's error, and the router's own words when it answered in
-/// plain text (EX2700).
-struct Refused {
-    reason: String,
-    router_text: Option<String>,
-}
-
 /// Pushes with the project's TFTP client on a thread of its own (which starts in the driver's
 /// namespace), as NMRP wants it: block size 1456, falling back to 512 when the router ignores
 /// it; the write request repeated every 250 ms (CFE needs at least 200 ms for the first block).
@@ -215,7 +207,7 @@ fn upload(
     name: String,
     image: Arc<[u8]>,
     stop: Arc<AtomicBool>,
-    done: impl FnOnce(Result<(), Refused>) + Send + 'static,
+    done: impl FnOnce(Result<(), UploadFailure>) + Send + 'static,
 ) -> JoinHandle<()> {
     thread::Builder::new()
         .name("nmrp-tftp-push".into())
@@ -244,13 +236,8 @@ fn upload(
                     pushed.stats
                 );
             }
-            done(result.map(|_| ()).map_err(|err| Refused {
-                router_text: match &err {
-                    ClientError::PeerSaid { text, .. } => Some(text.clone()),
-                    _ => None,
-                },
-                reason: err.to_string(),
-            }));
+            // The router's own words (EX2700) come back as UploadFailure::RouterSaid.
+            done(result.map(|_| ()).map_err(|err| UploadFailure::from(&err)));
         })
         .expect("a thread")
 }

@@ -9,7 +9,7 @@ use super::prompt::consent;
 use super::{StopSignals, find_profile};
 use crate::cli::ServeArgs;
 use crate::dhcp;
-use crate::net::addr::{HostEvent, HostSetup, Plan};
+use crate::net::addr::{HostEvent, HostSetup, NetworkChanges};
 use crate::net::check::{self, HostFacts};
 use crate::net::firewall;
 use crate::net::iface::Ipv4Cidr;
@@ -41,7 +41,7 @@ fn set_up_host(
     let facts = HostFacts::gather();
     let iface =
         check::choose(&facts.interfaces, args.interface.as_deref()).map_err(UsageError::new)?;
-    let mut plan = Plan::for_interface(iface, host);
+    let mut changes = NetworkChanges::for_interface(iface, host);
     if let Some(mac) = args.router_mac {
         let router = profile.router.ok_or_else(|| {
             UsageError::new(format!(
@@ -49,7 +49,7 @@ fn set_up_host(
                 profile.id
             ))
         })?;
-        plan.static_arp = Some((router, mac));
+        changes.static_arp = Some((router, mac));
     }
     let subnet =
         firewall::Subnet::new(host.network(), host.prefix).map_err(UsageError::from_source)?;
@@ -63,16 +63,16 @@ fn set_up_host(
                 )
         })
     };
-    if plan.is_empty() && !blocked {
+    if changes.is_empty() && !blocked {
         return Ok(None);
     }
-    let mut lines = plan.describe();
+    let mut lines = changes.describe();
     if blocked {
         lines.push(format!("let UDP from {subnet} in on {} through the firewall (removed again when rescue-wizard ends)", iface.name));
     }
     consent(&lines, args.yes)?;
     let mut setup =
-        HostSetup::apply(&plan, &state_dir(), events).map_err(UsageError::from_source)?;
+        HostSetup::apply(&changes, &state_dir(), events).map_err(UsageError::from_source)?;
     if blocked {
         for step in setup
             .open_firewall(subnet, &iface.name)

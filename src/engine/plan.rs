@@ -6,7 +6,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::net::addr::Plan as NetworkPlan;
+use crate::net::addr::NetworkChanges;
 use crate::net::iface::Ipv4Cidr;
 use crate::profile::{Method, OptionPolicy as ProfileOptions, RolloverPolicy, Step};
 use crate::tftp::options::OptionPolicy;
@@ -302,7 +302,7 @@ pub struct Plan {
     /// The router's address in recovery mode.
     pub router: Option<Ipv4Addr>,
     /// The changes to the host's network (none needed, or a loopback run: `None`).
-    pub network: Option<NetworkPlan>,
+    pub network: Option<NetworkChanges>,
     /// How the image moves.
     pub transfer: Transfer,
     /// The image.
@@ -488,7 +488,7 @@ impl Plan {
     pub fn changes(&self) -> Vec<String> {
         self.network
             .as_ref()
-            .map(NetworkPlan::describe)
+            .map(NetworkChanges::describe)
             .unwrap_or_default()
     }
 

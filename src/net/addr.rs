@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::iface::{Interface, Ipv4Cidr};
+use super::io_failure::IoFailure;
 use super::journal::{self, Change, Journal, Port};
 use super::platform;
 
@@ -41,7 +42,7 @@ pub enum HostEvent {
         /// The change.
         change: Change,
         /// Why.
-        error: String,
+        error: UndoRefusal,
     },
     /// Something removed the rescue address and it was put back.
     AddressRestored {
@@ -64,6 +65,19 @@ pub enum HostEvent {
     },
     /// Changes a previous run left behind (it was killed or crashed) were undone at start.
     LeftoversCleaned(Vec<Change>),
+}
+
+/// Why a change was not undone, for [`HostEvent::UndoFailed`]; its text is what the
+/// technician reads.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UndoRefusal {
+    /// Left on a port that is another interface now (a firewall rule, a NetworkManager
+    /// setting): why, with the command to run by hand.
+    #[error("{0}")]
+    Kept(String),
+    /// The system refused the undo: its kind and its words.
+    #[error("{0}")]
+    Io(IoFailure),
 }
 
 /// Why a change could not be made.
@@ -121,7 +135,7 @@ pub enum SetupError {
 
 /// The changes rescue-wizard would make, for the technician to approve.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Plan {
+pub struct NetworkChanges {
     /// The interface.
     pub ifindex: u32,
     /// Its name.
@@ -135,12 +149,12 @@ pub struct Plan {
     pub unmanage: bool,
     /// A permanent ARP entry for the router: its address and hardware address.
     pub static_arp: Option<(std::net::Ipv4Addr, [u8; 6])>,
-    /// Another rescue-wizard (this pid) has changes on the port: applying the plan is refused
+    /// Another rescue-wizard (this pid) has changes on the port: applying these is refused
     /// rather than sharing its address, which it takes away when it ends.
     pub held_by: Option<u32>,
 }
 
-impl Plan {
+impl NetworkChanges {
     /// What is needed so that `iface` carries `host`.
     pub fn for_interface(iface: &Interface, host: Ipv4Cidr) -> Self {
         Self {
@@ -164,7 +178,7 @@ impl Plan {
             && self.held_by.is_none()
     }
 
-    /// The plan in words, one line per change.
+    /// The changes in words, one line each.
     pub fn describe(&self) -> Vec<String> {
         let mut lines = Vec::new();
         if let Some(pid) = self.held_by {
@@ -272,18 +286,18 @@ impl HostSetup {
         let Some(iface) = interfaces.iter().find(|i| i.name == interface) else {
             return Ok(None);
         };
-        let mut plan = Plan::for_interface(iface, cidr);
-        plan.held_by = journal::holder(state_dir, interface);
-        if plan.add.is_none() && plan.held_by.is_none() {
+        let mut changes = NetworkChanges::for_interface(iface, cidr);
+        changes.held_by = journal::holder(state_dir, interface);
+        if changes.add.is_none() && changes.held_by.is_none() {
             return Ok(None);
         }
-        Self::apply(&plan, state_dir, events).map(Some)
+        Self::apply(&changes, state_dir, events).map(Some)
     }
 
     /// Makes the planned changes, journaling each first, and starts the keeper. Refused when
     /// another run holds the port, or the port is not the interface planned any more.
     pub fn apply(
-        plan: &Plan,
+        changes: &NetworkChanges,
         state_dir: &Path,
         events: UnboundedSender<HostEvent>,
     ) -> Result<Self, SetupError> {
@@ -295,15 +309,15 @@ impl HostSetup {
         // Checked and changed under the folder's port lock: two runs starting at once cannot
         // both find the port free.
         let _ports = journal.dir().lock_ports().map_err(journal_error)?;
-        if let Some(pid) = journal::holder(state_dir, &plan.ifname) {
+        if let Some(pid) = journal::holder(state_dir, &changes.ifname) {
             let _ = journal.close();
             return Err(SetupError::PortInUse {
-                ifname: plan.ifname.clone(),
+                ifname: changes.ifname.clone(),
                 pid,
             });
         }
-        let port = match platform::link(plan.ifindex) {
-            Ok(Some(link)) if link.name == plan.ifname => Port {
+        let port = match platform::link(changes.ifindex) {
+            Ok(Some(link)) if link.name == changes.ifname => Port {
                 index: link.index,
                 name: link.name,
                 mac: link.mac,
@@ -311,13 +325,13 @@ impl HostSetup {
             Ok(_) => {
                 let _ = journal.close();
                 return Err(SetupError::PortChanged {
-                    ifname: plan.ifname.clone(),
-                    ifindex: plan.ifindex,
+                    ifname: changes.ifname.clone(),
+                    ifindex: changes.ifindex,
                 });
             }
             Err(source) => {
                 let _ = journal.close();
-                return Err(io_error(format!("look up {}", plan.ifname), source));
+                return Err(io_error(format!("look up {}", changes.ifname), source));
             }
         };
         let shared = Arc::new(Shared {
@@ -330,37 +344,37 @@ impl HostSetup {
             keeper: None,
             done: false,
         };
-        if plan.unmanage {
+        if changes.unmanage {
             let change = Change::NetworkManagerUnmanaged {
-                ifname: plan.ifname.clone(),
+                ifname: changes.ifname.clone(),
                 ifindex: Some(port.index),
                 mac: port.mac.clone(),
             };
             setup.make(
                 &change,
                 || {
-                    super::iface::nmcli(&["device", "set", &plan.ifname, "managed", "no"])
+                    super::iface::nmcli(&["device", "set", &changes.ifname, "managed", "no"])
                         .run_ok()
                         .map(drop)
                         .map_err(io::Error::other)
                 },
-                &format!("take {} from NetworkManager", plan.ifname),
+                &format!("take {} from NetworkManager", changes.ifname),
             )?;
         }
-        if plan.link_up {
+        if changes.link_up {
             setup.make(
                 &link_up_change(&port),
                 || platform::set_link_up(port.index, true),
-                &format!("bring {} up", plan.ifname),
+                &format!("bring {} up", changes.ifname),
             )?;
         }
         let mut kept = None;
-        if let Some(cidr) = plan.add {
-            let label = label_for(&plan.ifname);
+        if let Some(cidr) = changes.add {
+            let label = label_for(&changes.ifname);
             let added = setup.make(
                 &address_change(&port, cidr, label.clone()),
                 || add_rescue_address(port.index, cidr, label.as_deref()),
-                &format!("add {cidr} to {}", plan.ifname),
+                &format!("add {cidr} to {}", changes.ifname),
             );
             match added {
                 Ok(()) => kept = Some((cidr, label)),
@@ -370,7 +384,7 @@ impl HostSetup {
                 Err(err) => return Err(err),
             }
         }
-        if let Some((ip, mac)) = plan.static_arp {
+        if let Some((ip, mac)) = changes.static_arp {
             let change = Change::Neighbour {
                 ifindex: port.index,
                 ifname: port.name.clone(),
@@ -385,7 +399,7 @@ impl HostSetup {
             )?;
         }
         if let Some((cidr, label)) = kept {
-            setup.start_keeper(port, cidr, label, plan.static_arp);
+            setup.start_keeper(port, cidr, label, changes.static_arp);
         }
         Ok(setup)
     }
@@ -543,7 +557,7 @@ impl HostSetup {
                     let _ = journal.forget(change);
                     let _ = self.shared.events.send(HostEvent::UndoFailed {
                         change: change.clone(),
-                        error: why,
+                        error: UndoRefusal::Kept(why),
                     });
                 }
                 // Not ours to touch (the port was replaced, the address is someone's now):
@@ -554,7 +568,7 @@ impl HostSetup {
                 Err(err) => {
                     let _ = self.shared.events.send(HostEvent::UndoFailed {
                         change: change.clone(),
-                        error: err.to_string(),
+                        error: UndoRefusal::Io(IoFailure::from(&err)),
                     });
                     failures.push((change.clone(), err.to_string()));
                 }

@@ -6,3 +6,4 @@
 
 pub mod packet;
 pub mod session;
+pub mod upload_failure;

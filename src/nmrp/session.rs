@@ -36,6 +36,8 @@ use super::packet::{
 use crate::net::wire::Mac;
 use crate::tftp::packet::escape_name;
 
+pub use super::upload_failure::UploadFailure;
+
 /// The router's address when neither the caller nor the profile names one: nmrpflash's
 /// `NMRP_DEFAULT_IP_REMOTE`.
 pub const DEFAULT_ROUTER_IP: Ipv4Addr = Ipv4Addr::new(10, 164, 183, 253);
@@ -106,14 +108,10 @@ pub enum Input<'a> {
     LinkUp,
     /// The driver's TFTP upload finished: the router confirmed every block.
     UploadDone,
-    /// The driver's TFTP upload failed.
-    UploadFailed {
-        /// What went wrong, for the technician.
-        reason: &'a str,
-        /// Text the router sent instead of a TFTP packet (EX2700 sends its checksum error
-        /// as plain text in a UDP datagram): the router's own rejection.
-        router_text: Option<&'a str>,
-    },
+    /// The driver's TFTP upload failed: how. Text the router sent instead of a TFTP packet
+    /// ([`UploadFailure::RouterSaid`]: EX2700 sends its checksum error as plain text in a UDP
+    /// datagram) is the router's own rejection.
+    UploadFailed(&'a UploadFailure),
 }
 
 /// Why the router turned the image down.
@@ -164,8 +162,8 @@ pub enum Outcome {
     },
     /// The router turned the image down.
     Rejected(Rejection),
-    /// The upload failed for another reason.
-    UploadFailed(String),
+    /// The upload failed for another reason: how, with the words the technician reads.
+    UploadFailed(UploadFailure),
     /// Nothing came from the router for [`Config::flash_wait`] after the upload or the last
     /// keep-alive: it may still be writing, or its bootloader is stuck.
     RouterSilent {
@@ -384,14 +382,13 @@ impl Session {
                     };
                 }
             }
-            Input::UploadFailed {
-                reason,
-                router_text,
-            } => {
+            Input::UploadFailed(failure) => {
                 if let State::Uploading { router } = self.state {
-                    let outcome = match router_text {
-                        Some(text) => Outcome::Rejected(Rejection::RouterSaid(text.to_owned())),
-                        None => Outcome::UploadFailed(reason.to_owned()),
+                    let outcome = match failure {
+                        UploadFailure::RouterSaid { text, .. } => {
+                            Outcome::Rejected(Rejection::RouterSaid(text.clone()))
+                        }
+                        other => Outcome::UploadFailed(other.clone()),
                     };
                     self.finish(Some(router), outcome, &mut step);
                 }

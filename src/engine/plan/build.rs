@@ -10,7 +10,7 @@ use super::{
     AfterTransfer, FLASH_GRACE, Firewall, FlashSource, ImageFacts, Plan, PlanError, Port, Settings,
     Transfer, apply_tftp_policy,
 };
-use crate::net::addr::Plan as NetworkPlan;
+use crate::net::addr::NetworkChanges;
 use crate::net::check;
 use crate::net::iface::{Interface, InterfaceKind, Ipv4Cidr};
 use crate::profile::{Method, Profile};
@@ -182,7 +182,7 @@ fn port_and_changes(
     interfaces: &[Interface],
     settings: &Settings,
     host: Ipv4Cidr,
-) -> Result<(Option<Port>, Option<NetworkPlan>), PlanError> {
+) -> Result<(Option<Port>, Option<NetworkChanges>), PlanError> {
     let iface =
         check::choose(interfaces, settings.interface.as_deref()).map_err(PlanError::Port)?;
     let kind = match iface.kind {
@@ -201,7 +201,7 @@ fn port_and_changes(
     } else {
         crate::net::iface::recommend(interfaces).reason
     };
-    let mut network = NetworkPlan::for_interface(iface, host);
+    let mut network = NetworkChanges::for_interface(iface, host);
     if let (Some(mac), Some(router)) = (settings.router_mac, profile.router) {
         network.static_arp = Some((router, mac));
     }

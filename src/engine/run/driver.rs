@@ -4,6 +4,7 @@
 //! nothing here decides what the run does next.
 
 use std::collections::VecDeque;
+use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -22,6 +23,8 @@ use crate::engine::simulate::SimulatedRouter;
 use crate::net::addr::{HostEvent, HostSetup};
 use crate::net::check::{self, HostFacts, HostNeeds};
 use crate::net::iface::Ipv4Cidr;
+use crate::net::io_failure::IoFailure;
+use crate::net::watch::WatchError;
 use crate::net::wire::Seen;
 use crate::tftp::client::{self, ClientConfig, ClientError, Transferred};
 use crate::tftp::event::TransferEvent;
@@ -80,9 +83,9 @@ pub(super) struct Driver {
     tftp_rx: mpsc::UnboundedReceiver<TransferEvent>,
     wire: Option<mpsc::UnboundedReceiver<Seen>>,
     server_stop: Option<watch::Sender<bool>>,
-    server_task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    server_task: Option<tokio::task::JoinHandle<io::Result<()>>>,
     capture_stop: Arc<AtomicBool>,
-    capture: Option<std::thread::JoinHandle<std::io::Result<()>>>,
+    capture: Option<std::thread::JoinHandle<io::Result<()>>>,
     self_test: Option<tokio::task::JoinHandle<Result<SelfTested, String>>>,
     push: Option<tokio::task::JoinHandle<Result<Transferred, ClientError>>>,
     push_stop: Arc<AtomicBool>,
@@ -363,7 +366,7 @@ impl Driver {
             }
             Err(err) => self
                 .pending
-                .push_back(Input::CaptureFailed(err.to_string())),
+                .push_back(Input::CaptureFailed(capture_failure(&err))),
         }
     }
 
@@ -403,7 +406,7 @@ impl Driver {
                 .into_iter()
                 .find(|i| i.name == port.name)
                 .ok_or_else(|| format!("the port {} is gone", port.name))?;
-            let nothing_else = crate::net::addr::Plan {
+            let nothing_else = crate::net::addr::NetworkChanges {
                 ifindex: iface.index,
                 ifname: iface.name,
                 add: None,
@@ -513,8 +516,8 @@ impl Driver {
             method::nmrp::Leg::of(&self.plan, self.state_dir.as_deref()),
             &self.snapshot,
         ) else {
-            let reason = "the run has no port or no image to work with".to_owned();
-            let event = method::nmrp::NmrpEvent::PortFailed(reason);
+            let lacks = "the run has no port or no image to work with";
+            let event = method::nmrp::NmrpEvent::PortFailed(method::LegFailure::Unplanned(lacks));
             self.pending.push_back(Input::Nmrp(event));
             return;
         };
@@ -534,8 +537,9 @@ impl Driver {
             self.plan.router,
             self.plan.host,
         ) else {
-            let reason = "the run has no console, image, router or rescue address".to_owned();
-            let news = method::console::ConsoleNews::PortFailed(reason);
+            let lacks = "the run has no console, image, router or rescue address";
+            let news =
+                method::console::ConsoleNews::PortFailed(method::LegFailure::Unplanned(lacks));
             self.pending.push_back(Input::Console(news));
             return;
         };
@@ -706,4 +710,55 @@ fn start_prober(
         });
     drop(spawned);
     rx
+}
+
+/// The watch's refusal as the machine's input: the words the technician reads, with the kind
+/// of the system's refusal beneath them (net/watch.rs turns `EPERM` on the packet socket into
+/// `NotPermitted`, and a name the system does not list into `NoSuchInterface`).
+fn capture_failure(err: &WatchError) -> IoFailure {
+    let kind = match err {
+        WatchError::NotPermitted { .. } => io::ErrorKind::PermissionDenied,
+        WatchError::NoSuchInterface { .. } => io::ErrorKind::NotFound,
+        WatchError::Io { source, .. } => source.kind(),
+        WatchError::Unsupported => io::ErrorKind::Unsupported,
+    };
+    IoFailure::new(kind, err.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_watch_refused_keeps_the_kind_of_the_refusal_and_its_words() {
+        let refusals = [
+            (
+                WatchError::NotPermitted {
+                    interface: "enp3s0".into(),
+                    remedy: "run with sudo".into(),
+                },
+                io::ErrorKind::PermissionDenied,
+            ),
+            (
+                WatchError::NoSuchInterface {
+                    interface: "enp9s0".into(),
+                    known: "lo, enp3s0".into(),
+                },
+                io::ErrorKind::NotFound,
+            ),
+            (
+                WatchError::Io {
+                    interface: "enp3s0".into(),
+                    source: io::Error::from(io::ErrorKind::AddrNotAvailable),
+                },
+                io::ErrorKind::AddrNotAvailable,
+            ),
+            (WatchError::Unsupported, io::ErrorKind::Unsupported),
+        ];
+        for (err, kind) in refusals {
+            let failure = capture_failure(&err);
+            assert_eq!(failure.kind, kind, "{err}");
+            assert_eq!(failure.to_string(), err.to_string());
+        }
+    }
 }

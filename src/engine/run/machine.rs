@@ -33,6 +33,7 @@ use crate::engine::event::{Command, Event, Phase, RunOutcome};
 use crate::engine::plan::{AfterTransfer, Firewall, NetworkConsent, Plan, ServerAddress, Transfer};
 use crate::net::addr::HostEvent;
 use crate::net::check::{Check, CheckKind, CheckOutcome};
+use crate::net::io_failure::IoFailure;
 use crate::net::observe::{DEFAULT_AWAY_AFTER, Observer, PowerOnTiming, WireExpectation, WireSign};
 use crate::net::wire::{ArpKind, EchoKind, Seen, WireEvent};
 use crate::tftp::event::{RequestKind, TransferEvent, TransferId};
@@ -118,8 +119,9 @@ pub enum Input {
         /// Addresses the port has.
         ours: Vec<Ipv4Addr>,
     },
-    /// The port cannot be watched.
-    CaptureFailed(String),
+    /// The port cannot be watched: the system's refusal, its kind kept (`PermissionDenied`
+    /// without `cap_net_raw`, `NotFound` for a port that is gone).
+    CaptureFailed(IoFailure),
     /// The network changes are in place, or why not.
     NetworkApplied(Result<(), String>),
     /// The firewall lets the router in (with the steps the technician must take by hand where
@@ -655,7 +657,7 @@ impl Machine {
             .plan
             .network
             .as_ref()
-            .map(crate::net::addr::Plan::describe)
+            .map(crate::net::addr::NetworkChanges::describe)
             .unwrap_or_default();
         if self.network_step.open_firewall
             && let (Some(port), Some(host)) = (&self.plan.port, self.plan.host)

@@ -16,13 +16,13 @@ fn plan_adds_only_what_is_missing() {
         managed_by_network_manager: None,
     };
     let host = Ipv4Cidr::new(Ipv4Addr::new(192, 168, 0, 66), 24);
-    let plan = Plan::for_interface(&iface, host);
+    let plan = NetworkChanges::for_interface(&iface, host);
     assert_eq!(plan.add, Some(host));
     assert!(plan.link_up);
     assert_eq!(plan.describe().len(), 2);
     iface.up = true;
     iface.ipv4.push(host);
-    assert!(Plan::for_interface(&iface, host).is_empty());
+    assert!(NetworkChanges::for_interface(&iface, host).is_empty());
 }
 
 fn link(index: u32, name: &str, mac: &str) -> platform::LinkInfo {

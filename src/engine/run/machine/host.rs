@@ -22,7 +22,7 @@ impl Machine {
                 self.undo_failures.push(format!("{change}: {error}"));
                 Event::NetworkRestoreFailed {
                     change: change.to_string(),
-                    error,
+                    error: error.to_string(),
                 }
             }
             HostEvent::AddressRestored { ifname, cidr } => Event::NetworkNoticed {

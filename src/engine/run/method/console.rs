@@ -15,11 +15,13 @@ use std::sync::mpsc;
 
 use tokio::sync::mpsc::unbounded_channel;
 
-use super::Method;
+use super::{LegFailure, Method};
+use crate::console::port::PortError;
 use crate::console::{Answer, ConsoleEvent, Dialogue, FlashState, Job, Settings, port};
 use crate::engine::event::{Event, RunOutcome};
 use crate::engine::plan::{AfterProof, ConsolePlan, Plan};
 use crate::engine::run::machine::{Effect, Input};
+use crate::net::io_failure::IoFailure;
 
 /// The console strategy: our server comes up first, the console leg with the wait.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,8 +63,9 @@ pub enum ConsoleNews {
         /// Its baud rate.
         baud: u32,
     },
-    /// The port could not be opened or read.
-    PortFailed(String),
+    /// The port could not be opened or read: the system's refusal with its kind, or what the
+    /// plan lacked.
+    PortFailed(LegFailure),
     /// One line the bootloader printed.
     Line(String),
     /// What the dialogue did or found.
@@ -207,9 +210,9 @@ pub fn job(
 }
 
 /// The port to open: the path given, or for `auto` the one USB serial adapter present.
-pub fn resolve(given: &Path) -> Result<PathBuf, String> {
+pub fn resolve(given: &Path) -> Result<PathBuf, PortError> {
     if given == Path::new(crate::engine::plan::SERIAL_AUTO) {
-        port::the_adapter().map_err(|e| e.to_string())
+        port::the_adapter()
     } else {
         Ok(given.to_owned())
     }
@@ -253,11 +256,11 @@ pub fn start(console: &ConsolePlan, job: Job, stop: Arc<AtomicBool>) -> (Running
         .spawn(move || {
             let path = match resolve(&console.port) {
                 Ok(path) => path,
-                Err(reason) => return send(ConsoleNews::PortFailed(reason)),
+                Err(err) => return send(ConsoleNews::PortFailed(port_failure(&err))),
             };
             let serial = match port::open(&path, console.baud) {
                 Ok(serial) => serial,
-                Err(err) => return send(ConsoleNews::PortFailed(err.to_string())),
+                Err(err) => return send(ConsoleNews::PortFailed(port_failure(&err))),
             };
             send(ConsoleNews::Opened {
                 port: path.clone(),
@@ -302,13 +305,24 @@ pub fn start(console: &ConsolePlan, job: Job, stop: Arc<AtomicBool>) -> (Running
                 send(ConsoleNews::Dialogue(event));
             }
             if let Err(err) = result {
-                send(ConsoleNews::PortFailed(format!(
-                    "{}: {err}",
-                    path.display()
-                )));
+                let cut_off = IoFailure::new(err.kind(), format!("{}: {err}", path.display()));
+                send(ConsoleNews::PortFailed(LegFailure::Io(cut_off)));
             }
         });
     (Running::new(inputs, spawned.ok()), answers_tx)
+}
+
+/// The port's refusal as the leg's news: the words the technician reads (with their fix),
+/// and the kind of the system's refusal beneath them (console/port.rs files `ENOENT` under
+/// `Missing` and `EACCES` under `Denied`; `--serial auto` finding no single adapter is
+/// `NotFound` too).
+pub fn port_failure(err: &PortError) -> LegFailure {
+    let kind = match err {
+        PortError::Missing { .. } | PortError::NotFound(_) => std::io::ErrorKind::NotFound,
+        PortError::Denied { .. } => std::io::ErrorKind::PermissionDenied,
+        PortError::Baud { source, .. } | PortError::Other { source, .. } => source.kind(),
+    };
+    LegFailure::Io(IoFailure::new(kind, err.to_string()))
 }
 
 /// Console bytes cut into lines (carriage returns and NULs dropped).
@@ -432,6 +446,25 @@ mod tests {
         // The leg ended: the answer goes nowhere, and nothing panics.
         answer(Some(&answers), true);
         answer(None, true);
+    }
+
+    #[test]
+    fn a_port_refused_fails_the_run_in_the_ports_words_and_keeps_the_kind() {
+        let denied = port_failure(&PortError::Denied {
+            path: PathBuf::from("/dev/ttyUSB0"),
+        });
+        assert_eq!(denied.io_kind(), Some(std::io::ErrorKind::PermissionDenied));
+        let no_adapter = port_failure(&port::choose_adapter(&[]).unwrap_err());
+        assert_eq!(no_adapter.io_kind(), Some(std::io::ErrorKind::NotFound));
+        let (events, end) = on_news(ConsoleNews::PortFailed(denied));
+        assert_eq!(end, Some(RunOutcome::Failed));
+        let [Event::TransferFailed { peer: None, reason }] = &events[..] else {
+            panic!("{events:?}");
+        };
+        assert_eq!(
+            reason,
+            "the serial console cannot be used: may not open '/dev/ttyUSB0': add yourself to the group that owns it (`sudo usermod -aG dialout $USER`, then log in again) or run with sudo"
+        );
     }
 
     #[test]

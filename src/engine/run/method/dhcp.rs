@@ -8,18 +8,20 @@
 //! the thin driver ([`start`]): the responder's task on the run's runtime.
 
 use std::collections::VecDeque;
+use std::io;
 
 use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use super::Method;
+use super::{LegFailure, Method};
 use crate::dhcp::lease::{LeaseConfig, LeaseEvent, Protocol};
 use crate::dhcp::probe::Answered;
-use crate::dhcp::server::DhcpServer;
+use crate::dhcp::server::{BindError, DhcpServer};
 use crate::engine::event::{Event, RunOutcome};
 use crate::engine::plan::{OtherDhcp, Plan, Transfer};
 use crate::engine::run::machine::{Effect, Input};
+use crate::net::io_failure::IoFailure;
 
 /// The DHCP/BOOTP strategy: the responder comes up first and probes the port for another DHCP
 /// server; once none answered (or `--allow-other-dhcp` says to go on), our TFTP server comes
@@ -64,12 +66,13 @@ impl Method for Dhcp {
 pub enum DhcpEvent {
     /// What the responder did or saw.
     Lease(LeaseEvent),
-    /// The responder could not start: nothing answers the router.
-    BindFailed(String),
+    /// The responder could not start: nothing answers the router. The system's refusal with
+    /// its kind, the lease's settings, or what the plan lacked.
+    BindFailed(LegFailure),
     /// Other DHCP servers cannot be watched (the client port is taken).
     Unwatched(String),
-    /// The responder stopped before the run ended.
-    Stopped(String),
+    /// The responder stopped before the run ended: the system's error, its kind kept.
+    Stopped(IoFailure),
 }
 
 /// What the run makes of one responder event: what to do (events to show; once the probe is
@@ -175,16 +178,18 @@ fn news(event: DhcpEvent) -> (Vec<Event>, Option<RunOutcome>) {
 }
 
 /// The responder's configuration for `plan`, if it is a DHCP plan on a port with an address.
-pub fn config(plan: &Plan) -> Result<(String, LeaseConfig), String> {
+pub fn config(plan: &Plan) -> Result<(String, LeaseConfig), LegFailure> {
     let Transfer::Dhcp { lease, .. } = &plan.transfer else {
-        return Err("the run is not a DHCP/BOOTP run".to_owned());
+        return Err(LegFailure::Unplanned("the run is not a DHCP/BOOTP run"));
     };
     let port = plan
         .port
         .as_ref()
-        .ok_or("the run has no port to answer on")?;
-    let host = plan.host.ok_or("the run has no address to answer from")?;
-    let config = lease.config(host).map_err(|e| e.to_string())?;
+        .ok_or(LegFailure::Unplanned("the run has no port to answer on"))?;
+    let host = plan.host.ok_or(LegFailure::Unplanned(
+        "the run has no address to answer from",
+    ))?;
+    let config = lease.config(host)?;
     Ok((port.name.clone(), config))
 }
 
@@ -194,7 +199,7 @@ pub struct Running {
     early: VecDeque<DhcpEvent>,
     leases: Option<UnboundedReceiver<LeaseEvent>>,
     stop: Option<watch::Sender<bool>>,
-    task: Option<JoinHandle<std::io::Result<()>>>,
+    task: Option<JoinHandle<io::Result<()>>>,
 }
 
 impl Running {
@@ -211,8 +216,10 @@ impl Running {
         let task = self.task.take()?;
         let reason = match task.await {
             Ok(Ok(())) => return None,
-            Ok(Err(err)) => err.to_string(),
-            Err(err) => err.to_string(),
+            Ok(Err(err)) => IoFailure::from(&err),
+            // The task panicked or was cancelled: tokio's JoinError is no system error, but
+            // it converts into one of kind `Other` with the same words (tokio's From impl).
+            Err(err) => IoFailure::from(io::Error::from(err)),
         };
         Some(Input::Dhcp(DhcpEvent::Stopped(reason)))
     }
@@ -245,8 +252,9 @@ pub fn start(plan: &Plan) -> Running {
         stop: None,
         task: None,
     };
-    let bound = config(plan)
-        .and_then(|(port, config)| DhcpServer::bind(&port, config).map_err(|e| e.to_string()));
+    let bound = config(plan).and_then(|(port, config)| {
+        DhcpServer::bind(&port, config).map_err(|err| bind_failure(&err))
+    });
     match bound {
         Ok(server) => {
             if let Some(why) = server.watch_error() {
@@ -263,6 +271,19 @@ pub fn start(plan: &Plan) -> Running {
         Err(reason) => running.early.push_back(DhcpEvent::BindFailed(reason)),
     }
     running
+}
+
+/// The responder's refusal as its news: the words the technician reads (with their fix), and
+/// the kind of the system's refusal beneath them (dhcp/server.rs files `EADDRINUSE` under
+/// `PortTaken` and `EACCES` under `NotPermitted`).
+fn bind_failure(err: &BindError) -> LegFailure {
+    let kind = match err {
+        BindError::PortTaken { source, .. }
+        | BindError::NotPermitted { source, .. }
+        | BindError::Io { source, .. } => source.kind(),
+        BindError::Unsupported => io::ErrorKind::Unsupported,
+    };
+    LegFailure::Io(IoFailure::new(kind, err.to_string()))
 }
 
 #[cfg(test)]
@@ -395,6 +416,37 @@ mod tests {
     }
 
     #[test]
+    fn the_responders_refusal_and_its_stop_keep_their_kind_and_their_words() {
+        let taken = BindError::PortTaken {
+            interface: "enp3s0".into(),
+            port: 67,
+            source: io::Error::from(io::ErrorKind::AddrInUse),
+        };
+        let failure = bind_failure(&taken);
+        assert_eq!(failure.io_kind(), Some(io::ErrorKind::AddrInUse));
+        let (events, _) = news(DhcpEvent::BindFailed(failure));
+        let [Event::TransferFailed { reason, .. }] = &events[..] else {
+            panic!("{events:?}");
+        };
+        assert_eq!(
+            reason,
+            &format!("the DHCP/BOOTP responder cannot start: {taken}")
+        );
+        let down = io::Error::from(io::ErrorKind::NetworkDown);
+        let (events, end) = news(DhcpEvent::Stopped(IoFailure::from(&down)));
+        assert_eq!(end, None);
+        let [Event::NetworkNoticed { what }] = &events[..] else {
+            panic!("{events:?}");
+        };
+        assert_eq!(
+            what,
+            &format!(
+                "the DHCP/BOOTP responder stopped ({down}): a router that asks for an address again gets no answer"
+            )
+        );
+    }
+
+    #[test]
     fn the_responder_comes_up_first_and_the_tftp_server_after_its_probe() {
         let method = Dhcp {
             boot_file: "test.bin".into(),
@@ -405,7 +457,12 @@ mod tests {
 
     #[test]
     fn a_responder_that_cannot_start_fails_the_run_with_its_reason() {
-        let (events, end) = news(DhcpEvent::BindFailed("port 67 is taken".into()));
+        let taken = BindError::PortTaken {
+            interface: "enp3s0".into(),
+            port: 67,
+            source: io::Error::from(io::ErrorKind::AddrInUse),
+        };
+        let (events, end) = news(DhcpEvent::BindFailed(bind_failure(&taken)));
         assert_eq!(end, Some(RunOutcome::Failed));
         assert!(events[0].to_string().contains("port 67 is taken"));
         let (events, end) = news(DhcpEvent::Lease(LeaseEvent::Ignored {

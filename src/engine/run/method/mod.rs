@@ -8,6 +8,7 @@
 
 pub mod console;
 pub mod dhcp;
+pub mod failure;
 pub mod http;
 pub mod nmrp;
 mod pull;
@@ -16,6 +17,7 @@ mod thread;
 
 pub use console::Console;
 pub use dhcp::Dhcp;
+pub use failure::LegFailure;
 pub use http::Http;
 pub use nmrp::Nmrp;
 pub use pull::Pull;

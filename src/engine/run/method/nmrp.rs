@@ -8,6 +8,7 @@
 //! ([`start`]): one thread named `nmrp-<port>` owning the raw port, the session's clock, the
 //! carrier, the static ARP entry, and the uploads.
 
+use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -16,14 +17,15 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
 
-use super::Method;
+use super::{LegFailure, Method};
 use crate::engine::event::{Event, RunOutcome};
 use crate::engine::plan::{Plan, Transfer};
 use crate::engine::run::machine::{Effect, Input, Pushed};
-use crate::net::addr::{HostEvent, HostSetup, Plan as NetworkPlan};
-use crate::net::raw::RawPort;
+use crate::net::addr::{HostEvent, HostSetup, NetworkChanges, SetupError};
+use crate::net::io_failure::IoFailure;
+use crate::net::raw::{RawError, RawPort};
 use crate::nmrp::packet::{ETHERTYPE, Region};
-use crate::nmrp::session::{self, Config, Outcome, Rejection, Session};
+use crate::nmrp::session::{self, Config, Outcome, Rejection, Session, UploadFailure};
 use crate::tftp::client::{self, ClientConfig, ClientError, Transferred};
 use crate::tftp::event::EventSender;
 use crate::tftp::options::ClientOptions;
@@ -89,10 +91,12 @@ impl Method for Nmrp {
 pub enum NmrpEvent {
     /// What the session made of the wire.
     Session(session::Event),
-    /// The raw port could not be opened: nothing can be advertised.
-    PortFailed(String),
-    /// The static ARP entry for the router could not be added (the upload tries without it).
-    ArpFailed(String),
+    /// The raw port could not be opened: nothing can be advertised. The system's refusal with
+    /// its kind, or what the plan lacked.
+    PortFailed(LegFailure),
+    /// The static ARP entry for the router could not be added (the upload tries without it):
+    /// the system's refusal, its kind kept.
+    ArpFailed(IoFailure),
     /// The image needs more blocks than a block number counts at 512 bytes: fine if the router
     /// takes 1456-byte blocks, at risk if it does not.
     ManyBlocks {
@@ -240,8 +244,11 @@ fn finished(outcome: Outcome, plan: &Plan) -> (Vec<Event>, Option<RunOutcome>) {
             }],
             Some(RunOutcome::Failed),
         ),
-        Outcome::UploadFailed(reason) => (
-            vec![Event::TransferFailed { peer: None, reason }],
+        Outcome::UploadFailed(failure) => (
+            vec![Event::TransferFailed {
+                peer: None,
+                reason: failure.to_string(),
+            }],
             Some(RunOutcome::Failed),
         ),
         Outcome::RouterSilent {
@@ -432,18 +439,10 @@ impl Uploads {
                     session.handle(session::Input::UploadDone, Instant::now())
                 }
                 Err(err) => {
-                    // The router's own words (EX2700's checksum error) are its rejection.
-                    let router_text = match &err {
-                        ClientError::PeerSaid { text, .. } => Some(text.as_str()),
-                        _ => None,
-                    };
-                    session.handle(
-                        session::Input::UploadFailed {
-                            reason: &err.to_string(),
-                            router_text,
-                        },
-                        Instant::now(),
-                    )
+                    // The router's own words (EX2700's checksum error) are its rejection: the
+                    // session tells them from the other failures by their kind.
+                    let failure = UploadFailure::from(&err);
+                    session.handle(session::Input::UploadFailed(&failure), Instant::now())
                 }
             };
             steps.push(answered);
@@ -457,7 +456,7 @@ impl Leg {
         let mut port = match RawPort::open(&self.port, ETHERTYPE, READ_TIMEOUT) {
             Ok(port) => port,
             Err(err) => {
-                wiring.tell(NmrpEvent::PortFailed(err.to_string()));
+                wiring.tell(NmrpEvent::PortFailed(raw_port_failure(&err)));
                 return;
             }
         };
@@ -574,10 +573,12 @@ impl Leg {
             .into_iter()
             .find(|i| i.name == self.port)
         else {
-            wiring.tell(NmrpEvent::ArpFailed(format!("{} is gone", self.port)));
+            // The system lists the port no more: unplugged, or renamed.
+            let gone = IoFailure::new(io::ErrorKind::NotFound, format!("{} is gone", self.port));
+            wiring.tell(NmrpEvent::ArpFailed(gone));
             return;
         };
-        let plan = NetworkPlan {
+        let entry = NetworkChanges {
             ifindex: iface.index,
             ifname: iface.name.clone(),
             add: None,
@@ -586,11 +587,38 @@ impl Leg {
             static_arp: Some((ip, mac)),
             held_by: None,
         };
-        match HostSetup::apply(&plan, state_dir, wiring.host.clone()) {
+        match HostSetup::apply(&entry, state_dir, wiring.host.clone()) {
             Ok(setup) => arp.push((ip, mac, setup)),
-            Err(err) => wiring.tell(NmrpEvent::ArpFailed(err.to_string())),
+            Err(err) => wiring.tell(NmrpEvent::ArpFailed(setup_failure(&err))),
         }
     }
+}
+
+/// The raw port's refusal as the leg's news: the words the technician reads (with their fix),
+/// and the kind of the system's refusal beneath them (net/raw.rs files `EPERM` under
+/// `NotPermitted`, and a name the system does not list under `NoSuchInterface`).
+pub fn raw_port_failure(err: &RawError) -> LegFailure {
+    let kind = match err {
+        RawError::NotPermitted { .. } => io::ErrorKind::PermissionDenied,
+        RawError::NoSuchInterface { .. } => io::ErrorKind::NotFound,
+        RawError::Io { source, .. } => source.kind(),
+        RawError::Unsupported => io::ErrorKind::Unsupported,
+    };
+    LegFailure::Io(IoFailure::new(kind, err.to_string()))
+}
+
+/// The static ARP entry's refusal: its words, and the kind of the system's refusal beneath
+/// them (another run holding the port is `ResourceBusy`; a port no longer the one planned is
+/// `NotFound`).
+pub fn setup_failure(err: &SetupError) -> IoFailure {
+    let kind = match err {
+        SetupError::NotPermitted { source, .. }
+        | SetupError::Failed { source, .. }
+        | SetupError::Journal { source, .. } => source.kind(),
+        SetupError::PortInUse { .. } => io::ErrorKind::ResourceBusy,
+        SetupError::PortChanged { .. } => io::ErrorKind::NotFound,
+    };
+    IoFailure::new(kind, err.to_string())
 }
 
 /// The TFTP client's settings for the NMRP upload: 1456-byte blocks (512 when the router
@@ -741,15 +769,85 @@ mod tests {
 
     #[test]
     fn a_port_that_cannot_open_fails_the_run_with_the_reason() {
-        let (events, end) = on_event(
-            NmrpEvent::PortFailed("this needs cap_net_raw".into()),
-            &plan("R6220.chk", None),
-        );
+        let refused = raw_port_failure(&RawError::NotPermitted {
+            interface: "enp3s0".into(),
+            remedy: "run with sudo".into(),
+        });
+        let (events, end) = on_event(NmrpEvent::PortFailed(refused), &plan("R6220.chk", None));
         assert_eq!(end, Some(RunOutcome::Failed));
         assert!(
             events[0].to_string().contains("cap_net_raw"),
             "{}",
             events[0]
+        );
+    }
+
+    #[test]
+    fn the_ports_and_the_arp_entrys_refusals_keep_their_kind_and_their_words() {
+        let refusals = [
+            (
+                RawError::NotPermitted {
+                    interface: "enp3s0".into(),
+                    remedy: "run with sudo".into(),
+                },
+                io::ErrorKind::PermissionDenied,
+            ),
+            (
+                RawError::NoSuchInterface {
+                    interface: "enp9s0".into(),
+                    known: "lo, enp3s0".into(),
+                },
+                io::ErrorKind::NotFound,
+            ),
+            (
+                RawError::Io {
+                    interface: "enp3s0".into(),
+                    source: io::Error::from(io::ErrorKind::NetworkDown),
+                },
+                io::ErrorKind::NetworkDown,
+            ),
+        ];
+        for (err, kind) in refusals {
+            let failure = raw_port_failure(&err);
+            assert_eq!(failure.io_kind(), Some(kind), "{err}");
+            assert_eq!(failure.to_string(), err.to_string());
+        }
+        let busy = SetupError::PortInUse {
+            ifname: "enp3s0".into(),
+            pid: 4242,
+        };
+        let failure = setup_failure(&busy);
+        assert_eq!(failure.kind, io::ErrorKind::ResourceBusy);
+        let (events, end) = on_event(NmrpEvent::ArpFailed(failure), &plan("R6220.chk", None));
+        assert_eq!(end, None, "the upload goes on without the entry");
+        let [Event::NetworkNoticed { what }] = &events[..] else {
+            panic!("{events:?}");
+        };
+        assert_eq!(
+            what,
+            &format!(
+                "the static ARP entry for the router could not be added ({busy}); the upload goes on without it"
+            )
+        );
+    }
+
+    #[test]
+    fn an_upload_that_failed_ends_the_run_in_the_clients_words() {
+        let failure = UploadFailure::Socket(IoFailure::new(
+            io::ErrorKind::NetworkUnreachable,
+            "network error: Network is unreachable (os error 101)",
+        ));
+        let (events, end) = on_event(
+            NmrpEvent::Session(session::Event::Finished(Outcome::UploadFailed(failure))),
+            &plan("R6220.chk", None),
+        );
+        assert_eq!(end, Some(RunOutcome::Failed));
+        let [Event::TransferFailed { peer: None, reason }] = &events[..] else {
+            panic!("{events:?}");
+        };
+        assert_eq!(
+            reason,
+            "network error: Network is unreachable (os error 101)"
         );
     }
 

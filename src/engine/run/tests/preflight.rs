@@ -2,6 +2,8 @@
 //! sets up, network and server failures, and the firewall.
 
 use super::*;
+use crate::net::addr::UndoRefusal;
+use crate::net::io_failure::IoFailure;
 
 fn check(kind: CheckKind, item: &str, verdict: CheckOutcome) -> Check {
     Check::new(
@@ -77,6 +79,55 @@ fn what_the_network_step_sets_up_is_not_a_failure_whatever_its_words() {
     assert_eq!(
         rig.asked(|e| matches!(e, Effect::Emit(Event::ConsentNeeded { .. }))),
         1
+    );
+}
+
+#[test]
+fn a_port_that_cannot_be_watched_is_a_warning_in_the_systems_words_and_the_run_goes_on() {
+    let mut rig = Rig::pull();
+    rig.through_consent();
+    let refused = IoFailure::new(
+        std::io::ErrorKind::PermissionDenied,
+        "cannot watch enp3s0: capturing frames needs cap_net_raw",
+    );
+    rig.feed(Input::CaptureFailed(refused));
+    assert!(
+        rig.events().iter().any(|e| matches!(
+            e,
+            Event::Checked { check } if check.kind == CheckKind::WireWatch
+                && check.verdict == CheckOutcome::Warn
+                && check.detail == "the port cannot be watched: cannot watch enp3s0: capturing frames needs cap_net_raw"
+        )),
+        "{}",
+        rig.text()
+    );
+    assert_eq!(rig.finished(), None);
+}
+
+#[test]
+fn a_change_not_undone_is_told_in_the_systems_words() {
+    let mut rig = Rig::pull();
+    rig.through_network();
+    let change = crate::net::journal::Change::LinkUp {
+        ifindex: 2,
+        ifname: "enp3s0".into(),
+        mac: None,
+    };
+    let refused = UndoRefusal::Io(IoFailure::from(std::io::Error::from(
+        std::io::ErrorKind::PermissionDenied,
+    )));
+    rig.feed(Input::Host(HostEvent::UndoFailed {
+        change: change.clone(),
+        error: refused,
+    }));
+    assert!(
+        rig.events().iter().any(|e| matches!(
+            e,
+            Event::NetworkRestoreFailed { change: c, error: words }
+                if c == &change.to_string() && words == "permission denied"
+        )),
+        "{}",
+        rig.text()
     );
 }
 

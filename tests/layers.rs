@@ -47,13 +47,6 @@ const LAYERS: &[(&str, u8)] = &[
     ("subnet", 0),
 ];
 
-/// Circles known and owned by work in progress elsewhere, each with why it is still here.
-/// One found here that no longer exists is reported, so the list only shrinks.
-const PENDING_CIRCLES: &[(&str, &str)] = &[(
-    "engine::run::machine <-> engine::run::method",
-    "the run machine's split into method strategies is the run-machine issue's",
-)];
-
 fn layer(module: &[String]) -> Option<u8> {
     let top = module.first()?;
     let found = LAYERS.iter().find(|(name, _)| name == top).map(|(_, l)| *l);
@@ -391,19 +384,12 @@ fn circles(known: &BTreeMap<ModPath, PathBuf>) -> BTreeSet<String> {
 #[test]
 fn no_two_modules_import_each_other() {
     let found = circles(&modules(&src()));
-    let pending: BTreeSet<&str> = PENDING_CIRCLES.iter().map(|(c, _)| *c).collect();
-    for gone in pending.iter().filter(|c| !found.contains(**c)) {
-        eprintln!("note: the pending circle {gone} is gone: take it off PENDING_CIRCLES");
-    }
-    let new: Vec<&String> = found
-        .iter()
-        .filter(|c| !pending.contains(c.as_str()))
-        .collect();
     assert!(
-        new.is_empty(),
+        found.is_empty(),
         "modules that import each other (move what both need into a module of its own):\n  {}",
-        new.iter()
-            .map(|c| c.as_str())
+        found
+            .iter()
+            .map(String::as_str)
             .collect::<Vec<_>>()
             .join("\n  ")
     );

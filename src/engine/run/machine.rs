@@ -25,7 +25,7 @@ mod wire;
 pub use ending::Conclusion;
 
 use super::after::{self, Countdown, Gap, Quiet};
-use super::method::console::ConsoleNews;
+pub use super::exchange::{Effect, Input, PushFailure, Pushed, SelfTested};
 use super::method::{self, Method};
 use super::tally::Tally;
 use crate::engine::checklist::{self, Evidence, Item};
@@ -33,7 +33,6 @@ use crate::engine::event::{Command, Event, Phase, RunOutcome};
 use crate::engine::plan::{AfterTransfer, Firewall, NetworkConsent, Plan, ServerAddress, Transfer};
 use crate::net::addr::HostEvent;
 use crate::net::check::{Check, CheckKind, CheckOutcome};
-use crate::net::io_failure::IoFailure;
 use crate::net::observe::{DEFAULT_AWAY_AFTER, Observer, PowerOnTiming, WireExpectation, WireSign};
 use crate::net::wire::{ArpKind, EchoKind, Seen, WireEvent};
 use crate::tftp::event::{RequestKind, TransferEvent, TransferId};
@@ -72,139 +71,6 @@ pub enum Setting {
     },
     /// Loopback with a simulated bootloader: nothing on the host changes.
     Simulated,
-}
-
-/// Why a push ended without the image there.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PushFailure {
-    /// The bootloader's server never answered.
-    NoAnswer,
-    /// Anything else, in words.
-    Other(String),
-}
-
-/// A finished transfer to the router, as the push reports it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Pushed {
-    /// The bootloader's server as it answered.
-    pub peer: SocketAddr,
-    /// Bytes moved.
-    pub bytes: u64,
-    /// How long it took.
-    pub took: Duration,
-    /// SHA-256 of what was sent.
-    pub sha256: String,
-    /// Whether the last ACK came.
-    pub confirmed: bool,
-}
-
-/// What the self-test found.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SelfTested {
-    /// Bytes fetched.
-    pub bytes: u64,
-    /// How long it took.
-    pub took: Duration,
-}
-
-/// What the machine is fed.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Input {
-    /// The image was read and copied as it was checked, or why not.
-    Snapshotted(Result<(), String>),
-    /// The host checks came out (the port is gone: `None`).
-    Preflighted(Option<Vec<Check>>),
-    /// The capture on the port runs; these addresses are this computer's own.
-    CaptureStarted {
-        /// Addresses the port has.
-        ours: Vec<Ipv4Addr>,
-    },
-    /// The port cannot be watched: the system's refusal, its kind kept (`PermissionDenied`
-    /// without `cap_net_raw`, `NotFound` for a port that is gone).
-    CaptureFailed(IoFailure),
-    /// The network changes are in place, or why not.
-    NetworkApplied(Result<(), String>),
-    /// The firewall lets the router in (with the steps the technician must take by hand where
-    /// the firewall is not ours to change), or why not.
-    FirewallOpened(Result<Vec<String>, String>),
-    /// Our server listens, or why not.
-    ServerStarted(Result<SocketAddr, String>),
-    /// The self-test fetched the image's first block through the rescue address, or why not.
-    SelfTested(Result<SelfTested, String>),
-    /// A front-end's command; `None`: every front-end is gone.
-    Command(Option<Command>),
-    /// A change on the host (a journaled change, the link).
-    Host(HostEvent),
-    /// A frame on the port.
-    Wire(Seen),
-    /// A server or client transfer event.
-    Transfer(TransferEvent),
-    /// The push ended.
-    Pushed(Result<Pushed, PushFailure>),
-    /// The router answered an ARP probe at this address.
-    Probed(Ipv4Addr),
-    /// About once a second.
-    Tick,
-    /// The NMRP leg's news.
-    Nmrp(method::nmrp::NmrpEvent),
-    /// The DHCP/BOOTP responder's news.
-    Dhcp(method::dhcp::DhcpEvent),
-    /// The serial console leg's news.
-    Console(ConsoleNews),
-    /// The HTTP upload's news.
-    Http(method::http::HttpEvent),
-}
-
-/// What the driver is asked to do.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Effect {
-    /// Tell the front-ends.
-    Emit(Event),
-    /// Read the image once and keep those bytes for everything the router gets: answer
-    /// with [`Input::Snapshotted`].
-    TakeSnapshot,
-    /// Gather the host's facts and run the checks: answer with [`Input::Preflighted`].
-    Preflight,
-    /// Watch the port: answer with [`Input::CaptureStarted`] or [`Input::CaptureFailed`].
-    StartCapture,
-    /// Apply the plan's network changes: answer with [`Input::NetworkApplied`].
-    ApplyNetwork,
-    /// Let UDP from the router's subnet in through the host firewall on the port (journaled,
-    /// undone with the network): answer with [`Input::FirewallOpened`].
-    OpenFirewall,
-    /// Start our server: answer with [`Input::ServerStarted`].
-    StartServer,
-    /// Fetch `name` from our server at `target`: answer with [`Input::SelfTested`].
-    SelfTest {
-        /// Our server, through the rescue address.
-        target: SocketAddr,
-        /// The name asked for, which no bootloader asks for.
-        name: String,
-    },
-    /// The simulated router is switched on.
-    PowerOnSimulated {
-        /// Our server.
-        server: Option<SocketAddr>,
-    },
-    /// Push the image: answer with [`Input::Pushed`].
-    StartPush,
-    /// Ask by ARP for the router at `target` until it answers: [`Input::Probed`].
-    Probe(Ipv4Addr),
-    /// Give this computer the address too (journaled, undone at the end).
-    Adopt(Ipv4Addr),
-    /// Stop everything, restore the network, then call [`Machine::conclude`].
-    Finish(RunOutcome),
-    /// Start the NMRP leg: advertise, configure, upload: answers come as [`Input::Nmrp`],
-    /// [`Input::Transfer`] and [`Input::Pushed`].
-    StartNmrp,
-    /// Start the DHCP/BOOTP responder on the port: its news comes as [`Input::Dhcp`].
-    StartDhcp,
-    /// Start the serial console leg: stop autoboot, `tftpboot` from our server, prove, and
-    /// write only when allowed: answers come as [`Input::Console`].
-    StartConsole,
-    /// Start the HTTP upload: try the page until it answers, upload: answers come as
-    /// [`Input::Http`] and [`Input::Pushed`].
-    StartHttp,
 }
 
 /// The name the self-test asks for: no bootloader asks for it, so its transfer is never

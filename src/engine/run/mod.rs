@@ -3,6 +3,7 @@
 //! becomes one [`Event`] stream; front-ends steer it with [`Command`]s.
 //!
 //! - [`machine`]: sans-I/O, `(input, now) -> effects`; every rule of the run's timeline.
+//! - [`exchange`]: the machine's inputs (each method's news among them) and its effects.
 //! - [`method`]: one strategy per recovery method (the router pulls, we push).
 //! - [`after`]: the flashing countdown, the back-watch, and what counts as a real gap.
 //! - [`tally`]: what went out to the router and what it acknowledged.
@@ -16,6 +17,7 @@
 
 pub mod after;
 mod driver;
+pub mod exchange;
 pub mod machine;
 pub mod method;
 pub mod self_test;

@@ -2,8 +2,9 @@
 //! transfer alive, and the write question is the technician's wait, during which no silence
 //! or stall alarm is the router's (issue 16).
 
-use super::{ConsoleNews, Effect, Event, Gap, Instant, Machine, WireSign};
+use super::{Effect, Event, Gap, Instant, Machine, WireSign};
 use crate::console::ConsoleEvent;
+use crate::engine::run::exchange::ConsoleNews;
 
 impl Machine {
     /// Console news is the router speaking (its bootloader, on the serial line): it keeps the

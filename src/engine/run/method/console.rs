@@ -20,7 +20,8 @@ use crate::console::port::PortError;
 use crate::console::{Answer, ConsoleEvent, Dialogue, FlashState, Job, Settings, port};
 use crate::engine::event::{Event, RunOutcome};
 use crate::engine::plan::{AfterProof, ConsolePlan, Plan};
-use crate::engine::run::machine::{Effect, Input};
+pub use crate::engine::run::exchange::ConsoleNews;
+use crate::engine::run::exchange::{Effect, Input};
 use crate::net::io_failure::IoFailure;
 
 /// The console strategy: our server comes up first, the console leg with the wait.
@@ -51,27 +52,6 @@ impl Method for Console {
     fn on_waiting(&self) -> Vec<Effect> {
         vec![Effect::StartConsole]
     }
-}
-
-/// What the console leg tells the run.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ConsoleNews {
-    /// The port is open; nothing was written to it.
-    Opened {
-        /// Its path.
-        port: PathBuf,
-        /// Its baud rate.
-        baud: u32,
-    },
-    /// The port could not be opened or read: the system's refusal with its kind, or what the
-    /// plan lacked.
-    PortFailed(LegFailure),
-    /// One line the bootloader printed.
-    Line(String),
-    /// What the dialogue did or found.
-    Dialogue(ConsoleEvent),
-    /// The whole transcript, once the dialogue is over.
-    Transcript(String),
 }
 
 /// What the run makes of one piece of console news: the events to show, and how the run

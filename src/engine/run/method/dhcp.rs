@@ -20,7 +20,8 @@ use crate::dhcp::probe::Answered;
 use crate::dhcp::server::{BindError, DhcpServer};
 use crate::engine::event::{Event, RunOutcome};
 use crate::engine::plan::{OtherDhcp, Plan, Transfer};
-use crate::engine::run::machine::{Effect, Input};
+pub use crate::engine::run::exchange::DhcpEvent;
+use crate::engine::run::exchange::{Effect, Input};
 use crate::net::io_failure::IoFailure;
 
 /// The DHCP/BOOTP strategy: the responder comes up first and probes the port for another DHCP
@@ -59,20 +60,6 @@ impl Method for Dhcp {
     fn on_waiting(&self) -> Vec<Effect> {
         Vec::new()
     }
-}
-
-/// What the responder's driver tells the run.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DhcpEvent {
-    /// What the responder did or saw.
-    Lease(LeaseEvent),
-    /// The responder could not start: nothing answers the router. The system's refusal with
-    /// its kind, the lease's settings, or what the plan lacked.
-    BindFailed(LegFailure),
-    /// Other DHCP servers cannot be watched (the client port is taken).
-    Unwatched(String),
-    /// The responder stopped before the run ended: the system's error, its kind kept.
-    Stopped(IoFailure),
 }
 
 /// What the run makes of one responder event: what to do (events to show; once the probe is

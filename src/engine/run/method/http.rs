@@ -14,7 +14,8 @@ use tokio::sync::mpsc::unbounded_channel;
 
 use super::Method;
 use crate::engine::event::Event;
-use crate::engine::run::machine::{Effect, Input, PushFailure, Pushed};
+pub use crate::engine::run::exchange::HttpEvent;
+use crate::engine::run::exchange::{Effect, Input, PushFailure, Pushed};
 use crate::http::{Answer, Note, Page};
 
 /// The HTTP strategy: nothing to serve; the page is tried from the wait on.
@@ -46,12 +47,6 @@ impl Method for Http {
         vec![Effect::StartHttp]
     }
 }
-
-/// What the HTTP upload thread tells the run: the uploader's notes but its end, which comes
-/// as [`Input::Pushed`]; and how long the current attempt has been uploading (since its
-/// page answered), for the rate.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HttpEvent(pub Note, pub Duration);
 
 /// What the run makes of one note: the events to show, and the image bytes the router
 /// acknowledged when the note says so. Pure: the machine calls it from its one HTTP arm.

@@ -8,22 +8,21 @@
 
 pub mod console;
 pub mod dhcp;
-pub mod failure;
 pub mod http;
 pub mod nmrp;
 mod pull;
 mod push;
 mod thread;
 
+pub use super::exchange::LegFailure;
 pub use console::Console;
 pub use dhcp::Dhcp;
-pub use failure::LegFailure;
 pub use http::Http;
 pub use nmrp::Nmrp;
 pub use pull::Pull;
 pub use push::Push;
 
-use super::machine::Effect;
+use super::exchange::Effect;
 use crate::engine::plan::{Plan, Transfer};
 
 /// How one recovery method moves the image.

@@ -20,7 +20,8 @@ use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
 use super::{LegFailure, Method};
 use crate::engine::event::{Event, RunOutcome};
 use crate::engine::plan::{Plan, Transfer};
-use crate::engine::run::machine::{Effect, Input, Pushed};
+pub use crate::engine::run::exchange::NmrpEvent;
+use crate::engine::run::exchange::{Effect, Input, Pushed};
 use crate::net::addr::{HostEvent, HostSetup, NetworkChanges, SetupError};
 use crate::net::io_failure::IoFailure;
 use crate::net::raw::{RawError, RawPort};
@@ -84,39 +85,6 @@ impl Method for Nmrp {
     fn on_waiting(&self) -> Vec<Effect> {
         vec![Effect::StartNmrp]
     }
-}
-
-/// What the NMRP driver tells the run.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum NmrpEvent {
-    /// What the session made of the wire.
-    Session(session::Event),
-    /// The raw port could not be opened: nothing can be advertised. The system's refusal with
-    /// its kind, or what the plan lacked.
-    PortFailed(LegFailure),
-    /// The static ARP entry for the router could not be added (the upload tries without it):
-    /// the system's refusal, its kind kept.
-    ArpFailed(IoFailure),
-    /// The image needs more blocks than a block number counts at 512 bytes: fine if the router
-    /// takes 1456-byte blocks, at risk if it does not.
-    ManyBlocks {
-        /// The blocks at 512 bytes.
-        blocks: u64,
-    },
-    /// Still advertising, no router has answered: told every [`ADVERTISING_TOLD_EVERY`].
-    Advertising {
-        /// ADVERTISEs sent so far.
-        sent: u32,
-        /// Since the leg started.
-        since: Duration,
-    },
-    /// The port's carrier changed.
-    Link {
-        /// Whether it is up now.
-        up: bool,
-        /// Where the session stood.
-        during: session::Phase,
-    },
 }
 
 /// How often the advertising count is told: the wizard's count ticks with its clock, and a

@@ -2,7 +2,7 @@
 //! most U-Boot devices) and our server answers.
 
 use super::Method;
-use crate::engine::run::machine::Effect;
+use crate::engine::run::exchange::Effect;
 
 /// The router fetches the image from our TFTP server.
 #[derive(Debug, Clone, PartialEq, Eq)]

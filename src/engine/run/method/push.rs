@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 
 use super::Method;
-use crate::engine::run::machine::Effect;
+use crate::engine::run::exchange::Effect;
 
 /// We send the image to the bootloader's TFTP server.
 #[derive(Debug, Clone, PartialEq, Eq)]

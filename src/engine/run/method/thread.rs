@@ -5,7 +5,7 @@ use std::thread::JoinHandle;
 
 use tokio::sync::mpsc::UnboundedReceiver;
 
-use crate::engine::run::machine::Input;
+use crate::engine::run::exchange::Input;
 
 /// A leg's thread, running: its inputs for the run, and the thread to join at the end.
 #[derive(Debug)]

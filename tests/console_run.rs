@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
-use support::events::{RunEvent, finished};
+use support::events::{RunEvent, crcs, flash, summaries, typed};
 use support::{Netns, Proc, ip, rescue_wizard_in};
 use uboot_rig::console::launch_on_pty;
 use uboot_rig::{one_qemu_at_a_time, rig_available};
@@ -223,47 +223,6 @@ fn image(len: usize) -> Vec<u8> {
     let mut bytes = vec![0u8; len];
     rng.fill(&mut bytes);
     bytes
-}
-
-/// The commands the run typed on the console, in order.
-fn typed(events: &[RunEvent]) -> Vec<&str> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            RunEvent::ConsoleTyped { command } => Some(command.as_str()),
-            _ => None,
-        })
-        .collect()
-}
-
-/// Each CRC-32 comparison: (ours, the bootloader's).
-fn crcs(events: &[RunEvent]) -> Vec<(&str, &str)> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            RunEvent::ConsoleCrc { ours, theirs } => Some((ours.as_str(), theirs.as_str())),
-            _ => None,
-        })
-        .collect()
-}
-
-/// What became of the flash: (state, note), once per run.
-fn flash(events: &[RunEvent]) -> Vec<(&str, &str)> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            RunEvent::ConsoleFlash { state, note } => Some((state.as_str(), note.as_str())),
-            _ => None,
-        })
-        .collect()
-}
-
-/// The run's summaries (one `finished` event).
-fn summaries(events: &[RunEvent]) -> Vec<&str> {
-    finished(events)
-        .into_iter()
-        .map(|(_, summary)| summary)
-        .collect()
 }
 
 /// No erase and no write was typed.

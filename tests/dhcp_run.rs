@@ -294,7 +294,7 @@ fn recover(case: &Case) {
     let bytes = events
         .iter()
         .find_map(|e| match e {
-            RunEvent::TransferFinished { bytes } => Some(*bytes),
+            RunEvent::TransferFinished { bytes, .. } => Some(*bytes),
             _ => None,
         })
         .unwrap_or_else(|| panic!("no transfer-finished: {events:?}"));

@@ -26,8 +26,7 @@ use rescue_wizard::console::{
 };
 use support::events::{RunEvent, console_lines, crcs, events, expect_event, summaries, typed};
 use support::{Proc, rescue_wizard_in, sha256_file};
-use uboot_rig::console::launch_on_pty;
-use uboot_rig::tap::TapNamespace;
+use uboot_rig::console::PtyBoard;
 use uboot_rig::{one_qemu_at_a_time, rig_available};
 
 const SIZE: u64 = 0x1000;
@@ -341,14 +340,13 @@ fn run_on_uboot(
     state: &Path,
     report: &Path,
 ) -> (Option<i32>, Vec<RunEvent>, String) {
-    let ns = TapNamespace::new("rw-ramboot", &[]);
-    let (mut qemu, pty, mut monitor) = launch_on_pty(&ns.name, flash);
-    let mut cmd = rescue_wizard_in(&ns.name, state);
+    let mut board = PtyBoard::launch("rw-ramboot", flash);
+    let mut cmd = rescue_wizard_in(&board.ns.name, state);
     cmd.arg("--profile")
         .arg(profile("qemu-virt-ram-boot.yaml"))
         .arg(image_path)
         .arg("--serial")
-        .arg(&pty)
+        .arg(&board.pty)
         .args(["--interface", "tap0", "--json", "--wait", "120", "--yes"])
         .args(["--ram-boot", "--report"])
         .arg(report);
@@ -359,10 +357,9 @@ fn run_on_uboot(
     expect_event(&run, deadline, "console-opened", |e| {
         matches!(e, RunEvent::ConsoleOpened {})
     });
-    monitor.cont();
+    board.monitor.cont();
     let status = run.wait_deadline(deadline);
-    let _ = qemu.kill();
-    let _ = qemu.wait();
+    drop(board);
     let status = status.unwrap_or_else(|| panic!("the run did not end\n{}", run.diagnostics()));
     let events = events(&run.stdout_text());
     eprintln!("the run took {:.1} s", started.elapsed().as_secs_f64());

@@ -81,16 +81,7 @@ impl Lab {
     fn run(&self) -> Proc {
         let path = self.dir.path().join("R6220-V1.1.0.86.chk");
         std::fs::write(&path, &self.image).unwrap();
-        let mut cmd = self.net.rescue_wizard();
-        cmd.args(["--device", "netgear-r6220"]).arg(&path).args([
-            "--interface",
-            PORT,
-            "--yes",
-            "--json",
-            "--timeout",
-            "60",
-        ]);
-        let run = Proc::spawn(&mut cmd);
+        let run = Proc::spawn(&mut self.net.netgear_r6220_run(&path));
         wait_for_router(&run, DEADLINE);
         run
     }

@@ -87,12 +87,7 @@ impl Lab {
     fn run(&self, extra: &[&str]) -> Proc {
         let path = self.dir.path().join("R6220-V1.1.0.86.chk");
         std::fs::write(&path, &self.image).unwrap();
-        let mut cmd = self.net.rescue_wizard();
-        cmd.args(["--device", "netgear-r6220"])
-            .arg(&path)
-            .args(["--interface", PORT, "--yes", "--json", "--timeout", "60"])
-            .args(extra);
-        Proc::spawn(&mut cmd)
+        Proc::spawn(self.net.netgear_r6220_run(&path).args(extra))
     }
 
     fn power_on(&self, behaviour: Behaviour, blksize: Blksize) -> Double {

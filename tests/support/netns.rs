@@ -179,6 +179,22 @@ impl NetnsPair {
     pub fn rescue_wizard(&self) -> Command {
         rescue_wizard_in(&self.ns, self.state.path())
     }
+
+    /// `rescue-wizard --device netgear-r6220 IMAGE --interface port0 --yes --json --timeout
+    /// 60` in this computer's namespace: the NMRP recovery of a Netgear R6220, as the NMRP tests
+    /// and `benches/nmrp.rs` run it against the bootloader double on `router0`.
+    pub fn netgear_r6220_run(&self, image: &Path) -> Command {
+        let mut cmd = self.rescue_wizard();
+        cmd.args(["--device", "netgear-r6220"]).arg(image).args([
+            "--interface",
+            "port0",
+            "--yes",
+            "--json",
+            "--timeout",
+            "60",
+        ]);
+        cmd
+    }
 }
 
 /// `rescue-wizard` run in the network namespace `ns` (`ip netns exec` execs it, so the pid is

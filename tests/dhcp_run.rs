@@ -262,7 +262,9 @@ fn recover(case: &Case) {
     let probed = events
         .iter()
         .find_map(|e| match e {
-            RunEvent::DhcpProbed { answered, stopped } => Some((answered, *stopped)),
+            RunEvent::DhcpProbed {
+                answered, stopped, ..
+            } => Some((answered, *stopped)),
             _ => None,
         })
         .unwrap_or_else(|| panic!("no probe: {events:?}"));

@@ -94,16 +94,18 @@ fn cases() -> Vec<(Event, RunEvent)> {
             RunEvent::DhcpProbed {
                 answered: vec![Ipv4Addr::new(192, 168, 1, 254)],
                 stopped: true,
+                said: "another DHCP server answered".into(),
             },
         ),
         (
             Event::DhcpOtherServer {
                 address: Ipv4Addr::new(192, 168, 1, 254),
-                mac: None,
+                mac: Some("52:54:00:12:34:56".into()),
                 said: "answered the probe".into(),
             },
             RunEvent::DhcpOtherServer {
                 address: Ipv4Addr::new(192, 168, 1, 254),
+                mac: Some("52:54:00:12:34:56".into()),
             },
         ),
         (

@@ -83,11 +83,15 @@ pub enum RunEvent {
         answered: Vec<Ipv4Addr>,
         /// Whether the run stops here.
         stopped: bool,
+        /// What was found and what to do, in words.
+        said: String,
     },
     /// Another DHCP server answered the probe.
     DhcpOtherServer {
         /// Its address.
         address: Ipv4Addr,
+        /// Its MAC, `aa:bb:cc:dd:ee:ff`, when it answered ARP.
+        mac: Option<String>,
     },
     /// The run asks the technician to approve its network changes.
     ConsentNeeded {},
@@ -289,6 +293,9 @@ pub enum RunEvent {
     #[serde(other)]
     Other,
 }
+
+/// Whether an event is of one kind (a `matches!` on its variant), for tables of kinds.
+pub type IsKind = fn(&RunEvent) -> bool;
 
 impl RunEvent {
     /// Whether this is one of the NMRP exchange's events (`nmrp-...`).
@@ -561,6 +568,46 @@ pub fn finished(events: &[RunEvent]) -> Vec<(RunOutcome, &str)> {
             _ => None,
         })
         .collect()
+}
+
+/// How many of `events` `wanted` holds for.
+pub fn count(events: &[RunEvent], wanted: impl Fn(&RunEvent) -> bool) -> usize {
+    events.iter().filter(|e| wanted(e)).count()
+}
+
+/// Each `transfer-finished`: the peer, the bytes moved, the seconds it took, and whether the
+/// last ACK came.
+pub fn transfers_finished(events: &[RunEvent]) -> Vec<(SocketAddr, u64, f64, bool)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            RunEvent::TransferFinished {
+                peer,
+                bytes,
+                took,
+                confirmed,
+                ..
+            } => Some((*peer, *bytes, *took, *confirmed)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Each `network-changed` (`restored: false`) or `network-restored` (`true`) change.
+pub fn changes(events: &[RunEvent], restored: bool) -> Vec<&str> {
+    events
+        .iter()
+        .filter_map(|e| match (e, restored) {
+            (RunEvent::NetworkChanged { change }, false)
+            | (RunEvent::NetworkRestored { change }, true) => Some(change.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The outcome the run ended with (the first `finished` event's).
+pub fn outcome(events: &[RunEvent]) -> RunOutcome {
+    finished(events)[0].0
 }
 
 /// The commands the run typed on the console, in order.

@@ -63,18 +63,7 @@ impl Host {
                     .stdin(Stdio::null());
                 cmd
             }
-            Host::RescueWizard => {
-                let mut cmd = net.rescue_wizard();
-                cmd.args(["--device", "netgear-r6220"]).arg(image).args([
-                    "--interface",
-                    PORT,
-                    "--yes",
-                    "--json",
-                    "--timeout",
-                    "60",
-                ]);
-                cmd
-            }
+            Host::RescueWizard => net.netgear_r6220_run(image),
         }
     }
 }

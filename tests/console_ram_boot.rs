@@ -24,11 +24,9 @@ use rescue_wizard::console::dialogue::SHOWN_AFTER_START;
 use rescue_wizard::console::{
     Action, ConsoleEvent, Dialogue, FlashState, Input, Job, RamBoot, Recipe, Settings,
 };
-use serde_json::Value;
-
+use support::events::{RunEvent, console_lines, crcs, events, expect_event, summaries, typed};
 use support::{Proc, rescue_wizard_in, sha256_file};
-use uboot_rig::console::launch_on_pty;
-use uboot_rig::tap::TapNamespace;
+use uboot_rig::console::PtyBoard;
 use uboot_rig::{one_qemu_at_a_time, rig_available};
 
 const SIZE: u64 = 0x1000;
@@ -333,10 +331,6 @@ fn profile(name: &str) -> PathBuf {
         .join(name)
 }
 
-fn named<'a>(events: &'a [Value], name: &str) -> Vec<&'a Value> {
-    events.iter().filter(|e| e["event"] == name).collect()
-}
-
 /// `rescue-wizard --ram-boot --yes` with the RAM-boot test profile on the pty of U-Boot in
 /// QEMU (its NIC on a namespace's tap, `flash` its second bank), U-Boot let go once the run
 /// holds the console: the run's exit code, its JSON events and its diagnostics.
@@ -345,15 +339,14 @@ fn run_on_uboot(
     flash: &Path,
     state: &Path,
     report: &Path,
-) -> (Option<i32>, Vec<Value>, String) {
-    let ns = TapNamespace::new("rw-ramboot", &[]);
-    let (mut qemu, pty, mut monitor) = launch_on_pty(&ns.name, flash);
-    let mut cmd = rescue_wizard_in(&ns.name, state);
+) -> (Option<i32>, Vec<RunEvent>, String) {
+    let mut board = PtyBoard::launch("rw-ramboot", flash);
+    let mut cmd = rescue_wizard_in(&board.ns.name, state);
     cmd.arg("--profile")
         .arg(profile("qemu-virt-ram-boot.yaml"))
         .arg(image_path)
         .arg("--serial")
-        .arg(&pty)
+        .arg(&board.pty)
         .args(["--interface", "tap0", "--json", "--wait", "120", "--yes"])
         .args(["--ram-boot", "--report"])
         .arg(report);
@@ -361,24 +354,14 @@ fn run_on_uboot(
     let mut run = Proc::spawn(&mut cmd);
     let deadline = Duration::from_mins(4);
     // U-Boot runs only once the run holds the console (QEMU drops output nobody reads).
-    loop {
-        let line = run
-            .next_line(deadline.saturating_sub(started.elapsed()))
-            .unwrap_or_else(|| panic!("the run never opened the console\n{}", run.diagnostics()));
-        if serde_json::from_str::<Value>(&line).is_ok_and(|v| v["event"] == "console-opened") {
-            break;
-        }
-    }
-    monitor.cont();
+    expect_event(&run, deadline, "console-opened", |e| {
+        matches!(e, RunEvent::ConsoleOpened {})
+    });
+    board.monitor.cont();
     let status = run.wait_deadline(deadline);
-    let _ = qemu.kill();
-    let _ = qemu.wait();
+    drop(board);
     let status = status.unwrap_or_else(|| panic!("the run did not end\n{}", run.diagnostics()));
-    let events: Vec<Value> = run
-        .stdout_text()
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect();
+    let events = events(&run.stdout_text());
     eprintln!("the run took {:.1} s", started.elapsed().as_secs_f64());
     (status.code(), events, run.diagnostics())
 }
@@ -402,10 +385,7 @@ fn the_real_uboot_loads_proves_and_boots_the_image_from_ram_and_the_flash_is_unc
     let report = dir.path().join("report.md");
     let (code, events, diagnostics) = run_on_uboot(&image_path, &flash, &state, &report);
     assert_eq!(code, Some(0), "{events:#?}\n{diagnostics}");
-    let typed: Vec<&str> = named(&events, "console-typed")
-        .iter()
-        .filter_map(|e| e["command"].as_str())
-        .collect();
+    let typed = typed(&events);
     assert_eq!(
         typed,
         [
@@ -418,36 +398,30 @@ fn the_real_uboot_loads_proves_and_boots_the_image_from_ram_and_the_flash_is_unc
         "the boot command after the proof, and never an erase or a write"
     );
     let crc = format!("{:08x}", crc32fast::hash(&image));
-    let crcs = named(&events, "console-crc");
+    let crcs = crcs(&events);
     assert_eq!(crcs.len(), 1, "{crcs:?}");
-    assert_eq!(
-        (&crcs[0]["ours"], &crcs[0]["theirs"]),
-        (&crc.clone().into(), &crc.into())
-    );
-    let chosen = named(&events, "console-ram-boot");
-    assert_eq!(chosen.len(), 1, "{chosen:?}");
-    assert_eq!(chosen[0]["chosen"], true);
-    let lines: Vec<&str> = named(&events, "console-line")
+    assert_eq!(crcs[0], (crc.as_str(), crc.as_str()));
+    let chosen: Vec<bool> = events
         .iter()
-        .filter_map(|e| e["line"].as_str())
+        .filter_map(|e| match e {
+            RunEvent::ConsoleRamBoot { chosen } => Some(*chosen),
+            _ => None,
+        })
         .collect();
+    assert_eq!(chosen.len(), 1, "{chosen:?}");
+    assert!(chosen[0], "the RAM boot is the path taken");
+    let lines = console_lines(&events);
     let start = lines.iter().position(|l| l.contains("Starting kernel"));
     let marker = lines.iter().position(|l| l.contains(MARKER));
     assert!(
         matches!((start, marker), (Some(s), Some(m)) if s < m),
         "the start line, then the program's own: {lines:#?}"
     );
-    let flash_state = named(&events, "console-flash");
+    let flash_state = support::events::flash(&events);
     assert_eq!(flash_state.len(), 1, "{events:#?}");
-    assert_eq!(flash_state[0]["state"], "untouched");
-    let finished = named(&events, "finished");
-    assert!(
-        finished[0]["summary"]
-            .as_str()
-            .unwrap()
-            .contains("started from RAM"),
-        "{finished:?}"
-    );
+    assert_eq!(flash_state[0].0, "untouched");
+    let finished = summaries(&events);
+    assert!(finished[0].contains("started from RAM"), "{finished:?}");
     assert_eq!(sha256_file(&flash), before, "the flash file is unchanged");
     let report = std::fs::read_to_string(&report).unwrap();
     assert!(

@@ -15,14 +15,14 @@ mod uboot_rig;
 use std::ffi::OsStr;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
-use support::events::{RunEvent, finished};
-use support::{Netns, Proc, ip, rescue_wizard_in};
-use uboot_rig::console::launch_on_pty;
+use support::events::{RunEvent, crcs, flash, summaries, typed};
+use support::{Proc, rescue_wizard_in};
+use uboot_rig::console::{ConsoleFiles, PtyBoard};
 use uboot_rig::{one_qemu_at_a_time, rig_available};
 
 /// The test board's profile: a TFTP pull with a `console:` section (tests/fixtures/profiles/).
@@ -38,49 +38,19 @@ const FLASH_AT: usize = 0x0010_0000;
 /// The run, from power-on to its end, under emulation.
 const RUN_DEADLINE: Duration = Duration::from_mins(4);
 
-/// The namespace with its tap, the emulator, the flash file and the image; removed on drop.
+/// The files of one run and U-Boot paused on its pty in the namespace with its tap; the
+/// emulator is killed and the namespace and files removed on drop.
 struct Bench {
-    dir: tempfile::TempDir,
-    qemu: Option<Child>,
-    ns: Netns,
-}
-
-impl Drop for Bench {
-    fn drop(&mut self) {
-        // The namespace and its tap go with their own drop, after this.
-        if let Some(child) = self.qemu.as_mut() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
+    // Declared first, dropped first: the emulator goes before the flash file it writes.
+    board: PtyBoard,
+    files: ConsoleFiles,
 }
 
 impl Bench {
     fn new(image: &[u8]) -> Self {
-        let mut ns = Netns::new("rw-conrun");
-        ns.add_tap("tap0");
-        ns.link_up("tap0");
-        let bench = Bench {
-            dir: tempfile::tempdir().unwrap(),
-            qemu: None,
-            ns,
-        };
-        std::fs::write(bench.image(), image).unwrap();
-        uboot_rig::blank_flash(&bench.flash());
-        std::fs::create_dir_all(bench.state()).unwrap();
-        bench
-    }
-
-    fn image(&self) -> PathBuf {
-        self.dir.path().join("recovery.bin")
-    }
-
-    fn flash(&self) -> PathBuf {
-        self.dir.path().join("flash1.bin")
-    }
-
-    fn state(&self) -> PathBuf {
-        self.dir.path().join("state")
+        let files = ConsoleFiles::new(image);
+        let board = PtyBoard::launch("rw-conrun", &files.flash());
+        Bench { board, files }
     }
 
     /// Starts U-Boot paused on a pty, runs `rescue-wizard` on it with `extra` and the test
@@ -99,20 +69,18 @@ impl Bench {
         extra: &[&str],
         answer: Option<&str>,
     ) -> (Option<i32>, Vec<RunEvent>, String) {
-        let (child, pty, mut monitor) = launch_on_pty(&self.ns.name, &self.flash());
-        self.qemu = Some(child);
         let profile = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
             .join("tests/fixtures/profiles")
             .join(profile);
-        let mut cmd = rescue_wizard_in(&self.ns.name, &self.state());
+        let mut cmd = rescue_wizard_in(&self.board.ns.name, &self.files.state());
         cmd.arg("--profile")
             .arg(&profile)
-            .arg(self.image())
+            .arg(self.files.image())
             .arg("--serial")
-            .arg(&pty)
+            .arg(&self.board.pty)
             .args(["--interface", "tap0", "--json", "--wait", "120"])
             .arg("--report")
-            .arg(self.dir.path().join("report.md"))
+            .arg(self.files.report())
             .args(extra);
         let mut typing = None;
         if let Some(answer) = answer {
@@ -136,7 +104,7 @@ impl Bench {
                 break;
             }
         }
-        monitor.cont();
+        self.board.monitor.cont();
         // Kept open until the run ends: `script` ends its session when its input does.
         let mut _typed = None;
         if let Some((mut typed, answer)) = typing {
@@ -169,12 +137,17 @@ impl Bench {
         (status.code(), events, run.diagnostics())
     }
 
+    /// The IPv4 addresses on the port (`ip -4 addr show dev tap0`).
+    fn port_addresses(&self) -> String {
+        let out = self.board.ns.ip(&["-4", "addr", "show", "dev", "tap0"]);
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     /// The port as the run left it: no rescue address; no journal of changes left behind.
     fn assert_restored(&self) {
-        let out = ip(&["-n", &self.ns.name, "-4", "addr", "show", "dev", "tap0"]);
-        let text = String::from_utf8_lossy(&out.stdout);
+        let text = self.port_addresses();
         assert!(!text.contains(HOST_IP), "the rescue address stayed: {text}");
-        let journals: Vec<String> = walk(&self.state())
+        let journals: Vec<String> = walk(&self.files.state())
             .into_iter()
             .map(|p| p.display().to_string())
             .filter(|p| p.contains("journal-"))
@@ -223,47 +196,6 @@ fn image(len: usize) -> Vec<u8> {
     let mut bytes = vec![0u8; len];
     rng.fill(&mut bytes);
     bytes
-}
-
-/// The commands the run typed on the console, in order.
-fn typed(events: &[RunEvent]) -> Vec<&str> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            RunEvent::ConsoleTyped { command } => Some(command.as_str()),
-            _ => None,
-        })
-        .collect()
-}
-
-/// Each CRC-32 comparison: (ours, the bootloader's).
-fn crcs(events: &[RunEvent]) -> Vec<(&str, &str)> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            RunEvent::ConsoleCrc { ours, theirs } => Some((ours.as_str(), theirs.as_str())),
-            _ => None,
-        })
-        .collect()
-}
-
-/// What became of the flash: (state, note), once per run.
-fn flash(events: &[RunEvent]) -> Vec<(&str, &str)> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            RunEvent::ConsoleFlash { state, note } => Some((state.as_str(), note.as_str())),
-            _ => None,
-        })
-        .collect()
-}
-
-/// The run's summaries (one `finished` event).
-fn summaries(events: &[RunEvent]) -> Vec<&str> {
-    finished(events)
-        .into_iter()
-        .map(|(_, summary)| summary)
-        .collect()
 }
 
 /// No erase and no write was typed.
@@ -316,9 +248,9 @@ fn with_yes_the_run_loads_proves_writes_reads_back_and_resets() {
     let typed = typed(&events);
     assert!(typed.iter().any(|c| c.starts_with("tftpboot")), "{typed:?}");
     assert_eq!(typed.last(), Some(&"reset"), "{typed:?}");
-    let written = std::fs::read(bench.flash()).unwrap();
+    let written = std::fs::read(bench.files.flash()).unwrap();
     assert_eq!(&written[FLASH_AT..FLASH_AT + image.len()], image.as_slice());
-    let report = std::fs::read_to_string(bench.dir.path().join("report.md")).unwrap();
+    let report = std::fs::read_to_string(bench.files.report()).unwrap();
     assert!(
         report.contains("## Serial console transcript") && report.contains("=> reset"),
         "{report}"
@@ -334,12 +266,10 @@ fn without_yes_the_run_stops_after_the_proof_and_the_flash_is_unchanged() {
     let _lock = one_qemu_at_a_time();
     let image = image(4 << 10);
     let mut bench = Bench::new(&image);
-    let before = sha256(&bench.flash());
+    let before = sha256(&bench.files.flash());
     // Without --yes a run on a non-terminal may not change the network: the port already
     // has the rescue address (the technician's own), so nothing needs asking but the flash.
-    let cidr = format!("{HOST_IP}/24");
-    let out = ip(&["-n", &bench.ns.name, "addr", "add", &cidr, "dev", "tap0"]);
-    assert!(out.status.success(), "{out:?}");
+    bench.board.ns.add_address("tap0", &format!("{HOST_IP}/24"));
     let (code, events, diagnostics) = bench.run(PROFILE, &[]);
     let crc = format!("{:08x}", crc32fast::hash(&image));
     let crcs = crcs(&events);
@@ -363,12 +293,11 @@ fn without_yes_the_run_stops_after_the_proof_and_the_flash_is_unchanged() {
         "{flash:?}"
     );
     assert_no_flash_command(&events);
-    assert_eq!(sha256(&bench.flash()), before, "nothing was written");
+    assert_eq!(sha256(&bench.files.flash()), before, "nothing was written");
     // The image reached the router's RAM and was proven: the run did what it was allowed to.
     assert_eq!(code, Some(0), "{diagnostics}");
     // The technician's own address stays.
-    let out = ip(&["-n", &bench.ns.name, "-4", "addr", "show", "dev", "tap0"]);
-    assert!(String::from_utf8_lossy(&out.stdout).contains(HOST_IP));
+    assert!(bench.port_addresses().contains(HOST_IP));
 }
 
 #[test]
@@ -409,7 +338,7 @@ fn a_console_method_profile_is_planned_and_run_by_the_console_alone() {
     let flash = flash(&events);
     assert_eq!(flash.len(), 1, "{flash:?}");
     assert_eq!(flash[0].0, "verified");
-    let written = std::fs::read(bench.flash()).unwrap();
+    let written = std::fs::read(bench.files.flash()).unwrap();
     assert_eq!(&written[FLASH_AT..FLASH_AT + image.len()], image.as_slice());
     bench.assert_restored();
 }
@@ -422,12 +351,10 @@ fn a_profile_without_a_console_section_gets_the_safe_part_at_the_bootloaders_own
     let _lock = one_qemu_at_a_time();
     let image = image(4 << 10);
     let mut bench = Bench::new(&image);
-    let before = sha256(&bench.flash());
+    let before = sha256(&bench.files.flash());
     // The technician's own address on the port: a run without --yes on a non-terminal may
     // not change the network.
-    let cidr = format!("{HOST_IP}/24");
-    let out = ip(&["-n", &bench.ns.name, "addr", "add", &cidr, "dev", "tap0"]);
-    assert!(out.status.success(), "{out:?}");
+    bench.board.ns.add_address("tap0", &format!("{HOST_IP}/24"));
     let (code, events, diagnostics) = bench.run(NO_CONSOLE, &[]);
     assert_eq!(code, Some(0), "{events:#?}\n{diagnostics}");
     let noted: Vec<&str> = events
@@ -463,7 +390,7 @@ fn a_profile_without_a_console_section_gets_the_safe_part_at_the_bootloaders_own
     let flash = flash(&events);
     assert_eq!(flash.len(), 1, "{events:#?}");
     assert_eq!(flash[0].0, "untouched");
-    assert_eq!(sha256(&bench.flash()), before, "nothing was written");
+    assert_eq!(sha256(&bench.files.flash()), before, "nothing was written");
 }
 
 /// The technician's answer at the write question, typed on the run's terminal, goes through the
@@ -473,9 +400,7 @@ fn answered_at_the_question(answer: &str) -> (Bench, Vec<u8>, Vec<RunEvent>, Opt
     let mut bench = Bench::new(&image);
     // The technician's own address on the port: the run has no network change to ask about,
     // only the flash.
-    let cidr = format!("{HOST_IP}/24");
-    let out = ip(&["-n", &bench.ns.name, "addr", "add", &cidr, "dev", "tap0"]);
-    assert!(out.status.success(), "{out:?}");
+    bench.board.ns.add_address("tap0", &format!("{HOST_IP}/24"));
     let (code, events, diagnostics) = bench.run_answering(PROFILE, &[], Some(answer));
     let asked: Vec<(&str, &str)> = events
         .iter()
@@ -508,10 +433,10 @@ fn a_yes_at_the_question_writes_the_flash_through_the_command_path() {
     let flash = flash(&events);
     assert_eq!(flash.len(), 1, "{events:#?}");
     assert_eq!(flash[0].0, "verified");
-    let written = std::fs::read(bench.flash()).unwrap();
+    let written = std::fs::read(bench.files.flash()).unwrap();
     assert_eq!(&written[FLASH_AT..FLASH_AT + image.len()], image.as_slice());
     // The report holds the whole console, from U-Boot's countdown to the reset typed last.
-    let report = std::fs::read_to_string(bench.dir.path().join("report.md")).unwrap();
+    let report = std::fs::read_to_string(bench.files.report()).unwrap();
     let transcript = report
         .split("## Serial console transcript")
         .nth(1)
@@ -550,5 +475,5 @@ fn a_no_at_the_question_leaves_the_flash_file_as_it_was() {
         "{flash:?}"
     );
     assert_no_flash_command(&events);
-    assert_eq!(sha256(&bench.flash()), before, "nothing was written");
+    assert_eq!(sha256(&bench.files.flash()), before, "nothing was written");
 }

@@ -31,7 +31,7 @@ use rescue_wizard::net::wire::Mac;
 
 mod support;
 
-use support::events::{RunEvent, events, wait_for};
+use support::events::{IsKind, RunEvent, events, wait_for};
 use support::{Netns, NetnsPair, Proc, ip, require};
 
 const DEADLINE: Duration = Duration::from_secs(30);
@@ -732,11 +732,7 @@ fn the_mikrotik_run_answers_a_plain_bootp_client_that_pulls_the_image() {
 
 /// The Xiaomi run (`rescue-wizard --device xiaomi-mi-router-4a-gigabit`) on `pair`'s `port0`
 /// with `extra` arguments, to its end: its exit code and JSON events.
-fn xiaomi_run(
-    pair: &NetnsPair,
-    files: &Path,
-    extra: &[&str],
-) -> (Option<i32>, Vec<serde_json::Value>) {
+fn xiaomi_run(pair: &NetnsPair, files: &Path, extra: &[&str]) -> (Option<i32>, Vec<RunEvent>) {
     let image = files.join("miwifi_r4a_firmware.bin");
     std::fs::write(&image, support::content(64 * 1024, 0x0031)).unwrap();
     let mut run = Proc::spawn(
@@ -752,11 +748,7 @@ fn xiaomi_run(
         "the run did not end:\n{}",
         run.diagnostics()
     );
-    let events = run
-        .stdout_text()
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect();
+    let events = events(&run.stdout_text());
     let left = ip(&["-n", &pair.ns, "-4", "-o", "addr", "show", "dev", "port0"]);
     assert!(
         !String::from_utf8_lossy(&left.stdout).contains("192.168.31.1/"),
@@ -766,8 +758,37 @@ fn xiaomi_run(
     (status.and_then(|s| s.code()), events)
 }
 
-fn named<'a>(events: &'a [serde_json::Value], name: &str) -> Vec<&'a serde_json::Value> {
-    events.iter().filter(|e| e["event"] == name).collect()
+/// Each `dhcp-probed`: the servers that answered, whether the run stops, and its words.
+fn probes(events: &[RunEvent]) -> Vec<(&[Ipv4Addr], bool, &str)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            RunEvent::DhcpProbed {
+                answered,
+                stopped,
+                said,
+            } => Some((answered.as_slice(), *stopped, said.as_str())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Each `dhcp-other-server`: its address and MAC.
+fn other_servers(events: &[RunEvent]) -> Vec<(Ipv4Addr, Option<&str>)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            RunEvent::DhcpOtherServer { address, mac } => Some((*address, mac.as_deref())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Whether the run said it waits for the router.
+fn waited(events: &[RunEvent]) -> bool {
+    events
+        .iter()
+        .any(|e| matches!(e, RunEvent::WaitingForRouter { .. }))
 }
 
 /// The whole Xiaomi run with another DHCP server on the segment: before the router is switched
@@ -791,15 +812,12 @@ fn the_run_probes_for_another_dhcp_server_and_stops_before_the_router_is_on() {
     let (code, events) = xiaomi_run(&pair, files.path(), &["--wait", "1"]);
     let alone = started.elapsed();
     assert_eq!(code, Some(3), "{events:?}");
-    assert!(named(&events, "dhcp-other-server").is_empty(), "{events:?}");
-    let probed = named(&events, "dhcp-probed");
+    assert!(other_servers(&events).is_empty(), "{events:?}");
+    let probed = probes(&events);
     assert_eq!(probed.len(), 1, "{events:?}");
-    assert_eq!(probed[0]["stopped"], false);
-    assert_eq!(probed[0]["answered"], serde_json::json!([]));
-    assert!(
-        !named(&events, "waiting-for-router").is_empty(),
-        "the run never waited: {events:?}"
-    );
+    assert!(!probed[0].1);
+    assert!(probed[0].0.is_empty(), "{events:?}");
+    assert!(waited(&events), "the run never waited: {events:?}");
     // dnsmasq joins the segment, bridged with the router's port.
     let dns_ns = bridged_namespace(&pair, "dns", Some(Ipv4Addr::new(192, 168, 31, 254)));
     let dir = tempfile::tempdir().unwrap();
@@ -810,27 +828,30 @@ fn the_run_probes_for_another_dhcp_server_and_stops_before_the_router_is_on() {
     let stopped_in = started.elapsed();
     let diagnostics = || format!("{events:?}\ndnsmasq:\n{}", server.diagnostics());
     assert_eq!(code, Some(1), "{}", diagnostics());
-    let others = named(&events, "dhcp-other-server");
+    let rival = Ipv4Addr::new(192, 168, 31, 254);
+    let others = other_servers(&events);
     assert_eq!(others.len(), 1, "{}", diagnostics());
-    assert_eq!(others[0]["address"], "192.168.31.254");
-    assert_eq!(others[0]["mac"], rival_mac.as_str());
-    let probed = named(&events, "dhcp-probed");
+    assert_eq!(others[0], (rival, Some(rival_mac.as_str())));
+    let probed = probes(&events);
     assert_eq!(probed.len(), 1, "{}", diagnostics());
-    assert_eq!(probed[0]["stopped"], true);
-    assert_eq!(probed[0]["answered"], serde_json::json!(["192.168.31.254"]));
-    let said = probed[0]["said"].as_str().unwrap_or_default();
+    assert!(probed[0].1);
+    assert_eq!(probed[0].0, [rival]);
+    let said = probed[0].2.to_owned();
     assert!(
         said.contains(&format!("192.168.31.254 ({rival_mac}) offered 192.168.31."))
             && said.contains("Switch off the other DHCP server on this segment, or unplug this computer from the LAN")
             && said.contains("--allow-other-dhcp"),
         "{said}"
     );
-    for never in ["waiting-for-router", "listening", "dhcp-leased"] {
-        assert!(
-            named(&events, never).is_empty(),
-            "{never} came: {}",
-            diagnostics()
-        );
+    let kinds: [(&str, IsKind); 3] = [
+        ("waiting-for-router", |e| {
+            matches!(e, RunEvent::WaitingForRouter { .. })
+        }),
+        ("listening", |e| matches!(e, RunEvent::Listening {})),
+        ("dhcp-leased", |e| matches!(e, RunEvent::DhcpLeased { .. })),
+    ];
+    for (never, kind) in kinds {
+        assert!(!events.iter().any(kind), "{never} came: {}", diagnostics());
     }
     // The technician's choice: go on anyway. The server is named, the run waits.
     let (code, events) = xiaomi_run(&pair, files.path(), &["--wait", "1", "--allow-other-dhcp"]);
@@ -839,20 +860,18 @@ fn the_run_probes_for_another_dhcp_server_and_stops_before_the_router_is_on() {
     // speaking on the port: the run ends as "spoke but never asked" (exit 1), not as "never
     // spoke" (exit 3), once its one second of waiting is over.
     assert_eq!(code, Some(1), "{events:?}");
-    let gave_up = named(&events, "transfer-failed");
+    let gave_up = events.iter().find_map(|e| match e {
+        RunEvent::TransferFailed { reason } => Some(reason.as_str()),
+        _ => None,
+    });
     assert!(
-        gave_up[0]["reason"]
-            .as_str()
-            .is_some_and(|r| r.starts_with("gave up after 1 s without a transfer")),
+        gave_up.is_some_and(|r| r.starts_with("gave up after 1 s without a transfer")),
         "{events:?}"
     );
-    let probed = named(&events, "dhcp-probed");
-    assert_eq!(probed[0]["stopped"], false, "{events:?}");
-    assert_eq!(probed[0]["answered"], serde_json::json!(["192.168.31.254"]));
-    assert!(
-        !named(&events, "waiting-for-router").is_empty(),
-        "{events:?}"
-    );
+    let probed = probes(&events);
+    assert!(!probed[0].1, "{events:?}");
+    assert_eq!(probed[0].0, [rival]);
+    assert!(waited(&events), "{events:?}");
     println!(
         "alone: waited after the probe, run {:.2} s; with dnsmasq: stopped in {:.2} s: {said}",
         alone.as_secs_f64(),

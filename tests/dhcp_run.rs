@@ -262,7 +262,9 @@ fn recover(case: &Case) {
     let probed = events
         .iter()
         .find_map(|e| match e {
-            RunEvent::DhcpProbed { answered, stopped } => Some((answered, *stopped)),
+            RunEvent::DhcpProbed {
+                answered, stopped, ..
+            } => Some((answered, *stopped)),
             _ => None,
         })
         .unwrap_or_else(|| panic!("no probe: {events:?}"));
@@ -294,7 +296,7 @@ fn recover(case: &Case) {
     let bytes = events
         .iter()
         .find_map(|e| match e {
-            RunEvent::TransferFinished { bytes } => Some(*bytes),
+            RunEvent::TransferFinished { bytes, .. } => Some(*bytes),
             _ => None,
         })
         .unwrap_or_else(|| panic!("no transfer-finished: {events:?}"));

@@ -24,11 +24,12 @@ use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use nmrp_double::{Behaviour, Blksize, Double, ReplyPort, Report, TftpQuirks, give_mac, in_netns};
+use rescue_wizard::engine::RunOutcome;
 use rescue_wizard::engine::run::method::nmrp::{CFE_FIRST_BLOCK_MIN, push_config};
 use rescue_wizard::net::wire::Mac;
 use rescue_wizard::tftp::client::{ClientConfig, push};
 use rescue_wizard::tftp::session::Timing;
-use serde_json::Value;
+use support::events::{events, finished, wait_for_router};
 use support::{NetnsPair, Proc, ip};
 
 /// The host's side of the pair.
@@ -80,28 +81,9 @@ impl Lab {
     fn run(&self) -> Proc {
         let path = self.dir.path().join("R6220-V1.1.0.86.chk");
         std::fs::write(&path, &self.image).unwrap();
-        let mut cmd = self.net.rescue_wizard();
-        cmd.args(["--device", "netgear-r6220"]).arg(&path).args([
-            "--interface",
-            PORT,
-            "--yes",
-            "--json",
-            "--timeout",
-            "60",
-        ]);
-        let run = Proc::spawn(&mut cmd);
-        let deadline = Instant::now() + DEADLINE;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let Some(line) = run.next_line(left) else {
-                panic!("never waited for the router\n{}", run.diagnostics());
-            };
-            if serde_json::from_str::<Value>(&line)
-                .is_ok_and(|v| v["event"] == "waiting-for-router")
-            {
-                return run;
-            }
-        }
+        let run = Proc::spawn(&mut self.net.netgear_r6220_run(&path));
+        wait_for_router(&run, DEADLINE);
+        run
     }
 
     /// Runs the binary against a router that accepts the image, its TFTP server as `quirks`
@@ -127,14 +109,10 @@ impl Lab {
             .wait_deadline(DEADLINE)
             .unwrap_or_else(|| panic!("the run did not end\n{}", run.diagnostics()));
         assert!(status.success(), "{}", run.diagnostics());
-        let finished: Vec<Value> = run
-            .stdout_text()
-            .lines()
-            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-            .filter(|e| e["event"] == "finished")
-            .collect();
+        let events = events(&run.stdout_text());
+        let finished = finished(&events);
         assert_eq!(finished.len(), 1, "{}", run.stdout_text());
-        assert_eq!(finished[0]["outcome"], "flashed");
+        assert_eq!(finished[0].0, RunOutcome::Flashed);
         double
     }
 }

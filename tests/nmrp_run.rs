@@ -14,12 +14,13 @@ mod nmrp_double;
 mod support;
 
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use nmrp_double::{Behaviour, Blksize, Double, Happening, Report, Verdict, accept_zero_mac};
+use rescue_wizard::engine::RunOutcome;
 use rescue_wizard::net::wire::Mac;
 use rescue_wizard::nmrp::packet::Code;
-use serde_json::Value;
+use support::events::{NmrpPhase, RunEvent, events, finished, wait_for_router};
 use support::{NetnsPair, Proc, ip};
 
 /// The host's side of the pair.
@@ -37,31 +38,18 @@ const BOARD: &str = "R6220";
 const IP: (&str, &str) = ("ip", "iproute2");
 const NFT: (&str, &str) = ("nft", "nftables");
 
-/// The JSON event lines a run printed, parsed.
-fn events(stdout: &str) -> Vec<Value> {
-    stdout
-        .lines()
-        .filter(|l| l.starts_with('{'))
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+/// Each keep-alive told: its count and the seconds since the upload.
+fn keep_alives(events: &[RunEvent]) -> Vec<(u32, f64)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            RunEvent::NmrpKeepAlive {
+                count,
+                since_upload,
+            } => Some((*count, *since_upload)),
+            _ => None,
+        })
         .collect()
-}
-
-fn named<'a>(events: &'a [Value], name: &str) -> Vec<&'a Value> {
-    events.iter().filter(|e| e["event"] == name).collect()
-}
-
-/// Waits for the event line named `name`.
-fn wait_event(run: &Proc, name: &str) {
-    let deadline = Instant::now() + DEADLINE;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let Some(line) = run.next_line(left) else {
-            panic!("no \"{name}\" event\n{}", run.diagnostics());
-        };
-        if serde_json::from_str::<Value>(&line).is_ok_and(|v| v["event"] == name) {
-            return;
-        }
-    }
 }
 
 /// A namespace pair whose router side carries `mac`, and a folder with a .chk image for the
@@ -99,12 +87,7 @@ impl Lab {
     fn run(&self, extra: &[&str]) -> Proc {
         let path = self.dir.path().join("R6220-V1.1.0.86.chk");
         std::fs::write(&path, &self.image).unwrap();
-        let mut cmd = self.net.rescue_wizard();
-        cmd.args(["--device", "netgear-r6220"])
-            .arg(&path)
-            .args(["--interface", PORT, "--yes", "--json", "--timeout", "60"])
-            .args(extra);
-        Proc::spawn(&mut cmd)
+        Proc::spawn(self.net.netgear_r6220_run(&path).args(extra))
     }
 
     fn power_on(&self, behaviour: Behaviour, blksize: Blksize) -> Double {
@@ -129,7 +112,7 @@ impl Lab {
 }
 
 /// Waits for the run's end; returns its exit code and events.
-fn ended(run: &mut Proc) -> (Option<i32>, Vec<Value>) {
+fn ended(run: &mut Proc) -> (Option<i32>, Vec<RunEvent>) {
     let status = run
         .wait_deadline(DEADLINE)
         .unwrap_or_else(|| panic!("the run did not end\n{}", run.diagnostics()));
@@ -147,7 +130,12 @@ fn upload_blksize(double: &mut Double) -> u16 {
 
 /// The image arrived whole, the router closed after `keep_alives`, the run ended with exit 0,
 /// and the port is as it was.
-fn assert_flashed(lab: &Lab, run: &mut Proc, double: &mut Double, keep_alives: u64) -> Vec<Value> {
+fn assert_flashed(
+    lab: &Lab,
+    run: &mut Proc,
+    double: &mut Double,
+    keep_alives: u32,
+) -> Vec<RunEvent> {
     let (bytes, hash) = upload_done(double);
     assert_eq!(bytes, lab.image.len() as u64);
     assert_eq!(
@@ -164,28 +152,44 @@ fn assert_flashed(lab: &Lab, run: &mut Proc, double: &mut Double, keep_alives: u
     );
     let (code, events) = ended(run);
     assert_eq!(code, Some(0), "{}", run.diagnostics());
-    let closed = named(&events, "nmrp-closed");
+    let closed: Vec<u32> = events
+        .iter()
+        .filter_map(|e| match e {
+            RunEvent::NmrpClosed { keep_alives } => Some(*keep_alives),
+            _ => None,
+        })
+        .collect();
     assert_eq!(closed.len(), 1, "{}", run.stdout_text());
-    assert_eq!(closed[0]["keep_alives"], keep_alives);
-    assert_eq!(named(&events, "finished")[0]["outcome"], "flashed");
-    let pushed = named(&events, "transfer-finished");
+    assert_eq!(closed[0], keep_alives);
+    assert_eq!(finished(&events)[0].0, RunOutcome::Flashed);
+    let pushed: Vec<&str> = events
+        .iter()
+        .filter_map(|e| match e {
+            RunEvent::TransferFinished { sha256, .. } => Some(sha256.as_str()),
+            _ => None,
+        })
+        .collect();
     assert_eq!(pushed.len(), 1, "{}", run.stdout_text());
-    assert_eq!(pushed[0]["sha256"], nmrp_double::sha256(&lab.image));
+    assert_eq!(pushed[0], nmrp_double::sha256(&lab.image));
     lab.assert_restored();
     events
 }
 
 /// The static ARP entry for `mac` was made and undone, journaled like every host change.
-fn assert_arp_journaled(events: &[Value], mac: &str) {
+fn assert_arp_journaled(events: &[RunEvent], mac: &str) {
     let entry = format!("static ARP entry 10.164.183.253 -> {mac} on {PORT}");
-    for name in ["network-changed", "network-restored"] {
-        assert!(
-            named(events, name)
-                .iter()
-                .any(|e| e["change"].as_str() == Some(entry.as_str())),
-            "no {name} for {entry}: {events:?}"
-        );
-    }
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, RunEvent::NetworkChanged { change } if *change == entry)),
+        "no network-changed for {entry}: {events:?}"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, RunEvent::NetworkRestored { change } if *change == entry)),
+        "no network-restored for {entry}: {events:?}"
+    );
 }
 
 #[test]
@@ -195,7 +199,7 @@ fn the_run_flashes_a_router_switched_on_once_it_waits() {
     }
     let lab = Lab::new("nmrprun-a", ROUTER_MAC, 2_000_000);
     let mut run = lab.run(&["--region", "ww"]);
-    wait_event(&run, "waiting-for-router");
+    wait_for_router(&run, DEADLINE);
     let mut double = lab.power_on(
         Behaviour::accepting(ROUTER_MAC, 3, Duration::from_millis(100)),
         Blksize::Honour,
@@ -203,42 +207,65 @@ fn the_run_flashes_a_router_switched_on_once_it_waits() {
     assert_eq!(upload_blksize(&mut double), 1456);
     let events = assert_flashed(&lab, &mut run, &mut double, 3);
     // The exchange's phases; the advertising count and link changes are told between them.
-    let phases: Vec<&str> = events
+    let phases: Vec<&RunEvent> = events
         .iter()
-        .filter_map(|e| e["event"].as_str())
-        .filter(|e| e.starts_with("nmrp-"))
-        .filter(|e| !matches!(*e, "nmrp-advertising" | "nmrp-link-changed"))
+        .filter(|e| e.is_nmrp())
+        .filter(|e| {
+            !matches!(
+                e,
+                RunEvent::NmrpAdvertising { .. } | RunEvent::NmrpLinkChanged { .. }
+            )
+        })
         .collect();
-    assert_eq!(
-        phases,
-        [
-            "nmrp-router-answered",
-            "nmrp-configured",
-            "nmrp-upload-requested",
-            "nmrp-keep-alive",
-            "nmrp-keep-alive",
-            "nmrp-keep-alive",
-            "nmrp-closed"
-        ]
+    assert!(
+        matches!(
+            phases.as_slice(),
+            [
+                RunEvent::NmrpRouterAnswered { .. },
+                RunEvent::NmrpConfigured { .. },
+                RunEvent::NmrpUploadRequested {},
+                RunEvent::NmrpKeepAlive { .. },
+                RunEvent::NmrpKeepAlive { .. },
+                RunEvent::NmrpKeepAlive { .. },
+                RunEvent::NmrpClosed { .. },
+            ]
+        ),
+        "{phases:?}"
     );
     // Waiting for the router to answer: the advertisements counted, rising, until it did.
     let answered = events
         .iter()
-        .position(|e| e["event"] == "nmrp-router-answered")
+        .position(|e| matches!(e, RunEvent::NmrpRouterAnswered { .. }))
         .unwrap();
-    let counts: Vec<u64> = named(&events[..answered], "nmrp-advertising")
-        .iter()
-        .map(|e| e["sent"].as_u64().unwrap())
-        .collect();
+    let advertised = |events: &[RunEvent]| -> Vec<u32> {
+        events
+            .iter()
+            .filter_map(|e| match e {
+                RunEvent::NmrpAdvertising { sent } => Some(*sent),
+                _ => None,
+            })
+            .collect()
+    };
+    let counts = advertised(&events[..answered]);
     assert!(
         !counts.is_empty() && counts.windows(2).all(|w| w[0] < w[1]),
         "{counts:?}"
     );
-    assert!(named(&events[answered..], "nmrp-advertising").is_empty());
-    let configured = named(&events, "nmrp-configured")[0];
-    assert_eq!(configured["router"], "10.164.183.253");
-    assert_eq!(configured["netmask"], "255.255.255.0");
-    assert_eq!(configured["region"], "WW");
+    assert!(advertised(&events[answered..]).is_empty());
+    let configured = events
+        .iter()
+        .find_map(|e| match e {
+            RunEvent::NmrpConfigured {
+                router,
+                netmask,
+                region,
+            } => Some((*router, *netmask, region.as_deref())),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(configured.0, std::net::Ipv4Addr::new(10, 164, 183, 253));
+    assert_eq!(configured.1, std::net::Ipv4Addr::new(255, 255, 255, 0));
+    assert_eq!(configured.2, Some("WW"));
     assert!(
         double.seen.iter().any(|(_, r)| matches!(
             r,
@@ -276,7 +303,7 @@ fn the_run_flashes_a_router_that_ignores_the_block_size() {
     }
     let lab = Lab::new("nmrprun-c", ROUTER_MAC, 700_000);
     let mut run = lab.run(&[]);
-    wait_event(&run, "waiting-for-router");
+    wait_for_router(&run, DEADLINE);
     let mut double = lab.power_on(
         Behaviour::accepting(ROUTER_MAC, 1, Duration::from_millis(100)),
         Blksize::Ignore,
@@ -291,7 +318,7 @@ fn the_run_flashes_a_router_that_ignores_the_block_size() {
 fn rejected_run(tag: &str, verdict: Verdict) -> (String, Vec<String>) {
     let lab = Lab::new(tag, ROUTER_MAC, 100_000);
     let mut run = lab.run(&[]);
-    wait_event(&run, "waiting-for-router");
+    wait_for_router(&run, DEADLINE);
     let mut double = lab.power_on(
         Behaviour {
             verdict,
@@ -303,18 +330,22 @@ fn rejected_run(tag: &str, verdict: Verdict) -> (String, Vec<String>) {
     assert_eq!(hash, nmrp_double::sha256(&lab.image));
     let (code, events) = ended(&mut run);
     assert_ne!(code, Some(0), "{}", run.diagnostics());
-    let rejected = named(&events, "nmrp-rejected");
-    assert_eq!(rejected.len(), 1, "{}", run.stdout_text());
-    assert_eq!(named(&events, "finished")[0]["outcome"], "failed");
-    assert!(named(&events, "nmrp-closed").is_empty());
-    lab.assert_restored();
-    let causes = rejected[0]["causes"]
-        .as_array()
-        .unwrap()
+    let rejected: Vec<(&String, &Vec<String>)> = events
         .iter()
-        .map(|c| c.as_str().unwrap().to_owned())
+        .filter_map(|e| match e {
+            RunEvent::NmrpRejected { why, causes } => Some((why, causes)),
+            _ => None,
+        })
         .collect();
-    (rejected[0]["why"].as_str().unwrap().to_owned(), causes)
+    assert_eq!(rejected.len(), 1, "{}", run.stdout_text());
+    assert_eq!(finished(&events)[0].0, RunOutcome::Failed);
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, RunEvent::NmrpClosed { .. }))
+    );
+    lab.assert_restored();
+    (rejected[0].0.clone(), rejected[0].1.clone())
 }
 
 #[test]
@@ -368,21 +399,15 @@ fn the_run_answers_twenty_keep_alives_then_the_close() {
     }
     let lab = Lab::new("nmrprun-k", ROUTER_MAC, 100_000);
     let mut run = lab.run(&[]);
-    wait_event(&run, "waiting-for-router");
+    wait_for_router(&run, DEADLINE);
     let mut double = lab.power_on(
         Behaviour::accepting(ROUTER_MAC, 20, Duration::from_millis(50)),
         Blksize::Honour,
     );
     let events = assert_flashed(&lab, &mut run, &mut double, 20);
-    let counts: Vec<u64> = named(&events, "nmrp-keep-alive")
-        .iter()
-        .map(|e| e["count"].as_u64().unwrap())
-        .collect();
+    let counts: Vec<u32> = keep_alives(&events).iter().map(|k| k.0).collect();
     assert_eq!(counts, (1..=20).collect::<Vec<_>>());
-    let times: Vec<f64> = named(&events, "nmrp-keep-alive")
-        .iter()
-        .map(|e| e["since_upload"].as_f64().unwrap())
-        .collect();
+    let times: Vec<f64> = keep_alives(&events).iter().map(|k| k.1).collect();
     assert!(
         times.windows(2).all(|w| w[0] <= w[1]),
         "the time since the upload grows: {times:?}"
@@ -402,7 +427,7 @@ fn the_run_gets_through_a_link_flap_while_advertising() {
     }
     let lab = Lab::new("nmrprun-l", ROUTER_MAC, 300_000);
     let mut run = lab.run(&[]);
-    wait_event(&run, "waiting-for-router");
+    wait_for_router(&run, DEADLINE);
     // The router hears an ADVERTISE, then the link goes: its CONF_REQs are lost and it listens
     // again with ADVERTISE as the last code it heard.
     let mut double = lab.power_on(
@@ -435,15 +460,19 @@ fn the_run_gets_through_a_link_flap_while_advertising() {
         .count();
     assert_eq!(answers, 2, "the router answered again after the flap");
     assert!(
-        named(&events, "network-noticed")
+        events
             .iter()
-            .any(|e| e["what"].as_str().unwrap().contains("link lost")),
+            .any(|e| matches!(e, RunEvent::NetworkNoticed { what } if what.contains("link lost"))),
         "the flap was told: {events:?}"
     );
     assert!(
-        named(&events, "nmrp-link-changed")
-            .iter()
-            .any(|e| e["up"] == false && e["during"] == "advertising"),
+        events.iter().any(|e| matches!(
+            e,
+            RunEvent::NmrpLinkChanged {
+                up: false,
+                during: NmrpPhase::Advertising
+            }
+        )),
         "what the flap means for NMRP was told: {events:?}"
     );
 }
@@ -458,16 +487,20 @@ fn the_run_flashes_a_router_whose_mac_is_all_zeros() {
     accept_zero_mac(&lab.net.peer, ROUTER_DEV)
         .expect("an nftables ingress rule in the router's namespace");
     let mut run = lab.run(&[]);
-    wait_event(&run, "waiting-for-router");
+    wait_for_router(&run, DEADLINE);
     let mut double = lab.power_on(
         Behaviour::accepting(zero, 1, Duration::from_millis(100)),
         Blksize::Honour,
     );
     let events = assert_flashed(&lab, &mut run, &mut double, 1);
-    assert_eq!(
-        named(&events, "nmrp-router-answered")[0]["mac"],
-        "00:00:00:00:00:00"
-    );
+    let answered = events
+        .iter()
+        .find_map(|e| match e {
+            RunEvent::NmrpRouterAnswered { mac } => Some(mac.as_str()),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(answered, "00:00:00:00:00:00");
     assert_arp_journaled(&events, "00:00:00:00:00:00");
 }
 

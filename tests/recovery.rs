@@ -14,15 +14,20 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use serde_json::Value;
+use rescue_wizard::engine::{Phase, RunOutcome};
 
 mod support;
 mod uboot_rig;
 
+use support::events::{
+    CheckKind, CheckVerdict, ChecklistStatus, Finding, IsKind, RunEvent, changes, count, events,
+    expect_event, finished, outcome, transfers_finished, wait_for_router,
+};
 use support::{Netns, NetnsPair, Proc, ip, require};
 use uboot_rig::{Console, launch, one_qemu_at_a_time, rig_available};
 
@@ -45,38 +50,6 @@ fn wr841n_v9_image(len: usize) -> Vec<u8> {
 /// A TP-Link stock image "with boot" for the TL-WR841N v9: the firmware starts at 0x20200.
 fn wr841n_v9_stock_with_bootloader() -> Vec<u8> {
     rescue_wizard::image::sample::tp_link_stock_with_bootloader(0x0841_0009, 256 * 1024)
-}
-
-/// The JSON event lines a run printed, parsed.
-fn events(stdout: &str) -> Vec<Value> {
-    stdout
-        .lines()
-        .filter(|l| l.starts_with('{'))
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
-        .collect()
-}
-
-fn named<'a>(events: &'a [Value], name: &str) -> Vec<&'a Value> {
-    events.iter().filter(|e| e["event"] == name).collect()
-}
-
-/// Waits for the event line named `name`; returns it parsed.
-fn wait_event(run: &Proc, name: &str, within: Duration) -> Value {
-    let deadline = Instant::now() + within;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let Some(line) = run.next_line(left) else {
-            panic!(
-                "no \"{name}\" event within {within:?}\n{}",
-                run.diagnostics()
-            );
-        };
-        if let Ok(value) = serde_json::from_str::<Value>(&line)
-            && value["event"] == name
-        {
-            return value;
-        }
-    }
 }
 
 fn addresses(ns: &str, dev: &str) -> String {
@@ -186,7 +159,7 @@ fn uboot_fetches(image_len: usize, extra: &[&str]) -> UbootRun {
         .args(["--interface", "tap0", "--yes", "--json", "--timeout", "120"])
         .args(extra);
     let run = Proc::spawn(&mut cmd);
-    wait_event(&run, "waiting-for-router", READY);
+    wait_for_router(&run, READY);
     lab.command("setenv ipaddr 192.168.0.86", Duration::from_secs(10));
     lab.command("setenv serverip 192.168.0.66", Duration::from_secs(10));
     let fetched = lab.command(
@@ -245,39 +218,46 @@ fn a_real_uboot_pulls_the_image_the_run_serves() {
     assert_eq!(status.code(), Some(0), "{}", run.diagnostics());
     let events = events(&run.stdout_text());
     assert!(
-        named(&events, "self-test-passed").len() == 1,
+        count(&events, |e| matches!(e, RunEvent::SelfTestPassed {})) == 1,
         "{}",
         run.diagnostics()
     );
-    let seen = named(&events, "noticed")
-        .into_iter()
-        .any(|e| e["finding"]["finding"] == "router_seen" && e["finding"]["ip"] == "192.168.0.86");
+    let board = Ipv4Addr::new(192, 168, 0, 86);
+    let seen = events.iter().any(
+        |e| matches!(e, RunEvent::Noticed { finding: Finding::RouterSeen { ip } } if *ip == board),
+    );
     assert!(
         seen,
         "the router was not reported seen:\n{}",
         run.stdout_text()
     );
-    let request = named(&events, "request-received");
+    let request: Vec<(SocketAddr, &str)> = events
+        .iter()
+        .filter_map(|e| match e {
+            RunEvent::RequestReceived { peer, file } => Some((*peer, file.as_str())),
+            _ => None,
+        })
+        .collect();
     assert_eq!(request.len(), 1, "{}", run.stdout_text());
-    assert_eq!(request[0]["file"], "wr841nv9_tp_recovery.bin");
-    assert!(
-        request[0]["peer"]
-            .as_str()
-            .unwrap()
-            .starts_with("192.168.0.86:")
-    );
-    let finished = named(&events, "transfer-finished");
+    assert_eq!(request[0].1, "wr841nv9_tp_recovery.bin");
+    assert_eq!(request[0].0.ip(), IpAddr::V4(board));
+    let finished = transfers_finished(&events);
     assert_eq!(finished.len(), 1);
-    assert_eq!(finished[0]["bytes"], image.len());
-    assert_eq!(finished[0]["confirmed"], true);
-    let last = named(&events, "finished");
-    assert_eq!(last[0]["outcome"], "flashed");
+    assert_eq!(finished[0].1, image.len() as u64);
+    assert!(finished[0].3, "the last ACK came");
+    assert_eq!(outcome(&events), RunOutcome::Flashed);
     assert!(
         !addresses(&lab.ns.name, "tap0").contains("192.168.0.66"),
         "the rescue address is still there after the run"
     );
-    let report = named(&events, "report-written");
-    let report = std::fs::read_to_string(report[0]["path"].as_str().unwrap()).unwrap();
+    let report = events
+        .iter()
+        .find_map(|e| match e {
+            RunEvent::ReportWritten { path } => Some(path),
+            _ => None,
+        })
+        .unwrap();
+    let report = std::fs::read_to_string(report).unwrap();
     assert!(
         report.contains("address 192.168.0.66/24 on tap0: made, undone"),
         "{report}"
@@ -286,7 +266,7 @@ fn a_real_uboot_pulls_the_image_the_run_serves() {
     eprintln!(
         "U-Boot fetched {} bytes in {} s",
         image.len(),
-        finished[0]["took"]
+        finished[0].2
     );
 }
 
@@ -328,10 +308,10 @@ fn a_real_uboot_already_retrying_before_the_run_starts_gets_the_whole_image() {
         .unwrap_or_else(|| panic!("the run did not end\n{}", run.diagnostics()));
     assert_eq!(status.code(), Some(0), "{}", run.diagnostics());
     let events = events(&run.stdout_text());
-    let finished = named(&events, "transfer-finished");
+    let finished = transfers_finished(&events);
     assert_eq!(finished.len(), 1, "{}", run.stdout_text());
-    assert_eq!(finished[0]["bytes"], image.len());
-    assert_eq!(named(&events, "finished")[0]["outcome"], "flashed");
+    assert_eq!(finished[0].1, image.len() as u64);
+    assert_eq!(outcome(&events), RunOutcome::Flashed);
     assert!(
         !run.stdout_text().contains("nothing was sent"),
         "{}",
@@ -341,15 +321,13 @@ fn a_real_uboot_already_retrying_before_the_run_starts_gets_the_whole_image() {
 }
 
 /// Waits for a `network-noticed` event whose text contains `what`.
-fn wait_noticed(run: &Proc, what: &str, within: Duration) -> Value {
-    let deadline = Instant::now() + within;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let noticed = wait_event(run, "network-noticed", left);
-        if noticed["what"].as_str().is_some_and(|w| w.contains(what)) {
-            return noticed;
-        }
-    }
+fn wait_noticed(run: &Proc, what: &str, within: Duration) -> RunEvent {
+    expect_event(
+        run,
+        within,
+        &format!("network-noticed \"{what}\""),
+        |e| matches!(e, RunEvent::NetworkNoticed { what: said } if said.contains(what)),
+    )
 }
 
 /// A run with `--exit-after-transfer` in a U-Boot lab, started; the folders go with it.
@@ -389,7 +367,7 @@ impl ExitAfterTransfer {
     /// U-Boot asks for the profile's file: it loads the whole image (its crc32 matches), the
     /// run ends with exit 0, one transfer reported, and the rescue address is gone. Returns
     /// the run's events.
-    fn uboot_fetches(&mut self) -> Vec<Value> {
+    fn uboot_fetches(&mut self) -> Vec<RunEvent> {
         let Self {
             lab, run, image, ..
         } = self;
@@ -406,10 +384,10 @@ impl ExitAfterTransfer {
         assert_eq!(status.code(), Some(0), "{}", run.diagnostics());
         let stdout = run.stdout_text();
         let events = events(&stdout);
-        let finished = named(&events, "transfer-finished");
+        let finished = transfers_finished(&events);
         assert_eq!(finished.len(), 1, "{stdout}");
-        assert_eq!(finished[0]["bytes"], image.len());
-        assert_eq!(named(&events, "finished")[0]["outcome"], "flashed");
+        assert_eq!(finished[0].1, image.len() as u64);
+        assert_eq!(outcome(&events), RunOutcome::Flashed);
         assert!(!addresses(&lab.ns.name, "tap0").contains("192.168.0.66"));
         events
     }
@@ -422,7 +400,7 @@ fn a_real_uboot_asking_right_after_the_carrier_toggled_is_served() {
     }
     let _one = one_qemu_at_a_time();
     let mut rig = ExitAfterTransfer::start(1024 * 1024 + 5, &[]);
-    wait_event(&rig.run, "waiting-for-router", READY);
+    wait_for_router(&rig.run, READY);
     // The router's power cycle as the port sees it: the link goes, then comes back, and
     // U-Boot asks right after.
     rig.lab.ns.ip(&["link", "set", "tap0", "carrier", "off"]);
@@ -431,8 +409,15 @@ fn a_real_uboot_asking_right_after_the_carrier_toggled_is_served() {
     wait_noticed(&rig.run, "link up", Duration::from_secs(10));
     let events = rig.uboot_fetches();
     // The flap restarted nothing: one server, one self-test.
-    assert_eq!(named(&events, "listening").len(), 1, "{events:?}");
-    assert_eq!(named(&events, "self-test-passed").len(), 1);
+    assert_eq!(
+        count(&events, |e| matches!(e, RunEvent::Listening {})),
+        1,
+        "{events:?}"
+    );
+    assert_eq!(
+        count(&events, |e| matches!(e, RunEvent::SelfTestPassed {})),
+        1
+    );
 }
 
 #[test]
@@ -447,16 +432,25 @@ fn a_real_uboot_asking_while_the_self_test_runs_is_served() {
         1024 * 1024 + 7,
         &[("RESCUE_WIZARD_TEST_HOLD_SELF_TEST", "1")],
     );
-    wait_event(&rig.run, "listening", READY);
+    expect_event(&rig.run, READY, "listening", |e| {
+        matches!(e, RunEvent::Listening {})
+    });
     let events = rig.uboot_fetches();
-    let position = |want: &dyn Fn(&Value) -> bool| events.iter().position(want);
-    let self_test = position(&|e| e["event"] == "phase-started" && e["phase"] == "self-test")
-        .unwrap_or_else(|| panic!("no self-test phase:\n{events:?}"));
-    let request = position(&|e| e["event"] == "request-received")
+    let position = |want: &dyn Fn(&RunEvent) -> bool| events.iter().position(want);
+    let self_test = position(&|e| {
+        matches!(
+            e,
+            RunEvent::PhaseStarted {
+                phase: Phase::SelfTest
+            }
+        )
+    })
+    .unwrap_or_else(|| panic!("no self-test phase:\n{events:?}"));
+    let request = position(&|e| matches!(e, RunEvent::RequestReceived { .. }))
         .unwrap_or_else(|| panic!("no request:\n{events:?}"));
     assert!(self_test < request, "{events:?}");
     assert!(
-        position(&|e| e["event"] == "waiting-for-router").is_none(),
+        position(&|e| matches!(e, RunEvent::WaitingForRouter { .. })).is_none(),
         "the run went back to waiting after the router asked:\n{events:?}"
     );
 }
@@ -522,7 +516,7 @@ fn the_run_pushes_to_a_router_whose_tftp_server_appears_later() {
             "60",
         ]);
     let mut run = Proc::spawn(&mut cmd);
-    wait_event(&run, "waiting-for-router", READY);
+    wait_for_router(&run, READY);
     // The router's bootloader enters recovery mode only now: the push must keep asking.
     let mut daemon = Command::new("ip");
     daemon
@@ -539,13 +533,13 @@ fn the_run_pushes_to_a_router_whose_tftp_server_appears_later() {
     let arrived = std::fs::read(root.path().join("BZ.qca956x.v6.0.21.img")).unwrap();
     assert!(arrived == image, "the pushed file differs from the image");
     let events = events(&run.stdout_text());
-    let finished = named(&events, "transfer-finished");
+    let finished = transfers_finished(&events);
     assert_eq!(finished.len(), 1, "{}", run.stdout_text());
     assert_eq!(
-        finished[0]["peer"].as_str().unwrap().split(':').next(),
-        Some("192.168.1.20")
+        finished[0].0.ip(),
+        IpAddr::V4(Ipv4Addr::new(192, 168, 1, 20))
     );
-    assert_eq!(named(&events, "finished")[0]["outcome"], "flashed");
+    assert_eq!(outcome(&events), RunOutcome::Flashed);
     assert!(!addresses(&pair.ns, "port0").contains("192.168.1.25"));
 }
 
@@ -569,7 +563,7 @@ fn a_router_that_never_appears_ends_with_exit_3_the_checklist_and_a_clean_port()
         .args(["--stall-after", "1", "--report"])
         .arg(&report);
     let mut run = Proc::spawn(&mut cmd);
-    wait_event(&run, "waiting-for-router", READY);
+    wait_for_router(&run, READY);
     assert!(addresses(&pair.ns, "port0").contains("192.168.0.66/24"));
     let status = run
         .wait_deadline(Duration::from_secs(30))
@@ -577,9 +571,13 @@ fn a_router_that_never_appears_ends_with_exit_3_the_checklist_and_a_clean_port()
     assert_eq!(status.code(), Some(3), "{}", run.diagnostics());
     let events = events(&run.stdout_text());
     // The step after the timed one comes once its seconds have passed, not with the others.
-    let steps = named(&events, "step");
+    let steps: Vec<f64> = support::events::stamped(&run.stdout_text())
+        .into_iter()
+        .filter(|e| matches!(e.event, RunEvent::Step {}))
+        .map(|e| e.at)
+        .collect();
     assert_eq!(steps.len(), 3, "{}", run.stdout_text());
-    let at = |n: usize| steps[n]["at"].as_f64().unwrap();
+    let at = |n: usize| steps[n];
     assert!(at(1) - at(0) < 0.5, "steps 1 and 2 come together");
     // `at` is rounded to the millisecond.
     assert!(
@@ -587,27 +585,31 @@ fn a_router_that_never_appears_ends_with_exit_3_the_checklist_and_a_clean_port()
         "step 3 came {} s after the 2 s step",
         at(2) - at(1)
     );
-    let stalled = named(&events, "stalled");
+    let stalled: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            RunEvent::Stalled { what, checklist } => Some((what, checklist)),
+            _ => None,
+        })
+        .collect();
     assert_eq!(
         stalled.len(),
         1,
         "one stall, reported once:\n{}",
         run.stdout_text()
     );
-    assert!(
-        stalled[0]["what"]
-            .as_str()
-            .unwrap()
-            .contains("no sign of the router")
-    );
-    assert!(!stalled[0]["checklist"].as_array().unwrap().is_empty());
-    let last = named(&events, "finished");
-    assert_eq!(last[0]["outcome"], "timed-out");
-    let checklist = last[0]["checklist"].as_array().unwrap();
-    let items: Vec<&str> = checklist
+    assert!(stalled[0].0.contains("no sign of the router"));
+    assert!(!stalled[0].1.is_empty());
+    let Some(RunEvent::Finished {
+        outcome, checklist, ..
+    }) = events
         .iter()
-        .map(|i| i["item"].as_str().unwrap())
-        .collect();
+        .find(|e| matches!(e, RunEvent::Finished { .. }))
+    else {
+        panic!("no finished event:\n{}", run.stdout_text());
+    };
+    assert_eq!(*outcome, RunOutcome::TimedOut);
+    let items: Vec<&str> = checklist.iter().map(|i| i.item.as_str()).collect();
     for item in [
         "server running and listening",
         "folder and file readable",
@@ -623,7 +625,7 @@ fn a_router_that_never_appears_ends_with_exit_3_the_checklist_and_a_clean_port()
     assert!(
         checklist
             .iter()
-            .all(|i| i["status"] == "pass" || i["fix"].is_string())
+            .all(|i| i.status == ChecklistStatus::Pass || i.fix.is_some())
     );
     assert!(!addresses(&pair.ns, "port0").contains("192.168.0.66"));
     let text = std::fs::read_to_string(&report).unwrap();
@@ -651,28 +653,39 @@ fn the_demo_runs_to_a_flashed_router_without_privileges_or_changes() {
         String::from_utf8_lossy(&output.stderr)
     );
     let events = events(&stdout);
-    for name in [
-        "planned",
-        "listening",
-        "self-test-passed",
-        "step",
-        "waiting-for-router",
-        "wire",
-        "request-received",
-        "transfer-started",
-        "transfer-finished",
-        "flashing-started",
-        "router-back",
-        "finished",
-    ] {
-        assert!(
-            !named(&events, name).is_empty(),
-            "no {name} event in\n{stdout}"
-        );
+    let kinds: [(&str, IsKind); 12] = [
+        ("planned", |e| matches!(e, RunEvent::Planned { .. })),
+        ("listening", |e| matches!(e, RunEvent::Listening {})),
+        ("self-test-passed", |e| {
+            matches!(e, RunEvent::SelfTestPassed {})
+        }),
+        ("step", |e| matches!(e, RunEvent::Step {})),
+        ("waiting-for-router", |e| {
+            matches!(e, RunEvent::WaitingForRouter { .. })
+        }),
+        ("wire", |e| matches!(e, RunEvent::Wire {})),
+        ("request-received", |e| {
+            matches!(e, RunEvent::RequestReceived { .. })
+        }),
+        ("transfer-started", |e| {
+            matches!(e, RunEvent::TransferStarted {})
+        }),
+        ("transfer-finished", |e| {
+            matches!(e, RunEvent::TransferFinished { .. })
+        }),
+        ("flashing-started", |e| {
+            matches!(e, RunEvent::FlashingStarted { .. })
+        }),
+        ("router-back", |e| matches!(e, RunEvent::RouterBack { .. })),
+        ("finished", |e| matches!(e, RunEvent::Finished { .. })),
+    ];
+    for (name, kind) in kinds {
+        assert!(events.iter().any(kind), "no {name} event in\n{stdout}");
     }
-    assert!(named(&events, "network-changed").is_empty());
-    assert_eq!(named(&events, "finished")[0]["outcome"], "flashed");
-    assert!(events.iter().all(|e| e["at"].is_number()));
+    assert!(changes(&events, false).is_empty());
+    assert_eq!(outcome(&events), RunOutcome::Flashed);
+    // Every line carries its time (`stamped` panics on one without).
+    assert_eq!(support::events::stamped(&stdout).len(), events.len());
     assert!(
         std::fs::read_to_string(&report)
             .unwrap()
@@ -723,10 +736,20 @@ fn a_stock_image_with_a_bootloader_is_served_from_a_stripped_copy_beside_it() {
     );
     assert_eq!(std::fs::read(&copy).unwrap(), &stock[0x20200..]);
     let events = events(&stdout);
-    let planned = named(&events, "planned");
-    assert_eq!(planned[0]["image"], copy.to_str().unwrap());
-    assert_eq!(planned[0]["sha256"], sha256_hex(&stock[0x20200..]));
-    assert_eq!(named(&events, "self-test-passed").len(), 1, "{stdout}");
+    let planned = events
+        .iter()
+        .find_map(|e| match e {
+            RunEvent::Planned { image, sha256, .. } => Some((image, sha256)),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no planned event:\n{stdout}"));
+    assert_eq!(planned.0, &copy);
+    assert_eq!(planned.1, &sha256_hex(&stock[0x20200..]));
+    assert_eq!(
+        count(&events, |e| matches!(e, RunEvent::SelfTestPassed {})),
+        1,
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -742,28 +765,36 @@ fn after_the_transfer_the_run_waits_for_the_router_at_its_new_address() {
         _state,
         ..
     } = uboot_fetches(1024 * 1024, &[]);
-    wait_event(&run, "flashing-started", Duration::from_secs(30));
+    expect_event(&run, Duration::from_secs(30), "flashing-started", |e| {
+        matches!(e, RunEvent::FlashingStarted { .. })
+    });
     // The "new firmware" comes up at the profile's post-flash address (OpenWrt's 192.168.1.1)
     // and speaks: U-Boot pinging the laptop sends an ARP request from that address.
     lab.command("setenv ipaddr 192.168.1.1", Duration::from_secs(10));
     lab.command("setenv netmask 0.0.0.0", Duration::from_secs(10));
     lab.command("ping 192.168.0.66", Duration::from_secs(30));
-    let back = wait_event(&run, "router-back", Duration::from_secs(30));
-    assert_eq!(back["ip"], "192.168.1.1");
+    let RunEvent::RouterBack { ip: back, after } =
+        expect_event(&run, Duration::from_secs(30), "router-back", |e| {
+            matches!(e, RunEvent::RouterBack { .. })
+        })
+    else {
+        unreachable!("only a router-back event is waited for")
+    };
+    assert_eq!(back, Ipv4Addr::new(192, 168, 1, 1));
     let status = run
         .wait_deadline(Duration::from_secs(30))
         .unwrap_or_else(|| panic!("the run did not end\n{}", run.diagnostics()));
     assert_eq!(status.code(), Some(0), "{}", run.diagnostics());
     let events = events(&run.stdout_text());
-    assert!(!named(&events, "flashing-countdown").is_empty() || back["after"].as_f64() < Some(1.0));
-    let last = named(&events, "finished");
-    assert_eq!(last[0]["outcome"], "flashed");
     assert!(
-        last[0]["summary"]
-            .as_str()
-            .unwrap()
-            .contains("back at 192.168.1.1")
+        events
+            .iter()
+            .any(|e| matches!(e, RunEvent::FlashingCountdown {}))
+            || after < 1.0
     );
+    let last = finished(&events);
+    assert_eq!(last[0].0, RunOutcome::Flashed);
+    assert!(last[0].1.contains("back at 192.168.1.1"));
     assert!(!addresses(&lab.ns.name, "tap0").contains("192.168.0.66"));
 }
 
@@ -794,161 +825,42 @@ fn a_port_set_up_by_hand_needs_no_consent_and_its_link_is_still_watched() {
         "60",
     ]);
     let mut run = Proc::spawn(&mut cmd);
-    wait_event(&run, "waiting-for-router", READY);
+    wait_for_router(&run, READY);
     // The router's end goes down (switched off), then up again.
     ip(&["-n", &pair.peer, "link", "set", "router0", "down"]);
-    let lost = wait_event(&run, "network-noticed", Duration::from_secs(10));
+    let lost = expect_event(&run, Duration::from_secs(10), "network-noticed", |e| {
+        matches!(e, RunEvent::NetworkNoticed { .. })
+    });
     assert!(
-        lost["what"].as_str().unwrap().contains("link lost"),
-        "{lost}"
+        matches!(&lost, RunEvent::NetworkNoticed { what } if what.contains("link lost")),
+        "{lost:?}"
     );
     ip(&["-n", &pair.peer, "link", "set", "router0", "up"]);
-    let back = wait_event(&run, "network-noticed", Duration::from_secs(10));
-    assert!(back["what"].as_str().unwrap().contains("link up"), "{back}");
+    let back = expect_event(&run, Duration::from_secs(10), "network-noticed", |e| {
+        matches!(e, RunEvent::NetworkNoticed { .. })
+    });
+    assert!(
+        matches!(&back, RunEvent::NetworkNoticed { what } if what.contains("link up")),
+        "{back:?}"
+    );
     run.signal(nix::sys::signal::Signal::SIGINT);
     let status = run
         .wait_deadline(Duration::from_secs(30))
         .unwrap_or_else(|| panic!("Ctrl-C did not end the run\n{}", run.diagnostics()));
     assert_eq!(status.code(), Some(130), "{}", run.diagnostics());
     let events = events(&run.stdout_text());
-    assert!(named(&events, "consent-needed").is_empty());
-    assert!(named(&events, "network-changed").is_empty());
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, RunEvent::ConsentNeeded {}))
+    );
+    assert!(changes(&events, false).is_empty());
     // The technician's own address stays.
     assert!(addresses(&pair.ns, "port0").contains("192.168.0.66/24"));
 }
 
-/// `nft SCRIPT` in the namespace `ns`; its output.
-fn nft_in(ns: &str, script: &str) -> String {
-    let output = Command::new("ip")
-        .args(["netns", "exec", ns, "nft", script])
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "nft {script}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-#[test]
-#[expect(
-    clippy::too_many_lines,
-    reason = "one story: refused without the flag, served with it, the technician's rule kept"
-)]
-fn allow_firewall_lets_the_router_past_a_drop_rule_for_the_run_only() {
-    if !need_root() {
-        return;
-    }
-    let (Some(_), Some(busybox)) = (require("nft"), require("busybox")) else {
-        return;
-    };
-    let lab = PortLab::new("rw-fw");
-    let pair = &lab.pair;
-    // The technician's own firewall drops TFTP requests arriving on the port.
-    nft_in(&pair.ns, "add table inet own");
-    nft_in(
-        &pair.ns,
-        "add chain inet own input { type filter hook input priority 0 ; policy accept ; }",
-    );
-    nft_in(
-        &pair.ns,
-        "add rule inet own input iifname \"port0\" udp dport 69 drop",
-    );
-    ip(&[
-        "-n",
-        &pair.peer,
-        "addr",
-        "add",
-        "192.168.0.86/24",
-        "dev",
-        "router0",
-    ]);
-    let image = wr841n_v9_image(64 * 1024);
-    let path = lab.image("factory.bin", &image);
-    let args = |cmd: &mut Command| {
-        cmd.args(["--device", "tl-wr841n-v9"]).arg(&path).args([
-            "--interface",
-            "port0",
-            "--yes",
-            "--json",
-            "--timeout",
-            "60",
-            "--exit-after-transfer",
-        ]);
-    };
-
-    // Without --allow-firewall the preflight stops the run, naming the rule, changing nothing.
-    let mut cmd = lab.rescue_wizard();
-    args(&mut cmd);
-    let output = support::run(&mut cmd, Duration::from_mins(1));
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert_eq!(output.status.code(), Some(1), "{stdout}");
-    let refused = events(&stdout);
-    let failed = named(&refused, "preflight-failed");
-    assert_eq!(failed.len(), 1, "{stdout}");
-    assert_eq!(failed[0]["blocking"][0]["kind"], "firewall", "{stdout}");
-    assert!(named(&refused, "network-changed").is_empty(), "{stdout}");
-    assert!(named(&refused, "transfer-failed").is_empty(), "{stdout}");
-
-    // With it, the rule goes in after the network step, the router gets the image through
-    // it, and it is gone at the end with the address; the technician's rule stays.
-    let mut cmd = lab.rescue_wizard();
-    args(&mut cmd);
-    cmd.arg("--allow-firewall");
-    let mut run = Proc::spawn(&mut cmd);
-    wait_event(&run, "waiting-for-router", READY);
-    assert!(nft_in(&pair.ns, "list ruleset").contains("rescue-wizard"));
-    let got = lab.dir.path().join("got.bin");
-    let fetched = support::run(
-        Command::new("ip")
-            .args(["netns", "exec", &pair.peer])
-            .arg(&busybox)
-            .args(["tftp", "-g", "-r", "wr841nv9_tp_recovery.bin", "-l"])
-            .arg(&got)
-            .arg("192.168.0.66"),
-        Duration::from_secs(30),
-    );
-    assert!(
-        fetched.status.success(),
-        "the router's fetch failed: {}\n{}",
-        String::from_utf8_lossy(&fetched.stderr),
-        run.diagnostics()
-    );
-    assert!(
-        std::fs::read(&got).unwrap() == image,
-        "the router got other bytes"
-    );
-    let status = run
-        .wait_deadline(Duration::from_secs(30))
-        .unwrap_or_else(|| panic!("the run did not end\n{}", run.diagnostics()));
-    assert_eq!(status.code(), Some(0), "{}", run.diagnostics());
-    let stdout = run.stdout_text();
-    let events = events(&stdout);
-    let firewall: Vec<_> = named(&events, "checked")
-        .into_iter()
-        .filter(|e| e["check"]["kind"] == "firewall")
-        .collect();
-    assert_eq!(firewall.len(), 1, "{stdout}");
-    assert_eq!(firewall[0]["check"]["verdict"], "warn", "{stdout}");
-    assert!(
-        named(&events, "network-changed")
-            .iter()
-            .any(|e| e["change"].as_str().unwrap().contains("firewall rule")),
-        "{stdout}"
-    );
-    assert!(
-        named(&events, "network-restored")
-            .iter()
-            .any(|e| e["change"].as_str().unwrap().contains("firewall rule")),
-        "{stdout}"
-    );
-    assert_eq!(named(&events, "finished")[0]["outcome"], "flashed");
-    let ruleset = nft_in(&pair.ns, "list ruleset");
-    assert!(!ruleset.contains("rescue-wizard"), "{ruleset}");
-    assert!(ruleset.contains("udp dport 69 drop"), "{ruleset}");
-    assert!(!addresses(&pair.ns, "port0").contains("192.168.0.66"));
-}
-
 #[path = "recovery/stops_and_refusals.rs"]
 mod stops_and_refusals;
+
+#[path = "recovery/firewall.rs"]
+mod firewall;

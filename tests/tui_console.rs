@@ -23,14 +23,13 @@ mod tmux;
 mod uboot_rig;
 
 use std::fs::File;
+use std::ops::Deref;
 use std::path::{Path, PathBuf};
-use std::process::Child;
 use std::sync::MutexGuard;
 use std::time::{Duration, Instant};
 
 use tmux::{Tmux, shell_quote};
-use uboot_rig::console::{Monitor, launch_on_pty};
-use uboot_rig::tap::TapNamespace;
+use uboot_rig::console::{ConsoleFiles, PtyBoard};
 use uboot_rig::{one_qemu_at_a_time, rig_available};
 
 const BIN: &str = env!("CARGO_BIN_EXE_rescue-wizard");
@@ -47,50 +46,17 @@ const SCREEN: Duration = Duration::from_secs(30);
 /// answer to the end, under emulation on a loaded machine.
 const CONSOLE: Duration = Duration::from_mins(3);
 
-/// U-Boot paused on its pty with the flash file as its second bank, in a namespace of its own;
-/// the emulator is killed before the namespace goes.
-struct Board {
-    qemu: Child,
-    pty: PathBuf,
-    monitor: Monitor,
-    ns: TapNamespace,
-}
-
-impl Board {
-    fn launch(flash: &Path) -> Self {
-        let ns = TapNamespace::new("rw-tuicon", &[]);
-        let (qemu, pty, monitor) = launch_on_pty(&ns.name, flash);
-        Self {
-            qemu,
-            pty,
-            monitor,
-            ns,
-        }
-    }
-}
-
-impl Drop for Board {
-    fn drop(&mut self) {
-        let _ = self.qemu.kill();
-        let _ = self.qemu.wait();
-    }
-}
-
-/// The folders of one wizard run: the image alone in the folder the wizard starts in (the
-/// picker starts on it), the flash file, the state and the user profiles elsewhere.
+/// The files of one wizard run ([`ConsoleFiles`]: the image alone in the folder the wizard starts
+/// in, so that the picker starts on it), and the user profiles beside the state.
 struct Desk {
-    images: tempfile::TempDir,
-    work: tempfile::TempDir,
+    files: ConsoleFiles,
 }
 
 impl Desk {
     fn new(image: &[u8]) -> Self {
         let desk = Self {
-            images: tempfile::tempdir().unwrap(),
-            work: tempfile::tempdir().unwrap(),
+            files: ConsoleFiles::new(image),
         };
-        std::fs::write(desk.image(), image).unwrap();
-        uboot_rig::blank_flash(&desk.flash());
         let devices = desk.config().join("devices");
         std::fs::create_dir_all(&devices).unwrap();
         std::fs::copy(
@@ -100,28 +66,19 @@ impl Desk {
             devices.join(PROFILE),
         )
         .unwrap();
-        std::fs::create_dir_all(desk.state()).unwrap();
         desk
     }
 
-    fn image(&self) -> PathBuf {
-        self.images.path().join("recovery.bin")
-    }
-
-    fn flash(&self) -> PathBuf {
-        self.work.path().join("flash1.bin")
-    }
-
-    fn state(&self) -> PathBuf {
-        self.work.path().join("state")
-    }
-
     fn config(&self) -> PathBuf {
-        self.work.path().join("config")
+        self.files.work().join("config")
     }
+}
 
-    fn report(&self) -> PathBuf {
-        self.work.path().join("report.md")
+impl Deref for Desk {
+    type Target = ConsoleFiles;
+
+    fn deref(&self) -> &ConsoleFiles {
+        &self.files
     }
 }
 
@@ -148,7 +105,7 @@ fn says(screen: &str, texts: &[&str]) -> bool {
 /// The wizard's screens from the first to the live one, for the test board: device, image,
 /// port `tap0`, the rescue address added, the steps; then the emulator is let go once the run
 /// holds the console, and the screen is returned once the write question is on it.
-fn to_the_write_question(pane: &Tmux, board: &mut Board, crc: &str) -> String {
+fn to_the_write_question(pane: &Tmux, board: &mut PtyBoard, crc: &str) -> String {
     pane.wait_for(&["1/7 Device", "Which router is recovery.bin for?"], SCREEN);
     // Not from its first letter: `q` on a search the technician has not typed into quits.
     pane.keys(&["virt-console"]);
@@ -193,7 +150,7 @@ fn to_the_write_question(pane: &Tmux, board: &mut Board, crc: &str) -> String {
 
 /// Starts the wizard in its own tmux pane, inside the board's namespace, with the pty as
 /// `--serial`, on a terminal big enough for the console pane's lines whole.
-fn wizard(tmux: PathBuf, desk: &Desk, board: &Board) -> Tmux {
+fn wizard(tmux: PathBuf, desk: &Desk, board: &PtyBoard) -> Tmux {
     let command = format!(
         "ip netns exec {} {} recovery.bin --serial {} --wait 120 --report {}",
         board.ns.name,
@@ -205,7 +162,7 @@ fn wizard(tmux: PathBuf, desk: &Desk, board: &Board) -> Tmux {
     let config = desk.config();
     let pane = Tmux::start(
         tmux,
-        desk.images.path(),
+        desk.images(),
         &[
             ("RESCUE_WIZARD_STATE_DIR", state.to_str().unwrap()),
             ("RESCUE_WIZARD_CONFIG_DIR", config.to_str().unwrap()),
@@ -217,7 +174,7 @@ fn wizard(tmux: PathBuf, desk: &Desk, board: &Board) -> Tmux {
 }
 
 /// The port as the run left it: the rescue address gone.
-fn assert_address_gone(board: &Board) {
+fn assert_address_gone(board: &PtyBoard) {
     let out = support::ip(&["-n", &board.ns.name, "-4", "addr", "show", "dev", "tap0"]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(!text.contains(HOST_IP), "the rescue address stayed: {text}");
@@ -227,7 +184,7 @@ fn assert_address_gone(board: &Board) {
 /// tmux server (and the wizard in it), the emulator and its namespace, the folders, the lock.
 struct AtTheQuestion {
     pane: Tmux,
-    board: Board,
+    board: PtyBoard,
     desk: Desk,
     image: Vec<u8>,
     /// The flash file's SHA-256 before the run.
@@ -249,7 +206,7 @@ impl AtTheQuestion {
         let crc = format!("{:08x}", crc32fast::hash(&image));
         let desk = Desk::new(&image);
         let before = support::sha256_file(&desk.flash());
-        let mut board = Board::launch(&desk.flash());
+        let mut board = PtyBoard::launch("rw-tuicon", &desk.flash());
         let pane = wizard(tmux, &desk, &board);
         let asked = to_the_write_question(&pane, &mut board, &crc);
         Some(Self {
@@ -356,7 +313,7 @@ fn the_plain_run_prints_u_boots_lines_the_commands_and_both_crcs() {
     let crc = format!("{:08x}", crc32fast::hash(&image));
     let desk = Desk::new(&image);
     let before = support::sha256_file(&desk.flash());
-    let mut board = Board::launch(&desk.flash());
+    let mut board = PtyBoard::launch("rw-tuicon", &desk.flash());
     // A run without --yes and without a terminal may not change the network: the port
     // already has the rescue address, the technician's own.
     let cidr = format!("{HOST_IP}/24");

@@ -24,25 +24,26 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::net::Ipv4Addr;
 use std::process::Child;
 use std::sync::PoisonError;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
-use serde_json::Value;
 
 mod support;
 mod uboot_rig;
 
 use support::Proc;
+use support::events::{ArpOp, EchoOp, Finding, WatchLine, Wire};
 use uboot_rig::tap::TapNamespace;
 use uboot_rig::{Console, launch, one_qemu_at_a_time, rig_available};
 
 /// The laptop side: the tap's address.
-const HOST_IP: &str = "10.78.0.1";
-const BOARD_IP: &str = "10.78.0.2";
+const HOST_IP: Ipv4Addr = Ipv4Addr::new(10, 78, 0, 1);
+const BOARD_IP: Ipv4Addr = Ipv4Addr::new(10, 78, 0, 2);
 /// The server U-Boot is told to fetch from; nobody on the link holds it.
-const ELSEWHERE_IP: &str = "10.78.0.50";
+const ELSEWHERE_IP: Ipv4Addr = Ipv4Addr::new(10, 78, 0, 50);
 const LOAD_ADDR: &str = "0x40200000";
 const REMOTE_NAME: &str = "recovery.bin";
 
@@ -77,17 +78,15 @@ impl Watch {
         }
     }
 
-    /// Waits for a JSON line whose `key` object matches every `(field, value)` pair.
-    fn find_json(&mut self, within: Duration, key: &str, fields: &[(&str, &str)]) -> Option<Value> {
-        let matches = |line: &str| {
-            serde_json::from_str::<Value>(line).is_ok_and(|value| {
-                fields
-                    .iter()
-                    .all(|(field, want)| value[key][field].as_str() == Some(want))
-            })
-        };
-        self.find(within, matches)
-            .map(|line| serde_json::from_str(&line).unwrap())
+    /// Waits for a JSON line, read as a frame or a finding, for which `wanted` holds.
+    fn find_line(
+        &mut self,
+        within: Duration,
+        wanted: impl Fn(&WatchLine) -> bool,
+    ) -> Option<WatchLine> {
+        let read = |line: &str| serde_json::from_str::<WatchLine>(line).ok();
+        self.find(within, |line| read(line).is_some_and(|l| wanted(&l)))
+            .and_then(|line| read(&line))
     }
 }
 
@@ -186,12 +185,18 @@ impl Rig {
         self.expect("\n=> ", COMMAND_DEADLINE)
     }
 
-    /// Waits for the watch's JSON line, or fails with both transcripts.
-    fn watch_json(&mut self, within: Duration, key: &str, fields: &[(&str, &str)]) -> Value {
-        match self.watch().find_json(within, key, fields) {
-            Some(value) => value,
+    /// Waits for the watch's JSON line for which `wanted` holds (`what` in words), or fails
+    /// with both transcripts.
+    fn watch_line(
+        &mut self,
+        within: Duration,
+        what: &str,
+        wanted: impl Fn(&WatchLine) -> bool,
+    ) -> WatchLine {
+        match self.watch().find_line(within, wanted) {
+            Some(line) => line,
             None => self.fail(&format!(
-                "the watch printed no {key} line with {fields:?} within {within:?}"
+                "the watch printed no line with {what} within {within:?}"
             )),
         }
     }
@@ -206,6 +211,14 @@ impl Rig {
             None => self.fail("Ctrl-C did not end the watch"),
         }
     }
+}
+
+/// Whether `line` is an ICMP echo `op` from `from` to `to` (any TTL).
+fn is_echo(line: &WatchLine, op: EchoOp, from: Ipv4Addr, to: Ipv4Addr) -> bool {
+    matches!(
+        line.wire(),
+        Some(Wire::Echo { op: o, from: f, to: t, .. }) if (*o, *f, *t) == (op, from, to)
+    )
 }
 
 #[test]
@@ -225,19 +238,19 @@ fn the_watch_reads_a_real_bootloader() {
     );
 
     // U-Boot at its prompt says nothing on the wire: the watch gives its timing advice.
-    let advice = rig.watch_json(
-        ADVICE_DEADLINE,
-        "finding",
-        &[("finding", "silent_after_power_on")],
-    );
+    let advice = rig.watch_line(ADVICE_DEADLINE, "silent_after_power_on", |l| {
+        matches!(l.finding(), Some(Finding::SilentAfterPowerOn { .. }))
+    });
     println!(
-        "advice after {:.1} s: {advice}",
+        "advice after {:.1} s: {advice:?}",
         started.elapsed().as_secs_f64()
     );
+    let Some(Finding::SilentAfterPowerOn { silent_for, hold }) = advice.finding() else {
+        unreachable!("only that finding is waited for")
+    };
     // Said on the first 1 s tick at or past 20 s.
-    let silent = advice["finding"]["silent_for"]["secs"].as_u64();
-    assert!(matches!(silent, Some(20..=22)), "{advice}");
-    assert!(advice["finding"]["hold"].is_null(), "{advice}");
+    assert!(matches!(silent_for.as_secs(), 20..=22), "{advice:?}");
+    assert!(hold.is_none(), "{advice:?}");
 
     // Fetch from a server address that nobody on the link holds: U-Boot ARPs for it.
     rig.command(&format!("setenv ipaddr {BOARD_IP}"));
@@ -246,30 +259,26 @@ fn the_watch_reads_a_real_bootloader() {
         .send(&format!("tftpboot {LOAD_ADDR} {REMOTE_NAME}"));
     let tftp = rig.expect("Loading: ", COMMAND_DEADLINE);
     println!("U-Boot: {}", tftp.trim());
-    let arp = rig.watch_json(
-        WIRE_DEADLINE,
-        "wire",
-        &[
-            ("kind", "arp"),
-            ("op", "request"),
-            ("sender_ip", BOARD_IP),
-            ("target_ip", ELSEWHERE_IP),
-        ],
-    );
-    println!("watch: {arp}");
-    let wants = rig.watch_json(
-        WIRE_DEADLINE,
-        "finding",
-        &[
-            ("finding", "wants_server_address"),
-            ("router", BOARD_IP),
-            ("wants", ELSEWHERE_IP),
-        ],
-    );
-    println!("watch: {wants}");
+    let arp = Wire::Arp {
+        op: ArpOp::Request,
+        sender_ip: BOARD_IP,
+        target_ip: ELSEWHERE_IP,
+    };
+    let arp = rig.watch_line(WIRE_DEADLINE, "U-Boot's ARP request", |l| {
+        l.wire() == Some(&arp)
+    });
+    println!("watch: {arp:?}");
+    let wants = Finding::WantsServerAddress {
+        router: BOARD_IP,
+        wants: ELSEWHERE_IP,
+    };
+    let wants = rig.watch_line(WIRE_DEADLINE, "wants_server_address", |l| {
+        l.finding() == Some(&wants)
+    });
+    println!("watch: {wants:?}");
     if rig
         .watch()
-        .find(Duration::ZERO, |l| l.contains("\"kind\":\"tftp\""))
+        .find_line(Duration::ZERO, |l| l.wire() == Some(&Wire::Tftp {}))
         .is_some()
     {
         rig.fail("U-Boot sent a TFTP request without an ARP reply");
@@ -285,34 +294,17 @@ fn the_watch_reads_a_real_bootloader() {
     if !ping.contains(&format!("host {HOST_IP} is alive")) {
         rig.fail(&format!("U-Boot's ping failed:\n{ping}"));
     }
-    let request = rig.watch_json(
-        WIRE_DEADLINE,
-        "wire",
-        &[
-            ("kind", "echo"),
-            ("op", "request"),
-            ("from", BOARD_IP),
-            ("to", HOST_IP),
-        ],
-    );
-    println!("watch: {request}");
-    let reply = rig.watch_json(
-        WIRE_DEADLINE,
-        "wire",
-        &[
-            ("kind", "echo"),
-            ("op", "reply"),
-            ("from", HOST_IP),
-            ("to", BOARD_IP),
-        ],
-    );
-    println!("watch: {reply}");
-    let seen = rig.watch_json(
-        WIRE_DEADLINE,
-        "finding",
-        &[("finding", "router_seen"), ("ip", BOARD_IP)],
-    );
-    println!("watch: {seen}");
+    let request = rig.watch_line(WIRE_DEADLINE, "U-Boot's echo request", |l| {
+        is_echo(l, EchoOp::Request, BOARD_IP, HOST_IP)
+    });
+    println!("watch: {request:?}");
+    let reply = rig.watch_line(WIRE_DEADLINE, "our echo reply", |l| {
+        is_echo(l, EchoOp::Reply, HOST_IP, BOARD_IP)
+    });
+    println!("watch: {reply:?}");
+    let seen = Finding::RouterSeen { ip: BOARD_IP };
+    let seen = rig.watch_line(WIRE_DEADLINE, "router_seen", |l| l.finding() == Some(&seen));
+    println!("watch: {seen:?}");
 
     rig.stop_watch();
     println!("--- everything the watch printed ---");

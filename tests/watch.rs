@@ -7,6 +7,7 @@
 
 mod support;
 
+use support::events::{Finding, WatchLine, Wire};
 use support::{Proc, ip};
 
 use std::net::UdpSocket;
@@ -252,13 +253,24 @@ fn json_lines_and_the_deadline() {
     let ping = lab.in_peer(&["ping", "-c", "1", "-W", "5", OURS]);
     assert!(ping.status.success(), "{ping:?}");
     let line = watch.expect("\"echo\"");
-    let value: serde_json::Value = serde_json::from_str(&line).unwrap();
-    assert_eq!(value["wire"]["kind"], "echo");
-    assert_eq!(value["wire"]["ttl"], 64);
-    assert!(value["at"].as_f64().unwrap() > 0.0);
+    let WatchLine::Wire {
+        wire: Wire::Echo { ttl, .. },
+        at,
+    } = serde_json::from_str(&line).unwrap()
+    else {
+        panic!("not an echo: {line}");
+    };
+    assert_eq!(ttl, 64);
+    assert!(at > 0.0);
     let finding = watch.expect("router_seen");
-    let value: serde_json::Value = serde_json::from_str(&finding).unwrap();
-    assert_eq!(value["finding"]["ip"], PEER);
+    let WatchLine::Finding {
+        finding: Finding::RouterSeen { ip },
+        ..
+    } = serde_json::from_str(&finding).unwrap()
+    else {
+        panic!("not router_seen: {finding}");
+    };
+    assert_eq!(ip.to_string(), PEER);
     // --seconds 3 ends it on its own.
     watch.ends_well();
 }

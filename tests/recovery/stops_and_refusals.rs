@@ -17,7 +17,7 @@ fn a_stopped_demo_removes_its_folder_and_exits_130_on_each_stop_signal() {
             .stdin(Stdio::null());
         let mut run = Proc::spawn(&mut cmd);
         let folder = std::env::temp_dir().join(format!("rescue-wizard-demo-{}", run.pid()));
-        wait_event(&run, "waiting-for-router", READY);
+        wait_for_router(&run, READY);
         assert!(folder.exists(), "the demo's folder {}", folder.display());
         run.signal(signal);
         let status = run
@@ -179,7 +179,7 @@ fn stop_while_waiting(signal: nix::sys::signal::Signal, tag: &str) {
         "--json",
     ]);
     let mut run = Proc::spawn(&mut cmd);
-    wait_event(&run, "waiting-for-router", READY);
+    wait_for_router(&run, READY);
     assert!(addresses(&pair.ns, "port0").contains("192.168.0.66/24"));
     run.signal(signal);
     let status = run
@@ -187,16 +187,17 @@ fn stop_while_waiting(signal: nix::sys::signal::Signal, tag: &str) {
         .unwrap_or_else(|| panic!("{signal} did not end the run\n{}", run.diagnostics()));
     assert_eq!(status.code(), Some(130), "{signal}: {}", run.diagnostics());
     let events = events(&run.stdout_text());
-    let interrupted = named(&events, "interrupted");
+    let interrupted: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            RunEvent::Interrupted { phase, advice } => Some((*phase, advice)),
+            _ => None,
+        })
+        .collect();
     assert_eq!(interrupted.len(), 1, "{}", run.stdout_text());
-    assert_eq!(interrupted[0]["phase"], "waiting");
-    assert!(
-        interrupted[0]["advice"]
-            .as_str()
-            .unwrap()
-            .contains("nothing was sent to the router")
-    );
-    assert!(!named(&events, "network-restored").is_empty());
+    assert_eq!(interrupted[0].0, Phase::Waiting);
+    assert!(interrupted[0].1.contains("nothing was sent to the router"));
+    assert!(!changes(&events, true).is_empty());
     assert!(!addresses(&pair.ns, "port0").contains("192.168.0.66"));
-    assert_eq!(named(&events, "finished")[0]["outcome"], "interrupted");
+    assert_eq!(outcome(&events), RunOutcome::Interrupted);
 }

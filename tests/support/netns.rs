@@ -108,16 +108,25 @@ impl Netns {
     /// they run simply queue). `setns` moves only the calling thread, so it runs on a helper
     /// thread that ends right after; the socket stays in the namespace it was made in.
     pub fn bind_udp(&self, addr: SocketAddr) -> io::Result<UdpSocket> {
+        self.run_in(|| UdpSocket::bind(addr))?
+    }
+
+    /// Runs `body` on a helper thread that has entered the namespace, and returns what it
+    /// returns: the sockets it makes (and the threads it starts, which inherit the namespace)
+    /// are the namespace's. `setns` moves only the calling thread, so the test's own thread
+    /// stays where it was. An error when the namespace cannot be entered; a panic in `body`
+    /// is the caller's.
+    pub fn run_in<T: Send>(&self, body: impl FnOnce() -> T + Send) -> io::Result<T> {
         let path = format!("/run/netns/{}", self.name);
         std::thread::scope(|scope| {
-            scope
-                .spawn(|| {
-                    let ns = File::open(&path)?;
-                    setns(&ns, CloneFlags::CLONE_NEWNET).map_err(io::Error::from)?;
-                    UdpSocket::bind(addr)
-                })
+            let thread = scope.spawn(|| {
+                let ns = File::open(&path)?;
+                setns(&ns, CloneFlags::CLONE_NEWNET).map_err(io::Error::from)?;
+                Ok(body())
+            });
+            thread
                 .join()
-                .unwrap_or_else(|_| Err(io::Error::other("the binding thread panicked")))
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
         })
     }
 }
@@ -169,6 +178,22 @@ impl NetnsPair {
     /// `rescue-wizard` in this computer's namespace, with the pair's state folder.
     pub fn rescue_wizard(&self) -> Command {
         rescue_wizard_in(&self.ns, self.state.path())
+    }
+
+    /// `rescue-wizard --device netgear-r6220 IMAGE --interface port0 --yes --json --timeout
+    /// 60` in this computer's namespace: the NMRP recovery of a Netgear R6220, as the NMRP tests
+    /// and `benches/nmrp.rs` run it against the bootloader double on `router0`.
+    pub fn netgear_r6220_run(&self, image: &Path) -> Command {
+        let mut cmd = self.rescue_wizard();
+        cmd.args(["--device", "netgear-r6220"]).arg(image).args([
+            "--interface",
+            "port0",
+            "--yes",
+            "--json",
+            "--timeout",
+            "60",
+        ]);
+        cmd
     }
 }
 

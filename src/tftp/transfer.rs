@@ -114,6 +114,15 @@ impl Machine<'_> {
             Machine::Receive(r, _) => r.on_timer(now, out),
         }
     }
+
+    /// Empties `sent` once its datagrams are on their way; a sender keeps the buffers for
+    /// its next blocks ([`Sender::recycle`]).
+    fn recycle(&mut self, sent: &mut Vec<Vec<u8>>) {
+        match self {
+            Machine::Send(s) => s.recycle(sent),
+            Machine::Receive(..) => sent.clear(),
+        }
+    }
 }
 
 /// The socket side of one transfer.
@@ -219,6 +228,7 @@ fn run_loop(
         inbox.sent();
     }
     reporter.flush(link, out);
+    machine.recycle(out);
     while let Some(deadline) = machine.deadline() {
         if until_over && machine.status().is_over() {
             break;
@@ -277,6 +287,7 @@ fn run_loop(
             inbox.sent();
         }
         reporter.flush(link, out);
+        machine.recycle(out);
         if until_over {
             reporter.progress(link, machine, false);
         }
@@ -405,6 +416,8 @@ fn sleep_receive(
 
 /// Sends datagrams and reports, rate-limiting what could flood.
 struct Reporter {
+    #[cfg(target_os = "linux")]
+    batch: batch::Batch,
     last_progress: Instant,
     reported_bytes: u64,
     reported_timeouts: u64,
@@ -414,9 +427,13 @@ struct Reporter {
 }
 
 impl Reporter {
-    fn new(_link: &Link<'_>) -> Self {
+    fn new(link: &Link<'_>) -> Self {
         let now = Instant::now();
+        #[cfg(not(target_os = "linux"))]
+        let _ = link;
         Self {
+            #[cfg(target_os = "linux")]
+            batch: batch::Batch::new(link.peer),
             last_progress: now,
             reported_bytes: u64::MAX,
             reported_timeouts: 0,
@@ -434,15 +451,16 @@ impl Reporter {
         }
     }
 
-    fn flush(&mut self, link: &Link<'_>, out: &mut Vec<Vec<u8>>) {
+    /// Sends `out` to the peer; the caller then hands the buffers back to the machine.
+    fn flush(&mut self, link: &Link<'_>, out: &[Vec<u8>]) {
         #[cfg(target_os = "linux")]
-        let batched = batch::send_batch(link.socket, out, link.peer);
+        let batched = self.batch.send(link.socket, out);
         #[cfg(not(target_os = "linux"))]
         let batched = 0;
-        for datagram in out.drain(..).skip(batched) {
+        for datagram in out.iter().skip(batched) {
             // EPERM from a local firewall, ENETUNREACH while the link is down, ENOBUFS: the
             // packet is lost, the transfer is not; the timer resends it.
-            if let Err(err) = link.socket.send_to(&datagram, link.peer) {
+            if let Err(err) = link.socket.send_to(datagram, link.peer) {
                 self.tick();
                 if self.send_failures < SEND_FAILURES_REPORTED_PER_SECOND {
                     self.send_failures += 1;

@@ -11,6 +11,11 @@
 //! Reads are served from the chunk the reader thread last fetched, and the next chunk is
 //! asked for as soon as one arrives, so a file read block by block (TFTP's 512 bytes) costs
 //! one hand-over between threads per [`CHUNK`], not one per block.
+//!
+//! A file opened by [`TimedFile::open`] (a served file) is also hashed (SHA-256) on its
+//! reader thread, chunk by chunk as the reads reach further in order, so the transfer thread
+//! that sends its blocks never hashes: on loopback the hash had been a fifth of the server's
+//! CPU, on the path from an ACK to the next DATA (docs/performance.md, 2026-12-01).
 
 use std::fs::{File, Metadata};
 use std::io;
@@ -18,6 +23,8 @@ use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
+
+use sha2::{Digest, Sha256};
 
 /// How long one read (or open) may take before the file counts as not answering: a local
 /// disk, or a working network mount, answers a 64 KiB read in far less.
@@ -188,15 +195,54 @@ enum Ask {
     Read { offset: u64, len: usize },
     /// The file's metadata (`fstat`).
     Stat,
+    /// How far the in-order hash has got, and the SHA-256 of those bytes.
+    Digest,
 }
 
 /// The reader thread's answers, in the order asked.
 enum Answer {
     Read(io::Result<Vec<u8>>),
     Stat(io::Result<Metadata>),
+    Digest(Option<InOrder>),
     /// The open done on the reader thread itself ([`TimedFile::open`]), always its first
     /// answer.
     Opened(io::Result<Metadata>),
+}
+
+/// The SHA-256 of a file's bytes from its start, as far as its reader thread has read them
+/// in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InOrder {
+    /// Bytes hashed, from offset 0.
+    pub bytes: u64,
+    /// Their SHA-256.
+    pub sha256: [u8; 32],
+}
+
+/// The reader thread's running hash: each chunk read at the offset the hash has reached
+/// extends it; a chunk read again, or out of order, does not.
+#[derive(Debug, Default)]
+struct Hashing {
+    bytes: u64,
+    hasher: Sha256,
+}
+
+impl Hashing {
+    fn read(&mut self, offset: u64, read: &io::Result<Vec<u8>>) {
+        if let Ok(bytes) = read
+            && offset == self.bytes
+        {
+            self.hasher.update(bytes);
+            self.bytes += bytes.len() as u64;
+        }
+    }
+
+    fn so_far(&self) -> InOrder {
+        InOrder {
+            bytes: self.bytes,
+            sha256: self.hasher.clone().finalize().into(),
+        }
+    }
 }
 
 /// One chunk of the file, as the reader thread read it.
@@ -243,7 +289,7 @@ impl TimedFile {
     /// Hands `file` to a new reader thread. `what` names it in errors ("the image file").
     pub fn new(file: File, what: &'static str, deadline: Duration) -> Result<Self, Late> {
         let (errand, asks, answers) =
-            spawn_reader(move |asked, answer| serve_asks(&file, &asked, &answer))?;
+            spawn_reader(move |asked, answer| serve_asks(&file, &asked, &answer, None))?;
         Ok(Self::waiting_on(asks, answers, errand, what, deadline))
     }
 
@@ -271,13 +317,15 @@ impl TimedFile {
                     // The open is answered before the read: a file that opens and
                     // then hangs its first read is a read that does not answer.
                     let regular = meta.is_file();
+                    let mut hashing = Hashing::default();
                     let mut sent = answer.send(Answer::Opened(Ok(meta))).is_ok();
                     if sent && regular {
                         let first = read_up_to(&file, 0, CHUNK);
+                        hashing.read(0, &first);
                         sent = answer.send(Answer::Read(first)).is_ok();
                     }
                     if sent {
-                        serve_asks(&file, &asked, &answer);
+                        serve_asks(&file, &asked, &answer, Some(&mut hashing));
                     }
                 }
                 Err(err) => {
@@ -368,7 +416,22 @@ impl TimedFile {
         self.ask(&mut reading, Ask::Stat)?;
         match self.answer(&mut reading)? {
             Answer::Stat(meta) => meta,
-            Answer::Read(_) | Answer::Opened(_) => {
+            Answer::Read(_) | Answer::Opened(_) | Answer::Digest(_) => {
+                Err(io::Error::other("the reader answered out of turn"))
+            }
+        }
+    }
+
+    /// The SHA-256 of the file's bytes from its start as far as they have been read in
+    /// order, asked of the reader thread, which hashes them as it reads; `None` for a file
+    /// not opened by [`TimedFile::open`] (nothing is hashed).
+    pub fn sha256_in_order(&self) -> io::Result<Option<InOrder>> {
+        let mut reading = self.lock();
+        self.collect_ahead(&mut reading)?;
+        self.ask(&mut reading, Ask::Digest)?;
+        match self.answer(&mut reading)? {
+            Answer::Digest(digest) => Ok(digest),
+            Answer::Read(_) | Answer::Opened(_) | Answer::Stat(_) => {
                 Err(io::Error::other("the reader answered out of turn"))
             }
         }
@@ -435,7 +498,7 @@ impl TimedFile {
         reading.ahead = None;
         let bytes = match answer {
             Answer::Read(bytes) => bytes?,
-            Answer::Stat(_) | Answer::Opened(_) => {
+            Answer::Stat(_) | Answer::Opened(_) | Answer::Digest(_) => {
                 return Err(io::Error::other("the reader answered out of turn"));
             }
         };
@@ -489,12 +552,25 @@ fn spawn_reader(
     Ok((errand, asks, answers))
 }
 
-/// The reader thread's work: answers each ask in turn until the file is dropped.
-fn serve_asks(file: &File, asked: &Receiver<Ask>, answer: &Sender<Answer>) {
+/// The reader thread's work: answers each ask in turn until the file is dropped, hashing
+/// what it reads in order when given a hash to extend.
+fn serve_asks(
+    file: &File,
+    asked: &Receiver<Ask>,
+    answer: &Sender<Answer>,
+    mut hashing: Option<&mut Hashing>,
+) {
     for ask in asked {
         let reply = match ask {
-            Ask::Read { offset, len } => Answer::Read(read_up_to(file, offset, len)),
+            Ask::Read { offset, len } => {
+                let read = read_up_to(file, offset, len);
+                if let Some(hashing) = hashing.as_deref_mut() {
+                    hashing.read(offset, &read);
+                }
+                Answer::Read(read)
+            }
             Ask::Stat => Answer::Stat(file.metadata()),
+            Ask::Digest => Answer::Digest(hashing.as_deref().map(Hashing::so_far)),
         };
         if answer.send(reply).is_err() {
             break;

@@ -12,13 +12,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::options::Agreed;
-use super::packet::{ErrorCode, Packet, ack_datagram, data_datagram, error_datagram, escape_text};
+use super::packet::{ErrorCode, Packet, ack_datagram, error_datagram, escape_text};
 
 mod failure;
 mod next_block;
+mod spare;
 mod timer;
 pub use failure::TransferFailure;
 pub use next_block::NextBlock;
+use spare::Spares;
 use timer::{ResendCheck, RetransmitTimer};
 
 /// How block numbers continue after 65535 (RFC 1350 is silent; see docs/tftp.md).
@@ -254,8 +256,8 @@ impl Blocks for Arc<[u8]> {
 pub struct Sender {
     data: Arc<dyn Blocks>,
     size: u64,
-    /// The block being sent, read from `data`.
-    scratch: Vec<u8>,
+    /// Buffers for the DATA datagrams, given back once sent ([`Sender::recycle`]).
+    spares: Spares,
     blksize: usize,
     window: u64,
     rollover: RolloverTo,
@@ -314,7 +316,7 @@ impl Sender {
         let mut sender = Self {
             data,
             size,
-            scratch: Vec::with_capacity(blksize),
+            spares: Spares::new(blksize, spares_kept(agreed.windowsize)),
             blksize,
             window: u64::from(agreed.windowsize.max(1)),
             rollover,
@@ -381,14 +383,18 @@ impl Sender {
         }
         let start = (abs - 1).saturating_mul(self.blksize as u64).min(self.size);
         let end = start.saturating_add(self.blksize as u64).min(self.size);
-        // At most one block: `end - start` <= blksize.
-        self.scratch.resize((end - start) as usize, 0);
-        match self.data.read_at(start, &mut self.scratch) {
+        // At most one block: `end - start` <= blksize. The block is read straight into the
+        // datagram that carries it.
+        let mut datagram = self
+            .spares
+            .data(self.rollover.wire(abs), (end - start) as usize);
+        match self.data.read_at(start, &mut datagram[4..]) {
             Ok(()) => {
-                out.push(data_datagram(self.rollover.wire(abs), &self.scratch));
+                out.push(datagram);
                 self.stats.data_sent += 1;
             }
             Err(err) => {
+                self.spares.recycle(datagram);
                 // The reason goes to the peer too: a bootloader's console is often all the
                 // technician watches ("did not answer a read in 5 s (a hung network mount?)").
                 out.push(error_datagram(
@@ -400,6 +406,14 @@ impl Sender {
                     error: err.to_string(),
                 });
             }
+        }
+    }
+
+    /// Takes back the datagrams of `sent` (emptying it) once the driver has sent them, so the
+    /// next blocks are built in the same buffers: no allocation per block or per window.
+    pub fn recycle(&mut self, sent: &mut Vec<Vec<u8>>) {
+        for datagram in sent.drain(..) {
+            self.spares.recycle(datagram);
         }
     }
 
@@ -683,6 +697,12 @@ impl Sender {
         self.resend_check = Some(check);
         self.deadline = now + self.timer.timeout();
     }
+}
+
+/// How many sent datagrams a [`Sender`] keeps for its next blocks: a window, the blocks a
+/// resend sends ahead and a learning repeat, capped so a huge window does not pin memory.
+fn spares_kept(windowsize: u16) -> usize {
+    usize::from(windowsize.clamp(1, 64)) + NEXT_BLOCKS_AHEAD as usize + 1
 }
 
 /// Where received data goes: the receiver hands each in-order block's payload to the caller.

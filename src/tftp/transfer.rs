@@ -114,6 +114,15 @@ impl Machine<'_> {
             Machine::Receive(r, _) => r.on_timer(now, out),
         }
     }
+
+    /// Empties `sent` once its datagrams are on their way; a sender keeps the buffers for
+    /// its next blocks ([`Sender::recycle`]).
+    fn recycle(&mut self, sent: &mut Vec<Vec<u8>>) {
+        match self {
+            Machine::Send(s) => s.recycle(sent),
+            Machine::Receive(..) => sent.clear(),
+        }
+    }
 }
 
 /// The socket side of one transfer.
@@ -219,6 +228,7 @@ fn run_loop(
         inbox.sent();
     }
     reporter.flush(link, out);
+    machine.recycle(out);
     while let Some(deadline) = machine.deadline() {
         if until_over && machine.status().is_over() {
             break;
@@ -277,6 +287,7 @@ fn run_loop(
             inbox.sent();
         }
         reporter.flush(link, out);
+        machine.recycle(out);
         if until_over {
             reporter.progress(link, machine, false);
         }
@@ -299,30 +310,34 @@ fn run_loop(
 /// emulator, or burns a laptop's battery waiting for a board on Ethernet): [`SpinChoice`]
 /// measures the round trips both ways and spins only while spinning pays (measured in
 /// docs/performance.md, "Against a real U-Boot").
+///
+/// The socket stays blocking, with a receive timeout: a sleeping wait is one `recvfrom`, where
+/// a `poll` before it cost a second system call per block (docs/performance.md, 2026-12-01);
+/// the spin reads with `MSG_DONTWAIT`.
 struct Inbox {
     sent_at: Option<Instant>,
+    /// The socket's receive timeout as last set.
+    read_timeout: Duration,
     #[cfg(unix)]
     choice: SpinChoice,
-    #[cfg(not(unix))]
-    read_timeout: Duration,
 }
 
 /// The longest busy wait for an answer.
 #[cfg(unix)]
 const SPIN: Duration = Duration::from_micros(50);
 
+/// How much later than asked a sleeping wait may end: setting the socket's timeout is a
+/// system call, made only when the wait shrinks by more than this (or doubles).
+const TIMEOUT_SLACK: Duration = Duration::from_millis(2);
+
 impl Inbox {
     fn new(socket: &UdpSocket) -> io::Result<Self> {
-        #[cfg(unix)]
-        socket.set_nonblocking(true)?;
-        #[cfg(not(unix))]
-        let _ = socket;
+        socket.set_nonblocking(false)?;
         Ok(Self {
             sent_at: None,
+            read_timeout: Duration::ZERO,
             #[cfg(unix)]
             choice: SpinChoice::new(),
-            #[cfg(not(unix))]
-            read_timeout: Duration::ZERO,
         })
     }
 
@@ -342,7 +357,7 @@ impl Inbox {
         let spin = due.is_some() && self.choice.spin_next();
         let got = match spin.then(|| spin_receive(socket, buf)).flatten() {
             Some(got) => got,
-            None => sleep_receive(socket, buf, wait),
+            None => self.sleep_receive(socket, buf, wait),
         };
         if let Some(sent_at) = due
             && got.is_ok()
@@ -359,22 +374,32 @@ impl Inbox {
         buf: &mut [u8],
         wait: Duration,
     ) -> io::Result<(usize, SocketAddr)> {
-        // Setting the timeout is a system call: only when it must shrink, or grew a lot.
-        if wait + Duration::from_millis(2) < self.read_timeout || wait > self.read_timeout * 2 {
+        self.sent_at = None;
+        self.sleep_receive(socket, buf, wait)
+    }
+
+    /// Blocks in `recvfrom` until a datagram comes or about `wait` is over (then `WouldBlock`
+    /// or `TimedOut`): at most [`TIMEOUT_SLACK`] later, or earlier when the wait grew.
+    fn sleep_receive(
+        &mut self,
+        socket: &UdpSocket,
+        buf: &mut [u8],
+        wait: Duration,
+    ) -> io::Result<(usize, SocketAddr)> {
+        if wait + TIMEOUT_SLACK < self.read_timeout || wait > self.read_timeout * 2 {
             self.read_timeout = wait;
             socket.set_read_timeout(Some(wait))?;
         }
-        self.sent_at = None;
         socket.recv_from(buf)
     }
 }
 
-/// Polls the non-blocking socket for up to [`SPIN`]; `None` when nothing came.
+/// Reads the blocking socket without waiting for up to [`SPIN`]; `None` when nothing came.
 #[cfg(unix)]
 fn spin_receive(socket: &UdpSocket, buf: &mut [u8]) -> Option<io::Result<(usize, SocketAddr)>> {
     let start = Instant::now();
     loop {
-        match socket.recv_from(buf) {
+        match receive_now(socket, buf) {
             Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
             other => return Some(other),
         }
@@ -385,26 +410,31 @@ fn spin_receive(socket: &UdpSocket, buf: &mut [u8]) -> Option<io::Result<(usize,
     }
 }
 
-/// Sleeps in `poll` until a datagram comes or `wait` is over (then `WouldBlock`).
+/// One `recvmsg` with `MSG_DONTWAIT`: a datagram if one is queued, `WouldBlock` if not.
 #[cfg(unix)]
-fn sleep_receive(
-    socket: &UdpSocket,
-    buf: &mut [u8],
-    wait: Duration,
-) -> io::Result<(usize, SocketAddr)> {
-    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-    use std::os::fd::AsFd;
-    let millis = u16::try_from(wait.as_millis().max(1)).unwrap_or(u16::MAX);
-    let mut fds = [PollFd::new(socket.as_fd(), PollFlags::POLLIN)];
-    let ready = poll(&mut fds, PollTimeout::from(millis)).map_err(io::Error::from)?;
-    if ready == 0 {
-        return Err(io::Error::from(io::ErrorKind::WouldBlock));
+fn receive_now(socket: &UdpSocket, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+    use nix::sys::socket::{MsgFlags, SockaddrStorage, recvmsg};
+    use std::os::fd::AsRawFd;
+    let mut iov = [io::IoSliceMut::new(buf)];
+    let got =
+        recvmsg::<SockaddrStorage>(socket.as_raw_fd(), &mut iov, None, MsgFlags::MSG_DONTWAIT)
+            .map_err(io::Error::from)?;
+    let from = got.address.and_then(|address| {
+        address
+            .as_sockaddr_in()
+            .map(|v4| SocketAddr::from(*v4))
+            .or_else(|| address.as_sockaddr_in6().map(|v6| SocketAddr::from(*v6)))
+    });
+    match from {
+        Some(from) => Ok((got.bytes, from)),
+        None => Err(io::Error::other("a datagram without a sender's address")),
     }
-    socket.recv_from(buf)
 }
 
 /// Sends datagrams and reports, rate-limiting what could flood.
 struct Reporter {
+    #[cfg(target_os = "linux")]
+    batch: batch::Batch,
     last_progress: Instant,
     reported_bytes: u64,
     reported_timeouts: u64,
@@ -414,9 +444,13 @@ struct Reporter {
 }
 
 impl Reporter {
-    fn new(_link: &Link<'_>) -> Self {
+    fn new(link: &Link<'_>) -> Self {
         let now = Instant::now();
+        #[cfg(not(target_os = "linux"))]
+        let _ = link;
         Self {
+            #[cfg(target_os = "linux")]
+            batch: batch::Batch::new(link.peer),
             last_progress: now,
             reported_bytes: u64::MAX,
             reported_timeouts: 0,
@@ -434,15 +468,16 @@ impl Reporter {
         }
     }
 
-    fn flush(&mut self, link: &Link<'_>, out: &mut Vec<Vec<u8>>) {
+    /// Sends `out` to the peer; the caller then hands the buffers back to the machine.
+    fn flush(&mut self, link: &Link<'_>, out: &[Vec<u8>]) {
         #[cfg(target_os = "linux")]
-        let batched = batch::send_batch(link.socket, out, link.peer);
+        let batched = self.batch.send(link.socket, out);
         #[cfg(not(target_os = "linux"))]
         let batched = 0;
-        for datagram in out.drain(..).skip(batched) {
+        for datagram in out.iter().skip(batched) {
             // EPERM from a local firewall, ENETUNREACH while the link is down, ENOBUFS: the
             // packet is lost, the transfer is not; the timer resends it.
-            if let Err(err) = link.socket.send_to(&datagram, link.peer) {
+            if let Err(err) = link.socket.send_to(datagram, link.peer) {
                 self.tick();
                 if self.send_failures < SEND_FAILURES_REPORTED_PER_SECOND {
                     self.send_failures += 1;

@@ -16,6 +16,20 @@ fn file_with(bytes: &[u8]) -> (tempfile::NamedTempFile, File) {
     (tmp, file)
 }
 
+/// A file holding `content`, opened by [`TimedFile::open`] as the server opens what it serves.
+fn opened_on_its_reader_thread(content: &[u8]) -> (tempfile::NamedTempFile, TimedFile, Metadata) {
+    let (tmp, _) = file_with(content);
+    let path = tmp.path().to_owned();
+    let (timed, meta) = TimedFile::open("the file", READ_DEADLINE, move || {
+        let file = File::open(&path)?;
+        let meta = file.metadata()?;
+        Ok((file, meta))
+    })
+    .unwrap()
+    .unwrap();
+    (tmp, timed, meta)
+}
+
 #[test]
 fn blocks_across_chunk_edges_and_past_the_end_read_as_the_file_holds() {
     let content: Vec<u8> = (0..(2 * CHUNK + 1000))
@@ -24,6 +38,25 @@ fn blocks_across_chunk_edges_and_past_the_end_read_as_the_file_holds() {
     let (_tmp, file) = file_with(&content);
     let timed = TimedFile::new(file, "the file", READ_DEADLINE).unwrap();
     reads_as_the_file_holds(&timed, &content);
+    assert_eq!(
+        timed.sha256_in_order().unwrap(),
+        None,
+        "only a served file is hashed"
+    );
+}
+
+#[test]
+fn the_in_order_hash_stops_where_the_reads_stopped() {
+    let content: Vec<u8> = (0..(3 * CHUNK)).map(|i| (i * 5 % 251) as u8).collect();
+    let (_tmp, timed, _) = opened_on_its_reader_thread(&content);
+    // One block of the first chunk: the first chunk is read, and the second asked ahead.
+    timed.read_exact_at(0, &mut [0u8; 512]).unwrap();
+    let hashed = timed.sha256_in_order().unwrap().unwrap();
+    assert_eq!(hashed.bytes, 2 * CHUNK as u64);
+    assert_eq!(
+        hashed.sha256,
+        <[u8; 32]>::from(Sha256::digest(&content[..2 * CHUNK]))
+    );
 }
 
 /// Reads `timed` as a TFTP transfer does and checks every byte against `content`.
@@ -63,17 +96,13 @@ fn a_file_opened_on_its_reader_thread_reads_as_the_file_holds() {
     let content: Vec<u8> = (0..(2 * CHUNK + 1000))
         .map(|i| (i * 13 % 251) as u8)
         .collect();
-    let (tmp, _) = file_with(&content);
-    let path = tmp.path().to_owned();
-    let (timed, meta) = TimedFile::open("the file", READ_DEADLINE, move || {
-        let file = File::open(&path)?;
-        let meta = file.metadata()?;
-        Ok((file, meta))
-    })
-    .unwrap()
-    .unwrap();
+    let (tmp, timed, meta) = opened_on_its_reader_thread(&content);
     assert_eq!(meta.len(), content.len() as u64);
     reads_as_the_file_holds(&timed, &content);
+    // Its reader thread hashed what it read, in order, once each: the whole file.
+    let hashed = timed.sha256_in_order().unwrap().unwrap();
+    assert_eq!(hashed.bytes, content.len() as u64);
+    assert_eq!(hashed.sha256, <[u8; 32]>::from(Sha256::digest(&content)));
     // The open's own error comes back as it is.
     let missing = tmp.path().with_extension("missing");
     let err = TimedFile::open("the file", READ_DEADLINE, move || {

@@ -4,12 +4,12 @@
 use std::fs::{self, File};
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use sha2::{Digest, Sha256};
 
-use super::{NETASCII_MAX, OPEN_DEADLINE, Refused, lock};
+use super::{NETASCII_MAX, OPEN_DEADLINE, Refused};
 use crate::image::timed::{self, TimedFile};
 use crate::tftp::netascii;
 use crate::tftp::packet::{ErrorCode, RawOption, escape_name};
@@ -87,14 +87,12 @@ fn open_nonblocking(path: &Path) -> io::Result<File> {
 /// kernel's page cache does that). The reads happen on a reader thread of the file's own,
 /// each waited for with a deadline (`image::timed`): a file on a mount that stops answering
 /// after the open fails its own transfer with a message, and the reader is left behind.
-/// The SHA-256 is taken as the blocks are first read, in order.
+/// The SHA-256 is taken on the reader thread as the chunks are read, in order.
 #[derive(Debug)]
 pub(super) struct FileBlocks {
     file: TimedFile,
     size: u64,
     fingerprint: (u64, Option<SystemTime>, u64),
-    /// Bytes hashed so far, in order from the start, and the hash.
-    hashed: Mutex<(u64, Sha256)>,
 }
 
 impl FileBlocks {
@@ -103,7 +101,6 @@ impl FileBlocks {
             file,
             size: meta.len(),
             fingerprint: fingerprint(meta),
-            hashed: Mutex::new((0, Sha256::new())),
         }
     }
 
@@ -117,8 +114,8 @@ impl FileBlocks {
 
     /// The SHA-256 of the whole file, once every byte has been read in order.
     pub(super) fn sha256(&self) -> Option<String> {
-        let hashed = lock(&self.hashed);
-        (hashed.0 == self.size).then(|| to_hex(&hashed.1.clone().finalize()))
+        let hashed = self.file.sha256_in_order().ok()??;
+        (hashed.bytes == self.size).then(|| to_hex(&hashed.sha256))
     }
 }
 
@@ -130,14 +127,7 @@ impl Blocks for FileBlocks {
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()> {
         // A file cut short under us ends in UnexpectedEof: the transfer fails, nothing is
         // served half.
-        self.file.read_exact_at(offset, buf)?;
-        // The lock is taken after the read: never held across file I/O.
-        let mut hashed = lock(&self.hashed);
-        if hashed.0 == offset {
-            hashed.1.update(&*buf);
-            hashed.0 += buf.len() as u64;
-        }
-        Ok(())
+        self.file.read_exact_at(offset, buf)
     }
 }
 

@@ -12,26 +12,56 @@ use std::os::fd::AsRawFd;
 
 use nix::sys::socket::{ControlMessage, MsgFlags, MultiHeaders, SockaddrStorage, sendmmsg};
 
-/// Sends `datagrams` to `peer` in one call; returns how many the kernel took, from the
-/// first on. The rest (none, unless the call failed part way: a full send buffer, a
-/// firewall's EPERM) are the caller's to send one by one, so their errors are reported.
-pub(super) fn send_batch(socket: &UdpSocket, datagrams: &[Vec<u8>], peer: SocketAddr) -> usize {
-    if datagrams.len() < 2 {
-        return 0;
+/// Most datagrams handed to one `sendmmsg`; a larger window goes in several calls.
+const MOST: usize = 64;
+
+/// The message headers and the peer's address for `sendmmsg`, made once per transfer and
+/// used for every window, so sending a window allocates nothing.
+#[derive(Debug)]
+pub(super) struct Batch {
+    headers: MultiHeaders<SockaddrStorage>,
+    addresses: Vec<Option<SockaddrStorage>>,
+}
+
+impl Batch {
+    /// Headers for windows sent to `peer`.
+    pub(super) fn new(peer: SocketAddr) -> Self {
+        Self {
+            headers: MultiHeaders::preallocate(MOST, None),
+            addresses: vec![Some(SockaddrStorage::from(peer)); MOST],
+        }
     }
-    let slices: Vec<[IoSlice<'_>; 1]> = datagrams.iter().map(|d| [IoSlice::new(d)]).collect();
-    let addresses = vec![Some(SockaddrStorage::from(peer)); datagrams.len()];
-    let mut headers = MultiHeaders::<SockaddrStorage>::preallocate(datagrams.len(), None);
-    let no_control: [ControlMessage<'_>; 0] = [];
-    sendmmsg(
-        socket.as_raw_fd(),
-        &mut headers,
-        &slices,
-        &addresses,
-        no_control,
-        MsgFlags::empty(),
-    )
-    .map_or(0, Iterator::count)
+
+    /// Sends `datagrams` in as few calls as it may; returns how many the kernel took, from
+    /// the first on. The rest (none, unless a call failed part way: a full send buffer, a
+    /// firewall's EPERM) are the caller's to send one by one, so their errors are reported.
+    pub(super) fn send(&mut self, socket: &UdpSocket, datagrams: &[Vec<u8>]) -> usize {
+        if datagrams.len() < 2 {
+            return 0;
+        }
+        let no_control: [ControlMessage<'_>; 0] = [];
+        let mut taken = 0;
+        for group in datagrams.chunks(MOST) {
+            let mut slices = [[IoSlice::new(&[])]; MOST];
+            for (slice, datagram) in slices.iter_mut().zip(group) {
+                *slice = [IoSlice::new(datagram)];
+            }
+            let took = sendmmsg(
+                socket.as_raw_fd(),
+                &mut self.headers,
+                &slices[..group.len()],
+                &self.addresses,
+                no_control,
+                MsgFlags::empty(),
+            )
+            .map_or(0, Iterator::count);
+            taken += took;
+            if took < group.len() {
+                break;
+            }
+        }
+        taken
+    }
 }
 
 #[cfg(test)]
@@ -49,7 +79,8 @@ mod tests {
                 datagram
             })
             .collect();
-        let sent = send_batch(&sender, &window, receiver.local_addr().unwrap());
+        let mut batch = Batch::new(receiver.local_addr().unwrap());
+        let sent = batch.send(&sender, &window);
         assert_eq!(sent, 16);
         receiver
             .set_read_timeout(Some(std::time::Duration::from_secs(5)))
@@ -63,9 +94,31 @@ mod tests {
     }
 
     #[test]
+    fn windows_larger_than_one_call_and_one_after_another_arrive_whole() {
+        let receiver = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
+        receiver
+            .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .unwrap();
+        let mut batch = Batch::new(receiver.local_addr().unwrap());
+        let mut buf = [0u8; 64];
+        // Two windows through the same headers: 70 blocks (two calls), then 3.
+        for count in [MOST + 6, 3] {
+            let window: Vec<Vec<u8>> = (0..count)
+                .map(|i| vec![0, 3, (i >> 8) as u8, i as u8])
+                .collect();
+            assert_eq!(batch.send(&sender, &window), count);
+            for expected in &window {
+                let (len, _) = receiver.recv_from(&mut buf).unwrap();
+                assert_eq!(&buf[..len], expected.as_slice());
+            }
+        }
+    }
+
+    #[test]
     fn a_single_datagram_is_left_to_the_caller() {
         let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
         let peer = sender.local_addr().unwrap();
-        assert_eq!(send_batch(&sender, &[vec![0, 4, 0, 1]], peer), 0);
+        assert_eq!(Batch::new(peer).send(&sender, &[vec![0, 4, 0, 1]]), 0);
     }
 }

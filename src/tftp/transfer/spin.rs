@@ -194,6 +194,24 @@ mod tests {
     }
 
     #[test]
+    fn a_bootloader_acknowledging_after_2_ms_gets_no_core_spun() {
+        // A slow board (2 ms per ACK), 10 000 blocks: 20 s of transfer. Each trial ends at
+        // its first missed spin, so the time spun is one budget per hold: under 0.01 % of a
+        // core over the transfer. (Measured on loopback against such a client, 1500 blocks:
+        // 11 empty polls of the socket in all, docs/performance.md, 2026-12-01.)
+        let mut choice = SpinChoice::new();
+        let answers = 10_000;
+        let spins = feed(&mut choice, answers, |_| 2_000);
+        let spun = BUDGET * u32::try_from(spins).unwrap();
+        let transfer = Duration::from_millis(2) * u32::try_from(answers).unwrap();
+        assert_eq!(spins, answers.div_ceil(HOLD_ANSWERS as usize + 1));
+        assert!(
+            spun * 10_000 < transfer,
+            "{spun:?} spun in a {transfer:?} transfer"
+        );
+    }
+
+    #[test]
     fn the_choice_is_checked_again_after_the_hold() {
         let mut choice = SpinChoice::new();
         feed(

@@ -8,7 +8,7 @@ mod support;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::{Duration, UNIX_EPOCH};
 
-use rescue_wizard::engine::checklist::{Item, Status};
+use rescue_wizard::engine::checklist::{Item, ItemStatus};
 use rescue_wizard::engine::{Event, Phase, RunOutcome};
 use rescue_wizard::net::check::{Check, CheckKind, CheckOutcome};
 use rescue_wizard::net::observe::{HoldStep, WireSign};
@@ -357,7 +357,7 @@ fn failed_item() -> (Item, ChecklistItem) {
     (
         Item {
             item: "cable and link",
-            status: Status::Fail,
+            status: ItemStatus::Fail,
             detail: "no carrier".into(),
             fix: Some("plug the cable in".into()),
         },

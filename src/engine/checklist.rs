@@ -14,7 +14,7 @@ use serde::Serialize;
 /// How an item came out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Status {
+pub enum ItemStatus {
     /// The evidence says this is fine.
     Pass,
     /// No evidence either way.
@@ -23,13 +23,13 @@ pub enum Status {
     Fail,
 }
 
-impl Status {
+impl ItemStatus {
     /// A short mark for lists.
     pub fn mark(self) -> &'static str {
         match self {
-            Status::Pass => "ok",
-            Status::Unknown => "??",
-            Status::Fail => "!!",
+            ItemStatus::Pass => "ok",
+            ItemStatus::Unknown => "??",
+            ItemStatus::Fail => "!!",
         }
     }
 }
@@ -40,7 +40,7 @@ pub struct Item {
     /// What is checked.
     pub item: &'static str,
     /// How it came out.
-    pub status: Status,
+    pub status: ItemStatus,
     /// What was seen.
     pub detail: String,
     /// What to do, unless it passed.
@@ -127,7 +127,7 @@ pub fn evaluate(evidence: &Evidence) -> Vec<Item> {
 /// The fix to try now: the first failing item's, else the first unknown item's (the
 /// checklist is in the order a technician works through it).
 pub fn current_fix(items: &[Item]) -> Option<String> {
-    [Status::Fail, Status::Unknown]
+    [ItemStatus::Fail, ItemStatus::Unknown]
         .into_iter()
         .find_map(|status| {
             items
@@ -139,15 +139,21 @@ pub fn current_fix(items: &[Item]) -> Option<String> {
 
 /// Counts of failed and unknown items.
 pub fn tally(items: &[Item]) -> (usize, usize) {
-    let fails = items.iter().filter(|i| i.status == Status::Fail).count();
-    let unknown = items.iter().filter(|i| i.status == Status::Unknown).count();
+    let fails = items
+        .iter()
+        .filter(|i| i.status == ItemStatus::Fail)
+        .count();
+    let unknown = items
+        .iter()
+        .filter(|i| i.status == ItemStatus::Unknown)
+        .count();
     (fails, unknown)
 }
 
 fn pass(item: &'static str, detail: impl Into<String>) -> Item {
     Item {
         item,
-        status: Status::Pass,
+        status: ItemStatus::Pass,
         detail: detail.into(),
         fix: None,
     }
@@ -156,7 +162,7 @@ fn pass(item: &'static str, detail: impl Into<String>) -> Item {
 fn fail(item: &'static str, detail: impl Into<String>, fix: impl Into<String>) -> Item {
     Item {
         item,
-        status: Status::Fail,
+        status: ItemStatus::Fail,
         detail: detail.into(),
         fix: Some(fix.into()),
     }
@@ -165,7 +171,7 @@ fn fail(item: &'static str, detail: impl Into<String>, fix: impl Into<String>) -
 fn unknown(item: &'static str, detail: impl Into<String>, fix: impl Into<String>) -> Item {
     Item {
         item,
-        status: Status::Unknown,
+        status: ItemStatus::Unknown,
         detail: detail.into(),
         fix: Some(fix.into()),
     }
@@ -407,7 +413,7 @@ mod tests {
         }
     }
 
-    fn status(items: &[Item], item: &str) -> Status {
+    fn status(items: &[Item], item: &str) -> ItemStatus {
         items.iter().find(|i| i.item == item).unwrap().status
     }
 
@@ -416,14 +422,17 @@ mod tests {
         let mut evidence = base();
         evidence.waited = Duration::from_secs(90);
         let items = evaluate(&evidence);
-        assert_eq!(status(&items, "server running and listening"), Status::Pass);
-        assert_eq!(status(&items, "cable and link"), Status::Pass);
-        assert_eq!(status(&items, "router reachable"), Status::Unknown);
-        assert_eq!(status(&items, "timing"), Status::Fail);
+        assert_eq!(
+            status(&items, "server running and listening"),
+            ItemStatus::Pass
+        );
+        assert_eq!(status(&items, "cable and link"), ItemStatus::Pass);
+        assert_eq!(status(&items, "router reachable"), ItemStatus::Unknown);
+        assert_eq!(status(&items, "timing"), ItemStatus::Fail);
         assert!(
             items
                 .iter()
-                .all(|i| i.status == Status::Pass || i.fix.is_some())
+                .all(|i| i.status == ItemStatus::Pass || i.fix.is_some())
         );
     }
 
@@ -437,9 +446,9 @@ mod tests {
             .iter()
             .find(|i| i.item == "server address as the router expects")
             .unwrap();
-        assert_eq!(item.status, Status::Fail);
+        assert_eq!(item.status, ItemStatus::Fail);
         assert!(item.fix.as_deref().unwrap().contains("192.168.0.225"));
-        assert_eq!(status(&items, "router reachable"), Status::Pass);
+        assert_eq!(status(&items, "router reachable"), ItemStatus::Pass);
     }
 
     #[test]
@@ -449,9 +458,9 @@ mod tests {
         evidence.failures = vec!["no ACK for block 1".into()];
         evidence.options_used = true;
         let items = evaluate(&evidence);
-        assert_eq!(status(&items, "transfer mode"), Status::Fail);
-        assert_eq!(status(&items, "ARP entries"), Status::Fail);
-        assert_eq!(status(&items, "timing"), Status::Pass);
+        assert_eq!(status(&items, "transfer mode"), ItemStatus::Fail);
+        assert_eq!(status(&items, "ARP entries"), ItemStatus::Fail);
+        assert_eq!(status(&items, "timing"), ItemStatus::Pass);
         let mode = items.iter().find(|i| i.item == "transfer mode").unwrap();
         assert!(mode.fix.as_deref().unwrap().contains("options"));
     }
@@ -460,9 +469,15 @@ mod tests {
     fn no_link_fails_unless_the_router_was_heard() {
         let mut evidence = base();
         evidence.carrier = Some(false);
-        assert_eq!(status(&evaluate(&evidence), "cable and link"), Status::Fail);
+        assert_eq!(
+            status(&evaluate(&evidence), "cable and link"),
+            ItemStatus::Fail
+        );
         evidence.router_seen = Some(Ipv4Addr::new(192, 168, 0, 86));
-        assert_eq!(status(&evaluate(&evidence), "cable and link"), Status::Pass);
+        assert_eq!(
+            status(&evaluate(&evidence), "cable and link"),
+            ItemStatus::Pass
+        );
     }
 
     #[test]
@@ -473,13 +488,13 @@ mod tests {
         let items = evaluate(&evidence);
         assert_eq!(
             status(&items, "router's TFTP server answering"),
-            Status::Fail
+            ItemStatus::Fail
         );
         evidence.bytes_moved = 10;
         let items = evaluate(&evidence);
         assert_eq!(
             status(&items, "router's TFTP server answering"),
-            Status::Pass
+            ItemStatus::Pass
         );
         assert_eq!(tally(&items).0, 0);
     }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crate::net::addr::NetworkChanges;
 use crate::net::iface::Ipv4Cidr;
-use crate::profile::{Method, OptionPolicy as ProfileOptions, RolloverPolicy, Step};
+use crate::profile::{Method, OptionUse, RolloverPolicy, Step};
 use crate::tftp::options::OptionPolicy;
 use crate::tftp::server::{ServerConfig, Source};
 use crate::tftp::session::{NextBlock, RolloverTo};
@@ -433,7 +433,7 @@ pub enum PlanError {
 /// along each resend. A profile narrows the defaults, and the command line can narrow them
 /// further; neither widens them.
 pub fn apply_tftp_policy(config: &mut ServerConfig, tftp: &crate::profile::Tftp) {
-    if tftp.options == Some(ProfileOptions::None) {
+    if tftp.options == Some(OptionUse::None) {
         config.options.enabled = false;
     }
     if let Some(max) = tftp.max_blksize {

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::format::{self, Format};
 use super::{ImageFinding, Probe, Scan, StripOffer};
-use crate::profile::{Catalogue, HexBytes, ImageKind, OptionPolicy, Profile, RolloverPolicy};
+use crate::profile::{Catalogue, HexBytes, ImageKind, OptionUse, Profile, RolloverPolicy};
 
 /// Block size a bootloader uses when no option changes it (RFC 1350).
 const DEFAULT_BLKSIZE: u16 = 512;
@@ -481,7 +481,7 @@ impl Rules<'_> {
         // Bootloaders ask for no options unless built to, so 512 is what to expect; with
         // options off the block size is 512 whatever the cap says.
         let blksize = match tftp.options {
-            Some(OptionPolicy::None) => DEFAULT_BLKSIZE,
+            Some(OptionUse::None) => DEFAULT_BLKSIZE,
             _ => tftp.max_blksize.unwrap_or(DEFAULT_BLKSIZE),
         }
         .max(1);

@@ -17,7 +17,7 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use super::iface::{Interface, Ipv4Cidr};
 use super::io_failure::IoFailure;
-use super::journal::{self, Change, Journal, Port};
+use super::journal::{self, Change, Journal, PortIdentity};
 use super::platform;
 
 mod undo;
@@ -317,7 +317,7 @@ impl HostSetup {
             });
         }
         let port = match platform::link(changes.ifindex) {
-            Ok(Some(link)) if link.name == changes.ifname => Port {
+            Ok(Some(link)) if link.name == changes.ifname => PortIdentity {
                 index: link.index,
                 name: link.name,
                 mac: link.mac,
@@ -426,7 +426,7 @@ impl HostSetup {
 
     fn start_keeper(
         &mut self,
-        port: Port,
+        port: PortIdentity,
         cidr: Ipv4Cidr,
         label: Option<String>,
         static_arp: Option<(std::net::Ipv4Addr, [u8; 6])>,
@@ -585,7 +585,7 @@ impl Drop for HostSetup {
     }
 }
 
-fn address_change(port: &Port, cidr: Ipv4Cidr, label: Option<String>) -> Change {
+fn address_change(port: &PortIdentity, cidr: Ipv4Cidr, label: Option<String>) -> Change {
     Change::Address {
         ifindex: port.index,
         ifname: port.name.clone(),
@@ -596,7 +596,7 @@ fn address_change(port: &Port, cidr: Ipv4Cidr, label: Option<String>) -> Change 
     }
 }
 
-fn link_up_change(port: &Port) -> Change {
+fn link_up_change(port: &PortIdentity) -> Change {
     Change::LinkUp {
         ifindex: port.index,
         ifname: port.name.clone(),
@@ -613,7 +613,7 @@ fn add_rescue_address(ifindex: u32, cidr: Ipv4Cidr, label: Option<&str>) -> io::
 /// interface is there now.
 struct Kept<'a> {
     shared: &'a Shared,
-    port: Port,
+    port: PortIdentity,
     present: bool,
     cidr: Ipv4Cidr,
     label: Option<&'a str>,
@@ -696,7 +696,7 @@ impl Kept<'_> {
         }
         let old = std::mem::replace(
             &mut self.port,
-            Port {
+            PortIdentity {
                 index: link.index,
                 name: link.name,
                 mac: link.mac,

@@ -101,7 +101,7 @@ pub enum Change {
 
 /// The interface a change was made on: index, name and hardware address, all three.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Port {
+pub struct PortIdentity {
     /// Kernel index.
     pub index: u32,
     /// Name.
@@ -114,7 +114,7 @@ impl Change {
     /// The interface the change lives on, when it lives on one interface's kernel state
     /// (addresses, links and ARP entries go with the interface when it goes, and so does
     /// `NetworkManager`'s runtime setting for the device).
-    pub fn port(&self) -> Option<Port> {
+    pub fn port(&self) -> Option<PortIdentity> {
         match self {
             Change::FirewallRule { .. } => None,
             _ => self.recorded_port(),
@@ -123,7 +123,7 @@ impl Change {
 
     /// The interface as recorded when the change was made (index, name and MAC), for every
     /// change that recorded all three; `None` for the name-only entries of earlier versions.
-    pub fn recorded_port(&self) -> Option<Port> {
+    pub fn recorded_port(&self) -> Option<PortIdentity> {
         let (index, name, mac) = match self {
             Change::Address {
                 ifindex,
@@ -149,7 +149,7 @@ impl Change {
             } => (*ifindex, ifname, mac),
             Change::FirewallRule { rule, ifindex, mac } => (*ifindex, &rule.iface, mac),
         };
-        Some(Port {
+        Some(PortIdentity {
             index: index?,
             name: name.clone(),
             mac: mac.clone(),

@@ -17,7 +17,7 @@ pub use catalogue::{CONFIG_DIR_ENV, Catalogue, Entry, Origin, read_profile_file,
 pub use error::{Problem, Problems, ProfileError};
 pub use parse::{MAX_PROFILE_BYTES, MAX_PROFILE_DEPTH, parse_profile, read_profile_text};
 pub use schema::{
-    Confidence, Header, HexBytes, Host, Image, ImageKind, Method, OptionPolicy, Profile,
+    Confidence, Header, HexBytes, Host, Image, ImageKind, Method, OptionUse, Profile,
     RolloverPolicy, Step, Tftp,
 };
 pub use schema::{Dhcp, Http, HttpFlavour, Pool};

@@ -253,7 +253,7 @@ impl Nmrp {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Tftp {
     /// Whether options (RFC 2347) may be used: `requested` or `none`.
-    pub options: Option<OptionPolicy>,
+    pub options: Option<OptionUse>,
     /// Largest block size to grant or ask for.
     pub max_blksize: Option<u16>,
     /// What the bootloader does after block 65535.
@@ -309,19 +309,19 @@ pub enum HttpFlavour {
 /// Which TFTP options may be used with this bootloader.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum OptionPolicy {
+pub enum OptionUse {
     /// Grant (or ask for) the options the bootloader itself requests, within the caps.
     Requested,
     /// Plain RFC 1350: ignore every option, for bootloaders that choke on an OACK.
     None,
 }
 
-impl OptionPolicy {
+impl OptionUse {
     /// The name used in profiles.
     pub fn as_str(self) -> &'static str {
         match self {
-            OptionPolicy::Requested => "requested",
-            OptionPolicy::None => "none",
+            OptionUse::Requested => "requested",
+            OptionUse::None => "none",
         }
     }
 }

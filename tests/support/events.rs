@@ -359,7 +359,7 @@ pub struct ChecklistItem {
     pub fix: Option<String>,
 }
 
-/// How a checklist item came out (`engine::checklist::Status`).
+/// How a checklist item came out (`engine::checklist::ItemStatus`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ChecklistStatus {

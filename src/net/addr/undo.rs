@@ -5,7 +5,7 @@
 use std::io;
 use std::path::Path;
 
-use crate::net::journal::{self, Change, Port, StateDir};
+use crate::net::journal::{self, Change, PortIdentity, StateDir};
 use crate::net::platform;
 
 use super::ADDRESS_LIFETIME;
@@ -34,7 +34,11 @@ pub enum PortNow {
 /// Compares the interface as recorded with what the kernel reports now: `now` is the link
 /// found under the recorded name when `by_name` (firewall rules and `NetworkManager` act on
 /// names), else under the recorded index (addresses, links and ARP entries live on indexes).
-pub fn port_now(recorded: &Port, now: Option<&platform::LinkInfo>, by_name: bool) -> PortNow {
+pub fn port_now(
+    recorded: &PortIdentity,
+    now: Option<&platform::LinkInfo>,
+    by_name: bool,
+) -> PortNow {
     let mac = |m: &Option<String>| m.clone().unwrap_or_else(|| "none".into());
     match now {
         None if by_name => PortNow::Gone(format!(
@@ -79,7 +83,7 @@ pub fn port_now(recorded: &Port, now: Option<&platform::LinkInfo>, by_name: bool
 /// interface name now belongs to another interface is left, since it may be that interface's
 /// (another run, the technician). `NetworkManager` forgets a device's runtime setting with the
 /// device.
-pub fn left_alone(change: &Change, recorded: &Port, now: &PortNow) -> Option<String> {
+pub fn left_alone(change: &Change, recorded: &PortIdentity, now: &PortNow) -> Option<String> {
     let why = match now {
         PortNow::Same => return None,
         PortNow::Gone(_) if matches!(change, Change::FirewallRule { .. }) => return None,
@@ -107,7 +111,7 @@ pub fn left_alone(change: &Change, recorded: &Port, now: &PortNow) -> Option<Str
 
 /// What the kernel reports now for a change's recorded interface, and whether that leaves the
 /// change alone (see [`left_alone`]).
-fn check_port(change: &Change, recorded: &Port) -> io::Result<Option<String>> {
+fn check_port(change: &Change, recorded: &PortIdentity) -> io::Result<Option<String>> {
     let by_name = change.keyed_by_name();
     let now = if by_name {
         platform::link_named(&recorded.name)?

@@ -23,7 +23,7 @@ use ratatui::widgets::Paragraph;
 use super::live::mark;
 use super::{Theme, hanging, inner_width, panel};
 use crate::engine::RunOutcome;
-use crate::engine::checklist::Status;
+use crate::engine::checklist::ItemStatus;
 use crate::ui::tui::model::{Model, RunState};
 
 /// Draws the outcome, the facts of the run and, after a failure, the checklist and the retry.
@@ -222,7 +222,7 @@ fn checklist(run: &RunState, width: usize, theme: &Theme) -> Vec<Line<'static>> 
             plain,
             width,
         ));
-        if item.status != Status::Pass
+        if item.status != ItemStatus::Pass
             && let Some(fix) = &item.fix
         {
             lines.extend(hanging("   fix: ", theme.warn, fix, theme.warn, width));

@@ -24,7 +24,7 @@ use ratatui::widgets::Paragraph;
 use super::nmrp;
 use super::{Theme, bytes, clock, hanging, inner_width, panel, wrap};
 use crate::engine::Phase;
-use crate::engine::checklist::{Item, Status};
+use crate::engine::checklist::{Item, ItemStatus};
 use crate::ui::tui::model::{FeedKind, Hint, Model, RunState};
 
 /// Width of the feed's time column: `12:34 `.
@@ -303,11 +303,11 @@ fn feed_window(
 }
 
 /// The mark of an item.
-pub fn mark(status: Status, theme: &Theme) -> Span<'static> {
+pub fn mark(status: ItemStatus, theme: &Theme) -> Span<'static> {
     match status {
-        Status::Pass => Span::styled("ok ", theme.good),
-        Status::Unknown => Span::styled("?? ", theme.dim),
-        Status::Fail => Span::styled("!! ", theme.bad),
+        ItemStatus::Pass => Span::styled("ok ", theme.good),
+        ItemStatus::Unknown => Span::styled("?? ", theme.dim),
+        ItemStatus::Fail => Span::styled("!! ", theme.bad),
     }
 }
 

@@ -80,7 +80,7 @@ pub fn layer<T>(given: Option<T>, profile: Option<T>, default: T) -> T {
 
 /// Which layer a value came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Origin {
+pub enum Layer {
     /// The technician (the command line, the wizard, the demo).
     Given,
     /// The device profile.
@@ -90,11 +90,11 @@ pub enum Origin {
 }
 
 /// [`layer`], saying which layer the value came from.
-pub fn layer_traced<T>(given: Option<T>, profile: Option<T>, default: T) -> (T, Origin) {
+pub fn layer_traced<T>(given: Option<T>, profile: Option<T>, default: T) -> (T, Layer) {
     match (given, profile) {
-        (Some(value), _) => (value, Origin::Given),
-        (None, Some(value)) => (value, Origin::Profile),
-        (None, None) => (default, Origin::Default),
+        (Some(value), _) => (value, Layer::Given),
+        (None, Some(value)) => (value, Layer::Profile),
+        (None, None) => (default, Layer::Default),
     }
 }
 
@@ -128,7 +128,7 @@ pub struct Layered {
     /// How long flashing takes.
     pub flash: Duration,
     /// Where `flash` came from.
-    pub flash_origin: Origin,
+    pub flash_origin: Layer,
     /// The region an NMRP bootloader is told, by name; none when neither names one.
     pub region: Option<String>,
     /// The serial console's baud rate.
@@ -192,9 +192,9 @@ mod tests {
 
     #[test]
     fn the_layer_a_value_came_from_is_told() {
-        assert_eq!(layer_traced(Some(1), Some(2), 3), (1, Origin::Given));
-        assert_eq!(layer_traced(None, Some(2), 3), (2, Origin::Profile));
-        assert_eq!(layer_traced(None, None, 3), (3, Origin::Default));
+        assert_eq!(layer_traced(Some(1), Some(2), 3), (1, Layer::Given));
+        assert_eq!(layer_traced(None, Some(2), 3), (2, Layer::Profile));
+        assert_eq!(layer_traced(None, None, 3), (3, Layer::Default));
     }
 
     #[test]
@@ -213,7 +213,7 @@ mod tests {
         let values = layered(&Given::default(), &timed);
         assert_eq!(
             (values.flash, values.flash_origin),
-            (Duration::from_secs(90), Origin::Profile)
+            (Duration::from_secs(90), Layer::Profile)
         );
         assert_eq!(values.region.as_deref(), Some("NA"));
         let given = Given {
@@ -230,13 +230,13 @@ mod tests {
         assert_eq!(values.port, 6969);
         assert_eq!(
             (values.flash, values.flash_origin),
-            (Duration::from_secs(8), Origin::Given)
+            (Duration::from_secs(8), Layer::Given)
         );
         assert_eq!(values.region.as_deref(), Some("WW"));
         assert_eq!(values.baud, 57_600);
         assert_eq!(
             layered(&Given::default(), &plain).flash_origin,
-            Origin::Default
+            Layer::Default
         );
     }
 

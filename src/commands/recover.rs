@@ -10,7 +10,7 @@ use std::time::Duration;
 use super::{StopSignals, ask, find_profile};
 use crate::cli::{DemoArgs, RecoverArgs};
 use crate::engine::plan::{
-    self, AfterProof, AfterTransfer, Firewall, ImageFacts, NetworkConsent, OtherDhcp, Serial,
+    self, AfterProof, AfterTransfer, FirewallPolicy, ImageFacts, NetworkConsent, OtherDhcp, Serial,
     ServerAddress, Settings,
 };
 use crate::engine::running::{self, Ended};
@@ -179,7 +179,7 @@ pub(crate) fn settings(args: &RecoverArgs) -> Settings {
         router_mac: args.router_mac,
         stall_after: args.stall_after.map(Duration::from_secs),
         region: args.region.clone(),
-        firewall: Firewall::from_flag(args.allow_firewall),
+        firewall: FirewallPolicy::from_flag(args.allow_firewall),
         other_dhcp: OtherDhcp::from_flag(args.allow_other_dhcp),
         serial: args.serial.clone().map(|port| Serial {
             port,

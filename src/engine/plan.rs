@@ -22,7 +22,7 @@ mod policy;
 pub use self::build::build;
 pub use self::lease::{DEFAULT_LEASE_HOST, lease};
 pub use self::policy::{
-    AfterProof, AfterTransfer, Firewall, NetworkConsent, OtherDhcp, ServerAddress,
+    AfterProof, AfterTransfer, FirewallPolicy, NetworkConsent, OtherDhcp, ServerAddress,
 };
 
 /// After the expected flashing time, how much longer the run watches for the router coming
@@ -59,7 +59,7 @@ pub struct Settings {
     pub region: Option<String>,
     /// What the run does when the host firewall would drop the router's packets
     /// (`--allow-firewall`).
-    pub firewall: Firewall,
+    pub firewall: FirewallPolicy,
     /// The bootloader's serial console (`--serial`, `--baud`, `--yes`), when the run drives it.
     pub serial: Option<Serial>,
     /// What a DHCP/BOOTP run does when another DHCP server answers its probe on the port
@@ -153,7 +153,7 @@ impl Default for Settings {
             router_mac: None,
             stall_after: None,
             region: None,
-            firewall: Firewall::Leave,
+            firewall: FirewallPolicy::Leave,
             serial: None,
             other_dhcp: OtherDhcp::Stop,
         }
@@ -325,7 +325,7 @@ pub struct Plan {
     /// Show the checklist when nothing has moved for this long.
     pub stall_after: Duration,
     /// What the run does when the host firewall would drop the router's packets.
-    pub firewall: Firewall,
+    pub firewall: FirewallPolicy,
     /// The serial console leg, when the run drives the bootloader's console.
     pub console: Option<ConsolePlan>,
 }

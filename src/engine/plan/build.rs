@@ -7,14 +7,14 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use super::console::console_plan;
 use super::lease::{lease, with_lease};
 use super::{
-    AfterTransfer, FLASH_GRACE, Firewall, FlashSource, ImageFacts, Plan, PlanError, Port, Settings,
-    Transfer, apply_tftp_policy,
+    AfterTransfer, FLASH_GRACE, FirewallPolicy, FlashSource, ImageFacts, Plan, PlanError, Port,
+    Settings, Transfer, apply_tftp_policy,
 };
 use crate::net::addr::NetworkChanges;
 use crate::net::check;
 use crate::net::iface::{Interface, InterfaceKind, Ipv4Cidr};
 use crate::profile::{Method, Profile};
-use crate::settings::{self, Given, Layered, Origin};
+use crate::settings::{self, Given, Layer, Layered};
 use crate::tftp::server::{ServerConfig, Source};
 use crate::tftp::session::NextBlock;
 
@@ -75,9 +75,9 @@ pub fn build(
             values.flash
         },
         flash_source: match values.flash_origin {
-            Origin::Given => FlashSource::Settings,
-            Origin::Profile => FlashSource::Profile,
-            Origin::Default => FlashSource::Typical,
+            Layer::Given => FlashSource::Settings,
+            Layer::Profile => FlashSource::Profile,
+            Layer::Default => FlashSource::Typical,
         },
         // It stays in its bootloader until switched off and on: nothing to watch for.
         after: profile.after.filter(|_| !nmrp),
@@ -96,7 +96,7 @@ pub fn build(
         stall_after: values.stall_after,
         // A loopback run changes nothing on the host.
         firewall: if settings.loopback.is_some() {
-            Firewall::Leave
+            FirewallPolicy::Leave
         } else {
             settings.firewall
         },

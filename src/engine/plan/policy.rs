@@ -1,6 +1,6 @@
 //! The run's decisions that the technician (a flag, the wizard) or the profile makes, each a
 //! small value named by what it decides, built where the flag or field is read: a plan says
-//! `Firewall::OpenForRun`, not `true`.
+//! `FirewallPolicy::OpenForRun`, not `true`.
 
 /// What the run does once the transfer is confirmed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -21,7 +21,7 @@ impl AfterTransfer {
 
 /// What the run does when the host firewall would drop the router's packets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Firewall {
+pub enum FirewallPolicy {
     /// Leave it as it is: preflight reports it, the technician fixes it.
     #[default]
     Leave,
@@ -30,7 +30,7 @@ pub enum Firewall {
     OpenForRun,
 }
 
-impl Firewall {
+impl FirewallPolicy {
     /// `--allow-firewall` given or not.
     pub fn from_flag(allow: bool) -> Self {
         if allow { Self::OpenForRun } else { Self::Leave }
@@ -122,8 +122,8 @@ mod tests {
     fn each_flag_picks_the_decision_it_names() {
         assert_eq!(AfterTransfer::from_flag(true), AfterTransfer::Exit);
         assert_eq!(AfterTransfer::from_flag(false), AfterTransfer::Watch);
-        assert_eq!(Firewall::from_flag(true), Firewall::OpenForRun);
-        assert_eq!(Firewall::from_flag(false), Firewall::Leave);
+        assert_eq!(FirewallPolicy::from_flag(true), FirewallPolicy::OpenForRun);
+        assert_eq!(FirewallPolicy::from_flag(false), FirewallPolicy::Leave);
         assert_eq!(OtherDhcp::from_flag(true), OtherDhcp::Warn);
         assert_eq!(OtherDhcp::from_flag(false), OtherDhcp::Stop);
         assert_eq!(NetworkConsent::from_flag(true), NetworkConsent::Given);

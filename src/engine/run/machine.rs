@@ -30,7 +30,9 @@ use super::method::{self, Method};
 use super::tally::Tally;
 use crate::engine::checklist::{self, Evidence, Item};
 use crate::engine::event::{Command, Event, Phase, RunOutcome};
-use crate::engine::plan::{AfterTransfer, Firewall, NetworkConsent, Plan, ServerAddress, Transfer};
+use crate::engine::plan::{
+    AfterTransfer, FirewallPolicy, NetworkConsent, Plan, ServerAddress, Transfer,
+};
 use crate::net::addr::HostEvent;
 use crate::net::check::{Check, CheckKind, CheckOutcome};
 use crate::net::observe::{DEFAULT_AWAY_AFTER, Observer, PowerOnTiming, WireExpectation, WireSign};
@@ -450,7 +452,7 @@ impl Machine {
         for mut check in checks {
             if check.kind == CheckKind::Firewall
                 && check.verdict != CheckOutcome::Pass
-                && self.plan.firewall == Firewall::OpenForRun
+                && self.plan.firewall == FirewallPolicy::OpenForRun
             {
                 self.network_step.open_firewall = true;
             }
@@ -507,7 +509,7 @@ impl Machine {
         match kind {
             CheckKind::Address => network.is_some_and(|n| n.add.is_some()),
             CheckKind::PortSwitchedOff => network.is_some_and(|n| n.link_up),
-            CheckKind::Firewall => self.plan.firewall == Firewall::OpenForRun,
+            CheckKind::Firewall => self.plan.firewall == FirewallPolicy::OpenForRun,
             _ => false,
         }
     }

@@ -18,7 +18,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use super::machine::{Effect, Input, Machine, PushFailure, Pushed, SelfTested, Setting};
 use crate::engine::event::{Command, Event, Phase, RunOutcome};
-use crate::engine::plan::{self, Firewall, ImageFacts, NetworkConsent, ServerAddress, Settings};
+use crate::engine::plan::{
+    self, FirewallPolicy, ImageFacts, NetworkConsent, ServerAddress, Settings,
+};
 use crate::net::addr::HostEvent;
 use crate::net::check::{Check, CheckKind, CheckOutcome};
 use crate::net::iface::InterfaceKind;

@@ -193,7 +193,7 @@ fn a_firewall_that_drops_the_router_stops_the_run_unless_allowed() {
 #[test]
 fn allowed_the_firewall_is_opened_with_consent_after_the_network_and_before_the_server() {
     let mut plan = plan_for("tl-wr841n-v9");
-    plan.firewall = Firewall::OpenForRun;
+    plan.firewall = FirewallPolicy::OpenForRun;
     let mut rig = Rig::with_plan(
         plan,
         Setting::Host {
@@ -237,7 +237,7 @@ fn allowed_the_firewall_is_opened_with_consent_after_the_network_and_before_the_
 
     // A firewall that cannot be opened is a failure of the network step.
     let mut plan = plan_for("tl-wr841n-v9");
-    plan.firewall = Firewall::OpenForRun;
+    plan.firewall = FirewallPolicy::OpenForRun;
     let mut rig = Rig::with_plan(
         plan,
         Setting::Host {

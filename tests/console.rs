@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use rescue_wizard::console::dialogue::size_words;
 use rescue_wizard::console::{
-    Action, ConsoleEvent, Dialogue, Family, FlashKind, FlashState, Input, Job, Recipe, Region,
+    Action, ConsoleEvent, Dialogue, Family, FlashKind, FlashState, ImageCopy, Input, Job, Recipe,
     Settings,
 };
 
@@ -412,7 +412,7 @@ fn without_a_recipe_the_image_is_loaded_and_proven_and_nothing_else_is_typed() {
     let events = told(&actions);
     assert!(events.contains(&ConsoleEvent::Loaded { bytes: IMAGE_SIZE }));
     assert!(events.contains(&ConsoleEvent::CrcCompared {
-        region: Region::Loaded,
+        region: ImageCopy::Loaded,
         ours: IMAGE_CRC,
         theirs: IMAGE_CRC
     }));
@@ -508,7 +508,7 @@ fn the_flash_is_written_only_after_the_go_then_read_back_and_reset() {
         ]
     );
     assert!(told(&all).contains(&ConsoleEvent::CrcCompared {
-        region: Region::Flash,
+        region: ImageCopy::Flash,
         ours: IMAGE_CRC,
         theirs: IMAGE_CRC
     }));

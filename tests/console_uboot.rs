@@ -17,7 +17,7 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 
 use rescue_wizard::console::{
-    ConsoleEvent, Dialogue, FlashKind, FlashState, Job, Recipe, Region, Settings, port,
+    ConsoleEvent, Dialogue, FlashKind, FlashState, ImageCopy, Job, Recipe, Settings, port,
 };
 
 mod support;
@@ -188,7 +188,7 @@ fn the_console_stops_uboot_loads_over_our_server_and_proves_the_crc() {
         "{events:?}\n{transcript}"
     );
     assert!(events.contains(&ConsoleEvent::CrcCompared {
-        region: Region::Loaded,
+        region: ImageCopy::Loaded,
         ours: crc,
         theirs: crc
     }));

@@ -26,7 +26,9 @@ use super::baud;
 pub use super::event::{ConsoleEvent, FlashState, size_words};
 use super::family::{self, Family};
 use super::ram_boot::RamBoot;
-use super::script::{Check, Job, Judged, Probe, Region, Step, Touch, hex, judge, round_up};
+use super::script::{
+    AnswerCheck, ImageCopy, Job, Judged, Probe, Step, Touch, hex, judge, round_up,
+};
 
 /// How long after the stop token the prompt may take before the window counts as missed.
 pub const STOP_PATIENCE: Duration = Duration::from_secs(10);
@@ -334,7 +336,7 @@ impl Dialogue {
             }
             State::Answering { index, .. } => {
                 self.text.push_str(&text);
-                if let Check::Started(started) = &self.steps[index].check
+                if let AnswerCheck::Started(started) = &self.steps[index].check
                     && let Some(line) = line_with(&self.text, started)
                 {
                     self.state = State::Started {
@@ -463,7 +465,7 @@ impl Dialogue {
             self.state = State::Confirming { index };
             return;
         }
-        if matches!(step.check, Check::Started(_)) {
+        if matches!(step.check, AnswerCheck::Started(_)) {
             out.push(Action::Tell(ConsoleEvent::RamBoot {
                 command: step.command.clone(),
                 chosen: true,
@@ -570,7 +572,7 @@ impl Dialogue {
             answer: answer.clone(),
         }));
         match judge(&step.check, &answer) {
-            Err(_) if step.check == Check::LoadAddress(Probe::Env) => {
+            Err(_) if step.check == AnswerCheck::LoadAddress(Probe::Env) => {
                 // No `loadaddr` in this bootloader's environment (U-Boot 1.1.x often has
                 // none): where its RAM is comes next.
                 self.steps.truncate(index + 1);
@@ -579,7 +581,7 @@ impl Dialogue {
                 return;
             }
             Err(why) => {
-                let fix = if matches!(step.check, Check::LoadAddress(_)) {
+                let fix = if matches!(step.check, AnswerCheck::LoadAddress(_)) {
                     " (give the RAM address in the profile: `console: load-address`)"
                 } else {
                     ""
@@ -607,7 +609,7 @@ impl Dialogue {
                     theirs,
                 }));
                 if ours != theirs {
-                    if region == Region::Flash {
+                    if region == ImageCopy::Flash {
                         self.flash = FlashState::Differs;
                     }
                     self.fail(
@@ -618,7 +620,7 @@ impl Dialogue {
                     );
                     return;
                 }
-                if region == Region::Flash {
+                if region == ImageCopy::Flash {
                     self.flash = FlashState::Verified;
                 }
             }
@@ -718,9 +720,9 @@ impl Dialogue {
 
     fn patience(&self, index: usize) -> Duration {
         let step = &self.steps[index];
-        if matches!(step.check, Check::Started(_)) {
+        if matches!(step.check, AnswerCheck::Started(_)) {
             BOOT_PATIENCE
-        } else if step.touch != Touch::None || matches!(step.check, Check::Loaded { .. }) {
+        } else if step.touch != Touch::None || matches!(step.check, AnswerCheck::Loaded { .. }) {
             LONG_PATIENCE
         } else {
             ANSWER_PATIENCE
@@ -813,14 +815,14 @@ impl Dialogue {
 }
 
 /// What a command's answer must hold, in words.
-fn awaited(check: &Check) -> String {
+fn awaited(check: &AnswerCheck) -> String {
     match check {
-        Check::Quiet => "the prompt, with no error".to_owned(),
-        Check::Loaded { size } => format!("\"Bytes transferred = {size}\""),
-        Check::Crc { region, crc } => format!("the CRC-32 of {region} to be {crc:08x}"),
-        Check::Says(text) => format!("{text:?}"),
-        Check::LoadAddress(_) => "the address the bootloader loads to".to_owned(),
-        Check::Started(text) => format!("{text:?}: the image starting"),
+        AnswerCheck::Quiet => "the prompt, with no error".to_owned(),
+        AnswerCheck::Loaded { size } => format!("\"Bytes transferred = {size}\""),
+        AnswerCheck::Crc { region, crc } => format!("the CRC-32 of {region} to be {crc:08x}"),
+        AnswerCheck::Says(text) => format!("{text:?}"),
+        AnswerCheck::LoadAddress(_) => "the address the bootloader loads to".to_owned(),
+        AnswerCheck::Started(text) => format!("{text:?}: the image starting"),
     }
 }
 

@@ -4,7 +4,7 @@
 use std::fmt;
 
 use super::family::Family;
-use super::script::{Region, hex};
+use super::script::{ImageCopy, hex};
 
 /// Where the flash stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,7 +91,7 @@ pub enum ConsoleEvent {
     /// The bootloader's CRC-32 of a copy of the image, and ours.
     CrcCompared {
         /// Which copy.
-        region: Region,
+        region: ImageCopy,
         /// Ours.
         ours: u32,
         /// The bootloader's.

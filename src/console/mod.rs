@@ -18,4 +18,4 @@ pub mod script;
 pub use dialogue::{Action, Answer, ConsoleEvent, Dialogue, FlashState, Input, Settings};
 pub use family::Family;
 pub use ram_boot::RamBoot;
-pub use script::{FlashKind, Job, Recipe, RecipeCommand, Region, Touch};
+pub use script::{FlashKind, ImageCopy, Job, Recipe, RecipeCommand, Touch};

@@ -9,7 +9,7 @@
 //! CRC-32 of the loaded bytes. It succeeds when the bootloader prints its start line
 //! ("Starting kernel") and fails when the prompt comes back instead.
 
-use super::script::{Check, Step, Touch, hex};
+use super::script::{AnswerCheck, Step, Touch, hex};
 use crate::image::Format;
 use crate::profile::schema::{ConsoleRamBoot, RAM_BOOT_COMMAND, RAM_BOOT_STARTED};
 
@@ -57,7 +57,7 @@ impl RamBoot {
     pub fn step(&self, load_addr: u64, size: u64) -> Step {
         Step {
             command: self.command_at(load_addr, size),
-            check: Check::Started(self.started.clone()),
+            check: AnswerCheck::Started(self.started.clone()),
             touch: Touch::None,
             leaves: false,
         }
@@ -88,7 +88,7 @@ mod tests {
         let boot = RamBoot::from_profile(&ConsoleRamBoot::default());
         let step = boot.step(0x8100_0000, 0x30_0000);
         assert_eq!(step.command, "bootm 0x81000000");
-        assert_eq!(step.check, Check::Started("Starting kernel".into()));
+        assert_eq!(step.check, AnswerCheck::Started("Starting kernel".into()));
         assert_eq!(step.touch, Touch::None);
         let fdt = RamBoot {
             command: "bootm {loadaddr} - ${fdtcontroladdr}".into(),

@@ -14,7 +14,7 @@ use crate::profile::schema::{ConsoleFlash, ConsoleFlashKind};
 
 /// How an answer is judged.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Check {
+pub enum AnswerCheck {
     /// None of the bootloader's error words.
     Quiet,
     /// `tftpboot`: "Bytes transferred = N" with N the image's size.
@@ -25,7 +25,7 @@ pub enum Check {
     /// `crc32`: "==> xxxxxxxx" equal to ours.
     Crc {
         /// Where the bytes are.
-        region: Region,
+        region: ImageCopy,
         /// The image's CRC-32 (IEEE, as U-Boot's `crc32` computes it).
         crc: u32,
     },
@@ -68,18 +68,18 @@ pub const TOP_RESERVE: u64 = 8 << 20;
 
 /// Which copy of the image a `crc32` reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Region {
+pub enum ImageCopy {
     /// What `tftpboot` loaded into RAM.
     Loaded,
     /// What was written to flash, read back.
     Flash,
 }
 
-impl fmt::Display for Region {
+impl fmt::Display for ImageCopy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            Region::Loaded => "the loaded image",
-            Region::Flash => "the flash region",
+            ImageCopy::Loaded => "the loaded image",
+            ImageCopy::Flash => "the flash region",
         })
     }
 }
@@ -101,7 +101,7 @@ pub struct Step {
     /// The line typed (without the Enter).
     pub command: String,
     /// How its answer is judged.
-    pub check: Check,
+    pub check: AnswerCheck,
     /// What it does to the flash.
     pub touch: Touch,
     /// Whether the bootloader leaves (`reset`, `bootm`): no prompt follows.
@@ -109,7 +109,7 @@ pub struct Step {
 }
 
 impl Step {
-    fn safe(command: String, check: Check) -> Self {
+    fn safe(command: String, check: AnswerCheck) -> Self {
         Self {
             command,
             check,
@@ -139,11 +139,11 @@ const ERROR_WORDS: &[&str] = &[
 ];
 
 /// Why an answer does not pass its check, or `Ok` with what it showed.
-pub fn judge(check: &Check, answer: &str) -> Result<Judged, String> {
+pub fn judge(check: &AnswerCheck, answer: &str) -> Result<Judged, String> {
     let lower = answer.to_ascii_lowercase();
     let error = ERROR_WORDS.iter().find(|w| lower.contains(*w));
     match check {
-        Check::Loaded { size } => match bytes_transferred(answer) {
+        AnswerCheck::Loaded { size } => match bytes_transferred(answer) {
             Some(got) if got == *size => Ok(Judged::Loaded(got)),
             Some(got) => Err(format!(
                 "the bootloader loaded {got} bytes, the image has {size}"
@@ -153,7 +153,7 @@ pub fn judge(check: &Check, answer: &str) -> Result<Judged, String> {
                 last_line(answer)
             )),
         },
-        Check::Crc { region, crc } => match crc32_answer(answer) {
+        AnswerCheck::Crc { region, crc } => match crc32_answer(answer) {
             Some(theirs) => Ok(Judged::Crc {
                 region: *region,
                 ours: *crc,
@@ -164,13 +164,13 @@ pub fn judge(check: &Check, answer: &str) -> Result<Judged, String> {
                 last_line(answer)
             )),
         },
-        Check::Quiet => match error {
+        AnswerCheck::Quiet => match error {
             Some(_) => Err(format!("the bootloader said: {}", error_line(answer))),
             None => Ok(Judged::Fine),
         },
-        Check::LoadAddress(probe) => load_address(*probe, answer),
+        AnswerCheck::LoadAddress(probe) => load_address(*probe, answer),
         // Judged only when the prompt came back: the start line would have ended the wait.
-        Check::Started(text) => Err(format!(
+        AnswerCheck::Started(text) => Err(format!(
             "the bootloader came back to its prompt without {text:?}: {}",
             if error.is_some() {
                 error_line(answer)
@@ -178,7 +178,7 @@ pub fn judge(check: &Check, answer: &str) -> Result<Judged, String> {
                 last_line(answer)
             }
         )),
-        Check::Says(text) => match error {
+        AnswerCheck::Says(text) => match error {
             Some(_) => Err(format!("the bootloader said: {}", error_line(answer))),
             None if answer.contains(text.as_str()) => Ok(Judged::Fine),
             None => Err(format!(
@@ -280,7 +280,7 @@ pub enum Judged {
     /// A CRC-32 compared (equal or not: the caller decides).
     Crc {
         /// Which copy.
-        region: Region,
+        region: ImageCopy,
         /// Ours.
         ours: u32,
         /// The bootloader's.
@@ -535,16 +535,22 @@ impl Job {
             return vec![Job::probe(Probe::Env)];
         };
         let mut steps = vec![
-            Step::safe(format!("setenv ipaddr {}", self.router_ip), Check::Quiet),
-            Step::safe(format!("setenv serverip {}", self.server_ip), Check::Quiet),
+            Step::safe(
+                format!("setenv ipaddr {}", self.router_ip),
+                AnswerCheck::Quiet,
+            ),
+            Step::safe(
+                format!("setenv serverip {}", self.server_ip),
+                AnswerCheck::Quiet,
+            ),
             Step::safe(
                 format!("tftpboot {} {}", hex(load_addr), self.file),
-                Check::Loaded { size: self.size },
+                AnswerCheck::Loaded { size: self.size },
             ),
             Step::safe(
                 format!("crc32 {} {}", hex(load_addr), hex(self.size)),
-                Check::Crc {
-                    region: Region::Loaded,
+                AnswerCheck::Crc {
+                    region: ImageCopy::Loaded,
                     crc: self.crc,
                 },
             ),
@@ -560,19 +566,22 @@ impl Job {
         for command in &commands {
             steps.push(Step {
                 command: self.fill(recipe, load_addr, &command.template),
-                check: command.expect.clone().map_or(Check::Quiet, Check::Says),
+                check: command
+                    .expect
+                    .clone()
+                    .map_or(AnswerCheck::Quiet, AnswerCheck::Says),
                 touch: command.touch,
                 leaves: false,
             });
         }
         if let Some((read, at)) = recipe.read_back(self.size) {
             if let Some(read) = read {
-                steps.push(Step::safe(read, Check::Quiet));
+                steps.push(Step::safe(read, AnswerCheck::Quiet));
             }
             steps.push(Step::safe(
                 format!("crc32 {} {}", hex(at), hex(self.size)),
-                Check::Crc {
-                    region: Region::Flash,
+                AnswerCheck::Crc {
+                    region: ImageCopy::Flash,
                     crc: self.crc,
                 },
             ));
@@ -580,7 +589,7 @@ impl Job {
         if recipe.reset {
             steps.push(Step {
                 command: "reset".to_owned(),
-                check: Check::Quiet,
+                check: AnswerCheck::Quiet,
                 touch: Touch::None,
                 leaves: true,
             });
@@ -590,7 +599,7 @@ impl Job {
 
     /// The step that asks the bootloader where it loads.
     pub fn probe(probe: Probe) -> Step {
-        Step::safe(probe.command().to_owned(), Check::LoadAddress(probe))
+        Step::safe(probe.command().to_owned(), AnswerCheck::LoadAddress(probe))
     }
 
     fn fill(&self, recipe: &Recipe, load_addr: u64, template: &str) -> String {
@@ -629,7 +638,7 @@ mod tests {
 
     #[test]
     fn a_warning_about_protected_sectors_fails_an_erase() {
-        let check = Check::Says("Erased".into());
+        let check = AnswerCheck::Says("Erased".into());
         let answer =
             "- Warning: 1 protected sectors will not be erased!\r\n done\r\nErased 1 sectors";
         assert!(judge(&check, answer).is_err());

@@ -329,12 +329,12 @@ impl Lines {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::console::Region;
+    use crate::console::ImageCopy;
 
     #[test]
     fn a_crc_mismatch_is_shown_with_both_values_and_does_not_end_the_run_by_itself() {
         let (events, end) = on_news(ConsoleNews::Dialogue(ConsoleEvent::CrcCompared {
-            region: Region::Loaded,
+            region: ImageCopy::Loaded,
             ours: 0x1234_5678,
             theirs: 0x1234_5679,
         }));

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use rescue_wizard::net::wire::Mac;
 use rescue_wizard::nmrp::packet::{BROADCAST, Code, Frame, MAGIC, Message, NmrpOption, Region};
 use rescue_wizard::nmrp::session::{
-    Config, DEFAULT_ROUTER_IP, Event, Input, Outcome, Phase, Rejection, Session, Step,
+    Config, DEFAULT_ROUTER_IP, Event, Input, Phase, Rejection, Session, SessionEnd, Step,
     UploadFailure,
 };
 
@@ -92,7 +92,7 @@ impl Rig {
     }
 }
 
-fn finished(step: &Step) -> Option<&Outcome> {
+fn finished(step: &Step) -> Option<&SessionEnd> {
     step.events.iter().find_map(|e| match e {
         Event::Finished(outcome) => Some(outcome),
         _ => None,
@@ -257,7 +257,7 @@ fn twenty_keep_alives_then_close_means_switch_off_and_on() {
     assert_eq!(codes(&step), vec![Code::CLOSE_ACK]);
     assert_eq!(
         finished(&step),
-        Some(&Outcome::SwitchOffAndOn {
+        Some(&SessionEnd::SwitchOffAndOn {
             keep_alives: 20,
             since_upload: Duration::from_secs(301)
         })
@@ -436,7 +436,7 @@ fn conf_req_after_the_upload_is_a_rejection() {
     let step = rig.router_says(Code::CONF_REQ, vec![]);
     assert_eq!(
         finished(&step),
-        Some(&Outcome::Rejected(Rejection::ConfRequestAfterUpload))
+        Some(&SessionEnd::Rejected(Rejection::ConfRequestAfterUpload))
     );
     assert_eq!(Rejection::CAUSES.len(), 3);
     assert!(Rejection::CAUSES.iter().any(|c| c.contains(".chk")));
@@ -450,7 +450,7 @@ fn a_second_upload_request_after_the_upload_is_a_rejection() {
     let step = rig.router_says(Code::TFTP_UL_REQ, vec![]);
     assert_eq!(
         finished(&step),
-        Some(&Outcome::Rejected(Rejection::SecondUploadRequest))
+        Some(&SessionEnd::Rejected(Rejection::SecondUploadRequest))
     );
 }
 
@@ -467,9 +467,9 @@ fn printable_text_from_the_router_during_the_upload_is_its_rejection() {
     let outcome = finished(&step).unwrap();
     assert_eq!(
         outcome,
-        &Outcome::Rejected(Rejection::RouterSaid("checksum error".into()))
+        &SessionEnd::Rejected(Rejection::RouterSaid("checksum error".into()))
     );
-    if let Outcome::Rejected(why) = outcome {
+    if let SessionEnd::Rejected(why) = outcome {
         assert_eq!(
             why.to_string(),
             "the router answered the upload with \"checksum error\""
@@ -488,7 +488,7 @@ fn a_failed_upload_ends_the_session() {
     )));
     assert_eq!(
         finished(&step),
-        Some(&Outcome::UploadFailed(UploadFailure::Transfer(
+        Some(&SessionEnd::UploadFailed(UploadFailure::Transfer(
             "no ACK 0".into()
         )))
     );
@@ -522,7 +522,7 @@ fn a_router_silent_for_the_flash_wait_is_reported() {
     let steps = rig.run_for(Duration::from_mins(2));
     assert_eq!(
         finished(&steps[0]),
-        Some(&Outcome::RouterSilent {
+        Some(&SessionEnd::RouterSilent {
             keep_alives: 1,
             since_upload: Duration::from_mins(40)
         })

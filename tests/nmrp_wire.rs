@@ -31,7 +31,7 @@ use nmrp_double::{
 use rescue_wizard::net::wire::Mac;
 use rescue_wizard::nmrp::packet::{Code, MAGIC, Message, NmrpOption, Region};
 use rescue_wizard::nmrp::session::{
-    Config, Event, Input, Outcome, Rejection, Session, UploadFailure,
+    Config, Event, Input, Rejection, Session, SessionEnd, UploadFailure,
 };
 use rescue_wizard::tftp::client::{ClientConfig, push};
 use rescue_wizard::tftp::options::ClientOptions;
@@ -61,7 +61,7 @@ fn image(dir: &Path, size: usize) -> (Arc<[u8]>, PathBuf) {
 
 /// What the host-side driver saw.
 struct HostRun {
-    outcome: Option<Outcome>,
+    outcome: Option<SessionEnd>,
     events: Vec<(Instant, Event)>,
     links: Vec<bool>,
 }
@@ -396,7 +396,7 @@ fn assert_flashed(run: &HostRun, double: &mut Double, data: &[u8], keep_alives: 
     assert_eq!(bytes, data.len() as u64);
     assert_eq!(hash, sha256(data), "the image rescue-wizard pushed");
     match &run.outcome {
-        Some(Outcome::SwitchOffAndOn { keep_alives: n, .. }) => assert_eq!(*n, keep_alives),
+        Some(SessionEnd::SwitchOffAndOn { keep_alives: n, .. }) => assert_eq!(*n, keep_alives),
         other => panic!(
             "expected the router to close: {other:?}; events {:?}",
             run.events
@@ -493,7 +493,7 @@ fn session_reports_a_rejected_image() {
             session_against("nmrpr", behaviour, Blksize::Honour, 100_000, false, |_| {});
         let (_, _, hash) = upload_done(&mut double);
         assert_eq!(hash, sha256(&data));
-        assert_eq!(run.outcome, Some(Outcome::Rejected(why)));
+        assert_eq!(run.outcome, Some(SessionEnd::Rejected(why)));
     }
 }
 
@@ -514,7 +514,7 @@ fn session_reports_the_routers_plain_text_rejection() {
     assert_eq!(hash, sha256(&data));
     assert_eq!(
         run.outcome,
-        Some(Outcome::Rejected(Rejection::RouterSaid(
+        Some(SessionEnd::Rejected(Rejection::RouterSaid(
             "Firmware checksum error\\x07".into()
         )))
     );
@@ -727,7 +727,10 @@ fn time_to_flash_rescue_wizard_against_nmrpflash() {
         let mut double = Double::power_on(&net.peer, ROUTER_DEV, behaviour, Blksize::Honour);
         ours.push(timed(&mut double, &data));
         let run = host.join().expect("the driver ran");
-        assert!(matches!(run.outcome, Some(Outcome::SwitchOffAndOn { .. })));
+        assert!(matches!(
+            run.outcome,
+            Some(SessionEnd::SwitchOffAndOn { .. })
+        ));
     }
     let total = |runs: &[(Duration, Duration)]| median(runs.iter().map(|(a, b)| *a + *b).collect());
     let ratio = total(&ours).as_secs_f64() / total(&theirs).as_secs_f64();

@@ -151,7 +151,7 @@ impl std::fmt::Display for Rejection {
 
 /// How the session ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
+pub enum SessionEnd {
     /// The router wrote the image and closed: switch it off and on (it never reboots by itself:
     /// "NMRP is complete. Please switch OFF power.").
     SwitchOffAndOn {
@@ -218,7 +218,7 @@ pub enum Event {
         since_upload: Duration,
     },
     /// The session is over.
-    Finished(Outcome),
+    Finished(SessionEnd),
 }
 
 /// What one input produced.
@@ -386,9 +386,9 @@ impl Session {
                 if let State::Uploading { router } = self.state {
                     let outcome = match failure {
                         UploadFailure::RouterSaid { text, .. } => {
-                            Outcome::Rejected(Rejection::RouterSaid(text.clone()))
+                            SessionEnd::Rejected(Rejection::RouterSaid(text.clone()))
                         }
-                        other => Outcome::UploadFailed(other.clone()),
+                        other => SessionEnd::UploadFailed(other.clone()),
                     };
                     self.finish(Some(router), outcome, &mut step);
                 }
@@ -433,7 +433,7 @@ impl Session {
                 last_heard,
                 router,
             } if now >= last_heard + self.config.flash_wait => {
-                let outcome = Outcome::RouterSilent {
+                let outcome = SessionEnd::RouterSilent {
                     keep_alives: self.keep_alives,
                     since_upload: now.saturating_duration_since(upload_done),
                 };
@@ -485,7 +485,7 @@ impl Session {
             }
             State::Flashing { router, .. } => self.finish(
                 Some(router),
-                Outcome::Rejected(Rejection::ConfRequestAfterUpload),
+                SessionEnd::Rejected(Rejection::ConfRequestAfterUpload),
                 step,
             ),
             State::Uploading { .. } | State::Finished { .. } => {}
@@ -511,7 +511,7 @@ impl Session {
             }
             State::Flashing { router, .. } => self.finish(
                 Some(router),
-                Outcome::Rejected(Rejection::SecondUploadRequest),
+                SessionEnd::Rejected(Rejection::SecondUploadRequest),
                 step,
             ),
             State::Uploading { .. } | State::Finished { .. } => {}
@@ -549,7 +549,7 @@ impl Session {
                 ..
             } => {
                 self.send_close_ack(router, step);
-                let outcome = Outcome::SwitchOffAndOn {
+                let outcome = SessionEnd::SwitchOffAndOn {
                     keep_alives: self.keep_alives,
                     since_upload: now.saturating_duration_since(upload_done),
                 };
@@ -612,7 +612,7 @@ impl Session {
         });
     }
 
-    fn finish(&mut self, router: Option<Mac>, outcome: Outcome, step: &mut Step) {
+    fn finish(&mut self, router: Option<Mac>, outcome: SessionEnd, step: &mut Step) {
         self.state = State::Finished { router };
         step.events.push(Event::Finished(outcome));
     }

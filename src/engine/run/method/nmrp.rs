@@ -26,7 +26,7 @@ use crate::net::addr::{HostEvent, HostSetup, NetworkChanges, SetupError};
 use crate::net::io_failure::IoFailure;
 use crate::net::raw::{RawError, RawPort};
 use crate::nmrp::packet::{ETHERTYPE, Region};
-use crate::nmrp::session::{self, Config, Outcome, Rejection, Session, UploadFailure};
+use crate::nmrp::session::{self, Config, Rejection, Session, SessionEnd, UploadFailure};
 use crate::tftp::client::{self, ClientConfig, ClientError, Transferred};
 use crate::tftp::event::EventSender;
 use crate::tftp::options::ClientOptions;
@@ -193,9 +193,9 @@ fn session_event(event: session::Event, plan: &Plan) -> (Vec<Event>, Option<RunO
     (vec![shown], None)
 }
 
-fn finished(outcome: Outcome, plan: &Plan) -> (Vec<Event>, Option<RunOutcome>) {
+fn finished(outcome: SessionEnd, plan: &Plan) -> (Vec<Event>, Option<RunOutcome>) {
     match outcome {
-        Outcome::SwitchOffAndOn {
+        SessionEnd::SwitchOffAndOn {
             keep_alives,
             since_upload,
         } => (
@@ -205,21 +205,21 @@ fn finished(outcome: Outcome, plan: &Plan) -> (Vec<Event>, Option<RunOutcome>) {
             }],
             Some(RunOutcome::Flashed),
         ),
-        Outcome::Rejected(rejection) => (
+        SessionEnd::Rejected(rejection) => (
             vec![Event::NmrpRejected {
                 why: rejection.to_string(),
                 causes: causes(&rejection, plan),
             }],
             Some(RunOutcome::Failed),
         ),
-        Outcome::UploadFailed(failure) => (
+        SessionEnd::UploadFailed(failure) => (
             vec![Event::TransferFailed {
                 peer: None,
                 reason: failure.to_string(),
             }],
             Some(RunOutcome::Failed),
         ),
-        Outcome::RouterSilent {
+        SessionEnd::RouterSilent {
             keep_alives,
             since_upload,
         } => (
@@ -693,7 +693,7 @@ mod tests {
             events[0]
         );
         let (events, end) = ended(
-            session::Event::Finished(Outcome::SwitchOffAndOn {
+            session::Event::Finished(SessionEnd::SwitchOffAndOn {
                 keep_alives: 12,
                 since_upload: Duration::from_secs(200),
             }),
@@ -712,7 +712,7 @@ mod tests {
     #[test]
     fn a_rejection_fails_the_run_with_the_causes_that_apply() {
         let rejected =
-            session::Event::Finished(Outcome::Rejected(Rejection::ConfRequestAfterUpload));
+            session::Event::Finished(SessionEnd::Rejected(Rejection::ConfRequestAfterUpload));
         let (events, end) = ended(rejected.clone(), &plan("R6220.chk", Some("WW")));
         assert_eq!(end, Some(RunOutcome::Failed));
         let Event::NmrpRejected { causes, .. } = &events[0] else {
@@ -806,7 +806,7 @@ mod tests {
             "network error: Network is unreachable (os error 101)",
         ));
         let (events, end) = on_event(
-            NmrpEvent::Session(session::Event::Finished(Outcome::UploadFailed(failure))),
+            NmrpEvent::Session(session::Event::Finished(SessionEnd::UploadFailed(failure))),
             &plan("R6220.chk", None),
         );
         assert_eq!(end, Some(RunOutcome::Failed));

@@ -5,16 +5,14 @@ use std::time::Duration;
 
 use super::super::console::ConsolePane;
 use super::super::model::{
-    Effect, FeedKind, FeedLine, Flashing, Gauge, Hint, Model, Screen, StepNow,
+    Effect, FeedKind, FeedLine, Flashing, Gauge, Hint, Model, RunState, Screen, StepNow,
 };
 use crate::engine::plan;
 use crate::engine::{Command, Event, Phase, RunOutcome};
 use crate::net::observe::{Remedy, WireSign};
 
-#[expect(
-    clippy::too_many_lines,
-    reason = "one arm per engine event, each a few lines: splitting would scatter the one match"
-)]
+/// One engine event taken into the live screen: each method's pane, the run's state, and the
+/// feed line it adds (if any).
 pub(super) fn engine_event(model: &mut Model, at: Duration, event: &Event) -> Vec<Effect> {
     let Some(run) = model.run.as_mut() else {
         return Vec::new();
@@ -29,35 +27,77 @@ pub(super) fn engine_event(model: &mut Model, at: Duration, event: &Event) -> Ve
         super::super::nmrp::on_event(&mut run.nmrp, since, event);
     }
     let kind = match event {
-        Event::Planned { .. }
-        | Event::Listening { .. }
-        | Event::NetworkNoticed { .. }
-        | Event::RequestReceived { .. }
-        | Event::TransferStarted { .. }
-        | Event::RouterLeft { .. }
-        | Event::ReportWritten { .. }
-        | Event::NmrpRouterAnswered { .. }
-        | Event::NmrpConfigured { .. }
-        | Event::NmrpUploadRequested { .. }
-        | Event::NmrpKeepAlive { .. }
-        | Event::DhcpLeased { .. }
-        | Event::HttpPageDown { .. }
-        | Event::HttpPageUp { .. }
-        | Event::HttpRetrying { .. }
-        | Event::HttpVerified { .. }
-        | Event::HttpAnswered { .. }
-        | Event::ConsoleNoted { .. }
-        | Event::WaitingForRouter { .. } => Some(FeedKind::Info),
-        Event::DhcpOtherServer { .. } | Event::NmrpLinkChanged { .. } => Some(FeedKind::Notice),
-        Event::DhcpProbed {
-            answered, stopped, ..
-        } => Some(if *stopped {
-            FeedKind::Problem
-        } else if answered.is_empty() {
-            FeedKind::Info
-        } else {
-            FeedKind::Notice
-        }),
+        Event::ConsoleOpened { .. }
+        | Event::ConsoleTyped { .. }
+        | Event::ConsoleAwaiting { .. }
+        | Event::ConsoleCrc { .. }
+        | Event::ConsoleFlash { .. }
+        | Event::ConsoleRamBoot { .. }
+        | Event::ConsoleWriteAsked { .. }
+        | Event::ConsoleLine { .. }
+        | Event::ConsoleTranscript { .. } => console_event(run, event),
+        Event::TransferProgressed { .. }
+        | Event::TransferFinished { .. }
+        | Event::TransferFailed { .. }
+        | Event::FlashingStarted { .. }
+        | Event::FlashingCountdown { .. } => transfer_event(run, event),
+        _ => run_event(run, event, &mut effects),
+    };
+    if let Event::WaitingForRouter { what, timeout } = event {
+        run.waiting = Some((what.clone(), *timeout, at));
+    }
+    if matches!(
+        event,
+        Event::RequestReceived { .. } | Event::TransferStarted { .. } | Event::RouterBack { .. }
+    ) && matches!(run.hint, Some(Hint::Stalled { .. }))
+    {
+        run.hint = None;
+    }
+    if let Event::TransferStarted { total, .. } = event {
+        run.gauge = Some(Gauge {
+            total: *total,
+            ..Gauge::default()
+        });
+    }
+    if matches!(
+        event,
+        Event::TransferFinished { .. } | Event::FlashingStarted { .. }
+    ) && matches!(run.hint, Some(Hint::Adopt { .. }))
+    {
+        // The image arrived: the router found this computer after all.
+        run.hint = None;
+    }
+    if let Some(kind) = kind {
+        let first = match event {
+            // The checklist has a panel of its own.
+            Event::Stalled { what, .. } => format!("stalled: {what}"),
+            other => other
+                .to_string()
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .to_owned(),
+        };
+        run.feed.push(FeedLine {
+            at: since,
+            kind,
+            text: first,
+        });
+        if run.scroll > 0 {
+            // Keep the lines being read in place while new ones arrive.
+            run.scroll += 1;
+        }
+    }
+    if matches!(event, Event::Finished { .. }) && model.screen == Screen::Live {
+        run.scroll = 0;
+        model.screen = Screen::Done;
+    }
+    effects
+}
+
+/// A console event into the console pane: what the feed shows it as, if at all.
+fn console_event(run: &mut RunState, event: &Event) -> Option<FeedKind> {
+    match event {
         Event::ConsoleOpened { port, baud } => {
             run.console = Some(ConsolePane::opened(port, *baud));
             Some(FeedKind::Info)
@@ -110,9 +150,6 @@ pub(super) fn engine_event(model: &mut Model, at: Duration, event: &Event) -> Ve
                 _ => FeedKind::Problem,
             })
         }
-        // The whole transcript is the report's; its lines were in the feed as they came. The
-        // NMRP advertising count ticks in the NMRP lines above the feed.
-        Event::ConsoleTranscript { .. } | Event::NmrpAdvertising { .. } => None,
         Event::ConsoleRamBoot {
             command, chosen, ..
         } => {
@@ -127,75 +164,21 @@ pub(super) fn engine_event(model: &mut Model, at: Duration, event: &Event) -> Ve
             }
             Some(FeedKind::Notice)
         }
-        Event::PhaseStarted { phase } => {
-            run.phase = Some(*phase);
-            if *phase != Phase::Transfer && *phase != Phase::Waiting {
-                run.waiting = None;
-            }
-            Some(FeedKind::Info)
-        }
-        Event::Checked { check } => Some(match check.verdict {
-            crate::net::check::CheckOutcome::Pass => FeedKind::Good,
-            crate::net::check::CheckOutcome::Warn => FeedKind::Notice,
-            crate::net::check::CheckOutcome::Fail => FeedKind::Problem,
-        }),
-        Event::ConsentNeeded { .. } => {
-            // Screen 4's confirmation is the consent.
-            effects.push(Effect::Send(Command::Approve));
-            Some(FeedKind::Info)
-        }
-        Event::NetworkChanged { change } => {
-            run.changed.push(change.clone());
-            Some(FeedKind::Info)
-        }
-        Event::NetworkRestored { change } => {
-            run.restored.push(change.clone());
-            Some(FeedKind::Good)
-        }
-        Event::SelfTestPassed { .. } | Event::RouterBack { .. } | Event::NmrpClosed { .. } => {
-            Some(FeedKind::Good)
-        }
-        Event::NetworkRestoreFailed { .. }
-        | Event::SelfTestFailed { .. }
-        | Event::PreflightFailed { .. }
-        | Event::NetworkSetupFailed { .. }
-        | Event::ServerStartFailed { .. }
-        | Event::NmrpRejected { .. }
-        | Event::NmrpRouterSilent { .. } => Some(FeedKind::Problem),
-        Event::Step {
-            number,
-            action,
-            seconds,
-            led,
-        } => {
-            run.step = Some(StepNow {
-                number: *number,
-                action: action.clone(),
-                seconds: *seconds,
-                led: led.clone(),
-            });
-            Some(FeedKind::Step)
-        }
-        // The console's lines are the bootloader's own words, as frames are the wire's.
-        Event::Wire { .. } => Some(FeedKind::Wire),
         Event::ConsoleLine { line } => {
             if let Some(pane) = run.console.as_mut() {
                 pane.line(line);
             }
             Some(FeedKind::Wire)
         }
-        Event::Noticed { finding } => {
-            if let Some(Remedy::AdoptAddress { addr }) = finding.remedy()
-                && !run.adopted.contains(&addr)
-            {
-                let router = match finding {
-                    WireSign::WantsServerAddress { router, .. } => *router,
-                    _ => addr,
-                };
-                run.hint = Some(Hint::Adopt { addr, router });
-            }
-            Some(FeedKind::Notice)
-        }
+        // The whole transcript (`ConsoleTranscript`) is the report's; its lines were in the
+        // feed as they came.
+        _ => None,
+    }
+}
+
+/// A transfer or flashing event into the gauge and the countdown.
+fn transfer_event(run: &mut RunState, event: &Event) -> Option<FeedKind> {
+    match event {
         Event::TransferProgressed {
             bytes,
             total,
@@ -228,6 +211,74 @@ pub(super) fn engine_event(model: &mut Model, at: Duration, event: &Event) -> Ve
             run.gauge = None;
             Some(FeedKind::Problem)
         }
+        Event::FlashingStarted { expected, after } => {
+            run.flashing = Some(Flashing {
+                expected: *expected,
+                remaining: *expected,
+                after: *after,
+            });
+            Some(FeedKind::Notice)
+        }
+        Event::FlashingCountdown { remaining } => {
+            if let Some(flashing) = run.flashing.as_mut() {
+                flashing.remaining = *remaining;
+            }
+            None
+        }
+        _ => None,
+    }
+}
+
+/// The run's own events (phases, host changes, steps, findings, the checklist, the end) into
+/// the live screen's state; the rest only into the feed ([`feed_kind`]).
+fn run_event(run: &mut RunState, event: &Event, effects: &mut Vec<Effect>) -> Option<FeedKind> {
+    match event {
+        Event::PhaseStarted { phase } => {
+            run.phase = Some(*phase);
+            if *phase != Phase::Transfer && *phase != Phase::Waiting {
+                run.waiting = None;
+            }
+            Some(FeedKind::Info)
+        }
+        Event::ConsentNeeded { .. } => {
+            // Screen 4's confirmation is the consent.
+            effects.push(Effect::Send(Command::Approve));
+            Some(FeedKind::Info)
+        }
+        Event::NetworkChanged { change } => {
+            run.changed.push(change.clone());
+            Some(FeedKind::Info)
+        }
+        Event::NetworkRestored { change } => {
+            run.restored.push(change.clone());
+            Some(FeedKind::Good)
+        }
+        Event::Step {
+            number,
+            action,
+            seconds,
+            led,
+        } => {
+            run.step = Some(StepNow {
+                number: *number,
+                action: action.clone(),
+                seconds: *seconds,
+                led: led.clone(),
+            });
+            Some(FeedKind::Step)
+        }
+        Event::Noticed { finding } => {
+            if let Some(Remedy::AdoptAddress { addr }) = finding.remedy()
+                && !run.adopted.contains(&addr)
+            {
+                let router = match finding {
+                    WireSign::WantsServerAddress { router, .. } => *router,
+                    _ => addr,
+                };
+                run.hint = Some(Hint::Adopt { addr, router });
+            }
+            Some(FeedKind::Notice)
+        }
         Event::ChecklistUpdated { checklist } => {
             run.checklist.clone_from(checklist);
             None
@@ -245,20 +296,6 @@ pub(super) fn engine_event(model: &mut Model, at: Duration, event: &Event) -> Ve
                 });
             }
             Some(FeedKind::Problem)
-        }
-        Event::FlashingStarted { expected, after } => {
-            run.flashing = Some(Flashing {
-                expected: *expected,
-                remaining: *expected,
-                after: *after,
-            });
-            Some(FeedKind::Notice)
-        }
-        Event::FlashingCountdown { remaining } => {
-            if let Some(flashing) = run.flashing.as_mut() {
-                flashing.remaining = *remaining;
-            }
-            None
         }
         Event::Interrupted { advice, .. } => {
             run.interrupted = Some(advice.clone());
@@ -281,55 +318,62 @@ pub(super) fn engine_event(model: &mut Model, at: Duration, event: &Event) -> Ve
                 },
             )
         }
-    };
-    if let Event::WaitingForRouter { what, timeout } = event {
-        run.waiting = Some((what.clone(), *timeout, at));
+
+        _ => feed_kind(event),
     }
-    if matches!(
-        event,
-        Event::RequestReceived { .. } | Event::TransferStarted { .. } | Event::RouterBack { .. }
-    ) && matches!(run.hint, Some(Hint::Stalled { .. }))
-    {
-        run.hint = None;
-    }
-    if let Event::TransferStarted { total, .. } = event {
-        run.gauge = Some(Gauge {
-            total: *total,
-            ..Gauge::default()
-        });
-    }
-    if matches!(
-        event,
-        Event::TransferFinished { .. } | Event::FlashingStarted { .. }
-    ) && matches!(run.hint, Some(Hint::Adopt { .. }))
-    {
-        // The image arrived: the router found this computer after all.
-        run.hint = None;
-    }
-    if let Some(kind) = kind {
-        let first = match event {
-            // The checklist has a panel of its own.
-            Event::Stalled { what, .. } => format!("stalled: {what}"),
-            other => other
-                .to_string()
-                .lines()
-                .next()
-                .unwrap_or_default()
-                .to_owned(),
-        };
-        run.feed.push(FeedLine {
-            at: since,
-            kind,
-            text: first,
-        });
-        if run.scroll > 0 {
-            // Keep the lines being read in place while new ones arrive.
-            run.scroll += 1;
+}
+
+/// How an event that changes nothing on the screen but the feed is shown there.
+fn feed_kind(event: &Event) -> Option<FeedKind> {
+    match event {
+        Event::Planned { .. }
+        | Event::Listening { .. }
+        | Event::NetworkNoticed { .. }
+        | Event::RequestReceived { .. }
+        | Event::TransferStarted { .. }
+        | Event::RouterLeft { .. }
+        | Event::ReportWritten { .. }
+        | Event::NmrpRouterAnswered { .. }
+        | Event::NmrpConfigured { .. }
+        | Event::NmrpUploadRequested { .. }
+        | Event::NmrpKeepAlive { .. }
+        | Event::DhcpLeased { .. }
+        | Event::HttpPageDown { .. }
+        | Event::HttpPageUp { .. }
+        | Event::HttpRetrying { .. }
+        | Event::HttpVerified { .. }
+        | Event::HttpAnswered { .. }
+        | Event::ConsoleNoted { .. }
+        | Event::WaitingForRouter { .. } => Some(FeedKind::Info),
+        Event::DhcpOtherServer { .. } | Event::NmrpLinkChanged { .. } => Some(FeedKind::Notice),
+        Event::DhcpProbed {
+            answered, stopped, ..
+        } => Some(if *stopped {
+            FeedKind::Problem
+        } else if answered.is_empty() {
+            FeedKind::Info
+        } else {
+            FeedKind::Notice
+        }),
+        Event::Checked { check } => Some(match check.verdict {
+            crate::net::check::CheckOutcome::Pass => FeedKind::Good,
+            crate::net::check::CheckOutcome::Warn => FeedKind::Notice,
+            crate::net::check::CheckOutcome::Fail => FeedKind::Problem,
+        }),
+        Event::SelfTestPassed { .. } | Event::RouterBack { .. } | Event::NmrpClosed { .. } => {
+            Some(FeedKind::Good)
         }
+        Event::NetworkRestoreFailed { .. }
+        | Event::SelfTestFailed { .. }
+        | Event::PreflightFailed { .. }
+        | Event::NetworkSetupFailed { .. }
+        | Event::ServerStartFailed { .. }
+        | Event::NmrpRejected { .. }
+        | Event::NmrpRouterSilent { .. } => Some(FeedKind::Problem),
+        // The console's lines are the bootloader's own words, as frames are the wire's.
+        Event::Wire { .. } => Some(FeedKind::Wire),
+        // The NMRP advertising count (`NmrpAdvertising`) ticks in the NMRP lines above the
+        // feed.
+        _ => None,
     }
-    if matches!(event, Event::Finished { .. }) && model.screen == Screen::Live {
-        run.scroll = 0;
-        model.screen = Screen::Done;
-    }
-    effects
 }

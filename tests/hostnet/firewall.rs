@@ -4,17 +4,7 @@
 use super::*;
 
 fn nft(lab: &Lab, script: &str) -> String {
-    let output = Command::new("ip")
-        .args(["netns", "exec", &lab.ns, "nft"])
-        .args(script.split_whitespace())
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "nft {script}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
+    support::netns::nft_in(&lab.ns, script)
 }
 
 #[test]

@@ -4,19 +4,7 @@
 
 use super::*;
 
-/// `nft SCRIPT` in the namespace `ns`; its output.
-fn nft_in(ns: &str, script: &str) -> String {
-    let output = Command::new("ip")
-        .args(["netns", "exec", ns, "nft", script])
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "nft {script}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
+use crate::support::netns::nft_in;
 
 #[test]
 #[expect(

@@ -23,6 +23,20 @@ pub fn ip(args: &[&str]) -> Output {
     output
 }
 
+/// Runs `nft SCRIPT` inside the namespace `ns`, which must succeed; its output.
+pub fn nft_in(ns: &str, script: &str) -> String {
+    let output = Command::new("ip")
+        .args(["netns", "exec", ns, "nft", script])
+        .output()
+        .expect("running nft");
+    assert!(
+        output.status.success(),
+        "nft {script}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
 /// A network namespace made for one test, its loopback up; removed on drop (a panicking test
 /// included), with the tap devices made in it first, as they are persistent.
 pub struct Netns {

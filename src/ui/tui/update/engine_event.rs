@@ -323,7 +323,8 @@ fn run_event(run: &mut RunState, event: &Event, effects: &mut Vec<Effect>) -> Op
     }
 }
 
-/// How an event that changes nothing on the screen but the feed is shown there.
+/// How an event that changes nothing on the screen but the feed is shown there. The match
+/// names every event, so a new one fails the build until the wizard places it.
 fn feed_kind(event: &Event) -> Option<FeedKind> {
     match event {
         Event::Planned { .. }
@@ -372,8 +373,34 @@ fn feed_kind(event: &Event) -> Option<FeedKind> {
         | Event::NmrpRouterSilent { .. } => Some(FeedKind::Problem),
         // The console's lines are the bootloader's own words, as frames are the wire's.
         Event::Wire { .. } => Some(FeedKind::Wire),
-        // The NMRP advertising count (`NmrpAdvertising`) ticks in the NMRP lines above the
-        // feed.
-        _ => None,
+        // The NMRP advertising count ticks in the NMRP lines above the feed. The rest are
+        // placed by their family's step (console_event, transfer_event, run_event), listed
+        // here so that every event is placed somewhere: a new one fails the build until the
+        // wizard shows it.
+        Event::NmrpAdvertising { .. }
+        | Event::ConsoleOpened { .. }
+        | Event::ConsoleTyped { .. }
+        | Event::ConsoleAwaiting { .. }
+        | Event::ConsoleCrc { .. }
+        | Event::ConsoleFlash { .. }
+        | Event::ConsoleRamBoot { .. }
+        | Event::ConsoleWriteAsked { .. }
+        | Event::ConsoleLine { .. }
+        | Event::ConsoleTranscript { .. }
+        | Event::TransferProgressed { .. }
+        | Event::TransferFinished { .. }
+        | Event::TransferFailed { .. }
+        | Event::FlashingStarted { .. }
+        | Event::FlashingCountdown { .. }
+        | Event::PhaseStarted { .. }
+        | Event::ConsentNeeded { .. }
+        | Event::NetworkChanged { .. }
+        | Event::NetworkRestored { .. }
+        | Event::Step { .. }
+        | Event::Noticed { .. }
+        | Event::ChecklistUpdated { .. }
+        | Event::Stalled { .. }
+        | Event::Interrupted { .. }
+        | Event::Finished { .. } => None,
     }
 }

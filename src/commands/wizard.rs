@@ -13,7 +13,7 @@ use crate::cli::{DemoArgs, RecoverArgs};
 use crate::engine::plan::ServerAddress;
 use crate::net::journal::state_dir;
 use crate::profile::Catalogue;
-use crate::ui::tui::{self, Mode, Setup, Wizard};
+use crate::ui::tui::{self, RunKind, Setup, Wizard};
 use crate::{Outcome, UsageError};
 
 /// Whether the wizard can be drawn and typed into: standard input and output are terminals.
@@ -77,7 +77,7 @@ pub async fn start(args: RecoverArgs) -> anyhow::Result<Outcome> {
         .filter(|folder| folder.is_dir())
         .unwrap_or(here);
     let setup = Setup {
-        mode: Mode::Real,
+        mode: RunKind::Real,
         catalogue,
         settings: recover::settings(&args),
         start_dir,
@@ -103,7 +103,7 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<Outcome> {
     let (catalogue, _problems) = Catalogue::load_default().map_err(UsageError::from_source)?;
     let image = DemoImage::write()?;
     let setup = Setup {
-        mode: Mode::Demo,
+        mode: RunKind::Demo,
         catalogue,
         settings: recover::demo_settings(args.flash_seconds),
         start_dir: image.dir.clone(),

@@ -27,7 +27,7 @@ pub use super::event::{ConsoleEvent, FlashState, size_words};
 use super::family::{self, Family};
 use super::ram_boot::RamBoot;
 use super::script::{
-    AnswerCheck, ImageCopy, Job, Judged, Probe, Step, Touch, hex, judge, round_up,
+    AnswerCheck, ImageCopy, Job, Judged, LoadAddressProbe, Step, Touch, hex, judge, round_up,
 };
 
 /// How long after the stop token the prompt may take before the window counts as missed.
@@ -572,11 +572,11 @@ impl Dialogue {
             answer: answer.clone(),
         }));
         match judge(&step.check, &answer) {
-            Err(_) if step.check == AnswerCheck::LoadAddress(Probe::Env) => {
+            Err(_) if step.check == AnswerCheck::LoadAddress(LoadAddressProbe::Env) => {
                 // No `loadaddr` in this bootloader's environment (U-Boot 1.1.x often has
                 // none): where its RAM is comes next.
                 self.steps.truncate(index + 1);
-                self.steps.push(Job::probe(Probe::Bdinfo));
+                self.steps.push(Job::probe(LoadAddressProbe::Bdinfo));
                 self.start_step(index + 1, 1, now, out);
                 return;
             }

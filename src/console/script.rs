@@ -32,7 +32,7 @@ pub enum AnswerCheck {
     /// The answer holds this text (and none of the error words).
     Says(String),
     /// The answer names where to load the image, as the bootloader itself would.
-    LoadAddress(Probe),
+    LoadAddress(LoadAddressProbe),
     /// A boot from RAM: the bootloader prints this as it hands over to the image; its prompt
     /// coming back instead means the image did not start.
     Started(String),
@@ -40,19 +40,19 @@ pub enum AnswerCheck {
 
 /// How the load address is asked of the bootloader when the profile names none.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Probe {
+pub enum LoadAddressProbe {
     /// `printenv loadaddr`: U-Boot's own default for `tftpboot` (`loadaddr=0x40200000`).
     Env,
     /// `bdinfo`: the RAM's start, plus [`LOAD_OFFSET`].
     Bdinfo,
 }
 
-impl Probe {
+impl LoadAddressProbe {
     /// The command typed.
     pub fn command(self) -> &'static str {
         match self {
-            Probe::Env => "printenv loadaddr",
-            Probe::Bdinfo => "bdinfo",
+            LoadAddressProbe::Env => "printenv loadaddr",
+            LoadAddressProbe::Bdinfo => "bdinfo",
         }
     }
 }
@@ -190,16 +190,16 @@ pub fn judge(check: &AnswerCheck, answer: &str) -> Result<Judged, String> {
 }
 
 /// Where the bootloader would load, from `probe`'s answer, and where that came from.
-fn load_address(probe: Probe, answer: &str) -> Result<Judged, String> {
+fn load_address(probe: LoadAddressProbe, answer: &str) -> Result<Judged, String> {
     match probe {
-        Probe::Env => env_hex(answer, "loadaddr")
+        LoadAddressProbe::Env => env_hex(answer, "loadaddr")
             .map(|addr| Judged::LoadAddress {
                 addr,
                 from: "U-Boot's `loadaddr` (printenv loadaddr)".to_owned(),
                 ends_before: None,
             })
             .ok_or_else(|| format!("no `loadaddr`: {}", last_line(answer))),
-        Probe::Bdinfo => {
+        LoadAddressProbe::Bdinfo => {
             let ram = ram(answer)
                 .ok_or_else(|| format!("`bdinfo` shows no RAM start: {}", last_line(answer)))?;
             let ends_before = reserved_start(answer)
@@ -532,7 +532,7 @@ impl Job {
     /// ([`Job::probe`]); the dialogue asks again once it knows.
     pub fn steps(&self) -> Vec<Step> {
         let Some(load_addr) = self.load_addr else {
-            return vec![Job::probe(Probe::Env)];
+            return vec![Job::probe(LoadAddressProbe::Env)];
         };
         let mut steps = vec![
             Step::safe(
@@ -598,7 +598,7 @@ impl Job {
     }
 
     /// The step that asks the bootloader where it loads.
-    pub fn probe(probe: Probe) -> Step {
+    pub fn probe(probe: LoadAddressProbe) -> Step {
         Step::safe(probe.command().to_owned(), AnswerCheck::LoadAddress(probe))
     }
 

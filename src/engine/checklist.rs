@@ -59,7 +59,7 @@ impl fmt::Display for Item {
 
 /// Who moves the image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Direction {
+pub enum Mover {
     /// The router pulls: we serve.
     Pull,
     /// The router's bootloader is a server: we push.
@@ -108,9 +108,9 @@ pub struct Evidence {
 /// Decides every item from `evidence`.
 pub fn evaluate(evidence: &Evidence) -> Vec<Item> {
     let direction = if evidence.push {
-        Direction::Push
+        Mover::Push
     } else {
-        Direction::Pull
+        Mover::Pull
     };
     vec![
         server(evidence, direction),
@@ -177,10 +177,10 @@ fn unknown(item: &'static str, detail: impl Into<String>, fix: impl Into<String>
     }
 }
 
-fn server(evidence: &Evidence, direction: Direction) -> Item {
+fn server(evidence: &Evidence, direction: Mover) -> Item {
     const ITEM: &str = "server running and listening";
     match direction {
-        Direction::Pull => match (evidence.listening, &evidence.self_test) {
+        Mover::Pull => match (evidence.listening, &evidence.self_test) {
             (Some(addr), Some(Ok(()))) => pass(
                 ITEM,
                 format!(
@@ -199,7 +199,7 @@ fn server(evidence: &Evidence, direction: Direction) -> Item {
                 "see the error above: usually UDP port 69 is taken or rescue-wizard lacks the privilege to bind it (run with sudo)",
             ),
         },
-        Direction::Push => {
+        Mover::Push => {
             const ITEM: &str = "router's TFTP server answering";
             if evidence.bytes_moved > 0 || evidence.requests_served > 0 {
                 pass(ITEM, "the router's bootloader answered our write request")

@@ -6,7 +6,7 @@ use super::model::{Hint, Model, Screen};
 
 /// What a key asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
+pub enum KeyAction {
     /// Move up a line.
     Up,
     /// Move down a line.
@@ -63,7 +63,7 @@ pub struct Binding {
     /// How the footer and the help box name them.
     pub label: &'static str,
     /// What they do.
-    pub action: Action,
+    pub action: KeyAction,
     /// Where they work (empty: everywhere).
     pub screens: &'static [Screen],
     /// In the footer, in few words (none: only in the help box).
@@ -136,7 +136,7 @@ pub const BINDINGS: &[Binding] = &[
     Binding {
         keys: &[Key::Up],
         label: "↑↓",
-        action: Action::Up,
+        action: KeyAction::Up,
         screens: LISTS,
         short: Some("choose"),
         what: "move the highlight",
@@ -145,7 +145,7 @@ pub const BINDINGS: &[Binding] = &[
     Binding {
         keys: &[Key::Up],
         label: "↑↓",
-        action: Action::Up,
+        action: KeyAction::Up,
         screens: &[Live, Done],
         short: Some("scroll"),
         what: "scroll back and forth",
@@ -155,7 +155,7 @@ pub const BINDINGS: &[Binding] = &[
     Binding {
         keys: &[Key::Down],
         label: "",
-        action: Action::Down,
+        action: KeyAction::Down,
         screens: &[Device, Image, Port, Live, Done],
         short: None,
         what: "move down",
@@ -164,7 +164,7 @@ pub const BINDINGS: &[Binding] = &[
     Binding {
         keys: &[Key::PageUp],
         label: "PgUp",
-        action: Action::PageUp,
+        action: KeyAction::PageUp,
         screens: &[Device, Image, Port, Live, Done],
         short: None,
         what: "a page up",
@@ -173,7 +173,7 @@ pub const BINDINGS: &[Binding] = &[
     Binding {
         keys: &[Key::PageDown],
         label: "PgDn",
-        action: Action::PageDown,
+        action: KeyAction::PageDown,
         screens: &[Device, Image, Port, Live, Done],
         short: None,
         what: "a page down",
@@ -182,7 +182,7 @@ pub const BINDINGS: &[Binding] = &[
     Binding {
         keys: &[Key::Home],
         label: "Home",
-        action: Action::First,
+        action: KeyAction::First,
         screens: &[Device, Image, Port, Live, Done],
         short: None,
         what: "to the first line",
@@ -191,7 +191,7 @@ pub const BINDINGS: &[Binding] = &[
     Binding {
         keys: &[Key::End],
         label: "End",
-        action: Action::Last,
+        action: KeyAction::Last,
         screens: &[Device, Image, Port, Live, Done],
         short: None,
         what: "to the last line (the feed: follow the newest again)",
@@ -200,7 +200,7 @@ pub const BINDINGS: &[Binding] = &[
     Binding {
         keys: &[Key::Enter],
         label: "Enter",
-        action: Action::Enter,
+        action: KeyAction::Enter,
         screens: &[Device],
         short: Some("use it"),
         what: "use the highlighted device",
@@ -209,7 +209,7 @@ pub const BINDINGS: &[Binding] = &[
     Binding {
         keys: &[Key::Enter, Key::Right],
         label: "Enter",
-        action: Action::Enter,
+        action: KeyAction::Enter,
         screens: &[Image],
         short: Some("open/check/use"),
         what: "open the folder; check the file; once checked, use it",
@@ -218,7 +218,7 @@ pub const BINDINGS: &[Binding] = &[
     Binding {
         keys: &[Key::Enter],
         label: "Enter",
-        action: Action::Enter,
+        action: KeyAction::Enter,
         screens: &[Port],
         short: Some("use it"),
         what: "use the highlighted port",
@@ -227,7 +227,7 @@ pub const BINDINGS: &[Binding] = &[
     Binding {
         keys: &[Key::Enter],
         label: "Enter",
-        action: Action::Enter,
+        action: KeyAction::Enter,
         screens: &[Network],
         short: Some("confirm"),
         what: "confirm: make these changes for the run (all undone at the end)",
@@ -236,7 +236,7 @@ pub const BINDINGS: &[Binding] = &[
     Binding {
         keys: &[Key::Enter],
         label: "Enter",
-        action: Action::Enter,
+        action: KeyAction::Enter,
         screens: &[Prepare],
         short: Some("start watching"),
         what: "the router is off and the cable is in: start watching the wire",
@@ -245,7 +245,7 @@ pub const BINDINGS: &[Binding] = &[
     Binding {
         keys: &[Key::Enter],
         label: "Enter",
-        action: Action::Enter,
+        action: KeyAction::Enter,
         screens: &[Done],
         short: Some("leave"),
         what: "leave the wizard (the report stays where it says)",
@@ -254,7 +254,7 @@ pub const BINDINGS: &[Binding] = &[
     Binding {
         keys: &[Key::Char('s')],
         label: "S",
-        action: Action::Strip,
+        action: KeyAction::Strip,
         screens: &[Image],
         short: Some("strip"),
         what: "write the stripped copy beside the image and use it (the original is not touched)",
@@ -263,7 +263,7 @@ pub const BINDINGS: &[Binding] = &[
     Binding {
         keys: &[Key::Char('d')],
         label: "D",
-        action: Action::Downloads,
+        action: KeyAction::Downloads,
         screens: &[Image],
         short: Some("Downloads"),
         what: "show the Downloads folder",
@@ -272,7 +272,7 @@ pub const BINDINGS: &[Binding] = &[
     Binding {
         keys: &[Key::Char('.')],
         label: ".",
-        action: Action::StartFolder,
+        action: KeyAction::StartFolder,
         screens: &[Image],
         short: None,
         what: "back to the folder the picker started in",
@@ -281,7 +281,7 @@ pub const BINDINGS: &[Binding] = &[
     Binding {
         keys: &[Key::Backspace, Key::Left],
         label: "←",
-        action: Action::Parent,
+        action: KeyAction::Parent,
         screens: &[Image],
         short: Some("up"),
         what: "the folder above",
@@ -290,7 +290,7 @@ pub const BINDINGS: &[Binding] = &[
     Binding {
         keys: &[Key::Char('s')],
         label: "S",
-        action: Action::Skip,
+        action: KeyAction::Skip,
         screens: &[Network],
         short: Some("skip changes"),
         what: "go on without changing anything (you set the address yourself)",
@@ -299,7 +299,7 @@ pub const BINDINGS: &[Binding] = &[
     Binding {
         keys: &[Key::Char('a')],
         label: "A",
-        action: Action::Adopt,
+        action: KeyAction::Adopt,
         screens: &[Live],
         short: Some("adopt"),
         what: "give this computer the address the router asks for (undone at the end)",
@@ -308,7 +308,7 @@ pub const BINDINGS: &[Binding] = &[
     Binding {
         keys: &[Key::Char('y')],
         label: "Y",
-        action: Action::Write,
+        action: KeyAction::Write,
         screens: &[Live],
         short: Some("write flash"),
         what: "write the proven image to the router's flash, as the question above the feed says",
@@ -317,7 +317,7 @@ pub const BINDINGS: &[Binding] = &[
     Binding {
         keys: &[Key::Char('n')],
         label: "N",
-        action: Action::KeepFlash,
+        action: KeyAction::KeepFlash,
         screens: &[Live],
         short: Some("leave flash"),
         what: "leave the router's flash as it is: the run ends with the image in its RAM",
@@ -326,7 +326,7 @@ pub const BINDINGS: &[Binding] = &[
     Binding {
         keys: &[Key::Char('b')],
         label: "B",
-        action: Action::BootFromRam,
+        action: KeyAction::BootFromRam,
         screens: &[Live],
         short: Some("boot from RAM"),
         what: "boot the image from RAM instead (nothing written): the profile's initramfs path",
@@ -335,7 +335,7 @@ pub const BINDINGS: &[Binding] = &[
     Binding {
         keys: &[Key::Char('p')],
         label: "P",
-        action: Action::PoweredOn,
+        action: KeyAction::PoweredOn,
         screens: &[Live],
         short: Some("switched on"),
         what: "say the router was switched on just now (times the advice when it stays silent)",
@@ -344,7 +344,7 @@ pub const BINDINGS: &[Binding] = &[
     Binding {
         keys: &[Key::Char('r')],
         label: "R",
-        action: Action::Retry,
+        action: KeyAction::Retry,
         screens: &[Done],
         short: Some("retry"),
         what: "back to the steps for another attempt, with the same choices",
@@ -353,7 +353,7 @@ pub const BINDINGS: &[Binding] = &[
     Binding {
         keys: &[Key::Backspace],
         label: "Backspace",
-        action: Action::Erase,
+        action: KeyAction::Erase,
         screens: &[Device],
         short: None,
         what: "delete the last letter of the search",
@@ -362,7 +362,7 @@ pub const BINDINGS: &[Binding] = &[
     Binding {
         keys: &[Key::Esc],
         label: "Esc",
-        action: Action::Back,
+        action: KeyAction::Back,
         screens: &[Device],
         short: Some("clear"),
         what: "clear the search",
@@ -371,7 +371,7 @@ pub const BINDINGS: &[Binding] = &[
     Binding {
         keys: &[Key::Esc],
         label: "Esc",
-        action: Action::Back,
+        action: KeyAction::Back,
         screens: &[Image, Port, Network, Prepare],
         short: Some("back"),
         what: "back to the screen before",
@@ -380,7 +380,7 @@ pub const BINDINGS: &[Binding] = &[
     Binding {
         keys: &[Key::Char('?')],
         label: "?",
-        action: Action::Help,
+        action: KeyAction::Help,
         screens: &[],
         short: Some("help"),
         what: "this help",
@@ -389,7 +389,7 @@ pub const BINDINGS: &[Binding] = &[
     Binding {
         keys: &[Key::Char('q'), Key::CtrlC],
         label: "q",
-        action: Action::Quit,
+        action: KeyAction::Quit,
         screens: &[],
         short: Some("quit"),
         what: "quit (while the image moves or the router flashes, asks first; the network is always restored)",
@@ -406,13 +406,13 @@ fn applies(binding: &Binding, screen: Screen) -> bool {
 /// On the device screen letters go into the search; `q` quits from there unless the
 /// technician is typing a search (a search the wizard opened with, as the demo's, is not
 /// theirs), and `?` always opens the help.
-pub fn action(model: &Model, key: Key) -> Option<Action> {
+pub fn action(model: &Model, key: Key) -> Option<KeyAction> {
     if model.screen == Device
         && let Key::Char(c) = key
         && c != '?'
         && !(c == 'q' && (model.device.query.is_empty() || !model.device.typed))
     {
-        return Some(Action::Type(c));
+        return Some(KeyAction::Type(c));
     }
     let key = match key {
         Key::Char(c) => Key::Char(c.to_ascii_lowercase()),

@@ -37,7 +37,7 @@ use crate::engine::{Command, Environment, Plan, RunOutcome, report};
 use crate::net::iface::Interface;
 
 pub use keys::Key;
-pub use model::{Effect, FileEntry, Mode, Model, Msg, RunEnd, Screen, Setup};
+pub use model::{Effect, FileEntry, Model, Msg, RunEnd, RunKind, Screen, Setup};
 
 /// How often the clock ticks (the waiting time, the port list, redraws).
 const TICK: Duration = Duration::from_millis(200);
@@ -138,7 +138,7 @@ pub async fn run(mut wizard: Wizard) -> anyhow::Result<Option<RunEnd>> {
 struct Executor {
     tx: mpsc::UnboundedSender<Msg>,
     origin: Instant,
-    mode: Mode,
+    mode: RunKind,
     ports: fn() -> Vec<Interface>,
     adapters: fn() -> Vec<Adapter>,
     state_dir: PathBuf,
@@ -197,8 +197,8 @@ impl Executor {
     /// once the network is restored and the report written.
     fn start_run(&mut self, plan: Plan) {
         let environment = match self.mode {
-            Mode::Demo => Environment::Simulated(SimulatedRouter::default()),
-            Mode::Real => Environment::Host {
+            RunKind::Demo => Environment::Simulated(SimulatedRouter::default()),
+            RunKind::Real => Environment::Host {
                 state_dir: self.state_dir.clone(),
                 // The network screen's confirmation (or "skip", which leaves no changes).
                 consent: NetworkConsent::Given,

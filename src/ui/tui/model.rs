@@ -65,7 +65,7 @@ impl Screen {
 
 /// A real recovery, or the demo against the simulated bootloader.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
+pub enum RunKind {
     /// A real port, real changes (confirmed on the network screen).
     Real,
     /// Loopback and a simulated bootloader: nothing on this computer changes.
@@ -76,7 +76,7 @@ pub enum Mode {
 #[derive(Debug, Clone)]
 pub struct Setup {
     /// Real or demo.
-    pub mode: Mode,
+    pub mode: RunKind,
     /// The known devices.
     pub catalogue: Catalogue,
     /// The run's settings (the command line's, or the demo's).
@@ -458,7 +458,7 @@ impl RunState {
 #[derive(Debug, Clone)]
 pub struct Model {
     /// Real or demo.
-    pub mode: Mode,
+    pub mode: RunKind,
     /// The known devices.
     pub catalogue: Catalogue,
     /// The settings runs start from.
@@ -497,7 +497,7 @@ impl Model {
     /// Whether the run is to find its serial adapter itself (`--serial auto`, a real run):
     /// the port screen then lists the adapters and, with several, asks which.
     pub fn serial_auto(&self) -> bool {
-        self.mode == Mode::Real
+        self.mode == RunKind::Real
             && self.settings.serial.as_ref().is_some_and(|serial| {
                 serial.port == std::path::Path::new(crate::engine::plan::SERIAL_AUTO)
             })

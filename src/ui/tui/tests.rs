@@ -11,7 +11,7 @@ use ratatui::backend::TestBackend;
 use ratatui::style::Color;
 
 use super::keys::Key;
-use super::model::{Effect, FileEntry, Hint, Mode, Model, Msg, Overlay, RunEnd, Screen, Setup};
+use super::model::{Effect, FileEntry, Hint, Model, Msg, Overlay, RunEnd, RunKind, Screen, Setup};
 use super::update::{init, update};
 use super::view;
 use crate::engine::checklist::{self, Evidence};
@@ -28,13 +28,13 @@ const ROUTER: Ipv4Addr = Ipv4Addr::new(192, 168, 0, 86);
 const HOST: Ipv4Addr = Ipv4Addr::new(192, 168, 0, 66);
 const BOOTLOADER: Mac = Mac([0xba, 0xbe, 0xfa, 0xce, 0x08, 0x41]);
 
-fn setup(mode: Mode) -> Setup {
+fn setup(mode: RunKind) -> Setup {
     Setup {
         mode,
         catalogue: Catalogue::builtin().unwrap(),
         settings: match mode {
-            Mode::Real => Settings::default(),
-            Mode::Demo => Settings {
+            RunKind::Real => Settings::default(),
+            RunKind::Demo => Settings {
                 timeout: Some(Duration::from_mins(1)),
                 port: Some(0),
                 loopback: Some(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST)),
@@ -338,7 +338,7 @@ fn run_to_transfer(model: &mut Model) {
 
 #[test]
 fn device_search_narrows_as_you_type() {
-    let (mut model, _) = init(setup(Mode::Real));
+    let (mut model, _) = init(setup(RunKind::Real));
     let everything = model.device.hits.len();
     assert!(everything > 20, "{everything}");
     type_text(&mut model, "wr841 v9");
@@ -359,7 +359,7 @@ fn device_search_narrows_as_you_type() {
 
 #[test]
 fn a_device_the_run_cannot_automate_is_explained() {
-    let (mut model, _) = init(setup(Mode::Real));
+    let (mut model, _) = init(setup(RunKind::Real));
     type_text(&mut model, "dlink-dir-1960-a1");
     press(&mut model, &[Key::Enter]);
     assert_eq!(model.screen, Screen::Device);
@@ -718,7 +718,7 @@ fn help_lists_the_keys_of_the_screen() {
 fn the_demo_shows_loopback_and_no_changes() {
     let (mut model, _) = init(Setup {
         search: "tl-wr841n-v9".into(),
-        ..setup(Mode::Demo)
+        ..setup(RunKind::Demo)
     });
     assert_eq!(model.device.hits[0], "tl-wr841n-v9");
     press(&mut model, &[Key::Enter]);
@@ -849,7 +849,7 @@ fn q_quits_from_a_search_the_wizard_opened_with() {
     // The demo opens with its device searched for: `q` is not a letter of the technician's.
     let (mut model, _) = init(Setup {
         search: "tl-wr841n-v9".into(),
-        ..setup(Mode::Demo)
+        ..setup(RunKind::Demo)
     });
     assert!(matches!(
         &press(&mut model, &[Key::Char('q')])[..],
@@ -859,7 +859,7 @@ fn q_quits_from_a_search_the_wizard_opened_with() {
     // Once the technician types, `q` is a letter again.
     let (mut model, _) = init(Setup {
         search: "tl-wr841n".into(),
-        ..setup(Mode::Demo)
+        ..setup(RunKind::Demo)
     });
     type_text(&mut model, " v");
     assert!(press(&mut model, &[Key::Char('q')]).is_empty());
@@ -868,7 +868,7 @@ fn q_quits_from_a_search_the_wizard_opened_with() {
 
 #[test]
 fn the_help_names_each_key_once() {
-    let (mut model, _) = init(setup(Mode::Real));
+    let (mut model, _) = init(setup(RunKind::Real));
     for screen in [
         Screen::Device,
         Screen::Image,

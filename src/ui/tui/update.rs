@@ -4,10 +4,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::keys::{self, Action, Key};
+use super::keys::{self, Key, KeyAction};
 use super::model::{
-    DeviceStep, Effect, FeedKind, FeedLine, Hint, ImageStep, Mode, Model, Msg, Overlay, PortStep,
-    RunEnd, RunState, Screen, Setup,
+    DeviceStep, Effect, FeedKind, FeedLine, Hint, ImageStep, Model, Msg, Overlay, PortStep, RunEnd,
+    RunKind, RunState, Screen, Setup,
 };
 use crate::engine::plan::{self, ImageFacts};
 use crate::engine::{Command, Phase};
@@ -176,15 +176,15 @@ fn key_pressed(model: &mut Model, key: Key) -> Vec<Effect> {
     let Some(action) = keys::action(model, key) else {
         return Vec::new();
     };
-    if model.leaving && action != Action::Help {
+    if model.leaving && action != KeyAction::Help {
         return Vec::new();
     }
     match action {
-        Action::Help => {
+        KeyAction::Help => {
             model.overlay = Some(Overlay::Help);
             Vec::new()
         }
-        Action::Quit => quit(model),
+        KeyAction::Quit => quit(model),
         _ => match model.screen {
             Screen::Device => device_action(model, action),
             Screen::Image => image_action(model, action),
@@ -210,28 +210,28 @@ fn quit(model: &mut Model) -> Vec<Effect> {
 }
 
 /// Moves a highlight within `len` lines.
-fn moved(selected: usize, len: usize, action: Action) -> usize {
+fn moved(selected: usize, len: usize, action: KeyAction) -> usize {
     let last = len.saturating_sub(1);
     match action {
-        Action::Up => selected.saturating_sub(1),
-        Action::Down => (selected + 1).min(last),
-        Action::PageUp => selected.saturating_sub(PAGE),
-        Action::PageDown => (selected + PAGE).min(last),
-        Action::First => 0,
-        Action::Last => last,
+        KeyAction::Up => selected.saturating_sub(1),
+        KeyAction::Down => (selected + 1).min(last),
+        KeyAction::PageUp => selected.saturating_sub(PAGE),
+        KeyAction::PageDown => (selected + PAGE).min(last),
+        KeyAction::First => 0,
+        KeyAction::Last => last,
         _ => selected,
     }
 }
 
-fn is_move(action: Action) -> bool {
+fn is_move(action: KeyAction) -> bool {
     matches!(
         action,
-        Action::Up
-            | Action::Down
-            | Action::PageUp
-            | Action::PageDown
-            | Action::First
-            | Action::Last
+        KeyAction::Up
+            | KeyAction::Down
+            | KeyAction::PageUp
+            | KeyAction::PageDown
+            | KeyAction::First
+            | KeyAction::Last
     )
 }
 
@@ -258,24 +258,24 @@ fn search(model: &mut Model) {
     model.device.problem = None;
 }
 
-fn device_action(model: &mut Model, action: Action) -> Vec<Effect> {
+fn device_action(model: &mut Model, action: KeyAction) -> Vec<Effect> {
     match action {
-        Action::Type(c) => {
+        KeyAction::Type(c) => {
             model.device.query.push(c);
             model.device.typed = true;
             search(model);
         }
-        Action::Erase => {
+        KeyAction::Erase => {
             model.device.query.pop();
             model.device.typed = true;
             search(model);
         }
-        Action::Back => {
+        KeyAction::Back => {
             model.device.query.clear();
             model.device.typed = false;
             search(model);
         }
-        Action::Enter => return choose_device(model),
+        KeyAction::Enter => return choose_device(model),
         a if is_move(a) => {
             model.device.selected = moved(model.device.selected, model.device.hits.len(), a);
         }
@@ -396,8 +396,8 @@ fn inspect(model: &mut Model, path: PathBuf) -> Vec<Effect> {
     }]
 }
 
-fn image_action(model: &mut Model, action: Action) -> Vec<Effect> {
-    if model.image.busy.is_some() && !is_move(action) && action != Action::Back {
+fn image_action(model: &mut Model, action: KeyAction) -> Vec<Effect> {
+    if model.image.busy.is_some() && !is_move(action) && action != KeyAction::Back {
         return Vec::new();
     }
     let image = &mut model.image;
@@ -407,29 +407,29 @@ fn image_action(model: &mut Model, action: Action) -> Vec<Effect> {
             image.problem = None;
             Vec::new()
         }
-        Action::Back => {
+        KeyAction::Back => {
             model.screen = Screen::Device;
             Vec::new()
         }
-        Action::Parent => image
+        KeyAction::Parent => image
             .dir
             .parent()
             .map(|p| vec![Effect::ListDir(p.to_path_buf())])
             .unwrap_or_default(),
-        Action::Downloads => image
+        KeyAction::Downloads => image
             .downloads
             .clone()
             .map(|d| vec![Effect::ListDir(d)])
             .unwrap_or_default(),
-        Action::StartFolder => vec![Effect::ListDir(image.start.clone())],
-        Action::Strip => match image.inspection.clone() {
+        KeyAction::StartFolder => vec![Effect::ListDir(image.start.clone())],
+        KeyAction::Strip => match image.inspection.clone() {
             Some(inspection) if inspection.strip.is_some() => {
                 image.busy = Some("writing the stripped copy".into());
                 vec![Effect::Strip(Box::new(inspection))]
             }
             _ => Vec::new(),
         },
-        Action::Enter => {
+        KeyAction::Enter => {
             let Some(entry) = image.entries.get(image.selected).cloned() else {
                 return Vec::new();
             };
@@ -465,7 +465,7 @@ fn image_action(model: &mut Model, action: Action) -> Vec<Effect> {
 
 fn enter_ports(model: &mut Model) -> Vec<Effect> {
     model.port.problem = None;
-    if model.mode == Mode::Demo {
+    if model.mode == RunKind::Demo {
         return Vec::new();
     }
     model.port.asked_at = Some(model.clock);
@@ -484,7 +484,7 @@ fn lists(model: &Model) -> Vec<Effect> {
 
 fn tick(model: &mut Model) -> Vec<Effect> {
     let watching = matches!(model.screen, Screen::Port | Screen::Network)
-        && model.mode == Mode::Real
+        && model.mode == RunKind::Real
         && model.overlay.is_none();
     let due = model
         .port
@@ -532,8 +532,8 @@ fn build_plan(model: &mut Model) -> bool {
     };
     let facts = ImageFacts::from(inspection);
     let result = match model.mode {
-        Mode::Demo => plan::build(profile, facts, &[], &model.settings),
-        Mode::Real => {
+        RunKind::Demo => plan::build(profile, facts, &[], &model.settings),
+        RunKind::Real => {
             let Some(chosen) = model.port.interfaces.get(model.port.selected) else {
                 model.port.problem = Some(if model.port.reason.is_empty() {
                     "no port to use yet".into()
@@ -570,7 +570,7 @@ fn build_plan(model: &mut Model) -> bool {
     }
 }
 
-fn port_action(model: &mut Model, action: Action) -> Vec<Effect> {
+fn port_action(model: &mut Model, action: KeyAction) -> Vec<Effect> {
     if model.port.adapters.asking {
         adapters::action(model, action);
         return Vec::new();
@@ -580,8 +580,8 @@ fn port_action(model: &mut Model, action: Action) -> Vec<Effect> {
             model.port.selected = moved(model.port.selected, model.port.interfaces.len(), a);
             model.port.problem = None;
         }
-        Action::Back => model.screen = Screen::Image,
-        Action::Enter if adapters::port_taken(model) => model.screen = Screen::Network,
+        KeyAction::Back => model.screen = Screen::Image,
+        KeyAction::Enter if adapters::port_taken(model) => model.screen = Screen::Network,
         _ => {}
     }
     Vec::new()
@@ -589,18 +589,18 @@ fn port_action(model: &mut Model, action: Action) -> Vec<Effect> {
 
 // Screen 4: the network.
 
-fn network_action(model: &mut Model, action: Action) -> Vec<Effect> {
+fn network_action(model: &mut Model, action: KeyAction) -> Vec<Effect> {
     match action {
-        Action::Back => model.screen = Screen::Port,
-        Action::Enter => {
+        KeyAction::Back => model.screen = Screen::Port,
+        KeyAction::Enter => {
             // The port may have changed since the plan was made: plan from what is there now.
-            if model.mode == Mode::Real && !build_plan(model) {
+            if model.mode == RunKind::Real && !build_plan(model) {
                 model.screen = Screen::Port;
                 return Vec::new();
             }
             model.screen = Screen::Prepare;
         }
-        Action::Skip => {
+        KeyAction::Skip => {
             if let Some(plan) = model.plan.as_mut() {
                 plan.network = None;
             }
@@ -613,13 +613,13 @@ fn network_action(model: &mut Model, action: Action) -> Vec<Effect> {
 
 // Screen 5: prepare.
 
-fn prepare_action(model: &mut Model, action: Action) -> Vec<Effect> {
+fn prepare_action(model: &mut Model, action: KeyAction) -> Vec<Effect> {
     match action {
-        Action::Back => {
+        KeyAction::Back => {
             model.screen = Screen::Network;
             Vec::new()
         }
-        Action::Enter => {
+        KeyAction::Enter => {
             let Some(plan) = model.plan.clone() else {
                 return Vec::new();
             };
@@ -636,20 +636,20 @@ fn prepare_action(model: &mut Model, action: Action) -> Vec<Effect> {
 
 // Screen 6: live.
 
-fn live_action(model: &mut Model, action: Action) -> Vec<Effect> {
+fn live_action(model: &mut Model, action: KeyAction) -> Vec<Effect> {
     let clock = model.clock;
     let Some(run) = model.run.as_mut() else {
         return Vec::new();
     };
     let at = clock.saturating_sub(run.started);
     match action {
-        Action::Up => run.scroll = (run.scroll + 1).min(run.feed.len().saturating_sub(1)),
-        Action::Down => run.scroll = run.scroll.saturating_sub(1),
-        Action::PageUp => run.scroll = (run.scroll + PAGE).min(run.feed.len().saturating_sub(1)),
-        Action::PageDown => run.scroll = run.scroll.saturating_sub(PAGE),
-        Action::First => run.scroll = run.feed.len().saturating_sub(1),
-        Action::Last => run.scroll = 0,
-        Action::Adopt => {
+        KeyAction::Up => run.scroll = (run.scroll + 1).min(run.feed.len().saturating_sub(1)),
+        KeyAction::Down => run.scroll = run.scroll.saturating_sub(1),
+        KeyAction::PageUp => run.scroll = (run.scroll + PAGE).min(run.feed.len().saturating_sub(1)),
+        KeyAction::PageDown => run.scroll = run.scroll.saturating_sub(PAGE),
+        KeyAction::First => run.scroll = run.feed.len().saturating_sub(1),
+        KeyAction::Last => run.scroll = 0,
+        KeyAction::Adopt => {
             if let Some(Hint::Adopt { addr, .. }) = run.hint.take() {
                 run.adopted.push(addr);
                 run.feed.push(FeedLine {
@@ -660,10 +660,10 @@ fn live_action(model: &mut Model, action: Action) -> Vec<Effect> {
                 return vec![Effect::Send(Command::AdoptAddress { addr })];
             }
         }
-        Action::Write | Action::KeepFlash => {
+        KeyAction::Write | KeyAction::KeepFlash => {
             if let Some(what) = run.write_asked.take() {
                 run.ram_boot_offered = None;
-                let write = action == Action::Write;
+                let write = action == KeyAction::Write;
                 let text = if write {
                     format!("you said yes: {what}")
                 } else {
@@ -678,12 +678,12 @@ fn live_action(model: &mut Model, action: Action) -> Vec<Effect> {
                 return vec![Effect::Send(Command::ConfirmWrite(write))];
             }
         }
-        Action::BootFromRam => {
+        KeyAction::BootFromRam => {
             if let Some(effect) = ram_boot::chosen(run, at) {
                 return vec![effect];
             }
         }
-        Action::PoweredOn => {
+        KeyAction::PoweredOn => {
             run.feed.push(FeedLine {
                 at,
                 kind: FeedKind::Info,
@@ -698,7 +698,7 @@ fn live_action(model: &mut Model, action: Action) -> Vec<Effect> {
 
 // Screen 7: done.
 
-fn done_action(model: &mut Model, action: Action) -> Vec<Effect> {
+fn done_action(model: &mut Model, action: KeyAction) -> Vec<Effect> {
     let outcome = model
         .run
         .as_ref()
@@ -709,11 +709,11 @@ fn done_action(model: &mut Model, action: Action) -> Vec<Effect> {
             // Scrolls the outcome's lines; the checklist is the longest part.
             let most = run.final_checklist.len() * 3 + 12;
             run.scroll = match action {
-                Action::Up => run.scroll.saturating_sub(1),
-                Action::Down => run.scroll + 1,
-                Action::PageUp => run.scroll.saturating_sub(PAGE),
-                Action::PageDown => run.scroll + PAGE,
-                Action::First => 0,
+                KeyAction::Up => run.scroll.saturating_sub(1),
+                KeyAction::Down => run.scroll + 1,
+                KeyAction::PageUp => run.scroll.saturating_sub(PAGE),
+                KeyAction::PageDown => run.scroll + PAGE,
+                KeyAction::First => 0,
                 _ => most,
             }
             .min(most);
@@ -721,8 +721,8 @@ fn done_action(model: &mut Model, action: Action) -> Vec<Effect> {
         return Vec::new();
     }
     match (action, outcome) {
-        (Action::Enter, Some(_)) => leave(model),
-        (Action::Retry, Some(_)) => {
+        (KeyAction::Enter, Some(_)) => leave(model),
+        (KeyAction::Retry, Some(_)) => {
             model.run = None;
             model.screen = Screen::Prepare;
             Vec::new()

@@ -8,7 +8,7 @@ fn an_image_given_is_highlighted_and_checked_once_the_device_is_chosen() {
     let given = PathBuf::from(DOWNLOADS).join("wr841nv9-factory.bin");
     let (mut model, first) = init(Setup {
         image: Some(given.clone()),
-        ..setup(Mode::Real)
+        ..setup(RunKind::Real)
     });
     assert!(matches!(&first[..], [Effect::ListDir(dir)] if dir == Path::new(DOWNLOADS)));
     update(
@@ -47,7 +47,7 @@ fn a_device_and_an_image_given_open_at_the_image_check() {
         // An alias in another case: the lookup's names, not only ids.
         search: "WR841N v9".into(),
         image: Some(given.clone()),
-        ..setup(Mode::Real)
+        ..setup(RunKind::Real)
     });
     assert_eq!(model.screen, Screen::Image);
     assert_eq!(
@@ -85,7 +85,7 @@ fn a_device_and_an_image_given_open_at_the_image_check() {
 fn a_device_given_alone_is_highlighted_on_the_device_screen() {
     let (model, _) = init(Setup {
         search: "TL-WR841N v9".into(),
-        ..setup(Mode::Real)
+        ..setup(RunKind::Real)
     });
     assert_eq!(model.screen, Screen::Device);
     assert_eq!(

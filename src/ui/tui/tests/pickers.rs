@@ -4,7 +4,7 @@ use super::*;
 
 #[test]
 fn a_manual_device_shows_its_steps_one_at_a_time() {
-    let (mut model, _) = init(setup(Mode::Real));
+    let (mut model, _) = init(setup(RunKind::Real));
     type_text(&mut model, "dlink-dir-1960-a1");
     assert_eq!(model.device.hits[0], "dlink-dir-1960-a1");
     let profile = model
@@ -60,7 +60,7 @@ fn long_device_ids_keep_the_models_in_one_column() {
     catalogue.add_profile_file(&file).unwrap();
     let (mut model, _) = init(Setup {
         catalogue,
-        ..setup(Mode::Real)
+        ..setup(RunKind::Real)
     });
     type_text(&mut model, "wr841n");
     assert!(model.device.hits.len() > 3, "{:?}", model.device.hits);

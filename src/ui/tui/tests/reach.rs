@@ -5,7 +5,7 @@ use super::*;
 
 /// A real-mode wizard on the image screen, with the TL-WR841N v9 chosen.
 pub(super) fn on_image_screen() -> Model {
-    let (mut model, first) = init(setup(Mode::Real));
+    let (mut model, first) = init(setup(RunKind::Real));
     assert!(matches!(&first[..], [Effect::ListDir(dir)] if dir == Path::new(DOWNLOADS)));
     update(
         &mut model,
@@ -43,7 +43,7 @@ pub(super) fn on_live_screen() -> Model {
 /// The device found by `search` chosen, `name` (the only file in Downloads, `image` its bytes)
 /// checked and taken, the port list read: the port screen of a real run.
 pub(super) fn on_port_screen_with(search: &str, name: &str, image: &[u8]) -> Model {
-    let (mut model, _) = init(setup(Mode::Real));
+    let (mut model, _) = init(setup(RunKind::Real));
     update(
         &mut model,
         Msg::Listed {

@@ -4,7 +4,7 @@
 //! the wizard refuses and names them all: it has nobody to ask); with none the list waits, read
 //! again every second, for one to be plugged in. The one taken replaces `auto` in the plan.
 
-use super::super::keys::Action;
+use super::super::keys::KeyAction;
 use super::super::model::{Model, Screen};
 use super::{build_plan, is_move, moved};
 use crate::console::port::Adapter;
@@ -54,12 +54,12 @@ pub(super) fn port_taken(model: &mut Model) -> bool {
 
 /// A key while the port screen asks which adapter: move, take the highlighted one with Enter
 /// (then on to the network screen), or back to the ports with Esc.
-pub(super) fn action(model: &mut Model, action: Action) {
+pub(super) fn action(model: &mut Model, action: KeyAction) {
     let pick = &mut model.port.adapters;
     match action {
         a if is_move(a) => pick.selected = moved(pick.selected, pick.adapters.len(), a),
-        Action::Back => pick.asking = false,
-        Action::Enter => {
+        KeyAction::Back => pick.asking = false,
+        KeyAction::Enter => {
             let Some(adapter) = pick.adapters.get(pick.selected) else {
                 return;
             };

@@ -28,7 +28,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Padding, Paragraph};
 
 use super::keys;
-use super::model::{Hint, Mode, Model, Overlay, Screen};
+use super::model::{Hint, Model, Overlay, RunKind, Screen};
 use crate::engine::{Phase, RunOutcome};
 use crate::image::ImageVerdict;
 
@@ -140,8 +140,8 @@ fn draw_title(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
         left.push_str(&profile.id);
     }
     let right = match model.mode {
-        Mode::Demo => "DEMO: simulated router ",
-        Mode::Real => "",
+        RunKind::Demo => "DEMO: simulated router ",
+        RunKind::Real => "",
     };
     let width = usize::from(area.width);
     let pad = width.saturating_sub(left.chars().count() + right.chars().count());
@@ -170,23 +170,27 @@ pub fn what_next(model: &Model) -> String {
         },
         Screen::Image => image_next(model),
         Screen::Port => match model.mode {
-            Mode::Demo => "The demo's router is simulated on loopback: press Enter.".into(),
-            Mode::Real if model.port.adapters.asking && model.port.adapters.adapters.is_empty() => {
+            RunKind::Demo => "The demo's router is simulated on loopback: press Enter.".into(),
+            RunKind::Real
+                if model.port.adapters.asking && model.port.adapters.adapters.is_empty() =>
+            {
                 "No USB serial adapter: plug in the one wired to the router's console.".into()
             }
-            Mode::Real if model.port.adapters.asking => {
+            RunKind::Real if model.port.adapters.asking => {
                 "Serial adapter wired to the router's console: pick it, press Enter.".into()
             }
-            Mode::Real if model.port.listed && model.port.interfaces.is_empty() => {
+            RunKind::Real if model.port.listed && model.port.interfaces.is_empty() => {
                 "No port to use: plug in an Ethernet adapter; the list follows.".into()
             }
-            Mode::Real => {
+            RunKind::Real => {
                 "Cable from this port to the router's LAN port: pick the port, press Enter.".into()
             }
         },
         Screen::Network => match (model.mode, model.plan.as_ref().map(|p| p.network.is_some())) {
-            (Mode::Demo, _) => "Nothing on this computer changes in the demo: press Enter.".into(),
-            (Mode::Real, Some(true)) => {
+            (RunKind::Demo, _) => {
+                "Nothing on this computer changes in the demo: press Enter.".into()
+            }
+            (RunKind::Real, Some(true)) => {
                 "Read what will change, then Enter to confirm (S: skip, set it up yourself).".into()
             }
             _ => "Nothing needs to change on this computer: press Enter.".into(),

@@ -23,7 +23,7 @@ use super::port::{addresses, link};
 use super::{Theme, hanging, inner_width, panel};
 use crate::engine::plan::{Plan, Transfer};
 use crate::net::iface::Interface;
-use crate::ui::tui::model::{Mode, Model};
+use crate::ui::tui::model::{Model, RunKind};
 
 fn row<'a>(name: &str, expected: &str, now: String, theme: &Theme, ok: bool) -> Line<'a> {
     Line::from(vec![
@@ -68,7 +68,7 @@ fn expected_and_now<'a>(model: &Model, plan: &Plan, theme: &Theme) -> (String, V
         Span::styled(format!("{:<30}", "the router expects"), theme.accent),
         Span::styled("this computer has now", theme.accent),
     ])];
-    let title = if model.mode == Mode::Demo {
+    let title = if model.mode == RunKind::Demo {
         lines.extend(loopback_rows(plan, &host, &router, theme));
         " loopback (simulated): expected and now ".to_owned()
     } else {
@@ -154,7 +154,7 @@ fn port_rows<'a>(
 fn what_will_change<'a>(model: &Model, plan: &Plan, width: usize, theme: &Theme) -> Vec<Line<'a>> {
     let changes = plan.changes();
     let mut lines = Vec::new();
-    if model.mode == Mode::Demo {
+    if model.mode == RunKind::Demo {
         lines.push(Line::raw(
             "Nothing: the demo runs on loopback. No address is added, no setting touched.",
         ));

@@ -30,7 +30,7 @@ use ratatui::widgets::{List, ListItem, ListState, Paragraph, Wrap};
 
 use super::{Theme, panel};
 use crate::net::iface::{Interface, InterfaceKind};
-use crate::ui::tui::model::{Mode, Model};
+use crate::ui::tui::model::{Model, RunKind};
 
 /// The port in a word.
 pub fn kind(iface: &Interface) -> &'static str {
@@ -66,7 +66,7 @@ pub fn addresses(iface: &Interface) -> String {
 }
 
 pub fn draw(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
-    if model.mode == Mode::Demo {
+    if model.mode == RunKind::Demo {
         draw_demo(frame, area, theme);
         return;
     }

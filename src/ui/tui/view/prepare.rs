@@ -20,14 +20,17 @@ use ratatui::widgets::{Paragraph, Wrap};
 
 use super::{Theme, panel, step_lines};
 use crate::engine::plan::{AfterProof, ConsolePlan, Plan, Transfer};
-use crate::ui::tui::model::{Mode, Model};
+use crate::ui::tui::model::{Model, RunKind};
 
 pub fn draw(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
     let Some(plan) = &model.plan else {
         return;
     };
     // A console run has one more thing to be true (the adapter) and more to say.
-    let console = plan.console.as_ref().filter(|_| model.mode == Mode::Real);
+    let console = plan
+        .console
+        .as_ref()
+        .filter(|_| model.mode == RunKind::Real);
     let extra = u16::from(console.is_some());
     let [top, middle, bottom] = Layout::vertical([
         Constraint::Length(4 + 2 * extra),
@@ -91,7 +94,7 @@ pub fn draw(frame: &mut Frame, area: Rect, model: &Model, theme: &Theme) {
             page.addr
         ),
     };
-    let end = if model.mode == Mode::Demo {
+    let end = if model.mode == RunKind::Demo {
         "writes the report"
     } else {
         "restores the network and writes the report"
@@ -125,11 +128,11 @@ fn before_lines(
     theme: &Theme,
 ) -> Vec<Line<'static>> {
     let cable = match (&plan.port, model.mode) {
-        (_, Mode::Demo) => "the cable: none needed, the demo's router is simulated".to_owned(),
-        (Some(port), Mode::Real) => {
+        (_, RunKind::Demo) => "the cable: none needed, the demo's router is simulated".to_owned(),
+        (Some(port), RunKind::Real) => {
             format!("the cable goes from {} to the router's LAN port", port.name)
         }
-        (None, Mode::Real) => "the cable goes to the router's LAN port".to_owned(),
+        (None, RunKind::Real) => "the cable goes to the router's LAN port".to_owned(),
     };
     let mut before = vec![
         Line::from(vec![

@@ -127,14 +127,14 @@ pub enum Fixer {
 
 /// One checklist item and who fixes it, as `doctor` shows them.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Item {
+pub struct CheckItem {
     /// The item.
     pub check: Check,
     /// Who fixes it (meaningful when it is not a pass).
     pub fixer: Fixer,
 }
 
-impl From<Check> for Item {
+impl From<Check> for CheckItem {
     fn from(check: Check) -> Self {
         Self {
             check,
@@ -145,8 +145,8 @@ impl From<Check> for Item {
 
 impl Check {
     /// This item, put right by the recovery run itself.
-    fn by_the_run(self) -> Item {
-        Item {
+    fn by_the_run(self) -> CheckItem {
+        CheckItem {
             check: self,
             fixer: Fixer::Run,
         }
@@ -277,8 +277,8 @@ pub fn assess(
     iface: &Interface,
     expect: &HostNeeds,
     firewall: bool,
-) -> Vec<Item> {
-    let mut items = vec![Item::from(privileges(facts.privileges, expect))];
+) -> Vec<CheckItem> {
+    let mut items = vec![CheckItem::from(privileges(facts.privileges, expect))];
     items.extend(interface(iface));
     if let Some(host) = expect.host {
         items.extend(addressing(facts, iface, host, expect.router));
@@ -296,7 +296,7 @@ pub fn assess(
                 expect.listens,
             )
             .into_iter()
-            .map(Item::from),
+            .map(CheckItem::from),
         );
     }
     items
@@ -338,22 +338,22 @@ fn privileges(privileges: Privileges, expect: &HostNeeds) -> Check {
     }
 }
 
-fn interface(iface: &Interface) -> Vec<Item> {
+fn interface(iface: &Interface) -> Vec<CheckItem> {
     let item = format!("interface {}", iface.name);
-    let mut checks: Vec<Item> = Vec::new();
+    let mut checks: Vec<CheckItem> = Vec::new();
     match iface.kind {
         InterfaceKind::Wired => checks.push(Check::pass(CheckKind::Interface, item.clone(), "a wired port").into()),
-        InterfaceKind::Wireless => checks.push(Item::from(Check::fail(CheckKind::Interface,
+        InterfaceKind::Wireless => checks.push(CheckItem::from(Check::fail(CheckKind::Interface,
             item.clone(),
             "a Wi-Fi interface: bootloaders in recovery mode speak only over a cable",
             "plug a cable from a wired port (or a USB Ethernet adapter) into the router and choose it with --interface",
         ))),
-        InterfaceKind::Virtual => checks.push(Item::from(Check::warn(CheckKind::Interface,
+        InterfaceKind::Virtual => checks.push(CheckItem::from(Check::warn(CheckKind::Interface,
             item.clone(),
             "a virtual interface (bridge, container or tunnel)",
             "make sure it really leads to the router's cable; otherwise choose the wired port with --interface",
         ))),
-        InterfaceKind::Loopback => checks.push(Item::from(Check::fail(CheckKind::Interface,
+        InterfaceKind::Loopback => checks.push(CheckItem::from(Check::fail(CheckKind::Interface,
             item.clone(),
             "the loopback interface",
             "choose the wired port the router is plugged into with --interface",
@@ -372,13 +372,13 @@ fn interface(iface: &Interface) -> Vec<Item> {
             .by_the_run(),
         );
     } else if !iface.carrier {
-        checks.push(Item::from(Check::fail(CheckKind::Link,
+        checks.push(CheckItem::from(Check::fail(CheckKind::Link,
             format!("link {}", iface.name),
             "no link: no cable, or the router is off",
             "check the cable is in the router's LAN port (or the port its steps name) and power the router on; a small unmanaged switch between them keeps the link up while the router reboots",
         )));
     } else {
-        checks.push(Item::from(Check::pass(
+        checks.push(CheckItem::from(Check::pass(
             CheckKind::Link,
             format!("link {}", iface.name),
             "cable in, link up",
@@ -387,7 +387,7 @@ fn interface(iface: &Interface) -> Vec<Item> {
     if let Some(mtu) = iface.mtu
         && mtu < 576
     {
-        checks.push(Item::from(Check::fail(
+        checks.push(CheckItem::from(Check::fail(
             CheckKind::Mtu,
             format!("MTU {}", iface.name),
             format!("MTU {mtu} is below the 576 bytes IPv4 guarantees"),
@@ -408,7 +408,7 @@ fn interface(iface: &Interface) -> Vec<Item> {
         );
     }
     if let Some(ll) = iface.link_local() {
-        checks.push(Item::from(Check::warn(
+        checks.push(CheckItem::from(Check::warn(
             CheckKind::LinkLocal,
             format!("link-local address on {}", iface.name),
             format!(
@@ -428,8 +428,8 @@ fn addressing(
     iface: &Interface,
     host: Ipv4Cidr,
     router: Option<Ipv4Addr>,
-) -> Vec<Item> {
-    let mut checks: Vec<Item> = Vec::new();
+) -> Vec<CheckItem> {
+    let mut checks: Vec<CheckItem> = Vec::new();
     let item = format!("address {host} on {}", iface.name);
     let present = iface.ipv4.iter().find(|a| a.addr == host.addr);
     if let Some(&present) = present {
@@ -439,7 +439,7 @@ fn addressing(
         .iter()
         .find(|i| i.name != iface.name && i.has_address(host.addr))
     {
-        checks.push(Item::from(Check::fail(
+        checks.push(CheckItem::from(Check::fail(
             CheckKind::Address,
             item,
             format!("{} is on {} instead", host.addr, other.name),
@@ -472,7 +472,7 @@ fn addressing(
             .iter()
             .find(|a| a.overlaps(subnet) && a.addr != host.addr)
         {
-            checks.push(Item::from(Check::warn(CheckKind::Subnet,
+            checks.push(CheckItem::from(Check::warn(CheckKind::Subnet,
                 format!("subnet {subnet}"),
                 format!(
                     "{} also reaches {subnet} ({clash}): traffic for the router may leave through it (home Wi-Fi often uses this subnet)",
@@ -484,7 +484,7 @@ fn addressing(
     }
     if let Some(router) = router {
         if let Some(holder) = facts.interfaces.iter().find(|i| i.has_address(router)) {
-            checks.push(Item::from(Check::fail(
+            checks.push(CheckItem::from(Check::fail(
                 CheckKind::RouterAddress,
                 format!("router address {router}"),
                 format!(
@@ -497,14 +497,14 @@ fn addressing(
                 ),
             )));
         } else if !host.contains(router) {
-            checks.push(Item::from(Check::warn(
+            checks.push(CheckItem::from(Check::warn(
                 CheckKind::RouterAddress,
                 format!("router address {router}"),
                 format!("{router} is outside {subnet}"),
                 "check the device profile: the laptop and the bootloader must share a subnet",
             )));
         } else {
-            checks.push(Item::from(Check::pass(
+            checks.push(CheckItem::from(Check::pass(
                 CheckKind::RouterAddress,
                 format!("router address {router}"),
                 format!("free, in {subnet}"),

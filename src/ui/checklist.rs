@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use crate::net::addr::HostEvent;
-use crate::net::check::{Check, CheckOutcome, Fixer, Item, tally};
+use crate::net::check::{Check, CheckItem, CheckOutcome, Fixer, tally};
 
 /// The checklist as printed: one line per item, the fix indented under what is wrong, and a
 /// count at the end.
@@ -49,7 +49,7 @@ pub fn render(title: &str, checks: &[Check]) -> String {
 ///
 /// 1 to fix by you, 1 fixed by the run, 0 warnings, 1 passed
 /// ```
-pub fn render_doctor(title: &str, ports: &str, items: &[Item]) -> String {
+pub fn render_doctor(title: &str, ports: &str, items: &[CheckItem]) -> String {
     let mut out = format!("rescue-wizard doctor: {title}\nports seen: {ports}\n\n");
     let line = |out: &mut String, mark: &str, check: &Check| {
         let _ = writeln!(out, "  {mark} {}: {}", check.item, check.detail);

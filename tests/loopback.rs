@@ -15,7 +15,9 @@ use std::time::Duration;
 use rescue_wizard::tftp::client::{self, ClientConfig, ClientError};
 use rescue_wizard::tftp::event::TransferEvent;
 use rescue_wizard::tftp::options::{ClientOptions, MAX_BLKSIZE};
-use rescue_wizard::tftp::server::{Server, ServerConfig, Source, WritePolicy, hex_sha256};
+use rescue_wizard::tftp::server::{
+    HeldImage, Server, ServerConfig, Source, WritePolicy, hex_sha256,
+};
 use tokio::sync::{mpsc, watch};
 
 struct Running {
@@ -26,18 +28,21 @@ struct Running {
 }
 
 impl Running {
-    /// Waits (with a deadline) for the server to report the transfer of `name` finished.
-    async fn finished(&mut self, name: &str) {
+    /// Waits (with a deadline) for the server to report the transfer of `name` finished;
+    /// the SHA-256 it reported.
+    async fn finished(&mut self, name: &str) -> String {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         loop {
             let event = tokio::time::timeout_at(deadline, self.events.recv())
                 .await
                 .unwrap_or_else(|_| panic!("no Finished event for {name}"))
                 .expect("server events ended");
-            if let TransferEvent::Finished { name: n, .. } = &event
+            if let TransferEvent::Finished {
+                name: n, sha256, ..
+            } = &event
                 && n == name
             {
-                return;
+                return sha256.clone();
             }
             assert!(
                 !matches!(&event, TransferEvent::Failed { name: n, .. } if n == name),
@@ -392,6 +397,60 @@ async fn concurrent_clients_share_one_snapshot_and_a_changed_file_does_not_corru
         .await
         .unwrap();
     assert_eq!(got, second, "a new transfer sees the new file");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_held_image_is_served_from_memory_whatever_the_file_on_disk_becomes() {
+    // A run serves its snapshot's bytes: the file its copy sits in may be cut short, rewritten
+    // or removed while transfers run, and each transfer still sends the bytes checked, in
+    // octet and netascii, windowed or not, and reports their SHA-256.
+    let dir = tempfile::tempdir().unwrap();
+    let image = dir.path().join("fw.bin");
+    let held = payload(700_000, 3);
+    std::fs::write(&image, payload(90_000, 4)).unwrap();
+    let mut config = loose_server(Source::Image {
+        path: image.clone(),
+        any_name: true,
+    });
+    config.held = Some(HeldImage {
+        bytes: held.clone().into(),
+        sha256: hex_sha256(&held),
+    });
+    let mut server = start(IpAddr::V4(Ipv4Addr::LOCALHOST), config);
+    std::fs::write(&image, b"cut short").unwrap();
+    for (blksize, windowsize) in [(None, None), (Some(1468), Some(16))] {
+        let (got, _) = fetch(
+            server.addr,
+            "fw.bin",
+            dir.path(),
+            options(blksize, windowsize),
+        )
+        .await
+        .unwrap();
+        assert!(
+            got == held,
+            "a transfer sent other bytes than the held image"
+        );
+        assert_eq!(server.finished("fw.bin").await, hex_sha256(&held));
+    }
+    std::fs::remove_file(&image).unwrap();
+    // Netascii, by hand (our client fetches octet only): the first block is the held
+    // image's netascii form, even with the file gone.
+    let peer = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    peer.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    peer.send_to(b"\x00\x01recovery.bin\x00netascii\x00", server.addr)
+        .unwrap();
+    let mut datagram = [0u8; 600];
+    let (n, from) = peer.recv_from(&mut datagram).unwrap();
+    let text = rescue_wizard::tftp::netascii::encode(&held);
+    assert_eq!(&datagram[..4], b"\x00\x03\x00\x01", "not block 1");
+    assert!(
+        datagram[4..n] == text[..512],
+        "netascii block 1 is not the held image's"
+    );
+    peer.send_to(b"\x00\x05\x00\x00stop\x00", from).unwrap();
     server.stop().await;
 }
 

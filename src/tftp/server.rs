@@ -62,11 +62,26 @@ pub struct WritePolicy {
     pub quota: u64,
 }
 
+/// An image already read and hashed, served from memory: a run hands its snapshot over, so
+/// a transfer reads no file (no reader thread, no read to wait for between an ACK and the
+/// next DATA) and hashes nothing (the snapshot's hash was taken when it was read), and
+/// nothing done on disk during the run can change what the router gets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldImage {
+    /// The image's bytes.
+    pub bytes: Arc<[u8]>,
+    /// Their SHA-256, lower-case hex.
+    pub sha256: String,
+}
+
 /// How the server behaves.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ServerConfig {
     /// What is served.
     pub source: Source,
+    /// With [`Source::Image`]: the image's bytes, served in place of reading `path` (which
+    /// still names it in messages). `None` (the default): the file is read per transfer.
+    pub held: Option<HeldImage>,
     /// Which options are granted.
     pub options: OptionPolicy,
     /// Retransmission and patience.
@@ -92,6 +107,7 @@ impl ServerConfig {
     pub fn new(source: Source) -> Self {
         Self {
             source,
+            held: None,
             options: OptionPolicy::default(),
             timing: Timing::default(),
             rollover: RolloverTo::Zero,
@@ -99,6 +115,14 @@ impl ServerConfig {
             write: None,
             requests_per_second: 20,
             stall_after: Duration::from_secs(2),
+        }
+    }
+
+    /// The held image, when the source is an image ([`ServerConfig::held`]).
+    pub(super) fn held_image(&self) -> Option<&HeldImage> {
+        match self.source {
+            Source::Image { .. } => self.held.as_ref(),
+            Source::Directory(_) => None,
         }
     }
 }

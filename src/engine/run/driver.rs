@@ -445,13 +445,16 @@ impl Driver {
             )));
             return;
         };
-        let Some(config) = self
+        let Some(mut config) = self
             .plan
             .transfer
             .server_config(snapshot.path().to_path_buf())
         else {
             return;
         };
+        // The bytes checked are served from memory: no file read per block, no hash per
+        // transfer (docs/performance.md, "The image served from memory").
+        config.held = Some(snapshot.held());
         let result = match Server::bind(bind, config) {
             Ok(server) => {
                 let addr = server.local_addr();

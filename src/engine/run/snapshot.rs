@@ -1,18 +1,20 @@
 //! The image as it was checked: read once, its sha256 taken from those very bytes, and served
-//! from a private copy, so that editing or replacing the file on disk afterwards changes
-//! nothing the router gets.
+//! from memory ([`Snapshot::held`]), so that editing or replacing the file on disk afterwards
+//! changes nothing the router gets. A private copy on disk names it for our server and the
+//! self-test.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use crate::tftp::server::hex_sha256;
+use crate::tftp::server::{HeldImage, hex_sha256};
 
 /// The image's bytes, and the private copy our server hands out. The copy's folder goes when
 /// this is dropped.
 #[derive(Debug)]
 pub struct Snapshot {
     bytes: Arc<[u8]>,
+    sha256: String,
     dir: PathBuf,
     path: PathBuf,
 }
@@ -47,7 +49,12 @@ impl Snapshot {
             .file_name()
             .map_or_else(|| "image".into(), |n| n.to_string_lossy().into_owned());
         let path = dir.join(name);
-        let snapshot = Self { bytes, dir, path };
+        let snapshot = Self {
+            bytes,
+            sha256,
+            dir,
+            path,
+        };
         std::fs::write(&snapshot.path, &snapshot.bytes).map_err(|err| {
             format!(
                 "cannot write the image's copy {}: {err}",
@@ -60,6 +67,14 @@ impl Snapshot {
     /// The bytes checked.
     pub fn bytes(&self) -> &Arc<[u8]> {
         &self.bytes
+    }
+
+    /// The bytes and their SHA-256, for our server to serve from memory.
+    pub fn held(&self) -> HeldImage {
+        HeldImage {
+            bytes: Arc::clone(&self.bytes),
+            sha256: self.sha256.clone(),
+        }
     }
 
     /// The private copy the server hands out.

@@ -9,7 +9,7 @@ use std::time::SystemTime;
 
 use sha2::{Digest, Sha256};
 
-use super::{NETASCII_MAX, OPEN_DEADLINE, Refused};
+use super::{HeldImage, NETASCII_MAX, OPEN_DEADLINE, Refused};
 use crate::image::timed::{self, TimedFile};
 use crate::tftp::netascii;
 use crate::tftp::packet::{ErrorCode, RawOption, escape_name};
@@ -128,6 +128,55 @@ impl Blocks for FileBlocks {
         // A file cut short under us ends in UnexpectedEof: the transfer fails, nothing is
         // served half.
         self.file.read_exact_at(offset, buf)
+    }
+}
+
+/// What one read transfer serves.
+#[derive(Debug)]
+pub(super) enum Served {
+    /// The run's image, from memory: nothing is read, nothing can change it, its hash is known.
+    Held(HeldImage),
+    /// A file, read block by block as the transfer goes.
+    File(Arc<FileBlocks>),
+    /// The netascii form, converted in memory, of a file (`from`) or of the held image.
+    Converted {
+        /// The converted bytes.
+        text: Arc<[u8]>,
+        /// The file they came from, checked for change after the transfer.
+        from: Option<Arc<FileBlocks>>,
+    },
+}
+
+impl Served {
+    /// The bytes the transfer sends.
+    pub(super) fn blocks(&self) -> Arc<dyn Blocks> {
+        match self {
+            Served::Held(held) => Arc::new(Arc::clone(&held.bytes)),
+            Served::File(file) => Arc::clone(file) as Arc<dyn Blocks>,
+            Served::Converted { text, .. } => Arc::new(Arc::clone(text)),
+        }
+    }
+
+    /// Whether the file served was changed in place since it was opened (see
+    /// [`FileBlocks::changed`]); bytes held in memory never are.
+    pub(super) fn changed(&self) -> bool {
+        match self {
+            Served::Held(_) | Served::Converted { from: None, .. } => false,
+            Served::File(file)
+            | Served::Converted {
+                from: Some(file), ..
+            } => file.changed(),
+        }
+    }
+
+    /// The SHA-256 of what was sent, when known without reading it again: the held image's,
+    /// or the one the file's reader took as it read every byte in order.
+    pub(super) fn sha256(&self) -> Option<String> {
+        match self {
+            Served::Held(held) => Some(held.sha256.clone()),
+            Served::File(file) => file.sha256(),
+            Served::Converted { .. } => None,
+        }
     }
 }
 

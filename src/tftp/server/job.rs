@@ -13,14 +13,16 @@ use std::time::Instant;
 use sha2::{Digest, Sha256};
 
 use super::files::to_hex;
-use super::files::{FileBlocks, confine, netascii_copy, open_regular, plain_file_name, sha256_of};
+use super::files::{
+    FileBlocks, Served, confine, netascii_copy, open_regular, plain_file_name, sha256_of,
+};
 use super::{Refused, Shared, Source, WritePolicy, lock};
 use crate::tftp::event::{RequestKind, TransferEvent, TransferId};
 use crate::tftp::landing::{NotPlaced, move_into_place};
 use crate::tftp::netascii;
 use crate::tftp::options::{Direction, Negotiation, negotiate};
 use crate::tftp::packet::{ErrorCode, Mode, Packet, Request, error_datagram, escape_name};
-use crate::tftp::session::{Blocks, Opening, Receiver, Sender, Status, TransferFailure};
+use crate::tftp::session::{Opening, Receiver, Sender, Status, TransferFailure};
 use crate::tftp::transfer::{Ended, Link, Machine, drive, linger};
 
 /// One transfer's work, run on its own thread.
@@ -154,13 +156,26 @@ impl Job {
             Source::Image { .. } => "the image file",
             Source::Directory(_) => "the file",
         };
-        let (file, meta) = open_regular(&path, what)?;
-        let file = Arc::new(FileBlocks::new(file, &meta));
-        let data: Arc<dyn Blocks> = if netascii_mode {
-            Arc::new(netascii_copy(&file, &path)?)
-        } else {
-            Arc::clone(&file) as Arc<dyn Blocks>
+        let served = match (self.shared.config.held_image(), netascii_mode) {
+            (Some(held), false) => Served::Held(held.clone()),
+            (Some(held), true) => Served::Converted {
+                text: netascii::encode(&held.bytes).into(),
+                from: None,
+            },
+            (None, _) => {
+                let (file, meta) = open_regular(&path, what)?;
+                let file = Arc::new(FileBlocks::new(file, &meta));
+                if netascii_mode {
+                    Served::Converted {
+                        text: netascii_copy(&file, &path)?,
+                        from: Some(file),
+                    }
+                } else {
+                    Served::File(file)
+                }
+            }
         };
+        let data = served.blocks();
         let size = data.size();
         let config = &self.shared.config;
         let negotiation = negotiate(
@@ -194,16 +209,16 @@ impl Job {
         let link = self.link(socket, Some(size));
         let (ended, _) = drive(&link, Machine::Send(sender), initial);
         let status = match ended.status {
-            Status::Complete | Status::Unconfirmed if file.changed() => {
+            Status::Complete | Status::Unconfirmed if served.changed() => {
                 Status::Failed(TransferFailure::ChangedOnDisk { path: path.clone() })
             }
             other => other,
         };
         match status {
             Status::Complete | Status::Unconfirmed => {
-                let sha256 = match file.sha256() {
-                    Some(sha256) if !netascii_mode => sha256,
-                    _ => sha256_of(data.as_ref()).map_err(|err| {
+                let sha256 = match served.sha256() {
+                    Some(sha256) => sha256,
+                    None => sha256_of(data.as_ref()).map_err(|err| {
                         Refused::new(
                             ErrorCode::NOT_DEFINED,
                             "cannot read the file",

@@ -17,6 +17,7 @@
 //! that sends its blocks never hashes: on loopback the hash had been a fifth of the server's
 //! CPU, on the path from an ACK to the next DATA (docs/performance.md, 2026-12-01).
 
+use std::collections::VecDeque;
 use std::fs::{File, Metadata};
 use std::io;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
@@ -37,6 +38,10 @@ pub const MAX_STUCK: usize = 16;
 
 /// Bytes the reader thread fetches at a time.
 pub const CHUNK: usize = 64 * 1024;
+
+/// Chunks read ahead of the one a transfer sends from, when the file's size is known: 256 KiB,
+/// some 11 windows of 16 blocks of 1468 bytes.
+pub const READ_AHEAD: usize = 4;
 
 /// Threads abandoned in a read or an open that has not returned yet, across the process.
 static STUCK: AtomicUsize = AtomicUsize::new(0);
@@ -258,15 +263,19 @@ impl Chunk {
     }
 }
 
-/// The caller's side: the reader's answers, chunks at hand, the read asked for ahead, and
+/// The caller's side: the reader's answers, chunks at hand, the reads asked for ahead, and
 /// whether the reader thread was given up on.
 #[derive(Debug)]
 struct Reading {
     answers: Receiver<Answer>,
-    current: Option<Chunk>,
-    previous: Option<Chunk>,
-    /// The offset of the chunk asked for ahead and not collected yet.
-    ahead: Option<u64>,
+    /// Chunks collected: the one last read from, the one before it (a window sent again
+    /// may reach back into it) and those read ahead of it.
+    chunks: VecDeque<Chunk>,
+    /// Offsets of the chunks asked for and not collected yet, in the order asked (the reader
+    /// answers in that order).
+    ahead: VecDeque<u64>,
+    /// Where the file ended when it was opened, when known: chunks are read ahead up to it.
+    end: Option<u64>,
     /// Set when a wait timed out: the reader is stuck, every later call fails at once.
     stuck: Option<(io::ErrorKind, String)>,
 }
@@ -353,10 +362,12 @@ impl TimedFile {
         Ok(opened.map(|meta| {
             let mut file = Self::waiting_on(asks, answers, errand, what, deadline);
             if meta.is_file() {
-                file.reading
+                let reading = file
+                    .reading
                     .get_mut()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .ahead = Some(0);
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                reading.ahead.push_back(0);
+                reading.end = Some(meta.len());
             }
             (file, meta)
         }))
@@ -376,9 +387,9 @@ impl TimedFile {
             deadline,
             reading: Mutex::new(Reading {
                 answers,
-                current: None,
-                previous: None,
-                ahead: None,
+                chunks: VecDeque::new(),
+                ahead: VecDeque::new(),
+                end: None,
                 stuck: None,
             }),
         }
@@ -444,17 +455,16 @@ impl TimedFile {
     }
 
     /// The chunk holding `offset`, fetched when not at hand; `None` past the end of the file.
+    /// Then the chunks after it are asked for, up to [`READ_AHEAD`] of them when the file's
+    /// end is known (one, past a full chunk, when it is not).
     fn chunk_at<'a>(&self, reading: &'a mut Reading, offset: u64) -> io::Result<Option<&'a Chunk>> {
         if let Some((kind, message)) = &reading.stuck {
             return Err(io::Error::new(*kind, message.clone()));
         }
         let start = offset - offset % CHUNK as u64;
-        let at_hand = |c: &Option<Chunk>| c.as_ref().is_some_and(|c| c.offset == start);
-        if !at_hand(&reading.current) && at_hand(&reading.previous) {
-            std::mem::swap(&mut reading.current, &mut reading.previous);
-        } else if !at_hand(&reading.current) {
-            if reading.ahead != Some(start) {
-                self.collect_ahead(reading)?;
+        let at_hand = |chunks: &VecDeque<Chunk>| chunks.iter().any(|c| c.offset == start);
+        if !at_hand(&reading.chunks) {
+            if !reading.ahead.contains(&start) {
                 self.ask(
                     reading,
                     Ask::Read {
@@ -462,47 +472,82 @@ impl TimedFile {
                         len: CHUNK,
                     },
                 )?;
-                reading.ahead = Some(start);
+                reading.ahead.push_back(start);
             }
-            self.collect_ahead(reading)?;
-            if !at_hand(&reading.current) {
-                return Err(io::Error::other("the reader answered out of turn"));
+            while !at_hand(&reading.chunks) && !reading.ahead.is_empty() {
+                self.collect_one(reading)?;
             }
         }
-        let Some(current) = &reading.current else {
-            return Ok(None);
+        // Kept: this chunk, the one before it and those read ahead; older ones go.
+        reading.chunks.retain(|c| c.offset + CHUNK as u64 >= start);
+        let Some(index) = reading.chunks.iter().position(|c| c.offset == start) else {
+            return Err(io::Error::other("the reader answered out of turn"));
         };
-        let full = current.bytes.len() == CHUNK;
-        let next = current.offset + CHUNK as u64;
-        if full && reading.ahead.is_none() {
-            // The next chunk is read while this one is served: a block-by-block reader
-            // rarely waits on the hand-over.
-            self.ask(
-                reading,
-                Ask::Read {
-                    offset: next,
-                    len: CHUNK,
-                },
-            )?;
-            reading.ahead = Some(next);
-        }
-        Ok(reading.current.as_ref().filter(|c| c.holds(offset)))
+        self.read_ahead(reading, index)?;
+        Ok(reading
+            .chunks
+            .iter()
+            .find(|c| c.offset == start)
+            .filter(|c| c.holds(offset)))
     }
 
-    /// Waits for the chunk asked for ahead, if any, and makes it the current one.
-    fn collect_ahead(&self, reading: &mut Reading) -> io::Result<()> {
-        let Some(offset) = reading.ahead else {
-            return Ok(());
+    /// Asks for the chunks after the one at `index` that are neither at hand nor asked for:
+    /// while a transfer sends from one chunk, the reader thread reads the next ones, so a
+    /// reader thread the scheduler runs late is still ahead of the transfer (a transfer that
+    /// had to wait for its next chunk waited 70 to 105 µs at the 90th percentile of windows:
+    /// docs/performance.md).
+    fn read_ahead(&self, reading: &mut Reading, index: usize) -> io::Result<()> {
+        let here = &reading.chunks[index];
+        let (from, full) = (here.offset, here.bytes.len() == CHUNK);
+        let depth = match reading.end {
+            Some(_) => READ_AHEAD,
+            None if full => 1,
+            None => 0,
         };
+        for k in 1..=depth as u64 {
+            let next = from + k * CHUNK as u64;
+            if reading.end.is_some_and(|end| next >= end) {
+                break;
+            }
+            let known =
+                reading.ahead.contains(&next) || reading.chunks.iter().any(|c| c.offset == next);
+            if !known {
+                self.ask(
+                    reading,
+                    Ask::Read {
+                        offset: next,
+                        len: CHUNK,
+                    },
+                )?;
+                reading.ahead.push_back(next);
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits for every chunk asked for ahead: the reader answers in order, so anything else
+    /// asked of it comes after them.
+    fn collect_ahead(&self, reading: &mut Reading) -> io::Result<()> {
+        while !reading.ahead.is_empty() {
+            self.collect_one(reading)?;
+        }
+        Ok(())
+    }
+
+    /// Waits for the first chunk asked for ahead and keeps it at hand.
+    fn collect_one(&self, reading: &mut Reading) -> io::Result<()> {
         let answer = self.answer(reading)?;
-        reading.ahead = None;
+        let Some(offset) = reading.ahead.pop_front() else {
+            return Err(io::Error::other("the reader answered out of turn"));
+        };
         let bytes = match answer {
             Answer::Read(bytes) => bytes?,
             Answer::Stat(_) | Answer::Opened(_) | Answer::Digest(_) => {
                 return Err(io::Error::other("the reader answered out of turn"));
             }
         };
-        reading.previous = reading.current.replace(Chunk { offset, bytes });
+        reading.chunks.retain(|c| c.offset != offset);
+        reading.chunks.push_back(Chunk { offset, bytes });
         Ok(())
     }
 

@@ -47,16 +47,28 @@ fn blocks_across_chunk_edges_and_past_the_end_read_as_the_file_holds() {
 
 #[test]
 fn the_in_order_hash_stops_where_the_reads_stopped() {
-    let content: Vec<u8> = (0..(3 * CHUNK)).map(|i| (i * 5 % 251) as u8).collect();
+    let chunks = READ_AHEAD + 3;
+    let content: Vec<u8> = (0..(chunks * CHUNK)).map(|i| (i * 5 % 251) as u8).collect();
     let (_tmp, timed, _) = opened_on_its_reader_thread(&content);
-    // One block of the first chunk: the first chunk is read, and the second asked ahead.
+    // One block of the first chunk: the first chunk is read, and READ_AHEAD more asked ahead.
     timed.read_exact_at(0, &mut [0u8; 512]).unwrap();
+    let read = (1 + READ_AHEAD) * CHUNK;
     let hashed = timed.sha256_in_order().unwrap().unwrap();
-    assert_eq!(hashed.bytes, 2 * CHUNK as u64);
+    assert_eq!(hashed.bytes, read as u64);
     assert_eq!(
         hashed.sha256,
-        <[u8; 32]>::from(Sha256::digest(&content[..2 * CHUNK]))
+        <[u8; 32]>::from(Sha256::digest(&content[..read]))
     );
+    // A block of each chunk in turn, as a transfer goes: every chunk read in order, hashed
+    // once.
+    for k in 1..chunks {
+        timed
+            .read_exact_at((k * CHUNK) as u64, &mut [0u8; 512])
+            .unwrap();
+    }
+    let hashed = timed.sha256_in_order().unwrap().unwrap();
+    assert_eq!(hashed.bytes, content.len() as u64);
+    assert_eq!(hashed.sha256, <[u8; 32]>::from(Sha256::digest(&content)));
 }
 
 /// Reads `timed` as a TFTP transfer does and checks every byte against `content`.

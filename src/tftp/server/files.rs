@@ -4,7 +4,7 @@
 use std::fs::{self, File};
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::SystemTime;
 
 use sha2::{Digest, Sha256};
@@ -15,23 +15,63 @@ use crate::tftp::netascii;
 use crate::tftp::packet::{ErrorCode, RawOption, escape_name};
 use crate::tftp::session::Blocks;
 
-/// Opens a file to serve, without ever blocking on it: `O_NONBLOCK` (a FIFO opens at once
+/// How far a request's open has got on the file's reader thread: what the caller reads when
+/// the reader answers, or when it stops waiting for it.
+#[derive(Debug)]
+enum Stage {
+    /// Finding the name (`canonicalize`, the folder's bounds, `stat`).
+    LookingUp,
+    /// The name was refused.
+    Refused(Refused),
+    /// Found; being opened.
+    Found(PathBuf),
+}
+
+/// Finds a file to serve (`locate`: a folder's name checked against the folder, or the image's
+/// own path), then opens it without ever blocking on it: `O_NONBLOCK` (a FIFO opens at once
 /// instead of waiting for a writer), then `fstat` on what was opened, and only a regular file
-/// is served. The open runs on the file's reader thread with a deadline, so a file on a hung
-/// mount fails its own transfer with a message instead of holding it (the thread is left
-/// behind, counted with the stuck readers: `image::timed`); the first chunk is read there
-/// right after the open, while the transfer negotiates. `what` names the file in errors.
-pub(super) fn open_regular(
-    path: &Path,
+/// is served. Both run on the file's reader thread under one deadline, so a name or a file on
+/// a hung mount fails its own transfer with a message instead of holding it (the thread is
+/// left behind, counted with the stuck readers: `image::timed`), and a request costs one
+/// thread besides its transfer's (a look-up thread of its own had cost a thread start and a
+/// hand-over more before the first answer: docs/performance.md). The first chunk is read
+/// there right after the open, while the transfer negotiates. `what` names the file in
+/// errors, `asked` what was asked for (`"fw.bin" in /srv/tftp`). Hands back the file, its
+/// metadata and the path found.
+pub(super) fn open_located(
     what: &'static str,
-) -> Result<(TimedFile, fs::Metadata), Refused> {
-    let owned = path.to_path_buf();
+    asked: &str,
+    locate: impl FnOnce() -> Result<PathBuf, Refused> + Send + 'static,
+) -> Result<(TimedFile, fs::Metadata, PathBuf), Refused> {
+    let stage = Arc::new(Mutex::new(Stage::LookingUp));
+    let reached = Arc::clone(&stage);
     let opened = TimedFile::open(what, OPEN_DEADLINE, move || {
-        open_nonblocking(&owned).and_then(|file| {
-            let meta = file.metadata()?;
-            Ok((file, meta))
-        })
+        let set = |now: Stage| *reached.lock().unwrap_or_else(PoisonError::into_inner) = now;
+        let path = locate().map_err(|refused| {
+            set(Stage::Refused(refused));
+            io::Error::other("the name was refused")
+        })?;
+        set(Stage::Found(path.clone()));
+        let file = open_nonblocking(&path)?;
+        let meta = file.metadata()?;
+        Ok((file, meta))
     });
+    // Taken as it is now: a reader given up on may still move it on later.
+    let stage = std::mem::replace(
+        &mut *stage.lock().unwrap_or_else(PoisonError::into_inner),
+        Stage::LookingUp,
+    );
+    let path = match stage {
+        Stage::Refused(refused) => return Err(refused),
+        Stage::Found(path) => path,
+        Stage::LookingUp => {
+            let err = match opened {
+                Err(late) => late.explain("the file", "a look-up"),
+                Ok(_) => io::Error::other("the reader answered out of turn"),
+            };
+            return Err(late_look_up(asked, &err));
+        }
+    };
     let not_readable = |err: io::Error| {
         let code = if err.kind() == io::ErrorKind::NotFound {
             ErrorCode::FILE_NOT_FOUND
@@ -45,7 +85,7 @@ pub(super) fn open_regular(
         )
     };
     match opened {
-        Ok(Ok((file, meta))) if meta.is_file() => Ok((file, meta)),
+        Ok(Ok((file, meta))) if meta.is_file() => Ok((file, meta, path)),
         Ok(Ok(_)) => Err(Refused::new(
             ErrorCode::ACCESS_VIOLATION,
             "not a regular file",
@@ -66,6 +106,16 @@ pub(super) fn open_regular(
         )),
         Err(late) => Err(not_readable(late.explain("the file", "the open"))),
     }
+}
+
+/// A name whose look-up did not answer in time: the reason goes to the peer too, as for a
+/// read that does not answer.
+fn late_look_up(asked: &str, err: &io::Error) -> Refused {
+    Refused::new(
+        ErrorCode::NOT_DEFINED,
+        &format!("cannot read the file: {err}"),
+        format!("cannot read {asked}: {err}"),
+    )
 }
 
 #[cfg(unix)]
@@ -247,26 +297,37 @@ pub(super) fn to_hex(bytes: &[u8]) -> String {
         })
 }
 
-/// Checks a requested name and finds it inside `root` (already canonical).
+/// Checks a requested name and finds it inside `root` (already canonical), the look-up
+/// given a deadline (a name on a hung mount fails its own transfer, with the reason).
 ///
 /// Names are never decoded (no URL or Unicode unescaping), so `%2f` is three characters.
 /// Refused: anything but printable ASCII, backslashes, drive letters, absolute names, empty,
 /// `.` and `..` components; then the canonical path (symlinks resolved) must still lie under
 /// the root, compared by components so that a sibling `root-private` does not count.
 pub fn confine(root: &Path, raw: &[u8]) -> Result<PathBuf, Refused> {
-    let refuse = |why: &str| {
-        Refused::new(
+    let name = checked_name(raw)?.to_owned();
+    let asked = format!("\"{name}\" in {}", root.display());
+    let owned = root.to_path_buf();
+    match timed::look_up(root, "the file", move |_| Ok(locate(&owned, &name))) {
+        Ok(found) => found,
+        Err(err) if timed::is_late(&err) => Err(late_look_up(&asked, &err)),
+        Err(err) => Err(Refused::new(
             ErrorCode::ACCESS_VIOLATION,
             "Access violation",
-            format!("refused the name \"{}\": {why}", escape_name(raw)),
-        )
-    };
-    let name = std::str::from_utf8(raw).map_err(|_| refuse("not plain ASCII"))?;
+            format!("refused the name \"{}\": {err}", escape_name(raw)),
+        )),
+    }
+}
+
+/// A requested name's own refusals, before anything is looked up (see [`confine`]).
+pub(super) fn checked_name(raw: &[u8]) -> Result<&str, Refused> {
+    let name = std::str::from_utf8(raw).map_err(|_| refused_name(raw, "not plain ASCII"))?;
     if name.is_empty() || !name.bytes().all(|b| (0x20..0x7f).contains(&b)) {
-        return Err(refuse("empty, or not printable ASCII"));
+        return Err(refused_name(raw, "empty, or not printable ASCII"));
     }
     if name.contains('\\') || name.contains(':') || name.starts_with('/') {
-        return Err(refuse(
+        return Err(refused_name(
+            raw,
             "backslashes, drive letters and absolute names are not served",
         ));
     }
@@ -274,11 +335,15 @@ pub fn confine(root: &Path, raw: &[u8]) -> Result<PathBuf, Refused> {
         .split('/')
         .any(|part| part.is_empty() || part == "." || part == "..")
     {
-        return Err(refuse("the name leaves the served folder"));
+        return Err(refused_name(raw, "the name leaves the served folder"));
     }
-    let candidate = root.join(name);
-    // With a deadline: a name on a hung mount fails its own transfer, with the reason.
-    let canonical = timed::look_up(&candidate, "the file", Path::canonicalize).map_err(|err| {
+    Ok(name)
+}
+
+/// Finds a checked `name` inside `root`: blocking file-system calls, for a thread that is
+/// waited for with a deadline (see [`confine`], [`open_located`]).
+pub(super) fn locate(root: &Path, name: &str) -> Result<PathBuf, Refused> {
+    let canonical = root.join(name).canonicalize().map_err(|err| {
         if err.kind() == io::ErrorKind::NotFound {
             Refused::new(
                 ErrorCode::FILE_NOT_FOUND,
@@ -288,19 +353,15 @@ pub fn confine(root: &Path, raw: &[u8]) -> Result<PathBuf, Refused> {
                     root.display()
                 ),
             )
-        } else if timed::is_late(&err) {
-            // The reason goes to the peer too, as for a read that does not answer.
-            Refused::new(
-                ErrorCode::NOT_DEFINED,
-                &format!("cannot read the file: {err}"),
-                format!("cannot read \"{name}\" in {}: {err}", root.display()),
-            )
         } else {
-            refuse(&err.to_string())
+            refused_name(name.as_bytes(), &err.to_string())
         }
     })?;
     if !canonical.starts_with(root) {
-        return Err(refuse("a link that points outside the served folder"));
+        return Err(refused_name(
+            name.as_bytes(),
+            "a link that points outside the served folder",
+        ));
     }
     if !canonical.is_file() {
         return Err(Refused::new(
@@ -310,6 +371,14 @@ pub fn confine(root: &Path, raw: &[u8]) -> Result<PathBuf, Refused> {
         ));
     }
     Ok(canonical)
+}
+
+fn refused_name(raw: &[u8], why: &str) -> Refused {
+    Refused::new(
+        ErrorCode::ACCESS_VIOLATION,
+        "Access violation",
+        format!("refused the name \"{}\": {why}", escape_name(raw)),
+    )
 }
 
 /// An upload's name: one plain component, nothing that could leave the upload folder.

@@ -14,7 +14,8 @@ use sha2::{Digest, Sha256};
 
 use super::files::to_hex;
 use super::files::{
-    FileBlocks, Served, confine, netascii_copy, open_regular, plain_file_name, sha256_of,
+    FileBlocks, Served, checked_name, locate, netascii_copy, open_located, plain_file_name,
+    sha256_of,
 };
 use super::{Refused, Shared, Source, WritePolicy, lock};
 use crate::tftp::event::{RequestKind, TransferEvent, TransferId};
@@ -117,64 +118,74 @@ impl Job {
         }
     }
 
-    fn resolve_read(&self) -> Result<PathBuf, Refused> {
-        match &self.shared.config.source {
+    /// The image's path, when the name asked for is one it is served under.
+    fn image_path(&self, path: &Path, any_name: bool) -> Result<PathBuf, Refused> {
+        let own = path
+            .file_name()
+            .map(|n| n.as_encoded_bytes().to_vec())
+            .unwrap_or_default();
+        if any_name || self.request.filename == own {
+            Ok(path.to_path_buf())
+        } else {
+            Err(Refused::new(
+                ErrorCode::FILE_NOT_FOUND,
+                "File not found",
+                format!(
+                    "the device asked for \"{}\" but the image is \"{}\"; serve it under any name with --any-name",
+                    self.request.display_name(),
+                    escape_name(&own)
+                ),
+            ))
+        }
+    }
+
+    /// What a read request is served, and the path that names it: the held image, or the
+    /// file found and opened on its reader thread (in netascii, its converted form).
+    fn open_served(&self, netascii_mode: bool) -> Result<(Served, PathBuf), Refused> {
+        let config = &self.shared.config;
+        let (file, meta, path) = match &config.source {
             Source::Image { path, any_name } => {
-                let own = path
-                    .file_name()
-                    .map(|n| n.as_encoded_bytes().to_vec())
-                    .unwrap_or_default();
-                if *any_name || self.request.filename == own {
-                    Ok(path.clone())
-                } else {
-                    Err(Refused::new(
-                        ErrorCode::FILE_NOT_FOUND,
-                        "File not found",
-                        format!(
-                            "the device asked for \"{}\" but the image is \"{}\"; serve it under any name with --any-name",
-                            self.request.display_name(),
-                            escape_name(&own)
-                        ),
-                    ))
+                let path = self.image_path(path, *any_name)?;
+                if let Some(held) = config.held_image() {
+                    let served = if netascii_mode {
+                        Served::Converted {
+                            text: netascii::encode(&held.bytes).into(),
+                            from: None,
+                        }
+                    } else {
+                        Served::Held(held.clone())
+                    };
+                    return Ok((served, path));
                 }
+                let asked = path.display().to_string();
+                open_located("the image file", &asked, move || Ok(path))?
             }
             Source::Directory(_) => {
                 let root = self
                     .shared
                     .root
-                    .as_deref()
-                    .unwrap_or(Path::new("/nonexistent"));
-                confine(root, &self.request.filename)
+                    .clone()
+                    .unwrap_or_else(|| PathBuf::from("/nonexistent"));
+                let name = checked_name(&self.request.filename)?.to_owned();
+                let asked = format!("\"{name}\" in {}", root.display());
+                open_located("the file", &asked, move || locate(&root, &name))?
             }
-        }
+        };
+        let file = Arc::new(FileBlocks::new(file, &meta));
+        let served = if netascii_mode {
+            Served::Converted {
+                text: netascii_copy(&file, &path)?,
+                from: Some(file),
+            }
+        } else {
+            Served::File(file)
+        };
+        Ok((served, path))
     }
 
     fn serve_read(&self, socket: &StdUdpSocket, started: Instant) -> Result<(), Refused> {
         let netascii_mode = self.check_mode()?;
-        let path = self.resolve_read()?;
-        let what = match self.shared.config.source {
-            Source::Image { .. } => "the image file",
-            Source::Directory(_) => "the file",
-        };
-        let served = match (self.shared.config.held_image(), netascii_mode) {
-            (Some(held), false) => Served::Held(held.clone()),
-            (Some(held), true) => Served::Converted {
-                text: netascii::encode(&held.bytes).into(),
-                from: None,
-            },
-            (None, _) => {
-                let (file, meta) = open_regular(&path, what)?;
-                let file = Arc::new(FileBlocks::new(file, &meta));
-                if netascii_mode {
-                    Served::Converted {
-                        text: netascii_copy(&file, &path)?,
-                        from: Some(file),
-                    }
-                } else {
-                    Served::File(file)
-                }
-            }
-        };
+        let (served, path) = self.open_served(netascii_mode)?;
         let data = served.blocks();
         let size = data.size();
         let config = &self.shared.config;

@@ -274,8 +274,11 @@ struct Reading {
     /// Offsets of the chunks asked for and not collected yet, in the order asked (the reader
     /// answers in that order).
     ahead: VecDeque<u64>,
-    /// Where the file ended when it was opened, when known: chunks are read ahead up to it.
+    /// Where the file ended when it was opened, when known: chunks are read ahead up to it,
+    /// when [`TimedFile::read_ahead`] is called.
     end: Option<u64>,
+    /// The chunk last read from, whose successors [`TimedFile::read_ahead`] asks for.
+    origin: Option<u64>,
     /// Set when a wait timed out: the reader is stuck, every later call fails at once.
     stuck: Option<(io::ErrorKind, String)>,
 }
@@ -390,6 +393,7 @@ impl TimedFile {
                 chunks: VecDeque::new(),
                 ahead: VecDeque::new(),
                 end: None,
+                origin: None,
                 stuck: None,
             }),
         }
@@ -455,8 +459,8 @@ impl TimedFile {
     }
 
     /// The chunk holding `offset`, fetched when not at hand; `None` past the end of the file.
-    /// Then the chunks after it are asked for, up to [`READ_AHEAD`] of them when the file's
-    /// end is known (one, past a full chunk, when it is not).
+    /// When the file's end is not known, the chunk after a full one is asked for at once;
+    /// when it is, [`TimedFile::read_ahead`] asks for the next ones.
     fn chunk_at<'a>(&self, reading: &'a mut Reading, offset: u64) -> io::Result<Option<&'a Chunk>> {
         if let Some((kind, message)) = &reading.stuck {
             return Err(io::Error::new(*kind, message.clone()));
@@ -483,7 +487,11 @@ impl TimedFile {
         let Some(index) = reading.chunks.iter().position(|c| c.offset == start) else {
             return Err(io::Error::other("the reader answered out of turn"));
         };
-        self.read_ahead(reading, index)?;
+        if reading.end.is_some() {
+            reading.origin = Some(start);
+        } else {
+            self.read_ahead_of(reading, index)?;
+        }
         Ok(reading
             .chunks
             .iter()
@@ -491,12 +499,28 @@ impl TimedFile {
             .filter(|c| c.holds(offset)))
     }
 
-    /// Asks for the chunks after the one at `index` that are neither at hand nor asked for:
-    /// while a transfer sends from one chunk, the reader thread reads the next ones, so a
-    /// reader thread the scheduler runs late is still ahead of the transfer (a transfer that
-    /// had to wait for its next chunk waited 70 to 105 µs at the 90th percentile of windows:
-    /// docs/performance.md).
-    fn read_ahead(&self, reading: &mut Reading, index: usize) -> io::Result<()> {
+    /// Asks the reader thread for the chunks after the one last read from, up to
+    /// [`READ_AHEAD`] of them (those neither at hand nor asked for already), when the file's
+    /// size is known ([`TimedFile::open`]). A transfer calls it once the datagrams it built are
+    /// sent: the reader thread then reads while the peer works on them, and is woken neither
+    /// in the middle of a window nor while the next chunk is needed (docs/performance.md,
+    /// "The windowed tail").
+    pub fn read_ahead(&self) -> io::Result<()> {
+        let mut reading = self.lock();
+        let Some(origin) = reading.origin.take() else {
+            return Ok(());
+        };
+        if reading.stuck.is_some() {
+            return Ok(());
+        }
+        match reading.chunks.iter().position(|c| c.offset == origin) {
+            Some(index) => self.read_ahead_of(&mut reading, index),
+            None => Ok(()),
+        }
+    }
+
+    /// Asks for the chunks after the one at `index` that are neither at hand nor asked for.
+    fn read_ahead_of(&self, reading: &mut Reading, index: usize) -> io::Result<()> {
         let here = &reading.chunks[index];
         let (from, full) = (here.offset, here.bytes.len() == CHUNK);
         let depth = match reading.end {

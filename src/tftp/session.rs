@@ -233,6 +233,10 @@ pub trait Blocks: Send + Sync + std::fmt::Debug {
     fn size(&self) -> u64;
     /// Fills `buf` with the bytes from `offset` on; `buf` never reaches past [`Blocks::size`].
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<()>;
+    /// The datagrams built from the last reads have left: the moment for a file to read its
+    /// next bytes ahead, while the peer works on what it was sent, rather than between an
+    /// ACK and the next DATA. Bytes in memory have nothing to do.
+    fn read_ahead(&self) {}
 }
 
 impl Blocks for Arc<[u8]> {
@@ -415,6 +419,7 @@ impl Sender {
         for datagram in sent.drain(..) {
             self.spares.recycle(datagram);
         }
+        self.data.read_ahead();
     }
 
     fn send_first(&mut self, now: Instant, out: &mut Vec<Vec<u8>>) {

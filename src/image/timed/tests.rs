@@ -50,8 +50,15 @@ fn the_in_order_hash_stops_where_the_reads_stopped() {
     let chunks = READ_AHEAD + 3;
     let content: Vec<u8> = (0..(chunks * CHUNK)).map(|i| (i * 5 % 251) as u8).collect();
     let (_tmp, timed, _) = opened_on_its_reader_thread(&content);
-    // One block of the first chunk: the first chunk is read, and READ_AHEAD more asked ahead.
+    // One block of the first chunk: only the first chunk is read, until the reader is told
+    // to read ahead (a transfer does once its datagrams are sent); then READ_AHEAD more.
     timed.read_exact_at(0, &mut [0u8; 512]).unwrap();
+    let hashed = timed.sha256_in_order().unwrap().unwrap();
+    assert_eq!(
+        hashed.bytes, CHUNK as u64,
+        "read ahead before it was asked to"
+    );
+    timed.read_ahead().unwrap();
     let read = (1 + READ_AHEAD) * CHUNK;
     let hashed = timed.sha256_in_order().unwrap().unwrap();
     assert_eq!(hashed.bytes, read as u64);
@@ -65,6 +72,7 @@ fn the_in_order_hash_stops_where_the_reads_stopped() {
         timed
             .read_exact_at((k * CHUNK) as u64, &mut [0u8; 512])
             .unwrap();
+        timed.read_ahead().unwrap();
     }
     let hashed = timed.sha256_in_order().unwrap().unwrap();
     assert_eq!(hashed.bytes, content.len() as u64);

@@ -179,6 +179,11 @@ impl Blocks for FileBlocks {
         // served half.
         self.file.read_exact_at(offset, buf)
     }
+
+    fn read_ahead(&self) {
+        // A read that fails here fails again, with its reason, when the transfer needs it.
+        let _ = self.file.read_ahead();
+    }
 }
 
 /// What one read transfer serves.

@@ -10,9 +10,12 @@
 //! - [`stream`]: the thin driver on a `std::net::TcpStream` (`TCP_NODELAY`, an MSS cap, a
 //!   small send buffer, one write per segment, the send queue read to know what was
 //!   acknowledged).
+//! - [`send_queue`]: what of a connection is written and not acknowledged yet, asked of the
+//!   kernel's socket diagnostics.
 
 pub mod form;
 pub mod page;
+pub mod send_queue;
 pub mod stream;
 pub mod upload;
 

@@ -6,9 +6,12 @@
 //!   that no segment carries more than one of our writes whole, and a small send buffer
 //!   (`SO_SNDBUF`), so that little can queue up;
 //! - what the router acknowledged is what we wrote less the socket's send queue (unsent and
-//!   unacknowledged bytes, `SIOCOUTQ`), read from the kernel's socket table (`tx_queue` of
-//!   /proc/net/tcp: `write_seq - snd_una`), since this crate forbids `unsafe` and so the
-//!   ioctl itself.
+//!   unacknowledged bytes, `SIOCOUTQ`), asked of the kernel's socket diagnostics
+//!   ([`super::send_queue`]);
+//! - while our bytes are out, the socket is polled with a timeout of [`ACK_POLL`] (`ppoll`,
+//!   a high-resolution timer), not read under `SO_RCVTIMEO`, which the kernel counts in
+//!   ticks (4 ms at `CONFIG_HZ=250`): the next segment goes out within a fraction of a
+//!   millisecond of the acknowledgement, not at the next tick.
 
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
@@ -20,6 +23,8 @@ use std::time::{Duration, Instant};
 use socket2::{Domain, Protocol, Socket, Type};
 
 use super::page::{Page, SEGMENT};
+use super::send_queue::SendQueue;
+pub use super::send_queue::send_queue;
 use super::upload::{Failure, Input, Note, Output, Uploaded, Uploader};
 use crate::net::io_failure::IoFailure;
 
@@ -31,7 +36,9 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 const TIMESTAMP_OPTION: u32 = 12;
 
 /// How often the send queue is read while our bytes are out: the next segment waits on it.
-const ACK_POLL: Duration = Duration::from_millis(1);
+/// The double of u-boot_mod's page acknowledges a pair of segments within 26 µs (median); a
+/// router's uIP within a millisecond or so.
+const ACK_POLL: Duration = Duration::from_micros(200);
 
 /// The longest the loop sleeps when nothing is out.
 const IDLE_POLL: Duration = Duration::from_millis(50);
@@ -69,12 +76,12 @@ pub fn upload(
             .clamp(ACK_POLL, IDLE_POLL);
         match io.conn.as_mut() {
             Some(c) => {
-                let wait = if machine.awaits_acks() {
-                    ACK_POLL
+                let input = if machine.awaits_acks() {
+                    c.read_soon(&mut buf)
                 } else {
-                    wait
+                    c.read(&mut buf, wait)
                 };
-                if let Some(input) = c.read(&mut buf, wait) {
+                if let Some(input) = input {
                     io.inputs.push_back(input);
                 }
                 if machine.awaits_acks() {
@@ -142,6 +149,7 @@ impl Io {
 struct Connection {
     stream: TcpStream,
     written: u64,
+    queue: SendQueue,
 }
 
 impl Connection {
@@ -154,7 +162,11 @@ impl Connection {
         socket.set_send_buffer_size(4 * SEGMENT)?;
         socket.connect_timeout(&addr.into(), CONNECT_TIMEOUT)?;
         let stream: TcpStream = socket.into();
-        Ok(Self { stream, written: 0 })
+        Ok(Self {
+            stream,
+            written: 0,
+            queue: SendQueue::new()?,
+        })
     }
 
     /// One write: one segment.
@@ -162,6 +174,35 @@ impl Connection {
         self.stream.write_all(bytes)?;
         self.written += bytes.len() as u64;
         Ok(())
+    }
+
+    /// Reads what came within [`ACK_POLL`], waited for with a high-resolution timer.
+    #[cfg(target_os = "linux")]
+    fn read_soon(&mut self, buf: &mut [u8]) -> Option<Input> {
+        use nix::poll::{PollFd, PollFlags, ppoll};
+        use nix::sys::time::TimeSpec;
+        use std::os::fd::AsFd as _;
+        let mut fds = [PollFd::new(self.stream.as_fd(), PollFlags::POLLIN)];
+        match ppoll(&mut fds, Some(TimeSpec::from_duration(ACK_POLL)), None) {
+            Ok(0) | Err(nix::errno::Errno::EINTR) => None,
+            Ok(_) => {
+                if self.stream.set_nonblocking(true).is_err() {
+                    return Some(Input::Lost("the connection's socket failed".into()));
+                }
+                let read = self.stream.read(buf);
+                if self.stream.set_nonblocking(false).is_err() {
+                    return Some(Input::Lost("the connection's socket failed".into()));
+                }
+                Self::input(read, buf)
+            }
+            Err(err) => Some(Input::Lost(err.to_string())),
+        }
+    }
+
+    /// Reads what came within [`ACK_POLL`] (or the socket's shortest receive timeout).
+    #[cfg(not(target_os = "linux"))]
+    fn read_soon(&mut self, buf: &mut [u8]) -> Option<Input> {
+        self.read(buf, ACK_POLL)
     }
 
     /// Reads what came within `wait`: an input, or `None` when nothing did.
@@ -173,7 +214,13 @@ impl Connection {
         {
             return Some(Input::Lost("the connection's socket failed".into()));
         }
-        match self.stream.read(buf) {
+        let read = self.stream.read(buf);
+        Self::input(read, buf)
+    }
+
+    /// What a read came to: an input, or `None` when nothing came.
+    fn input(read: io::Result<usize>, buf: &[u8]) -> Option<Input> {
+        match read {
             Ok(0) => Some(Input::Closed),
             Ok(n) => Some(Input::Received(buf[..n].to_vec())),
             Err(err)
@@ -191,67 +238,11 @@ impl Connection {
     }
 
     /// Bytes the router acknowledged: written less the send queue.
-    fn acked(&self) -> io::Result<u64> {
-        Ok(self.written.saturating_sub(send_queue(&self.stream)?))
+    fn acked(&mut self) -> io::Result<u64> {
+        Ok(self.written.saturating_sub(self.queue.of(&self.stream)?))
     }
 
     fn close(self) {
         let _ = self.stream.shutdown(Shutdown::Both);
     }
-}
-
-/// Bytes written but not yet acknowledged on `stream` (the `SIOCOUTQ` figure).
-#[cfg(target_os = "linux")]
-pub fn send_queue(stream: &TcpStream) -> io::Result<u64> {
-    let local = stream.local_addr()?;
-    let peer = stream.peer_addr()?;
-    // The calling thread's own table: a thread may have entered another network namespace
-    // than its process's (setns(2)), and /proc/net follows the process.
-    let table = match local {
-        SocketAddr::V4(_) => "/proc/thread-self/net/tcp",
-        SocketAddr::V6(_) => "/proc/thread-self/net/tcp6",
-    };
-    let text = std::fs::read_to_string(table)?;
-    let (l, p) = (proc_addr(local), proc_addr(peer));
-    text.lines()
-        .skip(1)
-        .find_map(|line| {
-            let fields: Vec<&str> = line.split_whitespace().collect();
-            (fields.get(1) == Some(&l.as_str()) && fields.get(2) == Some(&p.as_str()))
-                .then(|| fields.get(4).copied())
-                .flatten()
-        })
-        .and_then(|queues| queues.split(':').next())
-        .and_then(|tx| u64::from_str_radix(tx, 16).ok())
-        .ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "the connection is gone"))
-}
-
-/// Elsewhere the send queue is not read: what was written counts as acknowledged.
-#[cfg(not(target_os = "linux"))]
-pub fn send_queue(_stream: &TcpStream) -> io::Result<u64> {
-    Ok(0)
-}
-
-/// An address as the kernel's socket table prints it: each 32-bit word of the address in
-/// the machine's byte order, then the port, in hex (`net/ipv4/tcp_ipv4.c`, `get_tcp4_sock`).
-#[cfg(target_os = "linux")]
-fn proc_addr(addr: SocketAddr) -> String {
-    use std::fmt::Write as _;
-    let mut out = String::new();
-    match addr {
-        SocketAddr::V4(a) => {
-            let _ = write!(out, "{:08X}", u32::from_ne_bytes(a.ip().octets()));
-        }
-        SocketAddr::V6(a) => {
-            for word in a.ip().octets().chunks_exact(4) {
-                let _ = write!(
-                    out,
-                    "{:08X}",
-                    u32::from_ne_bytes([word[0], word[1], word[2], word[3]])
-                );
-            }
-        }
-    }
-    let _ = write!(out, ":{:04X}", addr.port());
-    out
 }

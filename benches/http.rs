@@ -416,19 +416,27 @@ fn table(pages: &[Page], images: &[Image], results: &[Vec<Vec<Tally>>], rounds: 
     out
 }
 
-/// The failed rounds, each in the double's and the uploader's words.
+/// The failed rounds, each way of failing once with the rounds it happened in.
 fn failure_table(pages: &[Page], images: &[Image], results: &[Vec<Vec<Tally>>]) -> String {
     let mut out = String::new();
     for (p, page) in pages.iter().enumerate() {
         for (i, image) in images.iter().enumerate() {
             for (u, uploader) in Uploader::ALL.iter().enumerate() {
+                let mut ways: Vec<(&str, Vec<String>)> = Vec::new();
                 for (n, why) in &results[p][i][u].failures {
+                    match ways.iter_mut().find(|(w, _)| w == why) {
+                        Some((_, rounds)) => rounds.push(n.to_string()),
+                        None => ways.push((why, vec![n.to_string()])),
+                    }
+                }
+                for (why, rounds) in ways {
                     let _ = writeln!(
                         out,
-                        "| {} | {} | {} | {n} | {} |",
+                        "| {} | {} | {} | {} | {} |",
                         page.label(),
                         mib(image.len),
                         uploader.label(),
+                        rounds.join(", "),
                         why.replace('|', "\\|")
                     );
                 }
@@ -438,5 +446,7 @@ fn failure_table(pages: &[Page], images: &[Image], results: &[Vec<Vec<Tally>>]) 
     if out.is_empty() {
         return out;
     }
-    format!("| page | image | uploader | round | what happened |\n|---|---|---|---:|---|\n{out}")
+    format!(
+        "| page | image | uploader | failed rounds | what happened |\n|---|---|---|---|---|\n{out}"
+    )
 }

@@ -293,19 +293,19 @@ fn mib(len: u64) -> String {
     format!("{} MiB", len / (1024 * 1024))
 }
 
+/// Rounds per row: `RESCUE_WIZARD_BENCH_ROUNDS`, at least 1, default 5.
+fn rounds() -> usize {
+    let asked = std::env::var("RESCUE_WIZARD_BENCH_ROUNDS").ok();
+    asked
+        .and_then(|v| v.parse().ok())
+        .map_or(5, |n: usize| n.max(1))
+}
+
 fn main() {
-    if !nix::unistd::geteuid().is_root() {
-        support::skip_or_fail("the HTTP benchmark needs root for network namespaces");
+    if !support::root_and_tools(&[("ip", "iproute2"), ("curl", "curl")]) {
         return;
     }
-    if support::require("ip").is_none() || support::require("curl").is_none() {
-        return;
-    }
-    let rounds = std::env::var("RESCUE_WIZARD_BENCH_ROUNDS")
-        .ok()
-        .and_then(|v| v.parse::<usize>().ok())
-        .unwrap_or(5)
-        .max(1);
+    let rounds = rounds();
     let dirs: Vec<tempfile::TempDir> = SIZES
         .iter()
         .map(|_| tempfile::tempdir().expect("a temporary folder"))

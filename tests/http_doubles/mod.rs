@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 
 use md5::{Digest as _, Md5};
 use pnet_datalink::Channel;
-use socket2::Socket;
+use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::nmrp_double::in_netns;
 
@@ -88,6 +88,17 @@ pub enum Outcome {
     ResetOnPurpose,
 }
 
+/// When one request's outcome came, for the benchmarks (`benches/http.rs`): the same span
+/// for every uploader, read off the router's side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timing {
+    /// The arrival of the connection's SYN on the router's port, as captured; `None` when
+    /// the capture never saw it.
+    pub syn: Option<Instant>,
+    /// The moment the outcome was recorded (after the answer, once the client closed).
+    pub at: Instant,
+}
+
 /// The most payload in one segment on a 1500-byte Ethernet with TCP timestamps.
 const WIRE_MSS: usize = 1448;
 
@@ -119,6 +130,8 @@ struct Capture {
 pub struct Double {
     /// Every request's outcome, in order.
     pub outcomes: Arc<Mutex<Vec<Outcome>>>,
+    /// When each outcome came, in the same order (written before its outcome).
+    timings: Arc<Mutex<Vec<Timing>>>,
     stop: Arc<AtomicBool>,
     threads: Vec<JoinHandle<()>>,
     /// Where it runs: the router's namespace, its port and the page's address.
@@ -140,6 +153,7 @@ impl Double {
         let stop = Arc::new(AtomicBool::new(false));
         let capture = Arc::new(Mutex::new(Capture::default()));
         let outcomes = Arc::new(Mutex::new(Vec::new()));
+        let timings = Arc::new(Mutex::new(Vec::new()));
         let (ready_tx, ready_rx) = mpsc::channel();
         let (cap_ready_tx, cap_ready_rx) = mpsc::channel();
         let capturing = {
@@ -153,20 +167,26 @@ impl Double {
             .recv_timeout(Duration::from_secs(10))
             .expect("the capture on the router's port");
         let serving = {
-            let (stop, capture, outcomes) = (
+            let (stop, capture, outcomes, timings) = (
                 Arc::clone(&stop),
                 Arc::clone(&capture),
                 Arc::clone(&outcomes),
+                Arc::clone(&timings),
             );
             in_netns("http-double", ns, move || {
+                let record = Record {
+                    outcomes: &outcomes,
+                    timings: &timings,
+                };
                 serve(
-                    addr, flavour, &behaviour, &capture, &outcomes, &stop, &ready_tx,
+                    addr, flavour, &behaviour, &capture, &record, &stop, &ready_tx,
                 );
             })
         };
         (
             Double {
                 outcomes,
+                timings,
                 stop,
                 threads: vec![capturing, serving],
                 ns: ns.to_owned(),
@@ -180,6 +200,13 @@ impl Double {
     /// The outcomes so far.
     pub fn outcomes(&self) -> Vec<Outcome> {
         self.outcomes.lock().unwrap().clone()
+    }
+
+    /// The outcomes so far, each with when its connection began and when it ended.
+    pub fn timed_outcomes(&self) -> Vec<(Outcome, Timing)> {
+        let outcomes = self.outcomes();
+        let timings = self.timings.lock().unwrap().clone();
+        outcomes.into_iter().zip(timings).collect()
     }
 
     /// Waits until `n` outcomes are in, at most `deadline`.
@@ -224,16 +251,33 @@ impl Drop for Double {
     }
 }
 
+/// The capture socket's receive buffer: a 16 MiB upload and the frames' overhead.
+const CAPTURE_BUFFER: usize = 64 << 20;
+
 /// Records every TCP segment to or from port 80 seen on `iface`.
 fn capture_loop(iface: &str, capture: &Mutex<Capture>, stop: &AtomicBool, ready: &Sender<()>) {
     let interface = pnet_datalink::interfaces()
         .into_iter()
         .find(|i| i.name == iface)
         .unwrap_or_else(|| panic!("no interface {iface}"));
+    // Protocol 0 until the channel binds it to the interface (for every protocol), so no
+    // frame of another interface is queued first.
+    let socket = Socket::new(Domain::PACKET, Type::RAW, Some(Protocol::from(0)))
+        .expect("an AF_PACKET socket (root)");
+    // A sender that writes the whole image at once (curl) outruns this thread on veth: the
+    // default receive buffer (rmem_default, about 200 KiB) would drop frames the router
+    // did receive. Room for a whole upload keeps the record complete.
+    nix::sys::socket::setsockopt(
+        &socket,
+        nix::sys::socket::sockopt::RcvBufForce,
+        &CAPTURE_BUFFER,
+    )
+    .expect("the capture's receive buffer (root)");
     let config = pnet_datalink::Config {
         read_timeout: Some(Duration::from_millis(20)),
         // veth hands over offloaded aggregates of many segments in one frame.
         read_buffer_size: 1 << 18,
+        socket_fd: Some(std::os::fd::IntoRawFd::into_raw_fd(socket)),
         ..Default::default()
     };
     let Ok(Channel::Ethernet(_tx, mut rx)) = pnet_datalink::channel(&interface, config) else {
@@ -318,12 +362,18 @@ fn parse_tcp(frame: &[u8]) -> Option<Tcp> {
     })
 }
 
+/// Where the serving thread writes what each request came to, and when.
+struct Record<'a> {
+    outcomes: &'a Mutex<Vec<Outcome>>,
+    timings: &'a Mutex<Vec<Timing>>,
+}
+
 fn serve(
     addr: Ipv4Addr,
     flavour: Flavour,
     behaviour: &Behaviour,
     capture: &Mutex<Capture>,
-    outcomes: &Mutex<Vec<Outcome>>,
+    record: &Record,
     stop: &AtomicBool,
     ready: &Sender<SocketAddr>,
 ) {
@@ -361,7 +411,12 @@ fn serve(
             Flavour::Dlink => dlink(&mut conn, reset_after, stop),
             Flavour::Mediatek => mediatek(&mut conn, behaviour, &mut taken, stop),
         };
-        outcomes.lock().unwrap().push(outcome);
+        // The timing first: a reader pairing them never finds an outcome without one.
+        record.timings.lock().unwrap().push(Timing {
+            syn: conn.syn,
+            at: Instant::now(),
+        });
+        record.outcomes.lock().unwrap().push(outcome);
     }
 }
 
@@ -375,6 +430,8 @@ struct Conn<'a> {
     /// Stream bytes handed to the parser.
     taken: u64,
     handshake: Option<Instant>,
+    /// When the connection's SYN arrived.
+    syn: Option<Instant>,
     /// The most bytes of ours that arrived beyond the router's last acknowledgement.
     most_unacked: u32,
 }
@@ -391,6 +448,7 @@ impl<'a> Conn<'a> {
             next: None,
             taken: 0,
             handshake: None,
+            syn: None,
             most_unacked: 0,
         }
     }
@@ -401,13 +459,18 @@ impl<'a> Conn<'a> {
         let end = Instant::now() + deadline;
         let mut sink = vec![0u8; 65_536];
         while Instant::now() < end && !stop.load(Ordering::Relaxed) {
+            if let Some(found) = self.captured() {
+                // Keep the socket drained so the kernel keeps acknowledging, without the
+                // read's wait: a backlog of captured segments is parsed at its own pace.
+                let _ = self.stream.set_nonblocking(true);
+                let _ = self.stream.read(&mut sink);
+                let _ = self.stream.set_nonblocking(false);
+                return Some(found);
+            }
             // Keep the socket drained so the kernel keeps acknowledging.
             if let Ok(0) = self.stream.read(&mut sink) {
                 // Closed: anything captured still counts.
                 return self.captured();
-            }
-            if let Some(found) = self.captured() {
-                return Some(found);
             }
         }
         None
@@ -419,6 +482,7 @@ impl<'a> Conn<'a> {
         if self.next.is_none() {
             let syn = segments.iter().find(|s| s.syn)?;
             self.next = Some(syn.seq.wrapping_add(1));
+            self.syn = Some(syn.at);
             self.handshake = segments
                 .iter()
                 .find(|s| !s.syn && s.payload.is_empty())

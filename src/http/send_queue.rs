@@ -6,7 +6,9 @@
 //! `/proc/net/tcp` has the same figure (`tx_queue`), but reading it walks every socket of the
 //! namespace: six reads of about 1 ms each per look, which held the uploader to two segments
 //! per 8 ms (docs/performance.md, "HTTP upload against curl"). An exact look-up by address and
-//! port (no dump) costs one netlink round trip.
+//! port (no dump) costs one netlink round trip. A kernel without socket diagnostics
+//! (`inet_diag`/`tcp_diag` neither built in nor loadable) still has the table: a look-up
+//! that fails is asked of the table, and the table is used from then on.
 
 use std::io;
 #[cfg(target_os = "linux")]
@@ -17,7 +19,8 @@ use std::net::TcpStream;
 #[cfg(target_os = "linux")]
 #[derive(Debug)]
 pub struct SendQueue {
-    socket: netlink_sys::Socket,
+    /// `None` once socket diagnostics failed: the socket table answers instead.
+    socket: Option<netlink_sys::Socket>,
     seq: u32,
 }
 
@@ -44,13 +47,19 @@ const SOCKET_ID: usize = 4 + 16 + 16 + 4 + 8;
 #[cfg(target_os = "linux")]
 const WQUEUE_AT: usize = 4 + SOCKET_ID + 4 + 4;
 
+impl Default for SendQueue {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 #[cfg(target_os = "linux")]
 impl SendQueue {
     /// A netlink socket for the look-ups, in the calling thread's network namespace (that of
-    /// the connections it will be asked about).
-    pub fn new() -> io::Result<Self> {
-        let socket = netlink_sys::Socket::new(netlink_sys::protocols::NETLINK_SOCK_DIAG)?;
-        Ok(Self { socket, seq: 0 })
+    /// the connections it will be asked about); the socket table when none can be made.
+    pub fn new() -> Self {
+        let socket = netlink_sys::Socket::new(netlink_sys::protocols::NETLINK_SOCK_DIAG).ok();
+        Self { socket, seq: 0 }
     }
 
     /// Bytes written on `stream` and not acknowledged yet.
@@ -59,21 +68,91 @@ impl SendQueue {
     /// `NotConnected` when the kernel no longer has the connection; the socket's own error
     /// otherwise.
     pub fn of(&mut self, stream: &TcpStream) -> io::Result<u64> {
-        self.seq = self.seq.wrapping_add(1);
-        let request = request(stream.local_addr()?, stream.peer_addr()?, self.seq);
-        self.socket
-            .send_to(&request, &netlink_sys::SocketAddr::new(0, 0), 0)?;
-        let mut answer = vec![0u8; 1024];
-        loop {
-            answer.clear();
-            let (n, _) = self.socket.recv_from(&mut answer, 0)?;
-            let answer = &answer[..n];
-            if let Some(found) = read_answer(answer, self.seq) {
-                return found;
+        let (local, peer) = (stream.local_addr()?, stream.peer_addr()?);
+        if let Some(socket) = &self.socket {
+            self.seq = self.seq.wrapping_add(1);
+            if let Ok(queue) = diagnose(socket, local, peer, self.seq) {
+                return Ok(queue);
             }
-            // An answer to an earlier look-up that was given up on: read on.
+            // A connection the table has is one diagnostics should have found: they do not
+            // work here (no `tcp_diag`), and the table is asked from now on.
+            let in_table = from_table(local, peer);
+            if in_table.is_ok() {
+                self.socket = None;
+            }
+            return in_table;
+        }
+        from_table(local, peer)
+    }
+}
+
+/// One exact look-up through `socket`.
+#[cfg(target_os = "linux")]
+fn diagnose(
+    socket: &netlink_sys::Socket,
+    local: SocketAddr,
+    peer: SocketAddr,
+    seq: u32,
+) -> io::Result<u64> {
+    let request = request(local, peer, seq);
+    socket.send_to(&request, &netlink_sys::SocketAddr::new(0, 0), 0)?;
+    let mut answer = Vec::with_capacity(1024);
+    loop {
+        answer.clear();
+        let (n, _) = socket.recv_from(&mut answer, 0)?;
+        if let Some(found) = read_answer(&answer[..n], seq) {
+            return found;
+        }
+        // An answer to an earlier look-up that was given up on: read on.
+    }
+}
+
+/// The connection's send queue from the kernel's socket table (`tx_queue` of
+/// `/proc/thread-self/net/tcp`: the calling thread's own namespace, which a thread that
+/// entered another one with setns(2) does not share with its process's `/proc/net`).
+#[cfg(target_os = "linux")]
+fn from_table(local: SocketAddr, peer: SocketAddr) -> io::Result<u64> {
+    let table = match local {
+        SocketAddr::V4(_) => "/proc/thread-self/net/tcp",
+        SocketAddr::V6(_) => "/proc/thread-self/net/tcp6",
+    };
+    let text = std::fs::read_to_string(table)?;
+    let (l, p) = (table_addr(local), table_addr(peer));
+    text.lines()
+        .skip(1)
+        .find_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            (fields.get(1) == Some(&l.as_str()) && fields.get(2) == Some(&p.as_str()))
+                .then(|| fields.get(4).copied())
+                .flatten()
+        })
+        .and_then(|queues| queues.split(':').next())
+        .and_then(|tx| u64::from_str_radix(tx, 16).ok())
+        .ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "the connection is gone"))
+}
+
+/// An address as the kernel's socket table prints it: each 32-bit word of the address in
+/// the machine's byte order, then the port, in hex (`net/ipv4/tcp_ipv4.c`, `get_tcp4_sock`).
+#[cfg(target_os = "linux")]
+fn table_addr(addr: SocketAddr) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    match addr {
+        SocketAddr::V4(a) => {
+            let _ = write!(out, "{:08X}", u32::from_ne_bytes(a.ip().octets()));
+        }
+        SocketAddr::V6(a) => {
+            for word in a.ip().octets().chunks_exact(4) {
+                let _ = write!(
+                    out,
+                    "{:08X}",
+                    u32::from_ne_bytes([word[0], word[1], word[2], word[3]])
+                );
+            }
         }
     }
+    let _ = write!(out, ":{:04X}", addr.port());
+    out
 }
 
 /// The look-up of the connection from `local` to `peer`: an exact request (no dump), every
@@ -162,8 +241,8 @@ pub struct SendQueue;
 #[cfg(not(target_os = "linux"))]
 impl SendQueue {
     /// Nothing to open.
-    pub fn new() -> io::Result<Self> {
-        Ok(Self)
+    pub fn new() -> Self {
+        Self
     }
 
     /// Always 0.
@@ -175,7 +254,7 @@ impl SendQueue {
 /// Bytes written on `stream` and not acknowledged yet, with a look-up socket of its own (see
 /// [`SendQueue`], which keeps one for many looks).
 pub fn send_queue(stream: &TcpStream) -> io::Result<u64> {
-    SendQueue::new()?.of(stream)
+    SendQueue::new().of(stream)
 }
 
 #[cfg(all(test, target_os = "linux"))]
@@ -190,7 +269,8 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let mut stream = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let (_peer, _) = listener.accept().unwrap();
-        let mut queue = SendQueue::new().unwrap();
+        let mut queue = SendQueue::new();
+        assert!(queue.socket.is_some(), "no sock_diag socket on this kernel");
         assert_eq!(queue.of(&stream).unwrap(), 0, "nothing written yet");
         stream.write_all(&[7u8; 3000]).unwrap();
         // Loopback acknowledges at once; the look-up finds this one connection among any
@@ -201,6 +281,16 @@ mod tests {
             last = queue.of(&stream).unwrap();
         }
         assert_eq!(last, 0);
+        assert!(
+            queue.socket.is_some(),
+            "socket diagnostics fell back to the table"
+        );
+        // The table, where diagnostics are missing, finds the same connection.
+        let (local, peer) = (stream.local_addr().unwrap(), stream.peer_addr().unwrap());
+        assert_eq!(from_table(local, peer).unwrap(), 0);
+        drop(stream);
+        let gone = from_table(local, "127.0.0.1:9".parse().unwrap()).unwrap_err();
+        assert_eq!(gone.kind(), io::ErrorKind::NotConnected);
     }
 
     #[test]

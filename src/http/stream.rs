@@ -165,7 +165,7 @@ impl Connection {
         Ok(Self {
             stream,
             written: 0,
-            queue: SendQueue::new()?,
+            queue: SendQueue::new(),
         })
     }
 

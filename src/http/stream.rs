@@ -11,7 +11,8 @@
 //! - while our bytes are out, the socket is polled with a timeout of [`ACK_POLL`] (`ppoll`,
 //!   a high-resolution timer), not read under `SO_RCVTIMEO`, which the kernel counts in
 //!   ticks (4 ms at `CONFIG_HZ=250`): the next segment goes out within a fraction of a
-//!   millisecond of the acknowledgement, not at the next tick.
+//!   millisecond of the acknowledgement, not at the next tick. A page that acknowledges
+//!   nothing for a while is polled less and less often, down to once per [`ACK_POLL_MAX`].
 
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
@@ -39,6 +40,11 @@ const TIMESTAMP_OPTION: u32 = 12;
 /// The double of u-boot_mod's page acknowledges a pair of segments within 26 µs (median); a
 /// router's uIP within a millisecond or so.
 const ACK_POLL: Duration = Duration::from_micros(200);
+
+/// The longest poll while our bytes are out: each poll that found nothing new acknowledged
+/// doubles the next one up to this, so a page that stalls costs a look every few
+/// milliseconds, not 5000 a second.
+const ACK_POLL_MAX: Duration = Duration::from_micros(3200);
 
 /// The longest the loop sleeps when nothing is out.
 const IDLE_POLL: Duration = Duration::from_millis(50);
@@ -150,6 +156,10 @@ struct Connection {
     stream: TcpStream,
     written: u64,
     queue: SendQueue,
+    /// The most the router had acknowledged at the last look.
+    acked: u64,
+    /// Looks in a row that found nothing new acknowledged.
+    quiet_looks: u32,
 }
 
 impl Connection {
@@ -166,6 +176,8 @@ impl Connection {
             stream,
             written: 0,
             queue: SendQueue::new(),
+            acked: 0,
+            quiet_looks: 0,
         })
     }
 
@@ -176,14 +188,21 @@ impl Connection {
         Ok(())
     }
 
-    /// Reads what came within [`ACK_POLL`], waited for with a high-resolution timer.
+    /// How long the next poll for an acknowledgement waits (see [`ack_poll`]).
+    fn ack_poll(&self) -> Duration {
+        ack_poll(self.quiet_looks)
+    }
+
+    /// Reads what came within [`Connection::ack_poll`], waited for with a high-resolution
+    /// timer.
     #[cfg(target_os = "linux")]
     fn read_soon(&mut self, buf: &mut [u8]) -> Option<Input> {
         use nix::poll::{PollFd, PollFlags, ppoll};
         use nix::sys::time::TimeSpec;
         use std::os::fd::AsFd as _;
+        let wait = self.ack_poll();
         let mut fds = [PollFd::new(self.stream.as_fd(), PollFlags::POLLIN)];
-        match ppoll(&mut fds, Some(TimeSpec::from_duration(ACK_POLL)), None) {
+        match ppoll(&mut fds, Some(TimeSpec::from_duration(wait)), None) {
             Ok(0) | Err(nix::errno::Errno::EINTR) => None,
             Ok(_) => {
                 if self.stream.set_nonblocking(true).is_err() {
@@ -199,10 +218,11 @@ impl Connection {
         }
     }
 
-    /// Reads what came within [`ACK_POLL`] (or the socket's shortest receive timeout).
+    /// Reads what came within [`Connection::ack_poll`] (or the socket's shortest receive
+    /// timeout).
     #[cfg(not(target_os = "linux"))]
     fn read_soon(&mut self, buf: &mut [u8]) -> Option<Input> {
-        self.read(buf, ACK_POLL)
+        self.read(buf, self.ack_poll())
     }
 
     /// Reads what came within `wait`: an input, or `None` when nothing did.
@@ -239,10 +259,39 @@ impl Connection {
 
     /// Bytes the router acknowledged: written less the send queue.
     fn acked(&mut self) -> io::Result<u64> {
-        Ok(self.written.saturating_sub(self.queue.of(&self.stream)?))
+        let acked = self.written.saturating_sub(self.queue.of(&self.stream)?);
+        if acked > self.acked {
+            self.acked = acked;
+            self.quiet_looks = 0;
+        } else {
+            self.quiet_looks = self.quiet_looks.saturating_add(1);
+        }
+        Ok(acked)
     }
 
     fn close(self) {
         let _ = self.stream.shutdown(Shutdown::Both);
+    }
+}
+
+/// How long a poll for an acknowledgement waits after `quiet_looks` looks in a row found
+/// nothing new acknowledged: [`ACK_POLL`], doubled for each, up to [`ACK_POLL_MAX`].
+fn ack_poll(quiet_looks: u32) -> Duration {
+    ACK_POLL
+        .saturating_mul(1u32 << quiet_looks.min(8))
+        .min(ACK_POLL_MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_page_that_acknowledges_nothing_is_looked_at_less_and_less_often() {
+        let waits: Vec<u128> = [0, 1, 2, 3, 4, 5, 40, u32::MAX]
+            .into_iter()
+            .map(|quiet| ack_poll(quiet).as_micros())
+            .collect();
+        assert_eq!(waits, [200, 400, 800, 1600, 3200, 3200, 3200, 3200]);
     }
 }

@@ -110,6 +110,17 @@ fn inspected(model: &Model, name: &str, bytes: &[u8]) -> Inspection {
     inspection
 }
 
+/// The wizard is told what the downloads folder holds ([`downloads`]).
+fn list_downloads(model: &mut Model) {
+    update(
+        model,
+        Msg::Listed {
+            dir: DOWNLOADS.into(),
+            entries: Ok(downloads()),
+        },
+    );
+}
+
 fn downloads() -> Vec<FileEntry> {
     vec![
         FileEntry {

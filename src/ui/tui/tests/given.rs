@@ -11,13 +11,7 @@ fn an_image_given_is_highlighted_and_checked_once_the_device_is_chosen() {
         ..setup(RunKind::Real)
     });
     assert!(matches!(&first[..], [Effect::ListDir(dir)] if dir == Path::new(DOWNLOADS)));
-    update(
-        &mut model,
-        Msg::Listed {
-            dir: DOWNLOADS.into(),
-            entries: Ok(downloads()),
-        },
-    );
+    list_downloads(&mut model);
     // Highlighted in the picker (the first file would be the stock image), and named on the
     // device screen the wizard opens with.
     assert_eq!(model.image.selected_file(), Some(given.clone()));
@@ -58,13 +52,7 @@ fn a_device_and_an_image_given_open_at_the_image_check() {
         matches!(&first[..], [Effect::ListDir(_), Effect::Inspect { path, .. }] if *path == given),
         "{first:?}"
     );
-    update(
-        &mut model,
-        Msg::Listed {
-            dir: DOWNLOADS.into(),
-            entries: Ok(downloads()),
-        },
-    );
+    list_downloads(&mut model);
     let inspection = inspected(&model, "wr841nv9-factory.bin", &firmware(3_932_160));
     update(
         &mut model,

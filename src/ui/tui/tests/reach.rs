@@ -7,13 +7,7 @@ use super::*;
 pub(super) fn on_image_screen() -> Model {
     let (mut model, first) = init(setup(RunKind::Real));
     assert!(matches!(&first[..], [Effect::ListDir(dir)] if dir == Path::new(DOWNLOADS)));
-    update(
-        &mut model,
-        Msg::Listed {
-            dir: DOWNLOADS.into(),
-            entries: Ok(downloads()),
-        },
-    );
+    list_downloads(&mut model);
     type_text(&mut model, "wr841 v9");
     let effects = press(&mut model, &[Key::Enter]);
     assert_eq!(model.screen, Screen::Image);

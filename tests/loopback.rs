@@ -31,6 +31,11 @@ impl Running {
     /// Waits (with a deadline) for the server to report the transfer of `name` finished;
     /// the SHA-256 it reported.
     async fn finished(&mut self, name: &str) -> String {
+        self.finished_kept(name).await.0
+    }
+
+    /// As [`Running::finished`], with whether the bytes came from the server's kept copy.
+    async fn finished_kept(&mut self, name: &str) -> (String, bool) {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         loop {
             let event = tokio::time::timeout_at(deadline, self.events.recv())
@@ -38,11 +43,14 @@ impl Running {
                 .unwrap_or_else(|_| panic!("no Finished event for {name}"))
                 .expect("server events ended");
             if let TransferEvent::Finished {
-                name: n, sha256, ..
+                name: n,
+                sha256,
+                kept,
+                ..
             } = &event
                 && n == name
             {
-                return sha256.clone();
+                return (sha256.clone(), *kept);
             }
             assert!(
                 !matches!(&event, TransferEvent::Failed { name: n, .. } if n == name),
@@ -451,6 +459,80 @@ async fn a_held_image_is_served_from_memory_whatever_the_file_on_disk_becomes() 
         "netascii block 1 is not the held image's"
     );
     peer.send_to(b"\x00\x05\x00\x00stop\x00", from).unwrap();
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_file_sent_whole_is_sent_again_from_memory_until_it_is_rewritten() {
+    // A folder server keeps the copy of a file it sent whole; the next request for the same,
+    // unchanged file gets it from memory, the same bytes and hash. A rewritten file is read
+    // afresh, and its own copy kept in turn. (The wait for a file to settle, 3 s by default,
+    // is set to none here; the next test keeps the default.)
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("srv");
+    std::fs::create_dir(&root).unwrap();
+    let first = payload(3 * 65_536 + 1_000, 5);
+    std::fs::write(root.join("fw.bin"), &first).unwrap();
+    let mut config = loose_server(Source::Directory(root.clone()));
+    config.keep_settled = Duration::ZERO;
+    let mut server = start(IpAddr::V4(Ipv4Addr::LOCALHOST), config);
+    let second = payload(2 * 65_536 + 17, 6);
+    for (content, rewrite) in [(&first, false), (&second, true)] {
+        if rewrite {
+            std::fs::write(root.join("fw.bin"), content).unwrap();
+        }
+        for (round, (blksize, windowsize)) in
+            [(Some(1468), Some(16)), (None, None), (Some(1024), None)]
+                .into_iter()
+                .enumerate()
+        {
+            let (got, _) = fetch(
+                server.addr,
+                "fw.bin",
+                dir.path(),
+                options(blksize, windowsize),
+            )
+            .await
+            .unwrap();
+            assert!(
+                &got == content,
+                "round {round}: other bytes than the file's"
+            );
+            let (sha256, kept) = server.finished_kept("fw.bin").await;
+            assert_eq!(sha256, hex_sha256(content), "round {round}");
+            assert_eq!(kept, round > 0, "round {round}: kept copy used: {kept}");
+        }
+    }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_file_written_just_before_it_was_sent_is_read_again_each_time() {
+    // A write in the same tick of the file system's clock as the copy's read would leave its
+    // times unchanged: a file written less than 3 s before its open is not kept.
+    let dir = tempfile::tempdir().unwrap();
+    let content = payload(200_000, 7);
+    std::fs::write(dir.path().join("fw.bin"), &content).unwrap();
+    let mut server = start(
+        IpAddr::V4(Ipv4Addr::LOCALHOST),
+        loose_server(Source::Directory(dir.path().to_path_buf())),
+    );
+    for round in 0..2 {
+        let (got, _) = fetch(
+            server.addr,
+            "fw.bin",
+            dir.path(),
+            options(Some(1468), Some(8)),
+        )
+        .await
+        .unwrap();
+        assert!(got == content, "round {round}: other bytes than the file's");
+        assert_eq!(
+            server.finished_kept("fw.bin").await,
+            (hex_sha256(&content), false),
+            "round {round}"
+        );
+    }
     server.stop().await;
 }
 

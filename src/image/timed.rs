@@ -20,7 +20,7 @@
 use std::collections::VecDeque;
 use std::fs::{File, Metadata};
 use std::io;
-use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -202,6 +202,8 @@ enum Ask {
     Stat,
     /// How far the in-order hash has got, and the SHA-256 of those bytes.
     Digest,
+    /// The bytes kept as they were hashed ([`TimedFile::open_keeping`]), handed over.
+    Kept,
 }
 
 /// The reader thread's answers, in the order asked.
@@ -209,6 +211,7 @@ enum Answer {
     Read(io::Result<Vec<u8>>),
     Stat(io::Result<Metadata>),
     Digest(Option<InOrder>),
+    Kept(Option<Whole>),
     /// The open done on the reader thread itself ([`TimedFile::open`]), always its first
     /// answer.
     Opened(io::Result<Metadata>),
@@ -224,12 +227,36 @@ pub struct InOrder {
     pub sha256: [u8; 32],
 }
 
+/// A file's bytes from its start, in the chunks its reader thread read them in (each
+/// [`CHUNK`] long but the last), with their SHA-256: the very bytes that were hashed.
+#[derive(Debug)]
+pub struct Whole {
+    /// The chunks, in order.
+    pub chunks: Vec<Vec<u8>>,
+    /// How far the hash and the chunks reach, from offset 0.
+    pub hashed: InOrder,
+}
+
 /// The reader thread's running hash: each chunk read at the offset the hash has reached
-/// extends it; a chunk read again, or out of order, does not.
+/// extends it; a chunk read again, or out of order, does not. While the file is kept
+/// ([`TimedFile::open_keeping`]), each chunk that extends the hash is also kept, until the
+/// keeper's flag is cleared: then the copy is dropped and nothing more is kept.
 #[derive(Debug, Default)]
 struct Hashing {
     bytes: u64,
     hasher: Sha256,
+    kept: Option<(Vec<Vec<u8>>, Arc<AtomicBool>)>,
+}
+
+/// What [`TimedFile::open_keeping`] keeps: a regular file of at most `up_to` bytes, while
+/// `while_set` stays set.
+#[derive(Debug, Clone)]
+pub struct Keep {
+    /// The largest file kept.
+    pub up_to: u64,
+    /// Cleared by whoever needs the memory back (another transfer starting): the reader
+    /// then drops its copy at its next read.
+    pub while_set: Arc<AtomicBool>,
 }
 
 impl Hashing {
@@ -239,7 +266,33 @@ impl Hashing {
         {
             self.hasher.update(bytes);
             self.bytes += bytes.len() as u64;
+            if self
+                .kept
+                .as_ref()
+                .is_some_and(|(_, keep)| !keep.load(Ordering::Acquire))
+            {
+                self.kept = None;
+            }
+            if let Some((kept, _)) = &mut self.kept
+                && !bytes.is_empty()
+            {
+                // A copy: the chunk itself goes to the transfer, which drops it once sent.
+                // This runs on the reader thread, while the peer works on a window.
+                kept.push(bytes.clone());
+            }
         }
+    }
+
+    /// The kept chunks, handed over once (keeping stops).
+    fn take_kept(&mut self) -> Option<Whole> {
+        let (chunks, keep) = self.kept.take()?;
+        if !keep.load(Ordering::Acquire) {
+            return None;
+        }
+        Some(Whole {
+            chunks,
+            hashed: self.so_far(),
+        })
     }
 
     fn so_far(&self) -> InOrder {
@@ -321,6 +374,23 @@ impl TimedFile {
         deadline: Duration,
         open: impl FnOnce() -> io::Result<(File, Metadata)> + Send + 'static,
     ) -> Result<io::Result<(Self, Metadata)>, Late> {
+        Self::open_keeping(what, deadline, None, open)
+    }
+
+    /// [`TimedFile::open`], and when the file opened is a regular file of at most `keep.up_to`
+    /// bytes, the reader thread also keeps a copy of every chunk it hashes, in order (while
+    /// `keep.while_set` stays set), for
+    /// [`TimedFile::kept`]: a file read whole once can then be served again from memory
+    /// without reading or hashing it again (`tftp::server`'s shelf).
+    ///
+    /// # Errors
+    /// As [`TimedFile::open`].
+    pub fn open_keeping(
+        what: &'static str,
+        deadline: Duration,
+        keep: Option<Keep>,
+        open: impl FnOnce() -> io::Result<(File, Metadata)> + Send + 'static,
+    ) -> Result<io::Result<(Self, Metadata)>, Late> {
         let (errand, asks, answers) = spawn_reader(move |asked, answer| {
             match open() {
                 Ok((file, meta)) => {
@@ -330,6 +400,12 @@ impl TimedFile {
                     // then hangs its first read is a read that does not answer.
                     let regular = meta.is_file();
                     let mut hashing = Hashing::default();
+                    if let Some(keep) = keep
+                        && regular
+                        && meta.len() <= keep.up_to
+                    {
+                        hashing.kept = Some((Vec::new(), keep.while_set));
+                    }
                     let mut sent = answer.send(Answer::Opened(Ok(meta))).is_ok();
                     if sent && regular {
                         let first = read_up_to(&file, 0, CHUNK);
@@ -431,7 +507,7 @@ impl TimedFile {
         self.ask(&mut reading, Ask::Stat)?;
         match self.answer(&mut reading)? {
             Answer::Stat(meta) => meta,
-            Answer::Read(_) | Answer::Opened(_) | Answer::Digest(_) => {
+            Answer::Read(_) | Answer::Opened(_) | Answer::Digest(_) | Answer::Kept(_) => {
                 Err(io::Error::other("the reader answered out of turn"))
             }
         }
@@ -446,7 +522,22 @@ impl TimedFile {
         self.ask(&mut reading, Ask::Digest)?;
         match self.answer(&mut reading)? {
             Answer::Digest(digest) => Ok(digest),
-            Answer::Read(_) | Answer::Opened(_) | Answer::Stat(_) => {
+            Answer::Read(_) | Answer::Opened(_) | Answer::Stat(_) | Answer::Kept(_) => {
+                Err(io::Error::other("the reader answered out of turn"))
+            }
+        }
+    }
+
+    /// The chunks the reader thread kept as it hashed them, from the file's start as far as
+    /// it read in order, with their hash; handed over once. `None` when the file was not
+    /// opened to be kept ([`TimedFile::open_keeping`]) or was handed over already.
+    pub fn kept(&self) -> io::Result<Option<Whole>> {
+        let mut reading = self.lock();
+        self.collect_ahead(&mut reading)?;
+        self.ask(&mut reading, Ask::Kept)?;
+        match self.answer(&mut reading)? {
+            Answer::Kept(whole) => Ok(whole),
+            Answer::Read(_) | Answer::Opened(_) | Answer::Stat(_) | Answer::Digest(_) => {
                 Err(io::Error::other("the reader answered out of turn"))
             }
         }
@@ -566,7 +657,7 @@ impl TimedFile {
         };
         let bytes = match answer {
             Answer::Read(bytes) => bytes?,
-            Answer::Stat(_) | Answer::Opened(_) | Answer::Digest(_) => {
+            Answer::Stat(_) | Answer::Opened(_) | Answer::Digest(_) | Answer::Kept(_) => {
                 return Err(io::Error::other("the reader answered out of turn"));
             }
         };
@@ -640,6 +731,7 @@ fn serve_asks(
             }
             Ask::Stat => Answer::Stat(file.metadata()),
             Ask::Digest => Answer::Digest(hashing.as_deref().map(Hashing::so_far)),
+            Ask::Kept => Answer::Kept(hashing.as_deref_mut().and_then(Hashing::take_kept)),
         };
         if answer.send(reply).is_err() {
             break;

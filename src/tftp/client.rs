@@ -665,5 +665,6 @@ fn report_finished(events: &EventSender, name: &str, result: &Transferred) {
         sha256: result.sha256.clone(),
         confirmed: result.confirmed,
         stats: result.stats,
+        kept: false,
     });
 }

@@ -153,6 +153,9 @@ pub enum TransferEvent {
         confirmed: bool,
         /// Counters of the transfer.
         stats: Stats,
+        /// True when the bytes came from the copy kept of an earlier transfer of the same,
+        /// unchanged file: nothing was read or hashed again (`tftp::server`'s shelf).
+        kept: bool,
     },
     /// The transfer failed.
     Failed {

@@ -100,6 +100,10 @@ pub struct ServerConfig {
     /// A transfer silent this long counts as stalled: a new request from the same address
     /// replaces it (bootloaders restart from a new port).
     pub stall_after: Duration,
+    /// How long before its open a file sent whole must have been last written for a copy of
+    /// it to be kept and served again from memory while it stays unchanged (3 s: more than
+    /// FAT's 2 s timestamps; see `shelf`).
+    pub keep_settled: Duration,
 }
 
 impl ServerConfig {
@@ -115,6 +119,7 @@ impl ServerConfig {
             write: None,
             requests_per_second: 20,
             stall_after: Duration::from_secs(2),
+            keep_settled: shelf::SETTLED,
         }
     }
 
@@ -240,6 +245,7 @@ impl Server {
             active: Mutex::new(HashMap::new()),
             epoch: Instant::now(),
             uploaded: AtomicU64::new(0),
+            shelf: shelf::Shelf::default(),
         });
         let mut triage = Triage::new(&self.config);
         let mut buf = vec![0u8; MAX_DATAGRAM];
@@ -483,6 +489,8 @@ struct Shared {
     epoch: Instant,
     /// Bytes counted against the upload quota: stored, or arriving.
     uploaded: AtomicU64,
+    /// The last file sent whole, kept to be served again from memory.
+    shelf: shelf::Shelf,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -840,6 +848,7 @@ impl Refused {
 
 mod files;
 mod job;
+mod shelf;
 
 pub use files::{confine, describe_options, hex_sha256};
 use job::Job;

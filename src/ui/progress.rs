@@ -195,6 +195,7 @@ impl TransferView {
                 sha256,
                 confirmed,
                 stats,
+                kept,
             } => {
                 self.close(*id);
                 self.finished += 1;
@@ -209,8 +210,13 @@ impl TransferView {
                 } else {
                     "sent, final ACK not seen (the device may be writing flash now: do not power it off)"
                 };
+                let kept = if *kept {
+                    " (sent from memory: the file is unchanged since it was last sent whole)"
+                } else {
+                    ""
+                };
                 self.summary(&format!(
-                    "{end} {id} {peer} \"{name}\" {bytes} bytes in {secs:.2} s ({rate:.2} MB/s) sha256 {sha256} resent {}",
+                    "{end} {id} {peer} \"{name}\" {bytes} bytes in {secs:.2} s ({rate:.2} MB/s) sha256 {sha256} resent {}{kept}",
                     stats.data_resent
                 ));
             }

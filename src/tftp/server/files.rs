@@ -5,12 +5,13 @@ use std::fs::{self, File};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use sha2::{Digest, Sha256};
 
+use super::shelf::{Identity, KeptFile};
 use super::{HeldImage, NETASCII_MAX, OPEN_DEADLINE, Refused};
-use crate::image::timed::{self, TimedFile};
+use crate::image::timed::{self, Keep, TimedFile};
 use crate::tftp::netascii;
 use crate::tftp::packet::{ErrorCode, RawOption, escape_name};
 use crate::tftp::session::Blocks;
@@ -36,16 +37,18 @@ enum Stage {
 /// thread besides its transfer's (a look-up thread of its own had cost a thread start and a
 /// hand-over more before the first answer: docs/performance.md). The first chunk is read
 /// there right after the open, while the transfer negotiates. `what` names the file in
-/// errors, `asked` what was asked for (`"fw.bin" in /srv/tftp`). Hands back the file, its
-/// metadata and the path found.
+/// errors, `asked` what was asked for (`"fw.bin" in /srv/tftp`); a regular file of at most
+/// `keep.up_to` bytes is kept as it is read, while allowed (see `shelf`). Hands back the file, its metadata
+/// and the path found.
 pub(super) fn open_located(
     what: &'static str,
     asked: &str,
+    keep: Option<Keep>,
     locate: impl FnOnce() -> Result<PathBuf, Refused> + Send + 'static,
 ) -> Result<(TimedFile, fs::Metadata, PathBuf), Refused> {
     let stage = Arc::new(Mutex::new(Stage::LookingUp));
     let reached = Arc::clone(&stage);
-    let opened = TimedFile::open(what, OPEN_DEADLINE, move || {
+    let opened = TimedFile::open_keeping(what, OPEN_DEADLINE, keep, move || {
         let set = |now: Stage| *reached.lock().unwrap_or_else(PoisonError::into_inner) = now;
         let path = locate().map_err(|refused| {
             set(Stage::Refused(refused));
@@ -133,8 +136,8 @@ fn open_nonblocking(path: &Path) -> io::Result<File> {
 }
 
 /// A file served by reading each block at its offset: the file is never held whole, so a
-/// 100 GB file costs what one chunk costs, and nothing is cached between transfers (the
-/// kernel's page cache does that). The reads happen on a reader thread of the file's own,
+/// 100 GB file costs what one chunk costs; only a file of at most `shelf::KEEP_UP_TO` bytes
+/// is copied as it is read, by one transfer at a time, to be served again from memory. The reads happen on a reader thread of the file's own,
 /// each waited for with a deadline (`image::timed`): a file on a mount that stops answering
 /// after the open fails its own transfer with a message, and the reader is left behind.
 /// The SHA-256 is taken on the reader thread as the chunks are read, in order.
@@ -143,6 +146,7 @@ pub(super) struct FileBlocks {
     file: TimedFile,
     size: u64,
     fingerprint: (u64, Option<SystemTime>, u64),
+    identity: Option<Identity>,
 }
 
 impl FileBlocks {
@@ -151,7 +155,25 @@ impl FileBlocks {
             file,
             size: meta.len(),
             fingerprint: fingerprint(meta),
+            identity: Identity::of(meta),
         }
+    }
+
+    /// The copy the reader kept of the whole file, as it was when opened at `opened`, ready
+    /// for the shelf: `None` unless it was kept whole, the platform tells the file's identity
+    /// and the file had not been written for `settle` before it was opened (see `shelf`).
+    pub(super) fn kept(
+        &self,
+        path: &Path,
+        opened: SystemTime,
+        settle: Duration,
+    ) -> Option<KeptFile> {
+        let identity = self.identity.clone()?;
+        if !identity.settled_before(opened, settle) {
+            return None;
+        }
+        let whole = self.file.kept().ok()??;
+        KeptFile::new(path.to_owned(), identity, whole)
     }
 
     /// Whether the file was changed in place (or cut short) since it was opened. A file
@@ -193,6 +215,14 @@ pub(super) enum Served {
     Held(HeldImage),
     /// A file, read block by block as the transfer goes.
     File(Arc<FileBlocks>),
+    /// A file sent whole before and unchanged since, from its copy on the shelf; the file
+    /// opened is still checked for change after the transfer.
+    Kept {
+        /// The copy.
+        kept: Arc<KeptFile>,
+        /// The file as opened for this request.
+        file: Arc<FileBlocks>,
+    },
     /// The netascii form, converted in memory, of a file (`from`) or of the held image.
     Converted {
         /// The converted bytes.
@@ -208,6 +238,7 @@ impl Served {
         match self {
             Served::Held(held) => Arc::new(Arc::clone(&held.bytes)),
             Served::File(file) => Arc::clone(file) as Arc<dyn Blocks>,
+            Served::Kept { kept, .. } => Arc::clone(kept) as Arc<dyn Blocks>,
             Served::Converted { text, .. } => Arc::new(Arc::clone(text)),
         }
     }
@@ -218,6 +249,7 @@ impl Served {
         match self {
             Served::Held(_) | Served::Converted { from: None, .. } => false,
             Served::File(file)
+            | Served::Kept { file, .. }
             | Served::Converted {
                 from: Some(file), ..
             } => file.changed(),
@@ -230,6 +262,7 @@ impl Served {
         match self {
             Served::Held(held) => Some(held.sha256.clone()),
             Served::File(file) => file.sha256(),
+            Served::Kept { kept, .. } => Some(kept.sha256.clone()),
             Served::Converted { .. } => None,
         }
     }

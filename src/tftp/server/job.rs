@@ -8,7 +8,7 @@ use std::net::{IpAddr, SocketAddr, UdpSocket as StdUdpSocket};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use sha2::{Digest, Sha256};
 
@@ -17,6 +17,7 @@ use super::files::{
     FileBlocks, Served, checked_name, locate, netascii_copy, open_located, plain_file_name,
     sha256_of,
 };
+use super::shelf::Keeping;
 use super::{Refused, Shared, Source, WritePolicy, lock};
 use crate::tftp::event::{RequestKind, TransferEvent, TransferId};
 use crate::tftp::landing::{NotPlaced, move_into_place};
@@ -139,10 +140,21 @@ impl Job {
         }
     }
 
-    /// What a read request is served, and the path that names it: the held image, or the
-    /// file found and opened on its reader thread (in netascii, its converted form).
-    fn open_served(&self, netascii_mode: bool) -> Result<(Served, PathBuf), Refused> {
+    /// What a read request is served, and the path that names it: the held image; the copy
+    /// on the shelf of the file found, when it is the same file unchanged; or the file found
+    /// and opened on its reader thread (in netascii, its converted form). With the file, the
+    /// right to keep a copy of it as it is read, when this transfer holds it.
+    fn open_served(
+        &self,
+        netascii_mode: bool,
+    ) -> Result<(Served, PathBuf, Option<Keeping<'_>>), Refused> {
         let config = &self.shared.config;
+        let keeping = if netascii_mode {
+            None
+        } else {
+            self.shared.shelf.start_keeping()
+        };
+        let keep = keeping.as_ref().map(Keeping::keep);
         let (file, meta, path) = match &config.source {
             Source::Image { path, any_name } => {
                 let path = self.image_path(path, *any_name)?;
@@ -155,10 +167,10 @@ impl Job {
                     } else {
                         Served::Held(held.clone())
                     };
-                    return Ok((served, path));
+                    return Ok((served, path, None));
                 }
                 let asked = path.display().to_string();
-                open_located("the image file", &asked, move || Ok(path))?
+                open_located("the image file", &asked, keep, move || Ok(path))?
             }
             Source::Directory(_) => {
                 let root = self
@@ -168,24 +180,30 @@ impl Job {
                     .unwrap_or_else(|| PathBuf::from("/nonexistent"));
                 let name = checked_name(&self.request.filename)?.to_owned();
                 let asked = format!("\"{name}\" in {}", root.display());
-                open_located("the file", &asked, move || locate(&root, &name))?
+                open_located("the file", &asked, keep, move || locate(&root, &name))?
             }
         };
+        let kept = self.shared.shelf.find(&path, &meta);
         let file = Arc::new(FileBlocks::new(file, &meta));
         let served = if netascii_mode {
             Served::Converted {
                 text: netascii_copy(&file, &path)?,
                 from: Some(file),
             }
+        } else if let Some(kept) = kept {
+            // Served from memory: nothing to keep.
+            return Ok((Served::Kept { kept, file }, path, None));
         } else {
             Served::File(file)
         };
-        Ok((served, path))
+        Ok((served, path, keeping))
     }
 
     fn serve_read(&self, socket: &StdUdpSocket, started: Instant) -> Result<(), Refused> {
         let netascii_mode = self.check_mode()?;
-        let (served, path) = self.open_served(netascii_mode)?;
+        let opened = SystemTime::now();
+        let _running = self.shared.shelf.enter();
+        let (served, path, keeping) = self.open_served(netascii_mode)?;
         let data = served.blocks();
         let size = data.size();
         let config = &self.shared.config;
@@ -237,6 +255,12 @@ impl Job {
                         )
                     })?,
                 };
+                // Sent whole and unchanged: the copy kept as it was read is shelved.
+                if let (Some(keeping), Served::File(file)) = (keeping, &served)
+                    && let Some(kept) = file.kept(&path, opened, config.keep_settled)
+                {
+                    keeping.shelve(kept);
+                }
                 let _ = self.shared.events.send(TransferEvent::Finished {
                     id: self.id,
                     peer: self.peer,
@@ -246,6 +270,7 @@ impl Job {
                     sha256,
                     confirmed: status == Status::Complete,
                     stats: ended.stats,
+                    kept: matches!(served, Served::Kept { .. }),
                 });
             }
             Status::OptionsRefused => {
@@ -406,6 +431,7 @@ impl Job {
             sha256,
             confirmed: true,
             stats: ended.stats,
+            kept: false,
         });
     }
 }

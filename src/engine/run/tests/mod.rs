@@ -219,6 +219,7 @@ impl Rig {
             sha256: "9f2c".into(),
             confirmed: true,
             stats: crate::tftp::session::Stats::default(),
+            kept: false,
         }));
         self
     }

@@ -1,5 +1,6 @@
 //! rescue-wizard against tftpd-hpa and atftpd on loopback, in one run: the same 32 MiB image
-//! fetched by real clients from each server, several rounds each; the peak memory of our server
+//! fetched by real clients from each server, and from the floor (the least work any server can
+//! do: `floor.rs`), several rounds each; the peak memory of our server
 //! while 8 clients fetch a 64 MiB image at once; and the time from a read request to the first
 //! DATA packet. Prints Markdown tables for docs/performance.md.
 //!
@@ -7,6 +8,8 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+#[path = "floor.rs"]
+mod floor;
 #[path = "../tests/support/mod.rs"]
 mod support;
 
@@ -16,6 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use floor::Floor;
 use support::{Daemon, Peer, Server};
 
 const IMAGE_SIZE: usize = 32 * 1024 * 1024;
@@ -30,6 +34,7 @@ struct Contender {
 }
 
 fn main() {
+    floor::serve_if_asked();
     let rounds = std::env::var("RESCUE_WIZARD_BENCH_ROUNDS")
         .ok()
         .and_then(|v| v.parse::<usize>().ok())
@@ -49,22 +54,17 @@ fn main() {
     );
     let hpa = Daemon::tftpd_hpa::<&str>(root.path(), &[]);
     let atftpd = Daemon::atftpd::<&str>(root.path(), &[]);
-    let mut servers = vec![Contender {
-        name: "rescue-wizard",
-        addr: ours.addr,
-    }];
-    if let Some(d) = &hpa {
-        servers.push(Contender {
-            name: "tftpd-hpa",
-            addr: d.addr,
-        });
-    }
-    if let Some(d) = &atftpd {
-        servers.push(Contender {
-            name: "atftpd",
-            addr: d.addr,
-        });
-    }
+    let floor = Floor::start(Command::new(floor::exe()), root.path(), "127.0.0.1:0");
+    let servers: Vec<Contender> = [
+        ("rescue-wizard", Some(ours.addr)),
+        ("tftpd-hpa", hpa.as_ref().map(|d| d.addr)),
+        ("atftpd", atftpd.as_ref().map(|d| d.addr)),
+        // Not a peer: the ratios to the best peer leave it out, and it gets ratios of its own.
+        (floor::FLOOR, Some(floor.addr)),
+    ]
+    .into_iter()
+    .filter_map(|(name, addr)| Some(Contender { name, addr: addr? }))
+    .collect();
 
     let rows = [
         ("tftp-hpa, 512-byte lock-step", Peer::TftpHpa),
@@ -88,18 +88,17 @@ fn main() {
     let header: Vec<&str> = servers.iter().map(|s| s.name).collect();
     let _ = writeln!(
         table,
-        "| client (32 MiB image, median of {rounds}) | {} | ours / best peer |",
+        "| client (32 MiB image, median of {rounds}) | {} | ours / best peer | floor / best peer | ours / floor |",
         header.join(" | ")
     );
-    let _ = writeln!(table, "|---|{}---|", "---:|".repeat(servers.len()));
+    let _ = writeln!(table, "|---|{}---|---|---|", "---:|".repeat(servers.len()));
     for (label, peer) in rows {
         let Some(bin) = peer.require() else { continue };
         eprintln!("timing {label} ...");
         let medians = time_fetches(peer, &bin, &servers, image_name, &image, out.path(), rounds);
-        let best_peer = medians[1..].iter().min().copied();
-        let ratio = best_peer.map_or_else(
-            || "n/a".to_owned(),
-            |best| format!("{:.2}", medians[0].as_secs_f64() / best.as_secs_f64()),
+        let ratio = floor::ratio_cells(
+            &header,
+            &medians.iter().copied().map(Some).collect::<Vec<_>>(),
         );
         let cells: Vec<String> = medians
             .iter()
@@ -127,6 +126,13 @@ fn main() {
     assert!(status.success(), "serve did not stop cleanly: {status}");
     drop(hpa);
     drop(atftpd);
+    let mut floor = floor;
+    assert!(
+        floor.proc.running(),
+        "the floor stopped\n{}",
+        floor.proc.diagnostics()
+    );
+    drop(floor);
 
     eprintln!("measuring peak memory with {CONCURRENT_CLIENTS} concurrent clients ...");
     let memory = peak_memory(root.path(), out.path());

@@ -1,8 +1,8 @@
 //! rescue-wizard against tftpd-hpa and atftpd, serving a real bootloader: Debian's U-Boot in
 //! `qemu-system-arm -M virt`, its NIC on a tap in a network namespace made (and removed) by
-//! this benchmark, exactly as `tests/uboot.rs` wires it. The three servers listen at once on
-//! port 69 of three addresses of that tap; U-Boot's `serverip` picks one, so the rounds
-//! interleave the servers on one boot. Each `tftpboot` is timed on the console (from the command
+//! this benchmark, exactly as `tests/uboot.rs` wires it. The three servers, and the floor (the
+//! least work any server can do: `floor.rs`), listen at once on port 69 of four addresses of
+//! that tap; U-Boot's `serverip` picks one, so the rounds interleave them on one boot. Each `tftpboot` is timed on the console (from the command
 //! to U-Boot's `Bytes transferred = N`) and checked with U-Boot's own `crc32`.
 //!
 //! Then one more fetch per server under `tcpdump` on the tap gives the turnaround per block
@@ -15,6 +15,8 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+#[path = "floor.rs"]
+mod floor;
 #[path = "../tests/support/mod.rs"]
 mod support;
 #[path = "../tests/uboot_rig/mod.rs"]
@@ -97,6 +99,7 @@ impl Contender {
 }
 
 fn main() {
+    floor::serve_if_asked();
     let rounds = std::env::var("RESCUE_WIZARD_BENCH_ROUNDS")
         .ok()
         .and_then(|v| v.parse::<usize>().ok())
@@ -122,12 +125,18 @@ fn main() {
     let load_before = uptime();
     let ns = TapNamespace::new(
         "rw-bench",
-        &["10.77.0.1/24", "10.77.0.3/24", "10.77.0.4/24"],
+        &[
+            "10.77.0.1/24",
+            "10.77.0.3/24",
+            "10.77.0.4/24",
+            "10.77.0.5/24",
+        ],
     );
     let servers = [
         start_ours(&ns, "10.77.0.1", root.path()),
         start_tftpd_hpa(&ns, "10.77.0.3", root.path()),
         start_atftpd(&ns, "10.77.0.4", root.path(), &atftpd),
+        start_floor(&ns, "10.77.0.5", root.path()),
     ];
     eprintln!("booting U-Boot ...");
     let idle_from = Instant::now();
@@ -236,6 +245,8 @@ struct Timed {
 
 /// The Markdown tables printed at the end.
 struct Report {
+    /// The contenders, ours first (for the ratios).
+    names: Vec<String>,
     table: String,
     cpu: String,
     turnaround: String,
@@ -245,6 +256,7 @@ struct Report {
 impl Report {
     fn new(names: &[&str], rounds: usize, idle_secs: f64, idle: &[f64]) -> Self {
         let mut report = Self {
+            names: names.iter().map(|&name| name.to_owned()).collect(),
             table: String::new(),
             cpu: String::new(),
             turnaround: String::new(),
@@ -257,10 +269,10 @@ impl Report {
         let _ = writeln!(report.timeline, "|---|---:|---:|---:|---:|");
         let _ = writeln!(
             report.table,
-            "| U-Boot `tftpboot` (min / median / max of {rounds}, s) | {} | ours / best peer (medians) |",
+            "| U-Boot `tftpboot` (min / median / max of {rounds}, s) | {} | ours / best peer (medians) | floor / best peer | ours / floor |",
             names.join(" | ")
         );
-        let _ = writeln!(report.table, "|---|{}---:|", "---:|".repeat(names.len()));
+        let _ = writeln!(report.table, "|---|{}", "---:|".repeat(names.len() + 3));
         let _ = writeln!(
             report.cpu,
             "| CPU time of the server process (median share of each fetch's wall time) | {} |",
@@ -304,10 +316,8 @@ impl Report {
                 )
             })
             .collect();
-        let ratio = match (medians[0], medians[1..].iter().flatten().min()) {
-            (Some(ours), Some(best)) => format!("{:.2}", ours.as_secs_f64() / best.as_secs_f64()),
-            _ => "n/a".to_owned(),
-        };
+        let names: Vec<&str> = self.names.iter().map(String::as_str).collect();
+        let ratio = floor::ratio_cells(&names, &medians);
         let line = format!("| {} | {} | {ratio} |", row.label, cells.join(" | "));
         eprintln!("{line}");
         let _ = writeln!(self.table, "{line}");
@@ -367,6 +377,18 @@ fn start_ours(ns: &TapNamespace, ip: &'static str, root: &Path) -> Contender {
         name: "rescue-wizard",
         ip,
         proc,
+    }
+}
+
+/// The floor on `ip:69` in the namespace (`floor.rs`), waiting for the address it prints.
+fn start_floor(ns: &TapNamespace, ip: &'static str, root: &Path) -> Contender {
+    let bind = format!("{ip}:69");
+    let floor = floor::Floor::start(ns.exec(floor::exe()), root, &bind);
+    assert_eq!(floor.addr.to_string(), bind, "the floor bound elsewhere");
+    Contender {
+        name: floor::FLOOR,
+        ip,
+        proc: floor.proc,
     }
 }
 

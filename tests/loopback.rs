@@ -503,6 +503,24 @@ async fn a_file_sent_whole_is_sent_again_from_memory_until_it_is_rewritten() {
             assert_eq!(kept, round > 0, "round {round}: kept copy used: {kept}");
         }
     }
+    // One copy at a time: another file sent whole takes the shelf's place.
+    let other = payload(70_000, 8);
+    std::fs::write(root.join("other.bin"), &other).unwrap();
+    for (name, content, kept) in [
+        ("other.bin", &other, false),
+        ("fw.bin", &second, false),
+        ("fw.bin", &second, true),
+    ] {
+        let (got, _) = fetch(server.addr, name, dir.path(), options(Some(1468), Some(16)))
+            .await
+            .unwrap();
+        assert!(&got == content, "{name}: other bytes than the file's");
+        assert_eq!(
+            server.finished_kept(name).await,
+            (hex_sha256(content), kept),
+            "{name}"
+        );
+    }
     server.stop().await;
 }
 

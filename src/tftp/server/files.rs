@@ -161,7 +161,8 @@ impl FileBlocks {
 
     /// The copy the reader kept of the whole file, as it was when opened at `opened`, ready
     /// for the shelf: `None` unless it was kept whole, the platform tells the file's identity
-    /// and the file had not been written for `settle` before it was opened (see `shelf`).
+    /// and the file had not been written for `settle` before it was opened, nor since (its
+    /// whole identity, change time included, is read again: see `shelf`).
     pub(super) fn kept(
         &self,
         path: &Path,
@@ -170,6 +171,10 @@ impl FileBlocks {
     ) -> Option<KeptFile> {
         let identity = self.identity.clone()?;
         if !identity.settled_before(opened, settle) {
+            return None;
+        }
+        let now = self.file.metadata().ok()?;
+        if Identity::of(&now).as_ref() != Some(&identity) {
             return None;
         }
         let whole = self.file.kept().ok()??;

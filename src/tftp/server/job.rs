@@ -194,6 +194,9 @@ impl Job {
             // Served from memory: nothing to keep.
             return Ok((Served::Kept { kept, file }, path, None));
         } else {
+            if let Some(keeping) = &keeping {
+                keeping.make_room();
+            }
             Served::File(file)
         };
         Ok((served, path, keeping))

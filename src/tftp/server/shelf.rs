@@ -14,10 +14,12 @@
 //! Any write to the file moves its change time, so a rebuilt image is read afresh; and a copy
 //! is shelved only when the file had not changed for [`SETTLED`] (by default) before it was opened, so a
 //! write landing within the file system's timestamp granularity (2 s on FAT) cannot leave the
-//! times as they were. The end-of-transfer check for a file changed in place
+//! times as they were; the file's identity is read again when the copy is shelved, and a copy
+//! of a file written meanwhile is dropped. The end-of-transfer check for a file changed in place
 //! (`TransferFailure::ChangedOnDisk`) still runs for a kept copy.
 //!
-//! One file is kept (the last one shelved), up to [`KEEP_UP_TO`] bytes, and a copy is made
+//! One file is kept (the last one shelved; a transfer copying another file empties the shelf
+//! first, so two copies are never held), up to [`KEEP_UP_TO`] bytes, and a copy is made
 //! only by a transfer that runs alone ([`Shelf::start_keeping`]): when another read transfer
 //! starts beside it, its copy is dropped at its reader's next chunk. Eight clients asking at
 //! once for a 64 MiB image cost what they cost without the shelf (the benchmarks' peak memory
@@ -208,6 +210,12 @@ impl Keeping<'_> {
         }
     }
 
+    /// Empties the shelf: this transfer reads another file, whose copy takes the place of the
+    /// one there, so that two copies are never held at once.
+    pub(super) fn make_room(&self) {
+        *lock(&self.shelf.kept) = None;
+    }
+
     /// Shelves `kept`, in place of what was there, unless another transfer started meanwhile.
     pub(super) fn shelve(self, kept: KeptFile) {
         if self.flag.load(Ordering::Acquire) {
@@ -230,6 +238,10 @@ impl Shelf {
     /// The right to keep a copy of the file this transfer reads, when it is the only read
     /// transfer running (it has [`Shelf::enter`]ed).
     pub(super) fn start_keeping(&self) -> Option<Keeping<'_>> {
+        if !cfg!(unix) {
+            // No identity to find a copy by (see [`Identity::of`]): nothing is kept.
+            return None;
+        }
         let mut running = lock(&self.running);
         if running.transfers != 1 || running.keeper.is_some() {
             return None;

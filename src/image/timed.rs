@@ -15,7 +15,7 @@
 //! A file opened by [`TimedFile::open`] (a served file) is also hashed (SHA-256) on its
 //! reader thread, chunk by chunk as the reads reach further in order, so the transfer thread
 //! that sends its blocks never hashes: on loopback the hash had been a fifth of the server's
-//! CPU, on the path from an ACK to the next DATA (docs/performance.md, 2026-12-01).
+//! CPU, on the path from an ACK to the next DATA (docs/performance-history.md, 2026-12-01).
 
 use std::collections::VecDeque;
 use std::fs::{File, Metadata};
@@ -594,7 +594,7 @@ impl TimedFile {
     /// [`READ_AHEAD`] of them (those neither at hand nor asked for already), when the file's
     /// size is known ([`TimedFile::open`]). A transfer calls it once the datagrams it built are
     /// sent: the reader thread then reads while the peer works on them, and is woken neither
-    /// in the middle of a window nor while the next chunk is needed (docs/performance.md,
+    /// in the middle of a window nor while the next chunk is needed (docs/performance-history.md,
     /// "The windowed tail").
     pub fn read_ahead(&self) -> io::Result<()> {
         let mut reading = self.lock();

@@ -2,7 +2,7 @@
 //!
 //! Each transfer runs on its own named thread with a blocking socket: in lock-step TFTP every
 //! block waits for a round trip, and a blocking `recv` wakes the moment the ACK lands, with no
-//! reactor hop in between (measured in docs/performance.md). The server and client drivers
+//! reactor hop in between (measured in docs/performance-history.md). The server and client drivers
 //! are async at their edges and hand each transfer to this loop.
 
 use std::io;
@@ -309,11 +309,11 @@ fn run_loop(
 /// bootloader it can cost more than it saves (the spin takes a core from the peer's
 /// emulator, or burns a laptop's battery waiting for a board on Ethernet): [`SpinChoice`]
 /// measures the round trips both ways and spins only while spinning pays (measured in
-/// docs/performance.md, "Against a real U-Boot").
+/// docs/performance-history.md, "Against a real U-Boot").
 ///
 /// The socket stays blocking, with a receive timeout: a sleeping wait is one `recvfrom`, where
-/// a `poll` before it cost a second system call per block (docs/performance.md, 2026-12-01);
-/// the spin reads with `MSG_DONTWAIT`.
+/// a `poll` before it cost a second system call per block (docs/performance-history.md,
+/// 2026-12-01); the spin reads with `MSG_DONTWAIT`.
 struct Inbox {
     sent_at: Option<Instant>,
     /// The socket's receive timeout as last set.

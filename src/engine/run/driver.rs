@@ -453,7 +453,7 @@ impl Driver {
             return;
         };
         // The bytes checked are served from memory: no file read per block, no hash per
-        // transfer (docs/performance.md, "The image served from memory").
+        // transfer (docs/performance-history.md, "A run serves its snapshot from memory").
         config.held = Some(snapshot.held());
         let result = match Server::bind(bind, config) {
             Ok(server) => {

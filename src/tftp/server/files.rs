@@ -35,7 +35,7 @@ enum Stage {
 /// a hung mount fails its own transfer with a message instead of holding it (the thread is
 /// left behind, counted with the stuck readers: `image::timed`), and a request costs one
 /// thread besides its transfer's (a look-up thread of its own had cost a thread start and a
-/// hand-over more before the first answer: docs/performance.md). The first chunk is read
+/// hand-over more before the first answer: docs/performance-history.md). The first chunk is read
 /// there right after the open, while the transfer negotiates. `what` names the file in
 /// errors, `asked` what was asked for (`"fw.bin" in /srv/tftp`); a regular file of at most
 /// `keep.up_to` bytes is kept as it is read, while allowed (see `shelf`). Hands back the file, its metadata

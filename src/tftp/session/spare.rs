@@ -3,7 +3,7 @@
 //! each block is read straight into the datagram that carries it (one copy from the file's
 //! chunk or the image in memory, none through a scratch block).
 //!
-//! Measured on loopback before this pool (docs/performance.md, 2026-12-01): a 32 MiB fetch
+//! Measured on loopback before this pool (docs/performance-history.md, 2026-12-01): a 32 MiB fetch
 //! at blksize 1468 allocated and freed one datagram per block, after reading the block into
 //! a scratch buffer and copying it again into the datagram.
 

@@ -1,5 +1,5 @@
 //! The sender's and receiver's retransmission timer, and the check of a timeout's resend that
-//! moves its floor (docs/performance.md, "The retransmission timer waits out a busy peer's
+//! moves its floor (docs/performance-history.md, "The retransmission timer waits out a busy peer's
 //! pauses").
 
 use std::time::Duration;

@@ -2,9 +2,9 @@
 //!
 //! A window of 16 blocks sent by 16 `sendto` calls pays the system call's entry, the socket
 //! lookup and the route 16 times; to U-Boot the turnaround from an ACK to the next window
-//! was 41 µs against atftpd's 11 (docs/performance.md). One `sendmmsg` hands the kernel the
-//! whole window at once. Each datagram is passed as a slice of the buffer the session built:
-//! nothing is copied again on the way.
+//! was 41 µs against atftpd's 11 (docs/performance-history.md). One `sendmmsg` hands the
+//! kernel the whole window at once. Each datagram is passed as a slice of the buffer the
+//! session built: nothing is copied again on the way.
 
 use std::io::IoSlice;
 use std::net::{SocketAddr, UdpSocket};

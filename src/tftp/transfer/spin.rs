@@ -5,7 +5,7 @@
 //! sleeping thread is woken. Against U-Boot under emulation on a two-core machine it does
 //! not: the answer came within the spin, but the spin held a core the emulator's own threads
 //! needed, so the board answered later and the whole fetch took 14 to 23 % longer than the
-//! daemons' (docs/performance.md, "Against a real U-Boot"). Neither the peer's address nor
+//! daemons' (docs/performance-history.md, "Against a real U-Boot"). Neither the peer's address nor
 //! the number of cores tells the two apart; the round trips do.
 //!
 //! So a transfer runs a trial: [`TRIAL_ANSWERS`] answers waited for alternately spinning and
@@ -198,7 +198,7 @@ mod tests {
         // A slow board (2 ms per ACK), 10 000 blocks: 20 s of transfer. Each trial ends at
         // its first missed spin, so the time spun is one budget per hold: under 0.01 % of a
         // core over the transfer. (Measured on loopback against such a client, 1500 blocks:
-        // 11 empty polls of the socket in all, docs/performance.md, 2026-12-01.)
+        // 11 empty polls of the socket in all, docs/performance-history.md, 2026-12-01.)
         let mut choice = SpinChoice::new();
         let answers = 10_000;
         let spins = feed(&mut choice, answers, |_| 2_000);

@@ -502,14 +502,9 @@ impl TimedFile {
 
     /// The file's metadata, asked of the reader thread (a hung mount can block `fstat` too).
     pub fn metadata(&self) -> io::Result<Metadata> {
-        let mut reading = self.lock();
-        self.collect_ahead(&mut reading)?;
-        self.ask(&mut reading, Ask::Stat)?;
-        match self.answer(&mut reading)? {
+        match self.in_turn(Ask::Stat)? {
             Answer::Stat(meta) => meta,
-            Answer::Read(_) | Answer::Opened(_) | Answer::Digest(_) | Answer::Kept(_) => {
-                Err(io::Error::other("the reader answered out of turn"))
-            }
+            _ => Err(out_of_turn()),
         }
     }
 
@@ -517,14 +512,9 @@ impl TimedFile {
     /// order, asked of the reader thread, which hashes them as it reads; `None` for a file
     /// not opened by [`TimedFile::open`] (nothing is hashed).
     pub fn sha256_in_order(&self) -> io::Result<Option<InOrder>> {
-        let mut reading = self.lock();
-        self.collect_ahead(&mut reading)?;
-        self.ask(&mut reading, Ask::Digest)?;
-        match self.answer(&mut reading)? {
+        match self.in_turn(Ask::Digest)? {
             Answer::Digest(digest) => Ok(digest),
-            Answer::Read(_) | Answer::Opened(_) | Answer::Stat(_) | Answer::Kept(_) => {
-                Err(io::Error::other("the reader answered out of turn"))
-            }
+            _ => Err(out_of_turn()),
         }
     }
 
@@ -532,15 +522,19 @@ impl TimedFile {
     /// it read in order, with their hash; handed over once. `None` when the file was not
     /// opened to be kept ([`TimedFile::open_keeping`]) or was handed over already.
     pub fn kept(&self) -> io::Result<Option<Whole>> {
+        match self.in_turn(Ask::Kept)? {
+            Answer::Kept(whole) => Ok(whole),
+            _ => Err(out_of_turn()),
+        }
+    }
+
+    /// Asks the reader thread `ask` once every chunk asked for ahead is in (it answers in
+    /// order), and waits for its answer with the deadline.
+    fn in_turn(&self, ask: Ask) -> io::Result<Answer> {
         let mut reading = self.lock();
         self.collect_ahead(&mut reading)?;
-        self.ask(&mut reading, Ask::Kept)?;
-        match self.answer(&mut reading)? {
-            Answer::Kept(whole) => Ok(whole),
-            Answer::Read(_) | Answer::Opened(_) | Answer::Stat(_) | Answer::Digest(_) => {
-                Err(io::Error::other("the reader answered out of turn"))
-            }
-        }
+        self.ask(&mut reading, ask)?;
+        self.answer(&mut reading)
     }
 
     fn lock(&self) -> MutexGuard<'_, Reading> {
@@ -737,6 +731,11 @@ fn serve_asks(
             break;
         }
     }
+}
+
+/// The error for an answer that is not the one asked for.
+fn out_of_turn() -> io::Error {
+    io::Error::other("the reader answered out of turn")
 }
 
 /// Up to `len` bytes from `offset`, fewer only at the end of the file.

@@ -267,7 +267,7 @@ impl Served {
         match self {
             Served::Held(held) => Some(held.sha256.clone()),
             Served::File(file) => file.sha256(),
-            Served::Kept { kept, .. } => Some(kept.sha256.clone()),
+            Served::Kept { kept, .. } => Some(to_hex(&kept.sha256)),
             Served::Converted { .. } => None,
         }
     }

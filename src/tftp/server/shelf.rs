@@ -32,7 +32,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use super::files::to_hex;
 use super::lock;
 use crate::image::timed::{CHUNK, Keep, Whole};
 use crate::tftp::session::Blocks;
@@ -104,8 +103,8 @@ pub(super) struct KeptFile {
     identity: Identity,
     chunks: Vec<Vec<u8>>,
     size: u64,
-    /// The SHA-256 of the bytes, lower-case hex.
-    pub(super) sha256: String,
+    /// The SHA-256 of the bytes.
+    pub(super) sha256: [u8; 32],
 }
 
 impl KeptFile {
@@ -120,12 +119,12 @@ impl KeptFile {
             .rev()
             .skip(1)
             .all(|chunk| chunk.len() == CHUNK);
-        (hashed.bytes == size && counted == size && whole_chunks).then(|| Self {
+        (hashed.bytes == size && counted == size && whole_chunks).then_some(Self {
             path,
             identity,
             chunks,
             size,
-            sha256: to_hex(&hashed.sha256),
+            sha256: hashed.sha256,
         })
     }
 }
@@ -371,7 +370,7 @@ mod tests {
             },
         };
         keeping.shelve(KeptFile::new(path.clone(), real, whole).unwrap());
-        assert_eq!(shelf.find(&path, &meta).unwrap().sha256, "01".repeat(32));
+        assert_eq!(shelf.find(&path, &meta).unwrap().sha256, [1; 32]);
         assert!(shelf.find(&dir.path().join("other.bin"), &meta).is_none());
         std::fs::write(&path, [8u8; 101]).unwrap();
         let rewritten = std::fs::metadata(&path).unwrap();

@@ -525,6 +525,55 @@ async fn a_file_sent_whole_is_sent_again_from_memory_until_it_is_rewritten() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_kept_file_rewritten_in_place_with_the_same_size_is_read_afresh() {
+    // The file changes under the server after its copy was kept: rewritten in place (the same
+    // inode, the same size). Its modification time is set an hour back first, so the rewrite
+    // moves it whatever the file system's timestamp granularity.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("fw.bin");
+    let before = payload(150_000, 9);
+    let after = payload(150_000, 10);
+    std::fs::write(&path, &before).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_modified(std::time::SystemTime::now() - Duration::from_hours(1))
+        .unwrap();
+    let mut config = loose_server(Source::Directory(dir.path().to_path_buf()));
+    config.keep_settled = Duration::ZERO;
+    let mut server = start(IpAddr::V4(Ipv4Addr::LOCALHOST), config);
+    for (round, (content, kept)) in [(&before, false), (&before, true), (&after, false)]
+        .into_iter()
+        .enumerate()
+    {
+        if round == 2 {
+            use std::io::Write as _;
+            let mut file = std::fs::File::options().write(true).open(&path).unwrap();
+            file.write_all(&after).unwrap();
+        }
+        let (got, _) = fetch(
+            server.addr,
+            "fw.bin",
+            dir.path(),
+            options(Some(1468), Some(16)),
+        )
+        .await
+        .unwrap();
+        assert!(
+            &got == content,
+            "round {round}: other bytes than the file's"
+        );
+        assert_eq!(
+            server.finished_kept("fw.bin").await,
+            (hex_sha256(content), kept),
+            "round {round}"
+        );
+    }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_file_written_just_before_it_was_sent_is_read_again_each_time() {
     // A write in the same tick of the file system's clock as the copy's read would leave its
     // times unchanged: a file written less than 3 s before its open is not kept.

@@ -59,6 +59,26 @@ impl Running {
         }
     }
 
+    /// Fetches `name` into `dir` with `config` and checks what came: `content`, the SHA-256
+    /// the server reported for it, and whether it was sent from the server's kept copy.
+    async fn fetch_kept(
+        &mut self,
+        name: &str,
+        dir: &Path,
+        config: ClientConfig,
+        content: &[u8],
+        kept: bool,
+        what: &str,
+    ) {
+        let (got, _) = fetch(self.addr, name, dir, config).await.unwrap();
+        assert!(got == content, "{what}: other bytes than the file's");
+        assert_eq!(
+            self.finished_kept(name).await,
+            (hex_sha256(content), kept),
+            "{what}: the hash reported, and whether the kept copy was sent"
+        );
+    }
+
     async fn stop(self) -> Vec<TransferEvent> {
         let _ = self.shutdown.send(true);
         self.task.await.unwrap().unwrap();
@@ -486,21 +506,11 @@ async fn a_file_sent_whole_is_sent_again_from_memory_until_it_is_rewritten() {
                 .into_iter()
                 .enumerate()
         {
-            let (got, _) = fetch(
-                server.addr,
-                "fw.bin",
-                dir.path(),
-                options(blksize, windowsize),
-            )
-            .await
-            .unwrap();
-            assert!(
-                &got == content,
-                "round {round}: other bytes than the file's"
-            );
-            let (sha256, kept) = server.finished_kept("fw.bin").await;
-            assert_eq!(sha256, hex_sha256(content), "round {round}");
-            assert_eq!(kept, round > 0, "round {round}: kept copy used: {kept}");
+            let config = options(blksize, windowsize);
+            let what = format!("round {round}");
+            server
+                .fetch_kept("fw.bin", dir.path(), config, content, round > 0, &what)
+                .await;
         }
     }
     // One copy at a time: another file sent whole takes the shelf's place.
@@ -511,15 +521,10 @@ async fn a_file_sent_whole_is_sent_again_from_memory_until_it_is_rewritten() {
         ("fw.bin", &second, false),
         ("fw.bin", &second, true),
     ] {
-        let (got, _) = fetch(server.addr, name, dir.path(), options(Some(1468), Some(16)))
-            .await
-            .unwrap();
-        assert!(&got == content, "{name}: other bytes than the file's");
-        assert_eq!(
-            server.finished_kept(name).await,
-            (hex_sha256(content), kept),
-            "{name}"
-        );
+        let config = options(Some(1468), Some(16));
+        server
+            .fetch_kept(name, dir.path(), config, content, kept, name)
+            .await;
     }
     server.stop().await;
 }
@@ -552,23 +557,11 @@ async fn a_kept_file_rewritten_in_place_with_the_same_size_is_read_afresh() {
             let mut file = std::fs::File::options().write(true).open(&path).unwrap();
             file.write_all(&after).unwrap();
         }
-        let (got, _) = fetch(
-            server.addr,
-            "fw.bin",
-            dir.path(),
-            options(Some(1468), Some(16)),
-        )
-        .await
-        .unwrap();
-        assert!(
-            &got == content,
-            "round {round}: other bytes than the file's"
-        );
-        assert_eq!(
-            server.finished_kept("fw.bin").await,
-            (hex_sha256(content), kept),
-            "round {round}"
-        );
+        let config = options(Some(1468), Some(16));
+        let what = format!("round {round}");
+        server
+            .fetch_kept("fw.bin", dir.path(), config, content, kept, &what)
+            .await;
     }
     server.stop().await;
 }
@@ -585,20 +578,11 @@ async fn a_file_written_just_before_it_was_sent_is_read_again_each_time() {
         loose_server(Source::Directory(dir.path().to_path_buf())),
     );
     for round in 0..2 {
-        let (got, _) = fetch(
-            server.addr,
-            "fw.bin",
-            dir.path(),
-            options(Some(1468), Some(8)),
-        )
-        .await
-        .unwrap();
-        assert!(got == content, "round {round}: other bytes than the file's");
-        assert_eq!(
-            server.finished_kept("fw.bin").await,
-            (hex_sha256(&content), false),
-            "round {round}"
-        );
+        let config = options(Some(1468), Some(8));
+        let what = format!("round {round}");
+        server
+            .fetch_kept("fw.bin", dir.path(), config, &content, false, &what)
+            .await;
     }
     server.stop().await;
 }

@@ -588,8 +588,8 @@ impl TimedFile {
     /// [`READ_AHEAD`] of them (those neither at hand nor asked for already), when the file's
     /// size is known ([`TimedFile::open`]). A transfer calls it once the datagrams it built are
     /// sent: the reader thread then reads while the peer works on them, and is woken neither
-    /// in the middle of a window nor while the next chunk is needed (docs/performance-history.md,
-    /// "The windowed tail").
+    /// in the middle of a window nor while the next chunk is needed
+    /// (docs/performance-history.md, "The windowed tail").
     pub fn read_ahead(&self) -> io::Result<()> {
         let mut reading = self.lock();
         let Some(origin) = reading.origin.take() else {

@@ -35,11 +35,11 @@ enum Stage {
 /// a hung mount fails its own transfer with a message instead of holding it (the thread is
 /// left behind, counted with the stuck readers: `image::timed`), and a request costs one
 /// thread besides its transfer's (a look-up thread of its own had cost a thread start and a
-/// hand-over more before the first answer: docs/performance-history.md). The first chunk is read
-/// there right after the open, while the transfer negotiates. `what` names the file in
+/// hand-over more before the first answer: docs/performance-history.md). The first chunk is
+/// read there right after the open, while the transfer negotiates. `what` names the file in
 /// errors, `asked` what was asked for (`"fw.bin" in /srv/tftp`); a regular file of at most
-/// `keep.up_to` bytes is kept as it is read, while allowed (see `shelf`). Hands back the file, its metadata
-/// and the path found.
+/// `keep.up_to` bytes is kept as it is read, while allowed (see `shelf`). Hands back the
+/// file, its metadata and the path found.
 pub(super) fn open_located(
     what: &'static str,
     asked: &str,
@@ -137,16 +137,17 @@ fn open_nonblocking(path: &Path) -> io::Result<File> {
 
 /// A file served by reading each block at its offset: the file is never held whole, so a
 /// 100 GB file costs what one chunk costs; only a file of at most `shelf::KEEP_UP_TO` bytes
-/// is copied as it is read, by one transfer at a time, to be served again from memory. The reads happen on a reader thread of the file's own,
-/// each waited for with a deadline (`image::timed`): a file on a mount that stops answering
-/// after the open fails its own transfer with a message, and the reader is left behind.
-/// The SHA-256 is taken on the reader thread as the chunks are read, in order.
+/// is copied as it is read, by one transfer at a time, to be served again from memory. The
+/// reads happen on a reader thread of the file's own, each waited for with a deadline
+/// (`image::timed`): a file on a mount that stops answering after the open fails its own
+/// transfer with a message, and the reader is left behind. The SHA-256 is taken on the reader
+/// thread as the chunks are read, in order.
 #[derive(Debug)]
 pub(super) struct FileBlocks {
     file: TimedFile,
     size: u64,
-    fingerprint: (u64, Option<SystemTime>, u64),
-    identity: Option<Identity>,
+    /// The `fstat` of the file when it was opened: what the change checks compare against.
+    opened: fs::Metadata,
 }
 
 impl FileBlocks {
@@ -154,8 +155,7 @@ impl FileBlocks {
         Self {
             file,
             size: meta.len(),
-            fingerprint: fingerprint(meta),
-            identity: Identity::of(meta),
+            opened: meta.clone(),
         }
     }
 
@@ -169,7 +169,7 @@ impl FileBlocks {
         opened: SystemTime,
         settle: Duration,
     ) -> Option<KeptFile> {
-        let identity = self.identity.clone()?;
+        let identity = Identity::of(&self.opened)?;
         if !identity.settled_before(opened, settle) {
             return None;
         }
@@ -186,7 +186,7 @@ impl FileBlocks {
     pub(super) fn changed(&self) -> bool {
         self.file
             .metadata()
-            .map_or(true, |meta| fingerprint(&meta) != self.fingerprint)
+            .map_or(true, |meta| fingerprint(&meta) != fingerprint(&self.opened))
     }
 
     /// The SHA-256 of the whole file, once every byte has been read in order.

@@ -12,11 +12,11 @@
 //! A kept copy is served only to a request whose open finds the very same file: the same
 //! device and inode, size, modification and change times (`fstat` of the file just opened).
 //! Any write to the file moves its change time, so a rebuilt image is read afresh; and a copy
-//! is shelved only when the file had not changed for [`SETTLED`] (by default) before it was opened, so a
-//! write landing within the file system's timestamp granularity (2 s on FAT) cannot leave the
-//! times as they were; the file's identity is read again when the copy is shelved, and a copy
-//! of a file written meanwhile is dropped. The end-of-transfer check for a file changed in place
-//! (`TransferFailure::ChangedOnDisk`) still runs for a kept copy.
+//! is shelved only when the file had not changed for [`SETTLED`] (by default) before it was
+//! opened, so a write landing within the file system's timestamp granularity (2 s on FAT)
+//! cannot leave the times as they were; the file's identity is read again when the copy is
+//! shelved, and a copy of a file written meanwhile is dropped. The end-of-transfer check for a
+//! file changed in place (`TransferFailure::ChangedOnDisk`) still runs for a kept copy.
 //!
 //! One file is kept (the last one shelved; a transfer copying another file empties the shelf
 //! first, so two copies are never held), up to [`KEEP_UP_TO`] bytes, and a copy is made

@@ -23,6 +23,8 @@ use std::path::{Component, Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use rescue_wizard::tftp::packet::{Packet, RawOption};
+
 use super::support::{self, Proc};
 
 /// The floor's name in the tables.
@@ -240,15 +242,15 @@ struct Grant {
 }
 
 impl Request {
-    /// An RRQ: opcode 1, file name, mode, then option name and value pairs, each ending in a
-    /// zero byte. Anything else is `None` (and ignored: the floor answers reads only).
+    /// A read request, parsed by the project's own codec (`tftp::packet`): the floor's
+    /// least work is in its transfers, not here. Anything but an RRQ is `None` (and ignored:
+    /// the floor answers reads only). The mode is not looked at: every benchmark fetches octet.
     fn parse(packet: &[u8]) -> Option<Request> {
-        let mut fields = packet.strip_prefix(&[0, 1])?.split(|&b| b == 0);
-        let file = String::from_utf8_lossy(fields.next()?).into_owned();
-        // The mode is not looked at: every benchmark fetches octet.
-        fields.next()?;
+        let Ok(Packet::Rrq(rrq)) = Packet::parse(packet) else {
+            return None;
+        };
         let mut request = Request {
-            file,
+            file: String::from_utf8_lossy(&rrq.filename).into_owned(),
             options: false,
             tsize: false,
             grant: Grant {
@@ -258,17 +260,13 @@ impl Request {
                 timeout: DEFAULT_TIMEOUT,
             },
         };
-        while let (Some(name), Some(value)) = (fields.next(), fields.next()) {
-            let name = String::from_utf8_lossy(name).to_ascii_lowercase();
-            let Some(value) = std::str::from_utf8(value)
-                .ok()
-                .and_then(|v| v.parse::<u64>().ok())
-            else {
+        for option in &rrq.options {
+            let Ok(value) = option.value.parse::<u64>() else {
                 continue;
             };
             let grant = &mut request.grant;
             let clamp = |high: u16| u16::try_from(value.min(u64::from(high))).unwrap_or(high);
-            match name.as_str() {
+            match option.name.to_ascii_lowercase().as_str() {
                 // RFC 2348: 8 to 65464; a larger ask is granted the largest.
                 "blksize" if value >= 8 => grant.blksize = clamp(MAX_BLKSIZE),
                 // RFC 7440: 1 to 65535; granted up to the floor's limit.
@@ -292,28 +290,22 @@ impl Request {
         if !self.options {
             return None;
         }
-        let mut packet = vec![0, 6];
-        let mut option = |name: &str, value: String| {
-            packet.extend_from_slice(name.as_bytes());
-            packet.push(0);
-            packet.extend_from_slice(value.as_bytes());
-            packet.push(0);
-        };
         let grant = &self.grant;
+        let mut options = Vec::new();
         if grant.blksize != DEFAULT_BLKSIZE {
-            option("blksize", grant.blksize.to_string());
+            options.push(RawOption::new("blksize", grant.blksize.to_string()));
         }
         if grant.window != 1 {
-            option("windowsize", grant.window.to_string());
+            options.push(RawOption::new("windowsize", grant.window.to_string()));
         }
         if let Some(seconds) = grant.timeout_asked {
-            option("timeout", seconds.to_string());
+            options.push(RawOption::new("timeout", seconds.to_string()));
         }
         if self.tsize {
             let size: usize = blocks.iter().map(|datagram| datagram.len() - 4).sum();
-            option("tsize", size.to_string());
+            options.push(RawOption::new("tsize", size.to_string()));
         }
-        Some(packet)
+        Some(Packet::Oack { options }.to_bytes())
     }
 }
 
